@@ -1,0 +1,1 @@
+"""SMPLAT: storefront and operations platform for social-media growth services."""

@@ -1,0 +1,83 @@
+"""Accounts: users with roles, server-side sessions, one-time tokens, sign-in attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from smplat.models.base import StrEnum, UTCDateTime, created_at_field, updated_at_field, utc_field
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+class TokenPurpose(StrEnum):
+    SIGNIN_TICKET = "signin_ticket"  # handed from a form handler to the cookie-setting route
+    PASSWORD_RESET = "password_reset"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True, nullable=False)  # stored lower-case
+    password_hash: str = Field(max_length=255, nullable=False)
+    full_name: str = Field(default="", max_length=200)
+    role: str = Field(default=Role.CUSTOMER.value, max_length=20, index=True)
+    is_active: bool = Field(default=True)
+    timezone: str = Field(default="UTC", max_length=64)
+    last_login_at: datetime | None = utc_field()
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "user_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, nullable=False, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True, nullable=False)
+    created_at: datetime = created_at_field()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    last_seen_at: datetime | None = utc_field()
+    revoked_at: datetime | None = utc_field()
+    ip_address: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=400)
+
+
+class AuthToken(SQLModel, table=True):
+    """Single-use tokens: sign-in tickets and password reset links (stored hashed)."""
+
+    __tablename__ = "auth_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, nullable=False, ondelete="CASCADE")
+    purpose: str = Field(max_length=32, nullable=False)
+    token_hash: str = Field(max_length=64, unique=True, nullable=False)
+    next_path: str = Field(default="", max_length=400)
+    created_at: datetime = created_at_field()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    used_at: datetime | None = utc_field()
+
+
+class LoginAttempt(SQLModel, table=True):
+    """One sign-in try, for throttling per email and per IP."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        sa.Index("ix_login_attempts_email_created", "email", "created_at"),
+        sa.Index("ix_login_attempts_ip_created", "ip_address", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, nullable=False)
+    ip_address: str = Field(default="", max_length=64)
+    succeeded: bool = Field(default=False)
+    created_at: datetime = created_at_field()

@@ -1,0 +1,126 @@
+"""One typed settings object, read from the environment and `.env`, used everywhere.
+
+rxconfig, the web app, the jobs process, the sandboxes and the tests all call
+`get_settings()`. Every field is documented in docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+
+class Settings(BaseSettings):
+    """All configuration. Environment variables use the `SMPLAT_` prefix, except the
+    conventional `DATABASE_URL` and `REDIS_URL`, which are read with or without it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SMPLAT_",
+        env_file=str(PROJECT_ROOT / ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # --- core -----------------------------------------------------------------
+    env: str = Field("dev", description="dev, test or prod; prod refuses an unset secret key")
+    database_url: str = Field(
+        f"sqlite:///{VAR_DIR / 'smplat.db'}",
+        validation_alias=AliasChoices("DATABASE_URL", "SMPLAT_DATABASE_URL"),
+        description="SQLAlchemy URL. sqlite:///path or postgresql+psycopg://user@host:5432/db",
+    )
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_URL", "SMPLAT_REDIS_URL"),
+        description="When set, Reflex keeps page state in Redis so several web workers share it",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs and encrypts secrets at rest. Unset: generated once into var/secret.key",
+    )
+    public_base_url: str = Field(
+        "http://localhost:3000", description="Absolute URL of the shop, used in emailed links"
+    )
+    port: int = Field(3000, description="Port of the web app (pages and API on one port)")
+    log_level: str = Field("INFO", description="Python logging level of all processes")
+    brand_name: str = Field("SMPLAT", description="Name shown in the header, titles and emails")
+
+    # --- accounts --------------------------------------------------------------
+    session_cookie_name: str = Field("smplat_session", description="Name of the HttpOnly session cookie")
+    session_ttl_days: int = Field(30, ge=1, description="Days a session stays valid")
+    cookie_secure: bool = Field(False, description="Mark cookies Secure (set true behind HTTPS)")
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins allowed per window (per email and per IP)")
+    login_window_minutes: int = Field(15, ge=1, description="Throttling window for failed sign-ins")
+    password_reset_ttl_minutes: int = Field(60, ge=5, description="Lifetime of an emailed reset link")
+    signin_ticket_ttl_seconds: int = Field(60, ge=5, description="Lifetime of the one-time ticket exchanged for the cookie")
+
+    # --- email -----------------------------------------------------------------
+    smtp_host: str = Field("127.0.0.1", description="SMTP server host (default: the local SMTP sink)")
+    smtp_port: int = Field(8025, description="SMTP server port")
+    smtp_username: str | None = Field(None, description="SMTP user, if the server needs auth")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
+    smtp_timeout_seconds: float = Field(10.0, description="SMTP connect/read timeout")
+    mail_from: str = Field("SMPLAT <no-reply@smplat.local>", description="From header of every email")
+
+    # --- sandboxes ---------------------------------------------------------------
+    sandbox_enabled: bool = Field(True, description="Start the local sandboxes with `smplat run`")
+    sandbox_smtp_port: int = Field(8025, description="Port of the local SMTP sink")
+    sandbox_mailbox_dir: Path = Field(VAR_DIR / "mailbox", description="Where the SMTP sink stores messages")
+
+    # --- jobs ------------------------------------------------------------------
+    jobs_session_purge_interval_seconds: int = Field(
+        3600, ge=10, description="How often the jobs process purges expired sessions and throttling rows"
+    )
+    jobs_login_attempt_retention_days: int = Field(
+        7, ge=1, description="Days failed/succeeded sign-in records are kept"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_db_url(cls, value: str) -> str:
+        # Accept the common short forms and pin the driver we ship.
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value[len("postgres://"):]
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value[len("postgresql://"):]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def async_database_url(self) -> str:
+        if self.is_sqlite:
+            return self.database_url.replace("sqlite://", "sqlite+aiosqlite://", 1)
+        return self.database_url
+
+    def secret(self) -> str:
+        """The secret key; generated once into var/secret.key when not configured."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.env == "prod":
+            raise RuntimeError("SMPLAT_SECRET_KEY must be set in prod")
+        path = VAR_DIR / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Tests change the environment and call this to re-read it."""
+    get_settings.cache_clear()

@@ -1,0 +1,116 @@
+"""Shared fixtures: settings isolated per test, migrated databases (SQLite always,
+PostgreSQL when SMPLAT_TEST_POSTGRES_URL is given), and row generators.
+
+Databases are migrated once per test session with `alembic upgrade head`; each test
+then gets a copy of the SQLite file, or a truncated PostgreSQL schema.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, SQLModel
+
+os.environ.setdefault("SMPLAT_ENV", "test")
+os.environ.setdefault("SMPLAT_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+
+from smplat import db as smplat_db  # noqa: E402
+from smplat.settings import reset_settings_cache  # noqa: E402
+
+PG_URL = os.environ.get("SMPLAT_TEST_POSTGRES_URL", "").strip()
+OUTPUT_DIR = Path(os.environ.get("SMPLAT_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output"))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if PG_URL:
+        return [f"databases: SQLite and PostgreSQL ({smplat_db.describe_url(PG_URL)})"]
+    return ["databases: SQLite only (set SMPLAT_TEST_POSTGRES_URL to run the PostgreSQL cases too)"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    for line in pytest_report_header(config):
+        terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    return OUTPUT_DIR
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from smplat.migrate import upgrade_to_head
+
+    path = tmp_path_factory.mktemp("db-template") / "template.db"
+    upgrade_to_head(f"sqlite:///{path}")
+    smplat_db.dispose_engines()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_migrated() -> str:
+    from smplat.migrate import upgrade_to_head
+
+    engine = smplat_db.get_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade_to_head(PG_URL)
+    return PG_URL
+
+
+def _truncate_pg(url: str) -> None:
+    import smplat.models  # noqa: F401
+
+    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with smplat_db.get_engine(url).begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A migrated, empty database; the test runs once per backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "smplat.db"
+        shutil.copy(request.getfixturevalue("_sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        if not PG_URL:
+            pytest.skip("PostgreSQL case: set SMPLAT_TEST_POSTGRES_URL")
+        url = request.getfixturevalue("_pg_migrated")
+        _truncate_pg(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    reset_settings_cache()
+    yield url
+    if request.param == "sqlite":
+        engine = smplat_db._engines.pop(url, None)
+        if engine is not None:
+            engine.dispose()
+    reset_settings_cache()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _sqlite_template: Path) -> Iterator[str]:
+    """A migrated, empty SQLite database only (for tests that need no PostgreSQL case)."""
+    path = tmp_path / "smplat.db"
+    shutil.copy(_sqlite_template, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    reset_settings_cache()
+    yield url
+    engine = smplat_db._engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+    reset_settings_cache()
+
+
+@pytest.fixture
+def session(db_url: str) -> Iterator[Session]:
+    with Session(smplat_db.get_engine(db_url), expire_on_commit=False) as s:
+        yield s
