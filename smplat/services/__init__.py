@@ -1,0 +1,1 @@
+"""Domain services: the rules, in plain Python (no Reflex imports)."""
