@@ -1,0 +1,114 @@
+"""Start and stop every local sandbox: `python -m smplat.sandbox`, or in-process from `smplat run`.
+
+A sandbox is registered as one `SandboxEntry` in `SANDBOXES`: a name and a `start(settings)`
+that returns something running with a `description` (logged) and a `stop()`. The
+Stripe-compatible sandbox and the SMM panel sandbox are added the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from smplat.settings import Settings, get_settings
+
+logger = logging.getLogger("smplat.sandbox")
+
+SANDBOX_HOST = "127.0.0.1"  # sandboxes are never reachable from outside this machine
+
+
+class RunningSandbox(Protocol):
+    @property
+    def description(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SandboxEntry:
+    name: str
+    description: str
+    start: Callable[[Settings], RunningSandbox]
+
+
+def _start_smtp_sink(settings: Settings) -> RunningSandbox:
+    from smplat.sandbox.smtp_sink import SmtpSink
+
+    return SmtpSink(SANDBOX_HOST, settings.sandbox_smtp_port, settings.sandbox_mailbox_dir).start()
+
+
+SANDBOXES: list[SandboxEntry] = [
+    SandboxEntry("smtp", "SMTP sink storing every email under the mailbox dir", _start_smtp_sink),
+]
+
+
+class SandboxStartError(RuntimeError):
+    """A sandbox could not start (port taken, ...); the message is one line."""
+
+
+def start_sandboxes(settings: Settings | None = None, names: Iterable[str] | None = None) -> list[RunningSandbox]:
+    """Start the registered sandboxes (all, or those named); on a failure stop what started."""
+    settings = settings or get_settings()
+    wanted = set(names) if names is not None else None
+    unknown = (wanted or set()) - {entry.name for entry in SANDBOXES}
+    if unknown:
+        raise SandboxStartError(f"unknown sandbox: {', '.join(sorted(unknown))}")
+    running: list[RunningSandbox] = []
+    for entry in SANDBOXES:
+        if wanted is not None and entry.name not in wanted:
+            continue
+        try:
+            sandbox = entry.start(settings)
+        except Exception as exc:  # noqa: BLE001 - reported as one line, the rest is stopped
+            stop_sandboxes(running)
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SandboxStartError(f"the {entry.name} sandbox could not start: {reason}") from None
+        logger.info("%s", sandbox.description)
+        running.append(sandbox)
+    return running
+
+
+def stop_sandboxes(running: list[RunningSandbox]) -> None:
+    """Stop in reverse start order; a failing stop is logged and does not block the others."""
+    while running:
+        sandbox = running.pop()
+        try:
+            sandbox.stop()
+        except Exception:  # noqa: BLE001
+            logger.exception("stopping %s failed", sandbox.description)
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stdout,
+    )
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
+    try:
+        running = start_sandboxes(settings, names=argv or None)
+    except SandboxStartError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+
+    stop_requested = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        logger.info("received %s, stopping", signal.Signals(signum).name)
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        while not stop_requested.wait(1.0):
+            pass
+    finally:
+        stop_sandboxes(running)
+    logger.info("sandboxes stopped")
+    return 0
