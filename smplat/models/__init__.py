@@ -4,4 +4,15 @@ Importing this package registers all tables on SQLModel.metadata (Alembic's env.
 and the tests rely on that).
 """
 
-from smplat.models import accounts, jobs  # noqa: F401
+from smplat.models import (  # noqa: F401
+    accounts,
+    audit,
+    carts,
+    catalog,
+    checkout,
+    fulfillment,
+    jobs,
+    orders,
+    payments,
+    providers,
+)

@@ -1,0 +1,64 @@
+"""Fulfillment tasks: the durable work queue the jobs process claims to submit, refill, replay and cancel provider orders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from smplat.models.base import StrEnum, UTCDateTime, created_at_field, json_field, updated_at_field, utc_field, utcnow
+
+
+class TaskKind(StrEnum):
+    SUBMIT = "submit"
+    REFILL = "refill"
+    REPLAY = "replay"
+    CANCEL = "cancel"
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SUBMITTING = "submitting"  # the provider call is in flight: after a crash, reconcile
+    SUBMITTED = "submitted"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    RETRY_WAIT = "retry_wait"
+    DEAD_LETTER = "dead_letter"  # out of attempts; an operator decides
+    CANCELED = "canceled"
+
+
+# What the claim query picks up.
+CLAIMABLE_STATUSES = (TaskStatus.PENDING.value, TaskStatus.RETRY_WAIT.value)
+
+
+class FulfillmentTask(SQLModel, table=True):
+    """One unit of provider work. Workers claim with
+    `status IN ('pending', 'retry_wait') AND next_attempt_at <= now ORDER BY id`
+    (FOR UPDATE SKIP LOCKED on PostgreSQL, a conditional UPDATE on SQLite) and hold a
+    lease; a lease that expires unfinished is reclaimed by the sweep."""
+
+    __tablename__ = "fulfillment_tasks"
+    __table_args__ = (
+        sa.Index("ix_fulfillment_tasks_status_next_attempt", "status", "next_attempt_at"),
+        sa.Index("ix_fulfillment_tasks_status_lease", "status", "lease_expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_item_id: int = Field(foreign_key="order_items.id", index=True, nullable=False, ondelete="CASCADE")
+    kind: str = Field(default=TaskKind.SUBMIT.value, max_length=20)
+    status: str = Field(default=TaskStatus.PENDING.value, max_length=20)
+    attempts: int = Field(default=0, nullable=False)
+    max_attempts: int = Field(default=5, nullable=False)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    claimed_by: str = Field(default="", max_length=120)  # "hostname:pid:worker"
+    claimed_at: datetime | None = utc_field()
+    lease_expires_at: datetime | None = utc_field()
+    last_error: str = Field(default="", sa_type=sa.Text)
+    # create-once: e.g. "submit:item:42" so a retried webhook or double click queues one task
+    idempotency_key: str = Field(max_length=160, unique=True, nullable=False)
+    payload: dict[str, Any] = json_field()
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
