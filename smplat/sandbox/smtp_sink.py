@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import policy
@@ -184,6 +185,12 @@ class _Controller(Controller):
         if self.port == 0 and self.server is not None:
             self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()
+
+    def factory(self) -> SMTP:
+        with warnings.catch_warnings():
+            # AUTH without TLS is deliberate here: loopback only, test credentials.
+            warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+            return super().factory()
 
 
 class SmtpSink:

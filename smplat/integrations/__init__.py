@@ -1,0 +1,1 @@
+"""Adapters to the outside world (SMTP, Stripe, SMM panels, Instagram), each behind a small interface."""
