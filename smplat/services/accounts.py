@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -174,12 +175,10 @@ def check_throttle(session: Session, *, email: str, ip_address: str, now: dateti
         limit = settings.login_max_failures * 4
     if count < limit:
         return Throttle(False)
-    if oldest is not None and oldest.tzinfo is None:
-        from datetime import timezone
-
+    if oldest is not None and oldest.tzinfo is None:  # aggregate results skip the column type
         oldest = oldest.replace(tzinfo=timezone.utc)
     unlock = (oldest or now) + timedelta(minutes=settings.login_window_minutes)
-    minutes = max(1, int((unlock - now).total_seconds() // 60) + 1)
+    minutes = max(1, math.ceil((unlock - now).total_seconds() / 60))
     return Throttle(True, minutes)
 
 
@@ -414,3 +413,18 @@ def purge_expired(session: Session, now: datetime | None = None) -> dict[str, in
     attempts = session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < now - retention)).rowcount
     session.commit()
     return {"sessions": sessions, "tokens": tokens, "login_attempts": attempts}
+
+
+# --- admin reads -------------------------------------------------------------------------
+
+
+def list_users(session: Session, *, limit: int = 100, offset: int = 0) -> list[dict]:
+    rows = session.execute(select(User).order_by(User.created_at.desc()).limit(limit).offset(offset)).scalars().all()
+    return [
+        {
+            "id": user.id, "email": user.email, "full_name": user.full_name, "role": user.role,
+            "is_active": user.is_active, "created_at": user.created_at.strftime("%Y-%m-%d"),
+            "last_login": user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at else "never",
+        }
+        for user in rows
+    ]

@@ -1,0 +1,11 @@
+"""The Starlette app holding every API route; Reflex mounts its own app under it."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from smplat.api import auth, health
+
+
+def build_api() -> Starlette:
+    return Starlette(routes=[*health.routes, *auth.routes])

@@ -1,0 +1,215 @@
+"""Catalog reads for the storefront and the admin: fixed query counts, no N+1.
+
+Prices shown here are catalog list prices ("from" the cheapest required choice);
+the pricing service that prices a configuration lands with the configurator.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from smplat.models.catalog import (
+    Category,
+    Product,
+    ProductAddOn,
+    ProductCustomField,
+    ProductMedia,
+    ProductOption,
+    ProductOptionGroup,
+    ProductPlan,
+    ProductPreset,
+    ProductStatus,
+)
+from smplat.services.money import format_money
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    id: int
+    slug: str
+    title: str
+    tagline: str
+    platform: str
+    kind: str
+    category_slug: str
+    category_name: str
+    from_price_minor: int
+    currency: str
+    image_url: str
+    delivery_estimate_hours: int
+    is_featured: bool
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "slug": self.slug, "title": self.title, "tagline": self.tagline,
+            "platform": self.platform, "kind": self.kind, "category_slug": self.category_slug,
+            "category_name": self.category_name, "from_price": format_money(self.from_price_minor, self.currency),
+            "image_url": self.image_url, "delivery": delivery_label(self.delivery_estimate_hours),
+            "is_featured": self.is_featured,
+        }
+
+
+def delivery_label(hours: int) -> str:
+    if hours <= 1:
+        return "Starts within the hour"
+    if hours < 48:
+        return f"Delivered in ~{hours} h"
+    return f"Delivered in ~{round(hours / 24)} days"
+
+
+def _required_minimums(session: Session, product_ids: list[int]) -> dict[int, int]:
+    """Sum, per product, of the cheapest option of each required single-choice group."""
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(ProductOptionGroup.product_id, ProductOptionGroup.id, func.min(ProductOption.price_delta_minor))
+        .join(ProductOption, ProductOption.group_id == ProductOptionGroup.id)
+        .where(
+            ProductOptionGroup.product_id.in_(product_ids),
+            ProductOptionGroup.required.is_(True),
+            ProductOption.is_active.is_(True),
+        )
+        .group_by(ProductOptionGroup.product_id, ProductOptionGroup.id)
+    ).all()
+    totals: dict[int, int] = defaultdict(int)
+    for product_id, _group_id, minimum in rows:
+        totals[product_id] += int(minimum or 0)
+    return totals
+
+
+def _primary_images(session: Session, product_ids: list[int]) -> dict[int, str]:
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(ProductMedia.product_id, ProductMedia.url)
+        .where(ProductMedia.product_id.in_(product_ids))
+        .order_by(ProductMedia.product_id, ProductMedia.is_primary.desc(), ProductMedia.sort_order)
+    ).all()
+    images: dict[int, str] = {}
+    for product_id, url in rows:
+        images.setdefault(product_id, url)
+    return images
+
+
+def list_categories(session: Session) -> list[Category]:
+    return list(
+        session.execute(select(Category).where(Category.is_active.is_(True)).order_by(Category.sort_order, Category.name))
+        .scalars()
+        .all()
+    )
+
+
+def list_product_cards(
+    session: Session, *, category_slug: str | None = None, featured_only: bool = False, limit: int | None = None
+) -> list[ProductCard]:
+    """Active products for the storefront, most popular first. Three queries in all."""
+    query = (
+        select(Product, Category.slug, Category.name)
+        .join(Category, Category.id == Product.category_id)
+        .where(Product.status == ProductStatus.ACTIVE.value, Category.is_active.is_(True))
+        .order_by(Category.sort_order, Product.popularity_score.desc(), Product.title)
+    )
+    if category_slug:
+        query = query.where(Category.slug == category_slug)
+    if featured_only:
+        query = query.where(Product.is_featured.is_(True))
+    if limit:
+        query = query.limit(limit)
+    rows = session.execute(query).all()
+    ids = [product.id for product, _, _ in rows]
+    minimums = _required_minimums(session, ids)
+    images = _primary_images(session, ids)
+    return [
+        ProductCard(
+            id=product.id, slug=product.slug, title=product.title, tagline=product.tagline,
+            platform=product.platform, kind=product.kind, category_slug=cat_slug, category_name=cat_name,
+            from_price_minor=product.base_price_minor + minimums.get(product.id, 0), currency=product.currency,
+            image_url=images.get(product.id, ""), delivery_estimate_hours=product.delivery_estimate_hours,
+            is_featured=product.is_featured,
+        )
+        for product, cat_slug, cat_name in rows
+    ]
+
+
+@dataclass
+class ProductDetail:
+    product: Product
+    category: Category
+    groups: list[tuple[ProductOptionGroup, list[ProductOption]]] = field(default_factory=list)
+    add_ons: list[ProductAddOn] = field(default_factory=list)
+    plans: list[ProductPlan] = field(default_factory=list)
+    fields: list[ProductCustomField] = field(default_factory=list)
+    presets: list[ProductPreset] = field(default_factory=list)
+    media: list[ProductMedia] = field(default_factory=list)
+
+
+def get_product_detail(session: Session, slug: str, *, include_inactive: bool = False) -> ProductDetail | None:
+    """Everything the product page shows, in one query per table."""
+    query = select(Product, Category).join(Category, Category.id == Product.category_id).where(Product.slug == slug)
+    if not include_inactive:
+        query = query.where(Product.status == ProductStatus.ACTIVE.value)
+    row = session.execute(query).first()
+    if row is None:
+        return None
+    product, category = row
+    pid = product.id
+
+    def rows(model, *order):  # noqa: ANN001, ANN202
+        return list(session.execute(select(model).where(model.product_id == pid).order_by(*order)).scalars().all())
+
+    groups = rows(ProductOptionGroup, ProductOptionGroup.sort_order, ProductOptionGroup.id)
+    options = session.execute(
+        select(ProductOption)
+        .join(ProductOptionGroup, ProductOptionGroup.id == ProductOption.group_id)
+        .where(ProductOptionGroup.product_id == pid, ProductOption.is_active.is_(True))
+        .order_by(ProductOption.sort_order, ProductOption.id)
+    ).scalars().all()
+    by_group: dict[int, list[ProductOption]] = defaultdict(list)
+    for option in options:
+        by_group[option.group_id].append(option)
+    return ProductDetail(
+        product=product,
+        category=category,
+        groups=[(group, by_group.get(group.id, [])) for group in groups],
+        add_ons=[a for a in rows(ProductAddOn, ProductAddOn.sort_order, ProductAddOn.id) if a.is_active],
+        plans=[p for p in rows(ProductPlan, ProductPlan.sort_order, ProductPlan.id) if p.is_active],
+        fields=rows(ProductCustomField, ProductCustomField.sort_order, ProductCustomField.id),
+        presets=rows(ProductPreset, ProductPreset.sort_order, ProductPreset.id),
+        media=rows(ProductMedia, ProductMedia.is_primary.desc(), ProductMedia.sort_order),
+    )
+
+
+def admin_product_rows(session: Session) -> list[dict[str, Any]]:
+    """The admin catalog table: every product with its counts, in four queries."""
+    products = session.execute(
+        select(Product, Category.name).join(Category, Category.id == Product.category_id)
+        .order_by(Category.sort_order, Product.title)
+    ).all()
+
+    def counts(model, column) -> dict[int, int]:  # noqa: ANN001
+        return dict(session.execute(select(column, func.count()).group_by(column)).all())
+
+    option_counts = dict(
+        session.execute(
+            select(ProductOptionGroup.product_id, func.count(ProductOption.id))
+            .join(ProductOption, ProductOption.group_id == ProductOptionGroup.id)
+            .group_by(ProductOptionGroup.product_id)
+        ).all()
+    )
+    addon_counts = counts(ProductAddOn, ProductAddOn.product_id)
+    preset_counts = counts(ProductPreset, ProductPreset.product_id)
+    return [
+        {
+            "id": product.id, "slug": product.slug, "title": product.title, "category": category_name,
+            "platform": product.platform, "kind": product.kind, "status": product.status,
+            "base_price": format_money(product.base_price_minor, product.currency),
+            "options": option_counts.get(product.id, 0), "add_ons": addon_counts.get(product.id, 0),
+            "presets": preset_counts.get(product.id, 0), "popularity": product.popularity_score,
+        }
+        for product, category_name in products
+    ]
