@@ -1,0 +1,90 @@
+"""The registry of background jobs: add a job by adding one `JobDefinition` to `JOBS`.
+
+Each job is a thin wrapper over a service function with the signature
+`fn(session_factory, now) -> counts`; the scheduler runs it every `interval_seconds`
+(read from a settings field, so operators tune it by environment), and admin pages call
+`run_job_now(name)`. Both go through `smplat.services.jobs.run_recorded`, which writes
+the job_runs row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from smplat.models.jobs import JobRun, JobTrigger
+from smplat.services import jobs as job_runs
+from smplat.services.jobs import JobFunc, SessionFactory
+from smplat.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    name: str
+    description: str
+    func: JobFunc
+    interval_setting: str  # name of the Settings field holding the interval in seconds
+    first_run_delay_seconds: float = 2.0  # runs once shortly after the process starts
+
+    def interval_seconds(self, settings: Settings | None = None) -> int:
+        return int(getattr(settings or get_settings(), self.interval_setting))
+
+    @property
+    def interval_env_var(self) -> str:
+        return f"SMPLAT_{self.interval_setting.upper()}"
+
+
+# --- job functions: thin wrappers over services -------------------------------------
+
+
+def purge_sessions(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Expired or revoked sessions, expired or used tokens, sign-in attempts past retention."""
+    from smplat.services.accounts import purge_expired
+
+    with session_factory() as session:
+        return purge_expired(session, now)
+
+
+JOBS: dict[str, JobDefinition] = {
+    job.name: job
+    for job in [
+        JobDefinition(
+            name="purge_sessions",
+            description="Delete expired/revoked sessions, spent sign-in and reset tokens, and old sign-in attempts",
+            func=purge_sessions,
+            interval_setting="jobs_session_purge_interval_seconds",
+        ),
+    ]
+}
+
+
+class UnknownJob(KeyError):
+    """No job is registered under that name."""
+
+
+def get_job(name: str) -> JobDefinition:
+    try:
+        return JOBS[name]
+    except KeyError:
+        raise UnknownJob(name) from None
+
+
+def run_job(
+    name: str,
+    trigger: JobTrigger | str = JobTrigger.SCHEDULE,
+    *,
+    session_factory: SessionFactory | None = None,
+) -> JobRun:
+    """Run a registered job once in this process, recorded (skipped if already running here)."""
+    job = get_job(name)
+    return job_runs.run_recorded(job.name, job.func, trigger=trigger, session_factory=session_factory)
+
+
+def run_job_now(name: str, trigger: JobTrigger | str = JobTrigger.MANUAL) -> JobRun:
+    """The admin's "run now": runs the job synchronously in the caller's process.
+
+    Returns the finished run row (outcome succeeded, failed, or skipped when the job is
+    already running in this process). Raises UnknownJob for an unregistered name.
+    """
+    return run_job(name, trigger)
