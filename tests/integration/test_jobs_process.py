@@ -6,15 +6,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from jobs import JOBS, UnknownJob, run_job_now
+from jobs import JOBS, JobDefinition, UnknownJob, run_job_now
 from jobs.scheduler import build_scheduler
 from smplat.db import session_scope
 from smplat.models.accounts import AuthToken, LoginAttempt, TokenPurpose, User, UserSession
@@ -88,6 +90,46 @@ def test_scheduler_has_every_job_once_at_a_time_soon_after_start(monkeypatch: py
     assert (purge.max_instances, purge.coalesce) == (1, True)
     assert purge.trigger.interval == timedelta(seconds=45)
     assert timedelta(0) < purge.next_run_time - started <= timedelta(seconds=5)
+
+
+def test_scheduler_records_a_skipped_run_when_the_previous_one_is_still_running(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a job that takes longer than its 1-second interval
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow(session_factory, now):
+        calls.append(1)
+        release.wait(10)
+        return {"done": 1}
+
+    slow_job = JobDefinition("slow_job", "blocks", slow, interval_setting="fast", first_run_delay_seconds=0.1)
+    monkeypatch.setitem(JOBS, "slow_job", slow_job)
+    scheduler = build_scheduler(SimpleNamespace(fast=1), jobs=[slow_job])
+
+    # when the scheduler fires again while it runs
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with session_scope(sqlite_url) as s:
+                outcomes = s.execute(select(JobRun.outcome).order_by(JobRun.id)).scalars().all()
+            if "skipped" in outcomes:
+                break
+            time.sleep(0.1)
+    finally:
+        release.set()
+        scheduler.shutdown(wait=True)
+
+    # then the body ran once and the refused trigger is on record
+    assert calls == [1]
+    with session_scope(sqlite_url) as s:
+        runs = s.execute(select(JobRun).order_by(JobRun.id)).scalars().all()
+    assert runs[0].outcome == "succeeded"
+    assert {(r.outcome, r.trigger, r.message) for r in runs[1:]} == {
+        ("skipped", "schedule", "previous run still running")
+    }
 
 
 def test_run_job_now_purges_and_records_a_manual_run(db_url: str) -> None:
