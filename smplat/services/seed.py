@@ -364,7 +364,7 @@ def _seed_product(
     seeder: _Seeder, spec: ProductSpec, category: Category, services: dict[str, ProviderService]
 ) -> Product:
     base_price = spec.packages[0][1]
-    image = f"/assets/products/{spec.slug}.svg"
+    image = f"/products/{spec.slug}.svg"
     product = seeder.get_or_create(
         Product,
         {"slug": spec.slug},

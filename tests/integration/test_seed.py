@@ -103,7 +103,7 @@ def test_every_product_is_fully_configurable(session: Session) -> None:
         assert any(f.required and f.regex_pattern for f in fields), product.slug
         assert len(presets) == 2 and sum(p.is_featured for p in presets) == 1
         assert "one-time" in {p.key for p in plans}
-        assert len(media) == 1 and media[0].is_primary and media[0].url == f"/assets/products/{product.slug}.svg"
+        assert len(media) == 1 and media[0].is_primary and media[0].url == f"/products/{product.slug}.svg"
         assert len(routes) in (1, 2)
 
 

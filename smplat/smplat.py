@@ -1,0 +1,66 @@
+"""The rx.App: every page with its guard and loader, and the API routes on the same port."""
+
+from __future__ import annotations
+
+import logging
+
+import reflex as rx
+
+from smplat.api.app import build_api
+from smplat.settings import get_settings
+from smplat.ui import routes
+from smplat.ui.pages.account import pages as account
+from smplat.ui.pages.admin import jobs as admin_jobs
+from smplat.ui.pages.admin import pages as admin
+from smplat.ui.pages.storefront import auth, catalog, misc
+from smplat.ui.state.auth import AuthState
+from smplat.ui.theme import global_style, theme
+
+logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+BRAND = get_settings().brand_name
+
+app = rx.App(
+    theme=theme,
+    style=global_style,
+    stylesheets=["/smplat.css"],
+    api_transformer=build_api(),
+    head_components=[rx.el.meta(name="theme-color", content="#6d28d9")],
+)
+
+# Storefront (public)
+app.add_page(catalog.home_page, route=routes.HOME, title=f"{BRAND} · Social growth services",
+             description="Followers, likes, views and growth plans, delivered and tracked live.",
+             on_load=catalog.CatalogState.load_home)
+app.add_page(catalog.services_page, route=routes.SERVICES, title=f"Services · {BRAND}",
+             on_load=catalog.CatalogState.load_services)
+app.add_page(catalog.product_page, route=f"{routes.SERVICES}/[slug]", title=f"Service · {BRAND}",
+             on_load=catalog.ProductState.load_product)
+app.add_page(misc.cart_page, route=routes.CART, title=f"Cart · {BRAND}", on_load=AuthState.load_user)
+app.add_page(auth.signin_page, route=routes.SIGN_IN, title=f"Sign in · {BRAND}", on_load=auth.AuthFormState.open_form)
+app.add_page(auth.signup_page, route=routes.SIGN_UP, title=f"Create account · {BRAND}",
+             on_load=auth.AuthFormState.open_form)
+app.add_page(auth.forgot_password_page, route=routes.FORGOT_PASSWORD, title=f"Reset password · {BRAND}",
+             on_load=auth.AuthFormState.open_form)
+app.add_page(auth.reset_password_page, route=routes.RESET_PASSWORD, title=f"Choose a new password · {BRAND}",
+             on_load=auth.AuthFormState.open_form)
+
+# Client dashboard (signed-in)
+app.add_page(account.account_overview_page, route=routes.ACCOUNT, title=f"My account · {BRAND}",
+             on_load=[AuthState.require_signed_in, account.AccountState.load_orders])
+app.add_page(account.account_orders_page, route=routes.ACCOUNT_ORDERS, title=f"My orders · {BRAND}",
+             on_load=[AuthState.require_signed_in, account.AccountState.load_orders])
+
+# Admin (operator or admin; every loader re-checks on the server)
+app.add_page(admin.admin_home_page, route=routes.ADMIN, title=f"Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin.AdminState.load_dashboard])
+app.add_page(admin.admin_orders_page, route=routes.ADMIN_ORDERS, title=f"Orders · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin.AdminState.load_orders])
+app.add_page(admin.admin_catalog_page, route=routes.ADMIN_CATALOG, title=f"Catalog · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin.AdminState.load_catalog])
+app.add_page(admin.admin_customers_page, route=routes.ADMIN_CUSTOMERS, title=f"Customers · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin.AdminState.load_customers])
+app.add_page(admin_jobs.admin_jobs_page, route=routes.ADMIN_JOBS, title=f"Jobs · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin_jobs.JobsState.load_jobs])
+
+app.add_page(misc.not_found_page, route="404", title=f"Page not found · {BRAND}", on_load=AuthState.load_user)

@@ -1,0 +1,138 @@
+"""Admin jobs page: every scheduled job with its last run, history, and "run now"."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import reflex as rx
+
+from smplat.db import session_scope
+from smplat.ui.components.common import card, empty_state, loading_block, page_title, status_badge
+from smplat.ui.components.layout import admin_page
+from smplat.ui.state.auth import AuthState, staff_only
+
+
+def _run_row(run) -> dict[str, Any]:  # noqa: ANN001
+    counts = ", ".join(f"{k}: {v}" for k, v in (run.counts or {}).items()) or "—"
+    return {
+        "id": run.id, "job": run.job_name, "trigger": run.trigger, "outcome": run.outcome,
+        "started": run.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "duration": f"{run.duration_ms} ms" if run.duration_ms is not None else "running",
+        "counts": counts, "message": run.message or "",
+    }
+
+
+class JobsState(AuthState):
+    jobs: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    running: str = ""
+    loaded: bool = False
+
+    def _refresh(self) -> None:
+        from jobs import JOBS
+        from smplat.services import jobs as job_service
+
+        with session_scope() as db:
+            last = job_service.last_run_per_job(db)
+            self.runs = [_run_row(r) for r in job_service.recent_runs(db, limit=50)]
+        self.jobs = []
+        for definition in JOBS.values():
+            run = last.get(definition.name)
+            self.jobs.append({
+                "name": definition.name, "description": definition.description,
+                "every": _every(definition.interval_seconds()),
+                "last_outcome": run.outcome if run else "never run",
+                "last_started": run.started_at.strftime("%Y-%m-%d %H:%M UTC") if run else "—",
+            })
+        self.loaded = True
+
+    @rx.event
+    @staff_only
+    def load_jobs(self) -> None:
+        self._refresh()
+
+    @rx.event(background=True)
+    async def run_now(self, name: str):
+        from jobs import UnknownJob, run_job_now
+
+        async with self:
+            user = self._current_user()
+            if user is None or not user.is_staff:
+                return rx.toast.error("Please sign in with a staff account.")
+            if self.running:
+                return rx.toast.info(f"{self.running} is already running.")
+            self.running = name
+        try:
+            run = await asyncio.to_thread(run_job_now, name, "manual")
+        except UnknownJob:
+            return rx.toast.error(f"There is no job called {name}.")
+        finally:
+            async with self:
+                self.running = ""
+                self._refresh()
+        if run.outcome == "failed":
+            return rx.toast.error(f"{name} failed: {run.message}")
+        return rx.toast.success(f"{name} {run.outcome} in {run.duration_ms} ms")
+
+
+def _every(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"every {seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"every {seconds // 60} min"
+    return f"every {seconds} s"
+
+
+def admin_jobs_page() -> rx.Component:
+    job_cards = rx.grid(
+        rx.foreach(JobsState.jobs, lambda j: card(
+            rx.hstack(
+                rx.vstack(
+                    rx.hstack(rx.heading(j["name"], size="4"), status_badge(j["last_outcome"]), align="center"),
+                    rx.text(j["description"], size="2", color_scheme="gray"),
+                    rx.text(j["every"], " · last started ", j["last_started"], size="1", color_scheme="gray"),
+                    spacing="1",
+                    align="start",
+                ),
+                rx.spacer(),
+                rx.button(rx.icon("play", size=14), "Run now", variant="soft",
+                          loading=JobsState.running == j["name"], on_click=JobsState.run_now(j["name"]),
+                          id="run-now-" + j["name"].to(str)),
+                width="100%",
+                align="start",
+            )
+        )),
+        columns="1",
+        spacing="3",
+        width="100%",
+    )
+    history = rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                       ["Job", "Started", "Trigger", "Outcome", "Duration", "Counts", "Message"]])),
+        rx.table.body(rx.foreach(JobsState.runs, lambda r: rx.table.row(
+            rx.table.row_header_cell(r["job"]), rx.table.cell(r["started"]), rx.table.cell(r["trigger"]),
+            rx.table.cell(status_badge(r["outcome"])), rx.table.cell(r["duration"]), rx.table.cell(r["counts"]),
+            rx.table.cell(rx.text(r["message"], size="1", color_scheme="gray")),
+        ))),
+        variant="surface",
+        width="100%",
+        id="job-runs-table",
+        class_name="smplat-table",
+    )
+    return admin_page(
+        page_title("Jobs", "Background work of the jobs process, with every run recorded."),
+        rx.cond(
+            JobsState.loaded,
+            rx.vstack(
+                job_cards,
+                rx.heading("Run history", size="5", margin_top="1rem"),
+                rx.cond(JobsState.runs.length() > 0, rx.box(history, overflow_x="auto", width="100%"),
+                        empty_state("timer", "No runs yet", "The jobs process records a row here for every run.")),
+                spacing="4",
+                width="100%",
+                align="start",
+            ),
+            loading_block(),
+        ),
+    )

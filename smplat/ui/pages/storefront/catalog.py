@@ -1,0 +1,391 @@
+"""Home, services list and product pages, with the state that loads them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from smplat.db import session_scope
+from smplat.services import catalog
+from smplat.services.money import format_money
+from smplat.ui import routes
+from smplat.ui.components.common import card, empty_state, loading_block, page_title
+from smplat.ui.components.layout import storefront_page
+from smplat.ui.state.auth import AuthState
+from smplat.ui.theme import BRAND_GRADIENT, PAGE_MAX_WIDTH
+
+
+
+
+class CatalogState(AuthState):
+    """Product cards for the home page and the services list."""
+
+    products: list[dict[str, Any]] = []
+    categories: list[dict[str, str]] = []
+    active_category: str = ""
+    loaded: bool = False
+
+    @rx.event
+    def load_home(self) -> None:
+        self.load_user()
+        with session_scope() as db:
+            cards = catalog.list_product_cards(db, featured_only=True, limit=6)
+            if not cards:
+                cards = catalog.list_product_cards(db, limit=6)
+            self.products = [c.as_row() for c in cards]
+            self.categories = [{"slug": c.slug, "name": c.name, "platform": c.platform, "description": c.description}
+                               for c in catalog.list_categories(db)]
+        self.loaded = True
+
+    @rx.event
+    def load_services(self) -> None:
+        self.load_user()
+        self.active_category = self.router.url.query_parameters.get("category", "")
+        with session_scope() as db:
+            self.categories = [{"slug": c.slug, "name": c.name, "platform": c.platform, "description": c.description}
+                               for c in catalog.list_categories(db)]
+            self.products = [c.as_row() for c in catalog.list_product_cards(db, category_slug=self.active_category or None)]
+        self.loaded = True
+
+    @rx.event
+    def choose_category(self, slug: str):
+        return rx.redirect(f"{routes.SERVICES}?category={slug}" if slug else routes.SERVICES)
+
+
+def platform_icon(platform: rx.Var) -> rx.Component:
+    return rx.match(
+        platform,
+        ("instagram", rx.icon("camera", size=16)),
+        ("tiktok", rx.icon("music-2", size=16)),
+        ("youtube", rx.icon("circle-play", size=16)),
+        rx.icon("sparkles", size=16),
+    )
+
+
+def product_card(row: rx.Var) -> rx.Component:
+    return rx.link(
+        rx.box(
+            rx.image(src=row["image_url"], alt=row["title"], width="100%", height="150px", object_fit="cover",
+                     border_radius="12px", background="var(--gray-3)"),
+            rx.vstack(
+                rx.hstack(
+                    rx.badge(platform_icon(row["platform"]), row["category_name"], variant="soft", radius="full"),
+                    rx.spacer(),
+                    rx.cond(row["is_featured"], rx.badge("Popular", color_scheme="amber", variant="soft",
+                                                         radius="full")),
+                    width="100%",
+                ),
+                rx.heading(row["title"], size="4", weight="bold"),
+                rx.text(row["tagline"], size="2", color_scheme="gray", line_clamp=2, min_height="2.6em"),
+                rx.hstack(
+                    rx.vstack(
+                        rx.text("from", size="1", color_scheme="gray"),
+                        rx.text(row["from_price"], size="5", weight="bold"),
+                        spacing="0",
+                        align="start",
+                    ),
+                    rx.spacer(),
+                    rx.text(row["delivery"], size="1", color_scheme="gray"),
+                    width="100%",
+                    align="end",
+                ),
+                spacing="2",
+                padding_top="0.75rem",
+                align="start",
+            ),
+            class_name="product-card",
+            padding="0.75rem",
+            border="1px solid var(--gray-a5)",
+            border_radius="16px",
+            background="var(--color-panel-solid)",
+            height="100%",
+        ),
+        href=f"{routes.SERVICES}/" + row["slug"].to(str),
+        underline="none",
+        color="inherit",
+        class_name="product-card-link",
+        data_testid="product-card",
+    )
+
+
+def product_grid(rows: rx.Var) -> rx.Component:
+    return rx.grid(
+        rx.foreach(rows, product_card),
+        columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+        spacing="4",
+        width="100%",
+        id="product-grid",
+    )
+
+
+def _hero() -> rx.Component:
+    return rx.box(
+        rx.flex(
+            rx.vstack(
+                rx.badge("Instagram · TikTok · YouTube", variant="surface", radius="full", color_scheme="gray",
+                         high_contrast=True),
+                rx.heading("Grow your audience. Watch every order deliver.", size="9", weight="bold",
+                           letter_spacing="-0.03em", color="white", line_height="1.05"),
+                rx.text(
+                    "Followers, likes, views and monthly growth plans from vetted providers, priced up front, "
+                    "paid securely and tracked live from your dashboard.",
+                    size="4", color="rgba(255,255,255,.85)", max_width="560px",
+                ),
+                rx.hstack(
+                    rx.link(rx.button("Browse services", size="4", color_scheme="gray", high_contrast=True),
+                            href=routes.SERVICES, id="hero-browse"),
+                    rx.link(rx.button("Create account", size="4", variant="outline", color="white",
+                                      style={"border_color": "rgba(255,255,255,.6)"}),
+                            href=routes.SIGN_UP),
+                    spacing="3",
+                    wrap="wrap",
+                ),
+                spacing="5",
+                align="start",
+            ),
+            max_width=PAGE_MAX_WIDTH,
+            margin="0 auto",
+            padding=["3.5rem 1.25rem", "5rem 1.25rem"],
+        ),
+        background=BRAND_GRADIENT,
+        width="100%",
+    )
+
+
+_STEPS = [
+    ("sliders-horizontal", "Configure", "Pick a package, delivery speed and extras; the price updates as you choose."),
+    ("credit-card", "Pay securely", "Checkout runs on Stripe. You get a receipt by email straight away."),
+    ("activity", "Track delivery", "Your order goes to a provider within minutes; follow progress live."),
+]
+
+
+def home_page() -> rx.Component:
+    return storefront_page(
+        _hero(),
+        rx.box(
+            rx.vstack(
+                page_title("Popular services", "Our customers' favourite packages right now.",
+                           rx.link(rx.button("All services", rx.icon("arrow-right", size=16), variant="soft"),
+                                   href=routes.SERVICES)),
+                rx.cond(
+                    CatalogState.loaded,
+                    rx.cond(CatalogState.products.length() > 0, product_grid(CatalogState.products),
+                            empty_state("store", "The catalog is empty", "Services appear here once published.")),
+                    loading_block(),
+                ),
+                rx.heading("How it works", size="6", weight="bold", margin_top="3rem"),
+                rx.grid(
+                    *[
+                        card(rx.vstack(rx.icon(icon, size=22, color="var(--violet-11)"),
+                                       rx.heading(title, size="4"), rx.text(text, size="2", color_scheme="gray"),
+                                       spacing="2", align="start"))
+                        for icon, title, text in _STEPS
+                    ],
+                    columns=rx.breakpoints(initial="1", md="3"),
+                    spacing="4",
+                    width="100%",
+                ),
+                rx.heading("Shop by platform", size="6", weight="bold", margin_top="3rem"),
+                rx.grid(
+                    rx.foreach(
+                        CatalogState.categories,
+                        lambda c: rx.link(
+                            card(rx.hstack(platform_icon(c["platform"]), rx.heading(c["name"], size="4"),
+                                           spacing="2", align="center"),
+                                 rx.text(c["description"], size="2", color_scheme="gray", margin_top="0.5rem")),
+                            href=f"{routes.SERVICES}?category=" + c["slug"].to(str),
+                            underline="none", color="inherit",
+                        ),
+                    ),
+                    columns=rx.breakpoints(initial="1", md="3"),
+                    spacing="4",
+                    width="100%",
+                ),
+                spacing="4",
+                width="100%",
+                align="start",
+            ),
+            max_width=PAGE_MAX_WIDTH,
+            margin="0 auto",
+            padding="3rem 1.25rem 0",
+            width="100%",
+        ),
+        full_width=True,
+    )
+
+
+def services_page() -> rx.Component:
+    chip = lambda label, slug: rx.button(  # noqa: E731
+        label,
+        variant=rx.cond(CatalogState.active_category == slug, "solid", "soft"),
+        color_scheme=rx.cond(CatalogState.active_category == slug, "violet", "gray"),
+        radius="full",
+        on_click=CatalogState.choose_category(slug),
+    )
+    return storefront_page(
+        page_title("Services", "Every package we deliver, by platform."),
+        rx.hstack(
+            chip("All", ""),
+            rx.foreach(CatalogState.categories, lambda c: chip(c["name"], c["slug"])),
+            spacing="2",
+            wrap="wrap",
+            margin_bottom="1.5rem",
+            id="category-filter",
+        ),
+        rx.cond(
+            CatalogState.loaded,
+            rx.cond(
+                CatalogState.products.length() > 0,
+                product_grid(CatalogState.products),
+                empty_state("search-x", "No services here yet", "Try another platform.",
+                            rx.button("Show all", variant="soft", on_click=CatalogState.choose_category(""))),
+            ),
+            loading_block(),
+        ),
+    )
+
+
+# --- product page -----------------------------------------------------------------------
+
+
+class ProductState(AuthState):
+    """The product page's display rows (plain dicts, small)."""
+
+    found: bool = True
+    loaded: bool = False
+    product: dict[str, Any] = {}
+    groups: list[dict[str, Any]] = []
+    add_ons: list[dict[str, str]] = []
+    plans: list[dict[str, str]] = []
+    fields: list[dict[str, str]] = []
+    presets: list[dict[str, str]] = []
+    images: list[dict[str, str]] = []
+
+    @rx.event
+    def load_product(self) -> None:
+        self.load_user()
+        slug = self.router.page.params.get("slug", "")
+        with session_scope() as db:
+            detail = catalog.get_product_detail(db, slug)
+            self.loaded = True
+            self.found = detail is not None
+            if detail is None:
+                return
+            p = detail.product
+            self.product = {
+                "title": p.title, "tagline": p.tagline, "description": p.description, "platform": p.platform,
+                "category": detail.category.name, "unit": p.unit_label,
+                "delivery": catalog.delivery_label(p.delivery_estimate_hours),
+                "base_price": format_money(p.base_price_minor, p.currency),
+            }
+            self.groups = [
+                {
+                    "name": g.name, "description": g.description,
+                    "selection": "Choose one" if g.selection == "single" else "Choose any",
+                    "options": [
+                        {"label": o.label, "description": o.description or str(o.blueprint.get("tagline", "")),
+                         "sla": str(o.blueprint.get("delivery_sla", "")),
+                         "delta": ("+" + format_money(o.price_delta_minor, p.currency)) if o.price_delta_minor > 0
+                         else ("included" if o.price_delta_minor == 0 else format_money(o.price_delta_minor, p.currency))}
+                        for o in options
+                    ],
+                }
+                for g, options in detail.groups
+            ]
+            self.add_ons = [{"label": a.label, "description": a.description, "price": _addon_price(a, p.currency)}
+                            for a in detail.add_ons]
+            self.plans = [{"name": pl.name, "price": format_money(pl.price_minor, pl.currency),
+                           "billing": "one-time" if pl.billing == "one_time" else f"every {pl.interval}"}
+                          for pl in detail.plans]
+            self.fields = [{"label": f.label, "help": f.help_text or f.placeholder,
+                            "required": "Required" if f.required else "Optional"} for f in detail.fields]
+            self.presets = [{"label": pr.label, "description": pr.description} for pr in detail.presets]
+            self.images = [{"url": m.url, "alt": m.alt_text or p.title} for m in detail.media]
+
+
+def _addon_price(add_on, currency: str) -> str:  # noqa: ANN001
+    if add_on.pricing_mode == "percentage":
+        return f"+{add_on.percentage_bps / 100:g}%"
+    if add_on.pricing_mode == "flat":
+        return "+" + format_money(add_on.amount_minor, currency)
+    return "priced by route"
+
+
+def _section(title: str, *children: rx.Component) -> rx.Component:
+    return card(rx.heading(title, size="4", margin_bottom="0.75rem"), *children, width="100%")
+
+
+def product_page() -> rx.Component:
+    detail = rx.grid(
+        rx.vstack(
+            rx.cond(ProductState.images.length() > 0,
+                    rx.image(src=ProductState.images[0]["url"], alt=ProductState.images[0]["alt"], width="100%",
+                             border_radius="16px", id="product-hero-image")),
+            _section("About this service", rx.text(ProductState.product["description"], size="3",
+                                                   white_space="pre-wrap")),
+            rx.cond(ProductState.fields.length() > 0, _section(
+                "What we'll ask you for",
+                rx.vstack(rx.foreach(ProductState.fields, lambda f: rx.hstack(
+                    rx.icon("text-cursor-input", size=16), rx.text(f["label"], weight="medium"),
+                    rx.text(f["help"], size="2", color_scheme="gray"), rx.spacer(),
+                    rx.badge(f["required"], variant="soft"), width="100%", align="center")), spacing="2"),
+            )),
+            spacing="4",
+            width="100%",
+        ),
+        rx.vstack(
+            rx.badge(platform_icon(ProductState.product["platform"]), ProductState.product["category"],
+                     variant="soft", radius="full"),
+            rx.heading(ProductState.product["title"], size="8", weight="bold", letter_spacing="-0.02em",
+                       id="product-title"),
+            rx.text(ProductState.product["tagline"], size="4", color_scheme="gray"),
+            rx.hstack(rx.icon("clock", size=16), rx.text(ProductState.product["delivery"], size="2"),
+                      color="var(--gray-11)"),
+            rx.foreach(ProductState.groups, lambda g: _section(
+                g["name"],
+                rx.text(g["selection"], size="1", color_scheme="gray", margin_bottom="0.5rem"),
+                rx.vstack(rx.foreach(g["options"].to(list[dict[str, str]]), lambda o: rx.hstack(
+                    rx.vstack(rx.text(o["label"], weight="medium"),
+                              rx.text(o["description"], size="1", color_scheme="gray"), spacing="0", align="start"),
+                    rx.spacer(),
+                    rx.vstack(rx.text(o["delta"], weight="bold", size="2"),
+                              rx.text(o["sla"], size="1", color_scheme="gray"), spacing="0", align="end"),
+                    width="100%", padding="0.5rem 0", border_bottom="1px solid var(--gray-a3)")),
+                    spacing="0", width="100%"),
+            )),
+            rx.cond(ProductState.add_ons.length() > 0, _section(
+                "Add-ons",
+                rx.vstack(rx.foreach(ProductState.add_ons, lambda a: rx.hstack(
+                    rx.vstack(rx.text(a["label"], weight="medium"),
+                              rx.text(a["description"], size="1", color_scheme="gray"), spacing="0", align="start"),
+                    rx.spacer(), rx.text(a["price"], weight="bold", size="2"), width="100%")), spacing="3",
+                    width="100%"),
+            )),
+            rx.cond(ProductState.plans.length() > 0, _section(
+                "Plans",
+                rx.vstack(rx.foreach(ProductState.plans, lambda pl: rx.hstack(
+                    rx.text(pl["name"], weight="medium"), rx.spacer(), rx.text(pl["price"], weight="bold"),
+                    rx.text(pl["billing"], size="1", color_scheme="gray"), width="100%", align="center")),
+                    spacing="2", width="100%"),
+            )),
+            spacing="4",
+            width="100%",
+            align="start",
+        ),
+        columns=rx.breakpoints(initial="1", md="2"),
+        spacing="6",
+        width="100%",
+    )
+    return storefront_page(
+        rx.link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("All services", size="2")), href=routes.SERVICES,
+                margin_bottom="1rem", display="inline-block"),
+        rx.cond(
+            ProductState.loaded,
+            rx.cond(ProductState.found, detail,
+                    empty_state("search-x", "This service isn't available",
+                                "It may have been renamed or retired. Browse the current catalog instead.",
+                                rx.link(rx.button("Browse services"), href=routes.SERVICES))),
+            loading_block(),
+        ),
+    )

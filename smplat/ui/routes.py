@@ -1,0 +1,25 @@
+"""Every page path in one place, so links and tests never spell a URL twice."""
+
+HOME = "/"
+SERVICES = "/services"
+CART = "/cart"
+SIGN_IN = "/signin"
+SIGN_UP = "/signup"
+FORGOT_PASSWORD = "/forgot-password"
+RESET_PASSWORD = "/reset-password"
+
+ACCOUNT = "/account"
+ACCOUNT_ORDERS = "/account/orders"
+
+ADMIN = "/admin"
+ADMIN_CATALOG = "/admin/catalog"
+ADMIN_ORDERS = "/admin/orders"
+ADMIN_CUSTOMERS = "/admin/customers"
+ADMIN_JOBS = "/admin/jobs"
+
+API_SESSION = "/api/auth/session"
+API_SIGNOUT = "/api/auth/signout"
+
+
+def product(slug: str) -> str:
+    return f"{SERVICES}/{slug}"

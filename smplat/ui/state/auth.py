@@ -1,0 +1,171 @@
+"""The signed-in user as the pages see it, and the server-side checks every guarded handler runs.
+
+The session cookie is HttpOnly, so state reads it from the request headers of the
+page's websocket connection; every protected handler resolves it again against the
+database instead of trusting a variable the page holds.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import quote
+
+import reflex as rx
+
+from smplat.db import session_scope
+from smplat.models.accounts import Role
+from smplat.services import accounts
+from smplat.settings import get_settings
+from smplat.ui import routes
+
+
+class CurrentUser:
+    """A detached view of the signed-in user (plain values, no ORM object)."""
+
+    __slots__ = ("id", "email", "full_name", "role")
+
+    def __init__(self, id: int, email: str, full_name: str, role: str) -> None:  # noqa: A002
+        self.id = id
+        self.email = email
+        self.full_name = full_name
+        self.role = role
+
+    @property
+    def is_staff(self) -> bool:
+        return accounts.is_staff(self.role)
+
+
+def navigate_hard(path: str) -> rx.event.EventSpec:
+    """A full page load (not client-side routing), so HTTP routes and fresh cookies apply."""
+    return rx.call_script(f"window.location.assign({json.dumps(path)})")
+
+
+def signin_redirect(next_path: str) -> rx.event.EventSpec:
+    return rx.redirect(f"{routes.SIGN_IN}?next={quote(next_path, safe='/')}", replace=True)
+
+
+class AuthState(rx.State):
+    """Display values of the signed-in user; empty when signed out."""
+
+    user_id: int = 0
+    user_email: str = ""
+    user_name: str = ""
+    user_role: str = ""
+
+    @rx.var
+    def signed_in(self) -> bool:
+        return self.user_id > 0
+
+    @rx.var
+    def is_staff(self) -> bool:
+        return self.user_role in (Role.OPERATOR.value, Role.ADMIN.value)
+
+    @rx.var
+    def is_admin(self) -> bool:
+        return self.user_role == Role.ADMIN.value
+
+    @rx.var
+    def display_name(self) -> str:
+        return self.user_name or self.user_email.split("@")[0]
+
+    @rx.var
+    def initials(self) -> str:
+        source = self.user_name or self.user_email
+        parts = [p for p in source.replace("@", " ").replace(".", " ").split() if p]
+        return "".join(p[0] for p in parts[:2]).upper() or "?"
+
+    # --- server-side helpers (not events) --------------------------------------
+
+    def _session_token(self) -> str | None:
+        raw = self.router.headers.raw_headers.get("cookie", "")
+        if not raw:
+            return None
+        jar = SimpleCookie()
+        try:
+            jar.load(raw)
+        except CookieError:
+            return None
+        morsel = jar.get(get_settings().session_cookie_name)
+        return morsel.value if morsel else None
+
+    def _current_user(self) -> CurrentUser | None:
+        token = self._session_token()
+        if not token:
+            return None
+        with session_scope() as db:
+            user = accounts.resolve_session(db, token)
+            if user is None:
+                return None
+            return CurrentUser(user.id, user.email, user.full_name, user.role)
+
+    def _apply(self, user: CurrentUser | None) -> None:
+        self.user_id = user.id if user else 0
+        self.user_email = user.email if user else ""
+        self.user_name = user.full_name if user else ""
+        self.user_role = user.role if user else ""
+
+    def _current_path(self) -> str:
+        return self.router.url.path or "/"
+
+    # --- events --------------------------------------------------------------------
+
+    @rx.event
+    def load_user(self) -> None:
+        """on_load of every page: refresh who is signed in (or nobody)."""
+        self._apply(self._current_user())
+
+    @rx.event
+    def require_signed_in(self):
+        user = self._current_user()
+        self._apply(user)
+        if user is None:
+            return signin_redirect(self._current_path())
+
+    @rx.event
+    def require_staff(self):
+        user = self._current_user()
+        self._apply(user)
+        if user is None:
+            return signin_redirect(self._current_path())
+        if not user.is_staff:
+            return [rx.redirect(routes.ACCOUNT, replace=True), rx.toast.error("That area is for SMPLAT staff only.")]
+
+    @rx.event
+    def sign_out(self):
+        self._apply(None)
+        return rx.call_script(
+            f"fetch({json.dumps(routes.API_SIGNOUT)}, {{method: 'POST', credentials: 'same-origin'}})"
+            ".finally(() => window.location.assign('/'))"
+        )
+
+
+def staff_only(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Guard an admin event handler on the server: re-resolve the cookie, check the role."""
+
+    @functools.wraps(handler)
+    def guarded(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
+        user = self._current_user()
+        if user is None or not user.is_staff:
+            self._apply(user)
+            return [signin_redirect(self._current_path()), rx.toast.error("Please sign in with a staff account.")]
+        return handler(self, *args, **kwargs)
+
+    return guarded
+
+
+def signed_in_only(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Guard an account event handler on the server."""
+
+    @functools.wraps(handler)
+    def guarded(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
+        user = self._current_user()
+        if user is None:
+            self._apply(None)
+            return signin_redirect(self._current_path())
+        return handler(self, *args, **kwargs)
+
+    return guarded
