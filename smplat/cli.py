@@ -1,0 +1,287 @@
+"""Command line: `smplat run` starts the whole shop; `migrate`, `seed`, `check-db` do one step.
+
+`run` applies migrations, seeds the demo data into an empty database, then starts the
+local sandboxes, the jobs process and the web app (production build, pages and API on
+one port) as child processes, prints where to go and how to sign in, and on Ctrl-C
+stops them all in reverse order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from smplat.db import DatabaseUnavailable, check_database, describe_url, session_scope
+from smplat.settings import PROJECT_ROOT, get_settings
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Children get SIGTERM if the run command itself is killed, so nothing is orphaned."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+@dataclass
+class Child:
+    """A child process in its own process group, its output prefixed line by line."""
+
+    name: str
+    argv: Sequence[str]
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    def start(self, quiet: bool = False) -> None:
+        self.process = subprocess.Popen(
+            list(self.argv),
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        threading.Thread(target=self._pump, args=(quiet,), daemon=True).start()
+
+    def _pump(self, quiet: bool) -> None:
+        assert self.process and self.process.stdout
+        for raw in self.process.stdout:
+            if not quiet:
+                line = raw.decode("utf-8", "replace").rstrip()
+                if line:
+                    print(f"[{self.name}] {line}", flush=True)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGINT, then SIGTERM, then SIGKILL to the whole process group."""
+        if not self.alive():
+            return
+        assert self.process
+        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # Reflex leaves bun/granian grandchildren in the same group; make sure they are gone.
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def web_child(port: int, env: dict[str, str] | None = None) -> Child:
+    reflex = os.path.join(os.path.dirname(sys.executable), "reflex")
+    argv = [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port), "--backend-port", str(port),
+            "--loglevel", "warning"]
+    return Child("web", argv, {"SMPLAT_PORT": str(port), **(env or {})})
+
+
+def jobs_child(env: dict[str, str] | None = None) -> Child:
+    return Child("jobs", [sys.executable, "-m", "jobs"], env or {})
+
+
+def sandbox_child(env: dict[str, str] | None = None) -> Child:
+    return Child("sandbox", [sys.executable, "-m", "smplat.sandbox"], env or {})
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until_healthy(url: str, children: Sequence[Child], timeout: float) -> bool:
+    """Poll the health route until it answers 200, a child dies, or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(not child.alive() for child in children):
+            return False
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+# --- steps ----------------------------------------------------------------------------
+
+
+def prepare_database() -> dict[str, int] | None:
+    """Migrate to head; seed the demo data when the database has no products and no users."""
+    from sqlalchemy import func, select
+
+    from smplat.migrate import upgrade_to_head
+    from smplat.models.accounts import User
+    from smplat.models.catalog import Product
+    from smplat.services.seed import seed_demo
+
+    upgrade_to_head()
+    with session_scope() as db:
+        empty = (
+            db.execute(select(func.count()).select_from(Product)).scalar_one() == 0
+            and db.execute(select(func.count()).select_from(User)).scalar_one() == 0
+        )
+        if not empty:
+            return None
+        return seed_demo(db)
+
+
+def _banner(url: str) -> str:
+    from smplat.services.seed import DEMO_ACCOUNTS
+
+    settings = get_settings()
+    width = max(len(email) for email, *_ in DEMO_ACCOUNTS) + 2
+    lines = [
+        "",
+        "=" * 64,
+        f"  {settings.brand_name} is running at {url}",
+        "",
+        "  Demo sign-ins:",
+        *[f"    {role:<9} {email:<{width}} {password}" for email, password, role, _name in DEMO_ACCOUNTS],
+        "",
+        f"  Emails (password resets) land in {settings.sandbox_mailbox_dir}",
+        f"  Database: {describe_url(settings.database_url)}",
+        "  Press Ctrl-C to stop everything.",
+        "=" * 64,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_run(_args: argparse.Namespace) -> int:
+    settings = get_settings()
+    try:
+        check_database()
+    except DatabaseUnavailable as exc:
+        print(f"smplat: {exc}", file=sys.stderr)
+        return 2
+    if not port_is_free(settings.port):
+        print(f"smplat: port {settings.port} is in use; stop what runs there or set SMPLAT_PORT", file=sys.stderr)
+        return 2
+    print("smplat: applying migrations…", flush=True)
+    seeded = prepare_database()
+    if seeded is not None:
+        print(f"smplat: seeded the demo catalog and accounts ({sum(seeded.values())} rows)", flush=True)
+
+    children: list[Child] = []
+    if settings.sandbox_enabled:
+        children.append(sandbox_child())
+    children += [jobs_child(), web_child(settings.port)]
+
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    exit_code = 0
+    try:
+        for child in children:
+            child.start()
+        print("smplat: building and starting the web app (the first build takes a minute)…", flush=True)
+        url = f"http://localhost:{settings.port}"
+        ready = False
+        deadline = time.monotonic() + 900
+        while not stopping.is_set() and time.monotonic() < deadline:
+            if wait_until_healthy(f"http://127.0.0.1:{settings.port}/api/health", children, timeout=1.0):
+                ready = True
+                break
+            if any(not c.alive() for c in children):
+                break
+        if ready:
+            print(_banner(url), flush=True)
+        while not stopping.is_set():
+            dead = [c for c in children if not c.alive()]
+            if dead:
+                print(f"smplat: the {dead[0].name} process stopped (exit {dead[0].process.returncode}); "
+                      "stopping the rest", file=sys.stderr, flush=True)
+                exit_code = 1
+                break
+            stopping.wait(0.5)
+    finally:
+        print("smplat: stopping…", flush=True)
+        for child in reversed(children):
+            child.stop()
+        print("smplat: stopped", flush=True)
+    return exit_code
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from smplat.migrate import upgrade_to_head
+
+    try:
+        upgrade_to_head()
+    except DatabaseUnavailable as exc:
+        print(f"smplat: {exc}", file=sys.stderr)
+        return 2
+    print(f"smplat: {describe_url(get_settings().database_url)} is at the newest revision")
+    return 0
+
+
+def cmd_seed(_args: argparse.Namespace) -> int:
+    from smplat.services.seed import seed_demo
+
+    try:
+        check_database()
+    except DatabaseUnavailable as exc:
+        print(f"smplat: {exc}", file=sys.stderr)
+        return 2
+    with session_scope() as db:
+        created = seed_demo(db)
+    print(f"smplat: demo seed created {sum(created.values())} rows")
+    return 0
+
+
+def cmd_check_db(_args: argparse.Namespace) -> int:
+    try:
+        check_database()
+    except DatabaseUnavailable as exc:
+        print(f"smplat: {exc}", file=sys.stderr)
+        return 2
+    print(f"smplat: {describe_url(get_settings().database_url)} is reachable")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="smplat", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="migrate, seed an empty database, start sandboxes + jobs + web").set_defaults(fn=cmd_run)
+    sub.add_parser("migrate", help="apply Alembic migrations to DATABASE_URL").set_defaults(fn=cmd_migrate)
+    sub.add_parser("seed", help="create the demo catalog and accounts (idempotent)").set_defaults(fn=cmd_seed)
+    sub.add_parser("check-db", help="say whether DATABASE_URL is reachable").set_defaults(fn=cmd_check_db)
+    args = parser.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
