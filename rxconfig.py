@@ -5,6 +5,7 @@ import os
 import reflex as rx
 
 from smplat.settings import PROJECT_ROOT, get_settings
+from smplat.ui.theme import theme
 
 settings = get_settings()
 _bun = PROJECT_ROOT / ".tools" / "node_modules" / ".bin" / "bun"
@@ -18,6 +19,6 @@ config = rx.Config(
     backend_port=settings.port,
     show_built_with_reflex=False,
     telemetry_enabled=False,
-    plugins=[rx.plugins.RadixThemesPlugin(), rx.plugins.SitemapPlugin()],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=theme), rx.plugins.SitemapPlugin()],
     **({"bun_path": _bun} if _bun.exists() and not os.environ.get("REFLEX_USE_SYSTEM_BUN") else {}),
 )

@@ -14,14 +14,15 @@ from smplat.ui.pages.admin import jobs as admin_jobs
 from smplat.ui.pages.admin import pages as admin
 from smplat.ui.pages.storefront import auth, catalog, misc
 from smplat.ui.state.auth import AuthState
-from smplat.ui.theme import global_style, theme
+from smplat.ui.theme import global_style
 
 logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+# Reflex compares the schema with Alembic at start-up; its INFO chatter is not ours to show.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 BRAND = get_settings().brand_name
 
 app = rx.App(
-    theme=theme,
     style=global_style,
     stylesheets=["/smplat.css"],
     api_transformer=build_api(),

@@ -73,7 +73,7 @@ def header() -> rx.Component:
                 AuthState.signed_in,
                 account_menu(),
                 rx.hstack(
-                    rx.link(rx.button("Sign in", variant="ghost"), href=routes.SIGN_IN, id="nav-sign-in"),
+                    rx.link(rx.button("Sign in", variant="soft", color_scheme="gray"), href=routes.SIGN_IN, id="nav-sign-in"),
                     rx.link(rx.button("Get started"), href=routes.SIGN_UP, id="nav-sign-up",
                             class_name="hide-on-phone"),
                     spacing="2",

@@ -39,6 +39,9 @@ class CurrentUser:
         return accounts.is_staff(self.role)
 
 
+STAFF_ONLY_MESSAGE = "That area is for SMPLAT staff only."
+
+
 def navigate_hard(path: str) -> rx.event.EventSpec:
     """A full page load (not client-side routing), so HTTP routes and fresh cookies apply."""
     return rx.call_script(f"window.location.assign({json.dumps(path)})")
@@ -132,7 +135,8 @@ class AuthState(rx.State):
         if user is None:
             return signin_redirect(self._current_path())
         if not user.is_staff:
-            return [rx.redirect(routes.ACCOUNT, replace=True), rx.toast.error("That area is for SMPLAT staff only.")]
+            # The page's staff-only loader says why; this only moves the visitor somewhere useful.
+            return rx.redirect(routes.ACCOUNT, replace=True)
 
     @rx.event
     def sign_out(self):
@@ -149,9 +153,11 @@ def staff_only(handler: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(handler)
     def guarded(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
         user = self._current_user()
-        if user is None or not user.is_staff:
-            self._apply(user)
-            return [signin_redirect(self._current_path()), rx.toast.error("Please sign in with a staff account.")]
+        self._apply(user)
+        if user is None:
+            return signin_redirect(self._current_path())
+        if not user.is_staff:
+            return rx.toast.error(STAFF_ONLY_MESSAGE)
         return handler(self, *args, **kwargs)
 
     return guarded

@@ -10,7 +10,7 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.ui.components.common import card, empty_state, loading_block, page_title, status_badge
 from smplat.ui.components.layout import admin_page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import STAFF_ONLY_MESSAGE, AuthState, staff_only
 
 
 def _run_row(run) -> dict[str, Any]:  # noqa: ANN001
@@ -59,7 +59,7 @@ class JobsState(AuthState):
         async with self:
             user = self._current_user()
             if user is None or not user.is_staff:
-                return rx.toast.error("Please sign in with a staff account.")
+                return rx.toast.error(STAFF_ONLY_MESSAGE)
             if self.running:
                 return rx.toast.info(f"{self.running} is already running.")
             self.running = name

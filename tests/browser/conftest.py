@@ -1,0 +1,144 @@
+"""Browser tests: the production build served on a free port against a fresh, seeded
+SQLite database, driven by Playwright in Debian's Chromium. Every test leaves a
+screenshot in test-output/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from smplat import cli
+from smplat.db import dispose_engines, session_scope
+from smplat.migrate import upgrade_to_head
+from smplat.sandbox.smtp_sink import SmtpSink
+from smplat.services.seed import seed_demo
+from smplat.settings import PROJECT_ROOT, reset_settings_cache
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveShop:
+    url: str
+    database_url: str
+    mailbox: Path
+
+    def path(self, path: str) -> str:
+        return self.url.rstrip("/") + path
+
+
+@pytest.fixture(scope="session")
+def live_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveShop]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing at /usr/bin/chromium: run `make test`, which installs it")
+    workdir = tmp_path_factory.mktemp("live-shop")
+    database_url = f"sqlite:///{workdir / 'shop.db'}"
+    mailbox = workdir / "mailbox"
+    upgrade_to_head(database_url)
+    with session_scope(database_url) as db:
+        seed_demo(db)
+    dispose_engines()
+
+    sink = SmtpSink("127.0.0.1", 0, mailbox)
+    sink.start()
+    port = free_port()
+    env = {
+        "DATABASE_URL": database_url,
+        "SMPLAT_SMTP_PORT": str(sink.port),
+        "SMPLAT_SANDBOX_MAILBOX_DIR": str(mailbox),
+        "SMPLAT_PUBLIC_BASE_URL": f"http://localhost:{port}",
+        # A build folder of its own, so a developer's running `make run` is left alone.
+        "REFLEX_WEB_WORKDIR": str(PROJECT_ROOT / ".web-test"),
+        "SMPLAT_ENV": "test",
+    }
+    web = cli.web_child(port, env)
+    log_lines: list[str] = []
+    web.start(quiet=True)
+    try:
+        if not cli.wait_until_healthy(f"http://127.0.0.1:{port}/api/health", [web], timeout=900):
+            pytest.fail(f"the web app did not start on port {port} (exit {web.process.poll()})")
+        # The health route answers before the page bundle is served on a cold start.
+        deadline = time.monotonic() + 120
+        import httpx
+
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        yield LiveShop(f"http://localhost:{port}", database_url, mailbox)
+    finally:
+        web.stop()
+        sink.stop()
+        del log_lines
+        reset_settings_cache()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_shop: LiveShop, request: pytest.FixtureRequest, output_dir: Path):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_shop.url)
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    yield tab
+    shots = output_dir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    try:
+        tab.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def wait_for_app(tab) -> None:  # noqa: ANN001
+    """Reflex pages hydrate over a websocket; wait until the event loop is connected."""
+    tab.wait_for_load_state("networkidle")
+
+
+def sign_in(tab, email: str, password: str, next_path: str = "") -> None:  # noqa: ANN001
+    tab.goto("/signin" + (f"?next={next_path}" if next_path else ""))
+    tab.locator("#email").fill(email)
+    tab.locator("#password").fill(password)
+    tab.locator("#signin-submit").click()
+
+
+@pytest.fixture
+def db_session(live_shop: LiveShop):
+    from sqlmodel import Session
+
+    from smplat.db import get_engine
+
+    with Session(get_engine(live_shop.database_url)) as s:
+        yield s
