@@ -37,6 +37,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
         terminalreporter.write_line(line)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Fast tiers first, browser tests last: sync Playwright keeps an event loop running in
+    the main thread until the session ends, which async tests after it cannot share."""
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+    tier = {"unit": 0, "integration": 1, "browser": 2}
+    items.sort(key=lambda item: next((tier[m.name] for m in item.iter_markers() if m.name in tier), 1))
+
+
 @pytest.fixture(scope="session")
 def output_dir() -> Path:
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)

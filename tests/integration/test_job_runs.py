@@ -16,7 +16,7 @@ from smplat.models.base import utcnow
 from smplat.models.jobs import JobOutcome, JobRun, JobTrigger
 from smplat.services import jobs as job_runs
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 
 def _all_runs(url: str) -> list[JobRun]:
