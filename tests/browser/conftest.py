@@ -4,14 +4,15 @@ screenshot in test-output/screenshots/."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from smplat import cli
@@ -42,12 +43,11 @@ class LiveShop:
         return self.url.rstrip("/") + path
 
 
-@pytest.fixture(scope="session")
-def live_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveShop]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing at /usr/bin/chromium: run `make test`, which installs it")
-    workdir = tmp_path_factory.mktemp("live-shop")
-    database_url = f"sqlite:///{workdir / 'shop.db'}"
+@contextmanager
+def serve_shop(database_url: str, workdir: Path, build_dir: str, extra_env: dict[str, str] | None = None
+               ) -> Iterator[LiveShop]:
+    """Migrate and seed `database_url`, start an SMTP sink and the production web app on a
+    free port, and stop both afterwards."""
     mailbox = workdir / "mailbox"
     upgrade_to_head(database_url)
     with session_scope(database_url) as db:
@@ -63,19 +63,17 @@ def live_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveShop]:
         "SMPLAT_SANDBOX_MAILBOX_DIR": str(mailbox),
         "SMPLAT_PUBLIC_BASE_URL": f"http://localhost:{port}",
         # A build folder of its own, so a developer's running `make run` is left alone.
-        "REFLEX_WEB_WORKDIR": str(PROJECT_ROOT / ".web-test"),
+        "REFLEX_WEB_WORKDIR": str(PROJECT_ROOT / build_dir),
         "SMPLAT_ENV": "test",
+        **(extra_env or {}),
     }
     web = cli.web_child(port, env)
-    log_lines: list[str] = []
     web.start(quiet=True)
     try:
         if not cli.wait_until_healthy(f"http://127.0.0.1:{port}/api/health", [web], timeout=900):
             pytest.fail(f"the web app did not start on port {port} (exit {web.process.poll()})")
-        # The health route answers before the page bundle is served on a cold start.
+        # The health route can answer before the page bundle is served on a cold start.
         deadline = time.monotonic() + 120
-        import httpx
-
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200:
@@ -87,8 +85,17 @@ def live_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveShop]:
     finally:
         web.stop()
         sink.stop()
-        del log_lines
         reset_settings_cache()
+
+
+@pytest.fixture(scope="session")
+def live_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveShop]:
+    """The shop on a fresh SQLite file, as a first-time user runs it."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing at /usr/bin/chromium: run `make test`, which installs it")
+    workdir = tmp_path_factory.mktemp("live-shop")
+    with serve_shop(f"sqlite:///{workdir / 'shop.db'}", workdir, ".web-test") as shop:
+        yield shop
 
 
 @pytest.fixture(scope="session")
