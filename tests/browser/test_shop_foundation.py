@@ -163,3 +163,24 @@ def test_unknown_page_shows_the_styled_404(page):
     page.goto("/this/does/not/exist")
     expect(page.locator("#not-found-title")).to_have_text("We couldn't find that page")
     expect(page.get_by_role("link", name="Browse services")).to_be_visible()
+
+
+def test_pages_fit_a_phone_screen(browser, live_shop, output_dir):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                  base_url=live_shop.url)
+    phone = context.new_page()
+    shots = output_dir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        sign_in(phone, "admin@smplat.local", "admin-demo-pass", next_path="/admin")
+        expect(phone.locator("#admin-kpis")).to_be_visible()
+        for path, ready in [("/", "#product-grid"), ("/services/instagram-followers", "#product-title"),
+                            ("/admin", "#admin-kpis"), ("/admin/catalog", "#admin-catalog-table")]:
+            phone.goto(path)
+            expect(phone.locator(ready)).to_be_visible()
+            width, viewport = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            name = path.strip("/").replace("/", "_") or "home"
+            phone.screenshot(path=str(shots / f"phone_{name}.png"), full_page=True)
+            assert width <= viewport, f"{path} scrolls sideways on a phone ({width}px > {viewport}px)"
+    finally:
+        context.close()

@@ -152,9 +152,9 @@ def storefront_page(*children: rx.Component, full_width: bool = False) -> rx.Com
 
 def _side_nav(items: list[tuple[str, str, str]], title: str, nav_id: str) -> rx.Component:
     current = rx.State.router.page.path
-    return rx.vstack(
+    return rx.flex(
         rx.text(title, size="1", weight="bold", color_scheme="gray", text_transform="uppercase",
-                letter_spacing="0.08em", padding_x="0.75rem"),
+                letter_spacing="0.08em", padding_x="0.75rem", class_name="hide-on-phone"),
         *[
             rx.link(
                 rx.hstack(rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="3",
@@ -163,15 +163,19 @@ def _side_nav(items: list[tuple[str, str, str]], title: str, nav_id: str) -> rx.
                 id=f"{nav_id}-{label.lower()}",
                 padding="0.55rem 0.75rem",
                 border_radius="10px",
-                width="100%",
+                width=rx.breakpoints(initial="auto", md="100%"),
+                flex_shrink="0",
                 color=rx.cond(current == href, "var(--violet-11)", "var(--gray-11)"),
                 background=rx.cond(current == href, "var(--violet-a3)", "transparent"),
                 _hover={"background": "var(--gray-a3)"},
             )
             for label, href, icon in items
         ],
-        spacing="1",
-        align="start",
+        # A scrollable strip on phones, a column beside the content from tablets up.
+        direction=rx.breakpoints(initial="row", md="column"),
+        gap="1",
+        align=rx.breakpoints(initial="center", md="start"),
+        overflow_x="auto",
         width="100%",
         id=nav_id,
     )
