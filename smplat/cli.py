@@ -134,6 +134,16 @@ def wait_until_healthy(url: str, children: Sequence[Child], timeout: float) -> b
 # --- steps ----------------------------------------------------------------------------
 
 
+def _database_reachable() -> bool:
+    """Say in one line why the database cannot be used, instead of a traceback."""
+    try:
+        check_database()
+    except DatabaseUnavailable as exc:
+        print(f"smplat: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def prepare_database() -> dict[str, int] | None:
     """Migrate to head; seed the demo data when the database has no products and no users."""
     from sqlalchemy import func, select
@@ -178,10 +188,7 @@ def _banner(url: str) -> str:
 
 def cmd_run(_args: argparse.Namespace) -> int:
     settings = get_settings()
-    try:
-        check_database()
-    except DatabaseUnavailable as exc:
-        print(f"smplat: {exc}", file=sys.stderr)
+    if not _database_reachable():
         return 2
     if not port_is_free(settings.port):
         print(f"smplat: port {settings.port} is in use; stop what runs there or set SMPLAT_PORT", file=sys.stderr)
@@ -251,10 +258,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 def cmd_seed(_args: argparse.Namespace) -> int:
     from smplat.services.seed import seed_demo
 
-    try:
-        check_database()
-    except DatabaseUnavailable as exc:
-        print(f"smplat: {exc}", file=sys.stderr)
+    if not _database_reachable():
         return 2
     with session_scope() as db:
         created = seed_demo(db)
@@ -263,10 +267,7 @@ def cmd_seed(_args: argparse.Namespace) -> int:
 
 
 def cmd_check_db(_args: argparse.Namespace) -> int:
-    try:
-        check_database()
-    except DatabaseUnavailable as exc:
-        print(f"smplat: {exc}", file=sys.stderr)
+    if not _database_reachable():
         return 2
     print(f"smplat: {describe_url(get_settings().database_url)} is reachable")
     return 0

@@ -148,3 +148,23 @@ def form_alert(message: rx.Var, color: str = "red", icon: str = "circle-alert", 
         message != "",
         rx.callout(message, icon=icon, color_scheme=color, size="1", width="100%", id=alert_id, role="alert"),
     )
+
+
+def data_table(headers: list[str], rows: rx.Var, render_row, table_id: str = "") -> rx.Component:  # noqa: ANN001
+    """A readable table that scrolls sideways inside its box on small screens.
+
+    `render_row(row)` returns the cells (the first as a row header) for one row var.
+    """
+    props = {"id": table_id} if table_id else {}
+    return rx.box(
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            rx.table.body(rx.foreach(rows, lambda row: rx.table.row(*render_row(row)))),
+            variant="surface",
+            width="100%",
+            class_name="smplat-table",
+            **props,
+        ),
+        overflow_x="auto",
+        width="100%",
+    )

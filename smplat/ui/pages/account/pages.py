@@ -9,7 +9,7 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.services import orders as order_service
 from smplat.ui import routes
-from smplat.ui.components.common import card, empty_state, loading_block, page_title, stat_card, status_badge
+from smplat.ui.components.common import card, data_table, empty_state, loading_block, page_title, stat_card, status_badge
 from smplat.ui.components.layout import account_page
 from smplat.ui.state.auth import AuthState, signed_in_only
 
@@ -31,23 +31,15 @@ class AccountState(AuthState):
 
 def orders_table(rows: rx.Var, *, show_customer: bool = False) -> rx.Component:
     headers = ["Order", *(["Customer"] if show_customer else []), "Placed", "Items", "Total", "Status", "Payment"]
-    return rx.table.root(
-        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-        rx.table.body(
-            rx.foreach(rows, lambda o: rx.table.row(
-                rx.table.row_header_cell(rx.text(o["number"], weight="medium")),
-                *([rx.table.cell(o["customer_email"])] if show_customer else []),
-                rx.table.cell(o["placed_at"]),
-                rx.table.cell(o["items"]),
-                rx.table.cell(o["total"]),
-                rx.table.cell(status_badge(o["status"])),
-                rx.table.cell(status_badge(o["payment_status"])),
-            ))
-        ),
-        variant="surface",
-        width="100%",
-        class_name="smplat-table",
-    )
+    return data_table(headers, rows, lambda o: [
+        rx.table.row_header_cell(rx.text(o["number"], weight="medium")),
+        *([rx.table.cell(o["customer_email"])] if show_customer else []),
+        rx.table.cell(o["placed_at"]),
+        rx.table.cell(o["items"]),
+        rx.table.cell(o["total"]),
+        rx.table.cell(status_badge(o["status"])),
+        rx.table.cell(status_badge(o["payment_status"])),
+    ], "orders-table")
 
 
 def _no_orders() -> rx.Component:

@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.ui.components.common import card, empty_state, loading_block, page_title, status_badge
+from smplat.ui.components.common import card, data_table, empty_state, loading_block, page_title, status_badge
 from smplat.ui.components.layout import admin_page
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE, AuthState, staff_only
 
@@ -107,18 +107,15 @@ def admin_jobs_page() -> rx.Component:
         spacing="3",
         width="100%",
     )
-    history = rx.table.root(
-        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                       ["Job", "Started", "Trigger", "Outcome", "Duration", "Counts", "Message"]])),
-        rx.table.body(rx.foreach(JobsState.runs, lambda r: rx.table.row(
+    history = data_table(
+        ["Job", "Started", "Trigger", "Outcome", "Duration", "Counts", "Message"],
+        JobsState.runs,
+        lambda r: [
             rx.table.row_header_cell(r["job"]), rx.table.cell(r["started"]), rx.table.cell(r["trigger"]),
             rx.table.cell(status_badge(r["outcome"])), rx.table.cell(r["duration"]), rx.table.cell(r["counts"]),
             rx.table.cell(rx.text(r["message"], size="1", color_scheme="gray")),
-        ))),
-        variant="surface",
-        width="100%",
-        id="job-runs-table",
-        class_name="smplat-table",
+        ],
+        "job-runs-table",
     )
     return admin_page(
         page_title("Jobs", "Background work of the jobs process, with every run recorded."),
@@ -127,7 +124,7 @@ def admin_jobs_page() -> rx.Component:
             rx.vstack(
                 job_cards,
                 rx.heading("Run history", size="5", margin_top="1rem"),
-                rx.cond(JobsState.runs.length() > 0, rx.box(history, overflow_x="auto", width="100%"),
+                rx.cond(JobsState.runs.length() > 0, history,
                         empty_state("timer", "No runs yet", "The jobs process records a row here for every run.")),
                 spacing="4",
                 width="100%",

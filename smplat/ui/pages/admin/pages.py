@@ -10,7 +10,7 @@ from smplat.db import session_scope
 from smplat.services import accounts, catalog, dashboard
 from smplat.services import orders as order_service
 from smplat.ui import routes
-from smplat.ui.components.common import empty_state, loading_block, page_title, stat_card, status_badge
+from smplat.ui.components.common import data_table, empty_state, loading_block, page_title, stat_card, status_badge
 from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.account.pages import orders_table
 from smplat.ui.state.auth import AuthState, staff_only
@@ -111,10 +111,10 @@ def admin_orders_page() -> rx.Component:
 
 
 def admin_catalog_page() -> rx.Component:
-    headers = ["Product", "Category", "Status", "Base price", "Options", "Add-ons", "Presets", "Popularity"]
-    table = rx.table.root(
-        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-        rx.table.body(rx.foreach(AdminState.products, lambda p: rx.table.row(
+    table = data_table(
+        ["Product", "Category", "Status", "Base price", "Options", "Add-ons", "Presets", "Popularity"],
+        AdminState.products,
+        lambda p: [
             rx.table.row_header_cell(rx.link(p["title"], href=f"{routes.SERVICES}/" + p["slug"].to(str),
                                              weight="medium")),
             rx.table.cell(p["category"]),
@@ -124,38 +124,32 @@ def admin_catalog_page() -> rx.Component:
             rx.table.cell(p["add_ons"]),
             rx.table.cell(p["presets"]),
             rx.table.cell(p["popularity"]),
-        ))),
-        variant="surface",
-        width="100%",
-        id="admin-catalog-table",
-        class_name="smplat-table",
+        ],
+        "admin-catalog-table",
     )
     return admin_page(
         page_title("Catalog", "Products as customers see them."),
         rx.cond(AdminState.loaded,
-                rx.cond(AdminState.products.length() > 0, rx.box(table, overflow_x="auto", width="100%"),
+                rx.cond(AdminState.products.length() > 0, table,
                         empty_state("store", "No products yet", "Run the demo seed or add a product.")),
                 loading_block()),
     )
 
 
 def admin_customers_page() -> rx.Component:
-    headers = ["Email", "Name", "Role", "Joined", "Last sign-in"]
-    table = rx.table.root(
-        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-        rx.table.body(rx.foreach(AdminState.users, lambda u: rx.table.row(
+    table = data_table(
+        ["Email", "Name", "Role", "Joined", "Last sign-in"],
+        AdminState.users,
+        lambda u: [
             rx.table.row_header_cell(u["email"]),
             rx.table.cell(u["full_name"]),
             rx.table.cell(status_badge(u["role"])),
             rx.table.cell(u["created_at"]),
             rx.table.cell(u["last_login"]),
-        ))),
-        variant="surface",
-        width="100%",
-        id="admin-customers-table",
-        class_name="smplat-table",
+        ],
+        "admin-customers-table",
     )
     return admin_page(
         page_title("Customers", "Accounts, newest first."),
-        rx.cond(AdminState.loaded, rx.box(table, overflow_x="auto", width="100%"), loading_block()),
+        rx.cond(AdminState.loaded, table, loading_block()),
     )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
+from smplat.models.accounts import User
 from smplat.services import accounts
 from smplat.services.accounts import AccountError
 from smplat.services.email import EmailDeliveryError
@@ -42,6 +45,17 @@ class AuthFormState(AuthState):
     def _client_ip(self) -> str:
         return self.router.session.client_ip or ""
 
+    def _enter(self, find_user: Callable[[Session], User]):
+        """Run a sign-in or sign-up rule; on success hand a one-time ticket to the cookie route."""
+        try:
+            with session_scope() as db:
+                ticket = accounts.issue_signin_ticket(db, find_user(db), self._next_path())
+        except AccountError as error:
+            self._show(error)
+            return None
+        self.submitting = True
+        return navigate_hard(f"{routes.API_SESSION}?ticket={quote(ticket)}")
+
     @rx.event
     def open_form(self):
         """on_load: signed-in visitors skip the form; a bounced ticket explains itself."""
@@ -57,33 +71,16 @@ class AuthFormState(AuthState):
     @rx.event
     def sign_in(self, form: dict):
         self._reset_errors()
-        try:
-            with session_scope() as db:
-                user = accounts.authenticate(
-                    db, email=form.get("email", ""), password=form.get("password", ""), ip_address=self._client_ip()
-                )
-                ticket = accounts.issue_signin_ticket(db, user, self._next_path())
-        except AccountError as error:
-            self._show(error)
-            return
-        self.submitting = True
-        return navigate_hard(f"{routes.API_SESSION}?ticket={quote(ticket)}")
+        return self._enter(lambda db: accounts.authenticate(
+            db, email=form.get("email", ""), password=form.get("password", ""), ip_address=self._client_ip()
+        ))
 
     @rx.event
     def sign_up(self, form: dict):
         self._reset_errors()
-        try:
-            with session_scope() as db:
-                user = accounts.sign_up(
-                    db, email=form.get("email", ""), password=form.get("password", ""),
-                    full_name=form.get("full_name", ""),
-                )
-                ticket = accounts.issue_signin_ticket(db, user, self._next_path())
-        except AccountError as error:
-            self._show(error)
-            return
-        self.submitting = True
-        return navigate_hard(f"{routes.API_SESSION}?ticket={quote(ticket)}")
+        return self._enter(lambda db: accounts.sign_up(
+            db, email=form.get("email", ""), password=form.get("password", ""), full_name=form.get("full_name", "")
+        ))
 
     @rx.event
     def request_reset(self, form: dict):
