@@ -30,6 +30,11 @@ def choose_consent(page, button_id: str) -> None:  # noqa: ANN001
     expect(page.locator("#consent-banner")).to_have_count(0)
 
 
+def keep_essential_only(page, live_shop) -> None:  # noqa: ANN001
+    """A visitor who chose before (the banner itself is tested above and below)."""
+    page.context.add_cookies([{"name": "smplat_consent", "value": "essential", "url": live_shop.url}])
+
+
 def test_home_renders_content_from_the_database(page, db_session):
     # given figures the owner saved, and the other blocks on their defaults
     content.save_block(db_session, "home.metrics", title="The shop in numbers",
@@ -55,11 +60,11 @@ def test_home_renders_content_from_the_database(page, db_session):
     expect(page.get_by_text("We only ask for the public username")).to_be_visible()
 
 
-def test_admin_edits_a_testimonial_and_the_home_page_shows_it(page, db_session):
+def test_admin_edits_a_testimonial_and_the_home_page_shows_it(page, db_session, live_shop):
     before = count(db_session, ContentBlock)
+    keep_essential_only(page, live_shop)
     sign_in(page, "admin@smplat.local", "admin-demo-pass", next_path="/admin/content")
     expect(page).to_have_url(re.compile(r"/admin/content/?$"))
-    choose_consent(page, "#consent-essential")
     page.locator("#content-block-home-testimonials").click()
     expect(page.locator("#content-help")).to_contain_text("Quotes from real customers")
 
@@ -190,6 +195,10 @@ def test_bundles_on_the_catalog_and_the_product_page(page):
     expect(page.get_by_test_id("bundle-card").first).to_contain_text("Instagram starter kit")
     expect(page.get_by_test_id("bundle-card").first).to_contain_text("10 % off the extras")
 
+    page.goto("/services/youtube-views")  # in no bundle: no section
+    expect(page.locator("#product-title")).to_have_text("YouTube Views")
+    expect(page.get_by_test_id("bundle-card")).to_have_count(0)
+
     page.goto("/services/tiktok-views")
     expect(page.locator("#product-title")).to_have_text("TikTok Views")
     expect(page.get_by_test_id("bundle-card")).to_have_count(1)
@@ -199,12 +208,9 @@ def test_bundles_on_the_catalog_and_the_product_page(page):
     expect(page.locator("#product-title")).to_have_text("TikTok Followers")
     expect(page.get_by_test_id("bundle-card")).to_contain_text("10,000 views / €4.90")
 
-    page.goto("/services/youtube-views")
-    expect(page.locator("#product-title")).to_have_text("YouTube Views")
-    expect(page.get_by_test_id("bundle-card")).to_have_count(0)
 
 
-def test_admin_sees_trending_and_zero_result_searches(page, db_session):
+def test_admin_sees_trending_and_zero_result_searches(page, db_session, live_shop):
     from smplat.services.search import SearchParams, record_search
 
     for query, results in [("reels boost", 0), ("reels boost", 0), ("likes", 2)]:
@@ -213,8 +219,8 @@ def test_admin_sees_trending_and_zero_result_searches(page, db_session):
     total = count(db_session, SearchRecord)
     zero = count(db_session, SearchRecord, SearchRecord.result_count == 0)
 
-    sign_in(page, "operator@smplat.local", "operator-demo-pass", next_path="/admin/search-insights")
-    choose_consent(page, "#consent-essential")
+    keep_essential_only(page, live_shop)
+    sign_in(page, "admin@smplat.local", "admin-demo-pass", next_path="/admin/search-insights")
     expect(page.locator("#kpi-searches")).to_contain_text(str(total))
     expect(page.locator("#kpi-zero")).to_contain_text(str(zero))
     expect(page.locator("#zero-results-table")).to_contain_text("reels boost")

@@ -125,8 +125,9 @@ def footer() -> rx.Component:
                 rx.link("Terms", href=routes.TERMS, size="2", color_scheme="gray", id="footer-terms"),
                 rx.link("Privacy", href=routes.PRIVACY, size="2", color_scheme="gray", id="footer-privacy"),
                 rx.link("Imprint", href=routes.IMPRINT, size="2", color_scheme="gray", id="footer-imprint"),
-                rx.link("Cookie settings", size="2", color_scheme="gray", id="footer-cookie-settings",
-                        on_click=ConsentState.reopen, cursor="pointer", role="button"),
+                # a button, not a link: reopening the choice must not reload the page (and its analytics)
+                rx.el.button("Cookie settings", type="button", id="footer-cookie-settings",
+                             on_click=ConsentState.reopen, class_name="footer-link-button"),
                 wrap="wrap",
                 column_gap="1.25rem",
                 row_gap="0.5rem",

@@ -45,8 +45,9 @@ class HomeState(AuthState):
         self.load_user()
         with session_scope() as db:
             blocks = content.get_blocks(db, content.HOME_KEYS)
-            cards = catalog.list_product_cards(db, featured_only=True, limit=6) or catalog.list_product_cards(
-                db, limit=6)
+            # one row of three on wide screens: the featured services, else the most popular
+            cards = catalog.list_product_cards(db, featured_only=True, limit=3) or catalog.list_product_cards(
+                db, limit=3)
             pricing_cards = search.cards_for_slugs(db, [i["slug"] for i in blocks["home.pricing"].items])
             categories = catalog.list_categories(db)
         self.hero = _block(blocks["home.hero"])
