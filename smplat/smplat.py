@@ -10,9 +10,11 @@ from smplat.api.app import build_api
 from smplat.settings import get_settings
 from smplat.ui import routes
 from smplat.ui.pages.account import pages as account
+from smplat.ui.pages.admin import content as admin_content
 from smplat.ui.pages.admin import jobs as admin_jobs
 from smplat.ui.pages.admin import pages as admin
-from smplat.ui.pages.storefront import auth, catalog, misc
+from smplat.ui.pages.admin import search_insights as admin_search
+from smplat.ui.pages.storefront import auth, catalog, home, legal, misc, services
 from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import global_style
 
@@ -30,13 +32,17 @@ app = rx.App(
 )
 
 # Storefront (public)
-app.add_page(catalog.home_page, route=routes.HOME, title=f"{BRAND} · Social growth services",
+app.add_page(home.home_page, route=routes.HOME, title=f"{BRAND} · Social growth services",
              description="Followers, likes, views and growth plans, delivered and tracked live.",
-             on_load=catalog.CatalogState.load_home)
-app.add_page(catalog.services_page, route=routes.SERVICES, title=f"Services · {BRAND}",
-             on_load=catalog.CatalogState.load_services)
+             on_load=home.HomeState.load_home)
+app.add_page(services.services_page, route=routes.SERVICES, title=f"Services · {BRAND}",
+             on_load=services.ServicesState.load_services)
 app.add_page(catalog.product_page, route=f"{routes.SERVICES}/[slug]", title=f"Service · {BRAND}",
              on_load=catalog.ProductState.load_product)
+for legal_route, legal_title in ((routes.TERMS, "Terms of service"), (routes.PRIVACY, "Privacy policy"),
+                                  (routes.IMPRINT, "Imprint")):
+    app.add_page(legal.legal_page, route=legal_route, title=f"{legal_title} · {BRAND}",
+                 on_load=legal.LegalState.load_legal)
 app.add_page(misc.cart_page, route=routes.CART, title=f"Cart · {BRAND}", on_load=AuthState.load_user)
 app.add_page(auth.signin_page, route=routes.SIGN_IN, title=f"Sign in · {BRAND}", on_load=auth.AuthFormState.open_form)
 app.add_page(auth.signup_page, route=routes.SIGN_UP, title=f"Create account · {BRAND}",
@@ -63,5 +69,10 @@ app.add_page(admin.admin_customers_page, route=routes.ADMIN_CUSTOMERS, title=f"C
              on_load=[AuthState.require_staff, admin.AdminState.load_customers])
 app.add_page(admin_jobs.admin_jobs_page, route=routes.ADMIN_JOBS, title=f"Jobs · Admin · {BRAND}",
              on_load=[AuthState.require_staff, admin_jobs.JobsState.load_jobs])
+app.add_page(admin_content.admin_content_page, route=routes.ADMIN_CONTENT, title=f"Content · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin_content.ContentAdminState.load_content])
+app.add_page(admin_search.admin_search_insights_page, route=routes.ADMIN_SEARCH_INSIGHTS,
+             title=f"Search insights · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin_search.SearchInsightsState.load_insights])
 
 app.add_page(misc.not_found_page, route="404", title=f"Page not found · {BRAND}", on_load=AuthState.load_user)

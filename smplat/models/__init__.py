@@ -6,10 +6,12 @@ and the tests rely on that).
 
 from smplat.models import (  # noqa: F401
     accounts,
+    analytics,
     audit,
     carts,
     catalog,
     checkout,
+    content,
     fulfillment,
     jobs,
     orders,

@@ -23,3 +23,9 @@ API_SIGNOUT = "/api/auth/signout"
 
 def product(slug: str) -> str:
     return f"{SERVICES}/{slug}"
+
+TERMS = "/terms"
+PRIVACY = "/privacy"
+IMPRINT = "/imprint"
+ADMIN_CONTENT = "/admin/content"
+ADMIN_SEARCH_INSIGHTS = "/admin/search-insights"

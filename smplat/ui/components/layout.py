@@ -7,6 +7,7 @@ import reflex as rx
 
 from smplat.ui import routes
 from smplat.ui.components.common import brand_logo, loading_block
+from smplat.ui.components.consent import ConsentState, consent_banner
 from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import PAGE_MAX_WIDTH
 
@@ -22,6 +23,8 @@ ADMIN_NAV = [
     ("Orders", routes.ADMIN_ORDERS, "package"),
     ("Catalog", routes.ADMIN_CATALOG, "store"),
     ("Customers", routes.ADMIN_CUSTOMERS, "users"),
+    ("Content", routes.ADMIN_CONTENT, "file-pen-line"),
+    ("Searches", routes.ADMIN_SEARCH_INSIGHTS, "search"),
     ("Jobs", routes.ADMIN_JOBS, "timer"),
 ]
 
@@ -115,11 +118,19 @@ def footer() -> rx.Component:
                         color_scheme="gray", max_width="320px"),
                 spacing="2",
             ),
-            rx.hstack(
+            rx.flex(
                 rx.link("Services", href=routes.SERVICES, size="2", color_scheme="gray"),
                 rx.link("Cart", href=routes.CART, size="2", color_scheme="gray"),
                 rx.link("My account", href=routes.ACCOUNT, size="2", color_scheme="gray"),
-                spacing="5",
+                rx.link("Terms", href=routes.TERMS, size="2", color_scheme="gray", id="footer-terms"),
+                rx.link("Privacy", href=routes.PRIVACY, size="2", color_scheme="gray", id="footer-privacy"),
+                rx.link("Imprint", href=routes.IMPRINT, size="2", color_scheme="gray", id="footer-imprint"),
+                # a button, not a link: reopening the choice must not reload the page (and its analytics)
+                rx.el.button("Cookie settings", type="button", id="footer-cookie-settings",
+                             on_click=ConsentState.reopen, class_name="footer-link-button"),
+                wrap="wrap",
+                column_gap="1.25rem",
+                row_gap="0.5rem",
             ),
             justify="between",
             wrap="wrap",
@@ -146,8 +157,8 @@ def storefront_page(*children: rx.Component, full_width: bool = False) -> rx.Com
     body = rx.box(*children, width="100%") if full_width else rx.box(
         *children, max_width=PAGE_MAX_WIDTH, margin="0 auto", padding="2rem 1.25rem", width="100%"
     )
-    return rx.vstack(header(), rx.box(body, flex="1", width="100%"), footer(), spacing="0", min_height="100vh",
-                     width="100%")
+    return rx.vstack(header(), rx.box(body, flex="1", width="100%"), footer(), consent_banner(), spacing="0",
+                     min_height="100vh", width="100%")
 
 
 def _side_nav(items: list[tuple[str, str, str]], title: str, nav_id: str) -> rx.Component:

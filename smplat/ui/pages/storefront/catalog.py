@@ -1,4 +1,4 @@
-"""Home, services list and product pages, with the state that loads them."""
+"""Product cards and grid shared by the storefront pages, and the product page with its state."""
 
 from __future__ import annotations
 
@@ -10,47 +10,10 @@ from smplat.db import session_scope
 from smplat.services import catalog
 from smplat.services.money import format_money
 from smplat.ui import routes
-from smplat.ui.components.common import card, empty_state, loading_block, page_title
+from smplat.ui.components.common import card, empty_state, loading_block
 from smplat.ui.components.layout import storefront_page
+from smplat.ui.pages.storefront.bundles import bundles_section
 from smplat.ui.state.auth import AuthState
-from smplat.ui.theme import BRAND_GRADIENT, PAGE_MAX_WIDTH
-
-
-
-
-class CatalogState(AuthState):
-    """Product cards for the home page and the services list."""
-
-    products: list[dict[str, Any]] = []
-    categories: list[dict[str, str]] = []
-    active_category: str = ""
-    loaded: bool = False
-
-    @rx.event
-    def load_home(self) -> None:
-        self.load_user()
-        with session_scope() as db:
-            cards = catalog.list_product_cards(db, featured_only=True, limit=6)
-            if not cards:
-                cards = catalog.list_product_cards(db, limit=6)
-            self.products = [c.as_row() for c in cards]
-            self.categories = [{"slug": c.slug, "name": c.name, "platform": c.platform, "description": c.description}
-                               for c in catalog.list_categories(db)]
-        self.loaded = True
-
-    @rx.event
-    def load_services(self) -> None:
-        self.load_user()
-        self.active_category = self.router.url.query_parameters.get("category", "")
-        with session_scope() as db:
-            self.categories = [{"slug": c.slug, "name": c.name, "platform": c.platform, "description": c.description}
-                               for c in catalog.list_categories(db)]
-            self.products = [c.as_row() for c in catalog.list_product_cards(db, category_slug=self.active_category or None)]
-        self.loaded = True
-
-    @rx.event
-    def choose_category(self, slug: str):
-        return rx.redirect(f"{routes.SERVICES}?category={slug}" if slug else routes.SERVICES)
 
 
 def platform_icon(platform: rx.Var) -> rx.Component:
@@ -116,133 +79,6 @@ def product_grid(rows: rx.Var) -> rx.Component:
         spacing="4",
         width="100%",
         id="product-grid",
-    )
-
-
-def _hero() -> rx.Component:
-    return rx.box(
-        rx.flex(
-            rx.vstack(
-                rx.badge("Instagram · TikTok · YouTube", variant="surface", radius="full", color_scheme="gray",
-                         high_contrast=True),
-                rx.heading("Grow your audience. Watch every order deliver.", size="9", weight="bold",
-                           letter_spacing="-0.03em", color="white", line_height="1.05"),
-                rx.text(
-                    "Followers, likes, views and monthly growth plans from vetted providers, priced up front, "
-                    "paid securely and tracked live from your dashboard.",
-                    size="4", color="rgba(255,255,255,.85)", max_width="560px",
-                ),
-                rx.hstack(
-                    rx.link(rx.button("Browse services", size="4", color_scheme="gray", high_contrast=True),
-                            href=routes.SERVICES, id="hero-browse"),
-                    rx.link(rx.button("Create account", size="4", variant="outline", color="white",
-                                      style={"border_color": "rgba(255,255,255,.6)"}),
-                            href=routes.SIGN_UP),
-                    spacing="3",
-                    wrap="wrap",
-                ),
-                spacing="5",
-                align="start",
-            ),
-            max_width=PAGE_MAX_WIDTH,
-            margin="0 auto",
-            padding=["3.5rem 1.25rem", "5rem 1.25rem"],
-        ),
-        background=BRAND_GRADIENT,
-        width="100%",
-    )
-
-
-_STEPS = [
-    ("sliders-horizontal", "Configure", "Pick a package, delivery speed and extras; the price updates as you choose."),
-    ("credit-card", "Pay securely", "Checkout runs on Stripe. You get a receipt by email straight away."),
-    ("activity", "Track delivery", "Your order goes to a provider within minutes; follow progress live."),
-]
-
-
-def home_page() -> rx.Component:
-    return storefront_page(
-        _hero(),
-        rx.box(
-            rx.vstack(
-                page_title("Popular services", "Our customers' favourite packages right now.",
-                           rx.link(rx.button("All services", rx.icon("arrow-right", size=16), variant="soft"),
-                                   href=routes.SERVICES)),
-                rx.cond(
-                    CatalogState.loaded,
-                    rx.cond(CatalogState.products.length() > 0, product_grid(CatalogState.products),
-                            empty_state("store", "The catalog is empty", "Services appear here once published.")),
-                    loading_block(),
-                ),
-                rx.heading("How it works", size="6", weight="bold", margin_top="3rem"),
-                rx.grid(
-                    *[
-                        card(rx.vstack(rx.icon(icon, size=22, color="var(--violet-11)"),
-                                       rx.heading(title, size="4"), rx.text(text, size="2", color_scheme="gray"),
-                                       spacing="2", align="start"))
-                        for icon, title, text in _STEPS
-                    ],
-                    columns=rx.breakpoints(initial="1", md="3"),
-                    spacing="4",
-                    width="100%",
-                ),
-                rx.heading("Shop by platform", size="6", weight="bold", margin_top="3rem"),
-                rx.grid(
-                    rx.foreach(
-                        CatalogState.categories,
-                        lambda c: rx.link(
-                            card(rx.hstack(platform_icon(c["platform"]), rx.heading(c["name"], size="4"),
-                                           spacing="2", align="center"),
-                                 rx.text(c["description"], size="2", color_scheme="gray", margin_top="0.5rem")),
-                            href=f"{routes.SERVICES}?category=" + c["slug"].to(str),
-                            underline="none", color="inherit",
-                        ),
-                    ),
-                    columns=rx.breakpoints(initial="1", md="3"),
-                    spacing="4",
-                    width="100%",
-                ),
-                spacing="4",
-                width="100%",
-                align="start",
-            ),
-            max_width=PAGE_MAX_WIDTH,
-            margin="0 auto",
-            padding="3rem 1.25rem 0",
-            width="100%",
-        ),
-        full_width=True,
-    )
-
-
-def services_page() -> rx.Component:
-    chip = lambda label, slug: rx.button(  # noqa: E731
-        label,
-        variant=rx.cond(CatalogState.active_category == slug, "solid", "soft"),
-        color_scheme=rx.cond(CatalogState.active_category == slug, "violet", "gray"),
-        radius="full",
-        on_click=CatalogState.choose_category(slug),
-    )
-    return storefront_page(
-        page_title("Services", "Every package we deliver, by platform."),
-        rx.hstack(
-            chip("All", ""),
-            rx.foreach(CatalogState.categories, lambda c: chip(c["name"], c["slug"])),
-            spacing="2",
-            wrap="wrap",
-            margin_bottom="1.5rem",
-            id="category-filter",
-        ),
-        rx.cond(
-            CatalogState.loaded,
-            rx.cond(
-                CatalogState.products.length() > 0,
-                product_grid(CatalogState.products),
-                empty_state("search-x", "No services here yet", "Try another platform.",
-                            rx.button("Show all", variant="soft", on_click=CatalogState.choose_category(""))),
-            ),
-            loading_block(),
-        ),
     )
 
 
@@ -388,4 +224,5 @@ def product_page() -> rx.Component:
                                 rx.link(rx.button("Browse services"), href=routes.SERVICES))),
             loading_block(),
         ),
+        bundles_section(),
     )
