@@ -42,8 +42,24 @@ def _start_smtp_sink(settings: Settings) -> RunningSandbox:
     return SmtpSink(SANDBOX_HOST, settings.sandbox_smtp_port, settings.sandbox_mailbox_dir).start()
 
 
+def _start_panel(settings: Settings) -> RunningSandbox:
+    from smplat.sandbox.panel import PanelKnobs, PanelSandbox
+
+    knobs = PanelKnobs(latency_ms=settings.sandbox_panel_latency_ms, error_rate=settings.sandbox_panel_error_rate,
+                       partial_rate=settings.sandbox_panel_partial_rate)
+    return PanelSandbox(SANDBOX_HOST, settings.sandbox_panel_port, knobs=knobs).start()
+
+
+def _start_webhook_sink(settings: Settings) -> RunningSandbox:
+    from smplat.sandbox.webhook_sink import WebhookSink
+
+    return WebhookSink(SANDBOX_HOST, settings.sandbox_webhook_port, settings.sandbox_webhook_dir).start()
+
+
 SANDBOXES: list[SandboxEntry] = [
     SandboxEntry("smtp", "SMTP sink storing every email under the mailbox dir", _start_smtp_sink),
+    SandboxEntry("panel", "SMM panel speaking panel API v2 (services, add, status, refill, cancel, balance)", _start_panel),
+    SandboxEntry("webhook", "Slack-compatible webhook sink storing every alert it receives", _start_webhook_sink),
 ]
 
 
