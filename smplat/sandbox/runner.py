@@ -107,12 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stdout,
     )
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
-    try:
-        running = start_sandboxes(settings, names=argv or None)
-    except SandboxStartError as exc:
-        print(f"sandbox: {exc}", file=sys.stderr)
-        return 2
-
+    # Handlers first: a signal that arrives while the sandboxes are still starting stops them cleanly.
     stop_requested = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -121,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        running = start_sandboxes(settings, names=argv or None)
+    except SandboxStartError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
     try:
         while not stop_requested.wait(1.0):
             pass
