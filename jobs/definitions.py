@@ -46,6 +46,41 @@ def purge_sessions(session_factory: SessionFactory, now: datetime) -> Mapping[st
         return purge_expired(session, now)
 
 
+def fulfillment(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Claim and submit queued fulfilment tasks (submit, replay, refill), reconcile, retry."""
+    from smplat.services.fulfillment import run_fulfillment
+
+    return run_fulfillment(session_factory, now)
+
+
+def status_sync(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Poll open provider orders and refills in batches; move items and orders along."""
+    from smplat.services.fulfillment import sync_statuses
+
+    return sync_statuses(session_factory, now)
+
+
+def provider_health(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Check every provider, refresh balances, re-sync services (vanished ones marked)."""
+    from smplat.services.providers import check_providers
+
+    return check_providers(session_factory, now)
+
+
+def scheduled_replays(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Queue scheduled replays that are due."""
+    from smplat.services.refills import run_due_replays
+
+    return run_due_replays(session_factory, now)
+
+
+def alerts(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Evaluate alert conditions; email / webhook what is due."""
+    from smplat.services.alerts import run_alerts
+
+    return run_alerts(session_factory, now)
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in [
@@ -55,6 +90,16 @@ JOBS: dict[str, JobDefinition] = {
             func=purge_sessions,
             interval_setting="jobs_session_purge_interval_seconds",
         ),
+        JobDefinition("fulfillment", "Claim queued fulfilment tasks and send them to providers (once each)",
+                      fulfillment, "jobs_fulfillment_interval_seconds", first_run_delay_seconds=1.0),
+        JobDefinition("status_sync", "Poll open provider orders and refills; update items, orders and events",
+                      status_sync, "jobs_status_sync_interval_seconds"),
+        JobDefinition("provider_health", "Provider health, balances and service re-sync",
+                      provider_health, "jobs_provider_health_interval_seconds"),
+        JobDefinition("scheduled_replays", "Queue scheduled replays that are due", scheduled_replays,
+                      "jobs_replay_interval_seconds"),
+        JobDefinition("alerts", "Email / webhook alerts: dead letters, provider down, low balance, failure rate, provider share",
+                      alerts, "jobs_alerts_interval_seconds"),
     ]
 }
 

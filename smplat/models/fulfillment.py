@@ -30,6 +30,17 @@ class TaskStatus(StrEnum):
     CANCELED = "canceled"
 
 
+class AttemptOutcome(StrEnum):
+    """What one processing of a task came to (a row per attempt: the observability counters)."""
+
+    SUCCEEDED = "succeeded"
+    RECONCILED = "reconciled"  # an unanswered add was found on the panel and adopted
+    RETRIED = "retried"
+    DEAD_LETTERED = "dead_lettered"
+    AMBIGUOUS = "ambiguous"  # no answer to an add: reconcile later, never resubmit blindly
+    WAITED = "waited"  # "active order with this link": not a failure
+
+
 # What the claim query picks up.
 CLAIMABLE_STATUSES = (TaskStatus.PENDING.value, TaskStatus.RETRY_WAIT.value)
 
@@ -62,3 +73,22 @@ class FulfillmentTask(SQLModel, table=True):
     payload: dict[str, Any] = json_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+class FulfillmentAttempt(SQLModel, table=True):
+    """One processing of a task against one provider: outcome and provider latency.
+
+    Append-only; the admin's and tests' counters (processed / failed / retried /
+    dead-lettered and latency per provider and task kind) are aggregates over it."""
+
+    __tablename__ = "fulfillment_attempts"
+    __table_args__ = (sa.Index("ix_fulfillment_attempts_provider_kind_created", "provider_id", "task_kind", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="fulfillment_tasks.id", index=True, nullable=False, ondelete="CASCADE")
+    provider_id: int | None = Field(default=None, foreign_key="providers.id", nullable=True, ondelete="SET NULL")
+    task_kind: str = Field(max_length=20, nullable=False)
+    outcome: str = Field(max_length=20, nullable=False)
+    latency_ms: int | None = Field(default=None)
+    error: str = Field(default="", max_length=1000)
+    created_at: datetime = created_at_field()

@@ -59,6 +59,7 @@ class ProviderOrderStatus(StrEnum):
     CANCELED = "canceled"
     REFUNDED = "refunded"
     UNKNOWN = "unknown"
+    FAILED = "failed"  # the panel refused the add, or it never reached the panel (ours, not the panel's)
 
 
 class RefillStatus(StrEnum):
@@ -254,3 +255,19 @@ class ProviderHealthCheck(SQLModel, table=True):
     balance: Decimal | None = Field(default=None, sa_type=BALANCE_TYPE)
     balance_currency: str | None = Field(default=None, max_length=3)
     error: str = Field(default="", max_length=2000)
+
+
+class AlertNotice(SQLModel, table=True):
+    """One raised alert condition (kind + subject), so a condition is sent once per repeat window."""
+
+    __tablename__ = "alert_notices"
+    __table_args__ = (sa.UniqueConstraint("kind", "subject", name="uq_alert_notices_kind_subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40, nullable=False)
+    subject: str = Field(max_length=200, nullable=False)  # "provider:3", "product:7", "dead_letters"
+    message: str = Field(default="", max_length=2000)
+    times_raised: int = Field(default=0, nullable=False)
+    last_raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_sent_at: datetime | None = utc_field()
+    created_at: datetime = created_at_field()

@@ -42,8 +42,24 @@ def _start_smtp_sink(settings: Settings) -> RunningSandbox:
     return SmtpSink(SANDBOX_HOST, settings.sandbox_smtp_port, settings.sandbox_mailbox_dir).start()
 
 
+def _start_panel(settings: Settings) -> RunningSandbox:
+    from smplat.sandbox.panel import PanelKnobs, PanelSandbox
+
+    knobs = PanelKnobs(latency_ms=settings.sandbox_panel_latency_ms, error_rate=settings.sandbox_panel_error_rate,
+                       partial_rate=settings.sandbox_panel_partial_rate)
+    return PanelSandbox(SANDBOX_HOST, settings.sandbox_panel_port, knobs=knobs).start()
+
+
+def _start_webhook_sink(settings: Settings) -> RunningSandbox:
+    from smplat.sandbox.webhook_sink import WebhookSink
+
+    return WebhookSink(SANDBOX_HOST, settings.sandbox_webhook_port, settings.sandbox_webhook_dir).start()
+
+
 SANDBOXES: list[SandboxEntry] = [
     SandboxEntry("smtp", "SMTP sink storing every email under the mailbox dir", _start_smtp_sink),
+    SandboxEntry("panel", "SMM panel speaking panel API v2 (services, add, status, refill, cancel, balance)", _start_panel),
+    SandboxEntry("webhook", "Slack-compatible webhook sink storing every alert it receives", _start_webhook_sink),
 ]
 
 
@@ -91,12 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stdout,
     )
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
-    try:
-        running = start_sandboxes(settings, names=argv or None)
-    except SandboxStartError as exc:
-        print(f"sandbox: {exc}", file=sys.stderr)
-        return 2
-
+    # Handlers first: a signal that arrives while the sandboxes are still starting stops them cleanly.
     stop_requested = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -105,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        running = start_sandboxes(settings, names=argv or None)
+    except SandboxStartError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
     try:
         while not stop_requested.wait(1.0):
             pass

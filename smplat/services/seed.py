@@ -338,7 +338,7 @@ def _seed_provider(seeder: _Seeder) -> dict[str, ProviderService]:
         balance_currency=CURRENCY,
         rate_limit_per_second=10,
         timeout_seconds=10,
-        dialect={"note": "local panel API v2 sandbox"},
+        dialect={"note": "local panel API v2 sandbox", "lookup_by_ref": True},
     )
     services: dict[str, ProviderService] = {}
     for ext_id, name, type_, category, rate, min_q, max_q, refill, refill_days, cancel, dripfeed in SANDBOX_SERVICES:

@@ -1,0 +1,379 @@
+"""Client for the SMM "panel API v2" that upstream providers speak (one POST endpoint, form fields).
+
+Every answer is normalised here, so the engine never sees a panel's dialect: numbers sent
+as strings, status words spelled `Cancelled` / `in progress` / `COMPLETED`, `"remains":
+"Unknown"`, and `{"error": ...}` (usually with HTTP 200; per id inside batch answers).
+
+Errors are split by what the caller may do next:
+- `PanelRefused`: the panel answered and refused (`{"error": ...}`); nothing was created.
+  `is_active_link` marks "You have active order with this link" (wait, or route elsewhere).
+- `PanelUnavailable`: the call did not produce a usable answer (connect error, timeout,
+  5xx, malformed JSON). For `add` this is *ambiguous*: the panel may have created the
+  order, so the engine reconciles instead of calling `add` again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+
+from smplat.models.providers import ProviderOrderStatus, RefillStatus
+
+MAX_STATUS_BATCH = 100  # panels accept at most 100 ids per multi-status call
+
+_STATUS_WORDS = {
+    "pending": ProviderOrderStatus.PENDING,
+    "in progress": ProviderOrderStatus.IN_PROGRESS,
+    "inprogress": ProviderOrderStatus.IN_PROGRESS,
+    "in_progress": ProviderOrderStatus.IN_PROGRESS,
+    "processing": ProviderOrderStatus.PROCESSING,
+    "completed": ProviderOrderStatus.COMPLETED,
+    "complete": ProviderOrderStatus.COMPLETED,
+    "partial": ProviderOrderStatus.PARTIAL,
+    "canceled": ProviderOrderStatus.CANCELED,
+    "cancelled": ProviderOrderStatus.CANCELED,
+    "refunded": ProviderOrderStatus.REFUNDED,
+}
+_REFILL_WORDS = {
+    "pending": RefillStatus.PENDING,
+    "in progress": RefillStatus.IN_PROGRESS,
+    "processing": RefillStatus.IN_PROGRESS,
+    "completed": RefillStatus.COMPLETED,
+    "rejected": RefillStatus.REJECTED,
+    "canceled": RefillStatus.REJECTED,
+    "cancelled": RefillStatus.REJECTED,
+}
+ACTIVE_LINK_MARKER = "active order with this link"
+
+
+class PanelError(Exception):
+    """Base of every panel failure; the message is one line for operators."""
+
+
+class PanelRefused(PanelError):
+    """The panel answered with `{"error": ...}`: a definite no, nothing was created."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def is_active_link(self) -> bool:
+        return ACTIVE_LINK_MARKER in self.message.lower()
+
+    @property
+    def is_unknown_service(self) -> bool:
+        text = self.message.lower()
+        return "incorrect service" in text or "service not found" in text or "unknown service" in text
+
+
+class PanelUnavailable(PanelError):
+    """No usable answer: network error, timeout, 5xx or malformed body (outcome unknown)."""
+
+
+@dataclass(frozen=True)
+class PanelService:
+    service: str
+    name: str
+    type: str
+    category: str
+    rate: Decimal  # per 1000 units
+    min: int
+    max: int
+    refill: bool
+    cancel: bool
+    dripfeed: bool
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class PanelOrderStatus:
+    status: ProviderOrderStatus
+    raw_status: str
+    charge: Decimal | None
+    start_count: int | None
+    remains: int | None  # None when the panel says "Unknown"
+    currency: str | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class PanelBalance:
+    balance: Decimal
+    currency: str
+
+
+# --- normalisation -----------------------------------------------------------------
+
+
+def _as_int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if not text or text.lower() in {"unknown", "null", "none", "-", "n/a"}:
+        return None
+    try:
+        return int(Decimal(text))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _as_decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "y"}
+
+
+def normalise_status_word(word: Any) -> ProviderOrderStatus:
+    key = " ".join(str(word or "").strip().lower().replace("_", " ").split())
+    return _STATUS_WORDS.get(key, _STATUS_WORDS.get(key.replace(" ", ""), ProviderOrderStatus.UNKNOWN))
+
+
+def normalise_refill_word(word: Any) -> RefillStatus:
+    key = " ".join(str(word or "").strip().lower().replace("_", " ").split())
+    return _REFILL_WORDS.get(key, RefillStatus.PENDING)
+
+
+def parse_order_status(data: dict[str, Any]) -> PanelOrderStatus:
+    raw_status = str(data.get("status", "")).strip()
+    return PanelOrderStatus(
+        status=normalise_status_word(raw_status),
+        raw_status=raw_status[:60],
+        charge=_as_decimal(data.get("charge")),
+        start_count=_as_int(data.get("start_count")),
+        remains=_as_int(data.get("remains")),
+        currency=(str(data["currency"]).strip().upper()[:3] or None) if data.get("currency") else None,
+        raw=dict(data),
+    )
+
+
+def parse_service(data: dict[str, Any]) -> PanelService:
+    """One entry of the `services` answer; raises PanelRefused (bad provider data) when unusable."""
+    ext_id = str(data.get("service", "")).strip()
+    rate = _as_decimal(data.get("rate"))
+    min_q, max_q = _as_int(data.get("min")), _as_int(data.get("max"))
+    if not ext_id or rate is None or rate < 0 or min_q is None or max_q is None or min_q < 1 or max_q < min_q:
+        raise PanelRefused(f"service entry is malformed: {json.dumps(data)[:200]}")
+    return PanelService(
+        service=ext_id[:64],
+        name=str(data.get("name", "")).strip()[:300] or f"Service {ext_id}",
+        type=str(data.get("type", "Default")).strip()[:60] or "Default",
+        category=str(data.get("category", "")).strip()[:200],
+        rate=rate,
+        min=min_q,
+        max=max_q,
+        refill=_as_bool(data.get("refill", False)),
+        cancel=_as_bool(data.get("cancel", False)),
+        dripfeed=_as_bool(data.get("dripfeed", False)),
+        raw=dict(data),
+    )
+
+
+# --- rate limit ----------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Token bucket per provider (per process): `rate` calls per second, bursts up to `rate`."""
+
+    def __init__(self, rate_per_second: float) -> None:
+        self.rate = max(0.1, float(rate_per_second))
+        self.tokens = self.rate
+        self.updated = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+# --- the client ----------------------------------------------------------------------
+
+
+class PanelClient:
+    """Async client for one provider. Use as `async with PanelClient(...) as client:`.
+
+    One pooled `httpx.AsyncClient` per instance; every call has the provider's timeout and
+    goes through its rate limiter.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout_seconds: float = 20.0,
+        rate_limit_per_second: float = 5.0,
+        max_connections: int = 50,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self._api_key = api_key
+        self.limiter = RateLimiter(rate_limit_per_second)
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_seconds),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> PanelClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, action: str, **fields: Any) -> Any:
+        form = {"key": self._api_key, "action": action}
+        form.update({k: str(v) for k, v in fields.items() if v is not None})
+        await self.limiter.acquire()
+        try:
+            response = await self._http.post(self.base_url, data=form)
+        except httpx.TimeoutException:
+            raise PanelUnavailable(f"{action}: timed out") from None
+        except httpx.HTTPError as exc:
+            raise PanelUnavailable(f"{action}: {type(exc).__name__}: {str(exc)[:160]}") from None
+        if response.status_code >= 500:
+            raise PanelUnavailable(f"{action}: HTTP {response.status_code}")
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            raise PanelUnavailable(f"{action}: malformed JSON (HTTP {response.status_code}): {response.text[:120]!r}") from None
+        if isinstance(data, dict) and "error" in data and len(data) <= 2 and not _looks_like_batch(data):
+            raise PanelRefused(str(data["error"])[:500] or "error")
+        if response.status_code >= 400:
+            raise PanelRefused(f"{action}: HTTP {response.status_code}")
+        return data
+
+    async def services(self) -> list[PanelService]:
+        data = await self._call("services")
+        if not isinstance(data, list):
+            raise PanelUnavailable("services: expected a list")
+        return [parse_service(entry) for entry in data if isinstance(entry, dict)]
+
+    async def add(
+        self,
+        service: str,
+        link: str,
+        quantity: int,
+        *,
+        runs: int | None = None,
+        interval: int | None = None,
+        comments: Iterable[str] | None = None,
+        ref: str | None = None,
+    ) -> str:
+        """Place an order; returns the panel's order id. `ref` is our submission key, sent
+        to panels whose dialect supports looking orders up by it (see reconcile)."""
+        fields: dict[str, Any] = {"service": service, "link": link, "quantity": quantity, "runs": runs, "interval": interval}
+        if comments:
+            fields["comments"] = "\n".join(comments)
+        if ref:
+            fields["ref"] = ref
+        data = await self._call("add", **fields)
+        order_id = data.get("order") if isinstance(data, dict) else None
+        if order_id is None or str(order_id).strip() == "":
+            raise PanelUnavailable(f"add: no order id in the answer: {json.dumps(data)[:120]}")
+        return str(order_id).strip()
+
+    async def find_by_ref(self, ref: str) -> str | None:
+        """The panel's order id for our submission key, or None when it never arrived."""
+        try:
+            data = await self._call("status", ref=ref)
+        except PanelRefused as refused:
+            if "not found" in refused.message.lower():
+                return None
+            raise
+        if isinstance(data, dict) and data.get("order") not in (None, ""):
+            return str(data["order"]).strip()
+        raise PanelUnavailable(f"status by ref: unexpected answer: {json.dumps(data)[:120]}")
+
+    async def status(self, order_id: str) -> PanelOrderStatus:
+        data = await self._call("status", order=order_id)
+        if not isinstance(data, dict):
+            raise PanelUnavailable("status: expected an object")
+        return parse_order_status(data)
+
+    async def statuses(self, order_ids: list[str]) -> dict[str, PanelOrderStatus | PanelRefused]:
+        """Multi-status: each id maps to its status or to a PanelRefused (its `{error}`)."""
+        if not order_ids:
+            return {}
+        if len(order_ids) > MAX_STATUS_BATCH:
+            raise ValueError(f"at most {MAX_STATUS_BATCH} ids per status call")
+        data = await self._call("status", orders=",".join(order_ids))
+        if not isinstance(data, dict):
+            raise PanelUnavailable("status: expected an object keyed by order id")
+        result: dict[str, PanelOrderStatus | PanelRefused] = {}
+        for order_id in order_ids:
+            entry = data.get(order_id)
+            if isinstance(entry, dict) and "error" in entry and "status" not in entry:
+                result[order_id] = PanelRefused(str(entry["error"])[:500])
+            elif isinstance(entry, dict):
+                result[order_id] = parse_order_status(entry)
+            else:
+                result[order_id] = PanelRefused("missing from the answer")
+        return result
+
+    async def refill(self, order_id: str) -> str:
+        data = await self._call("refill", order=order_id)
+        refill_id = data.get("refill") if isinstance(data, dict) else None
+        if refill_id in (None, ""):
+            raise PanelUnavailable(f"refill: no refill id in the answer: {json.dumps(data)[:120]}")
+        return str(refill_id).strip()
+
+    async def refill_status(self, refill_id: str) -> tuple[RefillStatus, str]:
+        data = await self._call("refill_status", refill=refill_id)
+        raw = str(data.get("status", "")) if isinstance(data, dict) else ""
+        return normalise_refill_word(raw), raw
+
+    async def cancel(self, order_ids: list[str]) -> dict[str, str | PanelRefused]:
+        data = await self._call("cancel", orders=",".join(order_ids))
+        result: dict[str, str | PanelRefused] = {}
+        entries = data if isinstance(data, list) else []
+        by_id = {str(e.get("order")): e.get("cancel") for e in entries if isinstance(e, dict)}
+        for order_id in order_ids:
+            answer = by_id.get(order_id)
+            if isinstance(answer, dict) and "error" in answer:
+                result[order_id] = PanelRefused(str(answer["error"]))
+            elif answer is None:
+                result[order_id] = PanelRefused("missing from the answer")
+            else:
+                result[order_id] = str(answer)
+        return result
+
+    async def balance(self) -> PanelBalance:
+        data = await self._call("balance")
+        amount = _as_decimal(data.get("balance")) if isinstance(data, dict) else None
+        if amount is None:
+            raise PanelUnavailable(f"balance: no balance in the answer: {json.dumps(data)[:120]}")
+        return PanelBalance(balance=amount, currency=str(data.get("currency") or "").strip().upper()[:3])
+
+
+def _looks_like_batch(data: dict[str, Any]) -> bool:
+    # {"123": {...}, "error": ...} never happens; a batch answer's values are objects.
+    return any(isinstance(v, dict) for v in data.values())

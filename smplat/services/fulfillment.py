@@ -1,0 +1,801 @@
+"""The fulfilment engine: claim tasks, route, submit once, reconcile, retry, dead-letter, sync status.
+
+Life of a submit task (see docs/architecture.md, "Fulfilment engine"):
+
+1. **Claim** a batch: `FOR UPDATE SKIP LOCKED` on PostgreSQL, one conditional UPDATE on
+   SQLite; the claim stamps a unique token and a lease. Every later write checks the token,
+   so a worker that lost its lease cannot overwrite another's work.
+2. **Intent**: in one transaction the route is chosen and a `ProviderOrder` row with a
+   unique `submission_key` is inserted while the task moves to `submitting`. Only then is
+   `add` called (with the key as `ref`, for panels that can look orders up by it).
+3. **Outcome**: an order id completes the task; a refusal (`{error}`) retries with
+   exponential backoff and full jitter (or waits out "active order with this link", or
+   routes elsewhere); no usable answer leaves the task `submitting` with a short lease.
+4. **Reconcile**: a `submitting` task whose lease ran out (a crash, or no answer) is never
+   resubmitted blindly: the panel is asked for the order by its submission key. Found: the
+   id is adopted. Not found: the intent is closed as never-arrived and the task submits
+   again. A panel that cannot be asked: the task goes to the dead letters for an operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlmodel import Session
+
+from smplat.integrations.panel import MAX_STATUS_BATCH, PanelClient, PanelRefused, PanelUnavailable
+from smplat.models.base import utcnow
+from smplat.models.fulfillment import (
+    CLAIMABLE_STATUSES,
+    AttemptOutcome,
+    FulfillmentAttempt,
+    FulfillmentTask,
+    TaskKind,
+    TaskStatus,
+)
+from smplat.models.orders import Order, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
+from smplat.models.providers import (
+    Provider,
+    ProviderOrder,
+    ProviderOrderStatus,
+    ProviderService,
+    Refill,
+    RefillStatus,
+)
+from smplat.services import order_status as states
+from smplat.services.delivery import DeliverySpec, InvalidDeliverySpec
+from smplat.services.order_status import Actor
+from smplat.services.providers import client_for, mark_service_vanished
+from smplat.services.routing import NoRoute, RoutingContext, choose
+from smplat.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+JOB_ACTOR = Actor.job("fulfillment")
+SYNC_ACTOR = Actor.job("status_sync")
+OPEN_PROVIDER_STATUSES = (ProviderOrderStatus.PENDING.value, ProviderOrderStatus.IN_PROGRESS.value,
+                          ProviderOrderStatus.PROCESSING.value, ProviderOrderStatus.UNKNOWN.value)
+SUBMITTING_KINDS = (TaskKind.SUBMIT.value, TaskKind.REPLAY.value)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def backoff_seconds(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform(0, min(max, base * 2^(attempts-1)))."""
+    ceiling = min(settings.fulfillment_backoff_max_seconds, settings.fulfillment_backoff_base_seconds * 2 ** max(0, attempts - 1))
+    return (rng or random).uniform(0, ceiling) if ceiling > 0 else 0.0
+
+
+# --- claiming ---------------------------------------------------------------------------
+
+
+def _ready(now: datetime):  # noqa: ANN202
+    t = FulfillmentTask
+    return or_(
+        and_(t.status.in_(CLAIMABLE_STATUSES), t.next_attempt_at <= now),
+        and_(t.status.in_((TaskStatus.CLAIMED.value, TaskStatus.SUBMITTING.value)), t.lease_expires_at < now),
+    )
+
+
+def claim_tasks(session: Session, token: str, limit: int, now: datetime, lease_seconds: int) -> list[int]:
+    """Claim up to `limit` ready tasks for `token` and commit; returns their ids.
+
+    A `submitting` task keeps its status (it must be reconciled); the rest become `claimed`.
+    """
+    t = FulfillmentTask
+    values = {"claimed_by": token, "claimed_at": now, "lease_expires_at": now + timedelta(seconds=lease_seconds),
+              "status": case((t.status == TaskStatus.SUBMITTING.value, TaskStatus.SUBMITTING.value),
+                             else_=TaskStatus.CLAIMED.value)}
+    if session.get_bind().dialect.name == "postgresql":
+        ids = list(session.execute(select(t.id).where(_ready(now)).order_by(t.id).limit(limit)
+                                   .with_for_update(skip_locked=True)).scalars())
+        if ids:
+            session.execute(update(t).where(t.id.in_(ids)).values(**values).execution_options(synchronize_session=False))
+    else:
+        # one statement: SQLite runs it under its single write lock, so nobody else can take these rows
+        inner = select(t.id).where(_ready(now)).order_by(t.id).limit(limit).scalar_subquery()
+        session.execute(update(t).where(t.id.in_(inner), _ready(now)).values(**values)
+                        .execution_options(synchronize_session=False))
+        ids = list(session.execute(select(t.id).where(t.claimed_by == token, t.claimed_at == now).order_by(t.id)).scalars())
+    session.commit()
+    return ids
+
+
+# --- one unit of work -------------------------------------------------------------------
+
+
+@dataclass
+class Work:
+    """A claimed task prepared for its provider call (plain values: crosses threads)."""
+
+    task_id: int
+    kind: str
+    mode: str  # "submit", "reconcile", "refill", "fail"
+    provider_id: int | None = None
+    provider_order_id: int | None = None
+    submission_key: str = ""
+    service_ext: str = ""
+    link: str = ""
+    quantity: int = 0
+    runs: int | None = None
+    interval: int | None = None
+    comments: list[str] = field(default_factory=list)
+    external_order_id: str = ""
+    refill_id: int | None = None
+    lookup_by_ref: bool = False
+    error: str = ""
+    # filled by the call
+    result: str = ""  # ok | refused | unavailable
+    answer: str = ""
+    refusal: PanelRefused | None = None
+    latency_ms: int | None = None
+
+
+def _spec_and_quantity(task: FulfillmentTask, item: OrderItem) -> tuple[DeliverySpec, int, int]:
+    spec = DeliverySpec.from_snapshot(item.snapshot)
+    quantity = int(task.payload.get("quantity") or spec.quantity)
+    price = item.total_minor * quantity // max(1, spec.quantity)
+    return spec, quantity, price
+
+
+def prepare(session: Session, token: str, ids: list[int], now: datetime, settings: Settings) -> list[Work]:
+    """Turn claimed tasks into work: route + write the intent for submits, find what to
+    reconcile, and commit, all in one transaction."""
+    if not ids:
+        return []
+    t = FulfillmentTask
+    tasks = list(session.execute(select(t).where(t.id.in_(ids), t.claimed_by == token).order_by(t.id)).scalars())
+    items = {i.id: i for i in session.execute(select(OrderItem).where(OrderItem.id.in_({x.order_item_id for x in tasks}))).scalars()}
+    ctx = RoutingContext.load(session, [i.product_id for i in items.values()])
+    open_orders = {po.fulfillment_task_id: po for po in session.execute(
+        select(ProviderOrder).where(ProviderOrder.fulfillment_task_id.in_([x.id for x in tasks]),
+                                    ProviderOrder.external_order_id.is_(None),
+                                    ProviderOrder.status == ProviderOrderStatus.PENDING.value)).scalars()}
+    providers = {p.id: p for p in session.execute(select(Provider)).scalars()}
+    lease = now + timedelta(seconds=settings.fulfillment_lease_seconds)
+    work: list[Work] = []
+    for task in tasks:
+        item = items[task.order_item_id]
+        if task.kind == TaskKind.REFILL.value:
+            po = session.get(ProviderOrder, task.payload["provider_order_id"])
+            service = session.get(ProviderService, po.provider_service_id)
+            work.append(Work(task.id, task.kind, "refill", provider_id=po.provider_id, provider_order_id=po.id,
+                             external_order_id=po.external_order_id or "", refill_id=task.payload.get("refill_id"),
+                             service_ext=service.external_service_id))
+            continue
+        if task.status == TaskStatus.SUBMITTING.value:
+            po = open_orders.get(task.id)
+            if po is None:  # the outcome was recorded after all; nothing to reconcile
+                task.status, task.claimed_by, task.lease_expires_at = TaskStatus.COMPLETED.value, "", None
+                session.add(task)
+                continue
+            provider = providers[po.provider_id]
+            work.append(Work(task.id, task.kind, "reconcile", provider_id=po.provider_id, provider_order_id=po.id,
+                             submission_key=po.submission_key, link=po.link, quantity=po.quantity,
+                             lookup_by_ref=bool((provider.dialect or {}).get("lookup_by_ref"))))
+            task.lease_expires_at = lease
+            session.add(task)
+            continue
+        try:
+            spec, quantity, price = _spec_and_quantity(task, item)
+            choice = choose(ctx, item.product_id, spec, quantity, price,
+                            exclude_service_ids=task.payload.get("exclude_service_ids", []),
+                            exclude_provider_ids=task.payload.get("exclude_provider_ids", []))
+        except (NoRoute, InvalidDeliverySpec) as exc:
+            work.append(Work(task.id, task.kind, "fail", error=f"no route: {exc}"[:1000]))
+            continue
+        attempt_no = task.attempts + 1
+        po = ProviderOrder(fulfillment_task_id=task.id, order_item_id=item.id, provider_id=choice.provider.id,
+                           provider_service_id=choice.service.id, submission_key=f"task:{task.id}:{attempt_no}:{uuid.uuid4().hex[:8]}",
+                           link=spec.link, quantity=choice.quantity, runs=spec.dripfeed_runs,
+                           interval=spec.dripfeed_interval_minutes, status=ProviderOrderStatus.PENDING.value)
+        session.add(po)
+        task.status, task.lease_expires_at = TaskStatus.SUBMITTING.value, lease
+        session.add(task)
+        work.append(Work(task.id, task.kind, "submit", provider_id=choice.provider.id, submission_key=po.submission_key,
+                         service_ext=choice.service.external_service_id, link=spec.link, quantity=choice.quantity,
+                         runs=spec.dripfeed_runs, interval=spec.dripfeed_interval_minutes, comments=list(spec.comments),
+                         lookup_by_ref=bool((choice.provider.dialect or {}).get("lookup_by_ref"))))
+        work[-1]._po = po  # type: ignore[attr-defined]
+    session.flush()
+    for w in work:
+        po = getattr(w, "_po", None)
+        if po is not None:
+            w.provider_order_id = po.id
+    session.commit()
+    return work
+
+
+async def call_provider(work: Work, client: PanelClient) -> None:
+    started = time.monotonic()
+    try:
+        if work.mode == "submit":
+            work.answer = await client.add(work.service_ext, work.link, work.quantity, runs=work.runs,
+                                           interval=work.interval, comments=work.comments or None,
+                                           ref=work.submission_key if work.lookup_by_ref else None)
+        elif work.mode == "reconcile":
+            if not work.lookup_by_ref:
+                raise PanelUnavailable("this panel cannot look orders up by submission key")
+            work.answer = await client.find_by_ref(work.submission_key) or ""
+        elif work.mode == "refill":
+            work.answer = await client.refill(work.external_order_id)
+        work.result = "ok"
+    except PanelRefused as refused:
+        work.result, work.refusal, work.error = "refused", refused, refused.message
+    except PanelUnavailable as exc:
+        work.result, work.error = "unavailable", str(exc)
+    work.latency_ms = int((time.monotonic() - started) * 1000)
+
+
+# --- recording outcomes ---------------------------------------------------------------
+
+
+def _owned(session: Session, task_id: int, token: str) -> FulfillmentTask | None:
+    task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    return task if task is not None and task.claimed_by == token else None
+
+
+def _release(task: FulfillmentTask, status: str, now: datetime, *, next_at: datetime | None = None, error: str = "") -> None:
+    task.status, task.claimed_by, task.lease_expires_at = status, "", None
+    if next_at is not None:
+        task.next_attempt_at = next_at
+    if error:
+        task.last_error = error[:4000]
+    task.updated_at = now
+
+
+def _fail(session: Session, task: FulfillmentTask, item: OrderItem, error: str, now: datetime, settings: Settings,
+          counts: dict[str, int]) -> str:
+    task.attempts += 1
+    if task.attempts >= task.max_attempts:
+        _release(task, TaskStatus.DEAD_LETTER.value, now, error=error)
+        counts["dead_lettered"] += 1
+        if states.can_move(item.status, OrderStatus.ON_HOLD):
+            states.set_item_status(session, item, OrderStatus.ON_HOLD, JOB_ACTOR,
+                                   f"Delivery stopped after {task.attempts} attempts: {error}"[:1000])
+        return AttemptOutcome.DEAD_LETTERED.value
+    delay = backoff_seconds(task.attempts, settings)
+    _release(task, TaskStatus.RETRY_WAIT.value, now, next_at=now + timedelta(seconds=delay), error=error)
+    counts["retried"] += 1
+    return AttemptOutcome.RETRIED.value
+
+
+def _submitted(session: Session, task: FulfillmentTask, item: OrderItem, po: ProviderOrder, external_id: str,
+               now: datetime, how: str) -> None:
+    po.external_order_id, po.submitted_at, po.updated_at = external_id, now, now
+    session.add(po)
+    _release(task, TaskStatus.COMPLETED.value, now)
+    provider_name = session.get(Provider, po.provider_id).name
+    states.add_event(session, item.order_id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
+                     f"{how} to {provider_name} as order #{external_id} ({po.quantity} units)", item.id,
+                     {"provider_order_id": po.id, "external_order_id": external_id, "task_id": task.id})
+    if item.status in (OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.PARTIALLY_DELIVERED, OrderStatus.COMPLETED):
+        states.set_item_status(session, item, OrderStatus.PROCESSING, JOB_ACTOR, "Sent to the provider.")
+
+
+def record(session: Session, token: str, work: list[Work], now: datetime, settings: Settings) -> dict[str, int]:
+    """Write every outcome of a finished group of calls in one transaction."""
+    counts: dict[str, int] = defaultdict(int)
+    items_cache: dict[int, OrderItem] = {}
+    for w in work:
+        task = _owned(session, w.task_id, token)
+        if task is None:
+            counts["lease_lost"] += 1
+            continue
+        item = items_cache.get(task.order_item_id) or session.get(OrderItem, task.order_item_id)
+        items_cache[item.id] = item
+        po = session.get(ProviderOrder, w.provider_order_id) if w.provider_order_id else None
+        outcome = AttemptOutcome.SUCCEEDED.value
+        counts["processed"] += 1
+        if w.mode == "fail":
+            if item.status == OrderStatus.PENDING:
+                states.set_item_status(session, item, OrderStatus.ON_HOLD, JOB_ACTOR, w.error[:500])
+            outcome = _fail(session, task, item, w.error, now, settings, counts)
+        elif w.mode == "refill":
+            outcome = _record_refill(session, task, item, po, w, now, settings, counts)
+        elif w.mode == "submit":
+            if w.result == "ok":
+                _submitted(session, task, item, po, w.answer, now, "Submitted")
+                counts["submitted"] += 1
+            elif w.result == "refused":
+                po.status, po.error, po.updated_at = ProviderOrderStatus.FAILED.value, w.error, now
+                session.add(po)
+                outcome = _refused(session, task, item, po, w.refusal, now, settings, counts)
+            else:  # no usable answer: the panel may have the order; reconcile after a short lease
+                po.error = w.error
+                session.add(po)
+                task.lease_expires_at = now + timedelta(seconds=settings.fulfillment_reconcile_delay_seconds)
+                task.claimed_by, task.last_error = "", w.error
+                outcome = AttemptOutcome.AMBIGUOUS.value
+                counts["ambiguous"] += 1
+        elif w.mode == "reconcile":
+            if w.result == "ok" and w.answer:
+                _submitted(session, task, item, po, w.answer, now, "Reconciled: found on the panel, adopted")
+                outcome = AttemptOutcome.RECONCILED.value
+                counts["reconciled"] += 1
+            elif w.result == "ok":  # the add never reached the panel: close the intent, submit again
+                po.status, po.error, po.updated_at = ProviderOrderStatus.FAILED.value, "never reached the panel", now
+                session.add(po)
+                outcome = _fail(session, task, item, "add never reached the panel", now, settings, counts)
+                if task.status == TaskStatus.RETRY_WAIT.value:
+                    task.next_attempt_at = now  # nothing was wrong with the panel: go again at once
+            elif not w.lookup_by_ref:
+                task.attempts = task.max_attempts - 1
+                outcome = _fail(session, task, item, "outcome of the add is unknown and this panel cannot be asked: "
+                                "check the panel for an order on this link, then retry or cancel", now, settings, counts)
+            else:
+                task.attempts += 1
+                if task.attempts >= task.max_attempts:
+                    _release(task, TaskStatus.DEAD_LETTER.value, now, error=f"cannot reconcile: {w.error}")
+                    outcome = AttemptOutcome.DEAD_LETTERED.value
+                    counts["dead_lettered"] += 1
+                else:
+                    task.claimed_by, task.last_error = "", w.error
+                    task.lease_expires_at = now + timedelta(seconds=backoff_seconds(task.attempts, settings))
+                    outcome = AttemptOutcome.RETRIED.value
+                    counts["retried"] += 1
+        session.add(task)
+        session.add(FulfillmentAttempt(task_id=task.id, provider_id=w.provider_id, task_kind=task.kind, outcome=outcome,
+                                       latency_ms=w.latency_ms, error=(w.error or "")[:1000], created_at=now))
+    session.commit()
+    return counts
+
+
+def _refused(session: Session, task: FulfillmentTask, item: OrderItem, po: ProviderOrder, refusal: PanelRefused,
+             now: datetime, settings: Settings, counts: dict[str, int]) -> str:
+    payload = dict(task.payload or {})
+    if refusal.is_active_link:
+        # Not a failure: another provider may take it at once; otherwise wait the order out.
+        tried = set(payload.get("exclude_provider_ids", []))
+        if po.provider_id not in tried and not payload.get("link_wait"):
+            payload["exclude_provider_ids"] = sorted(tried | {po.provider_id})
+            payload["link_wait"] = True
+            task.payload = payload
+            _release(task, TaskStatus.PENDING.value, now, next_at=now, error=refusal.message)
+        else:
+            payload.pop("link_wait", None)
+            payload["exclude_provider_ids"] = []
+            task.payload = payload
+            _release(task, TaskStatus.RETRY_WAIT.value, now,
+                     next_at=now + timedelta(seconds=settings.fulfillment_link_wait_seconds), error=refusal.message)
+        counts["waited"] += 1
+        return AttemptOutcome.WAITED.value
+    if refusal.is_unknown_service:
+        mark_service_vanished(session, po.provider_service_id, now)
+        payload["exclude_service_ids"] = sorted(set(payload.get("exclude_service_ids", [])) | {po.provider_service_id})
+        task.payload = payload
+    return _fail(session, task, item, f"refused by the panel: {refusal.message}", now, settings, counts)
+
+
+def _record_refill(session: Session, task: FulfillmentTask, item: OrderItem, po: ProviderOrder, w: Work, now: datetime,
+                   settings: Settings, counts: dict[str, int]) -> str:
+    refill = session.get(Refill, w.refill_id)
+    if w.result == "ok":
+        refill.external_refill_id, refill.status = w.answer, RefillStatus.PENDING.value
+        refill.last_checked_at = refill.updated_at = now
+        session.add(refill)
+        _release(task, TaskStatus.COMPLETED.value, now)
+        states.add_event(session, item.order_id, OrderEventKind.REFILL, JOB_ACTOR,
+                         f"Refill sent to the provider as #{w.answer} for order #{po.external_order_id}", item.id,
+                         {"refill_id": refill.id, "external_refill_id": w.answer})
+        counts["refills_sent"] += 1
+        return AttemptOutcome.SUCCEEDED.value
+    if w.result == "refused":  # a definite no: the refill is rejected, no retry
+        refill.status, refill.error, refill.updated_at = RefillStatus.REJECTED.value, w.error[:2000], now
+        session.add(refill)
+        _release(task, TaskStatus.FAILED.value, now, error=w.error)
+        states.add_event(session, item.order_id, OrderEventKind.REFILL, JOB_ACTOR,
+                         f"Refill refused by the provider: {w.error}", item.id, {"refill_id": refill.id})
+        counts["refills_refused"] += 1
+        return AttemptOutcome.DEAD_LETTERED.value
+    outcome = _fail(session, task, item, w.error, now, settings, counts)
+    if task.status == TaskStatus.DEAD_LETTER.value:
+        refill.status, refill.error = RefillStatus.FAILED.value, w.error[:2000]
+        session.add(refill)
+    return outcome
+
+
+# --- the drain loop (the fulfilment job) -------------------------------------------------
+
+
+def run_fulfillment(session_factory: Any, now: datetime | None = None, *, settings: Settings | None = None,
+                    max_seconds: float | None = None) -> dict[str, int]:
+    """Drain the queue: claim batches, call providers with bounded concurrency, record outcomes.
+
+    Claims stop after `fulfillment_tick_max_seconds` (or `max_seconds`); calls in flight finish."""
+    settings = settings or get_settings()
+    return asyncio.run(_drain(session_factory, settings, max_seconds or settings.fulfillment_tick_max_seconds))
+
+
+async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -> dict[str, int]:
+    token_base = worker_id()
+    deadline = time.monotonic() + max_seconds
+    totals: dict[str, int] = defaultdict(int)
+    sem = asyncio.Semaphore(settings.fulfillment_concurrency)
+    clients: dict[int, PanelClient] = {}
+    done: asyncio.Queue[tuple[str, Work]] = asyncio.Queue()
+    inflight = 0
+    room = asyncio.Event()
+    room.set()
+
+    with session_factory() as session:
+        providers = {p.id: p for p in session.execute(select(Provider)).scalars()}
+
+    def client(provider_id: int) -> PanelClient:
+        if provider_id not in clients:
+            clients[provider_id] = client_for(providers[provider_id], max_connections=settings.fulfillment_concurrency)
+        return clients[provider_id]
+
+    def claim_and_prepare(token: str) -> list[Work]:
+        now = utcnow()
+        with session_factory() as session:
+            ids = claim_tasks(session, token, settings.fulfillment_batch_size, now, settings.fulfillment_lease_seconds)
+            return prepare(session, token, ids, now, settings)
+
+    def write(batch: list[tuple[str, Work]]) -> dict[str, int]:
+        by_token: dict[str, list[Work]] = defaultdict(list)
+        for token, w in batch:
+            by_token[token].append(w)
+        merged: dict[str, int] = defaultdict(int)
+        with session_factory() as session:
+            for token, works in by_token.items():
+                for key, value in record(session, token, works, utcnow(), settings).items():
+                    merged[key] += value
+        return merged
+
+    async def one(token: str, w: Work) -> None:
+        nonlocal inflight
+        try:
+            if w.mode != "fail":
+                async with sem:
+                    await call_provider(w, client(w.provider_id))
+        finally:
+            await done.put((token, w))
+
+    async def writer() -> None:
+        nonlocal inflight
+        while True:
+            first = await done.get()
+            if first[1] is None:  # type: ignore[comparison-overlap]
+                return
+            batch = [first]
+            while not done.empty() and len(batch) < 500:
+                nxt = done.get_nowait()
+                if nxt[1] is None:  # type: ignore[comparison-overlap]
+                    await done.put(nxt)
+                    break
+                batch.append(nxt)
+            counts = await asyncio.to_thread(write, batch)
+            for key, value in counts.items():
+                totals[key] += value
+            inflight -= len(batch)
+            if inflight < settings.fulfillment_concurrency * 2:
+                room.set()
+
+    writer_task = asyncio.create_task(writer())
+    calls: set[asyncio.Task[None]] = set()
+    try:
+        n = 0
+        while time.monotonic() < deadline:
+            await room.wait()
+            n += 1
+            token = f"{token_base}:{n}:{uuid.uuid4().hex[:6]}"
+            work = await asyncio.to_thread(claim_and_prepare, token)
+            if not work:
+                if inflight == 0:
+                    break
+                room.clear()
+                await asyncio.sleep(0.02)
+                room.set()
+                continue
+            for w in work:
+                if w.provider_id is not None and w.provider_id not in providers:
+                    with session_factory() as session:
+                        providers.update({p.id: p for p in session.execute(select(Provider)).scalars()})
+                inflight += 1
+                task = asyncio.create_task(one(token, w))
+                calls.add(task)
+                task.add_done_callback(calls.discard)
+            if inflight >= settings.fulfillment_concurrency * 2:
+                room.clear()
+        if calls:
+            await asyncio.gather(*list(calls))
+    finally:
+        await done.put(("", None))  # type: ignore[arg-type]
+        await writer_task
+        for c in clients.values():
+            await c.aclose()
+    return dict(totals)
+
+
+# --- status sync ------------------------------------------------------------------------
+
+
+def _delivered(po: ProviderOrder) -> int:
+    if po.status in (ProviderOrderStatus.COMPLETED.value,):
+        return po.quantity
+    if po.status in (ProviderOrderStatus.PARTIAL.value, ProviderOrderStatus.CANCELED.value, ProviderOrderStatus.REFUNDED.value):
+        return max(0, po.quantity - (po.remains if po.remains is not None else po.quantity))
+    return 0
+
+
+def sync_statuses(session_factory: Any, now: datetime | None = None, *, settings: Settings | None = None) -> dict[str, int]:
+    """Poll open provider orders (multi-status, <= 100 ids per call), map them to the item and
+    order state machine, apply the Partial policy; then poll open refills."""
+    settings = settings or get_settings()
+    now = now or utcnow()
+    with session_factory() as session:
+        rows = list(session.execute(
+            select(ProviderOrder.id, ProviderOrder.provider_id, ProviderOrder.external_order_id)
+            .where(ProviderOrder.status.in_(OPEN_PROVIDER_STATUSES), ProviderOrder.external_order_id.is_not(None))
+            .order_by(ProviderOrder.last_synced_at.is_not(None), ProviderOrder.last_synced_at, ProviderOrder.id)
+            .limit(settings.status_sync_max_orders)).all())
+        providers = {p.id: p for p in session.execute(select(Provider)).scalars()}
+        refills = list(session.execute(
+            select(Refill.id, ProviderOrder.provider_id, Refill.external_refill_id).join(ProviderOrder, ProviderOrder.id == Refill.provider_order_id)
+            .where(Refill.status.in_((RefillStatus.PENDING.value, RefillStatus.IN_PROGRESS.value)),
+                   Refill.external_refill_id.is_not(None))).all())
+    by_provider: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for po_id, provider_id, ext in rows:
+        by_provider[provider_id].append((po_id, ext))
+
+    async def fetch() -> tuple[dict[int, Any], dict[int, Any], int]:
+        answers: dict[int, Any] = {}
+        refill_answers: dict[int, Any] = {}
+        failures = 0
+        clients = {pid: client_for(providers[pid]) for pid in set(by_provider) | {r[1] for r in refills}}
+        try:
+            async def chunk(pid: int, part: list[tuple[int, str]]) -> None:
+                nonlocal failures
+                try:
+                    result = await clients[pid].statuses([ext for _, ext in part])
+                except (PanelUnavailable, PanelRefused) as exc:
+                    failures += 1
+                    logger.warning("status sync: provider %s: %s", pid, exc)
+                    return
+                for po_id, ext in part:
+                    answers[po_id] = result.get(ext)
+
+            async def refill_one(refill_id: int, pid: int, ext: str) -> None:
+                try:
+                    refill_answers[refill_id] = await clients[pid].refill_status(ext)
+                except (PanelUnavailable, PanelRefused) as exc:
+                    refill_answers[refill_id] = exc
+
+            jobs = [chunk(pid, ids[i:i + MAX_STATUS_BATCH]) for pid, ids in by_provider.items()
+                    for i in range(0, len(ids), MAX_STATUS_BATCH)]
+            jobs += [refill_one(r[0], r[1], r[2]) for r in refills]
+            await asyncio.gather(*jobs)
+        finally:
+            for c in clients.values():
+                await c.aclose()
+        return answers, refill_answers, failures
+
+    answers, refill_answers, failures = asyncio.run(fetch()) if (rows or refills) else ({}, {}, 0)
+    counts: dict[str, int] = defaultdict(int)
+    counts["polled"] = len(answers)
+    counts["batch_failures"] = failures
+    with session_factory() as session:
+        pos = {po.id: po for po in session.execute(select(ProviderOrder).where(ProviderOrder.id.in_(list(answers)))).scalars()} if answers else {}
+        for po_id in sorted(answers):
+            apply_status(session, pos[po_id], answers[po_id], now, settings, counts)
+        for refill_id, answer in sorted(refill_answers.items()):
+            _apply_refill_status(session, refill_id, answer, now, counts)
+    return dict(counts)
+
+
+def apply_status(session: Session, po: ProviderOrder, answer: Any, now: datetime, settings: Settings,
+                 counts: dict[str, int]) -> None:
+    po.last_synced_at = now
+    if isinstance(answer, PanelRefused) or answer is None:
+        po.error = (answer.message if answer else "missing from the answer")[:2000]
+        session.add(po)
+        counts["errors"] += 1
+        return
+    previous = po.status
+    po.status, po.raw_status = answer.status.value, answer.raw_status
+    po.charge, po.charge_currency = answer.charge, answer.currency
+    po.start_count = answer.start_count if answer.start_count is not None else po.start_count
+    po.remains = answer.remains if answer.remains is not None else po.remains
+    po.last_response = {k: str(v) for k, v in answer.raw.items()}
+    po.updated_at = now
+    session.add(po)
+    if po.status == previous:
+        counts["unchanged"] += 1
+        return
+    counts[po.status] += 1
+    item = session.get(OrderItem, po.order_item_id)
+    if item.start_count is None and po.start_count is not None:
+        item.start_count = po.start_count
+    st = po.status
+    if st in (ProviderOrderStatus.IN_PROGRESS.value, ProviderOrderStatus.PROCESSING.value):
+        spec_drip = (item.snapshot.get("delivery") or {}).get("dripfeed_runs")
+        target = OrderStatus.ACTIVE if spec_drip else OrderStatus.PROCESSING
+        if states.can_move(item.status, target):
+            states.set_item_status(session, item, target, SYNC_ACTOR, f"Provider reports {answer.raw_status}.")
+        return
+    if st not in (ProviderOrderStatus.COMPLETED.value, ProviderOrderStatus.PARTIAL.value,
+                  ProviderOrderStatus.CANCELED.value, ProviderOrderStatus.REFUNDED.value):
+        return
+    po.completed_at = now
+    delivered_here = _delivered(po)
+    item.delivered_quantity += delivered_here
+    item.remains = max(0, item.service_quantity - item.delivered_quantity)
+    session.add(item)
+    states.add_event(session, item.order_id, OrderEventKind.PROVIDER_ORDER, SYNC_ACTOR,
+                     f"Provider order #{po.external_order_id}: {answer.raw_status} — delivered {delivered_here} of {po.quantity}"
+                     + (f", start count {po.start_count}" if po.start_count is not None else "")
+                     + (f", charge {po.charge} {po.charge_currency or ''}".rstrip() if po.charge is not None else ""),
+                     item.id, {"provider_order_id": po.id, "status": st, "remains": po.remains,
+                               "start_count": po.start_count, "charge": str(po.charge) if po.charge is not None else None})
+    if st == ProviderOrderStatus.COMPLETED.value:
+        if item.delivered_quantity >= item.service_quantity and states.can_move(item.status, OrderStatus.COMPLETED):
+            states.set_item_status(session, item, OrderStatus.COMPLETED, SYNC_ACTOR, "Delivered in full.")
+        return
+    remains = po.quantity - delivered_here
+    if remains <= 0:
+        if states.can_move(item.status, OrderStatus.COMPLETED):
+            states.set_item_status(session, item, OrderStatus.COMPLETED, SYNC_ACTOR, "Delivered in full.")
+        return
+    apply_partial_policy(session, item, po, remains, now, settings, counts)
+
+
+def apply_partial_policy(session: Session, item: OrderItem, po: ProviderOrder, remains: int, now: datetime,
+                         settings: Settings, counts: dict[str, int]) -> None:
+    """Re-route the undelivered rest (a new task, created once per provider order), or refund
+    it pro rata: price x remains / quantity, rounded down to the minor unit."""
+    if settings.fulfillment_partial_policy == "reroute":
+        from smplat.services.delivery import submit_key
+
+        task = FulfillmentTask(order_item_id=item.id, kind=TaskKind.SUBMIT.value, status=TaskStatus.PENDING.value,
+                               idempotency_key=f"{submit_key(item.id)}:rest:{po.id}",
+                               payload={"quantity": remains, "exclude_service_ids": [po.provider_service_id],
+                                        "reason": f"remainder of provider order {po.id}"})
+        try:
+            with session.begin_nested():
+                session.add(task)
+                session.flush()
+        except Exception:  # noqa: BLE001 - unique key: the remainder is already queued
+            counts["reroute_exists"] += 1
+            return
+        states.add_event(session, item.order_id, OrderEventKind.PROVIDER_ORDER, SYNC_ACTOR,
+                         f"{remains} undelivered units re-routed (policy: reroute)", item.id,
+                         {"remains": remains, "task_id": task.id, "policy": "reroute"})
+        if states.can_move(item.status, OrderStatus.PROCESSING):
+            states.set_item_status(session, item, OrderStatus.PROCESSING, SYNC_ACTOR, "Remainder re-routed.")
+        counts["rerouted"] += 1
+        return
+    order = session.get(Order, item.order_id)
+    price_share = item.total_minor * po.quantity // max(1, item.service_quantity)
+    refund = price_share * remains // max(1, po.quantity)
+    order.refunded_minor += refund
+    order.payment_status = (PaymentStatus.REFUNDED.value if order.refunded_minor >= order.charged_minor > 0
+                            else PaymentStatus.PARTIALLY_REFUNDED.value)
+    session.add(order)
+    states.add_event(session, item.order_id, OrderEventKind.PAYMENT, SYNC_ACTOR,
+                     f"Refund of {refund} minor units for {remains} undelivered of {po.quantity} (policy: refund)", item.id,
+                     {"refund_minor": refund, "remains": remains, "quantity": po.quantity, "policy": "refund"})
+    target = OrderStatus.CANCELED if item.delivered_quantity == 0 else OrderStatus.PARTIALLY_DELIVERED
+    if states.can_move(item.status, target):
+        states.set_item_status(session, item, target, SYNC_ACTOR, f"{remains} units undelivered, refunded.")
+    counts["refunded"] += 1
+
+
+def _apply_refill_status(session: Session, refill_id: int, answer: Any, now: datetime, counts: dict[str, int]) -> None:
+    refill = session.get(Refill, refill_id)
+    refill.last_checked_at = now
+    if isinstance(answer, Exception):
+        refill.error = str(answer)[:2000]
+        session.add(refill)
+        return
+    status, raw = answer
+    if status.value == refill.status:
+        session.add(refill)
+        return
+    refill.status, refill.updated_at = status.value, now
+    session.add(refill)
+    if status in (RefillStatus.COMPLETED, RefillStatus.REJECTED):
+        po = session.get(ProviderOrder, refill.provider_order_id)
+        item = session.get(OrderItem, po.order_item_id)
+        states.add_event(session, item.order_id, OrderEventKind.REFILL, SYNC_ACTOR,
+                         f"Refill #{refill.external_refill_id}: {raw}", item.id, {"refill_id": refill.id, "status": status.value})
+        counts[f"refill_{status.value}"] += 1
+
+
+# --- operator actions on dead letters ------------------------------------------------------
+
+
+class TaskActionError(ValueError):
+    """The task is not in a state that allows this action."""
+
+
+def retry_task(session: Session, task_id: int, actor: Actor, reason: str) -> FulfillmentTask:
+    task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if task is None or task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value):
+        raise TaskActionError("only a dead-lettered or failed task can be retried")
+    now = utcnow()
+    task.status, task.attempts, task.next_attempt_at, task.updated_at = TaskStatus.PENDING.value, 0, now, now
+    session.add(task)
+    item = session.get(OrderItem, task.order_item_id)
+    states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
+                     f"Task {task.id} ({task.kind}) retried by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "retry"})
+    if item.status == OrderStatus.ON_HOLD:
+        states.set_item_status(session, item, OrderStatus.PENDING, actor, "Retried by an operator.")
+    session.flush()
+    return task
+
+
+def cancel_task(session: Session, task_id: int, actor: Actor, reason: str) -> FulfillmentTask:
+    task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if task is None or task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value, TaskStatus.RETRY_WAIT.value):
+        raise TaskActionError("only a dead-lettered, failed or waiting task can be canceled")
+    now = utcnow()
+    task.status, task.updated_at = TaskStatus.CANCELED.value, now
+    session.add(task)
+    item = session.get(OrderItem, task.order_item_id)
+    states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
+                     f"Task {task.id} ({task.kind}) canceled by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "cancel"})
+    if task.kind in SUBMITTING_KINDS and item.delivered_quantity == 0 and states.can_move(item.status, OrderStatus.CANCELED):
+        states.set_item_status(session, item, OrderStatus.CANCELED, actor, f"Canceled by an operator: {reason}")
+    session.flush()
+    return task
+
+
+def dead_letters(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(FulfillmentTask, OrderItem.product_title, Order.number)
+        .join(OrderItem, OrderItem.id == FulfillmentTask.order_item_id).join(Order, Order.id == OrderItem.order_id)
+        .where(FulfillmentTask.status == TaskStatus.DEAD_LETTER.value)
+        .order_by(FulfillmentTask.updated_at.desc(), FulfillmentTask.id.desc()).limit(limit)).all()
+    return [{"task_id": t.id, "kind": t.kind, "order": number, "product": title, "attempts": t.attempts,
+             "error": t.last_error[:300], "updated": t.updated_at.strftime("%Y-%m-%d %H:%M UTC")}
+            for t, title, number in rows]
+
+
+# --- observability -------------------------------------------------------------------------
+
+
+FAILED_OUTCOMES = (AttemptOutcome.RETRIED.value, AttemptOutcome.DEAD_LETTERED.value)
+
+
+def metrics(session: Session, since: datetime | None = None) -> list[dict[str, Any]]:
+    """Per provider and task kind: processed, succeeded, failed, retried, dead-lettered,
+    ambiguous, waited, and mean / max provider latency (one aggregate query)."""
+    a = FulfillmentAttempt
+    query = (select(a.provider_id, a.task_kind, a.outcome, func.count(), func.avg(a.latency_ms), func.max(a.latency_ms))
+             .group_by(a.provider_id, a.task_kind, a.outcome))
+    if since is not None:
+        query = query.where(a.created_at >= since)
+    table: dict[tuple[int | None, str], dict[str, Any]] = {}
+    weights: dict[tuple[int | None, str], tuple[float, int]] = {}
+    for provider_id, kind, outcome, count, avg, mx in session.execute(query).all():
+        row = table.setdefault((provider_id, kind), {
+            "provider_id": provider_id, "task_kind": kind, "processed": 0, "succeeded": 0, "failed": 0, "retried": 0,
+            "dead_lettered": 0, "ambiguous": 0, "waited": 0, "reconciled": 0, "latency_avg_ms": 0, "latency_max_ms": 0})
+        row["processed"] += count
+        key = {"succeeded": "succeeded", "reconciled": "reconciled", "retried": "retried",
+               "dead_lettered": "dead_lettered", "ambiguous": "ambiguous", "waited": "waited"}[outcome]
+        row[key] += count
+        if outcome in FAILED_OUTCOMES:
+            row["failed"] += count
+        if avg is not None:
+            total, n = weights.get((provider_id, kind), (0.0, 0))
+            weights[(provider_id, kind)] = (total + float(avg) * count, n + count)
+            row["latency_max_ms"] = max(row["latency_max_ms"], int(mx or 0))
+    for key, (total, n) in weights.items():
+        table[key]["latency_avg_ms"] = int(round(total / n)) if n else 0
+    return sorted(table.values(), key=lambda r: (r["provider_id"] or 0, r["task_kind"]))

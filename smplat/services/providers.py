@@ -1,0 +1,321 @@
+"""Providers: create/edit (API key encrypted, never shown back), service sync and import/export,
+health and balance checks, and the panel client for a provider row."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlparse
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from smplat.integrations.panel import PanelClient, PanelError, PanelService, parse_service
+from smplat.models.base import utcnow
+from smplat.models.catalog import Product
+from smplat.models.providers import (
+    Provider,
+    ProviderHealth,
+    ProviderHealthCheck,
+    ProviderService,
+    ProviderServiceStatus,
+    ServiceRoute,
+)
+from smplat.services.secrets_box import decrypt, encrypt
+
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
+
+
+class ProviderInputError(ValueError):
+    """Bad provider form, import file or panel answer; nothing was changed."""
+
+
+def client_for(provider: Provider, *, max_connections: int = 50) -> PanelClient:
+    return PanelClient(provider.base_url, decrypt(provider.api_key_encrypted) if provider.api_key_encrypted else "",
+                       timeout_seconds=provider.timeout_seconds, rate_limit_per_second=provider.rate_limit_per_second,
+                       max_connections=max_connections)
+
+
+# --- create / edit ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderForm:
+    name: str
+    slug: str
+    base_url: str
+    api_key: str = ""  # empty on edit: keep the stored key
+    rate_limit_per_second: int = 5
+    timeout_seconds: int = 20
+    low_balance_threshold: str = ""
+    is_active: bool = True
+
+
+def _validate(form: ProviderForm, *, creating: bool) -> dict[str, Any]:
+    errors = []
+    name, slug, url = form.name.strip(), form.slug.strip().lower(), form.base_url.strip()
+    if not name or len(name) > 120:
+        errors.append("name is required (at most 120 characters)")
+    if not _SLUG_RE.match(slug):
+        errors.append("slug must be 2–80 lower-case letters, digits or dashes")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        errors.append("base URL must be an http(s) URL, e.g. https://panel.example/api/v2")
+    if creating and not form.api_key.strip():
+        errors.append("API key is required")
+    if not 1 <= int(form.rate_limit_per_second) <= 1000:
+        errors.append("rate limit must be 1–1000 calls per second")
+    if not 1 <= int(form.timeout_seconds) <= 120:
+        errors.append("timeout must be 1–120 seconds")
+    threshold = None
+    if form.low_balance_threshold.strip():
+        try:
+            threshold = Decimal(form.low_balance_threshold.strip())
+            if threshold < 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            errors.append("low balance threshold must be a non-negative amount")
+    if errors:
+        raise ProviderInputError("; ".join(errors))
+    return {"name": name, "slug": slug, "base_url": url, "rate_limit_per_second": int(form.rate_limit_per_second),
+            "timeout_seconds": int(form.timeout_seconds), "low_balance_threshold": threshold, "is_active": form.is_active}
+
+
+def create_provider(session: Session, form: ProviderForm) -> Provider:
+    values = _validate(form, creating=True)
+    if session.execute(select(Provider.id).where(Provider.slug == values["slug"])).first():
+        raise ProviderInputError(f"a provider with slug {values['slug']!r} exists")
+    provider = Provider(**values, api_key_encrypted=encrypt(form.api_key.strip()))
+    session.add(provider)
+    session.flush()
+    return provider
+
+
+def update_provider(session: Session, provider_id: int, form: ProviderForm) -> Provider:
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ProviderInputError("no such provider")
+    values = _validate(form, creating=False)
+    clash = session.execute(select(Provider.id).where(Provider.slug == values["slug"], Provider.id != provider_id)).first()
+    if clash:
+        raise ProviderInputError(f"a provider with slug {values['slug']!r} exists")
+    for key, value in values.items():
+        setattr(provider, key, value)
+    if form.api_key.strip():
+        provider.api_key_encrypted = encrypt(form.api_key.strip())
+    provider.updated_at = utcnow()
+    session.add(provider)
+    session.flush()
+    return provider
+
+
+# --- services: sync, import, export ---------------------------------------------------
+
+
+def apply_services(session: Session, provider: Provider, listed: list[PanelService], now: datetime,
+                   *, mark_vanished: bool = True) -> dict[str, int]:
+    """Upsert what the panel lists; mark what it no longer lists vanished (never deleted)."""
+    existing = {s.external_service_id: s for s in session.execute(
+        select(ProviderService).where(ProviderService.provider_id == provider.id)).scalars()}
+    counts = {"created": 0, "updated": 0, "vanished": 0, "returned": 0}
+    seen = set()
+    for entry in listed:
+        seen.add(entry.service)
+        row = existing.get(entry.service)
+        if row is None:
+            row = ProviderService(provider_id=provider.id, external_service_id=entry.service, name=entry.name)
+            counts["created"] += 1
+        else:
+            counts["updated"] += 1
+            if row.status == ProviderServiceStatus.VANISHED.value:
+                row.status, row.vanished_at = ProviderServiceStatus.ACTIVE.value, None
+                counts["returned"] += 1
+        row.name, row.type, row.category = entry.name, entry.type, entry.category
+        row.rate_per_1000, row.min_quantity, row.max_quantity = entry.rate, entry.min, entry.max
+        row.refill, row.cancel, row.dripfeed = entry.refill, entry.cancel, entry.dripfeed
+        row.raw, row.last_synced_at, row.updated_at = entry.raw, now, now
+        session.add(row)
+    if mark_vanished:
+        for ext_id, row in existing.items():
+            if ext_id not in seen and row.status == ProviderServiceStatus.ACTIVE.value:
+                row.status, row.vanished_at, row.updated_at = ProviderServiceStatus.VANISHED.value, now, now
+                session.add(row)
+                counts["vanished"] += 1
+    session.flush()
+    return counts
+
+
+def mark_service_vanished(session: Session, service_id: int, now: datetime) -> None:
+    service = session.get(ProviderService, service_id)
+    if service is not None and service.status == ProviderServiceStatus.ACTIVE.value:
+        service.status, service.vanished_at, service.updated_at = ProviderServiceStatus.VANISHED.value, now, now
+        session.add(service)
+
+
+def sync_services(session: Session, provider_id: int, now: datetime | None = None) -> dict[str, int]:
+    """Fetch `services` from the panel and apply it (raises PanelError on failure, nothing changed)."""
+    now = now or utcnow()
+    provider = session.get(Provider, provider_id)
+
+    async def fetch() -> list[PanelService]:
+        async with client_for(provider) as client:
+            return await client.services()
+
+    listed = asyncio.run(fetch())
+    return apply_services(session, provider, listed, now)
+
+
+EXPORT_FIELDS = ["service", "name", "type", "category", "rate", "min", "max", "refill", "cancel", "dripfeed", "status"]
+
+
+def export_services(session: Session, provider_id: int, fmt: str) -> str:
+    rows = [
+        {"service": s.external_service_id, "name": s.name, "type": s.type, "category": s.category,
+         "rate": str(s.rate_per_1000), "min": s.min_quantity, "max": s.max_quantity, "refill": s.refill,
+         "cancel": s.cancel, "dripfeed": s.dripfeed, "status": s.status}
+        for s in session.execute(select(ProviderService).where(ProviderService.provider_id == provider_id)
+                                 .order_by(ProviderService.external_service_id)).scalars()
+    ]
+    if fmt == "json":
+        return json.dumps(rows, indent=2) + "\n"
+    if fmt != "csv":
+        raise ProviderInputError("format must be csv or json")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def parse_services_file(text: str, fmt: str) -> list[PanelService]:
+    """Validate every row first; one bad row refuses the whole file with its line number."""
+    if fmt == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProviderInputError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        if not isinstance(data, list):
+            raise ProviderInputError("JSON must be a list of services")
+        rows: Iterable[tuple[int, Any]] = enumerate(data, start=1)
+        label = "entry"
+    elif fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text))
+        missing = {"service", "name", "rate", "min", "max"} - set(reader.fieldnames or [])
+        if missing:
+            raise ProviderInputError(f"CSV is missing columns: {', '.join(sorted(missing))}")
+        rows = enumerate(reader, start=2)
+        label = "line"
+    else:
+        raise ProviderInputError("format must be csv or json")
+    parsed, seen = [], set()
+    for number, row in rows:
+        if not isinstance(row, dict):
+            raise ProviderInputError(f"{label} {number}: not an object")
+        try:
+            service = parse_service(row)
+        except PanelError as exc:
+            raise ProviderInputError(f"{label} {number}: {exc}") from None
+        if service.service in seen:
+            raise ProviderInputError(f"{label} {number}: service {service.service} appears twice")
+        seen.add(service.service)
+        parsed.append(service)
+    return parsed
+
+
+def import_services(session: Session, provider_id: int, text: str, fmt: str, now: datetime | None = None) -> dict[str, int]:
+    """Import a CSV/JSON service list (same shape as the panel's `services`); services missing
+    from the file are left as they are (an import adds and updates, a sync also marks vanished)."""
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ProviderInputError("no such provider")
+    listed = parse_services_file(text, fmt)
+    return apply_services(session, provider, listed, now or utcnow(), mark_vanished=False)
+
+
+def products_needing_attention(session: Session) -> list[dict[str, Any]]:
+    """Products with an active route to a vanished or disabled service (flagged in the admin)."""
+    rows = session.execute(
+        select(Product.id, Product.title, ProviderService.external_service_id, ProviderService.status, Provider.name)
+        .join(ServiceRoute, ServiceRoute.product_id == Product.id)
+        .join(ProviderService, ProviderService.id == ServiceRoute.provider_service_id)
+        .join(Provider, Provider.id == ProviderService.provider_id)
+        .where(ServiceRoute.is_active.is_(True), ProviderService.status != ProviderServiceStatus.ACTIVE.value)
+        .order_by(Product.title)
+    ).all()
+    return [{"product_id": r[0], "product": r[1], "service": r[2], "service_status": r[3], "provider": r[4]} for r in rows]
+
+
+# --- health and balance -----------------------------------------------------------------
+
+
+async def _probe(provider: Provider) -> tuple[bool, int, Any, list[PanelService] | None, str]:
+    started = time.monotonic()
+    try:
+        async with client_for(provider) as client:
+            balance = await client.balance()
+            services = await client.services()
+        return True, int((time.monotonic() - started) * 1000), balance, services, ""
+    except PanelError as exc:
+        return False, int((time.monotonic() - started) * 1000), None, None, str(exc)[:2000]
+
+
+def check_providers(session_factory: Any, now: datetime) -> dict[str, int]:
+    """Health + balance + service re-sync of every active provider (the 15-minute job)."""
+    with session_factory() as session:
+        providers = list(session.execute(select(Provider).where(Provider.is_active.is_(True)).order_by(Provider.id)).scalars())
+
+    async def probe_all() -> list[Any]:
+        return await asyncio.gather(*(_probe(p) for p in providers))
+
+    results = asyncio.run(probe_all()) if providers else []
+    counts = {"checked": 0, "healthy": 0, "down": 0, "low_balance": 0, "services_vanished": 0}
+    with session_factory() as session:
+        for provider, (ok, latency, balance, services, error) in zip(providers, results):
+            row = session.get(Provider, provider.id)
+            counts["checked"] += 1
+            session.add(ProviderHealthCheck(provider_id=row.id, checked_at=now, ok=ok, latency_ms=latency,
+                                            balance=balance.balance if balance else None,
+                                            balance_currency=balance.currency if balance else None, error=error))
+            row.last_health_check_at = now
+            if ok:
+                row.health_status = ProviderHealth.HEALTHY.value
+                row.balance, row.balance_currency = balance.balance, balance.currency or row.balance_currency
+                counts["healthy"] += 1
+                counts["services_vanished"] += apply_services(session, row, services, now)["vanished"]
+                if row.low_balance_threshold is not None and row.balance < row.low_balance_threshold:
+                    counts["low_balance"] += 1
+            else:
+                # two failed checks in a row: down (routing skips it); one: degraded
+                last = session.execute(select(ProviderHealthCheck.ok).where(ProviderHealthCheck.provider_id == row.id)
+                                       .order_by(ProviderHealthCheck.checked_at.desc(), ProviderHealthCheck.id.desc())
+                                       .offset(1).limit(1)).scalar()
+                row.health_status = ProviderHealth.DOWN.value if last is False else ProviderHealth.DEGRADED.value
+                counts["down"] += row.health_status == ProviderHealth.DOWN.value
+            session.add(row)
+    return counts
+
+
+def provider_overview(session: Session) -> list[dict[str, Any]]:
+    """Providers with health, balance and service counts for the admin (two queries)."""
+    counts = dict(session.execute(select(ProviderService.provider_id, func.count()).group_by(ProviderService.provider_id)).all())
+    vanished = dict(session.execute(select(ProviderService.provider_id, func.count())
+                                    .where(ProviderService.status != ProviderServiceStatus.ACTIVE.value)
+                                    .group_by(ProviderService.provider_id)).all())
+    out = []
+    for p in session.execute(select(Provider).order_by(Provider.name)).scalars():
+        out.append({"id": p.id, "name": p.name, "slug": p.slug, "base_url": p.base_url, "health": p.health_status,
+                    "balance": "" if p.balance is None else f"{p.balance} {p.balance_currency or ''}".strip(),
+                    "low_balance": p.balance is not None and p.low_balance_threshold is not None
+                    and p.balance < p.low_balance_threshold,
+                    "services": counts.get(p.id, 0), "vanished": vanished.get(p.id, 0), "active": p.is_active,
+                    "checked": p.last_health_check_at.strftime("%Y-%m-%d %H:%M UTC") if p.last_health_check_at else "never"})
+    return out

@@ -1,0 +1,298 @@
+"""The fulfilment engine on real databases against the panel sandbox over HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from smplat.db import session_scope
+from smplat.models.base import utcnow
+from smplat.models.fulfillment import AttemptOutcome, FulfillmentTask, TaskStatus
+from smplat.models.orders import Order, OrderEvent, OrderItem, PaymentStatus
+from smplat.models.providers import ProviderOrder, ProviderService, Refill
+from smplat.sandbox.panel import PanelSandbox
+from smplat.services import fulfillment, refills
+from smplat.services.order_status import Actor
+from smplat.settings import get_settings, reset_settings_cache
+from tests.fulfillment_factory import paid_order, product, seed_with_panel
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def panel_server():
+    with PanelSandbox(port=0) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def panel(panel_server, monkeypatch):
+    panel_server.state.reset()
+    monkeypatch.setenv("SMPLAT_FULFILLMENT_BACKOFF_BASE_SECONDS", "0")
+    monkeypatch.setenv("SMPLAT_FULFILLMENT_RECONCILE_DELAY_SECONDS", "1")
+    monkeypatch.setenv("SMPLAT_FULFILLMENT_TICK_MAX_SECONDS", "5")
+    reset_settings_cache()
+    return panel_server
+
+
+def _events(session, order_id):
+    return [(e.kind, e.actor_label, e.message) for e in session.execute(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)).scalars()]
+
+
+def test_paid_order_goes_through_the_sandbox_panel_to_completed(session, panel):
+    # given a paid two-line order
+    seed_with_panel(session, panel.base_url)
+    likes, followers = product(session, "instagram-likes"), product(session, "instagram-followers")
+    order = paid_order(session, [(likes, "https://instagram.com/p/e2e1", 1000, 990),
+                                 (followers, "https://instagram.com/e2e", 500, 690)])
+    # when the fulfilment job and then the status sync run
+    submitted = fulfillment.run_fulfillment(session_scope)
+    synced = fulfillment.sync_statuses(session_scope)
+    # then
+    assert submitted == {"processed": 2, "submitted": 2}
+    assert synced["polled"] == 2 and synced["completed"] == 2
+    session.expire_all()
+    assert session.get(Order, order.id).status == "completed"
+    items = list(session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars())
+    assert [(i.status, i.delivered_quantity, i.remains) for i in items] == [("completed", 1000, 0), ("completed", 500, 0)]
+    assert all(i.start_count is not None for i in items)
+    pos = list(session.execute(select(ProviderOrder).order_by(ProviderOrder.id)).scalars())
+    assert [(p.external_order_id, p.status, str(p.charge)) for p in pos] == [
+        ("1000", "completed", "0.350000"), ("1001", "completed", "0.475000")]
+    events = _events(session, order.id)
+    assert [e[0] for e in events] == ["provider_order", "status_changed", "status_changed", "provider_order",
+                                      "status_changed", "provider_order", "status_changed", "provider_order",
+                                      "status_changed", "status_changed"]
+    assert events[0][2] == "Submitted to Sandbox Panel as order #1000 (1000 units)"
+    assert events[-1] == ("status_changed", "job:status_sync", "Order processing → completed")
+    assert list(panel.state.orders_by_link().values()) == [[1000], [1001]]
+
+
+def test_second_run_submits_nothing_again(session, panel):
+    seed_with_panel(session, panel.base_url)
+    paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/once", 1000, 990)])
+    fulfillment.run_fulfillment(session_scope)
+    # when
+    again = fulfillment.run_fulfillment(session_scope)
+    # then
+    assert again == {}
+    assert len(panel.state.orders) == 1
+    assert panel.state.calls.count("add") == 1
+
+
+def test_refusal_retries_with_backoff_then_dead_letters_and_holds_the_line(session, panel):
+    # given a panel that refuses every add, and tasks allowed two attempts (backoff 0 in tests)
+    seed_with_panel(session, panel.base_url)
+    order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/no", 1000, 990)])
+    session.execute(FulfillmentTask.__table__.update().values(max_attempts=2))
+    session.commit()
+    panel.state.script("add", "error:Link is private", "error:Link is private")
+    # when a run goes by (the retry is due at once)
+    counts = fulfillment.run_fulfillment(session_scope)
+    # then
+    assert counts == {"processed": 2, "retried": 1, "dead_lettered": 1}
+    session.expire_all()
+    task = session.execute(select(FulfillmentTask)).scalars().one()
+    assert (task.status, task.attempts, task.last_error) == ("dead_letter", 2, "refused by the panel: Link is private")
+    assert session.get(Order, order.id).status == "on_hold"
+    assert panel.state.orders == {}
+    dead = fulfillment.dead_letters(session)
+    assert [(d["task_id"], d["attempts"]) for d in dead] == [(task.id, 2)]
+    # and an operator retries it: it goes through
+    operator = Actor.operator(None, "operator@smplat.local")
+    fulfillment.retry_task(session, task.id, operator, "customer made the account public")
+    session.commit()
+    assert fulfillment.run_fulfillment(session_scope) == {"processed": 1, "submitted": 1}
+    session.expire_all()
+    assert session.get(Order, order.id).status == "processing"
+    assert ("manual_override", "operator@smplat.local",
+            f"Task {task.id} (submit) retried by operator@smplat.local: customer made the account public") in _events(session, order.id)
+
+
+def test_operator_cancels_a_dead_letter(session, panel):
+    seed_with_panel(session, panel.base_url)
+    order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/c", 1000, 990)])
+    task = session.execute(select(FulfillmentTask)).scalars().one()
+    task.status = TaskStatus.DEAD_LETTER.value
+    session.add(task)
+    session.commit()
+    # when
+    fulfillment.cancel_task(session, task.id, Actor.operator(None, "op@x.test"), "customer asked")
+    session.commit()
+    # then
+    session.expire_all()
+    assert session.get(FulfillmentTask, task.id).status == "canceled"
+    assert session.get(Order, order.id).status == "canceled"
+    with pytest.raises(fulfillment.TaskActionError):
+        fulfillment.cancel_task(session, task.id, Actor.operator(None, "op@x.test"), "again")
+
+
+def test_unanswered_add_is_reconciled_not_resubmitted(session, panel):
+    # given an add the panel performs but never answers
+    seed_with_panel(session, panel.base_url)
+    order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/amb", 1000, 990)])
+    panel.state.set_knobs(hang_seconds=3.0)
+    panel.state.script("add", "hang_after_create")
+    provider_timeout = 1
+    session.execute(ProviderOrder.__table__.update().values())  # no-op, keeps the session warm
+    from smplat.models.providers import Provider
+
+    session.execute(Provider.__table__.update().values(timeout_seconds=provider_timeout))
+    session.commit()
+    # when the first run times out and a later run reconciles
+    first = fulfillment.run_fulfillment(session_scope)
+    import time
+
+    time.sleep(1.1)  # the reconcile delay
+    second = fulfillment.run_fulfillment(session_scope)
+    # then the order exists once and was adopted
+    assert first == {"processed": 1, "ambiguous": 1}
+    assert second == {"processed": 1, "reconciled": 1}
+    assert panel.state.calls.count("add") == 1
+    session.expire_all()
+    po = session.execute(select(ProviderOrder)).scalars().one()
+    assert (po.external_order_id, po.status) == ("1000", "pending")
+    assert session.execute(select(FulfillmentTask.status)).scalar_one() == "completed"
+    assert _events(session, order.id)[0][2] == "Reconciled: found on the panel, adopted to Sandbox Panel as order #1000 (1000 units)"
+
+
+def test_add_that_never_reached_the_panel_is_submitted_again(session, panel):
+    # given an intent left by a crash before the call (task submitting, lease expired)
+    seed_with_panel(session, panel.base_url)
+    paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/crash", 1000, 990)])
+    now = utcnow()
+    settings = get_settings()
+    ids = fulfillment.claim_tasks(session, "dead-worker", 10, now, 60)
+    fulfillment.prepare(session, "dead-worker", ids, now, settings)
+    session.execute(FulfillmentTask.__table__.update().values(lease_expires_at=now - timedelta(seconds=1)))
+    session.commit()
+    # when
+    first = fulfillment.run_fulfillment(session_scope)
+    # then the lookup found nothing, the intent is closed, and the task went again
+    assert first["processed"] == 2 and first["submitted"] == 1 and first["retried"] == 1
+    rows = list(session.execute(select(ProviderOrder.status, ProviderOrder.external_order_id).order_by(ProviderOrder.id)))
+    assert [tuple(r) for r in rows] == [("failed", None), ("pending", "1000")]
+    assert panel.state.calls.count("add") == 1
+
+
+def test_active_link_refusal_waits_and_is_not_a_failure(session, panel):
+    seed_with_panel(session, panel.base_url)
+    paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/busy", 1000, 990)])
+    panel.state.script("add", "error:You have active order with this link. Please wait until order being completed.",
+                       "error:You have active order with this link. Please wait until order being completed.")
+    # when
+    counts = fulfillment.run_fulfillment(session_scope)
+    # then: no other provider, so it waits (attempts untouched)
+    assert counts == {"processed": 2, "waited": 2}
+    task = session.execute(select(FulfillmentTask)).scalars().one()
+    session.refresh(task)
+    assert (task.status, task.attempts) == ("retry_wait", 0)
+    assert task.next_attempt_at > utcnow() + timedelta(seconds=500)
+    stats = fulfillment.metrics(session)
+    assert [(m["task_kind"], m["processed"], m["waited"], m["failed"]) for m in stats] == [("submit", 2, 2, 0)]
+
+
+@pytest.mark.parametrize("policy", ["reroute", "refund"])
+def test_partial_result_applies_the_policy(session, panel, monkeypatch, policy):
+    monkeypatch.setenv("SMPLAT_FULFILLMENT_PARTIAL_POLICY", policy)
+    reset_settings_cache()
+    seed_with_panel(session, panel.base_url)
+    link = "https://instagram.com/p/part"
+    panel.state.set_knobs(partial_links=[link], partial_ratio=0.25)
+    order = paid_order(session, [(product(session, "instagram-likes"), link, 1000, 990)])
+    fulfillment.run_fulfillment(session_scope)
+    # when
+    counts = fulfillment.sync_statuses(session_scope)
+    # then
+    session.expire_all()
+    item = session.execute(select(OrderItem)).scalars().one()
+    assert counts["partial"] == 1
+    assert (item.delivered_quantity, item.remains) == (750, 250)
+    if policy == "reroute":
+        rest = session.execute(select(FulfillmentTask).where(FulfillmentTask.idempotency_key.like("%:rest:%"))).scalars().one()
+        assert rest.payload["quantity"] == 250
+        assert item.status == "processing"
+        panel.state.set_knobs(partial_links=[])
+        fulfillment.run_fulfillment(session_scope)
+        fulfillment.sync_statuses(session_scope)
+        session.expire_all()
+        item = session.execute(select(OrderItem)).scalars().one()
+        assert (item.status, item.delivered_quantity) == ("completed", 1000)
+        assert session.get(Order, order.id).status == "completed"
+    else:
+        refreshed = session.get(Order, order.id)
+        assert (refreshed.refunded_minor, refreshed.payment_status) == (247, PaymentStatus.PARTIALLY_REFUNDED.value)
+        assert (item.status, refreshed.status) == ("partially_delivered", "partially_delivered")
+        assert any(e[2] == "Refund of 247 minor units for 250 undelivered of 1000 (policy: refund)" for e in _events(session, order.id))
+
+
+def test_vanished_service_is_marked_and_routing_moves_on(session, panel):
+    seed_with_panel(session, panel.base_url)
+    order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/v", 1000, 990)])
+    panel.state.set_knobs(removed_services=["103"])
+    # when
+    counts = fulfillment.run_fulfillment(session_scope)
+    # then: the service is vanished, no other route: retried until dead-lettered, the product flagged
+    assert counts == {"processed": 5, "retried": 4, "dead_lettered": 1}
+    assert panel.state.calls.count("add") == 1
+    session.expire_all()
+    service = session.execute(select(ProviderService).where(ProviderService.external_service_id == "103")).scalars().one()
+    assert service.status == "vanished"
+    from smplat.services.providers import products_needing_attention
+
+    flagged = products_needing_attention(session)
+    assert [(f["product"], f["service"]) for f in flagged] == [("Instagram Likes", "103")]
+    assert session.get(Order, order.id).status == "on_hold"
+    assert panel.state.orders == {}
+
+
+def test_customer_refill_within_window_is_sent_and_polled(session, panel):
+    seed_with_panel(session, panel.base_url)
+    from smplat.models.accounts import User
+
+    client = session.execute(select(User).where(User.email == "client@smplat.local")).scalars().one()
+    order = paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/r", 500, 690)],
+                       user_id=client.id)
+    fulfillment.run_fulfillment(session_scope)
+    fulfillment.sync_statuses(session_scope)
+    item = session.execute(select(OrderItem)).scalars().one()
+    session.expire_all()
+    customer = Actor.customer(client.id, "client@smplat.local")
+    # when: outside the window it is refused, someone else's line is refused, inside it is queued
+    with pytest.raises(refills.RefillRefused, match="refill window of 30 days has passed"):
+        refills.request_refill(session, item.id, customer, "dropped", now=utcnow() + timedelta(days=31),
+                               customer_user_id=client.id)
+    with pytest.raises(refills.RefillRefused, match="no such order line"):
+        refills.request_refill(session, item.id, customer, "dropped", customer_user_id=client.id + 1000)
+    assert session.execute(select(func.count()).select_from(Refill)).scalar_one() == 0
+    refill = refills.request_refill(session, item.id, customer, "dropped by 40", customer_user_id=client.id)
+    session.commit()
+    sent = fulfillment.run_fulfillment(session_scope)
+    polled = fulfillment.sync_statuses(session_scope)
+    # then
+    assert sent == {"processed": 1, "refills_sent": 1}
+    assert polled["refill_completed"] == 1
+    session.expire_all()
+    assert session.get(Refill, refill.id).status == "completed"
+    assert panel.state.calls.count("refill") == 1
+    assert [e for e in _events(session, order.id) if e[0] == "refill"] == [
+        ("refill", "client@smplat.local", "Refill requested by client@smplat.local: dropped by 40"),
+        ("refill", "job:fulfillment", "Refill sent to the provider as #500 for order #1000"),
+        ("refill", "job:status_sync", "Refill #500: Completed"),
+    ]
+
+
+def test_metrics_count_outcomes_per_provider_and_kind(session, panel):
+    seed_with_panel(session, panel.base_url)
+    likes = product(session, "instagram-likes")
+    paid_order(session, [(likes, f"https://instagram.com/p/m{i}", 1000, 990) for i in range(3)])
+    panel.state.script("add", "error:Temporary")
+    fulfillment.run_fulfillment(session_scope)
+    stats = fulfillment.metrics(session)
+    assert [(m["task_kind"], m["processed"], m["succeeded"], m["retried"], m["failed"]) for m in stats] == [
+        ("submit", 4, 3, 1, 1)]
+    assert session.execute(select(func.count()).select_from(ProviderOrder)).scalar_one() == 4
+    assert AttemptOutcome.SUCCEEDED.value == "succeeded"

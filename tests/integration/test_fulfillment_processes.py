@@ -1,0 +1,138 @@
+"""The jobs process under faults: killed mid-batch and restarted; two processes on one queue."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from smplat import db as smplat_db
+from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask
+from smplat.models.providers import ProviderOrder
+from smplat.sandbox.panel import PanelSandbox
+from smplat.settings import PROJECT_ROOT
+from tests.fulfillment_factory import paid_order, product, seed_with_panel
+
+pytestmark = pytest.mark.integration
+
+
+def _env(url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMPLAT_") and k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({
+        "DATABASE_URL": url, "SMPLAT_ENV": "test", "SMPLAT_SECRET_KEY": os.environ["SMPLAT_SECRET_KEY"],
+        "SMPLAT_JOBS_FULFILLMENT_INTERVAL_SECONDS": "1", "SMPLAT_JOBS_STATUS_SYNC_INTERVAL_SECONDS": "3600",
+        "SMPLAT_JOBS_PROVIDER_HEALTH_INTERVAL_SECONDS": "3600", "SMPLAT_JOBS_ALERTS_INTERVAL_SECONDS": "3600",
+        "SMPLAT_FULFILLMENT_RECONCILE_DELAY_SECONDS": "1", "SMPLAT_FULFILLMENT_LEASE_SECONDS": "10",
+        "SMPLAT_FULFILLMENT_BACKOFF_BASE_SECONDS": "0",
+    })
+    env.update(extra)
+    return env
+
+
+def _start(url: str, log: Path, **extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "jobs"], cwd=PROJECT_ROOT, env=_env(url, **extra),
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+
+
+def _completed(session) -> int:
+    session.expire_all()
+    return session.execute(select(func.count()).where(FulfillmentTask.status == "completed")).scalar_one()
+
+
+def _wait(predicate, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+N = 60
+
+
+def _queue(session, base_url: str) -> list[str]:
+    seed_with_panel(session, base_url)
+    likes = product(session, "instagram-likes")
+    links = [f"https://instagram.com/p/fault{i}" for i in range(N)]
+    for link in links:
+        paid_order(session, [(likes, link, 1000, 990)])
+    return links
+
+
+def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly_once(session, db_url, tmp_path):
+    # given 60 queued lines and a panel answering in 150 ms
+    with PanelSandbox(port=0) as panel:
+        panel.state.set_knobs(latency_ms=150)
+        links = _queue(session, panel.base_url)
+        log = tmp_path / "jobs.log"
+        # when the jobs process is killed (SIGKILL) in the middle of a batch
+        first = _start(db_url, log, SMPLAT_FULFILLMENT_CONCURRENCY="5")
+        try:
+            _wait(lambda: len(panel.state.orders) >= 12, 60, "a dozen provider orders")
+        finally:
+            _stop(first, signal.SIGKILL)
+        done_at_kill = _completed(session)
+        in_flight = session.execute(select(func.count()).where(FulfillmentTask.status == "submitting")).scalar_one()
+        # and started again
+        second = _start(db_url, log, SMPLAT_FULFILLMENT_CONCURRENCY="5")
+        try:
+            _wait(lambda: _completed(session) == N, 90, "every task completed")
+        finally:
+            _stop(second)
+        by_link = panel.state.orders_by_link()
+    # then the kill really interrupted work, and every line has exactly one provider order
+    assert done_at_kill < N
+    assert in_flight >= 1
+    assert sorted(by_link) == sorted(links)
+    assert Counter(len(ids) for ids in by_link.values()) == {1: N}
+    adopted = session.execute(select(ProviderOrder.external_order_id).where(ProviderOrder.external_order_id.is_not(None))).scalars().all()
+    assert len(adopted) == N and len(set(adopted)) == N
+    assert sorted(int(x) for x in adopted) == sorted(i for ids in by_link.values() for i in ids)
+    statuses = Counter(session.execute(select(FulfillmentTask.status)).scalars())
+    assert statuses == {"completed": N}
+
+
+@pytest.mark.postgres
+def test_two_jobs_processes_drain_one_postgres_queue_without_sharing_a_task(session, db_url, tmp_path):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the concurrent-claim case is about PostgreSQL (SQLite has one writer)")
+    with PanelSandbox(port=0) as panel:
+        panel.state.set_knobs(latency_ms=50)
+        links = _queue(session, panel.base_url)
+        log = tmp_path / "jobs.log"
+        # when two processes drain the same queue in small batches
+        procs = [_start(db_url, log, SMPLAT_FULFILLMENT_CONCURRENCY="4", SMPLAT_FULFILLMENT_BATCH_SIZE="3")
+                 for _ in range(2)]
+        try:
+            _wait(lambda: _completed(session) == N, 90, "every task completed")
+        finally:
+            for proc in procs:
+                _stop(proc)
+        by_link = panel.state.orders_by_link()
+    # then no task was taken twice: one add per line, one attempt per task, and both processes worked
+    assert Counter(len(ids) for ids in by_link.values()) == {1: N}
+    assert sorted(by_link) == sorted(links)
+    assert panel.state.calls.count("add") == N
+    attempts = session.execute(select(FulfillmentAttempt.task_id)).scalars().all()
+    assert len(attempts) == N and len(set(attempts)) == N
+    from smplat.models.jobs import JobRun
+
+    per_pid: Counter[int] = Counter()
+    for pid, counts in session.execute(select(JobRun.pid, JobRun.counts).where(JobRun.job_name == "fulfillment")):
+        per_pid[pid] += int((counts or {}).get("processed", 0))
+    assert sum(per_pid.values()) == N
+    assert len([pid for pid, n in per_pid.items() if n > 0]) == 2
+    smplat_db.dispose_engines()
