@@ -12,6 +12,7 @@ from smplat.models import (  # noqa: F401
     checkout,
     fulfillment,
     jobs,
+    merchandising,
     orders,
     payments,
     providers,

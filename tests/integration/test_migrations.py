@@ -50,7 +50,7 @@ def test_upgrade_head_creates_every_table(db_url: str) -> None:
 
     # then they are exactly the models' tables
     assert tables == set(SQLModel.metadata.tables)
-    assert len(tables) == 35
+    assert len(tables) == 40
 
 
 def test_downgrade_base_then_upgrade_head_on_sqlite(tmp_path: Path) -> None:
