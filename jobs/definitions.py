@@ -46,6 +46,18 @@ def purge_sessions(session_factory: SessionFactory, now: datetime) -> Mapping[st
         return purge_expired(session, now)
 
 
+def expire_checkouts(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Unpaid checkout sessions past their deadline: expired at Stripe, marked abandoned."""
+    from smplat.services.checkout import expire_stale_sessions, send_receipt_safely
+
+    with session_factory() as session:
+        counts = expire_stale_sessions(session, now)
+        receipts = session.info.pop("after_commit_receipts", [])
+    for order_id in receipts:  # a paid session whose webhook never came: receipt after commit
+        send_receipt_safely(order_id)
+    return counts
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in [
@@ -54,6 +66,12 @@ JOBS: dict[str, JobDefinition] = {
             description="Delete expired/revoked sessions, spent sign-in and reset tokens, and old sign-in attempts",
             func=purge_sessions,
             interval_setting="jobs_session_purge_interval_seconds",
+        ),
+        JobDefinition(
+            name="expire_checkouts",
+            description="Expire unpaid Stripe checkout sessions past their deadline and mark them abandoned",
+            func=expire_checkouts,
+            interval_setting="jobs_checkout_expiry_interval_seconds",
         ),
     ]
 }

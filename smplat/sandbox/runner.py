@@ -42,8 +42,20 @@ def _start_smtp_sink(settings: Settings) -> RunningSandbox:
     return SmtpSink(SANDBOX_HOST, settings.sandbox_smtp_port, settings.sandbox_mailbox_dir).start()
 
 
+def _start_stripe(settings: Settings) -> RunningSandbox:
+    from smplat.sandbox.stripe_sandbox import StripeSandbox
+
+    return StripeSandbox(
+        SANDBOX_HOST, settings.sandbox_stripe_port,
+        secret_key=settings.stripe_secret_key.get_secret_value(),
+        webhook_url=settings.effective_stripe_webhook_url,
+        webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+    ).start()
+
+
 SANDBOXES: list[SandboxEntry] = [
     SandboxEntry("smtp", "SMTP sink storing every email under the mailbox dir", _start_smtp_sink),
+    SandboxEntry("stripe", "Stripe-compatible checkout sessions, hosted pay page and signed webhooks", _start_stripe),
 ]
 
 
@@ -91,20 +103,20 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stdout,
     )
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
-    try:
-        running = start_sandboxes(settings, names=argv or None)
-    except SandboxStartError as exc:
-        print(f"sandbox: {exc}", file=sys.stderr)
-        return 2
-
     stop_requested = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:
         logger.info("received %s, stopping", signal.Signals(signum).name)
         stop_requested.set()
 
+    # before starting anything: a signal during start-up must still stop cleanly
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        running = start_sandboxes(settings, names=argv or None)
+    except SandboxStartError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
     try:
         while not stop_requested.wait(1.0):
             pass

@@ -110,7 +110,7 @@ def test_sandbox_command_serves_smtp_and_stops_cleanly(tmp_path: Path, stop_sign
     port = _free_port()
     mailbox = tmp_path / "mailbox"
     env = {**os.environ, "SMPLAT_SANDBOX_SMTP_PORT": str(port), "SMPLAT_SANDBOX_MAILBOX_DIR": str(mailbox),
-           "PYTHONUNBUFFERED": "1"}
+           "SMPLAT_SANDBOX_STRIPE_PORT": "0", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "smplat.sandbox"], cwd=PROJECT_ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
