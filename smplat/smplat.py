@@ -12,7 +12,9 @@ from smplat.ui import routes
 from smplat.ui.pages.account import pages as account
 from smplat.ui.pages.admin import jobs as admin_jobs
 from smplat.ui.pages.admin import pages as admin
+from smplat.ui.pages.admin import sales as admin_sales
 from smplat.ui.pages.storefront import auth, catalog, misc
+from smplat.ui.pages.storefront import checkout as checkout_pages
 from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import global_style
 
@@ -37,7 +39,12 @@ app.add_page(catalog.services_page, route=routes.SERVICES, title=f"Services · {
              on_load=catalog.CatalogState.load_services)
 app.add_page(catalog.product_page, route=f"{routes.SERVICES}/[slug]", title=f"Service · {BRAND}",
              on_load=catalog.ProductState.load_product)
-app.add_page(misc.cart_page, route=routes.CART, title=f"Cart · {BRAND}", on_load=AuthState.load_user)
+app.add_page(checkout_pages.cart_page, route=routes.CART, title=f"Cart · {BRAND}",
+             on_load=checkout_pages.CartState.load_cart)
+app.add_page(checkout_pages.success_page, route=routes.CHECKOUT_SUCCESS, title=f"Order placed · {BRAND}",
+             on_load=checkout_pages.CheckoutResultState.load_success)
+app.add_page(checkout_pages.cancel_page, route=routes.CHECKOUT_CANCEL, title=f"Checkout not completed · {BRAND}",
+             on_load=checkout_pages.CheckoutResultState.load_cancel)
 app.add_page(auth.signin_page, route=routes.SIGN_IN, title=f"Sign in · {BRAND}", on_load=auth.AuthFormState.open_form)
 app.add_page(auth.signup_page, route=routes.SIGN_UP, title=f"Create account · {BRAND}",
              on_load=auth.AuthFormState.open_form)
@@ -63,5 +70,8 @@ app.add_page(admin.admin_customers_page, route=routes.ADMIN_CUSTOMERS, title=f"C
              on_load=[AuthState.require_staff, admin.AdminState.load_customers])
 app.add_page(admin_jobs.admin_jobs_page, route=routes.ADMIN_JOBS, title=f"Jobs · Admin · {BRAND}",
              on_load=[AuthState.require_staff, admin_jobs.JobsState.load_jobs])
+
+app.add_page(admin_sales.admin_sales_page, route=routes.ADMIN_SALES, title=f"Sales · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin_sales.SalesState.load_sales])
 
 app.add_page(misc.not_found_page, route="404", title=f"Page not found · {BRAND}", on_load=AuthState.load_user)

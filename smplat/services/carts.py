@@ -253,3 +253,39 @@ def merge_guest_cart(session: Session, guest_token: str | None, user_id: int) ->
 def item_count(session: Session, *, user_id: int | None, guest_token: str | None) -> int:
     cart = find_cart(session, user_id=user_id, guest_token=guest_token)
     return len(list_items(session, cart)) if cart else 0
+
+
+# --- saved configurations (signed-in customers) -------------------------------------------
+
+
+def save_configuration(session: Session, *, user_id: int, product_slug: str, name: str, raw_configuration: Any,
+                       quantity: int) -> Any:
+    """Validate, then store under a name (the same name overwrites). Raises CartError/ConfigurationInvalid."""
+    from smplat.models.merchandising import SavedConfiguration
+
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 80:
+        raise CartError("Give the configuration a name of 1 to 80 characters.", {"name": "1 to 80 characters"})
+    detail = catalog.get_product_detail(session, product_slug)
+    if detail is None:
+        raise CartError("This service is not available any more.")
+    quote = pricing.quote(detail, raw_configuration, quantity=quantity)
+    row = session.execute(select(SavedConfiguration).where(
+        SavedConfiguration.user_id == user_id, SavedConfiguration.product_id == detail.product.id,
+        SavedConfiguration.name == name)).scalars().first()
+    if row is None:
+        row = SavedConfiguration(user_id=user_id, product_id=detail.product.id, name=name)
+        session.add(row)
+    row.configuration = quote.configuration.as_dict()
+    row.quantity = quantity
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def saved_configurations(session: Session, *, user_id: int, product_id: int) -> list[Any]:
+    from smplat.models.merchandising import SavedConfiguration
+
+    return list(session.execute(select(SavedConfiguration).where(
+        SavedConfiguration.user_id == user_id, SavedConfiguration.product_id == product_id)
+        .order_by(SavedConfiguration.updated_at.desc())).scalars())

@@ -21,6 +21,7 @@ ADMIN_NAV = [
     ("Dashboard", routes.ADMIN, "layout-dashboard"),
     ("Orders", routes.ADMIN_ORDERS, "package"),
     ("Catalog", routes.ADMIN_CATALOG, "store"),
+    ("Sales", routes.ADMIN_SALES, "credit-card"),
     ("Customers", routes.ADMIN_CUSTOMERS, "users"),
     ("Jobs", routes.ADMIN_JOBS, "timer"),
 ]
