@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from smplat.models.orders import Order
 from tests.browser.conftest import LiveShop, wait_for_app
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.places_orders]
 
 
 @pytest.fixture
