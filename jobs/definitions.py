@@ -81,6 +81,18 @@ def alerts(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
     return run_alerts(session_factory, now)
 
 
+def expire_checkouts(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Unpaid checkout sessions past their deadline: expired at Stripe, marked abandoned."""
+    from smplat.services.checkout import expire_stale_sessions, send_receipt_safely
+
+    with session_factory() as session:
+        counts = expire_stale_sessions(session, now)
+        receipts = session.info.pop("after_commit_receipts", [])
+    for order_id in receipts:  # a paid session whose webhook never came: receipt after commit
+        send_receipt_safely(order_id)
+    return counts
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in [
@@ -100,6 +112,12 @@ JOBS: dict[str, JobDefinition] = {
                       "jobs_replay_interval_seconds"),
         JobDefinition("alerts", "Email / webhook alerts: dead letters, provider down, low balance, failure rate, provider share",
                       alerts, "jobs_alerts_interval_seconds"),
+        JobDefinition(
+            name="expire_checkouts",
+            description="Expire unpaid Stripe checkout sessions past their deadline and mark them abandoned",
+            func=expire_checkouts,
+            interval_setting="jobs_checkout_expiry_interval_seconds",
+        ),
     ]
 }
 

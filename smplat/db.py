@@ -28,6 +28,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # pysqlite opens transactions lazily and lets RELEASE SAVEPOINT commit them, which
+    # breaks begin_nested() (create-once inserts). Take over: autocommit at the driver,
+    # an explicit BEGIN from SQLAlchemy (the recipe in SQLAlchemy's SQLite docs).
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn) -> None:  # noqa: ANN001
+    # straight to the driver, so statement counters (query-count tests) see only real queries
+    conn.connection.driver_connection.execute("BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -37,6 +46,7 @@ def make_engine(url: str) -> Engine:
             Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

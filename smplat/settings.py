@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
+# The local Stripe sandbox accepts exactly these; any other key means the real Stripe.
+SANDBOX_STRIPE_SECRET_KEY = "sk_test_smplat_sandbox"
+SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_smplat_sandbox"
+STRIPE_API_BASE = "https://api.stripe.com"
 
 
 class Settings(BaseSettings):
@@ -69,6 +73,23 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(10.0, description="SMTP connect/read timeout")
     mail_from: str = Field("SMPLAT <no-reply@smplat.local>", description="From header of every email")
 
+    # --- payments (Stripe) -----------------------------------------------------------
+    stripe_secret_key: SecretStr = Field(
+        SecretStr(SANDBOX_STRIPE_SECRET_KEY),
+        description="Stripe secret key. The default talks to the local Stripe sandbox; a real sk_live_/sk_test_ key talks to Stripe",
+    )
+    stripe_webhook_secret: SecretStr = Field(
+        SecretStr(SANDBOX_STRIPE_WEBHOOK_SECRET),
+        description="Signing secret of the /api/stripe/webhook endpoint (whsec_...)",
+    )
+    stripe_api_base: str | None = Field(
+        None,
+        description="API base of the stripe SDK. Unset: the local sandbox while the secret key is the sandbox key, else https://api.stripe.com",
+    )
+    checkout_session_ttl_minutes: int = Field(
+        60, ge=30, le=1440, description="Minutes a Stripe Checkout link stays payable (Stripe allows 30 to 1440)"
+    )
+
     # --- sandboxes ---------------------------------------------------------------
     sandbox_enabled: bool = Field(True, description="Start the local sandboxes with `smplat run`")
     sandbox_smtp_port: int = Field(8025, description="Port of the local SMTP sink")
@@ -77,12 +98,19 @@ class Settings(BaseSettings):
     sandbox_panel_latency_ms: int = Field(150, ge=0, description="Latency the panel sandbox adds to every call")
     sandbox_panel_error_rate: float = Field(0.0, ge=0, le=1, description="Share of panel sandbox calls answered with HTTP 502")
     sandbox_panel_partial_rate: float = Field(0.05, ge=0, le=1, description="Share of sandbox orders that end Partial")
-    sandbox_webhook_port: int = Field(8092, description="Port of the local webhook sink (alerts land at /hooks/...)")
+    sandbox_webhook_port: int = Field(8093, description="Port of the local webhook sink (alerts land at /hooks/...)")
     sandbox_webhook_dir: Path = Field(VAR_DIR / "webhooks", description="Where the webhook sink stores received posts")
+    sandbox_stripe_port: int = Field(8092, description="Port of the local Stripe-compatible sandbox")
+    sandbox_stripe_webhook_url: str | None = Field(
+        None, description="Where the Stripe sandbox posts webhooks. Unset: <public base url>/api/stripe/webhook"
+    )
 
     # --- jobs ------------------------------------------------------------------
     jobs_session_purge_interval_seconds: int = Field(
         3600, ge=10, description="How often the jobs process purges expired sessions and throttling rows"
+    )
+    jobs_checkout_expiry_interval_seconds: int = Field(
+        300, ge=10, description="How often the jobs process expires unpaid checkout sessions past their deadline"
     )
     jobs_login_attempt_retention_days: int = Field(
         7, ge=1, description="Days failed/succeeded sign-in records are kept"
@@ -137,6 +165,22 @@ class Settings(BaseSettings):
         if self.is_sqlite:
             return self.database_url.replace("sqlite://", "sqlite+aiosqlite://", 1)
         return self.database_url
+
+    @property
+    def uses_stripe_sandbox(self) -> bool:
+        return self.stripe_secret_key.get_secret_value() == SANDBOX_STRIPE_SECRET_KEY
+
+    @property
+    def effective_stripe_api_base(self) -> str:
+        if self.stripe_api_base:
+            return self.stripe_api_base.rstrip("/")
+        if self.uses_stripe_sandbox:
+            return f"http://127.0.0.1:{self.sandbox_stripe_port}"
+        return STRIPE_API_BASE
+
+    @property
+    def effective_stripe_webhook_url(self) -> str:
+        return self.sandbox_stripe_webhook_url or self.public_base_url.rstrip("/") + "/api/stripe/webhook"
 
     def secret(self) -> str:
         """The secret key; generated once into var/secret.key when not configured."""

@@ -14,7 +14,9 @@ from smplat.ui.pages.admin import content as admin_content
 from smplat.ui.pages.admin import jobs as admin_jobs
 from smplat.ui.pages.admin import pages as admin
 from smplat.ui.pages.admin import search_insights as admin_search
+from smplat.ui.pages.admin import sales as admin_sales
 from smplat.ui.pages.storefront import auth, catalog, home, legal, misc, services
+from smplat.ui.pages.storefront import checkout as checkout_pages
 from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import global_style
 
@@ -43,7 +45,12 @@ for legal_route, legal_title in ((routes.TERMS, "Terms of service"), (routes.PRI
                                   (routes.IMPRINT, "Imprint")):
     app.add_page(legal.legal_page, route=legal_route, title=f"{legal_title} · {BRAND}",
                  on_load=legal.LegalState.load_legal)
-app.add_page(misc.cart_page, route=routes.CART, title=f"Cart · {BRAND}", on_load=AuthState.load_user)
+app.add_page(checkout_pages.cart_page, route=routes.CART, title=f"Cart · {BRAND}",
+             on_load=checkout_pages.CartState.load_cart)
+app.add_page(checkout_pages.success_page, route=routes.CHECKOUT_SUCCESS, title=f"Order placed · {BRAND}",
+             on_load=checkout_pages.CheckoutResultState.load_success)
+app.add_page(checkout_pages.cancel_page, route=routes.CHECKOUT_CANCEL, title=f"Checkout not completed · {BRAND}",
+             on_load=checkout_pages.CheckoutResultState.load_cancel)
 app.add_page(auth.signin_page, route=routes.SIGN_IN, title=f"Sign in · {BRAND}", on_load=auth.AuthFormState.open_form)
 app.add_page(auth.signup_page, route=routes.SIGN_UP, title=f"Create account · {BRAND}",
              on_load=auth.AuthFormState.open_form)
@@ -74,5 +81,8 @@ app.add_page(admin_content.admin_content_page, route=routes.ADMIN_CONTENT, title
 app.add_page(admin_search.admin_search_insights_page, route=routes.ADMIN_SEARCH_INSIGHTS,
              title=f"Search insights · Admin · {BRAND}",
              on_load=[AuthState.require_staff, admin_search.SearchInsightsState.load_insights])
+
+app.add_page(admin_sales.admin_sales_page, route=routes.ADMIN_SALES, title=f"Sales · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin_sales.SalesState.load_sales])
 
 app.add_page(misc.not_found_page, route="404", title=f"Page not found · {BRAND}", on_load=AuthState.load_user)

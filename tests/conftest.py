@@ -44,7 +44,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "tests/browser/" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
     tier = {"unit": 0, "integration": 1, "browser": 2}
-    items.sort(key=lambda item: next((tier[m.name] for m in item.iter_markers() if m.name in tier), 1))
+    # Browser tests that place orders in the shared live shop run after those that expect none.
+    items.sort(key=lambda item: (next((tier[m.name] for m in item.iter_markers() if m.name in tier), 1),
+                                 1 if item.get_closest_marker("places_orders") else 0))
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from smplat.api import auth, health, refills
+from smplat.api import auth, health, refills, stripe_webhook
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[*health.routes, *auth.routes, *refills.routes])
+    return Starlette(routes=[*health.routes, *auth.routes, *stripe_webhook.routes, *refills.routes])

@@ -14,6 +14,7 @@ from smplat.models import (  # noqa: F401
     content,
     fulfillment,
     jobs,
+    merchandising,
     orders,
     payments,
     providers,

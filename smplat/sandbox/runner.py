@@ -56,10 +56,22 @@ def _start_webhook_sink(settings: Settings) -> RunningSandbox:
     return WebhookSink(SANDBOX_HOST, settings.sandbox_webhook_port, settings.sandbox_webhook_dir).start()
 
 
+def _start_stripe(settings: Settings) -> RunningSandbox:
+    from smplat.sandbox.stripe_sandbox import StripeSandbox
+
+    return StripeSandbox(
+        SANDBOX_HOST, settings.sandbox_stripe_port,
+        secret_key=settings.stripe_secret_key.get_secret_value(),
+        webhook_url=settings.effective_stripe_webhook_url,
+        webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+    ).start()
+
+
 SANDBOXES: list[SandboxEntry] = [
     SandboxEntry("smtp", "SMTP sink storing every email under the mailbox dir", _start_smtp_sink),
     SandboxEntry("panel", "SMM panel speaking panel API v2 (services, add, status, refill, cancel, balance)", _start_panel),
     SandboxEntry("webhook", "Slack-compatible webhook sink storing every alert it receives", _start_webhook_sink),
+    SandboxEntry("stripe", "Stripe-compatible checkout sessions, hosted pay page and signed webhooks", _start_stripe),
 ]
 
 

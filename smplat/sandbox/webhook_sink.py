@@ -38,7 +38,7 @@ def list_posts(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
 class WebhookSink:
     """Answers `ok` like Slack; a body that is not a JSON object gets 400 `invalid_payload`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8092, directory: str | os.PathLike[str] = "var/webhooks") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 8093, directory: str | os.PathLike[str] = "var/webhooks") -> None:
         self.directory = Path(directory)
 
         async def hook(request: Request) -> Response:

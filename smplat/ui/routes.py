@@ -3,6 +3,8 @@
 HOME = "/"
 SERVICES = "/services"
 CART = "/cart"
+CHECKOUT_SUCCESS = "/checkout/success"
+CHECKOUT_CANCEL = "/checkout/cancel"
 SIGN_IN = "/signin"
 SIGN_UP = "/signup"
 FORGOT_PASSWORD = "/forgot-password"
@@ -16,9 +18,11 @@ ADMIN_CATALOG = "/admin/catalog"
 ADMIN_ORDERS = "/admin/orders"
 ADMIN_CUSTOMERS = "/admin/customers"
 ADMIN_JOBS = "/admin/jobs"
+ADMIN_SALES = "/admin/sales"
 
 API_SESSION = "/api/auth/session"
 API_SIGNOUT = "/api/auth/signout"
+API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 
 
 def product(slug: str) -> str:

@@ -44,8 +44,8 @@ class LiveShop:
 
 
 @contextmanager
-def serve_shop(database_url: str, workdir: Path, build_dir: str, extra_env: dict[str, str] | None = None
-               ) -> Iterator[LiveShop]:
+def serve_shop(database_url: str, workdir: Path, build_dir: str, extra_env: dict[str, str] | None = None,
+               port: int | None = None) -> Iterator[LiveShop]:
     """Migrate and seed `database_url`, start an SMTP sink and the production web app on a
     free port, and stop both afterwards."""
     mailbox = workdir / "mailbox"
@@ -56,7 +56,7 @@ def serve_shop(database_url: str, workdir: Path, build_dir: str, extra_env: dict
 
     sink = SmtpSink("127.0.0.1", 0, mailbox)
     sink.start()
-    port = free_port()
+    port = port or free_port()
     env = {
         "DATABASE_URL": database_url,
         "SMPLAT_SMTP_PORT": str(sink.port),
@@ -93,9 +93,21 @@ def live_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveShop]:
     """The shop on a fresh SQLite file, as a first-time user runs it."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing at /usr/bin/chromium: run `make test`, which installs it")
+    from smplat.sandbox.stripe_sandbox import StripeSandbox
+    from smplat.settings import SANDBOX_STRIPE_SECRET_KEY, SANDBOX_STRIPE_WEBHOOK_SECRET
+
     workdir = tmp_path_factory.mktemp("live-shop")
-    with serve_shop(f"sqlite:///{workdir / 'shop.db'}", workdir, ".web-test") as shop:
-        yield shop
+    port = free_port()
+    # the Stripe sandbox posts its signed webhooks to this shop
+    stripe_sandbox = StripeSandbox("127.0.0.1", 0, secret_key=SANDBOX_STRIPE_SECRET_KEY,
+                                   webhook_url=f"http://127.0.0.1:{port}/api/stripe/webhook",
+                                   webhook_secret=SANDBOX_STRIPE_WEBHOOK_SECRET).start()
+    try:
+        with serve_shop(f"sqlite:///{workdir / 'shop.db'}", workdir, ".web-test",
+                        {"SMPLAT_STRIPE_API_BASE": stripe_sandbox.base_url}, port=port) as shop:
+            yield shop
+    finally:
+        stripe_sandbox.stop()
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ ADMIN_NAV = [
     ("Dashboard", routes.ADMIN, "layout-dashboard"),
     ("Orders", routes.ADMIN_ORDERS, "package"),
     ("Catalog", routes.ADMIN_CATALOG, "store"),
+    ("Sales", routes.ADMIN_SALES, "credit-card"),
     ("Customers", routes.ADMIN_CUSTOMERS, "users"),
     ("Content", routes.ADMIN_CONTENT, "file-pen-line"),
     ("Searches", routes.ADMIN_SEARCH_INSIGHTS, "search"),

@@ -7,13 +7,14 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import catalog
+from smplat.services import carts, catalog, counters, experiments, pricing
 from smplat.services.money import format_money
 from smplat.ui import routes
 from smplat.ui.components.common import card, empty_state, loading_block
 from smplat.ui.components.layout import storefront_page
 from smplat.ui.pages.storefront.bundles import bundles_section
 from smplat.ui.state.auth import AuthState
+from smplat.ui.state.cart import ShopperState
 
 
 def platform_icon(platform: rx.Var) -> rx.Component:
@@ -82,93 +83,455 @@ def product_grid(rows: rx.Var) -> rx.Component:
     )
 
 
-# --- product page -----------------------------------------------------------------------
+# --- product page: the configurator ------------------------------------------------------
 
 
-class ProductState(AuthState):
-    """The product page's display rows (plain dicts, small)."""
+def _delta_text(minor: int, currency: str) -> str:
+    if minor == 0:
+        return "included"
+    return ("+" if minor > 0 else "") + format_money(minor, currency)
+
+
+class ProductState(ShopperState):
+    """The configurator. Holds only the customer's choices and display rows; every price,
+    error and visibility comes from `services.pricing` on the server after each change."""
 
     found: bool = True
     loaded: bool = False
+    slug: str = ""
     product: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    quantity: int = 1
+    touched: list[str] = []
     groups: list[dict[str, Any]] = []
-    add_ons: list[dict[str, str]] = []
-    plans: list[dict[str, str]] = []
-    fields: list[dict[str, str]] = []
-    presets: list[dict[str, str]] = []
+    add_ons: list[dict[str, Any]] = []
+    plans: list[dict[str, Any]] = []
+    fields: list[dict[str, Any]] = []
+    presets: list[dict[str, Any]] = []
     images: list[dict[str, str]] = []
+    breakdown: list[dict[str, str]] = []
+    total: str = ""
+    unit_price: str = ""
+    billing_note: str = ""
+    estimate: str = ""
+    calculator: str = ""
+    highlight: dict[str, str] = {}
+    form_error: str = ""
+    added: bool = False
+    saved: list[dict[str, str]] = []
+    save_message: str = ""
+
+    def _detail(self, db):  # noqa: ANN001, ANN202
+        return catalog.get_product_detail(db, self.slug)
+
+    def _refresh(self, db, detail) -> None:  # noqa: ANN001
+        currency = detail.product.currency
+        try:
+            config = pricing.normalize(self.config)
+        except pricing.ConfigurationInvalid:
+            config = pricing.default_configuration(detail)
+        self.config = config.as_dict()
+        errors: dict[str, str] = {}
+        quote = None
+        variant = experiments.variant_for(db, detail.product.id, self._visitor())
+        try:
+            quote = pricing.quote(detail, config, quantity=self.quantity, variant=variant)
+        except pricing.ConfigurationInvalid as exc:
+            errors = exc.errors
+            if all(k.startswith("fields.") for k in errors):
+                # choices are fine, only typed values are missing: still show the live price
+                blank = pricing.Configuration(options=config.options, add_ons=config.add_ons, plan=config.plan,
+                                              preset=config.preset)
+                quote = pricing.price(detail, blank, quantity=self.quantity, variant=variant)
+        selected = config.options
+        self.groups = [{
+            "key": g.key, "name": g.name, "selection": "Choose one" if g.selection == "single" else "Choose any",
+            "error": errors.get(f"options.{g.key}", ""),
+            "options": [{"key": o.key, "label": o.label,
+                         "description": o.description or str((o.blueprint or {}).get("tagline", "")),
+                         "delta": _delta_text(o.price_delta_minor, currency), "selected": o.key in selected.get(g.key, [])}
+                        for o in opts],
+        } for g, opts in detail.groups]
+        self.add_ons = [{"key": a.key, "label": a.label, "description": a.description,
+                         "price": (f"+{a.percentage_bps / 100:g}%" if a.pricing_mode == "percentage"
+                                   else "+" + format_money(a.amount_minor, currency)),
+                         "selected": a.key in config.add_ons} for a in detail.add_ons]
+        self.plans = [{"key": p.key, "name": p.name, "price": format_money(p.price_minor, p.currency),
+                       "billing": "one-time" if p.billing == "one_time" else f"every {p.interval}",
+                       "selected": p.key == config.plan} for p in detail.plans]
+        self.fields = [{"key": f.key, "label": f.label, "help": f.help_text, "placeholder": f.placeholder,
+                        "required": f.required, "type": "number" if f.field_type == "number" else "text",
+                        "textarea": f.field_type == "textarea",
+                        "visible": pricing.is_visible(f.visibility_rules, config),
+                        "value": config.fields.get(f.key, f.default_value or ""),
+                        "error": errors.get(f"fields.{f.key}", "") if f.key in self.touched else ""}
+                       for f in detail.fields]
+        self.presets = [{"key": pr.key, "label": pr.label, "description": pr.description,
+                         "active": pr.key == config.preset} for pr in detail.presets]
+        if quote is not None:
+            self.breakdown = pricing.format_breakdown(quote)
+            self.total = format_money(quote.total_minor, currency)
+            self.unit_price = format_money(quote.unit_price_minor, currency)
+            self.billing_note = f"billed every {quote.interval}" if quote.billing == "subscription" else "one-time payment"
+        else:
+            self.breakdown, self.total, self.unit_price, self.billing_note = [], "—", "—", ""
+        self.estimate = catalog.delivery_label(pricing.delivery_estimate_hours(detail, config))
+        self.calculator = pricing.calculator_text(detail, config)
+        chosen = pricing.blueprint_snapshot(detail, config)
+        first = chosen[0] if chosen else {}
+        hero = next((b["hero_image"] for b in chosen if b["hero_image"]), "")
+        self.highlight = {"tagline": first.get("tagline", ""), "sla": first.get("delivery_sla", ""),
+                          "image": hero or (self.images[0]["url"] if self.images else "")}
+        others = [k for k in errors if not k.startswith("fields.") or k.split(".", 1)[1] in self.touched]
+        self.form_error = "Please fix the highlighted choices." if quote is None and others else ""
+
+    def _with_detail(self, change) -> None:  # noqa: ANN001
+        with session_scope() as db:
+            detail = self._detail(db)
+            if detail is None:
+                self.found = False
+                return
+            change(detail)
+            self.added = False
+            self._refresh(db, detail)
 
     @rx.event
     def load_product(self) -> None:
         self.load_user()
-        slug = self.router.page.params.get("slug", "")
+        self.slug = self.router.page.params.get("slug", "")
+        self.touched, self.quantity, self.added, self.save_message = [], 1, False, ""
         with session_scope() as db:
-            detail = catalog.get_product_detail(db, slug)
+            detail = self._detail(db)
             self.loaded = True
             self.found = detail is not None
             if detail is None:
                 return
             p = detail.product
             self.product = {
-                "title": p.title, "tagline": p.tagline, "description": p.description, "platform": p.platform,
-                "category": detail.category.name, "unit": p.unit_label,
+                "id": str(p.id), "title": p.title, "tagline": p.tagline, "description": p.description,
+                "platform": p.platform, "category": detail.category.name, "unit": p.unit_label,
                 "delivery": catalog.delivery_label(p.delivery_estimate_hours),
-                "base_price": format_money(p.base_price_minor, p.currency),
             }
-            self.groups = [
-                {
-                    "name": g.name, "description": g.description,
-                    "selection": "Choose one" if g.selection == "single" else "Choose any",
-                    "options": [
-                        {"label": o.label, "description": o.description or str(o.blueprint.get("tagline", "")),
-                         "sla": str(o.blueprint.get("delivery_sla", "")),
-                         "delta": ("+" + format_money(o.price_delta_minor, p.currency)) if o.price_delta_minor > 0
-                         else ("included" if o.price_delta_minor == 0 else format_money(o.price_delta_minor, p.currency))}
-                        for o in options
-                    ],
-                }
-                for g, options in detail.groups
-            ]
-            self.add_ons = [{"label": a.label, "description": a.description, "price": _addon_price(a, p.currency)}
-                            for a in detail.add_ons]
-            self.plans = [{"name": pl.name, "price": format_money(pl.price_minor, pl.currency),
-                           "billing": "one-time" if pl.billing == "one_time" else f"every {pl.interval}"}
-                          for pl in detail.plans]
-            self.fields = [{"label": f.label, "help": f.help_text or f.placeholder,
-                            "required": "Required" if f.required else "Optional"} for f in detail.fields]
-            self.presets = [{"label": pr.label, "description": pr.description} for pr in detail.presets]
             self.images = [{"url": m.url, "alt": m.alt_text or p.title} for m in detail.media]
+            preset = next((pr for pr in detail.presets if pr.is_featured), None)
+            config = pricing.from_preset(detail, preset.key) if preset else pricing.default_configuration(detail)
+            self.config = config.as_dict()
+            self._refresh(db, detail)
+            variant = experiments.variant_for(db, p.id, self._visitor())
+            experiments.record_exposure(db, variant, self.consent_choice)
+            self._load_saved(db, p.id)
+
+    def _load_saved(self, db, product_id: int) -> None:  # noqa: ANN001
+        user = self._current_user()
+        self.saved = [] if user is None else [
+            {"id": str(s.id), "name": s.name} for s in carts.saved_configurations(db, user_id=user.id, product_id=product_id)]
+
+    def _set(self, **changes: Any) -> dict[str, Any]:
+        config = dict(self.config)
+        config.update(changes)
+        return config
+
+    @rx.event
+    def choose_option(self, group_key: str, option_key: str) -> None:
+        def change(detail) -> None:  # noqa: ANN001
+            group = next((g for g, _ in detail.groups if g.key == group_key), None)
+            if group is None:
+                return
+            options = dict(self.config.get("options") or {})
+            current = list(options.get(group_key) or [])
+            if group.selection == "multi":
+                current = [k for k in current if k != option_key] if option_key in current else current + [option_key]
+            else:
+                current = [option_key]
+            options[group_key] = current
+            self.config = self._set(options=options, preset=None)
+        self._with_detail(change)
+
+    @rx.event
+    def toggle_add_on(self, key: str) -> None:
+        add_ons = list(self.config.get("add_ons") or [])
+        add_ons = [a for a in add_ons if a != key] if key in add_ons else add_ons + [key]
+        self._with_detail(lambda d: setattr(self, "config", self._set(add_ons=add_ons, preset=None)))
+
+    @rx.event
+    def choose_plan(self, key: str) -> None:
+        self._with_detail(lambda d: setattr(self, "config", self._set(plan=key, preset=None)))
+
+    @rx.event
+    def set_field(self, key: str, value: str) -> None:
+        fields = dict(self.config.get("fields") or {})
+        fields[key] = value
+        if key not in self.touched:
+            self.touched = self.touched + [key]
+        self._with_detail(lambda d: setattr(self, "config", self._set(fields=fields)))
+
+    @rx.event
+    def set_quantity(self, value: str) -> None:
+        try:
+            self.quantity = max(1, min(pricing.MAX_LINE_QUANTITY, int(value)))
+        except (TypeError, ValueError):
+            self.quantity = 1
+        self._with_detail(lambda d: None)
+
+    def _preset_event(self, db, product_id: int, key: str, action: str) -> None:  # noqa: ANN001
+        counters.record_preset_event(db, product_id=product_id, preset_key=key, action=action,
+                                     source="configurator", consent=self.consent_choice)
+
+    @rx.event
+    def apply_preset(self, key: str):
+        with session_scope() as db:
+            detail = self._detail(db)
+            if detail is None:
+                return
+            try:
+                preset = pricing.from_preset(detail, key)
+            except pricing.ConfigurationInvalid as exc:
+                return rx.toast.error(exc.errors.get("preset", "Unknown preset"))
+            fields = {**(self.config.get("fields") or {}), **preset.fields}
+            self.config = {**preset.as_dict(), "fields": fields}
+            self._preset_event(db, detail.product.id, key, "apply")
+            self.added = False
+            self._refresh(db, detail)
+
+    @rx.event
+    def clear_preset(self) -> None:
+        with session_scope() as db:
+            detail = self._detail(db)
+            if detail is None or not self.config.get("preset"):
+                return
+            self._preset_event(db, detail.product.id, self.config["preset"], "clear")
+            self.config = self._set(preset=None)
+            self._refresh(db, detail)
+
+    @rx.event
+    def add_to_cart(self, form_data: dict[str, Any]):
+        fields = {k[len("field:"):]: str(v) for k, v in form_data.items() if k.startswith("field:")}
+        config = self._set(fields={**(self.config.get("fields") or {}), **fields})
+        self.touched = list({*self.touched, *fields.keys()})
+        owner = self._owner()
+        with session_scope() as db:
+            detail = self._detail(db)
+            if detail is None:
+                return
+            self.config = config
+            try:
+                cart = carts.get_or_create_cart(db, **owner)
+                carts.add_item(db, cart, self.slug, config, self.quantity, visitor=self._visitor())
+            except pricing.ConfigurationInvalid:
+                db.rollback()
+                self.touched = [f.key for f in detail.fields]
+                self._refresh(db, detail)
+                self.form_error = "Some details need your attention before this can go in your cart."
+                return
+            except carts.CartError as exc:
+                db.rollback()
+                self.form_error = str(exc)
+                return
+            self._refresh(db, detail)
+            self.added = True
+        return rx.toast.success("Added to your cart")
+
+    @rx.event
+    def save_configuration(self, form_data: dict[str, Any]):
+        user = self._current_user()
+        if user is None:
+            return rx.toast.error("Sign in to save configurations.")
+        with session_scope() as db:
+            try:
+                carts.save_configuration(db, user_id=user.id, product_slug=self.slug, name=str(form_data.get("name", "")),
+                                         raw_configuration=self.config, quantity=self.quantity)
+            except (carts.CartError, pricing.ConfigurationInvalid) as exc:
+                db.rollback()
+                self.save_message = ("Fill in the required details first." if isinstance(exc, pricing.ConfigurationInvalid)
+                                     else str(exc))
+                return
+            self._load_saved(db, int(self.product["id"]))
+            self.save_message = "Saved."
+
+    @rx.event
+    def apply_saved(self, saved_id: str):
+        user = self._current_user()
+        if user is None:
+            return
+        with session_scope() as db:
+            from smplat.models.merchandising import SavedConfiguration
+
+            row = db.get(SavedConfiguration, int(saved_id)) if saved_id.isdigit() else None
+            detail = self._detail(db)
+            if row is None or row.user_id != user.id or detail is None or row.product_id != detail.product.id:
+                return rx.toast.error("That saved configuration is not yours.")
+            self.config = dict(row.configuration)
+            self.quantity = row.quantity
+            self._refresh(db, detail)
 
 
-def _addon_price(add_on, currency: str) -> str:  # noqa: ANN001
-    if add_on.pricing_mode == "percentage":
-        return f"+{add_on.percentage_bps / 100:g}%"
-    if add_on.pricing_mode == "flat":
-        return "+" + format_money(add_on.amount_minor, currency)
-    return "priced by route"
+def _section(title: str, *children: rx.Component, **props) -> rx.Component:
+    return card(rx.heading(title, size="4", margin_bottom="0.75rem"), *children, width="100%", **props)
 
 
-def _section(title: str, *children: rx.Component) -> rx.Component:
-    return card(rx.heading(title, size="4", margin_bottom="0.75rem"), *children, width="100%")
+def _option_button(group: rx.Var, option: rx.Var) -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.vstack(rx.text(option["label"], weight="medium"),
+                      rx.text(option["description"], size="1", color_scheme="gray"), spacing="0", align="start"),
+            rx.spacer(),
+            rx.text(option["delta"], weight="bold", size="2"),
+            width="100%", align="center",
+        ),
+        on_click=ProductState.choose_option(group["key"], option["key"]),
+        class_name="choice",
+        id="option-" + group["key"].to(str) + "-" + option["key"].to(str),
+        data_selected=option["selected"].to(str),
+        padding="0.6rem 0.8rem", border_radius="10px", cursor="pointer", width="100%",
+        border=rx.cond(option["selected"], "2px solid var(--violet-9)", "1px solid var(--gray-a5)"),
+        background=rx.cond(option["selected"], "var(--violet-a2)", "transparent"),
+    )
+
+
+def _field(f: rx.Var) -> rx.Component:
+    common = dict(name="field:" + f["key"].to(str), id="field-" + f["key"].to(str), placeholder=f["placeholder"],
+                  default_value=f["value"], width="100%",
+                  on_blur=lambda value: ProductState.set_field(f["key"], value))
+    return rx.cond(
+        f["visible"],
+        rx.vstack(
+            rx.hstack(rx.text(f["label"], weight="medium", size="2"),
+                      rx.cond(f["required"], rx.badge("required", variant="soft", size="1"),
+                              rx.badge("optional", variant="soft", color_scheme="gray", size="1")), spacing="2"),
+            rx.cond(f["textarea"], rx.text_area(**common, rows="4"), rx.input(**common, type=f["type"], size="3")),
+            rx.cond(f["error"] != "", rx.text(f["error"], color="var(--red-11)", size="1",
+                                              id="error-" + f["key"].to(str)),
+                    rx.text(f["help"], size="1", color_scheme="gray")),
+            spacing="1", width="100%", align="start",
+        ),
+    )
+
+
+def _price_panel() -> rx.Component:
+    return card(
+        rx.hstack(rx.text("Your price", size="2", color_scheme="gray"), rx.spacer(),
+                  rx.text(ProductState.billing_note, size="1", color_scheme="gray")),
+        rx.text(ProductState.total, size="8", weight="bold", id="price-total", letter_spacing="-0.02em"),
+        rx.vstack(
+            rx.foreach(ProductState.breakdown, lambda b: rx.hstack(
+                rx.text(b["label"], size="1", color_scheme="gray"), rx.spacer(), rx.text(b["amount"], size="1"),
+                width="100%")),
+            rx.cond(ProductState.quantity > 1, rx.hstack(
+                rx.text("per package", size="1", color_scheme="gray"), rx.spacer(),
+                rx.text(ProductState.unit_price, size="1"), width="100%")),
+            spacing="1", width="100%", id="price-breakdown", margin_y="0.5rem",
+        ),
+        rx.hstack(rx.icon("clock", size=14), rx.text(ProductState.estimate, size="2", id="delivery-estimate"),
+                  color="var(--gray-11)"),
+        rx.cond(ProductState.calculator != "", rx.hstack(
+            rx.icon("calculator", size=14), rx.text(ProductState.calculator, size="2", id="calculator-text"),
+            color="var(--gray-11)")),
+        width="100%", style={"position": "sticky", "top": "80px"},
+    )
+
+
+def _configurator() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.foreach(ProductState.groups, lambda g: _section(
+                g["name"],
+                rx.vstack(rx.foreach(g["options"].to(list[dict[str, Any]]), lambda o: _option_button(g, o)),
+                          spacing="2", width="100%"),
+                rx.cond(g["error"] != "", rx.text(g["error"], color="var(--red-11)", size="1")),
+            )),
+            rx.cond(ProductState.plans.length() > 1, _section(
+                "Plan",
+                rx.vstack(rx.foreach(ProductState.plans, lambda pl: rx.box(
+                    rx.hstack(rx.text(pl["name"], weight="medium"), rx.spacer(), rx.text(pl["price"], weight="bold"),
+                              rx.text(pl["billing"], size="1", color_scheme="gray"), width="100%", align="center"),
+                    on_click=ProductState.choose_plan(pl["key"]), id="plan-" + pl["key"].to(str), cursor="pointer",
+                    padding="0.6rem 0.8rem", border_radius="10px", width="100%",
+                    border=rx.cond(pl["selected"], "2px solid var(--violet-9)", "1px solid var(--gray-a5)"))),
+                    spacing="2", width="100%"),
+            )),
+            rx.cond(ProductState.add_ons.length() > 0, _section(
+                "Add-ons",
+                rx.vstack(rx.foreach(ProductState.add_ons, lambda a: rx.hstack(
+                    rx.checkbox(checked=a["selected"], on_change=lambda _v: ProductState.toggle_add_on(a["key"]),
+                                id="addon-" + a["key"].to(str)),
+                    rx.vstack(rx.text(a["label"], weight="medium"),
+                              rx.text(a["description"], size="1", color_scheme="gray"), spacing="0", align="start"),
+                    rx.spacer(), rx.text(a["price"], weight="bold", size="2"), width="100%", align="center")),
+                    spacing="3", width="100%"),
+            )),
+            _section(
+                "Your details",
+                rx.vstack(rx.foreach(ProductState.fields, _field), spacing="3", width="100%"),
+                rx.hstack(
+                    rx.text("Packages", size="2", weight="medium"),
+                    rx.input(default_value=ProductState.quantity.to(str), on_blur=ProductState.set_quantity, type="number", min="1", max="100",
+                             width="90px", id="quantity"),
+                    spacing="3", align="center", margin_top="0.75rem",
+                ),
+            ),
+            rx.cond(ProductState.form_error != "", rx.callout(ProductState.form_error, icon="triangle-alert",
+                                                              color_scheme="red", width="100%", id="form-error")),
+            rx.hstack(
+                rx.button(rx.icon("shopping-cart", size=16), "Add to cart", size="4", type="submit", id="add-to-cart",
+                          flex="1"),
+                rx.cond(ProductState.added, rx.link(rx.button("View cart", size="4", variant="soft", type="button"),
+                                                    href=routes.CART, id="view-cart")),
+                width="100%", spacing="3",
+            ),
+            spacing="4", width="100%",
+        ),
+        on_submit=ProductState.add_to_cart,
+        reset_on_submit=False,
+        width="100%",
+    )
+
+
+def _saved_configurations() -> rx.Component:
+    return rx.cond(
+        ProductState.signed_in,
+        _section(
+            "Saved configurations",
+            rx.hstack(rx.foreach(ProductState.saved, lambda s: rx.button(
+                s["name"], variant="soft", size="1", on_click=ProductState.apply_saved(s["id"]))), wrap="wrap",
+                spacing="2"),
+            rx.form(rx.hstack(rx.input(name="name", placeholder="Name this setup", id="save-name", flex="1"),
+                              rx.button("Save", type="submit", variant="outline", id="save-configuration"), width="100%"),
+                    on_submit=ProductState.save_configuration, reset_on_submit=True, margin_top="0.5rem"),
+            rx.text(ProductState.save_message, size="1", color_scheme="gray"),
+        ),
+    )
 
 
 def product_page() -> rx.Component:
+    presets = rx.cond(ProductState.presets.length() > 0, rx.hstack(
+        rx.foreach(ProductState.presets, lambda pr: rx.button(
+            rx.vstack(rx.text(pr["label"], weight="bold", size="2"), rx.text(pr["description"], size="1"),
+                      spacing="0", align="start"),
+            variant=rx.cond(pr["active"], "solid", "surface"), size="3", height="auto", padding="0.6rem 0.9rem",
+            on_click=ProductState.apply_preset(pr["key"]), id="preset-" + pr["key"].to(str))),
+        rx.cond(ProductState.config["preset"], rx.button("Clear preset", variant="ghost", size="1",
+                                                        on_click=ProductState.clear_preset, id="clear-preset")),
+        spacing="2", wrap="wrap", id="presets",
+    ))
     detail = rx.grid(
         rx.vstack(
-            rx.cond(ProductState.images.length() > 0,
-                    rx.image(src=ProductState.images[0]["url"], alt=ProductState.images[0]["alt"], width="100%",
-                             border_radius="16px", id="product-hero-image")),
+            rx.image(src=ProductState.highlight["image"], alt=ProductState.product["title"], width="100%",
+                     border_radius="16px", id="product-hero-image", background="var(--gray-3)"),
+            rx.cond(ProductState.images.length() > 1, rx.hstack(
+                rx.foreach(ProductState.images, lambda m: rx.image(src=m["url"], alt=m["alt"], width="72px",
+                                                                   height="72px", border_radius="8px",
+                                                                   object_fit="cover")),
+                spacing="2", id="media-gallery")),
+            rx.cond(ProductState.highlight["tagline"] != "", card(
+                rx.hstack(rx.icon("sparkles", size=18, color="var(--violet-11)"),
+                          rx.text(ProductState.highlight["tagline"], weight="bold", id="blueprint-tagline"), spacing="2"),
+                rx.text(ProductState.highlight["sla"], size="2", color_scheme="gray", id="blueprint-sla"),
+                width="100%")),
+            _price_panel(),
             _section("About this service", rx.text(ProductState.product["description"], size="3",
                                                    white_space="pre-wrap")),
-            rx.cond(ProductState.fields.length() > 0, _section(
-                "What we'll ask you for",
-                rx.vstack(rx.foreach(ProductState.fields, lambda f: rx.hstack(
-                    rx.icon("text-cursor-input", size=16), rx.text(f["label"], weight="medium"),
-                    rx.text(f["help"], size="2", color_scheme="gray"), rx.spacer(),
-                    rx.badge(f["required"], variant="soft"), width="100%", align="center")), spacing="2"),
-            )),
-            spacing="4",
-            width="100%",
+            _saved_configurations(),
+            spacing="4", width="100%",
         ),
         rx.vstack(
             rx.badge(platform_icon(ProductState.product["platform"]), ProductState.product["category"],
@@ -176,38 +539,9 @@ def product_page() -> rx.Component:
             rx.heading(ProductState.product["title"], size="8", weight="bold", letter_spacing="-0.02em",
                        id="product-title"),
             rx.text(ProductState.product["tagline"], size="4", color_scheme="gray"),
-            rx.hstack(rx.icon("clock", size=16), rx.text(ProductState.product["delivery"], size="2"),
-                      color="var(--gray-11)"),
-            rx.foreach(ProductState.groups, lambda g: _section(
-                g["name"],
-                rx.text(g["selection"], size="1", color_scheme="gray", margin_bottom="0.5rem"),
-                rx.vstack(rx.foreach(g["options"].to(list[dict[str, str]]), lambda o: rx.hstack(
-                    rx.vstack(rx.text(o["label"], weight="medium"),
-                              rx.text(o["description"], size="1", color_scheme="gray"), spacing="0", align="start"),
-                    rx.spacer(),
-                    rx.vstack(rx.text(o["delta"], weight="bold", size="2"),
-                              rx.text(o["sla"], size="1", color_scheme="gray"), spacing="0", align="end"),
-                    width="100%", padding="0.5rem 0", border_bottom="1px solid var(--gray-a3)")),
-                    spacing="0", width="100%"),
-            )),
-            rx.cond(ProductState.add_ons.length() > 0, _section(
-                "Add-ons",
-                rx.vstack(rx.foreach(ProductState.add_ons, lambda a: rx.hstack(
-                    rx.vstack(rx.text(a["label"], weight="medium"),
-                              rx.text(a["description"], size="1", color_scheme="gray"), spacing="0", align="start"),
-                    rx.spacer(), rx.text(a["price"], weight="bold", size="2"), width="100%")), spacing="3",
-                    width="100%"),
-            )),
-            rx.cond(ProductState.plans.length() > 0, _section(
-                "Plans",
-                rx.vstack(rx.foreach(ProductState.plans, lambda pl: rx.hstack(
-                    rx.text(pl["name"], weight="medium"), rx.spacer(), rx.text(pl["price"], weight="bold"),
-                    rx.text(pl["billing"], size="1", color_scheme="gray"), width="100%", align="center")),
-                    spacing="2", width="100%"),
-            )),
-            spacing="4",
-            width="100%",
-            align="start",
+            presets,
+            _configurator(),
+            spacing="4", width="100%", align="start",
         ),
         columns=rx.breakpoints(initial="1", md="2"),
         spacing="6",

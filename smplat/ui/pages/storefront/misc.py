@@ -1,25 +1,11 @@
-"""Cart and not-found pages."""
+"""The not-found page."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from smplat.ui import routes
-from smplat.ui.components.common import empty_state, page_title
 from smplat.ui.components.layout import storefront_page
-
-
-def cart_page() -> rx.Component:
-    return storefront_page(
-        page_title("Your cart"),
-        empty_state(
-            "shopping-cart",
-            "Your cart is empty",
-            "Pick a service, choose a package and it will wait for you here.",
-            rx.link(rx.button("Browse services"), href=routes.SERVICES),
-            id="cart-empty",
-        ),
-    )
 
 
 def not_found_page() -> rx.Component:

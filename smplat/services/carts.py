@@ -1,0 +1,291 @@
+"""Carts for guests (a random token in a cookie, only its SHA-256 stored) and accounts,
+merged at sign-in. Every change re-validates and re-prices through the pricing service;
+prices stored on cart items are only what the server last computed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from smplat.models.base import utcnow
+from smplat.models.carts import Cart, CartItem, CartStatus
+from smplat.models.catalog import Product, ProductStatus
+from smplat.services import catalog, experiments, pricing
+from smplat.services.accounts import hash_token, new_token
+from smplat.services.catalog import ProductDetail
+from smplat.services.money import format_money
+from smplat.services.pricing import ConfigurationInvalid, Quote
+
+CART_COOKIE = "smplat_cart"
+MAX_CART_LINES = 20
+
+
+class CartError(ValueError):
+    """A cart action that cannot be done; `errors` maps where to a message (like ConfigurationInvalid)."""
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or {}
+
+
+def visitor_key(guest_token: str | None) -> str | None:
+    """The experiment identity of a browser: the hash of its cart cookie."""
+    return hash_token(guest_token) if guest_token else None
+
+
+def new_guest_token() -> str:
+    return new_token()
+
+
+def find_cart(session: Session, *, user_id: int | None, guest_token: str | None) -> Cart | None:
+    if user_id:
+        return session.execute(select(Cart).where(Cart.user_id == user_id, Cart.status == CartStatus.ACTIVE.value)
+                               .order_by(Cart.id.desc())).scalars().first()
+    if guest_token:
+        return session.execute(select(Cart).where(Cart.guest_token_hash == hash_token(guest_token),
+                                                  Cart.status == CartStatus.ACTIVE.value)).scalars().first()
+    return None
+
+
+def get_or_create_cart(session: Session, *, user_id: int | None, guest_token: str | None) -> Cart:
+    cart = find_cart(session, user_id=user_id, guest_token=guest_token)
+    if cart is not None:
+        return cart
+    if not user_id and not guest_token:
+        raise CartError("Your browser did not keep the cart cookie; allow cookies to shop as a guest.")
+    cart = Cart(user_id=user_id or None, guest_token_hash=None if user_id else hash_token(guest_token))
+    try:
+        with session.begin_nested():
+            session.add(cart)
+            session.flush()
+    except IntegrityError:  # a second tab created it first
+        cart = find_cart(session, user_id=user_id, guest_token=guest_token)
+        if cart is None:
+            raise CartError("This cart is closed; reload the page to start a new one.") from None
+    return cart
+
+
+class DetailCache:
+    """Product details by id for one request, so a cart of N lines costs one load per product."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._by_id: dict[int, ProductDetail | None] = {}
+
+    def get(self, product_id: int) -> ProductDetail | None:
+        if product_id not in self._by_id:
+            slug = self.session.execute(select(Product.slug).where(Product.id == product_id,
+                                                                  Product.status == ProductStatus.ACTIVE.value)).scalar()
+            self._by_id[product_id] = catalog.get_product_detail(self.session, slug) if slug else None
+        return self._by_id[product_id]
+
+
+def quote_for(session: Session, detail: ProductDetail, raw_configuration: Any, quantity: int, *,
+              visitor: str | None, channel: str = "storefront") -> Quote:
+    variant = experiments.variant_for(session, detail.product.id, visitor)
+    return pricing.quote(detail, raw_configuration, quantity=quantity, channel=channel, variant=variant)
+
+
+def _store_quote(item: CartItem, quote: Quote) -> None:
+    item.configuration = quote.configuration.as_dict()
+    item.quantity = quote.quantity
+    item.unit_price_minor = quote.unit_price_minor
+    item.line_total_minor = quote.total_minor
+    item.price_breakdown = quote.price_record()
+    item.updated_at = utcnow()
+
+
+def add_item(session: Session, cart: Cart, product_slug: str, raw_configuration: Any, quantity: int, *,
+             visitor: str | None) -> CartItem:
+    """Validate and price, then store. Raises ConfigurationInvalid (nothing stored) or CartError."""
+    detail = catalog.get_product_detail(session, product_slug)
+    if detail is None:
+        raise CartError("This service is not available any more.")
+    quote = quote_for(session, detail, raw_configuration, quantity, visitor=visitor)
+    items = list_items(session, cart)
+    if items and any(i.product_id for i in items) and cart.currency != detail.product.currency:
+        raise CartError("Your cart holds another currency; check it out first.")
+    if len(items) >= MAX_CART_LINES:
+        raise CartError(f"A cart holds at most {MAX_CART_LINES} lines.")
+    item = CartItem(cart_id=cart.id, product_id=detail.product.id)
+    _store_quote(item, quote)
+    cart.currency = detail.product.currency
+    cart.updated_at = utcnow()
+    session.add(item)
+    session.flush()
+    return item
+
+
+def _owned_item(session: Session, cart: Cart, item_id: Any) -> CartItem:
+    if isinstance(item_id, bool) or not isinstance(item_id, int):
+        raise CartError("That cart line does not exist.")
+    item = session.get(CartItem, item_id)
+    if item is None or item.cart_id != cart.id:
+        raise CartError("That cart line does not exist.")
+    return item
+
+
+def update_item(session: Session, cart: Cart, item_id: Any, *, quantity: Any = None,
+                raw_configuration: Any = None, visitor: str | None) -> CartItem:
+    """Change quantity and/or configuration; re-validated and re-priced, or refused unchanged."""
+    item = _owned_item(session, cart, item_id)
+    detail = DetailCache(session).get(item.product_id)
+    if detail is None:
+        raise CartError("This service is not available any more; remove it from your cart.")
+    new_quantity = item.quantity if quantity is None else quantity
+    new_configuration = item.configuration if raw_configuration is None else raw_configuration
+    quote = quote_for(session, detail, new_configuration, new_quantity, visitor=visitor)
+    _store_quote(item, quote)
+    cart.updated_at = utcnow()
+    session.flush()
+    return item
+
+
+def remove_item(session: Session, cart: Cart, item_id: Any) -> None:
+    item = _owned_item(session, cart, item_id)
+    session.delete(item)
+    cart.updated_at = utcnow()
+    session.flush()
+
+
+def list_items(session: Session, cart: Cart) -> list[CartItem]:
+    return list(session.execute(select(CartItem).where(CartItem.cart_id == cart.id).order_by(CartItem.id)).scalars())
+
+
+@dataclass
+class PricedLine:
+    item: CartItem
+    detail: ProductDetail | None
+    quote: Quote | None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        currency = self.quote.currency if self.quote else (self.detail.product.currency if self.detail else "EUR")
+        config = pricing.normalize(self.item.configuration) if self.item.configuration else pricing.Configuration()
+        billing = self.quote.billing if self.quote else "one_time"
+        return {
+            "id": self.item.id,
+            "slug": self.detail.product.slug if self.detail else "",
+            "title": self.detail.product.title if self.detail else "Unavailable service",
+            "image": next((m.url for m in self.detail.media), "") if self.detail else "",
+            "summary": pricing.summary(self.detail, config) if self.detail else "",
+            "fields": ", ".join(f"{k}: {v}" for k, v in config.fields.items()),
+            "quantity": self.item.quantity,
+            "unit_price": format_money(self.quote.unit_price_minor if self.quote else self.item.unit_price_minor, currency),
+            "total": format_money(self.quote.total_minor if self.quote else self.item.line_total_minor, currency),
+            "billing": "" if billing == "one_time" else f"every {self.quote.interval}" if self.quote else "",
+            "error": "; ".join(self.errors.values()),
+        }
+
+
+@dataclass
+class PricedCart:
+    cart: Cart | None
+    lines: list[PricedLine]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.lines) and all(not line.errors for line in self.lines)
+
+    @property
+    def currency(self) -> str:
+        return self.cart.currency if self.cart else "EUR"
+
+    @property
+    def total_minor(self) -> int:
+        return sum(line.quote.total_minor for line in self.lines if line.quote)
+
+
+def price_cart(session: Session, cart: Cart | None, *, visitor: str | None) -> PricedCart:
+    """Re-validate and re-price every line now; lines that broke carry their errors.
+    Stored prices are refreshed to what the customer will pay."""
+    if cart is None:
+        return PricedCart(None, [])
+    cache = DetailCache(session)
+    lines = []
+    for item in list_items(session, cart):
+        detail = cache.get(item.product_id)
+        if detail is None:
+            lines.append(PricedLine(item, None, None, {"product": "This service is not available any more."}))
+            continue
+        try:
+            quote = quote_for(session, detail, item.configuration, item.quantity, visitor=visitor)
+        except ConfigurationInvalid as exc:
+            lines.append(PricedLine(item, detail, None, exc.errors))
+            continue
+        if quote.total_minor != item.line_total_minor or quote.price_record() != item.price_breakdown:
+            _store_quote(item, quote)
+        lines.append(PricedLine(item, detail, quote))
+    session.flush()
+    return PricedCart(cart, lines)
+
+
+def merge_guest_cart(session: Session, guest_token: str | None, user_id: int) -> int:
+    """At sign-in: move the guest cart's lines into the account's cart. Returns lines moved."""
+    if not guest_token:
+        return 0
+    guest = find_cart(session, user_id=None, guest_token=guest_token)
+    if guest is None or guest.user_id:
+        return 0
+    items = list_items(session, guest)
+    if not items:
+        guest.status = CartStatus.MERGED.value
+        return 0
+    target = get_or_create_cart(session, user_id=user_id, guest_token=None)
+    existing = len(list_items(session, target))
+    moved = 0
+    for item in items:
+        if existing + moved >= MAX_CART_LINES:
+            break
+        item.cart_id = target.id
+        moved += 1
+    target.currency = guest.currency if not existing else target.currency
+    target.updated_at = utcnow()
+    guest.status = CartStatus.MERGED.value
+    session.flush()
+    return moved
+
+
+def item_count(session: Session, *, user_id: int | None, guest_token: str | None) -> int:
+    cart = find_cart(session, user_id=user_id, guest_token=guest_token)
+    return len(list_items(session, cart)) if cart else 0
+
+
+# --- saved configurations (signed-in customers) -------------------------------------------
+
+
+def save_configuration(session: Session, *, user_id: int, product_slug: str, name: str, raw_configuration: Any,
+                       quantity: int) -> Any:
+    """Validate, then store under a name (the same name overwrites). Raises CartError/ConfigurationInvalid."""
+    from smplat.models.merchandising import SavedConfiguration
+
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 80:
+        raise CartError("Give the configuration a name of 1 to 80 characters.", {"name": "1 to 80 characters"})
+    detail = catalog.get_product_detail(session, product_slug)
+    if detail is None:
+        raise CartError("This service is not available any more.")
+    quote = pricing.quote(detail, raw_configuration, quantity=quantity)
+    row = session.execute(select(SavedConfiguration).where(
+        SavedConfiguration.user_id == user_id, SavedConfiguration.product_id == detail.product.id,
+        SavedConfiguration.name == name)).scalars().first()
+    if row is None:
+        row = SavedConfiguration(user_id=user_id, product_id=detail.product.id, name=name)
+        session.add(row)
+    row.configuration = quote.configuration.as_dict()
+    row.quantity = quantity
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def saved_configurations(session: Session, *, user_id: int, product_id: int) -> list[Any]:
+    from smplat.models.merchandising import SavedConfiguration
+
+    return list(session.execute(select(SavedConfiguration).where(
+        SavedConfiguration.user_id == user_id, SavedConfiguration.product_id == product_id)
+        .order_by(SavedConfiguration.updated_at.desc())).scalars())

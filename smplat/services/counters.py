@@ -1,0 +1,71 @@
+"""Operational counters and merchandising events that admin pages and tests read.
+
+Counters (checkout started/completed/failed/abandoned, webhooks received/duplicate/
+rejected/failed) hold no personal data and are always recorded, incremented in SQL
+(`value = value + 1`) so concurrent workers never lose a count. Preset events are
+analytics and are recorded only with the visitor's consent.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from smplat.models.base import utcnow
+from smplat.models.catalog import Product
+from smplat.models.merchandising import CommerceCounter, PresetAction, PresetEvent, PresetSource
+from smplat.services.consent import allows_analytics
+
+CHECKOUT_STARTED = "checkout_started"
+CHECKOUT_COMPLETED = "checkout_completed"
+CHECKOUT_FAILED = "checkout_failed"
+CHECKOUT_ABANDONED = "checkout_abandoned"
+WEBHOOKS_RECEIVED = "webhooks_received"
+WEBHOOKS_DUPLICATE = "webhooks_duplicate"
+WEBHOOKS_REJECTED = "webhooks_rejected"
+WEBHOOKS_FAILED = "webhooks_failed"
+ALL_COUNTERS = (CHECKOUT_STARTED, CHECKOUT_COMPLETED, CHECKOUT_FAILED, CHECKOUT_ABANDONED,
+                WEBHOOKS_RECEIVED, WEBHOOKS_DUPLICATE, WEBHOOKS_REJECTED, WEBHOOKS_FAILED)
+
+
+def increment(session: Session, name: str, by: int = 1) -> None:
+    bump = update(CommerceCounter).where(CommerceCounter.name == name).values(
+        value=CommerceCounter.value + by, updated_at=utcnow())
+    if session.execute(bump).rowcount:
+        return
+    try:
+        with session.begin_nested():
+            session.add(CommerceCounter(name=name, value=by))
+            session.flush()
+    except IntegrityError:
+        session.execute(bump)  # another worker created the row first
+
+
+def read_counters(session: Session) -> dict[str, int]:
+    values = dict(session.execute(select(CommerceCounter.name, CommerceCounter.value)).all())
+    return {name: int(values.get(name, 0)) for name in ALL_COUNTERS} | {
+        k: int(v) for k, v in values.items() if k not in ALL_COUNTERS}
+
+
+def record_preset_event(session: Session, *, product_id: int, preset_key: str, action: str, source: str,
+                        consent: str | None) -> bool:
+    """One row per preset apply/clear, only when the visitor allowed analytics."""
+    if action not in PresetAction.values() or source not in PresetSource.values():
+        raise ValueError(f"unknown preset event {action}/{source}")
+    if not allows_analytics(consent):
+        return False
+    session.add(PresetEvent(product_id=product_id, preset_key=preset_key[:60], action=action, source=source))
+    session.flush()
+    return True
+
+
+def preset_event_rows(session: Session) -> list[dict[str, str | int]]:
+    """Counts per product, preset, action and source (one query)."""
+    rows = session.execute(
+        select(Product.title, PresetEvent.preset_key, PresetEvent.action, PresetEvent.source, func.count())
+        .join(Product, Product.id == PresetEvent.product_id)
+        .group_by(Product.title, PresetEvent.preset_key, PresetEvent.action, PresetEvent.source)
+        .order_by(func.count().desc())
+    ).all()
+    return [{"product": t, "preset": k, "action": a, "source": s, "count": int(n)} for t, k, a, s, n in rows]

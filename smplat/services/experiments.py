@@ -1,0 +1,134 @@
+"""Pricing experiments: variants of a product's price, sticky assignment, per-variant results.
+
+Assignment is a hash of (experiment key, visitor key) over the variants' weights, so a
+visitor sees the same price on every visit without a row per visitor. The visitor key is
+the SHA-256 of the browser's cart cookie. Exposures are analytics (consent required);
+conversions and revenue are counted when an order is paid (no personal data kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from smplat.models.catalog import Product
+from smplat.models.merchandising import ExperimentStatus, PriceExperiment, PriceExperimentVariant
+from smplat.services.consent import allows_analytics
+from smplat.services.money import format_money
+from smplat.services.pricing import VariantPrice
+
+_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
+
+
+class ExperimentError(ValueError):
+    """An experiment definition an admin must fix; the message says what."""
+
+
+def create_experiment(session: Session, *, product_id: int, key: str, name: str,
+                      variants: list[tuple[str, str, int, int]]) -> PriceExperiment:
+    """variants: (key, label, price_bps, weight). Stops any other running experiment of the product."""
+    if not _KEY_RE.match(key or ""):
+        raise ExperimentError("The key must be lower-case letters, digits and dashes.")
+    if not name.strip():
+        raise ExperimentError("Give the experiment a name.")
+    if session.get(Product, product_id) is None:
+        raise ExperimentError("Choose a product.")
+    if len(variants) < 2:
+        raise ExperimentError("An experiment needs at least two variants.")
+    keys = [v[0] for v in variants]
+    if len(set(keys)) != len(keys) or not all(_KEY_RE.match(k) for k in keys):
+        raise ExperimentError("Variant keys must be distinct lower-case words.")
+    for _key, _label, bps, weight in variants:
+        if not 1000 <= bps <= 30000:
+            raise ExperimentError("A variant price must be between 10 % and 300 % of the list price.")
+        if not 1 <= weight <= 100:
+            raise ExperimentError("Weights must be between 1 and 100.")
+    session.execute(update(PriceExperiment).where(PriceExperiment.product_id == product_id,
+                                                  PriceExperiment.status == ExperimentStatus.RUNNING.value)
+                    .values(status=ExperimentStatus.STOPPED.value))
+    experiment = PriceExperiment(product_id=product_id, key=key, name=name.strip())
+    try:
+        with session.begin_nested():
+            session.add(experiment)
+            session.flush()
+    except IntegrityError:
+        raise ExperimentError(f"An experiment with the key {key!r} exists already.") from None
+    for position, (vkey, label, bps, weight) in enumerate(variants):
+        session.add(PriceExperimentVariant(experiment_id=experiment.id, key=vkey, label=label or vkey,
+                                           price_bps=bps, weight=weight, sort_order=position))
+    session.flush()
+    return experiment
+
+
+def stop_experiment(session: Session, experiment_id: int) -> None:
+    session.execute(update(PriceExperiment).where(PriceExperiment.id == experiment_id)
+                    .values(status=ExperimentStatus.STOPPED.value))
+
+
+def assign(experiment_key: str, visitor_key: str, variants: list[PriceExperimentVariant]) -> PriceExperimentVariant:
+    """Deterministic weighted choice: the same visitor always lands on the same variant."""
+    total = sum(v.weight for v in variants)
+    point = int(hashlib.sha256(f"{experiment_key}:{visitor_key}".encode()).hexdigest()[:12], 16) % total
+    for variant in variants:
+        if point < variant.weight:
+            return variant
+        point -= variant.weight
+    return variants[-1]
+
+
+def variant_for(session: Session, product_id: int, visitor_key: str | None) -> VariantPrice | None:
+    """The running experiment's variant for this visitor (one query), or None."""
+    if not visitor_key:
+        return None
+    rows = session.execute(
+        select(PriceExperiment.key, PriceExperimentVariant)
+        .join(PriceExperimentVariant, PriceExperimentVariant.experiment_id == PriceExperiment.id)
+        .where(PriceExperiment.product_id == product_id, PriceExperiment.status == ExperimentStatus.RUNNING.value)
+        .order_by(PriceExperimentVariant.sort_order, PriceExperimentVariant.id)
+    ).all()
+    if not rows:
+        return None
+    key = rows[0][0]
+    chosen = assign(key, visitor_key, [v for _, v in rows])
+    return VariantPrice(experiment_key=key, variant_key=chosen.key, price_bps=chosen.price_bps)
+
+
+def _bump(session: Session, variant: dict | VariantPrice, **values) -> None:  # noqa: ANN003
+    exp_key = variant.experiment_key if isinstance(variant, VariantPrice) else variant["experiment"]
+    var_key = variant.variant_key if isinstance(variant, VariantPrice) else variant["variant"]
+    exp_id = select(PriceExperiment.id).where(PriceExperiment.key == exp_key).scalar_subquery()
+    session.execute(update(PriceExperimentVariant)
+                    .where(PriceExperimentVariant.experiment_id == exp_id, PriceExperimentVariant.key == var_key)
+                    .values(**{name: getattr(PriceExperimentVariant, name) + by for name, by in values.items()}))
+
+
+def record_exposure(session: Session, variant: VariantPrice | None, consent: str | None) -> bool:
+    if variant is None or not allows_analytics(consent):
+        return False
+    _bump(session, variant, exposures=1)
+    return True
+
+
+def record_conversion(session: Session, experiment: dict, revenue_minor: int) -> None:
+    _bump(session, experiment, conversions=1, revenue_minor=revenue_minor)
+
+
+def experiment_rows(session: Session) -> list[dict[str, str | int]]:
+    rows = session.execute(
+        select(PriceExperiment, PriceExperimentVariant, Product.title, Product.currency)
+        .join(PriceExperimentVariant, PriceExperimentVariant.experiment_id == PriceExperiment.id)
+        .join(Product, Product.id == PriceExperiment.product_id)
+        .order_by(PriceExperiment.id.desc(), PriceExperimentVariant.sort_order)
+    ).all()
+    out = []
+    for exp, var, title, currency in rows:
+        rate = f"{var.conversions / var.exposures:.1%}" if var.exposures else "—"
+        out.append({"experiment_id": exp.id, "experiment": exp.name, "key": exp.key, "product": title,
+                    "status": exp.status, "variant": var.label, "variant_key": var.key,
+                    "price": f"{var.price_bps / 100:g} %", "exposures": var.exposures, "conversions": var.conversions,
+                    "conversion_rate": rate, "revenue": format_money(var.revenue_minor, currency)})
+    return out

@@ -1,0 +1,471 @@
+"""The one pricing service: validates a configuration against its product and prices it.
+
+Product page, cart, checkout and the admin preview all call `quote()`; the browser sends
+only choices (option/add-on/plan keys, field values, a quantity), never a price.
+
+Price of one configured package (all integers in the product currency's minor units):
+
+1. start: the chosen plan's `price_minor` when a plan is chosen, else `base_price_minor`
+   (the smallest package's price);
+2. add every chosen option's `price_delta_minor`;
+3. a running pricing experiment's variant scales that configured price by
+   `price_bps / 10000`;
+4. add-ons: flat adds `amount_minor`; percentage adds `percentage_bps` of the configured
+   price from step 3 (never of other add-ons, so the order of add-ons does not matter);
+   a provider-service override adds its `amount_minor` and routes the line to its service.
+
+Rounding: each percentage (experiment and every add-on) is rounded on its own to a whole
+minor unit, half up (0.5 goes away from zero), before it is added. The line total is the
+rounded unit price times the quantity, so a line always equals unit x quantity exactly.
+Minor units are what the currency has (cents for EUR, yen for JPY, fils for BHD), so the
+same integer rule holds for every currency; `money.exponent` only matters for display.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from smplat.models.catalog import (
+    AddOnPricingMode,
+    CustomFieldType,
+    OptionSelection,
+    PlanBilling,
+    ProductCustomField,
+)
+from smplat.services.catalog import ProductDetail
+from smplat.services.expressions import ExpressionError, evaluate
+from smplat.services.money import format_money
+
+MAX_LINE_QUANTITY = 100
+MAX_FIELD_LENGTH = 2000
+CHANNELS = ("storefront", "api", "admin")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class PricingError(RuntimeError):
+    """The catalog itself is inconsistent (a plan in another currency...): our bug, not the customer's."""
+
+
+class ConfigurationInvalid(ValueError):
+    """The configuration breaks a rule. `errors` maps where (e.g. "fields.username",
+    "options.package", "quantity") to a message a customer can act on."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A customer's choices, normalised: every group maps to a list of option keys."""
+
+    options: dict[str, list[str]] = field(default_factory=dict)
+    add_ons: list[str] = field(default_factory=list)
+    plan: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    preset: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"options": {k: list(v) for k, v in self.options.items()}, "add_ons": list(self.add_ons),
+                "plan": self.plan, "fields": dict(self.fields), "preset": self.preset}
+
+    def selected_option_refs(self) -> set[str]:
+        return {f"{group}:{key}" for group, keys in self.options.items() for key in keys}
+
+
+@dataclass(frozen=True)
+class VariantPrice:
+    """The experiment variant a visitor is assigned to (None: no experiment runs)."""
+
+    experiment_key: str
+    variant_key: str
+    price_bps: int
+
+
+@dataclass(frozen=True)
+class BreakdownLine:
+    kind: str  # base, plan, option, experiment, add_on
+    label: str
+    amount_minor: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "label": self.label, "amount_minor": self.amount_minor}
+
+
+@dataclass(frozen=True)
+class Quote:
+    product_id: int
+    currency: str
+    configuration: Configuration
+    quantity: int
+    unit_price_minor: int
+    total_minor: int
+    breakdown: list[BreakdownLine]
+    billing: str  # one_time or subscription
+    interval: str | None
+    interval_count: int
+    service_units: int  # per package (e.g. 1000 followers)
+    override_service_id: int | None
+    experiment: VariantPrice | None
+
+    def breakdown_dicts(self) -> list[dict[str, Any]]:
+        return [line.as_dict() for line in self.breakdown]
+
+    def price_record(self) -> dict[str, Any]:
+        """What carts, checkout lines and order snapshots store about the price."""
+        return {
+            "currency": self.currency, "unit_price_minor": self.unit_price_minor, "quantity": self.quantity,
+            "total_minor": self.total_minor, "lines": self.breakdown_dicts(), "billing": self.billing,
+            "interval": self.interval, "interval_count": self.interval_count,
+            "experiment": ({"experiment": self.experiment.experiment_key, "variant": self.experiment.variant_key,
+                            "price_bps": self.experiment.price_bps} if self.experiment else None),
+        }
+
+
+def percentage_of(amount_minor: int, bps: int) -> int:
+    """`bps` basis points of an amount in minor units, rounded half up to a whole minor unit."""
+    value = (Decimal(amount_minor) * Decimal(bps) / Decimal(10000)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(value)
+
+
+# --- configuration shape ---------------------------------------------------------------
+
+
+def _keys(value: Any, where: str, errors: dict[str, str]) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    errors[where] = "must be an option key or a list of option keys"
+    return []
+
+
+def normalize(raw: Any) -> Configuration:
+    """Turn what a page, API call or stored cart holds into a Configuration; refuse bad shapes."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigurationInvalid({"configuration": "must be an object"})
+    errors: dict[str, str] = {}
+    unknown = set(raw) - {"options", "add_ons", "plan", "fields", "preset"}
+    if unknown:
+        errors["configuration"] = f"unknown part: {', '.join(sorted(unknown))}"
+    options_raw = raw.get("options") or {}
+    options: dict[str, list[str]] = {}
+    if not isinstance(options_raw, dict):
+        errors["options"] = "must map option groups to option keys"
+    else:
+        for group, value in options_raw.items():
+            keys = _keys(value, f"options.{group}", errors)
+            if keys:
+                options[str(group)] = keys
+    add_ons_raw = raw.get("add_ons") or []
+    if not isinstance(add_ons_raw, list) or not all(isinstance(a, str) for a in add_ons_raw):
+        errors["add_ons"] = "must be a list of add-on keys"
+        add_ons_raw = []
+    plan = raw.get("plan")
+    if plan is not None and not isinstance(plan, str):
+        errors["plan"] = "must be a plan key"
+        plan = None
+    fields_raw = raw.get("fields") or {}
+    fields: dict[str, str] = {}
+    if not isinstance(fields_raw, dict):
+        errors["fields"] = "must map field keys to values"
+    else:
+        for key, value in fields_raw.items():
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)) or value is None:
+                errors[f"fields.{key}"] = "must be text or a number"
+                continue
+            text = str(value).strip()
+            if len(text) > MAX_FIELD_LENGTH:
+                errors[f"fields.{key}"] = f"must be at most {MAX_FIELD_LENGTH} characters"
+                continue
+            fields[str(key)] = text
+    preset = raw.get("preset")
+    if preset is not None and not isinstance(preset, str):
+        errors["preset"] = "must be a preset key"
+        preset = None
+    if errors:
+        raise ConfigurationInvalid(errors)
+    return Configuration(options=options, add_ons=list(dict.fromkeys(add_ons_raw)), plan=plan or None,
+                         fields=fields, preset=preset or None)
+
+
+def from_preset(detail: ProductDetail, preset_key: str) -> Configuration:
+    preset = next((p for p in detail.presets if p.key == preset_key), None)
+    if preset is None:
+        raise ConfigurationInvalid({"preset": "this preset does not exist for this product"})
+    selection = dict(preset.selection or {})
+    selection["preset"] = preset.key
+    return normalize(selection)
+
+
+def default_configuration(detail: ProductDetail) -> Configuration:
+    """The first option of every required group, the first plan, field defaults."""
+    options = {g.key: [opts[0].key] for g, opts in detail.groups if g.required and opts}
+    plan = detail.plans[0].key if detail.plans else None
+    fields = {f.key: f.default_value for f in detail.fields if f.default_value}
+    return Configuration(options=options, plan=plan, fields=fields)
+
+
+# --- visibility ------------------------------------------------------------------------
+
+
+def is_visible(rules: dict[str, Any] | None, config: Configuration, channel: str = "storefront") -> bool:
+    """Does a custom field show for this configuration? Empty rules: always. Unknown
+    condition kinds count as unmet, so a malformed rule hides rather than misleads."""
+    if not rules:
+        return True
+    conditions = rules.get("conditions") or []
+    if not conditions:
+        return True
+    selected = config.selected_option_refs()
+
+    def met(condition: Any) -> bool:
+        if not isinstance(condition, dict) or len(condition) != 1:
+            return False
+        (kind, value), = condition.items()
+        if kind == "option":
+            return value in selected
+        if kind == "add_on":
+            return value in config.add_ons
+        if kind == "plan":
+            return config.plan == value
+        if kind == "channel":
+            return channel in (value if isinstance(value, list) else [value])
+        return False
+
+    results = [met(c) for c in conditions]
+    return any(results) if rules.get("match") == "any" else all(results)
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def _check_field(spec: ProductCustomField, value: str) -> str | None:
+    label = spec.label
+    if not value:
+        return f"{label} is required." if spec.required else None
+    if spec.field_type == CustomFieldType.NUMBER.value:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return f"{label} must be a number."
+        if not number.is_finite():
+            return f"{label} must be a number."
+        if spec.min_value is not None and number < spec.min_value:
+            return f"{label} must be at least {spec.min_value.normalize():f}."
+        if spec.max_value is not None and number > spec.max_value:
+            return f"{label} must be at most {spec.max_value.normalize():f}."
+    if spec.field_type == CustomFieldType.URL.value and not re.match(r"^https?://[^\s]+$", value):
+        return f"{label} must be a link starting with https://."
+    if spec.field_type == CustomFieldType.EMAIL.value and not _EMAIL_RE.match(value):
+        return f"{label} must be an email address."
+    if spec.regex_pattern:
+        try:
+            matched = re.fullmatch(spec.regex_pattern, value) is not None
+        except re.error:
+            raise PricingError(f"field {spec.key}: invalid regex in the catalog") from None
+        if not matched:
+            return spec.regex_message or f"{label} is not in the expected format."
+    return None
+
+
+def validate(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
+             channel: str = "storefront") -> Configuration:
+    """Check every choice against the product; return the configuration with hidden
+    fields dropped and defaults filled in. Raises ConfigurationInvalid listing every problem."""
+    errors: dict[str, str] = {}
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_LINE_QUANTITY:
+        errors["quantity"] = f"Choose a quantity from 1 to {MAX_LINE_QUANTITY}."
+    if channel not in CHANNELS:
+        errors["channel"] = "unknown sales channel"
+
+    groups = {g.key: (g, {o.key: o for o in opts}) for g, opts in detail.groups}
+    for group_key, keys in config.options.items():
+        if group_key not in groups:
+            errors[f"options.{group_key}"] = "This product has no such choice."
+            continue
+        group, options = groups[group_key]
+        if group.selection == OptionSelection.SINGLE.value and len(keys) > 1:
+            errors[f"options.{group_key}"] = f"Choose one {group.name.lower()}."
+        unknown = [k for k in keys if k not in options]
+        if unknown:
+            errors[f"options.{group_key}"] = f"{unknown[0]!r} is not a {group.name.lower()} of this product."
+        if len(set(keys)) != len(keys):
+            errors[f"options.{group_key}"] = "An option was chosen twice."
+    for group_key, (group, options) in groups.items():
+        if group.required and options and not config.options.get(group_key):
+            errors[f"options.{group_key}"] = f"Choose a {group.name.lower()}."
+
+    add_ons = {a.key for a in detail.add_ons}
+    unknown_add_ons = [a for a in config.add_ons if a not in add_ons]
+    if unknown_add_ons:
+        errors["add_ons"] = f"{unknown_add_ons[0]!r} is not an add-on of this product."
+
+    plans = {p.key: p for p in detail.plans}
+    if config.plan is not None and config.plan not in plans:
+        errors["plan"] = "This plan is not available for this product."
+    elif config.plan is None and plans:
+        errors["plan"] = "Choose a plan."
+
+    if config.preset is not None and config.preset not in {p.key for p in detail.presets}:
+        errors["preset"] = "This preset does not exist for this product."
+
+    field_specs = {f.key: f for f in detail.fields}
+    for key in config.fields:
+        if key not in field_specs:
+            errors[f"fields.{key}"] = "This product has no such field."
+    kept: dict[str, str] = {}
+    for spec in detail.fields:
+        if not is_visible(spec.visibility_rules, config, channel):
+            continue  # hidden: its value is neither required nor kept
+        value = config.fields.get(spec.key, "") or spec.default_value or ""
+        problem = _check_field(spec, value)
+        if problem:
+            errors[f"fields.{spec.key}"] = problem
+        elif value:
+            kept[spec.key] = value
+
+    if errors:
+        raise ConfigurationInvalid(errors)
+    return Configuration(options={k: list(v) for k, v in config.options.items() if v}, add_ons=list(config.add_ons),
+                         plan=config.plan, fields=kept, preset=config.preset)
+
+
+# --- pricing ---------------------------------------------------------------------------
+
+
+def price(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
+          variant: VariantPrice | None = None) -> Quote:
+    """Price an already validated configuration (see the module docstring for the rules)."""
+    product = detail.product
+    currency = product.currency
+    lines: list[BreakdownLine] = []
+    plan = next((p for p in detail.plans if p.key == config.plan), None)
+    if plan is not None:
+        if plan.currency != currency:
+            raise PricingError(f"plan {plan.key} is in {plan.currency}, product {product.slug} in {currency}")
+        configured = plan.price_minor
+        lines.append(BreakdownLine("plan", plan.name, plan.price_minor))
+    else:
+        configured = product.base_price_minor
+        lines.append(BreakdownLine("base", "Base price", product.base_price_minor))
+    service_units = 0
+    for group, options in detail.groups:
+        for option in options:
+            if option.key in config.options.get(group.key, []):
+                if option.price_delta_minor:
+                    configured += option.price_delta_minor
+                    lines.append(BreakdownLine("option", f"{group.name}: {option.label}", option.price_delta_minor))
+                if option.quantity:
+                    service_units += option.quantity
+    if variant is not None and variant.price_bps != 10000:
+        adjusted = percentage_of(configured, variant.price_bps)
+        lines.append(BreakdownLine("experiment", "Special price", adjusted - configured))
+        configured = adjusted
+    unit = configured
+    override_service_id: int | None = None
+    for add_on in detail.add_ons:
+        if add_on.key not in config.add_ons:
+            continue
+        if add_on.pricing_mode == AddOnPricingMode.PERCENTAGE.value:
+            amount = percentage_of(configured, add_on.percentage_bps)
+        elif add_on.pricing_mode == AddOnPricingMode.SERVICE_OVERRIDE.value:
+            amount = add_on.amount_minor
+            override_service_id = add_on.provider_service_id
+        else:
+            amount = add_on.amount_minor
+        unit += amount
+        lines.append(BreakdownLine("add_on", add_on.label, amount))
+    if unit < 0:
+        raise PricingError(f"product {product.slug}: configuration prices below zero")
+    billing = plan.billing if plan is not None else PlanBilling.ONE_TIME.value
+    return Quote(
+        product_id=product.id, currency=currency, configuration=config, quantity=quantity, unit_price_minor=unit,
+        total_minor=unit * quantity, breakdown=lines, billing=billing,
+        interval=plan.interval if plan is not None and billing == PlanBilling.SUBSCRIPTION.value else None,
+        interval_count=plan.interval_count if plan is not None else 1,
+        service_units=service_units or product.min_quantity, override_service_id=override_service_id,
+        experiment=variant,
+    )
+
+
+def quote(detail: ProductDetail, raw_configuration: Any, *, quantity: int = 1, channel: str = "storefront",
+          variant: VariantPrice | None = None) -> Quote:
+    """Validate then price: the single entry point for every page, route and job."""
+    config = raw_configuration if isinstance(raw_configuration, Configuration) else normalize(raw_configuration)
+    valid = validate(detail, config, quantity=quantity, channel=channel)
+    return price(detail, valid, quantity=quantity, variant=variant)
+
+
+# --- what the configurator shows beside the price ---------------------------------------
+
+
+def _chosen_options(detail: ProductDetail, config: Configuration) -> list[Any]:
+    return [o for g, opts in detail.groups for o in opts if o.key in config.options.get(g.key, [])]
+
+
+def delivery_estimate_hours(detail: ProductDetail, config: Configuration) -> int:
+    """Express halves the product's estimate; gradual delivery takes the chosen days."""
+    hours = detail.product.delivery_estimate_hours
+    speed = config.options.get("speed", [])
+    if "express" in speed:
+        return max(1, hours // 2)
+    if "gradual" in speed:
+        try:
+            days = int(Decimal(config.fields.get("drip_days") or "3"))
+        except (InvalidOperation, ValueError):
+            days = 3
+        return max(1, days) * 24
+    return hours
+
+
+def calculator_text(detail: ProductDetail, config: Configuration) -> str:
+    """The chosen package's calculator, e.g. "about 334 followers a day", or ""."""
+    for option in _chosen_options(detail, config):
+        calc = (option.blueprint or {}).get("calculator") or {}
+        expression = calc.get("expression")
+        if not expression:
+            continue
+        inputs = dict(calc.get("sample_inputs") or {})
+        if "days" in inputs:
+            inputs["days"] = max(1, round(delivery_estimate_hours(detail, config) / 24))
+        try:
+            value = evaluate(expression, inputs)
+        except ExpressionError:
+            return ""
+        unit = detail.product.unit_label.replace(" / month", "")
+        return f"about {int(value.to_integral_value(rounding=ROUND_HALF_UP)):,} {unit} a day over {inputs.get('days', 1)} day(s)"
+    return ""
+
+
+def blueprint_snapshot(detail: ProductDetail, config: Configuration) -> list[dict[str, Any]]:
+    """Per chosen option: its blueprint copy as shown at purchase (frozen into the order)."""
+    out = []
+    for group, options in detail.groups:
+        for option in options:
+            if option.key in config.options.get(group.key, []):
+                bp = option.blueprint or {}
+                out.append({"group": group.key, "group_name": group.name, "option": option.key, "label": option.label,
+                            "tagline": str(bp.get("tagline", "")), "delivery_sla": str(bp.get("delivery_sla", "")),
+                            "hero_image": str(bp.get("hero_image", ""))})
+    return out
+
+
+def summary(detail: ProductDetail, config: Configuration) -> str:
+    """One line a customer recognises: "1,000 followers · Express · + Priority start"."""
+    parts = [o.label for o in _chosen_options(detail, config)]
+    parts += [f"+ {a.label}" for a in detail.add_ons if a.key in config.add_ons]
+    plan = next((p for p in detail.plans if p.key == config.plan), None)
+    if plan is not None and plan.billing == PlanBilling.SUBSCRIPTION.value:
+        parts.append(plan.name)
+    return " · ".join(parts)
+
+
+def format_breakdown(quote_: Quote) -> list[dict[str, str]]:
+    return [{"label": line.label, "amount": format_money(line.amount_minor, quote_.currency)}
+            for line in quote_.breakdown]

@@ -1,0 +1,158 @@
+"""Admin → Sales: checkout and webhook counters, checkout sessions (regenerate a payment
+link), pricing experiments (define variants, see results), preset events, price preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from sqlalchemy import select
+
+from smplat.db import session_scope
+from smplat.models.catalog import Product
+from smplat.services import catalog, checkout, counters, experiments, pricing
+from smplat.ui.components.common import card, data_table, page_title, stat_card
+from smplat.ui.components.layout import admin_page
+from smplat.ui.state.auth import AuthState, staff_only
+
+
+class SalesState(AuthState):
+    counters: dict[str, int] = {}
+    sessions: list[dict[str, Any]] = []
+    experiments: list[dict[str, Any]] = []
+    preset_events: list[dict[str, Any]] = []
+    products: list[str] = []
+    regenerated_link: str = ""
+    message: str = ""
+    preview: list[dict[str, str]] = []
+    preview_total: str = ""
+
+    def _reload(self) -> None:
+        with session_scope() as db:
+            self.counters = counters.read_counters(db)
+            self.sessions = checkout.checkout_rows(db)
+            self.experiments = experiments.experiment_rows(db)
+            self.preset_events = counters.preset_event_rows(db)
+            self.products = list(db.execute(select(Product.slug).order_by(Product.slug)).scalars())
+
+    @rx.event
+    @staff_only
+    def load_sales(self) -> None:
+        self.message = ""
+        self._reload()
+
+    @rx.event
+    @staff_only
+    def regenerate(self, checkout_id: int):
+        try:
+            with session_scope() as db:
+                new = checkout.regenerate_link(db, int(checkout_id))
+                self.regenerated_link = new.payment_url
+        except (checkout.CheckoutError, checkout.PaymentProviderUnavailable) as exc:
+            return rx.toast.error(str(exc))
+        self._reload()
+
+    @rx.event
+    @staff_only
+    def create_experiment(self, form: dict[str, Any]):
+        variants = []
+        try:
+            for part in str(form.get("variants", "")).split(","):
+                key, label, bps, weight = [x.strip() for x in part.split(":")]
+                variants.append((key, label, int(bps), int(weight)))
+        except ValueError:
+            self.message = "Variants: key:label:price_bps:weight, separated by commas."
+            return
+        try:
+            with session_scope() as db:
+                product = db.execute(select(Product).where(Product.slug == form.get("product", ""))).scalars().first()
+                experiments.create_experiment(db, product_id=product.id if product else 0, key=str(form.get("key", "")),
+                                              name=str(form.get("name", "")), variants=variants)
+        except experiments.ExperimentError as exc:
+            self.message = str(exc)
+            return
+        self.message = "Experiment started."
+        self._reload()
+
+    @rx.event
+    @staff_only
+    def stop_experiment(self, experiment_id: int):
+        with session_scope() as db:
+            experiments.stop_experiment(db, int(experiment_id))
+        self._reload()
+
+    @rx.event
+    @staff_only
+    def preview_price(self, form: dict[str, Any]):
+        with session_scope() as db:
+            detail = catalog.get_product_detail(db, str(form.get("product", "")), include_inactive=True)
+            if detail is None:
+                self.preview, self.preview_total = [], "Unknown product"
+                return
+            try:
+                config = (pricing.from_preset(detail, str(form["preset"])) if form.get("preset")
+                          else pricing.default_configuration(detail))
+                quote = pricing.price(detail, config)  # the same pricing as the shop, fields not needed
+            except pricing.ConfigurationInvalid as exc:
+                self.preview, self.preview_total = [], str(exc)
+                return
+            self.preview = pricing.format_breakdown(quote)
+            self.preview_total = checkout.format_money(quote.total_minor, quote.currency)
+
+
+def admin_sales_page() -> rx.Component:
+    c = SalesState.counters
+    return admin_page(
+        page_title("Sales", "Checkout health, payment links, pricing experiments and preset use."),
+        rx.grid(
+            stat_card("Checkouts started", c["checkout_started"].to(str), icon="shopping-cart"),
+            stat_card("Completed", c["checkout_completed"].to(str), icon="circle-check"),
+            stat_card("Failed", c["checkout_failed"].to(str), icon="circle-x"),
+            stat_card("Abandoned", c["checkout_abandoned"].to(str), icon="hourglass"),
+            stat_card("Webhooks received", c["webhooks_received"].to(str), icon="webhook"),
+            stat_card("Duplicates", c["webhooks_duplicate"].to(str), icon="copy"),
+            stat_card("Rejected", c["webhooks_rejected"].to(str), icon="shield-x"),
+            stat_card("Failed webhooks", c["webhooks_failed"].to(str), icon="triangle-alert"),
+            columns=rx.breakpoints(initial="2", md="4"), spacing="3", width="100%", id="sales-counters",
+        ),
+        rx.heading("Checkout sessions", size="5", margin_top="1.5rem"),
+        rx.cond(SalesState.regenerated_link != "", rx.callout(
+            rx.text("New payment link: ", rx.link(SalesState.regenerated_link, href=SalesState.regenerated_link,
+                                                  id="regenerated-link")), icon="link")),
+        data_table(["#", "Email", "Status", "Total", "Lines", "Created", ""], SalesState.sessions, lambda r: [
+            rx.table.row_header_cell(r["id"].to(str)), rx.table.cell(r["email"]), rx.table.cell(r["status"]),
+            rx.table.cell(r["total"]), rx.table.cell(r["lines"].to(str)), rx.table.cell(r["created"]),
+            rx.table.cell(rx.cond(r["can_regenerate"], rx.button("Regenerate link", size="1", variant="soft",
+                                                                 on_click=SalesState.regenerate(r["id"])))),
+        ], table_id="checkout-sessions"),
+        rx.heading("Pricing experiments", size="5", margin_top="1.5rem"),
+        card(rx.form(rx.hstack(
+            rx.select(SalesState.products, name="product", placeholder="Product"),
+            rx.input(name="key", placeholder="key, e.g. ig-followers-price"),
+            rx.input(name="name", placeholder="Name"),
+            rx.input(name="variants", placeholder="control:List price:10000:1, lower:10% off:9000:1", width="340px"),
+            rx.button("Start experiment", type="submit"), wrap="wrap", spacing="2"),
+            on_submit=SalesState.create_experiment),
+            rx.text(SalesState.message, size="2", color_scheme="gray")),
+        data_table(["Experiment", "Product", "Status", "Variant", "Price", "Exposures", "Conversions", "Rate", "Revenue", ""],
+                   SalesState.experiments, lambda r: [
+            rx.table.row_header_cell(r["experiment"]), rx.table.cell(r["product"]), rx.table.cell(r["status"]),
+            rx.table.cell(r["variant"]), rx.table.cell(r["price"]), rx.table.cell(r["exposures"].to(str)),
+            rx.table.cell(r["conversions"].to(str)), rx.table.cell(r["conversion_rate"]), rx.table.cell(r["revenue"]),
+            rx.table.cell(rx.cond(r["status"] == "running", rx.button(
+                "Stop", size="1", variant="ghost", on_click=SalesState.stop_experiment(r["experiment_id"])))),
+        ], table_id="experiments"),
+        rx.heading("Preset events", size="5", margin_top="1.5rem"),
+        data_table(["Product", "Preset", "Action", "Source", "Count"], SalesState.preset_events, lambda r: [
+            rx.table.row_header_cell(r["product"]), rx.table.cell(r["preset"]), rx.table.cell(r["action"]),
+            rx.table.cell(r["source"]), rx.table.cell(r["count"].to(str)),
+        ], table_id="preset-events"),
+        rx.heading("Price preview", size="5", margin_top="1.5rem"),
+        card(rx.form(rx.hstack(rx.select(SalesState.products, name="product", placeholder="Product"),
+                               rx.input(name="preset", placeholder="preset key (optional)"),
+                               rx.button("Preview", type="submit"), spacing="2"),
+                     on_submit=SalesState.preview_price),
+             rx.foreach(SalesState.preview, lambda b: rx.hstack(rx.text(b["label"], size="2"), rx.spacer(),
+                                                               rx.text(b["amount"], size="2"), width="100%")),
+             rx.text(SalesState.preview_total, weight="bold", id="preview-total")),
+    )
