@@ -28,15 +28,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-    # pysqlite opens transactions lazily and lets RELEASE SAVEPOINT commit them, which
-    # breaks begin_nested() (create-once inserts). Take over: autocommit at the driver,
-    # an explicit BEGIN from SQLAlchemy (the recipe in SQLAlchemy's SQLite docs).
-    dbapi_connection.isolation_level = None
 
 
-def _sqlite_begin(conn) -> None:  # noqa: ANN001
-    # straight to the driver, so statement counters (query-count tests) see only real queries
-    conn.connection.driver_connection.execute("BEGIN")
+def _sqlite_savepoint(conn, _name) -> None:  # noqa: ANN001
+    """Open a real transaction before a SAVEPOINT when none is open.
+
+    pysqlite begins transactions at the first write, which keeps read-then-write units of
+    work free of SQLITE_BUSY_SNAPSHOT under WAL (a later writer waits instead of failing).
+    But a SAVEPOINT issued before any write would itself become the transaction, and its
+    RELEASE would commit: a create-once insert inside begin_nested() would outlive a
+    rollback of the surrounding unit of work. Sent straight to the driver, so query-count
+    tests see only real queries.
+    """
+    driver = conn.connection.driver_connection
+    if not driver.in_transaction:
+        driver.execute("BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -46,7 +52,7 @@ def make_engine(url: str) -> Engine:
             Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "savepoint", _sqlite_savepoint)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
