@@ -151,7 +151,7 @@ def run_recorded(
         # Short bookkeeping sessions: no connection is held open while the job works.
         with session_factory() as session:
             run = start_run(session, job_name, trigger)
-        logger.info("job %s (%s): started, run %s", job_name, _value(trigger), run.id)
+        logger.debug("job %s (%s): started, run %s", job_name, _value(trigger), run.id)
         started = time.monotonic()
         outcome, counts, message = JobOutcome.SUCCEEDED, {}, ""
         try:
@@ -168,7 +168,10 @@ def run_recorded(
         with session_factory() as session:
             run = finish_run(session, run, outcome, counts, message,
                              duration_ms=int((time.monotonic() - started) * 1000))
-        logger.info(
+        # An idle tick (nothing counted) is routine: keep the log for runs that did something.
+        did_work = outcome != JobOutcome.SUCCEEDED or any(run.counts.values()) or _value(trigger) != "schedule"
+        logger.log(
+            logging.INFO if did_work else logging.DEBUG,
             "job %s: %s in %d ms %s%s",
             job_name, run.outcome, run.duration_ms or 0, run.counts, f" - {message}" if message else "",
         )

@@ -109,6 +109,9 @@ def status_badge(status: rx.Var | str) -> rx.Component:
         color_scheme=rx.match(
             status,
             ("succeeded", "green"), ("active", "green"), ("completed", "green"), ("healthy", "green"),
+            ("paid", "green"), ("partially_delivered", "amber"), ("on_hold", "amber"), ("retry_wait", "amber"),
+            ("degraded", "amber"), ("refunded", "gray"), ("partially_refunded", "amber"), ("dead_letter", "red"),
+            ("down", "red"), ("vanished", "red"),
             ("running", "blue"), ("processing", "blue"), ("pending", "amber"),
             ("failed", "red"), ("canceled", "red"), ("archived", "gray"), ("draft", "gray"),
             ("skipped", "gray"), ("admin", "violet"), ("operator", "blue"),
