@@ -46,6 +46,14 @@ def purge_sessions(session_factory: SessionFactory, now: datetime) -> Mapping[st
         return purge_expired(session, now)
 
 
+def prune_job_runs(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Job-run rows past their retention (the fulfilment ticks write one every few seconds)."""
+    from smplat.services.jobs import prune_runs
+
+    with session_factory() as session:
+        return prune_runs(session, now, get_settings().jobs_run_retention_days)
+
+
 def fulfillment(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
     """Claim and submit queued fulfilment tasks (submit, replay, refill), reconcile, retry."""
     from smplat.services.fulfillment import run_fulfillment
@@ -102,6 +110,8 @@ JOBS: dict[str, JobDefinition] = {
             func=purge_sessions,
             interval_setting="jobs_session_purge_interval_seconds",
         ),
+        JobDefinition("prune_job_runs", "Delete job-run rows older than the retention period",
+                      prune_job_runs, "jobs_run_prune_interval_seconds", first_run_delay_seconds=30.0),
         JobDefinition("fulfillment", "Claim queued fulfilment tasks and send them to providers (once each)",
                       fulfillment, "jobs_fulfillment_interval_seconds", first_run_delay_seconds=1.0),
         JobDefinition("status_sync", "Poll open provider orders and refills; update items, orders and events",

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     jobs_login_attempt_retention_days: int = Field(
         7, ge=1, description="Days failed/succeeded sign-in records are kept"
     )
+    jobs_run_retention_days: int = Field(
+        30, ge=1, description="Days job-run rows are kept (failed runs too); older ones are pruned daily"
+    )
+    jobs_run_prune_interval_seconds: int = Field(
+        86400, ge=60, description="How often the jobs process prunes old job-run rows"
+    )
 
     # --- fulfilment ---------------------------------------------------------------
     jobs_fulfillment_interval_seconds: int = Field(5, ge=1, description="How often the jobs process drains the fulfilment queue")

@@ -16,10 +16,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from smplat.db import session_scope
@@ -228,6 +228,16 @@ def _pid_alive(pid: int) -> bool:
 
 
 # --- reading -----------------------------------------------------------------------
+
+
+def prune_runs(session: Session, now: datetime, keep_days: int) -> dict[str, int]:
+    """Delete finished run rows older than `keep_days`; running rows are never touched."""
+    cutoff = now - timedelta(days=keep_days)
+    deleted = session.execute(
+        delete(JobRun).where(JobRun.started_at < cutoff, JobRun.outcome != JobOutcome.RUNNING.value)
+    ).rowcount
+    session.commit()
+    return {"job_runs": deleted}
 
 
 def recent_runs(session: Session, job_name: str | None = None, limit: int = 50) -> list[JobRun]:

@@ -216,3 +216,20 @@ def test_fail_abandoned_runs_closes_only_dead_processes_on_this_host(session: Se
 )
 def test_short_error(exc: BaseException, expected: str) -> None:
     assert job_runs.short_error(exc) == expected
+
+
+def test_prune_runs_keeps_recent_and_running_rows(session: Session) -> None:
+    from datetime import timedelta
+
+    from smplat.models.base import utcnow
+
+    now = utcnow()
+    old = now - timedelta(days=31)
+    for name, started, outcome in [("a", old, "succeeded"), ("b", old, "failed"), ("c", old, "running"),
+                                   ("d", now - timedelta(days=29), "succeeded"), ("e", now, "succeeded")]:
+        session.add(JobRun(job_name=name, started_at=started, outcome=outcome))
+    session.commit()
+
+    assert job_runs.prune_runs(session, now, keep_days=30) == {"job_runs": 2}
+
+    assert sorted(session.execute(select(JobRun.job_name)).scalars().all()) == ["c", "d", "e"]
