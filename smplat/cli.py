@@ -273,6 +273,66 @@ def cmd_check_db(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _provider_id(db, slug: str) -> int | None:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from smplat.models.providers import Provider
+
+    found = db.execute(select(Provider.id).where(Provider.slug == slug)).scalar()
+    if found is None:
+        print(f"smplat: no provider with slug {slug!r}", file=sys.stderr)
+    return found
+
+
+def cmd_providers_export(args: argparse.Namespace) -> int:
+    from smplat.services.providers import export_services
+
+    if not _database_reachable():
+        return 2
+    with session_scope() as db:
+        provider_id = _provider_id(db, args.provider)
+        if provider_id is None:
+            return 2
+        text = export_services(db, provider_id, args.format)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        print(f"smplat: wrote {args.provider} services to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_providers_import(args: argparse.Namespace) -> int:
+    from smplat.services.providers import ProviderInputError, import_services
+
+    fmt = os.path.splitext(args.file)[1].lower().lstrip(".")
+    if fmt not in ("csv", "json"):
+        print("smplat: the file must end in .csv or .json", file=sys.stderr)
+        return 2
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as handle:
+            text = handle.read()
+    except OSError as exc:
+        print(f"smplat: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if not _database_reachable():
+        return 2
+    try:
+        with session_scope() as db:
+            provider_id = _provider_id(db, args.provider)
+            if provider_id is None:
+                return 2
+            counts = import_services(db, provider_id, text, fmt)
+    except ProviderInputError as exc:
+        for line in exc.problems or [str(exc)]:
+            print(f"smplat: {line}", file=sys.stderr)
+        print("smplat: nothing was imported", file=sys.stderr)
+        return 2
+    print(f"smplat: imported {args.provider} services: {counts['created']} created, {counts['updated']} updated")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="smplat", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -280,6 +340,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply Alembic migrations to DATABASE_URL").set_defaults(fn=cmd_migrate)
     sub.add_parser("seed", help="create the demo catalog and accounts (idempotent)").set_defaults(fn=cmd_seed)
     sub.add_parser("check-db", help="say whether DATABASE_URL is reachable").set_defaults(fn=cmd_check_db)
+    providers = sub.add_parser("providers", help="export or import a provider's services").add_subparsers(
+        dest="providers_command", required=True)
+    export = providers.add_parser("export", help="write a provider's services as CSV or JSON")
+    export.add_argument("--provider", required=True, help="provider slug")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--output", help="file to write (default: standard output)")
+    export.set_defaults(fn=cmd_providers_export)
+    load = providers.add_parser("import", help="add/update a provider's services from a .csv or .json file")
+    load.add_argument("--provider", required=True, help="provider slug")
+    load.add_argument("file", help="a .csv or .json file in the export's shape")
+    load.set_defaults(fn=cmd_providers_import)
     args = parser.parse_args(argv)
     return args.fn(args)
 

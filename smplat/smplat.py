@@ -11,6 +11,8 @@ from smplat.settings import get_settings
 from smplat.ui import routes
 from smplat.ui.pages.account import pages as account
 from smplat.ui.pages.admin import content as admin_content
+from smplat.ui.pages.admin import fulfilment as admin_fulfilment
+from smplat.ui.pages.admin import providers as admin_providers
 from smplat.ui.pages.admin import jobs as admin_jobs
 from smplat.ui.pages.admin import pages as admin
 from smplat.ui.pages.admin import search_insights as admin_search
@@ -84,5 +86,18 @@ app.add_page(admin_search.admin_search_insights_page, route=routes.ADMIN_SEARCH_
 
 app.add_page(admin_sales.admin_sales_page, route=routes.ADMIN_SALES, title=f"Sales · Admin · {BRAND}",
              on_load=[AuthState.require_staff, admin_sales.SalesState.load_sales])
+
+app.add_page(admin_fulfilment.admin_order_page, route=f"{routes.ADMIN_ORDERS}/[number]", title=f"Order · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin_fulfilment.OrderDetailState.load])
+app.add_page(admin_providers.admin_providers_page, route=routes.ADMIN_PROVIDERS, title=f"Providers · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin_providers.ProvidersState.load])
+app.add_page(admin_providers.admin_provider_page, route=f"{routes.ADMIN_PROVIDERS}/[provider_id]",
+             title=f"Provider · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin_providers.ProviderDetailState.load])
+app.add_page(admin_fulfilment.admin_dead_letters_page, route=routes.ADMIN_DEAD_LETTERS,
+             title=f"Dead letters · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin_fulfilment.DeadLettersState.load])
+app.add_page(admin_fulfilment.admin_fulfilment_page, route=routes.ADMIN_FULFILMENT, title=f"Fulfilment · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin_fulfilment.FulfilmentState.load])
 
 app.add_page(misc.not_found_page, route="404", title=f"Page not found · {BRAND}", on_load=AuthState.load_user)

@@ -36,7 +36,13 @@ _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 
 
 class ProviderInputError(ValueError):
-    """Bad provider form, import file or panel answer; nothing was changed."""
+    """Bad provider form, import file or panel answer; nothing was changed.
+
+    `problems` holds one line per bad row of an import file (empty for other errors)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
 
 
 def client_for(provider: Provider, *, max_connections: int = 50) -> PanelClient:
@@ -197,7 +203,7 @@ def export_services(session: Session, provider_id: int, fmt: str) -> str:
 
 
 def parse_services_file(text: str, fmt: str) -> list[PanelService]:
-    """Validate every row first; one bad row refuses the whole file with its line number."""
+    """Validate every row first; any bad row refuses the whole file, each named by its line number."""
     if fmt == "json":
         try:
             data = json.loads(text)
@@ -216,18 +222,23 @@ def parse_services_file(text: str, fmt: str) -> list[PanelService]:
         label = "line"
     else:
         raise ProviderInputError("format must be csv or json")
-    parsed, seen = [], set()
+    parsed, seen, problems = [], set(), []
     for number, row in rows:
         if not isinstance(row, dict):
-            raise ProviderInputError(f"{label} {number}: not an object")
+            problems.append(f"{label} {number}: not an object")
+            continue
         try:
             service = parse_service(row)
         except PanelError as exc:
-            raise ProviderInputError(f"{label} {number}: {exc}") from None
+            problems.append(f"{label} {number}: {exc}")
+            continue
         if service.service in seen:
-            raise ProviderInputError(f"{label} {number}: service {service.service} appears twice")
+            problems.append(f"{label} {number}: service {service.service} appears twice")
+            continue
         seen.add(service.service)
         parsed.append(service)
+    if problems:
+        raise ProviderInputError(f"{len(problems)} bad row(s); nothing was imported: " + "; ".join(problems[:5]), problems)
     return parsed
 
 
@@ -268,10 +279,14 @@ async def _probe(provider: Provider) -> tuple[bool, int, Any, list[PanelService]
         return False, int((time.monotonic() - started) * 1000), None, None, str(exc)[:2000]
 
 
-def check_providers(session_factory: Any, now: datetime) -> dict[str, int]:
-    """Health + balance + service re-sync of every active provider (the 15-minute job)."""
+def check_providers(session_factory: Any, now: datetime, *, provider_id: int | None = None) -> dict[str, int]:
+    """Health + balance + service re-sync of every active provider (the 15-minute job), or of
+    one provider (the admin's "Check now")."""
     with session_factory() as session:
-        providers = list(session.execute(select(Provider).where(Provider.is_active.is_(True)).order_by(Provider.id)).scalars())
+        query = select(Provider).where(Provider.is_active.is_(True)).order_by(Provider.id)
+        if provider_id is not None:
+            query = query.where(Provider.id == provider_id)
+        providers = list(session.execute(query).scalars())
 
     async def probe_all() -> list[Any]:
         return await asyncio.gather(*(_probe(p) for p in providers))

@@ -33,3 +33,14 @@ PRIVACY = "/privacy"
 IMPRINT = "/imprint"
 ADMIN_CONTENT = "/admin/content"
 ADMIN_SEARCH_INSIGHTS = "/admin/search-insights"
+ADMIN_PROVIDERS = "/admin/providers"
+ADMIN_DEAD_LETTERS = "/admin/dead-letters"
+ADMIN_FULFILMENT = "/admin/fulfilment"
+
+
+def admin_order(number: str) -> str:
+    return f"{ADMIN_ORDERS}/{number}"
+
+
+def admin_provider(provider_id: int) -> str:
+    return f"{ADMIN_PROVIDERS}/{provider_id}"

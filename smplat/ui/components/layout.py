@@ -26,6 +26,9 @@ ADMIN_NAV = [
     ("Customers", routes.ADMIN_CUSTOMERS, "users"),
     ("Content", routes.ADMIN_CONTENT, "file-pen-line"),
     ("Searches", routes.ADMIN_SEARCH_INSIGHTS, "search"),
+    ("Providers", routes.ADMIN_PROVIDERS, "server"),
+    ("Fulfilment", routes.ADMIN_FULFILMENT, "activity"),
+    ("Dead letters", routes.ADMIN_DEAD_LETTERS, "inbox"),
     ("Jobs", routes.ADMIN_JOBS, "timer"),
 ]
 

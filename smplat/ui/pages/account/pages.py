@@ -32,7 +32,10 @@ class AccountState(AuthState):
 def orders_table(rows: rx.Var, *, show_customer: bool = False) -> rx.Component:
     headers = ["Order", *(["Customer"] if show_customer else []), "Placed", "Items", "Total", "Status", "Payment"]
     return data_table(headers, rows, lambda o: [
-        rx.table.row_header_cell(rx.text(o["number"], weight="medium")),
+        rx.table.row_header_cell(
+            rx.link(o["number"], href=routes.ADMIN_ORDERS + "/" + o["number"].to(str), weight="medium",
+                    id="admin-order-" + o["number"].to(str)) if show_customer
+            else rx.text(o["number"], weight="medium")),
         *([rx.table.cell(o["customer_email"])] if show_customer else []),
         rx.table.cell(o["placed_at"]),
         rx.table.cell(o["items"]),
