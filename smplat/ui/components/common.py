@@ -40,7 +40,7 @@ def page_title(title: str | rx.Var, subtitle: str | rx.Var = "", *actions: rx.Co
         justify="between",
         align="end",
         wrap="wrap",
-        gap="3",
+        spacing="3",
         width="100%",
         margin_bottom="1.25rem",
     )

@@ -66,7 +66,7 @@ def consent_banner() -> rx.Component:
                     flex_shrink="0",
                 ),
                 direction=rx.breakpoints(initial="column", md="row"),
-                gap="4",
+                spacing="4",
                 align=rx.breakpoints(initial="stretch", md="center"),
                 justify="between",
                 max_width="1080px",

@@ -138,7 +138,7 @@ def footer() -> rx.Component:
             ),
             justify="between",
             wrap="wrap",
-            gap="5",
+            spacing="5",
             max_width=PAGE_MAX_WIDTH,
             margin="0 auto",
             padding="2.5rem 1.25rem",
@@ -188,7 +188,7 @@ def _side_nav(items: list[tuple[str, str, str]], title: str, nav_id: str) -> rx.
         ],
         # A scrollable strip on phones, a column beside the content from tablets up.
         direction=rx.breakpoints(initial="row", md="column"),
-        gap="1",
+        spacing="1",
         align=rx.breakpoints(initial="center", md="start"),
         overflow_x="auto",
         width="100%",

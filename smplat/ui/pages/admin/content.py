@@ -234,7 +234,7 @@ def admin_content_page() -> rx.Component:
                        flex_shrink="0"),
                 rx.box(_editor(), flex="1", min_width="0", width="100%"),
                 direction=rx.breakpoints(initial="column", md="row"),
-                gap="4",
+                spacing="4",
                 width="100%",
                 align="start",
             ),

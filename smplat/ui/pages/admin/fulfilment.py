@@ -68,16 +68,25 @@ class DeadLettersState(AuthState):
         return rx.toast.success(f"Task {task_id} {'queued again' if action == 'retry' else 'canceled'}.")
 
 
+def _action_select(choices: list[tuple[str, str]], select_id: rx.Var) -> rx.Component:
+    """A named native select: form data carries the chosen action (a clicked submit
+    button's own name/value is not part of Reflex's form data)."""
+    return rx.el.select(
+        *[rx.el.option(label, value=value) for value, label in choices],
+        name="action", id=select_id,
+        style={"height": "24px", "font_size": "12px", "border": "1px solid var(--gray-a7)", "border_radius": "6px",
+               "padding": "0 6px", "background": "var(--color-panel-solid)"},
+    )
+
+
 def _dead_letter_actions(row: rx.Var) -> rx.Component:
     return rx.form(
         rx.hstack(
             rx.el.input(type="hidden", name="task_id", value=row["task_id"].to(str)),
+            _action_select([("retry", "Retry"), ("cancel", "Cancel")], "action-" + row["task_id"].to(str)),
             rx.input(name="reason", placeholder="Reason", size="1", width="10rem", required=True,
                      id="reason-" + row["task_id"].to(str)),
-            rx.button("Retry", size="1", type="submit", name="action", value="retry",
-                      id="retry-" + row["task_id"].to(str)),
-            rx.button("Cancel", size="1", type="submit", name="action", value="cancel", color_scheme="red",
-                      variant="soft", id="cancel-" + row["task_id"].to(str)),
+            rx.button("Apply", size="1", type="submit", id="apply-" + row["task_id"].to(str)),
             spacing="2", align="center"),
         on_submit=DeadLettersState.act, reset_on_submit=True,
     )
@@ -178,17 +187,14 @@ def _provider_order_actions(po: rx.Var) -> rx.Component:
     return rx.form(
         rx.flex(
             rx.el.input(type="hidden", name="item_id", value=po["item_id"].to(str)),
+            _action_select([("refill", "Refill"), ("replay", "Replay now"), ("schedule", "Schedule replay")],
+                           "action-po-" + po["id"].to(str)),
             rx.input(name="reason", placeholder="Reason (required)", size="1", width="11rem", required=True,
                      id="reason-po-" + po["id"].to(str)),
-            rx.button("Refill", size="1", type="submit", name="action", value="refill", variant="soft",
-                      id="refill-po-" + po["id"].to(str)),
-            rx.button("Replay", size="1", type="submit", name="action", value="replay", variant="soft",
-                      id="replay-po-" + po["id"].to(str)),
             rx.input(name="run_at", type="datetime-local", size="1", width="12rem", id="run-at-po-" + po["id"].to(str),
-                     title="Replay time (UTC)"),
-            rx.button("Schedule replay", size="1", type="submit", name="action", value="schedule", variant="outline",
-                      id="schedule-po-" + po["id"].to(str)),
-            gap="2", wrap="wrap", align="center"),
+                     title="Replay time (UTC), for a scheduled replay"),
+            rx.button("Apply", size="1", type="submit", id="apply-po-" + po["id"].to(str)),
+            spacing="2", wrap="wrap", align="center"),
         on_submit=OrderDetailState.act, reset_on_submit=True,
     )
 
@@ -203,11 +209,11 @@ def admin_order_page() -> rx.Component:
         rx.vstack(
             rx.flex(rx.text(po["product"], weight="bold"), rx.badge(po["provider"], variant="outline"),
                     status_badge(po["status"]), rx.text("#", po["external_id"], size="2", color_scheme="gray"),
-                    gap="2", wrap="wrap", align="center"),
+                    spacing="2", wrap="wrap", align="center"),
             rx.flex(*[rx.vstack(rx.text(label, size="1", color_scheme="gray"), rx.text(po[key], size="2", weight="medium"),
                                 spacing="0", align="start")
                       for label, key in (("Quantity", "quantity"), ("Charge", "charge"), ("Start count", "start_count"),
-                                         ("Remains", "remains"))], gap="5", wrap="wrap"),
+                                         ("Remains", "remains"))], spacing="5", wrap="wrap"),
             _provider_order_actions(po),
             spacing="3", align="start", width="100%"),
         width="100%")), spacing="3", width="100%")
@@ -261,7 +267,7 @@ def _chart(rows: list[dict[str, Any]]) -> go.Figure:
     for key, name, colour in (("succeeded", "Succeeded", "#16a34a"), ("retried", "Retried", "#f59e0b"),
                               ("dead_lettered", "Dead-lettered", "#dc2626"), ("waited", "Waited", "#94a3b8")):
         fig.add_bar(name=name, x=labels, y=[r[key] for r in rows], marker_color=colour)
-    fig.update_layout(barmode="stack", height=320, margin={"l": 40, "r": 10, "t": 10, "b": 40},
+    fig.update_layout(barmode="stack", height=320, autosize=True, margin={"l": 40, "r": 10, "t": 10, "b": 40},
                       legend={"orientation": "h", "y": -0.2}, plot_bgcolor="rgba(0,0,0,0)",
                       paper_bgcolor="rgba(0,0,0,0)", font={"family": "Inter, system-ui, sans-serif"})
     return fig
@@ -288,7 +294,9 @@ def admin_fulfilment_page() -> rx.Component:
         ),
         rx.cond(
             FulfilmentState.rows.length() > 0,
-            rx.vstack(card(rx.heading("Outcomes", size="4"), rx.plotly(data=FulfilmentState.figure, width="100%"),
+            rx.vstack(card(rx.heading("Outcomes", size="4"), rx.box(rx.plotly(data=FulfilmentState.figure, use_resize_handler=True,
+                                                    config={"responsive": True, "displayModeBar": False},
+                                                    style={"width": "100%"}), width="100%", overflow="hidden"),
                            width="100%", id="fulfilment-chart"),
                       table, spacing="4", width="100%", margin_top="1rem"),
             rx.cond(FulfilmentState.loaded, empty_state("activity", "No attempts yet",

@@ -139,7 +139,7 @@ def _services_overview() -> rx.Component:
             rx.link(rx.button("All services", rx.icon("arrow-right", size=16), variant="soft"), href=routes.SERVICES),
             justify="between",
             align="end",
-            gap="3",
+            spacing="3",
             wrap="wrap",
             width="100%",
         ),

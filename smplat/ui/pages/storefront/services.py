@@ -121,7 +121,7 @@ def _toolbar() -> rx.Component:
         rx.flex(
             _chip("All", ""),
             rx.foreach(ServicesState.categories, lambda c: _chip(c["name"], c["slug"])),
-            gap="2",
+            spacing="2",
             wrap="wrap",
             id="category-filter",
         ),
@@ -139,7 +139,7 @@ def _toolbar() -> rx.Component:
         justify="between",
         align="center",
         wrap="wrap",
-        gap="3",
+        spacing="3",
         width="100%",
     )
 
