@@ -16,6 +16,7 @@ from smplat.ui.pages.admin import providers as admin_providers
 from smplat.ui.pages.admin import jobs as admin_jobs
 from smplat.ui.pages.admin import pages as admin
 from smplat.ui.pages.admin import search_insights as admin_search
+from smplat.ui.pages.admin import routing as admin_routing
 from smplat.ui.pages.admin import sales as admin_sales
 from smplat.ui.pages.storefront import auth, catalog, home, legal, misc, services
 from smplat.ui.pages.storefront import checkout as checkout_pages
@@ -74,6 +75,9 @@ app.add_page(admin.admin_orders_page, route=routes.ADMIN_ORDERS, title=f"Orders 
              on_load=[AuthState.require_staff, admin.AdminState.load_orders])
 app.add_page(admin.admin_catalog_page, route=routes.ADMIN_CATALOG, title=f"Catalog · Admin · {BRAND}",
              on_load=[AuthState.require_staff, admin.AdminState.load_catalog])
+app.add_page(admin_routing.admin_routing_page, route=f"{routes.ADMIN_CATALOG}/[slug]",
+             title=f"Routing preview · Admin · {BRAND}",
+             on_load=[AuthState.require_staff, admin_routing.RoutingPreviewState.load])
 app.add_page(admin.admin_customers_page, route=routes.ADMIN_CUSTOMERS, title=f"Customers · Admin · {BRAND}",
              on_load=[AuthState.require_staff, admin.AdminState.load_customers])
 app.add_page(admin_jobs.admin_jobs_page, route=routes.ADMIN_JOBS, title=f"Jobs · Admin · {BRAND}",

@@ -44,3 +44,7 @@ def admin_order(number: str) -> str:
 
 def admin_provider(provider_id: int) -> str:
     return f"{ADMIN_PROVIDERS}/{provider_id}"
+
+
+def admin_product_routing(slug: str) -> str:
+    return f"{ADMIN_CATALOG}/{slug}"

@@ -76,6 +76,12 @@ def test_operator_pages_show_the_engine_at_work(page, live_shop, output_dir, mon
         assert "sandbox-demo-key" not in page.content()  # the key is never shown back
         page.screenshot(path=str(output_dir / "screenshots" / "admin_provider_detail.png"), full_page=True)
 
+        page.goto("/admin/catalog")
+        page.locator("#routing-instagram-followers").click()
+        expect(page.locator("#routing-preview-table")).to_contain_text("1,000 followers")
+        expect(page.locator("#routing-preview-table")).to_contain_text("92.1 %")
+        page.screenshot(path=str(output_dir / "screenshots" / "admin_routing_preview.png"), full_page=True)
+
         page.goto("/admin/fulfilment")
         expect(page.locator("#fulfilment-chart .main-svg").first).to_be_visible(timeout=30_000)  # Plotly drew it
         expect(page.locator("#fulfilment-chart .legendtext", has_text="Succeeded")).to_have_count(1)

@@ -112,7 +112,7 @@ def admin_orders_page() -> rx.Component:
 
 def admin_catalog_page() -> rx.Component:
     table = data_table(
-        ["Product", "Category", "Status", "Base price", "Options", "Add-ons", "Presets", "Popularity"],
+        ["Product", "Category", "Status", "Base price", "Options", "Add-ons", "Presets", "Popularity", "Routing"],
         AdminState.products,
         lambda p: [
             rx.table.row_header_cell(rx.link(p["title"], href=f"{routes.SERVICES}/" + p["slug"].to(str),
@@ -124,6 +124,8 @@ def admin_catalog_page() -> rx.Component:
             rx.table.cell(p["add_ons"]),
             rx.table.cell(p["presets"]),
             rx.table.cell(p["popularity"]),
+            rx.table.cell(rx.link("Preview", href=f"{routes.ADMIN_CATALOG}/" + p["slug"].to(str),
+                                  id="routing-" + p["slug"].to(str))),
         ],
         "admin-catalog-table",
     )
