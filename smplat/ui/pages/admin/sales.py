@@ -96,7 +96,7 @@ class SalesState(AuthState):
             except pricing.ConfigurationInvalid as exc:
                 self.preview, self.preview_total = [], str(exc)
                 return
-            self.preview = pricing.format_breakdown(quote)
+            self.preview = pricing.format_breakdown(quote, detail)
             self.preview_total = checkout.format_money(quote.total_minor, quote.currency)
 
 
