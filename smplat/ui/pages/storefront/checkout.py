@@ -69,8 +69,9 @@ class CartState(ShopperState):
 
     @rx.event
     def start_checkout(self, form_data: dict[str, Any]):
-        # the form sends only the receipt email; a price or total is never ours to accept
-        if any(key != "email" for key in form_data):
+        # the form sends only the receipt email (Reflex also submits it under its element id);
+        # a price or total is never ours to accept
+        if any(key not in ("email", "checkout_email") for key in form_data):
             self.checkout_error = "This form was changed outside the shop; reload the page and try again."
             return rx.toast.error(self.checkout_error)
         user = self._current_user()
