@@ -167,3 +167,18 @@ def test_admin_sales_shows_counters_experiments_and_preset_events(tab, live_shop
     expect(tab.locator("#preset-events").locator("tr", has_text="marketing_card")).to_have_text(
         re.compile(r"Instagram Followers\s*popular\s*apply\s*marketing_card\s*1"))
     _shot(tab, output_dir, "admin_sales")
+
+
+@pytest.mark.parametrize("path", ["/", "/services", "/services/instagram-followers", "/cart"])
+def test_storefront_pages_do_not_scroll_sideways_on_a_phone(browser, live_shop, output_dir, path) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 375, "height": 812}, base_url=live_shop.url)
+    phone = context.new_page()
+    try:
+        phone.goto(path)
+        wait_for_app(phone)
+        phone.wait_for_timeout(500)
+        name = "phone" + (path.replace("/", "_") if path != "/" else "_home")
+        phone.screenshot(path=str(output_dir / "screenshots" / f"{name}.png"), full_page=True)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        context.close()

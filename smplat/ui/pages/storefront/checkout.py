@@ -127,6 +127,7 @@ def _cart_row(row: rx.Var) -> rx.Component:
             width="100%", align="center", spacing="4", wrap="wrap",
         ),
         class_name="cart-line",
+        width="100%",
     )
 
 
