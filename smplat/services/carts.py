@@ -129,6 +129,17 @@ def _owned_item(session: Session, cart: Cart, item_id: Any) -> CartItem:
     return item
 
 
+def owned_item(session: Session, *, owner: dict[str, Any], item_id: Any) -> CartItem | None:
+    """The line `item_id` if it is in the active cart of this owner (user_id / guest_token), else None."""
+    cart = find_cart(session, user_id=owner.get("user_id"), guest_token=owner.get("guest_token"))
+    if cart is None:
+        return None
+    try:
+        return _owned_item(session, cart, item_id)
+    except CartError:
+        return None
+
+
 def update_item(session: Session, cart: Cart, item_id: Any, *, quantity: Any = None,
                 raw_configuration: Any = None, visitor: str | None) -> CartItem:
     """Change quantity and/or configuration; re-validated and re-priced, or refused unchanged."""

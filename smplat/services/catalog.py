@@ -43,6 +43,9 @@ class ProductCard:
     image_url: str
     delivery_estimate_hours: int
     is_featured: bool
+    # the product's featured preset, offered as a one-click button on the card
+    preset_key: str = ""
+    preset_label: str = ""
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -50,7 +53,7 @@ class ProductCard:
             "platform": self.platform, "kind": self.kind, "category_slug": self.category_slug,
             "category_name": self.category_name, "from_price": format_money(self.from_price_minor, self.currency),
             "image_url": self.image_url, "delivery": delivery_label(self.delivery_estimate_hours),
-            "is_featured": self.is_featured,
+            "is_featured": self.is_featured, "preset_key": self.preset_key, "preset_label": self.preset_label,
         }
 
 
@@ -96,6 +99,21 @@ def _primary_images(session: Session, product_ids: list[int]) -> dict[int, str]:
     return images
 
 
+def featured_presets(session: Session, product_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """Per product, the first featured preset as (key, label), for one-click card buttons (one query)."""
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(ProductPreset.product_id, ProductPreset.key, ProductPreset.label)
+        .where(ProductPreset.product_id.in_(product_ids), ProductPreset.is_featured.is_(True))
+        .order_by(ProductPreset.product_id, ProductPreset.sort_order, ProductPreset.id)
+    ).all()
+    presets: dict[int, tuple[str, str]] = {}
+    for product_id, key, label in rows:
+        presets.setdefault(product_id, (key, label))
+    return presets
+
+
 def list_categories(session: Session) -> list[Category]:
     return list(
         session.execute(select(Category).where(Category.is_active.is_(True)).order_by(Category.sort_order, Category.name))
@@ -124,13 +142,15 @@ def list_product_cards(
     ids = [product.id for product, _, _ in rows]
     minimums = _required_minimums(session, ids)
     images = _primary_images(session, ids)
+    presets = featured_presets(session, ids)
     return [
         ProductCard(
             id=product.id, slug=product.slug, title=product.title, tagline=product.tagline,
             platform=product.platform, kind=product.kind, category_slug=cat_slug, category_name=cat_name,
             from_price_minor=product.base_price_minor + minimums.get(product.id, 0), currency=product.currency,
             image_url=images.get(product.id, ""), delivery_estimate_hours=product.delivery_estimate_hours,
-            is_featured=product.is_featured,
+            is_featured=product.is_featured, preset_key=presets.get(product.id, ("", ""))[0],
+            preset_label=presets.get(product.id, ("", ""))[1],
         )
         for product, cat_slug, cat_name in rows
     ]

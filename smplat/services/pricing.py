@@ -466,6 +466,20 @@ def summary(detail: ProductDetail, config: Configuration) -> str:
     return " · ".join(parts)
 
 
-def format_breakdown(quote_: Quote) -> list[dict[str, str]]:
-    return [{"label": line.label, "amount": format_money(line.amount_minor, quote_.currency)}
-            for line in quote_.breakdown]
+def format_breakdown(quote_: Quote, detail: ProductDetail) -> list[dict[str, str]]:
+    """The price as a customer reads a receipt, per package: what they get ("1,000 followers
+    €12.00", the plan and chosen options priced together), then a special price, then each
+    add-on, then the total for all packages. The stored breakdown keeps every line apart."""
+    money = lambda minor: format_money(minor, quote_.currency)  # noqa: E731
+    base = [line for line in quote_.breakdown if line.kind in ("plan", "base", "option")]
+    chosen = [option.label for option in _chosen_options(detail, quote_.configuration)]
+    plan = next((line.label for line in base if line.kind in ("plan", "base")), "")
+    rows = [{"kind": "item", "label": " · ".join(chosen) or plan, "amount": money(sum(l.amount_minor for l in base))}]
+    for line in quote_.breakdown:
+        if line.kind == "experiment":
+            rows.append({"kind": "adjustment", "label": line.label, "amount": money(line.amount_minor)})
+        elif line.kind == "add_on":
+            rows.append({"kind": "add_on", "label": f"+ {line.label}", "amount": money(line.amount_minor)})
+    packages = "1 package" if quote_.quantity == 1 else f"{quote_.quantity} packages"
+    rows.append({"kind": "total", "label": f"Total ({packages})", "amount": money(quote_.total_minor)})
+    return rows

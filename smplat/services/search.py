@@ -21,7 +21,7 @@ from sqlmodel import Session
 from smplat.models.analytics import SearchRecord
 from smplat.models.base import utcnow
 from smplat.models.catalog import Category, Product, ProductMedia, ProductOption, ProductOptionGroup, ProductStatus
-from smplat.services.catalog import ProductCard
+from smplat.services.catalog import ProductCard, featured_presets
 from smplat.services.consent import allows_analytics
 
 PAGE_SIZE = 9
@@ -186,12 +186,14 @@ def _cards(session: Session, where: list[ColumnElement[bool]], sort: str, offset
         query = query.limit(limit)
     rows = session.execute(query).all()
     images = _images(session, [product.id for product, *_ in rows])
+    presets = featured_presets(session, [product.id for product, *_ in rows])
     return [
         ProductCard(
             id=product.id, slug=product.slug, title=product.title, tagline=product.tagline,
             platform=product.platform, kind=product.kind, category_slug=cat_slug, category_name=cat_name,
             from_price_minor=int(price), currency=product.currency, image_url=images.get(product.id, ""),
             delivery_estimate_hours=product.delivery_estimate_hours, is_featured=product.is_featured,
+            preset_key=presets.get(product.id, ("", ""))[0], preset_label=presets.get(product.id, ("", ""))[1],
         )
         for product, cat_slug, cat_name, price in rows
     ]

@@ -116,9 +116,9 @@ def test_search_runs_a_fixed_number_of_queries(shop: Session):
     with count_queries(shop) as empty_queries:
         search_catalog(shop, SearchParams(q="snapchat"))
 
-    # then it is a count, the page and its images, whatever the number of results; two for none
+    # then it is a count, the page, its images and its featured presets, whatever the number of results
     assert len(full.cards) == 5
-    assert len(page_queries) == 3
+    assert len(page_queries) == 4
     assert len(empty_queries) == 1
 
 

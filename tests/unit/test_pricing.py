@@ -358,3 +358,29 @@ def test_delivery_estimate_and_calculator_follow_the_configuration() -> None:
     assert [pricing.delivery_estimate_hours(detail, c) for c in (standard, express, gradual)] == [48, 24, 120]
     assert pricing.calculator_text(detail, standard) == "about 500 followers a day over 2 day(s)"
     assert pricing.calculator_text(detail, gradual) == "about 200 followers a day over 5 day(s)"
+
+
+def test_receipt_names_what_is_bought_then_add_ons_then_the_total() -> None:
+    # given 2,500 followers, express, a flat and a percentage add-on, two packages
+    detail = make_detail()
+    quote = pricing.quote(detail, config(options={"package": "2500", "speed": "express"},
+                                         add_ons=["priority", "refill"]), quantity=2)
+    # when shown to the customer
+    rows = pricing.format_breakdown(quote, detail)
+    # then the package reads as one line at its price, then each add-on, then the total
+    assert rows == [
+        {"kind": "item", "label": "2,500 followers · Express", "amount": "€32.90"},
+        {"kind": "add_on", "label": "+ Priority start", "amount": "€2.90"},
+        {"kind": "add_on", "label": "+ Refill guarantee", "amount": "€4.94"},
+        {"kind": "total", "label": "Total (2 packages)", "amount": "€81.48"},
+    ]
+
+
+def test_receipt_shows_a_special_price_as_its_own_line() -> None:
+    detail = make_detail()
+    quote = pricing.quote(detail, config(), variant=VariantPrice("ig-price", "lower", 9000))
+    assert pricing.format_breakdown(quote, detail) == [
+        {"kind": "item", "label": "1,000 followers · Standard", "amount": "€12.00"},
+        {"kind": "adjustment", "label": "Special price", "amount": "-€1.20"},
+        {"kind": "total", "label": "Total (1 package)", "amount": "€10.80"},
+    ]

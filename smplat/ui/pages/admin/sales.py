@@ -96,7 +96,7 @@ class SalesState(AuthState):
             except pricing.ConfigurationInvalid as exc:
                 self.preview, self.preview_total = [], str(exc)
                 return
-            self.preview = pricing.format_breakdown(quote)
+            self.preview = pricing.format_breakdown(quote, detail)
             self.preview_total = checkout.format_money(quote.total_minor, quote.currency)
 
 
@@ -127,13 +127,14 @@ def admin_sales_page() -> rx.Component:
         ], table_id="checkout-sessions"),
         rx.heading("Pricing experiments", size="5", margin_top="1.5rem"),
         card(rx.form(rx.hstack(
-            rx.select(SalesState.products, name="product", placeholder="Product"),
-            rx.input(name="key", placeholder="key, e.g. ig-followers-price"),
-            rx.input(name="name", placeholder="Name"),
-            rx.input(name="variants", placeholder="control:List price:10000:1, lower:10% off:9000:1", width="340px"),
-            rx.button("Start experiment", type="submit"), wrap="wrap", spacing="2"),
+            rx.select(SalesState.products, name="product", placeholder="Product", id="experiment-product"),
+            rx.input(name="key", placeholder="key, e.g. ig-followers-price", id="experiment-key"),
+            rx.input(name="name", placeholder="Name", id="experiment-name"),
+            rx.input(name="variants", placeholder="control:List price:10000:1, lower:10% off:9000:1",
+                     width="100%", max_width="340px", id="experiment-variants"),
+            rx.button("Start experiment", type="submit", id="start-experiment"), wrap="wrap", spacing="2"),
             on_submit=SalesState.create_experiment),
-            rx.text(SalesState.message, size="2", color_scheme="gray")),
+            rx.text(SalesState.message, size="2", color_scheme="gray", id="experiment-message")),
         data_table(["Experiment", "Product", "Status", "Variant", "Price", "Exposures", "Conversions", "Rate", "Revenue", ""],
                    SalesState.experiments, lambda r: [
             rx.table.row_header_cell(r["experiment"]), rx.table.cell(r["product"]), rx.table.cell(r["status"]),

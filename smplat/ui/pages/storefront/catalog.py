@@ -28,8 +28,9 @@ def platform_icon(platform: rx.Var) -> rx.Component:
 
 
 def product_card(row: rx.Var) -> rx.Component:
-    return rx.link(
-        rx.box(
+    href = f"{routes.SERVICES}/" + row["slug"].to(str)
+    return rx.box(
+        rx.link(
             rx.image(src=row["image_url"], alt=row["title"], width="100%", height="150px", object_fit="cover",
                      border_radius="12px", background="var(--gray-3)"),
             rx.vstack(
@@ -58,17 +59,24 @@ def product_card(row: rx.Var) -> rx.Component:
                 padding_top="0.75rem",
                 align="start",
             ),
-            class_name="product-card",
-            padding="0.75rem",
-            border="1px solid var(--gray-a5)",
-            border_radius="16px",
-            background="var(--color-panel-solid)",
-            height="100%",
+            href=href,
+            underline="none",
+            color="inherit",
+            class_name="product-card-link",
         ),
-        href=f"{routes.SERVICES}/" + row["slug"].to(str),
-        underline="none",
-        color="inherit",
-        class_name="product-card-link",
+        # one click to the configurator with the featured preset applied (recorded as a
+        # "marketing card" preset event when the visitor allowed analytics)
+        rx.cond(row["preset_key"] != "", rx.link(
+            rx.button(rx.icon("zap", size=14), row["preset_label"], variant="soft", size="2", width="100%"),
+            href=href + "?preset=" + row["preset_key"].to(str),
+            class_name="card-preset", data_testid="card-preset", margin_top="0.75rem", display="block",
+        )),
+        class_name="product-card",
+        padding="0.75rem",
+        border="1px solid var(--gray-a5)",
+        border_radius="16px",
+        background="var(--color-panel-solid)",
+        height="100%",
         data_testid="product-card",
     )
 
@@ -120,6 +128,7 @@ class ProductState(ShopperState):
     added: bool = False
     saved: list[dict[str, str]] = []
     save_message: str = ""
+    editing_item_id: int = 0  # a cart line being edited (opened from /cart), else 0
 
     def _detail(self, db):  # noqa: ANN001, ANN202
         return catalog.get_product_detail(db, self.slug)
@@ -169,7 +178,7 @@ class ProductState(ShopperState):
         self.presets = [{"key": pr.key, "label": pr.label, "description": pr.description,
                          "active": pr.key == config.preset} for pr in detail.presets]
         if quote is not None:
-            self.breakdown = pricing.format_breakdown(quote)
+            self.breakdown = pricing.format_breakdown(quote, detail)
             self.total = format_money(quote.total_minor, currency)
             self.unit_price = format_money(quote.unit_price_minor, currency)
             self.billing_note = f"billed every {quote.interval}" if quote.billing == "subscription" else "one-time payment"
@@ -185,21 +194,29 @@ class ProductState(ShopperState):
         others = [k for k in errors if not k.startswith("fields.") or k.split(".", 1)[1] in self.touched]
         self.form_error = "Please fix the highlighted choices." if quote is None and others else ""
 
-    def _with_detail(self, change) -> None:  # noqa: ANN001
+    def _with_detail(self, change):  # noqa: ANN001, ANN202
+        """Apply one change of the customer's choices; a choice the product does not offer
+        (a crafted event) is refused with a message and changes nothing."""
         with session_scope() as db:
             detail = self._detail(db)
             if detail is None:
                 self.found = False
-                return
-            change(detail)
+                return None
+            try:
+                change(detail)
+            except pricing.ConfigurationInvalid as exc:
+                return rx.toast.error(next(iter(exc.errors.values()), "That choice does not exist."))
             self.added = False
             self._refresh(db, detail)
+        return None
 
     @rx.event
-    def load_product(self) -> None:
+    def load_product(self):
         self.load_user()
         self.slug = self.router.page.params.get("slug", "")
-        self.touched, self.quantity, self.added, self.save_message = [], 1, False, ""
+        self.touched, self.quantity, self.added, self.save_message, self.form_error = [], 1, False, "", ""
+        self.editing_item_id = 0
+        query = self.router.url.query_parameters
         with session_scope() as db:
             detail = self._detail(db)
             self.loaded = True
@@ -215,11 +232,32 @@ class ProductState(ShopperState):
             self.images = [{"url": m.url, "alt": m.alt_text or p.title} for m in detail.media]
             preset = next((pr for pr in detail.presets if pr.is_featured), None)
             config = pricing.from_preset(detail, preset.key) if preset else pricing.default_configuration(detail)
+            notice = None
+            card_preset = str(query.get("preset", ""))
+            if card_preset:
+                # a one-click preset button on a marketing card opened this page
+                try:
+                    config = pricing.from_preset(detail, card_preset)
+                    counters.record_preset_event(db, product_id=p.id, preset_key=card_preset, action="apply",
+                                                 source="marketing_card", consent=self.consent_choice)
+                except pricing.ConfigurationInvalid:
+                    notice = rx.toast.error("That package is not offered any more; pick one below.")
+            edit = str(query.get("edit", ""))
+            if edit:
+                line = carts.owned_item(db, owner=self._owner(), item_id=int(edit) if edit.isdigit() else None)
+                if line is None or line.product_id != p.id:
+                    notice = rx.toast.error("That cart line does not exist.")
+                else:
+                    self.editing_item_id = line.id
+                    self.quantity = line.quantity
+                    config = pricing.normalize(line.configuration)
+                    self.touched = list(config.fields.keys())
             self.config = config.as_dict()
             self._refresh(db, detail)
             variant = experiments.variant_for(db, p.id, self._visitor())
             experiments.record_exposure(db, variant, self.consent_choice)
             self._load_saved(db, p.id)
+        return notice
 
     def _load_saved(self, db, product_id: int) -> None:  # noqa: ANN001
         user = self._current_user()
@@ -232,11 +270,12 @@ class ProductState(ShopperState):
         return config
 
     @rx.event
-    def choose_option(self, group_key: str, option_key: str) -> None:
+    def choose_option(self, group_key: str, option_key: str):
         def change(detail) -> None:  # noqa: ANN001
-            group = next((g for g, _ in detail.groups if g.key == group_key), None)
+            group = next((g for g, opts in detail.groups if g.key == group_key
+                          and any(o.key == option_key for o in opts)), None)
             if group is None:
-                return
+                raise pricing.ConfigurationInvalid({"options": "That option does not exist."})
             options = dict(self.config.get("options") or {})
             current = list(options.get(group_key) or [])
             if group.selection == "multi":
@@ -245,33 +284,53 @@ class ProductState(ShopperState):
                 current = [option_key]
             options[group_key] = current
             self.config = self._set(options=options, preset=None)
-        self._with_detail(change)
+        return self._with_detail(change)
 
     @rx.event
-    def toggle_add_on(self, key: str) -> None:
-        add_ons = list(self.config.get("add_ons") or [])
-        add_ons = [a for a in add_ons if a != key] if key in add_ons else add_ons + [key]
-        self._with_detail(lambda d: setattr(self, "config", self._set(add_ons=add_ons, preset=None)))
+    def toggle_add_on(self, key: str):
+        def change(detail) -> None:  # noqa: ANN001
+            if not any(a.key == key for a in detail.add_ons):
+                raise pricing.ConfigurationInvalid({"add_ons": "That add-on does not exist."})
+            add_ons = list(self.config.get("add_ons") or [])
+            add_ons = [a for a in add_ons if a != key] if key in add_ons else add_ons + [key]
+            self.config = self._set(add_ons=add_ons, preset=None)
+        return self._with_detail(change)
 
     @rx.event
-    def choose_plan(self, key: str) -> None:
-        self._with_detail(lambda d: setattr(self, "config", self._set(plan=key, preset=None)))
+    def choose_plan(self, key: str):
+        def change(detail) -> None:  # noqa: ANN001
+            if not any(p.key == key for p in detail.plans):
+                raise pricing.ConfigurationInvalid({"plan": "That plan does not exist."})
+            self.config = self._set(plan=key, preset=None)
+        return self._with_detail(change)
 
     @rx.event
-    def set_field(self, key: str, value: str) -> None:
-        fields = dict(self.config.get("fields") or {})
-        fields[key] = value
-        if key not in self.touched:
-            self.touched = self.touched + [key]
-        self._with_detail(lambda d: setattr(self, "config", self._set(fields=fields)))
+    def set_field(self, key: str, value: str):
+        def change(detail) -> None:  # noqa: ANN001
+            if not any(f.key == key for f in detail.fields):
+                raise pricing.ConfigurationInvalid({"fields": "That detail is not asked for this service."})
+            fields = dict(self.config.get("fields") or {})
+            fields[key] = str(value)
+            if key not in self.touched:
+                self.touched = self.touched + [key]
+            self.config = self._set(fields=fields)
+        return self._with_detail(change)
+
+    def _parse_quantity(self, value: Any) -> int | None:
+        text = str(value).strip()
+        if not text.isdigit() or not 1 <= int(text) <= pricing.MAX_LINE_QUANTITY:
+            self.form_error = f"Choose between 1 and {pricing.MAX_LINE_QUANTITY} packages."
+            return None
+        return int(text)
 
     @rx.event
-    def set_quantity(self, value: str) -> None:
-        try:
-            self.quantity = max(1, min(pricing.MAX_LINE_QUANTITY, int(value)))
-        except (TypeError, ValueError):
-            self.quantity = 1
-        self._with_detail(lambda d: None)
+    def set_quantity(self, value: str):
+        quantity = self._parse_quantity(value)
+        if quantity is None:
+            return rx.toast.error(self.form_error)
+        self.quantity = quantity
+        self.form_error = ""
+        return self._with_detail(lambda d: None)
 
     def _preset_event(self, db, product_id: int, key: str, action: str) -> None:  # noqa: ANN001
         counters.record_preset_event(db, product_id=product_id, preset_key=key, action=action,
@@ -286,7 +345,8 @@ class ProductState(ShopperState):
             try:
                 preset = pricing.from_preset(detail, key)
             except pricing.ConfigurationInvalid as exc:
-                return rx.toast.error(exc.errors.get("preset", "Unknown preset"))
+                return rx.toast.error("That preset is not offered for this service." if "preset" in exc.errors
+                                      else "This preset no longer fits the service; choose your options below.")
             fields = {**(self.config.get("fields") or {}), **preset.fields}
             self.config = {**preset.as_dict(), "fields": fields}
             self._preset_event(db, detail.product.id, key, "apply")
@@ -305,6 +365,17 @@ class ProductState(ShopperState):
 
     @rx.event
     def add_to_cart(self, form_data: dict[str, Any]):
+        """The form sends the typed details (`field:<key>`) and the number of packages; any
+        other key (a price, a total) is not ours to accept and refuses the whole submission."""
+        unexpected = [k for k in form_data if k != "quantity" and not str(k).startswith("field:")]
+        if unexpected:
+            self.form_error = "This form was changed outside the shop; reload the page and try again."
+            return rx.toast.error(self.form_error)
+        quantity = self.quantity
+        if "quantity" in form_data:
+            quantity = self._parse_quantity(form_data["quantity"])
+            if quantity is None:
+                return rx.toast.error(self.form_error)
         fields = {k[len("field:"):]: str(v) for k, v in form_data.items() if k.startswith("field:")}
         config = self._set(fields={**(self.config.get("fields") or {}), **fields})
         self.touched = list({*self.touched, *fields.keys()})
@@ -314,9 +385,14 @@ class ProductState(ShopperState):
             if detail is None:
                 return
             self.config = config
+            self.quantity = quantity
             try:
                 cart = carts.get_or_create_cart(db, **owner)
-                carts.add_item(db, cart, self.slug, config, self.quantity, visitor=self._visitor())
+                if self.editing_item_id:
+                    carts.update_item(db, cart, self.editing_item_id, quantity=quantity, raw_configuration=config,
+                                      visitor=self._visitor())
+                else:
+                    carts.add_item(db, cart, self.slug, config, quantity, visitor=self._visitor())
             except pricing.ConfigurationInvalid:
                 db.rollback()
                 self.touched = [f.key for f in detail.fields]
@@ -329,6 +405,9 @@ class ProductState(ShopperState):
                 return
             self._refresh(db, detail)
             self.added = True
+            if self.editing_item_id:
+                self.editing_item_id = 0
+                return [rx.toast.success("Cart updated"), rx.redirect(routes.CART)]
         return rx.toast.success("Added to your cart")
 
     @rx.event
@@ -414,11 +493,13 @@ def _price_panel() -> rx.Component:
         rx.text(ProductState.total, size="8", weight="bold", id="price-total", letter_spacing="-0.02em"),
         rx.vstack(
             rx.foreach(ProductState.breakdown, lambda b: rx.hstack(
-                rx.text(b["label"], size="1", color_scheme="gray"), rx.spacer(), rx.text(b["amount"], size="1"),
-                width="100%")),
-            rx.cond(ProductState.quantity > 1, rx.hstack(
-                rx.text("per package", size="1", color_scheme="gray"), rx.spacer(),
-                rx.text(ProductState.unit_price, size="1"), width="100%")),
+                rx.text(b["label"], size="2", weight=rx.cond(b["kind"] == "total", "bold", "regular"),
+                        color=rx.cond(b["kind"] == "total", "var(--gray-12)", "var(--gray-11)")),
+                rx.spacer(),
+                rx.text(b["amount"], size="2", weight=rx.cond(b["kind"] == "total", "bold", "medium")),
+                width="100%", class_name="breakdown-row",
+                border_top=rx.cond(b["kind"] == "total", "1px solid var(--gray-a5)", "none"),
+                padding_top=rx.cond(b["kind"] == "total", "0.4rem", "0"))),
             spacing="1", width="100%", id="price-breakdown", margin_y="0.5rem",
         ),
         rx.hstack(rx.icon("clock", size=14), rx.text(ProductState.estimate, size="2", id="delivery-estimate"),
@@ -426,7 +507,7 @@ def _price_panel() -> rx.Component:
         rx.cond(ProductState.calculator != "", rx.hstack(
             rx.icon("calculator", size=14), rx.text(ProductState.calculator, size="2", id="calculator-text"),
             color="var(--gray-11)")),
-        width="100%", style={"position": "sticky", "top": "80px"},
+        width="100%",
     )
 
 
@@ -464,16 +545,18 @@ def _configurator() -> rx.Component:
                 rx.vstack(rx.foreach(ProductState.fields, _field), spacing="3", width="100%"),
                 rx.hstack(
                     rx.text("Packages", size="2", weight="medium"),
-                    rx.input(default_value=ProductState.quantity.to(str), on_blur=ProductState.set_quantity, type="number", min="1", max="100",
-                             width="90px", id="quantity"),
+                    rx.input(default_value=ProductState.quantity.to(str), on_blur=ProductState.set_quantity,
+                             type="number", min="1", max="100", width="90px", id="quantity", name="quantity",
+                             key=ProductState.quantity.to(str)),
                     spacing="3", align="center", margin_top="0.75rem",
                 ),
             ),
             rx.cond(ProductState.form_error != "", rx.callout(ProductState.form_error, icon="triangle-alert",
                                                               color_scheme="red", width="100%", id="form-error")),
             rx.hstack(
-                rx.button(rx.icon("shopping-cart", size=16), "Add to cart", size="4", type="submit", id="add-to-cart",
-                          flex="1"),
+                rx.button(rx.icon("shopping-cart", size=16),
+                          rx.cond(ProductState.editing_item_id > 0, "Update cart line", "Add to cart"),
+                          size="4", type="submit", id="add-to-cart", flex="1"),
                 rx.cond(ProductState.added, rx.link(rx.button("View cart", size="4", variant="soft", type="button"),
                                                     href=routes.CART, id="view-cart")),
                 width="100%", spacing="3",

@@ -47,8 +47,10 @@ class CartState(ShopperState):
             row = next((r for r in self.rows if r["id"] == item_id), None)
             if cart is None or row is None:
                 return rx.toast.error("That cart line does not exist.")
+            if delta not in (-1, 1):  # the page only sends one step at a time
+                return rx.toast.error("Change the quantity one package at a time.")
             try:
-                carts.update_item(db, cart, item_id, quantity=int(row["quantity"]) + int(delta), visitor=self._visitor())
+                carts.update_item(db, cart, item_id, quantity=int(row["quantity"]) + delta, visitor=self._visitor())
             except (carts.CartError, carts.pricing.ConfigurationInvalid) as exc:
                 db.rollback()
                 self.checkout_error = str(exc)
@@ -67,6 +69,11 @@ class CartState(ShopperState):
 
     @rx.event
     def start_checkout(self, form_data: dict[str, Any]):
+        # the form sends only the receipt email (Reflex also submits it under its element id);
+        # a price or total is never ours to accept
+        if any(key not in ("email", "checkout_email") for key in form_data):
+            self.checkout_error = "This form was changed outside the shop; reload the page and try again."
+            return rx.toast.error(self.checkout_error)
         user = self._current_user()
         email = user.email if user else str(form_data.get("email", ""))
         self.email_error = self.checkout_error = ""
@@ -97,6 +104,10 @@ def _cart_row(row: rx.Var) -> rx.Component:
                 rx.link(rx.text(row["title"], weight="bold"), href=routes.SERVICES + "/" + row["slug"].to(str)),
                 rx.text(row["summary"], size="2", color_scheme="gray"),
                 rx.text(row["fields"], size="1", color_scheme="gray"),
+                rx.link(rx.hstack(rx.icon("pencil", size=12), rx.text("Edit options", size="1"), spacing="1",
+                                  align="center"),
+                        href=routes.SERVICES + "/" + row["slug"].to(str) + "?edit=" + row["id"].to(str),
+                        class_name="cart-edit", id="edit-line-" + row["id"].to(str)),
                 rx.cond(row["error"] != "", rx.text(row["error"], size="1", color="var(--red-11)")),
                 spacing="1", align="start", flex="1",
             ),
@@ -116,6 +127,7 @@ def _cart_row(row: rx.Var) -> rx.Component:
             width="100%", align="center", spacing="4", wrap="wrap",
         ),
         class_name="cart-line",
+        width="100%",
     )
 
 
