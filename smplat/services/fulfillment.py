@@ -167,6 +167,8 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                                     ProviderOrder.status == ProviderOrderStatus.PENDING.value)).scalars()}
     providers = {p.id: p for p in session.execute(select(Provider)).scalars()}
     lease = now + timedelta(seconds=settings.fulfillment_lease_seconds)
+    nonce = uuid.uuid4().hex[:8]  # one per batch: the task id and attempt already tell its keys apart
+    intents: list[dict[str, Any]] = []
     work: list[Work] = []
     for task in tasks:
         item = items[task.order_item_id]
@@ -199,23 +201,29 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
             work.append(Work(task.id, task.kind, "fail", error=f"no route: {exc}"[:1000]))
             continue
         attempt_no = task.attempts + 1
-        po = ProviderOrder(fulfillment_task_id=task.id, order_item_id=item.id, provider_id=choice.provider.id,
-                           provider_service_id=choice.service.id, submission_key=f"task:{task.id}:{attempt_no}:{uuid.uuid4().hex[:8]}",
-                           link=spec.link, quantity=choice.quantity, runs=spec.dripfeed_runs,
-                           interval=spec.dripfeed_interval_minutes, status=ProviderOrderStatus.PENDING.value)
-        session.add(po)
-        task.status, task.lease_expires_at = TaskStatus.SUBMITTING.value, lease
-        session.add(task)
-        work.append(Work(task.id, task.kind, "submit", provider_id=choice.provider.id, submission_key=po.submission_key,
+        key = f"task:{task.id}:{attempt_no}:{nonce}"
+        intents.append({"fulfillment_task_id": task.id, "order_item_id": item.id, "provider_id": choice.provider.id,
+                        "provider_service_id": choice.service.id, "submission_key": key, "external_order_id": None,
+                        "link": spec.link, "quantity": choice.quantity, "runs": spec.dripfeed_runs,
+                        "interval": spec.dripfeed_interval_minutes, "status": ProviderOrderStatus.PENDING.value,
+                        "raw_status": "", "error": "", "last_response": {}, "created_at": now, "updated_at": now})
+        work.append(Work(task.id, task.kind, "submit", provider_id=choice.provider.id, submission_key=key,
                          service_ext=choice.service.external_service_id, link=spec.link, quantity=choice.quantity,
                          runs=spec.dripfeed_runs, interval=spec.dripfeed_interval_minutes, comments=list(spec.comments),
                          lookup_by_ref=bool((choice.provider.dialect or {}).get("lookup_by_ref"))))
-        work[-1]._po = po  # type: ignore[attr-defined]
     session.flush()
-    for w in work:
-        po = getattr(w, "_po", None)
-        if po is not None:
-            w.provider_order_id = po.id
+    if intents:
+        # the intents of the whole batch: one multi-row INSERT, and the tasks move to
+        # `submitting` in one UPDATE (guarded by the claim token), committed before any call
+        pot, tt = ProviderOrder.__table__, FulfillmentTask.__table__
+        rows = session.execute(insert(pot).returning(pot.c.id, pot.c.submission_key, sort_by_parameter_order=True),
+                               intents).all()
+        ids_by_key = {key: po_id for po_id, key in rows}
+        for w in work:
+            if w.mode == "submit":
+                w.provider_order_id = ids_by_key[w.submission_key]
+        session.execute(update(tt).where(tt.c.id.in_([i["fulfillment_task_id"] for i in intents]), tt.c.claimed_by == token)
+                        .values(status=TaskStatus.SUBMITTING.value, lease_expires_at=lease, updated_at=now))
     session.commit()
     return work
 
@@ -391,8 +399,9 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
     """Record accepted submits in bulk: the rows `_submitted` writes task by task, in a
     fixed number of statements whatever the batch size (no per-task query).
 
-    Reads: the tasks still carrying `token` (locked FOR UPDATE on PostgreSQL), their provider
-    orders, providers, items, and the items and orders of the lines' orders. Writes: one
+    Reads (two statements): the tasks still carrying `token` (locked FOR UPDATE on
+    PostgreSQL) joined to their line, provider order, provider and order; the statuses of
+    every line of those orders. Writes: one
     executemany for the provider orders, one UPDATE for the tasks (guarded by the token), one
     per new item / order status, one multi-row INSERT of events. Order statuses are derived
     line by line in memory in the same order as the per-task path, so the same events come
@@ -400,7 +409,14 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
     t, po_t, it, o = FulfillmentTask, ProviderOrder, OrderItem, Order
     pg = session.get_bind().dialect.name == "postgresql"
     ids = [w.task_id for w in works]
-    owned_q = select(t.id, t.kind, t.order_item_id).where(t.id.in_(ids), t.claimed_by == token)
+    # one read for the tasks still carrying the token (locked on PostgreSQL), their line,
+    # provider order and provider name, and the line's order status
+    owned_q = (select(t.id, t.kind, t.order_item_id, it.order_id, it.product_title, po_t.id.label("po_id"),
+                      po_t.quantity, po_t.provider_id, Provider.name.label("provider_name"), o.status.label("order_status"))
+               .join(it, it.id == t.order_item_id).join(o, o.id == it.order_id)
+               .join(po_t, and_(po_t.fulfillment_task_id == t.id, po_t.id.in_([w.provider_order_id for w in works])))
+               .join(Provider, Provider.id == po_t.provider_id)
+               .where(t.id.in_(ids), t.claimed_by == token))
     if pg:
         owned_q = owned_q.with_for_update(of=t)
     owned = {row.id: row for row in session.execute(owned_q)}
@@ -409,21 +425,14 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
         counts["lease_lost"] += len(works) - len(mine)
     if not mine:
         return []
-    pos = {row.id: row for row in session.execute(
-        select(po_t.id, po_t.quantity, po_t.provider_id).where(po_t.id.in_([w.provider_order_id for w in mine])))}
-    names = dict(session.execute(select(Provider.id, Provider.name).where(
-        Provider.id.in_({row.provider_id for row in pos.values()}))).all())
-    item_ids = {owned[w.task_id].order_item_id for w in mine}
-    lines = {row.id: row for row in session.execute(
-        select(it.id, it.order_id, it.product_title).where(it.id.in_(item_ids)))}
-    order_ids = {row.order_id for row in lines.values()}
+    order_status = {row.order_id: row.order_status for row in owned.values()}
+    # and one for the statuses of every line of those orders (to derive the order status)
     status_of: dict[int, str] = {}
     items_of: dict[int, list[int]] = defaultdict(list)
     for item_id, order_id, status in session.execute(
-            select(it.id, it.order_id, it.status).where(it.order_id.in_(order_ids)).order_by(it.id)).all():
+            select(it.id, it.order_id, it.status).where(it.order_id.in_(order_status)).order_by(it.id)).all():
         status_of[item_id] = status
         items_of[order_id].append(item_id)
-    order_status = dict(session.execute(select(o.id, o.status).where(o.id.in_(order_ids))).all())
 
     events: list[dict[str, Any]] = []
     po_rows: list[dict[str, Any]] = []
@@ -432,21 +441,19 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
     moved_orders: dict[int, str] = {}
     stamp = utcnow()
     for w in mine:
-        task = owned[w.task_id]
-        line = lines[task.order_item_id]
-        po = pos[w.provider_order_id]
-        po_rows.append({"b_id": po.id, "b_ext": w.answer})
-        events.append(_event_row(line.order_id, line.id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
-                                 f"Submitted to {names[po.provider_id]} as order #{w.answer} ({po.quantity} units)",
-                                 {"provider_order_id": po.id, "external_order_id": w.answer, "task_id": task.id}, stamp))
-        old = status_of[line.id]
+        task = line = po = owned[w.task_id]
+        po_rows.append({"b_id": po.po_id, "b_ext": w.answer})
+        events.append(_event_row(line.order_id, line.order_item_id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
+                                 f"Submitted to {po.provider_name} as order #{w.answer} ({po.quantity} units)",
+                                 {"provider_order_id": po.po_id, "external_order_id": w.answer, "task_id": task.id}, stamp))
+        old = status_of[line.order_item_id]
         new = OrderStatus.PROCESSING.value
         if old in SUBMITTED_FROM and old != new:
             if not states.can_move(old, new):
-                raise states.IllegalTransition(f"order item {line.id}: {old} -> {new} is not allowed")
-            status_of[line.id] = new
-            moved_items.add(line.id)
-            events.append(_event_row(line.order_id, line.id, OrderEventKind.STATUS_CHANGED, JOB_ACTOR,
+                raise states.IllegalTransition(f"order item {line.order_item_id}: {old} -> {new} is not allowed")
+            status_of[line.order_item_id] = new
+            moved_items.add(line.order_item_id)
+            events.append(_event_row(line.order_id, line.order_item_id, OrderEventKind.STATUS_CHANGED, JOB_ACTOR,
                                      f"Line {line.product_title}: {old} → {new}. Sent to the provider.".strip(),
                                      {"from": old, "to": new, "scope": "item"}, stamp))
             derived = states.derive_order_status([status_of[i] for i in items_of[line.order_id]])
@@ -536,7 +543,7 @@ def _record_refill(session: Session, task: FulfillmentTask, item: OrderItem, po:
 # --- the drain loop (the fulfilment job) -------------------------------------------------
 
 
-RECORD_WINDOW_SECONDS = 0.05  # how long the writer gathers finished calls into one transaction
+RECORD_WINDOW_SECONDS = 0.15  # how long the writer gathers finished calls into one transaction
 
 
 def run_fulfillment(session_factory: Any, now: datetime | None = None, *, settings: Settings | None = None,
@@ -555,11 +562,12 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
     sem = asyncio.Semaphore(settings.fulfillment_concurrency)
     clients: dict[int, PanelClient] = {}
     done: asyncio.Queue[tuple[str, Work]] = asyncio.Queue()
-    inflight = 0
+    inflight = 0  # claimed, outcome not yet recorded
+    calling = 0  # claimed, provider call not yet finished
     loop = asyncio.get_running_loop()
     record_limit = max(settings.fulfillment_batch_size, settings.fulfillment_concurrency)
-    # claim the next batch while the current one is still in flight: the queue of claimed,
-    # unrecorded tasks is kept at about one batch plus the calls in flight
+    # claim the next batch while the current one is still in flight: the tasks waiting for
+    # or in a provider call are kept at about one batch plus the calls in flight
     refill_below = max(settings.fulfillment_concurrency * 2, settings.fulfillment_batch_size)
     room = asyncio.Event()
     room.set()
@@ -590,12 +598,15 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
         return merged
 
     async def one(token: str, w: Work) -> None:
-        nonlocal inflight
+        nonlocal calling
         try:
             if w.mode != "fail":
                 async with sem:
                     await call_provider(w, client(w.provider_id))
         finally:
+            calling -= 1
+            if calling < refill_below:
+                room.set()
             await done.put((token, w))
 
     async def writer() -> None:
@@ -627,8 +638,6 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
             for key, value in counts.items():
                 totals[key] += value
             inflight -= len(batch)
-            if inflight < refill_below:
-                room.set()
 
     writer_task = asyncio.create_task(writer())
     calls: set[asyncio.Task[None]] = set()
@@ -651,10 +660,11 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
                     with session_factory() as session:
                         providers.update({p.id: p for p in session.execute(select(Provider)).scalars()})
                 inflight += 1
+                calling += 1
                 task = asyncio.create_task(one(token, w))
                 calls.add(task)
                 task.add_done_callback(calls.discard)
-            if inflight >= refill_below:
+            if calling >= refill_below:
                 room.clear()
         if calls:
             await asyncio.gather(*list(calls))
