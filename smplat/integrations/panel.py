@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -191,24 +192,53 @@ def parse_service(data: dict[str, Any]) -> PanelService:
 
 
 class RateLimiter:
-    """Token bucket per provider (per process): `rate` calls per second, bursts up to `rate`."""
+    """Token bucket: `rate` calls per second, bursts up to `rate`.
+
+    Not bound to an event loop: a slot is reserved under a thread lock and the wait happens
+    outside it, so one limiter can be shared by every run (each `asyncio.run`) and thread of
+    the process. Tokens may go negative: that is the queue of callers already waiting."""
 
     def __init__(self, rate_per_second: float) -> None:
         self.rate = max(0.1, float(rate_per_second))
         self.tokens = self.rate
         self.updated = time.monotonic()
-        self._lock = asyncio.Lock()
+        self._lock = threading.Lock()
+
+    def set_rate(self, rate_per_second: float) -> None:
+        with self._lock:
+            self.rate = max(0.1, float(rate_per_second))
+            self.tokens = min(self.tokens, self.rate)
+
+    def reserve(self) -> float:
+        """Take one slot; returns how long to wait before using it (0 when available now)."""
+        with self._lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            self.tokens -= 1
+            return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
     async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
+        delay = self.reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+_SHARED_LIMITERS: dict[str, RateLimiter] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_limiter(key: str, rate_per_second: float) -> RateLimiter:
+    """The process-wide limiter for `key` (one per provider): it lives as long as the process,
+    so a new fulfilment run or status sync does not start with a full bucket. A changed rate
+    is applied to the existing bucket."""
+    with _SHARED_LOCK:
+        limiter = _SHARED_LIMITERS.get(key)
+        if limiter is None:
+            limiter = _SHARED_LIMITERS[key] = RateLimiter(rate_per_second)
+        elif limiter.rate != max(0.1, float(rate_per_second)):
+            limiter.set_rate(rate_per_second)
+        return limiter
 
 
 # --- the client ----------------------------------------------------------------------
@@ -230,10 +260,12 @@ class PanelClient:
         rate_limit_per_second: float = 5.0,
         max_connections: int = 50,
         transport: httpx.AsyncBaseTransport | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.base_url = base_url
         self._api_key = api_key
-        self.limiter = RateLimiter(rate_limit_per_second)
+        # `limiter`: a shared one (see `shared_limiter`) outlives this client; else a fresh bucket
+        self.limiter = limiter or RateLimiter(rate_limit_per_second)
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),

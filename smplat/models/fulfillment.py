@@ -45,6 +45,14 @@ class AttemptOutcome(StrEnum):
 CLAIMABLE_STATUSES = (TaskStatus.PENDING.value, TaskStatus.RETRY_WAIT.value)
 
 
+def _max_attempts_setting() -> int:
+    """SMPLAT_FULFILLMENT_MAX_ATTEMPTS, read when a task is created (every creator: delivery,
+    refills, replays, re-routed remainders)."""
+    from smplat.settings import get_settings
+
+    return get_settings().fulfillment_max_attempts
+
+
 class FulfillmentTask(SQLModel, table=True):
     """One unit of provider work. Workers claim with
     `status IN ('pending', 'retry_wait') AND next_attempt_at <= now ORDER BY id`
@@ -62,7 +70,8 @@ class FulfillmentTask(SQLModel, table=True):
     kind: str = Field(default=TaskKind.SUBMIT.value, max_length=20)
     status: str = Field(default=TaskStatus.PENDING.value, max_length=20)
     attempts: int = Field(default=0, nullable=False)
-    max_attempts: int = Field(default=5, nullable=False)
+    # the retry limit, stamped from SMPLAT_FULFILLMENT_MAX_ATTEMPTS when the task is created
+    max_attempts: int = Field(default_factory=lambda: _max_attempts_setting(), nullable=False)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     claimed_by: str = Field(default="", max_length=120)  # "hostname:pid:worker"
     claimed_at: datetime | None = utc_field()

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlmodel import Session
 
 from smplat.integrations.panel import MAX_STATUS_BATCH, PanelClient, PanelRefused, PanelUnavailable
@@ -45,7 +45,7 @@ from smplat.models.fulfillment import (
     TaskKind,
     TaskStatus,
 )
-from smplat.models.orders import Order, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
+from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
 from smplat.models.providers import (
     Provider,
     ProviderOrder,
@@ -167,6 +167,8 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                                     ProviderOrder.status == ProviderOrderStatus.PENDING.value)).scalars()}
     providers = {p.id: p for p in session.execute(select(Provider)).scalars()}
     lease = now + timedelta(seconds=settings.fulfillment_lease_seconds)
+    nonce = uuid.uuid4().hex[:8]  # one per batch: the task id and attempt already tell its keys apart
+    intents: list[dict[str, Any]] = []
     work: list[Work] = []
     for task in tasks:
         item = items[task.order_item_id]
@@ -199,23 +201,29 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
             work.append(Work(task.id, task.kind, "fail", error=f"no route: {exc}"[:1000]))
             continue
         attempt_no = task.attempts + 1
-        po = ProviderOrder(fulfillment_task_id=task.id, order_item_id=item.id, provider_id=choice.provider.id,
-                           provider_service_id=choice.service.id, submission_key=f"task:{task.id}:{attempt_no}:{uuid.uuid4().hex[:8]}",
-                           link=spec.link, quantity=choice.quantity, runs=spec.dripfeed_runs,
-                           interval=spec.dripfeed_interval_minutes, status=ProviderOrderStatus.PENDING.value)
-        session.add(po)
-        task.status, task.lease_expires_at = TaskStatus.SUBMITTING.value, lease
-        session.add(task)
-        work.append(Work(task.id, task.kind, "submit", provider_id=choice.provider.id, submission_key=po.submission_key,
+        key = f"task:{task.id}:{attempt_no}:{nonce}"
+        intents.append({"fulfillment_task_id": task.id, "order_item_id": item.id, "provider_id": choice.provider.id,
+                        "provider_service_id": choice.service.id, "submission_key": key, "external_order_id": None,
+                        "link": spec.link, "quantity": choice.quantity, "runs": spec.dripfeed_runs,
+                        "interval": spec.dripfeed_interval_minutes, "status": ProviderOrderStatus.PENDING.value,
+                        "raw_status": "", "error": "", "last_response": {}, "created_at": now, "updated_at": now})
+        work.append(Work(task.id, task.kind, "submit", provider_id=choice.provider.id, submission_key=key,
                          service_ext=choice.service.external_service_id, link=spec.link, quantity=choice.quantity,
                          runs=spec.dripfeed_runs, interval=spec.dripfeed_interval_minutes, comments=list(spec.comments),
                          lookup_by_ref=bool((choice.provider.dialect or {}).get("lookup_by_ref"))))
-        work[-1]._po = po  # type: ignore[attr-defined]
     session.flush()
-    for w in work:
-        po = getattr(w, "_po", None)
-        if po is not None:
-            w.provider_order_id = po.id
+    if intents:
+        # the intents of the whole batch: one multi-row INSERT, and the tasks move to
+        # `submitting` in one UPDATE (guarded by the claim token), committed before any call
+        pot, tt = ProviderOrder.__table__, FulfillmentTask.__table__
+        rows = session.execute(insert(pot).returning(pot.c.id, pot.c.submission_key, sort_by_parameter_order=True),
+                               intents).all()
+        ids_by_key = {key: po_id for po_id, key in rows}
+        for w in work:
+            if w.mode == "submit":
+                w.provider_order_id = ids_by_key[w.submission_key]
+        session.execute(update(tt).where(tt.c.id.in_([i["fulfillment_task_id"] for i in intents]), tt.c.claimed_by == token)
+                        .values(status=TaskStatus.SUBMITTING.value, lease_expires_at=lease, updated_at=now))
     session.commit()
     return work
 
@@ -287,11 +295,24 @@ def _submitted(session: Session, task: FulfillmentTask, item: OrderItem, po: Pro
         states.set_item_status(session, item, OrderStatus.PROCESSING, JOB_ACTOR, "Sent to the provider.")
 
 
-def record(session: Session, token: str, work: list[Work], now: datetime, settings: Settings) -> dict[str, int]:
-    """Write every outcome of a finished group of calls in one transaction."""
+def record(session: Session, token: str, work: list[Work], now: datetime, settings: Settings, *,
+           bulk: bool = True) -> dict[str, int]:
+    """Write every outcome of a finished group of calls in one transaction.
+
+    Accepted submits (the common case) are written in bulk by `_record_submitted_bulk`, a
+    fixed number of statements per batch; every other outcome goes through the per-task
+    path below (`bulk=False` sends accepted submits there too: the reference the tests
+    compare the bulk path with). Every attempt row is inserted in one statement."""
+    session.expire_all()  # Core writes below: never trust rows loaded before this transaction
     counts: dict[str, int] = defaultdict(int)
+    attempts: list[dict[str, Any]] = []
+    fast = [w for w in work if w.mode == "submit" and w.result == "ok"] if bulk else []
+    if fast:
+        attempts += _record_submitted_bulk(session, token, fast, now, counts)
     items_cache: dict[int, OrderItem] = {}
     for w in work:
+        if bulk and w.mode == "submit" and w.result == "ok":
+            continue  # recorded above
         task = _owned(session, w.task_id, token)
         if task is None:
             counts["lease_lost"] += 1
@@ -349,10 +370,120 @@ def record(session: Session, token: str, work: list[Work], now: datetime, settin
                     outcome = AttemptOutcome.RETRIED.value
                     counts["retried"] += 1
         session.add(task)
-        session.add(FulfillmentAttempt(task_id=task.id, provider_id=w.provider_id, task_kind=task.kind, outcome=outcome,
-                                       latency_ms=w.latency_ms, error=(w.error or "")[:1000], created_at=now))
+        attempts.append(_attempt_row(task.id, w, task.kind, outcome, now))
+    session.flush()
+    if attempts:
+        session.execute(insert(FulfillmentAttempt.__table__), attempts)
     session.commit()
     return counts
+
+
+def _attempt_row(task_id: int, w: Work, kind: str, outcome: str, now: datetime) -> dict[str, Any]:
+    return {"task_id": task_id, "provider_id": w.provider_id, "task_kind": kind, "outcome": outcome,
+            "latency_ms": w.latency_ms, "error": (w.error or "")[:1000], "created_at": now}
+
+
+def _event_row(order_id: int, item_id: int | None, kind: str, actor: Actor, message: str, data: dict[str, Any],
+               created_at: datetime) -> dict[str, Any]:
+    # the same columns `order_status.add_event` fills
+    return {"order_id": order_id, "order_item_id": item_id, "kind": str(kind), "actor_type": actor.type,
+            "actor_user_id": actor.user_id, "actor_label": actor.label[:200], "message": message[:2000],
+            "data": dict(data), "created_at": created_at}
+
+
+SUBMITTED_FROM = (OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.PARTIALLY_DELIVERED, OrderStatus.COMPLETED)
+
+
+def _record_submitted_bulk(session: Session, token: str, works: list[Work], now: datetime,
+                           counts: dict[str, int]) -> list[dict[str, Any]]:
+    """Record accepted submits in bulk: the rows `_submitted` writes task by task, in a
+    fixed number of statements whatever the batch size (no per-task query).
+
+    Reads (two statements): the tasks still carrying `token` (locked FOR UPDATE on
+    PostgreSQL) joined to their line, provider order, provider and order; the statuses of
+    every line of those orders. Writes: one
+    executemany for the provider orders, one UPDATE for the tasks (guarded by the token), one
+    per new item / order status, one multi-row INSERT of events. Order statuses are derived
+    line by line in memory in the same order as the per-task path, so the same events come
+    out. Returns the attempt rows (inserted by the caller)."""
+    t, po_t, it, o = FulfillmentTask, ProviderOrder, OrderItem, Order
+    pg = session.get_bind().dialect.name == "postgresql"
+    ids = [w.task_id for w in works]
+    # one read for the tasks still carrying the token (locked on PostgreSQL), their line,
+    # provider order and provider name, and the line's order status
+    owned_q = (select(t.id, t.kind, t.order_item_id, it.order_id, it.product_title, po_t.id.label("po_id"),
+                      po_t.quantity, po_t.provider_id, Provider.name.label("provider_name"), o.status.label("order_status"))
+               .join(it, it.id == t.order_item_id).join(o, o.id == it.order_id)
+               .join(po_t, and_(po_t.fulfillment_task_id == t.id, po_t.id.in_([w.provider_order_id for w in works])))
+               .join(Provider, Provider.id == po_t.provider_id)
+               .where(t.id.in_(ids), t.claimed_by == token))
+    if pg:
+        owned_q = owned_q.with_for_update(of=t)
+    owned = {row.id: row for row in session.execute(owned_q)}
+    mine = [w for w in works if w.task_id in owned]
+    if len(mine) < len(works):
+        counts["lease_lost"] += len(works) - len(mine)
+    if not mine:
+        return []
+    order_status = {row.order_id: row.order_status for row in owned.values()}
+    # and one for the statuses of every line of those orders (to derive the order status)
+    status_of: dict[int, str] = {}
+    items_of: dict[int, list[int]] = defaultdict(list)
+    for item_id, order_id, status in session.execute(
+            select(it.id, it.order_id, it.status).where(it.order_id.in_(order_status)).order_by(it.id)).all():
+        status_of[item_id] = status
+        items_of[order_id].append(item_id)
+
+    events: list[dict[str, Any]] = []
+    po_rows: list[dict[str, Any]] = []
+    attempts: list[dict[str, Any]] = []
+    moved_items: set[int] = set()
+    moved_orders: dict[int, str] = {}
+    stamp = utcnow()
+    for w in mine:
+        task = line = po = owned[w.task_id]
+        po_rows.append({"b_id": po.po_id, "b_ext": w.answer})
+        events.append(_event_row(line.order_id, line.order_item_id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
+                                 f"Submitted to {po.provider_name} as order #{w.answer} ({po.quantity} units)",
+                                 {"provider_order_id": po.po_id, "external_order_id": w.answer, "task_id": task.id}, stamp))
+        old = status_of[line.order_item_id]
+        new = OrderStatus.PROCESSING.value
+        if old in SUBMITTED_FROM and old != new:
+            if not states.can_move(old, new):
+                raise states.IllegalTransition(f"order item {line.order_item_id}: {old} -> {new} is not allowed")
+            status_of[line.order_item_id] = new
+            moved_items.add(line.order_item_id)
+            events.append(_event_row(line.order_id, line.order_item_id, OrderEventKind.STATUS_CHANGED, JOB_ACTOR,
+                                     f"Line {line.product_title}: {old} → {new}. Sent to the provider.".strip(),
+                                     {"from": old, "to": new, "scope": "item"}, stamp))
+            derived = states.derive_order_status([status_of[i] for i in items_of[line.order_id]])
+            if order_status[line.order_id] != derived:
+                was = order_status[line.order_id]
+                order_status[line.order_id] = moved_orders[line.order_id] = derived
+                events.append(_event_row(line.order_id, None, OrderEventKind.STATUS_CHANGED, JOB_ACTOR,
+                                         f"Order {was} → {derived}", {"from": was, "to": derived, "scope": "order"}, stamp))
+        attempts.append(_attempt_row(task.id, w, task.kind, AttemptOutcome.SUCCEEDED.value, now))
+        counts["processed"] += 1
+        counts["submitted"] += 1
+
+    pot = ProviderOrder.__table__
+    session.execute(update(pot).where(pot.c.id == bindparam("b_id"))
+                    .values(external_order_id=bindparam("b_ext"), submitted_at=now, updated_at=now), po_rows)
+    tt = FulfillmentTask.__table__
+    session.execute(update(tt).where(tt.c.id.in_([w.task_id for w in mine]), tt.c.claimed_by == token)
+                    .values(status=TaskStatus.COMPLETED.value, claimed_by="", lease_expires_at=None, updated_at=now))
+    if moved_items:
+        session.execute(update(OrderItem.__table__).where(OrderItem.__table__.c.id.in_(sorted(moved_items)))
+                        .values(status=OrderStatus.PROCESSING.value, updated_at=stamp))
+    by_status: dict[str, list[int]] = defaultdict(list)
+    for order_id, status in moved_orders.items():
+        by_status[status].append(order_id)
+    for status, oids in by_status.items():
+        session.execute(update(Order.__table__).where(Order.__table__.c.id.in_(sorted(oids)))
+                        .values(status=status, updated_at=stamp))
+    if events:
+        session.execute(insert(OrderEvent.__table__), events)
+    return attempts
 
 
 def _refused(session: Session, task: FulfillmentTask, item: OrderItem, po: ProviderOrder, refusal: PanelRefused,
@@ -412,6 +543,9 @@ def _record_refill(session: Session, task: FulfillmentTask, item: OrderItem, po:
 # --- the drain loop (the fulfilment job) -------------------------------------------------
 
 
+RECORD_WINDOW_SECONDS = 0.15  # how long the writer gathers finished calls into one transaction
+
+
 def run_fulfillment(session_factory: Any, now: datetime | None = None, *, settings: Settings | None = None,
                     max_seconds: float | None = None) -> dict[str, int]:
     """Drain the queue: claim batches, call providers with bounded concurrency, record outcomes.
@@ -428,7 +562,13 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
     sem = asyncio.Semaphore(settings.fulfillment_concurrency)
     clients: dict[int, PanelClient] = {}
     done: asyncio.Queue[tuple[str, Work]] = asyncio.Queue()
-    inflight = 0
+    inflight = 0  # claimed, outcome not yet recorded
+    calling = 0  # claimed, provider call not yet finished
+    loop = asyncio.get_running_loop()
+    record_limit = max(settings.fulfillment_batch_size, settings.fulfillment_concurrency)
+    # claim the next batch while the current one is still in flight: the tasks waiting for
+    # or in a provider call are kept at about one batch plus the calls in flight
+    refill_below = max(settings.fulfillment_concurrency * 2, settings.fulfillment_batch_size)
     room = asyncio.Event()
     room.set()
 
@@ -458,12 +598,15 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
         return merged
 
     async def one(token: str, w: Work) -> None:
-        nonlocal inflight
+        nonlocal calling
         try:
             if w.mode != "fail":
                 async with sem:
                     await call_provider(w, client(w.provider_id))
         finally:
+            calling -= 1
+            if calling < refill_below:
+                room.set()
             await done.put((token, w))
 
     async def writer() -> None:
@@ -472,19 +615,29 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
             first = await done.get()
             if first[1] is None:  # type: ignore[comparison-overlap]
                 return
+            # Gather outcomes for up to RECORD_WINDOW_SECONDS (or a full batch) so one
+            # transaction of a fixed number of statements records many tasks.
             batch = [first]
-            while not done.empty() and len(batch) < 500:
-                nxt = done.get_nowait()
+            window_ends = loop.time() + RECORD_WINDOW_SECONDS
+            while len(batch) < record_limit:
+                if done.empty():
+                    left = window_ends - loop.time()
+                    if left <= 0 or not calls:
+                        break
+                    try:
+                        nxt = await asyncio.wait_for(done.get(), left)
+                    except (asyncio.TimeoutError, TimeoutError):
+                        break
+                else:
+                    nxt = done.get_nowait()
                 if nxt[1] is None:  # type: ignore[comparison-overlap]
                     await done.put(nxt)
                     break
                 batch.append(nxt)
-            counts = await asyncio.to_thread(write, batch)
+            counts = write(batch)
             for key, value in counts.items():
                 totals[key] += value
             inflight -= len(batch)
-            if inflight < settings.fulfillment_concurrency * 2:
-                room.set()
 
     writer_task = asyncio.create_task(writer())
     calls: set[asyncio.Task[None]] = set()
@@ -494,7 +647,7 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
             await room.wait()
             n += 1
             token = f"{token_base}:{n}:{uuid.uuid4().hex[:6]}"
-            work = await asyncio.to_thread(claim_and_prepare, token)
+            work = claim_and_prepare(token)
             if not work:
                 if inflight == 0:
                     break
@@ -507,10 +660,11 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
                     with session_factory() as session:
                         providers.update({p.id: p for p in session.execute(select(Provider)).scalars()})
                 inflight += 1
+                calling += 1
                 task = asyncio.create_task(one(token, w))
                 calls.add(task)
                 task.add_done_callback(calls.discard)
-            if inflight >= settings.fulfillment_concurrency * 2:
+            if calling >= refill_below:
                 room.clear()
         if calls:
             await asyncio.gather(*list(calls))
@@ -729,6 +883,7 @@ def retry_task(session: Session, task_id: int, actor: Actor, reason: str) -> Ful
         raise TaskActionError("only a dead-lettered or failed task can be retried")
     now = utcnow()
     task.status, task.attempts, task.next_attempt_at, task.updated_at = TaskStatus.PENDING.value, 0, now, now
+    task.max_attempts = get_settings().fulfillment_max_attempts  # a retried task gets the current limit
     session.add(task)
     item = session.get(OrderItem, task.order_item_id)
     states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,

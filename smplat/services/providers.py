@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from smplat.integrations.panel import PanelClient, PanelError, PanelService, parse_service
+from smplat.integrations.panel import PanelClient, PanelError, PanelService, parse_service, shared_limiter
 from smplat.models.base import utcnow
 from smplat.models.catalog import Product
 from smplat.models.providers import (
@@ -46,9 +46,11 @@ class ProviderInputError(ValueError):
 
 
 def client_for(provider: Provider, *, max_connections: int = 50) -> PanelClient:
+    # the provider's rate limit is one bucket for the whole process (every run, job and thread)
+    limiter = shared_limiter(f"provider:{provider.id}:{provider.base_url}", provider.rate_limit_per_second)
     return PanelClient(provider.base_url, decrypt(provider.api_key_encrypted) if provider.api_key_encrypted else "",
                        timeout_seconds=provider.timeout_seconds, rate_limit_per_second=provider.rate_limit_per_second,
-                       max_connections=max_connections)
+                       max_connections=max_connections, limiter=limiter)
 
 
 # --- create / edit ---------------------------------------------------------------------
