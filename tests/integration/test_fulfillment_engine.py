@@ -32,7 +32,8 @@ def panel(panel_server, monkeypatch):
     panel_server.state.reset()
     monkeypatch.setenv("SMPLAT_FULFILLMENT_BACKOFF_BASE_SECONDS", "0")
     monkeypatch.setenv("SMPLAT_FULFILLMENT_RECONCILE_DELAY_SECONDS", "1")
-    monkeypatch.setenv("SMPLAT_FULFILLMENT_TICK_MAX_SECONDS", "5")
+    # generous: a drain stops as soon as the queue is empty, and a loaded machine must not cut it short
+    monkeypatch.setenv("SMPLAT_FULFILLMENT_TICK_MAX_SECONDS", "60")
     reset_settings_cache()
     return panel_server
 
