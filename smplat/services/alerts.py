@@ -43,7 +43,8 @@ def evaluate(session: Session, now: datetime, settings: Settings) -> list[Alert]
             alerts.append(Alert("provider_down", f"provider:{provider.id}", f"Provider {provider.name} is {provider.health_status}"))
         if provider.balance is not None and provider.low_balance_threshold is not None and provider.balance < provider.low_balance_threshold:
             alerts.append(Alert("low_balance", f"provider:{provider.id}",
-                                f"Provider {provider.name} balance {provider.balance} is below {provider.low_balance_threshold}"))
+                                f"Provider {provider.name} balance {_amount(provider.balance, provider.balance_currency)} "
+                                f"is below {_amount(provider.low_balance_threshold, provider.balance_currency)}"))
     a = FulfillmentAttempt
     failed_outcomes = (AttemptOutcome.RETRIED.value, AttemptOutcome.DEAD_LETTERED.value)
     rows = session.execute(select(a.provider_id, func.count(), func.sum(func.cast(a.outcome.in_(failed_outcomes), sa_int())))
@@ -69,6 +70,11 @@ def evaluate(session: Session, now: datetime, settings: Settings) -> list[Alert]
             alerts.append(Alert("provider_share", f"product:{product_id}",
                                 f"Provider {names.get(provider_id)} carries {top} of {total} orders of product {product_id} in the last day"))
     return alerts
+
+
+def _amount(value: Any, currency: str | None) -> str:
+    """Provider balances are decimals; show them as money whatever scale they were read at."""
+    return f"{value:,.2f}" + (f" {currency}" if currency else "")
 
 
 def sa_int():  # noqa: ANN201

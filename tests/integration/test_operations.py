@@ -114,9 +114,9 @@ def test_provider_health_job_records_health_refreshes_balance_and_alerts_low_bal
     mails = list_messages(tmp_path / "mailbox")
     assert len(mails) == 1
     assert mails[0].to == ["ops@shop.example"]
-    assert "Sandbox Panel balance 42.5000 is below 100" in mails[0].subject
+    assert "Sandbox Panel balance 42.50 EUR is below 100.00 EUR" in mails[0].subject
     assert len(posts) == 1
-    assert "[low_balance] Provider Sandbox Panel balance 42.5000 is below 100" in posts[0]["body"]["text"]
+    assert "[low_balance] Provider Sandbox Panel balance 42.50 EUR is below 100.00 EUR" in posts[0]["body"]["text"]
     assert session.execute(select(AlertNotice.times_raised, AlertNotice.kind)).all() == [(2, "low_balance")]
 
 
