@@ -85,7 +85,7 @@ def _required_minimums(session: Session, product_ids: list[int]) -> dict[int, in
     return totals
 
 
-def _primary_images(session: Session, product_ids: list[int]) -> dict[int, str]:
+def primary_images(session: Session, product_ids: list[int]) -> dict[int, str]:
     if not product_ids:
         return {}
     rows = session.execute(
@@ -141,7 +141,7 @@ def list_product_cards(
     rows = session.execute(query).all()
     ids = [product.id for product, _, _ in rows]
     minimums = _required_minimums(session, ids)
-    images = _primary_images(session, ids)
+    images = primary_images(session, ids)
     presets = featured_presets(session, ids)
     return [
         ProductCard(

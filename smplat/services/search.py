@@ -20,8 +20,8 @@ from sqlmodel import Session
 
 from smplat.models.analytics import SearchRecord
 from smplat.models.base import utcnow
-from smplat.models.catalog import Category, Product, ProductMedia, ProductOption, ProductOptionGroup, ProductStatus
-from smplat.services.catalog import ProductCard, featured_presets
+from smplat.models.catalog import Category, Product, ProductOption, ProductOptionGroup, ProductStatus
+from smplat.services.catalog import ProductCard, featured_presets, primary_images
 from smplat.services.consent import allows_analytics
 
 PAGE_SIZE = 9
@@ -150,20 +150,6 @@ def _filters(params: SearchParams) -> list[ColumnElement[bool]]:
     return where
 
 
-def _images(session: Session, product_ids: list[int]) -> dict[int, str]:
-    if not product_ids:
-        return {}
-    rows = session.execute(
-        select(ProductMedia.product_id, ProductMedia.url)
-        .where(ProductMedia.product_id.in_(product_ids))
-        .order_by(ProductMedia.product_id, ProductMedia.is_primary.desc(), ProductMedia.sort_order)
-    ).all()
-    images: dict[int, str] = {}
-    for product_id, url in rows:
-        images.setdefault(product_id, url)
-    return images
-
-
 def _cards(session: Session, where: list[ColumnElement[bool]], sort: str, offset: int = 0,
            limit: int | None = None) -> list[ProductCard]:
     per_product, from_price = _from_price()
@@ -185,7 +171,7 @@ def _cards(session: Session, where: list[ColumnElement[bool]], sort: str, offset
     if limit is not None:
         query = query.limit(limit)
     rows = session.execute(query).all()
-    images = _images(session, [product.id for product, *_ in rows])
+    images = primary_images(session, [product.id for product, *_ in rows])
     presets = featured_presets(session, [product.id for product, *_ in rows])
     return [
         ProductCard(

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlmodel import Session
 
-from smplat.db import get_engine
 from smplat.models.analytics import SearchRecord
 from smplat.models.catalog import Product, ProductBundle
 from smplat.services import bundles, search

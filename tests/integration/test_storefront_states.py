@@ -15,7 +15,7 @@ from smplat.db import session_scope
 from smplat.models.accounts import Role
 from smplat.models.analytics import SearchRecord
 from smplat.models.content import ContentBlock
-from smplat.services import content, search
+from smplat.services import search
 from smplat.services.seed import seed_demo
 from smplat.ui.components.consent import ConsentState
 from smplat.ui.pages.admin.content import ContentAdminState
