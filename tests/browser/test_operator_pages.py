@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from smplat.db import session_scope
 from smplat.models.fulfillment import FulfillmentTask, TaskStatus
@@ -57,11 +57,16 @@ def test_operator_pages_show_the_engine_at_work(page, live_shop, output_dir, mon
             stuck_task_id = stuck_task.id
             stuck_task.status, stuck_task.attempts = TaskStatus.DEAD_LETTER.value, 5
             stuck_task.last_error = "panel answered: Not enough funds on balance"
-        # the stuck task is dead-lettered, so only the delivered order's two lines go out
+        # the stuck task is dead-lettered, so the delivered order's two lines go out, with any
+        # line an earlier browser test left queued in this shared shop
+        with shop() as db:
+            queued = db.execute(select(func.count()).select_from(FulfillmentTask)
+                                .where(FulfillmentTask.status == TaskStatus.PENDING.value)).scalar_one()
+        assert queued >= 2
         # (in a worker thread: sync Playwright keeps an event loop running in this one)
         with ThreadPoolExecutor(1) as worker:
-            assert worker.submit(fulfillment.run_fulfillment, shop).result() == {"processed": 2, "submitted": 2}
-            assert worker.submit(fulfillment.sync_statuses, shop).result()["completed"] == 2
+            assert worker.submit(fulfillment.run_fulfillment, shop).result() == {"processed": queued, "submitted": queued}
+            assert worker.submit(fulfillment.sync_statuses, shop).result()["completed"] == queued
 
         # when the admin opens the operator pages
         sign_in(page, "admin@smplat.local", "admin-demo-pass", next_path="/admin/providers")
