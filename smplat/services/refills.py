@@ -107,9 +107,12 @@ def replay(session: Session, item_id: int, actor: Actor, reason: str, *, quantit
     return task
 
 
-def schedule_replay(session: Session, item_id: int, run_at: datetime, actor: Actor, reason: str) -> ScheduledReplay:
+def schedule_replay(session: Session, item_id: int, run_at: datetime, actor: Actor, reason: str,
+                    *, now: datetime | None = None) -> ScheduledReplay:
     if run_at.tzinfo is None:
         raise RefillRefused("the replay time needs a time zone")
+    if run_at <= (now or utcnow()):
+        raise RefillRefused("the replay time must be in the future")
     reason = (reason or "").strip()
     if not reason:
         raise RefillRefused("say why the line is replayed")

@@ -171,6 +171,17 @@ def test_scheduled_replay_is_queued_once_when_due_and_sent(session, panel):
     assert replays == ["op@shop.example", "job:replays"]
 
 
+def test_a_replay_cannot_be_scheduled_in_the_past(session, panel):
+    order, item = _delivered_order(session, panel)
+    events_before = session.execute(select(func.count()).select_from(OrderEvent)).scalar_one()
+    with pytest.raises(refills.RefillRefused, match="must be in the future"):
+        refills.schedule_replay(session, item.id, utcnow() - timedelta(minutes=1),
+                                Actor.operator(None, "op@shop.example"), "drop")
+    session.rollback()
+    assert session.execute(select(func.count()).select_from(ScheduledReplay)).scalar_one() == 0
+    assert session.execute(select(func.count()).select_from(OrderEvent)).scalar_one() == events_before
+
+
 def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel):
     # given the customer's delivered order
     seed_with_panel(session, panel.base_url)
