@@ -10,13 +10,22 @@ BUN := $(TOOLS)/node_modules/.bin/bun
 DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: run test test-unit test-integration test-browser setup browser-deps migrate seed clean
+.PHONY: run test lint format test-unit test-integration test-browser setup browser-deps migrate seed clean
 
 run: setup
 	@$(BIN)/python -m smplat.cli run
 
-test: setup browser-deps
+test: setup browser-deps lint
 	@$(PYTEST) $(PYTEST_ARGS)
+
+# Lint and format check (seconds); `make format` rewrites the tree the way the check wants it.
+lint: setup
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+format: setup
+	@$(BIN)/ruff check --fix .
+	@$(BIN)/ruff format .
 
 test-unit: setup
 	@$(PYTEST) -m unit $(PYTEST_ARGS)
