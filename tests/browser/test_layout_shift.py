@@ -165,3 +165,37 @@ def test_page_does_not_jump_while_its_content_arrives(page: Page, name: str) -> 
     # and the header went from neutral straight to the visitor's own state, never the other one
     assert set(header_seen) - {"nav-auth-pending"} == header_state, header_seen
     page.evaluate("window.scrollTo(0, 0)")
+
+
+SKELETONS = {
+    "home": "#home-skeleton",
+    "catalog": "#results-skeleton",
+    "product": "#product-skeleton",
+    "cart": "#cart-skeleton",
+    "account": "#page-skeleton",  # the area's body until the session check has passed
+    "admin_home": "#page-skeleton",
+}
+
+
+@pytest.mark.parametrize("name", list(SKELETONS))
+def test_until_the_state_arrives_the_page_shows_its_skeleton_and_a_neutral_header(page: Page, name: str) -> None:
+    given, path, _content_ready, _header_state = CASES[name]
+    if given is not None:
+        given(page)
+    # given a page whose state never arrives: the event websocket is held open and silent
+    page.route_web_socket(re.compile(r"/_event"), lambda _ws: None)
+    page.route(re.compile(r"/_event"), lambda route: route.abort())
+
+    # when it is loaded
+    page.goto(path)
+
+    # then the space is held by its skeleton and the header claims neither state
+    expect(page.locator(SKELETONS[name])).to_be_visible()
+    expect(page.locator("#nav-auth-pending")).to_be_visible()
+    expect(page.locator("#nav-sign-in")).to_have_count(0)
+    expect(page.locator("#account-menu")).to_have_count(0)
+    # the skeleton reaches past the fold, so nothing below it can move into view later
+    box = page.locator(SKELETONS[name]).bounding_box()
+    viewport = page.viewport_size
+    if name in ("home", "catalog", "product"):
+        assert box["y"] + box["height"] >= viewport["height"], (box, viewport)

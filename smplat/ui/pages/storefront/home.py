@@ -296,7 +296,7 @@ def _home_skeleton() -> rx.Component:
         rx.box(
             rx.heading(skeleton_text(width="12em"), size="5", weight="bold", margin_bottom="1rem"),
             rx.grid(
-                *[rx.vstack(rx.text(skeleton_text(width="3em"), size="8"), rx.text(skeleton_text(2), size="2"),
+                *[rx.vstack(rx.text(skeleton_text(width="3em"), size="8"), rx.text(skeleton_text(2), size="2", width="100%"),
                             spacing="1", align="start", width="100%") for _ in range(4)],
                 columns=rx.breakpoints(initial="2", md="4"),
                 spacing="5",
