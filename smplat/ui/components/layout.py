@@ -6,8 +6,13 @@ from __future__ import annotations
 import reflex as rx
 
 from smplat.ui import routes
-from smplat.ui.components.common import brand_logo, loading_block
+from smplat.ui.components.common import brand_logo
 from smplat.ui.components.consent import ConsentState, consent_banner
+from smplat.ui.components.skeletons import (
+    AUTH_SLOT_WIDTH,
+    auth_slot_placeholder,
+    page_skeleton,
+)
 from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import PAGE_MAX_WIDTH
 
@@ -76,15 +81,27 @@ def header() -> rx.Component:
                 href=routes.CART,
                 id="nav-cart",
             ),
-            rx.cond(
-                AuthState.signed_in,
-                account_menu(),
-                rx.hstack(
-                    rx.link(rx.button("Sign in", variant="soft", color_scheme="gray"), href=routes.SIGN_IN, id="nav-sign-in"),
-                    rx.link(rx.button("Get started"), href=routes.SIGN_UP, id="nav-sign-up",
-                            class_name="hide-on-phone"),
-                    spacing="2",
+            # one slot of a fixed minimum width: a neutral placeholder until the session is
+            # known, then "Sign in / Get started" or the account menu, so nothing beside it moves
+            rx.flex(
+                rx.cond(
+                    AuthState.session_known,
+                    rx.cond(
+                        AuthState.signed_in,
+                        account_menu(),
+                        rx.hstack(
+                            rx.link(rx.button("Sign in", variant="soft", color_scheme="gray"), href=routes.SIGN_IN, id="nav-sign-in"),
+                            rx.link(rx.button("Get started"), href=routes.SIGN_UP, id="nav-sign-up",
+                                    class_name="hide-on-phone"),
+                            spacing="2",
+                        ),
+                    ),
+                    auth_slot_placeholder(),
                 ),
+                justify="end",
+                align="center",
+                min_width=AUTH_SLOT_WIDTH,
+                id="nav-auth",
             ),
             rx.box(
                 rx.menu.root(
@@ -202,7 +219,7 @@ def _area(nav: rx.Component, guard: rx.Var, *children: rx.Component) -> rx.Compo
         rx.flex(
             rx.box(nav, width=["100%", "100%", "220px"], flex_shrink="0",
                    padding=["1rem 1.25rem 0", "1rem 1.25rem 0", "2rem 0 0 1.25rem"]),
-            rx.box(rx.cond(guard, rx.box(*children, width="100%"), loading_block("Checking your session…")),
+            rx.box(rx.cond(guard, rx.box(*children, width="100%"), page_skeleton()),
                    flex="1", min_width="0", padding="2rem 1.25rem"),
             direction=rx.breakpoints(initial="column", md="row"),
             max_width=PAGE_MAX_WIDTH,

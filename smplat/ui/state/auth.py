@@ -58,6 +58,9 @@ class AuthState(rx.State):
     user_email: str = ""
     user_name: str = ""
     user_role: str = ""
+    # False until a loader (load_user, require_*, a guarded handler) has resolved the cookie:
+    # the header stays neutral until then instead of showing "Sign in" to a signed-in user.
+    session_known: bool = False
 
     @rx.var
     def signed_in(self) -> bool:
@@ -110,6 +113,7 @@ class AuthState(rx.State):
         self.user_email = user.email if user else ""
         self.user_name = user.full_name if user else ""
         self.user_role = user.role if user else ""
+        self.session_known = True
 
     def _current_path(self) -> str:
         return self.router.url.path or "/"

@@ -9,8 +9,9 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.services import orders as order_service
 from smplat.ui import routes
-from smplat.ui.components.common import card, data_table, empty_state, loading_block, page_title, stat_card, status_badge
+from smplat.ui.components.common import card, data_table, empty_state, page_title, stat_card, status_badge
 from smplat.ui.components.layout import account_page
+from smplat.ui.components.skeletons import table_skeleton
 from smplat.ui.state.auth import AuthState, signed_in_only
 
 
@@ -29,8 +30,11 @@ class AccountState(AuthState):
         self.loaded = True
 
 
+ORDER_COLUMNS = ["Order", "Placed", "Items", "Total", "Status", "Payment"]
+
+
 def orders_table(rows: rx.Var, *, show_customer: bool = False) -> rx.Component:
-    headers = ["Order", *(["Customer"] if show_customer else []), "Placed", "Items", "Total", "Status", "Payment"]
+    headers = [ORDER_COLUMNS[0], *(["Customer"] if show_customer else []), *ORDER_COLUMNS[1:]]
     return data_table(headers, rows, lambda o: [
         rx.table.row_header_cell(
             rx.link(o["number"], href=routes.ADMIN_ORDERS + "/" + o["number"].to(str), weight="medium",
@@ -67,7 +71,7 @@ def account_overview_page() -> rx.Component:
         rx.heading("Recent orders", size="5", margin_bottom="0.75rem"),
         rx.cond(AccountState.loaded,
                 rx.cond(AccountState.orders.length() > 0, orders_table(AccountState.orders), _no_orders()),
-                loading_block()),
+                table_skeleton(3, len(ORDER_COLUMNS))),
     )
 
 
@@ -76,5 +80,5 @@ def account_orders_page() -> rx.Component:
         page_title("Orders", "Everything you've bought and how its delivery is going."),
         rx.cond(AccountState.loaded,
                 rx.cond(AccountState.orders.length() > 0, orders_table(AccountState.orders), _no_orders()),
-                loading_block()),
+                table_skeleton(5, len(ORDER_COLUMNS))),
     )

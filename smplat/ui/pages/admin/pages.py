@@ -12,7 +12,8 @@ from smplat.services import orders as order_service
 from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, loading_block, page_title, stat_card, status_badge
 from smplat.ui.components.layout import admin_page
-from smplat.ui.pages.account.pages import orders_table
+from smplat.ui.components.skeletons import skeleton_text, stat_card_skeleton, table_skeleton
+from smplat.ui.pages.account.pages import ORDER_COLUMNS, orders_table
 from smplat.ui.state.auth import AuthState, staff_only
 
 
@@ -65,6 +66,22 @@ def _no_orders() -> rx.Component:
                        id="admin-orders-empty")
 
 
+def _dashboard_skeleton() -> rx.Component:
+    """The four tiles, the jobs line and the latest-orders table at their final size."""
+    return rx.vstack(
+        rx.grid(*[stat_card_skeleton() for _ in range(4)], columns=rx.breakpoints(initial="1", sm="2", lg="4"),
+                spacing="4", width="100%"),
+        rx.text(skeleton_text(width="24em"), size="2"),
+        rx.heading(skeleton_text(width="8em"), size="5", margin_top="1rem"),
+        table_skeleton(8, len(ORDER_COLUMNS) + 1),
+        spacing="4",
+        width="100%",
+        align="start",
+        aria_busy="true",
+        id="dashboard-skeleton",
+    )
+
+
 def admin_home_page() -> rx.Component:
     return admin_page(
         page_title("Dashboard", "Today's shop at a glance."),
@@ -95,7 +112,7 @@ def admin_home_page() -> rx.Component:
                 width="100%",
                 align="start",
             ),
-            loading_block(),
+            _dashboard_skeleton(),
         ),
     )
 

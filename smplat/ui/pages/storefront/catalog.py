@@ -10,10 +10,14 @@ from smplat.db import session_scope
 from smplat.services import carts, catalog, counters, experiments, pricing
 from smplat.services.money import format_money
 from smplat.ui import routes
-from smplat.ui.components.common import card, empty_state, loading_block
+from smplat.ui.components.common import card, empty_state
 from smplat.ui.components.layout import storefront_page
+from smplat.ui.components.skeletons import skeleton_block, skeleton_card, skeleton_text
 from smplat.ui.pages.storefront.bundles import bundles_section
 from smplat.ui.state.cart import ShopperState
+
+# The seeded product images are 400 × 300; the image box keeps this ratio before it loads.
+PRODUCT_IMAGE_RATIO = "4 / 3"
 
 
 def platform_icon(platform: rx.Var) -> rx.Component:
@@ -584,6 +588,36 @@ def _saved_configurations() -> rx.Component:
     )
 
 
+def _product_skeleton() -> rx.Component:
+    """The two columns at their final size: the image box, the price card, the title, the
+    presets and the first configurator cards (taller than the fold)."""
+    return rx.grid(
+        rx.vstack(
+            skeleton_block("auto", radius="16px", aspect_ratio=PRODUCT_IMAGE_RATIO),
+            skeleton_card(rx.text(skeleton_text(width="6em"), size="2"), rx.text(skeleton_text(width="4em"), size="8"),
+                          rx.text(skeleton_text(3), size="2", margin_y="0.5rem"), width="100%"),
+            spacing="4", width="100%",
+        ),
+        rx.vstack(
+            rx.badge(skeleton_text(width="7em"), variant="soft", radius="full", color_scheme="gray"),
+            rx.heading(skeleton_text(width="14em"), size="8", width="100%"),
+            rx.text(skeleton_text(width="22em"), size="4", width="100%"),
+            rx.hstack(*[skeleton_block("56px", width="150px", radius="8px") for _ in range(3)], spacing="2",
+                      wrap="wrap"),
+            skeleton_card(rx.heading(skeleton_text(width="8em"), size="4", margin_bottom="0.75rem"),
+                          skeleton_block("260px", radius="10px"), width="100%"),
+            skeleton_card(rx.heading(skeleton_text(width="8em"), size="4", margin_bottom="0.75rem"),
+                          skeleton_block("200px", radius="10px"), width="100%"),
+            spacing="4", width="100%", align="start",
+        ),
+        columns=rx.breakpoints(initial="1", md="2"),
+        spacing="6",
+        width="100%",
+        aria_busy="true",
+        id="product-skeleton",
+    )
+
+
 def product_page() -> rx.Component:
     presets = rx.cond(ProductState.presets.length() > 0, rx.hstack(
         rx.foreach(ProductState.presets, lambda pr: rx.button(
@@ -598,7 +632,8 @@ def product_page() -> rx.Component:
     detail = rx.grid(
         rx.vstack(
             rx.image(src=ProductState.highlight["image"], alt=ProductState.product["title"], width="100%",
-                     border_radius="16px", id="product-hero-image", background="var(--gray-3)"),
+                     border_radius="16px", id="product-hero-image", background="var(--gray-3)",
+                     aspect_ratio=PRODUCT_IMAGE_RATIO, object_fit="cover"),
             rx.cond(ProductState.images.length() > 1, rx.hstack(
                 rx.foreach(ProductState.images, lambda m: rx.image(src=m["url"], alt=m["alt"], width="72px",
                                                                    height="72px", border_radius="8px",
@@ -638,7 +673,7 @@ def product_page() -> rx.Component:
                     empty_state("search-x", "This service isn't available",
                                 "It may have been renamed or retired. Browse the current catalog instead.",
                                 rx.link(rx.button("Browse services"), href=routes.SERVICES))),
-            loading_block(),
+            _product_skeleton(),
         ),
         bundles_section(),
     )

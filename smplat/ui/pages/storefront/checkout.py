@@ -13,6 +13,7 @@ from smplat.settings import get_settings
 from smplat.ui import routes
 from smplat.ui.components.common import card, empty_state, loading_block, page_title
 from smplat.ui.components.layout import storefront_page
+from smplat.ui.components.skeletons import skeleton_block, skeleton_card, skeleton_text
 from smplat.ui.state.auth import navigate_hard
 from smplat.ui.state.cart import ShopperState
 
@@ -131,6 +132,32 @@ def _cart_row(row: rx.Var) -> rx.Component:
     )
 
 
+def _cart_skeleton() -> rx.Component:
+    """One cart line beside the order summary, at their final size."""
+    line = skeleton_card(
+        rx.hstack(
+            skeleton_block("64px", width="64px", radius="10px"),
+            rx.vstack(rx.text(skeleton_text(width="10em"), weight="bold"), rx.text(skeleton_text(width="14em"), size="2"),
+                      rx.text(skeleton_text(width="8em"), size="1"), rx.text(skeleton_text(width="6em"), size="1"),
+                      spacing="1", align="start", flex="1"),
+            rx.text(skeleton_text(width="5em"), weight="bold", min_width="90px"),
+            width="100%", align="center", spacing="4",
+        ),
+        width="100%",
+    )
+    summary = skeleton_card(
+        rx.heading(skeleton_text(width="8em"), size="4"),
+        rx.text(skeleton_text(), size="6", margin_y="0.75rem"),
+        rx.vstack(rx.text(skeleton_text(width="10em"), size="2"), skeleton_block("40px", radius="8px"),
+                  skeleton_block("48px", radius="8px"), rx.text(skeleton_text(2), size="1"), spacing="3",
+                  width="100%"),
+        width="100%",
+    )
+    return rx.grid(rx.vstack(line, spacing="3", width="100%"), summary,
+                   columns=rx.breakpoints(initial="1", md="2fr 1fr"), spacing="5", width="100%",
+                   aria_busy="true", id="cart-skeleton")
+
+
 def cart_page() -> rx.Component:
     summary = card(
         rx.heading("Order summary", size="4"),
@@ -170,7 +197,7 @@ def cart_page() -> rx.Component:
                             "Pick a service, choose a package and it will wait for you here.",
                             rx.link(rx.button("Browse services"), href=routes.SERVICES), id="cart-empty"),
             ),
-            loading_block(),
+            _cart_skeleton(),
         ),
     )
 

@@ -10,8 +10,9 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.services import catalog, content, search
 from smplat.ui import routes
-from smplat.ui.components.common import card, empty_state, loading_block
+from smplat.ui.components.common import card, empty_state
 from smplat.ui.components.layout import storefront_page
+from smplat.ui.components.skeletons import product_grid_skeleton, skeleton_text
 from smplat.ui.pages.storefront.catalog import platform_icon, product_grid
 from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import BRAND_GRADIENT, PAGE_MAX_WIDTH
@@ -69,12 +70,19 @@ def _hero() -> rx.Component:
     return rx.box(
         rx.flex(
             rx.vstack(
-                rx.cond(HomeState.hero["subtitle"] != "",
-                        rx.badge(HomeState.hero["subtitle"], variant="surface", radius="full", color_scheme="gray",
-                                 high_contrast=True)),
-                rx.heading(HomeState.hero["title"], size=rx.breakpoints(initial="8", md="9"), weight="bold",
+                rx.cond(HomeState.loaded,
+                        rx.cond(HomeState.hero["subtitle"] != "",
+                                rx.badge(HomeState.hero["subtitle"], variant="surface", radius="full",
+                                         color_scheme="gray", high_contrast=True)),
+                        rx.badge(skeleton_text(width="14em", on_dark=True), variant="surface", radius="full",
+                                 color_scheme="gray", high_contrast=True)),
+                # the headline and its sentence keep their element while loading: placeholder
+                # lines in their own line height (as many as the default texts take on a desktop)
+                rx.heading(rx.cond(HomeState.loaded, HomeState.hero["title"], skeleton_text(2, on_dark=True)),
+                           size=rx.breakpoints(initial="8", md="9"), weight="bold", width="100%",
                            letter_spacing="-0.03em", color="white", line_height="1.05", id="hero-title", as_="h1"),
-                rx.text(HomeState.hero["body"], size="4", color="rgba(255,255,255,.85)", max_width="560px",
+                rx.text(rx.cond(HomeState.loaded, HomeState.hero["body"], skeleton_text(3, on_dark=True)),
+                        size="4", color="rgba(255,255,255,.85)", max_width="560px", width="100%",
                         id="hero-body"),
                 rx.hstack(
                     rx.link(rx.button("Browse services", size="4", color_scheme="gray", high_contrast=True),
@@ -88,6 +96,7 @@ def _hero() -> rx.Component:
                 spacing="5",
                 align="start",
                 min_height="260px",
+                width="100%",
             ),
             max_width=PAGE_MAX_WIDTH,
             margin="0 auto",
@@ -281,6 +290,39 @@ def _faq() -> rx.Component:
     )
 
 
+def _home_skeleton() -> rx.Component:
+    """The figures box and the services row at their final size (taller than the fold)."""
+    return rx.vstack(
+        rx.box(
+            rx.heading(skeleton_text(width="12em"), size="5", weight="bold", margin_bottom="1rem"),
+            rx.grid(
+                *[rx.vstack(rx.text(skeleton_text(width="3em"), size="8"), rx.text(skeleton_text(2), size="2", width="100%"),
+                            spacing="1", align="start", width="100%") for _ in range(4)],
+                columns=rx.breakpoints(initial="2", md="4"),
+                spacing="5",
+                width="100%",
+            ),
+            padding="1.75rem",
+            border_radius="20px",
+            background="var(--violet-a2)",
+            border="1px solid var(--violet-a4)",
+            width="100%",
+        ),
+        rx.vstack(
+            rx.heading(skeleton_text(width="10em"), size="7"),
+            rx.text(skeleton_text(width="24em"), size="3"),
+            product_grid_skeleton(3),
+            spacing="4",
+            width="100%",
+        ),
+        spacing="9",
+        width="100%",
+        align="start",
+        aria_busy="true",
+        id="home-skeleton",
+    )
+
+
 def home_page() -> rx.Component:
     return storefront_page(
         _hero(),
@@ -298,7 +340,7 @@ def home_page() -> rx.Component:
                     width="100%",
                     align="start",
                 ),
-                loading_block(),
+                _home_skeleton(),
             ),
             max_width=PAGE_MAX_WIDTH,
             margin="0 auto",

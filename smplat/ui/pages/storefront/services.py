@@ -11,9 +11,10 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.services import catalog, search
 from smplat.ui import routes
-from smplat.ui.components.common import empty_state, loading_block, page_title
+from smplat.ui.components.common import empty_state, page_title
 from smplat.ui.components.consent import ConsentState
 from smplat.ui.components.layout import storefront_page
+from smplat.ui.components.skeletons import product_grid_skeleton, skeleton_text
 from smplat.ui.pages.storefront.bundles import bundles_section
 from smplat.ui.pages.storefront.catalog import product_grid
 from smplat.ui.state.auth import AuthState
@@ -190,6 +191,19 @@ def _results() -> rx.Component:
     )
 
 
+def _results_skeleton() -> rx.Component:
+    """The result count and two rows of cards at their final size, so the bundles and the
+    footer start below the fold and nothing moves when the results arrive."""
+    return rx.vstack(
+        rx.text(skeleton_text(width="6em"), size="2"),
+        product_grid_skeleton(6),
+        spacing="3",
+        width="100%",
+        aria_busy="true",
+        id="results-skeleton",
+    )
+
+
 def services_page() -> rx.Component:
     return storefront_page(
         page_title("Services", "Every package we deliver, by platform."),
@@ -200,6 +214,6 @@ def services_page() -> rx.Component:
             width="100%",
             margin_bottom="1.5rem",
         ),
-        rx.cond(ServicesState.loaded, _results(), loading_block()),
+        rx.cond(ServicesState.loaded, _results(), _results_skeleton()),
         rx.cond(ServicesState.q == "", bundles_section()),
     )
