@@ -12,7 +12,7 @@ from smplat.services import catalog, content, search
 from smplat.ui import routes
 from smplat.ui.components.common import card, empty_state, loading_block
 from smplat.ui.components.layout import storefront_page
-from smplat.ui.pages.storefront.catalog import platform_icon, product_grid
+from smplat.ui.pages.storefront.product import platform_icon, product_grid
 from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import BRAND_GRADIENT, PAGE_MAX_WIDTH
 

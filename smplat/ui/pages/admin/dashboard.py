@@ -12,7 +12,7 @@ from smplat.services import orders as order_service
 from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, loading_block, page_title, stat_card, status_badge
 from smplat.ui.components.layout import admin_page
-from smplat.ui.pages.account.pages import orders_table
+from smplat.ui.pages.account.overview import orders_table
 from smplat.ui.state.auth import AuthState, staff_only
 
 

@@ -12,7 +12,7 @@ from smplat.services.money import format_money
 from smplat.ui import routes
 from smplat.ui.components.common import card, empty_state, loading_block
 from smplat.ui.components.layout import storefront_page
-from smplat.ui.pages.storefront.bundles import bundles_section
+from smplat.ui.components.bundles import bundles_section
 from smplat.ui.state.cart import ShopperState
 
 
