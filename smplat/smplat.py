@@ -9,17 +9,20 @@ import reflex as rx
 from smplat.api.app import build_api
 from smplat.settings import get_settings
 from smplat.ui import routes
-from smplat.ui.pages.account import pages as account
+from smplat.ui.pages.account import overview as account
 from smplat.ui.pages.admin import content as admin_content
 from smplat.ui.pages.admin import fulfilment as admin_fulfilment
 from smplat.ui.pages.admin import providers as admin_providers
 from smplat.ui.pages.admin import jobs as admin_jobs
-from smplat.ui.pages.admin import pages as admin
+from smplat.ui.pages.admin import dashboard as admin
 from smplat.ui.pages.admin import search_insights as admin_search
-from smplat.ui.pages.admin import routing as admin_routing
+from smplat.ui.pages.admin import product_routing as admin_routing
 from smplat.ui.pages.admin import sales as admin_sales
-from smplat.ui.pages.storefront import auth, catalog, home, legal, misc, services
-from smplat.ui.pages.storefront import checkout as checkout_pages
+from smplat.ui.pages.storefront import home, legal, services
+from smplat.ui.pages.storefront import cart as checkout_pages
+from smplat.ui.pages.storefront import not_found as misc
+from smplat.ui.pages.storefront import product as catalog
+from smplat.ui.pages.storefront import signin as auth
 from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import global_style
 

@@ -10,7 +10,7 @@ from smplat.models.accounts import Role
 from smplat.models.providers import ProviderService
 from smplat.services.route_preview import product_route_preview
 from smplat.services.seed import seed_demo
-from smplat.ui.pages.admin.routing import RoutingPreviewState
+from smplat.ui.pages.admin.product_routing import RoutingPreviewState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
 from tests.integration.test_page_guards import session_cookie_for, state_for
 

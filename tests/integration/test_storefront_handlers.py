@@ -29,8 +29,8 @@ from smplat.models.orders import Order
 from smplat.services import accounts, carts, catalog, counters, experiments
 from smplat.services.seed import seed_demo
 from smplat.ui.pages.admin.sales import SalesState
-from smplat.ui.pages.storefront.catalog import ProductState
-from smplat.ui.pages.storefront.checkout import CartState
+from smplat.ui.pages.storefront.product import ProductState
+from smplat.ui.pages.storefront.cart import CartState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
 from tests.integration.test_checkout_webhooks import _events as _stripe_events
 from tests.integration.test_checkout_webhooks import _pay, _post, shop  # noqa: F401  (fixture)

@@ -13,7 +13,7 @@ from smplat.ui import routes
 from smplat.ui.components.common import card, empty_state
 from smplat.ui.components.layout import storefront_page
 from smplat.ui.components.skeletons import product_grid_skeleton, skeleton_text
-from smplat.ui.pages.storefront.catalog import platform_icon, product_grid
+from smplat.ui.pages.storefront.product import platform_icon, product_grid
 from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import BRAND_GRADIENT, PAGE_MAX_WIDTH
 

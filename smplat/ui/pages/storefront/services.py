@@ -14,9 +14,9 @@ from smplat.ui import routes
 from smplat.ui.components.common import empty_state, page_title
 from smplat.ui.components.consent import ConsentState
 from smplat.ui.components.layout import storefront_page
+from smplat.ui.components.bundles import bundles_section
 from smplat.ui.components.skeletons import product_grid_skeleton, skeleton_text
-from smplat.ui.pages.storefront.bundles import bundles_section
-from smplat.ui.pages.storefront.catalog import product_grid
+from smplat.ui.pages.storefront.product import product_grid
 from smplat.ui.state.auth import AuthState
 
 SORT_OPTIONS = [{"value": key, "label": label} for key, label in search.SORTS.items()]

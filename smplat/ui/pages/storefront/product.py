@@ -12,8 +12,8 @@ from smplat.services.money import format_money
 from smplat.ui import routes
 from smplat.ui.components.common import card, empty_state
 from smplat.ui.components.layout import storefront_page
+from smplat.ui.components.bundles import bundles_section
 from smplat.ui.components.skeletons import skeleton_block, skeleton_card, skeleton_text
-from smplat.ui.pages.storefront.bundles import bundles_section
 from smplat.ui.state.cart import ShopperState
 
 # The seeded product images are 400 × 300; the image box keeps this ratio before it loads.

@@ -13,7 +13,7 @@ from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, loading_block, page_title, stat_card, status_badge
 from smplat.ui.components.layout import admin_page
 from smplat.ui.components.skeletons import skeleton_text, stat_card_skeleton, table_skeleton
-from smplat.ui.pages.account.pages import ORDER_COLUMNS, orders_table
+from smplat.ui.pages.account.overview import ORDER_COLUMNS, orders_table
 from smplat.ui.state.auth import AuthState, staff_only
 
 
