@@ -18,7 +18,8 @@ from smplat.ui.pages.admin import dashboard as admin
 from smplat.ui.pages.admin import search_insights as admin_search
 from smplat.ui.pages.admin import product_routing as admin_routing
 from smplat.ui.pages.admin import sales as admin_sales
-from smplat.ui.pages.storefront import home, legal, services
+from smplat.ui.pages.storefront import catalog as services
+from smplat.ui.pages.storefront import home, legal
 from smplat.ui.pages.storefront import cart as checkout_pages
 from smplat.ui.pages.storefront import not_found as misc
 from smplat.ui.pages.storefront import product as catalog

@@ -21,7 +21,7 @@ from smplat.ui.components.consent import ConsentState
 from smplat.ui.pages.admin.content import ContentAdminState
 from smplat.ui.pages.admin.search_insights import SearchInsightsState
 from smplat.ui.components.bundles import BundlesState
-from smplat.ui.pages.storefront.services import ServicesState
+from smplat.ui.pages.storefront.catalog import ServicesState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
 from tests.integration.test_page_guards import _events, _is_toast_error, session_cookie_for
 
