@@ -30,8 +30,11 @@ from smplat.services.order_status import Actor
 from smplat.services.secrets_box import decrypt
 from smplat.settings import get_settings, reset_settings_cache
 from smplat.models.base import utcnow
-from smplat.ui.pages.admin.fulfilment import DeadLettersState, FulfilmentState, OrderDetailState
-from smplat.ui.pages.admin.providers import ProviderDetailState, ProvidersState
+from smplat.ui.pages.admin.dead_letters import DeadLettersState
+from smplat.ui.pages.admin.fulfilment import FulfilmentState
+from smplat.ui.pages.admin.order import OrderDetailState
+from smplat.ui.pages.admin.provider import ProviderDetailState
+from smplat.ui.pages.admin.providers import ProvidersState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 

@@ -10,9 +10,9 @@ from reflex.istate.data import RouterData
 from smplat.db import session_scope
 from smplat.models.accounts import Role
 from smplat.services import accounts
-from smplat.ui.pages.account.overview import AccountState
+from smplat.ui.pages.account._state import AccountState
 from smplat.ui.pages.admin.jobs import JobsState
-from smplat.ui.pages.admin.dashboard import AdminState
+from smplat.ui.pages.admin._state import AdminState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,10 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
+from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, loading_block, page_title, status_badge
 from smplat.ui.components.layout import admin_page
+from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE, AuthState, staff_only
 
 
@@ -84,6 +86,8 @@ def _every(seconds: int) -> str:
     return f"every {seconds} s"
 
 
+@page(route=routes.ADMIN_JOBS, title="Jobs", guard="staff", on_load=JobsState.load_jobs,
+      nav=NavEntry(group="Operations", label="Jobs", icon="timer", order=30))
 def admin_jobs_page() -> rx.Component:
     job_cards = rx.grid(
         rx.foreach(JobsState.jobs, lambda j: card(

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from smplat.db import session_scope
 from smplat.models.catalog import Product
 from smplat.services import catalog, checkout, counters, experiments, pricing
+from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, page_title, stat_card
 from smplat.ui.components.layout import admin_page
+from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, staff_only
 
 
@@ -100,6 +102,8 @@ class SalesState(AuthState):
             self.preview_total = checkout.format_money(quote.total_minor, quote.currency)
 
 
+@page(route=routes.ADMIN_SALES, title="Sales", guard="staff", on_load=SalesState.load_sales,
+      nav=NavEntry(group="Sales", label="Sales", icon="credit-card", order=20))
 def admin_sales_page() -> rx.Component:
     c = SalesState.counters
     return admin_page(
