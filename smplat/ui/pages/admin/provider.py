@@ -16,7 +16,7 @@ from smplat.ui.components.common import card, data_table, empty_state, form_aler
 from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._provider_form import flagged_table, provider_fields, provider_form
 from smplat.ui.registry import page
-from smplat.ui.state.auth import STAFF_ONLY_MESSAGE, AuthState, staff_only
+from smplat.ui.state.auth import AuthState, staff_only
 
 
 class ProviderDetailState(AuthState):
@@ -76,11 +76,9 @@ class ProviderDetailState(AuthState):
         self._reload()
 
     @rx.event(background=True)
+    @staff_only
     async def resync(self):
         async with self:
-            user = self._current_user()
-            if user is None or not user.is_staff:
-                return rx.toast.error(STAFF_ONLY_MESSAGE)
             provider_id, self.busy = self._provider_id(), "resync"
 
         def work() -> dict[str, int]:
@@ -99,11 +97,9 @@ class ProviderDetailState(AuthState):
             self._reload()
 
     @rx.event(background=True)
+    @staff_only
     async def check_now(self):
         async with self:
-            user = self._current_user()
-            if user is None or not user.is_staff:
-                return rx.toast.error(STAFF_ONLY_MESSAGE)
             provider_id, self.busy = self._provider_id(), "check"
         counts = await asyncio.to_thread(providers.check_providers, session_scope, utcnow(), provider_id=provider_id)
         async with self:

@@ -57,21 +57,13 @@ class SalesState(AuthState):
     @rx.event
     @staff_only
     def create_experiment(self, form: dict[str, Any]):
-        variants = []
-        try:
-            for part in str(form.get("variants", "")).split(","):
-                key, label, bps, weight = [x.strip() for x in part.split(":")]
-                variants.append((key, label, int(bps), int(weight)))
-        except ValueError:
-            self.message = "Variants: key:label:price_bps:weight, separated by commas."
-            return
         try:
             with session_scope() as db:
-                product = db.execute(select(Product).where(Product.slug == form.get("product", ""))).scalars().first()
-                experiments.create_experiment(db, product_id=product.id if product else 0, key=str(form.get("key", "")),
-                                              name=str(form.get("name", "")), variants=variants)
+                experiments.define_experiment(db, product_slug=str(form.get("product", "")),
+                                              key=str(form.get("key", "")), name=str(form.get("name", "")),
+                                              variants_text=str(form.get("variants", "")))
         except experiments.ExperimentError as exc:
-            self.message = str(exc)
+            self.message = exc.message
             return
         self.message = "Experiment started."
         self._reload()
