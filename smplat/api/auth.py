@@ -49,13 +49,8 @@ def exchange_ticket(request: Request) -> Response:
     if created is None:
         # Expired or replayed ticket: back to the form with a reason, no cookie.
         return RedirectResponse("/signin?error=expired", status_code=303)
-    # What the visitor put in the cart as a guest follows them into their account.
-    guest_token = request.cookies.get(carts.CART_COOKIE)
-    if guest_token:
-        with session_scope() as db:
-            user = accounts.resolve_session(db, created.token)
-            if user is not None:
-                carts.merge_guest_cart(db, guest_token, user.id)
+    with session_scope() as db:
+        carts.merge_on_sign_in(db, created.token, request.cookies.get(carts.CART_COOKIE))
     response = RedirectResponse(created.next_path, status_code=303)
     _set_session_cookie(response, created.token, get_settings().session_ttl_days * 86400)
     response.headers["Cache-Control"] = "no-store"

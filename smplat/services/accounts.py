@@ -42,7 +42,9 @@ _COMMON_PASSWORDS = frozenset(
     }
 )
 SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
+# The role rule, once: who may do what. Pages, handlers and routes ask `is_staff` / `is_admin`.
 STAFF_ROLES = frozenset({Role.OPERATOR.value, Role.ADMIN.value})
+ADMIN_ROLES = frozenset({Role.ADMIN.value})
 
 
 class AccountError(Exception):
@@ -121,7 +123,12 @@ def safe_next_path(next_path: str | None, default: str = "/account") -> str:
 
 
 def is_staff(role: str | None) -> bool:
+    """Operators and admins: the admin area and every staff-only action."""
     return role in STAFF_ROLES
+
+
+def is_admin(role: str | None) -> bool:
+    return role in ADMIN_ROLES
 
 
 # --- sign-up and sign-in --------------------------------------------------------

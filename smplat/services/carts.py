@@ -14,7 +14,7 @@ from sqlmodel import Session
 from smplat.models.base import utcnow
 from smplat.models.carts import Cart, CartItem, CartStatus
 from smplat.models.catalog import Product, ProductStatus
-from smplat.services import catalog, experiments, pricing
+from smplat.services import accounts, catalog, experiments, pricing
 from smplat.services.accounts import hash_token, new_token
 from smplat.services.catalog import ProductDetail
 from smplat.services.money import format_money
@@ -259,6 +259,18 @@ def merge_guest_cart(session: Session, guest_token: str | None, user_id: int) ->
     guest.status = CartStatus.MERGED.value
     session.flush()
     return moved
+
+
+def merge_on_sign_in(session: Session, session_token: str, guest_token: str | None) -> int:
+    """At sign-in: what the visitor put in the cart as a guest follows them into the account
+    the new session belongs to (an unknown, revoked or inactive session merges nothing).
+    Returns the lines moved."""
+    if not guest_token:
+        return 0
+    user = accounts.resolve_session(session, session_token)
+    if user is None:
+        return 0
+    return merge_guest_cart(session, guest_token, user.id)
 
 
 def item_count(session: Session, *, user_id: int | None, guest_token: str | None) -> int:

@@ -18,35 +18,65 @@ from sqlmodel import Session
 from smplat.models.catalog import Product
 from smplat.models.merchandising import ExperimentStatus, PriceExperiment, PriceExperimentVariant
 from smplat.services.consent import allows_analytics
+from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.money import format_money
 from smplat.services.pricing import VariantPrice
 
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 
 
-class ExperimentError(ValueError):
-    """An experiment definition an admin must fix; the message says what."""
+class ExperimentError(ServiceError, ValueError):
+    """An experiment definition an admin must fix; the message says what, `field` where."""
+
+
+VARIANTS_FORMAT = "Variants: key:label:price_bps:weight, separated by commas."
+
+
+def parse_variants(text: str) -> list[tuple[str, str, int, int]]:
+    """The admin's one-line definition "control:List price:10000:1, lower:Ten off:9000:1"
+    as (key, label, price_bps, weight) tuples; the rules on the values are `create_experiment`'s."""
+    variants = []
+    for part in str(text or "").split(","):
+        pieces = [x.strip() for x in part.split(":")]
+        if len(pieces) != 4:
+            raise ExperimentError(VARIANTS_FORMAT, code=ErrorCode.INVALID, field="variants")
+        key, label, bps, weight = pieces
+        try:
+            variants.append((key, label, int(bps), int(weight)))
+        except ValueError:
+            raise ExperimentError(VARIANTS_FORMAT, code=ErrorCode.INVALID, field="variants") from None
+    return variants
+
+
+def define_experiment(session: Session, *, product_slug: str, key: str, name: str,
+                      variants_text: str) -> PriceExperiment:
+    """The admin form's experiment: product by slug, variants in the one-line format."""
+    variants = parse_variants(variants_text)
+    product_id = session.execute(select(Product.id).where(Product.slug == str(product_slug or ""))).scalar()
+    return create_experiment(session, product_id=product_id or 0, key=str(key or ""), name=str(name or ""),
+                             variants=variants)
 
 
 def create_experiment(session: Session, *, product_id: int, key: str, name: str,
                       variants: list[tuple[str, str, int, int]]) -> PriceExperiment:
     """variants: (key, label, price_bps, weight). Stops any other running experiment of the product."""
     if not _KEY_RE.match(key or ""):
-        raise ExperimentError("The key must be lower-case letters, digits and dashes.")
+        raise ExperimentError("The key must be lower-case letters, digits and dashes.", field="key")
     if not name.strip():
-        raise ExperimentError("Give the experiment a name.")
+        raise ExperimentError("Give the experiment a name.", code=ErrorCode.REQUIRED, field="name")
     if session.get(Product, product_id) is None:
-        raise ExperimentError("Choose a product.")
+        raise ExperimentError("Choose a product.", code=ErrorCode.REQUIRED, field="product")
     if len(variants) < 2:
-        raise ExperimentError("An experiment needs at least two variants.")
+        raise ExperimentError("An experiment needs at least two variants.", field="variants")
     keys = [v[0] for v in variants]
     if len(set(keys)) != len(keys) or not all(_KEY_RE.match(k) for k in keys):
-        raise ExperimentError("Variant keys must be distinct lower-case words.")
+        raise ExperimentError("Variant keys must be distinct lower-case words.", field="variants")
     for _key, _label, bps, weight in variants:
         if not 1000 <= bps <= 30000:
-            raise ExperimentError("A variant price must be between 10 % and 300 % of the list price.")
+            raise ExperimentError("A variant price must be between 10 % and 300 % of the list price.",
+                                  field="variants")
         if not 1 <= weight <= 100:
-            raise ExperimentError("Weights must be between 1 and 100.")
+            raise ExperimentError("Weights must be between 1 and 100.", field="variants")
     session.execute(update(PriceExperiment).where(PriceExperiment.product_id == product_id,
                                                   PriceExperiment.status == ExperimentStatus.RUNNING.value)
                     .values(status=ExperimentStatus.STOPPED.value))
@@ -56,7 +86,8 @@ def create_experiment(session: Session, *, product_id: int, key: str, name: str,
             session.add(experiment)
             session.flush()
     except IntegrityError:
-        raise ExperimentError(f"An experiment with the key {key!r} exists already.") from None
+        raise ExperimentError(f"An experiment with the key {key!r} exists already.", code=ErrorCode.CONFLICT,
+                              field="key") from None
     for position, (vkey, label, bps, weight) in enumerate(variants):
         session.add(PriceExperimentVariant(experiment_id=experiment.id, key=vkey, label=label or vkey,
                                            price_bps=bps, weight=weight, sort_order=position))

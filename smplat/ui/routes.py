@@ -2,6 +2,7 @@
 
 HOME = "/"
 SERVICES = "/services"
+PRODUCT = "/services/[slug]"
 CART = "/cart"
 CHECKOUT_SUCCESS = "/checkout/success"
 CHECKOUT_CANCEL = "/checkout/cancel"
@@ -36,6 +37,10 @@ ADMIN_SEARCH_INSIGHTS = "/admin/search-insights"
 ADMIN_PROVIDERS = "/admin/providers"
 ADMIN_DEAD_LETTERS = "/admin/dead-letters"
 ADMIN_FULFILMENT = "/admin/fulfilment"
+ADMIN_ORDER = "/admin/orders/[number]"
+ADMIN_PROVIDER = "/admin/providers/[provider_id]"
+ADMIN_PRODUCT_ROUTING = "/admin/catalog/[slug]"
+NOT_FOUND = "404"
 
 
 def admin_order(number: str) -> str:

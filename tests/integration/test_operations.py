@@ -30,8 +30,11 @@ from smplat.services.order_status import Actor
 from smplat.services.secrets_box import decrypt
 from smplat.settings import get_settings, reset_settings_cache
 from smplat.models.base import utcnow
-from smplat.ui.pages.admin.fulfilment import DeadLettersState, FulfilmentState, OrderDetailState
-from smplat.ui.pages.admin.providers import ProviderDetailState, ProvidersState
+from smplat.ui.pages.admin.dead_letters import DeadLettersState
+from smplat.ui.pages.admin.fulfilment import FulfilmentState
+from smplat.ui.pages.admin.order import OrderDetailState
+from smplat.ui.pages.admin.provider import ProviderDetailState
+from smplat.ui.pages.admin.providers import ProvidersState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
@@ -340,6 +343,41 @@ async def test_operator_page_handlers_refuse_a_customer(sqlite_url):
         assert state.loaded is False
     with session_scope() as db:
         assert (_count(db, Provider), _count(db, FulfillmentTask), _count(db, OrderEvent)) == (0, 0, 0)
+
+
+async def test_provider_background_actions_refuse_a_customer_and_change_nothing(session, panel):
+    # given the sandbox provider with its services, and a signed-in customer on its page
+    provider = seed_with_panel(session, panel.base_url)
+    provider_id = provider.id
+    services_before = _count(session, ProviderService)
+    calls_before = list(panel.state.calls)
+    cookie = _cookie(Role.CUSTOMER, "buyer@ops.test")
+    for handler in (ProviderDetailState.resync, ProviderDetailState.check_now):
+        state = await _state(ProviderDetailState, cookie, f"/admin/providers/{provider_id}",
+                             {"provider_id": str(provider_id)})
+        # when they send the re-sync or "check now" event (background handlers)
+        answer = await handler.fn(state)
+        # then it is refused before any work: no busy flag, no notice, nothing loaded
+        assert STAFF_ONLY_MESSAGE in str(answer), handler.fn.__name__
+        assert (state.busy, state.notice, state.provider, state.loaded) == ("", "", {}, False)
+    # and the panel was not asked, nothing was stored
+    session.expire_all()
+    assert (_count(session, ProviderService), _count(session, ProviderHealthCheck)) == (services_before, 0)
+    assert panel.state.calls == calls_before
+
+
+async def test_staff_check_a_provider_from_the_background_handler(session, panel):
+    # given the sandbox provider and an operator on its page
+    provider = seed_with_panel(session, panel.base_url)
+    provider_id = provider.id
+    state = await _state(ProviderDetailState, _cookie(Role.OPERATOR, "ops@ops.test"),
+                         f"/admin/providers/{provider_id}", {"provider_id": str(provider_id)})
+    # when they press "Check now"
+    assert await ProviderDetailState.check_now.fn(state) is None
+    # then one health check is recorded and the page says so
+    session.expire_all()
+    assert _count(session, ProviderHealthCheck) == 1
+    assert (state.busy, state.notice, state.loaded) == ("", "Provider is healthy.", True)
 
 
 async def test_dead_letter_retry_from_the_page_writes_who_and_why(session, panel):

@@ -27,6 +27,7 @@ from smplat.models.merchandising import (
 )
 from smplat.models.orders import Order
 from smplat.services import accounts, carts, catalog, counters, experiments
+from smplat.services.errors import ErrorCode
 from smplat.services.seed import seed_demo
 from smplat.ui.pages.admin.sales import SalesState
 from smplat.ui.pages.storefront.product import ProductState
@@ -481,3 +482,34 @@ async def test_a_replayed_ticket_merges_nothing(seeded):
     with session_scope() as db:
         assert carts.find_cart(db, user_id=user_id, guest_token=None) is None
         assert len(carts.list_items(db, carts.find_cart(db, user_id=None, guest_token=GUEST))) == 1
+
+
+async def test_a_revoked_session_takes_no_guest_cart_with_it(seeded):
+    # given a guest line and a customer whose new session is revoked before the merge
+    guest = await product_state()
+    guest.add_to_cart({"field:username": "@guest"})
+    with session_scope() as db:
+        user = accounts.sign_up(db, email="revoked@example.test", password="violet-harbour-42", role=Role.CUSTOMER)
+        token = accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, user)).token
+        accounts.revoke_session(db, token)
+        user_id = user.id
+    # when the sign-in merge runs for that session
+    with session_scope() as db:
+        moved = carts.merge_on_sign_in(db, token, GUEST)
+    # then nothing moved: the guest cart still holds its line, the account has no cart
+    assert moved == 0
+    with session_scope() as db:
+        assert carts.find_cart(db, user_id=user_id, guest_token=None) is None
+        assert len(carts.list_items(db, carts.find_cart(db, user_id=None, guest_token=GUEST))) == 1
+
+
+async def test_the_experiment_form_shows_the_services_message_for_a_duplicate_key(seeded):
+    state = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.ADMIN))
+    state.create_experiment(GOOD_FORM)
+    with pytest.raises(experiments.ExperimentError) as caught, session_scope() as db:
+        experiments.define_experiment(db, product_slug=SLUG, key="ig-price", name="Again",
+                                      variants_text=GOOD_FORM["variants"])
+    assert (caught.value.code, caught.value.field) == (ErrorCode.CONFLICT, "key")
+    state.create_experiment({**GOOD_FORM, "name": "Again"})
+    assert state.message == caught.value.message
+    assert count(PriceExperiment) == 1

@@ -70,3 +70,12 @@ def test_tokens_are_random_and_stored_as_sha256():
     a, b = accounts.new_token(), accounts.new_token()
     assert a != b and len(a) >= 40
     assert len(accounts.hash_token(a)) == 64 and accounts.hash_token(a) != a
+
+
+@pytest.mark.parametrize(
+    ("role", "staff", "admin"),
+    [("customer", False, False), ("operator", True, False), ("admin", True, True), ("", False, False),
+     (None, False, False), ("ADMIN", False, False)],
+)
+def test_the_role_rule_is_written_once(role, staff, admin):
+    assert (accounts.is_staff(role), accounts.is_admin(role)) == (staff, admin)

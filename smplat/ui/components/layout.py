@@ -1,11 +1,14 @@
 """Page frames: the storefront (header + footer), the account area and the admin area
-(side navigation), all built on one header so the shop feels like one product."""
+(side navigation), all built on one header so the shop feels like one product.
+
+The side navigation is built from the page registry (`smplat.ui.registry`): a page with a
+`NavEntry` appears in its area's navigation, grouped under headings in the admin."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from smplat.ui import routes
+from smplat.ui import registry, routes
 from smplat.ui.components.common import brand_logo
 from smplat.ui.components.consent import ConsentState, consent_banner
 from smplat.ui.components.skeletons import (
@@ -17,26 +20,6 @@ from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import PAGE_MAX_WIDTH
 
 STOREFRONT_LINKS = [("Home", routes.HOME, "nav-home"), ("Services", routes.SERVICES, "nav-services")]
-
-ACCOUNT_NAV = [
-    ("Overview", routes.ACCOUNT, "layout-dashboard"),
-    ("Orders", routes.ACCOUNT_ORDERS, "package"),
-]
-
-ADMIN_NAV = [
-    ("Dashboard", routes.ADMIN, "layout-dashboard"),
-    ("Orders", routes.ADMIN_ORDERS, "package"),
-    ("Catalog", routes.ADMIN_CATALOG, "store"),
-    ("Sales", routes.ADMIN_SALES, "credit-card"),
-    ("Customers", routes.ADMIN_CUSTOMERS, "users"),
-    ("Content", routes.ADMIN_CONTENT, "file-pen-line"),
-    ("Searches", routes.ADMIN_SEARCH_INSIGHTS, "search"),
-    ("Providers", routes.ADMIN_PROVIDERS, "server"),
-    ("Fulfilment", routes.ADMIN_FULFILMENT, "activity"),
-    ("Dead letters", routes.ADMIN_DEAD_LETTERS, "inbox"),
-    ("Jobs", routes.ADMIN_JOBS, "timer"),
-]
-
 
 def _nav_link(label: str, href: str, link_id: str) -> rx.Component:
     return rx.link(label, href=href, id=link_id, size="3", weight="medium", color_scheme="gray", high_contrast=True)
@@ -182,27 +165,40 @@ def storefront_page(*children: rx.Component, full_width: bool = False) -> rx.Com
                      min_height="100vh", width="100%")
 
 
-def _side_nav(items: list[tuple[str, str, str]], title: str, nav_id: str) -> rx.Component:
+def _nav_heading(text: str) -> rx.Component:
+    return rx.text(text, size="1", weight="bold", color_scheme="gray", text_transform="uppercase",
+                   letter_spacing="0.08em", padding_x="0.75rem", class_name="hide-on-phone")
+
+
+def _nav_item(link: registry.NavLink, nav_id: str) -> rx.Component:
     current = rx.State.router.page.path
+    return rx.link(
+        rx.hstack(rx.icon(link.icon, size=16), rx.text(link.label, size="2", weight="medium"), spacing="3",
+                  align="center"),
+        href=link.href,
+        id=f"{nav_id}-{link.label.lower().replace(' ', '-')}",
+        padding="0.55rem 0.75rem",
+        border_radius="10px",
+        width=rx.breakpoints(initial="auto", md="100%"),
+        flex_shrink="0",
+        color=rx.cond(current == link.href, "var(--violet-11)", "var(--gray-11)"),
+        background=rx.cond(current == link.href, "var(--violet-a3)", "transparent"),
+        _hover={"background": "var(--gray-a3)"},
+    )
+
+
+def _side_nav(area: str, title: str, nav_id: str) -> rx.Component:
+    """The area's registered pages; a heading per group (the area's title when it has no groups).
+
+    Headings are hidden on phones, where the links form one scrollable strip."""
+    children: list[rx.Component] = []
+    for index, (group, links) in enumerate(registry.nav_groups(area)):
+        heading = _nav_heading(group or title)
+        children.append(heading if index == 0 else rx.box(heading, padding_top=rx.breakpoints(initial="0", md="0.9rem"),
+                                                          class_name="hide-on-phone"))
+        children.extend(_nav_item(link, nav_id) for link in links)
     return rx.flex(
-        rx.text(title, size="1", weight="bold", color_scheme="gray", text_transform="uppercase",
-                letter_spacing="0.08em", padding_x="0.75rem", class_name="hide-on-phone"),
-        *[
-            rx.link(
-                rx.hstack(rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="3",
-                          align="center"),
-                href=href,
-                id=f"{nav_id}-{label.lower()}",
-                padding="0.55rem 0.75rem",
-                border_radius="10px",
-                width=rx.breakpoints(initial="auto", md="100%"),
-                flex_shrink="0",
-                color=rx.cond(current == href, "var(--violet-11)", "var(--gray-11)"),
-                background=rx.cond(current == href, "var(--violet-a3)", "transparent"),
-                _hover={"background": "var(--gray-a3)"},
-            )
-            for label, href, icon in items
-        ],
+        *children,
         # A scrollable strip on phones, a column beside the content from tablets up.
         direction=rx.breakpoints(initial="row", md="column"),
         spacing="1",
@@ -235,8 +231,8 @@ def _area(nav: rx.Component, guard: rx.Var, *children: rx.Component) -> rx.Compo
 
 
 def account_page(*children: rx.Component) -> rx.Component:
-    return _area(_side_nav(ACCOUNT_NAV, "My account", "account-nav"), AuthState.signed_in, *children)
+    return _area(_side_nav("account", "My account", "account-nav"), AuthState.signed_in, *children)
 
 
 def admin_page(*children: rx.Component) -> rx.Component:
-    return _area(_side_nav(ADMIN_NAV, "Operations", "admin-nav"), AuthState.is_staff, *children)
+    return _area(_side_nav("admin", "Admin", "admin-nav"), AuthState.is_staff, *children)

@@ -7,17 +7,18 @@ database instead of trusting a variable the page holds.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import json
 from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.models.accounts import Role
 from smplat.services import accounts
 from smplat.settings import get_settings
 from smplat.ui import routes
@@ -68,11 +69,11 @@ class AuthState(rx.State):
 
     @rx.var
     def is_staff(self) -> bool:
-        return self.user_role in (Role.OPERATOR.value, Role.ADMIN.value)
+        return accounts.is_staff(self.user_role)
 
     @rx.var
     def is_admin(self) -> bool:
-        return self.user_role == Role.ADMIN.value
+        return accounts.is_admin(self.user_role)
 
     @rx.var
     def display_name(self) -> str:
@@ -151,31 +152,80 @@ class AuthState(rx.State):
         )
 
 
-def staff_only(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Guard an admin event handler on the server: re-resolve the cookie, check the role."""
+# --- server-side guards for event handlers --------------------------------------------
 
-    @functools.wraps(handler)
-    def guarded(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
-        user = self._current_user()
-        self._apply(user)
-        if user is None:
-            return signin_redirect(self._current_path())
-        if not user.is_staff:
-            return rx.toast.error(STAFF_ONLY_MESSAGE)
-        return handler(self, *args, **kwargs)
-
-    return guarded
+Requirement = Literal["signed_in", "staff", "admin"]
+_ALLOWS: dict[str, Callable[[CurrentUser], bool]] = {
+    "signed_in": lambda user: True,
+    "staff": lambda user: accounts.is_staff(user.role),
+    "admin": lambda user: accounts.is_admin(user.role),
+}
 
 
-def signed_in_only(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Guard an account event handler on the server."""
+def _refusal(state: AuthState, user: CurrentUser | None, requirement: str) -> Any | None:
+    """What the browser gets instead of the handler's work, or None when the user may go on."""
+    if user is None:
+        return signin_redirect(state._current_path())
+    if not _ALLOWS[requirement](user):
+        return rx.toast.error(STAFF_ONLY_MESSAGE)
+    return None
 
-    @functools.wraps(handler)
-    def guarded(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
-        user = self._current_user()
-        if user is None:
-            self._apply(None)
-            return signin_redirect(self._current_path())
-        return handler(self, *args, **kwargs)
 
-    return guarded
+def requires(requirement: Requirement) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Guard an event handler on the server: re-resolve the session cookie, check the role.
+
+    Works for plain handlers and for background ones (``@rx.event(background=True)`` above
+    ``@requires("staff")``): a background handler resolves the user before doing any work,
+    outside the state lock, then applies it inside ``async with self``; a refused call
+    changes nothing and returns the refusal (sign-in redirect or a staff-only toast)."""
+    if requirement not in _ALLOWS:
+        raise ValueError(f"unknown requirement {requirement!r}")
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.isasyncgenfunction(handler):
+
+            @functools.wraps(handler)
+            async def guarded_stream(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
+                user = await asyncio.to_thread(self._current_user)
+                async with self:
+                    self._apply(user)
+                refusal = _refusal(self, user, requirement)
+                if refusal is not None:
+                    yield refusal
+                    return
+                async for update in handler(self, *args, **kwargs):
+                    yield update
+
+            return guarded_stream
+
+        if inspect.iscoroutinefunction(handler):
+
+            @functools.wraps(handler)
+            async def guarded_async(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
+                user = await asyncio.to_thread(self._current_user)
+                async with self:
+                    self._apply(user)
+                refusal = _refusal(self, user, requirement)
+                if refusal is not None:
+                    return refusal
+                return await handler(self, *args, **kwargs)
+
+            return guarded_async
+
+        @functools.wraps(handler)
+        def guarded(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
+            user = self._current_user()
+            self._apply(user)
+            refusal = _refusal(self, user, requirement)
+            if refusal is not None:
+                return refusal
+            return handler(self, *args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+# The two guards every page module uses; `requires(...)` is the general form.
+staff_only = requires("staff")
+signed_in_only = requires("signed_in")

@@ -12,8 +12,10 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import content
+from smplat.ui import routes
 from smplat.ui.components.common import card, field_error, form_alert, loading_block, page_title
 from smplat.ui.components.layout import admin_page
+from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, staff_only
 
 _FIELDS = ("title", "subtitle", "body", "items")
@@ -223,6 +225,8 @@ def _editor() -> rx.Component:
     )
 
 
+@page(route=routes.ADMIN_CONTENT, title="Content", guard="staff", on_load=ContentAdminState.load_content,
+      nav=NavEntry(group="Catalog", label="Content", icon="file-pen-line", order=10))
 def admin_content_page() -> rx.Component:
     return admin_page(
         page_title("Content", "The home page and legal pages, as visitors read them. Figures, testimonials and "

@@ -1,69 +1,16 @@
-"""Admin area: dashboard, orders, catalog and customers. Every loader is staff-only on the server."""
+"""Admin → Dashboard: today's shop at a glance."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import reflex as rx
 
-from smplat.db import session_scope
-from smplat.services import accounts, catalog, dashboard
-from smplat.services import orders as order_service
 from smplat.ui import routes
-from smplat.ui.components.common import data_table, empty_state, loading_block, page_title, stat_card, status_badge
+from smplat.ui.components.common import page_title, stat_card
 from smplat.ui.components.layout import admin_page
+from smplat.ui.components.orders import ORDER_COLUMNS, orders_table
 from smplat.ui.components.skeletons import skeleton_text, stat_card_skeleton, table_skeleton
-from smplat.ui.pages.account.overview import ORDER_COLUMNS, orders_table
-from smplat.ui.state.auth import AuthState, staff_only
-
-
-class AdminState(AuthState):
-    """Display rows of the admin pages; each loader checks the role before reading."""
-
-    kpis: dict[str, str] = {}
-    orders: list[dict[str, Any]] = []
-    products: list[dict[str, Any]] = []
-    users: list[dict[str, Any]] = []
-    loaded: bool = False
-
-    @rx.event
-    @staff_only
-    def load_dashboard(self) -> None:
-        with session_scope() as db:
-            o = dashboard.overview(db)
-            self.orders = order_service.list_recent_orders(db, limit=8)
-        self.kpis = {
-            "products": str(o.active_products), "customers": str(o.customers), "orders": str(o.orders_total),
-            "open": str(o.orders_open), "revenue": o.revenue, "runs": str(o.job_runs_24h),
-            "failures": str(o.job_failures_24h),
-        }
-        self.loaded = True
-
-    @rx.event
-    @staff_only
-    def load_orders(self) -> None:
-        with session_scope() as db:
-            self.orders = order_service.list_recent_orders(db, limit=100)
-        self.loaded = True
-
-    @rx.event
-    @staff_only
-    def load_catalog(self) -> None:
-        with session_scope() as db:
-            self.products = catalog.admin_product_rows(db)
-        self.loaded = True
-
-    @rx.event
-    @staff_only
-    def load_customers(self) -> None:
-        with session_scope() as db:
-            self.users = accounts.list_users(db, limit=200)
-        self.loaded = True
-
-
-def _no_orders() -> rx.Component:
-    return empty_state("package", "No orders yet", "Paid orders appear here the moment checkout completes.",
-                       id="admin-orders-empty")
+from smplat.ui.pages.admin._state import AdminState, no_orders
+from smplat.ui.registry import NavEntry, page
 
 
 def _dashboard_skeleton() -> rx.Component:
@@ -82,6 +29,8 @@ def _dashboard_skeleton() -> rx.Component:
     )
 
 
+@page(route=routes.ADMIN, title="Admin · {brand}", guard="staff", on_load=AdminState.load_dashboard,
+      nav=NavEntry(group="Sales", label="Dashboard", icon="layout-dashboard", order=0))
 def admin_home_page() -> rx.Component:
     return admin_page(
         page_title("Dashboard", "Today's shop at a glance."),
@@ -107,68 +56,11 @@ def admin_home_page() -> rx.Component:
                 ),
                 rx.heading("Latest orders", size="5", margin_top="1rem"),
                 rx.cond(AdminState.orders.length() > 0, orders_table(AdminState.orders, show_customer=True),
-                        _no_orders()),
+                        no_orders()),
                 spacing="4",
                 width="100%",
                 align="start",
             ),
             _dashboard_skeleton(),
         ),
-    )
-
-
-def admin_orders_page() -> rx.Component:
-    return admin_page(
-        page_title("Orders", "Every order, newest first."),
-        rx.cond(AdminState.loaded,
-                rx.cond(AdminState.orders.length() > 0, orders_table(AdminState.orders, show_customer=True),
-                        _no_orders()),
-                loading_block()),
-    )
-
-
-def admin_catalog_page() -> rx.Component:
-    table = data_table(
-        ["Product", "Category", "Status", "Base price", "Options", "Add-ons", "Presets", "Popularity", "Routing"],
-        AdminState.products,
-        lambda p: [
-            rx.table.row_header_cell(rx.link(p["title"], href=f"{routes.SERVICES}/" + p["slug"].to(str),
-                                             weight="medium")),
-            rx.table.cell(p["category"]),
-            rx.table.cell(status_badge(p["status"])),
-            rx.table.cell(p["base_price"]),
-            rx.table.cell(p["options"]),
-            rx.table.cell(p["add_ons"]),
-            rx.table.cell(p["presets"]),
-            rx.table.cell(p["popularity"]),
-            rx.table.cell(rx.link("Preview", href=f"{routes.ADMIN_CATALOG}/" + p["slug"].to(str),
-                                  id="routing-" + p["slug"].to(str))),
-        ],
-        "admin-catalog-table",
-    )
-    return admin_page(
-        page_title("Catalog", "Products as customers see them."),
-        rx.cond(AdminState.loaded,
-                rx.cond(AdminState.products.length() > 0, table,
-                        empty_state("store", "No products yet", "Run the demo seed or add a product.")),
-                loading_block()),
-    )
-
-
-def admin_customers_page() -> rx.Component:
-    table = data_table(
-        ["Email", "Name", "Role", "Joined", "Last sign-in"],
-        AdminState.users,
-        lambda u: [
-            rx.table.row_header_cell(u["email"]),
-            rx.table.cell(u["full_name"]),
-            rx.table.cell(status_badge(u["role"])),
-            rx.table.cell(u["created_at"]),
-            rx.table.cell(u["last_login"]),
-        ],
-        "admin-customers-table",
-    )
-    return admin_page(
-        page_title("Customers", "Accounts, newest first."),
-        rx.cond(AdminState.loaded, table, loading_block()),
     )

@@ -8,9 +8,11 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
+from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, loading_block, page_title, status_badge
 from smplat.ui.components.layout import admin_page
-from smplat.ui.state.auth import STAFF_ONLY_MESSAGE, AuthState, staff_only
+from smplat.ui.registry import NavEntry, page
+from smplat.ui.state.auth import AuthState, staff_only
 
 
 def _run_row(run) -> dict[str, Any]:  # noqa: ANN001
@@ -53,13 +55,11 @@ class JobsState(AuthState):
         self._refresh()
 
     @rx.event(background=True)
+    @staff_only
     async def run_now(self, name: str):
         from jobs import UnknownJob, run_job_now
 
         async with self:
-            user = self._current_user()
-            if user is None or not user.is_staff:
-                return rx.toast.error(STAFF_ONLY_MESSAGE)
             if self.running:
                 return rx.toast.info(f"{self.running} is already running.")
             self.running = name
@@ -84,6 +84,8 @@ def _every(seconds: int) -> str:
     return f"every {seconds} s"
 
 
+@page(route=routes.ADMIN_JOBS, title="Jobs", guard="staff", on_load=JobsState.load_jobs,
+      nav=NavEntry(group="Operations", label="Jobs", icon="timer", order=30))
 def admin_jobs_page() -> rx.Component:
     job_cards = rx.grid(
         rx.foreach(JobsState.jobs, lambda j: card(

@@ -11,6 +11,7 @@ from smplat.services.route_preview import product_route_preview
 from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, loading_block, page_title
 from smplat.ui.components.layout import admin_page
+from smplat.ui.registry import page
 from smplat.ui.state.auth import AuthState, staff_only
 
 
@@ -31,6 +32,8 @@ def _verdict(verdict: rx.Var) -> rx.Component:
                     color_scheme=rx.match(verdict, ("ok", "green"), ("warning", "amber"), "red"))
 
 
+@page(route=routes.ADMIN_PRODUCT_ROUTING, title="Routing preview", guard="staff",
+      on_load=RoutingPreviewState.load)
 def admin_routing_page() -> rx.Component:
     p = RoutingPreviewState.preview
     table = data_table(

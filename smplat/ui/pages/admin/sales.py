@@ -11,8 +11,10 @@ from sqlalchemy import select
 from smplat.db import session_scope
 from smplat.models.catalog import Product
 from smplat.services import catalog, checkout, counters, experiments, pricing
+from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, page_title, stat_card
 from smplat.ui.components.layout import admin_page
+from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, staff_only
 
 
@@ -55,21 +57,13 @@ class SalesState(AuthState):
     @rx.event
     @staff_only
     def create_experiment(self, form: dict[str, Any]):
-        variants = []
-        try:
-            for part in str(form.get("variants", "")).split(","):
-                key, label, bps, weight = [x.strip() for x in part.split(":")]
-                variants.append((key, label, int(bps), int(weight)))
-        except ValueError:
-            self.message = "Variants: key:label:price_bps:weight, separated by commas."
-            return
         try:
             with session_scope() as db:
-                product = db.execute(select(Product).where(Product.slug == form.get("product", ""))).scalars().first()
-                experiments.create_experiment(db, product_id=product.id if product else 0, key=str(form.get("key", "")),
-                                              name=str(form.get("name", "")), variants=variants)
+                experiments.define_experiment(db, product_slug=str(form.get("product", "")),
+                                              key=str(form.get("key", "")), name=str(form.get("name", "")),
+                                              variants_text=str(form.get("variants", "")))
         except experiments.ExperimentError as exc:
-            self.message = str(exc)
+            self.message = exc.message
             return
         self.message = "Experiment started."
         self._reload()
@@ -100,6 +94,8 @@ class SalesState(AuthState):
             self.preview_total = checkout.format_money(quote.total_minor, quote.currency)
 
 
+@page(route=routes.ADMIN_SALES, title="Sales", guard="staff", on_load=SalesState.load_sales,
+      nav=NavEntry(group="Sales", label="Sales", icon="credit-card", order=20))
 def admin_sales_page() -> rx.Component:
     c = SalesState.counters
     return admin_page(

@@ -9,8 +9,10 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import search
+from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, loading_block, page_title, stat_card
 from smplat.ui.components.layout import admin_page
+from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, staff_only
 
 WINDOWS = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days"}
@@ -68,6 +70,9 @@ def _query_table(rows: rx.Var, table_id: str) -> rx.Component:
     )
 
 
+@page(route=routes.ADMIN_SEARCH_INSIGHTS, title="Search insights", guard="staff",
+      on_load=SearchInsightsState.load_insights,
+      nav=NavEntry(group="Catalog", label="Searches", icon="search", order=20))
 def admin_search_insights_page() -> rx.Component:
     return admin_page(
         page_title(

@@ -1,4 +1,4 @@
-"""Cart, checkout hand-off to Stripe, and the success / cancel pages."""
+"""The cart page and the checkout hand-off to Stripe."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from smplat.services import carts, checkout
 from smplat.services.money import format_money
 from smplat.settings import get_settings
 from smplat.ui import routes
-from smplat.ui.components.common import card, empty_state, loading_block, page_title
+from smplat.ui.components.common import card, empty_state, page_title
 from smplat.ui.components.layout import storefront_page
 from smplat.ui.components.skeletons import skeleton_block, skeleton_card, skeleton_text
+from smplat.ui.registry import page
 from smplat.ui.state.auth import navigate_hard
 from smplat.ui.state.cart import ShopperState
 
@@ -158,6 +159,7 @@ def _cart_skeleton() -> rx.Component:
                    aria_busy="true", id="cart-skeleton")
 
 
+@page(route=routes.CART, title="Cart", on_load=CartState.load_cart)
 def cart_page() -> rx.Component:
     summary = card(
         rx.heading("Order summary", size="4"),
@@ -198,102 +200,5 @@ def cart_page() -> rx.Component:
                             rx.link(rx.button("Browse services"), href=routes.SERVICES), id="cart-empty"),
             ),
             _cart_skeleton(),
-        ),
-    )
-
-
-class CheckoutResultState(ShopperState):
-    loaded: bool = False
-    status: str = ""
-    order: dict[str, Any] = {}
-    items: list[dict[str, Any]] = []
-    declined: bool = False
-
-    @rx.event
-    def load_success(self) -> None:
-        self.load_user()
-        session_id = self.router.url.query_parameters.get("session_id", "")
-        result = None
-        try:
-            with session_scope() as db:
-                result = checkout.confirm_from_success_page(db, session_id)
-        except checkout.PaymentProviderUnavailable:
-            self.status = "unreachable"
-        if result is not None and result.created:
-            checkout.send_receipt_safely(result.order_id)
-        if result is not None and result.order_id:
-            with session_scope() as db:
-                view = checkout.order_view(db, result.order_id)
-            self.order = {"number": view["number"], "total": view["total"], "email": view["email"]}
-            self.items = view["items"]
-            self.status = "paid"
-        elif result is not None:
-            self.status = result.status
-        self.loaded = True
-
-    @rx.event
-    def load_cancel(self) -> None:
-        self.load_user()
-        self.declined = self.router.url.query_parameters.get("declined", "") == "1"
-        self.loaded = True
-
-
-def _order_item(item: rx.Var) -> rx.Component:
-    return card(
-        rx.hstack(rx.text(item["title"], weight="bold"), rx.text("× " + item["quantity"].to(str), color_scheme="gray"),
-                  rx.spacer(), rx.text(item["total"], weight="bold"), rx.text(item["billing"], size="1"), width="100%"),
-        rx.text(item["summary"], size="2", color_scheme="gray"),
-        rx.foreach(item["blueprint"].to(list[dict[str, str]]), lambda b: rx.hstack(
-            rx.icon("sparkles", size=14, color="var(--violet-11)"),
-            rx.text(b["label"] + ": " + b["tagline"], size="2"), rx.text(b["sla"], size="1", color_scheme="gray"),
-            spacing="2", align="center")),
-        rx.text(item["fields"], size="1", color_scheme="gray"),
-        width="100%",
-    )
-
-
-def success_page() -> rx.Component:
-    return storefront_page(
-        rx.cond(
-            CheckoutResultState.loaded,
-            rx.match(
-                CheckoutResultState.status,
-                ("paid", rx.vstack(
-                    rx.center(rx.icon("circle-check", size=40, color="var(--green-10)"), width="100%"),
-                    rx.heading("Thank you, your order is placed", size="7", text_align="center", width="100%",
-                               id="success-title"),
-                    rx.text("Order ", rx.text.strong(CheckoutResultState.order["number"], id="order-number"),
-                            " · paid ", rx.text.strong(CheckoutResultState.order["total"], id="order-total"),
-                            " · receipt sent to ", CheckoutResultState.order["email"], text_align="center", width="100%"),
-                    rx.foreach(CheckoutResultState.items, _order_item),
-                    rx.hstack(rx.link(rx.button("Track my orders"), href=routes.ACCOUNT_ORDERS),
-                              rx.link(rx.button("Keep shopping", variant="soft"), href=routes.SERVICES), spacing="3"),
-                    spacing="4", width="100%", max_width="640px", margin="0 auto", align="center",
-                )),
-                ("unpaid", empty_state("hourglass", "Payment not confirmed yet",
-                                       "Stripe has not confirmed this payment. No order was placed and you were not "
-                                       "charged. If you paid, refresh this page in a moment.", id="payment-pending")),
-                ("unreachable", empty_state("wifi-off", "We could not reach the payment provider",
-                                            "Refresh this page in a moment; your payment is safe either way.")),
-                empty_state("search-x", "We could not find this checkout",
-                            "The link may be incomplete. Your orders are listed in your account.",
-                            rx.link(rx.button("My orders"), href=routes.ACCOUNT_ORDERS)),
-            ),
-            loading_block(),
-        ),
-    )
-
-
-def cancel_page() -> rx.Component:
-    return storefront_page(
-        rx.cond(
-            CheckoutResultState.declined,
-            empty_state("circle-x", "Your payment was declined",
-                        "Your card was declined, so no money was taken and no order was placed. Your cart is "
-                        "still here: try another card or payment method.",
-                        rx.link(rx.button("Back to my cart"), href=routes.CART), id="checkout-failed"),
-            empty_state("undo-2", "Checkout cancelled",
-                        "Nothing was charged and no order was placed. Your cart is still here when you are ready.",
-                        rx.link(rx.button("Back to my cart"), href=routes.CART), id="checkout-cancelled"),
         ),
     )

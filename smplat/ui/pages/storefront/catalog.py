@@ -11,12 +11,13 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.services import catalog, search
 from smplat.ui import routes
+from smplat.ui.components.bundles import bundles_section
 from smplat.ui.components.common import empty_state, page_title
 from smplat.ui.components.consent import ConsentState
 from smplat.ui.components.layout import storefront_page
-from smplat.ui.components.bundles import bundles_section
+from smplat.ui.components.product_cards import product_grid
 from smplat.ui.components.skeletons import product_grid_skeleton, skeleton_text
-from smplat.ui.pages.storefront.product import product_grid
+from smplat.ui.registry import page
 from smplat.ui.state.auth import AuthState
 
 SORT_OPTIONS = [{"value": key, "label": label} for key, label in search.SORTS.items()]
@@ -204,6 +205,7 @@ def _results_skeleton() -> rx.Component:
     )
 
 
+@page(route=routes.SERVICES, title="Services", on_load=ServicesState.load_services)
 def services_page() -> rx.Component:
     return storefront_page(
         page_title("Services", "Every package we deliver, by platform."),

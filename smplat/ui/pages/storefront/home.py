@@ -12,8 +12,9 @@ from smplat.services import catalog, content, search
 from smplat.ui import routes
 from smplat.ui.components.common import card, empty_state
 from smplat.ui.components.layout import storefront_page
+from smplat.ui.components.product_cards import platform_icon, product_grid
 from smplat.ui.components.skeletons import product_grid_skeleton, skeleton_text
-from smplat.ui.pages.storefront.product import platform_icon, product_grid
+from smplat.ui.registry import page
 from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import BRAND_GRADIENT, PAGE_MAX_WIDTH
 
@@ -323,6 +324,9 @@ def _home_skeleton() -> rx.Component:
     )
 
 
+@page(route=routes.HOME, title="{brand} · Social growth services",
+      description="Followers, likes, views and growth plans, delivered and tracked live.",
+      on_load=HomeState.load_home)
 def home_page() -> rx.Component:
     return storefront_page(
         _hero(),

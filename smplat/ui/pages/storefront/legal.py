@@ -9,6 +9,7 @@ from smplat.services import content
 from smplat.ui import routes
 from smplat.ui.components.common import card, loading_block
 from smplat.ui.components.layout import storefront_page
+from smplat.ui.registry import register
 from smplat.ui.state.auth import AuthState
 
 _DOC_BY_PATH = {routes.TERMS: "terms", routes.PRIVACY: "privacy", routes.IMPRINT: "imprint"}
@@ -54,3 +55,9 @@ def legal_page() -> rx.Component:
             loading_block(),
         ),
     )
+
+
+# One component, three routes: the state reads the document from the path.
+for _route, _title in ((routes.TERMS, "Terms of service"), (routes.PRIVACY, "Privacy policy"),
+                       (routes.IMPRINT, "Imprint")):
+    register(legal_page, route=_route, title=_title, on_load=LegalState.load_legal)

@@ -6,8 +6,11 @@ import reflex as rx
 
 from smplat.ui import routes
 from smplat.ui.components.layout import storefront_page
+from smplat.ui.registry import page
+from smplat.ui.state.auth import AuthState
 
 
+@page(route=routes.NOT_FOUND, title="Page not found", on_load=AuthState.load_user)
 def not_found_page() -> rx.Component:
     return storefront_page(
         rx.center(

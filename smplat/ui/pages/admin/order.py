@@ -1,0 +1,149 @@
+"""Admin → one order: its lines, provider orders and timeline, with refill / replay /
+scheduled replay. Handlers are staff-only; each action calls one service function that
+writes an order event with the operator and the reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import reflex as rx
+
+from smplat.db import session_scope
+from smplat.services import operations, refills
+from smplat.ui import routes
+from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
+from smplat.ui.components.layout import admin_page
+from smplat.ui.pages.admin._actions import action_select, operator_actor
+from smplat.ui.registry import page
+from smplat.ui.state.auth import AuthState, staff_only
+
+
+class OrderDetailState(AuthState):
+    order: dict[str, Any] = {}
+    error: str = ""
+    loaded: bool = False
+
+    def _number(self) -> str:
+        return str(self.router.page.params.get("number", ""))
+
+    def _reload(self) -> None:
+        with session_scope() as db:
+            self.order = operations.order_detail(db, self._number()) or {}
+        self.loaded = True
+
+    @rx.event
+    @staff_only
+    def load(self) -> None:
+        self.error = ""
+        self._reload()
+
+    def _item_of_this_order(self, raw: Any) -> int | None:
+        try:
+            item_id = int(str(raw))
+        except ValueError:
+            return None
+        return item_id if any(i["id"] == item_id for i in self.order.get("items", [])) else None
+
+    @rx.event
+    @staff_only
+    def act(self, data: dict[str, Any]):
+        action, reason = str(data.get("action", "")), str(data.get("reason", "")).strip()
+        item_id = self._item_of_this_order(data.get("item_id", ""))
+        if item_id is None:
+            self.error = "That line is not part of this order."
+            return None
+        if not reason:
+            self.error = "A reason is required; it goes on the order's timeline."
+            return None
+        try:
+            with session_scope() as db:
+                actor = operator_actor(self)
+                if action == "refill":
+                    refills.request_refill(db, item_id, actor, reason)
+                    done = "Refill queued."
+                elif action == "replay":
+                    refills.replay(db, item_id, actor, reason)
+                    done = "Replay queued."
+                elif action == "schedule":
+                    run_at = _parse_utc(str(data.get("run_at", "")))
+                    if run_at is None:
+                        raise refills.RefillRefused("pick the date and time (UTC) of the replay")
+                    refills.schedule_replay(db, item_id, run_at, actor, reason)
+                    done = f"Replay scheduled for {run_at:%Y-%m-%d %H:%M} UTC."
+                else:
+                    raise refills.RefillRefused("choose refill, replay or schedule")
+        except refills.RefillRefused as exc:
+            self.error = str(exc)
+            return None
+        self.error = ""
+        self._reload()
+        return rx.toast.success(done)
+
+
+def _parse_utc(raw: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _provider_order_actions(po: rx.Var) -> rx.Component:
+    return rx.form(
+        rx.flex(
+            rx.el.input(type="hidden", name="item_id", value=po["item_id"].to(str)),
+            action_select([("refill", "Refill"), ("replay", "Replay now"), ("schedule", "Schedule replay")],
+                           "action-po-" + po["id"].to(str)),
+            rx.input(name="reason", placeholder="Reason (required)", size="1", width="11rem", required=True,
+                     id="reason-po-" + po["id"].to(str)),
+            rx.input(name="run_at", type="datetime-local", size="1", width="12rem", id="run-at-po-" + po["id"].to(str),
+                     title="Replay time (UTC), for a scheduled replay"),
+            rx.button("Apply", size="1", type="submit", id="apply-po-" + po["id"].to(str)),
+            spacing="2", wrap="wrap", align="center"),
+        on_submit=OrderDetailState.act, reset_on_submit=True,
+    )
+
+
+@page(route=routes.ADMIN_ORDER, title="Order", guard="staff", on_load=OrderDetailState.load)
+def admin_order_page() -> rx.Component:
+    o = OrderDetailState.order
+    items = data_table(["Item", "Status", "Ordered", "Delivered", "Remains"], o["items"].to(list[dict[str, Any]]),
+                       lambda i: [rx.table.row_header_cell(i["product"]), rx.table.cell(status_badge(i["status"])),
+                                  rx.table.cell(i["ordered"]), rx.table.cell(i["delivered"]), rx.table.cell(i["remains"])],
+                       "order-items-table")
+    pos = rx.vstack(rx.foreach(o["provider_orders"].to(list[dict[str, Any]]), lambda po: card(
+        rx.vstack(
+            rx.flex(rx.text(po["product"], weight="bold"), rx.badge(po["provider"], variant="outline"),
+                    status_badge(po["status"]), rx.text("#", po["external_id"], size="2", color_scheme="gray"),
+                    spacing="2", wrap="wrap", align="center"),
+            rx.flex(*[rx.vstack(rx.text(label, size="1", color_scheme="gray"), rx.text(po[key], size="2", weight="medium"),
+                                spacing="0", align="start")
+                      for label, key in (("Quantity", "quantity"), ("Charge", "charge"), ("Start count", "start_count"),
+                                         ("Remains", "remains"))], spacing="5", wrap="wrap"),
+            _provider_order_actions(po),
+            spacing="3", align="start", width="100%"),
+        width="100%")), spacing="3", width="100%")
+    timeline = rx.vstack(rx.foreach(o["events"].to(list[dict[str, Any]]), lambda e: rx.hstack(
+        rx.box(width="8px", height="8px", border_radius="50%", background="var(--violet-9)", margin_top="7px",
+               flex_shrink="0"),
+        rx.vstack(rx.text(e["message"], size="2"),
+                  rx.text(e["time"], " · ", e["actor"], " · ", e["kind"], size="1", color_scheme="gray"),
+                  spacing="0", align="start"),
+        align="start", spacing="3", width="100%")), spacing="3", width="100%", id="order-timeline")
+    body = rx.vstack(
+        page_title("Order " + o["number"].to(str), o["customer"].to(str) + " · placed " + o["placed"].to(str),
+                   status_badge(o["status"].to(str)), status_badge(o["payment_status"].to(str))),
+        form_alert(OrderDetailState.error, alert_id="order-action-error"),
+        rx.heading("Items", size="5"), items,
+        rx.heading("Provider orders", size="5", margin_top="0.5rem"),
+        rx.cond(o["provider_orders"].to(list[dict[str, Any]]).length() > 0, pos,
+                rx.text("Not sent to a provider yet.", color_scheme="gray")),
+        rx.heading("Timeline", size="5", margin_top="0.5rem"), card(timeline, width="100%"),
+        spacing="3", width="100%", align="start",
+    )
+    return admin_page(
+        rx.link("← Orders", href=routes.ADMIN_ORDERS, size="2", color_scheme="gray"),
+        rx.cond(o.contains("number"), body,
+                rx.cond(OrderDetailState.loaded, empty_state("package-x", "No such order", "Check the order number."))),
+    )

@@ -1,0 +1,137 @@
+"""The state and frame shared by the account forms: sign in, sign up, forgot and reset password."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import quote
+
+import reflex as rx
+from sqlmodel import Session
+
+from smplat.db import session_scope
+from smplat.models.accounts import User
+from smplat.services import accounts
+from smplat.services.accounts import AccountError
+from smplat.services.email import EmailDeliveryError
+from smplat.ui import routes
+from smplat.ui.components.common import card
+from smplat.ui.components.layout import storefront_page
+from smplat.ui.state.auth import AuthState, navigate_hard
+
+
+class AuthFormState(AuthState):
+    """Errors and progress shared by the account forms."""
+
+    form_error: str = ""
+    form_notice: str = ""
+    email_error: str = ""
+    password_error: str = ""
+    name_error: str = ""
+    submitting: bool = False
+
+    def _reset_errors(self) -> None:
+        self.form_error = self.form_notice = self.email_error = self.password_error = self.name_error = ""
+
+    def _show(self, error: AccountError) -> None:
+        target = {"email": "email_error", "password": "password_error", "full_name": "name_error"}.get(error.field or "")
+        if target:
+            setattr(self, target, error.message)
+        else:
+            self.form_error = error.message
+
+    def _next_path(self) -> str:
+        return accounts.safe_next_path(self.router.url.query_parameters.get("next"))
+
+    def _client_ip(self) -> str:
+        return self.router.session.client_ip or ""
+
+    def _enter(self, find_user: Callable[[Session], User]):
+        """Run a sign-in or sign-up rule; on success hand a one-time ticket to the cookie route."""
+        try:
+            with session_scope() as db:
+                ticket = accounts.issue_signin_ticket(db, find_user(db), self._next_path())
+        except AccountError as error:
+            self._show(error)
+            return None
+        self.submitting = True
+        return navigate_hard(f"{routes.API_SESSION}?ticket={quote(ticket)}")
+
+    @rx.event
+    def open_form(self):
+        """on_load: signed-in visitors skip the form; a bounced ticket explains itself."""
+        self._reset_errors()
+        self.submitting = False
+        user = self._current_user()
+        self._apply(user)
+        if user is not None and self.router.page.path in (routes.SIGN_IN, routes.SIGN_UP):
+            return rx.redirect(self._next_path(), replace=True)
+        if self.router.url.query_parameters.get("error") == "expired":
+            self.form_error = "That sign-in link expired. Please sign in again."
+
+    @rx.event
+    def sign_in(self, form: dict):
+        self._reset_errors()
+        return self._enter(lambda db: accounts.authenticate(
+            db, email=form.get("email", ""), password=form.get("password", ""), ip_address=self._client_ip()
+        ))
+
+    @rx.event
+    def sign_up(self, form: dict):
+        self._reset_errors()
+        return self._enter(lambda db: accounts.sign_up(
+            db, email=form.get("email", ""), password=form.get("password", ""), full_name=form.get("full_name", "")
+        ))
+
+    @rx.event
+    def request_reset(self, form: dict):
+        self._reset_errors()
+        try:
+            with session_scope() as db:
+                accounts.request_password_reset(db, form.get("email", ""))
+        except AccountError as error:
+            self._show(error)
+            return
+        except EmailDeliveryError:
+            self.form_error = "We couldn't send the email just now. Please try again in a minute."
+            return
+        self.form_notice = "If an account exists for that address, a reset link is on its way. It works for one hour."
+
+    @rx.event
+    def reset_password(self, form: dict):
+        self._reset_errors()
+        if form.get("password", "") != form.get("password_confirm", ""):
+            self.password_error = "The two passwords don't match."
+            return
+        token = self.router.url.query_parameters.get("token", "")
+        try:
+            with session_scope() as db:
+                accounts.reset_password(db, token, form.get("password", ""))
+        except AccountError as error:
+            self._show(error)
+            return
+        self.form_notice = "Your password is changed and every other session is signed out. Sign in with it now."
+
+
+def _auth_card(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -> rx.Component:
+    return storefront_page(
+        rx.center(
+            card(
+                rx.vstack(
+                    rx.heading(title, size="6", weight="bold"),
+                    rx.text(subtitle, color_scheme="gray", size="2"),
+                    form,
+                    footer,
+                    spacing="4",
+                    width="100%",
+                ),
+                width="100%",
+                max_width="420px",
+                style={"padding": "2rem"},
+            ),
+            padding_y="2rem",
+        )
+    )
+
+
+def _submit(label: str, button_id: str) -> rx.Component:
+    return rx.button(label, type="submit", size="3", width="100%", id=button_id, loading=AuthFormState.submitting)
