@@ -8,6 +8,7 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import carts, checkout
+from smplat.services.checkout import placement, receipts
 from smplat.services.money import format_money
 from smplat.settings import get_settings
 from smplat.ui import routes
@@ -80,7 +81,7 @@ class CartState(ShopperState):
         try:
             with session_scope() as db:
                 cart = carts.find_cart(db, **self._owner())
-                created = checkout.start_checkout(db, cart, customer_email=email, user_id=user.id if user else None,
+                created = placement.start_checkout(db, cart, customer_email=email, user_id=user.id if user else None,
                                                   visitor=self._visitor(), base_url=get_settings().public_base_url)
                 url = created.payment_url
         except checkout.CheckoutError as exc:
@@ -189,14 +190,12 @@ class CheckoutResultState(ShopperState):
         result = None
         try:
             with session_scope() as db:
-                result = checkout.confirm_from_success_page(db, session_id)
+                result = placement.confirm_from_success_page(db, session_id)
         except checkout.PaymentProviderUnavailable:
             self.status = "unreachable"
-        if result is not None and result.created:
-            checkout.send_receipt_safely(result.order_id)
         if result is not None and result.order_id:
             with session_scope() as db:
-                view = checkout.order_view(db, result.order_id)
+                view = receipts.order_view(db, result.order_id)
             self.order = {"number": view["number"], "total": view["total"], "email": view["email"]}
             self.items = view["items"]
             self.status = "paid"
