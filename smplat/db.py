@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from smplat.settings import get_settings
@@ -124,11 +125,11 @@ def _run_after_commit(session: OrmSession) -> None:
     for action in session.info.pop(_AFTER_COMMIT, []):
         try:
             action()
-        except Exception:  # noqa: BLE001 - committed work stays committed
+        except Exception:  # committed work stays committed: log, never raise
             logger.exception("after-commit action %r failed", action)
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")
-def _drop_after_commit(session: OrmSession, previous_transaction) -> None:  # noqa: ANN001
+def _drop_after_commit(session: OrmSession, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.parent is None and not previous_transaction.nested:
         session.info.pop(_AFTER_COMMIT, None)

@@ -27,7 +27,11 @@ from smplat.services.checkout import placement, subscriptions
 from smplat.services.checkout import sessions as checkout_sessions
 from smplat.services.pricing import ConfigurationInvalid
 from smplat.services.seed import seed_demo
-from smplat.settings import SANDBOX_STRIPE_SECRET_KEY, SANDBOX_STRIPE_WEBHOOK_SECRET, reset_settings_cache
+from smplat.settings import (
+    SANDBOX_STRIPE_SECRET_KEY,
+    SANDBOX_STRIPE_WEBHOOK_SECRET,
+    reset_settings_cache,
+)
 
 pytestmark = pytest.mark.integration
 

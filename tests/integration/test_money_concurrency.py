@@ -14,7 +14,9 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Self
 
 import httpx
 import pytest
@@ -23,6 +25,7 @@ from sqlalchemy import func, select
 
 from smplat.api.app import build_api
 from smplat.db import session_scope
+from smplat.models.base import utcnow
 from smplat.models.checkout import CheckoutSession
 from smplat.models.fulfillment import FulfillmentTask
 from smplat.models.orders import Order, OrderEvent
@@ -32,8 +35,14 @@ from smplat.sandbox.panel import PanelSandbox
 from smplat.sandbox.smtp_sink import SmtpSink, list_messages
 from smplat.sandbox.stripe_sandbox import StripeSandbox, sign_payload
 from smplat.services import carts, fulfillment
-from smplat.services.checkout import payment_events, placement, refunds
-from smplat.settings import SANDBOX_STRIPE_SECRET_KEY, SANDBOX_STRIPE_WEBHOOK_SECRET, reset_settings_cache
+from smplat.services.checkout import CheckoutError, payment_events, placement, refunds
+from smplat.services.errors import ErrorCode
+from smplat.services.order_status import Actor
+from smplat.settings import (
+    SANDBOX_STRIPE_SECRET_KEY,
+    SANDBOX_STRIPE_WEBHOOK_SECRET,
+    reset_settings_cache,
+)
 from tests.fulfillment_factory import seed_with_panel
 
 pytestmark = pytest.mark.integration
@@ -56,7 +65,7 @@ class ApiServer:
                                                      lifespan="off"))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
 
-    def __enter__(self) -> ApiServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started and time.monotonic() < deadline:
@@ -98,7 +107,7 @@ def money_shop(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
                 reset_settings_cache()
 
 
-def _count(model, *where) -> int:  # noqa: ANN001, ANN002
+def _count(model, *where) -> int:
     with session_scope() as db:
         return db.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
 
@@ -263,8 +272,8 @@ def test_invoice_paid_handler_returns_the_existing_payment_for_a_known_invoice(m
     with session_scope() as db:
         sub_id = db.execute(select(Subscription.stripe_subscription_id)).scalar_one()
     httpx.post(f"{stripe.base_url}/sandbox/subscriptions/{sub_id}/renew")
-    invoice = [e for e in _events(stripe, "invoice.paid")
-               if e["data"]["object"]["billing_reason"] == "subscription_cycle"][0]["data"]["object"]
+    invoice = next(e for e in _events(stripe, "invoice.paid")
+                   if e["data"]["object"]["billing_reason"] == "subscription_cycle")["data"]["object"]
     with session_scope() as db:
         first = payment_events.invoice_paid(db, invoice, None)
         first_id = first.id
@@ -364,3 +373,47 @@ def test_refund_stripe_refuses_is_recorded_as_failed_and_moves_nothing(money_sho
         assert (order.refunded_minor, order.payment_status) == (0, "paid")
         messages = db.execute(select(OrderEvent.message).where(OrderEvent.kind == "payment")).scalars().all()
         assert len(messages) == 1 and messages[0].startswith("Refund of €50.00 (test) failed at Stripe")
+
+
+def test_a_claim_left_by_a_dead_worker_is_taken_again_after_the_timeout(money_shop) -> None:
+    stripe, sink, _, api = money_shop
+    _paid_checkout(stripe)
+    (completed,) = _events(stripe, "checkout.session.completed")
+    # given the event claimed by a worker that died six minutes ago
+    with session_scope() as db:
+        claim = payment_events.claim_event(db, completed, now=utcnow() - timedelta(minutes=6))
+    # when Stripe delivers it again
+    answer = _post(api, completed)
+    # then this delivery takes it over and processes it, once
+    assert (answer.status_code, answer.json()) == (200, {"received": True, "status": "processed"})
+    with session_scope() as db:
+        row = db.get(WebhookEvent, claim.row_id)
+        assert (row.status, row.attempts) == ("processed", 2)
+    assert (_count(Order), len(_receipts(sink))) == (1, 1)
+
+
+def test_operator_refund_of_the_rest_moves_money_and_marks_the_order_refunded(money_shop) -> None:
+    stripe, _, _, api = money_shop
+    _paid_checkout(stripe)
+    assert _post(api, _events(stripe, "checkout.session.completed")[0]).json()["status"] == "processed"
+    operator = Actor.operator(1, "ops@example.test")
+    with session_scope() as db:
+        order_id = db.execute(select(Order.id)).scalar_one()
+        # when an operator refunds €2.00, then asks for more than is left
+        refunds.refund_order(db, order_id, 200, actor=operator)
+    with pytest.raises(CheckoutError) as refused, session_scope() as db:
+        refunds.refund_order(db, order_id, 1001, actor=operator)
+    assert (refused.value.code, refused.value.field) == (ErrorCode.INVALID, "amount")
+    # then only the €2.00 moved
+    (charge,) = stripe.charges.values()
+    assert charge["amount_refunded"] == 200
+    # when the rest is refunded
+    with session_scope() as db:
+        refunds.refund_order(db, order_id, actor=operator)
+    (charge,) = stripe.charges.values()
+    assert charge["amount_refunded"] == 1200
+    with session_scope() as db:
+        order = db.get(Order, order_id)
+        assert (order.refunded_minor, order.payment_status) == (1200, "refunded")
+        rows = db.execute(select(Payment.amount_minor).where(Payment.kind == "refund").order_by(Payment.id)).scalars()
+        assert list(rows) == [200, 1000]

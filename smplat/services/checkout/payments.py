@@ -40,7 +40,9 @@ def record_refunded_total(session: Session, order_id: int, actor: order_status.A
     """Bring the order's refunded total up to the larger of its succeeded refund rows and
     `at_least` (Stripe's cumulative `amount_refunded`), and its payment status with it.
     The order row is locked first, so two refunds recorded at once both count."""
-    order = session.execute(select(Order).where(Order.id == order_id).with_for_update()
+    # FOR NO KEY UPDATE on PostgreSQL: serialises refund writers without conflicting with the
+    # KEY SHARE lock a payment row insert takes on its order (which would deadlock two writers)
+    order = session.execute(select(Order).where(Order.id == order_id).with_for_update(key_share=True)
                             .execution_options(populate_existing=True)).scalars().one()
     refunded = max(order.refunded_minor, refunded_rows_total(session, order_id), int(at_least or 0))
     if refunded != order.refunded_minor:

@@ -27,8 +27,8 @@ from smplat.services import carts, counters, experiments, order_status, pricing
 from smplat.services.checkout import receipts, subscriptions
 from smplat.services.checkout.errors import CheckoutError
 from smplat.services.checkout.payments import payment_status_for
-from smplat.services.errors import ErrorCode
 from smplat.services.delivery import DeliverySpec, enqueue_delivery
+from smplat.services.errors import ErrorCode
 from smplat.services.money import format_money
 from smplat.settings import get_settings
 

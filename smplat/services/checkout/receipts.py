@@ -74,7 +74,7 @@ def send_receipt_safely(order_id: int) -> None:
     try:
         with session_scope() as db:
             send_receipt(db, order_id)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.exception("receipt email for order %s failed", order_id)
 
 

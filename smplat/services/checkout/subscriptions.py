@@ -3,7 +3,7 @@ Stripe's events (a late "updated" never revives a canceled one), and the operato
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -32,7 +32,7 @@ def _order_for_subscription(session: Session, obj: dict[str, Any]) -> tuple[Orde
 
 
 def timestamp(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(value), tz=timezone.utc) if value else None
+    return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
 def upsert_subscription(session: Session, obj: dict[str, Any], *, deleted: bool = False, order: Order | None = None,
