@@ -36,6 +36,7 @@ from smplat.sandbox.smtp_sink import SmtpSink, list_messages
 from smplat.sandbox.stripe_sandbox import StripeSandbox, sign_payload
 from smplat.services import carts, fulfillment
 from smplat.services.checkout import CheckoutError, payment_events, placement, refunds
+from smplat.services.checkout import sessions as checkout_sessions
 from smplat.services.errors import ErrorCode
 from smplat.services.order_status import Actor
 from smplat.settings import (
@@ -417,3 +418,23 @@ def test_operator_refund_of_the_rest_moves_money_and_marks_the_order_refunded(mo
         assert (order.refunded_minor, order.payment_status) == (1200, "refunded")
         rows = db.execute(select(Payment.amount_minor).where(Payment.kind == "refund").order_by(Payment.id)).scalars()
         assert list(rows) == [200, 1000]
+
+
+def test_expiry_job_fulfils_a_paid_session_whose_webhook_never_came_with_one_receipt_after_commit(money_shop) -> None:
+    from jobs.definitions import expire_checkouts
+
+    stripe, sink, _, _ = money_shop
+    cs = _paid_checkout(stripe)  # its webhook is never delivered
+    later = utcnow() + timedelta(hours=2)
+    # given a run of the job whose unit of work rolls back: no order and no receipt
+    with pytest.raises(RuntimeError), session_scope() as db:
+        assert checkout_sessions.expire_stale_sessions(db, later)["fulfilled"] == 1
+        raise RuntimeError("the job's unit of work failed")
+    assert (_count(Order), len(_receipts(sink))) == (0, 0)
+    # when the job runs for real
+    counts = expire_checkouts(session_scope, later)
+    # then the session became one order, with one receipt sent after the commit
+    assert counts == {"abandoned": 0, "fulfilled": 1, "errors": 0}
+    with session_scope() as db:
+        assert db.execute(select(Order.checkout_session_id)).scalars().all() == [cs.id]
+    assert [m.to for m in _receipts(sink)] == [["buyer@example.test"]]
