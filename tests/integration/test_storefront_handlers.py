@@ -481,3 +481,33 @@ async def test_a_replayed_ticket_merges_nothing(seeded):
     with session_scope() as db:
         assert carts.find_cart(db, user_id=user_id, guest_token=None) is None
         assert len(carts.list_items(db, carts.find_cart(db, user_id=None, guest_token=GUEST))) == 1
+
+
+# --- the success page -----------------------------------------------------------------------
+
+
+async def test_success_page_places_the_order_once_and_the_receipt_goes_out_after_commit(shop):  # noqa: F811
+    from smplat.sandbox.smtp_sink import list_messages
+    from smplat.ui.pages.storefront.checkout import CheckoutResultState
+
+    sandbox, sink = shop
+    # given a guest who paid at Stripe, whose webhook has not arrived
+    product = await product_state()
+    product.add_to_cart({"field:username": "@brand"})
+    cart = await state_for(CartState, "/cart")
+    cart.load_cart()
+    cart.start_checkout({"email": "page@example.test"})
+    with session_scope() as db:
+        cs = db.execute(select(CheckoutSession)).scalars().one()
+    _pay(sandbox, cs)
+    # when the success page loads, twice, and then the webhook arrives
+    for _ in range(2):
+        page = await state_for(CheckoutResultState, "/checkout/success", query={"session_id": cs.stripe_session_id})
+        page.load_success()
+        assert (page.status, page.order["email"]) == ("paid", "page@example.test")
+    with TestClient(build_api()) as client:
+        assert _post(client, _stripe_events(sandbox, "checkout.session.completed")[0]).status_code == 200
+    # then one order, and one receipt
+    assert count(Order) == 1
+    receipts = [m for m in list_messages(sink.mailbox_dir) if "receipt" in m.subject]
+    assert [m.to for m in receipts] == [["page@example.test"]]
