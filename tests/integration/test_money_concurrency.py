@@ -35,15 +35,11 @@ from smplat.sandbox.panel import PanelSandbox
 from smplat.sandbox.smtp_sink import SmtpSink, list_messages
 from smplat.sandbox.stripe_sandbox import StripeSandbox, sign_payload
 from smplat.services import carts, fulfillment
-from smplat.services.checkout import CheckoutError, payment_events, placement, refunds
+from smplat.services.checkout import CheckoutError, PaymentProviderUnavailable, payment_events, placement, refunds
 from smplat.services.checkout import sessions as checkout_sessions
 from smplat.services.errors import ErrorCode
 from smplat.services.order_status import Actor
-from smplat.settings import (
-    SANDBOX_STRIPE_SECRET_KEY,
-    SANDBOX_STRIPE_WEBHOOK_SECRET,
-    reset_settings_cache,
-)
+from smplat.settings import SANDBOX_STRIPE_SECRET_KEY, SANDBOX_STRIPE_WEBHOOK_SECRET, reset_settings_cache
 from tests.fulfillment_factory import seed_with_panel
 
 pytestmark = pytest.mark.integration
@@ -438,3 +434,34 @@ def test_expiry_job_fulfils_a_paid_session_whose_webhook_never_came_with_one_rec
     with session_scope() as db:
         assert db.execute(select(Order.checkout_session_id)).scalars().all() == [cs.id]
     assert [m.to for m in _receipts(sink)] == [["buyer@example.test"]]
+
+
+def test_stripe_unreachable_is_a_named_error_and_nothing_is_stored(money_shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    stripe, sink, _, _ = money_shop
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nobody listens there
+    monkeypatch.setenv("SMPLAT_STRIPE_API_BASE", f"http://127.0.0.1:{port}")
+    reset_settings_cache()
+    # when a guest starts checkout, and a success page asks about a session
+    with pytest.raises(PaymentProviderUnavailable) as start, session_scope() as db:
+        cart = carts.get_or_create_cart(db, user_id=None, guest_token="money-guest")
+        carts.add_item(db, cart, "instagram-followers", FOLLOWERS, 1, visitor=carts.visitor_key("money-guest"))
+        placement.start_checkout(db, cart, customer_email="buyer@example.test", user_id=None,
+                                 visitor=carts.visitor_key("money-guest"), base_url="http://shop.test")
+    with pytest.raises(PaymentProviderUnavailable) as confirm, session_scope() as db:
+        placement.confirm_from_success_page(db, "cs_test_anything")
+    # then both are the named error with the UNAVAILABLE code, and nothing was stored or sent
+    assert (start.value.code, confirm.value.code) == (ErrorCode.UNAVAILABLE, ErrorCode.UNAVAILABLE)
+    assert (_count(CheckoutSession), _count(Order)) == (0, 0)
+    assert (stripe.sessions, list_messages(sink.mailbox_dir)) == ({}, [])
+
+
+def test_unknown_session_on_the_success_page_is_unknown_not_an_error(money_shop) -> None:
+    # when the success page is opened with a session id Stripe does not know
+    with session_scope() as db:
+        result = placement.confirm_from_success_page(db, "cs_test_does_not_exist")
+    # then it says so and creates nothing
+    assert (result.order_id, result.created, result.status) == (None, False, "unknown")
+    assert _count(Order) == 0
