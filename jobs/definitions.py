@@ -91,14 +91,10 @@ def alerts(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
 
 def expire_checkouts(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
     """Unpaid checkout sessions past their deadline: expired at Stripe, marked abandoned."""
-    from smplat.services.checkout import expire_stale_sessions, send_receipt_safely
+    from smplat.services.checkout.sessions import expire_stale_sessions
 
-    with session_factory() as session:
-        counts = expire_stale_sessions(session, now)
-        receipts = session.info.pop("after_commit_receipts", [])
-    for order_id in receipts:  # a paid session whose webhook never came: receipt after commit
-        send_receipt_safely(order_id)
-    return counts
+    with session_factory() as session:  # a paid session found here has its receipt sent on commit
+        return expire_stale_sessions(session, now)
 
 
 JOBS: dict[str, JobDefinition] = {

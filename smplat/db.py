@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,11 +11,17 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from smplat.settings import get_settings
 
+logger = logging.getLogger(__name__)
+
 _engines: dict[str, Engine] = {}
+
+_AFTER_COMMIT = "smplat_after_commit"
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -99,3 +106,30 @@ def check_database(url: str | None = None) -> None:
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
         raise DatabaseUnavailable(f"cannot reach the database at {describe_url(url)}: {reason}") from None
+
+
+# --- work that must wait for the commit -------------------------------------------------
+
+
+def after_commit(session: OrmSession, action: Callable[[], None]) -> None:
+    """Run `action` once the session's outermost transaction commits; drop it on rollback.
+
+    The one way to schedule follow-up work (a receipt email) so it never goes out for a
+    unit of work that is rolled back, and never holds the transaction open. A failing
+    action is logged; it cannot undo what was committed."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _run_after_commit(session: OrmSession) -> None:
+    for action in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            action()
+        except Exception:  # committed work stays committed: log, never raise
+            logger.exception("after-commit action %r failed", action)
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _drop_after_commit(session: OrmSession, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None and not previous_transaction.nested:
+        session.info.pop(_AFTER_COMMIT, None)

@@ -1,28 +1,29 @@
-"""`POST /api/stripe/webhook`: Stripe's events, signature-checked on the raw body with the SDK.
+"""`POST /api/stripe/webhook`: Stripe's events, signature-checked on the raw body with the SDK
+(through `integrations.stripe_gateway`).
 
-The event is stored once by its id in its own transaction (so it is on record even if
-handling fails), then handled inline in a second transaction. Handling is idempotent and
-takes milliseconds (database writes only; the receipt email goes out after commit), so the
-answer stays fast without a queue. A failed handling answers 500 and keeps the row as
-`failed`: Stripe's retry of the same event id processes it again; a processed duplicate
-answers 200 and changes nothing.
+The event is stored once by its id and claimed by this request in one short transaction
+(`payment_events.claim_event`), then handled in a second transaction. Handling is idempotent
+and takes milliseconds (database writes only; the receipt email goes out after commit), so
+the answer stays fast without a queue. Answers:
+- 200 `processed` / `ignored`: done;
+- 200 `duplicate`: already processed, nothing changed;
+- 409 `in_progress`: another copy of this event is being handled right now; Stripe retries;
+- 500: handling failed, the row is kept as `failed` and Stripe's retry gets another go.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 
-import stripe
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smplat.db import session_scope
-from smplat.models.payments import WebhookEvent, WebhookStatus
-from smplat.services import checkout, counters
-from smplat.settings import get_settings
+from smplat.integrations import stripe_gateway
+from smplat.services import counters
+from smplat.services.checkout import payment_events
 
 logger = logging.getLogger(__name__)
 
@@ -36,41 +37,28 @@ def _reject(message: str, status: int = 400) -> Response:
 
 
 def process_webhook(body: bytes, signature: str | None) -> Response:
-    secret = get_settings().stripe_webhook_secret.get_secret_value()
     if len(body) > MAX_BODY_BYTES:
         return _reject("payload too large", 413)
     try:
-        stripe.Webhook.construct_event(body, signature, secret)
-    except stripe.SignatureVerificationError as exc:
-        logger.warning("stripe webhook rejected: %s", exc.user_message or exc)
-        return _reject("invalid signature")
-    except ValueError:
-        return _reject("invalid payload")
-    event = json.loads(body)
-    if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
-        return _reject("invalid payload")
+        event = stripe_gateway.verify_webhook(body, signature)
+    except stripe_gateway.WebhookRejected as exc:
+        return _reject(exc.message)
 
     with session_scope() as db:
-        row, is_new = checkout.store_event(db, event)
-        row_id = row.id
-    if not is_new:
+        claim = payment_events.claim_event(db, event)
+    if claim.status == "duplicate":
         return JSONResponse({"received": True, "duplicate": True})
+    if claim.status == "in_progress":
+        return JSONResponse({"received": True, "in_progress": True}, status_code=409)
 
     try:
-        with session_scope() as db:
-            row = db.get(WebhookEvent, row_id)
-            outcome = checkout.handle_event(db, row)
-    except Exception as exc:  # noqa: BLE001 - recorded on the event row and retried by Stripe
+        with session_scope() as db:  # a created order's receipt goes out when this commits
+            outcome = payment_events.handle_event(db, claim.row_id)
+    except Exception as exc:
         logger.exception("stripe webhook %s (%s) failed", event["id"], event["type"])
         with session_scope() as db:
-            row = db.get(WebhookEvent, row_id)
-            row.status = WebhookStatus.FAILED.value
-            row.attempts += 1
-            row.error = f"{type(exc).__name__}: {exc}"[:2000]
-            counters.increment(db, counters.WEBHOOKS_FAILED)
+            payment_events.release_failed(db, claim.row_id, exc)
         return JSONResponse({"error": "processing failed; retry"}, status_code=500)
-    if outcome.order_to_receipt:
-        checkout.send_receipt_safely(outcome.order_to_receipt)
     return JSONResponse({"received": True, "status": outcome.status})
 
 

@@ -38,6 +38,7 @@ class PaymentRowStatus(StrEnum):
 
 class WebhookStatus(StrEnum):
     RECEIVED = "received"
+    PROCESSING = "processing"  # claimed by one worker (see services/checkout/payment_events.py)
     PROCESSED = "processed"
     FAILED = "failed"
     IGNORED = "ignored"  # an event type we do not act on, kept for the record
@@ -71,10 +72,13 @@ class Payment(SQLModel, table=True):
     kind: str = Field(default=PaymentKind.CHARGE.value, max_length=24)
     stripe_payment_intent_id: str | None = Field(default=None, max_length=255, index=True)
     stripe_charge_id: str | None = Field(default=None, max_length=255, index=True)
-    stripe_invoice_id: str | None = Field(default=None, max_length=255, index=True)
+    # unique: a renewal invoice is one payment, however many events report it
+    stripe_invoice_id: str | None = Field(default=None, max_length=255, unique=True, nullable=True)
     stripe_subscription_id: str | None = Field(default=None, max_length=255, index=True)
     # a Stripe refund is recorded once, whether we issued it or a webhook told us
     stripe_refund_id: str | None = Field(default=None, max_length=255, unique=True, nullable=True)
+    # a refund we ask for is asked once per key (also sent to Stripe as its Idempotency-Key)
+    idempotency_key: str | None = Field(default=None, max_length=120, unique=True, nullable=True)
     amount_minor: int = Field(default=0, nullable=False)
     currency: str = currency_field()
     status: str = Field(default=PaymentRowStatus.PENDING.value, max_length=20)
@@ -119,6 +123,7 @@ class WebhookEvent(SQLModel, table=True):
     error: str = Field(default="", sa_type=sa.Text)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     processed_at: datetime | None = utc_field()
+    claimed_at: datetime | None = utc_field()  # when a worker took it (a stale claim may be retaken)
 
 
 class Subscription(SQLModel, table=True):

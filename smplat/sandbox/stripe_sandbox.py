@@ -7,7 +7,8 @@ It speaks Stripe's wire format for what the shop uses: form-encoded requests wit
 webhook. Routes:
 
 - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`, `POST /v1/checkout/sessions/{id}/expire`
-- `POST /v1/refunds` (payment_intent, optional amount) -> emits `charge.refunded`
+- `POST /v1/refunds` (payment_intent, optional amount) -> emits `charge.refunded`; an
+  `Idempotency-Key` header replays the first answer (`Idempotent-Replayed: true`) as Stripe does
 - `DELETE /v1/subscriptions/{id}` -> emits `customer.subscription.deleted`
 - the hosted pay page `GET /pay/{id}` with "Pay" (`POST /pay/{id}/pay`) and "Decline"
   (`POST /pay/{id}/decline`) paths
@@ -92,7 +93,9 @@ class StripeSandbox:
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, dict[str, Any]] = {}  # by payment intent id
         self.events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+        self.refund_requests: list[dict[str, Any]] = []  # every POST /v1/refunds answered, replays included
+        self._idempotent: dict[str, tuple[str, int, dict[str, Any]]] = {}  # Idempotency-Key -> (body, status, answer)
+        self._lock = threading.RLock()  # re-entered: a refund emits its event under the lock
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.app = Starlette(routes=[
@@ -249,7 +252,23 @@ class StripeSandbox:
     async def _create_refund(self, request: Request) -> Response:
         if not self._authorised(request):
             return self._error(401, "Invalid API Key provided", "api_key_invalid", "authentication_error")
-        params = decode_form((await request.body()).decode())
+        body = (await request.body()).decode()
+        key = request.headers.get("idempotency-key")
+        with self._lock:
+            if key and key in self._idempotent:
+                first_body, status, answer = self._idempotent[key]
+                if first_body != body:
+                    return self._error(400, "Keys for idempotent requests can only be used with the same parameters "
+                                       "they were first used with.", "idempotency_key_in_use", "idempotency_error")
+                self.refund_requests.append({"key": key, "replayed": True, "params": decode_form(body)})
+                return JSONResponse(answer, status_code=status, headers={"Idempotent-Replayed": "true"})
+            answer = self._refund(decode_form(body))
+            if key and answer.status_code < 500:
+                self._idempotent[key] = (body, answer.status_code, json.loads(answer.body))
+            self.refund_requests.append({"key": key, "replayed": False, "params": decode_form(body)})
+        return answer
+
+    def _refund(self, params: dict[str, Any]) -> JSONResponse:
         charge = self.charges.get(params.get("payment_intent", ""))
         if charge is None:
             return self._error(404, f"No such payment_intent: '{params.get('payment_intent')}'")

@@ -45,7 +45,7 @@ from smplat.models.fulfillment import (
     TaskKind,
     TaskStatus,
 )
-from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
+from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus
 from smplat.models.providers import (
     Provider,
     ProviderOrder,
@@ -836,10 +836,10 @@ def apply_partial_policy(session: Session, item: OrderItem, po: ProviderOrder, r
     order = session.get(Order, item.order_id)
     price_share = item.total_minor * po.quantity // max(1, item.service_quantity)
     refund = price_share * remains // max(1, po.quantity)
-    order.refunded_minor += refund
-    order.payment_status = (PaymentStatus.REFUNDED.value if order.refunded_minor >= order.charged_minor > 0
-                            else PaymentStatus.PARTIALLY_REFUNDED.value)
-    session.add(order)
+    from smplat.services.checkout.refunds import refund_undelivered  # money moves at Stripe, once per provider order
+
+    refund_undelivered(session, order, refund, f"{remains} undelivered of {po.quantity}", f"provider-order:{po.id}:refund",
+                       SYNC_ACTOR)
     states.add_event(session, item.order_id, OrderEventKind.PAYMENT, SYNC_ACTOR,
                      f"Refund of {refund} minor units for {remains} undelivered of {po.quantity} (policy: refund)", item.id,
                      {"refund_minor": refund, "remains": remains, "quantity": po.quantity, "policy": "refund"})

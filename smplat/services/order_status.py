@@ -52,6 +52,10 @@ class Actor:
     def customer(cls, user_id: int | None, email: str) -> Actor:
         return cls(ActorType.USER.value, email, user_id)
 
+    @classmethod
+    def webhook(cls, source: str = "stripe") -> Actor:
+        return cls(ActorType.WEBHOOK.value, source)
+
 
 SYSTEM = Actor(ActorType.SYSTEM.value, "system")
 
@@ -63,6 +67,15 @@ def add_event(session: Session, order_id: int, kind: str, actor: Actor, message:
                        data=dict(data or {}))
     session.add(event)
     return event
+
+
+def place_order(session: Session, order: Order, actor: Actor, message: str,
+                data: dict[str, Any] | None = None) -> None:
+    """A paid order enters its lifecycle (pending -> processing) with its "placed" event."""
+    if order.status == S.PENDING:
+        order.status = S.PROCESSING.value
+        session.add(order)
+    add_event(session, order.id, OrderEventKind.PLACED, actor, message, data=data)
 
 
 def can_move(current: str, new: str) -> bool:

@@ -22,10 +22,16 @@ from smplat.models.orders import Order, OrderItem
 from smplat.models.payments import Payment, Subscription, WebhookEvent
 from smplat.sandbox.smtp_sink import SmtpSink, list_messages
 from smplat.sandbox.stripe_sandbox import StripeSandbox, sign_payload
-from smplat.services import carts, checkout, counters, experiments
+from smplat.services import carts, counters, experiments
+from smplat.services.checkout import placement, subscriptions
+from smplat.services.checkout import sessions as checkout_sessions
 from smplat.services.pricing import ConfigurationInvalid
 from smplat.services.seed import seed_demo
-from smplat.settings import SANDBOX_STRIPE_SECRET_KEY, SANDBOX_STRIPE_WEBHOOK_SECRET, reset_settings_cache
+from smplat.settings import (
+    SANDBOX_STRIPE_SECRET_KEY,
+    SANDBOX_STRIPE_WEBHOOK_SECRET,
+    reset_settings_cache,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +88,7 @@ def _start(email: str = "guest@example.test", configuration: dict | None = None,
     with session_scope() as db:
         cart = carts.get_or_create_cart(db, user_id=None, guest_token="guest-token-1")
         carts.add_item(db, cart, slug, configuration or POPULAR, quantity, visitor=carts.visitor_key("guest-token-1"))
-        return checkout.start_checkout(db, cart, customer_email=email, user_id=None,
+        return placement.start_checkout(db, cart, customer_email=email, user_id=None,
                                        visitor=carts.visitor_key("guest-token-1"), base_url="http://shop.test")
 
 
@@ -245,11 +251,11 @@ def test_success_page_and_webhook_create_the_order_once_whichever_is_first(shop)
     (completed,) = _events(sandbox, "checkout.session.completed")
     # when the success page confirms first (it asks Stripe through the SDK)
     with session_scope() as db:
-        first = checkout.confirm_from_success_page(db, cs.stripe_session_id)
+        first = placement.confirm_from_success_page(db, cs.stripe_session_id)
     with TestClient(build_api()) as client:
         _post(client, completed)
     with session_scope() as db:
-        second = checkout.confirm_from_success_page(db, cs.stripe_session_id)
+        second = placement.confirm_from_success_page(db, cs.stripe_session_id)
     # then one order, and both see it
     assert first.created is True and second.created is False and first.order_id == second.order_id
     assert (_count(Order), _count(FulfillmentTask)) == (1, 1)
@@ -266,7 +272,7 @@ def test_declined_payment_marks_the_session_failed_and_creates_no_order(shop) ->
     with session_scope() as db:
         assert db.get(CheckoutSession, cs.id).status == "failed"
         assert counters.read_counters(db)["checkout_failed"] == 1
-        assert checkout.confirm_from_success_page(db, cs.stripe_session_id).status == "unpaid"
+        assert placement.confirm_from_success_page(db, cs.stripe_session_id).status == "unpaid"
     assert (_count(Order), _count(FulfillmentTask)) == (0, 0)
     assert list_messages(sink.mailbox_dir) == []
 
@@ -285,7 +291,7 @@ def test_subscription_checkout_invoices_updates_and_cancellation(shop) -> None:
         for e in list(sandbox.events):
             assert _post(client, e).status_code == 200
         with session_scope() as db:
-            checkout.cancel_subscription(db, db.execute(select(Subscription.id)).scalar_one())
+            subscriptions.cancel_subscription(db, db.execute(select(Subscription.id)).scalar_one())
         (deleted,) = _events(sandbox, "customer.subscription.deleted")
         assert _post(client, deleted).status_code == 200
         # a late "updated" does not revive it
@@ -338,14 +344,14 @@ def test_expiry_job_abandons_stale_sessions_at_stripe(shop) -> None:
     sandbox, _ = shop
     cs = _start()
     with session_scope() as db:
-        counts = checkout.expire_stale_sessions(db, utcnow() + timedelta(hours=2))
+        counts = checkout_sessions.expire_stale_sessions(db, utcnow() + timedelta(hours=2))
     assert counts == {"abandoned": 1, "fulfilled": 0, "errors": 0}
     assert sandbox.sessions[cs.stripe_session_id]["session"]["status"] == "expired"
     with session_scope() as db:
         assert db.get(CheckoutSession, cs.id).status == "abandoned"
         assert counters.read_counters(db)["checkout_abandoned"] == 1
         # when an operator regenerates the link
-        new = checkout.regenerate_link(db, cs.id, base_url="http://shop.test")
+        new = checkout_sessions.regenerate_link(db, cs.id, base_url="http://shop.test")
         assert (new.replaces_session_id, new.status, new.amount_total_minor) == (cs.id, "open", 1200)
         assert new.payment_url.endswith(new.stripe_session_id)
 

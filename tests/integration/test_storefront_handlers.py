@@ -30,8 +30,8 @@ from smplat.services import accounts, carts, catalog, counters, experiments
 from smplat.services.errors import ErrorCode
 from smplat.services.seed import seed_demo
 from smplat.ui.pages.admin.sales import SalesState
-from smplat.ui.pages.storefront.product import ProductState
 from smplat.ui.pages.storefront.cart import CartState
+from smplat.ui.pages.storefront.product import ProductState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
 from tests.integration.test_checkout_webhooks import _events as _stripe_events
 from tests.integration.test_checkout_webhooks import _pay, _post, shop  # noqa: F401  (fixture)
@@ -513,3 +513,31 @@ async def test_the_experiment_form_shows_the_services_message_for_a_duplicate_ke
     state.create_experiment({**GOOD_FORM, "name": "Again"})
     assert state.message == caught.value.message
     assert count(PriceExperiment) == 1
+# --- the success page -----------------------------------------------------------------------
+
+
+async def test_success_page_places_the_order_once_and_the_receipt_goes_out_after_commit(shop):  # noqa: F811
+    from smplat.sandbox.smtp_sink import list_messages
+    from smplat.ui.pages.storefront._checkout_result import CheckoutResultState
+
+    sandbox, sink = shop
+    # given a guest who paid at Stripe, whose webhook has not arrived
+    product = await product_state()
+    product.add_to_cart({"field:username": "@brand"})
+    cart = await state_for(CartState, "/cart")
+    cart.load_cart()
+    cart.start_checkout({"email": "page@example.test"})
+    with session_scope() as db:
+        cs = db.execute(select(CheckoutSession)).scalars().one()
+    _pay(sandbox, cs)
+    # when the success page loads, twice, and then the webhook arrives
+    for _ in range(2):
+        page = await state_for(CheckoutResultState, "/checkout/success", query={"session_id": cs.stripe_session_id})
+        page.load_success()
+        assert (page.status, page.order["email"]) == ("paid", "page@example.test")
+    with TestClient(build_api()) as client:
+        assert _post(client, _stripe_events(sandbox, "checkout.session.completed")[0]).status_code == 200
+    # then one order, and one receipt
+    assert count(Order) == 1
+    receipts = [m for m in list_messages(sink.mailbox_dir) if "receipt" in m.subject]
+    assert [m.to for m in receipts] == [["page@example.test"]]

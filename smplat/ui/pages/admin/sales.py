@@ -11,6 +11,8 @@ from sqlalchemy import select
 from smplat.db import session_scope
 from smplat.models.catalog import Product
 from smplat.services import catalog, checkout, counters, experiments, pricing
+from smplat.services.checkout import sessions as checkout_sessions
+from smplat.services.money import format_money
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, page_title, stat_card
 from smplat.ui.components.layout import admin_page
@@ -32,7 +34,7 @@ class SalesState(AuthState):
     def _reload(self) -> None:
         with session_scope() as db:
             self.counters = counters.read_counters(db)
-            self.sessions = checkout.checkout_rows(db)
+            self.sessions = checkout_sessions.checkout_rows(db)
             self.experiments = experiments.experiment_rows(db)
             self.preset_events = counters.preset_event_rows(db)
             self.products = list(db.execute(select(Product.slug).order_by(Product.slug)).scalars())
@@ -48,7 +50,7 @@ class SalesState(AuthState):
     def regenerate(self, checkout_id: int):
         try:
             with session_scope() as db:
-                new = checkout.regenerate_link(db, int(checkout_id))
+                new = checkout_sessions.regenerate_link(db, int(checkout_id))
                 self.regenerated_link = new.payment_url
         except (checkout.CheckoutError, checkout.PaymentProviderUnavailable) as exc:
             return rx.toast.error(str(exc))
@@ -91,7 +93,7 @@ class SalesState(AuthState):
                 self.preview, self.preview_total = [], str(exc)
                 return
             self.preview = pricing.format_breakdown(quote, detail)
-            self.preview_total = checkout.format_money(quote.total_minor, quote.currency)
+            self.preview_total = format_money(quote.total_minor, quote.currency)
 
 
 @page(route=routes.ADMIN_SALES, title="Sales", guard="staff", on_load=SalesState.load_sales,

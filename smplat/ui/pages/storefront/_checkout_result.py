@@ -8,6 +8,7 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import checkout
+from smplat.services.checkout import placement, receipts
 from smplat.ui.state.cart import ShopperState
 
 
@@ -25,14 +26,12 @@ class CheckoutResultState(ShopperState):
         result = None
         try:
             with session_scope() as db:
-                result = checkout.confirm_from_success_page(db, session_id)
+                result = placement.confirm_from_success_page(db, session_id)
         except checkout.PaymentProviderUnavailable:
             self.status = "unreachable"
-        if result is not None and result.created:
-            checkout.send_receipt_safely(result.order_id)
         if result is not None and result.order_id:
             with session_scope() as db:
-                view = checkout.order_view(db, result.order_id)
+                view = receipts.order_view(db, result.order_id)
             self.order = {"number": view["number"], "total": view["total"], "email": view["email"]}
             self.items = view["items"]
             self.status = "paid"

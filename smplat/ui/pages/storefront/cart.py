@@ -8,6 +8,7 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import carts, checkout
+from smplat.services.checkout import placement
 from smplat.services.money import format_money
 from smplat.settings import get_settings
 from smplat.ui import routes
@@ -82,7 +83,7 @@ class CartState(ShopperState):
         try:
             with session_scope() as db:
                 cart = carts.find_cart(db, **self._owner())
-                created = checkout.start_checkout(db, cart, customer_email=email, user_id=user.id if user else None,
+                created = placement.start_checkout(db, cart, customer_email=email, user_id=user.id if user else None,
                                                   visitor=self._visitor(), base_url=get_settings().public_base_url)
                 url = created.payment_url
         except checkout.CheckoutError as exc:

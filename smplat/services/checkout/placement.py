@@ -1,0 +1,258 @@
+"""Placing an order: start a checkout (freeze the priced cart, create the Stripe session) and
+turn a paid session into exactly one order.
+
+`fulfil_paid_session` runs from whichever arrives first, the `checkout.session.completed`
+webhook, the success page or the expiry job; the unique `orders.checkout_session_id` makes
+any second caller, even one running at the same moment, find the order the first created.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from smplat.integrations import stripe_gateway
+from smplat.models.base import utcnow
+from smplat.models.carts import Cart, CartItem, CartStatus
+from smplat.models.checkout import CheckoutMode, CheckoutSession, CheckoutStatus
+from smplat.models.orders import ActorType, Order, OrderItem, OrderStatus
+from smplat.models.payments import Payment, PaymentEvent, PaymentKind, PaymentRowStatus
+from smplat.services import carts, counters, experiments, order_status, pricing
+from smplat.services.checkout import receipts, subscriptions
+from smplat.services.checkout.errors import CheckoutError
+from smplat.services.checkout.payments import payment_status_for
+from smplat.services.delivery import DeliverySpec, enqueue_delivery
+from smplat.services.errors import ErrorCode
+from smplat.services.money import format_money
+from smplat.settings import get_settings
+
+_PROFILE_URLS = {"instagram": "https://www.instagram.com/{}/", "tiktok": "https://www.tiktok.com/@{}"}
+
+
+# --- starting a checkout ----------------------------------------------------------------
+
+
+def delivery_spec(line_detail: Any, quote: pricing.Quote) -> DeliverySpec:
+    product = line_detail.product
+    fields = quote.configuration.fields
+    handle = fields.get("username", "").lstrip("@")
+    link = next((v for k, v in fields.items() if k.endswith("_link")), "")
+    if not link and handle:
+        link = _PROFILE_URLS.get(product.platform, "https://{}").format(handle)
+    runs = interval = None
+    if "gradual" in quote.configuration.options.get("speed", []):
+        days = int(fields.get("drip_days") or 3)
+        if days >= 2:
+            runs, interval = days, 24 * 60
+    comments = [c.strip() for c in fields.get("custom_comments", "").splitlines() if c.strip()]
+    return DeliverySpec(
+        link=link or product.slug, quantity=quote.service_units * quote.quantity, channel=product.platform,
+        dripfeed_runs=runs, dripfeed_interval_minutes=interval, comments=comments,
+        option_keys={k: list(v) for k, v in quote.configuration.options.items()},
+        add_on_keys=list(quote.configuration.add_ons), plan_key=quote.configuration.plan or "",
+    )
+
+
+def line_record(detail: Any, quote: pricing.Quote) -> dict[str, Any]:
+    """One priced line as frozen on the checkout session (the order is built from these)."""
+    product = detail.product
+    return {
+        "product_id": product.id, "product_slug": product.slug, "product_title": product.title,
+        "unit_label": product.unit_label, "platform": product.platform,
+        "summary": pricing.summary(detail, quote.configuration),
+        "configuration": quote.configuration.as_dict(), "quantity": quote.quantity,
+        "unit_price_minor": quote.unit_price_minor, "total_minor": quote.total_minor,
+        "price": quote.price_record(), "blueprint": pricing.blueprint_snapshot(detail, quote.configuration),
+        "service_units": quote.service_units * quote.quantity, "override_service_id": quote.override_service_id,
+        "delivery_estimate_hours": pricing.delivery_estimate_hours(detail, quote.configuration),
+        "delivery": delivery_spec(detail, quote).to_snapshot(),
+    }
+
+
+def _validate_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not re.match(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$", email) or len(email) > 320:
+        raise CheckoutError("Enter the email address your receipt should go to.", {"email": "Enter a valid email address."},
+                            field="email")
+    return email
+
+
+def _stripe_line(line: dict[str, Any], currency: str) -> dict[str, Any]:
+    price_data: dict[str, Any] = {
+        "currency": currency.lower(), "unit_amount": line["unit_price_minor"],
+        "product_data": {"name": line["product_title"], "description": line["summary"] or line["product_title"]},
+    }
+    price = line["price"]
+    if price["billing"] == "subscription":
+        price_data["recurring"] = {"interval": price["interval"], "interval_count": price["interval_count"]}
+    return {"price_data": price_data, "quantity": line["quantity"]}
+
+
+def create_stripe_session(checkout: CheckoutSession, base_url: str) -> None:
+    """Create the hosted session at Stripe for a stored checkout row (raises PaymentProviderUnavailable)."""
+    params: dict[str, Any] = {
+        "mode": checkout.mode,
+        "line_items": [_stripe_line(line, checkout.currency) for line in checkout.lines],
+        "customer_email": checkout.customer_email,
+        "client_reference_id": str(checkout.id),
+        "metadata": {"checkout_session_id": str(checkout.id)},
+        "success_url": f"{base_url}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
+        "cancel_url": f"{base_url}/checkout/cancel?session_id={{CHECKOUT_SESSION_ID}}",
+        "expires_at": int(checkout.expires_at.timestamp()),
+    }
+    if checkout.mode == CheckoutMode.SUBSCRIPTION.value:
+        params["subscription_data"] = {"metadata": {"checkout_session_id": str(checkout.id)}}
+    try:
+        created = stripe_gateway.create_checkout_session(params)
+    except (stripe_gateway.PaymentProviderNotFound, stripe_gateway.PaymentProviderRefused):
+        raise stripe_gateway.PaymentProviderUnavailable(
+            "Payments are unavailable right now; please try again in a minute.") from None
+    checkout.stripe_session_id = created["id"]
+    checkout.payment_url = created.get("url")
+    checkout.success_url, checkout.cancel_url = params["success_url"], params["cancel_url"]
+
+
+def start_checkout(session: Session, cart: Cart | None, *, customer_email: str, user_id: int | None,
+                   visitor: str | None, base_url: str | None = None) -> CheckoutSession:
+    """Re-validate and re-price the cart, freeze its lines, create the Stripe session.
+    Raises CheckoutError (nothing stored) or PaymentProviderUnavailable (caller rolls back)."""
+    settings = get_settings()
+    email = _validate_email(customer_email)
+    priced = carts.price_cart(session, cart, visitor=visitor)
+    if not priced.lines:
+        raise CheckoutError("Your cart is empty.", code=ErrorCode.REQUIRED)
+    broken = {f"item.{line.item.id}": "; ".join(line.errors.values()) for line in priced.lines if line.errors}
+    if broken:
+        raise CheckoutError("Some items need your attention before you can pay.", broken)
+    lines = [line_record(line.detail, line.quote) for line in priced.lines]
+    mode = (CheckoutMode.SUBSCRIPTION if any(line["price"]["billing"] == "subscription" for line in lines)
+            else CheckoutMode.PAYMENT).value
+    checkout = CheckoutSession(
+        cart_id=cart.id, user_id=user_id, customer_email=email, mode=mode, status=CheckoutStatus.OPEN.value,
+        amount_total_minor=sum(line["total_minor"] for line in lines), currency=priced.currency, lines=lines,
+        expires_at=utcnow() + timedelta(minutes=settings.checkout_session_ttl_minutes),
+    )
+    session.add(checkout)
+    session.flush()
+    create_stripe_session(checkout, (base_url or settings.public_base_url).rstrip("/"))
+    counters.increment(session, counters.CHECKOUT_STARTED)
+    session.flush()
+    return checkout
+
+
+# --- the paid session becomes one order ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fulfilment:
+    order_id: int | None
+    created: bool
+    status: str  # created, exists, unpaid, unknown
+
+
+def find_checkout(session: Session, stripe_session: dict[str, Any]) -> CheckoutSession | None:
+    found = session.execute(select(CheckoutSession).where(
+        CheckoutSession.stripe_session_id == stripe_session.get("id"))).scalars().first()
+    if found is None:
+        ref = (stripe_session.get("metadata") or {}).get("checkout_session_id")
+        if ref and str(ref).isdigit():
+            found = session.get(CheckoutSession, int(ref))
+    return found
+
+
+def existing_order(session: Session, checkout_id: int) -> Order | None:
+    return session.execute(select(Order).where(Order.checkout_session_id == checkout_id)).scalars().first()
+
+
+def _item_snapshot(line: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "product": {"id": line["product_id"], "slug": line["product_slug"], "title": line["product_title"],
+                    "unit_label": line["unit_label"], "platform": line["platform"]},
+        "summary": line["summary"], "configuration": line["configuration"],
+        "options": line["configuration"]["options"], "add_ons": line["configuration"]["add_ons"],
+        "fields": line["configuration"]["fields"], "preset": line["configuration"].get("preset"),
+        "plan": line["configuration"].get("plan"), "price": line["price"],
+        "price_breakdown": line["price"]["lines"], "blueprint": line["blueprint"],
+        "override_service_id": line["override_service_id"],
+        "delivery_estimate_hours": line["delivery_estimate_hours"], "delivery": line["delivery"],
+    }
+
+
+def fulfil_paid_session(session: Session, stripe_session: dict[str, Any], *, actor: str) -> Fulfilment:
+    """Create the order of a paid session exactly once (safe to call from anywhere, any number
+    of times, concurrently). The creator schedules the receipt for after its commit."""
+    checkout = find_checkout(session, stripe_session)
+    if checkout is None:
+        return Fulfilment(None, False, "unknown")
+    if stripe_session.get("payment_status") not in ("paid", "no_payment_required"):
+        return Fulfilment(None, False, "unpaid")
+    existing = existing_order(session, checkout.id)
+    if existing is not None:
+        return Fulfilment(existing.id, False, "exists")
+    now = utcnow()
+    charged = int(stripe_session.get("amount_total") or checkout.amount_total_minor)
+    order = Order(user_id=checkout.user_id, customer_email=checkout.customer_email, checkout_session_id=checkout.id,
+                  payment_status=payment_status_for(charged, 0), currency=checkout.currency,
+                  subtotal_minor=checkout.amount_total_minor, total_minor=checkout.amount_total_minor,
+                  charged_minor=charged, placed_at=now)
+    try:
+        with session.begin_nested():
+            session.add(order)
+            session.flush()
+            for line in checkout.lines:
+                session.add(OrderItem(order_id=order.id, product_id=line["product_id"],
+                                      product_title=line["product_title"], quantity=line["quantity"],
+                                      unit_price_minor=line["unit_price_minor"], total_minor=line["total_minor"],
+                                      currency=checkout.currency, status=OrderStatus.PENDING.value,
+                                      snapshot=_item_snapshot(line), service_quantity=line["service_units"]))
+            session.flush()
+    except IntegrityError:
+        # the webhook and the success page raced; the other one created it
+        found = existing_order(session, checkout.id)
+        return Fulfilment(found.id if found else None, False, "exists")
+    enqueue_delivery(session, order)
+    payment = Payment(order_id=order.id, checkout_session_id=checkout.id, kind=PaymentKind.CHARGE.value,
+                      stripe_payment_intent_id=stripe_session.get("payment_intent"),
+                      stripe_subscription_id=stripe_session.get("subscription"), amount_minor=order.charged_minor,
+                      currency=checkout.currency, status=PaymentRowStatus.SUCCEEDED.value)
+    session.add(payment)
+    session.flush()
+    session.add(PaymentEvent(payment_id=payment.id, kind="succeeded", data={"stripe_session": stripe_session.get("id")}))
+    who = order_status.Actor(ActorType.WEBHOOK.value if actor == "webhook" else ActorType.SYSTEM.value, actor)
+    order_status.place_order(session, order, who,
+                             f"Paid {format_money(order.charged_minor, order.currency)} with Stripe Checkout",
+                             {"stripe_session": stripe_session.get("id")})
+    if stripe_session.get("subscription"):
+        subscriptions.upsert_subscription(session, {"id": stripe_session["subscription"], "status": "active",
+                                                    "customer": stripe_session.get("customer")},
+                                          order=order, checkout=checkout)
+    checkout.status = CheckoutStatus.COMPLETED.value
+    checkout.completed_at = now
+    if checkout.cart_id:
+        session.execute(update(Cart).where(Cart.id == checkout.cart_id).values(status=CartStatus.CONVERTED.value))
+        session.execute(CartItem.__table__.delete().where(CartItem.cart_id == checkout.cart_id))
+    for line in checkout.lines:
+        if line["price"].get("experiment"):
+            experiments.record_conversion(session, line["price"]["experiment"], line["total_minor"])
+    counters.increment(session, counters.CHECKOUT_COMPLETED)
+    session.flush()
+    receipts.send_after_commit(session, order.id)
+    return Fulfilment(order.id, True, "created")
+
+
+def confirm_from_success_page(session: Session, stripe_session_id: str) -> Fulfilment:
+    """The success page: ask Stripe about the session, then the same idempotent fulfilment.
+    Raises PaymentProviderUnavailable when Stripe cannot be asked."""
+    if not stripe_session_id or len(stripe_session_id) > 255:
+        return Fulfilment(None, False, "unknown")
+    try:
+        remote = stripe_gateway.retrieve_checkout_session(stripe_session_id)
+    except (stripe_gateway.PaymentProviderNotFound, stripe_gateway.PaymentProviderRefused):
+        return Fulfilment(None, False, "unknown")
+    return fulfil_paid_session(session, remote, actor="success_page")
