@@ -11,11 +11,12 @@ from sqlalchemy import select
 from smplat.db import session_scope
 from smplat.models.catalog import Product
 from smplat.services import catalog, checkout, counters, experiments, pricing
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, page_title, stat_card
 from smplat.ui.components.layout import admin_page
 from smplat.ui.registry import NavEntry, page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 
 class SalesState(AuthState):
@@ -38,13 +39,13 @@ class SalesState(AuthState):
             self.products = list(db.execute(select(Product.slug).order_by(Product.slug)).scalars())
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_ANALYTICS)
     def load_sales(self) -> None:
         self.message = ""
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.ACT_ON_ORDERS)
     def regenerate(self, checkout_id: int):
         try:
             with session_scope() as db:
@@ -55,7 +56,7 @@ class SalesState(AuthState):
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.MANAGE_EXPERIMENTS)
     def create_experiment(self, form: dict[str, Any]):
         try:
             with session_scope() as db:
@@ -69,14 +70,14 @@ class SalesState(AuthState):
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.MANAGE_EXPERIMENTS)
     def stop_experiment(self, experiment_id: int):
         with session_scope() as db:
             experiments.stop_experiment(db, int(experiment_id))
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_ANALYTICS)
     def preview_price(self, form: dict[str, Any]):
         with session_scope() as db:
             detail = catalog.get_product_detail(db, str(form.get("product", "")), include_inactive=True)
@@ -94,7 +95,7 @@ class SalesState(AuthState):
             self.preview_total = checkout.format_money(quote.total_minor, quote.currency)
 
 
-@page(route=routes.ADMIN_SALES, title="Sales", guard="staff", on_load=SalesState.load_sales,
+@page(route=routes.ADMIN_SALES, title="Sales", guard=Permission.VIEW_ANALYTICS, on_load=SalesState.load_sales,
       nav=NavEntry(group="Sales", label="Sales", icon="credit-card", order=20))
 def admin_sales_page() -> rx.Component:
     c = SalesState.counters
