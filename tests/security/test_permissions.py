@@ -26,7 +26,7 @@ from smplat.models.providers import Provider
 from smplat.services import accounts, permissions, providers
 from smplat.services.errors import ErrorCode
 from smplat.services.permissions import ROLE_PERMISSIONS, Permission
-from smplat.settings import get_settings, reset_settings_cache
+from smplat.settings import PROJECT_ROOT, get_settings, reset_settings_cache
 from smplat.ui import registry, routes
 from smplat.ui.access import BUILTIN_HANDLERS, PUBLIC, PUBLIC_HANDLERS, declared_permission
 from smplat.ui.pages.admin.provider import ProviderDetailState
@@ -165,6 +165,15 @@ def test_the_role_table_gives_operators_the_daily_work_and_admins_the_connection
         assert not permissions.has_permission(Role.OPERATOR, permission)
     assert not permissions.has_permission("", Permission.PLACE_ORDERS)
     assert not permissions.has_permission("owner", Permission.PLACE_ORDERS)
+
+
+def test_the_table_in_docs_security_is_the_role_table():
+    doc = (PROJECT_ROOT / "docs" / "security.md").read_text()
+    section = doc.split("## Roles and permissions", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| `")]
+    documented = {cells[0].strip().strip("`"): [c.strip() == "yes" for c in cells[2:5]] for cells in rows}
+    assert documented == {p.name: [p in ROLE_PERMISSIONS[r] for r in (Role.CUSTOMER, Role.OPERATOR, Role.ADMIN)]
+                          for p in Permission}
 
 
 def test_require_permission_raises_forbidden_for_a_role_without_it():
