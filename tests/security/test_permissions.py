@@ -84,8 +84,9 @@ def _own_values(state: Any) -> dict[str, Any]:
 
 
 def _app_states() -> list[type]:
-    """Every state class of the app: all `rx.State` substates defined under `smplat`."""
-    registry.discover()
+    """Every state class of the app: all `rx.State` substates defined under `smplat` (every
+    module under `smplat.ui` is imported first, so a state no page uses yet is found too)."""
+    registry.discover("smplat.ui")
     found: list[type] = []
 
     def walk(cls: type) -> None:
