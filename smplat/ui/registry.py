@@ -104,6 +104,8 @@ def register(component: Callable[[], rx.Component], *, route: str, title: str, g
     """Register one route (a component may serve several routes, e.g. the legal pages)."""
     permission: Permission | None = None
     if isinstance(guard, Permission):
+        if least_role_with(guard) == Role.CUSTOMER:
+            raise ValueError(f"{route}: {guard.name} is a customer's permission; use guard='signed_in'")
         guard, permission = "staff", guard
     elif guard == "staff":
         permission = Permission.VIEW_ADMIN
