@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     password_reset_ttl_minutes: int = Field(60, ge=5, description="Lifetime of an emailed reset link")
     signin_ticket_ttl_seconds: int = Field(60, ge=5, description="Lifetime of the one-time ticket exchanged for the cookie")
 
+    # --- roles and permissions (smplat.services.permissions) ------------------------
+    operator_refund_limit_minor: int = Field(10000, ge=0, description="Largest refund an operator may issue, in minor units of the refund's currency (10000 = 100.00); larger refunds need an admin")
+
     # --- email -----------------------------------------------------------------
     smtp_host: str = Field("127.0.0.1", description="SMTP server host (default: the local SMTP sink)")
     smtp_port: int = Field(8025, description="SMTP server port")

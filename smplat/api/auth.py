@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from smplat.api._access import public
 from smplat.db import session_scope
 from smplat.services import accounts, carts
 from smplat.settings import get_settings
@@ -40,6 +41,7 @@ def _clear_session_cookie(response: Response) -> None:
     )
 
 
+@public("a visitor trades a one-time sign-in ticket for the session cookie; the ticket is the credential")
 def exchange_ticket(request: Request) -> Response:
     ticket = request.query_params.get("ticket", "")
     with session_scope() as db:
@@ -57,6 +59,7 @@ def exchange_ticket(request: Request) -> Response:
     return response
 
 
+@public("ends the caller's own session, if any")
 def sign_out(request: Request) -> Response:
     token = request.cookies.get(get_settings().session_cookie_name)
     with session_scope() as db:

@@ -6,9 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from smplat.api._access import public
 from smplat.db import DatabaseUnavailable, check_database
 
 
+@public("load balancers and the run command probe it; it reveals only up/degraded")
 def health(_request: Request) -> JSONResponse:
     try:
         check_database()

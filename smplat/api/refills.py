@@ -8,13 +8,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from smplat.api._access import protected
 from smplat.db import session_scope
-from smplat.services import accounts
 from smplat.services.order_status import Actor
+from smplat.services.permissions import Permission
 from smplat.services.refills import RefillRefused, request_refill
-from smplat.settings import get_settings
 
 
+@protected(Permission.REQUEST_REFILLS)
 async def refill(request: Request) -> Response:
     try:
         body = json.loads(await request.body() or b"{}")
@@ -23,11 +24,8 @@ async def refill(request: Request) -> Response:
     reason = body.get("reason") if isinstance(body, dict) else None
     if not isinstance(reason, str):
         return JSONResponse({"error": "reason is required"}, status_code=400)
-    token = request.cookies.get(get_settings().session_cookie_name)
+    user = request.state.user  # resolved by @protected before the body was read
     with session_scope() as db:
-        user = accounts.resolve_session(db, token)
-        if user is None:
-            return JSONResponse({"error": "sign in first"}, status_code=401)
         try:
             created = request_refill(db, int(request.path_params["item_id"]), Actor.customer(user.id, user.email),
                                      reason, customer_user_id=user.id)

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from smplat.api._access import public
 from smplat.db import session_scope
 from smplat.integrations import stripe_gateway
 from smplat.services import counters
@@ -62,6 +63,7 @@ def process_webhook(body: bytes, signature: str | None) -> Response:
     return JSONResponse({"received": True, "status": outcome.status})
 
 
+@public("Stripe calls it; every event is verified with the webhook signing secret")
 async def stripe_webhook(request: Request) -> Response:
     body = await request.body()  # the raw bytes Stripe signed; never re-serialised
     return await run_in_threadpool(process_webhook, body, request.headers.get("stripe-signature"))

@@ -2,7 +2,7 @@
 
 A page module declares itself with one decorator beside its component::
 
-    @page(route=routes.ADMIN_PROVIDERS, title="Providers", guard="staff",
+    @page(route=routes.ADMIN_PROVIDERS, title="Providers", guard=Permission.VIEW_PROVIDERS,
           on_load=[ProvidersState.load],
           nav=NavEntry(group="Operations", label="Providers", icon="server", order=10))
     def admin_providers_page() -> rx.Component: ...
@@ -15,10 +15,14 @@ of the session cookie) and the area the navigation entry belongs to:
 
 - ``public``: anyone; the page's loaders run as given.
 - ``signed_in``: `AuthState.require_signed_in` first (visitors go to sign-in); account area.
-- ``staff``: `AuthState.require_staff` first (visitors go to sign-in, customers away); admin area.
+- a `Permission` (from `smplat.services.permissions`, the role table): an admin page that
+  needs it; ``guard="staff"`` means `Permission.VIEW_ADMIN`. The first event is
+  `AuthState.require_staff` when operators hold the permission, `AuthState.require_admin`
+  when only admins do (visitors go to sign-in, customers away); admin area.
 
-Page guards only hide UI: every loader and handler still checks on the server
-(`@signed_in_only`, `@staff_only`, `@requires`).
+Page guards only hide UI: every loader and handler still checks on the server with
+`@requires(...)` naming the same permission (`@requires("signed_in")` for account pages);
+`tests/security/test_permissions.py` enumerates every page, handler and API route.
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ from typing import Any, Literal
 
 import reflex as rx
 
+from smplat.models.accounts import Role
+from smplat.services.permissions import Permission, least_role_with
 from smplat.settings import get_settings
 from smplat.ui.state.auth import AuthState
 
-Guard = Literal["public", "signed_in", "staff"]
+Guard = Literal["public", "signed_in", "staff"] | Permission
 GUARDS: tuple[str, ...] = ("public", "signed_in", "staff")
 PAGE_PACKAGE = "smplat.ui.pages"
 
@@ -63,6 +69,8 @@ class PageSpec:
     nav: NavEntry | None = None
     description: str | None = None
     module: str = ""
+    # the permission a staff page needs (None for public and account pages)
+    permission: Permission | None = None
 
     @property
     def area(self) -> str:
@@ -76,6 +84,8 @@ class PageSpec:
         return f"{self.title} · Admin · {brand}" if self.area == "admin" else f"{self.title} · {brand}"
 
     def guard_event(self) -> Any | None:
+        if self.guard == "staff" and self.permission is not None and least_role_with(self.permission) == Role.ADMIN:
+            return AuthState.require_admin
         return {"public": None, "signed_in": AuthState.require_signed_in,
                 "staff": AuthState.require_staff}[self.guard]
 
@@ -92,6 +102,13 @@ def register(component: Callable[[], rx.Component], *, route: str, title: str, g
              on_load: Any | Sequence[Any] = (), nav: NavEntry | None = None,
              description: str | None = None) -> PageSpec:
     """Register one route (a component may serve several routes, e.g. the legal pages)."""
+    permission: Permission | None = None
+    if isinstance(guard, Permission):
+        if least_role_with(guard) == Role.CUSTOMER:
+            raise ValueError(f"{route}: {guard.name} is a customer's permission; use guard='signed_in'")
+        guard, permission = "staff", guard
+    elif guard == "staff":
+        permission = Permission.VIEW_ADMIN
     if guard not in GUARDS:
         raise ValueError(f"unknown guard {guard!r} for {route}; use one of {', '.join(GUARDS)}")
     if nav is not None and guard == "public":
@@ -102,7 +119,7 @@ def register(component: Callable[[], rx.Component], *, route: str, title: str, g
         raise ValueError(f"{route}: the account navigation has no groups")
     loaders = tuple(on_load) if isinstance(on_load, list | tuple) else (on_load,)
     spec = PageSpec(route=route, title=title, component=component, guard=guard, on_load=loaders, nav=nav,
-                    description=description, module=getattr(component, "__module__", ""))
+                    description=description, module=getattr(component, "__module__", ""), permission=permission)
     existing = _PAGES.get(route)
     if existing is not None and existing.module != spec.module:
         raise ValueError(f"route {route} is registered twice ({existing.module} and {spec.module})")

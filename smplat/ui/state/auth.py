@@ -19,7 +19,8 @@ from urllib.parse import quote
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import accounts
+from smplat.services import accounts, permissions
+from smplat.services.permissions import Permission
 from smplat.settings import get_settings
 from smplat.ui import routes
 
@@ -144,6 +145,16 @@ class AuthState(rx.State):
             return rx.redirect(routes.ACCOUNT, replace=True)
 
     @rx.event
+    def require_admin(self):
+        """The guard of a page whose permission only admins hold (the registry picks it)."""
+        user = self._current_user()
+        self._apply(user)
+        if user is None:
+            return signin_redirect(self._current_path())
+        if not accounts.is_admin(user.role):
+            return rx.redirect(routes.ADMIN if user.is_staff else routes.ACCOUNT, replace=True)
+
+    @rx.event
     def sign_out(self):
         self._apply(None)
         return rx.call_script(
@@ -154,78 +165,100 @@ class AuthState(rx.State):
 
 # --- server-side guards for event handlers --------------------------------------------
 
-Requirement = Literal["signed_in", "staff", "admin"]
-_ALLOWS: dict[str, Callable[[CurrentUser], bool]] = {
-    "signed_in": lambda user: True,
-    "staff": lambda user: accounts.is_staff(user.role),
-    "admin": lambda user: accounts.is_admin(user.role),
-}
+# A handler needs either a signed-in user of any role ("signed_in": the customer's own things)
+# or a named permission from the role table in `smplat.services.permissions`.
+Requirement = Literal["signed_in", "staff"] | Permission
+# The attribute `requires` sets on the guarded function, read by the permission tests.
+PERMISSION_MARKER = "__smplat_permission__"
 
 
-def _refusal(state: AuthState, user: CurrentUser | None, requirement: str) -> Any | None:
+def _as_requirement(requirement: Any) -> str | Permission:
+    if requirement == "signed_in":
+        return "signed_in"
+    if requirement == "staff":  # the admin area as a whole
+        return Permission.VIEW_ADMIN
+    if isinstance(requirement, Permission):
+        return requirement
+    raise ValueError(f"unknown requirement {requirement!r}; use 'signed_in' or a Permission")
+
+
+def _refusal(state: AuthState, user: CurrentUser | None, requirement: str | Permission) -> Any | None:
     """What the browser gets instead of the handler's work, or None when the user may go on."""
     if user is None:
         return signin_redirect(state._current_path())
-    if not _ALLOWS[requirement](user):
+    if requirement == "signed_in" or permissions.has_permission(user.role, requirement):
+        return None
+    if not user.is_staff:
         return rx.toast.error(STAFF_ONLY_MESSAGE)
-    return None
+    return rx.toast.error(permissions.refusal_message(requirement))
 
 
 def requires(requirement: Requirement) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Guard an event handler on the server: re-resolve the session cookie, check the role.
+    """Guard an event handler on the server: re-resolve the session cookie, check the permission.
+
+    ``requires("signed_in")`` for a customer's own things, ``requires(Permission.X)`` for
+    everything staff do (``"staff"`` is ``Permission.VIEW_ADMIN``). The guarded function
+    carries its requirement as ``__smplat_permission__`` so tests can enumerate every handler.
 
     Works for plain handlers and for background ones (``@rx.event(background=True)`` above
     ``@requires("staff")``): a background handler resolves the user before doing any work,
     outside the state lock, then applies it inside ``async with self``; a refused call
-    changes nothing and returns the refusal (sign-in redirect or a staff-only toast)."""
-    if requirement not in _ALLOWS:
-        raise ValueError(f"unknown requirement {requirement!r}")
+    changes nothing and returns the refusal (sign-in redirect, a staff-only toast for a
+    customer, or "Only an admin can …" for an operator)."""
+    requirement = _as_requirement(requirement)
 
     def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
-        if inspect.isasyncgenfunction(handler):
-
-            @functools.wraps(handler)
-            async def guarded_stream(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
-                user = await asyncio.to_thread(self._current_user)
-                async with self:
-                    self._apply(user)
-                refusal = _refusal(self, user, requirement)
-                if refusal is not None:
-                    yield refusal
-                    return
-                async for update in handler(self, *args, **kwargs):
-                    yield update
-
-            return guarded_stream
-
-        if inspect.iscoroutinefunction(handler):
-
-            @functools.wraps(handler)
-            async def guarded_async(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
-                user = await asyncio.to_thread(self._current_user)
-                async with self:
-                    self._apply(user)
-                refusal = _refusal(self, user, requirement)
-                if refusal is not None:
-                    return refusal
-                return await handler(self, *args, **kwargs)
-
-            return guarded_async
-
-        @functools.wraps(handler)
-        def guarded(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
-            user = self._current_user()
-            self._apply(user)
-            refusal = _refusal(self, user, requirement)
-            if refusal is not None:
-                return refusal
-            return handler(self, *args, **kwargs)
-
+        guarded = _guard(handler, requirement)
+        setattr(guarded, PERMISSION_MARKER, requirement)
         return guarded
 
     return decorate
 
 
-# The two guards every page module uses; `requires(...)` is the general form.
-staff_only = requires("staff")
+def _guard(handler: Callable[..., Any], requirement: str | Permission) -> Callable[..., Any]:
+    """The wrapper that resolves the user and refuses before the handler runs."""
+    if inspect.isasyncgenfunction(handler):
+
+        @functools.wraps(handler)
+        async def guarded_stream(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
+            user = await asyncio.to_thread(self._current_user)
+            async with self:
+                self._apply(user)
+            refusal = _refusal(self, user, requirement)
+            if refusal is not None:
+                yield refusal
+                return
+            async for update in handler(self, *args, **kwargs):
+                yield update
+
+        return guarded_stream
+
+    if inspect.iscoroutinefunction(handler):
+
+        @functools.wraps(handler)
+        async def guarded_async(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
+            user = await asyncio.to_thread(self._current_user)
+            async with self:
+                self._apply(user)
+            refusal = _refusal(self, user, requirement)
+            if refusal is not None:
+                return refusal
+            return await handler(self, *args, **kwargs)
+
+        return guarded_async
+
+    @functools.wraps(handler)
+    def guarded(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
+        user = self._current_user()
+        self._apply(user)
+        refusal = _refusal(self, user, requirement)
+        if refusal is not None:
+            return refusal
+        return handler(self, *args, **kwargs)
+
+    return guarded
+
+
+# Shorthands; `requires(...)` is the general form and a staff handler names its permission.
+staff_only = requires(Permission.VIEW_ADMIN)
 signed_in_only = requires("signed_in")

@@ -10,8 +10,9 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.services import accounts, catalog, dashboard
 from smplat.services import orders as order_service
+from smplat.services.permissions import Permission
 from smplat.ui.components.common import empty_state
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 
 class AdminState(AuthState):
@@ -24,7 +25,7 @@ class AdminState(AuthState):
     loaded: bool = False
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_ANALYTICS)
     def load_dashboard(self) -> None:
         with session_scope() as db:
             o = dashboard.overview(db)
@@ -37,21 +38,21 @@ class AdminState(AuthState):
         self.loaded = True
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_ORDERS)
     def load_orders(self) -> None:
         with session_scope() as db:
             self.orders = order_service.list_recent_orders(db, limit=100)
         self.loaded = True
 
     @rx.event
-    @staff_only
+    @requires(Permission.EDIT_CATALOG)
     def load_catalog(self) -> None:
         with session_scope() as db:
             self.products = catalog.admin_product_rows(db)
         self.loaded = True
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_CUSTOMERS)
     def load_customers(self) -> None:
         with session_scope() as db:
             self.users = accounts.list_users(db, limit=200)

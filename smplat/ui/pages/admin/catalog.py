@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, loading_block, page_title, status_badge
 from smplat.ui.components.layout import admin_page
@@ -11,7 +12,7 @@ from smplat.ui.pages.admin._state import AdminState
 from smplat.ui.registry import NavEntry, page
 
 
-@page(route=routes.ADMIN_CATALOG, title="Catalog", guard="staff", on_load=AdminState.load_catalog,
+@page(route=routes.ADMIN_CATALOG, title="Catalog", guard=Permission.EDIT_CATALOG, on_load=AdminState.load_catalog,
       nav=NavEntry(group="Catalog", label="Catalog", icon="store", order=0))
 def admin_catalog_page() -> rx.Component:
     table = data_table(

@@ -12,11 +12,12 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import content
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, field_error, form_alert, loading_block, page_title
 from smplat.ui.components.layout import admin_page
 from smplat.ui.registry import NavEntry, page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 _FIELDS = ("title", "subtitle", "body", "items")
 
@@ -59,21 +60,21 @@ class ContentAdminState(AuthState):
         self.loaded = True
 
     @rx.event
-    @staff_only
+    @requires(Permission.EDIT_CONTENT)
     def load_content(self) -> None:
         requested = self.router.url.query_parameters.get("block", "")
         self.notice = ""
         self._refresh(requested if requested in content.SPECS else content.BLOCKS[0].key)
 
     @rx.event
-    @staff_only
+    @requires(Permission.EDIT_CONTENT)
     def select_block(self, key: str) -> None:
         if key in content.SPECS:
             self.notice = ""
             self._refresh(key)
 
     @rx.event
-    @staff_only
+    @requires(Permission.EDIT_CONTENT)
     def save(self, form: dict[str, Any]):
         key = self.selected
         if key not in content.SPECS:
@@ -93,7 +94,7 @@ class ContentAdminState(AuthState):
         return None
 
     @rx.event
-    @staff_only
+    @requires(Permission.EDIT_CONTENT)
     def reset_to_default(self):
         key = self.selected
         if key not in content.SPECS:
@@ -225,7 +226,7 @@ def _editor() -> rx.Component:
     )
 
 
-@page(route=routes.ADMIN_CONTENT, title="Content", guard="staff", on_load=ContentAdminState.load_content,
+@page(route=routes.ADMIN_CONTENT, title="Content", guard=Permission.EDIT_CONTENT, on_load=ContentAdminState.load_content,
       nav=NavEntry(group="Catalog", label="Content", icon="file-pen-line", order=10))
 def admin_content_page() -> rx.Component:
     return admin_page(

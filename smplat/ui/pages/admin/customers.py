@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import data_table, loading_block, page_title, status_badge
 from smplat.ui.components.layout import admin_page
@@ -11,7 +12,7 @@ from smplat.ui.pages.admin._state import AdminState
 from smplat.ui.registry import NavEntry, page
 
 
-@page(route=routes.ADMIN_CUSTOMERS, title="Customers", guard="staff", on_load=AdminState.load_customers,
+@page(route=routes.ADMIN_CUSTOMERS, title="Customers", guard=Permission.VIEW_CUSTOMERS, on_load=AdminState.load_customers,
       nav=NavEntry(group="Sales", label="Customers", icon="users", order=30))
 def admin_customers_page() -> rx.Component:
     table = data_table(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import page_title, stat_card
 from smplat.ui.components.layout import admin_page
@@ -29,7 +30,7 @@ def _dashboard_skeleton() -> rx.Component:
     )
 
 
-@page(route=routes.ADMIN, title="Admin · {brand}", guard="staff", on_load=AdminState.load_dashboard,
+@page(route=routes.ADMIN, title="Admin · {brand}", guard=Permission.VIEW_ANALYTICS, on_load=AdminState.load_dashboard,
       nav=NavEntry(group="Sales", label="Dashboard", icon="layout-dashboard", order=0))
 def admin_home_page() -> rx.Component:
     return admin_page(

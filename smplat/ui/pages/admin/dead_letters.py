@@ -9,12 +9,13 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import fulfillment
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, form_alert, page_title
 from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._actions import action_select, operator_actor
 from smplat.ui.registry import NavEntry, page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 
 class DeadLettersState(AuthState):
@@ -28,13 +29,13 @@ class DeadLettersState(AuthState):
         self.loaded = True
 
     @rx.event
-    @staff_only
+    @requires(Permission.ACT_ON_ORDERS)
     def load(self) -> None:
         self.error = ""
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.ACT_ON_ORDERS)
     def act(self, data: dict[str, Any]):
         action, reason = str(data.get("action", "")), str(data.get("reason", "")).strip()
         try:
@@ -74,7 +75,7 @@ def _dead_letter_actions(row: rx.Var) -> rx.Component:
     )
 
 
-@page(route=routes.ADMIN_DEAD_LETTERS, title="Dead letters", guard="staff", on_load=DeadLettersState.load,
+@page(route=routes.ADMIN_DEAD_LETTERS, title="Dead letters", guard=Permission.ACT_ON_ORDERS, on_load=DeadLettersState.load,
       nav=NavEntry(group="Operations", label="Dead letters", icon="inbox", order=20))
 def admin_dead_letters_page() -> rx.Component:
     table = data_table(["Order", "Item", "Task", "Attempts", "Last error", "Since", "Action"], DeadLettersState.rows,

@@ -10,11 +10,12 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import operations
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, page_title, stat_card
 from smplat.ui.components.layout import admin_page
 from smplat.ui.registry import NavEntry, page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 
 class FulfilmentState(AuthState):
@@ -24,7 +25,7 @@ class FulfilmentState(AuthState):
     loaded: bool = False
 
     @rx.event
-    @staff_only
+    @requires(Permission.ACT_ON_ORDERS)
     def load(self) -> None:
         with session_scope() as db:
             rows = operations.metric_rows(db)
@@ -48,7 +49,7 @@ def _chart(rows: list[dict[str, Any]]) -> go.Figure:
     return fig
 
 
-@page(route=routes.ADMIN_FULFILMENT, title="Fulfilment", guard="staff", on_load=FulfilmentState.load,
+@page(route=routes.ADMIN_FULFILMENT, title="Fulfilment", guard=Permission.ACT_ON_ORDERS, on_load=FulfilmentState.load,
       nav=NavEntry(group="Operations", label="Fulfilment", icon="activity", order=10))
 def admin_fulfilment_page() -> rx.Component:
     t = FulfilmentState.totals

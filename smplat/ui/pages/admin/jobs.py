@@ -8,11 +8,12 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, loading_block, page_title, status_badge
 from smplat.ui.components.layout import admin_page
 from smplat.ui.registry import NavEntry, page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 
 def _run_row(run) -> dict[str, Any]:  # noqa: ANN001
@@ -50,12 +51,12 @@ class JobsState(AuthState):
         self.loaded = True
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_JOBS)
     def load_jobs(self) -> None:
         self._refresh()
 
     @rx.event(background=True)
-    @staff_only
+    @requires(Permission.RUN_JOBS)
     async def run_now(self, name: str):
         from jobs import UnknownJob, run_job_now
 
@@ -84,7 +85,7 @@ def _every(seconds: int) -> str:
     return f"every {seconds} s"
 
 
-@page(route=routes.ADMIN_JOBS, title="Jobs", guard="staff", on_load=JobsState.load_jobs,
+@page(route=routes.ADMIN_JOBS, title="Jobs", guard=Permission.VIEW_JOBS, on_load=JobsState.load_jobs,
       nav=NavEntry(group="Operations", label="Jobs", icon="timer", order=30))
 def admin_jobs_page() -> rx.Component:
     job_cards = rx.grid(

@@ -11,12 +11,13 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import operations, refills
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
 from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._actions import action_select, operator_actor
 from smplat.ui.registry import page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 
 class OrderDetailState(AuthState):
@@ -33,7 +34,7 @@ class OrderDetailState(AuthState):
         self.loaded = True
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_ORDERS)
     def load(self) -> None:
         self.error = ""
         self._reload()
@@ -46,7 +47,7 @@ class OrderDetailState(AuthState):
         return item_id if any(i["id"] == item_id for i in self.order.get("items", [])) else None
 
     @rx.event
-    @staff_only
+    @requires(Permission.ACT_ON_ORDERS)
     def act(self, data: dict[str, Any]):
         action, reason = str(data.get("action", "")), str(data.get("reason", "")).strip()
         item_id = self._item_of_this_order(data.get("item_id", ""))
@@ -105,7 +106,7 @@ def _provider_order_actions(po: rx.Var) -> rx.Component:
     )
 
 
-@page(route=routes.ADMIN_ORDER, title="Order", guard="staff", on_load=OrderDetailState.load)
+@page(route=routes.ADMIN_ORDER, title="Order", guard=Permission.VIEW_ORDERS, on_load=OrderDetailState.load)
 def admin_order_page() -> rx.Component:
     o = OrderDetailState.order
     items = data_table(["Item", "Status", "Ordered", "Delivered", "Remains"], o["items"].to(list[dict[str, Any]]),

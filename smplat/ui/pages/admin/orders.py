@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import loading_block, page_title
 from smplat.ui.components.layout import admin_page
@@ -12,7 +13,7 @@ from smplat.ui.pages.admin._state import AdminState, no_orders
 from smplat.ui.registry import NavEntry, page
 
 
-@page(route=routes.ADMIN_ORDERS, title="Orders", guard="staff", on_load=AdminState.load_orders,
+@page(route=routes.ADMIN_ORDERS, title="Orders", guard=Permission.VIEW_ORDERS, on_load=AdminState.load_orders,
       nav=NavEntry(group="Sales", label="Orders", icon="package", order=10))
 def admin_orders_page() -> rx.Component:
     return admin_page(

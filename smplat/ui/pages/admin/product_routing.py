@@ -7,12 +7,13 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
+from smplat.services.permissions import Permission
 from smplat.services.route_preview import product_route_preview
 from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, loading_block, page_title
 from smplat.ui.components.layout import admin_page
 from smplat.ui.registry import page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 
 class RoutingPreviewState(AuthState):
@@ -20,7 +21,7 @@ class RoutingPreviewState(AuthState):
     loaded: bool = False
 
     @rx.event
-    @staff_only
+    @requires(Permission.EDIT_CATALOG)
     def load(self) -> None:
         with session_scope() as db:
             self.preview = product_route_preview(db, str(self.router.page.params.get("slug", ""))) or {}
@@ -32,7 +33,7 @@ def _verdict(verdict: rx.Var) -> rx.Component:
                     color_scheme=rx.match(verdict, ("ok", "green"), ("warning", "amber"), "red"))
 
 
-@page(route=routes.ADMIN_PRODUCT_ROUTING, title="Routing preview", guard="staff",
+@page(route=routes.ADMIN_PRODUCT_ROUTING, title="Routing preview", guard=Permission.EDIT_CATALOG,
       on_load=RoutingPreviewState.load)
 def admin_routing_page() -> rx.Component:
     p = RoutingPreviewState.preview

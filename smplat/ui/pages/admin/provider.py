@@ -11,12 +11,13 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.models.base import utcnow
 from smplat.services import operations, providers
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
 from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._provider_form import flagged_table, provider_fields, provider_form
 from smplat.ui.registry import page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 
 class ProviderDetailState(AuthState):
@@ -44,13 +45,13 @@ class ProviderDetailState(AuthState):
         self.loaded = True
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_PROVIDERS)
     def load(self) -> None:
         self.form_error, self.notice = "", ""
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.MANAGE_PROVIDERS)
     def save(self, data: dict[str, Any]) -> None:
         try:
             with session_scope() as db:
@@ -62,7 +63,7 @@ class ProviderDetailState(AuthState):
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.MANAGE_PROVIDERS)
     def import_file(self, data: dict[str, Any]) -> None:
         text, fmt = str(data.get("services_text", "")), str(data.get("services_format", "csv"))
         try:
@@ -76,7 +77,7 @@ class ProviderDetailState(AuthState):
         self._reload()
 
     @rx.event(background=True)
-    @staff_only
+    @requires(Permission.SYNC_PROVIDERS)
     async def resync(self):
         async with self:
             provider_id, self.busy = self._provider_id(), "resync"
@@ -97,7 +98,7 @@ class ProviderDetailState(AuthState):
             self._reload()
 
     @rx.event(background=True)
-    @staff_only
+    @requires(Permission.SYNC_PROVIDERS)
     async def check_now(self):
         async with self:
             provider_id, self.busy = self._provider_id(), "check"
@@ -108,7 +109,7 @@ class ProviderDetailState(AuthState):
             self._reload()
 
 
-@page(route=routes.ADMIN_PROVIDER, title="Provider", guard="staff", on_load=ProviderDetailState.load)
+@page(route=routes.ADMIN_PROVIDER, title="Provider", guard=Permission.VIEW_PROVIDERS, on_load=ProviderDetailState.load)
 def admin_provider_page() -> rx.Component:
     p = ProviderDetailState.provider
     services = data_table(

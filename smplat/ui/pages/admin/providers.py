@@ -9,12 +9,13 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import providers
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
 from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._provider_form import flagged_table, provider_fields, provider_form
 from smplat.ui.registry import NavEntry, page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 
 class ProvidersState(AuthState):
@@ -32,13 +33,13 @@ class ProvidersState(AuthState):
         self.loaded = True
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_PROVIDERS)
     def load(self) -> None:
         self.form_error = ""
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.MANAGE_PROVIDERS)
     def create(self, data: dict[str, Any]):
         try:
             with session_scope() as db:
@@ -63,7 +64,7 @@ def _balance_cell(row: rx.Var) -> rx.Component:
                      spacing="2", align="center")
 
 
-@page(route=routes.ADMIN_PROVIDERS, title="Providers", guard="staff", on_load=ProvidersState.load,
+@page(route=routes.ADMIN_PROVIDERS, title="Providers", guard=Permission.VIEW_PROVIDERS, on_load=ProvidersState.load,
       nav=NavEntry(group="Operations", label="Providers", icon="server", order=0))
 def admin_providers_page() -> rx.Component:
     table = data_table(["Provider", "Health", "Balance", "Services", "Last check"], ProvidersState.rows, lambda p: [

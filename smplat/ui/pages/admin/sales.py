@@ -13,11 +13,12 @@ from smplat.models.catalog import Product
 from smplat.services import catalog, checkout, counters, experiments, pricing
 from smplat.services.checkout import sessions as checkout_sessions
 from smplat.services.money import format_money
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, page_title, stat_card
 from smplat.ui.components.layout import admin_page
 from smplat.ui.registry import NavEntry, page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 
 class SalesState(AuthState):
@@ -40,13 +41,13 @@ class SalesState(AuthState):
             self.products = list(db.execute(select(Product.slug).order_by(Product.slug)).scalars())
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_ANALYTICS)
     def load_sales(self) -> None:
         self.message = ""
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.ACT_ON_ORDERS)
     def regenerate(self, checkout_id: int):
         try:
             with session_scope() as db:
@@ -57,7 +58,7 @@ class SalesState(AuthState):
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.MANAGE_EXPERIMENTS)
     def create_experiment(self, form: dict[str, Any]):
         try:
             with session_scope() as db:
@@ -71,14 +72,14 @@ class SalesState(AuthState):
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.MANAGE_EXPERIMENTS)
     def stop_experiment(self, experiment_id: int):
         with session_scope() as db:
             experiments.stop_experiment(db, int(experiment_id))
         self._reload()
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_ANALYTICS)
     def preview_price(self, form: dict[str, Any]):
         with session_scope() as db:
             detail = catalog.get_product_detail(db, str(form.get("product", "")), include_inactive=True)
@@ -96,7 +97,7 @@ class SalesState(AuthState):
             self.preview_total = format_money(quote.total_minor, quote.currency)
 
 
-@page(route=routes.ADMIN_SALES, title="Sales", guard="staff", on_load=SalesState.load_sales,
+@page(route=routes.ADMIN_SALES, title="Sales", guard=Permission.VIEW_ANALYTICS, on_load=SalesState.load_sales,
       nav=NavEntry(group="Sales", label="Sales", icon="credit-card", order=20))
 def admin_sales_page() -> rx.Component:
     c = SalesState.counters

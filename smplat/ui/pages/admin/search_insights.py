@@ -9,11 +9,12 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import search
+from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, loading_block, page_title, stat_card
 from smplat.ui.components.layout import admin_page
 from smplat.ui.registry import NavEntry, page
-from smplat.ui.state.auth import AuthState, staff_only
+from smplat.ui.state.auth import AuthState, requires
 
 WINDOWS = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days"}
 
@@ -44,12 +45,12 @@ class SearchInsightsState(AuthState):
         self.loaded = True
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_ANALYTICS)
     def load_insights(self) -> None:
         self._load()
 
     @rx.event
-    @staff_only
+    @requires(Permission.VIEW_ANALYTICS)
     def choose_window(self, window: str) -> None:
         if window in WINDOWS:
             self.window = window
@@ -70,7 +71,7 @@ def _query_table(rows: rx.Var, table_id: str) -> rx.Component:
     )
 
 
-@page(route=routes.ADMIN_SEARCH_INSIGHTS, title="Search insights", guard="staff",
+@page(route=routes.ADMIN_SEARCH_INSIGHTS, title="Search insights", guard=Permission.VIEW_ANALYTICS,
       on_load=SearchInsightsState.load_insights,
       nav=NavEntry(group="Catalog", label="Searches", icon="search", order=20))
 def admin_search_insights_page() -> rx.Component:
