@@ -41,6 +41,8 @@ from smplat.services.money import format_money
 
 MAX_LINE_QUANTITY = 100
 MAX_FIELD_LENGTH = 2000
+MAX_INTEGER_FIELD = 1_000_000_000  # a whole-number field never holds more, whatever its own maximum
+_INTEGER_RE = re.compile(r"^[+-]?[0-9]+$")
 CHANNELS = ("storefront", "api", "admin")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -245,10 +247,50 @@ def is_visible(rules: dict[str, Any] | None, config: Configuration, channel: str
 # --- validation ------------------------------------------------------------------------
 
 
+def parse_integer(value: str) -> int | None:
+    """A whole number as typed ("3", "+3", "-2"), or None ("2.5", "1e3", "abc", "")."""
+    text = (value or "").strip()
+    return int(text) if len(text) <= 100 and _INTEGER_RE.match(text) else None
+
+
+def field_value(spec: ProductCustomField, value: str) -> int | Decimal | str | None:
+    """A typed value in the type its field declares: int for integer fields, Decimal for
+    number fields, text otherwise; None when it is empty or not of that type. Consumers
+    (delivery, calculators) read typed values through this, never with their own parsing."""
+    if not value:
+        return None
+    if spec.field_type == CustomFieldType.INTEGER.value:
+        return parse_integer(value)
+    if spec.field_type == CustomFieldType.NUMBER.value:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return None
+        return number if number.is_finite() else None
+    return value
+
+
+def _check_range(spec: ProductCustomField, number: int | Decimal) -> str | None:
+    if spec.min_value is not None and number < spec.min_value:
+        return f"{spec.label} must be at least {spec.min_value.normalize():f}."
+    if spec.max_value is not None and number > spec.max_value:
+        return f"{spec.label} must be at most {spec.max_value.normalize():f}."
+    return None
+
+
 def _check_field(spec: ProductCustomField, value: str) -> str | None:
     label = spec.label
     if not value:
         return f"{label} is required." if spec.required else None
+    if spec.field_type == CustomFieldType.INTEGER.value:
+        whole = parse_integer(value)
+        if whole is None:
+            return f"{label} must be a whole number, e.g. 3."
+        problem = _check_range(spec, whole)
+        if problem:
+            return problem
+        if abs(whole) > MAX_INTEGER_FIELD:
+            return f"{label} must be at most {MAX_INTEGER_FIELD:,}."
     if spec.field_type == CustomFieldType.NUMBER.value:
         try:
             number = Decimal(value)
@@ -256,10 +298,9 @@ def _check_field(spec: ProductCustomField, value: str) -> str | None:
             return f"{label} must be a number."
         if not number.is_finite():
             return f"{label} must be a number."
-        if spec.min_value is not None and number < spec.min_value:
-            return f"{label} must be at least {spec.min_value.normalize():f}."
-        if spec.max_value is not None and number > spec.max_value:
-            return f"{label} must be at most {spec.max_value.normalize():f}."
+        problem = _check_range(spec, number)
+        if problem:
+            return problem
     if spec.field_type == CustomFieldType.URL.value and not re.match(r"^https?://[^\s]+$", value):
         return f"{label} must be a link starting with https://."
     if spec.field_type == CustomFieldType.EMAIL.value and not _EMAIL_RE.match(value):
@@ -328,7 +369,8 @@ def validate(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
         if problem:
             errors[f"fields.{spec.key}"] = problem
         elif value:
-            kept[spec.key] = value
+            # stored as typed once: a whole number in its canonical form ("+03" -> "3")
+            kept[spec.key] = str(parse_integer(value)) if spec.field_type == CustomFieldType.INTEGER.value else value
 
     if errors:
         raise ConfigurationInvalid(errors)

@@ -60,7 +60,7 @@ def make_detail(currency: str = "EUR", base: int = 1200, *, plans: list[ProductP
         ProductCustomField(id=300, product_id=1, key="username", label="Instagram username", field_type="handle",
                            required=True, regex_pattern=r"^@?[A-Za-z0-9._]{1,30}$",
                            regex_message="Use 1–30 letters, numbers, dots or underscores."),
-        ProductCustomField(id=301, product_id=1, key="drip_days", label="Days", field_type="number", required=False,
+        ProductCustomField(id=301, product_id=1, key="drip_days", label="Days", field_type="integer", required=False,
                            default_value="3", min_value=Decimal("1"), max_value=Decimal("30"),
                            visibility_rules={"match": "all", "conditions": [{"option": "speed:gradual"}]}),
         *(extra_fields or []),
@@ -262,16 +262,59 @@ def test_quantity_must_be_an_integer() -> None:
     ("label", "value", "error"),
     [
         ("below minimum", "0", "Days must be at least 1."),
+        ("negative", "-2", "Days must be at least 1."),
         ("above maximum", "31", "Days must be at most 30."),
-        ("not a number", "three", "Days must be a number."),
-        ("infinity", "Infinity", "Days must be a number."),
+        ("huge", str(10**12), "Days must be at most 30."),
+        ("a decimal", "2.5", "Days must be a whole number, e.g. 3."),
+        ("a whole decimal", "3.0", "Days must be a whole number, e.g. 3."),
+        ("an exponent", "1e1", "Days must be a whole number, e.g. 3."),
+        ("not a number", "abc", "Days must be a whole number, e.g. 3."),
+        ("infinity", "Infinity", "Days must be a whole number, e.g. 3."),
     ],
 )
-def test_numeric_ranges(label: str, value: str, error: str) -> None:
+def test_integer_field_refuses_what_is_not_a_whole_number_in_range(label: str, value: str, error: str) -> None:
     with pytest.raises(ConfigurationInvalid) as excinfo:
         pricing.quote(make_detail(), config(options={"package": "1000", "speed": "gradual"},
                                             fields={"username": "@brand", "drip_days": value}))
     assert excinfo.value.errors == {"fields.drip_days": error}
+
+
+@pytest.mark.parametrize(("typed", "stored"), [("5", "5"), (" 05 ", "5"), ("+7", "7")])
+def test_integer_field_is_stored_in_its_canonical_form(typed: str, stored: str) -> None:
+    quote = pricing.quote(make_detail(), config(options={"package": "1000", "speed": "gradual"},
+                                                fields={"username": "@brand", "drip_days": typed}))
+    assert quote.configuration.fields == {"username": "@brand", "drip_days": stored}
+
+
+def test_integer_field_without_a_maximum_is_still_bounded() -> None:
+    extra = [ProductCustomField(id=305, product_id=1, key="runs", label="Runs", field_type="integer", required=True)]
+    with pytest.raises(ConfigurationInvalid) as excinfo:
+        pricing.quote(make_detail(extra_fields=extra), config(fields={"username": "@b", "runs": str(10**12)}))
+    assert excinfo.value.errors == {"fields.runs": "Runs must be at most 1,000,000,000."}
+
+
+@pytest.mark.parametrize(
+    ("label", "value", "error"),
+    [
+        ("below minimum", "0.5", "Budget must be at least 1."),
+        ("above maximum", "10.01", "Budget must be at most 10."),
+        ("not a number", "three", "Budget must be a number."),
+        ("infinity", "Infinity", "Budget must be a number."),
+    ],
+)
+def test_number_field_ranges(label: str, value: str, error: str) -> None:
+    extra = [ProductCustomField(id=306, product_id=1, key="budget", label="Budget", field_type="number",
+                                required=True, min_value=Decimal("1"), max_value=Decimal("10"))]
+    with pytest.raises(ConfigurationInvalid) as excinfo:
+        pricing.quote(make_detail(extra_fields=extra), config(fields={"username": "@b", "budget": value}))
+    assert excinfo.value.errors == {"fields.budget": error}
+
+
+def test_number_field_keeps_a_decimal() -> None:
+    extra = [ProductCustomField(id=306, product_id=1, key="budget", label="Budget", field_type="number",
+                                required=True, min_value=Decimal("1"), max_value=Decimal("10"))]
+    quote = pricing.quote(make_detail(extra_fields=extra), config(fields={"username": "@b", "budget": "2.5"}))
+    assert quote.configuration.fields == {"username": "@b", "budget": "2.5"}
 
 
 def test_visible_optional_field_gets_its_default() -> None:
