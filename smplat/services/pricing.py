@@ -451,19 +451,58 @@ def _chosen_options(detail: ProductDetail, config: Configuration) -> list[Any]:
     return [o for g, opts in detail.groups for o in opts if o.key in config.options.get(g.key, [])]
 
 
+DRIP_FEED_DAYS_FIELD = "drip_days"
+DEFAULT_DRIP_FEED_DAYS = 3
+
+
+@dataclass(frozen=True)
+class DripFeed:
+    """Gradual delivery: the package spread over whole days, one run a day."""
+
+    days: int
+
+    @property
+    def hours(self) -> int:
+        return self.days * 24
+
+    @property
+    def runs(self) -> int | None:
+        """Provider runs; one day is a single delivery, not a drip-feed."""
+        return self.days if self.days >= 2 else None
+
+    @property
+    def interval_minutes(self) -> int | None:
+        return 24 * 60 if self.runs is not None else None
+
+
+def drip_feed(detail: ProductDetail, config: Configuration) -> DripFeed | None:
+    """The one drip-feed rule, read by the delivery estimate and the delivery spec alike.
+
+    Gradual speed spreads the package over the `drip_days` whole-number field (its default,
+    else 3, when empty). A value its field refuses (only possible before validation, e.g. on
+    the product page while the customer is still typing) counts as the default."""
+    if "gradual" not in config.options.get("speed", []):
+        return None
+    spec = next((f for f in detail.fields if f.key == DRIP_FEED_DAYS_FIELD), None)
+    days: Any = None
+    if spec is not None:
+        value = config.fields.get(spec.key) or spec.default_value or ""
+        if value and _check_field(spec, value) is None:
+            days = field_value(spec, value)
+    if isinstance(days, Decimal) and days == days.to_integral_value():
+        days = int(days)  # a shop whose field is still typed "number"
+    if not isinstance(days, int) or days < 1:
+        days = DEFAULT_DRIP_FEED_DAYS
+    return DripFeed(days=days)
+
+
 def delivery_estimate_hours(detail: ProductDetail, config: Configuration) -> int:
     """Express halves the product's estimate; gradual delivery takes the chosen days."""
     hours = detail.product.delivery_estimate_hours
-    speed = config.options.get("speed", [])
-    if "express" in speed:
+    if "express" in config.options.get("speed", []):
         return max(1, hours // 2)
-    if "gradual" in speed:
-        try:
-            days = int(Decimal(config.fields.get("drip_days") or "3"))
-        except (InvalidOperation, ValueError):
-            days = 3
-        return max(1, days) * 24
-    return hours
+    drip = drip_feed(detail, config)
+    return drip.hours if drip is not None else hours
 
 
 def calculator_text(detail: ProductDetail, config: Configuration) -> str:

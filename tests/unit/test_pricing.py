@@ -427,3 +427,42 @@ def test_receipt_shows_a_special_price_as_its_own_line() -> None:
         {"kind": "adjustment", "label": "Special price", "amount": "-€1.20"},
         {"kind": "total", "label": "Total (1 package)", "amount": "€10.80"},
     ]
+
+
+# --- the one drip-feed rule ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "speed", "days", "hours", "runs", "interval"),
+    [
+        ("standard speed", "standard", None, 48, None, None),
+        ("express", "express", None, 24, None, None),
+        ("gradual, default days", "gradual", None, 72, 3, 1440),
+        ("gradual over one day", "gradual", "1", 24, None, None),
+        ("gradual over two days", "gradual", "2", 48, 2, 1440),
+        ("gradual over thirty days", "gradual", "30", 720, 30, 1440),
+    ],
+)
+def test_delivery_estimate_and_delivery_spec_follow_one_drip_feed_rule(label, speed, days, hours, runs, interval):
+    from smplat.services.checkout import delivery_spec
+
+    # given a validated configuration
+    detail = make_detail()
+    fields = {"username": "@brand", **({"drip_days": days} if days else {})}
+    quote = pricing.quote(detail, config(options={"package": "1000", "speed": speed}, fields=fields))
+    # when the page's estimate and the checkout's delivery spec are read
+    spec = delivery_spec(detail, quote)
+    # then both say the same: the estimate's days are the provider's runs, one a day
+    assert pricing.delivery_estimate_hours(detail, quote.configuration) == hours
+    assert (spec.dripfeed_runs, spec.dripfeed_interval_minutes) == (runs, interval)
+
+
+@pytest.mark.parametrize("typed", ["2.5", "-1", "abc", str(10**12)])
+def test_the_drip_feed_rule_reads_a_value_its_field_refuses_as_the_default(typed: str) -> None:
+    # given the product page while the customer is still typing (not validated yet)
+    detail = make_detail()
+    unvalidated = pricing.normalize(config(options={"package": "1000", "speed": "gradual"},
+                                           fields={"username": "@brand", "drip_days": typed}))
+    # then the estimate shows the default days instead of failing or inventing a number
+    assert pricing.drip_feed(detail, unvalidated) == pricing.DripFeed(days=3)
+    assert pricing.delivery_estimate_hours(detail, unvalidated) == 72
