@@ -14,7 +14,7 @@ from sqlmodel import Session
 from smplat.models.base import utcnow
 from smplat.models.carts import Cart, CartItem, CartStatus
 from smplat.models.catalog import Product, ProductStatus
-from smplat.services import catalog, experiments, pricing
+from smplat.services import catalog, pricing
 from smplat.services.accounts import hash_token, new_token
 from smplat.services.catalog import ProductDetail
 from smplat.services.money import format_money
@@ -84,12 +84,6 @@ class DetailCache:
         return self._by_id[product_id]
 
 
-def quote_for(session: Session, detail: ProductDetail, raw_configuration: Any, quantity: int, *,
-              visitor: str | None, channel: str = "storefront") -> Quote:
-    variant = experiments.variant_for(session, detail.product.id, visitor)
-    return pricing.quote(detail, raw_configuration, quantity=quantity, channel=channel, variant=variant)
-
-
 def _store_quote(item: CartItem, quote: Quote) -> None:
     item.configuration = quote.configuration.as_dict()
     item.quantity = quote.quantity
@@ -105,7 +99,7 @@ def add_item(session: Session, cart: Cart, product_slug: str, raw_configuration:
     detail = catalog.get_product_detail(session, product_slug)
     if detail is None:
         raise CartError("This service is not available any more.")
-    quote = quote_for(session, detail, raw_configuration, quantity, visitor=visitor)
+    quote = pricing.price_for(session, detail, raw_configuration, quantity=quantity, visitor=visitor)
     items = list_items(session, cart)
     if items and any(i.product_id for i in items) and cart.currency != detail.product.currency:
         raise CartError("Your cart holds another currency; check it out first.")
@@ -149,7 +143,7 @@ def update_item(session: Session, cart: Cart, item_id: Any, *, quantity: Any = N
         raise CartError("This service is not available any more; remove it from your cart.")
     new_quantity = item.quantity if quantity is None else quantity
     new_configuration = item.configuration if raw_configuration is None else raw_configuration
-    quote = quote_for(session, detail, new_configuration, new_quantity, visitor=visitor)
+    quote = pricing.price_for(session, detail, new_configuration, quantity=new_quantity, visitor=visitor)
     _store_quote(item, quote)
     cart.updated_at = utcnow()
     session.flush()
@@ -224,7 +218,7 @@ def price_cart(session: Session, cart: Cart | None, *, visitor: str | None) -> P
             lines.append(PricedLine(item, None, None, {"product": "This service is not available any more."}))
             continue
         try:
-            quote = quote_for(session, detail, item.configuration, item.quantity, visitor=visitor)
+            quote = pricing.price_for(session, detail, item.configuration, quantity=item.quantity, visitor=visitor)
         except ConfigurationInvalid as exc:
             lines.append(PricedLine(item, detail, None, exc.errors))
             continue
@@ -280,7 +274,7 @@ def save_configuration(session: Session, *, user_id: int, product_slug: str, nam
     detail = catalog.get_product_detail(session, product_slug)
     if detail is None:
         raise CartError("This service is not available any more.")
-    quote = pricing.quote(detail, raw_configuration, quantity=quantity)
+    quote = pricing.price_for(session, detail, raw_configuration, quantity=quantity)
     row = session.execute(select(SavedConfiguration).where(
         SavedConfiguration.user_id == user_id, SavedConfiguration.product_id == detail.product.id,
         SavedConfiguration.name == name)).scalars().first()

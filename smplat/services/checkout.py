@@ -575,7 +575,9 @@ def regenerate_link(session: Session, checkout_id: int, *, base_url: str | None 
         if detail is None:
             raise CheckoutError(f"{line['product_title']} is no longer sold; the customer must choose again.")
         try:
-            quote = pricing.quote(detail, line["configuration"], quantity=line["quantity"])
+            # the variant the customer was offered, so the price holds and the conversion counts
+            quote = pricing.price_for(session, detail, line["configuration"], quantity=line["quantity"],
+                                      variant=experiments.recorded_variant(line["price"].get("experiment")))
         except pricing.ConfigurationInvalid as exc:
             raise CheckoutError(f"{line['product_title']}: {exc}") from None
         lines.append(_line_record(detail, quote))

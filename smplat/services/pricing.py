@@ -1,7 +1,12 @@
 """The one pricing service: validates a configuration against its product and prices it.
 
-Product page, cart, checkout and the admin preview all call `quote()`; the browser sends
-only choices (option/add-on/plan keys, field values, a quantity), never a price.
+Product page, cart, checkout, link regeneration, saved configurations and the admin
+previews all call `price_for()`, which validates, looks up (or is given) the pricing
+experiment's variant and prices once; the browser sends only choices (option/add-on/plan
+keys, field values, a quantity), never a price. Field values are typed once: a field
+declares its kind (`integer` for whole days, `number`, `url`...), `validate` refuses a
+value of another type and keeps it in canonical form, and consumers read it with
+`field_value`. The drip-feed rule (`drip_feed`) is written once, here.
 
 Price of one configured package (all integers in the product currency's minor units):
 
@@ -24,7 +29,7 @@ same integer rule holds for every currency; `money.exponent` only matters for di
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -35,7 +40,11 @@ from smplat.models.catalog import (
     PlanBilling,
     ProductCustomField,
 )
+from sqlmodel import Session
+
+from smplat.services import experiments
 from smplat.services.catalog import ProductDetail
+from smplat.services.experiments import VariantPrice
 from smplat.services.expressions import ExpressionError, evaluate
 from smplat.services.money import format_money
 
@@ -79,15 +88,6 @@ class Configuration:
 
 
 @dataclass(frozen=True)
-class VariantPrice:
-    """The experiment variant a visitor is assigned to (None: no experiment runs)."""
-
-    experiment_key: str
-    variant_key: str
-    price_bps: int
-
-
-@dataclass(frozen=True)
 class BreakdownLine:
     kind: str  # base, plan, option, experiment, add_on
     label: str
@@ -112,6 +112,8 @@ class Quote:
     service_units: int  # per package (e.g. 1000 followers)
     override_service_id: int | None
     experiment: VariantPrice | None
+    # typed values still to fix, when priced with fields="collect" (the configurator while typing)
+    field_errors: dict[str, str] = field(default_factory=dict)
 
     def breakdown_dicts(self) -> list[dict[str, Any]]:
         return [line.as_dict() for line in self.breakdown]
@@ -122,8 +124,7 @@ class Quote:
             "currency": self.currency, "unit_price_minor": self.unit_price_minor, "quantity": self.quantity,
             "total_minor": self.total_minor, "lines": self.breakdown_dicts(), "billing": self.billing,
             "interval": self.interval, "interval_count": self.interval_count,
-            "experiment": ({"experiment": self.experiment.experiment_key, "variant": self.experiment.variant_key,
-                            "price_bps": self.experiment.price_bps} if self.experiment else None),
+            "experiment": self.experiment.as_record() if self.experiment else None,
         }
 
 
@@ -319,6 +320,16 @@ def validate(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
              channel: str = "storefront") -> Configuration:
     """Check every choice against the product; return the configuration with hidden
     fields dropped and defaults filled in. Raises ConfigurationInvalid listing every problem."""
+    valid, errors = _checked(detail, config, quantity=quantity, channel=channel)
+    if errors:
+        raise ConfigurationInvalid(errors)
+    return valid
+
+
+def _checked(detail: ProductDetail, config: Configuration, *, quantity: int, channel: str,
+             check_fields: bool = True) -> tuple[Configuration, dict[str, str]]:
+    """Every rule at once: the configuration as it will be kept (valid typed values only)
+    and every problem found, by where it is."""
     errors: dict[str, str] = {}
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_LINE_QUANTITY:
         errors["quantity"] = f"Choose a quantity from 1 to {MAX_LINE_QUANTITY}."
@@ -361,7 +372,7 @@ def validate(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
         if key not in field_specs:
             errors[f"fields.{key}"] = "This product has no such field."
     kept: dict[str, str] = {}
-    for spec in detail.fields:
+    for spec in detail.fields if check_fields else []:
         if not is_visible(spec.visibility_rules, config, channel):
             continue  # hidden: its value is neither required nor kept
         value = config.fields.get(spec.key, "") or spec.default_value or ""
@@ -372,10 +383,8 @@ def validate(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
             # stored as typed once: a whole number in its canonical form ("+03" -> "3")
             kept[spec.key] = str(parse_integer(value)) if spec.field_type == CustomFieldType.INTEGER.value else value
 
-    if errors:
-        raise ConfigurationInvalid(errors)
     return Configuration(options={k: list(v) for k, v in config.options.items() if v}, add_ons=list(config.add_ons),
-                         plan=config.plan, fields=kept, preset=config.preset)
+                         plan=config.plan, fields=kept, preset=config.preset), errors
 
 
 # --- pricing ---------------------------------------------------------------------------
@@ -438,10 +447,43 @@ def price(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
 
 def quote(detail: ProductDetail, raw_configuration: Any, *, quantity: int = 1, channel: str = "storefront",
           variant: VariantPrice | None = None) -> Quote:
-    """Validate then price: the single entry point for every page, route and job."""
+    """Validate then price with a given variant, without a database (the rules alone, for
+    tests and `price_for`). Pages, services and jobs call `price_for`."""
     config = raw_configuration if isinstance(raw_configuration, Configuration) else normalize(raw_configuration)
     valid = validate(detail, config, quantity=quantity, channel=channel)
     return price(detail, valid, quantity=quantity, variant=variant)
+
+
+FIELDS_CHECK = "check"  # typed values are validated like every choice (cart, checkout, saving)
+FIELDS_COLLECT = "collect"  # field problems are reported on the quote, the choices still priced (configurator)
+FIELDS_SKIP = "skip"  # typed values are neither checked nor kept (admin previews of a package)
+
+
+def price_for(session: Session, detail: ProductDetail, raw_configuration: Any, *, quantity: int = 1,
+              channel: str = "storefront", visitor: str | None = None, variant: VariantPrice | None = None,
+              fields: str = FIELDS_CHECK) -> Quote:
+    """The one price entry point: the product page, cart, checkout, link regeneration, saved
+    configurations and the admin previews all call it. Validates, then prices once, with the
+    pricing experiment's variant carried in the quote (and so in every stored price record).
+
+    The variant is either the visitor's assignment (`visitor`: the hash of the cart cookie; one
+    query for the product's running experiment) or one recorded earlier (`variant`: a checkout
+    line's, when an operator regenerates its link); neither means the list price. The
+    currency is the product's. Raises ConfigurationInvalid listing every problem (with
+    `fields="collect"`, only when a choice is wrong: typed values go to `Quote.field_errors`)."""
+    if visitor is not None and variant is not None:
+        raise TypeError("price_for takes a visitor or a recorded variant, not both")
+    if fields not in (FIELDS_CHECK, FIELDS_COLLECT, FIELDS_SKIP):
+        raise TypeError(f"unknown fields mode {fields!r}")
+    config = raw_configuration if isinstance(raw_configuration, Configuration) else normalize(raw_configuration)
+    valid, errors = _checked(detail, config, quantity=quantity, channel=channel, check_fields=fields != FIELDS_SKIP)
+    field_errors = {k: v for k, v in errors.items() if k.startswith("fields.")}
+    if errors and (fields != FIELDS_COLLECT or len(field_errors) != len(errors)):
+        raise ConfigurationInvalid(errors)
+    if variant is None and visitor:
+        variant = experiments.variant_for(session, detail.product.id, visitor)
+    quoted = price(detail, valid, quantity=quantity, variant=variant)
+    return replace(quoted, field_errors=field_errors) if field_errors else quoted
 
 
 # --- what the configurator shows beside the price ---------------------------------------

@@ -141,16 +141,13 @@ class ProductState(ShopperState):
         self.config = config.as_dict()
         errors: dict[str, str] = {}
         quote = None
-        variant = experiments.variant_for(db, detail.product.id, self._visitor())
         try:
-            quote = pricing.quote(detail, config, quantity=self.quantity, variant=variant)
+            # choices are priced even while typed values still need fixing (field_errors)
+            quote = pricing.price_for(db, detail, config, quantity=self.quantity, visitor=self._visitor(),
+                                      fields=pricing.FIELDS_COLLECT)
+            errors = quote.field_errors
         except pricing.ConfigurationInvalid as exc:
             errors = exc.errors
-            if all(k.startswith("fields.") for k in errors):
-                # choices are fine, only typed values are missing: still show the live price
-                blank = pricing.Configuration(options=config.options, add_ons=config.add_ons, plan=config.plan,
-                                              preset=config.preset)
-                quote = pricing.price(detail, blank, quantity=self.quantity, variant=variant)
         selected = config.options
         self.groups = [{
             "key": g.key, "name": g.name, "selection": "Choose one" if g.selection == "single" else "Choose any",

@@ -1,0 +1,99 @@
+"""One price entry point (`pricing.price_for`) carrying the experiment variant, on SQLite and
+PostgreSQL: a regenerated payment link keeps the experiment price and its conversion is
+counted; every price is computed once per event (add to cart: one computation; reading the
+cart writes nothing)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, select
+from starlette.testclient import TestClient
+
+from smplat.api.app import build_api
+from smplat.db import get_engine, session_scope
+from smplat.models.accounts import Role
+from smplat.models.checkout import CheckoutSession
+from smplat.models.merchandising import PriceExperimentVariant
+from smplat.models.orders import Order
+from smplat.services import carts, catalog, experiments, pricing
+from smplat.ui.pages.admin.sales import SalesState
+from tests.integration.test_checkout_webhooks import POPULAR, _events, _pay, _post, _start
+from tests.integration.test_checkout_webhooks import shop  # noqa: F401  (fixture: seeded db_url + Stripe sandbox)
+from tests.integration.test_page_guards import session_cookie_for
+from tests.integration.test_storefront_handlers import state_for
+
+pytestmark = pytest.mark.integration
+
+SLUG = "instagram-followers"
+
+
+def _lower_price_experiment() -> None:
+    """Both variants at 90 %: whichever the visitor lands on, the list price €12.00 becomes €10.80."""
+    with session_scope() as db:
+        product_id = catalog.get_product_detail(db, SLUG).product.id
+        experiments.create_experiment(db, product_id=product_id, key="ig-price", name="IG price",
+                                      variants=[("lower", "Lower", 9000, 1), ("lower2", "Lower too", 9000, 1)])
+
+
+def _variant_rows() -> list[tuple[str, int, int]]:
+    with session_scope() as db:
+        return sorted(db.execute(select(PriceExperimentVariant.key, PriceExperimentVariant.conversions,
+                                        PriceExperimentVariant.revenue_minor)).all())
+
+
+# --- the entry point ---------------------------------------------------------------------------
+
+
+def test_price_for_carries_the_visitors_variant_or_a_recorded_one(shop) -> None:  # noqa: F811
+    _lower_price_experiment()
+    with session_scope() as db:
+        detail = catalog.get_product_detail(db, SLUG)
+        visitor = carts.visitor_key("guest-token-1")
+        assigned = pricing.price_for(db, detail, POPULAR, visitor=visitor)
+        recorded = pricing.price_for(db, detail, POPULAR,
+                                     variant=experiments.recorded_variant(assigned.price_record()["experiment"]))
+        listed = pricing.price_for(db, detail, POPULAR)
+        with pytest.raises(TypeError):
+            pricing.price_for(db, detail, POPULAR, visitor=visitor, variant=assigned.experiment)
+    assert (assigned.total_minor, recorded.total_minor, listed.total_minor) == (1080, 1080, 1200)
+    assert recorded.experiment == assigned.experiment and assigned.experiment.experiment_key == "ig-price"
+    assert listed.experiment is None
+
+
+@pytest.mark.parametrize("record", [None, {}, {"experiment": "x", "variant": "y"},
+                                    {"experiment": "x", "variant": "y", "price_bps": "9000"},
+                                    {"experiment": "x", "variant": "y", "price_bps": 1}])
+def test_a_malformed_recorded_variant_prices_at_list_price(record) -> None:
+    assert experiments.recorded_variant(record) is None
+
+
+# --- regenerating a link keeps the experiment price -------------------------------------------
+
+
+async def test_a_regenerated_link_keeps_the_experiment_price_and_counts_the_conversion(shop):  # noqa: F811
+    sandbox, _ = shop
+    # given a guest priced by the experiment whose checkout was abandoned
+    _lower_price_experiment()
+    old = _start()
+    assert old.amount_total_minor == 1080
+    # when an operator regenerates the link on the Sales page
+    sales = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.ADMIN))
+    sales.regenerate(old.id)
+    # then the new session charges the experiment price and records the same variant
+    with session_scope() as db:
+        new = db.execute(select(CheckoutSession).where(CheckoutSession.replaces_session_id == old.id)).scalars().one()
+    assert (new.amount_total_minor, sales.regenerated_link) == (1080, new.payment_url)
+    assert new.lines[0]["price"]["experiment"] == old.lines[0]["price"]["experiment"]
+    assert sandbox.sessions[new.stripe_session_id]["session"]["amount_total"] == 1080
+    variant = new.lines[0]["price"]["experiment"]["variant"]
+    # when the customer pays the new link
+    _pay(sandbox, new)
+    with TestClient(build_api()) as client:
+        completed = [e for e in _events(sandbox, "checkout.session.completed")
+                     if e["data"]["object"]["id"] == new.stripe_session_id]
+        _post(client, completed[0])
+    # then the order is at the experiment price and the conversion counts for that variant
+    with session_scope() as db:
+        assert db.execute(select(Order.total_minor)).scalars().all() == [1080]
+    other = "lower2" if variant == "lower" else "lower"
+    assert _variant_rows() == sorted([(variant, 1, 1080), (other, 0, 0)])
