@@ -12,11 +12,14 @@ from starlette.testclient import TestClient
 from smplat.api.app import build_api
 from smplat.db import get_engine, session_scope
 from smplat.models.accounts import Role
+from smplat.models.carts import CartItem
 from smplat.models.checkout import CheckoutSession
 from smplat.models.merchandising import PriceExperimentVariant
 from smplat.models.orders import Order
 from smplat.services import carts, catalog, experiments, pricing
 from smplat.ui.pages.admin.sales import SalesState
+from smplat.ui.pages.storefront.catalog import ProductState
+from smplat.ui.pages.storefront.checkout import CartState
 from tests.integration.test_checkout_webhooks import POPULAR, _events, _pay, _post, _start
 from tests.integration.test_checkout_webhooks import shop  # noqa: F401  (fixture: seeded db_url + Stripe sandbox)
 from tests.integration.test_page_guards import session_cookie_for
@@ -97,3 +100,105 @@ async def test_a_regenerated_link_keeps_the_experiment_price_and_counts_the_conv
         assert db.execute(select(Order.total_minor)).scalars().all() == [1080]
     other = "lower2" if variant == "lower" else "lower"
     assert _variant_rows() == sorted([(variant, 1, 1080), (other, 0, 0)])
+
+
+# --- each price computed once per event --------------------------------------------------------
+
+
+@pytest.fixture
+def computations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every pricing computation (`pricing.price`, which `price_for` calls), by product slug."""
+    calls: list[str] = []
+    original = pricing.price
+
+    def counted(detail, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(detail.product.slug)
+        return original(detail, *args, **kwargs)
+
+    monkeypatch.setattr(pricing, "price", counted)
+    return calls
+
+
+def _statements_of(action) -> list[str]:  # noqa: ANN001
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):  # noqa: ANN001, ANN002, ANN202
+        statements.append(" ".join(statement.split()))
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return statements
+
+
+async def test_adding_to_the_cart_computes_the_price_once(shop, computations):  # noqa: F811
+    # given a guest on the product page (its own load priced the preset)
+    state = await state_for(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
+    state.load_product()
+    computations.clear()
+    # when the package is added to the cart
+    state.add_to_cart({"field:username": "@brand", "quantity": "2"})
+    # then one computation priced both the stored line and what the page shows
+    assert computations == [SLUG]
+    assert (state.added, state.total) == (True, "€24.00")
+    # and editing the line from the cart is one computation too
+    with session_scope() as db:
+        item_id = db.execute(select(CartItem.id)).scalar_one()
+    editor = await state_for(ProductState, f"/services/{SLUG}", query={"edit": str(item_id)}, params={"slug": SLUG})
+    editor.load_product()
+    computations.clear()
+    editor.add_to_cart({"field:username": "@brand", "quantity": "3"})
+    assert computations == [SLUG]
+    with session_scope() as db:
+        assert db.execute(select(CartItem.quantity, CartItem.line_total_minor)).all() == [(3, 3600)]
+
+
+async def test_a_refused_add_to_cart_computes_only_the_price_it_shows(shop, computations):  # noqa: F811
+    state = await state_for(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
+    state.load_product()
+    computations.clear()
+    state.add_to_cart({"field:username": "not a handle!"})
+    assert (computations, state.total) == ([SLUG], "€12.00")
+    assert _count_items() == 0
+
+
+async def test_changing_a_cart_quantity_prices_each_line_once(shop, computations):  # noqa: F811
+    # given a cart of two lines
+    state = await state_for(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
+    state.load_product()
+    state.add_to_cart({"field:username": "@one"})
+    state.add_to_cart({"field:username": "@two"})
+    cart = await state_for(CartState, "/cart")
+    cart.load_cart()
+    computations.clear()
+    # when one line goes up by a package
+    cart.change_quantity(cart.rows[0]["id"], 1)
+    # then each line was priced once (the changed one when stored, the other for the page)
+    assert computations == [SLUG, SLUG]
+    assert ([r["total"] for r in cart.rows], cart.total) == (["€24.00", "€12.00"], "€36.00")
+
+
+async def test_reading_the_cart_writes_nothing(shop):  # noqa: F811
+    # given two lines stored at the list price, then an experiment that lowers it
+    state = await state_for(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
+    state.load_product()
+    state.add_to_cart({"field:username": "@one"})
+    state.add_to_cart({"field:username": "@two", "quantity": "2"})
+    _lower_price_experiment()
+    # when the cart page loads
+    cart = await state_for(CartState, "/cart")
+    statements = _statements_of(cart.load_cart)
+    # then it only read: every statement is a SELECT, no UPDATE of cart_items
+    assert statements and {s.split()[0].upper() for s in statements} == {"SELECT"}
+    # and it shows today's price while the stored lines keep the price they were added at
+    assert ([r["total"] for r in cart.rows], cart.total) == (["€10.80", "€21.60"], "€32.40")
+    with session_scope() as db:
+        assert db.execute(select(CartItem.line_total_minor).order_by(CartItem.id)).scalars().all() == [1200, 2400]
+
+
+def _count_items() -> int:
+    with session_scope() as db:
+        return len(db.execute(select(CartItem.id)).all())

@@ -132,7 +132,9 @@ class ProductState(ShopperState):
     def _detail(self, db):  # noqa: ANN001, ANN202
         return catalog.get_product_detail(db, self.slug)
 
-    def _refresh(self, db, detail) -> None:  # noqa: ANN001
+    def _refresh(self, db, detail, quote: pricing.Quote | None = None) -> None:  # noqa: ANN001
+        """Display rows for the current choices; `quote` is the price this event already
+        computed (the line just stored), else the choices are priced here."""
         currency = detail.product.currency
         try:
             config = pricing.normalize(self.config)
@@ -140,14 +142,14 @@ class ProductState(ShopperState):
             config = pricing.default_configuration(detail)
         self.config = config.as_dict()
         errors: dict[str, str] = {}
-        quote = None
-        try:
-            # choices are priced even while typed values still need fixing (field_errors)
-            quote = pricing.price_for(db, detail, config, quantity=self.quantity, visitor=self._visitor(),
-                                      fields=pricing.FIELDS_COLLECT)
-            errors = quote.field_errors
-        except pricing.ConfigurationInvalid as exc:
-            errors = exc.errors
+        if quote is None:
+            try:
+                # choices are priced even while typed values still need fixing (field_errors)
+                quote = pricing.price_for(db, detail, config, quantity=self.quantity, visitor=self._visitor(),
+                                          fields=pricing.FIELDS_COLLECT)
+                errors = quote.field_errors
+            except pricing.ConfigurationInvalid as exc:
+                errors = exc.errors
         selected = config.options
         self.groups = [{
             "key": g.key, "name": g.name, "selection": "Choose one" if g.selection == "single" else "Choose any",
@@ -385,10 +387,10 @@ class ProductState(ShopperState):
             try:
                 cart = carts.get_or_create_cart(db, **owner)
                 if self.editing_item_id:
-                    carts.update_item(db, cart, self.editing_item_id, quantity=quantity, raw_configuration=config,
-                                      visitor=self._visitor())
+                    line = carts.update_line(db, cart, self.editing_item_id, quantity=quantity,
+                                             raw_configuration=config, visitor=self._visitor())
                 else:
-                    carts.add_item(db, cart, self.slug, config, quantity, visitor=self._visitor())
+                    line = carts.add_line(db, cart, self.slug, config, quantity, visitor=self._visitor())
             except pricing.ConfigurationInvalid:
                 db.rollback()
                 self.touched = [f.key for f in detail.fields]
@@ -399,7 +401,7 @@ class ProductState(ShopperState):
                 db.rollback()
                 self.form_error = str(exc)
                 return
-            self._refresh(db, detail)
+            self._refresh(db, detail, line.quote)  # the price just stored, not computed again
             self.added = True
             if self.editing_item_id:
                 self.editing_item_id = 0
