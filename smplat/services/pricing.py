@@ -44,6 +44,7 @@ from sqlmodel import Session
 
 from smplat.services import experiments
 from smplat.services.catalog import ProductDetail
+from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.experiments import VariantPrice
 from smplat.services.expressions import ExpressionError, evaluate
 from smplat.services.money import format_money
@@ -60,13 +61,13 @@ class PricingError(RuntimeError):
     """The catalog itself is inconsistent (a plan in another currency...): our bug, not the customer's."""
 
 
-class ConfigurationInvalid(ValueError):
-    """The configuration breaks a rule. `errors` maps where (e.g. "fields.username",
-    "options.package", "quantity") to a message a customer can act on."""
+class ConfigurationInvalid(ServiceError, ValueError):
+    """The configuration breaks a rule (code INVALID). `errors` maps where (e.g.
+    "fields.username", "options.package", "quantity") to a message a customer can act on."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        self.errors = dict(errors)
-        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+        errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()), code=ErrorCode.INVALID, errors=errors)
 
 
 @dataclass(frozen=True)
