@@ -33,6 +33,8 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from sqlmodel import Session
+
 from smplat.models.catalog import (
     AddOnPricingMode,
     CustomFieldType,
@@ -40,8 +42,6 @@ from smplat.models.catalog import (
     PlanBilling,
     ProductCustomField,
 )
-from sqlmodel import Session
-
 from smplat.services import experiments
 from smplat.services.catalog import ProductDetail
 from smplat.services.errors import ErrorCode, ServiceError

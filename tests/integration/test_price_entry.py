@@ -20,8 +20,14 @@ from smplat.services import carts, catalog, experiments, pricing
 from smplat.ui.pages.admin.sales import SalesState
 from smplat.ui.pages.storefront.catalog import ProductState
 from smplat.ui.pages.storefront.checkout import CartState
-from tests.integration.test_checkout_webhooks import POPULAR, _events, _pay, _post, _start
-from tests.integration.test_checkout_webhooks import shop  # noqa: F401  (fixture: seeded db_url + Stripe sandbox)
+from tests.integration.test_checkout_webhooks import (
+    POPULAR,
+    _events,
+    _pay,
+    _post,
+    _start,
+    shop,  # noqa: F401  (fixture: seeded db_url + Stripe sandbox)
+)
 from tests.integration.test_page_guards import session_cookie_for
 from tests.integration.test_storefront_handlers import state_for
 
