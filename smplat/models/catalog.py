@@ -63,7 +63,8 @@ class CustomFieldType(StrEnum):
     TEXT = "text"
     TEXTAREA = "textarea"
     URL = "url"
-    NUMBER = "number"
+    NUMBER = "number"  # any decimal number (Decimal)
+    INTEGER = "integer"  # a whole number, e.g. days of a drip-feed: consumers read it with int()
     HANDLE = "handle"  # a social account name, e.g. @brand
     EMAIL = "email"
 

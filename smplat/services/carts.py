@@ -14,7 +14,7 @@ from sqlmodel import Session
 from smplat.models.base import utcnow
 from smplat.models.carts import Cart, CartItem, CartStatus
 from smplat.models.catalog import Product, ProductStatus
-from smplat.services import accounts, catalog, experiments, pricing
+from smplat.services import accounts, catalog, pricing
 from smplat.services.accounts import hash_token, new_token
 from smplat.services.catalog import ProductDetail
 from smplat.services.money import format_money
@@ -84,12 +84,6 @@ class DetailCache:
         return self._by_id[product_id]
 
 
-def quote_for(session: Session, detail: ProductDetail, raw_configuration: Any, quantity: int, *,
-              visitor: str | None, channel: str = "storefront") -> Quote:
-    variant = experiments.variant_for(session, detail.product.id, visitor)
-    return pricing.quote(detail, raw_configuration, quantity=quantity, channel=channel, variant=variant)
-
-
 def _store_quote(item: CartItem, quote: Quote) -> None:
     item.configuration = quote.configuration.as_dict()
     item.quantity = quote.quantity
@@ -99,13 +93,28 @@ def _store_quote(item: CartItem, quote: Quote) -> None:
     item.updated_at = utcnow()
 
 
+@dataclass(frozen=True)
+class StoredLine:
+    """A cart line just written, with the quote it was priced at (so the page that wrote it
+    shows that price instead of computing it again)."""
+
+    item: CartItem
+    quote: Quote
+
+
 def add_item(session: Session, cart: Cart, product_slug: str, raw_configuration: Any, quantity: int, *,
              visitor: str | None) -> CartItem:
     """Validate and price, then store. Raises ConfigurationInvalid (nothing stored) or CartError."""
+    return add_line(session, cart, product_slug, raw_configuration, quantity, visitor=visitor).item
+
+
+def add_line(session: Session, cart: Cart, product_slug: str, raw_configuration: Any, quantity: int, *,
+             visitor: str | None) -> StoredLine:
+    """`add_item`, returning the quote too: the line is priced once."""
     detail = catalog.get_product_detail(session, product_slug)
     if detail is None:
         raise CartError("This service is not available any more.")
-    quote = quote_for(session, detail, raw_configuration, quantity, visitor=visitor)
+    quote = pricing.price_for(session, detail, raw_configuration, quantity=quantity, visitor=visitor)
     items = list_items(session, cart)
     if items and any(i.product_id for i in items) and cart.currency != detail.product.currency:
         raise CartError("Your cart holds another currency; check it out first.")
@@ -117,7 +126,7 @@ def add_item(session: Session, cart: Cart, product_slug: str, raw_configuration:
     cart.updated_at = utcnow()
     session.add(item)
     session.flush()
-    return item
+    return StoredLine(item, quote)
 
 
 def _owned_item(session: Session, cart: Cart, item_id: Any) -> CartItem:
@@ -143,17 +152,24 @@ def owned_item(session: Session, *, owner: dict[str, Any], item_id: Any) -> Cart
 def update_item(session: Session, cart: Cart, item_id: Any, *, quantity: Any = None,
                 raw_configuration: Any = None, visitor: str | None) -> CartItem:
     """Change quantity and/or configuration; re-validated and re-priced, or refused unchanged."""
+    return update_line(session, cart, item_id, quantity=quantity, raw_configuration=raw_configuration,
+                       visitor=visitor).item
+
+
+def update_line(session: Session, cart: Cart, item_id: Any, *, quantity: Any = None,
+                raw_configuration: Any = None, visitor: str | None) -> StoredLine:
+    """`update_item`, returning the quote too: the line is priced once."""
     item = _owned_item(session, cart, item_id)
     detail = DetailCache(session).get(item.product_id)
     if detail is None:
         raise CartError("This service is not available any more; remove it from your cart.")
     new_quantity = item.quantity if quantity is None else quantity
     new_configuration = item.configuration if raw_configuration is None else raw_configuration
-    quote = quote_for(session, detail, new_configuration, new_quantity, visitor=visitor)
+    quote = pricing.price_for(session, detail, new_configuration, quantity=new_quantity, visitor=visitor)
     _store_quote(item, quote)
     cart.updated_at = utcnow()
     session.flush()
-    return item
+    return StoredLine(item, quote)
 
 
 def remove_item(session: Session, cart: Cart, item_id: Any) -> None:
@@ -211,9 +227,14 @@ class PricedCart:
         return sum(line.quote.total_minor for line in self.lines if line.quote)
 
 
-def price_cart(session: Session, cart: Cart | None, *, visitor: str | None) -> PricedCart:
+def price_cart(session: Session, cart: Cart | None, *, visitor: str | None,
+               known: dict[int, Quote] | None = None) -> PricedCart:
     """Re-validate and re-price every line now; lines that broke carry their errors.
-    Stored prices are refreshed to what the customer will pay."""
+
+    A read: nothing is written (the price stored on a line is what it was priced at when it
+    was added or changed; what the customer pays is always this fresh quote). `known` holds
+    quotes computed moments ago in the same event (the line just changed), used as they are
+    so no price is computed twice."""
     if cart is None:
         return PricedCart(None, [])
     cache = DetailCache(session)
@@ -223,15 +244,15 @@ def price_cart(session: Session, cart: Cart | None, *, visitor: str | None) -> P
         if detail is None:
             lines.append(PricedLine(item, None, None, {"product": "This service is not available any more."}))
             continue
-        try:
-            quote = quote_for(session, detail, item.configuration, item.quantity, visitor=visitor)
-        except ConfigurationInvalid as exc:
-            lines.append(PricedLine(item, detail, None, exc.errors))
-            continue
-        if quote.total_minor != item.line_total_minor or quote.price_record() != item.price_breakdown:
-            _store_quote(item, quote)
+        quote = (known or {}).get(item.id)
+        if quote is None:
+            try:
+                quote = pricing.price_for(session, detail, item.configuration, quantity=item.quantity,
+                                          visitor=visitor)
+            except ConfigurationInvalid as exc:
+                lines.append(PricedLine(item, detail, None, exc.errors))
+                continue
         lines.append(PricedLine(item, detail, quote))
-    session.flush()
     return PricedCart(cart, lines)
 
 
@@ -292,7 +313,7 @@ def save_configuration(session: Session, *, user_id: int, product_slug: str, nam
     detail = catalog.get_product_detail(session, product_slug)
     if detail is None:
         raise CartError("This service is not available any more.")
-    quote = pricing.quote(detail, raw_configuration, quantity=quantity)
+    quote = pricing.price_for(session, detail, raw_configuration, quantity=quantity)
     row = session.execute(select(SavedConfiguration).where(
         SavedConfiguration.user_id == user_id, SavedConfiguration.product_id == detail.product.id,
         SavedConfiguration.name == name)).scalars().first()

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from smplat.models.accounts import Role, User
+from smplat.models.base import utcnow
 from smplat.models.catalog import Product, ProductStatus
 from smplat.models.jobs import JobOutcome, JobRun
 from smplat.models.orders import Order, OrderStatus
-from smplat.models.base import utcnow
 from smplat.services.money import format_money
 
 OPEN_STATUSES = (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value, OrderStatus.ACTIVE.value)

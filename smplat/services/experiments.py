@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +22,6 @@ from smplat.models.merchandising import ExperimentStatus, PriceExperiment, Price
 from smplat.services.consent import allows_analytics
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.money import format_money
-from smplat.services.pricing import VariantPrice
 
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 
@@ -55,6 +56,33 @@ def define_experiment(session: Session, *, product_slug: str, key: str, name: st
     product_id = session.execute(select(Product.id).where(Product.slug == str(product_slug or ""))).scalar()
     return create_experiment(session, product_id=product_id or 0, key=str(key or ""), name=str(name or ""),
                              variants=variants)
+@dataclass(frozen=True)
+class VariantPrice:
+    """The experiment variant a visitor is assigned to (None: no experiment runs).
+    Re-exported as `pricing.VariantPrice`; it lives here so pricing can ask for it."""
+
+    experiment_key: str
+    variant_key: str
+    price_bps: int
+
+    def as_record(self) -> dict[str, Any]:
+        """What a price record stores about it (carts, checkout lines, order snapshots)."""
+        return {"experiment": self.experiment_key, "variant": self.variant_key, "price_bps": self.price_bps}
+
+
+def recorded_variant(record: Any) -> VariantPrice | None:
+    """The variant a stored price record was priced with (`Quote.price_record()["experiment"]`),
+    so a re-priced line (a regenerated payment link) keeps the price the customer was offered
+    and its conversion is counted. A malformed record means no variant."""
+    if not isinstance(record, dict):
+        return None
+    experiment, variant, bps = record.get("experiment"), record.get("variant"), record.get("price_bps")
+    if not (isinstance(experiment, str) and isinstance(variant, str) and isinstance(bps, int)
+            and not isinstance(bps, bool) and 1000 <= bps <= 30000):
+        return None
+    return VariantPrice(experiment_key=experiment, variant_key=variant, price_bps=bps)
+
+
 
 
 def create_experiment(session: Session, *, product_id: int, key: str, name: str,

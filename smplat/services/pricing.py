@@ -1,7 +1,12 @@
 """The one pricing service: validates a configuration against its product and prices it.
 
-Product page, cart, checkout and the admin preview all call `quote()`; the browser sends
-only choices (option/add-on/plan keys, field values, a quantity), never a price.
+Product page, cart, checkout, link regeneration, saved configurations and the admin
+previews all call `price_for()`, which validates, looks up (or is given) the pricing
+experiment's variant and prices once; the browser sends only choices (option/add-on/plan
+keys, field values, a quantity), never a price. Field values are typed once: a field
+declares its kind (`integer` for whole days, `number`, `url`...), `validate` refuses a
+value of another type and keeps it in canonical form, and consumers read it with
+`field_value`. The drip-feed rule (`drip_feed`) is written once, here.
 
 Price of one configured package (all integers in the product currency's minor units):
 
@@ -24,9 +29,11 @@ same integer rule holds for every currency; `money.exponent` only matters for di
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+
+from sqlmodel import Session
 
 from smplat.models.catalog import (
     AddOnPricingMode,
@@ -35,12 +42,17 @@ from smplat.models.catalog import (
     PlanBilling,
     ProductCustomField,
 )
+from smplat.services import experiments
 from smplat.services.catalog import ProductDetail
+from smplat.services.errors import ErrorCode, ServiceError
+from smplat.services.experiments import VariantPrice
 from smplat.services.expressions import ExpressionError, evaluate
 from smplat.services.money import format_money
 
 MAX_LINE_QUANTITY = 100
 MAX_FIELD_LENGTH = 2000
+MAX_INTEGER_FIELD = 1_000_000_000  # a whole-number field never holds more, whatever its own maximum
+_INTEGER_RE = re.compile(r"^[+-]?[0-9]+$")
 CHANNELS = ("storefront", "api", "admin")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -49,13 +61,13 @@ class PricingError(RuntimeError):
     """The catalog itself is inconsistent (a plan in another currency...): our bug, not the customer's."""
 
 
-class ConfigurationInvalid(ValueError):
-    """The configuration breaks a rule. `errors` maps where (e.g. "fields.username",
-    "options.package", "quantity") to a message a customer can act on."""
+class ConfigurationInvalid(ServiceError, ValueError):
+    """The configuration breaks a rule (code INVALID). `errors` maps where (e.g.
+    "fields.username", "options.package", "quantity") to a message a customer can act on."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        self.errors = dict(errors)
-        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+        errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()), code=ErrorCode.INVALID, errors=errors)
 
 
 @dataclass(frozen=True)
@@ -74,15 +86,6 @@ class Configuration:
 
     def selected_option_refs(self) -> set[str]:
         return {f"{group}:{key}" for group, keys in self.options.items() for key in keys}
-
-
-@dataclass(frozen=True)
-class VariantPrice:
-    """The experiment variant a visitor is assigned to (None: no experiment runs)."""
-
-    experiment_key: str
-    variant_key: str
-    price_bps: int
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class Quote:
     service_units: int  # per package (e.g. 1000 followers)
     override_service_id: int | None
     experiment: VariantPrice | None
+    # typed values still to fix, when priced with fields="collect" (the configurator while typing)
+    field_errors: dict[str, str] = field(default_factory=dict)
 
     def breakdown_dicts(self) -> list[dict[str, Any]]:
         return [line.as_dict() for line in self.breakdown]
@@ -120,8 +125,7 @@ class Quote:
             "currency": self.currency, "unit_price_minor": self.unit_price_minor, "quantity": self.quantity,
             "total_minor": self.total_minor, "lines": self.breakdown_dicts(), "billing": self.billing,
             "interval": self.interval, "interval_count": self.interval_count,
-            "experiment": ({"experiment": self.experiment.experiment_key, "variant": self.experiment.variant_key,
-                            "price_bps": self.experiment.price_bps} if self.experiment else None),
+            "experiment": self.experiment.as_record() if self.experiment else None,
         }
 
 
@@ -245,10 +249,50 @@ def is_visible(rules: dict[str, Any] | None, config: Configuration, channel: str
 # --- validation ------------------------------------------------------------------------
 
 
+def parse_integer(value: str) -> int | None:
+    """A whole number as typed ("3", "+3", "-2"), or None ("2.5", "1e3", "abc", "")."""
+    text = (value or "").strip()
+    return int(text) if len(text) <= 100 and _INTEGER_RE.match(text) else None
+
+
+def field_value(spec: ProductCustomField, value: str) -> int | Decimal | str | None:
+    """A typed value in the type its field declares: int for integer fields, Decimal for
+    number fields, text otherwise; None when it is empty or not of that type. Consumers
+    (delivery, calculators) read typed values through this, never with their own parsing."""
+    if not value:
+        return None
+    if spec.field_type == CustomFieldType.INTEGER.value:
+        return parse_integer(value)
+    if spec.field_type == CustomFieldType.NUMBER.value:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return None
+        return number if number.is_finite() else None
+    return value
+
+
+def _check_range(spec: ProductCustomField, number: int | Decimal) -> str | None:
+    if spec.min_value is not None and number < spec.min_value:
+        return f"{spec.label} must be at least {spec.min_value.normalize():f}."
+    if spec.max_value is not None and number > spec.max_value:
+        return f"{spec.label} must be at most {spec.max_value.normalize():f}."
+    return None
+
+
 def _check_field(spec: ProductCustomField, value: str) -> str | None:
     label = spec.label
     if not value:
         return f"{label} is required." if spec.required else None
+    if spec.field_type == CustomFieldType.INTEGER.value:
+        whole = parse_integer(value)
+        if whole is None:
+            return f"{label} must be a whole number, e.g. 3."
+        problem = _check_range(spec, whole)
+        if problem:
+            return problem
+        if abs(whole) > MAX_INTEGER_FIELD:
+            return f"{label} must be at most {MAX_INTEGER_FIELD:,}."
     if spec.field_type == CustomFieldType.NUMBER.value:
         try:
             number = Decimal(value)
@@ -256,10 +300,9 @@ def _check_field(spec: ProductCustomField, value: str) -> str | None:
             return f"{label} must be a number."
         if not number.is_finite():
             return f"{label} must be a number."
-        if spec.min_value is not None and number < spec.min_value:
-            return f"{label} must be at least {spec.min_value.normalize():f}."
-        if spec.max_value is not None and number > spec.max_value:
-            return f"{label} must be at most {spec.max_value.normalize():f}."
+        problem = _check_range(spec, number)
+        if problem:
+            return problem
     if spec.field_type == CustomFieldType.URL.value and not re.match(r"^https?://[^\s]+$", value):
         return f"{label} must be a link starting with https://."
     if spec.field_type == CustomFieldType.EMAIL.value and not _EMAIL_RE.match(value):
@@ -278,6 +321,16 @@ def validate(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
              channel: str = "storefront") -> Configuration:
     """Check every choice against the product; return the configuration with hidden
     fields dropped and defaults filled in. Raises ConfigurationInvalid listing every problem."""
+    valid, errors = _checked(detail, config, quantity=quantity, channel=channel)
+    if errors:
+        raise ConfigurationInvalid(errors)
+    return valid
+
+
+def _checked(detail: ProductDetail, config: Configuration, *, quantity: int, channel: str,
+             check_fields: bool = True) -> tuple[Configuration, dict[str, str]]:
+    """Every rule at once: the configuration as it will be kept (valid typed values only)
+    and every problem found, by where it is."""
     errors: dict[str, str] = {}
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_LINE_QUANTITY:
         errors["quantity"] = f"Choose a quantity from 1 to {MAX_LINE_QUANTITY}."
@@ -320,7 +373,7 @@ def validate(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
         if key not in field_specs:
             errors[f"fields.{key}"] = "This product has no such field."
     kept: dict[str, str] = {}
-    for spec in detail.fields:
+    for spec in detail.fields if check_fields else []:
         if not is_visible(spec.visibility_rules, config, channel):
             continue  # hidden: its value is neither required nor kept
         value = config.fields.get(spec.key, "") or spec.default_value or ""
@@ -328,12 +381,11 @@ def validate(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
         if problem:
             errors[f"fields.{spec.key}"] = problem
         elif value:
-            kept[spec.key] = value
+            # stored as typed once: a whole number in its canonical form ("+03" -> "3")
+            kept[spec.key] = str(parse_integer(value)) if spec.field_type == CustomFieldType.INTEGER.value else value
 
-    if errors:
-        raise ConfigurationInvalid(errors)
     return Configuration(options={k: list(v) for k, v in config.options.items() if v}, add_ons=list(config.add_ons),
-                         plan=config.plan, fields=kept, preset=config.preset)
+                         plan=config.plan, fields=kept, preset=config.preset), errors
 
 
 # --- pricing ---------------------------------------------------------------------------
@@ -396,10 +448,43 @@ def price(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
 
 def quote(detail: ProductDetail, raw_configuration: Any, *, quantity: int = 1, channel: str = "storefront",
           variant: VariantPrice | None = None) -> Quote:
-    """Validate then price: the single entry point for every page, route and job."""
+    """Validate then price with a given variant, without a database (the rules alone, for
+    tests and `price_for`). Pages, services and jobs call `price_for`."""
     config = raw_configuration if isinstance(raw_configuration, Configuration) else normalize(raw_configuration)
     valid = validate(detail, config, quantity=quantity, channel=channel)
     return price(detail, valid, quantity=quantity, variant=variant)
+
+
+FIELDS_CHECK = "check"  # typed values are validated like every choice (cart, checkout, saving)
+FIELDS_COLLECT = "collect"  # field problems are reported on the quote, the choices still priced (configurator)
+FIELDS_SKIP = "skip"  # typed values are neither checked nor kept (admin previews of a package)
+
+
+def price_for(session: Session, detail: ProductDetail, raw_configuration: Any, *, quantity: int = 1,
+              channel: str = "storefront", visitor: str | None = None, variant: VariantPrice | None = None,
+              fields: str = FIELDS_CHECK) -> Quote:
+    """The one price entry point: the product page, cart, checkout, link regeneration, saved
+    configurations and the admin previews all call it. Validates, then prices once, with the
+    pricing experiment's variant carried in the quote (and so in every stored price record).
+
+    The variant is either the visitor's assignment (`visitor`: the hash of the cart cookie; one
+    query for the product's running experiment) or one recorded earlier (`variant`: a checkout
+    line's, when an operator regenerates its link); neither means the list price. The
+    currency is the product's. Raises ConfigurationInvalid listing every problem (with
+    `fields="collect"`, only when a choice is wrong: typed values go to `Quote.field_errors`)."""
+    if visitor is not None and variant is not None:
+        raise TypeError("price_for takes a visitor or a recorded variant, not both")
+    if fields not in (FIELDS_CHECK, FIELDS_COLLECT, FIELDS_SKIP):
+        raise TypeError(f"unknown fields mode {fields!r}")
+    config = raw_configuration if isinstance(raw_configuration, Configuration) else normalize(raw_configuration)
+    valid, errors = _checked(detail, config, quantity=quantity, channel=channel, check_fields=fields != FIELDS_SKIP)
+    field_errors = {k: v for k, v in errors.items() if k.startswith("fields.")}
+    if errors and (fields != FIELDS_COLLECT or len(field_errors) != len(errors)):
+        raise ConfigurationInvalid(errors)
+    if variant is None and visitor:
+        variant = experiments.variant_for(session, detail.product.id, visitor)
+    quoted = price(detail, valid, quantity=quantity, variant=variant)
+    return replace(quoted, field_errors=field_errors) if field_errors else quoted
 
 
 # --- what the configurator shows beside the price ---------------------------------------
@@ -409,19 +494,58 @@ def _chosen_options(detail: ProductDetail, config: Configuration) -> list[Any]:
     return [o for g, opts in detail.groups for o in opts if o.key in config.options.get(g.key, [])]
 
 
+DRIP_FEED_DAYS_FIELD = "drip_days"
+DEFAULT_DRIP_FEED_DAYS = 3
+
+
+@dataclass(frozen=True)
+class DripFeed:
+    """Gradual delivery: the package spread over whole days, one run a day."""
+
+    days: int
+
+    @property
+    def hours(self) -> int:
+        return self.days * 24
+
+    @property
+    def runs(self) -> int | None:
+        """Provider runs; one day is a single delivery, not a drip-feed."""
+        return self.days if self.days >= 2 else None
+
+    @property
+    def interval_minutes(self) -> int | None:
+        return 24 * 60 if self.runs is not None else None
+
+
+def drip_feed(detail: ProductDetail, config: Configuration) -> DripFeed | None:
+    """The one drip-feed rule, read by the delivery estimate and the delivery spec alike.
+
+    Gradual speed spreads the package over the `drip_days` whole-number field (its default,
+    else 3, when empty). A value its field refuses (only possible before validation, e.g. on
+    the product page while the customer is still typing) counts as the default."""
+    if "gradual" not in config.options.get("speed", []):
+        return None
+    spec = next((f for f in detail.fields if f.key == DRIP_FEED_DAYS_FIELD), None)
+    days: Any = None
+    if spec is not None:
+        value = config.fields.get(spec.key) or spec.default_value or ""
+        if value and _check_field(spec, value) is None:
+            days = field_value(spec, value)
+    if isinstance(days, Decimal) and days == days.to_integral_value():
+        days = int(days)  # a shop whose field is still typed "number"
+    if not isinstance(days, int) or days < 1:
+        days = DEFAULT_DRIP_FEED_DAYS
+    return DripFeed(days=days)
+
+
 def delivery_estimate_hours(detail: ProductDetail, config: Configuration) -> int:
     """Express halves the product's estimate; gradual delivery takes the chosen days."""
     hours = detail.product.delivery_estimate_hours
-    speed = config.options.get("speed", [])
-    if "express" in speed:
+    if "express" in config.options.get("speed", []):
         return max(1, hours // 2)
-    if "gradual" in speed:
-        try:
-            days = int(Decimal(config.fields.get("drip_days") or "3"))
-        except (InvalidOperation, ValueError):
-            days = 3
-        return max(1, days) * 24
-    return hours
+    drip = drip_feed(detail, config)
+    return drip.hours if drip is not None else hours
 
 
 def calculator_text(detail: ProductDetail, config: Configuration) -> str:

@@ -35,7 +35,7 @@ def product_route_preview(session: Session, slug: str) -> dict[str, Any] | None:
         else [("Default configuration", base)]
     rows: list[dict[str, Any]] = []
     for label, config in packages:
-        quote = pricing.price(detail, config)
+        quote = pricing.price_for(session, detail, config, fields=pricing.FIELDS_SKIP)  # list price, no visitor
         spec = DeliverySpec(link=PREVIEW_LINK, quantity=max(1, quote.service_units), channel=product.platform)
         candidates = routing.preview(session, product.id, spec, quote.total_minor)
         if not candidates:

@@ -22,9 +22,9 @@ from smplat.models.catalog import (
     Category,
     CustomFieldType,
     OptionSelection,
-    Platform,
     PlanBilling,
     PlanInterval,
+    Platform,
     Product,
     ProductAddOn,
     ProductBundle,
@@ -462,7 +462,7 @@ def _seed_product(
     )
     seeder.get_or_create(
         ProductCustomField, {"product_id": pid, "key": "drip_days"},
-        label="Spread delivery over (days)", field_type=CustomFieldType.NUMBER.value, required=False,
+        label="Spread delivery over (days)", field_type=CustomFieldType.INTEGER.value, required=False,
         placeholder="3", help_text="Only for gradual delivery: how many days the package is spread over.",
         default_value="3", min_value=Decimal("1"), max_value=Decimal("30"),
         visibility_rules={"match": "all", "conditions": [{"option": "speed:gradual"}]}, sort_order=20,

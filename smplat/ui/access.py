@@ -61,6 +61,7 @@ PUBLIC_HANDLERS: dict[str, str] = {
     "ProductState.add_to_cart": _GUEST_SHOP,
     "ProductState.save_configuration": _OWN_SESSION,
     "ProductState.apply_saved": _OWN_SESSION,
+    "ProductState.delete_saved": _OWN_SESSION,
 }
 
 # Handlers Reflex adds to every state: they set a field of the caller's own page state, which

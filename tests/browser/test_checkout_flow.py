@@ -145,14 +145,19 @@ def test_card_preset_saved_configuration_and_cart_merge_at_sign_in(tab, live_sho
     tab.locator("#field-username").blur()
     tab.locator("#save-name").fill("Launch week")
     tab.locator("#save-configuration").click()
-    expect(tab.get_by_role("button", name="Launch week")).to_be_visible()
+    expect(tab.get_by_role("button", name="Launch week", exact=True)).to_be_visible()
     tab.reload()
     wait_for_app(tab)
     expect(tab.locator("#price-total")).to_have_text("€12.00")
-    tab.get_by_role("button", name="Launch week").click()
+    tab.get_by_role("button", name="Launch week", exact=True).click()
     expect(tab.locator("#price-total")).to_have_text("€29.00")
     _shot(tab, output_dir, "configurator_saved_configuration")
     assert [name for (name,) in _rows(shop, SavedConfiguration.name)] == ["Launch week"]
+    # and the owner deletes it
+    tab.get_by_role("button", name="Delete Launch week").click()
+    expect(tab.get_by_role("button", name="Launch week", exact=True)).to_have_count(0)
+    tab.wait_for_timeout(300)
+    assert _rows(shop, SavedConfiguration.name) == []
 
 
 def test_admin_sales_shows_counters_experiments_and_preset_events(tab, live_shop, output_dir) -> None:  # noqa: ANN001

@@ -9,16 +9,17 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import reflex as rx
 from reflex.istate.data import RouterData
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-import reflex as rx
 from jobs.definitions import provider_health, scheduled_replays
 from smplat import cli
 from smplat.api.app import build_api
 from smplat.db import session_scope
 from smplat.models.accounts import Role, User
+from smplat.models.base import utcnow
 from smplat.models.fulfillment import FulfillmentTask
 from smplat.models.orders import OrderEvent, OrderItem
 from smplat.models.providers import AlertNotice, Provider, ProviderHealthCheck, ProviderService, Refill, ScheduledReplay
@@ -29,7 +30,6 @@ from smplat.services import accounts, alerts, fulfillment, providers, refills
 from smplat.services.order_status import Actor
 from smplat.services.secrets_box import decrypt
 from smplat.settings import get_settings, reset_settings_cache
-from smplat.models.base import utcnow
 from smplat.ui.pages.admin.dead_letters import DeadLettersState
 from smplat.ui.pages.admin.fulfilment import FulfilmentState
 from smplat.ui.pages.admin.order import OrderDetailState

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from smplat.db import session_scope
 from smplat.models.accounts import Role
 from smplat.services import accounts
-from smplat.ui.pages.account._state import AccountState
-from smplat.ui.pages.admin.jobs import JobsState
-from smplat.ui.pages.admin._state import AdminState
 from smplat.ui import routes
+from smplat.ui.pages.account._state import AccountState
+from smplat.ui.pages.admin._state import AdminState
+from smplat.ui.pages.admin.jobs import JobsState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE, AuthState
 
 pytestmark = pytest.mark.integration

@@ -17,10 +17,10 @@ from smplat.models.analytics import SearchRecord
 from smplat.models.content import ContentBlock
 from smplat.services import search
 from smplat.services.seed import seed_demo
+from smplat.ui.components.bundles import BundlesState
 from smplat.ui.components.consent import ConsentState
 from smplat.ui.pages.admin.content import ContentAdminState
 from smplat.ui.pages.admin.search_insights import SearchInsightsState
-from smplat.ui.components.bundles import BundlesState
 from smplat.ui.pages.storefront.catalog import ServicesState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
 from tests.integration.test_page_guards import _events, _is_toast_error, session_cookie_for

@@ -19,7 +19,7 @@ from smplat.models.catalog import (
 )
 from smplat.services import pricing
 from smplat.services.catalog import ProductDetail
-from smplat.services.pricing import ConfigurationInvalid, Configuration, VariantPrice
+from smplat.services.pricing import Configuration, ConfigurationInvalid, VariantPrice
 
 pytestmark = pytest.mark.unit
 
@@ -60,7 +60,7 @@ def make_detail(currency: str = "EUR", base: int = 1200, *, plans: list[ProductP
         ProductCustomField(id=300, product_id=1, key="username", label="Instagram username", field_type="handle",
                            required=True, regex_pattern=r"^@?[A-Za-z0-9._]{1,30}$",
                            regex_message="Use 1–30 letters, numbers, dots or underscores."),
-        ProductCustomField(id=301, product_id=1, key="drip_days", label="Days", field_type="number", required=False,
+        ProductCustomField(id=301, product_id=1, key="drip_days", label="Days", field_type="integer", required=False,
                            default_value="3", min_value=Decimal("1"), max_value=Decimal("30"),
                            visibility_rules={"match": "all", "conditions": [{"option": "speed:gradual"}]}),
         *(extra_fields or []),
@@ -262,16 +262,59 @@ def test_quantity_must_be_an_integer() -> None:
     ("label", "value", "error"),
     [
         ("below minimum", "0", "Days must be at least 1."),
+        ("negative", "-2", "Days must be at least 1."),
         ("above maximum", "31", "Days must be at most 30."),
-        ("not a number", "three", "Days must be a number."),
-        ("infinity", "Infinity", "Days must be a number."),
+        ("huge", str(10**12), "Days must be at most 30."),
+        ("a decimal", "2.5", "Days must be a whole number, e.g. 3."),
+        ("a whole decimal", "3.0", "Days must be a whole number, e.g. 3."),
+        ("an exponent", "1e1", "Days must be a whole number, e.g. 3."),
+        ("not a number", "abc", "Days must be a whole number, e.g. 3."),
+        ("infinity", "Infinity", "Days must be a whole number, e.g. 3."),
     ],
 )
-def test_numeric_ranges(label: str, value: str, error: str) -> None:
+def test_integer_field_refuses_what_is_not_a_whole_number_in_range(label: str, value: str, error: str) -> None:
     with pytest.raises(ConfigurationInvalid) as excinfo:
         pricing.quote(make_detail(), config(options={"package": "1000", "speed": "gradual"},
                                             fields={"username": "@brand", "drip_days": value}))
     assert excinfo.value.errors == {"fields.drip_days": error}
+
+
+@pytest.mark.parametrize(("typed", "stored"), [("5", "5"), (" 05 ", "5"), ("+7", "7")])
+def test_integer_field_is_stored_in_its_canonical_form(typed: str, stored: str) -> None:
+    quote = pricing.quote(make_detail(), config(options={"package": "1000", "speed": "gradual"},
+                                                fields={"username": "@brand", "drip_days": typed}))
+    assert quote.configuration.fields == {"username": "@brand", "drip_days": stored}
+
+
+def test_integer_field_without_a_maximum_is_still_bounded() -> None:
+    extra = [ProductCustomField(id=305, product_id=1, key="runs", label="Runs", field_type="integer", required=True)]
+    with pytest.raises(ConfigurationInvalid) as excinfo:
+        pricing.quote(make_detail(extra_fields=extra), config(fields={"username": "@b", "runs": str(10**12)}))
+    assert excinfo.value.errors == {"fields.runs": "Runs must be at most 1,000,000,000."}
+
+
+@pytest.mark.parametrize(
+    ("label", "value", "error"),
+    [
+        ("below minimum", "0.5", "Budget must be at least 1."),
+        ("above maximum", "10.01", "Budget must be at most 10."),
+        ("not a number", "three", "Budget must be a number."),
+        ("infinity", "Infinity", "Budget must be a number."),
+    ],
+)
+def test_number_field_ranges(label: str, value: str, error: str) -> None:
+    extra = [ProductCustomField(id=306, product_id=1, key="budget", label="Budget", field_type="number",
+                                required=True, min_value=Decimal("1"), max_value=Decimal("10"))]
+    with pytest.raises(ConfigurationInvalid) as excinfo:
+        pricing.quote(make_detail(extra_fields=extra), config(fields={"username": "@b", "budget": value}))
+    assert excinfo.value.errors == {"fields.budget": error}
+
+
+def test_number_field_keeps_a_decimal() -> None:
+    extra = [ProductCustomField(id=306, product_id=1, key="budget", label="Budget", field_type="number",
+                                required=True, min_value=Decimal("1"), max_value=Decimal("10"))]
+    quote = pricing.quote(make_detail(extra_fields=extra), config(fields={"username": "@b", "budget": "2.5"}))
+    assert quote.configuration.fields == {"username": "@b", "budget": "2.5"}
 
 
 def test_visible_optional_field_gets_its_default() -> None:
@@ -384,3 +427,42 @@ def test_receipt_shows_a_special_price_as_its_own_line() -> None:
         {"kind": "adjustment", "label": "Special price", "amount": "-€1.20"},
         {"kind": "total", "label": "Total (1 package)", "amount": "€10.80"},
     ]
+
+
+# --- the one drip-feed rule ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "speed", "days", "hours", "runs", "interval"),
+    [
+        ("standard speed", "standard", None, 48, None, None),
+        ("express", "express", None, 24, None, None),
+        ("gradual, default days", "gradual", None, 72, 3, 1440),
+        ("gradual over one day", "gradual", "1", 24, None, None),
+        ("gradual over two days", "gradual", "2", 48, 2, 1440),
+        ("gradual over thirty days", "gradual", "30", 720, 30, 1440),
+    ],
+)
+def test_delivery_estimate_and_delivery_spec_follow_one_drip_feed_rule(label, speed, days, hours, runs, interval):
+    from smplat.services.checkout.placement import delivery_spec
+
+    # given a validated configuration
+    detail = make_detail()
+    fields = {"username": "@brand", **({"drip_days": days} if days else {})}
+    quote = pricing.quote(detail, config(options={"package": "1000", "speed": speed}, fields=fields))
+    # when the page's estimate and the checkout's delivery spec are read
+    spec = delivery_spec(detail, quote)
+    # then both say the same: the estimate's days are the provider's runs, one a day
+    assert pricing.delivery_estimate_hours(detail, quote.configuration) == hours
+    assert (spec.dripfeed_runs, spec.dripfeed_interval_minutes) == (runs, interval)
+
+
+@pytest.mark.parametrize("typed", ["2.5", "-1", "abc", str(10**12)])
+def test_the_drip_feed_rule_reads_a_value_its_field_refuses_as_the_default(typed: str) -> None:
+    # given the product page while the customer is still typing (not validated yet)
+    detail = make_detail()
+    unvalidated = pricing.normalize(config(options={"package": "1000", "speed": "gradual"},
+                                           fields={"username": "@brand", "drip_days": typed}))
+    # then the estimate shows the default days instead of failing or inventing a number
+    assert pricing.drip_feed(detail, unvalidated) == pricing.DripFeed(days=3)
+    assert pricing.delivery_estimate_hours(detail, unvalidated) == 72

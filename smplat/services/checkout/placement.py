@@ -45,11 +45,8 @@ def delivery_spec(line_detail: Any, quote: pricing.Quote) -> DeliverySpec:
     link = next((v for k, v in fields.items() if k.endswith("_link")), "")
     if not link and handle:
         link = _PROFILE_URLS.get(product.platform, "https://{}").format(handle)
-    runs = interval = None
-    if "gradual" in quote.configuration.options.get("speed", []):
-        days = int(fields.get("drip_days") or 3)
-        if days >= 2:
-            runs, interval = days, 24 * 60
+    drip = pricing.drip_feed(line_detail, quote.configuration)  # the same rule as the delivery estimate
+    runs, interval = (drip.runs, drip.interval_minutes) if drip is not None else (None, None)
     comments = [c.strip() for c in fields.get("custom_comments", "").splitlines() if c.strip()]
     return DeliverySpec(
         link=link or product.slug, quantity=quote.service_units * quote.quantity, channel=product.platform,

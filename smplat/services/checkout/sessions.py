@@ -13,7 +13,7 @@ from sqlmodel import Session
 from smplat.integrations import stripe_gateway
 from smplat.models.base import utcnow
 from smplat.models.checkout import CheckoutSession, CheckoutStatus
-from smplat.services import carts, counters, pricing
+from smplat.services import carts, counters, experiments, pricing
 from smplat.services.checkout import placement
 from smplat.services.checkout.errors import CheckoutError
 from smplat.services.errors import ErrorCode
@@ -71,7 +71,9 @@ def regenerate_link(session: Session, checkout_id: int, *, base_url: str | None 
             raise CheckoutError(f"{line['product_title']} is no longer sold; the customer must choose again.",
                                 code=ErrorCode.NOT_ALLOWED)
         try:
-            quote = pricing.quote(detail, line["configuration"], quantity=line["quantity"])
+            # the variant the customer was offered, so the price holds and the conversion counts
+            quote = pricing.price_for(session, detail, line["configuration"], quantity=line["quantity"],
+                                      variant=experiments.recorded_variant(line["price"].get("experiment")))
         except pricing.ConfigurationInvalid as exc:
             raise CheckoutError(f"{line['product_title']}: {exc}") from None
         lines.append(placement.line_record(detail, quote))

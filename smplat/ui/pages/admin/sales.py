@@ -89,7 +89,8 @@ class SalesState(AuthState):
             try:
                 config = (pricing.from_preset(detail, str(form["preset"])) if form.get("preset")
                           else pricing.default_configuration(detail))
-                quote = pricing.price(detail, config)  # the same pricing as the shop, fields not needed
+                # the same pricing as the shop at list price; typed values are not needed
+                quote = pricing.price_for(db, detail, config, fields=pricing.FIELDS_SKIP)
             except pricing.ConfigurationInvalid as exc:
                 self.preview, self.preview_total = [], str(exc)
                 return

@@ -28,9 +28,9 @@ class CartState(ShopperState):
     email_error: str = ""
     checkout_error: str = ""
 
-    def _reload(self, db) -> None:  # noqa: ANN001
+    def _reload(self, db, known: dict | None = None) -> None:  # noqa: ANN001
         cart = carts.find_cart(db, **self._owner())
-        priced = carts.price_cart(db, cart, visitor=self._visitor())
+        priced = carts.price_cart(db, cart, visitor=self._visitor(), known=known)
         self.rows = [line.row() for line in priced.lines]
         self.total = format_money(priced.total_minor, priced.currency)
         self.can_checkout = priced.ok
@@ -53,12 +53,13 @@ class CartState(ShopperState):
             if delta not in (-1, 1):  # the page only sends one step at a time
                 return rx.toast.error("Change the quantity one package at a time.")
             try:
-                carts.update_item(db, cart, item_id, quantity=int(row["quantity"]) + delta, visitor=self._visitor())
+                line = carts.update_line(db, cart, item_id, quantity=int(row["quantity"]) + delta,
+                                         visitor=self._visitor())
             except (carts.CartError, carts.pricing.ConfigurationInvalid) as exc:
                 db.rollback()
                 self.checkout_error = str(exc)
                 return
-            self._reload(db)
+            self._reload(db, known={line.item.id: line.quote})
 
     @rx.event
     def remove(self, item_id: int):

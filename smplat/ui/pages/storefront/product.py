@@ -7,7 +7,8 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import carts, catalog, counters, experiments, pricing
+from smplat.services import carts, catalog, configurator, counters, experiments, pricing
+from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
 from smplat.ui import routes
 from smplat.ui.components.bundles import bundles_section
@@ -61,7 +62,9 @@ class ProductState(ShopperState):
     def _detail(self, db):  # noqa: ANN001, ANN202
         return catalog.get_product_detail(db, self.slug)
 
-    def _refresh(self, db, detail) -> None:  # noqa: ANN001
+    def _refresh(self, db, detail, quote: pricing.Quote | None = None) -> None:  # noqa: ANN001
+        """Display rows for the current choices; `quote` is the price this event already
+        computed (the line just stored), else the choices are priced here."""
         currency = detail.product.currency
         try:
             config = pricing.normalize(self.config)
@@ -69,17 +72,14 @@ class ProductState(ShopperState):
             config = pricing.default_configuration(detail)
         self.config = config.as_dict()
         errors: dict[str, str] = {}
-        quote = None
-        variant = experiments.variant_for(db, detail.product.id, self._visitor())
-        try:
-            quote = pricing.quote(detail, config, quantity=self.quantity, variant=variant)
-        except pricing.ConfigurationInvalid as exc:
-            errors = exc.errors
-            if all(k.startswith("fields.") for k in errors):
-                # choices are fine, only typed values are missing: still show the live price
-                blank = pricing.Configuration(options=config.options, add_ons=config.add_ons, plan=config.plan,
-                                              preset=config.preset)
-                quote = pricing.price(detail, blank, quantity=self.quantity, variant=variant)
+        if quote is None:
+            try:
+                # choices are priced even while typed values still need fixing (field_errors)
+                quote = pricing.price_for(db, detail, config, quantity=self.quantity, visitor=self._visitor(),
+                                          fields=pricing.FIELDS_COLLECT)
+                errors = quote.field_errors
+            except pricing.ConfigurationInvalid as exc:
+                errors = exc.errors
         selected = config.options
         self.groups = [{
             "key": g.key, "name": g.name, "selection": "Choose one" if g.selection == "single" else "Choose any",
@@ -123,17 +123,19 @@ class ProductState(ShopperState):
         self.form_error = "Please fix the highlighted choices." if quote is None and others else ""
 
     def _with_detail(self, change):  # noqa: ANN001, ANN202
-        """Apply one change of the customer's choices; a choice the product does not offer
-        (a crafted event) is refused with a message and changes nothing."""
+        """Apply one change of the customer's choices: `change(detail)` asks the configurator
+        service for the next configuration; a choice the product does not offer (a crafted
+        event) is refused with the service's message and changes nothing."""
         with session_scope() as db:
             detail = self._detail(db)
             if detail is None:
                 self.found = False
                 return None
             try:
-                change(detail)
-            except pricing.ConfigurationInvalid as exc:
-                return rx.toast.error(next(iter(exc.errors.values()), "That choice does not exist."))
+                config = change(detail)
+            except ServiceError as exc:
+                return rx.toast.error(exc.message)
+            self.config = config
             self.added = False
             self._refresh(db, detail)
         return None
@@ -199,49 +201,23 @@ class ProductState(ShopperState):
 
     @rx.event
     def choose_option(self, group_key: str, option_key: str):
-        def change(detail) -> None:  # noqa: ANN001
-            group = next((g for g, opts in detail.groups if g.key == group_key
-                          and any(o.key == option_key for o in opts)), None)
-            if group is None:
-                raise pricing.ConfigurationInvalid({"options": "That option does not exist."})
-            options = dict(self.config.get("options") or {})
-            current = list(options.get(group_key) or [])
-            if group.selection == "multi":
-                current = [k for k in current if k != option_key] if option_key in current else current + [option_key]
-            else:
-                current = [option_key]
-            options[group_key] = current
-            self.config = self._set(options=options, preset=None)
-        return self._with_detail(change)
+        return self._with_detail(lambda detail: configurator.choose_option(detail, self.config, group_key, option_key))
 
     @rx.event
     def toggle_add_on(self, key: str):
-        def change(detail) -> None:  # noqa: ANN001
-            if not any(a.key == key for a in detail.add_ons):
-                raise pricing.ConfigurationInvalid({"add_ons": "That add-on does not exist."})
-            add_ons = list(self.config.get("add_ons") or [])
-            add_ons = [a for a in add_ons if a != key] if key in add_ons else add_ons + [key]
-            self.config = self._set(add_ons=add_ons, preset=None)
-        return self._with_detail(change)
+        return self._with_detail(lambda detail: configurator.toggle_add_on(detail, self.config, key))
 
     @rx.event
     def choose_plan(self, key: str):
-        def change(detail) -> None:  # noqa: ANN001
-            if not any(p.key == key for p in detail.plans):
-                raise pricing.ConfigurationInvalid({"plan": "That plan does not exist."})
-            self.config = self._set(plan=key, preset=None)
-        return self._with_detail(change)
+        return self._with_detail(lambda detail: configurator.choose_plan(detail, self.config, key))
 
     @rx.event
     def set_field(self, key: str, value: str):
-        def change(detail) -> None:  # noqa: ANN001
-            if not any(f.key == key for f in detail.fields):
-                raise pricing.ConfigurationInvalid({"fields": "That detail is not asked for this service."})
-            fields = dict(self.config.get("fields") or {})
-            fields[key] = str(value)
+        def change(detail):  # noqa: ANN001, ANN202
+            config = configurator.set_field(detail, self.config, key, value)
             if key not in self.touched:
                 self.touched = self.touched + [key]
-            self.config = self._set(fields=fields)
+            return config
         return self._with_detail(change)
 
     def _parse_quantity(self, value: Any) -> int | None:
@@ -258,7 +234,7 @@ class ProductState(ShopperState):
             return rx.toast.error(self.form_error)
         self.quantity = quantity
         self.form_error = ""
-        return self._with_detail(lambda d: None)
+        return self._with_detail(lambda _detail: self.config)
 
     def _preset_event(self, db, product_id: int, key: str, action: str) -> None:  # noqa: ANN001
         counters.record_preset_event(db, product_id=product_id, preset_key=key, action=action,
@@ -271,12 +247,9 @@ class ProductState(ShopperState):
             if detail is None:
                 return
             try:
-                preset = pricing.from_preset(detail, key)
-            except pricing.ConfigurationInvalid as exc:
-                return rx.toast.error("That preset is not offered for this service." if "preset" in exc.errors
-                                      else "This preset no longer fits the service; choose your options below.")
-            fields = {**(self.config.get("fields") or {}), **preset.fields}
-            self.config = {**preset.as_dict(), "fields": fields}
+                self.config = configurator.apply_preset(detail, self.config, key)
+            except ServiceError as exc:
+                return rx.toast.error(exc.message)
             self._preset_event(db, detail.product.id, key, "apply")
             self.added = False
             self._refresh(db, detail)
@@ -285,10 +258,12 @@ class ProductState(ShopperState):
     def clear_preset(self) -> None:
         with session_scope() as db:
             detail = self._detail(db)
-            if detail is None or not self.config.get("preset"):
+            if detail is None:
                 return
-            self._preset_event(db, detail.product.id, self.config["preset"], "clear")
-            self.config = self._set(preset=None)
+            self.config, cleared = configurator.clear_preset(self.config)
+            if cleared is None:
+                return
+            self._preset_event(db, detail.product.id, cleared, "clear")
             self._refresh(db, detail)
 
     @rx.event
@@ -317,10 +292,10 @@ class ProductState(ShopperState):
             try:
                 cart = carts.get_or_create_cart(db, **owner)
                 if self.editing_item_id:
-                    carts.update_item(db, cart, self.editing_item_id, quantity=quantity, raw_configuration=config,
-                                      visitor=self._visitor())
+                    line = carts.update_line(db, cart, self.editing_item_id, quantity=quantity,
+                                             raw_configuration=config, visitor=self._visitor())
                 else:
-                    carts.add_item(db, cart, self.slug, config, quantity, visitor=self._visitor())
+                    line = carts.add_line(db, cart, self.slug, config, quantity, visitor=self._visitor())
             except pricing.ConfigurationInvalid:
                 db.rollback()
                 self.touched = [f.key for f in detail.fields]
@@ -331,7 +306,7 @@ class ProductState(ShopperState):
                 db.rollback()
                 self.form_error = str(exc)
                 return
-            self._refresh(db, detail)
+            self._refresh(db, detail, line.quote)  # the price just stored, not computed again
             self.added = True
             if self.editing_item_id:
                 self.editing_item_id = 0
@@ -358,19 +333,30 @@ class ProductState(ShopperState):
     @rx.event
     def apply_saved(self, saved_id: str):
         user = self._current_user()
-        if user is None:
-            return
         with session_scope() as db:
-            from smplat.models.merchandising import SavedConfiguration
-
-            row = db.get(SavedConfiguration, int(saved_id)) if saved_id.isdigit() else None
             detail = self._detail(db)
-            if row is None or row.user_id != user.id or detail is None or row.product_id != detail.product.id:
-                return rx.toast.error("That saved configuration is not yours.")
+            if detail is None:
+                return
+            try:
+                row = configurator.load_saved(db, user_id=user.id if user else None, saved_id=saved_id,
+                                              product_id=detail.product.id)
+            except ServiceError as exc:
+                return rx.toast.error(exc.message)
             self.config = dict(row.configuration)
             self.quantity = row.quantity
             self._refresh(db, detail)
 
+    @rx.event
+    def delete_saved(self, saved_id: str):
+        user = self._current_user()
+        with session_scope() as db:
+            try:
+                configurator.delete_saved(db, user_id=user.id if user else None, saved_id=saved_id)
+            except ServiceError as exc:
+                db.rollback()
+                return rx.toast.error(exc.message)
+            self._load_saved(db, int(self.product["id"]))
+            self.save_message = "Deleted."
 
 def _section(title: str, *children: rx.Component, **props) -> rx.Component:
     return card(rx.heading(title, size="4", margin_bottom="0.75rem"), *children, width="100%", **props)
@@ -502,9 +488,12 @@ def _saved_configurations() -> rx.Component:
         ProductState.signed_in,
         _section(
             "Saved configurations",
-            rx.hstack(rx.foreach(ProductState.saved, lambda s: rx.button(
-                s["name"], variant="soft", size="1", on_click=ProductState.apply_saved(s["id"]))), wrap="wrap",
-                spacing="2"),
+            rx.hstack(rx.foreach(ProductState.saved, lambda s: rx.hstack(
+                rx.button(s["name"], variant="soft", size="1", on_click=ProductState.apply_saved(s["id"])),
+                rx.icon_button(rx.icon("x", size=12), variant="ghost", size="1", color_scheme="gray",
+                               on_click=ProductState.delete_saved(s["id"]), aria_label="Delete " + s["name"],
+                               id="delete-saved-" + s["id"]),
+                spacing="1", align="center")), wrap="wrap", spacing="2"),
             rx.form(rx.hstack(rx.input(name="name", placeholder="Name this setup", id="save-name", flex="1"),
                               rx.button("Save", type="submit", variant="outline", id="save-configuration"), width="100%"),
                     on_submit=ProductState.save_configuration, reset_on_submit=True, margin_top="0.5rem"),
