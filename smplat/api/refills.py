@@ -10,8 +10,8 @@ from starlette.routing import Route
 
 from smplat.db import session_scope
 from smplat.services import accounts
+from smplat.services.fulfillment.operator_actions import RefillRefused, request_refill
 from smplat.services.order_status import Actor
-from smplat.services.refills import RefillRefused, request_refill
 from smplat.settings import get_settings
 
 

@@ -13,7 +13,12 @@ from smplat.models.fulfillment import AttemptOutcome, FulfillmentTask, TaskStatu
 from smplat.models.orders import Order, OrderEvent, OrderItem, PaymentStatus
 from smplat.models.providers import ProviderOrder, ProviderService, Refill
 from smplat.sandbox.panel import PanelSandbox
-from smplat.services import fulfillment, refills
+from smplat.services.fulfillment import (
+    engine,
+    operator_actions,
+    read_models,
+    status_sync,
+)
 from smplat.services.order_status import Actor
 from smplat.settings import get_settings, reset_settings_cache
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
@@ -50,8 +55,8 @@ def test_paid_order_goes_through_the_sandbox_panel_to_completed(session, panel):
     order = paid_order(session, [(likes, "https://instagram.com/p/e2e1", 1000, 990),
                                  (followers, "https://instagram.com/e2e", 500, 690)])
     # when the fulfilment job and then the status sync run
-    submitted = fulfillment.run_fulfillment(session_scope)
-    synced = fulfillment.sync_statuses(session_scope)
+    submitted = engine.run_fulfillment(session_scope)
+    synced = status_sync.sync_statuses(session_scope)
     # then
     assert submitted == {"processed": 2, "submitted": 2}
     assert synced["polled"] == 2 and synced["completed"] == 2
@@ -80,9 +85,9 @@ def test_paid_order_goes_through_the_sandbox_panel_to_completed(session, panel):
 def test_second_run_submits_nothing_again(session, panel):
     seed_with_panel(session, panel.base_url)
     paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/once", 1000, 990)])
-    fulfillment.run_fulfillment(session_scope)
+    engine.run_fulfillment(session_scope)
     # when
-    again = fulfillment.run_fulfillment(session_scope)
+    again = engine.run_fulfillment(session_scope)
     # then
     assert again == {}
     assert len(panel.state.orders) == 1
@@ -97,7 +102,7 @@ def test_refusal_retries_with_backoff_then_dead_letters_and_holds_the_line(sessi
     session.commit()
     panel.state.script("add", "error:Link is private", "error:Link is private")
     # when a run goes by (the retry is due at once)
-    counts = fulfillment.run_fulfillment(session_scope)
+    counts = engine.run_fulfillment(session_scope)
     # then
     assert counts == {"processed": 2, "retried": 1, "dead_lettered": 1}
     session.expire_all()
@@ -105,13 +110,13 @@ def test_refusal_retries_with_backoff_then_dead_letters_and_holds_the_line(sessi
     assert (task.status, task.attempts, task.last_error) == ("dead_letter", 2, "refused by the panel: Link is private")
     assert session.get(Order, order.id).status == "on_hold"
     assert panel.state.orders == {}
-    dead = fulfillment.dead_letters(session)
+    dead = read_models.dead_letters(session)
     assert [(d["task_id"], d["attempts"]) for d in dead] == [(task.id, 2)]
     # and an operator retries it: it goes through
     operator = Actor.operator(None, "operator@smplat.local")
-    fulfillment.retry_task(session, task.id, operator, "customer made the account public")
+    operator_actions.retry_task(session, task.id, operator, "customer made the account public")
     session.commit()
-    assert fulfillment.run_fulfillment(session_scope) == {"processed": 1, "submitted": 1}
+    assert engine.run_fulfillment(session_scope) == {"processed": 1, "submitted": 1}
     session.expire_all()
     assert session.get(Order, order.id).status == "processing"
     assert ("manual_override", "operator@smplat.local",
@@ -126,14 +131,14 @@ def test_operator_cancels_a_dead_letter(session, panel):
     session.add(task)
     session.commit()
     # when
-    fulfillment.cancel_task(session, task.id, Actor.operator(None, "op@x.test"), "customer asked")
+    operator_actions.cancel_task(session, task.id, Actor.operator(None, "op@x.test"), "customer asked")
     session.commit()
     # then
     session.expire_all()
     assert session.get(FulfillmentTask, task.id).status == "canceled"
     assert session.get(Order, order.id).status == "canceled"
-    with pytest.raises(fulfillment.TaskActionError):
-        fulfillment.cancel_task(session, task.id, Actor.operator(None, "op@x.test"), "again")
+    with pytest.raises(operator_actions.TaskActionError):
+        operator_actions.cancel_task(session, task.id, Actor.operator(None, "op@x.test"), "again")
 
 
 def test_unanswered_add_is_reconciled_not_resubmitted(session, panel):
@@ -149,11 +154,11 @@ def test_unanswered_add_is_reconciled_not_resubmitted(session, panel):
     session.execute(Provider.__table__.update().values(timeout_seconds=provider_timeout))
     session.commit()
     # when the first run times out and a later run reconciles
-    first = fulfillment.run_fulfillment(session_scope)
+    first = engine.run_fulfillment(session_scope)
     import time
 
     time.sleep(1.1)  # the reconcile delay
-    second = fulfillment.run_fulfillment(session_scope)
+    second = engine.run_fulfillment(session_scope)
     # then the order exists once and was adopted
     assert first == {"processed": 1, "ambiguous": 1}
     assert second == {"processed": 1, "reconciled": 1}
@@ -171,12 +176,12 @@ def test_add_that_never_reached_the_panel_is_submitted_again(session, panel):
     paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/crash", 1000, 990)])
     now = utcnow()
     settings = get_settings()
-    ids = fulfillment.claim_tasks(session, "dead-worker", 10, now, 60)
-    fulfillment.prepare(session, "dead-worker", ids, now, settings)
+    ids = engine.claim_tasks(session, "dead-worker", 10, now, 60)
+    engine.prepare(session, "dead-worker", ids, now, settings)
     session.execute(FulfillmentTask.__table__.update().values(lease_expires_at=now - timedelta(seconds=1)))
     session.commit()
     # when
-    first = fulfillment.run_fulfillment(session_scope)
+    first = engine.run_fulfillment(session_scope)
     # then the lookup found nothing, the intent is closed, and the task went again
     assert first["processed"] == 2 and first["submitted"] == 1 and first["retried"] == 1
     rows = list(session.execute(select(ProviderOrder.status, ProviderOrder.external_order_id).order_by(ProviderOrder.id)))
@@ -190,14 +195,14 @@ def test_active_link_refusal_waits_and_is_not_a_failure(session, panel):
     panel.state.script("add", "error:You have active order with this link. Please wait until order being completed.",
                        "error:You have active order with this link. Please wait until order being completed.")
     # when
-    counts = fulfillment.run_fulfillment(session_scope)
+    counts = engine.run_fulfillment(session_scope)
     # then: no other provider, so it waits (attempts untouched)
     assert counts == {"processed": 2, "waited": 2}
     task = session.execute(select(FulfillmentTask)).scalars().one()
     session.refresh(task)
     assert (task.status, task.attempts) == ("retry_wait", 0)
     assert task.next_attempt_at > utcnow() + timedelta(seconds=500)
-    stats = fulfillment.metrics(session)
+    stats = read_models.metrics(session)
     assert [(m["task_kind"], m["processed"], m["waited"], m["failed"]) for m in stats] == [("submit", 2, 2, 0)]
 
 
@@ -209,9 +214,9 @@ def test_partial_result_applies_the_policy(session, panel, monkeypatch, policy):
     link = "https://instagram.com/p/part"
     panel.state.set_knobs(partial_links=[link], partial_ratio=0.25)
     order = paid_order(session, [(product(session, "instagram-likes"), link, 1000, 990)])
-    fulfillment.run_fulfillment(session_scope)
+    engine.run_fulfillment(session_scope)
     # when
-    counts = fulfillment.sync_statuses(session_scope)
+    counts = status_sync.sync_statuses(session_scope)
     # then
     session.expire_all()
     item = session.execute(select(OrderItem)).scalars().one()
@@ -222,8 +227,8 @@ def test_partial_result_applies_the_policy(session, panel, monkeypatch, policy):
         assert rest.payload["quantity"] == 250
         assert item.status == "processing"
         panel.state.set_knobs(partial_links=[])
-        fulfillment.run_fulfillment(session_scope)
-        fulfillment.sync_statuses(session_scope)
+        engine.run_fulfillment(session_scope)
+        status_sync.sync_statuses(session_scope)
         session.expire_all()
         item = session.execute(select(OrderItem)).scalars().one()
         assert (item.status, item.delivered_quantity) == ("completed", 1000)
@@ -240,7 +245,7 @@ def test_vanished_service_is_marked_and_routing_moves_on(session, panel):
     order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/v", 1000, 990)])
     panel.state.set_knobs(removed_services=["103"])
     # when
-    counts = fulfillment.run_fulfillment(session_scope)
+    counts = engine.run_fulfillment(session_scope)
     # then: the service is vanished, no other route: retried until dead-lettered, the product flagged
     assert counts == {"processed": 5, "retried": 4, "dead_lettered": 1}
     assert panel.state.calls.count("add") == 1
@@ -262,22 +267,22 @@ def test_customer_refill_within_window_is_sent_and_polled(session, panel):
     client = session.execute(select(User).where(User.email == "client@smplat.local")).scalars().one()
     order = paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/r", 500, 690)],
                        user_id=client.id)
-    fulfillment.run_fulfillment(session_scope)
-    fulfillment.sync_statuses(session_scope)
+    engine.run_fulfillment(session_scope)
+    status_sync.sync_statuses(session_scope)
     item = session.execute(select(OrderItem)).scalars().one()
     session.expire_all()
     customer = Actor.customer(client.id, "client@smplat.local")
     # when: outside the window it is refused, someone else's line is refused, inside it is queued
-    with pytest.raises(refills.RefillRefused, match="refill window of 30 days has passed"):
-        refills.request_refill(session, item.id, customer, "dropped", now=utcnow() + timedelta(days=31),
+    with pytest.raises(operator_actions.RefillRefused, match="refill window of 30 days has passed"):
+        operator_actions.request_refill(session, item.id, customer, "dropped", now=utcnow() + timedelta(days=31),
                                customer_user_id=client.id)
-    with pytest.raises(refills.RefillRefused, match="no such order line"):
-        refills.request_refill(session, item.id, customer, "dropped", customer_user_id=client.id + 1000)
+    with pytest.raises(operator_actions.RefillRefused, match="no such order line"):
+        operator_actions.request_refill(session, item.id, customer, "dropped", customer_user_id=client.id + 1000)
     assert session.execute(select(func.count()).select_from(Refill)).scalar_one() == 0
-    refill = refills.request_refill(session, item.id, customer, "dropped by 40", customer_user_id=client.id)
+    refill = operator_actions.request_refill(session, item.id, customer, "dropped by 40", customer_user_id=client.id)
     session.commit()
-    sent = fulfillment.run_fulfillment(session_scope)
-    polled = fulfillment.sync_statuses(session_scope)
+    sent = engine.run_fulfillment(session_scope)
+    polled = status_sync.sync_statuses(session_scope)
     # then
     assert sent == {"processed": 1, "refills_sent": 1}
     assert polled["refill_completed"] == 1
@@ -296,8 +301,8 @@ def test_metrics_count_outcomes_per_provider_and_kind(session, panel):
     likes = product(session, "instagram-likes")
     paid_order(session, [(likes, f"https://instagram.com/p/m{i}", 1000, 990) for i in range(3)])
     panel.state.script("add", "error:Temporary")
-    fulfillment.run_fulfillment(session_scope)
-    stats = fulfillment.metrics(session)
+    engine.run_fulfillment(session_scope)
+    stats = read_models.metrics(session)
     assert [(m["task_kind"], m["processed"], m["succeeded"], m["retried"], m["failed"]) for m in stats] == [
         ("submit", 4, 3, 1, 1)]
     assert session.execute(select(func.count()).select_from(ProviderOrder)).scalar_one() == 4

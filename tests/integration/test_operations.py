@@ -25,7 +25,8 @@ from smplat.models.providers import AlertNotice, Provider, ProviderHealthCheck, 
 from smplat.sandbox.panel import PanelSandbox
 from smplat.sandbox.smtp_sink import SmtpSink, list_messages
 from smplat.sandbox.webhook_sink import WebhookSink
-from smplat.services import accounts, alerts, fulfillment, providers, refills
+from smplat.services import accounts, alerts, providers
+from smplat.services.fulfillment import engine, operator_actions, status_sync
 from smplat.services.order_status import Actor
 from smplat.services.secrets_box import decrypt
 from smplat.settings import get_settings, reset_settings_cache
@@ -143,8 +144,8 @@ def _delivered_order(session, panel, user_id=None):
     seed_with_panel(session, panel.base_url)
     order = paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/ops", 500, 690)],
                        user_id=user_id)
-    fulfillment.run_fulfillment(session_scope)
-    fulfillment.sync_statuses(session_scope)
+    engine.run_fulfillment(session_scope)
+    status_sync.sync_statuses(session_scope)
     session.expire_all()
     return order, session.execute(select(OrderItem).where(OrderItem.order_id == order.id)).scalars().one()
 
@@ -153,13 +154,13 @@ def test_scheduled_replay_is_queued_once_when_due_and_sent(session, panel):
     # given a delivered line with a replay scheduled in an hour
     order, item = _delivered_order(session, panel)
     now = utcnow()
-    refills.schedule_replay(session, item.id, now + timedelta(hours=1), Actor.operator(None, "op@shop.example"), "drop")
+    operator_actions.schedule_replay(session, item.id, now + timedelta(hours=1), Actor.operator(None, "op@shop.example"), "drop")
     session.commit()
     # when the job runs before, at, and again after the time
     early = scheduled_replays(session_scope, now)
     due = scheduled_replays(session_scope, now + timedelta(hours=2))
     again = scheduled_replays(session_scope, now + timedelta(hours=3))
-    sent = fulfillment.run_fulfillment(session_scope)
+    sent = engine.run_fulfillment(session_scope)
     # then
     assert (early, due, again) == ({"queued": 0, "failed": 0}, {"queued": 1, "failed": 0}, {"queued": 0, "failed": 0})
     assert sent == {"processed": 1, "submitted": 1}
@@ -174,8 +175,8 @@ def test_scheduled_replay_is_queued_once_when_due_and_sent(session, panel):
 def test_a_replay_cannot_be_scheduled_in_the_past(session, panel):
     order, item = _delivered_order(session, panel)
     events_before = session.execute(select(func.count()).select_from(OrderEvent)).scalar_one()
-    with pytest.raises(refills.RefillRefused, match="must be in the future"):
-        refills.schedule_replay(session, item.id, utcnow() - timedelta(minutes=1),
+    with pytest.raises(operator_actions.RefillRefused, match="must be in the future"):
+        operator_actions.schedule_replay(session, item.id, utcnow() - timedelta(minutes=1),
                                 Actor.operator(None, "op@shop.example"), "drop")
     session.rollback()
     assert session.execute(select(func.count()).select_from(ScheduledReplay)).scalar_one() == 0
@@ -192,7 +193,7 @@ def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel):
     # when the owner asks for a refill through the API
     answer = api.post(f"/api/order-items/{item.id}/refill", json={"reason": "lost 60 followers"},
                       cookies={get_settings().session_cookie_name: cookie})
-    sent = fulfillment.run_fulfillment(session_scope)
+    sent = engine.run_fulfillment(session_scope)
     # then
     assert answer.status_code == 202
     assert answer.json()["status"] == "requested"

@@ -11,7 +11,8 @@ import plotly.graph_objects as go
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import fulfillment, operations, refills
+from smplat.services import operations
+from smplat.services.fulfillment import operator_actions, read_models
 from smplat.services.order_status import Actor
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, stat_card, status_badge
@@ -31,7 +32,7 @@ class DeadLettersState(AuthState):
 
     def _reload(self) -> None:
         with session_scope() as db:
-            self.rows = fulfillment.dead_letters(db)
+            self.rows = read_models.dead_letters(db)
         self.loaded = True
 
     @rx.event
@@ -57,9 +58,9 @@ class DeadLettersState(AuthState):
             return None
         try:
             with session_scope() as db:
-                do = fulfillment.retry_task if action == "retry" else fulfillment.cancel_task
+                do = operator_actions.retry_task if action == "retry" else operator_actions.cancel_task
                 do(db, task_id, _operator(self), reason)
-        except fulfillment.TaskActionError as exc:
+        except operator_actions.TaskActionError as exc:
             self.error = str(exc)
             self._reload()
             return None
@@ -152,20 +153,20 @@ class OrderDetailState(AuthState):
             with session_scope() as db:
                 actor = _operator(self)
                 if action == "refill":
-                    refills.request_refill(db, item_id, actor, reason)
+                    operator_actions.request_refill(db, item_id, actor, reason)
                     done = "Refill queued."
                 elif action == "replay":
-                    refills.replay(db, item_id, actor, reason)
+                    operator_actions.replay(db, item_id, actor, reason)
                     done = "Replay queued."
                 elif action == "schedule":
                     run_at = _parse_utc(str(data.get("run_at", "")))
                     if run_at is None:
-                        raise refills.RefillRefused("pick the date and time (UTC) of the replay")
-                    refills.schedule_replay(db, item_id, run_at, actor, reason)
+                        raise operator_actions.RefillRefused("pick the date and time (UTC) of the replay")
+                    operator_actions.schedule_replay(db, item_id, run_at, actor, reason)
                     done = f"Replay scheduled for {run_at:%Y-%m-%d %H:%M} UTC."
                 else:
-                    raise refills.RefillRefused("choose refill, replay or schedule")
-        except refills.RefillRefused as exc:
+                    raise operator_actions.RefillRefused("choose refill, replay or schedule")
+        except operator_actions.RefillRefused as exc:
             self.error = str(exc)
             return None
         self.error = ""

@@ -1,6 +1,8 @@
-"""Refills and replays: customer refill requests within the window, operator refill / replay /
-scheduled replay. Each action queues a task (sent by the fulfilment job) and writes an order
-event saying who did it and why."""
+"""Operator actions on fulfilment: retry or cancel a dead-lettered task, request a refill
+(an operator any time, a customer for their own line within the refill window), replay a
+line now or at a scheduled time, and the job that queues scheduled replays when they are
+due. Each action queues a task (sent by the fulfilment engine) or changes one, and writes
+an order event saying who did it and why."""
 
 from __future__ import annotations
 
@@ -23,7 +25,52 @@ from smplat.models.providers import (
     ScheduledReplay,
 )
 from smplat.services import order_status as states
+from smplat.services.fulfillment.common import SUBMITTING_KINDS
 from smplat.services.order_status import Actor
+from smplat.settings import get_settings
+
+# --- dead letters ---------------------------------------------------------------------------
+
+
+class TaskActionError(ValueError):
+    """The task is not in a state that allows this action."""
+
+
+def retry_task(session: Session, task_id: int, actor: Actor, reason: str) -> FulfillmentTask:
+    task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if task is None or task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value):
+        raise TaskActionError("only a dead-lettered or failed task can be retried")
+    now = utcnow()
+    task.status, task.attempts, task.next_attempt_at, task.updated_at = TaskStatus.PENDING.value, 0, now, now
+    task.max_attempts = get_settings().fulfillment_max_attempts  # a retried task gets the current limit
+    session.add(task)
+    item = session.get(OrderItem, task.order_item_id)
+    states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
+                     f"Task {task.id} ({task.kind}) retried by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "retry"})
+    if item.status == OrderStatus.ON_HOLD:
+        states.set_item_status(session, item, OrderStatus.PENDING, actor, "Retried by an operator.")
+    session.flush()
+    return task
+
+
+def cancel_task(session: Session, task_id: int, actor: Actor, reason: str) -> FulfillmentTask:
+    task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if task is None or task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value, TaskStatus.RETRY_WAIT.value):
+        raise TaskActionError("only a dead-lettered, failed or waiting task can be canceled")
+    now = utcnow()
+    task.status, task.updated_at = TaskStatus.CANCELED.value, now
+    session.add(task)
+    item = session.get(OrderItem, task.order_item_id)
+    states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
+                     f"Task {task.id} ({task.kind}) canceled by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "cancel"})
+    if task.kind in SUBMITTING_KINDS and item.delivered_quantity == 0 and states.can_move(item.status, OrderStatus.CANCELED):
+        states.set_item_status(session, item, OrderStatus.CANCELED, actor, f"Canceled by an operator: {reason}")
+    session.flush()
+    return task
+
+
+# --- refills and replays ----------------------------------------------------------------------
+
 
 REFILLABLE = (ProviderOrderStatus.COMPLETED.value, ProviderOrderStatus.PARTIAL.value)
 
