@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from smplat.db import session_scope
 from smplat.models.base import utcnow
-from smplat.models.fulfillment import AttemptOutcome, FulfillmentTask, TaskStatus
+from smplat.models.fulfillment import AttemptOutcome, FulfillmentAttempt, FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEvent, OrderItem, PaymentStatus
 from smplat.models.providers import ProviderOrder, ProviderService, Refill
 from smplat.sandbox.panel import PanelSandbox
@@ -21,6 +21,7 @@ from smplat.services.fulfillment import (
 )
 from smplat.services.order_status import Actor
 from smplat.settings import get_settings, reset_settings_cache
+from tests.fake_clock import FakeClock
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,6 @@ def panel_server():
 def panel(panel_server, monkeypatch):
     panel_server.state.reset()
     monkeypatch.setenv("SMPLAT_FULFILLMENT_BACKOFF_BASE_SECONDS", "0")
-    monkeypatch.setenv("SMPLAT_FULFILLMENT_RECONCILE_DELAY_SECONDS", "1")
     # generous: a drain stops as soon as the queue is empty, and a loaded machine must not cut it short
     monkeypatch.setenv("SMPLAT_FULFILLMENT_TICK_MAX_SECONDS", "60")
     reset_settings_cache()
@@ -153,14 +153,17 @@ def test_unanswered_add_is_reconciled_not_resubmitted(session, panel):
 
     session.execute(Provider.__table__.update().values(timeout_seconds=provider_timeout))
     session.commit()
-    # when the first run times out and a later run reconciles
-    first = engine.run_fulfillment(session_scope)
-    import time
-
-    time.sleep(1.1)  # the reconcile delay
-    second = engine.run_fulfillment(session_scope)
+    clock = FakeClock()
+    # when the first run times out, a run within the reconcile delay finds nothing to do,
+    # and a run once the delay has passed reconciles
+    first = engine.run_fulfillment(session_scope, clock=clock)
+    clock.advance(seconds=get_settings().fulfillment_reconcile_delay_seconds - 1)
+    too_early = engine.run_fulfillment(session_scope, clock=clock)
+    clock.advance(seconds=2)
+    second = engine.run_fulfillment(session_scope, clock=clock)
     # then the order exists once and was adopted
     assert first == {"processed": 1, "ambiguous": 1}
+    assert too_early == {}
     assert second == {"processed": 1, "reconciled": 1}
     assert panel.state.calls.count("add") == 1
     session.expire_all()
@@ -168,6 +171,28 @@ def test_unanswered_add_is_reconciled_not_resubmitted(session, panel):
     assert (po.external_order_id, po.status) == ("1000", "pending")
     assert session.execute(select(FulfillmentTask.status)).scalar_one() == "completed"
     assert _events(session, order.id)[0][2] == "Reconciled: found on the panel, adopted to Sandbox Panel as order #1000 (1000 units)"
+
+
+def test_a_run_reads_the_time_from_its_clock_not_the_wall(session, panel):
+    # given a paid line queued now
+    seed_with_panel(session, panel.base_url)
+    order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/clock", 1000, 990)])
+    # when the job is given an instant before the line was queued, nothing is due yet
+    early = engine.run_fulfillment(session_scope, utcnow() - timedelta(hours=1))
+    assert early == {}
+    assert panel.state.calls.count("add") == 0
+    # and a run on a clock three days ahead stamps what it writes with that clock
+    clock = FakeClock(utcnow() + timedelta(days=3))
+    assert engine.run_fulfillment(session_scope, clock=clock) == {"processed": 1, "submitted": 1}
+    # then
+    session.expire_all()
+    po = session.execute(select(ProviderOrder)).scalars().one()
+    assert (po.created_at, po.submitted_at) == (clock.now, clock.now)
+    attempt = session.execute(select(FulfillmentAttempt)).scalars().one()
+    assert attempt.created_at == clock.now
+    stamped = [e.created_at for e in session.execute(select(OrderEvent).where(OrderEvent.order_id == order.id)
+                                                      .order_by(OrderEvent.id)).scalars()]
+    assert stamped == [clock.now] * 3  # submitted, line pending → processing, order pending → processing
 
 
 def test_add_that_never_reached_the_panel_is_submitted_again(session, panel):
@@ -194,16 +219,23 @@ def test_active_link_refusal_waits_and_is_not_a_failure(session, panel):
     paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/busy", 1000, 990)])
     panel.state.script("add", "error:You have active order with this link. Please wait until order being completed.",
                        "error:You have active order with this link. Please wait until order being completed.")
+    clock = FakeClock()
+    wait = get_settings().fulfillment_link_wait_seconds
     # when
-    counts = engine.run_fulfillment(session_scope)
-    # then: no other provider, so it waits (attempts untouched)
+    counts = engine.run_fulfillment(session_scope, clock=clock)
+    # then: no other provider, so it waits (attempts untouched) the link wait from the clock's now
     assert counts == {"processed": 2, "waited": 2}
     task = session.execute(select(FulfillmentTask)).scalars().one()
     session.refresh(task)
-    assert (task.status, task.attempts) == ("retry_wait", 0)
-    assert task.next_attempt_at > utcnow() + timedelta(seconds=500)
+    assert (task.status, task.attempts, task.next_attempt_at) == ("retry_wait", 0, clock.now + timedelta(seconds=wait))
     stats = read_models.metrics(session)
     assert [(m["task_kind"], m["processed"], m["waited"], m["failed"]) for m in stats] == [("submit", 2, 2, 0)]
+    # and it is not tried again before the wait is over, then is sent once it is
+    clock.advance(seconds=wait - 1)
+    assert engine.run_fulfillment(session_scope, clock=clock) == {}
+    clock.advance(seconds=1)
+    assert engine.run_fulfillment(session_scope, clock=clock) == {"processed": 1, "submitted": 1}
+    assert panel.state.calls.count("add") == 3
 
 
 @pytest.mark.parametrize("policy", ["reroute", "refund"])

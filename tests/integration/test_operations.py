@@ -160,10 +160,11 @@ def test_scheduled_replay_is_queued_once_when_due_and_sent(session, panel):
     early = scheduled_replays(session_scope, now)
     due = scheduled_replays(session_scope, now + timedelta(hours=2))
     again = scheduled_replays(session_scope, now + timedelta(hours=3))
-    sent = engine.run_fulfillment(session_scope)
+    sent_before_it_was_due = engine.run_fulfillment(session_scope, now + timedelta(hours=1))
+    sent = engine.run_fulfillment(session_scope, now + timedelta(hours=3))
     # then
     assert (early, due, again) == ({"queued": 0, "failed": 0}, {"queued": 1, "failed": 0}, {"queued": 0, "failed": 0})
-    assert sent == {"processed": 1, "submitted": 1}
+    assert (sent_before_it_was_due, sent) == ({}, {"processed": 1, "submitted": 1})
     assert panel.state.calls.count("add") == 2
     session.expire_all()
     assert session.execute(select(ScheduledReplay.status)).scalars().all() == ["completed"]

@@ -35,7 +35,6 @@ from sqlalchemy import and_, bindparam, case, insert, or_, select, update
 from sqlmodel import Session
 
 from smplat.integrations.panel import PanelClient, PanelRefused, PanelUnavailable
-from smplat.models.base import utcnow
 from smplat.models.fulfillment import (
     CLAIMABLE_STATUSES,
     AttemptOutcome,
@@ -61,7 +60,7 @@ from smplat.models.providers import (
 )
 from smplat.services import order_status as states
 from smplat.services.delivery import DeliverySpec, InvalidDeliverySpec
-from smplat.services.fulfillment.common import JOB_ACTOR
+from smplat.services.fulfillment.common import JOB_ACTOR, Clock, clock_from
 from smplat.services.order_status import Actor
 from smplat.services.providers import client_for, mark_service_vanished
 from smplat.services.routing import NoRoute, RoutingContext, choose
@@ -272,7 +271,7 @@ def _fail(session: Session, task: FulfillmentTask, item: OrderItem, error: str, 
         counts["dead_lettered"] += 1
         if states.can_move(item.status, OrderStatus.ON_HOLD):
             states.set_item_status(session, item, OrderStatus.ON_HOLD, JOB_ACTOR,
-                                   f"Delivery stopped after {task.attempts} attempts: {error}"[:1000])
+                                   f"Delivery stopped after {task.attempts} attempts: {error}"[:1000], at=now)
         return AttemptOutcome.DEAD_LETTERED.value
     delay = backoff_seconds(task.attempts, settings)
     _release(task, TaskStatus.RETRY_WAIT.value, now, next_at=now + timedelta(seconds=delay), error=error)
@@ -288,9 +287,9 @@ def _submitted(session: Session, task: FulfillmentTask, item: OrderItem, po: Pro
     provider_name = session.get(Provider, po.provider_id).name
     states.add_event(session, item.order_id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
                      f"{how} to {provider_name} as order #{external_id} ({po.quantity} units)", item.id,
-                     {"provider_order_id": po.id, "external_order_id": external_id, "task_id": task.id})
+                     {"provider_order_id": po.id, "external_order_id": external_id, "task_id": task.id}, at=now)
     if item.status in (OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.PARTIALLY_DELIVERED, OrderStatus.COMPLETED):
-        states.set_item_status(session, item, OrderStatus.PROCESSING, JOB_ACTOR, "Sent to the provider.")
+        states.set_item_status(session, item, OrderStatus.PROCESSING, JOB_ACTOR, "Sent to the provider.", at=now)
 
 
 def record(session: Session, token: str, work: list[Work], now: datetime, settings: Settings, *,
@@ -322,7 +321,7 @@ def record(session: Session, token: str, work: list[Work], now: datetime, settin
         counts["processed"] += 1
         if w.mode == "fail":
             if item.status == OrderStatus.PENDING:
-                states.set_item_status(session, item, OrderStatus.ON_HOLD, JOB_ACTOR, w.error[:500])
+                states.set_item_status(session, item, OrderStatus.ON_HOLD, JOB_ACTOR, w.error[:500], at=now)
             outcome = _fail(session, task, item, w.error, now, settings, counts)
         elif w.mode == "refill":
             outcome = _record_refill(session, task, item, po, w, now, settings, counts)
@@ -437,13 +436,12 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
     attempts: list[dict[str, Any]] = []
     moved_items: set[int] = set()
     moved_orders: dict[int, str] = {}
-    stamp = utcnow()
     for w in mine:
         task = line = po = owned[w.task_id]
         po_rows.append({"b_id": po.po_id, "b_ext": w.answer})
         events.append(_event_row(line.order_id, line.order_item_id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
                                  f"Submitted to {po.provider_name} as order #{w.answer} ({po.quantity} units)",
-                                 {"provider_order_id": po.po_id, "external_order_id": w.answer, "task_id": task.id}, stamp))
+                                 {"provider_order_id": po.po_id, "external_order_id": w.answer, "task_id": task.id}, now))
         old = status_of[line.order_item_id]
         new = OrderStatus.PROCESSING.value
         if old in SUBMITTED_FROM and old != new:
@@ -453,13 +451,13 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
             moved_items.add(line.order_item_id)
             events.append(_event_row(line.order_id, line.order_item_id, OrderEventKind.STATUS_CHANGED, JOB_ACTOR,
                                      f"Line {line.product_title}: {old} → {new}. Sent to the provider.".strip(),
-                                     {"from": old, "to": new, "scope": "item"}, stamp))
+                                     {"from": old, "to": new, "scope": "item"}, now))
             derived = states.derive_order_status([status_of[i] for i in items_of[line.order_id]])
             if order_status[line.order_id] != derived:
                 was = order_status[line.order_id]
                 order_status[line.order_id] = moved_orders[line.order_id] = derived
                 events.append(_event_row(line.order_id, None, OrderEventKind.STATUS_CHANGED, JOB_ACTOR,
-                                         f"Order {was} → {derived}", {"from": was, "to": derived, "scope": "order"}, stamp))
+                                         f"Order {was} → {derived}", {"from": was, "to": derived, "scope": "order"}, now))
         attempts.append(_attempt_row(task.id, w, task.kind, AttemptOutcome.SUCCEEDED.value, now))
         counts["processed"] += 1
         counts["submitted"] += 1
@@ -472,13 +470,13 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
                     .values(status=TaskStatus.COMPLETED.value, claimed_by="", lease_expires_at=None, updated_at=now))
     if moved_items:
         session.execute(update(OrderItem.__table__).where(OrderItem.__table__.c.id.in_(sorted(moved_items)))
-                        .values(status=OrderStatus.PROCESSING.value, updated_at=stamp))
+                        .values(status=OrderStatus.PROCESSING.value, updated_at=now))
     by_status: dict[str, list[int]] = defaultdict(list)
     for order_id, status in moved_orders.items():
         by_status[status].append(order_id)
     for status, oids in by_status.items():
         session.execute(update(Order.__table__).where(Order.__table__.c.id.in_(sorted(oids)))
-                        .values(status=status, updated_at=stamp))
+                        .values(status=status, updated_at=now))
     if events:
         session.execute(insert(OrderEvent.__table__), events)
     return attempts
@@ -520,7 +518,7 @@ def _record_refill(session: Session, task: FulfillmentTask, item: OrderItem, po:
         _release(task, TaskStatus.COMPLETED.value, now)
         states.add_event(session, item.order_id, OrderEventKind.REFILL, JOB_ACTOR,
                          f"Refill sent to the provider as #{w.answer} for order #{po.external_order_id}", item.id,
-                         {"refill_id": refill.id, "external_refill_id": w.answer})
+                         {"refill_id": refill.id, "external_refill_id": w.answer}, at=now)
         counts["refills_sent"] += 1
         return AttemptOutcome.SUCCEEDED.value
     if w.result == "refused":  # a definite no: the refill is rejected, no retry
@@ -528,7 +526,7 @@ def _record_refill(session: Session, task: FulfillmentTask, item: OrderItem, po:
         session.add(refill)
         _release(task, TaskStatus.FAILED.value, now, error=w.error)
         states.add_event(session, item.order_id, OrderEventKind.REFILL, JOB_ACTOR,
-                         f"Refill refused by the provider: {w.error}", item.id, {"refill_id": refill.id})
+                         f"Refill refused by the provider: {w.error}", item.id, {"refill_id": refill.id}, at=now)
         counts["refills_refused"] += 1
         return AttemptOutcome.DEAD_LETTERED.value
     outcome = _fail(session, task, item, w.error, now, settings, counts)
@@ -545,15 +543,18 @@ RECORD_WINDOW_SECONDS = 0.15  # how long the writer gathers finished calls into 
 
 
 def run_fulfillment(session_factory: Any, now: datetime | None = None, *, settings: Settings | None = None,
-                    max_seconds: float | None = None) -> dict[str, int]:
+                    max_seconds: float | None = None, clock: Clock | None = None) -> dict[str, int]:
     """Drain the queue: claim batches, call providers with bounded concurrency, record outcomes.
 
-    Claims stop after `fulfillment_tick_max_seconds` (or `max_seconds`); calls in flight finish."""
+    Every time of day (what is due, leases, backoff, row times) is read from `clock`, else
+    from time moving on from `now` (see `common.clock_from`). Claims stop after
+    `fulfillment_tick_max_seconds` (or `max_seconds`) of real run time; calls in flight finish."""
     settings = settings or get_settings()
-    return asyncio.run(_drain(session_factory, settings, max_seconds or settings.fulfillment_tick_max_seconds))
+    return asyncio.run(_drain(session_factory, settings, max_seconds or settings.fulfillment_tick_max_seconds,
+                              clock_from(now, clock)))
 
 
-async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -> dict[str, int]:
+async def _drain(session_factory: Any, settings: Settings, max_seconds: float, clock: Clock) -> dict[str, int]:
     token_base = worker_id()
     deadline = time.monotonic() + max_seconds
     totals: dict[str, int] = defaultdict(int)
@@ -579,7 +580,7 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
         return clients[provider_id]
 
     def claim_and_prepare(token: str) -> list[Work]:
-        now = utcnow()
+        now = clock()
         with session_factory() as session:
             ids = claim_tasks(session, token, settings.fulfillment_batch_size, now, settings.fulfillment_lease_seconds)
             return prepare(session, token, ids, now, settings)
@@ -591,7 +592,7 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
         merged: dict[str, int] = defaultdict(int)
         with session_factory() as session:
             for token, works in by_token.items():
-                for key, value in record(session, token, works, utcnow(), settings).items():
+                for key, value in record(session, token, works, clock(), settings).items():
                     merged[key] += value
         return merged
 

@@ -36,35 +36,37 @@ class TaskActionError(ValueError):
     """The task is not in a state that allows this action."""
 
 
-def retry_task(session: Session, task_id: int, actor: Actor, reason: str) -> FulfillmentTask:
+def retry_task(session: Session, task_id: int, actor: Actor, reason: str, *,
+               now: datetime | None = None) -> FulfillmentTask:
     task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
     if task is None or task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value):
         raise TaskActionError("only a dead-lettered or failed task can be retried")
-    now = utcnow()
+    now = now or utcnow()
     task.status, task.attempts, task.next_attempt_at, task.updated_at = TaskStatus.PENDING.value, 0, now, now
     task.max_attempts = get_settings().fulfillment_max_attempts  # a retried task gets the current limit
     session.add(task)
     item = session.get(OrderItem, task.order_item_id)
     states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
-                     f"Task {task.id} ({task.kind}) retried by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "retry"})
+                     f"Task {task.id} ({task.kind}) retried by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "retry"}, at=now)
     if item.status == OrderStatus.ON_HOLD:
-        states.set_item_status(session, item, OrderStatus.PENDING, actor, "Retried by an operator.")
+        states.set_item_status(session, item, OrderStatus.PENDING, actor, "Retried by an operator.", at=now)
     session.flush()
     return task
 
 
-def cancel_task(session: Session, task_id: int, actor: Actor, reason: str) -> FulfillmentTask:
+def cancel_task(session: Session, task_id: int, actor: Actor, reason: str, *,
+                now: datetime | None = None) -> FulfillmentTask:
     task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
     if task is None or task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value, TaskStatus.RETRY_WAIT.value):
         raise TaskActionError("only a dead-lettered, failed or waiting task can be canceled")
-    now = utcnow()
+    now = now or utcnow()
     task.status, task.updated_at = TaskStatus.CANCELED.value, now
     session.add(task)
     item = session.get(OrderItem, task.order_item_id)
     states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
-                     f"Task {task.id} ({task.kind}) canceled by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "cancel"})
+                     f"Task {task.id} ({task.kind}) canceled by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "cancel"}, at=now)
     if task.kind in SUBMITTING_KINDS and item.delivered_quantity == 0 and states.can_move(item.status, OrderStatus.CANCELED):
-        states.set_item_status(session, item, OrderStatus.CANCELED, actor, f"Canceled by an operator: {reason}")
+        states.set_item_status(session, item, OrderStatus.CANCELED, actor, f"Canceled by an operator: {reason}", at=now)
     session.flush()
     return task
 
@@ -85,9 +87,10 @@ def _latest_delivered(session: Session, item_id: int) -> ProviderOrder | None:
                            .order_by(ProviderOrder.id.desc()).limit(1)).scalars().first()
 
 
-def _queue(session: Session, item: OrderItem, kind: str, key: str, payload: dict[str, Any]) -> FulfillmentTask:
+def _queue(session: Session, item: OrderItem, kind: str, key: str, payload: dict[str, Any],
+           now: datetime) -> FulfillmentTask:
     task = FulfillmentTask(order_item_id=item.id, kind=kind, status=TaskStatus.PENDING.value, idempotency_key=key,
-                           payload=payload)
+                           payload=payload, next_attempt_at=now, created_at=now, updated_at=now)
     session.add(task)
     session.flush()
     return task
@@ -124,18 +127,20 @@ def request_refill(session: Session, item_id: int, actor: Actor, reason: str, *,
     if busy:
         raise RefillRefused("a refill of this line is already under way")
     refill = Refill(provider_order_id=po.id, status=RefillStatus.REQUESTED.value, requested_by_user_id=actor.user_id,
-                    reason=reason)
+                    reason=reason, created_at=now, updated_at=now)
     session.add(refill)
     session.flush()
-    _queue(session, item, TaskKind.REFILL.value, f"refill:{refill.id}", {"provider_order_id": po.id, "refill_id": refill.id})
+    _queue(session, item, TaskKind.REFILL.value, f"refill:{refill.id}", {"provider_order_id": po.id, "refill_id": refill.id},
+           now)
     states.add_event(session, order.id, OrderEventKind.REFILL, actor,
-                     f"Refill requested by {actor.label}: {reason}", item.id, {"refill_id": refill.id, "reason": reason})
+                     f"Refill requested by {actor.label}: {reason}", item.id, {"refill_id": refill.id, "reason": reason}, at=now)
     return refill
 
 
 def replay(session: Session, item_id: int, actor: Actor, reason: str, *, quantity: int | None = None,
-           replay_key: str | None = None) -> FulfillmentTask:
+           replay_key: str | None = None, now: datetime | None = None) -> FulfillmentTask:
     """Submit the line again (all of it, or `quantity` units), routed like a new order."""
+    now = now or utcnow()
     reason = (reason or "").strip()
     if not reason:
         raise RefillRefused("say why the line is replayed")
@@ -147,10 +152,10 @@ def replay(session: Session, item_id: int, actor: Actor, reason: str, *, quantit
     units = quantity or item.service_quantity
     if units <= 0 or units > item.service_quantity:
         raise RefillRefused(f"quantity must be 1–{item.service_quantity}")
-    key = replay_key or f"replay:item:{item.id}:{utcnow().strftime('%Y%m%d%H%M%S%f')}"
-    task = _queue(session, item, TaskKind.REPLAY.value, key, {"quantity": units, "reason": reason})
+    key = replay_key or f"replay:item:{item.id}:{now.strftime('%Y%m%d%H%M%S%f')}"
+    task = _queue(session, item, TaskKind.REPLAY.value, key, {"quantity": units, "reason": reason}, now)
     states.add_event(session, item.order_id, OrderEventKind.REPLAY, actor, f"Replay of {units} units by {actor.label}: {reason}",
-                     item.id, {"task_id": task.id, "quantity": units, "reason": reason})
+                     item.id, {"task_id": task.id, "quantity": units, "reason": reason}, at=now)
     return task
 
 
@@ -158,7 +163,8 @@ def schedule_replay(session: Session, item_id: int, run_at: datetime, actor: Act
                     *, now: datetime | None = None) -> ScheduledReplay:
     if run_at.tzinfo is None:
         raise RefillRefused("the replay time needs a time zone")
-    if run_at <= (now or utcnow()):
+    now = now or utcnow()
+    if run_at <= now:
         raise RefillRefused("the replay time must be in the future")
     reason = (reason or "").strip()
     if not reason:
@@ -166,13 +172,14 @@ def schedule_replay(session: Session, item_id: int, run_at: datetime, actor: Act
     po = _latest_delivered(session, item_id)
     if po is None:
         raise RefillRefused("this line has no provider order to replay")
-    scheduled = ScheduledReplay(provider_order_id=po.id, run_at=run_at, created_by_user_id=actor.user_id, reason=reason)
+    scheduled = ScheduledReplay(provider_order_id=po.id, run_at=run_at, created_by_user_id=actor.user_id, reason=reason,
+                                created_at=now, updated_at=now)
     session.add(scheduled)
     session.flush()
     item = session.get(OrderItem, item_id)
     states.add_event(session, item.order_id, OrderEventKind.REPLAY, actor,
                      f"Replay scheduled for {run_at:%Y-%m-%d %H:%M} UTC by {actor.label}: {reason}", item.id,
-                     {"scheduled_replay_id": scheduled.id, "reason": reason})
+                     {"scheduled_replay_id": scheduled.id, "reason": reason}, at=now)
     return scheduled
 
 
@@ -188,7 +195,7 @@ def run_due_replays(session_factory: Any, now: datetime) -> dict[str, int]:
             actor = Actor.job("replays")
             try:
                 task = replay(session, po.order_item_id, actor, f"scheduled: {scheduled.reason}", quantity=po.quantity,
-                              replay_key=f"replay:scheduled:{scheduled.id}")
+                              replay_key=f"replay:scheduled:{scheduled.id}", now=now)
                 scheduled.status, scheduled.result = ReplayStatus.COMPLETED.value, {"task_id": task.id}
                 counts["queued"] += 1
             except RefillRefused as exc:

@@ -138,7 +138,7 @@ def apply_status(session: Session, po: ProviderOrder, answer: Any, now: datetime
         spec_drip = (item.snapshot.get("delivery") or {}).get("dripfeed_runs")
         target = OrderStatus.ACTIVE if spec_drip else OrderStatus.PROCESSING
         if states.can_move(item.status, target):
-            states.set_item_status(session, item, target, SYNC_ACTOR, f"Provider reports {answer.raw_status}.")
+            states.set_item_status(session, item, target, SYNC_ACTOR, f"Provider reports {answer.raw_status}.", at=now)
         return
     if st not in (ProviderOrderStatus.COMPLETED.value, ProviderOrderStatus.PARTIAL.value,
                   ProviderOrderStatus.CANCELED.value, ProviderOrderStatus.REFUNDED.value):
@@ -153,15 +153,15 @@ def apply_status(session: Session, po: ProviderOrder, answer: Any, now: datetime
                      + (f", start count {po.start_count}" if po.start_count is not None else "")
                      + (f", charge {po.charge} {po.charge_currency or ''}".rstrip() if po.charge is not None else ""),
                      item.id, {"provider_order_id": po.id, "status": st, "remains": po.remains,
-                               "start_count": po.start_count, "charge": str(po.charge) if po.charge is not None else None})
+                               "start_count": po.start_count, "charge": str(po.charge) if po.charge is not None else None}, at=now)
     if st == ProviderOrderStatus.COMPLETED.value:
         if item.delivered_quantity >= item.service_quantity and states.can_move(item.status, OrderStatus.COMPLETED):
-            states.set_item_status(session, item, OrderStatus.COMPLETED, SYNC_ACTOR, "Delivered in full.")
+            states.set_item_status(session, item, OrderStatus.COMPLETED, SYNC_ACTOR, "Delivered in full.", at=now)
         return
     remains = po.quantity - delivered_here
     if remains <= 0:
         if states.can_move(item.status, OrderStatus.COMPLETED):
-            states.set_item_status(session, item, OrderStatus.COMPLETED, SYNC_ACTOR, "Delivered in full.")
+            states.set_item_status(session, item, OrderStatus.COMPLETED, SYNC_ACTOR, "Delivered in full.", at=now)
         return
     apply_partial_policy(session, item, po, remains, now, settings, counts)
 
@@ -176,7 +176,8 @@ def apply_partial_policy(session: Session, item: OrderItem, po: ProviderOrder, r
         task = FulfillmentTask(order_item_id=item.id, kind=TaskKind.SUBMIT.value, status=TaskStatus.PENDING.value,
                                idempotency_key=f"{submit_key(item.id)}:rest:{po.id}",
                                payload={"quantity": remains, "exclude_service_ids": [po.provider_service_id],
-                                        "reason": f"remainder of provider order {po.id}"})
+                                        "reason": f"remainder of provider order {po.id}"},
+                               next_attempt_at=now, created_at=now, updated_at=now)
         try:
             with session.begin_nested():
                 session.add(task)
@@ -186,9 +187,9 @@ def apply_partial_policy(session: Session, item: OrderItem, po: ProviderOrder, r
             return
         states.add_event(session, item.order_id, OrderEventKind.PROVIDER_ORDER, SYNC_ACTOR,
                          f"{remains} undelivered units re-routed (policy: reroute)", item.id,
-                         {"remains": remains, "task_id": task.id, "policy": "reroute"})
+                         {"remains": remains, "task_id": task.id, "policy": "reroute"}, at=now)
         if states.can_move(item.status, OrderStatus.PROCESSING):
-            states.set_item_status(session, item, OrderStatus.PROCESSING, SYNC_ACTOR, "Remainder re-routed.")
+            states.set_item_status(session, item, OrderStatus.PROCESSING, SYNC_ACTOR, "Remainder re-routed.", at=now)
         counts["rerouted"] += 1
         return
     order = session.get(Order, item.order_id)
@@ -200,10 +201,10 @@ def apply_partial_policy(session: Session, item: OrderItem, po: ProviderOrder, r
     session.add(order)
     states.add_event(session, item.order_id, OrderEventKind.PAYMENT, SYNC_ACTOR,
                      f"Refund of {refund} minor units for {remains} undelivered of {po.quantity} (policy: refund)", item.id,
-                     {"refund_minor": refund, "remains": remains, "quantity": po.quantity, "policy": "refund"})
+                     {"refund_minor": refund, "remains": remains, "quantity": po.quantity, "policy": "refund"}, at=now)
     target = OrderStatus.CANCELED if item.delivered_quantity == 0 else OrderStatus.PARTIALLY_DELIVERED
     if states.can_move(item.status, target):
-        states.set_item_status(session, item, target, SYNC_ACTOR, f"{remains} units undelivered, refunded.")
+        states.set_item_status(session, item, target, SYNC_ACTOR, f"{remains} units undelivered, refunded.", at=now)
     counts["refunded"] += 1
 
 
@@ -224,5 +225,5 @@ def _apply_refill_status(session: Session, refill_id: int, answer: Any, now: dat
         po = session.get(ProviderOrder, refill.provider_order_id)
         item = session.get(OrderItem, po.order_item_id)
         states.add_event(session, item.order_id, OrderEventKind.REFILL, SYNC_ACTOR,
-                         f"Refill #{refill.external_refill_id}: {raw}", item.id, {"refill_id": refill.id, "status": status.value})
+                         f"Refill #{refill.external_refill_id}: {raw}", item.id, {"refill_id": refill.id, "status": status.value}, at=now)
         counts[f"refill_{status.value}"] += 1
