@@ -9,7 +9,12 @@ from sqlalchemy import func, select
 
 from smplat.db import session_scope
 from smplat.models.base import utcnow
-from smplat.models.fulfillment import AttemptOutcome, FulfillmentAttempt, FulfillmentTask, TaskStatus
+from smplat.models.fulfillment import (
+    AttemptOutcome,
+    FulfillmentAttempt,
+    FulfillmentTask,
+    TaskStatus,
+)
 from smplat.models.orders import Order, OrderEvent, OrderItem, PaymentStatus
 from smplat.models.providers import ProviderOrder, ProviderService, Refill
 from smplat.sandbox.panel import PanelSandbox
