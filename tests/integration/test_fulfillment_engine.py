@@ -344,3 +344,32 @@ def test_metrics_count_outcomes_per_provider_and_kind(session, panel):
         ("submit", 4, 3, 1, 1)]
     assert session.execute(select(func.count()).select_from(ProviderOrder)).scalar_one() == 4
     assert AttemptOutcome.SUCCEEDED.value == "succeeded"
+
+
+def test_refund_of_a_remainder_is_priced_once_from_the_line(session, panel, monkeypatch):
+    # given a line of 1000 units for 517 whose first order ends Partial (250 short, re-routed)
+    # and whose remainder order of 250 ends Partial too (62 short)
+    monkeypatch.setenv("SMPLAT_FULFILLMENT_PARTIAL_POLICY", "reroute")
+    reset_settings_cache()
+    seed_with_panel(session, panel.base_url)
+    link = "https://instagram.com/p/rest"
+    panel.state.set_knobs(partial_links=[link], partial_ratio=0.25)
+    order = paid_order(session, [(product(session, "instagram-likes"), link, 1000, 517)])
+    engine.run_fulfillment(session_scope)
+    assert status_sync.sync_statuses(session_scope)["rerouted"] == 1
+    monkeypatch.setenv("SMPLAT_FULFILLMENT_PARTIAL_POLICY", "refund")
+    reset_settings_cache()
+    assert engine.run_fulfillment(session_scope) == {"processed": 1, "submitted": 1}
+    # when the remainder's Partial is synced
+    counts = status_sync.sync_statuses(session_scope)
+    # then the 62 undelivered units are refunded at 517 x 62 / 1000 = 32.054 -> 32, rounded once
+    # (pricing the remainder first, 517 x 250 / 1000 = 129, then 129 x 62 / 250 = 31.99, lost a unit)
+    assert counts["refunded"] == 1
+    session.expire_all()
+    item = session.execute(select(OrderItem)).scalars().one()
+    assert (item.delivered_quantity, item.status) == (938, "partially_delivered")
+    assert [p.quantity for p in session.execute(select(ProviderOrder).order_by(ProviderOrder.id)).scalars()] == [1000, 250]
+    refreshed = session.get(Order, order.id)
+    assert (refreshed.refunded_minor, refreshed.payment_status) == (32, PaymentStatus.PARTIALLY_REFUNDED.value)
+    assert [m for kind, _, m in _events(session, order.id) if kind == "payment"] == [
+        "Refund of 32 minor units for 62 undelivered of 250 (policy: refund)"]

@@ -61,6 +61,7 @@ from smplat.models.providers import (
 from smplat.services import order_status as states
 from smplat.services.delivery import DeliverySpec, InvalidDeliverySpec
 from smplat.services.fulfillment.common import JOB_ACTOR, Clock, clock_from
+from smplat.services.money import pro_rata
 from smplat.services.order_status import Actor
 from smplat.services.providers import client_for, mark_service_vanished
 from smplat.services.routing import NoRoute, RoutingContext, choose
@@ -143,9 +144,11 @@ class Work:
 
 
 def _spec_and_quantity(task: FulfillmentTask, item: OrderItem) -> tuple[DeliverySpec, int, int]:
+    """The delivery spec, the units this task sends, and what those units are worth (the
+    price the margin guardrail compares the provider cost with)."""
     spec = DeliverySpec.from_snapshot(item.snapshot)
     quantity = int(task.payload.get("quantity") or spec.quantity)
-    price = item.total_minor * quantity // max(1, spec.quantity)
+    price = pro_rata(item.total_minor, quantity, item.service_quantity)
     return spec, quantity, price
 
 

@@ -31,6 +31,7 @@ from smplat.models.providers import (
 )
 from smplat.services import order_status as states
 from smplat.services.fulfillment.common import OPEN_PROVIDER_STATUSES, SYNC_ACTOR
+from smplat.services.money import pro_rata
 from smplat.services.providers import client_for
 from smplat.settings import Settings, get_settings
 
@@ -169,7 +170,7 @@ def apply_status(session: Session, po: ProviderOrder, answer: Any, now: datetime
 def apply_partial_policy(session: Session, item: OrderItem, po: ProviderOrder, remains: int, now: datetime,
                          settings: Settings, counts: dict[str, int]) -> None:
     """Re-route the undelivered rest (a new task, created once per provider order), or refund
-    it pro rata: price x remains / quantity, rounded down to the minor unit."""
+    it: `money.pro_rata(line price, remains, line units)`, the one pro-rata rule (rounded once, down)."""
     if settings.fulfillment_partial_policy == "reroute":
         from smplat.services.delivery import submit_key
 
@@ -193,8 +194,7 @@ def apply_partial_policy(session: Session, item: OrderItem, po: ProviderOrder, r
         counts["rerouted"] += 1
         return
     order = session.get(Order, item.order_id)
-    price_share = item.total_minor * po.quantity // max(1, item.service_quantity)
-    refund = price_share * remains // max(1, po.quantity)
+    refund = pro_rata(item.total_minor, remains, item.service_quantity)
     order.refunded_minor += refund
     order.payment_status = (PaymentStatus.REFUNDED.value if order.refunded_minor >= order.charged_minor > 0
                             else PaymentStatus.PARTIALLY_REFUNDED.value)
