@@ -18,6 +18,7 @@ from smplat.models.fulfillment import (
 from smplat.models.orders import Order, OrderEvent, OrderItem, PaymentStatus
 from smplat.models.providers import ProviderOrder, ProviderService, Refill
 from smplat.sandbox.panel import PanelSandbox
+from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.fulfillment import (
     engine,
     operator_actions,
@@ -310,11 +311,12 @@ def test_customer_refill_within_window_is_sent_and_polled(session, panel):
     session.expire_all()
     customer = Actor.customer(client.id, "client@smplat.local")
     # when: outside the window it is refused, someone else's line is refused, inside it is queued
-    with pytest.raises(operator_actions.RefillRefused, match="refill window of 30 days has passed"):
+    with pytest.raises(operator_actions.RefillRefused, match="refill window of 30 days has passed") as late:
         operator_actions.request_refill(session, item.id, customer, "dropped", now=utcnow() + timedelta(days=31),
                                customer_user_id=client.id)
-    with pytest.raises(operator_actions.RefillRefused, match="no such order line"):
+    with pytest.raises(operator_actions.RefillRefused, match="no such order line") as not_theirs:
         operator_actions.request_refill(session, item.id, customer, "dropped", customer_user_id=client.id + 1000)
+    assert (late.value.code, not_theirs.value.code) == (ErrorCode.NOT_ALLOWED, ErrorCode.NOT_FOUND)
     assert session.execute(select(func.count()).select_from(Refill)).scalar_one() == 0
     refill = operator_actions.request_refill(session, item.id, customer, "dropped by 40", customer_user_id=client.id)
     session.commit()
@@ -373,3 +375,60 @@ def test_refund_of_a_remainder_is_priced_once_from_the_line(session, panel, monk
     assert (refreshed.refunded_minor, refreshed.payment_status) == (32, PaymentStatus.PARTIALLY_REFUNDED.value)
     assert [m for kind, _, m in _events(session, order.id) if kind == "payment"] == [
         "Refund of 32 minor units for 62 undelivered of 250 (policy: refund)"]
+
+
+@pytest.mark.parametrize("action", ["retry", "cancel"])
+@pytest.mark.parametrize("reason", ["", "   "], ids=["empty", "blank"])
+def test_operator_action_on_a_dead_letter_requires_a_reason(session, panel, action, reason):
+    # given a dead-lettered task
+    seed_with_panel(session, panel.base_url)
+    order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/why", 1000, 990)])
+    task = session.execute(select(FulfillmentTask)).scalars().one()
+    task.status = TaskStatus.DEAD_LETTER.value
+    session.add(task)
+    session.commit()
+    events_before = _events(session, order.id)
+    do = operator_actions.retry_task if action == "retry" else operator_actions.cancel_task
+    # when the operator gives no reason
+    with pytest.raises(ServiceError) as refused:
+        do(session, task.id, Actor.operator(None, "op@x.test"), reason)
+    session.rollback()
+    # then the service refuses with a named code and field, and nothing changed
+    assert isinstance(refused.value, operator_actions.TaskActionError)
+    assert (refused.value.code, refused.value.field, refused.value.message) == (
+        ErrorCode.REQUIRED, "reason", "Say why (it goes on the order's timeline).")
+    session.expire_all()
+    assert session.get(FulfillmentTask, task.id).status == "dead_letter"
+    assert _events(session, order.id) == events_before
+
+
+def test_operator_action_on_a_missing_task_is_not_found(session, panel):
+    with pytest.raises(operator_actions.TaskActionError) as refused:
+        operator_actions.retry_task(session, 424242, Actor.operator(None, "op@x.test"), "panel fixed")
+    assert refused.value.code == ErrorCode.NOT_FOUND
+    assert session.execute(select(func.count()).select_from(OrderEvent)).scalar_one() == 0
+
+
+@pytest.mark.parametrize("call", ["refill", "replay", "schedule"])
+def test_refill_and_replay_require_a_reason(session, panel, call):
+    # given a delivered line
+    seed_with_panel(session, panel.base_url)
+    paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/why", 500, 690)])
+    engine.run_fulfillment(session_scope)
+    status_sync.sync_statuses(session_scope)
+    item = session.execute(select(OrderItem)).scalars().one()
+    operator = Actor.operator(None, "op@x.test")
+    tasks_before = session.execute(select(func.count()).select_from(FulfillmentTask)).scalar_one()
+    # when
+    with pytest.raises(operator_actions.RefillRefused) as refused:
+        if call == "refill":
+            operator_actions.request_refill(session, item.id, operator, " ")
+        elif call == "replay":
+            operator_actions.replay(session, item.id, operator, "")
+        else:
+            operator_actions.schedule_replay(session, item.id, utcnow() + timedelta(hours=1), operator, "")
+    session.rollback()
+    # then
+    assert (refused.value.code, refused.value.field) == (ErrorCode.REQUIRED, "reason")
+    assert session.execute(select(func.count()).select_from(FulfillmentTask)).scalar_one() == tasks_before
+    assert session.execute(select(func.count()).select_from(Refill)).scalar_one() == 0

@@ -367,3 +367,20 @@ async def test_dead_letter_retry_from_the_page_writes_who_and_why(session, panel
     assert session.execute(select(OrderEvent.actor_label, OrderEvent.message).where(
         OrderEvent.order_id == order.id, OrderEvent.kind == "manual_override")).all() == [
         ("op@dl.test", f"Task {task.id} (submit) retried by op@dl.test: panel fixed")]
+
+
+async def test_order_page_shows_the_services_words_for_a_missing_reason(session, panel):
+    # given a line on the order page
+    seed_with_panel(session, panel.base_url)
+    order = paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/why", 500, 690)])
+    item = session.execute(select(OrderItem).where(OrderItem.order_id == order.id)).scalars().one()
+    state = await _state(OrderDetailState, _cookie(Role.OPERATOR, "op@why.test"), f"/admin/orders/{order.number}",
+                         {"number": order.number})
+    state.load()
+    events_before = session.execute(select(func.count()).select_from(OrderEvent)).scalar_one()
+    # when a refill is asked for without a reason
+    state.act({"item_id": str(item.id), "action": "refill", "reason": "  "})
+    # then the page shows the service's message and nothing was queued
+    assert state.error == "say why the refill is needed"
+    session.expire_all()
+    assert (_count(session, Refill), _count(session, OrderEvent)) == (0, events_before)

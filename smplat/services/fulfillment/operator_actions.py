@@ -25,6 +25,7 @@ from smplat.models.providers import (
     ScheduledReplay,
 )
 from smplat.services import order_status as states
+from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.fulfillment.common import SUBMITTING_KINDS
 from smplat.services.order_status import Actor
 from smplat.settings import get_settings
@@ -32,14 +33,45 @@ from smplat.settings import get_settings
 # --- dead letters ---------------------------------------------------------------------------
 
 
-class TaskActionError(ValueError):
-    """The task is not in a state that allows this action."""
+REASON_MAX = 1000
+OPERATOR_REASON_MISSING = "Say why (it goes on the order's timeline)."
+
+
+class TaskActionError(ServiceError):
+    """A retry or cancel that cannot be done: no such task (NOT_FOUND), a task in a state
+    that does not allow it (CONFLICT), or no reason given (REQUIRED, field "reason")."""
+
+    default_code = ErrorCode.CONFLICT
+
+
+class RefillRefused(ServiceError):
+    """A refill or replay that cannot be done; the code says what kind of no, the message why
+    (shown to the operator or the customer): NOT_FOUND (no such line, or not theirs: never
+    say which), NOT_ALLOWED (no refill guarantee, window passed), CONFLICT (not delivered
+    yet, a refill under way, a canceled line), REQUIRED / INVALID (field "reason",
+    "quantity" or "run_at")."""
+
+    default_code = ErrorCode.NOT_ALLOWED
+
+
+def _reason(reason: str | None, error: type[ServiceError], missing: str) -> str:
+    """The operator's or customer's reason, stripped; it goes on the order's timeline, so
+    every action requires one (a page guard is not enough: the rule lives here)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise error(missing, code=ErrorCode.REQUIRED, field="reason")
+    if len(reason) > REASON_MAX:
+        raise error(f"the reason is too long (at most {REASON_MAX} characters)", code=ErrorCode.INVALID, field="reason")
+    return reason
 
 
 def retry_task(session: Session, task_id: int, actor: Actor, reason: str, *,
                now: datetime | None = None) -> FulfillmentTask:
+    reason = _reason(reason, TaskActionError, OPERATOR_REASON_MISSING)
     task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
-    if task is None or task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value):
+    if task is None:
+        raise TaskActionError("no such task", code=ErrorCode.NOT_FOUND)
+    if task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value):
         raise TaskActionError("only a dead-lettered or failed task can be retried")
     now = now or utcnow()
     task.status, task.attempts, task.next_attempt_at, task.updated_at = TaskStatus.PENDING.value, 0, now, now
@@ -56,8 +88,11 @@ def retry_task(session: Session, task_id: int, actor: Actor, reason: str, *,
 
 def cancel_task(session: Session, task_id: int, actor: Actor, reason: str, *,
                 now: datetime | None = None) -> FulfillmentTask:
+    reason = _reason(reason, TaskActionError, OPERATOR_REASON_MISSING)
     task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
-    if task is None or task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value, TaskStatus.RETRY_WAIT.value):
+    if task is None:
+        raise TaskActionError("no such task", code=ErrorCode.NOT_FOUND)
+    if task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value, TaskStatus.RETRY_WAIT.value):
         raise TaskActionError("only a dead-lettered, failed or waiting task can be canceled")
     now = now or utcnow()
     task.status, task.updated_at = TaskStatus.CANCELED.value, now
@@ -75,10 +110,6 @@ def cancel_task(session: Session, task_id: int, actor: Actor, reason: str, *,
 
 
 REFILLABLE = (ProviderOrderStatus.COMPLETED.value, ProviderOrderStatus.PARTIAL.value)
-
-
-class RefillRefused(ValueError):
-    """The refill or replay cannot be done; the message says why (shown to the user)."""
 
 
 def _latest_delivered(session: Session, item_id: int) -> ProviderOrder | None:
@@ -102,30 +133,28 @@ def request_refill(session: Session, item_id: int, actor: Actor, reason: str, *,
     only ask for their own order and within the service's refill window; an operator may
     always ask while the service offers refills."""
     now = now or utcnow()
-    reason = (reason or "").strip()
-    if not reason or len(reason) > 1000:
-        raise RefillRefused("say why the refill is needed (at most 1000 characters)")
+    reason = _reason(reason, RefillRefused, "say why the refill is needed")
     item = session.get(OrderItem, item_id)
     if item is None:
-        raise RefillRefused("no such order line")
+        raise RefillRefused("no such order line", code=ErrorCode.NOT_FOUND)
     order = session.get(Order, item.order_id)
     if customer_user_id is not None and order.user_id != customer_user_id:
-        raise RefillRefused("no such order line")
+        raise RefillRefused("no such order line", code=ErrorCode.NOT_FOUND)
     po = _latest_delivered(session, item.id)
     if po is None or po.status not in REFILLABLE:
-        raise RefillRefused("this line has not been delivered yet")
+        raise RefillRefused("this line has not been delivered yet", code=ErrorCode.CONFLICT)
     service = session.get(ProviderService, po.provider_service_id)
     if not service.refill:
-        raise RefillRefused("this service has no refill guarantee")
+        raise RefillRefused("this service has no refill guarantee", code=ErrorCode.NOT_ALLOWED)
     if customer_user_id is not None:
         window = service.refill_window_days or 0
         delivered_at = po.completed_at or po.submitted_at
         if delivered_at is None or now > delivered_at + timedelta(days=window):
-            raise RefillRefused(f"the refill window of {window} days has passed")
+            raise RefillRefused(f"the refill window of {window} days has passed", code=ErrorCode.NOT_ALLOWED)
     busy = session.execute(select(Refill.id).where(Refill.provider_order_id == po.id, Refill.status.in_(
         (RefillStatus.REQUESTED.value, RefillStatus.PENDING.value, RefillStatus.IN_PROGRESS.value)))).first()
     if busy:
-        raise RefillRefused("a refill of this line is already under way")
+        raise RefillRefused("a refill of this line is already under way", code=ErrorCode.CONFLICT)
     refill = Refill(provider_order_id=po.id, status=RefillStatus.REQUESTED.value, requested_by_user_id=actor.user_id,
                     reason=reason, created_at=now, updated_at=now)
     session.add(refill)
@@ -141,17 +170,15 @@ def replay(session: Session, item_id: int, actor: Actor, reason: str, *, quantit
            replay_key: str | None = None, now: datetime | None = None) -> FulfillmentTask:
     """Submit the line again (all of it, or `quantity` units), routed like a new order."""
     now = now or utcnow()
-    reason = (reason or "").strip()
-    if not reason:
-        raise RefillRefused("say why the line is replayed")
+    reason = _reason(reason, RefillRefused, "say why the line is replayed")
     item = session.get(OrderItem, item_id)
     if item is None:
-        raise RefillRefused("no such order line")
+        raise RefillRefused("no such order line", code=ErrorCode.NOT_FOUND)
     if item.status == OrderStatus.CANCELED:
-        raise RefillRefused("a canceled line cannot be replayed")
+        raise RefillRefused("a canceled line cannot be replayed", code=ErrorCode.CONFLICT)
     units = quantity or item.service_quantity
     if units <= 0 or units > item.service_quantity:
-        raise RefillRefused(f"quantity must be 1–{item.service_quantity}")
+        raise RefillRefused(f"quantity must be 1–{item.service_quantity}", code=ErrorCode.INVALID, field="quantity")
     key = replay_key or f"replay:item:{item.id}:{now.strftime('%Y%m%d%H%M%S%f')}"
     task = _queue(session, item, TaskKind.REPLAY.value, key, {"quantity": units, "reason": reason}, now)
     states.add_event(session, item.order_id, OrderEventKind.REPLAY, actor, f"Replay of {units} units by {actor.label}: {reason}",
@@ -162,16 +189,14 @@ def replay(session: Session, item_id: int, actor: Actor, reason: str, *, quantit
 def schedule_replay(session: Session, item_id: int, run_at: datetime, actor: Actor, reason: str,
                     *, now: datetime | None = None) -> ScheduledReplay:
     if run_at.tzinfo is None:
-        raise RefillRefused("the replay time needs a time zone")
+        raise RefillRefused("the replay time needs a time zone", code=ErrorCode.INVALID, field="run_at")
     now = now or utcnow()
     if run_at <= now:
-        raise RefillRefused("the replay time must be in the future")
-    reason = (reason or "").strip()
-    if not reason:
-        raise RefillRefused("say why the line is replayed")
+        raise RefillRefused("the replay time must be in the future", code=ErrorCode.INVALID, field="run_at")
+    reason = _reason(reason, RefillRefused, "say why the line is replayed")
     po = _latest_delivered(session, item_id)
     if po is None:
-        raise RefillRefused("this line has no provider order to replay")
+        raise RefillRefused("this line has no provider order to replay", code=ErrorCode.CONFLICT)
     scheduled = ScheduledReplay(provider_order_id=po.id, run_at=run_at, created_by_user_id=actor.user_id, reason=reason,
                                 created_at=now, updated_at=now)
     session.add(scheduled)

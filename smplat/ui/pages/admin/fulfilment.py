@@ -50,9 +50,6 @@ class DeadLettersState(AuthState):
         except ValueError:
             self.error = "Pick a task."
             return None
-        if not reason:
-            self.error = "Say why (it goes on the order's timeline)."
-            return None
         if action not in ("retry", "cancel"):
             self.error = "Choose Retry or Cancel."
             return None
@@ -60,8 +57,8 @@ class DeadLettersState(AuthState):
             with session_scope() as db:
                 do = operator_actions.retry_task if action == "retry" else operator_actions.cancel_task
                 do(db, task_id, _operator(self), reason)
-        except operator_actions.TaskActionError as exc:
-            self.error = str(exc)
+        except operator_actions.TaskActionError as exc:  # the service says why (a missing reason too)
+            self.error = exc.message
             self._reload()
             return None
         self.error = ""
@@ -146,9 +143,6 @@ class OrderDetailState(AuthState):
         if item_id is None:
             self.error = "That line is not part of this order."
             return None
-        if not reason:
-            self.error = "A reason is required; it goes on the order's timeline."
-            return None
         try:
             with session_scope() as db:
                 actor = _operator(self)
@@ -166,8 +160,8 @@ class OrderDetailState(AuthState):
                     done = f"Replay scheduled for {run_at:%Y-%m-%d %H:%M} UTC."
                 else:
                     raise operator_actions.RefillRefused("choose refill, replay or schedule")
-        except operator_actions.RefillRefused as exc:
-            self.error = str(exc)
+        except operator_actions.RefillRefused as exc:  # the service says why (a missing reason too)
+            self.error = exc.message
             return None
         self.error = ""
         self._reload()
