@@ -180,15 +180,16 @@ def test_unanswered_add_is_reconciled_not_resubmitted(session, panel):
 
 
 def test_a_run_reads_the_time_from_its_clock_not_the_wall(session, panel):
-    # given a paid line queued now
+    # given a paid line placed and queued on a clock three days ahead of the wall
     seed_with_panel(session, panel.base_url)
-    order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/clock", 1000, 990)])
-    # when the job is given an instant before the line was queued, nothing is due yet
-    early = engine.run_fulfillment(session_scope, utcnow() - timedelta(hours=1))
+    clock = FakeClock(utcnow() + timedelta(days=3))
+    order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/clock", 1000, 990)],
+                       now=clock.now)
+    # when the job is given the wall clock's now, nothing is due yet
+    early = engine.run_fulfillment(session_scope, utcnow())
     assert early == {}
     assert panel.state.calls.count("add") == 0
-    # and a run on a clock three days ahead stamps what it writes with that clock
-    clock = FakeClock(utcnow() + timedelta(days=3))
+    # and a run on the clock stamps what it writes with that clock
     assert engine.run_fulfillment(session_scope, clock=clock) == {"processed": 1, "submitted": 1}
     # then
     session.expire_all()
