@@ -79,7 +79,8 @@ def retry_task(session: Session, task_id: int, actor: Actor, reason: str, *,
     session.add(task)
     item = session.get(OrderItem, task.order_item_id)
     states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
-                     f"Task {task.id} ({task.kind}) retried by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "retry"}, at=now)
+                     f"Task {task.id} ({task.kind}) retried by {actor.label}: {reason}", item.id,
+                     {"task_id": task.id, "action": "retry"}, at=now)
     if item.status == OrderStatus.ON_HOLD:
         states.set_item_status(session, item, OrderStatus.PENDING, actor, "Retried by an operator.", at=now)
     session.flush()
@@ -99,7 +100,8 @@ def cancel_task(session: Session, task_id: int, actor: Actor, reason: str, *,
     session.add(task)
     item = session.get(OrderItem, task.order_item_id)
     states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
-                     f"Task {task.id} ({task.kind}) canceled by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "cancel"}, at=now)
+                     f"Task {task.id} ({task.kind}) canceled by {actor.label}: {reason}", item.id,
+                     {"task_id": task.id, "action": "cancel"}, at=now)
     if task.kind in SUBMITTING_KINDS and item.delivered_quantity == 0 and states.can_move(item.status, OrderStatus.CANCELED):
         states.set_item_status(session, item, OrderStatus.CANCELED, actor, f"Canceled by an operator: {reason}", at=now)
     session.flush()
@@ -162,7 +164,8 @@ def request_refill(session: Session, item_id: int, actor: Actor, reason: str, *,
     _queue(session, item, TaskKind.REFILL.value, f"refill:{refill.id}", {"provider_order_id": po.id, "refill_id": refill.id},
            now)
     states.add_event(session, order.id, OrderEventKind.REFILL, actor,
-                     f"Refill requested by {actor.label}: {reason}", item.id, {"refill_id": refill.id, "reason": reason}, at=now)
+                     f"Refill requested by {actor.label}: {reason}", item.id,
+                     {"refill_id": refill.id, "reason": reason}, at=now)
     return refill
 
 

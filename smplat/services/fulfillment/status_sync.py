@@ -154,7 +154,8 @@ def apply_status(session: Session, po: ProviderOrder, answer: Any, now: datetime
                      + (f", start count {po.start_count}" if po.start_count is not None else "")
                      + (f", charge {po.charge} {po.charge_currency or ''}".rstrip() if po.charge is not None else ""),
                      item.id, {"provider_order_id": po.id, "status": st, "remains": po.remains,
-                               "start_count": po.start_count, "charge": str(po.charge) if po.charge is not None else None}, at=now)
+                               "start_count": po.start_count,
+                               "charge": str(po.charge) if po.charge is not None else None}, at=now)
     if st == ProviderOrderStatus.COMPLETED.value:
         if item.delivered_quantity >= item.service_quantity and states.can_move(item.status, OrderStatus.COMPLETED):
             states.set_item_status(session, item, OrderStatus.COMPLETED, SYNC_ACTOR, "Delivered in full.", at=now)
@@ -225,5 +226,6 @@ def _apply_refill_status(session: Session, refill_id: int, answer: Any, now: dat
         po = session.get(ProviderOrder, refill.provider_order_id)
         item = session.get(OrderItem, po.order_item_id)
         states.add_event(session, item.order_id, OrderEventKind.REFILL, SYNC_ACTOR,
-                         f"Refill #{refill.external_refill_id}: {raw}", item.id, {"refill_id": refill.id, "status": status.value}, at=now)
+                         f"Refill #{refill.external_refill_id}: {raw}", item.id,
+                         {"refill_id": refill.id, "status": status.value}, at=now)
         counts[f"refill_{status.value}"] += 1
