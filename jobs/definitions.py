@@ -56,14 +56,14 @@ def prune_job_runs(session_factory: SessionFactory, now: datetime) -> Mapping[st
 
 def fulfillment(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
     """Claim and submit queued fulfilment tasks (submit, replay, refill), reconcile, retry."""
-    from smplat.services.fulfillment import run_fulfillment
+    from smplat.services.fulfillment.engine import run_fulfillment
 
     return run_fulfillment(session_factory, now)
 
 
 def status_sync(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
     """Poll open provider orders and refills in batches; move items and orders along."""
-    from smplat.services.fulfillment import sync_statuses
+    from smplat.services.fulfillment.status_sync import sync_statuses
 
     return sync_statuses(session_factory, now)
 
@@ -77,7 +77,7 @@ def provider_health(session_factory: SessionFactory, now: datetime) -> Mapping[s
 
 def scheduled_replays(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
     """Queue scheduled replays that are due."""
-    from smplat.services.refills import run_due_replays
+    from smplat.services.fulfillment.operator_actions import run_due_replays
 
     return run_due_replays(session_factory, now)
 

@@ -6,6 +6,8 @@ an Order + OrderItems carrying a DeliverySpec snapshot, then `enqueue_delivery`.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -33,12 +35,15 @@ def product(session: Session, slug: str) -> Product:
 
 
 def paid_order(session: Session, lines: list[tuple[Product, str, int, int]], *, user_id: int | None = None,
-               email: str = "buyer@example.com", dripfeed: tuple[int, int] | None = None) -> Order:
-    """A paid order with one line per (product, link, units, price_minor), queued for delivery."""
+               email: str = "buyer@example.com", dripfeed: tuple[int, int] | None = None,
+               now: datetime | None = None) -> Order:
+    """A paid order with one line per (product, link, units, price_minor), placed and queued
+    for delivery at `now` (a test's fake clock; default: the wall clock)."""
+    now = now or utcnow()
     total = sum(price for *_, price in lines)
     order = Order(user_id=user_id, customer_email=email, status=OrderStatus.PENDING.value,
                   payment_status=PaymentStatus.PAID.value, currency="EUR", subtotal_minor=total, total_minor=total,
-                  charged_minor=total, placed_at=utcnow())
+                  charged_minor=total, placed_at=now)
     session.add(order)
     session.flush()
     for prod, link, units, price in lines:
@@ -49,6 +54,6 @@ def paid_order(session: Session, lines: list[tuple[Product, str, int, int]], *, 
                               unit_price_minor=price, total_minor=price, currency="EUR", service_quantity=units,
                               snapshot={"product": {"slug": prod.slug}, "delivery": spec.to_snapshot()}))
     session.flush()
-    enqueue_delivery(session, order)
+    enqueue_delivery(session, order, now=now)
     session.commit()
     return order

@@ -1,4 +1,7 @@
-"""Customer refill requests: `POST /api/order-items/{item_id}/refill` (the client dashboard calls it)."""
+"""Customer refill requests: `POST /api/order-items/{item_id}/refill` (the client dashboard calls it).
+
+The route checks the permission first (`@protected`), then the body; every refusal is a
+service error whose code decides the HTTP status (`errors.http_status`)."""
 
 from __future__ import annotations
 
@@ -10,9 +13,14 @@ from starlette.routing import Route
 
 from smplat.api._access import protected
 from smplat.db import session_scope
+from smplat.services.errors import ErrorCode, ServiceError, http_status
+from smplat.services.fulfillment.operator_actions import request_refill
 from smplat.services.order_status import Actor
 from smplat.services.permissions import Permission
-from smplat.services.refills import RefillRefused, request_refill
+
+
+def _refused(error: ServiceError) -> JSONResponse:
+    return JSONResponse(error.as_json(), status_code=http_status(error))
 
 
 @protected(Permission.REQUEST_REFILLS)
@@ -20,18 +28,18 @@ async def refill(request: Request) -> Response:
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
-        return JSONResponse({"error": "body must be JSON: {\"reason\": \"...\"}"}, status_code=400)
-    reason = body.get("reason") if isinstance(body, dict) else None
+        return _refused(ServiceError('body must be JSON: {"reason": "..."}', code=ErrorCode.INVALID))
+    reason = body.get("reason", "") if isinstance(body, dict) else None
     if not isinstance(reason, str):
-        return JSONResponse({"error": "reason is required"}, status_code=400)
+        return _refused(ServiceError('body must be JSON: {"reason": "..."}', code=ErrorCode.INVALID, field="reason"))
     user = request.state.user  # resolved by @protected before the body was read
     with session_scope() as db:
         try:
             created = request_refill(db, int(request.path_params["item_id"]), Actor.customer(user.id, user.email),
                                      reason, customer_user_id=user.id)
-        except RefillRefused as exc:
+        except ServiceError as exc:
             db.rollback()
-            return JSONResponse({"error": str(exc)}, status_code=409 if "no such" not in str(exc) else 404)
+            return _refused(exc)
         return JSONResponse({"refill_id": created.id, "status": created.status}, status_code=202)
 
 

@@ -89,7 +89,8 @@ def _due(session: Session, alert: Alert, now: datetime, settings: Settings) -> b
     notice = session.execute(select(AlertNotice).where(AlertNotice.kind == alert.kind,
                                                        AlertNotice.subject == kind_subject)).scalars().first()
     if notice is None:
-        notice = AlertNotice(kind=alert.kind, subject=kind_subject, message=alert.message)
+        notice = AlertNotice(kind=alert.kind, subject=kind_subject, message=alert.message, last_raised_at=now,
+                             created_at=now)
         try:
             with session.begin_nested():
                 session.add(notice)

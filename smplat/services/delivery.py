@@ -8,12 +8,14 @@ resulting tasks and reads the spec back. Neither side knows the other's internal
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.models.base import utcnow
 from smplat.models.fulfillment import FulfillmentTask, TaskKind, TaskStatus
 from smplat.models.orders import Order, OrderItem
 
@@ -74,9 +76,11 @@ def submit_key(order_item_id: int) -> str:
     return f"submit:item:{order_item_id}"
 
 
-def enqueue_delivery(session: Session, order: Order) -> list[FulfillmentTask]:
+def enqueue_delivery(session: Session, order: Order, *, now: datetime | None = None) -> list[FulfillmentTask]:
     """One submit task per order line, created once: calling it again (a retried webhook,
-    the success page racing the webhook) returns the tasks that exist."""
+    the success page racing the webhook) returns the tasks that exist. The tasks are due
+    at `now` (the caller's clock; default: the wall clock)."""
+    now = now or utcnow()
     items = session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars()
     tasks: list[FulfillmentTask] = []
     for item in items:
@@ -85,7 +89,8 @@ def enqueue_delivery(session: Session, order: Order) -> list[FulfillmentTask]:
         existing = session.execute(select(FulfillmentTask).where(FulfillmentTask.idempotency_key == key)).scalars().first()
         if existing is None:
             task = FulfillmentTask(order_item_id=item.id, kind=TaskKind.SUBMIT.value,
-                                   status=TaskStatus.PENDING.value, idempotency_key=key)
+                                   status=TaskStatus.PENDING.value, idempotency_key=key, next_attempt_at=now,
+                                   created_at=now, updated_at=now)
             try:
                 with session.begin_nested():
                     session.add(task)

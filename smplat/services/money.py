@@ -29,3 +29,25 @@ def format_money(amount_minor: int | None, currency: str = "EUR") -> str:
     symbol = _SYMBOLS.get(currency)
     body = f"{symbol}{text}" if symbol else f"{text} {currency}"
     return f"-{body}" if amount_minor < 0 else body
+
+
+def pro_rata(amount_minor: int, part: int, whole: int) -> int:
+    """What `part` of `whole` units of something priced `amount_minor` is worth, in minor units.
+
+    The one pro-rata rule of the shop (the routing margin check prices the units a task
+    sends with it; the Partial refund prices the undelivered units with it): computed in
+    integers from the original amount and rounded once, down (floor). Down, because the
+    shop never refunds more than the exact share, and a margin computed on a price rounded
+    down errs on the safe side like the provider cost, which is rounded up. Never chain two
+    pro-rata steps (line -> provider order -> remainder): each rounding loses a unit.
+
+    >>> pro_rata(990, 250, 1000)
+    247
+    """
+    if isinstance(amount_minor, bool) or not all(isinstance(v, int) for v in (amount_minor, part, whole)):
+        raise TypeError("pro_rata takes integers (minor units and unit counts)")
+    if whole <= 0:
+        raise ValueError("the whole must be at least one unit")
+    if amount_minor < 0 or part < 0:
+        raise ValueError("amount and part must not be negative")
+    return amount_minor * part // whole

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from smplat.models.fulfillment import FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEvent, OrderItem
 from smplat.models.providers import Provider, ProviderOrder, ProviderService
-from smplat.services.fulfillment import metrics
+from smplat.services.fulfillment.read_models import metrics
 
 _TIME = "%Y-%m-%d %H:%M UTC"
 

@@ -8,6 +8,7 @@ by hand elsewhere), so an order is completed exactly when every line is done.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -61,10 +62,13 @@ SYSTEM = Actor(ActorType.SYSTEM.value, "system")
 
 
 def add_event(session: Session, order_id: int, kind: str, actor: Actor, message: str,
-              item_id: int | None = None, data: dict[str, Any] | None = None) -> OrderEvent:
+              item_id: int | None = None, data: dict[str, Any] | None = None, *, at: datetime | None = None) -> OrderEvent:
+    """Append an event to the order's timeline; `at` is the caller's clock (default: now)."""
     event = OrderEvent(order_id=order_id, order_item_id=item_id, kind=str(kind), actor_type=actor.type,
                        actor_user_id=actor.user_id, actor_label=actor.label[:200], message=message[:2000],
                        data=dict(data or {}))
+    if at is not None:
+        event.created_at = at
     session.add(event)
     return event
 
@@ -83,7 +87,7 @@ def can_move(current: str, new: str) -> bool:
 
 
 def set_item_status(session: Session, item: OrderItem, new: str, actor: Actor, reason: str,
-                    *, recompute_order: bool = True) -> bool:
+                    *, recompute_order: bool = True, at: datetime | None = None) -> bool:
     """Move an item; returns False when it already had that status (no event). Raises
     IllegalTransition for a move the state machine forbids."""
     new = str(new)
@@ -96,9 +100,9 @@ def set_item_status(session: Session, item: OrderItem, new: str, actor: Actor, r
     session.add(item)
     add_event(session, item.order_id, OrderEventKind.STATUS_CHANGED, actor,
               f"Line {item.product_title}: {old} → {new}. {reason}".strip(), item.id,
-              {"from": old, "to": new, "scope": "item"})
+              {"from": old, "to": new, "scope": "item"}, at=at)
     if recompute_order:
-        recompute_order_status(session, item.order_id, actor)
+        recompute_order_status(session, item.order_id, actor, at=at)
     return True
 
 
@@ -123,7 +127,7 @@ def derive_order_status(item_statuses: list[str]) -> str:
     return S.PROCESSING
 
 
-def recompute_order_status(session: Session, order_id: int, actor: Actor) -> str:
+def recompute_order_status(session: Session, order_id: int, actor: Actor, *, at: datetime | None = None) -> str:
     session.flush()
     order = session.get(Order, order_id)
     statuses = list(session.execute(select(OrderItem.status).where(OrderItem.order_id == order_id)).scalars())
@@ -133,5 +137,5 @@ def recompute_order_status(session: Session, order_id: int, actor: Actor) -> str
         order.status = new
         session.add(order)
         add_event(session, order_id, OrderEventKind.STATUS_CHANGED, actor, f"Order {old} → {new}",
-                  None, {"from": old, "to": new, "scope": "order"})
+                  None, {"from": old, "to": new, "scope": "order"}, at=at)
     return new

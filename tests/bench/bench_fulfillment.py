@@ -118,7 +118,7 @@ def prepare_db(url: str, base_url: str, tasks: int) -> None:
 
 
 def drain(url: str, tasks: int) -> tuple[float, dict]:
-    from smplat.services.fulfillment import run_fulfillment
+    from smplat.services.fulfillment.engine import run_fulfillment
 
     os.environ["DATABASE_URL"] = url
     reset_settings_cache()

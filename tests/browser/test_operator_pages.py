@@ -17,7 +17,7 @@ from smplat.db import session_scope
 from smplat.models.fulfillment import FulfillmentTask, TaskStatus
 from smplat.models.orders import OrderEvent
 from smplat.sandbox.panel import PanelSandbox
-from smplat.services import fulfillment
+from smplat.services.fulfillment import engine, status_sync
 from smplat.settings import reset_settings_cache
 from tests.browser.conftest import sign_in
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
@@ -65,8 +65,8 @@ def test_operator_pages_show_the_engine_at_work(page, live_shop, output_dir, mon
         assert queued >= 2
         # (in a worker thread: sync Playwright keeps an event loop running in this one)
         with ThreadPoolExecutor(1) as worker:
-            assert worker.submit(fulfillment.run_fulfillment, shop).result() == {"processed": queued, "submitted": queued}
-            assert worker.submit(fulfillment.sync_statuses, shop).result()["completed"] == queued
+            assert worker.submit(engine.run_fulfillment, shop).result() == {"processed": queued, "submitted": queued}
+            assert worker.submit(status_sync.sync_statuses, shop).result()["completed"] == queued
 
         # when the admin opens the operator pages
         sign_in(page, "admin@smplat.local", "admin-demo-pass", next_path="/admin/providers")

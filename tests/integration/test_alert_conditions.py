@@ -10,8 +10,8 @@ from sqlalchemy import select
 from smplat.db import session_scope
 from smplat.models.base import utcnow
 from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask, TaskStatus
-from smplat.services import fulfillment
 from smplat.services.alerts import evaluate
+from smplat.services.fulfillment import engine
 from smplat.settings import get_settings
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 from tests.integration.test_fulfillment_engine import panel, panel_server  # noqa: F401  (fixtures)
@@ -24,7 +24,7 @@ def test_each_condition_raises_its_alert(session, panel):  # noqa: F811
     provider = seed_with_panel(session, panel.base_url)
     likes = product(session, "instagram-likes")
     paid_order(session, [(likes, "https://instagram.com/p/al1", 1000, 990), (likes, "https://instagram.com/p/al2", 1000, 990)])
-    assert fulfillment.run_fulfillment(session_scope) == {"processed": 2, "submitted": 2}
+    assert engine.run_fulfillment(session_scope) == {"processed": 2, "submitted": 2}
     # a dead letter, 3 failed attempts of 10 in the hour, the provider down and low on funds
     paid_order(session, [(likes, "https://instagram.com/p/al3", 1000, 990)])
     stuck = session.execute(select(FulfillmentTask).where(FulfillmentTask.status == TaskStatus.PENDING.value)).scalars().one()
@@ -52,5 +52,5 @@ def test_healthy_quiet_shop_raises_nothing(session, panel):  # noqa: F811
     seed_with_panel(session, panel.base_url)
     likes = product(session, "instagram-likes")
     paid_order(session, [(likes, "https://instagram.com/p/q1", 1000, 990)])
-    assert fulfillment.run_fulfillment(session_scope) == {"processed": 1, "submitted": 1}
+    assert engine.run_fulfillment(session_scope) == {"processed": 1, "submitted": 1}
     assert evaluate(session, utcnow(), get_settings()) == []

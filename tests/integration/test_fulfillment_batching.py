@@ -15,7 +15,7 @@ from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask
 from smplat.models.orders import Order, OrderEvent, OrderItem, OrderStatus
 from smplat.models.providers import Provider, ProviderOrder
 from smplat.sandbox.panel import PanelSandbox
-from smplat.services import fulfillment
+from smplat.services.fulfillment import engine
 from smplat.services.providers import client_for
 from smplat.settings import get_settings, reset_settings_cache
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
@@ -48,8 +48,8 @@ def _orders(session, n_orders, lines_per_order, tag):
 def _claimed_work(session, order_ids):
     """Claim and prepare every queued task, then fake an accepted `add` for the given orders."""
     token, now = f"test:{time.time_ns()}", utcnow()
-    ids = fulfillment.claim_tasks(session, token, 1000, now, 120)
-    work = fulfillment.prepare(session, token, ids, now, get_settings())
+    ids = engine.claim_tasks(session, token, 1000, now, 120)
+    work = engine.prepare(session, token, ids, now, get_settings())
     items = dict(session.execute(select(OrderItem.id, OrderItem.order_id)).all())
     tasks = dict(session.execute(select(FulfillmentTask.id, FulfillmentTask.order_item_id)).all())
     chosen = [w for w in work if items[tasks[w.task_id]] in order_ids]
@@ -104,9 +104,9 @@ def test_batched_recording_writes_the_same_rows_as_the_per_task_path(session, pa
         w.answer = f"B{n}"
     # when a's outcomes are recorded in bulk and b's task by task
     with session_scope() as s:
-        bulk = fulfillment.record(s, token, work_a, now, get_settings())
+        bulk = engine.record(s, token, work_a, now, get_settings())
     with session_scope() as s:
-        per_task = fulfillment.record(s, token, work_b, now, get_settings(), bulk=False)
+        per_task = engine.record(s, token, work_b, now, get_settings(), bulk=False)
     # then both write the same rows and counts
     assert bulk == per_task == {"processed": 3, "submitted": 3}
     snap_a, snap_b = _snapshot(session, a.id), _snapshot(session, b.id)
@@ -118,7 +118,7 @@ def test_batched_recording_writes_the_same_rows_as_the_per_task_path(session, pa
 def test_recording_a_batch_takes_the_same_number_of_statements_whatever_its_size(session, panel):
     # given 2 and then 12 claimed tasks with accepted adds
     seed_with_panel(session, panel.base_url)
-    engine = session.get_bind()
+    bind = session.get_bind()
     statements: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
@@ -127,12 +127,12 @@ def test_recording_a_batch_takes_the_same_number_of_statements_whatever_its_size
     def record_batch(orders):
         token, now, work = _claimed_work(session, {o.id for o in orders})
         statements.clear()
-        event.listen(engine, "before_cursor_execute", count)
+        event.listen(bind, "before_cursor_execute", count)
         try:
             with session_scope() as s:
-                counts = fulfillment.record(s, token, work, now, get_settings())
+                counts = engine.record(s, token, work, now, get_settings())
         finally:
-            event.remove(engine, "before_cursor_execute", count)
+            event.remove(bind, "before_cursor_execute", count)
         assert counts["submitted"] == len(work)
         return len(statements)
 
@@ -176,7 +176,7 @@ def test_max_attempts_comes_from_the_settings(session, panel, monkeypatch):
     assert task.max_attempts == 2
     panel.state.script("add", "error:Link is private", "error:Link is private", "error:Link is private")
     # when the job runs (retries are due at once)
-    counts = fulfillment.run_fulfillment(session_scope)
+    counts = engine.run_fulfillment(session_scope)
     # then the second failure dead-letters it
     assert counts == {"processed": 2, "retried": 1, "dead_lettered": 1}
     session.expire_all()

@@ -26,7 +26,8 @@ from smplat.models.providers import AlertNotice, Provider, ProviderHealthCheck, 
 from smplat.sandbox.panel import PanelSandbox
 from smplat.sandbox.smtp_sink import SmtpSink, list_messages
 from smplat.sandbox.webhook_sink import WebhookSink
-from smplat.services import accounts, alerts, fulfillment, providers, refills
+from smplat.services import accounts, alerts, providers
+from smplat.services.fulfillment import engine, operator_actions, status_sync
 from smplat.services.order_status import Actor
 from smplat.services.secrets_box import decrypt
 from smplat.settings import get_settings, reset_settings_cache
@@ -146,8 +147,8 @@ def _delivered_order(session, panel, user_id=None):
     seed_with_panel(session, panel.base_url)
     order = paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/ops", 500, 690)],
                        user_id=user_id)
-    fulfillment.run_fulfillment(session_scope)
-    fulfillment.sync_statuses(session_scope)
+    engine.run_fulfillment(session_scope)
+    status_sync.sync_statuses(session_scope)
     session.expire_all()
     return order, session.execute(select(OrderItem).where(OrderItem.order_id == order.id)).scalars().one()
 
@@ -156,16 +157,17 @@ def test_scheduled_replay_is_queued_once_when_due_and_sent(session, panel):
     # given a delivered line with a replay scheduled in an hour
     order, item = _delivered_order(session, panel)
     now = utcnow()
-    refills.schedule_replay(session, item.id, now + timedelta(hours=1), Actor.operator(None, "op@shop.example"), "drop")
+    operator_actions.schedule_replay(session, item.id, now + timedelta(hours=1), Actor.operator(None, "op@shop.example"), "drop")
     session.commit()
     # when the job runs before, at, and again after the time
     early = scheduled_replays(session_scope, now)
     due = scheduled_replays(session_scope, now + timedelta(hours=2))
     again = scheduled_replays(session_scope, now + timedelta(hours=3))
-    sent = fulfillment.run_fulfillment(session_scope)
+    sent_before_it_was_due = engine.run_fulfillment(session_scope, now + timedelta(hours=1))
+    sent = engine.run_fulfillment(session_scope, now + timedelta(hours=3))
     # then
     assert (early, due, again) == ({"queued": 0, "failed": 0}, {"queued": 1, "failed": 0}, {"queued": 0, "failed": 0})
-    assert sent == {"processed": 1, "submitted": 1}
+    assert (sent_before_it_was_due, sent) == ({}, {"processed": 1, "submitted": 1})
     assert panel.state.calls.count("add") == 2
     session.expire_all()
     assert session.execute(select(ScheduledReplay.status)).scalars().all() == ["completed"]
@@ -177,8 +179,8 @@ def test_scheduled_replay_is_queued_once_when_due_and_sent(session, panel):
 def test_a_replay_cannot_be_scheduled_in_the_past(session, panel):
     order, item = _delivered_order(session, panel)
     events_before = session.execute(select(func.count()).select_from(OrderEvent)).scalar_one()
-    with pytest.raises(refills.RefillRefused, match="must be in the future"):
-        refills.schedule_replay(session, item.id, utcnow() - timedelta(minutes=1),
+    with pytest.raises(operator_actions.RefillRefused, match="must be in the future"):
+        operator_actions.schedule_replay(session, item.id, utcnow() - timedelta(minutes=1),
                                 Actor.operator(None, "op@shop.example"), "drop")
     session.rollback()
     assert session.execute(select(func.count()).select_from(ScheduledReplay)).scalar_one() == 0
@@ -195,7 +197,7 @@ def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel):
     # when the owner asks for a refill through the API
     answer = api.post(f"/api/order-items/{item.id}/refill", json={"reason": "lost 60 followers"},
                       cookies={get_settings().session_cookie_name: cookie})
-    sent = fulfillment.run_fulfillment(session_scope)
+    sent = engine.run_fulfillment(session_scope)
     # then
     assert answer.status_code == 202
     assert answer.json()["status"] == "requested"
@@ -404,3 +406,20 @@ async def test_dead_letter_retry_from_the_page_writes_who_and_why(session, panel
     assert session.execute(select(OrderEvent.actor_label, OrderEvent.message).where(
         OrderEvent.order_id == order.id, OrderEvent.kind == "manual_override")).all() == [
         ("op@dl.test", f"Task {task.id} (submit) retried by op@dl.test: panel fixed")]
+
+
+async def test_order_page_shows_the_services_words_for_a_missing_reason(session, panel):
+    # given a line on the order page
+    seed_with_panel(session, panel.base_url)
+    order = paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/why", 500, 690)])
+    item = session.execute(select(OrderItem).where(OrderItem.order_id == order.id)).scalars().one()
+    state = await _state(OrderDetailState, _cookie(Role.OPERATOR, "op@why.test"), f"/admin/orders/{order.number}",
+                         {"number": order.number})
+    state.load()
+    events_before = session.execute(select(func.count()).select_from(OrderEvent)).scalar_one()
+    # when a refill is asked for without a reason
+    state.act({"item_id": str(item.id), "action": "refill", "reason": "  "})
+    # then the page shows the service's message and nothing was queued
+    assert state.error == "say why the refill is needed"
+    session.expire_all()
+    assert (_count(session, Refill), _count(session, OrderEvent)) == (0, events_before)

@@ -18,8 +18,8 @@ from smplat.models.merchandising import PriceExperimentVariant
 from smplat.models.orders import Order
 from smplat.services import carts, catalog, experiments, pricing
 from smplat.ui.pages.admin.sales import SalesState
-from smplat.ui.pages.storefront.product import ProductState
 from smplat.ui.pages.storefront.cart import CartState
+from smplat.ui.pages.storefront.product import ProductState
 from tests.integration.test_checkout_webhooks import (
     POPULAR,
     _events,

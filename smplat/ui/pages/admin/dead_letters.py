@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import fulfillment
+from smplat.services.fulfillment import operator_actions, read_models
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, form_alert, page_title
@@ -25,7 +25,7 @@ class DeadLettersState(AuthState):
 
     def _reload(self) -> None:
         with session_scope() as db:
-            self.rows = fulfillment.dead_letters(db)
+            self.rows = read_models.dead_letters(db)
         self.loaded = True
 
     @rx.event
@@ -43,18 +43,15 @@ class DeadLettersState(AuthState):
         except ValueError:
             self.error = "Pick a task."
             return None
-        if not reason:
-            self.error = "Say why (it goes on the order's timeline)."
-            return None
         if action not in ("retry", "cancel"):
             self.error = "Choose Retry or Cancel."
             return None
         try:
             with session_scope() as db:
-                do = fulfillment.retry_task if action == "retry" else fulfillment.cancel_task
+                do = operator_actions.retry_task if action == "retry" else operator_actions.cancel_task
                 do(db, task_id, operator_actor(self), reason)
-        except fulfillment.TaskActionError as exc:
-            self.error = str(exc)
+        except operator_actions.TaskActionError as exc:  # the service says why (a missing reason too)
+            self.error = exc.message
             self._reload()
             return None
         self.error = ""

@@ -10,7 +10,8 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import operations, refills
+from smplat.services import operations
+from smplat.services.fulfillment import operator_actions
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
@@ -54,28 +55,25 @@ class OrderDetailState(AuthState):
         if item_id is None:
             self.error = "That line is not part of this order."
             return None
-        if not reason:
-            self.error = "A reason is required; it goes on the order's timeline."
-            return None
         try:
             with session_scope() as db:
                 actor = operator_actor(self)
                 if action == "refill":
-                    refills.request_refill(db, item_id, actor, reason)
+                    operator_actions.request_refill(db, item_id, actor, reason)
                     done = "Refill queued."
                 elif action == "replay":
-                    refills.replay(db, item_id, actor, reason)
+                    operator_actions.replay(db, item_id, actor, reason)
                     done = "Replay queued."
                 elif action == "schedule":
                     run_at = _parse_utc(str(data.get("run_at", "")))
                     if run_at is None:
-                        raise refills.RefillRefused("pick the date and time (UTC) of the replay")
-                    refills.schedule_replay(db, item_id, run_at, actor, reason)
+                        raise operator_actions.RefillRefused("pick the date and time (UTC) of the replay")
+                    operator_actions.schedule_replay(db, item_id, run_at, actor, reason)
                     done = f"Replay scheduled for {run_at:%Y-%m-%d %H:%M} UTC."
                 else:
-                    raise refills.RefillRefused("choose refill, replay or schedule")
-        except refills.RefillRefused as exc:
-            self.error = str(exc)
+                    raise operator_actions.RefillRefused("choose refill, replay or schedule")
+        except operator_actions.RefillRefused as exc:  # the service says why (a missing reason too)
+            self.error = exc.message
             return None
         self.error = ""
         self._reload()

@@ -1,4 +1,4 @@
-"""The fulfilment engine: claim tasks, route, submit once, reconcile, retry, dead-letter, sync status.
+"""The fulfilment engine: claim tasks, route, submit once, record the outcome, reconcile, retry, dead-letter.
 
 Life of a submit task (see docs/architecture.md, "Fulfilment engine"):
 
@@ -20,7 +20,6 @@ Life of a submit task (see docs/architecture.md, "Fulfilment engine"):
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import random
 import socket
@@ -32,11 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, insert, or_, select, update
 from sqlmodel import Session
 
-from smplat.integrations.panel import MAX_STATUS_BATCH, PanelClient, PanelRefused, PanelUnavailable
-from smplat.models.base import utcnow
+from smplat.integrations.panel import PanelClient, PanelRefused, PanelUnavailable
 from smplat.models.fulfillment import (
     CLAIMABLE_STATUSES,
     AttemptOutcome,
@@ -45,7 +43,13 @@ from smplat.models.fulfillment import (
     TaskKind,
     TaskStatus,
 )
-from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus
+from smplat.models.orders import (
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderItem,
+    OrderStatus,
+)
 from smplat.models.providers import (
     Provider,
     ProviderOrder,
@@ -56,18 +60,12 @@ from smplat.models.providers import (
 )
 from smplat.services import order_status as states
 from smplat.services.delivery import DeliverySpec, InvalidDeliverySpec
+from smplat.services.fulfillment.common import JOB_ACTOR, Clock, clock_from
+from smplat.services.money import pro_rata
 from smplat.services.order_status import Actor
 from smplat.services.providers import client_for, mark_service_vanished
 from smplat.services.routing import NoRoute, RoutingContext, choose
 from smplat.settings import Settings, get_settings
-
-logger = logging.getLogger(__name__)
-
-JOB_ACTOR = Actor.job("fulfillment")
-SYNC_ACTOR = Actor.job("status_sync")
-OPEN_PROVIDER_STATUSES = (ProviderOrderStatus.PENDING.value, ProviderOrderStatus.IN_PROGRESS.value,
-                          ProviderOrderStatus.PROCESSING.value, ProviderOrderStatus.UNKNOWN.value)
-SUBMITTING_KINDS = (TaskKind.SUBMIT.value, TaskKind.REPLAY.value)
 
 
 def worker_id() -> str:
@@ -146,9 +144,11 @@ class Work:
 
 
 def _spec_and_quantity(task: FulfillmentTask, item: OrderItem) -> tuple[DeliverySpec, int, int]:
+    """The delivery spec, the units this task sends, and what those units are worth (the
+    price the margin guardrail compares the provider cost with)."""
     spec = DeliverySpec.from_snapshot(item.snapshot)
     quantity = int(task.payload.get("quantity") or spec.quantity)
-    price = item.total_minor * quantity // max(1, spec.quantity)
+    price = pro_rata(item.total_minor, quantity, item.service_quantity)
     return spec, quantity, price
 
 
@@ -274,7 +274,7 @@ def _fail(session: Session, task: FulfillmentTask, item: OrderItem, error: str, 
         counts["dead_lettered"] += 1
         if states.can_move(item.status, OrderStatus.ON_HOLD):
             states.set_item_status(session, item, OrderStatus.ON_HOLD, JOB_ACTOR,
-                                   f"Delivery stopped after {task.attempts} attempts: {error}"[:1000])
+                                   f"Delivery stopped after {task.attempts} attempts: {error}"[:1000], at=now)
         return AttemptOutcome.DEAD_LETTERED.value
     delay = backoff_seconds(task.attempts, settings)
     _release(task, TaskStatus.RETRY_WAIT.value, now, next_at=now + timedelta(seconds=delay), error=error)
@@ -290,9 +290,9 @@ def _submitted(session: Session, task: FulfillmentTask, item: OrderItem, po: Pro
     provider_name = session.get(Provider, po.provider_id).name
     states.add_event(session, item.order_id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
                      f"{how} to {provider_name} as order #{external_id} ({po.quantity} units)", item.id,
-                     {"provider_order_id": po.id, "external_order_id": external_id, "task_id": task.id})
+                     {"provider_order_id": po.id, "external_order_id": external_id, "task_id": task.id}, at=now)
     if item.status in (OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.PARTIALLY_DELIVERED, OrderStatus.COMPLETED):
-        states.set_item_status(session, item, OrderStatus.PROCESSING, JOB_ACTOR, "Sent to the provider.")
+        states.set_item_status(session, item, OrderStatus.PROCESSING, JOB_ACTOR, "Sent to the provider.", at=now)
 
 
 def record(session: Session, token: str, work: list[Work], now: datetime, settings: Settings, *,
@@ -324,7 +324,7 @@ def record(session: Session, token: str, work: list[Work], now: datetime, settin
         counts["processed"] += 1
         if w.mode == "fail":
             if item.status == OrderStatus.PENDING:
-                states.set_item_status(session, item, OrderStatus.ON_HOLD, JOB_ACTOR, w.error[:500])
+                states.set_item_status(session, item, OrderStatus.ON_HOLD, JOB_ACTOR, w.error[:500], at=now)
             outcome = _fail(session, task, item, w.error, now, settings, counts)
         elif w.mode == "refill":
             outcome = _record_refill(session, task, item, po, w, now, settings, counts)
@@ -439,13 +439,12 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
     attempts: list[dict[str, Any]] = []
     moved_items: set[int] = set()
     moved_orders: dict[int, str] = {}
-    stamp = utcnow()
     for w in mine:
         task = line = po = owned[w.task_id]
         po_rows.append({"b_id": po.po_id, "b_ext": w.answer})
         events.append(_event_row(line.order_id, line.order_item_id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
                                  f"Submitted to {po.provider_name} as order #{w.answer} ({po.quantity} units)",
-                                 {"provider_order_id": po.po_id, "external_order_id": w.answer, "task_id": task.id}, stamp))
+                                 {"provider_order_id": po.po_id, "external_order_id": w.answer, "task_id": task.id}, now))
         old = status_of[line.order_item_id]
         new = OrderStatus.PROCESSING.value
         if old in SUBMITTED_FROM and old != new:
@@ -455,13 +454,13 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
             moved_items.add(line.order_item_id)
             events.append(_event_row(line.order_id, line.order_item_id, OrderEventKind.STATUS_CHANGED, JOB_ACTOR,
                                      f"Line {line.product_title}: {old} → {new}. Sent to the provider.".strip(),
-                                     {"from": old, "to": new, "scope": "item"}, stamp))
+                                     {"from": old, "to": new, "scope": "item"}, now))
             derived = states.derive_order_status([status_of[i] for i in items_of[line.order_id]])
             if order_status[line.order_id] != derived:
                 was = order_status[line.order_id]
                 order_status[line.order_id] = moved_orders[line.order_id] = derived
                 events.append(_event_row(line.order_id, None, OrderEventKind.STATUS_CHANGED, JOB_ACTOR,
-                                         f"Order {was} → {derived}", {"from": was, "to": derived, "scope": "order"}, stamp))
+                                         f"Order {was} → {derived}", {"from": was, "to": derived, "scope": "order"}, now))
         attempts.append(_attempt_row(task.id, w, task.kind, AttemptOutcome.SUCCEEDED.value, now))
         counts["processed"] += 1
         counts["submitted"] += 1
@@ -474,13 +473,13 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
                     .values(status=TaskStatus.COMPLETED.value, claimed_by="", lease_expires_at=None, updated_at=now))
     if moved_items:
         session.execute(update(OrderItem.__table__).where(OrderItem.__table__.c.id.in_(sorted(moved_items)))
-                        .values(status=OrderStatus.PROCESSING.value, updated_at=stamp))
+                        .values(status=OrderStatus.PROCESSING.value, updated_at=now))
     by_status: dict[str, list[int]] = defaultdict(list)
     for order_id, status in moved_orders.items():
         by_status[status].append(order_id)
     for status, oids in by_status.items():
         session.execute(update(Order.__table__).where(Order.__table__.c.id.in_(sorted(oids)))
-                        .values(status=status, updated_at=stamp))
+                        .values(status=status, updated_at=now))
     if events:
         session.execute(insert(OrderEvent.__table__), events)
     return attempts
@@ -522,7 +521,7 @@ def _record_refill(session: Session, task: FulfillmentTask, item: OrderItem, po:
         _release(task, TaskStatus.COMPLETED.value, now)
         states.add_event(session, item.order_id, OrderEventKind.REFILL, JOB_ACTOR,
                          f"Refill sent to the provider as #{w.answer} for order #{po.external_order_id}", item.id,
-                         {"refill_id": refill.id, "external_refill_id": w.answer})
+                         {"refill_id": refill.id, "external_refill_id": w.answer}, at=now)
         counts["refills_sent"] += 1
         return AttemptOutcome.SUCCEEDED.value
     if w.result == "refused":  # a definite no: the refill is rejected, no retry
@@ -530,7 +529,7 @@ def _record_refill(session: Session, task: FulfillmentTask, item: OrderItem, po:
         session.add(refill)
         _release(task, TaskStatus.FAILED.value, now, error=w.error)
         states.add_event(session, item.order_id, OrderEventKind.REFILL, JOB_ACTOR,
-                         f"Refill refused by the provider: {w.error}", item.id, {"refill_id": refill.id})
+                         f"Refill refused by the provider: {w.error}", item.id, {"refill_id": refill.id}, at=now)
         counts["refills_refused"] += 1
         return AttemptOutcome.DEAD_LETTERED.value
     outcome = _fail(session, task, item, w.error, now, settings, counts)
@@ -547,15 +546,18 @@ RECORD_WINDOW_SECONDS = 0.15  # how long the writer gathers finished calls into 
 
 
 def run_fulfillment(session_factory: Any, now: datetime | None = None, *, settings: Settings | None = None,
-                    max_seconds: float | None = None) -> dict[str, int]:
+                    max_seconds: float | None = None, clock: Clock | None = None) -> dict[str, int]:
     """Drain the queue: claim batches, call providers with bounded concurrency, record outcomes.
 
-    Claims stop after `fulfillment_tick_max_seconds` (or `max_seconds`); calls in flight finish."""
+    Every time of day (what is due, leases, backoff, row times) is read from `clock`, else
+    from time moving on from `now` (see `common.clock_from`). Claims stop after
+    `fulfillment_tick_max_seconds` (or `max_seconds`) of real run time; calls in flight finish."""
     settings = settings or get_settings()
-    return asyncio.run(_drain(session_factory, settings, max_seconds or settings.fulfillment_tick_max_seconds))
+    return asyncio.run(_drain(session_factory, settings, max_seconds or settings.fulfillment_tick_max_seconds,
+                              clock_from(now, clock)))
 
 
-async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -> dict[str, int]:
+async def _drain(session_factory: Any, settings: Settings, max_seconds: float, clock: Clock) -> dict[str, int]:
     token_base = worker_id()
     deadline = time.monotonic() + max_seconds
     totals: dict[str, int] = defaultdict(int)
@@ -581,7 +583,7 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
         return clients[provider_id]
 
     def claim_and_prepare(token: str) -> list[Work]:
-        now = utcnow()
+        now = clock()
         with session_factory() as session:
             ids = claim_tasks(session, token, settings.fulfillment_batch_size, now, settings.fulfillment_lease_seconds)
             return prepare(session, token, ids, now, settings)
@@ -593,7 +595,7 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
         merged: dict[str, int] = defaultdict(int)
         with session_factory() as session:
             for token, works in by_token.items():
-                for key, value in record(session, token, works, utcnow(), settings).items():
+                for key, value in record(session, token, works, clock(), settings).items():
                     merged[key] += value
         return merged
 
@@ -674,283 +676,3 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float) -
         for c in clients.values():
             await c.aclose()
     return dict(totals)
-
-
-# --- status sync ------------------------------------------------------------------------
-
-
-def _delivered(po: ProviderOrder) -> int:
-    if po.status in (ProviderOrderStatus.COMPLETED.value,):
-        return po.quantity
-    if po.status in (ProviderOrderStatus.PARTIAL.value, ProviderOrderStatus.CANCELED.value, ProviderOrderStatus.REFUNDED.value):
-        return max(0, po.quantity - (po.remains if po.remains is not None else po.quantity))
-    return 0
-
-
-def sync_statuses(session_factory: Any, now: datetime | None = None, *, settings: Settings | None = None) -> dict[str, int]:
-    """Poll open provider orders (multi-status, <= 100 ids per call), map them to the item and
-    order state machine, apply the Partial policy; then poll open refills."""
-    settings = settings or get_settings()
-    now = now or utcnow()
-    with session_factory() as session:
-        rows = list(session.execute(
-            select(ProviderOrder.id, ProviderOrder.provider_id, ProviderOrder.external_order_id)
-            .where(ProviderOrder.status.in_(OPEN_PROVIDER_STATUSES), ProviderOrder.external_order_id.is_not(None))
-            .order_by(ProviderOrder.last_synced_at.is_not(None), ProviderOrder.last_synced_at, ProviderOrder.id)
-            .limit(settings.status_sync_max_orders)).all())
-        providers = {p.id: p for p in session.execute(select(Provider)).scalars()}
-        refills = list(session.execute(
-            select(Refill.id, ProviderOrder.provider_id, Refill.external_refill_id).join(ProviderOrder, ProviderOrder.id == Refill.provider_order_id)
-            .where(Refill.status.in_((RefillStatus.PENDING.value, RefillStatus.IN_PROGRESS.value)),
-                   Refill.external_refill_id.is_not(None))).all())
-    by_provider: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for po_id, provider_id, ext in rows:
-        by_provider[provider_id].append((po_id, ext))
-
-    async def fetch() -> tuple[dict[int, Any], dict[int, Any], int]:
-        answers: dict[int, Any] = {}
-        refill_answers: dict[int, Any] = {}
-        failures = 0
-        clients = {pid: client_for(providers[pid]) for pid in set(by_provider) | {r[1] for r in refills}}
-        try:
-            async def chunk(pid: int, part: list[tuple[int, str]]) -> None:
-                nonlocal failures
-                try:
-                    result = await clients[pid].statuses([ext for _, ext in part])
-                except (PanelUnavailable, PanelRefused) as exc:
-                    failures += 1
-                    logger.warning("status sync: provider %s: %s", pid, exc)
-                    return
-                for po_id, ext in part:
-                    answers[po_id] = result.get(ext)
-
-            async def refill_one(refill_id: int, pid: int, ext: str) -> None:
-                try:
-                    refill_answers[refill_id] = await clients[pid].refill_status(ext)
-                except (PanelUnavailable, PanelRefused) as exc:
-                    refill_answers[refill_id] = exc
-
-            jobs = [chunk(pid, ids[i:i + MAX_STATUS_BATCH]) for pid, ids in by_provider.items()
-                    for i in range(0, len(ids), MAX_STATUS_BATCH)]
-            jobs += [refill_one(r[0], r[1], r[2]) for r in refills]
-            await asyncio.gather(*jobs)
-        finally:
-            for c in clients.values():
-                await c.aclose()
-        return answers, refill_answers, failures
-
-    answers, refill_answers, failures = asyncio.run(fetch()) if (rows or refills) else ({}, {}, 0)
-    counts: dict[str, int] = defaultdict(int)
-    counts["polled"] = len(answers)
-    counts["batch_failures"] = failures
-    with session_factory() as session:
-        pos = {po.id: po for po in session.execute(select(ProviderOrder).where(ProviderOrder.id.in_(list(answers)))).scalars()} if answers else {}
-        for po_id in sorted(answers):
-            apply_status(session, pos[po_id], answers[po_id], now, settings, counts)
-        for refill_id, answer in sorted(refill_answers.items()):
-            _apply_refill_status(session, refill_id, answer, now, counts)
-    return dict(counts)
-
-
-def apply_status(session: Session, po: ProviderOrder, answer: Any, now: datetime, settings: Settings,
-                 counts: dict[str, int]) -> None:
-    po.last_synced_at = now
-    if isinstance(answer, PanelRefused) or answer is None:
-        po.error = (answer.message if answer else "missing from the answer")[:2000]
-        session.add(po)
-        counts["errors"] += 1
-        return
-    previous = po.status
-    po.status, po.raw_status = answer.status.value, answer.raw_status
-    po.charge, po.charge_currency = answer.charge, answer.currency
-    po.start_count = answer.start_count if answer.start_count is not None else po.start_count
-    po.remains = answer.remains if answer.remains is not None else po.remains
-    po.last_response = {k: str(v) for k, v in answer.raw.items()}
-    po.updated_at = now
-    session.add(po)
-    if po.status == previous:
-        counts["unchanged"] += 1
-        return
-    counts[po.status] += 1
-    item = session.get(OrderItem, po.order_item_id)
-    if item.start_count is None and po.start_count is not None:
-        item.start_count = po.start_count
-    st = po.status
-    if st in (ProviderOrderStatus.IN_PROGRESS.value, ProviderOrderStatus.PROCESSING.value):
-        spec_drip = (item.snapshot.get("delivery") or {}).get("dripfeed_runs")
-        target = OrderStatus.ACTIVE if spec_drip else OrderStatus.PROCESSING
-        if states.can_move(item.status, target):
-            states.set_item_status(session, item, target, SYNC_ACTOR, f"Provider reports {answer.raw_status}.")
-        return
-    if st not in (ProviderOrderStatus.COMPLETED.value, ProviderOrderStatus.PARTIAL.value,
-                  ProviderOrderStatus.CANCELED.value, ProviderOrderStatus.REFUNDED.value):
-        return
-    po.completed_at = now
-    delivered_here = _delivered(po)
-    item.delivered_quantity += delivered_here
-    item.remains = max(0, item.service_quantity - item.delivered_quantity)
-    session.add(item)
-    states.add_event(session, item.order_id, OrderEventKind.PROVIDER_ORDER, SYNC_ACTOR,
-                     f"Provider order #{po.external_order_id}: {answer.raw_status} — delivered {delivered_here} of {po.quantity}"
-                     + (f", start count {po.start_count}" if po.start_count is not None else "")
-                     + (f", charge {po.charge} {po.charge_currency or ''}".rstrip() if po.charge is not None else ""),
-                     item.id, {"provider_order_id": po.id, "status": st, "remains": po.remains,
-                               "start_count": po.start_count, "charge": str(po.charge) if po.charge is not None else None})
-    if st == ProviderOrderStatus.COMPLETED.value:
-        if item.delivered_quantity >= item.service_quantity and states.can_move(item.status, OrderStatus.COMPLETED):
-            states.set_item_status(session, item, OrderStatus.COMPLETED, SYNC_ACTOR, "Delivered in full.")
-        return
-    remains = po.quantity - delivered_here
-    if remains <= 0:
-        if states.can_move(item.status, OrderStatus.COMPLETED):
-            states.set_item_status(session, item, OrderStatus.COMPLETED, SYNC_ACTOR, "Delivered in full.")
-        return
-    apply_partial_policy(session, item, po, remains, now, settings, counts)
-
-
-def apply_partial_policy(session: Session, item: OrderItem, po: ProviderOrder, remains: int, now: datetime,
-                         settings: Settings, counts: dict[str, int]) -> None:
-    """Re-route the undelivered rest (a new task, created once per provider order), or refund
-    it pro rata: price x remains / quantity, rounded down to the minor unit."""
-    if settings.fulfillment_partial_policy == "reroute":
-        from smplat.services.delivery import submit_key
-
-        task = FulfillmentTask(order_item_id=item.id, kind=TaskKind.SUBMIT.value, status=TaskStatus.PENDING.value,
-                               idempotency_key=f"{submit_key(item.id)}:rest:{po.id}",
-                               payload={"quantity": remains, "exclude_service_ids": [po.provider_service_id],
-                                        "reason": f"remainder of provider order {po.id}"})
-        try:
-            with session.begin_nested():
-                session.add(task)
-                session.flush()
-        except Exception:  # noqa: BLE001 - unique key: the remainder is already queued
-            counts["reroute_exists"] += 1
-            return
-        states.add_event(session, item.order_id, OrderEventKind.PROVIDER_ORDER, SYNC_ACTOR,
-                         f"{remains} undelivered units re-routed (policy: reroute)", item.id,
-                         {"remains": remains, "task_id": task.id, "policy": "reroute"})
-        if states.can_move(item.status, OrderStatus.PROCESSING):
-            states.set_item_status(session, item, OrderStatus.PROCESSING, SYNC_ACTOR, "Remainder re-routed.")
-        counts["rerouted"] += 1
-        return
-    order = session.get(Order, item.order_id)
-    price_share = item.total_minor * po.quantity // max(1, item.service_quantity)
-    refund = price_share * remains // max(1, po.quantity)
-    from smplat.services.checkout.refunds import refund_undelivered  # money moves at Stripe, once per provider order
-
-    refund_undelivered(session, order, refund, f"{remains} undelivered of {po.quantity}", f"provider-order:{po.id}:refund",
-                       SYNC_ACTOR)
-    states.add_event(session, item.order_id, OrderEventKind.PAYMENT, SYNC_ACTOR,
-                     f"Refund of {refund} minor units for {remains} undelivered of {po.quantity} (policy: refund)", item.id,
-                     {"refund_minor": refund, "remains": remains, "quantity": po.quantity, "policy": "refund"})
-    target = OrderStatus.CANCELED if item.delivered_quantity == 0 else OrderStatus.PARTIALLY_DELIVERED
-    if states.can_move(item.status, target):
-        states.set_item_status(session, item, target, SYNC_ACTOR, f"{remains} units undelivered, refunded.")
-    counts["refunded"] += 1
-
-
-def _apply_refill_status(session: Session, refill_id: int, answer: Any, now: datetime, counts: dict[str, int]) -> None:
-    refill = session.get(Refill, refill_id)
-    refill.last_checked_at = now
-    if isinstance(answer, Exception):
-        refill.error = str(answer)[:2000]
-        session.add(refill)
-        return
-    status, raw = answer
-    if status.value == refill.status:
-        session.add(refill)
-        return
-    refill.status, refill.updated_at = status.value, now
-    session.add(refill)
-    if status in (RefillStatus.COMPLETED, RefillStatus.REJECTED):
-        po = session.get(ProviderOrder, refill.provider_order_id)
-        item = session.get(OrderItem, po.order_item_id)
-        states.add_event(session, item.order_id, OrderEventKind.REFILL, SYNC_ACTOR,
-                         f"Refill #{refill.external_refill_id}: {raw}", item.id, {"refill_id": refill.id, "status": status.value})
-        counts[f"refill_{status.value}"] += 1
-
-
-# --- operator actions on dead letters ------------------------------------------------------
-
-
-class TaskActionError(ValueError):
-    """The task is not in a state that allows this action."""
-
-
-def retry_task(session: Session, task_id: int, actor: Actor, reason: str) -> FulfillmentTask:
-    task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
-    if task is None or task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value):
-        raise TaskActionError("only a dead-lettered or failed task can be retried")
-    now = utcnow()
-    task.status, task.attempts, task.next_attempt_at, task.updated_at = TaskStatus.PENDING.value, 0, now, now
-    task.max_attempts = get_settings().fulfillment_max_attempts  # a retried task gets the current limit
-    session.add(task)
-    item = session.get(OrderItem, task.order_item_id)
-    states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
-                     f"Task {task.id} ({task.kind}) retried by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "retry"})
-    if item.status == OrderStatus.ON_HOLD:
-        states.set_item_status(session, item, OrderStatus.PENDING, actor, "Retried by an operator.")
-    session.flush()
-    return task
-
-
-def cancel_task(session: Session, task_id: int, actor: Actor, reason: str) -> FulfillmentTask:
-    task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
-    if task is None or task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value, TaskStatus.RETRY_WAIT.value):
-        raise TaskActionError("only a dead-lettered, failed or waiting task can be canceled")
-    now = utcnow()
-    task.status, task.updated_at = TaskStatus.CANCELED.value, now
-    session.add(task)
-    item = session.get(OrderItem, task.order_item_id)
-    states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
-                     f"Task {task.id} ({task.kind}) canceled by {actor.label}: {reason}", item.id, {"task_id": task.id, "action": "cancel"})
-    if task.kind in SUBMITTING_KINDS and item.delivered_quantity == 0 and states.can_move(item.status, OrderStatus.CANCELED):
-        states.set_item_status(session, item, OrderStatus.CANCELED, actor, f"Canceled by an operator: {reason}")
-    session.flush()
-    return task
-
-
-def dead_letters(session: Session, limit: int = 200) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(FulfillmentTask, OrderItem.product_title, Order.number)
-        .join(OrderItem, OrderItem.id == FulfillmentTask.order_item_id).join(Order, Order.id == OrderItem.order_id)
-        .where(FulfillmentTask.status == TaskStatus.DEAD_LETTER.value)
-        .order_by(FulfillmentTask.updated_at.desc(), FulfillmentTask.id.desc()).limit(limit)).all()
-    return [{"task_id": t.id, "kind": t.kind, "order": number, "product": title, "attempts": t.attempts,
-             "error": t.last_error[:300], "updated": t.updated_at.strftime("%Y-%m-%d %H:%M UTC")}
-            for t, title, number in rows]
-
-
-# --- observability -------------------------------------------------------------------------
-
-
-FAILED_OUTCOMES = (AttemptOutcome.RETRIED.value, AttemptOutcome.DEAD_LETTERED.value)
-
-
-def metrics(session: Session, since: datetime | None = None) -> list[dict[str, Any]]:
-    """Per provider and task kind: processed, succeeded, failed, retried, dead-lettered,
-    ambiguous, waited, and mean / max provider latency (one aggregate query)."""
-    a = FulfillmentAttempt
-    query = (select(a.provider_id, a.task_kind, a.outcome, func.count(), func.avg(a.latency_ms), func.max(a.latency_ms))
-             .group_by(a.provider_id, a.task_kind, a.outcome))
-    if since is not None:
-        query = query.where(a.created_at >= since)
-    table: dict[tuple[int | None, str], dict[str, Any]] = {}
-    weights: dict[tuple[int | None, str], tuple[float, int]] = {}
-    for provider_id, kind, outcome, count, avg, mx in session.execute(query).all():
-        row = table.setdefault((provider_id, kind), {
-            "provider_id": provider_id, "task_kind": kind, "processed": 0, "succeeded": 0, "failed": 0, "retried": 0,
-            "dead_lettered": 0, "ambiguous": 0, "waited": 0, "reconciled": 0, "latency_avg_ms": 0, "latency_max_ms": 0})
-        row["processed"] += count
-        key = {"succeeded": "succeeded", "reconciled": "reconciled", "retried": "retried",
-               "dead_lettered": "dead_lettered", "ambiguous": "ambiguous", "waited": "waited"}[outcome]
-        row[key] += count
-        if outcome in FAILED_OUTCOMES:
-            row["failed"] += count
-        if avg is not None:
-            total, n = weights.get((provider_id, kind), (0.0, 0))
-            weights[(provider_id, kind)] = (total + float(avg) * count, n + count)
-            row["latency_max_ms"] = max(row["latency_max_ms"], int(mx or 0))
-    for key, (total, n) in weights.items():
-        table[key]["latency_avg_ms"] = int(round(total / n)) if n else 0
-    return sorted(table.values(), key=lambda r: (r["provider_id"] or 0, r["task_kind"]))

@@ -1,0 +1,234 @@
+"""Operator actions on fulfilment: retry or cancel a dead-lettered task, request a refill
+(an operator any time, a customer for their own line within the refill window), replay a
+line now or at a scheduled time, and the job that queues scheduled replays when they are
+due. Each action queues a task (sent by the fulfilment engine) or changes one, and writes
+an order event saying who did it and why."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from smplat.models.base import utcnow
+from smplat.models.fulfillment import FulfillmentTask, TaskKind, TaskStatus
+from smplat.models.orders import Order, OrderEventKind, OrderItem, OrderStatus
+from smplat.models.providers import (
+    ProviderOrder,
+    ProviderOrderStatus,
+    ProviderService,
+    Refill,
+    RefillStatus,
+    ReplayStatus,
+    ScheduledReplay,
+)
+from smplat.services import order_status as states
+from smplat.services.errors import ErrorCode, ServiceError
+from smplat.services.fulfillment.common import SUBMITTING_KINDS
+from smplat.services.order_status import Actor
+from smplat.settings import get_settings
+
+# --- dead letters ---------------------------------------------------------------------------
+
+
+REASON_MAX = 1000
+OPERATOR_REASON_MISSING = "Say why (it goes on the order's timeline)."
+
+
+class TaskActionError(ServiceError):
+    """A retry or cancel that cannot be done: no such task (NOT_FOUND), a task in a state
+    that does not allow it (CONFLICT), or no reason given (REQUIRED, field "reason")."""
+
+    default_code = ErrorCode.CONFLICT
+
+
+class RefillRefused(ServiceError):
+    """A refill or replay that cannot be done; the code says what kind of no, the message why
+    (shown to the operator or the customer): NOT_FOUND (no such line, or not theirs: never
+    say which), NOT_ALLOWED (no refill guarantee, window passed), CONFLICT (not delivered
+    yet, a refill under way, a canceled line), REQUIRED / INVALID (field "reason",
+    "quantity" or "run_at")."""
+
+    default_code = ErrorCode.NOT_ALLOWED
+
+
+def _reason(reason: str | None, error: type[ServiceError], missing: str) -> str:
+    """The operator's or customer's reason, stripped; it goes on the order's timeline, so
+    every action requires one (a page guard is not enough: the rule lives here)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise error(missing, code=ErrorCode.REQUIRED, field="reason")
+    if len(reason) > REASON_MAX:
+        raise error(f"the reason is too long (at most {REASON_MAX} characters)", code=ErrorCode.INVALID, field="reason")
+    return reason
+
+
+def retry_task(session: Session, task_id: int, actor: Actor, reason: str, *,
+               now: datetime | None = None) -> FulfillmentTask:
+    reason = _reason(reason, TaskActionError, OPERATOR_REASON_MISSING)
+    task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if task is None:
+        raise TaskActionError("no such task", code=ErrorCode.NOT_FOUND)
+    if task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value):
+        raise TaskActionError("only a dead-lettered or failed task can be retried")
+    now = now or utcnow()
+    task.status, task.attempts, task.next_attempt_at, task.updated_at = TaskStatus.PENDING.value, 0, now, now
+    task.max_attempts = get_settings().fulfillment_max_attempts  # a retried task gets the current limit
+    session.add(task)
+    item = session.get(OrderItem, task.order_item_id)
+    states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
+                     f"Task {task.id} ({task.kind}) retried by {actor.label}: {reason}", item.id,
+                     {"task_id": task.id, "action": "retry"}, at=now)
+    if item.status == OrderStatus.ON_HOLD:
+        states.set_item_status(session, item, OrderStatus.PENDING, actor, "Retried by an operator.", at=now)
+    session.flush()
+    return task
+
+
+def cancel_task(session: Session, task_id: int, actor: Actor, reason: str, *,
+                now: datetime | None = None) -> FulfillmentTask:
+    reason = _reason(reason, TaskActionError, OPERATOR_REASON_MISSING)
+    task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if task is None:
+        raise TaskActionError("no such task", code=ErrorCode.NOT_FOUND)
+    if task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value, TaskStatus.RETRY_WAIT.value):
+        raise TaskActionError("only a dead-lettered, failed or waiting task can be canceled")
+    now = now or utcnow()
+    task.status, task.updated_at = TaskStatus.CANCELED.value, now
+    session.add(task)
+    item = session.get(OrderItem, task.order_item_id)
+    states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
+                     f"Task {task.id} ({task.kind}) canceled by {actor.label}: {reason}", item.id,
+                     {"task_id": task.id, "action": "cancel"}, at=now)
+    if task.kind in SUBMITTING_KINDS and item.delivered_quantity == 0 and states.can_move(item.status, OrderStatus.CANCELED):
+        states.set_item_status(session, item, OrderStatus.CANCELED, actor, f"Canceled by an operator: {reason}", at=now)
+    session.flush()
+    return task
+
+
+# --- refills and replays ----------------------------------------------------------------------
+
+
+REFILLABLE = (ProviderOrderStatus.COMPLETED.value, ProviderOrderStatus.PARTIAL.value)
+
+
+def _latest_delivered(session: Session, item_id: int) -> ProviderOrder | None:
+    return session.execute(select(ProviderOrder).where(ProviderOrder.order_item_id == item_id,
+                                                       ProviderOrder.external_order_id.is_not(None))
+                           .order_by(ProviderOrder.id.desc()).limit(1)).scalars().first()
+
+
+def _queue(session: Session, item: OrderItem, kind: str, key: str, payload: dict[str, Any],
+           now: datetime) -> FulfillmentTask:
+    task = FulfillmentTask(order_item_id=item.id, kind=kind, status=TaskStatus.PENDING.value, idempotency_key=key,
+                           payload=payload, next_attempt_at=now, created_at=now, updated_at=now)
+    session.add(task)
+    session.flush()
+    return task
+
+
+def request_refill(session: Session, item_id: int, actor: Actor, reason: str, *, now: datetime | None = None,
+                   customer_user_id: int | None = None) -> Refill:
+    """Ask the provider to top up a delivered line. A customer (customer_user_id given) may
+    only ask for their own order and within the service's refill window; an operator may
+    always ask while the service offers refills."""
+    now = now or utcnow()
+    reason = _reason(reason, RefillRefused, "say why the refill is needed")
+    item = session.get(OrderItem, item_id)
+    if item is None:
+        raise RefillRefused("no such order line", code=ErrorCode.NOT_FOUND)
+    order = session.get(Order, item.order_id)
+    if customer_user_id is not None and order.user_id != customer_user_id:
+        raise RefillRefused("no such order line", code=ErrorCode.NOT_FOUND)
+    po = _latest_delivered(session, item.id)
+    if po is None or po.status not in REFILLABLE:
+        raise RefillRefused("this line has not been delivered yet", code=ErrorCode.CONFLICT)
+    service = session.get(ProviderService, po.provider_service_id)
+    if not service.refill:
+        raise RefillRefused("this service has no refill guarantee", code=ErrorCode.NOT_ALLOWED)
+    if customer_user_id is not None:
+        window = service.refill_window_days or 0
+        delivered_at = po.completed_at or po.submitted_at
+        if delivered_at is None or now > delivered_at + timedelta(days=window):
+            raise RefillRefused(f"the refill window of {window} days has passed", code=ErrorCode.NOT_ALLOWED)
+    busy = session.execute(select(Refill.id).where(Refill.provider_order_id == po.id, Refill.status.in_(
+        (RefillStatus.REQUESTED.value, RefillStatus.PENDING.value, RefillStatus.IN_PROGRESS.value)))).first()
+    if busy:
+        raise RefillRefused("a refill of this line is already under way", code=ErrorCode.CONFLICT)
+    refill = Refill(provider_order_id=po.id, status=RefillStatus.REQUESTED.value, requested_by_user_id=actor.user_id,
+                    reason=reason, created_at=now, updated_at=now)
+    session.add(refill)
+    session.flush()
+    _queue(session, item, TaskKind.REFILL.value, f"refill:{refill.id}", {"provider_order_id": po.id, "refill_id": refill.id},
+           now)
+    states.add_event(session, order.id, OrderEventKind.REFILL, actor,
+                     f"Refill requested by {actor.label}: {reason}", item.id,
+                     {"refill_id": refill.id, "reason": reason}, at=now)
+    return refill
+
+
+def replay(session: Session, item_id: int, actor: Actor, reason: str, *, quantity: int | None = None,
+           replay_key: str | None = None, now: datetime | None = None) -> FulfillmentTask:
+    """Submit the line again (all of it, or `quantity` units), routed like a new order."""
+    now = now or utcnow()
+    reason = _reason(reason, RefillRefused, "say why the line is replayed")
+    item = session.get(OrderItem, item_id)
+    if item is None:
+        raise RefillRefused("no such order line", code=ErrorCode.NOT_FOUND)
+    if item.status == OrderStatus.CANCELED:
+        raise RefillRefused("a canceled line cannot be replayed", code=ErrorCode.CONFLICT)
+    units = quantity or item.service_quantity
+    if units <= 0 or units > item.service_quantity:
+        raise RefillRefused(f"quantity must be 1–{item.service_quantity}", code=ErrorCode.INVALID, field="quantity")
+    key = replay_key or f"replay:item:{item.id}:{now.strftime('%Y%m%d%H%M%S%f')}"
+    task = _queue(session, item, TaskKind.REPLAY.value, key, {"quantity": units, "reason": reason}, now)
+    states.add_event(session, item.order_id, OrderEventKind.REPLAY, actor, f"Replay of {units} units by {actor.label}: {reason}",
+                     item.id, {"task_id": task.id, "quantity": units, "reason": reason}, at=now)
+    return task
+
+
+def schedule_replay(session: Session, item_id: int, run_at: datetime, actor: Actor, reason: str,
+                    *, now: datetime | None = None) -> ScheduledReplay:
+    if run_at.tzinfo is None:
+        raise RefillRefused("the replay time needs a time zone", code=ErrorCode.INVALID, field="run_at")
+    now = now or utcnow()
+    if run_at <= now:
+        raise RefillRefused("the replay time must be in the future", code=ErrorCode.INVALID, field="run_at")
+    reason = _reason(reason, RefillRefused, "say why the line is replayed")
+    po = _latest_delivered(session, item_id)
+    if po is None:
+        raise RefillRefused("this line has no provider order to replay", code=ErrorCode.CONFLICT)
+    scheduled = ScheduledReplay(provider_order_id=po.id, run_at=run_at, created_by_user_id=actor.user_id, reason=reason,
+                                created_at=now, updated_at=now)
+    session.add(scheduled)
+    session.flush()
+    item = session.get(OrderItem, item_id)
+    states.add_event(session, item.order_id, OrderEventKind.REPLAY, actor,
+                     f"Replay scheduled for {run_at:%Y-%m-%d %H:%M} UTC by {actor.label}: {reason}", item.id,
+                     {"scheduled_replay_id": scheduled.id, "reason": reason}, at=now)
+    return scheduled
+
+
+def run_due_replays(session_factory: Any, now: datetime) -> dict[str, int]:
+    """The scheduled-replays job: queue every replay that is due, once (the replay's id is in the task key)."""
+    counts = {"queued": 0, "failed": 0}
+    with session_factory() as session:
+        due = list(session.execute(select(ScheduledReplay).where(ScheduledReplay.status == ReplayStatus.SCHEDULED.value,
+                                                                 ScheduledReplay.run_at <= now).order_by(ScheduledReplay.id)
+                                   .with_for_update(skip_locked=True)).scalars())
+        for scheduled in due:
+            po = session.get(ProviderOrder, scheduled.provider_order_id)
+            actor = Actor.job("replays")
+            try:
+                task = replay(session, po.order_item_id, actor, f"scheduled: {scheduled.reason}", quantity=po.quantity,
+                              replay_key=f"replay:scheduled:{scheduled.id}", now=now)
+                scheduled.status, scheduled.result = ReplayStatus.COMPLETED.value, {"task_id": task.id}
+                counts["queued"] += 1
+            except RefillRefused as exc:
+                scheduled.status, scheduled.result = ReplayStatus.FAILED.value, {"error": str(exc)}
+                counts["failed"] += 1
+            scheduled.executed_at = now
+            session.add(scheduled)
+    return counts
