@@ -9,7 +9,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smplat.db import session_scope
-from smplat.services import accounts
+from smplat.services import accounts, rate_limits
+from smplat.services.errors import ServiceError, http_status
 from smplat.services.order_status import Actor
 from smplat.services.refills import RefillRefused, request_refill
 from smplat.settings import get_settings
@@ -28,6 +29,10 @@ async def refill(request: Request) -> Response:
         user = accounts.resolve_session(db, token)
         if user is None:
             return JSONResponse({"error": "sign in first"}, status_code=401)
+        try:
+            rate_limits.hit("refill_user", str(user.id))
+        except ServiceError as exc:
+            return JSONResponse(exc.as_json(), status_code=http_status(exc))
         try:
             created = request_refill(db, int(request.path_params["item_id"]), Actor.customer(user.id, user.email),
                                      reason, customer_user_id=user.id)
