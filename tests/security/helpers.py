@@ -45,6 +45,6 @@ def set_request(root: rx.State, cookie: str | None, path: str = "/signin", ip: s
     )
 
 
-def count(model, *where) -> int:  # noqa: ANN001
+def count(model, *where) -> int:
     with session_scope() as db:
         return db.execute(select(func.count()).select_from(model).where(*where)).scalar_one()

@@ -10,7 +10,7 @@ import re
 import httpx
 import pytest
 
-from smplat.models.accounts import AttemptKind, LoginAttempt, Role, User
+from smplat.models.accounts import AttemptKind, LoginAttempt, User
 from smplat.services import rate_limits
 from smplat.services.errors import ErrorCode
 from smplat.settings import reset_settings_cache
@@ -24,7 +24,7 @@ NOTICE = "If an account exists for that address, a reset link is on its way. It 
 
 
 @pytest.fixture
-def outbox(monkeypatch) -> list[tuple]:  # noqa: ANN001
+def outbox(monkeypatch) -> list[tuple]:
     """Reset emails handed to the mail adapter (the SMTP server is the outside world)."""
     sent: list[tuple] = []
     monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args: sent.append(args))

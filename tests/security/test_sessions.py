@@ -28,12 +28,12 @@ ADMIN = "boss@example.com"
 CUSTOMER = "shopper@example.com"
 
 
-def visible(root) -> str:  # noqa: ANN001
+def visible(root) -> str:
     """Everything the tab's state tree would send to the browser on its next full sync."""
     return json.dumps(root.dict(), default=str)
 
 
-async def admin_tab_with_loaded_pages():  # noqa: ANN201
+async def admin_tab_with_loaded_pages():
     """An admin's tab that opened the customers list (every user's email and role)."""
     admin_id = make_user(ADMIN, Role.ADMIN)
     make_user(CUSTOMER)

@@ -22,7 +22,7 @@ INVALID = "That email and password don't match an account."
 THROTTLED = re.compile(r"^Too many attempts\. Try again in \d+ minutes?\.$")
 
 
-def configure(monkeypatch, **values) -> None:  # noqa: ANN001, ANN003
+def configure(monkeypatch, **values) -> None:
     for name, value in values.items():
         monkeypatch.setenv(f"SMPLAT_{name.upper()}", str(value))
     reset_settings_cache()
