@@ -100,7 +100,8 @@ async def test_a_wrong_password_in_the_admins_tab_resets_nothing(db_url):
     assert len(admin.users) == 2 and admin.loaded is True
 
 
-async def test_a_different_user_in_the_cookie_resets_the_tab_on_the_next_page(db_url):
+@pytest.mark.parametrize("opened", ["home page (load_user)", "account page (require_signed_in, load_orders)"])
+async def test_a_different_user_in_the_cookie_resets_the_tab_on_the_next_page(db_url, opened):
     # given an admin's tab; the browser's cookie now belongs to a customer (signed in in another tab)
     root, admin, _cookie = await admin_tab_with_loaded_pages()
     with session_scope() as db:
@@ -108,12 +109,29 @@ async def test_a_different_user_in_the_cookie_resets_the_tab_on_the_next_page(db
     set_request(root, session_cookie(customer_id), path="/account")
 
     # when the tab opens its next page
-    auth = await root.get_state(AuthState)
-    auth.load_user()
+    if opened.startswith("home"):
+        (await root.get_state(AuthState)).load_user()
+    else:  # the account page's on_load: the guard, then the loader
+        assert (await root.get_state(AuthState)).require_signed_in() is None
+        account = await root.get_state(AccountState)
+        assert account.load_orders() is None and account.loaded is True
 
     # then the admin's data is gone and the customer is the one signed in
+    auth = await root.get_state(AuthState)
     assert admin.users == [] and admin.loaded is False
     assert auth.user_email == CUSTOMER and ADMIN not in visible(root)
+
+
+async def test_an_expired_session_resets_the_tab_on_the_next_page(db_url):
+    # given an admin's tab whose session was revoked (signed out elsewhere, or went idle)
+    root, admin, cookie = await admin_tab_with_loaded_pages()
+    with session_scope() as db:
+        accounts.revoke_session(db, cookie)
+
+    # when the tab opens its next page / then it is signed out and holds nothing of the admin
+    auth = await root.get_state(AuthState)
+    auth.load_user()
+    assert auth.signed_in is False and admin.users == [] and ADMIN not in visible(root)
 
 
 async def test_an_older_reset_link_is_refused_once_a_newer_one_was_used(db_url, monkeypatch):

@@ -148,6 +148,10 @@ class AuthState(rx.State):
             return CurrentUser(user.id, user.email, user.full_name, user.role)
 
     def _apply(self, user: CurrentUser | None) -> None:
+        if self.user_id and (user is None or user.id != self.user_id):
+            # The cookie now names someone else, or nobody (signed out or in from another tab,
+            # session expired or idle): nothing of the previous user may stay in this tab.
+            _reset_loaded_tab_state(self._get_root_state())
         self.user_id = user.id if user else 0
         self.user_email = user.email if user else ""
         self.user_name = user.full_name if user else ""
@@ -161,15 +165,8 @@ class AuthState(rx.State):
 
     @rx.event
     def load_user(self) -> None:
-        """on_load of every page: refresh who is signed in (or nobody).
-
-        A different user than the one this tab last knew (signed in or out in another tab
-        of this browser) finds the states of this tab reset: nothing of the previous user stays.
-        """
-        user = self._current_user()
-        if self.user_id and (user is None or user.id != self.user_id):
-            _reset_loaded_tab_state(self._get_root_state())
-        self._apply(user)
+        """on_load of every page: refresh who is signed in (or nobody)."""
+        self._apply(self._current_user())
 
     @rx.event
     def require_signed_in(self):
