@@ -59,13 +59,30 @@ class Settings(BaseSettings):
     session_cookie_name: str = Field("smplat_session", description="Name of the HttpOnly session cookie")
     session_ttl_days: int = Field(30, ge=1, description="Days a session stays valid")
     cookie_secure: bool = Field(False, description="Mark cookies Secure (set true behind HTTPS)")
-    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins allowed per window (per email and per IP)")
-    login_window_minutes: int = Field(15, ge=1, description="Throttling window for failed sign-ins")
+    session_idle_timeout_minutes: int = Field(
+        720, ge=10, description="A session unused for longer than this is refused (sign in again)"
+    )
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins allowed per window per email")
+    login_max_failures_per_ip: int = Field(20, ge=1, description="Failed sign-ins allowed per window from one IP (any emails)")
+    login_window_minutes: int = Field(15, ge=1, description="Throttling window for failed sign-ins and second-factor codes")
+    totp_max_failures: int = Field(5, ge=1, description="Wrong second-factor codes allowed per window per account (and four times that per IP)")
+    reset_max_requests: int = Field(3, ge=1, description="Password-reset emails one address may request per reset window")
+    reset_max_requests_per_ip: int = Field(10, ge=1, description="Password-reset requests allowed from one IP per reset window")
+    reset_window_minutes: int = Field(60, ge=1, description="Throttling window for password-reset requests")
     password_reset_ttl_minutes: int = Field(60, ge=5, description="Lifetime of an emailed reset link")
     signin_ticket_ttl_seconds: int = Field(60, ge=5, description="Lifetime of the one-time ticket exchanged for the cookie")
 
     # --- roles and permissions (smplat.services.permissions) ------------------------
     operator_refund_limit_minor: int = Field(10000, ge=0, description="Largest refund an operator may issue, in minor units of the refund's currency (10000 = 100.00); larger refunds need an admin")
+
+    # --- rate limits (the `limits` library; "N/second|minute|hour|day", several joined by ";"; empty: off) ---
+    rate_limit_signup_ip: str = Field("5/minute;30/hour", description="Sign-ups from one IP")
+    rate_limit_signup_email: str = Field("5/hour", description="Sign-up attempts for one email")
+    rate_limit_signin_ip: str = Field("30/minute;300/hour", description="Sign-in requests from one IP (right or wrong)")
+    rate_limit_signin_email: str = Field("20/minute;100/hour", description="Sign-in requests for one email (right or wrong)")
+    rate_limit_reset_ip: str = Field("5/minute;20/hour", description="Password-reset requests from one IP")
+    rate_limit_reset_email: str = Field("3/hour", description="Password-reset requests for one email")
+    rate_limit_refill_user: str = Field("10/minute;100/day", description="Refill requests by one signed-in customer (API)")
 
     # --- email -----------------------------------------------------------------
     smtp_host: str = Field("127.0.0.1", description="SMTP server host (default: the local SMTP sink)")

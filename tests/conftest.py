@@ -49,6 +49,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                                  1 if item.get_closest_marker("places_orders") else 0))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Rate-limit counters are per process (memory storage): each test starts with none."""
+    from smplat.services import rate_limits
+
+    rate_limits.reset()
+    yield
+    rate_limits.reset()
+
+
 @pytest.fixture(scope="session")
 def output_dir() -> Path:
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)

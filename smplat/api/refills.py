@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from smplat.api._access import protected
 from smplat.db import session_scope
+from smplat.services import rate_limits
 from smplat.services.errors import ErrorCode, ServiceError, http_status
 from smplat.services.fulfillment.operator_actions import request_refill
 from smplat.services.order_status import Actor
@@ -34,6 +35,10 @@ async def refill(request: Request) -> Response:
         return _refused(ServiceError('body must be JSON: {"reason": "..."}', code=ErrorCode.INVALID, field="reason"))
     user = request.state.user  # resolved by @protected before the body was read
     with session_scope() as db:
+        try:
+            rate_limits.hit("refill_user", str(user.id))
+        except ServiceError as exc:
+            return _refused(exc)
         try:
             created = request_refill(db, int(request.path_params["item_id"]), Actor.customer(user.id, user.email),
                                      reason, customer_user_id=user.id)

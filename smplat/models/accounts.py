@@ -21,6 +21,14 @@ class TokenPurpose(StrEnum):
     PASSWORD_RESET = "password_reset"
 
 
+class AttemptKind(StrEnum):
+    """What a throttled attempt was: each kind is counted on its own."""
+
+    PASSWORD = "password"  # a sign-in with a password (failures count)
+    RESET = "reset"  # a password-reset email request (every request counts)
+    TOTP = "totp"  # a second-factor code (failures count)
+
+
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
@@ -68,7 +76,9 @@ class AuthToken(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """One sign-in try, for throttling per email and per IP."""
+    """One throttled try (sign-in, reset request, second-factor code), per email and per IP.
+
+    Written in its own transaction, so the rollback of the refused request keeps it."""
 
     __tablename__ = "login_attempts"
     __table_args__ = (
@@ -80,4 +90,6 @@ class LoginAttempt(SQLModel, table=True):
     email: str = Field(max_length=320, nullable=False)
     ip_address: str = Field(default="", max_length=64)
     succeeded: bool = Field(default=False)
+    kind: str = Field(default=AttemptKind.PASSWORD.value, max_length=16,
+                      sa_column_kwargs={"server_default": AttemptKind.PASSWORD.value})
     created_at: datetime = created_at_field()

@@ -17,12 +17,14 @@ from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from smplat.models.accounts import AuthToken, LoginAttempt, Role, TokenPurpose, User, UserSession
+from smplat.models.accounts import AttemptKind, AuthToken, LoginAttempt, Role, TokenPurpose, User, UserSession
 from smplat.models.base import utcnow
+from smplat.services import rate_limits
+from smplat.services.errors import ErrorCode, ServiceError
 from smplat.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,20 @@ class AccountError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+
+class SignInThrottled(AccountError, ServiceError):
+    """Too many failed sign-ins, reset requests or codes for this email or from this IP.
+
+    An AccountError (the forms show it like the others) and a ServiceError with code
+    THROTTLED (API routes answer 429); `code == "throttled"` either way.
+    """
+
+    default_code = ErrorCode.THROTTLED
+
+    def __init__(self, message: str, retry_after_minutes: int, field: str | None = None) -> None:
+        ServiceError.__init__(self, message, code=ErrorCode.THROTTLED, field=field)
+        self.retry_after_minutes = retry_after_minutes
 
 
 # --- pure helpers -------------------------------------------------------------
@@ -134,8 +150,12 @@ def is_admin(role: str | None) -> bool:
 # --- sign-up and sign-in --------------------------------------------------------
 
 
-def sign_up(session: Session, *, email: str, password: str, full_name: str = "", role: Role = Role.CUSTOMER) -> User:
-    """Create a customer account; raises AccountError and writes nothing on bad input."""
+def sign_up(
+    session: Session, *, email: str, password: str, full_name: str = "", role: Role = Role.CUSTOMER,
+    ip_address: str = "",
+) -> User:
+    """Create a customer account; raises AccountError (or RateLimited) and writes nothing on bad input."""
+    rate_limits.hit_all([("signup_ip", ip_address), ("signup_email", normalize_email(email))])
     email = validate_email(email)
     full_name = (full_name or "").strip()
     if len(full_name) > 200:
@@ -160,57 +180,94 @@ class Throttle:
     retry_after_minutes: int = 0
 
 
-def check_throttle(session: Session, *, email: str, ip_address: str, now: datetime | None = None) -> Throttle:
-    """Too many failures for this email, or from this IP, inside the window?"""
+def _throttle_rules(kind: AttemptKind) -> tuple[int, int, int]:
+    """(per-email limit, per-IP limit, window minutes) of one kind of attempt."""
     settings = get_settings()
+    if kind == AttemptKind.RESET:
+        return settings.reset_max_requests, settings.reset_max_requests_per_ip, settings.reset_window_minutes
+    if kind == AttemptKind.TOTP:
+        return settings.totp_max_failures, settings.totp_max_failures * 4, settings.login_window_minutes
+    return settings.login_max_failures, settings.login_max_failures_per_ip, settings.login_window_minutes
+
+
+def check_throttle(
+    session: Session, *, email: str, ip_address: str, now: datetime | None = None,
+    kind: AttemptKind = AttemptKind.PASSWORD,
+) -> Throttle:
+    """Too many counted attempts of this kind for this email, or from this IP, inside the window?
+
+    Failures count for passwords and codes; every request counts for reset emails.
+    """
+    per_email_limit, per_ip_limit, window_minutes = _throttle_rules(kind)
     now = now or utcnow()
-    since = now - timedelta(minutes=settings.login_window_minutes)
+    since = now - timedelta(minutes=window_minutes)
+    counted = [LoginAttempt.kind == kind.value, LoginAttempt.created_at >= since]
+    if kind != AttemptKind.RESET:
+        counted.append(LoginAttempt.succeeded.is_(False))
     email = normalize_email(email)
-    per_email = select(func.count(), func.min(LoginAttempt.created_at)).where(
-        LoginAttempt.email == email, LoginAttempt.succeeded.is_(False), LoginAttempt.created_at >= since
-    )
+    per_email = select(func.count(), func.min(LoginAttempt.created_at)).where(LoginAttempt.email == email, *counted)
     count, oldest = session.execute(per_email).one()
-    limit = settings.login_max_failures
+    limit = per_email_limit
     if count < limit and ip_address:
         # An IP may try several accounts (a shared office), but not endlessly.
         per_ip = select(func.count(), func.min(LoginAttempt.created_at)).where(
-            LoginAttempt.ip_address == ip_address,
-            LoginAttempt.succeeded.is_(False),
-            LoginAttempt.created_at >= since,
+            LoginAttempt.ip_address == ip_address[:64], *counted
         )
         count, oldest = session.execute(per_ip).one()
-        limit = settings.login_max_failures * 4
+        limit = per_ip_limit
     if count < limit:
         return Throttle(False)
     if oldest is not None and oldest.tzinfo is None:  # aggregate results skip the column type
         oldest = oldest.replace(tzinfo=timezone.utc)
-    unlock = (oldest or now) + timedelta(minutes=settings.login_window_minutes)
+    unlock = (oldest or now) + timedelta(minutes=window_minutes)
     minutes = max(1, math.ceil((unlock - now).total_seconds() / 60))
     return Throttle(True, minutes)
+
+
+def ensure_not_throttled(
+    session: Session, *, email: str, ip_address: str, kind: AttemptKind = AttemptKind.PASSWORD,
+    now: datetime | None = None, field: str | None = None,
+) -> None:
+    """Raise SignInThrottled ("Too many attempts. Try again in 4 minutes.") when throttled."""
+    throttle = check_throttle(session, email=email, ip_address=ip_address, now=now, kind=kind)
+    if throttle.limited:
+        raise SignInThrottled(rate_limits.wait_message(throttle.retry_after_minutes * 60),
+                              throttle.retry_after_minutes, field)
+
+
+def record_attempt(
+    session: Session, *, email: str, ip_address: str, succeeded: bool,
+    kind: AttemptKind = AttemptKind.PASSWORD, now: datetime | None = None,
+) -> None:
+    """Write one attempt in its OWN transaction, committed at once.
+
+    The request that failed raises afterwards, and its unit of work (`session_scope`)
+    rolls back; a failure written there would vanish and throttling would never start.
+    """
+    with Session(session.get_bind().engine, expire_on_commit=False) as own:
+        own.add(LoginAttempt(email=normalize_email(email), ip_address=(ip_address or "")[:64], succeeded=succeeded,
+                             kind=kind.value, created_at=now or utcnow()))
+        own.commit()
 
 
 def authenticate(
     session: Session, *, email: str, password: str, ip_address: str = "", now: datetime | None = None
 ) -> User:
-    """Check credentials with throttling; records the attempt. Raises AccountError."""
+    """Check credentials with throttling; records the attempt. Raises AccountError (or RateLimited)."""
     now = now or utcnow()
     email = normalize_email(email)
     if not email or not password:
         raise AccountError("credentials_required", "Enter your email and password.", "email" if not email else "password")
-    throttle = check_throttle(session, email=email, ip_address=ip_address, now=now)
-    if throttle.limited:
-        raise AccountError(
-            "throttled",
-            f"Too many failed sign-ins. Try again in {throttle.retry_after_minutes} minute"
-            f"{'s' if throttle.retry_after_minutes != 1 else ''}, or reset your password.",
-        )
+    rate_limits.hit_all([("signin_ip", ip_address), ("signin_email", email)])
+    ensure_not_throttled(session, email=email, ip_address=ip_address, now=now)
     user = session.execute(select(User).where(User.email == email)).scalars().first()
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and user is not None
     ok = ok and user.is_active
-    session.add(LoginAttempt(email=email, ip_address=ip_address[:64], succeeded=ok, created_at=now))
     if not ok:
-        session.flush()
+        record_attempt(session, email=email, ip_address=ip_address, succeeded=False, now=now)
         raise AccountError("credentials_invalid", "That email and password don't match an account.", "password")
+    session.add(LoginAttempt(email=email, ip_address=ip_address[:64], succeeded=True,
+                             kind=AttemptKind.PASSWORD.value, created_at=now))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now
@@ -303,6 +360,7 @@ def resolve_session(session: Session, raw_token: str | None, now: datetime | Non
     if not raw_token or len(raw_token) > 200:
         return None
     now = now or utcnow()
+    idle_cutoff = now - timedelta(minutes=get_settings().session_idle_timeout_minutes)
     row = session.execute(
         select(UserSession, User)
         .join(User, User.id == UserSession.user_id)
@@ -310,6 +368,9 @@ def resolve_session(session: Session, raw_token: str | None, now: datetime | Non
             UserSession.token_hash == hash_token(raw_token),
             UserSession.revoked_at.is_(None),
             UserSession.expires_at > now,
+            # Unused for longer than the idle timeout: refused (a forgotten shared computer).
+            or_(UserSession.last_seen_at > idle_cutoff,
+                and_(UserSession.last_seen_at.is_(None), UserSession.created_at > idle_cutoff)),
             User.is_active.is_(True),
         )
     ).first()
@@ -332,11 +393,24 @@ def revoke_session(session: Session, raw_token: str | None, now: datetime | None
     return result.rowcount == 1
 
 
-def revoke_all_sessions(session: Session, user_id: int, now: datetime | None = None) -> int:
+def revoke_all_sessions(
+    session: Session, user_id: int, now: datetime | None = None, *, except_token: str | None = None
+) -> int:
+    """End every session of a user (but the one whose raw token is `except_token`, if given)."""
+    conditions = [UserSession.user_id == user_id, UserSession.revoked_at.is_(None)]
+    if except_token:
+        conditions.append(UserSession.token_hash != hash_token(except_token))
+    result = session.execute(update(UserSession).where(*conditions).values(revoked_at=now or utcnow()))
+    return result.rowcount
+
+
+def invalidate_reset_links(session: Session, user_id: int, now: datetime | None = None) -> int:
+    """Spend every unused password-reset link of a user (after a reset or a password change)."""
     result = session.execute(
-        update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=now or utcnow())
+        update(AuthToken)
+        .where(AuthToken.user_id == user_id, AuthToken.purpose == TokenPurpose.PASSWORD_RESET.value,
+               AuthToken.used_at.is_(None))
+        .values(used_at=now or utcnow())
     )
     return result.rowcount
 
@@ -344,17 +418,24 @@ def revoke_all_sessions(session: Session, user_id: int, now: datetime | None = N
 # --- password reset ---------------------------------------------------------------
 
 
-def request_password_reset(session: Session, email: str) -> str | None:
+def request_password_reset(session: Session, email: str, ip_address: str = "") -> str | None:
     """Email a reset link when the account exists. Returns the raw token (for tests) or None.
 
     The caller shows the same message either way, so the form does not reveal which
-    emails have accounts.
+    emails have accounts. Requests are limited per email and per IP (rate limits, and
+    throttling rows that every worker sees), whether the account exists or not.
     """
     from smplat.services.email import send_password_reset
 
     email = validate_email(email)
+    rate_limits.hit_all([("reset_ip", ip_address), ("reset_email", email)])
+    ensure_not_throttled(session, email=email, ip_address=ip_address, kind=AttemptKind.RESET, field="email")
+    # Every request counts, known address or not; committed below before any email is sent.
+    session.add(LoginAttempt(email=email, ip_address=(ip_address or "")[:64], succeeded=True,
+                             kind=AttemptKind.RESET.value, created_at=utcnow()))
     user = session.execute(select(User).where(User.email == email, User.is_active.is_(True))).scalars().first()
     if user is None:
+        session.commit()
         return None
     settings = get_settings()
     raw = _issue_token(session, user, TokenPurpose.PASSWORD_RESET, timedelta(minutes=settings.password_reset_ttl_minutes))
@@ -400,6 +481,33 @@ def reset_password(session: Session, raw_token: str, new_password: str, now: dat
     user.password_hash = hash_password(new_password)
     session.add(user)
     revoke_all_sessions(session, user.id, now)
+    invalidate_reset_links(session, user.id, now)  # an older link in the mailbox must not work either
+    session.flush()
+    return user
+
+
+def change_password(
+    session: Session, *, user_id: int, current_password: str, new_password: str,
+    keep_session_token: str | None = None, ip_address: str = "", now: datetime | None = None,
+) -> User:
+    """A signed-in user changes their password: every other session ends, every reset link dies.
+
+    The current password is checked with the same throttling as sign-in, so a stolen
+    session cannot guess it endlessly.
+    """
+    now = now or utcnow()
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise AccountError("credentials_invalid", "Sign in again to change your password.")
+    ensure_not_throttled(session, email=user.email, ip_address=ip_address, now=now, field="current_password")
+    if not verify_password(user.password_hash, current_password or ""):
+        record_attempt(session, email=user.email, ip_address=ip_address, succeeded=False, now=now)
+        raise AccountError("credentials_invalid", "Your current password is not right.", "current_password")
+    validate_password(new_password, user.email)
+    user.password_hash = hash_password(new_password)
+    session.add(user)
+    revoke_all_sessions(session, user.id, now, except_token=keep_session_token)
+    invalidate_reset_links(session, user.id, now)
     session.flush()
     return user
 

@@ -1,0 +1,1 @@
+"""Security regressions: each test replays a finding through the path an attacker uses."""

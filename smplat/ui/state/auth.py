@@ -53,6 +53,45 @@ def signin_redirect(next_path: str) -> rx.event.EventSpec:
     return rx.redirect(f"{routes.SIGN_IN}?next={quote(next_path, safe='/')}", replace=True)
 
 
+def _tab_state_classes(cls: type[rx.State] = rx.State) -> list[type[rx.State]]:
+    """Every state class below `cls`, parents before children, shared states left out.
+
+    Shared states hold data common to many tabs; a sign-out must not wipe them for everyone.
+    """
+    from reflex.istate.shared import SharedStateBaseInternal
+
+    found: list[type[rx.State]] = []
+    for sub in sorted(cls.get_substates(), key=lambda c: c.get_full_name()):
+        if issubclass(sub, SharedStateBaseInternal):
+            continue
+        found.append(sub)
+        found.extend(_tab_state_classes(sub))
+    return found
+
+
+async def reset_tab_state(state: rx.State) -> None:
+    """Put EVERY state of this browser tab back to its defaults (sign-out, another user signs in).
+
+    A tab keeps one state tree for as long as it lives, across sign-outs and full page
+    loads; whatever the previous user's pages loaded (admin lists, payment links, counters)
+    would otherwise be sent to the next one. Each substate is loaded first (with Redis,
+    substates the tab has not used yet live only there), then the root's children are reset,
+    which resets their descendants. The root's own framework vars (hydration) are kept.
+    """
+    root = state._get_root_state()
+    for cls in _tab_state_classes():
+        await root.get_state(cls)
+    _reset_loaded_tab_state(root)
+
+
+def _reset_loaded_tab_state(root: rx.State) -> None:
+    """Reset every substate the tree holds in memory (all of them with the memory manager)."""
+    tab_level = {cls.get_name() for cls in _tab_state_classes() if cls.get_parent_state() is rx.State}
+    for name, substate in root.substates.items():
+        if name in tab_level:
+            substate.reset()  # recursive: every descendant too
+
+
 class AuthState(rx.State):
     """Display values of the signed-in user; empty when signed out."""
 
@@ -111,6 +150,10 @@ class AuthState(rx.State):
             return CurrentUser(user.id, user.email, user.full_name, user.role)
 
     def _apply(self, user: CurrentUser | None) -> None:
+        if self.user_id and (user is None or user.id != self.user_id):
+            # The cookie now names someone else, or nobody (signed out or in from another tab,
+            # session expired or idle): nothing of the previous user may stay in this tab.
+            _reset_loaded_tab_state(self._get_root_state())
         self.user_id = user.id if user else 0
         self.user_email = user.email if user else ""
         self.user_name = user.full_name if user else ""
@@ -155,7 +198,14 @@ class AuthState(rx.State):
             return rx.redirect(routes.ADMIN if user.is_staff else routes.ACCOUNT, replace=True)
 
     @rx.event
-    def sign_out(self):
+    async def sign_out(self):
+        """End the session and reset every state of this tab, so the next user gets none of it."""
+        token = self._session_token()
+        if token:
+            # Ended here too, not only by the route the script calls: the server decides.
+            with session_scope() as db:
+                accounts.revoke_session(db, token)
+        await reset_tab_state(self)
         self._apply(None)
         return rx.call_script(
             f"fetch({json.dumps(routes.API_SIGNOUT)}, {{method: 'POST', credentials: 'same-origin'}})"

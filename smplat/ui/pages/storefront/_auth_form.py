@@ -13,10 +13,11 @@ from smplat.models.accounts import User
 from smplat.services import accounts
 from smplat.services.accounts import AccountError
 from smplat.services.email import EmailDeliveryError
+from smplat.services.errors import ServiceError
 from smplat.ui import routes
 from smplat.ui.components.common import card
 from smplat.ui.components.layout import storefront_page
-from smplat.ui.state.auth import AuthState, navigate_hard
+from smplat.ui.state.auth import AuthState, navigate_hard, reset_tab_state
 
 
 class AuthFormState(AuthState):
@@ -32,7 +33,7 @@ class AuthFormState(AuthState):
     def _reset_errors(self) -> None:
         self.form_error = self.form_notice = self.email_error = self.password_error = self.name_error = ""
 
-    def _show(self, error: AccountError) -> None:
+    def _show(self, error: AccountError | ServiceError) -> None:
         target = {"email": "email_error", "password": "password_error", "full_name": "name_error"}.get(error.field or "")
         if target:
             setattr(self, target, error.message)
@@ -45,14 +46,21 @@ class AuthFormState(AuthState):
     def _client_ip(self) -> str:
         return self.router.session.client_ip or ""
 
-    def _enter(self, find_user: Callable[[Session], User]):
-        """Run a sign-in or sign-up rule; on success hand a one-time ticket to the cookie route."""
+    async def _enter(self, find_user: Callable[[Session], User]):
+        """Run a sign-in or sign-up rule; on success hand a one-time ticket to the cookie route.
+
+        Refusals (wrong password, throttled, rate-limited) show their message; the failed
+        attempt was recorded in its own transaction, so this rollback keeps it. On success
+        every state of the tab is reset: nothing of a previous user reaches the new one.
+        """
         try:
             with session_scope() as db:
-                ticket = accounts.issue_signin_ticket(db, find_user(db), self._next_path())
-        except AccountError as error:
+                next_path = self._next_path()
+                ticket = accounts.issue_signin_ticket(db, find_user(db), next_path)
+        except (AccountError, ServiceError) as error:
             self._show(error)
             return None
+        await reset_tab_state(self)
         self.submitting = True
         return navigate_hard(f"{routes.API_SESSION}?ticket={quote(ticket)}")
 
@@ -69,17 +77,18 @@ class AuthFormState(AuthState):
             self.form_error = "That sign-in link expired. Please sign in again."
 
     @rx.event
-    def sign_in(self, form: dict):
+    async def sign_in(self, form: dict):
         self._reset_errors()
-        return self._enter(lambda db: accounts.authenticate(
+        return await self._enter(lambda db: accounts.authenticate(
             db, email=form.get("email", ""), password=form.get("password", ""), ip_address=self._client_ip()
         ))
 
     @rx.event
-    def sign_up(self, form: dict):
+    async def sign_up(self, form: dict):
         self._reset_errors()
-        return self._enter(lambda db: accounts.sign_up(
-            db, email=form.get("email", ""), password=form.get("password", ""), full_name=form.get("full_name", "")
+        return await self._enter(lambda db: accounts.sign_up(
+            db, email=form.get("email", ""), password=form.get("password", ""), full_name=form.get("full_name", ""),
+            ip_address=self._client_ip(),
         ))
 
     @rx.event
@@ -87,8 +96,8 @@ class AuthFormState(AuthState):
         self._reset_errors()
         try:
             with session_scope() as db:
-                accounts.request_password_reset(db, form.get("email", ""))
-        except AccountError as error:
+                accounts.request_password_reset(db, form.get("email", ""), self._client_ip())
+        except (AccountError, ServiceError) as error:
             self._show(error)
             return
         except EmailDeliveryError:
