@@ -30,6 +30,7 @@ from smplat.models.providers import (
     ProviderServiceStatus,
     ServiceRoute,
 )
+from smplat.services.csv_safe import restore_cell, write_csv
 from smplat.services.secrets_box import decrypt, encrypt
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
@@ -197,11 +198,7 @@ def export_services(session: Session, provider_id: int, fmt: str) -> str:
         return json.dumps(rows, indent=2) + "\n"
     if fmt != "csv":
         raise ProviderInputError("format must be csv or json")
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    return write_csv(rows, EXPORT_FIELDS)
 
 
 def parse_services_file(text: str, fmt: str) -> list[PanelService]:
@@ -220,7 +217,7 @@ def parse_services_file(text: str, fmt: str) -> list[PanelService]:
         missing = {"service", "name", "rate", "min", "max"} - set(reader.fieldnames or [])
         if missing:
             raise ProviderInputError(f"CSV is missing columns: {', '.join(sorted(missing))}")
-        rows = enumerate(reader, start=2)
+        rows = enumerate(({key: restore_cell(value) for key, value in row.items()} for row in reader), start=2)
         label = "line"
     else:
         raise ProviderInputError("format must be csv or json")
