@@ -19,6 +19,9 @@ VAR_DIR = PROJECT_ROOT / "var"
 SANDBOX_STRIPE_SECRET_KEY = "sk_test_smplat_sandbox"
 SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_smplat_sandbox"
 STRIPE_API_BASE = "https://api.stripe.com"
+# Secret keys that are somebody's example, never a production secret.
+PLACEHOLDER_SECRET_KEYS = frozenset({"change-me", "changeme", "secret", "dev", "test", "smplat", "insecure"})
+SECRET_KEY_MIN_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -33,7 +36,7 @@ class Settings(BaseSettings):
     )
 
     # --- core -----------------------------------------------------------------
-    env: str = Field("dev", description="dev, test or prod; prod refuses an unset secret key")
+    env: str = Field("dev", description="dev, test or prod; prod refuses an unsafe configuration (production_problems)")
     database_url: str = Field(
         f"sqlite:///{VAR_DIR / 'smplat.db'}",
         validation_alias=AliasChoices("DATABASE_URL", "SMPLAT_DATABASE_URL"),
@@ -187,6 +190,35 @@ class Settings(BaseSettings):
     @property
     def effective_stripe_webhook_url(self) -> str:
         return self.sandbox_stripe_webhook_url or self.public_base_url.rstrip("/") + "/api/stripe/webhook"
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve the internet; empty unless SMPLAT_ENV=prod.
+
+        The web app, `smplat run` and the jobs process refuse to start while this lists anything."""
+        if self.env != "prod":
+            return []
+        problems = []
+        key = self.secret_key.get_secret_value().strip() if self.secret_key is not None else ""
+        if not key:
+            problems.append("SMPLAT_SECRET_KEY is unset")
+        elif key.lower() in PLACEHOLDER_SECRET_KEYS or len(key) < SECRET_KEY_MIN_LENGTH:
+            problems.append(f"SMPLAT_SECRET_KEY is a placeholder or shorter than {SECRET_KEY_MIN_LENGTH} characters")
+        if self.stripe_secret_key.get_secret_value() == SANDBOX_STRIPE_SECRET_KEY:
+            problems.append("SMPLAT_STRIPE_SECRET_KEY is the public sandbox key")
+        if self.stripe_webhook_secret.get_secret_value() == SANDBOX_STRIPE_WEBHOOK_SECRET:
+            problems.append("SMPLAT_STRIPE_WEBHOOK_SECRET is the public sandbox secret (anyone could forge payments)")
+        if not self.cookie_secure:
+            problems.append("SMPLAT_COOKIE_SECURE is false")
+        if self.sandbox_enabled:
+            problems.append("SMPLAT_SANDBOX_ENABLED is true")
+        return problems
+
+    def production_refusal(self, process: str) -> str | None:
+        """One line saying why `process` refuses to start in prod, or None when it may start."""
+        problems = self.production_problems()
+        if not problems:
+            return None
+        return f"{process}: refusing to start with SMPLAT_ENV=prod: " + "; ".join(problems) + " (see docs/security.md)"
 
     def secret(self) -> str:
         """The secret key; generated once into var/secret.key when not configured."""

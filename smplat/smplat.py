@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import reflex as rx
 
@@ -22,6 +23,12 @@ from smplat.ui.pages.storefront import auth, catalog, home, legal, misc, service
 from smplat.ui.pages.storefront import checkout as checkout_pages
 from smplat.ui.state.auth import AuthState
 from smplat.ui.theme import global_style
+
+_unsafe = get_settings().production_refusal("web")
+if _unsafe is not None:
+    # the web app never serves a production shop with sandbox secrets or insecure cookies
+    print(_unsafe, file=sys.stderr, flush=True)
+    raise SystemExit(2)
 
 logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 # Reflex compares the schema with Alembic at start-up; its INFO chatter is not ours to show.
