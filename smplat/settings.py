@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         60, ge=30, le=1440, description="Minutes a Stripe Checkout link stays payable (Stripe allows 30 to 1440)"
     )
 
+    # --- outbound calls --------------------------------------------------------------
+    outbound_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated hosts (or host:port) a provider base URL may use although they are loopback/private; dev and test also allow 127.0.0.1 and localhost (the sandbox panel)",
+    )
+
     # --- sandboxes ---------------------------------------------------------------
     sandbox_enabled: bool = Field(True, description="Start the local sandboxes with `smplat run`")
     sandbox_smtp_port: int = Field(8025, description="Port of the local SMTP sink")
@@ -190,6 +196,14 @@ class Settings(BaseSettings):
     @property
     def effective_stripe_webhook_url(self) -> str:
         return self.sandbox_stripe_webhook_url or self.public_base_url.rstrip("/") + "/api/stripe/webhook"
+
+    @property
+    def outbound_allowlist(self) -> frozenset[str]:
+        """Lower-case `host` / `host:port` entries that may be private or loopback addresses."""
+        entries = {e.strip().lower() for e in self.outbound_allowed_hosts.split(",") if e.strip()}
+        if self.env != "prod":
+            entries |= {"127.0.0.1", "localhost"}  # where the sandbox panel listens
+        return frozenset(entries)
 
     def production_problems(self) -> list[str]:
         """Why this configuration must not serve the internet; empty unless SMPLAT_ENV=prod.
