@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +56,10 @@ class Settings(BaseSettings):
         "http://localhost:3000", description="Absolute URL of the shop, used in emailed links"
     )
     port: int = Field(3000, description="Port of the web app (pages and API on one port)")
+    allowed_origins: str = Field(
+        "",
+        description="Comma-separated extra origins (scheme://host[:port]) allowed to call the API and open the /_event websocket; the public base URL's origin is always allowed",
+    )
     log_level: str = Field("INFO", description="Python logging level of all processes")
     brand_name: str = Field("SMPLAT", description="Name shown in the header, titles and emails")
 
@@ -198,6 +203,17 @@ class Settings(BaseSettings):
         return self.sandbox_stripe_webhook_url or self.public_base_url.rstrip("/") + "/api/stripe/webhook"
 
     @property
+    def allowed_origin_list(self) -> list[str]:
+        """Origins whose pages may make credentialed API calls and open the websocket: the
+        public base URL's, the extra `allowed_origins`, and in dev/test the web port on
+        localhost and 127.0.0.1 (how developers and the browser tests open the shop)."""
+        origins = [_origin(self.public_base_url)]
+        origins += [_origin(o) for o in self.allowed_origins.split(",") if o.strip()]
+        if self.env != "prod":
+            origins += [f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}"]
+        return list(dict.fromkeys(o for o in origins if o))
+
+    @property
     def outbound_allowlist(self) -> frozenset[str]:
         """Lower-case `host` / `host:port` entries that may be private or loopback addresses."""
         entries = {e.strip().lower() for e in self.outbound_allowed_hosts.split(",") if e.strip()}
@@ -246,6 +262,19 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+
+def _origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL, lower-case, default ports dropped (how browsers send Origin)."""
+    parsed = urlsplit(url.strip())
+    if not parsed.scheme or not parsed.hostname:
+        return ""
+    port = parsed.port
+    default = {"http": 80, "https": 443}.get(parsed.scheme.lower())
+    host = parsed.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parsed.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
 
 
 @lru_cache(maxsize=1)
