@@ -29,8 +29,9 @@ EVENT_PATH = "/_event"
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
-    # the prebuilt pages carry small inline bootstrap scripts (router context, colour mode)
-    "script-src 'self' 'unsafe-inline'",
+    # the prebuilt pages carry small inline bootstrap scripts (router context, colour mode),
+    # and Reflex runs `rx.call_script` (the full-page navigations after sign-in/out) with eval
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob: https:",
     "font-src 'self' data:",
