@@ -16,7 +16,7 @@ from tests.browser.conftest import sign_in, wait_for_app
 pytestmark = pytest.mark.browser
 
 
-def _csp_violations(tab) -> list[str]:  # noqa: ANN001
+def _csp_violations(tab) -> list[str]:
     found: list[str] = []
     tab.on("console", lambda msg: found.append(msg.text) if "Content Security Policy" in msg.text else None)
     return found
@@ -48,14 +48,14 @@ def _foreign_page(html: str) -> HTTPServer:
     body = html.encode()
 
     class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args) -> None:  # noqa: ANN002
+        def log_message(self, *args) -> None:
             pass
 
     server = HTTPServer(("127.0.0.1", 0), Page)

@@ -28,7 +28,7 @@ from smplat.settings import SANDBOX_STRIPE_WEBHOOK_SECRET
 pytestmark = pytest.mark.integration
 
 
-def _count(model) -> int:  # noqa: ANN001
+def _count(model) -> int:
     with session_scope() as db:
         return db.execute(select(func.count()).select_from(model)).scalar_one()
 
@@ -39,7 +39,7 @@ def _post_signed(client: TestClient, payload: str, timestamp: int | None = None)
                                                                          "Content-Type": "application/json"})
 
 
-def _event(obj) -> dict:  # noqa: ANN001
+def _event(obj) -> dict:
     return {"id": "evt_boundary_1", "object": "event", "type": "checkout.session.completed",
             "created": int(time.time()), "data": {"object": obj}}
 

@@ -10,8 +10,8 @@ from smplat.db import session_scope
 from smplat.models.content import ContentBlock
 from smplat.services import content
 from smplat.services.content import safe_markdown
-from tests.integration.test_storefront_states import state_for
 from smplat.ui.pages.storefront.legal import LegalState
+from tests.integration.test_storefront_states import state_for
 
 pytestmark = pytest.mark.integration
 

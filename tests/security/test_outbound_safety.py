@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from smplat.db import session_scope
+from smplat.models.base import utcnow
 from smplat.models.providers import Provider, ProviderHealthCheck, ProviderService
 from smplat.sandbox.panel import PanelSandbox
 from smplat.services import providers
 from smplat.services.providers import ProviderForm, ProviderInputError
 from smplat.services.secrets_box import encrypt
 from smplat.services.seed import SANDBOX_API_KEY
-from smplat.models.base import utcnow
 from smplat.settings import reset_settings_cache
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def prod(monkeypatch):
     reset_settings_cache()
 
 
-def _count(model) -> int:  # noqa: ANN001
+def _count(model) -> int:
     with session_scope() as db:
         return db.execute(select(func.count()).select_from(model)).scalar_one()
 
@@ -134,7 +134,7 @@ def test_no_call_leaves_for_a_stored_loopback_provider_in_production(db_url, pro
 
 
 class _InternalPage(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = f"<html><body>admin console {INTERNAL_SECRET}</body></html>".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
@@ -142,7 +142,7 @@ class _InternalPage(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args) -> None:  # noqa: ANN002
+    def log_message(self, *args) -> None:
         pass
 
 

@@ -43,7 +43,7 @@ CASES = {
 }
 
 
-def _settings(**overrides) -> Settings:  # noqa: ANN003
+def _settings(**overrides) -> Settings:
     return Settings(_env_file=None, **{**SAFE, **overrides})
 
 
@@ -66,7 +66,7 @@ def test_dev_and_test_are_not_judged():
     assert _settings(env="test", **defaults).production_problems() == []
 
 
-def _run(argv: list[str], env_overrides: dict[str, str], tmp_path) -> subprocess.CompletedProcess:  # noqa: ANN001
+def _run(argv: list[str], env_overrides: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMPLAT_") or k.startswith("SMPLAT_TEST_")}
     env.update({**SAFE_ENV, **env_overrides, "DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}"})
     env = {k: v for k, v in env.items() if v != ""}
@@ -74,7 +74,7 @@ def _run(argv: list[str], env_overrides: dict[str, str], tmp_path) -> subprocess
                           capture_output=True, text=True, timeout=180)
 
 
-def _assert_refused(done: subprocess.CompletedProcess, process: str, expected: str, code: int, tmp_path) -> None:  # noqa: ANN001
+def _assert_refused(done: subprocess.CompletedProcess, process: str, expected: str, code: int, tmp_path) -> None:
     lines = done.stderr.strip().splitlines()
     assert done.returncode == code, done.stderr
     assert len(lines) == 1, done.stderr
