@@ -18,6 +18,8 @@ config = rx.Config(
     frontend_port=settings.port,
     backend_port=settings.port,
     show_built_with_reflex=False,
+    # CORS and the /_event websocket accept only these origins (never "*" with credentials)
+    cors_allowed_origins=settings.allowed_origin_list,
     telemetry_enabled=False,
     plugins=[rx.plugins.RadixThemesPlugin(theme=theme), rx.plugins.SitemapPlugin()],
     **({"bun_path": _bun} if _bun.exists() and not os.environ.get("REFLEX_USE_SYSTEM_BUN") else {}),

@@ -1,7 +1,8 @@
 """The jobs process: APScheduler running every registered job on its interval.
 
 Start with `python -m jobs`. It refuses to start against a database it cannot reach
-(exit 2) or one that is not migrated to head (exit 3), with one line on stderr. Each job
+(exit 2), one that is not migrated to head (exit 3), or, with SMPLAT_ENV=prod, an unsafe
+configuration (`Settings.production_problems`, exit 4), with one line on stderr. Each job
 runs once shortly after start, then every `interval_seconds`; APScheduler keeps at most
 one instance per job (coalescing missed runs), and the recording wrapper also skips a job
 already running in this process. SIGINT/SIGTERM stop it cleanly: running jobs finish,
@@ -36,6 +37,7 @@ logger = logging.getLogger("jobs")
 EXIT_OK = 0
 EXIT_DATABASE_UNAVAILABLE = 2
 EXIT_NOT_MIGRATED = 3
+EXIT_UNSAFE_CONFIG = 4  # SMPLAT_ENV=prod with sandbox secrets, insecure cookies or sandboxes on
 
 
 def _scheduled_run(name: str) -> None:
@@ -131,6 +133,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _on_signal)
 
     settings = get_settings()
+    unsafe = settings.production_refusal("jobs")
+    if unsafe is not None:
+        print(unsafe, file=sys.stderr)
+        return EXIT_UNSAFE_CONFIG
     refusal = preflight(settings)
     if refusal is not None:
         code, message = refusal

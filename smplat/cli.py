@@ -188,6 +188,10 @@ def _banner(url: str) -> str:
 
 def cmd_run(_args: argparse.Namespace) -> int:
     settings = get_settings()
+    unsafe = settings.production_refusal("smplat")
+    if unsafe is not None:
+        print(unsafe, file=sys.stderr)
+        return 2
     if not _database_reachable():
         return 2
     if not port_is_free(settings.port):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,9 @@ VAR_DIR = PROJECT_ROOT / "var"
 SANDBOX_STRIPE_SECRET_KEY = "sk_test_smplat_sandbox"
 SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_smplat_sandbox"
 STRIPE_API_BASE = "https://api.stripe.com"
+# Secret keys that are somebody's example, never a production secret.
+PLACEHOLDER_SECRET_KEYS = frozenset({"change-me", "changeme", "secret", "dev", "test", "smplat", "insecure"})
+SECRET_KEY_MIN_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -33,7 +37,7 @@ class Settings(BaseSettings):
     )
 
     # --- core -----------------------------------------------------------------
-    env: str = Field("dev", description="dev, test or prod; prod refuses an unset secret key")
+    env: str = Field("dev", description="dev, test or prod; prod refuses an unsafe configuration (production_problems)")
     database_url: str = Field(
         f"sqlite:///{VAR_DIR / 'smplat.db'}",
         validation_alias=AliasChoices("DATABASE_URL", "SMPLAT_DATABASE_URL"),
@@ -52,6 +56,10 @@ class Settings(BaseSettings):
         "http://localhost:3000", description="Absolute URL of the shop, used in emailed links"
     )
     port: int = Field(3000, description="Port of the web app (pages and API on one port)")
+    allowed_origins: str = Field(
+        "",
+        description="Comma-separated extra origins (scheme://host[:port]) allowed to call the API and open the /_event websocket; the public base URL's origin is always allowed",
+    )
     log_level: str = Field("INFO", description="Python logging level of all processes")
     brand_name: str = Field("SMPLAT", description="Name shown in the header, titles and emails")
 
@@ -108,6 +116,12 @@ class Settings(BaseSettings):
     )
     checkout_session_ttl_minutes: int = Field(
         60, ge=30, le=1440, description="Minutes a Stripe Checkout link stays payable (Stripe allows 30 to 1440)"
+    )
+
+    # --- outbound calls --------------------------------------------------------------
+    outbound_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated hosts (or host:port) a provider base URL may use although they are loopback/private; dev and test also allow 127.0.0.1 and localhost (the sandbox panel)",
     )
 
     # --- sandboxes ---------------------------------------------------------------
@@ -208,6 +222,54 @@ class Settings(BaseSettings):
     def effective_stripe_webhook_url(self) -> str:
         return self.sandbox_stripe_webhook_url or self.public_base_url.rstrip("/") + "/api/stripe/webhook"
 
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        """Origins whose pages may make credentialed API calls and open the websocket: the
+        public base URL's, the extra `allowed_origins`, and in dev/test the web port on
+        localhost and 127.0.0.1 (how developers and the browser tests open the shop)."""
+        origins = [_origin(self.public_base_url)]
+        origins += [_origin(o) for o in self.allowed_origins.split(",") if o.strip()]
+        if self.env != "prod":
+            origins += [f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}"]
+        return list(dict.fromkeys(o for o in origins if o))
+
+    @property
+    def outbound_allowlist(self) -> frozenset[str]:
+        """Lower-case `host` / `host:port` entries that may be private or loopback addresses."""
+        entries = {e.strip().lower() for e in self.outbound_allowed_hosts.split(",") if e.strip()}
+        if self.env != "prod":
+            entries |= {"127.0.0.1", "localhost"}  # where the sandbox panel listens
+        return frozenset(entries)
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve the internet; empty unless SMPLAT_ENV=prod.
+
+        The web app, `smplat run` and the jobs process refuse to start while this lists anything."""
+        if self.env != "prod":
+            return []
+        problems = []
+        key = self.secret_key.get_secret_value().strip() if self.secret_key is not None else ""
+        if not key:
+            problems.append("SMPLAT_SECRET_KEY is unset")
+        elif key.lower() in PLACEHOLDER_SECRET_KEYS or len(key) < SECRET_KEY_MIN_LENGTH:
+            problems.append(f"SMPLAT_SECRET_KEY is a placeholder or shorter than {SECRET_KEY_MIN_LENGTH} characters")
+        if self.stripe_secret_key.get_secret_value() == SANDBOX_STRIPE_SECRET_KEY:
+            problems.append("SMPLAT_STRIPE_SECRET_KEY is the public sandbox key")
+        if self.stripe_webhook_secret.get_secret_value() == SANDBOX_STRIPE_WEBHOOK_SECRET:
+            problems.append("SMPLAT_STRIPE_WEBHOOK_SECRET is the public sandbox secret (anyone could forge payments)")
+        if not self.cookie_secure:
+            problems.append("SMPLAT_COOKIE_SECURE is false")
+        if self.sandbox_enabled:
+            problems.append("SMPLAT_SANDBOX_ENABLED is true")
+        return problems
+
+    def production_refusal(self, process: str) -> str | None:
+        """One line saying why `process` refuses to start in prod, or None when it may start."""
+        problems = self.production_problems()
+        if not problems:
+            return None
+        return f"{process}: refusing to start with SMPLAT_ENV=prod: " + "; ".join(problems) + " (see docs/security.md)"
+
     def secret(self) -> str:
         """The secret key; generated once into var/secret.key when not configured."""
         if self.secret_key is not None:
@@ -220,6 +282,19 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+
+def _origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL, lower-case, default ports dropped (how browsers send Origin)."""
+    parsed = urlsplit(url.strip())
+    if not parsed.scheme or not parsed.hostname:
+        return ""
+    port = parsed.port
+    default = {"http": 80, "https": 443}.get(parsed.scheme.lower())
+    host = parsed.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parsed.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
 
 
 @lru_cache(maxsize=1)

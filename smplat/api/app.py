@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from smplat.api import auth, health, refills, stripe_webhook
+from smplat.api.security import SecurityMiddleware
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[*health.routes, *auth.routes, *stripe_webhook.routes, *refills.routes])
+    # Reflex mounts its app (pages, /_event) under this one, so the middleware sees every request
+    return Starlette(routes=[*health.routes, *auth.routes, *stripe_webhook.routes, *refills.routes],
+                     middleware=[Middleware(SecurityMiddleware)])

@@ -13,7 +13,9 @@ the answer stays fast without a queue. Answers:
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -29,6 +31,36 @@ from smplat.services.checkout import payment_events
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
+# Stripe's own tolerance for an old signature; we refuse one this far in the future as well.
+TOLERANCE_SECONDS = 300
+
+
+def _signed_at(signature: str | None) -> int | None:
+    for part in (signature or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            return int(value)
+    return None
+
+
+def boundary_problem(body: bytes, signature: str | None, now: float | None = None) -> tuple[str, dict] | None:
+    """Checks on a signature-verified body before it is handed over: the signing time within
+    the tolerance either way, an object with `id`, `type` and an object `data.object`.
+    Returns `(problem, {})` when refused, `("", event)` when the event may be stored."""
+    now = time.time() if now is None else now
+    signed_at = _signed_at(signature)
+    if signed_at is None or abs(now - signed_at) > TOLERANCE_SECONDS:
+        return "timestamp outside tolerance", {}
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return "invalid payload", {}
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        return "invalid payload", {}
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        return "invalid payload", {}
+    return "", event
 
 
 def _reject(message: str, status: int = 400) -> Response:
@@ -41,9 +73,12 @@ def process_webhook(body: bytes, signature: str | None) -> Response:
     if len(body) > MAX_BODY_BYTES:
         return _reject("payload too large", 413)
     try:
-        event = stripe_gateway.verify_webhook(body, signature)
+        stripe_gateway.verify_webhook(body, signature)  # the signature; then our own checks of the body
     except stripe_gateway.WebhookRejected as exc:
         return _reject(exc.message)
+    problem, event = boundary_problem(body, signature)
+    if problem:
+        return _reject(problem)
 
     with session_scope() as db:
         claim = payment_events.claim_event(db, event)

@@ -18,7 +18,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,6 +28,7 @@ import httpx
 from smplat.models.providers import ProviderOrderStatus, RefillStatus
 
 MAX_STATUS_BATCH = 100  # panels accept at most 100 ids per multi-status call
+GUARD_RECHECK_SECONDS = 30.0  # how long a "this URL may be called" verdict is trusted
 
 _STATUS_WORDS = {
     "pending": ProviderOrderStatus.PENDING,
@@ -73,6 +74,10 @@ class PanelRefused(PanelError):
     def is_unknown_service(self) -> bool:
         text = self.message.lower()
         return "incorrect service" in text or "service not found" in text or "unknown service" in text
+
+
+class PanelBlocked(PanelRefused):
+    """The base URL is not allowed (loopback/private address, not http(s)); nothing was sent."""
 
 
 class PanelUnavailable(PanelError):
@@ -261,9 +266,14 @@ class PanelClient:
         max_connections: int = 50,
         transport: httpx.AsyncBaseTransport | None = None,
         limiter: RateLimiter | None = None,
+        url_guard: Callable[[str], str | None] | None = None,
     ) -> None:
         self.base_url = base_url
         self._api_key = api_key
+        # `url_guard(url)` names why the URL may not be called (None: it may); asked again
+        # before calls once its verdict is older than GUARD_RECHECK_SECONDS
+        self._url_guard = url_guard
+        self._guard_checked_at: float | None = None
         # `limiter`: a shared one (see `shared_limiter`) outlives this client; else a fresh bucket
         self.limiter = limiter or RateLimiter(rate_limit_per_second)
         self._http = httpx.AsyncClient(
@@ -281,7 +291,20 @@ class PanelClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def _check_url(self) -> None:
+        if self._url_guard is None:
+            return
+        now = time.monotonic()
+        if self._guard_checked_at is not None and now - self._guard_checked_at < GUARD_RECHECK_SECONDS:
+            return
+        problem = self._url_guard(self.base_url)
+        if problem:
+            self._guard_checked_at = None
+            raise PanelBlocked(problem)
+        self._guard_checked_at = now
+
     async def _call(self, action: str, **fields: Any) -> Any:
+        self._check_url()  # before the key leaves this process
         form = {"key": self._api_key, "action": action}
         form.update({k: str(v) for k, v in fields.items() if v is not None})
         await self.limiter.acquire()
@@ -296,7 +319,9 @@ class PanelClient:
         try:
             data = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-            raise PanelUnavailable(f"{action}: malformed JSON (HTTP {response.status_code}): {response.text[:120]!r}") from None
+            # the body itself is not repeated: it may be any page the URL points at
+            raise PanelUnavailable(f"{action}: malformed JSON (HTTP {response.status_code}, "
+                                   f"{response.headers.get('content-type', 'no content type')[:60]})") from None
         if isinstance(data, dict) and "error" in data and len(data) <= 2 and not _looks_like_batch(data):
             raise PanelRefused(str(data["error"])[:500] or "error")
         if response.status_code >= 400:

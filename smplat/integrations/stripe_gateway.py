@@ -121,13 +121,18 @@ def verify_webhook(body: bytes, signature: str | None, secret: str | None = None
     bytes. Raises WebhookRejected (code INVALID) with a short reason."""
     secret = secret if secret is not None else get_settings().stripe_webhook_secret.get_secret_value()
     try:
-        stripe.Webhook.construct_event(body, signature, secret)
+        # The signature and the age check only: parsing is ours, so a signed body that is not
+        # an event object (a JSON array, say) is a clear 400, never an SDK error.
+        stripe.WebhookSignature.verify_header(body, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
     except stripe.SignatureVerificationError as exc:
         logger.warning("stripe webhook rejected: %s", exc.user_message or exc)
         raise WebhookRejected("invalid signature") from None
+    except ValueError:  # a body that is not UTF-8
+        raise WebhookRejected("invalid payload") from None
+    try:
+        payload = json.loads(body)  # the bytes Stripe signed, not the SDK's object wrapper
     except ValueError:
         raise WebhookRejected("invalid payload") from None
-    payload = json.loads(body)  # the bytes Stripe signed, not the SDK's object wrapper
     if not isinstance(payload, dict) or not payload.get("id") or not payload.get("type"):
         raise WebhookRejected("invalid payload")
     return payload

@@ -432,3 +432,40 @@ def reset_block(session: Session, key: str) -> bool:
     session.delete(row)
     session.flush()
     return True
+
+
+# --- rendering operator Markdown ------------------------------------------------------------
+
+# What operator-written Markdown may become on a public page: text formatting, headings,
+# lists, tables, quotes, code and links. No scripts, frames, forms, images, style or event
+# attributes: the text is written by staff but shown to every visitor in the shop's origin.
+_SAFE_TAGS = {
+    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "em", "i", "u", "s", "del",
+    "blockquote", "ul", "ol", "li", "code", "pre", "a", "table", "thead", "tbody", "tr", "th", "td",
+    "sup", "sub", "small",
+}
+_SAFE_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
+_SAFE_URL_SCHEMES = {"http", "https", "mailto", "tel"}
+_LINK_REL = "noopener noreferrer nofollow"
+
+
+def safe_markdown(text: str) -> str:
+    """Operator Markdown as sanitised HTML (allowlist), the one way pages render it.
+
+    Stored content is never trusted: this runs on output, so text saved before the
+    sanitiser existed is cleaned too. Raw HTML in the Markdown is parsed and then reduced
+    to the allowlist; `<script>`, `<style>` and `<iframe>` lose their content as well."""
+    import nh3
+    from markdown_it import MarkdownIt  # markdown-it-py, already installed with rich/reflex
+
+    html = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(text or "")
+    return nh3.clean(
+        html,
+        tags=_SAFE_TAGS,
+        attributes=_SAFE_ATTRIBUTES,
+        url_schemes=_SAFE_URL_SCHEMES,
+        link_rel=_LINK_REL,
+        clean_content_tags={"script", "style", "iframe", "noscript", "template", "textarea", "select", "title",
+                            "object", "embed", "svg", "math", "form"},
+        strip_comments=True,
+    )

@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import ipaddress
 import json
+import logging
 import re
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +22,15 @@ from urllib.parse import urlparse
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from smplat.integrations.panel import PanelClient, PanelError, PanelService, parse_service, shared_limiter
+from smplat.integrations.panel import (
+    PanelBlocked,
+    PanelClient,
+    PanelError,
+    PanelRefused,
+    PanelService,
+    parse_service,
+    shared_limiter,
+)
 from smplat.models.base import utcnow
 from smplat.models.catalog import Product
 from smplat.models.providers import (
@@ -30,7 +41,11 @@ from smplat.models.providers import (
     ProviderServiceStatus,
     ServiceRoute,
 )
+from smplat.services.csv_safe import restore_cell, write_csv
 from smplat.services.secrets_box import decrypt, encrypt
+from smplat.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 
@@ -50,7 +65,70 @@ def client_for(provider: Provider, *, max_connections: int = 50) -> PanelClient:
     limiter = shared_limiter(f"provider:{provider.id}:{provider.base_url}", provider.rate_limit_per_second)
     return PanelClient(provider.base_url, decrypt(provider.api_key_encrypted) if provider.api_key_encrypted else "",
                        timeout_seconds=provider.timeout_seconds, rate_limit_per_second=provider.rate_limit_per_second,
-                       max_connections=max_connections, limiter=limiter)
+                       max_connections=max_connections, limiter=limiter, url_guard=outbound_problem)
+
+
+# --- outbound safety ---------------------------------------------------------------------
+
+
+def _forbidden_kind(address: str) -> str | None:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_private or ip.is_unspecified or ip.is_reserved or ip.is_multicast or not ip.is_global:
+        return "private"
+    return None
+
+
+def outbound_problem(url: str) -> str | None:
+    """Why a provider base URL may not receive the API key (None: it may).
+
+    It must be http(s), and every address its host resolves to must be public, unless the
+    host (or host:port) is in `Settings.outbound_allowlist`. A host that does not resolve
+    passes here: the call itself then fails, and the check runs again before every call."""
+    parsed = urlparse(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return "base URL must be an http(s) URL, e.g. https://panel.example/api/v2"
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:
+        return "base URL has an invalid port"
+    host = parsed.hostname.lower()
+    allowed = get_settings().outbound_allowlist
+    if host in allowed or f"{host}:{port}" in allowed:
+        return None
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except (socket.gaierror, UnicodeError):
+        return None
+    for address in sorted(addresses):
+        kind = _forbidden_kind(address)
+        if kind:
+            return (f"base URL host {host} resolves to a {kind} address; such hosts must be listed in "
+                    "SMPLAT_OUTBOUND_ALLOWED_HOSTS")
+    return None
+
+
+def describe_failure(exc: Exception) -> str:
+    """A short, classified sentence for pages: never the provider's raw reply."""
+    if isinstance(exc, PanelBlocked):
+        return "the base URL is not allowed (private or loopback address)"
+    if isinstance(exc, PanelRefused):
+        return "the panel refused the request (check the API key and the base URL)"
+    text = str(exc)
+    if "timed out" in text:
+        return "the panel did not answer in time"
+    if "HTTP 5" in text:
+        return "the panel answered with a server error"
+    if "malformed JSON" in text or "expected a" in text:
+        return "the panel answered something that is not the panel API"
+    if isinstance(exc, PanelError):
+        return "the panel could not be reached"
+    return "the check failed"
 
 
 # --- create / edit ---------------------------------------------------------------------
@@ -78,6 +156,8 @@ def _validate(form: ProviderForm, *, creating: bool) -> dict[str, Any]:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         errors.append("base URL must be an http(s) URL, e.g. https://panel.example/api/v2")
+    elif (problem := outbound_problem(url)) is not None:
+        errors.append(problem)
     if creating and not form.api_key.strip():
         errors.append("API key is required")
     if not 1 <= int(form.rate_limit_per_second) <= 1000:
@@ -197,11 +277,7 @@ def export_services(session: Session, provider_id: int, fmt: str) -> str:
         return json.dumps(rows, indent=2) + "\n"
     if fmt != "csv":
         raise ProviderInputError("format must be csv or json")
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    return write_csv(rows, EXPORT_FIELDS)
 
 
 def parse_services_file(text: str, fmt: str) -> list[PanelService]:
@@ -220,7 +296,7 @@ def parse_services_file(text: str, fmt: str) -> list[PanelService]:
         missing = {"service", "name", "rate", "min", "max"} - set(reader.fieldnames or [])
         if missing:
             raise ProviderInputError(f"CSV is missing columns: {', '.join(sorted(missing))}")
-        rows = enumerate(reader, start=2)
+        rows = enumerate(({key: restore_cell(value) for key, value in row.items()} for row in reader), start=2)
         label = "line"
     else:
         raise ProviderInputError("format must be csv or json")
@@ -250,6 +326,8 @@ def import_services(session: Session, provider_id: int, text: str, fmt: str, now
     provider = session.get(Provider, provider_id)
     if provider is None:
         raise ProviderInputError("no such provider")
+    if (problem := outbound_problem(provider.base_url)) is not None:
+        raise ProviderInputError(f"this provider cannot be used: {problem}")
     listed = parse_services_file(text, fmt)
     return apply_services(session, provider, listed, now or utcnow(), mark_vanished=False)
 
@@ -278,7 +356,9 @@ async def _probe(provider: Provider) -> tuple[bool, int, Any, list[PanelService]
             services = await client.services()
         return True, int((time.monotonic() - started) * 1000), balance, services, ""
     except PanelError as exc:
-        return False, int((time.monotonic() - started) * 1000), None, None, str(exc)[:2000]
+        # the raw reply stays in the log; the row (shown on pages) holds the classified sentence
+        logger.warning("provider %s health check failed: %s", provider.slug, exc)
+        return False, int((time.monotonic() - started) * 1000), None, None, describe_failure(exc)
 
 
 def check_providers(session_factory: Any, now: datetime, *, provider_id: int | None = None) -> dict[str, int]:
@@ -319,6 +399,18 @@ def check_providers(session_factory: Any, now: datetime, *, provider_id: int | N
                 counts["down"] += row.health_status == ProviderHealth.DOWN.value
             session.add(row)
     return counts
+
+
+def last_check_message(session: Session, provider_id: int) -> str:
+    """What "Check now" shows: healthy, or the classified reason of the newest failed check."""
+    row = session.execute(select(ProviderHealthCheck).where(ProviderHealthCheck.provider_id == provider_id)
+                          .order_by(ProviderHealthCheck.checked_at.desc(), ProviderHealthCheck.id.desc())
+                          .limit(1)).scalars().first()
+    if row is None:
+        return "The provider has not been checked yet."
+    if row.ok:
+        return "Provider is healthy."
+    return f"The provider did not answer: {row.error or 'the check failed'}."
 
 
 def provider_overview(session: Session) -> list[dict[str, Any]]:

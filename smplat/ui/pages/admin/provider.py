@@ -92,7 +92,7 @@ class ProviderDetailState(AuthState):
                        f"{counts['vanished']} vanished.")
             error = ""
         except Exception as exc:  # noqa: BLE001 - a panel failure is shown to the operator, nothing stored
-            message, error = "", f"The panel did not answer the services list: {exc}"
+            message, error = "", f"The panel did not answer the services list: {providers.describe_failure(exc)}"
         async with self:
             self.busy, self.notice, self.form_error = "", message, error
             self._reload()
@@ -102,10 +102,18 @@ class ProviderDetailState(AuthState):
     async def check_now(self):
         async with self:
             provider_id, self.busy = self._provider_id(), "check"
-        counts = await asyncio.to_thread(providers.check_providers, session_scope, utcnow(), provider_id=provider_id)
+
+        def work() -> str:
+            counts = providers.check_providers(session_scope, utcnow(), provider_id=provider_id)
+            if not counts["checked"]:
+                return "The provider is inactive; nothing was checked."
+            with session_scope() as db:
+                return providers.last_check_message(db, provider_id)
+
+        message = await asyncio.to_thread(work)
         async with self:
             self.busy = ""
-            self.notice = "Provider is healthy." if counts["healthy"] else "The provider did not answer; see its health."
+            self.notice = message
             self._reload()
 
 

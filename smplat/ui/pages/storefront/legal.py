@@ -17,7 +17,7 @@ _DOC_BY_PATH = {routes.TERMS: "terms", routes.PRIVACY: "privacy", routes.IMPRINT
 
 class LegalState(AuthState):
     title: str = ""
-    body: str = ""
+    body_html: str = ""  # sanitised by content.safe_markdown; never the stored text itself
     updated: str = ""
     loaded: bool = False
 
@@ -28,7 +28,7 @@ class LegalState(AuthState):
         key = content.LEGAL_KEYS[_DOC_BY_PATH.get(path, "terms")]
         with session_scope() as db:
             view = content.get_block(db, key)
-        self.title, self.body = view.title, view.body
+        self.title, self.body_html = view.title, content.safe_markdown(view.body)
         self.updated = f"Last updated {view.updated_at:%d %B %Y}" if view.updated_at else ""
         self.loaded = True
 
@@ -41,7 +41,7 @@ def legal_page() -> rx.Component:
                 rx.heading(LegalState.title, size="8", weight="bold", letter_spacing="-0.02em", id="legal-title",
                            as_="h1"),
                 rx.cond(LegalState.updated != "", rx.text(LegalState.updated, size="2", color_scheme="gray")),
-                card(rx.markdown(LegalState.body), margin_top="1.5rem", id="legal-body", class_name="legal-text"),
+                card(rx.html(LegalState.body_html), margin_top="1.5rem", id="legal-body", class_name="legal-text"),
                 rx.hstack(
                     rx.link("Terms", href=routes.TERMS, size="2"),
                     rx.link("Privacy", href=routes.PRIVACY, size="2"),
