@@ -12,30 +12,12 @@ from smplat.models.base import utcnow
 from smplat.models.fulfillment import AttemptOutcome, FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEvent, OrderItem, PaymentStatus
 from smplat.models.providers import ProviderOrder, ProviderService, Refill
-from smplat.sandbox.panel import PanelSandbox
 from smplat.services import fulfillment, refills
 from smplat.services.order_status import Actor
 from smplat.settings import get_settings, reset_settings_cache
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def panel_server():
-    with PanelSandbox(port=0) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def panel(panel_server, monkeypatch):
-    panel_server.state.reset()
-    monkeypatch.setenv("SMPLAT_FULFILLMENT_BACKOFF_BASE_SECONDS", "0")
-    monkeypatch.setenv("SMPLAT_FULFILLMENT_RECONCILE_DELAY_SECONDS", "1")
-    # generous: a drain stops as soon as the queue is empty, and a loaded machine must not cut it short
-    monkeypatch.setenv("SMPLAT_FULFILLMENT_TICK_MAX_SECONDS", "60")
-    reset_settings_cache()
-    return panel_server
 
 
 def _events(session, order_id):

@@ -9,49 +9,43 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import reflex as rx
 from reflex.istate.data import RouterData
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-import reflex as rx
 from jobs.definitions import provider_health, scheduled_replays
 from smplat import cli
 from smplat.api.app import build_api
 from smplat.db import session_scope
 from smplat.models.accounts import Role, User
+from smplat.models.base import utcnow
 from smplat.models.fulfillment import FulfillmentTask
 from smplat.models.orders import OrderEvent, OrderItem
-from smplat.models.providers import AlertNotice, Provider, ProviderHealthCheck, ProviderService, Refill, ScheduledReplay
-from smplat.sandbox.panel import PanelSandbox
+from smplat.models.providers import (
+    AlertNotice,
+    Provider,
+    ProviderHealthCheck,
+    ProviderService,
+    Refill,
+    ScheduledReplay,
+)
 from smplat.sandbox.smtp_sink import SmtpSink, list_messages
 from smplat.sandbox.webhook_sink import WebhookSink
 from smplat.services import accounts, alerts, fulfillment, providers, refills
 from smplat.services.order_status import Actor
 from smplat.services.secrets_box import decrypt
 from smplat.settings import get_settings, reset_settings_cache
-from smplat.models.base import utcnow
-from smplat.ui.pages.admin.fulfilment import DeadLettersState, FulfilmentState, OrderDetailState
+from smplat.ui.pages.admin.fulfilment import (
+    DeadLettersState,
+    FulfilmentState,
+    OrderDetailState,
+)
 from smplat.ui.pages.admin.providers import ProviderDetailState, ProvidersState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def panel_server():
-    with PanelSandbox(port=0) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def panel(panel_server, monkeypatch):
-    panel_server.state.reset()
-    monkeypatch.setenv("SMPLAT_FULFILLMENT_BACKOFF_BASE_SECONDS", "0")
-    # generous: a drain stops as soon as the queue is empty, and a loaded machine must not cut it short
-    monkeypatch.setenv("SMPLAT_FULFILLMENT_TICK_MAX_SECONDS", "60")
-    reset_settings_cache()
-    return panel_server
 
 
 def _sandbox_provider(session) -> Provider:
@@ -84,7 +78,7 @@ def test_provider_health_job_records_health_refreshes_balance_and_alerts_low_bal
     # given the sandbox provider with a 100 EUR low-balance threshold, a panel wallet of 42.50,
     # and both alert channels pointed at the local sinks
     provider = seed_with_panel(session, panel.base_url)
-    provider.low_balance_threshold = Decimal("100")
+    provider.low_balance_threshold = Decimal(100)
     session.add(provider)
     session.commit()
     panel.state.set_knobs(balance="42.50")
@@ -225,7 +219,7 @@ async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_s
     # then
     with session_scope() as db:
         saved = db.get(Provider, provider.id)
-        assert (saved.name, saved.rate_limit_per_second, saved.low_balance_threshold) == ("North Panel EU", 8, Decimal("25"))
+        assert (saved.name, saved.rate_limit_per_second, saved.low_balance_threshold) == ("North Panel EU", 8, Decimal(25))
         assert "sk-north-123456" not in saved.api_key_encrypted
         assert decrypt(saved.api_key_encrypted) == "sk-north-123456"
     assert state.form_error == "" and detail.form_error == ""

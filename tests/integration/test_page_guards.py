@@ -4,8 +4,6 @@ a crafted websocket event would call them, refuse anyone but the right user."""
 from __future__ import annotations
 
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
 
 from smplat.db import session_scope
 from smplat.models.accounts import Role
@@ -18,44 +16,32 @@ from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
 pytestmark = pytest.mark.integration
 
 
-def session_cookie_for(role: Role) -> str:
-    with session_scope() as db:
-        user = accounts.sign_up(db, email=f"{role.value}@guards.test", password="violet-harbour-42", role=role)
-        created = accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, user))
-        return created.token
+@pytest.fixture
+def state_for(root_state):
+    """`await state_for(cls, cookie, path)`: the state as the websocket builds it for that cookie."""
 
+    def make(cls, cookie: str | None, path: str = "/admin"):
+        return root_state(cls, path, cookie=cookie)
 
-async def state_for(cls, cookie: str | None, path: str = "/admin"):  # noqa: ANN001
-    root = rx.State(_reflex_internal_init=True)
-    headers = {"cookie": f"smplat_session={cookie}"} if cookie else {}
-    root.router = RouterData.from_router_data({"headers": headers, "pathname": path, "asPath": path})
-    return await root.get_state(cls)
-
-
-def _events(result) -> list:  # noqa: ANN001
-    return result if isinstance(result, list) else [result]
-
-
-def _is_toast_error(event, message: str) -> bool:  # noqa: ANN001
-    return "toast" in str(event) and message in str(event)
+    return make
 
 
 @pytest.mark.parametrize("cookie_kind", ["none", "forged", "customer"])
-async def test_admin_loaders_refuse_non_staff(sqlite_url, cookie_kind):
+async def test_admin_loaders_refuse_non_staff(sqlite_url, cookie_kind, handler_events, is_toast_error, session_cookie_for, state_for):
     cookie = {"none": None, "forged": "forged-cookie", "customer": session_cookie_for(Role.CUSTOMER)}[cookie_kind]
     for loader in ("load_dashboard", "load_orders", "load_catalog", "load_customers"):
         state = await state_for(AdminState, cookie)
         result = getattr(state, loader)()
         assert state.loaded is False and state.users == [] and state.products == [] and state.kpis == {}
-        events = _events(result)
+        events = handler_events(result)
         if cookie_kind == "customer":
-            assert any(_is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
+            assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
         else:
             assert any("/signin?next=/admin" in str(e) for e in events)
 
 
 @pytest.mark.parametrize("role", [Role.OPERATOR, Role.ADMIN])
-async def test_admin_loaders_serve_staff(sqlite_url, role):
+async def test_admin_loaders_serve_staff(sqlite_url, role, session_cookie_for, state_for):
     state = await state_for(AdminState, session_cookie_for(role))
     assert state.load_customers() is None
     assert state.loaded is True
@@ -63,26 +49,26 @@ async def test_admin_loaders_serve_staff(sqlite_url, role):
     assert state.user_role == role.value
 
 
-async def test_jobs_loader_refuses_a_customer(sqlite_url):
+async def test_jobs_loader_refuses_a_customer(sqlite_url, handler_events, is_toast_error, session_cookie_for, state_for):
     state = await state_for(JobsState, session_cookie_for(Role.CUSTOMER), "/admin/jobs")
-    events = _events(state.load_jobs())
-    assert any(_is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
+    events = handler_events(state.load_jobs())
+    assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
     assert state.jobs == [] and state.loaded is False
 
 
-async def test_account_loader_needs_a_signed_in_user(sqlite_url):
+async def test_account_loader_needs_a_signed_in_user(sqlite_url, handler_events, state_for):
     state = await state_for(AccountState, "forged-cookie", "/account")
-    events = _events(state.load_orders())
+    events = handler_events(state.load_orders())
     assert any("/signin?next=/account" in str(e) for e in events)
     assert state.loaded is False
 
 
-async def test_revoked_session_loses_access_immediately(sqlite_url):
+async def test_revoked_session_loses_access_immediately(sqlite_url, handler_events, session_cookie_for, state_for):
     cookie = session_cookie_for(Role.ADMIN)
     state = await state_for(AdminState, cookie)
     assert state.load_catalog() is None and state.loaded is True
     with session_scope() as db:
         accounts.revoke_session(db, cookie)
     fresh = await state_for(AdminState, cookie)
-    assert any("/signin" in str(e) for e in _events(fresh.load_catalog()))
+    assert any("/signin" in str(e) for e in handler_events(fresh.load_catalog()))
     assert fresh.loaded is False
