@@ -19,7 +19,6 @@ from smplat.models.orders import OrderEvent
 from smplat.sandbox.panel import PanelSandbox
 from smplat.services import fulfillment
 from smplat.settings import reset_settings_cache
-from tests.browser.conftest import sign_in
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
 pytestmark = pytest.mark.places_orders
@@ -39,7 +38,7 @@ def _fits_phone(page, output_dir, name: str) -> None:  # noqa: ANN001
     assert width <= viewport, f"{name} scrolls sideways on a phone ({width}px > {viewport}px)"
 
 
-def test_operator_pages_show_the_engine_at_work(page, live_shop, output_dir, monkeypatch):
+def test_operator_pages_show_the_engine_at_work(page, live_shop, output_dir, monkeypatch, sign_in):
     # given: the seeded provider pointed at a panel sandbox, two lines delivered, one dead letter
     monkeypatch.setenv("SMPLAT_FULFILLMENT_RECONCILE_DELAY_SECONDS", "1")
     reset_settings_cache()

@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 from sqlalchemy import text
 
 from smplat.db import get_engine
-from tests.browser.conftest import serve_shop, sign_in
 
 REDIS_URL = os.environ.get("SMPLAT_TEST_REDIS_URL", "").strip()
 PG_URL = os.environ.get("SMPLAT_TEST_POSTGRES_URL", "").strip()
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.skipif(not (REDIS_URL and PG_URL),
                                 reason="set SMPLAT_TEST_REDIS_URL and SMPLAT_TEST_POSTGRES_URL")
 
 
-def test_postgres_redis_and_two_workers(tmp_path, browser, output_dir):
+def test_postgres_redis_and_two_workers(tmp_path, browser, output_dir, serve_shop, sign_in):
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)

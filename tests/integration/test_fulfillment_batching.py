@@ -48,7 +48,7 @@ def _snapshot(session, order_id):
                                               .order_by(OrderItem.id)).scalars()]
     tasks = list(session.execute(select(FulfillmentTask).where(FulfillmentTask.order_item_id.in_(item_ids))
                                  .order_by(FulfillmentTask.id)).scalars())
-    drop = {"provider_order_id", "task_id"}
+    drop = {"provider_order_id", "task_id", "stripe_session"}  # the ids each order has of its own
     return {
         "order": session.get(Order, order_id).status,
         "items": [session.get(OrderItem, i).status for i in item_ids],
