@@ -50,16 +50,21 @@ def root_state() -> Callable[..., Any]:
 
 
 @pytest.fixture
-def session_cookie_for() -> Callable[[Role], str]:
-    """`session_cookie_for(role)`: signs up `<role>@guards.test` and returns a real session
-    token for it (the value of the `smplat_session` cookie)."""
+def session_cookie_for() -> Callable[..., str]:
+    """`session_cookie_for(role, email=None)`: a real session token (the value of the
+    `smplat_session` cookie) for the user with `email`, signed up with `role` when there is
+    none (by default `<role>@guards.test`)."""
+    from sqlalchemy import select
+
+    from smplat.models.accounts import User
     from smplat.services import accounts
 
-    def make(role: Role) -> str:
+    def make(role: Role, email: str | None = None) -> str:
+        email = email or f"{role.value}@guards.test"
         with session_scope() as db:
-            user = accounts.sign_up(db, email=f"{role.value}@guards.test", password="violet-harbour-42", role=role)
-            created = accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, user))
-            return created.token
+            user = db.execute(select(User).where(User.email == email)).scalars().first() \
+                or accounts.sign_up(db, email=email, password="violet-harbour-42", role=role)
+            return accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, user)).token
 
     return make
 

@@ -9,8 +9,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
@@ -32,7 +30,7 @@ from smplat.models.providers import (
 )
 from smplat.sandbox.smtp_sink import SmtpSink, list_messages
 from smplat.sandbox.webhook_sink import WebhookSink
-from smplat.services import accounts, alerts, fulfillment, providers, refills
+from smplat.services import alerts, fulfillment, providers, refills
 from smplat.services.order_status import Actor
 from smplat.services.secrets_box import decrypt
 from smplat.settings import get_settings, reset_settings_cache
@@ -56,18 +54,14 @@ def _count(session, model) -> int:
     return session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def _cookie(role: Role, email: str) -> str:
-    with session_scope() as db:
-        user = db.execute(select(User).where(User.email == email)).scalars().first() \
-            or accounts.sign_up(db, email=email, password="violet-harbour-42", role=role)
-        return accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, user)).token
+@pytest.fixture
+def _state(root_state):
+    """`await _state(cls, cookie, path, query)`: an admin page's state for that session cookie."""
 
+    def make(cls, cookie: str, path: str = "/admin", query: dict | None = None):
+        return root_state(cls, path, query=query, cookie=cookie)
 
-async def _state(cls, cookie: str, path: str = "/admin", query: dict | None = None):
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({"headers": {"cookie": f"smplat_session={cookie}"}, "pathname": path,
-                                               "asPath": path, "query": query or {}})
-    return await root.get_state(cls)
+    return make
 
 
 # --- provider health job and alerts ---------------------------------------------------------
@@ -115,11 +109,17 @@ def test_provider_health_job_records_health_refreshes_balance_and_alerts_low_bal
 
 
 def test_failing_provider_is_degraded_then_down_and_nothing_is_refreshed(session, panel):
-    # given a provider whose panel does not exist
-    provider = seed_with_panel(session, "http://127.0.0.1:9/api/v2")
+    # given the provider pointed at the live panel sandbox, which answers every call with HTTP 502
+    provider = seed_with_panel(session, panel.base_url)
     balance_before = provider.balance
+    services_before = session.execute(select(ProviderService.external_service_id, ProviderService.status,
+                                      ProviderService.rate_per_1000, ProviderService.last_synced_at)
+                                      .where(ProviderService.provider_id == provider.id)
+                                      .order_by(ProviderService.id)).all()
+    panel.state.set_knobs(error_rate=1.0)
     # when two checks fail
     first = provider_health(session_scope, utcnow())
+    calls_in_first_check = len(panel.state.calls)
     second = provider_health(session_scope, utcnow() + timedelta(minutes=15))
     # then
     assert (first["down"], second["down"]) == (0, 1)
@@ -127,7 +127,14 @@ def test_failing_provider_is_degraded_then_down_and_nothing_is_refreshed(session
     provider = session.get(Provider, provider.id)
     assert (provider.health_status, provider.balance) == ("down", balance_before)
     assert [c.ok for c in session.execute(select(ProviderHealthCheck)).scalars()] == [False, False]
-    assert panel.state.calls == []
+    # the checks did reach the panel (so the failure is the panel's answer, not a dead address),
+    # the second asked what the first did, and nothing was refreshed from the failed answers
+    assert calls_in_first_check >= 1 and len(panel.state.calls) == 2 * calls_in_first_check
+    assert "add" not in panel.state.calls and panel.state.orders == {}
+    assert session.execute(select(ProviderService.external_service_id, ProviderService.status,
+                                  ProviderService.rate_per_1000, ProviderService.last_synced_at)
+                           .where(ProviderService.provider_id == provider.id)
+                           .order_by(ProviderService.id)).all() == services_before
 
 
 # --- scheduled replays, customer refill API ------------------------------------------------
@@ -176,12 +183,12 @@ def test_a_replay_cannot_be_scheduled_in_the_past(session, panel):
     assert session.execute(select(func.count()).select_from(OrderEvent)).scalar_one() == events_before
 
 
-def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel):
+def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel, session_cookie_for):
     # given the customer's delivered order
     seed_with_panel(session, panel.base_url)
     client_user = session.execute(select(User).where(User.email == "client@smplat.local")).scalars().one()
     order, item = _delivered_order(session, panel, user_id=client_user.id)
-    cookie = _cookie(Role.CUSTOMER, "client@smplat.local")
+    cookie = session_cookie_for(Role.CUSTOMER, "client@smplat.local")
     api = TestClient(build_api())
     # when the owner asks for a refill through the API
     answer = api.post(f"/api/order-items/{item.id}/refill", json={"reason": "lost 60 followers"},
@@ -203,8 +210,8 @@ def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel):
 # --- provider create / edit through the page handlers ---------------------------------------
 
 
-async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_state(sqlite_url):
-    cookie = _cookie(Role.ADMIN, "admin@ops.test")
+async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_state(sqlite_url, _state, session_cookie_for):
+    cookie = session_cookie_for(Role.ADMIN, "admin@ops.test")
     state = await _state(ProvidersState, cookie)
     form = {"name": "North Panel", "slug": "north", "base_url": "https://north.example/api/v2",
             "api_key": "sk-north-123456", "rate_limit_per_second": "8", "timeout_seconds": "15",
@@ -228,8 +235,8 @@ async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_s
     assert "sk-north-123456" not in json.dumps(state.dict(), default=str)
 
 
-async def test_bad_provider_form_stores_nothing(sqlite_url):
-    state = await _state(ProvidersState, _cookie(Role.OPERATOR, "op@ops.test"))
+async def test_bad_provider_form_stores_nothing(sqlite_url, _state, session_cookie_for):
+    state = await _state(ProvidersState, session_cookie_for(Role.OPERATOR, "op@ops.test"))
     state.create({"name": "", "slug": "X", "base_url": "ftp://nope", "api_key": "", "rate_limit_per_second": "many"})
     assert state.form_error == "rate limit per second must be a whole number"
     state.create({"name": "", "slug": "X", "base_url": "ftp://nope", "api_key": ""})
@@ -316,8 +323,8 @@ def test_cli_import_refuses_bad_rows_with_one_line_each(session, tmp_path, capsy
 # --- operator handlers refuse customers ------------------------------------------------------
 
 
-async def test_operator_page_handlers_refuse_a_customer(sqlite_url):
-    cookie = _cookie(Role.CUSTOMER, "buyer@ops.test")
+async def test_operator_page_handlers_refuse_a_customer(sqlite_url, _state, session_cookie_for):
+    cookie = session_cookie_for(Role.CUSTOMER, "buyer@ops.test")
     calls = [
         (ProvidersState, "load", ()), (ProvidersState, "create", ({"name": "x", "slug": "xx", "base_url": "https://x.y",
                                                                    "api_key": "k"},)),
@@ -336,7 +343,7 @@ async def test_operator_page_handlers_refuse_a_customer(sqlite_url):
         assert (_count(db, Provider), _count(db, FulfillmentTask), _count(db, OrderEvent)) == (0, 0, 0)
 
 
-async def test_dead_letter_retry_from_the_page_writes_who_and_why(session, panel):
+async def test_dead_letter_retry_from_the_page_writes_who_and_why(session, panel, _state, session_cookie_for):
     # given a dead-lettered task
     seed_with_panel(session, panel.base_url)
     order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/dl", 1000, 990)])
@@ -344,7 +351,7 @@ async def test_dead_letter_retry_from_the_page_writes_who_and_why(session, panel
     task.status = "dead_letter"
     session.add(task)
     session.commit()
-    state = await _state(DeadLettersState, _cookie(Role.OPERATOR, "op@dl.test"))
+    state = await _state(DeadLettersState, session_cookie_for(Role.OPERATOR, "op@dl.test"))
     state.load()
     assert [r["task_id"] for r in state.rows] == [task.id]
     # when retried without, then with a reason
