@@ -36,7 +36,6 @@ from sqlalchemy import text
 
 from smplat import cli
 from smplat.db import get_engine
-from smplat.settings import PROJECT_ROOT
 
 REDIS_URL = os.environ.get("SMPLAT_TEST_REDIS_URL", "").strip()
 PG_URL = os.environ.get("SMPLAT_TEST_POSTGRES_URL", "").strip()
@@ -130,7 +129,8 @@ def test_two_web_processes_share_one_session_through_redis(tmp_path, browser, ou
                                  {"DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "SMPLAT_ENV": "test",
                                   # no frontend port (reflex refuses one with --backend-only)
                                   "SMPLAT_PORT": "0", "GRANIAN_WORKERS": "1",
-                                  "REFLEX_WEB_WORKDIR": str(PROJECT_ROOT / ".web-scale-test-b")})
+                                  # B builds no pages: its compile output goes to a scratch folder
+                                  "REFLEX_WEB_WORKDIR": str(tmp_path / "web-b")})
             worker_b.start(quiet=True)
             context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=shop.url)
             context.set_default_timeout(30_000)
