@@ -79,7 +79,8 @@ def _search_and_configure(tab, output_dir, wait_for_app) -> None:  # noqa: ANN00
     expect(tab.locator("#cart-total")).to_have_text("€12.00")
 
 
-def test_guest_searches_pays_on_the_sandbox_and_gets_one_order(tab, live_shop, output_dir, wait_for_app, wait_until) -> None:  # noqa: ANN001
+def test_guest_searches_pays_on_the_sandbox_and_gets_one_order(tab, live_shop, output_dir, wait_for_app,  # noqa: ANN001
+                                                               wait_until) -> None:
     shop = live_shop
     before = _orders(shop)
     completed_before = _handled_webhooks(shop, "checkout.session.completed")
@@ -109,7 +110,8 @@ def test_guest_searches_pays_on_the_sandbox_and_gets_one_order(tab, live_shop, o
     assert number.startswith("SMP-")
 
 
-def test_declined_card_shows_an_honest_failure_and_creates_no_order(tab, live_shop, output_dir, wait_for_app, wait_until) -> None:  # noqa: ANN001
+def test_declined_card_shows_an_honest_failure_and_creates_no_order(tab, live_shop, output_dir, wait_for_app,  # noqa: ANN001
+                                                                    wait_until) -> None:
     shop = live_shop
     before = _orders(shop)
     failed_before = _handled_webhooks(shop, "checkout.session.async_payment_failed")
@@ -126,7 +128,8 @@ def test_declined_card_shows_an_honest_failure_and_creates_no_order(tab, live_sh
     assert _orders(shop) == before
 
 
-def test_card_preset_saved_configuration_and_cart_merge_at_sign_in(tab, live_shop, output_dir, sign_in, wait_for_app, wait_until) -> None:  # noqa: ANN001
+def test_card_preset_saved_configuration_and_cart_merge_at_sign_in(tab, live_shop, output_dir, sign_in,  # noqa: ANN001
+                                                                   wait_for_app, wait_until) -> None:
     shop = live_shop
     events_before = _rows(shop, PresetEvent.source)
     # given a guest who allowed analytics, on the home page

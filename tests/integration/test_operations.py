@@ -210,7 +210,8 @@ def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel, sessi
 # --- provider create / edit through the page handlers ---------------------------------------
 
 
-async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_state(sqlite_url, _state, session_cookie_for):
+async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_state(sqlite_url, _state,
+                                                                                     session_cookie_for):
     cookie = session_cookie_for(Role.ADMIN, "admin@ops.test")
     state = await _state(ProvidersState, cookie)
     form = {"name": "North Panel", "slug": "north", "base_url": "https://north.example/api/v2",

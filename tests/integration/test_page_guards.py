@@ -27,7 +27,8 @@ def state_for(root_state):
 
 
 @pytest.mark.parametrize("cookie_kind", ["none", "forged", "customer"])
-async def test_admin_loaders_refuse_non_staff(sqlite_url, cookie_kind, handler_events, is_toast_error, session_cookie_for, state_for):
+async def test_admin_loaders_refuse_non_staff(sqlite_url, cookie_kind, handler_events, is_toast_error,
+                                              session_cookie_for, state_for):
     cookie = {"none": None, "forged": "forged-cookie", "customer": session_cookie_for(Role.CUSTOMER)}[cookie_kind]
     for loader in ("load_dashboard", "load_orders", "load_catalog", "load_customers"):
         state = await state_for(AdminState, cookie)
@@ -49,7 +50,8 @@ async def test_admin_loaders_serve_staff(sqlite_url, role, session_cookie_for, s
     assert state.user_role == role.value
 
 
-async def test_jobs_loader_refuses_a_customer(sqlite_url, handler_events, is_toast_error, session_cookie_for, state_for):
+async def test_jobs_loader_refuses_a_customer(sqlite_url, handler_events, is_toast_error, session_cookie_for,
+                                              state_for):
     state = await state_for(JobsState, session_cookie_for(Role.CUSTOMER), "/admin/jobs")
     events = handler_events(state.load_jobs())
     assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)

@@ -101,7 +101,8 @@ def _user_id(email: str) -> int:
         ("an empty required handle", {"field:username": ""}, "need your attention"),
     ],
 )
-async def test_configurator_refuses_tampered_submissions_and_stores_nothing(seeded, label, form, message, product_state):
+async def test_configurator_refuses_tampered_submissions_and_stores_nothing(seeded, label, form, message,
+                                                                            product_state):
     # given a guest on the product page with the popular preset
     state = await product_state()
     assert state.total == "€12.00"
@@ -132,7 +133,9 @@ async def test_a_field_failing_its_rule_says_why_next_to_the_field(seeded, produ
         ("quantity below one", lambda s: s.set_quantity("0"), "Choose between 1 and 100 packages."),
     ],
 )
-async def test_configurator_refuses_choices_the_product_does_not_offer(seeded, label, call, message, handler_events, is_toast_error, product_state):
+async def test_configurator_refuses_choices_the_product_does_not_offer(seeded, label, call, message,
+                                                                       handler_events, is_toast_error,
+                                                                       product_state):
     # given the popular configuration
     state = await product_state(consent="all")
     before = (dict(state.config), state.quantity, state.total)
@@ -186,7 +189,8 @@ async def test_editing_a_line_with_a_broken_field_keeps_the_line_as_it_was(seede
     assert cart_lines() == [(1, 1200, {"package": ["1000"], "speed": ["standard"]})]
 
 
-async def test_someone_elses_cart_line_cannot_be_opened_for_editing(seeded, handler_events, is_toast_error, product_state, state_for):
+async def test_someone_elses_cart_line_cannot_be_opened_for_editing(seeded, handler_events, is_toast_error,
+                                                                    product_state, state_for):
     # given a line in another browser's cart
     other = await product_state(cart_token="someone-else")
     other.add_to_cart({"field:username": "@theirs"})
@@ -206,7 +210,8 @@ async def test_someone_elses_cart_line_cannot_be_opened_for_editing(seeded, hand
 
 
 @pytest.mark.parametrize(("label", "delta"), [("jump of ten", 10), ("jump down", -5), ("zero", 0)])
-async def test_cart_quantity_moves_one_step_only(seeded, label, delta, handler_events, is_toast_error, product_state, state_for):
+async def test_cart_quantity_moves_one_step_only(seeded, label, delta, handler_events, is_toast_error,
+                                                 product_state, state_for):
     state = await product_state()
     state.add_to_cart({"field:username": "@brand"})
     cart = await state_for(CartState, "/cart")
@@ -238,7 +243,8 @@ async def test_cart_refuses_a_line_that_is_not_in_it(seeded, handler_events, is_
         ("a bad email", {"email": "not-an-email"}, "email_error", "email"),
     ],
 )
-async def test_checkout_refuses_tampered_or_bad_input_and_creates_no_session(seeded, label, form, where, message, product_state, state_for):
+async def test_checkout_refuses_tampered_or_bad_input_and_creates_no_session(seeded, label, form, where,
+                                                                             message, product_state, state_for):
     state = await product_state()
     state.add_to_cart({"field:username": "@brand"})
     cart = await state_for(CartState, "/cart")
@@ -285,7 +291,8 @@ async def test_a_configuration_with_a_broken_field_is_not_saved(seeded, product_
     assert count(SavedConfiguration) == 0
 
 
-async def test_someone_elses_saved_configuration_cannot_be_applied(seeded, handler_events, is_toast_error, product_state, session_cookie_for):
+async def test_someone_elses_saved_configuration_cannot_be_applied(seeded, handler_events, is_toast_error,
+                                                                   product_state, session_cookie_for):
     owner = await product_state(session=session_cookie_for(Role.CUSTOMER))
     owner.choose_option("package", "2500")
     owner.set_field("username", "@owner")
@@ -340,7 +347,8 @@ GOOD_FORM = {"product": SLUG, "key": "ig-price", "name": "IG price test",
              "variants": "control:List price:10000:1, lower:Ten off:9000:1"}
 
 
-async def test_a_customer_cannot_create_or_stop_experiments(seeded, handler_events, is_toast_error, session_cookie_for, state_for):
+async def test_a_customer_cannot_create_or_stop_experiments(seeded, handler_events, is_toast_error,
+                                                            session_cookie_for, state_for):
     state = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.CUSTOMER))
     events = handler_events(state.create_experiment(GOOD_FORM))
     assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
@@ -368,7 +376,8 @@ async def test_a_customer_cannot_create_or_stop_experiments(seeded, handler_even
         ("no name", {"name": "  "}, "Give the experiment a name."),
     ],
 )
-async def test_admin_experiment_form_refuses_bad_input_and_stores_nothing(seeded, label, changes, message, session_cookie_for, state_for):
+async def test_admin_experiment_form_refuses_bad_input_and_stores_nothing(seeded, label, changes, message,
+                                                                          session_cookie_for, state_for):
     state = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.ADMIN))
     state.create_experiment({**GOOD_FORM, **changes})
     assert message in state.message
@@ -412,7 +421,8 @@ async def test_exposures_need_consent_and_assignment_is_sticky(seeded, product_s
     assert _variant_rows() == {assigned: (2, 0, 0), other: (0, 0, 0)}
 
 
-async def test_paid_checkout_counts_conversion_and_revenue_for_the_visitors_variant(stripe_shop, product_state, state_for):
+async def test_paid_checkout_counts_conversion_and_revenue_for_the_visitors_variant(stripe_shop,
+                                                                                    product_state, state_for):
     with session_scope() as db:
         product_id = catalog.get_product_detail(db, SLUG).product.id
         experiments.create_experiment(db, product_id=product_id, key="ig-price", name="IG",

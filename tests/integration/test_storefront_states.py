@@ -103,7 +103,8 @@ async def test_bundles_follow_the_product_page(shop, state_for):
 
 
 @pytest.mark.parametrize("cookie_kind", ["none", "customer"])
-async def test_content_handlers_refuse_non_staff(sqlite_url, cookie_kind, handler_events, is_toast_error, session_cookie_for, state_for):
+async def test_content_handlers_refuse_non_staff(sqlite_url, cookie_kind, handler_events, is_toast_error,
+                                                 session_cookie_for, state_for):
     cookie = session_cookie_for(Role.CUSTOMER) if cookie_kind == "customer" else None
     state = await state_for(ContentAdminState, "/admin/content", cookie=cookie)
     for events in (state.load_content(), state.save({"title": "Hacked", "body": "x"}),
@@ -117,7 +118,8 @@ async def test_content_handlers_refuse_non_staff(sqlite_url, cookie_kind, handle
     assert count(ContentBlock) == 0 and state.loaded is False
 
 
-async def test_insights_handlers_refuse_a_customer(sqlite_url, handler_events, is_toast_error, session_cookie_for, state_for):
+async def test_insights_handlers_refuse_a_customer(sqlite_url, handler_events, is_toast_error,
+                                                   session_cookie_for, state_for):
     state = await state_for(SearchInsightsState, "/admin/search-insights", cookie=session_cookie_for(Role.CUSTOMER))
     assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in handler_events(state.load_insights()))
     assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in handler_events(state.choose_window("7")))
