@@ -76,9 +76,13 @@ CASES: dict[str, tuple[Case, int]] = {
                                    args=("package", "2500"), first="load_product"), 9),
     "product detail typed": (Case("ProductState", "set_field", "/services/[slug]", params={"slug": SLUG},
                                   args=("username", "@brand"), first="load_product"), 9),
+    "product preset applied": (Case("ProductState", "apply_preset", "/services/[slug]", params={"slug": SLUG},
+                                    args=("popular",), first="load_product"), 9),
     "product bundles": (Case("BundlesState", "load_bundles", "/services/[slug]", params={"slug": SLUG}), 2),
     "legal page": (Case("LegalState", "load_legal", "/terms"), 1),
     "cart page, two lines": (Case("CartState", "load_cart", "/cart"), 13),
+    "cart line quantity changed": (Case("CartState", "change_quantity", "/cart", args=("<cart line>", 1),
+                                        first="load_cart"), 27),
     "checkout cancelled page": (Case("CheckoutResultState", "load_cancel", "/checkout/cancel"), 0),
     "sign-in form": (Case("AuthFormState", "open_form", "/signin"), 0),
     # account
@@ -137,10 +141,12 @@ def shop(session, panel):  # noqa: ANN001
     with session_scope() as db:
         cart = carts.get_or_create_cart(db, user_id=None, guest_token=GUEST)
         for package in ("1000", "2500"):
-            carts.add_item(db, cart, SLUG, {"options": {"package": package, "speed": "standard"}, "add_ons": [],
-                                            "plan": "one-time", "fields": {"username": "@brand"}}, 1, visitor=None)
+            line = carts.add_item(db, cart, SLUG, {"options": {"package": package, "speed": "standard"}, "add_ons": [],
+                                                   "plan": "one-time", "fields": {"username": "@brand"}}, 1,
+                                  visitor=None)
+        line_id = line.id
     provider_id = session.execute(select(Provider.id)).scalars().first()
-    return {"number": number, "provider_id": str(provider_id)}
+    return {"number": number, "provider_id": str(provider_id), "<cart line>": line_id}
 
 
 async def _run(state, name: str, args: tuple) -> Any:  # noqa: ANN001
@@ -170,8 +176,10 @@ async def test_page_loaders_and_handlers_send_a_fixed_number_of_queries(label, s
             state.cart_token = GUEST
         if case.first:
             await _run(state, case.first, ())
+        args = tuple(shop.get(a, a) if isinstance(a, str) else a for a in case.args)
         with count_queries() as q:
-            await _run(state, case.handler, case.args)
+            result = await _run(state, case.handler, args)
+        assert "toast" not in str(result), f"{label}: the handler refused: {result}"
         assert getattr(state, "loaded", True) is not False, f"{label}: the handler did not load its page"
         return q
 
