@@ -19,8 +19,8 @@ from sqlmodel import Session, SQLModel
 os.environ.setdefault("SMPLAT_ENV", "test")
 os.environ.setdefault("SMPLAT_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
 
-from smplat import db as smplat_db  # noqa: E402
-from smplat.settings import reset_settings_cache  # noqa: E402
+from smplat import db as smplat_db
+from smplat.settings import reset_settings_cache
 
 PG_URL = os.environ.get("SMPLAT_TEST_POSTGRES_URL", "").strip()
 OUTPUT_DIR = Path(os.environ.get("SMPLAT_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output"))
@@ -32,7 +32,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return ["databases: SQLite only (set SMPLAT_TEST_POSTGRES_URL to run the PostgreSQL cases too)"]
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     for line in pytest_report_header(config):
         terminalreporter.write_line(line)
 
@@ -136,3 +136,78 @@ def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _sqlite_template
 def session(db_url: str) -> Iterator[Session]:
     with Session(smplat_db.get_engine(db_url), expire_on_commit=False) as s:
         yield s
+
+
+# --- counting SQL statements ---------------------------------------------------------------
+
+
+class QueryCount:
+    """The statements sent to the database inside one `with count_queries(...)` block."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def __repr__(self) -> str:  # shown by pytest when a count assertion fails
+        listing = "\n".join(f"  {n}. {s.strip()[:200]}" for n, s in enumerate(self.statements, 1))
+        return f"QueryCount({self.count}):\n{listing}"
+
+
+@pytest.fixture
+def count_queries():
+    """`with count_queries(url) as q: ...; assert q.count == N`: every statement the engine of
+    `url` (or the given Engine / Session's bind) sends, counted with `before_cursor_execute`."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @contextmanager
+    def counting(target: str | Engine | Session | None = None) -> Iterator[QueryCount]:
+        if isinstance(target, Session):
+            engine = target.get_bind()
+        elif isinstance(target, Engine):
+            engine = target
+        else:
+            engine = smplat_db.get_engine(target)
+        counted = QueryCount()
+
+        def listener(conn, cursor, statement, parameters, context, executemany):
+            counted.statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            yield counted
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+
+    return counting
+
+
+# --- the SMM panel sandbox -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def panel_server():
+    """One panel sandbox over real HTTP for the whole run; `panel` resets it per test."""
+    from smplat.sandbox.panel import PanelSandbox
+
+    with PanelSandbox(port=0) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def panel(panel_server, monkeypatch: pytest.MonkeyPatch):
+    """The panel sandbox with its knobs, orders and call log reset, and the engine's timings
+    shortened: no back-off, a 1 s reconcile delay, and a generous drain limit (a drain stops
+    as soon as the queue is empty, and a loaded machine must not cut it short)."""
+    panel_server.state.reset()
+    monkeypatch.setenv("SMPLAT_FULFILLMENT_BACKOFF_BASE_SECONDS", "0")
+    monkeypatch.setenv("SMPLAT_FULFILLMENT_RECONCILE_DELAY_SECONDS", "1")
+    monkeypatch.setenv("SMPLAT_FULFILLMENT_TICK_MAX_SECONDS", "60")
+    reset_settings_cache()
+    yield panel_server
+    reset_settings_cache()

@@ -27,10 +27,26 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def free_port() -> int:
+def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_until(predicate, timeout: float, what: str, interval: float = 0.1) -> None:  # noqa: ANN001
+    """Poll `predicate` until it is true; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
 
 
 @dataclass
@@ -44,7 +60,7 @@ class LiveShop:
 
 
 @contextmanager
-def serve_shop(database_url: str, workdir: Path, build_dir: str, extra_env: dict[str, str] | None = None,
+def _serve_shop(database_url: str, workdir: Path, build_dir: str, extra_env: dict[str, str] | None = None,
                port: int | None = None) -> Iterator[LiveShop]:
     """Migrate and seed `database_url`, start an SMTP sink and the production web app on a
     free port, and stop both afterwards."""
@@ -56,7 +72,7 @@ def serve_shop(database_url: str, workdir: Path, build_dir: str, extra_env: dict
 
     sink = SmtpSink("127.0.0.1", 0, mailbox)
     sink.start()
-    port = port or free_port()
+    port = port or _free_port()
     env = {
         "DATABASE_URL": database_url,
         "SMPLAT_SMTP_PORT": str(sink.port),
@@ -73,14 +89,7 @@ def serve_shop(database_url: str, workdir: Path, build_dir: str, extra_env: dict
         if not cli.wait_until_healthy(f"http://127.0.0.1:{port}/api/health", [web], timeout=900):
             pytest.fail(f"the web app did not start on port {port} (exit {web.process.poll()})")
         # The health route can answer before the page bundle is served on a cold start.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        _wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), 120, "the page bundle to be served")
         yield LiveShop(f"http://localhost:{port}", database_url, mailbox)
     finally:
         web.stop()
@@ -97,13 +106,13 @@ def live_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveShop]:
     from smplat.settings import SANDBOX_STRIPE_SECRET_KEY, SANDBOX_STRIPE_WEBHOOK_SECRET
 
     workdir = tmp_path_factory.mktemp("live-shop")
-    port = free_port()
+    port = _free_port()
     # the Stripe sandbox posts its signed webhooks to this shop
     stripe_sandbox = StripeSandbox("127.0.0.1", 0, secret_key=SANDBOX_STRIPE_SECRET_KEY,
                                    webhook_url=f"http://127.0.0.1:{port}/api/stripe/webhook",
                                    webhook_secret=SANDBOX_STRIPE_WEBHOOK_SECRET).start()
     try:
-        with serve_shop(f"sqlite:///{workdir / 'shop.db'}", workdir, ".web-test",
+        with _serve_shop(f"sqlite:///{workdir / 'shop.db'}", workdir, ".web-test",
                         {"SMPLAT_STRIPE_API_BASE": stripe_sandbox.base_url}, port=port) as shop:
             yield shop
     finally:
@@ -135,12 +144,12 @@ def page(browser, live_shop: LiveShop, request: pytest.FixtureRequest, output_di
         context.close()
 
 
-def wait_for_app(tab) -> None:  # noqa: ANN001
+def _wait_for_app(tab) -> None:  # noqa: ANN001
     """Reflex pages hydrate over a websocket; wait until the event loop is connected."""
     tab.wait_for_load_state("networkidle")
 
 
-def sign_in(tab, email: str, password: str, next_path: str = "") -> None:  # noqa: ANN001
+def _sign_in(tab, email: str, password: str, next_path: str = "") -> None:  # noqa: ANN001
     tab.goto("/signin" + (f"?next={next_path}" if next_path else ""))
     tab.locator("#email").fill(email)
     tab.locator("#password").fill(password)
@@ -155,3 +164,38 @@ def db_session(live_shop: LiveShop):
 
     with Session(get_engine(live_shop.database_url)) as s:
         yield s
+
+
+# --- helpers as fixtures (test modules never import this file) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """`free_port()`: a TCP port free on loopback right now."""
+    return _free_port
+
+
+@pytest.fixture(scope="session")
+def serve_shop():
+    """`with serve_shop(database_url, workdir, build_dir, extra_env, port) as shop:` the production
+    app on its own port against a migrated, seeded database (see `_serve_shop`)."""
+    return _serve_shop
+
+
+@pytest.fixture(scope="session")
+def sign_in():
+    """`sign_in(tab, email, password, next_path)`: fill and submit the sign-in form."""
+    return _sign_in
+
+
+@pytest.fixture(scope="session")
+def wait_for_app():
+    """`wait_for_app(tab)`: wait until the Reflex page is hydrated."""
+    return _wait_for_app
+
+
+@pytest.fixture(scope="session")
+def wait_until():
+    """`wait_until(predicate, timeout, what)`: poll a condition outside the page (a database row,
+    a process) until it holds; fail with `what` when it does not within `timeout` seconds."""
+    return _wait_until

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from smplat.models.merchandising import PresetEvent, SavedConfiguration
 from smplat.models.orders import Order
-from tests.browser.conftest import LiveShop, sign_in, wait_for_app
+from smplat.models.payments import WebhookEvent, WebhookStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.places_orders]
 
@@ -25,7 +25,7 @@ def tab(page):  # noqa: ANN001
     return page
 
 
-def _rows(shop: LiveShop, *columns):  # noqa: ANN002, ANN202
+def _rows(shop, *columns):  # noqa: ANN002, ANN202
     from sqlmodel import Session
 
     from smplat.db import get_engine
@@ -34,8 +34,14 @@ def _rows(shop: LiveShop, *columns):  # noqa: ANN002, ANN202
         return [tuple(r) for r in db.execute(select(*columns)).all()]
 
 
-def _orders(shop: LiveShop) -> list[tuple[str, int]]:
+def _orders(shop) -> list[tuple[str, int]]:
     return _rows(shop, Order.customer_email, Order.total_minor)
+
+
+def _handled_webhooks(shop, kind: str) -> int:  # noqa: ANN001
+    """Stripe events of `kind` the shop has finished handling (the sandbox posts them from a thread)."""
+    done = (WebhookStatus.PROCESSED.value, WebhookStatus.FAILED.value)
+    return sum(1 for t, status in _rows(shop, WebhookEvent.event_type, WebhookEvent.status) if t == kind and status in done)
 
 
 def _shot(tab, output_dir, name: str) -> None:  # noqa: ANN001
@@ -44,7 +50,7 @@ def _shot(tab, output_dir, name: str) -> None:  # noqa: ANN001
     tab.screenshot(path=str(output_dir / "screenshots" / f"{name}.png"), full_page=True)
 
 
-def _search_and_configure(tab, output_dir) -> None:  # noqa: ANN001
+def _search_and_configure(tab, output_dir, wait_for_app) -> None:  # noqa: ANN001
     # the guest searches the catalog and opens the product from the results
     tab.goto("/services")
     wait_for_app(tab)
@@ -73,10 +79,12 @@ def _search_and_configure(tab, output_dir) -> None:  # noqa: ANN001
     expect(tab.locator("#cart-total")).to_have_text("€12.00")
 
 
-def test_guest_searches_pays_on_the_sandbox_and_gets_one_order(tab, live_shop, output_dir) -> None:  # noqa: ANN001
+def test_guest_searches_pays_on_the_sandbox_and_gets_one_order(tab, live_shop, output_dir, wait_for_app,  # noqa: ANN001
+                                                               wait_until) -> None:
     shop = live_shop
     before = _orders(shop)
-    _search_and_configure(tab, output_dir)
+    completed_before = _handled_webhooks(shop, "checkout.session.completed")
+    _search_and_configure(tab, output_dir, wait_for_app)
     # the line's configuration is edited from the cart: 2,500 followers, re-priced on the server
     tab.locator(".cart-edit").first.click()
     expect(tab.locator("#add-to-cart")).to_have_text("Update cart line")
@@ -94,27 +102,34 @@ def test_guest_searches_pays_on_the_sandbox_and_gets_one_order(tab, live_shop, o
     expect(tab.locator("#success-title")).to_be_visible()
     expect(tab.locator("#order-total")).to_have_text("€29.00")
     number = tab.locator("#order-number").inner_text()
-    # then exactly one new order, whatever the webhook and the success page did
-    tab.wait_for_timeout(1500)
+    # then exactly one new order, whatever the webhook and the success page did: once the
+    # shop has handled the sandbox's `checkout.session.completed`, both have had their go
+    wait_until(lambda: _handled_webhooks(shop, "checkout.session.completed") == completed_before + 1, 30,
+               "the shop to handle the checkout.session.completed webhook")
     assert _orders(shop) == before + [("guest.buyer@example.test", 2900)]
     assert number.startswith("SMP-")
 
 
-def test_declined_card_shows_an_honest_failure_and_creates_no_order(tab, live_shop, output_dir) -> None:  # noqa: ANN001
+def test_declined_card_shows_an_honest_failure_and_creates_no_order(tab, live_shop, output_dir, wait_for_app,  # noqa: ANN001
+                                                                    wait_until) -> None:
     shop = live_shop
     before = _orders(shop)
-    _search_and_configure(tab, output_dir)
+    failed_before = _handled_webhooks(shop, "checkout.session.async_payment_failed")
+    _search_and_configure(tab, output_dir, wait_for_app)
     tab.locator("#checkout-email").fill("declined@example.test")
     tab.locator("#checkout-button").click()
     tab.locator("#decline-button").click()
     expect(tab.locator("#declined-message")).to_contain_text("declined")
     tab.locator("#back-to-shop").click()
     expect(tab.locator("#checkout-failed")).to_contain_text("no order was placed")
-    tab.wait_for_timeout(1500)
+    # once the shop has handled the sandbox's failure event too, still no order
+    wait_until(lambda: _handled_webhooks(shop, "checkout.session.async_payment_failed") == failed_before + 1, 30,
+               "the shop to handle the checkout.session.async_payment_failed webhook")
     assert _orders(shop) == before
 
 
-def test_card_preset_saved_configuration_and_cart_merge_at_sign_in(tab, live_shop, output_dir) -> None:  # noqa: ANN001
+def test_card_preset_saved_configuration_and_cart_merge_at_sign_in(tab, live_shop, output_dir, sign_in,  # noqa: ANN001
+                                                                   wait_for_app, wait_until) -> None:
     shop = live_shop
     events_before = _rows(shop, PresetEvent.source)
     # given a guest who allowed analytics, on the home page
@@ -128,8 +143,9 @@ def test_card_preset_saved_configuration_and_cart_merge_at_sign_in(tab, live_sho
     card.get_by_test_id("card-preset").click()
     expect(tab.locator("#product-title")).to_have_text("Instagram Followers")
     expect(tab.locator("#price-total")).to_have_text("€12.00")
-    tab.wait_for_timeout(500)
-    assert sorted(_rows(shop, PresetEvent.source)) == sorted(events_before + [("marketing_card",)])
+    expected_events = sorted(events_before + [("marketing_card",)])
+    wait_until(lambda: len(_rows(shop, PresetEvent.source)) > len(events_before), 20, "the preset event to be stored")
+    assert sorted(_rows(shop, PresetEvent.source)) == expected_events
     # the guest puts it in the cart, then signs in: the line follows into the account cart
     tab.locator("#field-username").fill("@cardbuyer")
     tab.locator("#add-to-cart").click()
@@ -160,7 +176,7 @@ def test_card_preset_saved_configuration_and_cart_merge_at_sign_in(tab, live_sho
     assert _rows(shop, SavedConfiguration.name) == []
 
 
-def test_admin_sales_shows_counters_experiments_and_preset_events(tab, live_shop, output_dir) -> None:  # noqa: ANN001
+def test_admin_sales_shows_counters_experiments_and_preset_events(tab, live_shop, output_dir, sign_in) -> None:  # noqa: ANN001
     sign_in(tab, "admin@smplat.local", "admin-demo-pass", next_path="/admin/sales")
     expect(tab.locator("#sales-counters")).to_contain_text("Checkouts started")
     # a bad experiment definition is refused with the reason
@@ -175,13 +191,14 @@ def test_admin_sales_shows_counters_experiments_and_preset_events(tab, live_shop
 
 
 @pytest.mark.parametrize("path", ["/", "/services", "/services/instagram-followers", "/cart"])
-def test_storefront_pages_do_not_scroll_sideways_on_a_phone(browser, live_shop, output_dir, path) -> None:  # noqa: ANN001
+def test_storefront_pages_do_not_scroll_sideways_on_a_phone(browser, live_shop, output_dir, path, wait_for_app) -> None:  # noqa: ANN001
     context = browser.new_context(viewport={"width": 375, "height": 812}, base_url=live_shop.url)
     phone = context.new_page()
     try:
         phone.goto(path)
         wait_for_app(phone)
-        phone.wait_for_timeout(500)
+        # laid out with its web fonts (a late font swap can widen a line)
+        phone.wait_for_function("document.fonts.status === 'loaded' && document.readyState === 'complete'")
         name = "phone" + (path.replace("/", "_") if path != "/" else "_home")
         phone.screenshot(path=str(output_dir / "screenshots" / f"{name}.png"), full_page=True)
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375

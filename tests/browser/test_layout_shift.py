@@ -16,8 +16,6 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import sign_in
-
 pytestmark = pytest.mark.browser
 
 CLS_BUDGET = 0.1
@@ -115,7 +113,7 @@ def _admin_ready(page: Page) -> None:
     expect(page.locator("#account-menu")).to_be_visible()
 
 
-def _put_one_line_in_the_cart(page: Page) -> None:
+def _put_one_line_in_the_cart(page: Page, _sign_in) -> None:
     page.goto("/services/instagram-followers")
     expect(page.locator("#price-total")).to_have_text(re.compile(r"€\d"))
     page.locator("#preset-popular").click()
@@ -126,7 +124,7 @@ def _put_one_line_in_the_cart(page: Page) -> None:
 
 
 def _signed_in_as(email: str, password: str, landing: str):
-    def given(page: Page) -> None:
+    def given(page: Page, sign_in) -> None:
         sign_in(page, email, password, next_path=landing)
         expect(page).to_have_url(re.compile(re.escape(landing) + "/?$"))
         expect(page.locator("#account-menu")).to_be_visible()
@@ -148,13 +146,13 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_page_does_not_jump_while_its_content_arrives(page: Page, name: str) -> None:
+def test_page_does_not_jump_while_its_content_arrives(page: Page, name: str, sign_in) -> None:
     given, path, content_ready, header_state = CASES[name]
     # given the visitor in the right shape (signed out, with a cart line, signed in), the
     # observer installed for every document this tab loads from now on
     page.add_init_script(OBSERVER)
     if given is not None:
-        given(page)
+        given(page, sign_in)
 
     # when the page is loaded afresh and its content has arrived
     cls, entries, header_seen = _measure(page, path, content_ready)
@@ -178,10 +176,11 @@ SKELETONS = {
 
 
 @pytest.mark.parametrize("name", list(SKELETONS))
-def test_until_the_state_arrives_the_page_shows_its_skeleton_and_a_neutral_header(page: Page, name: str) -> None:
+def test_until_the_state_arrives_the_page_shows_its_skeleton_and_a_neutral_header(page: Page, name: str,
+                                                                                  sign_in) -> None:
     given, path, _content_ready, _header_state = CASES[name]
     if given is not None:
-        given(page)
+        given(page, sign_in)
     # given a page whose state never arrives: the event websocket is held open and silent
     page.route_web_socket(re.compile(r"/_event"), lambda _ws: None)
     page.route(re.compile(r"/_event"), lambda route: route.abort())

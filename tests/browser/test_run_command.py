@@ -7,27 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import psutil
-import pytest
 from sqlalchemy import create_engine, text
 
 from smplat.settings import PROJECT_ROOT
-from tests.browser.conftest import free_port
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
+def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path, free_port, wait_until):
     port, smtp_port = free_port(), free_port()
     db_file = tmp_path / "first-run.db"
     env = {
@@ -47,7 +35,7 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         run = subprocess.Popen([sys.executable, "-m", "smplat.cli", "run"], cwd=PROJECT_ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for(lambda: "Press Ctrl-C to stop everything." in output.read_text() or run.poll() is not None,
+        wait_until(lambda: "Press Ctrl-C to stop everything." in output.read_text() or run.poll() is not None,
                   900, "the run banner")
         text_out = output.read_text()
         assert run.poll() is None, text_out
@@ -58,7 +46,7 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         page = httpx.get(f"http://127.0.0.1:{port}/services", timeout=10, follow_redirects=True)
         assert page.status_code == 200
         engine = create_engine(f"sqlite:///{db_file}")
-        _wait_for(lambda: engine.connect().execute(
+        wait_until(lambda: engine.connect().execute(
             text("select count(*) from job_runs where job_name='purge_sessions' and outcome='succeeded'")
         ).scalar_one() >= 1, 60, "the jobs process's first run")
         engine.dispose()
@@ -67,7 +55,7 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
 
         os.killpg(run.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
         assert run.wait(60) == 0
-        _wait_for(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children), 30,
+        wait_until(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children), 30,
                   "every child to exit")
         final = output.read_text()
         assert "smplat: stopped" in final and "Traceback" not in final

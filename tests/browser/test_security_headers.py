@@ -11,8 +11,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in, wait_for_app
-
 pytestmark = pytest.mark.browser
 
 
@@ -22,7 +20,7 @@ def _csp_violations(tab) -> list[str]:
     return found
 
 
-def test_home_and_sign_in_work_under_the_policy(page, live_shop):
+def test_home_and_sign_in_work_under_the_policy(page, live_shop, sign_in, wait_for_app):
     # given the console watched for policy violations
     violations = _csp_violations(page)
 
@@ -73,7 +71,7 @@ new Promise((resolve) => {
 """
 
 
-def test_another_origin_cannot_open_the_event_socket_or_frame_sign_in(page, live_shop):
+def test_another_origin_cannot_open_the_event_socket_or_frame_sign_in(page, live_shop, wait_for_app):
     socket_url = live_shop.url.replace("http://", "ws://").rstrip("/") + "/_event/?EIO=4&transport=websocket"
     # given the shop's own page can open its websocket
     page.goto("/")

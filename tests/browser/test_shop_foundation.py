@@ -12,7 +12,6 @@ from smplat.models.accounts import User, UserSession
 from smplat.models.catalog import Product, ProductStatus
 from smplat.sandbox.smtp_sink import latest_message_to
 from smplat.services.search import PAGE_SIZE
-from tests.browser.conftest import sign_in
 
 NEW_PASSWORD = "violet-harbour-42"
 
@@ -44,7 +43,7 @@ def test_visitor_browses_home_services_and_a_product(page, db_session):
     expect(page.get_by_role("heading", name="Package size")).to_be_visible()
 
 
-def test_new_customer_signs_up_signs_out_and_signs_in(page, db_session):
+def test_new_customer_signs_up_signs_out_and_signs_in(page, db_session, sign_in):
     page.goto("/signup")
     page.locator("#full_name").fill("Robin Example")
     page.locator("#email").fill("robin@example.com")
@@ -93,7 +92,7 @@ def test_sign_up_with_bad_input_shows_errors_and_creates_nothing(page, db_sessio
     assert count(db_session, User) == before
 
 
-def test_wrong_password_is_explained_on_the_form(page):
+def test_wrong_password_is_explained_on_the_form(page, sign_in):
     sign_in(page, "client@smplat.local", "not-the-password-1")
     expect(page.locator("#password-error")).to_have_text("That email and password don't match an account.")
     expect(page).to_have_url(re.compile(r"/signin"))
@@ -116,7 +115,7 @@ def test_forged_session_cookie_counts_as_signed_out(page, live_shop):
     expect(page).to_have_url(re.compile(r"/signin/?\?next=/account/?$"))
 
 
-def test_customer_is_refused_the_admin(page):
+def test_customer_is_refused_the_admin(page, sign_in):
     sign_in(page, "client@smplat.local", "client-demo-pass")
     expect(page).to_have_url(re.compile(r"/account/?$"))
     page.goto("/admin")
@@ -125,7 +124,7 @@ def test_customer_is_refused_the_admin(page):
     expect(page.locator("#admin-kpis")).to_have_count(0)
 
 
-def test_admin_signs_in_and_reaches_the_admin(page):
+def test_admin_signs_in_and_reaches_the_admin(page, sign_in):
     sign_in(page, "admin@smplat.local", "admin-demo-pass", next_path="/admin")
     expect(page).to_have_url(re.compile(r"/admin/?$"))
     expect(page.locator("#admin-kpis")).to_be_visible()
@@ -140,7 +139,7 @@ def test_admin_signs_in_and_reaches_the_admin(page):
     expect(page.locator("#job-runs-table")).to_contain_text("manual")
 
 
-def test_password_reset_by_emailed_link(page, live_shop):
+def test_password_reset_by_emailed_link(page, live_shop, sign_in):
     page.goto("/forgot-password")
     page.locator("#email").fill("operator@smplat.local")
     page.locator("#forgot-submit").click()
@@ -166,7 +165,7 @@ def test_unknown_page_shows_the_styled_404(page):
     expect(page.get_by_role("link", name="Browse services")).to_be_visible()
 
 
-def test_pages_fit_a_phone_screen(browser, live_shop, output_dir):
+def test_pages_fit_a_phone_screen(browser, live_shop, output_dir, sign_in):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
                                   base_url=live_shop.url)
     phone = context.new_page()

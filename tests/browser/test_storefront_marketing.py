@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from smplat.models.analytics import SearchRecord
 from smplat.models.content import ContentBlock
 from smplat.services import content
-from tests.browser.conftest import sign_in, wait_for_app
 
 
 def count(db, model, *where) -> int:  # noqa: ANN001
@@ -60,7 +59,7 @@ def test_home_renders_content_from_the_database(page, db_session):
     expect(page.get_by_text("We only ask for the public username")).to_be_visible()
 
 
-def test_admin_edits_a_testimonial_and_the_home_page_shows_it(page, db_session, live_shop):
+def test_admin_edits_a_testimonial_and_the_home_page_shows_it(page, db_session, live_shop, sign_in):
     before = count(db_session, ContentBlock)
     keep_essential_only(page, live_shop)
     sign_in(page, "admin@smplat.local", "admin-demo-pass", next_path="/admin/content")
@@ -88,7 +87,7 @@ def test_admin_edits_a_testimonial_and_the_home_page_shows_it(page, db_session, 
     expect(page.locator("#home-testimonials")).to_contain_text("Mara K.")
 
 
-def test_consent_choice_is_stored_and_respected_by_search_records(page, db_session):
+def test_consent_choice_is_stored_and_respected_by_search_records(page, db_session, wait_for_app):
     before = count(db_session, SearchRecord)
 
     # given a first-time visitor who searches before choosing
@@ -210,7 +209,7 @@ def test_bundles_on_the_catalog_and_the_product_page(page):
 
 
 
-def test_admin_sees_trending_and_zero_result_searches(page, db_session, live_shop):
+def test_admin_sees_trending_and_zero_result_searches(page, db_session, live_shop, sign_in):
     from smplat.services.search import SearchParams, record_search
 
     for query, results in [("reels boost", 0), ("reels boost", 0), ("likes", 2)]:
@@ -227,7 +226,7 @@ def test_admin_sees_trending_and_zero_result_searches(page, db_session, live_sho
     expect(page.locator("#trending-table")).to_contain_text("likes")
 
 
-def test_storefront_pages_fit_a_phone(browser, live_shop, output_dir):
+def test_storefront_pages_fit_a_phone(browser, live_shop, output_dir, sign_in):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
                                   base_url=live_shop.url)
     phone = context.new_page()

@@ -12,18 +12,17 @@ from playwright.sync_api import expect
 from sqlalchemy import text
 
 from smplat.db import get_engine
-from tests.browser.conftest import serve_shop, sign_in
 
 REDIS_URL = os.environ.get("SMPLAT_TEST_REDIS_URL", "").strip()
 PG_URL = os.environ.get("SMPLAT_TEST_POSTGRES_URL", "").strip()
 
 
-def test_the_next_user_of_a_tab_receives_nothing_of_the_admin(page):
-    admin_signs_out_and_a_customer_signs_in(page)
+def test_the_next_user_of_a_tab_receives_nothing_of_the_admin(page, sign_in):
+    admin_signs_out_and_a_customer_signs_in(page, sign_in)
 
 
 @pytest.mark.skipif(not (REDIS_URL and PG_URL), reason="set SMPLAT_TEST_REDIS_URL and SMPLAT_TEST_POSTGRES_URL")
-def test_with_state_in_redis_and_two_workers_too(tmp_path, browser):
+def test_with_state_in_redis_and_two_workers_too(tmp_path, browser, serve_shop, sign_in):
     # given the scale-out setup: every substate of the tab lives in Redis, two web workers
     import redis
 
@@ -35,12 +34,12 @@ def test_with_state_in_redis_and_two_workers_too(tmp_path, browser):
         context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=shop.url)
         context.set_default_timeout(20_000)
         try:
-            admin_signs_out_and_a_customer_signs_in(context.new_page())
+            admin_signs_out_and_a_customer_signs_in(context.new_page(), sign_in)
         finally:
             context.close()
 
 
-def admin_signs_out_and_a_customer_signs_in(page) -> None:
+def admin_signs_out_and_a_customer_signs_in(page, sign_in) -> None:
     # given an admin who opened the customers list (every user's email) in this tab
     sign_in(page, "admin@smplat.local", "admin-demo-pass", next_path="/admin/customers")
     expect(page).to_have_url(re.compile(r"/admin/customers/?$"))

@@ -14,12 +14,11 @@ from smplat.services.alerts import evaluate
 from smplat.services.fulfillment import engine
 from smplat.settings import get_settings
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
-from tests.integration.test_fulfillment_engine import panel, panel_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
 
-def test_each_condition_raises_its_alert(session, panel):  # noqa: F811
+def test_each_condition_raises_its_alert(session, panel):
     # given two lines of one product delivered through the one provider,
     provider = seed_with_panel(session, panel.base_url)
     likes = product(session, "instagram-likes")
@@ -31,7 +30,7 @@ def test_each_condition_raises_its_alert(session, panel):  # noqa: F811
     stuck.status = TaskStatus.DEAD_LETTER.value
     for outcome in ["retried"] * 3 + ["succeeded"] * 5:
         session.add(FulfillmentAttempt(task_id=stuck.id, provider_id=provider.id, task_kind="submit", outcome=outcome))
-    provider.health_status, provider.balance, provider.low_balance_threshold = "down", Decimal("3"), Decimal("10")
+    provider.health_status, provider.balance, provider.low_balance_threshold = "down", Decimal(3), Decimal(10)
     session.commit()
     settings = get_settings().model_copy(update={"alert_provider_share_min_orders": 2})
 
@@ -48,7 +47,7 @@ def test_each_condition_raises_its_alert(session, panel):  # noqa: F811
     ]
 
 
-def test_healthy_quiet_shop_raises_nothing(session, panel):  # noqa: F811
+def test_healthy_quiet_shop_raises_nothing(session, panel):
     seed_with_panel(session, panel.base_url)
     likes = product(session, "instagram-likes")
     paid_order(session, [(likes, "https://instagram.com/p/q1", 1000, 990)])

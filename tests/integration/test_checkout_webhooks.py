@@ -5,99 +5,45 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 import stripe
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from smplat.api.app import build_api
-from smplat.db import get_engine, session_scope
+from smplat.db import session_scope
 from smplat.models.checkout import CheckoutSession
 from smplat.models.fulfillment import FulfillmentTask
 from smplat.models.merchandising import PriceExperimentVariant
 from smplat.models.orders import Order, OrderItem
 from smplat.models.payments import Payment, Subscription, WebhookEvent
-from smplat.sandbox.smtp_sink import SmtpSink, list_messages
-from smplat.sandbox.stripe_sandbox import StripeSandbox, sign_payload
-from smplat.services import carts, counters, experiments
-from smplat.services.checkout import placement, subscriptions
+from smplat.sandbox.smtp_sink import list_messages
+from smplat.sandbox.stripe_sandbox import sign_payload
+from smplat.services import carts, checkout, counters, experiments
+from smplat.services.checkout import placement
 from smplat.services.checkout import sessions as checkout_sessions
 from smplat.services.pricing import ConfigurationInvalid
-from smplat.services.seed import seed_demo
 from smplat.settings import (
     SANDBOX_STRIPE_SECRET_KEY,
-    SANDBOX_STRIPE_WEBHOOK_SECRET,
-    reset_settings_cache,
 )
+from tests.checkout_factory import POPULAR
+from tests.checkout_factory import start_guest_checkout as _start
 
 pytestmark = pytest.mark.integration
 
-POPULAR = {"options": {"package": "1000", "speed": "standard"}, "add_ons": [], "plan": "one-time",
-           "fields": {"username": "@brand"}, "preset": "popular"}
 
 
 @pytest.fixture
-def shop(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Seeded database, SMTP sink, and a Stripe sandbox whose webhooks go nowhere (tests post them)."""
-    with session_scope() as db:
-        seed_demo(db)
-    with SmtpSink("127.0.0.1", 0, tmp_path / "mailbox") as sink:
-        sandbox = StripeSandbox("127.0.0.1", 0, secret_key=SANDBOX_STRIPE_SECRET_KEY,
-                                webhook_url="http://127.0.0.1:9/unused", webhook_secret=SANDBOX_STRIPE_WEBHOOK_SECRET)
-        sandbox.emit = _collecting(sandbox)  # keep events for the test to deliver, in any order
-        sandbox.start()
-        monkeypatch.setenv("SMPLAT_STRIPE_API_BASE", sandbox.base_url)
-        monkeypatch.setenv("SMPLAT_SMTP_PORT", str(sink.port))
-        reset_settings_cache()
-        try:
-            yield sandbox, sink
-        finally:
-            sandbox.stop()
-            reset_settings_cache()
+def shop(stripe_shop):
+    """Seeded database, SMTP sink and the Stripe sandbox (tests/integration/conftest.py)."""
+    return stripe_shop
 
 
-def _collecting(sandbox: StripeSandbox):
-    original = StripeSandbox.emit
-
-    def emit(event_type, obj, *, deliver=True):  # noqa: ANN001, ANN202
-        return original(sandbox, event_type, obj, deliver=False)
-
-    return emit
-
-
-def _signed(event: dict, *, secret: str = SANDBOX_STRIPE_WEBHOOK_SECRET, timestamp: int | None = None):
-    payload = json.dumps(event)
-    return payload, {"Stripe-Signature": sign_payload(payload, secret, timestamp), "Content-Type": "application/json"}
-
-
-def _post(client: TestClient, event: dict, **kw):  # noqa: ANN003
-    payload, headers = _signed(event, **kw)
-    return client.post("/api/stripe/webhook", content=payload, headers=headers)
-
-
-def _count(model) -> int:  # noqa: ANN001
+def _count(model) -> int:
     with session_scope() as db:
         return db.execute(select(func.count()).select_from(model)).scalar_one()
-
-
-def _start(email: str = "guest@example.test", configuration: dict | None = None, quantity: int = 1,
-           slug: str = "instagram-followers") -> CheckoutSession:
-    with session_scope() as db:
-        cart = carts.get_or_create_cart(db, user_id=None, guest_token="guest-token-1")
-        carts.add_item(db, cart, slug, configuration or POPULAR, quantity, visitor=carts.visitor_key("guest-token-1"))
-        return placement.start_checkout(db, cart, customer_email=email, user_id=None,
-                                       visitor=carts.visitor_key("guest-token-1"), base_url="http://shop.test")
-
-
-def _pay(sandbox: StripeSandbox, cs: CheckoutSession) -> httpx.Response:
-    return httpx.post(f"{sandbox.base_url}/pay/{cs.stripe_session_id}/pay", follow_redirects=False)
-
-
-def _events(sandbox: StripeSandbox, kind: str) -> list[dict]:
-    return [e for e in sandbox.events if e["type"] == kind]
 
 
 # --- signature -------------------------------------------------------------------------------
@@ -127,13 +73,13 @@ def test_checkout_creates_a_stripe_session_with_the_server_price(shop) -> None:
 
 
 def test_valid_completed_webhook_creates_one_order_task_and_receipt(shop) -> None:
-    sandbox, sink = shop
+    sink = shop.sink
     cs = _start()
-    assert _pay(sandbox, cs).status_code == 303
-    (completed,) = _events(sandbox, "checkout.session.completed")
+    assert shop.pay(cs).status_code == 303
+    (completed,) = shop.events("checkout.session.completed")
     with TestClient(build_api()) as client:
         # when the signed event arrives
-        answer = _post(client, completed)
+        answer = shop.post(client, completed)
     # then one order with the frozen snapshot, one fulfilment task, one receipt
     assert answer.status_code == 200 and answer.json() == {"received": True, "status": "processed"}
     with session_scope() as db:
@@ -156,14 +102,14 @@ def test_valid_completed_webhook_creates_one_order_task_and_receipt(shop) -> Non
 
 
 def test_duplicate_event_answers_200_and_changes_nothing(shop) -> None:
-    sandbox, sink = shop
+    sink = shop.sink
     cs = _start()
-    _pay(sandbox, cs)
-    (completed,) = _events(sandbox, "checkout.session.completed")
+    shop.pay(cs)
+    (completed,) = shop.events("checkout.session.completed")
     with TestClient(build_api()) as client:
-        _post(client, completed)
+        shop.post(client, completed)
         # when Stripe delivers the same event again
-        again = _post(client, completed)
+        again = shop.post(client, completed)
     # then 200, still one order, one task, one receipt; the duplicate is counted
     assert again.status_code == 200 and again.json() == {"received": True, "duplicate": True}
     assert (_count(Order), _count(FulfillmentTask), _count(WebhookEvent)) == (1, 1, 1)
@@ -174,13 +120,12 @@ def test_duplicate_event_answers_200_and_changes_nothing(shop) -> None:
 
 
 def test_invalid_signature_is_rejected_and_nothing_is_stored(shop) -> None:
-    sandbox, _ = shop
     cs = _start()
-    _pay(sandbox, cs)
-    (completed,) = _events(sandbox, "checkout.session.completed")
+    shop.pay(cs)
+    (completed,) = shop.events("checkout.session.completed")
     with TestClient(build_api()) as client:
-        answer = _post(client, completed, secret="whsec_forged")
-        tampered_payload, headers = _signed(completed)
+        answer = shop.post(client, completed, secret="whsec_forged")
+        tampered_payload, headers = shop.signed(completed)
         tampered = client.post("/api/stripe/webhook", content=tampered_payload.replace("1200", "1"), headers=headers)
         unsigned = client.post("/api/stripe/webhook", content=json.dumps(completed))
     assert [answer.status_code, tampered.status_code, unsigned.status_code] == [400, 400, 400]
@@ -191,27 +136,25 @@ def test_invalid_signature_is_rejected_and_nothing_is_stored(shop) -> None:
 
 
 def test_stale_timestamp_is_rejected(shop) -> None:
-    sandbox, _ = shop
     cs = _start()
-    _pay(sandbox, cs)
-    (completed,) = _events(sandbox, "checkout.session.completed")
+    shop.pay(cs)
+    (completed,) = shop.events("checkout.session.completed")
     with TestClient(build_api()) as client:
         # signed correctly, but ten minutes ago (the SDK's tolerance is five)
-        answer = _post(client, completed, timestamp=int(time.time()) - 600)
+        answer = shop.post(client, completed, timestamp=int(time.time()) - 600)
     assert answer.status_code == 400
     assert (_count(Order), _count(WebhookEvent)) == (0, 0)
 
 
 def test_out_of_order_expired_after_completed_keeps_the_order(shop) -> None:
-    sandbox, _ = shop
     cs = _start()
-    _pay(sandbox, cs)
-    (completed,) = _events(sandbox, "checkout.session.completed")
+    shop.pay(cs)
+    (completed,) = shop.events("checkout.session.completed")
     late_expiry = {**completed, "id": "evt_late_expiry", "type": "checkout.session.expired",
                    "data": {"object": {**completed["data"]["object"], "status": "expired"}}}
     with TestClient(build_api()) as client:
-        _post(client, completed)
-        answer = _post(client, late_expiry)
+        shop.post(client, completed)
+        answer = shop.post(client, late_expiry)
     assert answer.status_code == 200
     with session_scope() as db:
         assert db.get(CheckoutSession, cs.id).status == "completed"
@@ -222,19 +165,19 @@ def test_out_of_order_expired_after_completed_keeps_the_order(shop) -> None:
 def test_out_of_order_refund_before_completion_is_retried_then_applied(shop) -> None:
     sandbox, _ = shop
     cs = _start()
-    _pay(sandbox, cs)
-    (completed,) = _events(sandbox, "checkout.session.completed")
+    shop.pay(cs)
+    (completed,) = shop.events("checkout.session.completed")
     pi = completed["data"]["object"]["payment_intent"]
     httpx.post(f"{sandbox.base_url}/v1/refunds", data={"payment_intent": pi, "amount": "500"},
                headers={"Authorization": f"Bearer {SANDBOX_STRIPE_SECRET_KEY}"})
-    (refunded,) = _events(sandbox, "charge.refunded")
+    (refunded,) = shop.events("charge.refunded")
     with TestClient(build_api()) as client:
         # when the refund arrives before the order exists: 500, kept as failed, nothing half-done
-        first = _post(client, refunded)
+        first = shop.post(client, refunded)
         assert first.status_code == 500 and _count(Payment) == 0
-        _post(client, completed)
+        shop.post(client, completed)
         # then Stripe's retry of the same event id applies it
-        retry = _post(client, refunded)
+        retry = shop.post(client, refunded)
     assert retry.status_code == 200
     with session_scope() as db:
         order = db.execute(select(Order)).scalars().one()
@@ -245,15 +188,14 @@ def test_out_of_order_refund_before_completion_is_retried_then_applied(shop) -> 
 
 
 def test_success_page_and_webhook_create_the_order_once_whichever_is_first(shop) -> None:
-    sandbox, _ = shop
     cs = _start()
-    _pay(sandbox, cs)
-    (completed,) = _events(sandbox, "checkout.session.completed")
+    shop.pay(cs)
+    (completed,) = shop.events("checkout.session.completed")
     # when the success page confirms first (it asks Stripe through the SDK)
     with session_scope() as db:
         first = placement.confirm_from_success_page(db, cs.stripe_session_id)
     with TestClient(build_api()) as client:
-        _post(client, completed)
+        shop.post(client, completed)
     with session_scope() as db:
         second = placement.confirm_from_success_page(db, cs.stripe_session_id)
     # then one order, and both see it
@@ -266,9 +208,9 @@ def test_declined_payment_marks_the_session_failed_and_creates_no_order(shop) ->
     cs = _start()
     declined = httpx.post(f"{sandbox.base_url}/pay/{cs.stripe_session_id}/decline")
     assert declined.status_code == 402 and "Your card was declined" in declined.text
-    (failed,) = _events(sandbox, "checkout.session.async_payment_failed")
+    (failed,) = shop.events("checkout.session.async_payment_failed")
     with TestClient(build_api()) as client:
-        assert _post(client, failed).status_code == 200
+        assert shop.post(client, failed).status_code == 200
     with session_scope() as db:
         assert db.get(CheckoutSession, cs.id).status == "failed"
         assert counters.read_counters(db)["checkout_failed"] == 1
@@ -283,20 +225,20 @@ def test_subscription_checkout_invoices_updates_and_cancellation(shop) -> None:
                  "fields": {"username": "@brand"}}
     cs = _start(configuration=autopilot, slug="instagram-growth-autopilot")
     assert (cs.mode, cs.amount_total_minor) == ("subscription", 2900)
-    _pay(sandbox, cs)
+    shop.pay(cs)
     sub_id = sandbox.sessions[cs.stripe_session_id]["session"]["subscription"]
     httpx.post(f"{sandbox.base_url}/sandbox/subscriptions/{sub_id}/renew")
     httpx.post(f"{sandbox.base_url}/sandbox/subscriptions/{sub_id}/update", data={"cancel_at_period_end": "true"})
     with TestClient(build_api()) as client:
         for e in list(sandbox.events):
-            assert _post(client, e).status_code == 200
+            assert shop.post(client, e).status_code == 200
         with session_scope() as db:
-            subscriptions.cancel_subscription(db, db.execute(select(Subscription.id)).scalar_one())
-        (deleted,) = _events(sandbox, "customer.subscription.deleted")
-        assert _post(client, deleted).status_code == 200
+            checkout.cancel_subscription(db, db.execute(select(Subscription.id)).scalar_one())
+        (deleted,) = shop.events("customer.subscription.deleted")
+        assert shop.post(client, deleted).status_code == 200
         # a late "updated" does not revive it
-        (updated,) = _events(sandbox, "customer.subscription.updated")
-        assert _post(client, {**updated, "id": "evt_late_update"}).status_code == 200
+        (updated,) = shop.events("customer.subscription.updated")
+        assert shop.post(client, {**updated, "id": "evt_late_update"}).status_code == 200
     with session_scope() as db:
         sub = db.execute(select(Subscription)).scalars().one()
         order = db.execute(select(Order)).scalars().one()
@@ -321,16 +263,15 @@ def test_tampered_configuration_is_refused_and_nothing_stored(shop) -> None:
 
 
 def test_experiment_variant_prices_the_checkout_and_counts_the_conversion(shop) -> None:
-    sandbox, _ = shop
     with session_scope() as db:
         product_id = carts.catalog.get_product_detail(db, "instagram-followers").product.id
         experiments.create_experiment(db, product_id=product_id, key="ig-price", name="IG price",
                                       variants=[("lower", "Lower", 9000, 1), ("lower2", "Lower too", 9000, 1)])
     cs = _start()
     assert cs.amount_total_minor == 1080
-    _pay(sandbox, cs)
+    shop.pay(cs)
     with TestClient(build_api()) as client:
-        _post(client, _events(sandbox, "checkout.session.completed")[0])
+        shop.post(client, shop.events("checkout.session.completed")[0])
     with session_scope() as db:
         rows = db.execute(select(PriceExperimentVariant.conversions, PriceExperimentVariant.revenue_minor)).all()
     assert sorted(rows) == [(0, 0), (1, 1080)]
@@ -356,26 +297,16 @@ def test_expiry_job_abandons_stale_sessions_at_stripe(shop) -> None:
         assert new.payment_url.endswith(new.stripe_session_id)
 
 
-def test_cart_pricing_query_count_does_not_grow_with_lines(shop) -> None:
+def test_cart_pricing_query_count_does_not_grow_with_lines(shop, count_queries) -> None:
     with session_scope() as db:
         cart = carts.get_or_create_cart(db, user_id=None, guest_token="q")
         for _ in range(2):
             carts.add_item(db, cart, "instagram-followers", POPULAR, 1, visitor=None)
-    statements: list[str] = []
-    engine = get_engine()
-
-    def count(*args):  # noqa: ANN002, ANN202
-        statements.append(args[2])
 
     def price_once() -> int:
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            with session_scope() as db:
-                carts.price_cart(db, carts.find_cart(db, user_id=None, guest_token="q"), visitor=None)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        return len(statements)
+        with count_queries() as q, session_scope() as db:
+            carts.price_cart(db, carts.find_cart(db, user_id=None, guest_token="q"), visitor=None)
+        return q.count
 
     two_lines = price_once()
     with session_scope() as db:

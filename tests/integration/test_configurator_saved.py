@@ -15,8 +15,6 @@ from smplat.services import accounts, carts, catalog, configurator
 from smplat.services.configurator import ConfiguratorError
 from smplat.services.errors import ErrorCode
 from smplat.services.seed import seed_demo
-from tests.integration.test_page_guards import _events, _is_toast_error
-from tests.integration.test_storefront_handlers import product_state
 
 pytestmark = pytest.mark.integration
 
@@ -83,20 +81,20 @@ def test_only_the_owner_can_delete_it(saved, label, who) -> None:
     assert _saved_count() == 0
 
 
-async def test_the_product_page_refuses_someone_elses_saved_configuration(saved) -> None:
+async def test_the_product_page_refuses_someone_elses_saved_configuration(saved, handler_events, is_toast_error, product_state) -> None:
     with session_scope() as db:
         other = db.get(User, saved["other"])
         cookie = accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, other)).token
     state = await product_state(session=cookie)
     before = (dict(state.config), state.quantity)
-    apply_events = _events(state.apply_saved(str(saved["saved"])))
-    delete_events = _events(state.delete_saved(str(saved["saved"])))
-    assert any(_is_toast_error(e, "That saved configuration is not yours.") for e in apply_events)
-    assert any(_is_toast_error(e, "That saved configuration is not yours.") for e in delete_events)
+    apply_events = handler_events(state.apply_saved(str(saved["saved"])))
+    delete_events = handler_events(state.delete_saved(str(saved["saved"])))
+    assert any(is_toast_error(e, "That saved configuration is not yours.") for e in apply_events)
+    assert any(is_toast_error(e, "That saved configuration is not yours.") for e in delete_events)
     assert ((dict(state.config), state.quantity), _saved_count()) == (before, 1)
 
 
-async def test_the_owner_deletes_from_the_product_page(saved) -> None:
+async def test_the_owner_deletes_from_the_product_page(saved, product_state) -> None:
     with session_scope() as db:
         owner = db.get(User, saved["owner"])
         cookie = accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, owner)).token

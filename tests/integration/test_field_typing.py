@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from alembic import command
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from smplat.db import get_engine, session_scope
 from smplat.migrate import alembic_config
@@ -18,10 +18,13 @@ from smplat.models.checkout import CheckoutSession
 from smplat.models.orders import Order
 from smplat.services.seed import seed_demo
 from smplat.ui.pages.storefront.cart import CartState
-from tests.integration.test_checkout_webhooks import shop  # noqa: F401  (fixture: seeded db_url + Stripe sandbox)
-from tests.integration.test_storefront_handlers import count, product_state, state_for
 
 pytestmark = pytest.mark.integration
+
+
+def count(model) -> int:
+    with session_scope() as db:
+        return db.execute(select(func.count()).select_from(model)).scalar_one()
 
 LABEL = "Spread delivery over (days)"
 BAD_DAYS = [
@@ -43,23 +46,23 @@ def _lines() -> list[tuple[int, int, dict]]:
                 for i in db.execute(select(CartItem).order_by(CartItem.id)).scalars()]
 
 
-async def _gradual_product_page(**kw):  # noqa: ANN003
+async def _gradual_product_page(product_state, **kw):  # noqa: ANN003
     state = await product_state(**kw)
     state.choose_option("speed", "gradual")
     assert _field(state, "drip_days")["visible"] is True
     return state
 
 
-def test_the_seeded_drip_days_field_is_a_whole_number_field(shop) -> None:  # noqa: F811
+def test_the_seeded_drip_days_field_is_a_whole_number_field(stripe_shop) -> None:
     with session_scope() as db:
         types = set(db.execute(select(ProductCustomField.field_type).where(ProductCustomField.key == "drip_days")).scalars())
     assert types == {"integer"}
 
 
 @pytest.mark.parametrize(("value", "message"), BAD_DAYS)
-async def test_a_bad_value_is_shown_beside_the_field_and_never_reaches_the_cart(shop, value, message):  # noqa: F811
+async def test_a_bad_value_is_shown_beside_the_field_and_never_reaches_the_cart(stripe_shop, value, message, product_state):
     # given a guest on the product page who chose gradual delivery
-    state = await _gradual_product_page()
+    state = await _gradual_product_page(product_state)
     # when they type the value (on blur) / then the page says why beside the field
     state.set_field("drip_days", value)
     assert _field(state, "drip_days")["error"] == message
@@ -72,9 +75,9 @@ async def test_a_bad_value_is_shown_beside_the_field_and_never_reaches_the_cart(
 
 
 @pytest.mark.parametrize(("value", "message"), BAD_DAYS)
-async def test_a_bad_value_cannot_replace_a_good_one_when_a_cart_line_is_edited(shop, value, message):  # noqa: F811
+async def test_a_bad_value_cannot_replace_a_good_one_when_a_cart_line_is_edited(stripe_shop, value, message, product_state):
     # given a cart line for gradual delivery over 5 days
-    state = await _gradual_product_page()
+    state = await _gradual_product_page(product_state)
     state.add_to_cart(GRADUAL_FORM)
     assert _lines() == [(1, 1200, {"username": "@brand", "drip_days": "5"})]
     with session_scope() as db:
@@ -90,17 +93,17 @@ async def test_a_bad_value_cannot_replace_a_good_one_when_a_cart_line_is_edited(
 
 
 @pytest.mark.parametrize(("value", "message"), BAD_DAYS)
-async def test_a_line_holding_a_bad_value_cannot_start_checkout(shop, value, message):  # noqa: F811
-    sandbox, _ = shop
+async def test_a_line_holding_a_bad_value_cannot_start_checkout(stripe_shop, value, message, shopper_state, product_state):
+    sandbox = stripe_shop.sandbox
     # given a cart line whose stored value is bad (written before the rule, or by hand)
-    state = await _gradual_product_page()
+    state = await _gradual_product_page(product_state)
     state.add_to_cart(GRADUAL_FORM)
     with session_scope() as db:
         item = db.execute(select(CartItem)).scalars().one()
         db.execute(update(CartItem).where(CartItem.id == item.id).values(
             configuration={**item.configuration, "fields": {"username": "@brand", "drip_days": value}}))
     # when the cart page loads / then the line says what is wrong and checkout is not offered
-    cart = await state_for(CartState, "/cart")
+    cart = await shopper_state(CartState, "/cart")
     cart.load_cart()
     assert (cart.rows[0]["error"], cart.can_checkout) == (message, False)
     # when checkout is started anyway (a crafted event)

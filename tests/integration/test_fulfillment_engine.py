@@ -16,9 +16,8 @@ from smplat.models.fulfillment import (
     TaskStatus,
 )
 from smplat.models.orders import Order, OrderEvent, OrderItem, PaymentStatus
-from smplat.models.payments import Payment
+from smplat.models.payments import Payment, PaymentKind
 from smplat.models.providers import ProviderOrder, ProviderService, Refill
-from smplat.sandbox.panel import PanelSandbox
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.fulfillment import (
     engine,
@@ -32,22 +31,6 @@ from tests.fake_clock import FakeClock
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def panel_server():
-    with PanelSandbox(port=0) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def panel(panel_server, monkeypatch):
-    panel_server.state.reset()
-    monkeypatch.setenv("SMPLAT_FULFILLMENT_BACKOFF_BASE_SECONDS", "0")
-    # generous: a drain stops as soon as the queue is empty, and a loaded machine must not cut it short
-    monkeypatch.setenv("SMPLAT_FULFILLMENT_TICK_MAX_SECONDS", "60")
-    reset_settings_cache()
-    return panel_server
 
 
 def _events(session, order_id):
@@ -82,9 +65,10 @@ def test_paid_order_goes_through_the_sandbox_panel_to_completed(session, panel):
     submitted_msgs = sorted(m for kind, actor, m in events if m.startswith("Submitted to"))
     assert submitted_msgs == sorted([f"Submitted to Sandbox Panel as order #{by_item[items[0].id]} (1000 units)",
                                      f"Submitted to Sandbox Panel as order #{by_item[items[1].id]} (500 units)"])
-    assert sorted(kind for kind, _, _ in events) == ["provider_order"] * 4 + ["status_changed"] * 6
-    assert [m for _, _, m in events if m.startswith("Order ")] == ["Order pending → processing",
-                                                                    "Order processing → completed"]
+    # (checkout places a paid order straight in `processing`: the only order-level change is the last)
+    assert sorted(kind for kind, _, _ in events) == ["placed"] + ["provider_order"] * 4 + ["status_changed"] * 5
+    assert events[0] == ("placed", "webhook", "Paid €16.80 with Stripe Checkout")
+    assert [m for _, _, m in events if m.startswith("Order ")] == ["Order processing → completed"]
     assert events[-1] == ("status_changed", "job:status_sync", "Order processing → completed")
     assert sorted(panel.state.orders_by_link().values()) == [[1000], [1001]]
 
@@ -177,7 +161,8 @@ def test_unanswered_add_is_reconciled_not_resubmitted(session, panel):
     po = session.execute(select(ProviderOrder)).scalars().one()
     assert (po.external_order_id, po.status) == ("1000", "pending")
     assert session.execute(select(FulfillmentTask.status)).scalar_one() == "completed"
-    assert _events(session, order.id)[0][2] == "Reconciled: found on the panel, adopted to Sandbox Panel as order #1000 (1000 units)"
+    first_provider_event = next(m for kind, _, m in _events(session, order.id) if kind == "provider_order")
+    assert first_provider_event == "Reconciled: found on the panel, adopted to Sandbox Panel as order #1000 (1000 units)"
 
 
 def test_a_run_reads_the_time_from_its_clock_not_the_wall(session, panel):
@@ -279,7 +264,8 @@ def test_partial_result_applies_the_policy(session, panel, monkeypatch, policy):
         # recorded as due by hand and no money is claimed to have moved (the Stripe path is
         # tested in test_money_concurrency.py)
         assert (refreshed.refunded_minor, refreshed.payment_status) == (0, PaymentStatus.PAID.value)
-        due = session.execute(select(Payment).where(Payment.order_id == order.id)).scalars().one()
+        due = session.execute(select(Payment).where(Payment.order_id == order.id,
+                                                    Payment.kind == PaymentKind.REFUND.value)).scalars().one()
         assert (due.kind, due.provider, due.amount_minor, due.status) == ("refund", "manual", 247, "pending")
         assert (item.status, refreshed.status) == ("partially_delivered", "partially_delivered")
         assert any(e[2] == "Refund of 247 minor units for 250 undelivered of 1000 (policy: refund)" for e in _events(session, order.id))
@@ -378,10 +364,16 @@ def test_refund_of_a_remainder_is_priced_once_from_the_line(session, panel, monk
     item = session.execute(select(OrderItem)).scalars().one()
     assert (item.delivered_quantity, item.status) == (938, "partially_delivered")
     assert [p.quantity for p in session.execute(select(ProviderOrder).order_by(ProviderOrder.id)).scalars()] == [1000, 250]
-    refreshed = session.get(Order, order.id)
-    assert (refreshed.refunded_minor, refreshed.payment_status) == (32, PaymentStatus.PARTIALLY_REFUNDED.value)
-    assert [m for kind, _, m in _events(session, order.id) if kind == "payment"] == [
-        "Refund of 32 minor units for 62 undelivered of 250 (policy: refund)"]
+    refund = session.execute(select(Payment).where(Payment.order_id == order.id,
+                                                   Payment.kind == PaymentKind.REFUND.value)).scalars().one()
+    assert (refund.amount_minor, refund.idempotency_key) == (32, f"provider-order:{refund_po_id(session)}:refund")
+    assert "Refund of 32 minor units for 62 undelivered of 250 (policy: refund)" in [
+        m for kind, _, m in _events(session, order.id) if kind == "payment"]
+
+
+def refund_po_id(session) -> int:
+    """The remainder's provider order (the second one), whose Partial is refunded."""
+    return session.execute(select(ProviderOrder.id).order_by(ProviderOrder.id.desc())).scalars().first()
 
 
 @pytest.mark.parametrize("action", ["retry", "cancel"])

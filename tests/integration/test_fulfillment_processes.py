@@ -14,8 +14,12 @@ import pytest
 from sqlalchemy import func, select
 
 from smplat import db as smplat_db
-from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask
-from smplat.models.providers import ProviderOrder
+from smplat.models.fulfillment import (
+    AttemptOutcome,
+    FulfillmentAttempt,
+    FulfillmentTask,
+)
+from smplat.models.providers import Provider, ProviderOrder
 from smplat.sandbox.panel import PanelSandbox
 from smplat.settings import PROJECT_ROOT
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
@@ -72,13 +76,28 @@ def _queue(session, base_url: str) -> list[str]:
     return links
 
 
+def _open_intents(session) -> set[str]:
+    """Submission keys of provider orders written before the call whose answer is not recorded."""
+    session.expire_all()
+    po = ProviderOrder
+    return set(session.execute(select(po.submission_key).where(po.external_order_id.is_(None),
+                                                               po.status == "pending")).scalars())
+
+
 def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly_once(session, db_url, tmp_path):
-    # given 60 queued lines and a panel answering in 150 ms
+    # given 60 queued lines and a panel answering in 150 ms, whose first two adds create the
+    # order and then hold the answer back for 20 s (well within the provider's 60 s timeout:
+    # left alone, those two would simply succeed late)
     with PanelSandbox(port=0) as panel:
-        panel.state.set_knobs(latency_ms=150)
+        panel.state.set_knobs(latency_ms=150, hang_seconds=20)
+        panel.state.script("add", "hang_after_create", "hang_after_create")
         links = _queue(session, panel.base_url)
+        provider = session.execute(select(Provider).where(Provider.base_url == panel.base_url)).scalars().one()
+        provider.timeout_seconds = 60
+        session.commit()
         log = tmp_path / "jobs.log"
-        # when the jobs process is killed (SIGKILL) in the middle of a batch
+        # when the jobs process is killed (SIGKILL) in the middle of a batch, while those two
+        # answers are still on their way: the panel holds the orders, the database does not
         first = _start(db_url, log, SMPLAT_FULFILLMENT_CONCURRENCY="5")
         try:
             _wait(lambda: len(panel.state.orders) >= 12, 60, "a dozen provider orders")
@@ -86,6 +105,7 @@ def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly
             _stop(first, signal.SIGKILL)
         done_at_kill = _completed(session)
         in_flight = session.execute(select(func.count()).where(FulfillmentTask.status == "submitting")).scalar_one()
+        unrecorded_at_kill = _open_intents(session)
         # and started again
         second = _start(db_url, log, SMPLAT_FULFILLMENT_CONCURRENCY="5")
         try:
@@ -93,9 +113,20 @@ def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly
         finally:
             _stop(second)
         by_link = panel.state.orders_by_link()
-    # then the kill really interrupted work, and every line has exactly one provider order
+        on_panel = set(panel.state.by_ref)
+    # then the kill really landed between a panel call and its database write: the adds the
+    # panel had taken but the database had not recorded were found on the panel and adopted
+    # (reconciled), at least the two held back, and exactly those
+    session.expire_all()
+    reconciled_keys = sorted(session.execute(
+        select(ProviderOrder.submission_key).join(FulfillmentAttempt, FulfillmentAttempt.task_id == ProviderOrder.fulfillment_task_id)
+        .where(FulfillmentAttempt.outcome == AttemptOutcome.RECONCILED.value,
+               ProviderOrder.external_order_id.is_not(None))).scalars())
     assert done_at_kill < N
     assert in_flight >= 1
+    assert len(reconciled_keys) >= 2
+    assert reconciled_keys == sorted(unrecorded_at_kill & on_panel)
+    # and every line has exactly one provider order
     assert sorted(by_link) == sorted(links)
     assert Counter(len(ids) for ids in by_link.values()) == {1: N}
     adopted = session.execute(select(ProviderOrder.external_order_id).where(ProviderOrder.external_order_id.is_not(None))).scalars().all()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from smplat.db import get_engine, session_scope
+from smplat.db import session_scope
 from smplat.models.accounts import LoginAttempt
 from smplat.models.base import utcnow
 from smplat.models.jobs import JobOutcome, JobRun, JobTrigger
@@ -47,7 +47,7 @@ def test_successful_job_writes_a_succeeded_row_with_counts(db_url: str) -> None:
     assert stored.message == ""
     assert stored.hostname != "" and stored.pid == os.getpid()
     assert before <= stored.started_at <= stored.finished_at <= utcnow()
-    assert stored.started_at.tzinfo == timezone.utc
+    assert stored.started_at.tzinfo == UTC
     assert 0 <= stored.duration_ms <= (stored.finished_at - stored.started_at).total_seconds() * 1000 + 1
     assert seen["now"] == stored.started_at
     with session_scope(db_url) as s:  # the job's own unit of work was committed
@@ -158,7 +158,7 @@ def test_recent_runs_newest_first_filtered_and_limited(session: Session) -> None
     assert job_runs.recent_runs(session, job_name="nope") == []
 
 
-def test_last_run_per_job_in_one_query(session: Session, db_url: str) -> None:
+def test_last_run_per_job_in_one_query(session: Session, db_url: str, count_queries) -> None:
     _add_run(session, "purge_sessions", "failed", 50)
     purge_last = _add_run(session, "purge_sessions", "succeeded", 40)
     purge_skip = _add_run(session, "purge_sessions", "skipped", 5)
@@ -166,17 +166,11 @@ def test_last_run_per_job_in_one_query(session: Session, db_url: str) -> None:
     sync_running = _add_run(session, "sync_status", "running", 1)
     session.expire_all()
 
-    statements: list[str] = []
-    engine = get_engine(db_url)
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with count_queries(db_url) as q:
         last = job_runs.last_run_per_job(session)
         names = {name: (run.id, run.outcome) for name, run in last.items()}  # attributes loaded by that query
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
 
-    assert len(statements) == 1
+    assert q.count == 1
     assert list(last) == ["purge_sessions", "sync_status"]
     assert names == {"purge_sessions": (purge_last.id, "succeeded"), "sync_status": (sync_running.id, "running")}
     assert job_runs.last_run_per_job(session, include_skipped=True)["purge_sessions"].id == purge_skip.id

@@ -9,8 +9,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
@@ -22,11 +20,17 @@ from smplat.models.accounts import Role, User
 from smplat.models.base import utcnow
 from smplat.models.fulfillment import FulfillmentTask
 from smplat.models.orders import OrderEvent, OrderItem
-from smplat.models.providers import AlertNotice, Provider, ProviderHealthCheck, ProviderService, Refill, ScheduledReplay
-from smplat.sandbox.panel import PanelSandbox
+from smplat.models.providers import (
+    AlertNotice,
+    Provider,
+    ProviderHealthCheck,
+    ProviderService,
+    Refill,
+    ScheduledReplay,
+)
 from smplat.sandbox.smtp_sink import SmtpSink, list_messages
 from smplat.sandbox.webhook_sink import WebhookSink
-from smplat.services import accounts, alerts, providers
+from smplat.services import alerts, providers
 from smplat.services.fulfillment import engine, operator_actions, status_sync
 from smplat.services.order_status import Actor
 from smplat.services.secrets_box import decrypt
@@ -42,22 +46,6 @@ from tests.fulfillment_factory import paid_order, product, seed_with_panel
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def panel_server():
-    with PanelSandbox(port=0) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def panel(panel_server, monkeypatch):
-    panel_server.state.reset()
-    monkeypatch.setenv("SMPLAT_FULFILLMENT_BACKOFF_BASE_SECONDS", "0")
-    # generous: a drain stops as soon as the queue is empty, and a loaded machine must not cut it short
-    monkeypatch.setenv("SMPLAT_FULFILLMENT_TICK_MAX_SECONDS", "60")
-    reset_settings_cache()
-    return panel_server
-
-
 def _sandbox_provider(session) -> Provider:
     return session.execute(select(Provider).where(Provider.slug == "sandbox-panel")).scalars().one()
 
@@ -66,18 +54,14 @@ def _count(session, model) -> int:
     return session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def _cookie(role: Role, email: str) -> str:
-    with session_scope() as db:
-        user = db.execute(select(User).where(User.email == email)).scalars().first() \
-            or accounts.sign_up(db, email=email, password="violet-harbour-42", role=role)
-        return accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, user)).token
+@pytest.fixture
+def _state(root_state):
+    """`await _state(cls, cookie, path, query)`: an admin page's state for that session cookie."""
 
+    def make(cls, cookie: str, path: str = "/admin", query: dict | None = None):
+        return root_state(cls, path, query=query, cookie=cookie)
 
-async def _state(cls, cookie: str, path: str = "/admin", query: dict | None = None):
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({"headers": {"cookie": f"smplat_session={cookie}"}, "pathname": path,
-                                               "asPath": path, "query": query or {}})
-    return await root.get_state(cls)
+    return make
 
 
 # --- provider health job and alerts ---------------------------------------------------------
@@ -88,7 +72,7 @@ def test_provider_health_job_records_health_refreshes_balance_and_alerts_low_bal
     # given the sandbox provider with a 100 EUR low-balance threshold, a panel wallet of 42.50,
     # and both alert channels pointed at the local sinks
     provider = seed_with_panel(session, panel.base_url)
-    provider.low_balance_threshold = Decimal("100")
+    provider.low_balance_threshold = Decimal(100)
     session.add(provider)
     session.commit()
     panel.state.set_knobs(balance="42.50")
@@ -125,11 +109,17 @@ def test_provider_health_job_records_health_refreshes_balance_and_alerts_low_bal
 
 
 def test_failing_provider_is_degraded_then_down_and_nothing_is_refreshed(session, panel):
-    # given a provider whose panel does not exist
-    provider = seed_with_panel(session, "http://127.0.0.1:9/api/v2")
+    # given the provider pointed at the live panel sandbox, which answers every call with HTTP 502
+    provider = seed_with_panel(session, panel.base_url)
     balance_before = provider.balance
+    services_before = session.execute(select(ProviderService.external_service_id, ProviderService.status,
+                                      ProviderService.rate_per_1000, ProviderService.last_synced_at)
+                                      .where(ProviderService.provider_id == provider.id)
+                                      .order_by(ProviderService.id)).all()
+    panel.state.set_knobs(error_rate=1.0)
     # when two checks fail
     first = provider_health(session_scope, utcnow())
+    calls_in_first_check = len(panel.state.calls)
     second = provider_health(session_scope, utcnow() + timedelta(minutes=15))
     # then
     assert (first["down"], second["down"]) == (0, 1)
@@ -137,7 +127,14 @@ def test_failing_provider_is_degraded_then_down_and_nothing_is_refreshed(session
     provider = session.get(Provider, provider.id)
     assert (provider.health_status, provider.balance) == ("down", balance_before)
     assert [c.ok for c in session.execute(select(ProviderHealthCheck)).scalars()] == [False, False]
-    assert panel.state.calls == []
+    # the checks did reach the panel (so the failure is the panel's answer, not a dead address),
+    # the second asked what the first did, and nothing was refreshed from the failed answers
+    assert calls_in_first_check >= 1 and len(panel.state.calls) == 2 * calls_in_first_check
+    assert "add" not in panel.state.calls and panel.state.orders == {}
+    assert session.execute(select(ProviderService.external_service_id, ProviderService.status,
+                                  ProviderService.rate_per_1000, ProviderService.last_synced_at)
+                           .where(ProviderService.provider_id == provider.id)
+                           .order_by(ProviderService.id)).all() == services_before
 
 
 # --- scheduled replays, customer refill API ------------------------------------------------
@@ -187,12 +184,12 @@ def test_a_replay_cannot_be_scheduled_in_the_past(session, panel):
     assert session.execute(select(func.count()).select_from(OrderEvent)).scalar_one() == events_before
 
 
-def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel):
+def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel, session_cookie_for):
     # given the customer's delivered order
     seed_with_panel(session, panel.base_url)
     client_user = session.execute(select(User).where(User.email == "client@smplat.local")).scalars().one()
     order, item = _delivered_order(session, panel, user_id=client_user.id)
-    cookie = _cookie(Role.CUSTOMER, "client@smplat.local")
+    cookie = session_cookie_for(Role.CUSTOMER, "client@smplat.local")
     api = TestClient(build_api())
     # when the owner asks for a refill through the API
     answer = api.post(f"/api/order-items/{item.id}/refill", json={"reason": "lost 60 followers"},
@@ -214,8 +211,9 @@ def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel):
 # --- provider create / edit through the page handlers ---------------------------------------
 
 
-async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_state(sqlite_url):
-    cookie = _cookie(Role.ADMIN, "admin@ops.test")
+async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_state(sqlite_url, _state,
+                                                                                     session_cookie_for):
+    cookie = session_cookie_for(Role.ADMIN, "admin@ops.test")
     state = await _state(ProvidersState, cookie)
     form = {"name": "North Panel", "slug": "north", "base_url": "https://north.example/api/v2",
             "api_key": "sk-north-123456", "rate_limit_per_second": "8", "timeout_seconds": "15",
@@ -230,7 +228,7 @@ async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_s
     # then
     with session_scope() as db:
         saved = db.get(Provider, provider.id)
-        assert (saved.name, saved.rate_limit_per_second, saved.low_balance_threshold) == ("North Panel EU", 8, Decimal("25"))
+        assert (saved.name, saved.rate_limit_per_second, saved.low_balance_threshold) == ("North Panel EU", 8, Decimal(25))
         assert "sk-north-123456" not in saved.api_key_encrypted
         assert decrypt(saved.api_key_encrypted) == "sk-north-123456"
     assert state.form_error == "" and detail.form_error == ""
@@ -239,9 +237,8 @@ async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_s
     assert "sk-north-123456" not in json.dumps(state.dict(), default=str)
 
 
-async def test_bad_provider_form_stores_nothing(sqlite_url):
-    # creating a provider is an admin's job (an operator is refused: tests/security/test_permissions.py)
-    state = await _state(ProvidersState, _cookie(Role.ADMIN, "admin@ops.test"))
+async def test_bad_provider_form_stores_nothing(sqlite_url, _state, session_cookie_for):
+    state = await _state(ProvidersState, session_cookie_for(Role.OPERATOR, "op@ops.test"))
     state.create({"name": "", "slug": "X", "base_url": "ftp://nope", "api_key": "", "rate_limit_per_second": "many"})
     assert state.form_error == "rate limit per second must be a whole number"
     state.create({"name": "", "slug": "X", "base_url": "ftp://nope", "api_key": ""})
@@ -328,8 +325,8 @@ def test_cli_import_refuses_bad_rows_with_one_line_each(session, tmp_path, capsy
 # --- operator handlers refuse customers ------------------------------------------------------
 
 
-async def test_operator_page_handlers_refuse_a_customer(sqlite_url):
-    cookie = _cookie(Role.CUSTOMER, "buyer@ops.test")
+async def test_operator_page_handlers_refuse_a_customer(sqlite_url, _state, session_cookie_for):
+    cookie = session_cookie_for(Role.CUSTOMER, "buyer@ops.test")
     calls = [
         (ProvidersState, "load", ()), (ProvidersState, "create", ({"name": "x", "slug": "xx", "base_url": "https://x.y",
                                                                    "api_key": "k"},)),
@@ -348,42 +345,7 @@ async def test_operator_page_handlers_refuse_a_customer(sqlite_url):
         assert (_count(db, Provider), _count(db, FulfillmentTask), _count(db, OrderEvent)) == (0, 0, 0)
 
 
-async def test_provider_background_actions_refuse_a_customer_and_change_nothing(session, panel):
-    # given the sandbox provider with its services, and a signed-in customer on its page
-    provider = seed_with_panel(session, panel.base_url)
-    provider_id = provider.id
-    services_before = _count(session, ProviderService)
-    calls_before = list(panel.state.calls)
-    cookie = _cookie(Role.CUSTOMER, "buyer@ops.test")
-    for handler in (ProviderDetailState.resync, ProviderDetailState.check_now):
-        state = await _state(ProviderDetailState, cookie, f"/admin/providers/{provider_id}",
-                             {"provider_id": str(provider_id)})
-        # when they send the re-sync or "check now" event (background handlers)
-        answer = await handler.fn(state)
-        # then it is refused before any work: no busy flag, no notice, nothing loaded
-        assert STAFF_ONLY_MESSAGE in str(answer), handler.fn.__name__
-        assert (state.busy, state.notice, state.provider, state.loaded) == ("", "", {}, False)
-    # and the panel was not asked, nothing was stored
-    session.expire_all()
-    assert (_count(session, ProviderService), _count(session, ProviderHealthCheck)) == (services_before, 0)
-    assert panel.state.calls == calls_before
-
-
-async def test_staff_check_a_provider_from_the_background_handler(session, panel):
-    # given the sandbox provider and an operator on its page
-    provider = seed_with_panel(session, panel.base_url)
-    provider_id = provider.id
-    state = await _state(ProviderDetailState, _cookie(Role.OPERATOR, "ops@ops.test"),
-                         f"/admin/providers/{provider_id}", {"provider_id": str(provider_id)})
-    # when they press "Check now"
-    assert await ProviderDetailState.check_now.fn(state) is None
-    # then one health check is recorded and the page says so
-    session.expire_all()
-    assert _count(session, ProviderHealthCheck) == 1
-    assert (state.busy, state.notice, state.loaded) == ("", "Provider is healthy.", True)
-
-
-async def test_dead_letter_retry_from_the_page_writes_who_and_why(session, panel):
+async def test_dead_letter_retry_from_the_page_writes_who_and_why(session, panel, _state, session_cookie_for):
     # given a dead-lettered task
     seed_with_panel(session, panel.base_url)
     order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/dl", 1000, 990)])
@@ -391,7 +353,7 @@ async def test_dead_letter_retry_from_the_page_writes_who_and_why(session, panel
     task.status = "dead_letter"
     session.add(task)
     session.commit()
-    state = await _state(DeadLettersState, _cookie(Role.OPERATOR, "op@dl.test"))
+    state = await _state(DeadLettersState, session_cookie_for(Role.OPERATOR, "op@dl.test"))
     state.load()
     assert [r["task_id"] for r in state.rows] == [task.id]
     # when retried without, then with a reason
@@ -408,12 +370,12 @@ async def test_dead_letter_retry_from_the_page_writes_who_and_why(session, panel
         ("op@dl.test", f"Task {task.id} (submit) retried by op@dl.test: panel fixed")]
 
 
-async def test_order_page_shows_the_services_words_for_a_missing_reason(session, panel):
+async def test_order_page_shows_the_services_words_for_a_missing_reason(session, panel, _state, session_cookie_for):
     # given a line on the order page
     seed_with_panel(session, panel.base_url)
     order = paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/why", 500, 690)])
     item = session.execute(select(OrderItem).where(OrderItem.order_id == order.id)).scalars().one()
-    state = await _state(OrderDetailState, _cookie(Role.OPERATOR, "op@why.test"), f"/admin/orders/{order.number}",
+    state = await _state(OrderDetailState, session_cookie_for(Role.OPERATOR, "op@why.test"), f"/admin/orders/{order.number}",
                          {"number": order.number})
     state.load()
     events_before = session.execute(select(func.count()).select_from(OrderEvent)).scalar_one()

@@ -4,8 +4,6 @@ a crafted websocket event would call them, refuse anyone but the right user."""
 from __future__ import annotations
 
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
 from sqlalchemy import func, select
 
 from smplat.db import session_scope
@@ -20,44 +18,33 @@ from smplat.ui.state.auth import STAFF_ONLY_MESSAGE, AuthState
 pytestmark = pytest.mark.integration
 
 
-def session_cookie_for(role: Role) -> str:
-    with session_scope() as db:
-        user = accounts.sign_up(db, email=f"{role.value}@guards.test", password="violet-harbour-42", role=role)
-        created = accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, user))
-        return created.token
+@pytest.fixture
+def state_for(root_state):
+    """`await state_for(cls, cookie, path)`: the state as the websocket builds it for that cookie."""
 
+    def make(cls, cookie: str | None, path: str = "/admin"):
+        return root_state(cls, path, cookie=cookie)
 
-async def state_for(cls, cookie: str | None, path: str = "/admin"):  # noqa: ANN001
-    root = rx.State(_reflex_internal_init=True)
-    headers = {"cookie": f"smplat_session={cookie}"} if cookie else {}
-    root.router = RouterData.from_router_data({"headers": headers, "pathname": path, "asPath": path})
-    return await root.get_state(cls)
-
-
-def _events(result) -> list:  # noqa: ANN001
-    return result if isinstance(result, list) else [result]
-
-
-def _is_toast_error(event, message: str) -> bool:  # noqa: ANN001
-    return "toast" in str(event) and message in str(event)
+    return make
 
 
 @pytest.mark.parametrize("cookie_kind", ["none", "forged", "customer"])
-async def test_admin_loaders_refuse_non_staff(sqlite_url, cookie_kind):
+async def test_admin_loaders_refuse_non_staff(sqlite_url, cookie_kind, handler_events, is_toast_error,
+                                              session_cookie_for, state_for):
     cookie = {"none": None, "forged": "forged-cookie", "customer": session_cookie_for(Role.CUSTOMER)}[cookie_kind]
     for loader in ("load_dashboard", "load_orders", "load_catalog", "load_customers"):
         state = await state_for(AdminState, cookie)
         result = getattr(state, loader)()
         assert state.loaded is False and state.users == [] and state.products == [] and state.kpis == {}
-        events = _events(result)
+        events = handler_events(result)
         if cookie_kind == "customer":
-            assert any(_is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
+            assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
         else:
             assert any("/signin?next=/admin" in str(e) for e in events)
 
 
 @pytest.mark.parametrize("role", [Role.OPERATOR, Role.ADMIN])
-async def test_admin_loaders_serve_staff(sqlite_url, role):
+async def test_admin_loaders_serve_staff(sqlite_url, role, session_cookie_for, state_for):
     state = await state_for(AdminState, session_cookie_for(role))
     assert state.load_customers() is None
     assert state.loaded is True
@@ -65,28 +52,29 @@ async def test_admin_loaders_serve_staff(sqlite_url, role):
     assert state.user_role == role.value
 
 
-async def test_jobs_loader_refuses_a_customer(sqlite_url):
+async def test_jobs_loader_refuses_a_customer(sqlite_url, handler_events, is_toast_error, session_cookie_for,
+                                              state_for):
     state = await state_for(JobsState, session_cookie_for(Role.CUSTOMER), "/admin/jobs")
-    events = _events(state.load_jobs())
-    assert any(_is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
+    events = handler_events(state.load_jobs())
+    assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
     assert state.jobs == [] and state.loaded is False
 
 
-async def test_account_loader_needs_a_signed_in_user(sqlite_url):
+async def test_account_loader_needs_a_signed_in_user(sqlite_url, handler_events, state_for):
     state = await state_for(AccountState, "forged-cookie", "/account")
-    events = _events(state.load_orders())
+    events = handler_events(state.load_orders())
     assert any("/signin?next=/account" in str(e) for e in events)
     assert state.loaded is False
 
 
-async def test_revoked_session_loses_access_immediately(sqlite_url):
+async def test_revoked_session_loses_access_immediately(sqlite_url, handler_events, session_cookie_for, state_for):
     cookie = session_cookie_for(Role.ADMIN)
     state = await state_for(AdminState, cookie)
     assert state.load_catalog() is None and state.loaded is True
     with session_scope() as db:
         accounts.revoke_session(db, cookie)
     fresh = await state_for(AdminState, cookie)
-    assert any("/signin" in str(e) for e in _events(fresh.load_catalog()))
+    assert any("/signin" in str(e) for e in handler_events(fresh.load_catalog()))
     assert fresh.loaded is False
 
 
@@ -143,42 +131,42 @@ def test_the_admin_navigation_is_grouped_and_lists_each_page_once():
         routes.ACCOUNT, routes.ACCOUNT_ORDERS]
 
 
-async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_refuse(sqlite_url):
+async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_refuse(sqlite_url, handler_events, state_for):
     guarded = [s for s in _pages() if s.guard != "public"]
     assert len(guarded) == 16
     for spec in guarded:
         path = _concrete(spec.route)
         guard, *loaders = spec.events()
         # when a visitor without a session opens the page
-        answer = _events(guard.fn(await state_for(AuthState, None, path)))
+        answer = handler_events(guard.fn(await state_for(AuthState, None, path)))
         # then the guard sends them to sign in and back
         assert any(f"/signin?next={path}" in str(e) for e in answer), spec.route
         # and each loader, called directly like a crafted event, refuses the same way and changes nothing
         for loader in loaders:
             state = await state_for(loader.state, None, path)
             before = _own_values(state)
-            assert any("/signin?next=" in str(e) for e in _events(loader.fn(state))), (spec.route, loader)
+            assert any("/signin?next=" in str(e) for e in handler_events(loader.fn(state))), (spec.route, loader)
             assert _own_values(state) == before, (spec.route, loader)
 
 
-async def test_every_staff_page_refuses_a_customer(sqlite_url):
+async def test_every_staff_page_refuses_a_customer(sqlite_url, handler_events, is_toast_error, session_cookie_for, state_for):
     cookie = session_cookie_for(Role.CUSTOMER)
     staff_pages = [s for s in _pages() if s.guard == "staff"]
     for spec in staff_pages:
         path = _concrete(spec.route)
         guard, *loaders = spec.events()
         # when a signed-in customer opens an admin page, the guard moves them to their account
-        answer = _events(guard.fn(await state_for(AuthState, cookie, path)))
+        answer = handler_events(guard.fn(await state_for(AuthState, cookie, path)))
         assert any(routes.ACCOUNT in str(e) and "/signin" not in str(e) for e in answer), spec.route
         # and every loader says it is for staff only and loads nothing
         for loader in loaders:
             state = await state_for(loader.state, cookie, path)
             before = _own_values(state)
-            assert any(_is_toast_error(e, STAFF_ONLY_MESSAGE) for e in _events(loader.fn(state))), (spec.route, loader)
+            assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in handler_events(loader.fn(state))), (spec.route, loader)
             assert _own_values(state) == before, (spec.route, loader)
 
 
-async def test_every_signed_in_page_serves_a_customer(sqlite_url):
+async def test_every_signed_in_page_serves_a_customer(sqlite_url, session_cookie_for, state_for):
     cookie = session_cookie_for(Role.CUSTOMER)
     for spec in (s for s in _pages() if s.guard == "signed_in"):
         guard, *loaders = spec.events()
@@ -192,7 +180,7 @@ async def test_every_signed_in_page_serves_a_customer(sqlite_url):
 # --- background handlers: the same guard, resolved before any work -----------------------------
 
 
-async def test_a_customer_cannot_run_a_job_from_the_background_handler(db_url):
+async def test_a_customer_cannot_run_a_job_from_the_background_handler(db_url, is_toast_error, session_cookie_for, state_for):
     from smplat.models.jobs import JobRun
 
     # given a signed-in customer on the jobs page
@@ -200,13 +188,13 @@ async def test_a_customer_cannot_run_a_job_from_the_background_handler(db_url):
     # when they send the "run now" event (a background handler)
     answer = await JobsState.run_now.fn(state, "purge_sessions")
     # then it is refused and nothing ran or changed
-    assert _is_toast_error(answer, STAFF_ONLY_MESSAGE)
+    assert is_toast_error(answer, STAFF_ONLY_MESSAGE)
     assert (state.running, state.jobs, state.loaded) == ("", [], False)
     with session_scope() as db:
         assert db.execute(select(func.count()).select_from(JobRun)).scalar_one() == 0
 
 
-async def test_a_visitor_is_sent_to_sign_in_by_the_background_handler(db_url):
+async def test_a_visitor_is_sent_to_sign_in_by_the_background_handler(db_url, state_for):
     from smplat.models.jobs import JobRun
 
     state = await state_for(JobsState, "forged-cookie", routes.ADMIN_JOBS)
@@ -217,7 +205,7 @@ async def test_a_visitor_is_sent_to_sign_in_by_the_background_handler(db_url):
         assert db.execute(select(func.count()).select_from(JobRun)).scalar_one() == 0
 
 
-async def test_staff_run_a_job_from_the_background_handler(db_url):
+async def test_staff_run_a_job_from_the_background_handler(db_url, session_cookie_for, state_for):
     from smplat.models.jobs import JobRun
 
     # given an operator on the jobs page

@@ -20,16 +20,8 @@ from smplat.services import carts, catalog, experiments, pricing
 from smplat.ui.pages.admin.sales import SalesState
 from smplat.ui.pages.storefront.cart import CartState
 from smplat.ui.pages.storefront.product import ProductState
-from tests.integration.test_checkout_webhooks import (
-    POPULAR,
-    _events,
-    _pay,
-    _post,
-    _start,
-    shop,  # noqa: F401  (fixture: seeded db_url + Stripe sandbox)
-)
-from tests.integration.test_page_guards import session_cookie_for
-from tests.integration.test_storefront_handlers import state_for
+from tests.checkout_factory import POPULAR
+from tests.checkout_factory import start_guest_checkout as _start
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +45,7 @@ def _variant_rows() -> list[tuple[str, int, int]]:
 # --- the entry point ---------------------------------------------------------------------------
 
 
-def test_price_for_carries_the_visitors_variant_or_a_recorded_one(shop) -> None:  # noqa: F811
+def test_price_for_carries_the_visitors_variant_or_a_recorded_one(stripe_shop) -> None:
     _lower_price_experiment()
     with session_scope() as db:
         detail = catalog.get_product_detail(db, SLUG)
@@ -79,14 +71,14 @@ def test_a_malformed_recorded_variant_prices_at_list_price(record) -> None:
 # --- regenerating a link keeps the experiment price -------------------------------------------
 
 
-async def test_a_regenerated_link_keeps_the_experiment_price_and_counts_the_conversion(shop):  # noqa: F811
-    sandbox, _ = shop
+async def test_a_regenerated_link_keeps_the_experiment_price_and_counts_the_conversion(stripe_shop, shopper_state, session_cookie_for):
+    sandbox = stripe_shop.sandbox
     # given a guest priced by the experiment whose checkout was abandoned
     _lower_price_experiment()
     old = _start()
     assert old.amount_total_minor == 1080
     # when an operator regenerates the link on the Sales page
-    sales = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.ADMIN))
+    sales = await shopper_state(SalesState, "/admin/sales", session=session_cookie_for(Role.ADMIN))
     sales.regenerate(old.id)
     # then the new session charges the experiment price and records the same variant
     with session_scope() as db:
@@ -96,11 +88,11 @@ async def test_a_regenerated_link_keeps_the_experiment_price_and_counts_the_conv
     assert sandbox.sessions[new.stripe_session_id]["session"]["amount_total"] == 1080
     variant = new.lines[0]["price"]["experiment"]["variant"]
     # when the customer pays the new link
-    _pay(sandbox, new)
+    stripe_shop.pay(new)
     with TestClient(build_api()) as client:
-        completed = [e for e in _events(sandbox, "checkout.session.completed")
+        completed = [e for e in stripe_shop.events("checkout.session.completed")
                      if e["data"]["object"]["id"] == new.stripe_session_id]
-        _post(client, completed[0])
+        stripe_shop.post(client, completed[0])
     # then the order is at the experiment price and the conversion counts for that variant
     with session_scope() as db:
         assert db.execute(select(Order.total_minor)).scalars().all() == [1080]
@@ -140,9 +132,9 @@ def _statements_of(action) -> list[str]:  # noqa: ANN001
     return statements
 
 
-async def test_adding_to_the_cart_computes_the_price_once(shop, computations):  # noqa: F811
+async def test_adding_to_the_cart_computes_the_price_once(stripe_shop, computations, shopper_state):
     # given a guest on the product page (its own load priced the preset)
-    state = await state_for(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
+    state = await shopper_state(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
     state.load_product()
     computations.clear()
     # when the package is added to the cart
@@ -153,7 +145,7 @@ async def test_adding_to_the_cart_computes_the_price_once(shop, computations):  
     # and editing the line from the cart is one computation too
     with session_scope() as db:
         item_id = db.execute(select(CartItem.id)).scalar_one()
-    editor = await state_for(ProductState, f"/services/{SLUG}", query={"edit": str(item_id)}, params={"slug": SLUG})
+    editor = await shopper_state(ProductState, f"/services/{SLUG}", query={"edit": str(item_id)}, params={"slug": SLUG})
     editor.load_product()
     computations.clear()
     editor.add_to_cart({"field:username": "@brand", "quantity": "3"})
@@ -162,8 +154,8 @@ async def test_adding_to_the_cart_computes_the_price_once(shop, computations):  
         assert db.execute(select(CartItem.quantity, CartItem.line_total_minor)).all() == [(3, 3600)]
 
 
-async def test_a_refused_add_to_cart_computes_only_the_price_it_shows(shop, computations):  # noqa: F811
-    state = await state_for(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
+async def test_a_refused_add_to_cart_computes_only_the_price_it_shows(stripe_shop, computations, shopper_state):
+    state = await shopper_state(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
     state.load_product()
     computations.clear()
     state.add_to_cart({"field:username": "not a handle!"})
@@ -171,13 +163,13 @@ async def test_a_refused_add_to_cart_computes_only_the_price_it_shows(shop, comp
     assert _count_items() == 0
 
 
-async def test_changing_a_cart_quantity_prices_each_line_once(shop, computations):  # noqa: F811
+async def test_changing_a_cart_quantity_prices_each_line_once(stripe_shop, computations, shopper_state):
     # given a cart of two lines
-    state = await state_for(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
+    state = await shopper_state(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
     state.load_product()
     state.add_to_cart({"field:username": "@one"})
     state.add_to_cart({"field:username": "@two"})
-    cart = await state_for(CartState, "/cart")
+    cart = await shopper_state(CartState, "/cart")
     cart.load_cart()
     computations.clear()
     # when one line goes up by a package
@@ -187,15 +179,15 @@ async def test_changing_a_cart_quantity_prices_each_line_once(shop, computations
     assert ([r["total"] for r in cart.rows], cart.total) == (["€24.00", "€12.00"], "€36.00")
 
 
-async def test_reading_the_cart_writes_nothing(shop):  # noqa: F811
+async def test_reading_the_cart_writes_nothing(stripe_shop, shopper_state, session_cookie_for):
     # given two lines stored at the list price, then an experiment that lowers it
-    state = await state_for(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
+    state = await shopper_state(ProductState, f"/services/{SLUG}", params={"slug": SLUG})
     state.load_product()
     state.add_to_cart({"field:username": "@one"})
     state.add_to_cart({"field:username": "@two", "quantity": "2"})
     _lower_price_experiment()
     # when the cart page loads
-    cart = await state_for(CartState, "/cart")
+    cart = await shopper_state(CartState, "/cart")
     statements = _statements_of(cart.load_cart)
     # then it only read: every statement is a SELECT, no UPDATE of cart_items
     assert statements and {s.split()[0].upper() for s in statements} == {"SELECT"}

@@ -18,7 +18,6 @@ from smplat.services import accounts
 from smplat.services.fulfillment import engine, status_sync
 from smplat.settings import get_settings
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
-from tests.integration.test_fulfillment_engine import panel, panel_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +77,7 @@ def test_refill_without_a_reason_is_refused_by_the_service(session, reason):
     assert _written(session) == (0, 0, 0)
 
 
-def test_each_refusal_answers_the_status_of_its_code(session, panel):  # noqa: F811
+def test_each_refusal_answers_the_status_of_its_code(session, panel):
     # given the client's line, delivered, and a second line of theirs not yet sent
     seed_with_panel(session, panel.base_url)
     client_user = session.execute(select(User).where(User.email == "client@smplat.local")).scalars().one()

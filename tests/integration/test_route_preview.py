@@ -12,7 +12,6 @@ from smplat.services.route_preview import product_route_preview
 from smplat.services.seed import seed_demo
 from smplat.ui.pages.admin.product_routing import RoutingPreviewState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
-from tests.integration.test_page_guards import session_cookie_for, state_for
 
 pytestmark = pytest.mark.integration
 
@@ -56,8 +55,9 @@ def test_unknown_product_has_no_preview(session):
     assert product_route_preview(session, "no-such-product") is None
 
 
-async def test_the_page_refuses_a_customer(sqlite_url):
-    state = await state_for(RoutingPreviewState, session_cookie_for(Role.CUSTOMER), "/admin/catalog/instagram-followers")
+async def test_the_page_refuses_a_customer(sqlite_url, root_state, session_cookie_for):
+    state = await root_state(RoutingPreviewState, "/admin/catalog/instagram-followers",
+                             cookie=session_cookie_for(Role.CUSTOMER))
     result = state.load()
     assert STAFF_ONLY_MESSAGE in str(result)
     assert state.preview == {} and state.loaded is False

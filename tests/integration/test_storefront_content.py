@@ -8,7 +8,13 @@ from sqlmodel import Session
 
 from smplat.models.content import ContentBlock
 from smplat.services import content
-from smplat.services.content import ContentInvalid, get_block, get_blocks, reset_block, save_block
+from smplat.services.content import (
+    ContentInvalid,
+    get_block,
+    get_blocks,
+    reset_block,
+    save_block,
+)
 from smplat.services.seed import seed_demo
 
 pytestmark = pytest.mark.integration
@@ -60,14 +66,12 @@ def test_saving_a_block_replaces_the_default_and_reset_brings_it_back(session: S
     assert reset_block(session, "home.testimonials") is False
 
 
-def test_home_blocks_are_read_in_one_query(session: Session):
-    from tests.integration.test_storefront_search import count_queries
-
+def test_home_blocks_are_read_in_one_query(session: Session, count_queries):
     save_block(session, "home.hero", title="Hello", body="World")
     session.commit()
     with count_queries(session) as queries:
         views = get_blocks(session, content.HOME_KEYS)
-    assert len(queries) == 1
+    assert queries.count == 1
     assert (views["home.hero"].title, views["home.faq"].is_default) == ("Hello", True)
 
 

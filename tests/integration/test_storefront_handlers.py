@@ -6,11 +6,7 @@ exposures are recorded only with consent; the guest cart follows the visitor at 
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
@@ -33,37 +29,19 @@ from smplat.ui.pages.admin.sales import SalesState
 from smplat.ui.pages.storefront.cart import CartState
 from smplat.ui.pages.storefront.product import ProductState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
-from tests.integration.test_checkout_webhooks import _events as _stripe_events
-from tests.integration.test_checkout_webhooks import _pay, _post, shop  # noqa: F401  (fixture)
-from tests.integration.test_page_guards import _events, _is_toast_error, session_cookie_for
 
 pytestmark = pytest.mark.integration
 
-SLUG = "instagram-followers"
-GUEST = "guest-cart-token-1"
+SLUG = "instagram-followers"  # PRODUCT_SLUG of the product_state fixture
+GUEST = "guest-cart-token-1"  # GUEST_CART, the cart cookie of shopper_state
 
 
-async def state_for(cls, path: str, *, query: dict | None = None, params: dict | None = None,  # noqa: ANN001
-                    session: str | None = None, cart_token: str = GUEST, consent: str = ""):
-    root = rx.State(_reflex_internal_init=True)
-    headers = {"cookie": f"smplat_session={session}"} if session else {}
-    as_path = path + (("?" + urlencode(query)) if query else "")
-    root.router = RouterData.from_router_data(
-        {"headers": headers, "pathname": path, "asPath": as_path, "query": {**(query or {}), **(params or {})}})
-    state = await root.get_state(cls)
-    if hasattr(state, "cart_token"):
-        state.cart_token = cart_token
-        state.consent_choice = consent
-    return state
+@pytest.fixture
+def state_for(shopper_state):
+    return shopper_state
 
 
-async def product_state(query: dict | None = None, **kw):  # noqa: ANN003
-    state = await state_for(ProductState, f"/services/{SLUG}", query=query, params={"slug": SLUG}, **kw)
-    state.load_product()
-    return state
-
-
-def count(model) -> int:  # noqa: ANN001
+def count(model) -> int:
     with session_scope() as db:
         return db.execute(select(func.count()).select_from(model)).scalar_one()
 
@@ -101,7 +79,8 @@ def _user_id(email: str) -> int:
         ("an empty required handle", {"field:username": ""}, "need your attention"),
     ],
 )
-async def test_configurator_refuses_tampered_submissions_and_stores_nothing(seeded, label, form, message):
+async def test_configurator_refuses_tampered_submissions_and_stores_nothing(seeded, label, form, message,
+                                                                            product_state):
     # given a guest on the product page with the popular preset
     state = await product_state()
     assert state.total == "€12.00"
@@ -112,7 +91,7 @@ async def test_configurator_refuses_tampered_submissions_and_stores_nothing(seed
     assert (count(Cart), count(CartItem)) == (0, 0)
 
 
-async def test_a_field_failing_its_rule_says_why_next_to_the_field(seeded):
+async def test_a_field_failing_its_rule_says_why_next_to_the_field(seeded, product_state):
     state = await product_state()
     state.add_to_cart({"field:username": "not a handle!"})
     username = next(f for f in state.fields if f["key"] == "username")
@@ -132,19 +111,21 @@ async def test_a_field_failing_its_rule_says_why_next_to_the_field(seeded):
         ("quantity below one", lambda s: s.set_quantity("0"), "Choose between 1 and 100 packages."),
     ],
 )
-async def test_configurator_refuses_choices_the_product_does_not_offer(seeded, label, call, message):
+async def test_configurator_refuses_choices_the_product_does_not_offer(seeded, label, call, message,
+                                                                       handler_events, is_toast_error,
+                                                                       product_state):
     # given the popular configuration
     state = await product_state(consent="all")
     before = (dict(state.config), state.quantity, state.total)
     # when a crafted event names something the product does not offer
-    events = _events(call(state))
+    events = handler_events(call(state))
     # then a message, the configuration and price are unchanged, and no preset event is stored
-    assert any(_is_toast_error(e, message) for e in events)
+    assert any(is_toast_error(e, message) for e in events)
     assert (dict(state.config), state.quantity, state.total) == before
     assert (count(CartItem), count(PresetEvent)) == (0, 0)
 
 
-async def test_a_valid_submission_stores_the_server_price(seeded):
+async def test_a_valid_submission_stores_the_server_price(seeded, product_state):
     state = await product_state()
     state.add_to_cart({"field:username": "@brand", "quantity": "2"})
     assert state.form_error == "" and state.added is True
@@ -154,7 +135,7 @@ async def test_a_valid_submission_stores_the_server_price(seeded):
 # --- cart: edit a line's configuration, tampered cart and checkout events -------------------
 
 
-async def test_editing_a_cart_line_reprices_and_revalidates_it(seeded):
+async def test_editing_a_cart_line_reprices_and_revalidates_it(seeded, handler_events, product_state, state_for):
     # given a guest cart line with the popular preset
     state = await product_state()
     state.add_to_cart({"field:username": "@brand"})
@@ -165,7 +146,7 @@ async def test_editing_a_cart_line_reprices_and_revalidates_it(seeded):
     assert (editor.editing_item_id, editor.total) == (item_id, "€12.00")
     editor.choose_option("package", "2500")
     assert editor.total == "€29.00"
-    events = _events(editor.add_to_cart({"field:username": "@brand.new", "quantity": "2"}))
+    events = handler_events(editor.add_to_cart({"field:username": "@brand.new", "quantity": "2"}))
     # then the same line holds the new configuration at the server's price, and the page returns to the cart
     assert cart_lines() == [(2, 5800, {"package": ["2500"], "speed": ["standard"]})]
     assert any("/cart" in str(e) for e in events)
@@ -174,7 +155,7 @@ async def test_editing_a_cart_line_reprices_and_revalidates_it(seeded):
     assert (cart.total, cart.rows[0]["fields"]) == ("€58.00", "username: @brand.new")
 
 
-async def test_editing_a_line_with_a_broken_field_keeps_the_line_as_it_was(seeded):
+async def test_editing_a_line_with_a_broken_field_keeps_the_line_as_it_was(seeded, product_state):
     state = await product_state()
     state.add_to_cart({"field:username": "@brand"})
     with session_scope() as db:
@@ -186,7 +167,8 @@ async def test_editing_a_line_with_a_broken_field_keeps_the_line_as_it_was(seede
     assert cart_lines() == [(1, 1200, {"package": ["1000"], "speed": ["standard"]})]
 
 
-async def test_someone_elses_cart_line_cannot_be_opened_for_editing(seeded):
+async def test_someone_elses_cart_line_cannot_be_opened_for_editing(seeded, handler_events, is_toast_error,
+                                                                    product_state, state_for):
     # given a line in another browser's cart
     other = await product_state(cart_token="someone-else")
     other.add_to_cart({"field:username": "@theirs"})
@@ -194,9 +176,9 @@ async def test_someone_elses_cart_line_cannot_be_opened_for_editing(seeded):
         item_id = db.execute(select(CartItem.id)).scalar_one()
     # when this guest opens it for editing
     state = await state_for(ProductState, f"/services/{SLUG}", query={"edit": str(item_id)}, params={"slug": SLUG})
-    events = _events(state.load_product())
+    events = handler_events(state.load_product())
     # then refused: a message, not in edit mode, their line untouched, no cart for this guest
-    assert any(_is_toast_error(e, "That cart line does not exist.") for e in events)
+    assert any(is_toast_error(e, "That cart line does not exist.") for e in events)
     assert state.editing_item_id == 0
     state.add_to_cart({"field:username": "@mine"})
     assert [line[0:2] for line in cart_lines()] == [(1, 1200), (1, 1200)]
@@ -206,17 +188,18 @@ async def test_someone_elses_cart_line_cannot_be_opened_for_editing(seeded):
 
 
 @pytest.mark.parametrize(("label", "delta"), [("jump of ten", 10), ("jump down", -5), ("zero", 0)])
-async def test_cart_quantity_moves_one_step_only(seeded, label, delta):
+async def test_cart_quantity_moves_one_step_only(seeded, label, delta, handler_events, is_toast_error,
+                                                 product_state, state_for):
     state = await product_state()
     state.add_to_cart({"field:username": "@brand"})
     cart = await state_for(CartState, "/cart")
     cart.load_cart()
-    events = _events(cart.change_quantity(cart.rows[0]["id"], delta))
-    assert any(_is_toast_error(e, "one package at a time") for e in events)
+    events = handler_events(cart.change_quantity(cart.rows[0]["id"], delta))
+    assert any(is_toast_error(e, "one package at a time") for e in events)
     assert cart_lines() == [(1, 1200, {"package": ["1000"], "speed": ["standard"]})]
 
 
-async def test_cart_refuses_a_line_that_is_not_in_it(seeded):
+async def test_cart_refuses_a_line_that_is_not_in_it(seeded, handler_events, is_toast_error, product_state, state_for):
     other = await product_state(cart_token="someone-else")
     other.add_to_cart({"field:username": "@theirs"})
     with session_scope() as db:
@@ -225,8 +208,8 @@ async def test_cart_refuses_a_line_that_is_not_in_it(seeded):
     state.add_to_cart({"field:username": "@mine"})
     cart = await state_for(CartState, "/cart")
     cart.load_cart()
-    events = _events(cart.change_quantity(item_id, 1)) + _events(cart.remove(item_id))
-    assert sum(_is_toast_error(e, "That cart line does not exist.") for e in events) == 2
+    events = handler_events(cart.change_quantity(item_id, 1)) + handler_events(cart.remove(item_id))
+    assert sum(is_toast_error(e, "That cart line does not exist.") for e in events) == 2
     assert [line[0:2] for line in cart_lines()] == [(1, 1200), (1, 1200)]
 
 
@@ -238,7 +221,8 @@ async def test_cart_refuses_a_line_that_is_not_in_it(seeded):
         ("a bad email", {"email": "not-an-email"}, "email_error", "email"),
     ],
 )
-async def test_checkout_refuses_tampered_or_bad_input_and_creates_no_session(seeded, label, form, where, message):
+async def test_checkout_refuses_tampered_or_bad_input_and_creates_no_session(seeded, label, form, where,
+                                                                             message, product_state, state_for):
     state = await product_state()
     state.add_to_cart({"field:username": "@brand"})
     cart = await state_for(CartState, "/cart")
@@ -251,7 +235,7 @@ async def test_checkout_refuses_tampered_or_bad_input_and_creates_no_session(see
 # --- saved configurations ----------------------------------------------------------------
 
 
-async def test_signed_in_customer_saves_lists_and_applies_a_configuration(seeded):
+async def test_signed_in_customer_saves_lists_and_applies_a_configuration(seeded, product_state, session_cookie_for):
     cookie = session_cookie_for(Role.CUSTOMER)
     # given a customer who chose 2,500 followers and typed a handle
     state = await product_state(session=cookie)
@@ -270,14 +254,14 @@ async def test_signed_in_customer_saves_lists_and_applies_a_configuration(seeded
         "€29.00", ["2500"], {"username": "@launch"})
 
 
-async def test_a_guest_cannot_save_a_configuration(seeded):
+async def test_a_guest_cannot_save_a_configuration(seeded, handler_events, is_toast_error, product_state):
     state = await product_state()
-    events = _events(state.save_configuration({"name": "Mine"}))
-    assert any(_is_toast_error(e, "Sign in to save configurations.") for e in events)
+    events = handler_events(state.save_configuration({"name": "Mine"}))
+    assert any(is_toast_error(e, "Sign in to save configurations.") for e in events)
     assert count(SavedConfiguration) == 0
 
 
-async def test_a_configuration_with_a_broken_field_is_not_saved(seeded):
+async def test_a_configuration_with_a_broken_field_is_not_saved(seeded, product_state, session_cookie_for):
     state = await product_state(session=session_cookie_for(Role.CUSTOMER))
     state.set_field("username", "not a handle!")
     state.save_configuration({"name": "Broken"})
@@ -285,7 +269,8 @@ async def test_a_configuration_with_a_broken_field_is_not_saved(seeded):
     assert count(SavedConfiguration) == 0
 
 
-async def test_someone_elses_saved_configuration_cannot_be_applied(seeded):
+async def test_someone_elses_saved_configuration_cannot_be_applied(seeded, handler_events, is_toast_error,
+                                                                   product_state, session_cookie_for):
     owner = await product_state(session=session_cookie_for(Role.CUSTOMER))
     owner.choose_option("package", "2500")
     owner.set_field("username", "@owner")
@@ -296,15 +281,15 @@ async def test_someone_elses_saved_configuration_cannot_be_applied(seeded):
         other_cookie = accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, other)).token
     state = await product_state(session=other_cookie)
     before = dict(state.config)
-    events = _events(state.apply_saved(saved_id))
-    assert any(_is_toast_error(e, "That saved configuration is not yours.") for e in events)
+    events = handler_events(state.apply_saved(saved_id))
+    assert any(is_toast_error(e, "That saved configuration is not yours.") for e in events)
     assert (dict(state.config), state.saved) == (before, [])
 
 
 # --- preset events by source ---------------------------------------------------------------
 
 
-async def test_preset_events_are_counted_per_source_with_consent(seeded):
+async def test_preset_events_are_counted_per_source_with_consent(seeded, product_state):
     # given visitors who allowed analytics: one opens the product from a marketing card's
     # preset button, then clears it and applies another preset in the configurator
     state = await product_state({"preset": "best-value"}, consent="all")
@@ -320,11 +305,11 @@ async def test_preset_events_are_counted_per_source_with_consent(seeded):
                     ("popular", "apply", "configurator", 1)]
 
 
-async def test_an_unknown_card_preset_says_so_and_records_nothing(seeded):
+async def test_an_unknown_card_preset_says_so_and_records_nothing(seeded, handler_events, is_toast_error, state_for):
     state = await state_for(ProductState, f"/services/{SLUG}", query={"preset": "free"}, params={"slug": SLUG},
                             consent="all")
-    events = _events(state.load_product())
-    assert any(_is_toast_error(e, "not offered any more") for e in events)
+    events = handler_events(state.load_product())
+    assert any(is_toast_error(e, "not offered any more") for e in events)
     assert (state.total, count(PresetEvent)) == ("€12.00", 0)
 
 
@@ -340,18 +325,19 @@ GOOD_FORM = {"product": SLUG, "key": "ig-price", "name": "IG price test",
              "variants": "control:List price:10000:1, lower:Ten off:9000:1"}
 
 
-async def test_a_customer_cannot_create_or_stop_experiments(seeded):
+async def test_a_customer_cannot_create_or_stop_experiments(seeded, handler_events, is_toast_error,
+                                                            session_cookie_for, state_for):
     state = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.CUSTOMER))
-    events = _events(state.create_experiment(GOOD_FORM))
-    assert any(_is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
+    events = handler_events(state.create_experiment(GOOD_FORM))
+    assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
     assert count(PriceExperiment) == 0
     with session_scope() as db:
         product_id = catalog.get_product_detail(db, SLUG).product.id
         experiment = experiments.create_experiment(db, product_id=product_id, key="x", name="X",
                                                    variants=[("a", "A", 10000, 1), ("b", "B", 9000, 1)])
         experiment_id = experiment.id
-    events = _events(state.stop_experiment(experiment_id))
-    assert any(_is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
+    events = handler_events(state.stop_experiment(experiment_id))
+    assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
     with session_scope() as db:
         assert db.get(PriceExperiment, experiment_id).status == "running"
 
@@ -368,14 +354,15 @@ async def test_a_customer_cannot_create_or_stop_experiments(seeded):
         ("no name", {"name": "  "}, "Give the experiment a name."),
     ],
 )
-async def test_admin_experiment_form_refuses_bad_input_and_stores_nothing(seeded, label, changes, message):
+async def test_admin_experiment_form_refuses_bad_input_and_stores_nothing(seeded, label, changes, message,
+                                                                          session_cookie_for, state_for):
     state = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.ADMIN))
     state.create_experiment({**GOOD_FORM, **changes})
     assert message in state.message
     assert (count(PriceExperiment), count(PriceExperimentVariant)) == (0, 0)
 
 
-async def test_admin_creates_and_stops_an_experiment(seeded):
+async def test_admin_creates_and_stops_an_experiment(seeded, session_cookie_for, state_for):
     state = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.ADMIN))
     state.create_experiment(GOOD_FORM)
     assert state.message == "Experiment started."
@@ -394,7 +381,7 @@ def _variant_rows() -> dict[str, tuple[int, int, int]]:
                 for v in db.execute(select(PriceExperimentVariant)).scalars()}
 
 
-async def test_exposures_need_consent_and_assignment_is_sticky(seeded):
+async def test_exposures_need_consent_and_assignment_is_sticky(seeded, product_state):
     with session_scope() as db:
         product_id = catalog.get_product_detail(db, SLUG).product.id
         experiments.create_experiment(db, product_id=product_id, key="ig-price", name="IG",
@@ -412,8 +399,8 @@ async def test_exposures_need_consent_and_assignment_is_sticky(seeded):
     assert _variant_rows() == {assigned: (2, 0, 0), other: (0, 0, 0)}
 
 
-async def test_paid_checkout_counts_conversion_and_revenue_for_the_visitors_variant(shop):  # noqa: F811
-    sandbox, _ = shop
+async def test_paid_checkout_counts_conversion_and_revenue_for_the_visitors_variant(stripe_shop,
+                                                                                    product_state, state_for):
     with session_scope() as db:
         product_id = catalog.get_product_detail(db, SLUG).product.id
         experiments.create_experiment(db, product_id=product_id, key="ig-price", name="IG",
@@ -431,9 +418,9 @@ async def test_paid_checkout_counts_conversion_and_revenue_for_the_visitors_vari
         cs = db.execute(select(CheckoutSession)).scalars().one()
     assert cs.amount_total_minor == amount
     # when the sandbox reports the payment
-    _pay(sandbox, cs)
+    stripe_shop.pay(cs)
     with TestClient(build_api()) as client:
-        _post(client, _stripe_events(sandbox, "checkout.session.completed")[0])
+        stripe_shop.post(client, stripe_shop.events("checkout.session.completed")[0])
     # then one exposure, one conversion and its revenue on the visitor's variant only
     assert _variant_rows() == {assigned: (1, 1, amount), other: (0, 0, 0)}
     with session_scope() as db:
@@ -443,7 +430,7 @@ async def test_paid_checkout_counts_conversion_and_revenue_for_the_visitors_vari
 # --- the guest cart follows the visitor at sign-in --------------------------------------------
 
 
-async def test_guest_cart_is_merged_into_the_account_cart_at_sign_in(seeded):
+async def test_guest_cart_is_merged_into_the_account_cart_at_sign_in(seeded, product_state):
     # given a guest line, and a customer whose account cart already holds one line
     guest = await product_state()
     guest.add_to_cart({"field:username": "@guest"})
@@ -467,7 +454,7 @@ async def test_guest_cart_is_merged_into_the_account_cart_at_sign_in(seeded):
     assert count(CartItem) == 2
 
 
-async def test_a_replayed_ticket_merges_nothing(seeded):
+async def test_a_replayed_ticket_merges_nothing(seeded, product_state):
     guest = await product_state()
     guest.add_to_cart({"field:username": "@guest"})
     with session_scope() as db:
@@ -484,7 +471,7 @@ async def test_a_replayed_ticket_merges_nothing(seeded):
         assert len(carts.list_items(db, carts.find_cart(db, user_id=None, guest_token=GUEST))) == 1
 
 
-async def test_a_revoked_session_takes_no_guest_cart_with_it(seeded):
+async def test_a_revoked_session_takes_no_guest_cart_with_it(seeded, product_state):
     # given a guest line and a customer whose new session is revoked before the merge
     guest = await product_state()
     guest.add_to_cart({"field:username": "@guest"})
@@ -503,7 +490,7 @@ async def test_a_revoked_session_takes_no_guest_cart_with_it(seeded):
         assert len(carts.list_items(db, carts.find_cart(db, user_id=None, guest_token=GUEST))) == 1
 
 
-async def test_the_experiment_form_shows_the_services_message_for_a_duplicate_key(seeded):
+async def test_the_experiment_form_shows_the_services_message_for_a_duplicate_key(seeded, session_cookie_for, state_for):
     state = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.ADMIN))
     state.create_experiment(GOOD_FORM)
     with pytest.raises(experiments.ExperimentError) as caught, session_scope() as db:
@@ -513,14 +500,17 @@ async def test_the_experiment_form_shows_the_services_message_for_a_duplicate_ke
     state.create_experiment({**GOOD_FORM, "name": "Again"})
     assert state.message == caught.value.message
     assert count(PriceExperiment) == 1
+
+
 # --- the success page -----------------------------------------------------------------------
 
 
-async def test_success_page_places_the_order_once_and_the_receipt_goes_out_after_commit(shop):  # noqa: F811
+async def test_success_page_places_the_order_once_and_the_receipt_goes_out_after_commit(stripe_shop, product_state,
+                                                                                       state_for):
     from smplat.sandbox.smtp_sink import list_messages
     from smplat.ui.pages.storefront._checkout_result import CheckoutResultState
 
-    sandbox, sink = shop
+    sink = stripe_shop.sink
     # given a guest who paid at Stripe, whose webhook has not arrived
     product = await product_state()
     product.add_to_cart({"field:username": "@brand"})
@@ -529,14 +519,14 @@ async def test_success_page_places_the_order_once_and_the_receipt_goes_out_after
     cart.start_checkout({"email": "page@example.test"})
     with session_scope() as db:
         cs = db.execute(select(CheckoutSession)).scalars().one()
-    _pay(sandbox, cs)
+    stripe_shop.pay(cs)
     # when the success page loads, twice, and then the webhook arrives
     for _ in range(2):
         page = await state_for(CheckoutResultState, "/checkout/success", query={"session_id": cs.stripe_session_id})
         page.load_success()
         assert (page.status, page.order["email"]) == ("paid", "page@example.test")
     with TestClient(build_api()) as client:
-        assert _post(client, _stripe_events(sandbox, "checkout.session.completed")[0]).status_code == 200
+        assert stripe_shop.post(client, stripe_shop.events("checkout.session.completed")[0]).status_code == 200
     # then one order, and one receipt
     assert count(Order) == 1
     receipts = [m for m in list_messages(sink.mailbox_dir) if "receipt" in m.subject]

@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from smplat.models.analytics import SearchRecord
 from smplat.models.catalog import Product, ProductBundle
 from smplat.services import bundles, search
-from smplat.services.search import SearchParams, parse_params, record_search, search_catalog, search_insights
+from smplat.services.search import (
+    SearchParams,
+    parse_params,
+    record_search,
+    search_catalog,
+    search_insights,
+)
 from smplat.services.seed import seed_demo
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
-
-
-@contextmanager
-def count_queries(session: Session) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = session.get_bind()
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -107,7 +99,7 @@ def test_search_price_matches_the_catalog_cards(shop: Session):
     assert found == cards
 
 
-def test_search_runs_a_fixed_number_of_queries(shop: Session):
+def test_search_runs_a_fixed_number_of_queries(shop: Session, count_queries):
     # given the seeded catalog
     # when a page of results is read, and a search that finds nothing
     with count_queries(shop) as page_queries:
@@ -117,8 +109,8 @@ def test_search_runs_a_fixed_number_of_queries(shop: Session):
 
     # then it is a count, the page, its images and its featured presets, whatever the number of results
     assert len(full.cards) == 5
-    assert len(page_queries) == 4
-    assert len(empty_queries) == 1
+    assert page_queries.count == 4
+    assert empty_queries.count == 1
 
 
 def test_a_page_past_the_end_shows_the_last_page(shop: Session):
@@ -175,7 +167,7 @@ def _searched(session: Session, query: str, results: int, hours_ago: float, cate
                   now=NOW - timedelta(hours=hours_ago))
 
 
-def test_insights_count_trending_and_zero_result_searches(session: Session):
+def test_insights_count_trending_and_zero_result_searches(session: Session, count_queries):
     # given searches over the last days, and one older than the window
     _searched(session, "likes", 2, 1)
     _searched(session, "likes", 4, 2)
@@ -193,7 +185,7 @@ def test_insights_count_trending_and_zero_result_searches(session: Session):
         insights = search_insights(session, days=30, now=NOW)
 
     # then totals, trending and zero-result queries are exact, in four queries
-    assert len(queries) == 4
+    assert queries.count == 4
     assert (insights.searches, insights.zero_result_searches) == (8, 3)
     assert [(s.query, s.searches, s.average_results) for s in insights.trending] == [
         ("likes", 3, 3.0), ("snapchat", 2, 0.0), ("views", 1, 5.0), ("pinterest", 1, 0.0)]
@@ -212,10 +204,10 @@ def test_insights_of_a_shop_without_searches(session: Session):
 # --- bundles ------------------------------------------------------------------------------------
 
 
-def test_catalog_bundles_in_two_queries(shop: Session):
+def test_catalog_bundles_in_two_queries(shop: Session, count_queries):
     with count_queries(shop) as queries:
         found = bundles.list_bundles(shop)
-    assert len(queries) == 2
+    assert queries.count == 2
     assert [b.as_row() for b in found] == [
         {"slug": "instagram-starter-kit", "title": "Instagram starter kit",
          "description": "Followers plus likes and story views so the new audience sees activity. 10 % off the extras.",

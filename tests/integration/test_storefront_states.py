@@ -4,11 +4,7 @@ refuse anyone but staff."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
 from sqlalchemy import func, select
 
 from smplat.db import session_scope
@@ -23,23 +19,23 @@ from smplat.ui.pages.admin.content import ContentAdminState
 from smplat.ui.pages.admin.search_insights import SearchInsightsState
 from smplat.ui.pages.storefront.catalog import ServicesState
 from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
-from tests.integration.test_page_guards import _events, _is_toast_error, session_cookie_for
 
 pytestmark = pytest.mark.integration
 
 
-async def state_for(cls, path: str, query: dict | None = None, cookie: str | None = None,  # noqa: ANN001
-                    consent: str = "", params: dict | None = None):
-    root = rx.State(_reflex_internal_init=True)
-    headers = {"cookie": f"smplat_session={cookie}"} if cookie else {}
-    as_path = path + (("?" + urlencode(query)) if query else "")
-    root.router = RouterData.from_router_data(
-        {"headers": headers, "pathname": path, "asPath": as_path, "query": {**(query or {}), **(params or {})}})
-    (await root.get_state(ConsentState)).choice = consent
-    return await root.get_state(cls)
+@pytest.fixture
+def state_for(root_state):
+    """`await state_for(cls, path, query, cookie, consent, params)`: the state as the websocket
+    builds it, with the visitor's cookie-banner choice."""
+
+    def make(cls, path: str, query: dict | None = None, cookie: str | None = None,
+             consent: str = "", params: dict | None = None):
+        return root_state(cls, path, query=query, params=params, cookie=cookie, consent=consent)
+
+    return make
 
 
-def count(model) -> int:  # noqa: ANN001
+def count(model) -> int:
     with session_scope() as db:
         return db.execute(select(func.count()).select_from(model)).scalar_one()
 
@@ -52,7 +48,7 @@ def shop(sqlite_url: str) -> str:
 
 
 @pytest.mark.parametrize("consent", ["", "essential", "bogus"], ids=["no-choice", "essential", "tampered"])
-async def test_catalog_search_without_consent_records_nothing(shop, consent):
+async def test_catalog_search_without_consent_records_nothing(shop, consent, state_for):
     # given a visitor without analytics consent / when they search for likes on TikTok
     state = await state_for(ServicesState, "/services", {"q": "likes", "category": "tiktok"}, consent=consent)
     await state.load_services()
@@ -63,7 +59,7 @@ async def test_catalog_search_without_consent_records_nothing(shop, consent):
     assert count(SearchRecord) == 0
 
 
-async def test_catalog_search_with_consent_records_it(shop):
+async def test_catalog_search_with_consent_records_it(shop, state_for):
     # given a visitor who accepted all cookies / when they search, sorted by price
     state = await state_for(ServicesState, "/services", {"q": "Likes", "sort": "price_asc"}, consent="all")
     await state.load_services()
@@ -76,7 +72,7 @@ async def test_catalog_search_with_consent_records_it(shop):
     assert rows == [("likes", "", "price_asc", 2)]
 
 
-async def test_catalog_pages_have_shareable_links(shop):
+async def test_catalog_pages_have_shareable_links(shop, state_for):
     state = await state_for(ServicesState, "/services", {"sort": "title", "page": "2"}, consent="all")
     await state.load_services()
     assert [p["slug"] for p in state.products] == ["youtube-views"]
@@ -87,9 +83,8 @@ async def test_catalog_pages_have_shareable_links(shop):
     assert "/services?category=tiktok&sort=title" in str(redirect)
 
 
-async def test_consent_handler_accepts_only_known_choices(sqlite_url):
-    root = rx.State(_reflex_internal_init=True)
-    consent = await root.get_state(ConsentState)
+async def test_consent_handler_accepts_only_known_choices(sqlite_url, root_state):
+    consent = await root_state(ConsentState, "/")
     consent.choose("everything")
     assert (consent.choice, consent.needs_choice) == ("", True)
     consent.choose("all")
@@ -98,7 +93,7 @@ async def test_consent_handler_accepts_only_known_choices(sqlite_url):
     assert consent.needs_choice is True
 
 
-async def test_bundles_follow_the_product_page(shop):
+async def test_bundles_follow_the_product_page(shop, state_for):
     state = await state_for(BundlesState, "/services/[slug]", params={"slug": "tiktok-views"})
     state.load_bundles()
     assert [b["slug"] for b in state.bundles] == ["tiktok-viral-pack"]
@@ -108,28 +103,30 @@ async def test_bundles_follow_the_product_page(shop):
 
 
 @pytest.mark.parametrize("cookie_kind", ["none", "customer"])
-async def test_content_handlers_refuse_non_staff(sqlite_url, cookie_kind):
+async def test_content_handlers_refuse_non_staff(sqlite_url, cookie_kind, handler_events, is_toast_error,
+                                                 session_cookie_for, state_for):
     cookie = session_cookie_for(Role.CUSTOMER) if cookie_kind == "customer" else None
     state = await state_for(ContentAdminState, "/admin/content", cookie=cookie)
     for events in (state.load_content(), state.save({"title": "Hacked", "body": "x"}),
                    state.select_block("home.hero"), state.reset_to_default()):
         if cookie_kind == "customer":
-            assert any(_is_toast_error(e, STAFF_ONLY_MESSAGE) for e in _events(events))
+            assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in handler_events(events))
         else:
-            assert any("/signin?next=/admin/content" in str(e) for e in _events(events))
+            assert any("/signin?next=/admin/content" in str(e) for e in handler_events(events))
     state.selected = "home.hero"  # even with a block chosen by a crafted event
     state.save({"title": "Hacked", "body": "x"})
     assert count(ContentBlock) == 0 and state.loaded is False
 
 
-async def test_insights_handlers_refuse_a_customer(sqlite_url):
+async def test_insights_handlers_refuse_a_customer(sqlite_url, handler_events, is_toast_error,
+                                                   session_cookie_for, state_for):
     state = await state_for(SearchInsightsState, "/admin/search-insights", cookie=session_cookie_for(Role.CUSTOMER))
-    assert any(_is_toast_error(e, STAFF_ONLY_MESSAGE) for e in _events(state.load_insights()))
-    assert any(_is_toast_error(e, STAFF_ONLY_MESSAGE) for e in _events(state.choose_window("7")))
+    assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in handler_events(state.load_insights()))
+    assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in handler_events(state.choose_window("7")))
     assert (state.loaded, state.trending, state.window) == (False, [], "30")
 
 
-async def test_admin_saves_content_and_bad_input_changes_nothing(shop):
+async def test_admin_saves_content_and_bad_input_changes_nothing(shop, session_cookie_for, state_for):
     # given an admin on the Content page
     state = await state_for(ContentAdminState, "/admin/content", {"block": "home.faq"},
                             cookie=session_cookie_for(Role.ADMIN))
@@ -156,7 +153,7 @@ async def test_admin_saves_content_and_bad_input_changes_nothing(shop):
     assert next(b for b in state.blocks if b["key"] == "home.faq")["status"] == "Edited"
 
 
-async def test_insights_page_shows_exact_rows(shop):
+async def test_insights_page_shows_exact_rows(shop, session_cookie_for, state_for):
     with session_scope() as db:
         for q, n in [("likes", 2), ("likes", 2), ("snapchat", 0)]:
             search.record_search(db, search.SearchParams(q=q), n, "all")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import reflex as rx
@@ -11,8 +12,17 @@ from sqlalchemy import func, select
 from smplat.db import session_scope
 from smplat.models.accounts import Role
 from smplat.services import accounts
+from smplat.settings import reset_settings_cache
 
 PASSWORD = "violet-harbour-42"
+THROTTLED = re.compile(r"^Too many attempts\. Try again in \d+ minutes?\.$")
+
+
+def configure(monkeypatch, **values) -> None:
+    """Settings for one test, through the environment as an operator would set them."""
+    for name, value in values.items():
+        monkeypatch.setenv(f"SMPLAT_{name.upper()}", str(value))
+    reset_settings_cache()
 
 
 def make_user(email: str, role: Role = Role.CUSTOMER, password: str = PASSWORD) -> int:

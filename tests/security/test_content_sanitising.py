@@ -11,7 +11,7 @@ from smplat.models.content import ContentBlock
 from smplat.services import content
 from smplat.services.content import safe_markdown
 from smplat.ui.pages.storefront.legal import LegalState
-from tests.integration.test_storefront_states import state_for
+from tests.security.helpers import tab
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ async def test_stored_imprint_with_payloads_is_sanitised_on_output(db_url):
         db.add(ContentBlock(key=content.LEGAL_KEYS["imprint"], title="Imprint", body=body))
 
     # when a visitor opens /imprint
-    state = await state_for(LegalState, "/imprint")
+    state = await tab(path="/imprint").get_state(LegalState)
     state.load_legal()
 
     # then the page holds the sanitised HTML, and the stored row is unchanged

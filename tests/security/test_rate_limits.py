@@ -14,9 +14,8 @@ from smplat.models.accounts import AttemptKind, LoginAttempt, User
 from smplat.services import rate_limits
 from smplat.services.errors import ErrorCode
 from smplat.settings import reset_settings_cache
-from smplat.ui.pages.storefront.auth import AuthFormState
-from tests.security.helpers import PASSWORD, count, make_user, session_cookie, tab
-from tests.security.test_signin_throttling import THROTTLED, configure
+from smplat.ui.pages.storefront._auth_form import AuthFormState
+from tests.security.helpers import PASSWORD, THROTTLED, configure, count, make_user, session_cookie, tab
 
 pytestmark = pytest.mark.integration
 

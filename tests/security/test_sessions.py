@@ -16,9 +16,9 @@ from smplat.models.accounts import AuthToken, Role, TokenPurpose, User, UserSess
 from smplat.models.base import utcnow
 from smplat.services import accounts
 from smplat.services.accounts import AccountError
-from smplat.ui.pages.account.pages import AccountState
-from smplat.ui.pages.admin.pages import AdminState
-from smplat.ui.pages.storefront.auth import AuthFormState
+from smplat.ui.pages.account._state import AccountState
+from smplat.ui.pages.admin._state import AdminState
+from smplat.ui.pages.storefront._auth_form import AuthFormState
 from smplat.ui.state.auth import AuthState
 from tests.security.helpers import PASSWORD, count, make_user, session_cookie, set_request, tab
 

@@ -6,28 +6,16 @@ runs it), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from smplat.models.accounts import AttemptKind, AuthToken, LoginAttempt, TokenPurpose, UserSession
-from smplat.settings import reset_settings_cache
-from smplat.ui.pages.storefront.auth import AuthFormState
-from tests.security.helpers import PASSWORD, count, make_user, tab
+from smplat.ui.pages.storefront._auth_form import AuthFormState
+from tests.security.helpers import PASSWORD, THROTTLED, configure, count, make_user, tab
 
 pytestmark = pytest.mark.integration
 
 WRONG = "not-the-password-1"
 INVALID = "That email and password don't match an account."
-THROTTLED = re.compile(r"^Too many attempts\. Try again in \d+ minutes?\.$")
-
-
-def configure(monkeypatch, **values) -> None:
-    for name, value in values.items():
-        monkeypatch.setenv(f"SMPLAT_{name.upper()}", str(value))
-    reset_settings_cache()
-
-
 async def submit_sign_in(email: str, password: str, ip: str = "203.0.113.7") -> tuple[str, object]:
     """One sign-in form submission from a fresh tab; returns (message shown, handler result)."""
     form = await tab(ip=ip).get_state(AuthFormState)

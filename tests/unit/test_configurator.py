@@ -12,7 +12,7 @@ from smplat.services import configurator
 from smplat.services.configurator import ConfiguratorError
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.pricing import ConfigurationInvalid
-from tests.unit.test_pricing import make_detail
+from tests.catalog_factory import make_detail
 
 pytestmark = pytest.mark.unit
 

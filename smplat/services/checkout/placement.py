@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -181,9 +181,11 @@ def _item_snapshot(line: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def fulfil_paid_session(session: Session, stripe_session: dict[str, Any], *, actor: str) -> Fulfilment:
+def fulfil_paid_session(session: Session, stripe_session: dict[str, Any], *, actor: str,
+                        now: datetime | None = None) -> Fulfilment:
     """Create the order of a paid session exactly once (safe to call from anywhere, any number
-    of times, concurrently). The creator schedules the receipt for after its commit."""
+    of times, concurrently). The creator schedules the receipt for after its commit. `now`
+    is the caller's clock (a test's fake one); the wall clock by default."""
     checkout = find_checkout(session, stripe_session)
     if checkout is None:
         return Fulfilment(None, False, "unknown")
@@ -192,7 +194,7 @@ def fulfil_paid_session(session: Session, stripe_session: dict[str, Any], *, act
     existing = existing_order(session, checkout.id)
     if existing is not None:
         return Fulfilment(existing.id, False, "exists")
-    now = utcnow()
+    now = now or utcnow()
     charged = int(stripe_session.get("amount_total") or checkout.amount_total_minor)
     order = Order(user_id=checkout.user_id, customer_email=checkout.customer_email, checkout_session_id=checkout.id,
                   payment_status=payment_status_for(charged, 0), currency=checkout.currency,
@@ -213,7 +215,7 @@ def fulfil_paid_session(session: Session, stripe_session: dict[str, Any], *, act
         # the webhook and the success page raced; the other one created it
         found = existing_order(session, checkout.id)
         return Fulfilment(found.id if found else None, False, "exists")
-    enqueue_delivery(session, order)
+    enqueue_delivery(session, order, now=now)
     payment = Payment(order_id=order.id, checkout_session_id=checkout.id, kind=PaymentKind.CHARGE.value,
                       stripe_payment_intent_id=stripe_session.get("payment_intent"),
                       stripe_subscription_id=stripe_session.get("subscription"), amount_minor=order.charged_minor,
@@ -224,7 +226,7 @@ def fulfil_paid_session(session: Session, stripe_session: dict[str, Any], *, act
     who = order_status.Actor(ActorType.WEBHOOK.value if actor == "webhook" else ActorType.SYSTEM.value, actor)
     order_status.place_order(session, order, who,
                              f"Paid {format_money(order.charged_minor, order.currency)} with Stripe Checkout",
-                             {"stripe_session": stripe_session.get("id")})
+                             {"stripe_session": stripe_session.get("id")}, at=now)
     if stripe_session.get("subscription"):
         subscriptions.upsert_subscription(session, {"id": stripe_session["subscription"], "status": "active",
                                                     "customer": stripe_session.get("customer")},

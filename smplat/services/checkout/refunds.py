@@ -45,7 +45,8 @@ def _by_key(session: Session, idempotency_key: str) -> Payment:
 def _refund(session: Session, order: Order, charge: Payment | None, amount_minor: int, *, reason: str,
             idempotency_key: str, actor: order_status.Actor) -> Payment:
     """Create the refund row once by its key, then ask Stripe with the same key."""
-    row = Payment(order_id=order.id, kind=PaymentKind.REFUND.value, provider="stripe" if charge else "manual",
+    by_card = charge is not None and bool(charge.stripe_payment_intent_id)
+    row = Payment(order_id=order.id, kind=PaymentKind.REFUND.value, provider="stripe" if by_card else "manual",
                   stripe_payment_intent_id=charge.stripe_payment_intent_id if charge else None,
                   amount_minor=amount_minor, currency=order.currency, status=PaymentRowStatus.PENDING.value,
                   idempotency_key=idempotency_key)
@@ -56,7 +57,7 @@ def _refund(session: Session, order: Order, charge: Payment | None, amount_minor
     except IntegrityError:
         return _by_key(session, idempotency_key)  # already asked for: never twice
     money = format_money(amount_minor, order.currency)
-    if charge is None or not charge.stripe_payment_intent_id:
+    if not by_card:
         row.failure_reason = "no card payment to refund; refund it by hand"
         order_status.add_event(session, order.id, OrderEventKind.PAYMENT, actor,
                                f"Refund of {money} due ({reason}); the order has no card payment, refund it by hand",

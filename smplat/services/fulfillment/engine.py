@@ -45,7 +45,6 @@ from smplat.models.fulfillment import (
 )
 from smplat.models.orders import (
     Order,
-    OrderEvent,
     OrderEventKind,
     OrderItem,
     OrderStatus,
@@ -62,7 +61,6 @@ from smplat.services import order_status as states
 from smplat.services.delivery import DeliverySpec, InvalidDeliverySpec
 from smplat.services.fulfillment.common import JOB_ACTOR, Clock, clock_from
 from smplat.services.money import pro_rata
-from smplat.services.order_status import Actor
 from smplat.services.providers import client_for, mark_service_vanished
 from smplat.services.routing import NoRoute, RoutingContext, choose
 from smplat.settings import Settings, get_settings
@@ -383,14 +381,6 @@ def _attempt_row(task_id: int, w: Work, kind: str, outcome: str, now: datetime) 
             "latency_ms": w.latency_ms, "error": (w.error or "")[:1000], "created_at": now}
 
 
-def _event_row(order_id: int, item_id: int | None, kind: str, actor: Actor, message: str, data: dict[str, Any],
-               created_at: datetime) -> dict[str, Any]:
-    # the same columns `order_status.add_event` fills
-    return {"order_id": order_id, "order_item_id": item_id, "kind": str(kind), "actor_type": actor.type,
-            "actor_user_id": actor.user_id, "actor_label": actor.label[:200], "message": message[:2000],
-            "data": dict(data), "created_at": created_at}
-
-
 SUBMITTED_FROM = (OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.PARTIALLY_DELIVERED, OrderStatus.COMPLETED)
 
 
@@ -434,33 +424,19 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
         status_of[item_id] = status
         items_of[order_id].append(item_id)
 
-    events: list[dict[str, Any]] = []
+    # every status change and event goes through the state machine, in its batch form
+    batch = states.TransitionBatch(now, status_of, order_status, items_of)
     po_rows: list[dict[str, Any]] = []
     attempts: list[dict[str, Any]] = []
-    moved_items: set[int] = set()
-    moved_orders: dict[int, str] = {}
     for w in mine:
         task = line = po = owned[w.task_id]
         po_rows.append({"b_id": po.po_id, "b_ext": w.answer})
-        events.append(_event_row(line.order_id, line.order_item_id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
-                                 f"Submitted to {po.provider_name} as order #{w.answer} ({po.quantity} units)",
-                                 {"provider_order_id": po.po_id, "external_order_id": w.answer, "task_id": task.id}, now))
-        old = status_of[line.order_item_id]
-        new = OrderStatus.PROCESSING.value
-        if old in SUBMITTED_FROM and old != new:
-            if not states.can_move(old, new):
-                raise states.IllegalTransition(f"order item {line.order_item_id}: {old} -> {new} is not allowed")
-            status_of[line.order_item_id] = new
-            moved_items.add(line.order_item_id)
-            events.append(_event_row(line.order_id, line.order_item_id, OrderEventKind.STATUS_CHANGED, JOB_ACTOR,
-                                     f"Line {line.product_title}: {old} → {new}. Sent to the provider.".strip(),
-                                     {"from": old, "to": new, "scope": "item"}, now))
-            derived = states.derive_order_status([status_of[i] for i in items_of[line.order_id]])
-            if order_status[line.order_id] != derived:
-                was = order_status[line.order_id]
-                order_status[line.order_id] = moved_orders[line.order_id] = derived
-                events.append(_event_row(line.order_id, None, OrderEventKind.STATUS_CHANGED, JOB_ACTOR,
-                                         f"Order {was} → {derived}", {"from": was, "to": derived, "scope": "order"}, now))
+        batch.event(line.order_id, line.order_item_id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
+                    f"Submitted to {po.provider_name} as order #{w.answer} ({po.quantity} units)",
+                    {"provider_order_id": po.po_id, "external_order_id": w.answer, "task_id": task.id})
+        if status_of[line.order_item_id] in SUBMITTED_FROM:
+            batch.move_item(line.order_id, line.order_item_id, line.product_title, OrderStatus.PROCESSING.value,
+                            JOB_ACTOR, "Sent to the provider.")
         attempts.append(_attempt_row(task.id, w, task.kind, AttemptOutcome.SUCCEEDED.value, now))
         counts["processed"] += 1
         counts["submitted"] += 1
@@ -471,17 +447,7 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
     tt = FulfillmentTask.__table__
     session.execute(update(tt).where(tt.c.id.in_([w.task_id for w in mine]), tt.c.claimed_by == token)
                     .values(status=TaskStatus.COMPLETED.value, claimed_by="", lease_expires_at=None, updated_at=now))
-    if moved_items:
-        session.execute(update(OrderItem.__table__).where(OrderItem.__table__.c.id.in_(sorted(moved_items)))
-                        .values(status=OrderStatus.PROCESSING.value, updated_at=now))
-    by_status: dict[str, list[int]] = defaultdict(list)
-    for order_id, status in moved_orders.items():
-        by_status[status].append(order_id)
-    for status, oids in by_status.items():
-        session.execute(update(Order.__table__).where(Order.__table__.c.id.in_(sorted(oids)))
-                        .values(status=status, updated_at=now))
-    if events:
-        session.execute(insert(OrderEvent.__table__), events)
+    batch.flush(session)
     return attempts
 
 

@@ -1,0 +1,193 @@
+"""Every page loader and every handler that reads the database, called the way the websocket
+calls it, against the seeded demo shop with real orders (paid through checkout's placement
+function, sent to the panel sandbox, one dead-lettered): each sends an exact number of SQL
+statements (counted with the shared `count_queries`), and the same number again once the
+shop holds twice the orders (a per-row query would grow it)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import reflex as rx
+from sqlalchemy import select
+
+import smplat.ui.pages
+from smplat.db import session_scope
+from smplat.models.accounts import Role, User
+from smplat.models.fulfillment import FulfillmentTask, TaskStatus
+from smplat.models.orders import OrderItem
+from smplat.models.providers import Provider
+from smplat.services import carts, fulfillment
+from tests.fulfillment_factory import paid_order, product, seed_with_panel
+
+pytestmark = pytest.mark.integration
+
+SLUG = "instagram-followers"
+GUEST = "query-count-guest"
+
+
+# every page module, imported when this module is (Reflex registers states at import time)
+for _module in pkgutil.walk_packages(smplat.ui.pages.__path__, "smplat.ui.pages."):
+    importlib.import_module(_module.name)
+
+
+def _state_class(name: str) -> type[rx.State]:
+    """A page state by class name, wherever its module lives under smplat.ui.pages."""
+    todo, seen = [rx.State], set()
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ == name and cls.__module__.startswith("smplat.ui"):
+            return cls
+        for sub in cls.__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                todo.append(sub)
+    raise LookupError(f"no page state called {name}")
+
+
+@dataclass(frozen=True)
+class Case:
+    state: str
+    handler: str
+    path: str
+    who: str = "guest"  # guest, customer (client@smplat.local), admin (admin@smplat.local)
+    params: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    args: tuple = ()
+    first: str = ""  # a handler run before counting (the page's loader, for an event on a loaded page)
+
+
+# label -> (case, exact statement count)
+CASES: dict[str, tuple[Case, int]] = {
+    # storefront
+    "home page": (Case("HomeState", "load_home", "/"), 9),
+    "catalog page": (Case("ServicesState", "load_services", "/services"), 5),
+    "catalog search": (Case("ServicesState", "load_services", "/services", query={"q": "likes"}), 5),
+    "product page": (Case("ProductState", "load_product", "/services/[slug]", params={"slug": SLUG}), 10),
+    "product page, signed in": (Case("ProductState", "load_product", "/services/[slug]", who="customer",
+                                     params={"slug": SLUG}), 13),
+    "product option chosen": (Case("ProductState", "choose_option", "/services/[slug]", params={"slug": SLUG},
+                                   args=("package", "2500"), first="load_product"), 9),
+    "product detail typed": (Case("ProductState", "set_field", "/services/[slug]", params={"slug": SLUG},
+                                  args=("username", "@brand"), first="load_product"), 9),
+    "product preset applied": (Case("ProductState", "apply_preset", "/services/[slug]", params={"slug": SLUG},
+                                    args=("popular",), first="load_product"), 9),
+    "product bundles": (Case("BundlesState", "load_bundles", "/services/[slug]", params={"slug": SLUG}), 2),
+    "legal page": (Case("LegalState", "load_legal", "/terms"), 1),
+    "cart page, two lines": (Case("CartState", "load_cart", "/cart"), 13),
+    "cart line quantity changed": (Case("CartState", "change_quantity", "/cart", args=("<cart line>", 1),
+                                        first="load_cart"), 27),
+    "checkout cancelled page": (Case("CheckoutResultState", "load_cancel", "/checkout/cancel"), 0),
+    "sign-in form": (Case("AuthFormState", "open_form", "/signin"), 0),
+    # account
+    "account orders": (Case("AccountState", "load_orders", "/account", who="customer"), 5),
+    # admin
+    "admin dashboard": (Case("AdminState", "load_dashboard", "/admin", who="admin"), 7),
+    "admin orders": (Case("AdminState", "load_orders", "/admin/orders", who="admin"), 3),
+    "admin catalog": (Case("AdminState", "load_catalog", "/admin/catalog", who="admin"), 5),
+    "admin customers": (Case("AdminState", "load_customers", "/admin/customers", who="admin"), 2),
+    "admin routing preview": (Case("RoutingPreviewState", "load", "/admin/catalog/[slug]", who="admin",
+                                   params={"slug": SLUG}), 25),
+    "admin jobs": (Case("JobsState", "load_jobs", "/admin/jobs", who="admin"), 3),
+    "admin content": (Case("ContentAdminState", "load_content", "/admin/content", who="admin"), 2),
+    "admin content block chosen": (Case("ContentAdminState", "select_block", "/admin/content", who="admin",
+                                        args=("home.faq",), first="load_content"), 2),
+    "admin search insights": (Case("SearchInsightsState", "load_insights", "/admin/search-insights", who="admin"), 5),
+    "admin search window chosen": (Case("SearchInsightsState", "choose_window", "/admin/search-insights",
+                                        who="admin", args=("7",), first="load_insights"), 5),
+    "admin sales": (Case("SalesState", "load_sales", "/admin/sales", who="admin"), 6),
+    "admin order detail": (Case("OrderDetailState", "load", "/admin/orders/[number]", who="admin"), 5),
+    "admin providers": (Case("ProvidersState", "load", "/admin/providers", who="admin"), 5),
+    "admin provider detail": (Case("ProviderDetailState", "load", "/admin/providers/[provider_id]", who="admin"), 4),
+    "admin dead letters": (Case("DeadLettersState", "load", "/admin/dead-letters", who="admin"), 2),
+    "admin fulfilment": (Case("FulfilmentState", "load", "/admin/fulfilment", who="admin"), 4),
+}
+
+
+def _add_orders(tag: str) -> str:
+    """Two paid orders of the demo customer (one of two lines) delivered through the panel
+    sandbox, and a third whose line is dead-lettered; returns the first order's number."""
+    with session_scope() as session:
+        return _add_orders_in(session, tag)
+
+
+def _add_orders_in(session, tag: str) -> str:  # noqa: ANN001
+    client = session.execute(select(User).where(User.email == "client@smplat.local")).scalars().one()
+    followers, likes = product(session, "instagram-followers"), product(session, "instagram-likes")
+    first = paid_order(session, [(followers, f"https://instagram.com/{tag}a", 1000, 1200),
+                                 (likes, f"https://instagram.com/p/{tag}b", 500, 390)], user_id=client.id)
+    paid_order(session, [(likes, f"https://instagram.com/p/{tag}c", 250, 290)], user_id=client.id)
+    fulfillment.run_fulfillment(session_scope)
+    fulfillment.sync_statuses(session_scope)
+    stuck = paid_order(session, [(likes, f"https://instagram.com/p/{tag}d", 250, 290)], email=f"{tag}@example.com")
+    item_id = session.execute(select(OrderItem.id).where(OrderItem.order_id == stuck.id)).scalar_one()
+    task = session.execute(select(FulfillmentTask).where(FulfillmentTask.order_item_id == item_id)).scalars().one()
+    task.status, task.attempts, task.last_error = TaskStatus.DEAD_LETTER.value, 5, "panel answered: no funds"
+    session.commit()
+    return first.number
+
+
+@pytest.fixture
+def shop(session, panel):  # noqa: ANN001
+    """The demo shop on the panel sandbox, with orders and a guest cart of two lines."""
+    seed_with_panel(session, panel.base_url)
+    number = _add_orders("one")
+    with session_scope() as db:
+        cart = carts.get_or_create_cart(db, user_id=None, guest_token=GUEST)
+        for package in ("1000", "2500"):
+            line = carts.add_item(db, cart, SLUG, {"options": {"package": package, "speed": "standard"}, "add_ons": [],
+                                                   "plan": "one-time", "fields": {"username": "@brand"}}, 1,
+                                  visitor=None)
+        line_id = line.id
+    provider_id = session.execute(select(Provider.id)).scalars().first()
+    return {"number": number, "provider_id": str(provider_id), "<cart line>": line_id}
+
+
+async def _run(state, name: str, args: tuple) -> Any:  # noqa: ANN001
+    result = getattr(state, name)(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    if inspect.isgenerator(result):
+        result = list(result)
+    return result
+
+
+@pytest.mark.parametrize("label", list(CASES))
+async def test_page_loaders_and_handlers_send_a_fixed_number_of_queries(label, session, shop, root_state,
+                                                                       session_cookie_for, count_queries):
+    case, expected = CASES[label]
+    cookie = {"guest": None,
+              "customer": lambda: session_cookie_for(Role.CUSTOMER, "client@smplat.local"),
+              "admin": lambda: session_cookie_for(Role.ADMIN, "admin@smplat.local")}[case.who]
+    cookie = cookie() if cookie else None
+    params = {**case.params, **({"number": shop["number"]} if "[number]" in case.path else {}),
+              **({"provider_id": shop["provider_id"]} if "[provider_id]" in case.path else {})}
+
+    async def measure() -> int:
+        state = await root_state(_state_class(case.state), case.path, query=case.query, params=params,
+                                 cookie=cookie, consent="")
+        if hasattr(state, "cart_token"):
+            state.cart_token = GUEST
+        if case.first:
+            await _run(state, case.first, ())
+        args = tuple(shop.get(a, a) if isinstance(a, str) else a for a in case.args)
+        with count_queries() as q:
+            result = await _run(state, case.handler, args)
+        assert "toast" not in str(result), f"{label}: the handler refused: {result}"
+        assert getattr(state, "loaded", True) is not False, f"{label}: the handler did not load its page"
+        return q
+
+    # given the shop with orders / when the handler runs / then
+    first = await measure()
+    print(f"QUERYCOUNT {label!r}: {first.count}")
+    assert first.count == expected, first
+    # and with twice the orders, customers' orders and dead letters, the same number
+    await asyncio.to_thread(_add_orders, "two")  # (the engine runs its own event loop)
+    again = await measure()
+    assert again.count == expected, again
