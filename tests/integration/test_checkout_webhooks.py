@@ -21,8 +21,8 @@ from smplat.models.orders import Order, OrderItem
 from smplat.models.payments import Payment, Subscription, WebhookEvent
 from smplat.sandbox.smtp_sink import list_messages
 from smplat.sandbox.stripe_sandbox import sign_payload
-from smplat.services import carts, checkout, counters, experiments
-from smplat.services.checkout import placement
+from smplat.services import carts, counters, experiments
+from smplat.services.checkout import placement, subscriptions
 from smplat.services.checkout import sessions as checkout_sessions
 from smplat.services.pricing import ConfigurationInvalid
 from smplat.settings import (
@@ -233,7 +233,7 @@ def test_subscription_checkout_invoices_updates_and_cancellation(shop) -> None:
         for e in list(sandbox.events):
             assert shop.post(client, e).status_code == 200
         with session_scope() as db:
-            checkout.cancel_subscription(db, db.execute(select(Subscription.id)).scalar_one())
+            subscriptions.cancel_subscription(db, db.execute(select(Subscription.id)).scalar_one())
         (deleted,) = shop.events("customer.subscription.deleted")
         assert shop.post(client, deleted).status_code == 200
         # a late "updated" does not revive it

@@ -238,7 +238,7 @@ async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_s
 
 
 async def test_bad_provider_form_stores_nothing(sqlite_url, _state, session_cookie_for):
-    state = await _state(ProvidersState, session_cookie_for(Role.OPERATOR, "op@ops.test"))
+    state = await _state(ProvidersState, session_cookie_for(Role.ADMIN, "admin@ops.test"))
     state.create({"name": "", "slug": "X", "base_url": "ftp://nope", "api_key": "", "rate_limit_per_second": "many"})
     assert state.form_error == "rate limit per second must be a whole number"
     state.create({"name": "", "slug": "X", "base_url": "ftp://nope", "api_key": ""})

@@ -82,7 +82,7 @@ CASES: dict[str, tuple[Case, int]] = {
     "legal page": (Case("LegalState", "load_legal", "/terms"), 1),
     "cart page, two lines": (Case("CartState", "load_cart", "/cart"), 13),
     "cart line quantity changed": (Case("CartState", "change_quantity", "/cart", args=("<cart line>", 1),
-                                        first="load_cart"), 27),
+                                        first="load_cart"), 26),
     "checkout cancelled page": (Case("CheckoutResultState", "load_cancel", "/checkout/cancel"), 0),
     "sign-in form": (Case("AuthFormState", "open_form", "/signin"), 0),
     # account
