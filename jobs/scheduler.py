@@ -43,7 +43,7 @@ EXIT_UNSAFE_CONFIG = 4  # SMPLAT_ENV=prod with sandbox secrets, insecure cookies
 def _scheduled_run(name: str) -> None:
     try:
         run_job(name, JobTrigger.SCHEDULE)
-    except Exception:  # noqa: BLE001 - the run row could not be written (database gone?)
+    except Exception:
         logger.exception("job %s: could not run or record its run", name)
 
 
@@ -53,11 +53,13 @@ def _record_max_instances_skip(event: JobSubmissionEvent) -> None:
         with session_scope() as session:
             job_runs.record_skipped(session, event.job_id, JobTrigger.SCHEDULE, "previous run still running")
         logger.info("job %s (schedule): skipped, previous run still running", event.job_id)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.exception("job %s: could not record a skipped run", event.job_id)
 
 
-def build_scheduler(settings: Settings | None = None, jobs: Iterable[JobDefinition] | None = None) -> BackgroundScheduler:
+def build_scheduler(
+    settings: Settings | None = None, jobs: Iterable[JobDefinition] | None = None
+) -> BackgroundScheduler:
     """A configured, not yet started scheduler holding every job definition."""
     settings = settings or get_settings()
     definitions = list(JOBS.values() if jobs is None else jobs)

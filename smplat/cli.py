@@ -93,8 +93,19 @@ class Child:
 
 def web_child(port: int, env: dict[str, str] | None = None) -> Child:
     reflex = os.path.join(os.path.dirname(sys.executable), "reflex")
-    argv = [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port), "--backend-port", str(port),
-            "--loglevel", "warning"]
+    argv = [
+        reflex,
+        "run",
+        "--env",
+        "prod",
+        "--single-port",
+        "--frontend-port",
+        str(port),
+        "--backend-port",
+        str(port),
+        "--loglevel",
+        "warning",
+    ]
     return Child("web", argv, {"SMPLAT_PORT": str(port), **(env or {})})
 
 
@@ -234,8 +245,12 @@ def cmd_run(_args: argparse.Namespace) -> int:
         while not stopping.is_set():
             dead = [c for c in children if not c.alive()]
             if dead:
-                print(f"smplat: the {dead[0].name} process stopped (exit {dead[0].process.returncode}); "
-                      "stopping the rest", file=sys.stderr, flush=True)
+                print(
+                    f"smplat: the {dead[0].name} process stopped (exit {dead[0].process.returncode}); "
+                    "stopping the rest",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 exit_code = 1
                 break
             stopping.wait(0.5)
@@ -277,7 +292,7 @@ def cmd_check_db(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _provider_id(db, slug: str) -> int | None:  # noqa: ANN001
+def _provider_id(db, slug: str) -> int | None:
     from sqlalchemy import select
 
     from smplat.models.providers import Provider
@@ -345,7 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("seed", help="create the demo catalog and accounts (idempotent)").set_defaults(fn=cmd_seed)
     sub.add_parser("check-db", help="say whether DATABASE_URL is reachable").set_defaults(fn=cmd_check_db)
     providers = sub.add_parser("providers", help="export or import a provider's services").add_subparsers(
-        dest="providers_command", required=True)
+        dest="providers_command", required=True
+    )
     export = providers.add_parser("export", help="write a provider's services as CSV or JSON")
     export.add_argument("--provider", required=True, help="provider slug")
     export.add_argument("--format", choices=["csv", "json"], default="csv")

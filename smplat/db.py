@@ -28,7 +28,7 @@ class DatabaseUnavailable(RuntimeError):
     """The configured database cannot be reached; the message is one line for the operator."""
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -37,7 +37,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.close()
 
 
-def _sqlite_savepoint(conn, _name) -> None:  # noqa: ANN001
+def _sqlite_savepoint(conn, _name) -> None:
     """Open a real transaction before a SAVEPOINT when none is open.
 
     pysqlite begins transactions at the first write, which keeps read-then-write units of

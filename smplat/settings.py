@@ -52,9 +52,7 @@ class Settings(BaseSettings):
         None,
         description="Signs and encrypts secrets at rest. Unset: generated once into var/secret.key",
     )
-    public_base_url: str = Field(
-        "http://localhost:3000", description="Absolute URL of the shop, used in emailed links"
-    )
+    public_base_url: str = Field("http://localhost:3000", description="Absolute URL of the shop, used in emailed links")
     port: int = Field(3000, description="Port of the web app (pages and API on one port)")
     allowed_origins: str = Field(
         "",
@@ -71,26 +69,46 @@ class Settings(BaseSettings):
         720, ge=10, description="A session unused for longer than this is refused (sign in again)"
     )
     login_max_failures: int = Field(5, ge=1, description="Failed sign-ins allowed per window per email")
-    login_max_failures_per_ip: int = Field(20, ge=1, description="Failed sign-ins allowed per window from one IP (any emails)")
-    login_window_minutes: int = Field(15, ge=1, description="Throttling window for failed sign-ins and second-factor codes")
-    totp_max_failures: int = Field(5, ge=1, description="Wrong second-factor codes allowed per window per account (and four times that per IP)")
-    reset_max_requests: int = Field(3, ge=1, description="Password-reset emails one address may request per reset window")
-    reset_max_requests_per_ip: int = Field(10, ge=1, description="Password-reset requests allowed from one IP per reset window")
+    login_max_failures_per_ip: int = Field(
+        20, ge=1, description="Failed sign-ins allowed per window from one IP (any emails)"
+    )
+    login_window_minutes: int = Field(
+        15, ge=1, description="Throttling window for failed sign-ins and second-factor codes"
+    )
+    totp_max_failures: int = Field(
+        5, ge=1, description="Wrong second-factor codes allowed per window per account (and four times that per IP)"
+    )
+    reset_max_requests: int = Field(
+        3, ge=1, description="Password-reset emails one address may request per reset window"
+    )
+    reset_max_requests_per_ip: int = Field(
+        10, ge=1, description="Password-reset requests allowed from one IP per reset window"
+    )
     reset_window_minutes: int = Field(60, ge=1, description="Throttling window for password-reset requests")
     password_reset_ttl_minutes: int = Field(60, ge=5, description="Lifetime of an emailed reset link")
-    signin_ticket_ttl_seconds: int = Field(60, ge=5, description="Lifetime of the one-time ticket exchanged for the cookie")
+    signin_ticket_ttl_seconds: int = Field(
+        60, ge=5, description="Lifetime of the one-time ticket exchanged for the cookie"
+    )
 
     # --- roles and permissions (smplat.services.permissions) ------------------------
-    operator_refund_limit_minor: int = Field(10000, ge=0, description="Largest refund an operator may issue, in minor units of the refund's currency (10000 = 100.00); larger refunds need an admin")
+    operator_refund_limit_minor: int = Field(
+        10000,
+        ge=0,
+        description="Largest refund an operator may issue, in minor units of the refund's currency (10000 = 100.00); larger refunds need an admin",
+    )
 
     # --- rate limits (the `limits` library; "N/second|minute|hour|day", several joined by ";"; empty: off) ---
     rate_limit_signup_ip: str = Field("5/minute;30/hour", description="Sign-ups from one IP")
     rate_limit_signup_email: str = Field("5/hour", description="Sign-up attempts for one email")
     rate_limit_signin_ip: str = Field("30/minute;300/hour", description="Sign-in requests from one IP (right or wrong)")
-    rate_limit_signin_email: str = Field("20/minute;100/hour", description="Sign-in requests for one email (right or wrong)")
+    rate_limit_signin_email: str = Field(
+        "20/minute;100/hour", description="Sign-in requests for one email (right or wrong)"
+    )
     rate_limit_reset_ip: str = Field("5/minute;20/hour", description="Password-reset requests from one IP")
     rate_limit_reset_email: str = Field("3/hour", description="Password-reset requests for one email")
-    rate_limit_refill_user: str = Field("10/minute;100/day", description="Refill requests by one signed-in customer (API)")
+    rate_limit_refill_user: str = Field(
+        "10/minute;100/day", description="Refill requests by one signed-in customer (API)"
+    )
 
     # --- email -----------------------------------------------------------------
     smtp_host: str = Field("127.0.0.1", description="SMTP server host (default: the local SMTP sink)")
@@ -130,7 +148,9 @@ class Settings(BaseSettings):
     sandbox_mailbox_dir: Path = Field(VAR_DIR / "mailbox", description="Where the SMTP sink stores messages")
     sandbox_panel_port: int = Field(8091, description="Port of the local SMM panel sandbox (panel API v2 at /api/v2)")
     sandbox_panel_latency_ms: int = Field(150, ge=0, description="Latency the panel sandbox adds to every call")
-    sandbox_panel_error_rate: float = Field(0.0, ge=0, le=1, description="Share of panel sandbox calls answered with HTTP 502")
+    sandbox_panel_error_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of panel sandbox calls answered with HTTP 502"
+    )
     sandbox_panel_partial_rate: float = Field(0.05, ge=0, le=1, description="Share of sandbox orders that end Partial")
     sandbox_webhook_port: int = Field(8093, description="Port of the local webhook sink (alerts land at /hooks/...)")
     sandbox_webhook_dir: Path = Field(VAR_DIR / "webhooks", description="Where the webhook sink stores received posts")
@@ -157,43 +177,92 @@ class Settings(BaseSettings):
     )
 
     # --- fulfilment ---------------------------------------------------------------
-    jobs_fulfillment_interval_seconds: int = Field(5, ge=1, description="How often the jobs process drains the fulfilment queue")
-    jobs_status_sync_interval_seconds: int = Field(60, ge=5, description="How often open provider orders and refills are polled")
-    jobs_provider_health_interval_seconds: int = Field(900, ge=30, description="How often provider health, balances and services are checked")
-    jobs_replay_interval_seconds: int = Field(60, ge=5, description="How often scheduled replays that are due are queued")
+    jobs_fulfillment_interval_seconds: int = Field(
+        5, ge=1, description="How often the jobs process drains the fulfilment queue"
+    )
+    jobs_status_sync_interval_seconds: int = Field(
+        60, ge=5, description="How often open provider orders and refills are polled"
+    )
+    jobs_provider_health_interval_seconds: int = Field(
+        900, ge=30, description="How often provider health, balances and services are checked"
+    )
+    jobs_replay_interval_seconds: int = Field(
+        60, ge=5, description="How often scheduled replays that are due are queued"
+    )
     jobs_alerts_interval_seconds: int = Field(300, ge=30, description="How often alert conditions are evaluated")
     fulfillment_batch_size: int = Field(100, ge=1, le=1000, description="Tasks claimed per claim query")
-    fulfillment_concurrency: int = Field(20, ge=1, le=500, description="Provider calls in flight at once per jobs process")
-    fulfillment_tick_max_seconds: int = Field(50, ge=1, description="A fulfilment run stops claiming new tasks after this long")
-    fulfillment_lease_seconds: int = Field(120, ge=10, description="How long a claimed task belongs to its worker before another may take it")
-    fulfillment_reconcile_delay_seconds: int = Field(30, ge=1, description="Wait after an unanswered add before asking the panel whether it got the order")
+    fulfillment_concurrency: int = Field(
+        20, ge=1, le=500, description="Provider calls in flight at once per jobs process"
+    )
+    fulfillment_tick_max_seconds: int = Field(
+        50, ge=1, description="A fulfilment run stops claiming new tasks after this long"
+    )
+    fulfillment_lease_seconds: int = Field(
+        120, ge=10, description="How long a claimed task belongs to its worker before another may take it"
+    )
+    fulfillment_reconcile_delay_seconds: int = Field(
+        30, ge=1, description="Wait after an unanswered add before asking the panel whether it got the order"
+    )
     fulfillment_max_attempts: int = Field(5, ge=1, description="Attempts before a task goes to the dead letters")
-    fulfillment_backoff_base_seconds: float = Field(30.0, ge=0, description="First retry delay; doubles per attempt, with full jitter")
+    fulfillment_backoff_base_seconds: float = Field(
+        30.0, ge=0, description="First retry delay; doubles per attempt, with full jitter"
+    )
     fulfillment_backoff_max_seconds: float = Field(3600.0, ge=1, description="Longest retry delay")
-    fulfillment_link_wait_seconds: int = Field(600, ge=1, description="Wait before re-trying a link the panel says has an active order")
-    fulfillment_partial_policy: str = Field("reroute", pattern="^(reroute|refund)$", description="What a Partial result does with the remainder: reroute (order it again) or refund (price x remains / quantity)")
-    status_sync_max_orders: int = Field(2000, ge=1, description="Provider orders polled per status sync run (least recently synced first)")
-    routing_margin_warn_bps: int = Field(3000, ge=0, description="Routes whose margin is below this (basis points, 3000 = 30 %) are flagged in the admin preview")
-    routing_margin_floor_bps: int = Field(1000, description="Hard floor: a route below this margin is never used (a route's own min_margin_bps overrides)")
+    fulfillment_link_wait_seconds: int = Field(
+        600, ge=1, description="Wait before re-trying a link the panel says has an active order"
+    )
+    fulfillment_partial_policy: str = Field(
+        "reroute",
+        pattern="^(reroute|refund)$",
+        description="What a Partial result does with the remainder: reroute (order it again) or refund (price x remains / quantity)",
+    )
+    status_sync_max_orders: int = Field(
+        2000, ge=1, description="Provider orders polled per status sync run (least recently synced first)"
+    )
+    routing_margin_warn_bps: int = Field(
+        3000,
+        ge=0,
+        description="Routes whose margin is below this (basis points, 3000 = 30 %) are flagged in the admin preview",
+    )
+    routing_margin_floor_bps: int = Field(
+        1000, description="Hard floor: a route below this margin is never used (a route's own min_margin_bps overrides)"
+    )
 
     # --- alerts ------------------------------------------------------------------
-    alert_email_to: str = Field("", description="Comma-separated addresses that receive operational alerts; empty: no email alerts")
-    alert_webhook_url: str = Field("", description="Slack-compatible incoming webhook URL for alerts; empty: no webhook alerts")
+    alert_email_to: str = Field(
+        "", description="Comma-separated addresses that receive operational alerts; empty: no email alerts"
+    )
+    alert_webhook_url: str = Field(
+        "", description="Slack-compatible incoming webhook URL for alerts; empty: no webhook alerts"
+    )
     alert_repeat_minutes: int = Field(60, ge=1, description="A condition still true is re-sent at most this often")
-    alert_dead_letter_threshold: int = Field(1, ge=1, description="Alert when the dead-letter count reaches this and grows")
-    alert_failure_rate_threshold: float = Field(0.25, gt=0, le=1, description="Alert when a provider's failed share of attempts in the last hour passes this")
-    alert_failure_rate_min_attempts: int = Field(10, ge=1, description="Attempts in the last hour before the failure rate is judged")
-    alert_provider_share_threshold: float = Field(0.9, gt=0, le=1, description="Alert when one provider carries more than this share of a product's orders in the last day")
-    alert_provider_share_min_orders: int = Field(20, ge=1, description="Orders of a product in the last day before the share is judged")
+    alert_dead_letter_threshold: int = Field(
+        1, ge=1, description="Alert when the dead-letter count reaches this and grows"
+    )
+    alert_failure_rate_threshold: float = Field(
+        0.25, gt=0, le=1, description="Alert when a provider's failed share of attempts in the last hour passes this"
+    )
+    alert_failure_rate_min_attempts: int = Field(
+        10, ge=1, description="Attempts in the last hour before the failure rate is judged"
+    )
+    alert_provider_share_threshold: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Alert when one provider carries more than this share of a product's orders in the last day",
+    )
+    alert_provider_share_min_orders: int = Field(
+        20, ge=1, description="Orders of a product in the last day before the share is judged"
+    )
 
     @field_validator("database_url")
     @classmethod
     def _normalise_db_url(cls, value: str) -> str:
         # Accept the common short forms and pin the driver we ship.
         if value.startswith("postgres://"):
-            value = "postgresql://" + value[len("postgres://"):]
+            value = "postgresql://" + value[len("postgres://") :]
         if value.startswith("postgresql://"):
-            value = "postgresql+psycopg://" + value[len("postgresql://"):]
+            value = "postgresql+psycopg://" + value[len("postgresql://") :]
         return value
 
     @property

@@ -45,8 +45,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
     tier = {"unit": 0, "integration": 1, "browser": 2}
     # Browser tests that place orders in the shared live shop run after those that expect none.
-    items.sort(key=lambda item: (next((tier[m.name] for m in item.iter_markers() if m.name in tier), 1),
-                                 1 if item.get_closest_marker("places_orders") else 0))
+    items.sort(
+        key=lambda item: (
+            next((tier[m.name] for m in item.iter_markers() if m.name in tier), 1),
+            1 if item.get_closest_marker("places_orders") else 0,
+        )
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -41,37 +41,71 @@ def product(session: Session, slug: str) -> Product:
 
 def _line(prod: Product, link: str, units: int, price: int, dripfeed: tuple[int, int] | None) -> dict:
     """One frozen checkout line (the shape `checkout.start_checkout` stores) for `units` of `prod` on `link`."""
-    spec = DeliverySpec(link=link, quantity=units, channel=prod.platform,
-                        dripfeed_runs=dripfeed[0] if dripfeed else None,
-                        dripfeed_interval_minutes=dripfeed[1] if dripfeed else None)
+    spec = DeliverySpec(
+        link=link,
+        quantity=units,
+        channel=prod.platform,
+        dripfeed_runs=dripfeed[0] if dripfeed else None,
+        dripfeed_interval_minutes=dripfeed[1] if dripfeed else None,
+    )
     configuration = {"options": {}, "add_ons": [], "fields": {"link": link}, "plan": "one-time", "preset": None}
     return {
-        "product_id": prod.id, "product_slug": prod.slug, "product_title": prod.title, "unit_label": prod.unit_label,
-        "platform": prod.platform, "summary": f"{units} on {link}", "configuration": configuration, "quantity": 1,
-        "unit_price_minor": price, "total_minor": price,
+        "product_id": prod.id,
+        "product_slug": prod.slug,
+        "product_title": prod.title,
+        "unit_label": prod.unit_label,
+        "platform": prod.platform,
+        "summary": f"{units} on {link}",
+        "configuration": configuration,
+        "quantity": 1,
+        "unit_price_minor": price,
+        "total_minor": price,
         "price": {"billing": "one_time", "lines": [{"label": prod.title, "amount_minor": price}]},
-        "blueprint": {}, "service_units": units, "override_service_id": None, "delivery_estimate_hours": None,
+        "blueprint": {},
+        "service_units": units,
+        "override_service_id": None,
+        "delivery_estimate_hours": None,
         "delivery": spec.to_snapshot(),
     }
 
 
-def paid_order(session: Session, lines: list[tuple[Product, str, int, int]], *, user_id: int | None = None,
-               email: str = "buyer@example.com", dripfeed: tuple[int, int] | None = None,
-               now: datetime | None = None) -> Order:
+def paid_order(
+    session: Session,
+    lines: list[tuple[Product, str, int, int]],
+    *,
+    user_id: int | None = None,
+    email: str = "buyer@example.com",
+    dripfeed: tuple[int, int] | None = None,
+    now: datetime | None = None,
+) -> Order:
     """A paid order with one line per (product, link, units, price_minor), queued for delivery:
     placed by `fulfil_paid_session` from a paid checkout session at `now` (a test's fake clock;
     default: the wall clock), then committed."""
     frozen = [_line(prod, link, units, price, dripfeed) for prod, link, units, price in lines]
     total = sum(line["total_minor"] for line in frozen)
-    checkout = CheckoutSession(user_id=user_id, customer_email=email, stripe_session_id=f"cs_test_{uuid.uuid4().hex}",
-                               amount_total_minor=total, currency="EUR", lines=frozen)
+    checkout = CheckoutSession(
+        user_id=user_id,
+        customer_email=email,
+        stripe_session_id=f"cs_test_{uuid.uuid4().hex}",
+        amount_total_minor=total,
+        currency="EUR",
+        lines=frozen,
+    )
     session.add(checkout)
     session.flush()
-    placed = fulfil_paid_session(session, {"id": checkout.stripe_session_id, "payment_status": "paid",
-                                           # no card payment intent: a refund is recorded as due by hand,
-                                           # never asked of a Stripe this test does not run
-                                           "amount_total": total, "payment_intent": None},
-                                 actor="webhook", now=now)
+    placed = fulfil_paid_session(
+        session,
+        {
+            "id": checkout.stripe_session_id,
+            "payment_status": "paid",
+            # no card payment intent: a refund is recorded as due by hand,
+            # never asked of a Stripe this test does not run
+            "amount_total": total,
+            "payment_intent": None,
+        },
+        actor="webhook",
+        now=now,
+    )
     assert placed.created, f"the paid session was not placed: {placed.status}"
     session.commit()
     return session.get(Order, placed.order_id)

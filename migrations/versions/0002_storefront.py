@@ -8,7 +8,8 @@ Revision ID: 0002_storefront
 Revises: 0001_initial
 Create Date: 2026-11-23 06:48:40.995600
 """
-from typing import Sequence, Union
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
@@ -17,51 +18,54 @@ from sqlalchemy.dialects import postgresql
 
 import smplat.models.base
 
-revision: str = '0002_storefront'
-down_revision: Union[str, None] = '0001_initial'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision: str = "0002_storefront"
+down_revision: str | None = "0001_initial"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('search_records',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('query', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('sort', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('page', sa.Integer(), nullable=False),
-    sa.Column('result_count', sa.Integer(), nullable=False),
-    sa.Column('created_at', smplat.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        "search_records",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("query", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("category", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("sort", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("page", sa.Integer(), nullable=False),
+        sa.Column("result_count", sa.Integer(), nullable=False),
+        sa.Column("created_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table('search_records', schema=None) as batch_op:
-        batch_op.create_index('ix_search_records_created_query', ['created_at', 'query'], unique=False)
-        batch_op.create_index('ix_search_records_results_created', ['result_count', 'created_at'], unique=False)
+    with op.batch_alter_table("search_records", schema=None) as batch_op:
+        batch_op.create_index("ix_search_records_created_query", ["created_at", "query"], unique=False)
+        batch_op.create_index("ix_search_records_results_created", ["result_count", "created_at"], unique=False)
 
-    op.create_table('content_blocks',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
-    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('subtitle', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-    sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('items', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('updated_by_id', sa.Integer(), nullable=True),
-    sa.Column('updated_at', smplat.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        "content_blocks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("subtitle", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column(
+            "items", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("updated_by_id", sa.Integer(), nullable=True),
+        sa.Column("updated_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["updated_by_id"], ["users.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table('content_blocks', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_content_blocks_key'), ['key'], unique=True)
-
+    with op.batch_alter_table("content_blocks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_content_blocks_key"), ["key"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('content_blocks', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_content_blocks_key'))
+    with op.batch_alter_table("content_blocks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_content_blocks_key"))
 
-    op.drop_table('content_blocks')
-    with op.batch_alter_table('search_records', schema=None) as batch_op:
-        batch_op.drop_index('ix_search_records_results_created')
-        batch_op.drop_index('ix_search_records_created_query')
+    op.drop_table("content_blocks")
+    with op.batch_alter_table("search_records", schema=None) as batch_op:
+        batch_op.drop_index("ix_search_records_results_created")
+        batch_op.drop_index("ix_search_records_created_query")
 
-    op.drop_table('search_records')
+    op.drop_table("search_records")

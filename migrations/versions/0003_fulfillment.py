@@ -7,7 +7,8 @@ Revision ID: 0003_fulfillment
 Revises: 0002_storefront
 Create Date: 2026-11-23 06:50:53.862024
 """
-from typing import Sequence, Union
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
@@ -15,49 +16,51 @@ from alembic import op
 
 import smplat.models.base
 
-
-revision: str = '0003_fulfillment'
-down_revision: Union[str, None] = '0002_storefront'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision: str = "0003_fulfillment"
+down_revision: str | None = "0002_storefront"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('alert_notices',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('message', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-    sa.Column('times_raised', sa.Integer(), nullable=False),
-    sa.Column('last_raised_at', smplat.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_sent_at', smplat.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', smplat.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('kind', 'subject', name='uq_alert_notices_kind_subject')
+    op.create_table(
+        "alert_notices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("message", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("times_raised", sa.Integer(), nullable=False),
+        sa.Column("last_raised_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_sent_at", smplat.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("kind", "subject", name="uq_alert_notices_kind_subject"),
     )
-    op.create_table('fulfillment_attempts',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('task_id', sa.Integer(), nullable=False),
-    sa.Column('provider_id', sa.Integer(), nullable=True),
-    sa.Column('task_kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('latency_ms', sa.Integer(), nullable=True),
-    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
-    sa.Column('created_at', smplat.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['provider_id'], ['providers.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['task_id'], ['fulfillment_tasks.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        "fulfillment_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=True),
+        sa.Column("task_kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("latency_ms", sa.Integer(), nullable=True),
+        sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+        sa.Column("created_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["provider_id"], ["providers.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["task_id"], ["fulfillment_tasks.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table('fulfillment_attempts', schema=None) as batch_op:
-        batch_op.create_index('ix_fulfillment_attempts_provider_kind_created', ['provider_id', 'task_kind', 'created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_fulfillment_attempts_task_id'), ['task_id'], unique=False)
-
+    with op.batch_alter_table("fulfillment_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_fulfillment_attempts_provider_kind_created", ["provider_id", "task_kind", "created_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_fulfillment_attempts_task_id"), ["task_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('fulfillment_attempts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_fulfillment_attempts_task_id'))
-        batch_op.drop_index('ix_fulfillment_attempts_provider_kind_created')
+    with op.batch_alter_table("fulfillment_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fulfillment_attempts_task_id"))
+        batch_op.drop_index("ix_fulfillment_attempts_provider_kind_created")
 
-    op.drop_table('fulfillment_attempts')
-    op.drop_table('alert_notices')
+    op.drop_table("fulfillment_attempts")
+    op.drop_table("alert_notices")

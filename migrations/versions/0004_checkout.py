@@ -10,7 +10,8 @@ Revision ID: 0004_checkout
 Revises: 0003_fulfillment
 Create Date: 2026-11-23 06:48:40.716343
 """
-from typing import Sequence, Union
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
@@ -19,115 +20,133 @@ from sqlalchemy.dialects import postgresql
 
 import smplat.models.base
 
-revision: str = '0004_checkout'
-down_revision: Union[str, None] = '0003_fulfillment'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision: str = "0004_checkout"
+down_revision: str | None = "0003_fulfillment"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('commerce_counters',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
-    sa.Column('value', sa.Integer(), nullable=False),
-    sa.Column('updated_at', smplat.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    op.create_table(
+        "commerce_counters",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+        sa.Column("value", sa.Integer(), nullable=False),
+        sa.Column("updated_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name"),
     )
-    op.create_table('preset_events',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('product_id', sa.Integer(), nullable=False),
-    sa.Column('preset_key', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
-    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('created_at', smplat.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['product_id'], ['products.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        "preset_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.Integer(), nullable=False),
+        sa.Column("preset_key", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+        sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("created_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["product_id"], ["products.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table('preset_events', schema=None) as batch_op:
-        batch_op.create_index('ix_preset_events_product_created', ['product_id', 'created_at'], unique=False)
+    with op.batch_alter_table("preset_events", schema=None) as batch_op:
+        batch_op.create_index("ix_preset_events_product_created", ["product_id", "created_at"], unique=False)
 
-    op.create_table('price_experiments',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('product_id', sa.Integer(), nullable=False),
-    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('created_at', smplat.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', smplat.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['product_id'], ['products.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('key')
+    op.create_table(
+        "price_experiments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.Integer(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("created_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["product_id"], ["products.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
     )
-    with op.batch_alter_table('price_experiments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_price_experiments_product_id'), ['product_id'], unique=False)
+    with op.batch_alter_table("price_experiments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_price_experiments_product_id"), ["product_id"], unique=False)
 
-    op.create_table('saved_configurations',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('product_id', sa.Integer(), nullable=False),
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('configuration', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('quantity', sa.Integer(), nullable=False),
-    sa.Column('created_at', smplat.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', smplat.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['product_id'], ['products.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('user_id', 'product_id', 'name', name='uq_saved_configurations_user_product_name')
+    op.create_table(
+        "saved_configurations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.Integer(), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column(
+            "configuration",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("created_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["product_id"], ["products.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("user_id", "product_id", "name", name="uq_saved_configurations_user_product_name"),
     )
-    with op.batch_alter_table('saved_configurations', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_saved_configurations_product_id'), ['product_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_saved_configurations_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("saved_configurations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_saved_configurations_product_id"), ["product_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_saved_configurations_user_id"), ["user_id"], unique=False)
 
-    op.create_table('price_experiment_variants',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('experiment_id', sa.Integer(), nullable=False),
-    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
-    sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('price_bps', sa.Integer(), nullable=False),
-    sa.Column('weight', sa.Integer(), nullable=False),
-    sa.Column('exposures', sa.Integer(), nullable=False),
-    sa.Column('conversions', sa.Integer(), nullable=False),
-    sa.Column('revenue_minor', sa.Integer(), nullable=False),
-    sa.Column('sort_order', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['experiment_id'], ['price_experiments.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('experiment_id', 'key', name='uq_price_experiment_variants_key')
+    op.create_table(
+        "price_experiment_variants",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("experiment_id", sa.Integer(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+        sa.Column("label", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("price_bps", sa.Integer(), nullable=False),
+        sa.Column("weight", sa.Integer(), nullable=False),
+        sa.Column("exposures", sa.Integer(), nullable=False),
+        sa.Column("conversions", sa.Integer(), nullable=False),
+        sa.Column("revenue_minor", sa.Integer(), nullable=False),
+        sa.Column("sort_order", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["experiment_id"], ["price_experiments.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("experiment_id", "key", name="uq_price_experiment_variants_key"),
     )
-    with op.batch_alter_table('price_experiment_variants', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_price_experiment_variants_experiment_id'), ['experiment_id'], unique=False)
+    with op.batch_alter_table("price_experiment_variants", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_price_experiment_variants_experiment_id"), ["experiment_id"], unique=False)
 
-    with op.batch_alter_table('checkout_sessions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('payment_url', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('replaces_session_id', sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_checkout_sessions_replaces_session_id'), ['replaces_session_id'], unique=False)
-        batch_op.create_foreign_key('fk_checkout_sessions_replaces_session_id', 'checkout_sessions', ['replaces_session_id'], ['id'], ondelete='SET NULL')
-
+    with op.batch_alter_table("checkout_sessions", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("payment_url", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False, server_default="")
+        )
+        batch_op.add_column(sa.Column("replaces_session_id", sa.Integer(), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_checkout_sessions_replaces_session_id"), ["replaces_session_id"], unique=False
+        )
+        batch_op.create_foreign_key(
+            "fk_checkout_sessions_replaces_session_id",
+            "checkout_sessions",
+            ["replaces_session_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('checkout_sessions', schema=None) as batch_op:
-        batch_op.drop_constraint('fk_checkout_sessions_replaces_session_id', type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_checkout_sessions_replaces_session_id'))
-        batch_op.drop_column('replaces_session_id')
-        batch_op.drop_column('payment_url')
+    with op.batch_alter_table("checkout_sessions", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_checkout_sessions_replaces_session_id", type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_checkout_sessions_replaces_session_id"))
+        batch_op.drop_column("replaces_session_id")
+        batch_op.drop_column("payment_url")
 
-    with op.batch_alter_table('price_experiment_variants', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_price_experiment_variants_experiment_id'))
+    with op.batch_alter_table("price_experiment_variants", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_price_experiment_variants_experiment_id"))
 
-    op.drop_table('price_experiment_variants')
-    with op.batch_alter_table('saved_configurations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_saved_configurations_user_id'))
-        batch_op.drop_index(batch_op.f('ix_saved_configurations_product_id'))
+    op.drop_table("price_experiment_variants")
+    with op.batch_alter_table("saved_configurations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_saved_configurations_user_id"))
+        batch_op.drop_index(batch_op.f("ix_saved_configurations_product_id"))
 
-    op.drop_table('saved_configurations')
-    with op.batch_alter_table('price_experiments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_price_experiments_product_id'))
+    op.drop_table("saved_configurations")
+    with op.batch_alter_table("price_experiments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_price_experiments_product_id"))
 
-    op.drop_table('price_experiments')
-    with op.batch_alter_table('preset_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_preset_events_product_created')
+    op.drop_table("price_experiments")
+    with op.batch_alter_table("preset_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_preset_events_product_created")
 
-    op.drop_table('preset_events')
-    op.drop_table('commerce_counters')
+    op.drop_table("preset_events")
+    op.drop_table("commerce_counters")

@@ -9,22 +9,29 @@ Revision ID: 0006_pricing_integer_fields
 Revises: 0004_checkout
 Create Date: 2026-11-26 14:20:00
 """
-from typing import Sequence, Union
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0006_pricing_integer_fields'
-down_revision: Union[str, None] = '0005_money'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision: str = "0006_pricing_integer_fields"
+down_revision: str | None = "0005_money"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.execute(sa.text("UPDATE product_custom_fields SET field_type = 'integer' "
-                       "WHERE key = 'drip_days' AND field_type = 'number'"))
+    op.execute(
+        sa.text(
+            "UPDATE product_custom_fields SET field_type = 'integer' WHERE key = 'drip_days' AND field_type = 'number'"
+        )
+    )
 
 
 def downgrade() -> None:
-    op.execute(sa.text("UPDATE product_custom_fields SET field_type = 'number' "
-                       "WHERE key = 'drip_days' AND field_type = 'integer'"))
+    op.execute(
+        sa.text(
+            "UPDATE product_custom_fields SET field_type = 'number' WHERE key = 'drip_days' AND field_type = 'integer'"
+        )
+    )

@@ -11,5 +11,7 @@ from smplat.api.security import SecurityMiddleware
 
 def build_api() -> Starlette:
     # Reflex mounts its app (pages, /_event) under this one, so the middleware sees every request
-    return Starlette(routes=[*health.routes, *auth.routes, *stripe_webhook.routes, *refills.routes],
-                     middleware=[Middleware(SecurityMiddleware)])
+    return Starlette(
+        routes=[*health.routes, *auth.routes, *stripe_webhook.routes, *refills.routes],
+        middleware=[Middleware(SecurityMiddleware)],
+    )

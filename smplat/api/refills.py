@@ -40,8 +40,13 @@ async def refill(request: Request) -> Response:
         except ServiceError as exc:
             return _refused(exc)
         try:
-            created = request_refill(db, int(request.path_params["item_id"]), Actor.customer(user.id, user.email),
-                                     reason, customer_user_id=user.id)
+            created = request_refill(
+                db,
+                int(request.path_params["item_id"]),
+                Actor.customer(user.id, user.email),
+                reason,
+                customer_user_id=user.id,
+            )
         except ServiceError as exc:
             db.rollback()
             return _refused(exc)

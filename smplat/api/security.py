@@ -27,21 +27,23 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ORIGIN_EXEMPT_PATHS = frozenset({"/api/stripe/webhook"})
 EVENT_PATH = "/_event"
 
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    # the prebuilt pages carry small inline bootstrap scripts (router context, colour mode),
-    # and Reflex runs `rx.call_script` (the full-page navigations after sign-in/out) with eval
-    "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob: https:",
-    "font-src 'self' data:",
-    "connect-src 'self' ws: wss:",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-src 'none'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        # the prebuilt pages carry small inline bootstrap scripts (router context, colour mode),
+        # and Reflex runs `rx.call_script` (the full-page navigations after sign-in/out) with eval
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob: https:",
+        "font-src 'self' data:",
+        "connect-src 'self' ws: wss:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-src 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -86,8 +88,9 @@ class SecurityMiddleware:
         headers = dict(scope.get("headers") or [])
 
         if scope["type"] == "websocket":
-            if (path == EVENT_PATH or path.startswith(EVENT_PATH + "/")) and \
-                    not origin_allowed(request_origin(headers), settings):
+            if (path == EVENT_PATH or path.startswith(EVENT_PATH + "/")) and not origin_allowed(
+                request_origin(headers), settings
+            ):
                 # closing before accepting answers the handshake with 403
                 await send({"type": "websocket.close", "code": 1008})
                 return
@@ -96,11 +99,24 @@ class SecurityMiddleware:
 
         extra = security_headers(settings)
         method = scope.get("method", "GET").upper()
-        if (method in UNSAFE_METHODS and (path == "/api" or path.startswith("/api/"))
-                and path not in ORIGIN_EXEMPT_PATHS and not origin_allowed(request_origin(headers), settings)):
+        if (
+            method in UNSAFE_METHODS
+            and (path == "/api" or path.startswith("/api/"))
+            and path not in ORIGIN_EXEMPT_PATHS
+            and not origin_allowed(request_origin(headers), settings)
+        ):
             body = json.dumps({"error": "cross-origin request refused"}).encode()
-            await send({"type": "http.response.start", "status": 403, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 403,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        *extra,
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
 

@@ -320,8 +320,10 @@ class PanelClient:
             data = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
             # the body itself is not repeated: it may be any page the URL points at
-            raise PanelUnavailable(f"{action}: malformed JSON (HTTP {response.status_code}, "
-                                   f"{response.headers.get('content-type', 'no content type')[:60]})") from None
+            raise PanelUnavailable(
+                f"{action}: malformed JSON (HTTP {response.status_code}, "
+                f"{response.headers.get('content-type', 'no content type')[:60]})"
+            ) from None
         if isinstance(data, dict) and "error" in data and len(data) <= 2 and not _looks_like_batch(data):
             raise PanelRefused(str(data["error"])[:500] or "error")
         if response.status_code >= 400:
@@ -347,7 +349,13 @@ class PanelClient:
     ) -> str:
         """Place an order; returns the panel's order id. `ref` is our submission key, sent
         to panels whose dialect supports looking orders up by it (see reconcile)."""
-        fields: dict[str, Any] = {"service": service, "link": link, "quantity": quantity, "runs": runs, "interval": interval}
+        fields: dict[str, Any] = {
+            "service": service,
+            "link": link,
+            "quantity": quantity,
+            "runs": runs,
+            "interval": interval,
+        }
         if comments:
             fields["comments"] = "\n".join(comments)
         if ref:

@@ -117,7 +117,9 @@ class SmtpMailer:
                 if attempt >= self.connect_retries:
                     raise EmailDeliveryError(self._describe(exc)) from None
                 attempt += 1
-                logger.warning("SMTP %s: %s; retrying (%d/%d)", self.server, _reason(exc), attempt, self.connect_retries)
+                logger.warning(
+                    "SMTP %s: %s; retrying (%d/%d)", self.server, _reason(exc), attempt, self.connect_retries
+                )
                 time.sleep(self.retry_backoff_seconds * attempt)
 
     def _describe(self, exc: BaseException) -> str:

@@ -95,8 +95,9 @@ def expire_checkout_session(session_id: str) -> None:
         raise _translate(exc, f"checkout session {session_id}") from None
 
 
-def create_refund(payment_intent: str, amount_minor: int | None = None, *,
-                  idempotency_key: str | None = None) -> dict[str, Any]:
+def create_refund(
+    payment_intent: str, amount_minor: int | None = None, *, idempotency_key: str | None = None
+) -> dict[str, Any]:
     """Refund all (amount None) or part of a payment. The same idempotency key returns the
     refund the first call created, so a retried call never refunds twice."""
     params: dict[str, Any] = {"payment_intent": payment_intent}

@@ -90,6 +90,9 @@ class LoginAttempt(SQLModel, table=True):
     email: str = Field(max_length=320, nullable=False)
     ip_address: str = Field(default="", max_length=64)
     succeeded: bool = Field(default=False)
-    kind: str = Field(default=AttemptKind.PASSWORD.value, max_length=16,
-                      sa_column_kwargs={"server_default": AttemptKind.PASSWORD.value})
+    kind: str = Field(
+        default=AttemptKind.PASSWORD.value,
+        max_length=16,
+        sa_column_kwargs={"server_default": AttemptKind.PASSWORD.value},
+    )
     created_at: datetime = created_at_field()

@@ -32,7 +32,9 @@ class AuditLog(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    actor_user_id: int | None = Field(default=None, foreign_key="users.id", index=True, nullable=True, ondelete="SET NULL")
+    actor_user_id: int | None = Field(
+        default=None, foreign_key="users.id", index=True, nullable=True, ondelete="SET NULL"
+    )
     actor_label: str = Field(default="", max_length=200)  # kept when the user is deleted
     action: str = Field(max_length=80, nullable=False, index=True)  # "product.publish", "provider.update"
     entity_type: str = Field(max_length=60, nullable=False)

@@ -91,7 +91,9 @@ class FulfillmentAttempt(SQLModel, table=True):
     dead-lettered and latency per provider and task kind) are aggregates over it."""
 
     __tablename__ = "fulfillment_attempts"
-    __table_args__ = (sa.Index("ix_fulfillment_attempts_provider_kind_created", "provider_id", "task_kind", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_fulfillment_attempts_provider_kind_created", "provider_id", "task_kind", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="fulfillment_tasks.id", index=True, nullable=False, ondelete="CASCADE")

@@ -115,7 +115,9 @@ class OrderItem(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True, nullable=False, ondelete="CASCADE")
     # SET NULL: deleting a product must not erase what customers bought; the snapshot keeps it
-    product_id: int | None = Field(default=None, foreign_key="products.id", index=True, nullable=True, ondelete="SET NULL")
+    product_id: int | None = Field(
+        default=None, foreign_key="products.id", index=True, nullable=True, ondelete="SET NULL"
+    )
     product_title: str = Field(max_length=200, nullable=False)
     quantity: int = Field(default=1, nullable=False)
     unit_price_minor: int = Field(default=0, nullable=False)

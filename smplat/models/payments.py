@@ -135,8 +135,12 @@ class Subscription(SQLModel, table=True):
     order_id: int | None = Field(default=None, foreign_key="orders.id", index=True, nullable=True, ondelete="SET NULL")
     stripe_subscription_id: str = Field(max_length=255, unique=True, nullable=False)
     stripe_customer_id: str | None = Field(default=None, max_length=255, index=True)
-    product_id: int | None = Field(default=None, foreign_key="products.id", index=True, nullable=True, ondelete="SET NULL")
-    plan_id: int | None = Field(default=None, foreign_key="product_plans.id", index=True, nullable=True, ondelete="SET NULL")
+    product_id: int | None = Field(
+        default=None, foreign_key="products.id", index=True, nullable=True, ondelete="SET NULL"
+    )
+    plan_id: int | None = Field(
+        default=None, foreign_key="product_plans.id", index=True, nullable=True, ondelete="SET NULL"
+    )
     status: str = Field(default=SubscriptionStatus.INCOMPLETE.value, max_length=24)
     current_period_end: datetime | None = utc_field()
     cancel_at_period_end: bool = Field(default=False)

@@ -179,11 +179,15 @@ class ProviderOrder(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    fulfillment_task_id: int = Field(foreign_key="fulfillment_tasks.id", index=True, nullable=False, ondelete="RESTRICT")
+    fulfillment_task_id: int = Field(
+        foreign_key="fulfillment_tasks.id", index=True, nullable=False, ondelete="RESTRICT"
+    )
     order_item_id: int = Field(foreign_key="order_items.id", index=True, nullable=False, ondelete="RESTRICT")
     # provider_id is covered by the leading column of the unique constraint
     provider_id: int = Field(foreign_key="providers.id", nullable=False, ondelete="RESTRICT")
-    provider_service_id: int = Field(foreign_key="provider_services.id", index=True, nullable=False, ondelete="RESTRICT")
+    provider_service_id: int = Field(
+        foreign_key="provider_services.id", index=True, nullable=False, ondelete="RESTRICT"
+    )
     submission_key: str = Field(max_length=120, unique=True, nullable=False)
     external_order_id: str | None = Field(default=None, max_length=64)
     link: str = Field(default="", max_length=2000)

@@ -69,8 +69,18 @@ def _default_services() -> list[dict[str, Any]]:
     from smplat.services.seed import SANDBOX_SERVICES
 
     return [
-        {"service": ext_id, "name": name, "type": type_, "category": category, "rate": rate,
-         "min": str(min_q), "max": str(max_q), "refill": refill, "cancel": cancel, "dripfeed": dripfeed}
+        {
+            "service": ext_id,
+            "name": name,
+            "type": type_,
+            "category": category,
+            "rate": rate,
+            "min": str(min_q),
+            "max": str(max_q),
+            "refill": refill,
+            "cancel": cancel,
+            "dripfeed": dripfeed,
+        }
         for ext_id, name, type_, category, rate, min_q, max_q, refill, _days, cancel, dripfeed in SANDBOX_SERVICES
     ]
 
@@ -184,8 +194,14 @@ def _handle(state: PanelState, form: dict[str, str]) -> Any:
     if action == "balance":
         return {"balance": knobs.balance, "currency": knobs.currency}
     if action == "add":
-        service = next((s for s in state.services if s["service"] == form.get("service")
-                        and s["service"] not in knobs.removed_services), None)
+        service = next(
+            (
+                s
+                for s in state.services
+                if s["service"] == form.get("service") and s["service"] not in knobs.removed_services
+            ),
+            None,
+        )
         if service is None:
             return {"error": "Incorrect service ID"}
         link = (form.get("link") or "").strip()
@@ -207,8 +223,15 @@ def _handle(state: PanelState, form: dict[str, str]) -> Any:
         if charge > balance:
             return {"error": "Not enough funds on balance"}
         knobs.balance = str(balance - charge)
-        order = SandboxOrder(id=state.next_id, service=service["service"], link=link, quantity=quantity,
-                             charge=charge, ref=ref, start_count=state.rng.randint(100, 5000))
+        order = SandboxOrder(
+            id=state.next_id,
+            service=service["service"],
+            link=link,
+            quantity=quantity,
+            charge=charge,
+            ref=ref,
+            start_count=state.rng.randint(100, 5000),
+        )
         state.next_id += 1
         if link in knobs.cancel_links:
             order.final, order.remains_final = "Canceled", quantity
@@ -290,7 +313,7 @@ def build_app(state: PanelState) -> Starlette:
             await asyncio.sleep(hang)
             return JSONResponse({"error": "too late"})
         if fault and fault.startswith("error:"):
-            return JSONResponse({"error": fault[len("error:"):]})
+            return JSONResponse({"error": fault[len("error:") :]})
         with state.lock:
             answer = _handle(state, form)
         if fault == "hang_after_create":
@@ -309,15 +332,26 @@ def build_app(state: PanelState) -> Starlette:
 
     async def orders(_request: Request) -> Response:
         with state.lock:
-            rows = [{"order": o.id, "service": o.service, "link": o.link, "quantity": o.quantity,
-                     "ref": o.ref, "status": o.final if o.final_reached else "running"} for o in state.orders.values()]
+            rows = [
+                {
+                    "order": o.id,
+                    "service": o.service,
+                    "link": o.link,
+                    "quantity": o.quantity,
+                    "ref": o.ref,
+                    "status": o.final if o.final_reached else "running",
+                }
+                for o in state.orders.values()
+            ]
         return JSONResponse(rows)
 
-    return Starlette(routes=[
-        Route("/api/v2", api, methods=["POST"]),
-        Route("/sandbox/knobs", knobs, methods=["GET", "POST"]),
-        Route("/sandbox/orders", orders, methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/api/v2", api, methods=["POST"]),
+            Route("/sandbox/knobs", knobs, methods=["GET", "POST"]),
+            Route("/sandbox/orders", orders, methods=["GET"]),
+        ]
+    )
 
 
 # --- running it ----------------------------------------------------------------------
@@ -332,8 +366,9 @@ class HttpSandboxServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))  # raises OSError when the port is taken: reported by the runner
         self._sock = sock
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                                     timeout_keep_alive=30, backlog=2048))
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=30, backlog=2048)
+        )
         self._thread: threading.Thread | None = None
 
     @property
@@ -341,8 +376,9 @@ class HttpSandboxServer:
         return self._sock.getsockname()[1]
 
     def start(self) -> HttpSandboxServer:
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        name=self.label, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name=self.label, daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -361,8 +397,9 @@ class HttpSandboxServer:
 class PanelSandbox:
     """The SMM panel sandbox: `with PanelSandbox(port=0) as panel: panel.base_url ...`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8091, api_key: str = DEFAULT_API_KEY,
-                 knobs: PanelKnobs | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 8091, api_key: str = DEFAULT_API_KEY, knobs: PanelKnobs | None = None
+    ) -> None:
         self.state = PanelState(api_key, knobs)
         self._server = HttpSandboxServer(build_app(self.state), host, port, "panel-sandbox")
 

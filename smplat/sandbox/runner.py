@@ -45,8 +45,11 @@ def _start_smtp_sink(settings: Settings) -> RunningSandbox:
 def _start_panel(settings: Settings) -> RunningSandbox:
     from smplat.sandbox.panel import PanelKnobs, PanelSandbox
 
-    knobs = PanelKnobs(latency_ms=settings.sandbox_panel_latency_ms, error_rate=settings.sandbox_panel_error_rate,
-                       partial_rate=settings.sandbox_panel_partial_rate)
+    knobs = PanelKnobs(
+        latency_ms=settings.sandbox_panel_latency_ms,
+        error_rate=settings.sandbox_panel_error_rate,
+        partial_rate=settings.sandbox_panel_partial_rate,
+    )
     return PanelSandbox(SANDBOX_HOST, settings.sandbox_panel_port, knobs=knobs).start()
 
 
@@ -60,7 +63,8 @@ def _start_stripe(settings: Settings) -> RunningSandbox:
     from smplat.sandbox.stripe_sandbox import StripeSandbox
 
     return StripeSandbox(
-        SANDBOX_HOST, settings.sandbox_stripe_port,
+        SANDBOX_HOST,
+        settings.sandbox_stripe_port,
         secret_key=settings.stripe_secret_key.get_secret_value(),
         webhook_url=settings.effective_stripe_webhook_url,
         webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
@@ -69,7 +73,9 @@ def _start_stripe(settings: Settings) -> RunningSandbox:
 
 SANDBOXES: list[SandboxEntry] = [
     SandboxEntry("smtp", "SMTP sink storing every email under the mailbox dir", _start_smtp_sink),
-    SandboxEntry("panel", "SMM panel speaking panel API v2 (services, add, status, refill, cancel, balance)", _start_panel),
+    SandboxEntry(
+        "panel", "SMM panel speaking panel API v2 (services, add, status, refill, cancel, balance)", _start_panel
+    ),
     SandboxEntry("webhook", "Slack-compatible webhook sink storing every alert it receives", _start_webhook_sink),
     SandboxEntry("stripe", "Stripe-compatible checkout sessions, hosted pay page and signed webhooks", _start_stripe),
 ]
@@ -92,7 +98,7 @@ def start_sandboxes(settings: Settings | None = None, names: Iterable[str] | Non
             continue
         try:
             sandbox = entry.start(settings)
-        except Exception as exc:  # noqa: BLE001 - reported as one line, the rest is stopped
+        except Exception as exc:
             stop_sandboxes(running)
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SandboxStartError(f"the {entry.name} sandbox could not start: {reason}") from None
@@ -107,7 +113,7 @@ def stop_sandboxes(running: list[RunningSandbox]) -> None:
         sandbox = running.pop()
         try:
             sandbox.stop()
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("stopping %s failed", sandbox.description)
 
 

@@ -15,7 +15,7 @@ import secrets
 import time
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -66,7 +66,7 @@ def store_message(mailbox_dir: str | os.PathLike[str], mail_from: str, rcpt_tos:
     envelope = (
         f"{ENVELOPE_FROM_HEADER}: {_one_line(mail_from)}\r\n"
         f"{ENVELOPE_TO_HEADER}: {', '.join(_one_line(r) for r in rcpt_tos)}\r\n"
-    ).encode("utf-8")
+    ).encode()
     tmp = directory / f".{name}.tmp"  # dot-prefixed and not .eml: never listed half-written
     with open(tmp, "wb") as fh:
         fh.write(envelope)
@@ -97,7 +97,7 @@ def read_message(path: Path) -> StoredMessage:
     recipients = [r.strip() for r in str(message.get(ENVELOPE_TO_HEADER, "")).split(",") if r.strip()]
     return StoredMessage(
         id=stem,
-        received_at=datetime.fromtimestamp(received_ns / 1e9, tz=timezone.utc),
+        received_at=datetime.fromtimestamp(received_ns / 1e9, tz=UTC),
         mail_from=str(message.get(ENVELOPE_FROM_HEADER, "")),
         to=recipients,
         subject=str(message.get("Subject", "")),
@@ -153,7 +153,7 @@ class _MailboxHandler:
     def __init__(self, mailbox_dir: Path) -> None:
         self.mailbox_dir = mailbox_dir
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content or b""
         if isinstance(content, str):
             content = content.encode("utf-8")
@@ -169,7 +169,9 @@ class _Authenticator:
         self.username = username.encode()
         self.password = password.encode()
 
-    def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         ok = (
             isinstance(auth_data, LoginPassword)
             and secrets.compare_digest(auth_data.login, self.username)

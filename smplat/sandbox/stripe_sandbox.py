@@ -98,19 +98,21 @@ class StripeSandbox:
         self._lock = threading.RLock()  # re-entered: a refund emits its event under the lock
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self.app = Starlette(routes=[
-            Route("/v1/checkout/sessions", self._create_session, methods=["POST"]),
-            Route("/v1/checkout/sessions/{sid}", self._retrieve_session, methods=["GET"]),
-            Route("/v1/checkout/sessions/{sid}/expire", self._expire_session, methods=["POST"]),
-            Route("/v1/refunds", self._create_refund, methods=["POST"]),
-            Route("/v1/subscriptions/{sub}", self._cancel_subscription, methods=["DELETE"]),
-            Route("/pay/{sid}", self._pay_page, methods=["GET"]),
-            Route("/pay/{sid}/pay", self._pay, methods=["POST"]),
-            Route("/pay/{sid}/decline", self._decline, methods=["POST"]),
-            Route("/sandbox/subscriptions/{sub}/renew", self._renew, methods=["POST"]),
-            Route("/sandbox/subscriptions/{sub}/update", self._update_subscription, methods=["POST"]),
-            Route("/sandbox/events", self._list_events, methods=["GET"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/checkout/sessions", self._create_session, methods=["POST"]),
+                Route("/v1/checkout/sessions/{sid}", self._retrieve_session, methods=["GET"]),
+                Route("/v1/checkout/sessions/{sid}/expire", self._expire_session, methods=["POST"]),
+                Route("/v1/refunds", self._create_refund, methods=["POST"]),
+                Route("/v1/subscriptions/{sub}", self._cancel_subscription, methods=["DELETE"]),
+                Route("/pay/{sid}", self._pay_page, methods=["GET"]),
+                Route("/pay/{sid}/pay", self._pay, methods=["POST"]),
+                Route("/pay/{sid}/decline", self._decline, methods=["POST"]),
+                Route("/sandbox/subscriptions/{sub}/renew", self._renew, methods=["POST"]),
+                Route("/sandbox/subscriptions/{sub}/update", self._update_subscription, methods=["POST"]),
+                Route("/sandbox/events", self._list_events, methods=["GET"]),
+            ]
+        )
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -129,8 +131,9 @@ class StripeSandbox:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                        name="stripe-sandbox")
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="stripe-sandbox"
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started and time.monotonic() < deadline:
@@ -151,12 +154,22 @@ class StripeSandbox:
         return request.headers.get("authorization", "") == f"Bearer {self.secret_key}"
 
     @staticmethod
-    def _error(status: int, message: str, code: str = "resource_missing", kind: str = "invalid_request_error") -> JSONResponse:
+    def _error(
+        status: int, message: str, code: str = "resource_missing", kind: str = "invalid_request_error"
+    ) -> JSONResponse:
         return JSONResponse({"error": {"type": kind, "code": code, "message": message}}, status_code=status)
 
     def emit(self, event_type: str, obj: dict[str, Any], *, deliver: bool = True) -> dict[str, Any]:
-        event = {"id": _id("evt"), "object": "event", "api_version": API_VERSION, "created": int(time.time()),
-                 "type": event_type, "livemode": False, "pending_webhooks": 1, "data": {"object": obj}}
+        event = {
+            "id": _id("evt"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": int(time.time()),
+            "type": event_type,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "data": {"object": obj},
+        }
         with self._lock:
             self.events.append(event)
         if deliver:
@@ -167,7 +180,10 @@ class StripeSandbox:
         payload = json.dumps(event)
         for attempt, pause in enumerate((0, 1, 3)):
             time.sleep(pause)
-            headers = {"Content-Type": "application/json", "Stripe-Signature": sign_payload(payload, self.webhook_secret)}
+            headers = {
+                "Content-Type": "application/json",
+                "Stripe-Signature": sign_payload(payload, self.webhook_secret),
+            }
             try:
                 answer = httpx.post(self.webhook_url, content=payload, headers=headers, timeout=10)
                 if answer.status_code < 300:
@@ -192,26 +208,48 @@ class StripeSandbox:
             try:
                 unit, quantity = int(data["unit_amount"]), int(item.get("quantity", 1))
             except (KeyError, ValueError):
-                return self._error(400, "line_items[][price_data][unit_amount] must be an integer", "parameter_invalid_integer")
+                return self._error(
+                    400, "line_items[][price_data][unit_amount] must be an integer", "parameter_invalid_integer"
+                )
             if unit < 0 or quantity < 1:
                 return self._error(400, "amounts must be positive", "parameter_invalid_integer")
             if data.get("recurring") and mode != "subscription":
                 return self._error(400, "recurring prices need mode=subscription", "parameter_invalid")
             name = (data.get("product_data") or {}).get("name", "Item")
-            lines.append({"name": name, "unit_amount": unit, "quantity": quantity, "currency": data.get("currency", "eur"),
-                          "recurring": data.get("recurring")})
+            lines.append(
+                {
+                    "name": name,
+                    "unit_amount": unit,
+                    "quantity": quantity,
+                    "currency": data.get("currency", "eur"),
+                    "recurring": data.get("recurring"),
+                }
+            )
             total += unit * quantity
         sid = f"cs_test_{secrets.token_hex(16)}"
         now = int(time.time())
         session = {
-            "id": sid, "object": "checkout.session", "livemode": False, "mode": mode, "status": "open",
-            "payment_status": "unpaid", "amount_total": total, "amount_subtotal": total,
-            "currency": lines[0]["currency"], "customer_email": params.get("customer_email"),
-            "customer_details": None, "client_reference_id": params.get("client_reference_id"),
-            "metadata": params.get("metadata") or {}, "success_url": params.get("success_url"),
-            "cancel_url": params.get("cancel_url"), "created": now,
-            "expires_at": int(params.get("expires_at") or now + 24 * 3600), "payment_intent": None,
-            "subscription": None, "customer": None, "url": f"{self.base_url}/pay/{sid}",
+            "id": sid,
+            "object": "checkout.session",
+            "livemode": False,
+            "mode": mode,
+            "status": "open",
+            "payment_status": "unpaid",
+            "amount_total": total,
+            "amount_subtotal": total,
+            "currency": lines[0]["currency"],
+            "customer_email": params.get("customer_email"),
+            "customer_details": None,
+            "client_reference_id": params.get("client_reference_id"),
+            "metadata": params.get("metadata") or {},
+            "success_url": params.get("success_url"),
+            "cancel_url": params.get("cancel_url"),
+            "created": now,
+            "expires_at": int(params.get("expires_at") or now + 24 * 3600),
+            "payment_intent": None,
+            "subscription": None,
+            "customer": None,
+            "url": f"{self.base_url}/pay/{sid}",
             "subscription_metadata": ((params.get("subscription_data") or {}).get("metadata") or {}),
         }
         with self._lock:
@@ -242,9 +280,12 @@ class StripeSandbox:
             return self._error(404, f"No such checkout.session: '{request.path_params['sid']}'")
         session = found["session"]
         if session["status"] != "open":
-            return self._error(400, f"Only Checkout Sessions with a status in [\"open\"] can be expired. "
-                                    f"This Checkout Session has a status of \"{session['status']}\".",
-                               "checkout_session_not_open")
+            return self._error(
+                400,
+                f'Only Checkout Sessions with a status in ["open"] can be expired. '
+                f'This Checkout Session has a status of "{session["status"]}".',
+                "checkout_session_not_open",
+            )
         session["status"] = "expired"
         self.emit("checkout.session.expired", self._public(session))
         return JSONResponse(self._public(session))
@@ -258,8 +299,13 @@ class StripeSandbox:
             if key and key in self._idempotent:
                 first_body, status, answer = self._idempotent[key]
                 if first_body != body:
-                    return self._error(400, "Keys for idempotent requests can only be used with the same parameters "
-                                       "they were first used with.", "idempotency_key_in_use", "idempotency_error")
+                    return self._error(
+                        400,
+                        "Keys for idempotent requests can only be used with the same parameters "
+                        "they were first used with.",
+                        "idempotency_key_in_use",
+                        "idempotency_error",
+                    )
                 self.refund_requests.append({"key": key, "replayed": True, "params": decode_form(body)})
                 return JSONResponse(answer, status_code=status, headers={"Idempotent-Replayed": "true"})
             answer = self._refund(decode_form(body))
@@ -276,9 +322,16 @@ class StripeSandbox:
         amount = int(params.get("amount") or remaining)
         if amount < 1 or amount > remaining:
             return self._error(400, "Refund amount is greater than the unrefunded charge", "amount_too_large")
-        refund = {"id": _id("re"), "object": "refund", "amount": amount, "charge": charge["id"],
-                  "payment_intent": charge["payment_intent"], "currency": charge["currency"], "status": "succeeded",
-                  "created": int(time.time())}
+        refund = {
+            "id": _id("re"),
+            "object": "refund",
+            "amount": amount,
+            "charge": charge["id"],
+            "payment_intent": charge["payment_intent"],
+            "currency": charge["currency"],
+            "status": "succeeded",
+            "created": int(time.time()),
+        }
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
         charge["refunds"]["data"].insert(0, refund)
@@ -304,9 +357,13 @@ class StripeSandbox:
             return HTMLResponse(_page("Link not found", "<p>This payment link does not exist.</p>"), status_code=404)
         session = found["session"]
         if session["status"] != "open":
-            return HTMLResponse(_page("This link has expired" if session["status"] == "expired" else "Already paid",
-                                      "<p>This checkout is no longer open. Go back to the shop to start again.</p>"),
-                                status_code=410)
+            return HTMLResponse(
+                _page(
+                    "This link has expired" if session["status"] == "expired" else "Already paid",
+                    "<p>This checkout is no longer open. Go back to the shop to start again.</p>",
+                ),
+                status_code=410,
+            )
         rows = "".join(
             f"<tr><td>{html.escape(line['name'])} × {line['quantity']}"
             f"{' <small>(every ' + html.escape(str(line['recurring'].get('interval'))) + ')</small>' if line['recurring'] else ''}"
@@ -332,20 +389,40 @@ class StripeSandbox:
             return HTMLResponse(_page("Checkout closed", "<p>This checkout is no longer open.</p>"), status_code=410)
         session = found["session"]
         pi, charge_id = _id("pi"), _id("ch")
-        session.update(status="complete", payment_status="paid", payment_intent=pi, customer=_id("cus"),
-                       customer_details={"email": session.get("customer_email")})
-        self.charges[pi] = {"id": charge_id, "object": "charge", "amount": session["amount_total"],
-                            "amount_refunded": 0, "currency": session["currency"], "payment_intent": pi,
-                            "refunded": False, "refunds": {"object": "list", "data": []}, "paid": True}
+        session.update(
+            status="complete",
+            payment_status="paid",
+            payment_intent=pi,
+            customer=_id("cus"),
+            customer_details={"email": session.get("customer_email")},
+        )
+        self.charges[pi] = {
+            "id": charge_id,
+            "object": "charge",
+            "amount": session["amount_total"],
+            "amount_refunded": 0,
+            "currency": session["currency"],
+            "payment_intent": pi,
+            "refunded": False,
+            "refunds": {"object": "list", "data": []},
+            "paid": True,
+        }
         if session["mode"] == "subscription":
             sub_id = _id("sub")
             now = int(time.time())
             self.subscriptions[sub_id] = {
-                "id": sub_id, "object": "subscription", "status": "active", "customer": session["customer"],
-                "current_period_start": now, "current_period_end": now + 30 * 86400, "cancel_at_period_end": False,
-                "canceled_at": None, "metadata": session["subscription_metadata"],
-                "latest_invoice_amount": sum(line["unit_amount"] * line["quantity"] for line in found["lines"]
-                                             if line["recurring"]),
+                "id": sub_id,
+                "object": "subscription",
+                "status": "active",
+                "customer": session["customer"],
+                "current_period_start": now,
+                "current_period_end": now + 30 * 86400,
+                "cancel_at_period_end": False,
+                "canceled_at": None,
+                "metadata": session["subscription_metadata"],
+                "latest_invoice_amount": sum(
+                    line["unit_amount"] * line["quantity"] for line in found["lines"] if line["recurring"]
+                ),
                 "currency": session["currency"],
             }
             session["subscription"] = sub_id
@@ -357,10 +434,19 @@ class StripeSandbox:
 
     def _emit_invoice(self, sub_id: str, reason: str, amount: int) -> dict[str, Any]:
         sub = self.subscriptions[sub_id]
-        invoice = {"id": _id("in"), "object": "invoice", "subscription": sub_id, "customer": sub["customer"],
-                   "billing_reason": reason, "amount_paid": amount, "currency": sub["currency"], "status": "paid",
-                   "payment_intent": _id("pi"), "subscription_details": {"metadata": sub["metadata"]},
-                   "period_end": sub["current_period_end"]}
+        invoice = {
+            "id": _id("in"),
+            "object": "invoice",
+            "subscription": sub_id,
+            "customer": sub["customer"],
+            "billing_reason": reason,
+            "amount_paid": amount,
+            "currency": sub["currency"],
+            "status": "paid",
+            "payment_intent": _id("pi"),
+            "subscription_details": {"metadata": sub["metadata"]},
+            "period_end": sub["current_period_end"],
+        }
         return self.emit("invoice.paid", invoice)
 
     async def _decline(self, request: Request) -> Response:
@@ -371,8 +457,10 @@ class StripeSandbox:
         self.emit("checkout.session.async_payment_failed", self._public(session))
         back = (session.get("cancel_url") or "/").replace("{CHECKOUT_SESSION_ID}", session["id"])
         back += ("&" if "?" in back else "?") + "declined=1"
-        body = ("<p id='declined-message' class='error'>Your card was declined. No money was taken.</p>"
-                f"<p><a id='back-to-shop' href='{html.escape(back, quote=True)}'>Return to the shop</a></p>")
+        body = (
+            "<p id='declined-message' class='error'>Your card was declined. No money was taken.</p>"
+            f"<p><a id='back-to-shop' href='{html.escape(back, quote=True)}'>Return to the shop</a></p>"
+        )
         return HTMLResponse(_page("Payment declined", body), status_code=402)
 
     # --- sandbox controls -------------------------------------------------------------

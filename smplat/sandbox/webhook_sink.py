@@ -38,7 +38,9 @@ def list_posts(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
 class WebhookSink:
     """Answers `ok` like Slack; a body that is not a JSON object gets 400 `invalid_payload`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8093, directory: str | os.PathLike[str] = "var/webhooks") -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 8093, directory: str | os.PathLike[str] = "var/webhooks"
+    ) -> None:
         self.directory = Path(directory)
 
         async def hook(request: Request) -> Response:
@@ -54,8 +56,9 @@ class WebhookSink:
         async def posts(_request: Request) -> Response:
             return JSONResponse(list_posts(self.directory))
 
-        app = Starlette(routes=[Route("/hooks/{name}", hook, methods=["POST"]),
-                                Route("/sandbox/posts", posts, methods=["GET"])])
+        app = Starlette(
+            routes=[Route("/hooks/{name}", hook, methods=["POST"]), Route("/sandbox/posts", posts, methods=["GET"])]
+        )
         self._server = HttpSandboxServer(app, host, port, "webhook-sink")
 
     @property

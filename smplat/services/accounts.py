@@ -13,7 +13,7 @@ import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -33,14 +33,31 @@ _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a miss costs the same time as a hit.
 _DUMMY_HASH = _hasher.hash("dummy-password-for-timing")
 
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 200
 _COMMON_PASSWORDS = frozenset(
     {
-        "password", "password1", "password12", "password123", "1234567890", "12345678910",
-        "qwertyuiop", "qwerty1234", "iloveyou12", "letmein123", "welcome123", "administrator",
-        "passw0rd123", "abcdefghij", "abc1234567", "0987654321", "1111111111", "0000000000",
+        "password",
+        "password1",
+        "password12",
+        "password123",
+        "1234567890",
+        "12345678910",
+        "qwertyuiop",
+        "qwerty1234",
+        "iloveyou12",
+        "letmein123",
+        "welcome123",
+        "administrator",
+        "passw0rd123",
+        "abcdefghij",
+        "abc1234567",
+        "0987654321",
+        "1111111111",
+        "0000000000",
     }
 )
 SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
@@ -151,7 +168,12 @@ def is_admin(role: str | None) -> bool:
 
 
 def sign_up(
-    session: Session, *, email: str, password: str, full_name: str = "", role: Role = Role.CUSTOMER,
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    full_name: str = "",
+    role: Role = Role.CUSTOMER,
     ip_address: str = "",
 ) -> User:
     """Create a customer account; raises AccountError (or RateLimited) and writes nothing on bad input."""
@@ -170,7 +192,9 @@ def sign_up(
     except IntegrityError:
         # Two sign-ups raced; the unique index decided.
         session.rollback()
-        raise AccountError("email_taken", "An account with this email already exists. Sign in instead.", "email") from None
+        raise AccountError(
+            "email_taken", "An account with this email already exists. Sign in instead.", "email"
+        ) from None
     return user
 
 
@@ -191,7 +215,11 @@ def _throttle_rules(kind: AttemptKind) -> tuple[int, int, int]:
 
 
 def check_throttle(
-    session: Session, *, email: str, ip_address: str, now: datetime | None = None,
+    session: Session,
+    *,
+    email: str,
+    ip_address: str,
+    now: datetime | None = None,
     kind: AttemptKind = AttemptKind.PASSWORD,
 ) -> Throttle:
     """Too many counted attempts of this kind for this email, or from this IP, inside the window?
@@ -218,26 +246,37 @@ def check_throttle(
     if count < limit:
         return Throttle(False)
     if oldest is not None and oldest.tzinfo is None:  # aggregate results skip the column type
-        oldest = oldest.replace(tzinfo=timezone.utc)
+        oldest = oldest.replace(tzinfo=UTC)
     unlock = (oldest or now) + timedelta(minutes=window_minutes)
     minutes = max(1, math.ceil((unlock - now).total_seconds() / 60))
     return Throttle(True, minutes)
 
 
 def ensure_not_throttled(
-    session: Session, *, email: str, ip_address: str, kind: AttemptKind = AttemptKind.PASSWORD,
-    now: datetime | None = None, field: str | None = None,
+    session: Session,
+    *,
+    email: str,
+    ip_address: str,
+    kind: AttemptKind = AttemptKind.PASSWORD,
+    now: datetime | None = None,
+    field: str | None = None,
 ) -> None:
     """Raise SignInThrottled ("Too many attempts. Try again in 4 minutes.") when throttled."""
     throttle = check_throttle(session, email=email, ip_address=ip_address, now=now, kind=kind)
     if throttle.limited:
-        raise SignInThrottled(rate_limits.wait_message(throttle.retry_after_minutes * 60),
-                              throttle.retry_after_minutes, field)
+        raise SignInThrottled(
+            rate_limits.wait_message(throttle.retry_after_minutes * 60), throttle.retry_after_minutes, field
+        )
 
 
 def record_attempt(
-    session: Session, *, email: str, ip_address: str, succeeded: bool,
-    kind: AttemptKind = AttemptKind.PASSWORD, now: datetime | None = None,
+    session: Session,
+    *,
+    email: str,
+    ip_address: str,
+    succeeded: bool,
+    kind: AttemptKind = AttemptKind.PASSWORD,
+    now: datetime | None = None,
 ) -> None:
     """Write one attempt in its OWN transaction, committed at once.
 
@@ -245,8 +284,15 @@ def record_attempt(
     rolls back; a failure written there would vanish and throttling would never start.
     """
     with Session(session.get_bind().engine, expire_on_commit=False) as own:
-        own.add(LoginAttempt(email=normalize_email(email), ip_address=(ip_address or "")[:64], succeeded=succeeded,
-                             kind=kind.value, created_at=now or utcnow()))
+        own.add(
+            LoginAttempt(
+                email=normalize_email(email),
+                ip_address=(ip_address or "")[:64],
+                succeeded=succeeded,
+                kind=kind.value,
+                created_at=now or utcnow(),
+            )
+        )
         own.commit()
 
 
@@ -257,7 +303,9 @@ def authenticate(
     now = now or utcnow()
     email = normalize_email(email)
     if not email or not password:
-        raise AccountError("credentials_required", "Enter your email and password.", "email" if not email else "password")
+        raise AccountError(
+            "credentials_required", "Enter your email and password.", "email" if not email else "password"
+        )
     rate_limits.hit_all([("signin_ip", ip_address), ("signin_email", email)])
     ensure_not_throttled(session, email=email, ip_address=ip_address, now=now)
     user = session.execute(select(User).where(User.email == email)).scalars().first()
@@ -266,8 +314,11 @@ def authenticate(
     if not ok:
         record_attempt(session, email=email, ip_address=ip_address, succeeded=False, now=now)
         raise AccountError("credentials_invalid", "That email and password don't match an account.", "password")
-    session.add(LoginAttempt(email=email, ip_address=ip_address[:64], succeeded=True,
-                             kind=AttemptKind.PASSWORD.value, created_at=now))
+    session.add(
+        LoginAttempt(
+            email=email, ip_address=ip_address[:64], succeeded=True, kind=AttemptKind.PASSWORD.value, created_at=now
+        )
+    )
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now
@@ -369,8 +420,10 @@ def resolve_session(session: Session, raw_token: str | None, now: datetime | Non
             UserSession.revoked_at.is_(None),
             UserSession.expires_at > now,
             # Unused for longer than the idle timeout: refused (a forgotten shared computer).
-            or_(UserSession.last_seen_at > idle_cutoff,
-                and_(UserSession.last_seen_at.is_(None), UserSession.created_at > idle_cutoff)),
+            or_(
+                UserSession.last_seen_at > idle_cutoff,
+                and_(UserSession.last_seen_at.is_(None), UserSession.created_at > idle_cutoff),
+            ),
             User.is_active.is_(True),
         )
     ).first()
@@ -408,8 +461,11 @@ def invalidate_reset_links(session: Session, user_id: int, now: datetime | None 
     """Spend every unused password-reset link of a user (after a reset or a password change)."""
     result = session.execute(
         update(AuthToken)
-        .where(AuthToken.user_id == user_id, AuthToken.purpose == TokenPurpose.PASSWORD_RESET.value,
-               AuthToken.used_at.is_(None))
+        .where(
+            AuthToken.user_id == user_id,
+            AuthToken.purpose == TokenPurpose.PASSWORD_RESET.value,
+            AuthToken.used_at.is_(None),
+        )
         .values(used_at=now or utcnow())
     )
     return result.rowcount
@@ -431,14 +487,23 @@ def request_password_reset(session: Session, email: str, ip_address: str = "") -
     rate_limits.hit_all([("reset_ip", ip_address), ("reset_email", email)])
     ensure_not_throttled(session, email=email, ip_address=ip_address, kind=AttemptKind.RESET, field="email")
     # Every request counts, known address or not; committed below before any email is sent.
-    session.add(LoginAttempt(email=email, ip_address=(ip_address or "")[:64], succeeded=True,
-                             kind=AttemptKind.RESET.value, created_at=utcnow()))
+    session.add(
+        LoginAttempt(
+            email=email,
+            ip_address=(ip_address or "")[:64],
+            succeeded=True,
+            kind=AttemptKind.RESET.value,
+            created_at=utcnow(),
+        )
+    )
     user = session.execute(select(User).where(User.email == email, User.is_active.is_(True))).scalars().first()
     if user is None:
         session.commit()
         return None
     settings = get_settings()
-    raw = _issue_token(session, user, TokenPurpose.PASSWORD_RESET, timedelta(minutes=settings.password_reset_ttl_minutes))
+    raw = _issue_token(
+        session, user, TokenPurpose.PASSWORD_RESET, timedelta(minutes=settings.password_reset_ttl_minutes)
+    )
     url = f"{settings.public_base_url.rstrip('/')}/reset-password?token={raw}"
     session.commit()  # the link must work even if sending is retried by the user
     send_password_reset(user.email, url, settings.password_reset_ttl_minutes)
@@ -465,12 +530,16 @@ def reset_password_token_is_valid(session: Session, raw: str, now: datetime | No
 def reset_password(session: Session, raw_token: str, new_password: str, now: datetime | None = None) -> User:
     """Set a new password from an emailed link; signs out every session of the account."""
     now = now or utcnow()
-    token_row = session.execute(
-        select(AuthToken).where(
-            AuthToken.token_hash == hash_token(raw_token or ""),
-            AuthToken.purpose == TokenPurpose.PASSWORD_RESET.value,
+    token_row = (
+        session.execute(
+            select(AuthToken).where(
+                AuthToken.token_hash == hash_token(raw_token or ""),
+                AuthToken.purpose == TokenPurpose.PASSWORD_RESET.value,
+            )
         )
-    ).scalars().first()
+        .scalars()
+        .first()
+    )
     user = session.get(User, token_row.user_id) if token_row else None
     validate_password(new_password, user.email if user else "")
     token = _redeem_token(session, raw_token, TokenPurpose.PASSWORD_RESET, now)
@@ -487,8 +556,14 @@ def reset_password(session: Session, raw_token: str, new_password: str, now: dat
 
 
 def change_password(
-    session: Session, *, user_id: int, current_password: str, new_password: str,
-    keep_session_token: str | None = None, ip_address: str = "", now: datetime | None = None,
+    session: Session,
+    *,
+    user_id: int,
+    current_password: str,
+    new_password: str,
+    keep_session_token: str | None = None,
+    ip_address: str = "",
+    now: datetime | None = None,
 ) -> User:
     """A signed-in user changes their password: every other session ends, every reset link dies.
 
@@ -537,8 +612,12 @@ def list_users(session: Session, *, limit: int = 100, offset: int = 0) -> list[d
     rows = session.execute(select(User).order_by(User.created_at.desc()).limit(limit).offset(offset)).scalars().all()
     return [
         {
-            "id": user.id, "email": user.email, "full_name": user.full_name, "role": user.role,
-            "is_active": user.is_active, "created_at": user.created_at.strftime("%Y-%m-%d"),
+            "id": user.id,
+            "email": user.email,
+            "full_name": user.full_name,
+            "role": user.role,
+            "is_active": user.is_active,
+            "created_at": user.created_at.strftime("%Y-%m-%d"),
             "last_login": user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at else "never",
         }
         for user in rows

@@ -35,31 +35,57 @@ class Alert:
 
 def evaluate(session: Session, now: datetime, settings: Settings) -> list[Alert]:
     alerts: list[Alert] = []
-    dead = session.execute(select(func.count()).where(FulfillmentTask.status == TaskStatus.DEAD_LETTER.value)).scalar_one()
+    dead = session.execute(
+        select(func.count()).where(FulfillmentTask.status == TaskStatus.DEAD_LETTER.value)
+    ).scalar_one()
     if dead >= settings.alert_dead_letter_threshold:
         alerts.append(Alert("dead_letters", f"count:{dead}", f"{dead} fulfilment task(s) in the dead letters"))
-    for provider in session.execute(select(Provider).where(Provider.is_active.is_(True)).order_by(Provider.id)).scalars():
+    for provider in session.execute(
+        select(Provider).where(Provider.is_active.is_(True)).order_by(Provider.id)
+    ).scalars():
         if provider.health_status in (ProviderHealth.DOWN.value, ProviderHealth.DEGRADED.value):
-            alerts.append(Alert("provider_down", f"provider:{provider.id}", f"Provider {provider.name} is {provider.health_status}"))
-        if provider.balance is not None and provider.low_balance_threshold is not None and provider.balance < provider.low_balance_threshold:
-            alerts.append(Alert("low_balance", f"provider:{provider.id}",
-                                f"Provider {provider.name} balance {_amount(provider.balance, provider.balance_currency)} "
-                                f"is below {_amount(provider.low_balance_threshold, provider.balance_currency)}"))
+            alerts.append(
+                Alert(
+                    "provider_down", f"provider:{provider.id}", f"Provider {provider.name} is {provider.health_status}"
+                )
+            )
+        if (
+            provider.balance is not None
+            and provider.low_balance_threshold is not None
+            and provider.balance < provider.low_balance_threshold
+        ):
+            alerts.append(
+                Alert(
+                    "low_balance",
+                    f"provider:{provider.id}",
+                    f"Provider {provider.name} balance {_amount(provider.balance, provider.balance_currency)} "
+                    f"is below {_amount(provider.low_balance_threshold, provider.balance_currency)}",
+                )
+            )
     a = FulfillmentAttempt
     failed_outcomes = (AttemptOutcome.RETRIED.value, AttemptOutcome.DEAD_LETTERED.value)
-    rows = session.execute(select(a.provider_id, func.count(), func.sum(func.cast(a.outcome.in_(failed_outcomes), sa_int())))
-                           .where(a.created_at >= now - timedelta(hours=1), a.provider_id.is_not(None))
-                           .group_by(a.provider_id)).all()
+    rows = session.execute(
+        select(a.provider_id, func.count(), func.sum(func.cast(a.outcome.in_(failed_outcomes), sa_int())))
+        .where(a.created_at >= now - timedelta(hours=1), a.provider_id.is_not(None))
+        .group_by(a.provider_id)
+    ).all()
     names = dict(session.execute(select(Provider.id, Provider.name)).all())
     for provider_id, total, failed in rows:
         failed = int(failed or 0)
         if total >= settings.alert_failure_rate_min_attempts and failed / total > settings.alert_failure_rate_threshold:
-            alerts.append(Alert("failure_rate", f"provider:{provider_id}",
-                                f"Provider {names.get(provider_id)} failed {failed} of {total} attempts in the last hour"))
-    shares = session.execute(select(OrderItem.product_id, ProviderOrder.provider_id, func.count())
-                             .join(OrderItem, OrderItem.id == ProviderOrder.order_item_id)
-                             .where(ProviderOrder.created_at >= now - timedelta(days=1), ProviderOrder.external_order_id.is_not(None))
-                             .group_by(OrderItem.product_id, ProviderOrder.provider_id)).all()
+            alerts.append(
+                Alert(
+                    "failure_rate",
+                    f"provider:{provider_id}",
+                    f"Provider {names.get(provider_id)} failed {failed} of {total} attempts in the last hour",
+                )
+            )
+    shares = session.execute(
+        select(OrderItem.product_id, ProviderOrder.provider_id, func.count())
+        .join(OrderItem, OrderItem.id == ProviderOrder.order_item_id)
+        .where(ProviderOrder.created_at >= now - timedelta(days=1), ProviderOrder.external_order_id.is_not(None))
+        .group_by(OrderItem.product_id, ProviderOrder.provider_id)
+    ).all()
     per_product: dict[Any, list[tuple[int, int]]] = {}
     for product_id, provider_id, count in shares:
         per_product.setdefault(product_id, []).append((provider_id, count))
@@ -67,8 +93,13 @@ def evaluate(session: Session, now: datetime, settings: Settings) -> list[Alert]
         total = sum(c for _, c in parts)
         provider_id, top = max(parts, key=lambda p: p[1])
         if total >= settings.alert_provider_share_min_orders and top / total > settings.alert_provider_share_threshold:
-            alerts.append(Alert("provider_share", f"product:{product_id}",
-                                f"Provider {names.get(provider_id)} carries {top} of {total} orders of product {product_id} in the last day"))
+            alerts.append(
+                Alert(
+                    "provider_share",
+                    f"product:{product_id}",
+                    f"Provider {names.get(provider_id)} carries {top} of {total} orders of product {product_id} in the last day",
+                )
+            )
     return alerts
 
 
@@ -77,7 +108,7 @@ def _amount(value: Any, currency: str | None) -> str:
     return f"{value:,.2f}" + (f" {currency}" if currency else "")
 
 
-def sa_int():  # noqa: ANN201
+def sa_int():
     import sqlalchemy as sa
 
     return sa.Integer
@@ -86,11 +117,15 @@ def sa_int():  # noqa: ANN201
 def _due(session: Session, alert: Alert, now: datetime, settings: Settings) -> bool:
     """Record the alert; True when it should be sent now."""
     kind_subject = alert.subject if alert.kind != "dead_letters" else "dead_letters"
-    notice = session.execute(select(AlertNotice).where(AlertNotice.kind == alert.kind,
-                                                       AlertNotice.subject == kind_subject)).scalars().first()
+    notice = (
+        session.execute(select(AlertNotice).where(AlertNotice.kind == alert.kind, AlertNotice.subject == kind_subject))
+        .scalars()
+        .first()
+    )
     if notice is None:
-        notice = AlertNotice(kind=alert.kind, subject=kind_subject, message=alert.message, last_raised_at=now,
-                             created_at=now)
+        notice = AlertNotice(
+            kind=alert.kind, subject=kind_subject, message=alert.message, last_raised_at=now, created_at=now
+        )
         try:
             with session.begin_nested():
                 session.add(notice)
@@ -98,9 +133,11 @@ def _due(session: Session, alert: Alert, now: datetime, settings: Settings) -> b
         except IntegrityError:
             return False  # another process raised it at the same moment and sends it
     grew = alert.kind == "dead_letters" and notice.message != alert.message
-    repeat = notice.last_sent_at is None or now - notice.last_sent_at >= timedelta(minutes=settings.alert_repeat_minutes)
+    repeat = notice.last_sent_at is None or now - notice.last_sent_at >= timedelta(
+        minutes=settings.alert_repeat_minutes
+    )
     if alert.kind == "dead_letters":
-        send = notice.last_sent_at is None or grew and repeat
+        send = notice.last_sent_at is None or (grew and repeat)
     else:
         send = repeat
     notice.times_raised += 1
@@ -120,16 +157,22 @@ def send(alerts: list[Alert], settings: Settings) -> dict[str, int]:
         from smplat.services.email import send_email
 
         try:
-            send_email([x.strip() for x in settings.alert_email_to.split(",") if x.strip()],
-                       f"{settings.brand_name} alert: {alerts[0].message}"[:180] if len(alerts) == 1
-                       else f"{settings.brand_name}: {len(alerts)} operational alerts", text)
+            send_email(
+                [x.strip() for x in settings.alert_email_to.split(",") if x.strip()],
+                f"{settings.brand_name} alert: {alerts[0].message}"[:180]
+                if len(alerts) == 1
+                else f"{settings.brand_name}: {len(alerts)} operational alerts",
+                text,
+            )
             counts["emailed"] += 1
-        except Exception:  # noqa: BLE001 - an alert channel failing must not stop the other
+        except Exception:
             logger.exception("alert email failed")
             counts["send_errors"] += 1
     if settings.alert_webhook_url.strip():
         try:
-            response = httpx.post(settings.alert_webhook_url, json={"text": f"{settings.brand_name} alerts\n{text}"}, timeout=10)
+            response = httpx.post(
+                settings.alert_webhook_url, json={"text": f"{settings.brand_name} alerts\n{text}"}, timeout=10
+            )
             response.raise_for_status()
             counts["webhooks"] += 1
         except httpx.HTTPError:

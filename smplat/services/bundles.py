@@ -43,11 +43,19 @@ class BundleView:
 
     def as_row(self) -> dict[str, object]:
         return {
-            "slug": self.slug, "title": self.title, "description": self.description,
-            "discount": self.discount_label, "primary_slug": self.primary_slug, "primary_title": self.primary_title,
+            "slug": self.slug,
+            "title": self.title,
+            "description": self.description,
+            "discount": self.discount_label,
+            "primary_slug": self.primary_slug,
+            "primary_title": self.primary_title,
             "items": [
-                {"slug": i.product_slug, "title": i.product_title, "offer": i.preset_label,
-                 "price": format_money(i.price_minor, self.currency) if i.price_minor is not None else ""}
+                {
+                    "slug": i.product_slug,
+                    "title": i.product_title,
+                    "offer": i.preset_label,
+                    "price": format_money(i.price_minor, self.currency) if i.price_minor is not None else "",
+                }
                 for i in self.items
             ],
         }
@@ -77,11 +85,19 @@ def list_bundles(session: Session, *, product_slug: str | None = None, limit: in
         return []
     ids = [bundle.id for bundle, *_ in bundles]
     item_rows = session.execute(
-        select(ProductBundleItem.bundle_id, Product.slug, Product.title, Product.unit_label,
-               ProductPreset.label, ProductPreset.price_hint_minor)
+        select(
+            ProductBundleItem.bundle_id,
+            Product.slug,
+            Product.title,
+            Product.unit_label,
+            ProductPreset.label,
+            ProductPreset.price_hint_minor,
+        )
         .join(Product, Product.id == ProductBundleItem.product_id)
-        .outerjoin(ProductPreset, and_(ProductPreset.product_id == Product.id,
-                                       ProductPreset.key == ProductBundleItem.preset_key))
+        .outerjoin(
+            ProductPreset,
+            and_(ProductPreset.product_id == Product.id, ProductPreset.key == ProductBundleItem.preset_key),
+        )
         .where(ProductBundleItem.bundle_id.in_(ids), Product.status == ProductStatus.ACTIVE.value)
         .order_by(ProductBundleItem.bundle_id, ProductBundleItem.sort_order, ProductBundleItem.id)
     ).all()
@@ -89,9 +105,16 @@ def list_bundles(session: Session, *, product_slug: str | None = None, limit: in
     for bundle_id, slug, title, unit, preset_label, price_hint in item_rows:
         items[bundle_id].append(BundleItemView(slug, title, preset_label or f"Any amount of {unit}", price_hint))
     return [
-        BundleView(slug=bundle.slug, title=bundle.title, description=bundle.description,
-                   discount_bps=bundle.discount_bps, primary_slug=p_slug, primary_title=p_title, currency=currency,
-                   items=items.get(bundle.id, []))
+        BundleView(
+            slug=bundle.slug,
+            title=bundle.title,
+            description=bundle.description,
+            discount_bps=bundle.discount_bps,
+            primary_slug=p_slug,
+            primary_title=p_title,
+            currency=currency,
+            items=items.get(bundle.id, []),
+        )
         for bundle, p_slug, p_title, currency in bundles
         if items.get(bundle.id)  # a bundle whose extras are all retired offers nothing
     ]

@@ -43,11 +43,25 @@ def new_guest_token() -> str:
 
 def find_cart(session: Session, *, user_id: int | None, guest_token: str | None) -> Cart | None:
     if user_id:
-        return session.execute(select(Cart).where(Cart.user_id == user_id, Cart.status == CartStatus.ACTIVE.value)
-                               .order_by(Cart.id.desc())).scalars().first()
+        return (
+            session.execute(
+                select(Cart)
+                .where(Cart.user_id == user_id, Cart.status == CartStatus.ACTIVE.value)
+                .order_by(Cart.id.desc())
+            )
+            .scalars()
+            .first()
+        )
     if guest_token:
-        return session.execute(select(Cart).where(Cart.guest_token_hash == hash_token(guest_token),
-                                                  Cart.status == CartStatus.ACTIVE.value)).scalars().first()
+        return (
+            session.execute(
+                select(Cart).where(
+                    Cart.guest_token_hash == hash_token(guest_token), Cart.status == CartStatus.ACTIVE.value
+                )
+            )
+            .scalars()
+            .first()
+        )
     return None
 
 
@@ -78,8 +92,9 @@ class DetailCache:
 
     def get(self, product_id: int) -> ProductDetail | None:
         if product_id not in self._by_id:
-            slug = self.session.execute(select(Product.slug).where(Product.id == product_id,
-                                                                  Product.status == ProductStatus.ACTIVE.value)).scalar()
+            slug = self.session.execute(
+                select(Product.slug).where(Product.id == product_id, Product.status == ProductStatus.ACTIVE.value)
+            ).scalar()
             self._by_id[product_id] = catalog.get_product_detail(self.session, slug) if slug else None
         return self._by_id[product_id]
 
@@ -102,14 +117,16 @@ class StoredLine:
     quote: Quote
 
 
-def add_item(session: Session, cart: Cart, product_slug: str, raw_configuration: Any, quantity: int, *,
-             visitor: str | None) -> CartItem:
+def add_item(
+    session: Session, cart: Cart, product_slug: str, raw_configuration: Any, quantity: int, *, visitor: str | None
+) -> CartItem:
     """Validate and price, then store. Raises ConfigurationInvalid (nothing stored) or CartError."""
     return add_line(session, cart, product_slug, raw_configuration, quantity, visitor=visitor).item
 
 
-def add_line(session: Session, cart: Cart, product_slug: str, raw_configuration: Any, quantity: int, *,
-             visitor: str | None) -> StoredLine:
+def add_line(
+    session: Session, cart: Cart, product_slug: str, raw_configuration: Any, quantity: int, *, visitor: str | None
+) -> StoredLine:
     """`add_item`, returning the quote too: the line is priced once."""
     detail = catalog.get_product_detail(session, product_slug)
     if detail is None:
@@ -149,15 +166,30 @@ def owned_item(session: Session, *, owner: dict[str, Any], item_id: Any) -> Cart
         return None
 
 
-def update_item(session: Session, cart: Cart, item_id: Any, *, quantity: Any = None,
-                raw_configuration: Any = None, visitor: str | None) -> CartItem:
+def update_item(
+    session: Session,
+    cart: Cart,
+    item_id: Any,
+    *,
+    quantity: Any = None,
+    raw_configuration: Any = None,
+    visitor: str | None,
+) -> CartItem:
     """Change quantity and/or configuration; re-validated and re-priced, or refused unchanged."""
-    return update_line(session, cart, item_id, quantity=quantity, raw_configuration=raw_configuration,
-                       visitor=visitor).item
+    return update_line(
+        session, cart, item_id, quantity=quantity, raw_configuration=raw_configuration, visitor=visitor
+    ).item
 
 
-def update_line(session: Session, cart: Cart, item_id: Any, *, quantity: Any = None,
-                raw_configuration: Any = None, visitor: str | None) -> StoredLine:
+def update_line(
+    session: Session,
+    cart: Cart,
+    item_id: Any,
+    *,
+    quantity: Any = None,
+    raw_configuration: Any = None,
+    visitor: str | None,
+) -> StoredLine:
     """`update_item`, returning the quote too: the line is priced once."""
     item = _owned_item(session, cart, item_id)
     detail = DetailCache(session).get(item.product_id)
@@ -202,7 +234,9 @@ class PricedLine:
             "summary": pricing.summary(self.detail, config) if self.detail else "",
             "fields": ", ".join(f"{k}: {v}" for k, v in config.fields.items()),
             "quantity": self.item.quantity,
-            "unit_price": format_money(self.quote.unit_price_minor if self.quote else self.item.unit_price_minor, currency),
+            "unit_price": format_money(
+                self.quote.unit_price_minor if self.quote else self.item.unit_price_minor, currency
+            ),
             "total": format_money(self.quote.total_minor if self.quote else self.item.line_total_minor, currency),
             "billing": "" if billing == "one_time" else f"every {self.quote.interval}" if self.quote else "",
             "error": "; ".join(self.errors.values()),
@@ -227,8 +261,9 @@ class PricedCart:
         return sum(line.quote.total_minor for line in self.lines if line.quote)
 
 
-def price_cart(session: Session, cart: Cart | None, *, visitor: str | None,
-               known: dict[int, Quote] | None = None) -> PricedCart:
+def price_cart(
+    session: Session, cart: Cart | None, *, visitor: str | None, known: dict[int, Quote] | None = None
+) -> PricedCart:
     """Re-validate and re-price every line now; lines that broke carry their errors.
 
     A read: nothing is written (the price stored on a line is what it was priced at when it
@@ -247,8 +282,7 @@ def price_cart(session: Session, cart: Cart | None, *, visitor: str | None,
         quote = (known or {}).get(item.id)
         if quote is None:
             try:
-                quote = pricing.price_for(session, detail, item.configuration, quantity=item.quantity,
-                                          visitor=visitor)
+                quote = pricing.price_for(session, detail, item.configuration, quantity=item.quantity, visitor=visitor)
             except ConfigurationInvalid as exc:
                 lines.append(PricedLine(item, detail, None, exc.errors))
                 continue
@@ -302,8 +336,9 @@ def item_count(session: Session, *, user_id: int | None, guest_token: str | None
 # --- saved configurations (signed-in customers) -------------------------------------------
 
 
-def save_configuration(session: Session, *, user_id: int, product_slug: str, name: str, raw_configuration: Any,
-                       quantity: int) -> Any:
+def save_configuration(
+    session: Session, *, user_id: int, product_slug: str, name: str, raw_configuration: Any, quantity: int
+) -> Any:
     """Validate, then store under a name (the same name overwrites). Raises CartError/ConfigurationInvalid."""
     from smplat.models.merchandising import SavedConfiguration
 
@@ -314,9 +349,17 @@ def save_configuration(session: Session, *, user_id: int, product_slug: str, nam
     if detail is None:
         raise CartError("This service is not available any more.")
     quote = pricing.price_for(session, detail, raw_configuration, quantity=quantity)
-    row = session.execute(select(SavedConfiguration).where(
-        SavedConfiguration.user_id == user_id, SavedConfiguration.product_id == detail.product.id,
-        SavedConfiguration.name == name)).scalars().first()
+    row = (
+        session.execute(
+            select(SavedConfiguration).where(
+                SavedConfiguration.user_id == user_id,
+                SavedConfiguration.product_id == detail.product.id,
+                SavedConfiguration.name == name,
+            )
+        )
+        .scalars()
+        .first()
+    )
     if row is None:
         row = SavedConfiguration(user_id=user_id, product_id=detail.product.id, name=name)
         session.add(row)
@@ -330,6 +373,10 @@ def save_configuration(session: Session, *, user_id: int, product_slug: str, nam
 def saved_configurations(session: Session, *, user_id: int, product_id: int) -> list[Any]:
     from smplat.models.merchandising import SavedConfiguration
 
-    return list(session.execute(select(SavedConfiguration).where(
-        SavedConfiguration.user_id == user_id, SavedConfiguration.product_id == product_id)
-        .order_by(SavedConfiguration.updated_at.desc())).scalars())
+    return list(
+        session.execute(
+            select(SavedConfiguration)
+            .where(SavedConfiguration.user_id == user_id, SavedConfiguration.product_id == product_id)
+            .order_by(SavedConfiguration.updated_at.desc())
+        ).scalars()
+    )

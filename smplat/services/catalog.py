@@ -49,11 +49,20 @@ class ProductCard:
 
     def as_row(self) -> dict[str, Any]:
         return {
-            "id": self.id, "slug": self.slug, "title": self.title, "tagline": self.tagline,
-            "platform": self.platform, "kind": self.kind, "category_slug": self.category_slug,
-            "category_name": self.category_name, "from_price": format_money(self.from_price_minor, self.currency),
-            "image_url": self.image_url, "delivery": delivery_label(self.delivery_estimate_hours),
-            "is_featured": self.is_featured, "preset_key": self.preset_key, "preset_label": self.preset_label,
+            "id": self.id,
+            "slug": self.slug,
+            "title": self.title,
+            "tagline": self.tagline,
+            "platform": self.platform,
+            "kind": self.kind,
+            "category_slug": self.category_slug,
+            "category_name": self.category_name,
+            "from_price": format_money(self.from_price_minor, self.currency),
+            "image_url": self.image_url,
+            "delivery": delivery_label(self.delivery_estimate_hours),
+            "is_featured": self.is_featured,
+            "preset_key": self.preset_key,
+            "preset_label": self.preset_label,
         }
 
 
@@ -116,7 +125,9 @@ def featured_presets(session: Session, product_ids: list[int]) -> dict[int, tupl
 
 def list_categories(session: Session) -> list[Category]:
     return list(
-        session.execute(select(Category).where(Category.is_active.is_(True)).order_by(Category.sort_order, Category.name))
+        session.execute(
+            select(Category).where(Category.is_active.is_(True)).order_by(Category.sort_order, Category.name)
+        )
         .scalars()
         .all()
     )
@@ -145,11 +156,20 @@ def list_product_cards(
     presets = featured_presets(session, ids)
     return [
         ProductCard(
-            id=product.id, slug=product.slug, title=product.title, tagline=product.tagline,
-            platform=product.platform, kind=product.kind, category_slug=cat_slug, category_name=cat_name,
-            from_price_minor=product.base_price_minor + minimums.get(product.id, 0), currency=product.currency,
-            image_url=images.get(product.id, ""), delivery_estimate_hours=product.delivery_estimate_hours,
-            is_featured=product.is_featured, preset_key=presets.get(product.id, ("", ""))[0],
+            id=product.id,
+            slug=product.slug,
+            title=product.title,
+            tagline=product.tagline,
+            platform=product.platform,
+            kind=product.kind,
+            category_slug=cat_slug,
+            category_name=cat_name,
+            from_price_minor=product.base_price_minor + minimums.get(product.id, 0),
+            currency=product.currency,
+            image_url=images.get(product.id, ""),
+            delivery_estimate_hours=product.delivery_estimate_hours,
+            is_featured=product.is_featured,
+            preset_key=presets.get(product.id, ("", ""))[0],
             preset_label=presets.get(product.id, ("", ""))[1],
         )
         for product, cat_slug, cat_name in rows
@@ -179,16 +199,20 @@ def get_product_detail(session: Session, slug: str, *, include_inactive: bool = 
     product, category = row
     pid = product.id
 
-    def rows(model, *order):  # noqa: ANN001, ANN202
+    def rows(model, *order):
         return list(session.execute(select(model).where(model.product_id == pid).order_by(*order)).scalars().all())
 
     groups = rows(ProductOptionGroup, ProductOptionGroup.sort_order, ProductOptionGroup.id)
-    options = session.execute(
-        select(ProductOption)
-        .join(ProductOptionGroup, ProductOptionGroup.id == ProductOption.group_id)
-        .where(ProductOptionGroup.product_id == pid, ProductOption.is_active.is_(True))
-        .order_by(ProductOption.sort_order, ProductOption.id)
-    ).scalars().all()
+    options = (
+        session.execute(
+            select(ProductOption)
+            .join(ProductOptionGroup, ProductOptionGroup.id == ProductOption.group_id)
+            .where(ProductOptionGroup.product_id == pid, ProductOption.is_active.is_(True))
+            .order_by(ProductOption.sort_order, ProductOption.id)
+        )
+        .scalars()
+        .all()
+    )
     by_group: dict[int, list[ProductOption]] = defaultdict(list)
     for option in options:
         by_group[option.group_id].append(option)
@@ -207,11 +231,12 @@ def get_product_detail(session: Session, slug: str, *, include_inactive: bool = 
 def admin_product_rows(session: Session) -> list[dict[str, Any]]:
     """The admin catalog table: every product with its counts, in four queries."""
     products = session.execute(
-        select(Product, Category.name).join(Category, Category.id == Product.category_id)
+        select(Product, Category.name)
+        .join(Category, Category.id == Product.category_id)
         .order_by(Category.sort_order, Product.title)
     ).all()
 
-    def counts(model, column) -> dict[int, int]:  # noqa: ANN001
+    def counts(model, column) -> dict[int, int]:
         return dict(session.execute(select(column, func.count()).group_by(column)).all())
 
     option_counts = dict(
@@ -225,11 +250,18 @@ def admin_product_rows(session: Session) -> list[dict[str, Any]]:
     preset_counts = counts(ProductPreset, ProductPreset.product_id)
     return [
         {
-            "id": product.id, "slug": product.slug, "title": product.title, "category": category_name,
-            "platform": product.platform, "kind": product.kind, "status": product.status,
+            "id": product.id,
+            "slug": product.slug,
+            "title": product.title,
+            "category": category_name,
+            "platform": product.platform,
+            "kind": product.kind,
+            "status": product.status,
             "base_price": format_money(product.base_price_minor, product.currency),
-            "options": option_counts.get(product.id, 0), "add_ons": addon_counts.get(product.id, 0),
-            "presets": preset_counts.get(product.id, 0), "popularity": product.popularity_score,
+            "options": option_counts.get(product.id, 0),
+            "add_ons": addon_counts.get(product.id, 0),
+            "presets": preset_counts.get(product.id, 0),
+            "popularity": product.popularity_score,
         }
         for product, category_name in products
     ]

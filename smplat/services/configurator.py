@@ -33,8 +33,9 @@ def _with(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
 def choose_option(detail: ProductDetail, config: dict[str, Any], group_key: str, option_key: str) -> dict[str, Any]:
     """Pick an option: a single-choice group takes it instead of its current one, a
     multiple-choice group toggles it. Any hand change leaves the preset."""
-    group = next((g for g, options in detail.groups
-                  if g.key == group_key and any(o.key == option_key for o in options)), None)
+    group = next(
+        (g for g, options in detail.groups if g.key == group_key and any(o.key == option_key for o in options)), None
+    )
     if group is None:
         raise ConfiguratorError("That option does not exist.", field="options")
     options = dict(config.get("options") or {})
@@ -77,8 +78,9 @@ def apply_preset(detail: ProductDetail, config: dict[str, Any], preset_key: str)
     try:
         preset = pricing.from_preset(detail, preset_key)
     except pricing.ConfigurationInvalid:
-        raise ConfiguratorError("This preset no longer fits the service; choose your options below.",
-                                code=ErrorCode.INVALID, field="preset") from None
+        raise ConfiguratorError(
+            "This preset no longer fits the service; choose your options below.", code=ErrorCode.INVALID, field="preset"
+        ) from None
     return {**preset.as_dict(), "fields": {**(config.get("fields") or {}), **preset.fields}}
 
 
@@ -97,8 +99,11 @@ def _owned_saved(session: Session, *, user_id: int | None, saved_id: Any) -> Sav
         raise ConfiguratorError("Sign in to use saved configurations.", code=ErrorCode.UNAUTHENTICATED)
     if isinstance(saved_id, str) and saved_id.isdigit():
         saved_id = int(saved_id)
-    row = session.get(SavedConfiguration, saved_id) if isinstance(saved_id, int) and not isinstance(saved_id, bool) \
+    row = (
+        session.get(SavedConfiguration, saved_id)
+        if isinstance(saved_id, int) and not isinstance(saved_id, bool)
         else None
+    )
     if row is None or row.user_id != user_id:
         # someone else's and missing look the same: never say which
         raise ConfiguratorError("That saved configuration is not yours.", field="saved")

@@ -149,7 +149,9 @@ VAT number are published on this page by the shop owner.
 
 BLOCKS: tuple[BlockSpec, ...] = (
     BlockSpec(
-        "home.hero", "Hero", "Home page",
+        "home.hero",
+        "Hero",
+        "Home page",
         "The first thing visitors read: a short promise, one sentence of detail, and a line above it.",
         HOME,
         BlockDefault(
@@ -158,75 +160,119 @@ BLOCKS: tuple[BlockSpec, ...] = (
             "Followers, likes, views and monthly growth plans from vetted providers, priced up front, "
             "paid securely and tracked live from your dashboard.",
         ),
-        subtitle_label="Line above the headline", body_label="Sentence under the headline", body_required=True,
+        subtitle_label="Line above the headline",
+        body_label="Sentence under the headline",
+        body_required=True,
     ),
     BlockSpec(
-        "home.services", "Services overview", "Home page",
+        "home.services",
+        "Services overview",
+        "Home page",
         "Introduces the popular services and the platforms; the services themselves come from the catalog.",
         HOME,
         BlockDefault("Popular services", "Our customers' favourite packages right now."),
         subtitle_label="Sentence under the title",
     ),
     BlockSpec(
-        "home.metrics", "Key figures", "Home page",
+        "home.metrics",
+        "Key figures",
+        "Home page",
         "Figures you publish about your shop. The defaults describe what the shop offers; replace them "
         "with your own numbers (orders delivered, customers) only when you can back them up.",
         HOME,
-        BlockDefault("What you can count on", items=(
-            ("3", "platforms: Instagram, TikTok and YouTube"),
-            ("1 h", "typical time until delivery starts"),
-            ("30 days", "refill guarantee available on every service"),
-            ("0", "passwords needed: we only ask for a public handle or link"),
-        )),
+        BlockDefault(
+            "What you can count on",
+            items=(
+                ("3", "platforms: Instagram, TikTok and YouTube"),
+                ("1 h", "typical time until delivery starts"),
+                ("30 days", "refill guarantee available on every service"),
+                ("0", "passwords needed: we only ask for a public handle or link"),
+            ),
+        ),
         columns=(ItemColumn("value", "Figure", 20), ItemColumn("label", "Label", 120)),
-        min_items=1, max_items=6, items_label="Figures",
+        min_items=1,
+        max_items=6,
+        items_label="Figures",
     ),
     BlockSpec(
-        "home.testimonials", "Testimonials", "Home page",
-        "Quotes from real customers, published with their permission. The section stays hidden "
-        "while there are none.",
+        "home.testimonials",
+        "Testimonials",
+        "Home page",
+        "Quotes from real customers, published with their permission. The section stays hidden while there are none.",
         HOME,
         BlockDefault("What customers say"),
-        columns=(ItemColumn("quote", "Quote", 400), ItemColumn("name", "Name", 80),
-                 ItemColumn("role", "Role or company", 80)),
-        min_items=0, max_items=9, items_label="Testimonials",
+        columns=(
+            ItemColumn("quote", "Quote", 400),
+            ItemColumn("name", "Name", 80),
+            ItemColumn("role", "Role or company", 80),
+        ),
+        min_items=0,
+        max_items=9,
+        items_label="Testimonials",
     ),
     BlockSpec(
-        "home.faq", "FAQ", "Home page", "Questions visitors ask before they buy.", HOME,
-        BlockDefault("Frequently asked questions", items=(
-            ("Do you need my password?",
-             "No. We only ask for the public username or the link of the post you want to grow. "
-             "Your account stays yours."),
-            ("How fast does delivery start?",
-             "Most orders start within an hour of payment. Each package shows its delivery time before "
-             "you pay, and you can follow progress live in your account."),
-            ("What if followers drop after delivery?",
-             "Add the 30-day refill guarantee to your order and any drop in the first 30 days is topped "
-             "up free of charge."),
-            ("Does my account need to be public?",
-             "Yes, while we deliver. Private accounts and posts cannot receive followers, likes or views."),
-            ("How do I pay?",
-             "Checkout runs on Stripe. You get a receipt by email as soon as the payment succeeds."),
-        )),
+        "home.faq",
+        "FAQ",
+        "Home page",
+        "Questions visitors ask before they buy.",
+        HOME,
+        BlockDefault(
+            "Frequently asked questions",
+            items=(
+                (
+                    "Do you need my password?",
+                    "No. We only ask for the public username or the link of the post you want to grow. "
+                    "Your account stays yours.",
+                ),
+                (
+                    "How fast does delivery start?",
+                    "Most orders start within an hour of payment. Each package shows its delivery time before "
+                    "you pay, and you can follow progress live in your account.",
+                ),
+                (
+                    "What if followers drop after delivery?",
+                    "Add the 30-day refill guarantee to your order and any drop in the first 30 days is topped "
+                    "up free of charge.",
+                ),
+                (
+                    "Does my account need to be public?",
+                    "Yes, while we deliver. Private accounts and posts cannot receive followers, likes or views.",
+                ),
+                (
+                    "How do I pay?",
+                    "Checkout runs on Stripe. You get a receipt by email as soon as the payment succeeds.",
+                ),
+            ),
+        ),
         columns=(ItemColumn("question", "Question", 160), ItemColumn("answer", "Answer", 600)),
-        min_items=0, max_items=20, items_label="Questions",
+        min_items=0,
+        max_items=20,
+        items_label="Questions",
     ),
     BlockSpec(
-        "home.pricing", "Pricing teaser", "Home page",
+        "home.pricing",
+        "Pricing teaser",
+        "Home page",
         "Up to three services whose starting price is shown on the home page. Write one service "
         "address per line (the part after /services/ in its link); prices always come from the catalog.",
         HOME,
         BlockDefault(
-            "Simple, up-front pricing", "",
+            "Simple, up-front pricing",
+            "",
             "Every package has one price, shown before you pay. No subscription unless you choose one.",
             items=(("instagram-followers",), ("tiktok-views",), ("youtube-views",)),
         ),
         body_label="Sentence under the title",
         columns=(ItemColumn("slug", "Service address", 120),),
-        min_items=1, max_items=3, items_label="Services", items_refer_to_products=True,
+        min_items=1,
+        max_items=3,
+        items_label="Services",
+        items_refer_to_products=True,
     ),
     BlockSpec(
-        "home.case_study", "Case study", "Home page",
+        "home.case_study",
+        "Case study",
+        "Home page",
         "One story of how the services are used. The default is an example plan and says so; "
         "replace it with a customer's story only with their permission.",
         HOME,
@@ -241,27 +287,48 @@ BLOCKS: tuple[BlockSpec, ...] = (
                 ("Launch week", "Instagram Story Views, so the new audience keeps seeing the stories."),
             ),
         ),
-        subtitle_label="Line under the title", body_label="Story", body_required=True,
+        subtitle_label="Line under the title",
+        body_label="Story",
+        body_required=True,
         columns=(ItemColumn("label", "Step", 40), ItemColumn("text", "What happens", 200)),
-        min_items=0, max_items=5, items_label="Steps",
+        min_items=0,
+        max_items=5,
+        items_label="Steps",
     ),
     BlockSpec(
-        "legal.terms", "Terms of service", "Legal pages", "The terms every order is placed under (Markdown).",
-        "/terms", BlockDefault("Terms of service", body=_TERMS),
-        body_label="Text (Markdown)", body_required=True, body_markdown=True,
+        "legal.terms",
+        "Terms of service",
+        "Legal pages",
+        "The terms every order is placed under (Markdown).",
+        "/terms",
+        BlockDefault("Terms of service", body=_TERMS),
+        body_label="Text (Markdown)",
+        body_required=True,
+        body_markdown=True,
     ),
     BlockSpec(
-        "legal.privacy", "Privacy policy", "Legal pages",
+        "legal.privacy",
+        "Privacy policy",
+        "Legal pages",
         "What the shop stores and why (Markdown). The default describes exactly what this software stores.",
-        "/privacy", BlockDefault("Privacy policy", body=_PRIVACY),
-        body_label="Text (Markdown)", body_required=True, body_markdown=True,
+        "/privacy",
+        BlockDefault("Privacy policy", body=_PRIVACY),
+        body_label="Text (Markdown)",
+        body_required=True,
+        body_markdown=True,
     ),
     BlockSpec(
-        "legal.imprint", "Imprint", "Legal pages",
+        "legal.imprint",
+        "Imprint",
+        "Legal pages",
         "Who operates the shop (Markdown): legal name, postal address, contact email, register entry and "
         "VAT number. Many countries require it; fill it in before going live.",
-        "/imprint", BlockDefault("Imprint", body=_IMPRINT),
-        body_label="Text (Markdown)", body_required=True, body_markdown=True, needs_owner_details=True,
+        "/imprint",
+        BlockDefault("Imprint", body=_IMPRINT),
+        body_label="Text (Markdown)",
+        body_required=True,
+        body_markdown=True,
+        needs_owner_details=True,
     ),
 )
 
@@ -287,7 +354,10 @@ def _brand(text: str) -> str:
 def default_view(spec: BlockSpec) -> BlockView:
     d = spec.default
     return BlockView(
-        key=spec.key, title=d.title, subtitle=d.subtitle, body=_brand(d.body),
+        key=spec.key,
+        title=d.title,
+        subtitle=d.subtitle,
+        body=_brand(d.body),
         items=[dict(zip([c.name for c in spec.columns], parts, strict=True)) for parts in d.items],
     )
 
@@ -315,8 +385,12 @@ def parse_items(spec: BlockSpec, text: str) -> list[dict[str, str]]:
             if not part:
                 raise ContentInvalid({"items": f"Line {number}: the {column.label.lower()} is empty."})
             if len(part) > column.max_length:
-                raise ContentInvalid({"items": f"Line {number}: the {column.label.lower()} is longer than "
-                                               f"{column.max_length} characters."})
+                raise ContentInvalid(
+                    {
+                        "items": f"Line {number}: the {column.label.lower()} is longer than "
+                        f"{column.max_length} characters."
+                    }
+                )
         items.append(dict(zip([c.name for c in spec.columns], parts, strict=True)))
     if len(items) < spec.min_items:
         raise ContentInvalid({"items": f"Add at least {spec.min_items} line{'s' if spec.min_items > 1 else ''}."})
@@ -368,8 +442,7 @@ def get_blocks(session: Session, keys: list[str]) -> dict[str, BlockView]:
     """The blocks as visitors see them, saved or default, in one query."""
     specs = [get_spec(key) for key in keys]
     rows = {
-        row.key: row
-        for row in session.execute(select(ContentBlock).where(ContentBlock.key.in_(keys))).scalars().all()
+        row.key: row for row in session.execute(select(ContentBlock).where(ContentBlock.key.in_(keys))).scalars().all()
     }
     views: dict[str, BlockView] = {}
     for spec in specs:
@@ -378,9 +451,13 @@ def get_blocks(session: Session, keys: list[str]) -> dict[str, BlockView]:
             views[spec.key] = default_view(spec)
         else:
             views[spec.key] = BlockView(
-                key=row.key, title=row.title, subtitle=row.subtitle, body=row.body,
+                key=row.key,
+                title=row.title,
+                subtitle=row.subtitle,
+                body=row.body,
                 items=[{c.name: str(item.get(c.name, "")) for c in spec.columns} for item in row.items],
-                is_default=False, updated_at=row.updated_at,
+                is_default=False,
+                updated_at=row.updated_at,
             )
     return views
 
@@ -391,22 +468,35 @@ def get_block(session: Session, key: str) -> BlockView:
 
 def _check_products(session: Session, spec: BlockSpec, items: list[dict[str, str]], items_text: str) -> None:
     slugs = [item["slug"] for item in items]
-    live = set(session.execute(
-        select(Product.slug).where(Product.slug.in_(slugs), Product.status == ProductStatus.ACTIVE.value)
-    ).scalars().all())
+    live = set(
+        session.execute(
+            select(Product.slug).where(Product.slug.in_(slugs), Product.status == ProductStatus.ACTIVE.value)
+        )
+        .scalars()
+        .all()
+    )
     lines = [line.strip() for line in items_text.splitlines()]
     for slug in slugs:
         if slug not in live:
             number = lines.index(slug) + 1 if slug in lines else 0
             where = f"Line {number}: " if number else ""
-            raise ContentInvalid({"items": f"{where}no live service has the address “{slug}” "
-                                           "(see the links in Admin → Catalog)."})
+            raise ContentInvalid(
+                {"items": f"{where}no live service has the address “{slug}” (see the links in Admin → Catalog)."}
+            )
     if len(set(slugs)) != len(slugs):
         raise ContentInvalid({"items": "Each service can appear only once."})
 
 
-def save_block(session: Session, key: str, *, title: str, subtitle: str = "", body: str = "", items_text: str = "",
-               user_id: int | None = None) -> ContentBlock:
+def save_block(
+    session: Session,
+    key: str,
+    *,
+    title: str,
+    subtitle: str = "",
+    body: str = "",
+    items_text: str = "",
+    user_id: int | None = None,
+) -> ContentBlock:
     """Validate and store a block (insert or update). Raises ContentInvalid and stores nothing
     when a rule is broken. The caller commits."""
     spec = get_spec(key)
@@ -440,9 +530,38 @@ def reset_block(session: Session, key: str) -> bool:
 # lists, tables, quotes, code and links. No scripts, frames, forms, images, style or event
 # attributes: the text is written by staff but shown to every visitor in the shop's origin.
 _SAFE_TAGS = {
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "em", "i", "u", "s", "del",
-    "blockquote", "ul", "ol", "li", "code", "pre", "a", "table", "thead", "tbody", "tr", "th", "td",
-    "sup", "sub", "small",
+    "p",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "strong",
+    "b",
+    "em",
+    "i",
+    "u",
+    "s",
+    "del",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "code",
+    "pre",
+    "a",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "sup",
+    "sub",
+    "small",
 }
 _SAFE_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
 _SAFE_URL_SCHEMES = {"http", "https", "mailto", "tel"}
@@ -465,7 +584,20 @@ def safe_markdown(text: str) -> str:
         attributes=_SAFE_ATTRIBUTES,
         url_schemes=_SAFE_URL_SCHEMES,
         link_rel=_LINK_REL,
-        clean_content_tags={"script", "style", "iframe", "noscript", "template", "textarea", "select", "title",
-                            "object", "embed", "svg", "math", "form"},
+        clean_content_tags={
+            "script",
+            "style",
+            "iframe",
+            "noscript",
+            "template",
+            "textarea",
+            "select",
+            "title",
+            "object",
+            "embed",
+            "svg",
+            "math",
+            "form",
+        },
         strip_comments=True,
     )

@@ -25,13 +25,24 @@ WEBHOOKS_RECEIVED = "webhooks_received"
 WEBHOOKS_DUPLICATE = "webhooks_duplicate"
 WEBHOOKS_REJECTED = "webhooks_rejected"
 WEBHOOKS_FAILED = "webhooks_failed"
-ALL_COUNTERS = (CHECKOUT_STARTED, CHECKOUT_COMPLETED, CHECKOUT_FAILED, CHECKOUT_ABANDONED,
-                WEBHOOKS_RECEIVED, WEBHOOKS_DUPLICATE, WEBHOOKS_REJECTED, WEBHOOKS_FAILED)
+ALL_COUNTERS = (
+    CHECKOUT_STARTED,
+    CHECKOUT_COMPLETED,
+    CHECKOUT_FAILED,
+    CHECKOUT_ABANDONED,
+    WEBHOOKS_RECEIVED,
+    WEBHOOKS_DUPLICATE,
+    WEBHOOKS_REJECTED,
+    WEBHOOKS_FAILED,
+)
 
 
 def increment(session: Session, name: str, by: int = 1) -> None:
-    bump = update(CommerceCounter).where(CommerceCounter.name == name).values(
-        value=CommerceCounter.value + by, updated_at=utcnow())
+    bump = (
+        update(CommerceCounter)
+        .where(CommerceCounter.name == name)
+        .values(value=CommerceCounter.value + by, updated_at=utcnow())
+    )
     if session.execute(bump).rowcount:
         return
     try:
@@ -45,11 +56,13 @@ def increment(session: Session, name: str, by: int = 1) -> None:
 def read_counters(session: Session) -> dict[str, int]:
     values = dict(session.execute(select(CommerceCounter.name, CommerceCounter.value)).all())
     return {name: int(values.get(name, 0)) for name in ALL_COUNTERS} | {
-        k: int(v) for k, v in values.items() if k not in ALL_COUNTERS}
+        k: int(v) for k, v in values.items() if k not in ALL_COUNTERS
+    }
 
 
-def record_preset_event(session: Session, *, product_id: int, preset_key: str, action: str, source: str,
-                        consent: str | None) -> bool:
+def record_preset_event(
+    session: Session, *, product_id: int, preset_key: str, action: str, source: str, consent: str | None
+) -> bool:
     """One row per preset apply/clear, only when the visitor allowed analytics."""
     if action not in PresetAction.values() or source not in PresetSource.values():
         raise ValueError(f"unknown preset event {action}/{source}")

@@ -50,7 +50,11 @@ def overview(session: Session, currency: str = "EUR") -> Overview:
         .where(JobRun.started_at >= since)
     ).one()
     return Overview(
-        active_products=int(active_products), customers=int(customers), orders_total=int(orders_total),
-        orders_open=int(orders_open), revenue=format_money(int(charged), currency), job_runs_24h=int(runs),
+        active_products=int(active_products),
+        customers=int(customers),
+        orders_total=int(orders_total),
+        orders_open=int(orders_open),
+        revenue=format_money(int(charged), currency),
+        job_runs_24h=int(runs),
         job_failures_24h=int(failures),
     )

@@ -86,18 +86,30 @@ def enqueue_delivery(session: Session, order: Order, *, now: datetime | None = N
     for item in items:
         DeliverySpec.from_snapshot(item.snapshot)  # refuse to queue work nobody can deliver
         key = submit_key(item.id)
-        existing = session.execute(select(FulfillmentTask).where(FulfillmentTask.idempotency_key == key)).scalars().first()
+        existing = (
+            session.execute(select(FulfillmentTask).where(FulfillmentTask.idempotency_key == key)).scalars().first()
+        )
         if existing is None:
-            task = FulfillmentTask(order_item_id=item.id, kind=TaskKind.SUBMIT.value,
-                                   status=TaskStatus.PENDING.value, idempotency_key=key, next_attempt_at=now,
-                                   created_at=now, updated_at=now)
+            task = FulfillmentTask(
+                order_item_id=item.id,
+                kind=TaskKind.SUBMIT.value,
+                status=TaskStatus.PENDING.value,
+                idempotency_key=key,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
             try:
                 with session.begin_nested():
                     session.add(task)
                     session.flush()
             except IntegrityError:
                 # Another transaction queued it between our read and our insert.
-                task = session.execute(select(FulfillmentTask).where(FulfillmentTask.idempotency_key == key)).scalars().one()
+                task = (
+                    session.execute(select(FulfillmentTask).where(FulfillmentTask.idempotency_key == key))
+                    .scalars()
+                    .one()
+                )
             existing = task
         tasks.append(existing)
     return tasks

@@ -154,7 +154,7 @@ def send_password_reset(to_email: str, reset_url: str, ttl_minutes: int) -> None
         f'<p style="margin:24px 0;"><a href="{url}" style="background:#4f46e5;color:#ffffff;'
         f'padding:12px 20px;border-radius:6px;text-decoration:none;font-weight:600;">Choose a new password</a></p>\n'
         f'<p style="margin:0 0 14px;">The link works once and expires in {ttl_minutes} minutes. '
-        f'If the button does not work, copy this address into your browser:<br>'
+        f"If the button does not work, copy this address into your browser:<br>"
         f'<a href="{url}" style="color:#4f46e5;word-break:break-all;">{url}</a></p>\n'
         f'<p style="margin:0 0 14px;color:#6b7280;">If you did not ask for this, ignore this email: '
         f"your password stays as it is.</p>"

@@ -41,8 +41,14 @@ class ServiceError(Exception):
 
     default_code: ErrorCode = ErrorCode.INVALID
 
-    def __init__(self, message: str, *, code: ErrorCode | None = None, field: str | None = None,
-                 errors: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: ErrorCode | None = None,
+        field: str | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = ErrorCode(code or self.default_code)

@@ -49,13 +49,17 @@ def parse_variants(text: str) -> list[tuple[str, str, int, int]]:
     return variants
 
 
-def define_experiment(session: Session, *, product_slug: str, key: str, name: str,
-                      variants_text: str) -> PriceExperiment:
+def define_experiment(
+    session: Session, *, product_slug: str, key: str, name: str, variants_text: str
+) -> PriceExperiment:
     """The admin form's experiment: product by slug, variants in the one-line format."""
     variants = parse_variants(variants_text)
     product_id = session.execute(select(Product.id).where(Product.slug == str(product_slug or ""))).scalar()
-    return create_experiment(session, product_id=product_id or 0, key=str(key or ""), name=str(name or ""),
-                             variants=variants)
+    return create_experiment(
+        session, product_id=product_id or 0, key=str(key or ""), name=str(name or ""), variants=variants
+    )
+
+
 @dataclass(frozen=True)
 class VariantPrice:
     """The experiment variant a visitor is assigned to (None: no experiment runs).
@@ -77,16 +81,20 @@ def recorded_variant(record: Any) -> VariantPrice | None:
     if not isinstance(record, dict):
         return None
     experiment, variant, bps = record.get("experiment"), record.get("variant"), record.get("price_bps")
-    if not (isinstance(experiment, str) and isinstance(variant, str) and isinstance(bps, int)
-            and not isinstance(bps, bool) and 1000 <= bps <= 30000):
+    if not (
+        isinstance(experiment, str)
+        and isinstance(variant, str)
+        and isinstance(bps, int)
+        and not isinstance(bps, bool)
+        and 1000 <= bps <= 30000
+    ):
         return None
     return VariantPrice(experiment_key=experiment, variant_key=variant, price_bps=bps)
 
 
-
-
-def create_experiment(session: Session, *, product_id: int, key: str, name: str,
-                      variants: list[tuple[str, str, int, int]]) -> PriceExperiment:
+def create_experiment(
+    session: Session, *, product_id: int, key: str, name: str, variants: list[tuple[str, str, int, int]]
+) -> PriceExperiment:
     """variants: (key, label, price_bps, weight). Stops any other running experiment of the product."""
     if not _KEY_RE.match(key or ""):
         raise ExperimentError("The key must be lower-case letters, digits and dashes.", field="key")
@@ -101,31 +109,42 @@ def create_experiment(session: Session, *, product_id: int, key: str, name: str,
         raise ExperimentError("Variant keys must be distinct lower-case words.", field="variants")
     for _key, _label, bps, weight in variants:
         if not 1000 <= bps <= 30000:
-            raise ExperimentError("A variant price must be between 10 % and 300 % of the list price.",
-                                  field="variants")
+            raise ExperimentError("A variant price must be between 10 % and 300 % of the list price.", field="variants")
         if not 1 <= weight <= 100:
             raise ExperimentError("Weights must be between 1 and 100.", field="variants")
-    session.execute(update(PriceExperiment).where(PriceExperiment.product_id == product_id,
-                                                  PriceExperiment.status == ExperimentStatus.RUNNING.value)
-                    .values(status=ExperimentStatus.STOPPED.value))
+    session.execute(
+        update(PriceExperiment)
+        .where(PriceExperiment.product_id == product_id, PriceExperiment.status == ExperimentStatus.RUNNING.value)
+        .values(status=ExperimentStatus.STOPPED.value)
+    )
     experiment = PriceExperiment(product_id=product_id, key=key, name=name.strip())
     try:
         with session.begin_nested():
             session.add(experiment)
             session.flush()
     except IntegrityError:
-        raise ExperimentError(f"An experiment with the key {key!r} exists already.", code=ErrorCode.CONFLICT,
-                              field="key") from None
+        raise ExperimentError(
+            f"An experiment with the key {key!r} exists already.", code=ErrorCode.CONFLICT, field="key"
+        ) from None
     for position, (vkey, label, bps, weight) in enumerate(variants):
-        session.add(PriceExperimentVariant(experiment_id=experiment.id, key=vkey, label=label or vkey,
-                                           price_bps=bps, weight=weight, sort_order=position))
+        session.add(
+            PriceExperimentVariant(
+                experiment_id=experiment.id,
+                key=vkey,
+                label=label or vkey,
+                price_bps=bps,
+                weight=weight,
+                sort_order=position,
+            )
+        )
     session.flush()
     return experiment
 
 
 def stop_experiment(session: Session, experiment_id: int) -> None:
-    session.execute(update(PriceExperiment).where(PriceExperiment.id == experiment_id)
-                    .values(status=ExperimentStatus.STOPPED.value))
+    session.execute(
+        update(PriceExperiment).where(PriceExperiment.id == experiment_id).values(status=ExperimentStatus.STOPPED.value)
+    )
 
 
 def assign(experiment_key: str, visitor_key: str, variants: list[PriceExperimentVariant]) -> PriceExperimentVariant:
@@ -156,13 +175,15 @@ def variant_for(session: Session, product_id: int, visitor_key: str | None) -> V
     return VariantPrice(experiment_key=key, variant_key=chosen.key, price_bps=chosen.price_bps)
 
 
-def _bump(session: Session, variant: dict | VariantPrice, **values) -> None:  # noqa: ANN003
+def _bump(session: Session, variant: dict | VariantPrice, **values) -> None:
     exp_key = variant.experiment_key if isinstance(variant, VariantPrice) else variant["experiment"]
     var_key = variant.variant_key if isinstance(variant, VariantPrice) else variant["variant"]
     exp_id = select(PriceExperiment.id).where(PriceExperiment.key == exp_key).scalar_subquery()
-    session.execute(update(PriceExperimentVariant)
-                    .where(PriceExperimentVariant.experiment_id == exp_id, PriceExperimentVariant.key == var_key)
-                    .values(**{name: getattr(PriceExperimentVariant, name) + by for name, by in values.items()}))
+    session.execute(
+        update(PriceExperimentVariant)
+        .where(PriceExperimentVariant.experiment_id == exp_id, PriceExperimentVariant.key == var_key)
+        .values(**{name: getattr(PriceExperimentVariant, name) + by for name, by in values.items()})
+    )
 
 
 def record_exposure(session: Session, variant: VariantPrice | None, consent: str | None) -> bool:
@@ -186,8 +207,20 @@ def experiment_rows(session: Session) -> list[dict[str, str | int]]:
     out = []
     for exp, var, title, currency in rows:
         rate = f"{var.conversions / var.exposures:.1%}" if var.exposures else "—"
-        out.append({"experiment_id": exp.id, "experiment": exp.name, "key": exp.key, "product": title,
-                    "status": exp.status, "variant": var.label, "variant_key": var.key,
-                    "price": f"{var.price_bps / 100:g} %", "exposures": var.exposures, "conversions": var.conversions,
-                    "conversion_rate": rate, "revenue": format_money(var.revenue_minor, currency)})
+        out.append(
+            {
+                "experiment_id": exp.id,
+                "experiment": exp.name,
+                "key": exp.key,
+                "product": title,
+                "status": exp.status,
+                "variant": var.label,
+                "variant_key": var.key,
+                "price": f"{var.price_bps / 100:g} %",
+                "exposures": var.exposures,
+                "conversions": var.conversions,
+                "conversion_rate": rate,
+                "revenue": format_money(var.revenue_minor, currency),
+            }
+        )
     return out

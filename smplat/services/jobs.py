@@ -157,30 +157,43 @@ def run_recorded(
         try:
             result = fn(session_factory, run.started_at)
             counts = dict(result or {})
-        except Exception as exc:  # noqa: BLE001 - a job failure is data on the run row
+        except Exception as exc:
             outcome, message = JobOutcome.FAILED, short_error(exc)
             logger.exception("job %s: failed (run %s)", job_name, run.id)
         except BaseException as exc:  # interrupted: record it, then let it propagate
             with session_factory() as session:
-                finish_run(session, run, JobOutcome.FAILED, {}, f"interrupted: {short_error(exc)}",
-                           duration_ms=int((time.monotonic() - started) * 1000))
+                finish_run(
+                    session,
+                    run,
+                    JobOutcome.FAILED,
+                    {},
+                    f"interrupted: {short_error(exc)}",
+                    duration_ms=int((time.monotonic() - started) * 1000),
+                )
             raise
         with session_factory() as session:
-            run = finish_run(session, run, outcome, counts, message,
-                             duration_ms=int((time.monotonic() - started) * 1000))
+            run = finish_run(
+                session, run, outcome, counts, message, duration_ms=int((time.monotonic() - started) * 1000)
+            )
         # An idle tick (nothing counted) is routine: keep the log for runs that did something.
         did_work = outcome != JobOutcome.SUCCEEDED or any(run.counts.values()) or _value(trigger) != "schedule"
         logger.log(
             logging.INFO if did_work else logging.DEBUG,
             "job %s: %s in %d ms %s%s",
-            job_name, run.outcome, run.duration_ms or 0, run.counts, f" - {message}" if message else "",
+            job_name,
+            run.outcome,
+            run.duration_ms or 0,
+            run.counts,
+            f" - {message}" if message else "",
         )
         return run
     finally:
         lock.release()
 
 
-def recorded(job_name: str, *, session_factory: SessionFactory | None = None) -> Callable[[JobFunc], Callable[..., JobRun]]:
+def recorded(
+    job_name: str, *, session_factory: SessionFactory | None = None
+) -> Callable[[JobFunc], Callable[..., JobRun]]:
     """Decorator form: `@recorded("name")` turns a job function into `f(trigger=...) -> JobRun`."""
 
     def decorate(fn: JobFunc) -> Callable[..., JobRun]:
@@ -195,7 +208,9 @@ def recorded(job_name: str, *, session_factory: SessionFactory | None = None) ->
     return decorate
 
 
-def fail_abandoned_runs(session: Session, *, hostname: str | None = None, pid_alive: Callable[[int], bool] | None = None) -> int:
+def fail_abandoned_runs(
+    session: Session, *, hostname: str | None = None, pid_alive: Callable[[int], bool] | None = None
+) -> int:
     """Close "running" rows left by processes on this host that no longer exist (crash, kill -9).
 
     Called by the jobs process at start, so the admin never shows a run "running" forever.
@@ -211,7 +226,9 @@ def fail_abandoned_runs(session: Session, *, hostname: str | None = None, pid_al
     session.execute(
         update(JobRun)
         .where(JobRun.id.in_(dead), JobRun.outcome == JobOutcome.RUNNING.value)
-        .values(outcome=JobOutcome.FAILED.value, finished_at=utcnow(), message="abandoned: its process exited while running")
+        .values(
+            outcome=JobOutcome.FAILED.value, finished_at=utcnow(), message="abandoned: its process exited while running"
+        )
     )
     session.commit()
     return len(dead)

@@ -6,8 +6,17 @@ from decimal import Decimal
 
 # Minor-unit exponent per currency (ISO 4217); 2 unless listed.
 _EXPONENTS = {"JPY": 0, "KRW": 0, "CLP": 0, "VND": 0, "ISK": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3}
-_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "PLN": "zł ", "SEK": "kr ", "CAD": "CA$",
-            "AUD": "A$"}
+_SYMBOLS = {
+    "EUR": "€",
+    "USD": "$",
+    "GBP": "£",
+    "JPY": "¥",
+    "CHF": "CHF ",
+    "PLN": "zł ",
+    "SEK": "kr ",
+    "CAD": "CA$",
+    "AUD": "A$",
+}
 
 
 def exponent(currency: str) -> int:

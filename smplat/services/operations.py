@@ -25,24 +25,47 @@ def provider_form_values(session: Session, provider_id: int) -> dict[str, Any] |
     p = session.get(Provider, provider_id)
     if p is None:
         return None
-    return {"id": p.id, "name": p.name, "slug": p.slug, "base_url": p.base_url,
-            "rate_limit_per_second": str(p.rate_limit_per_second), "timeout_seconds": str(p.timeout_seconds),
-            "low_balance_threshold": "" if p.low_balance_threshold is None else str(p.low_balance_threshold),
-            "is_active": p.is_active, "key_set": bool(p.api_key_encrypted), "health": p.health_status,
-            "balance": "" if p.balance is None else f"{p.balance} {p.balance_currency or ''}".strip(),
-            "low_balance": p.balance is not None and p.low_balance_threshold is not None
-            and p.balance < p.low_balance_threshold,
-            "checked": _when(p.last_health_check_at)}
+    return {
+        "id": p.id,
+        "name": p.name,
+        "slug": p.slug,
+        "base_url": p.base_url,
+        "rate_limit_per_second": str(p.rate_limit_per_second),
+        "timeout_seconds": str(p.timeout_seconds),
+        "low_balance_threshold": "" if p.low_balance_threshold is None else str(p.low_balance_threshold),
+        "is_active": p.is_active,
+        "key_set": bool(p.api_key_encrypted),
+        "health": p.health_status,
+        "balance": "" if p.balance is None else f"{p.balance} {p.balance_currency or ''}".strip(),
+        "low_balance": p.balance is not None
+        and p.low_balance_threshold is not None
+        and p.balance < p.low_balance_threshold,
+        "checked": _when(p.last_health_check_at),
+    }
 
 
 def provider_services(session: Session, provider_id: int) -> list[dict[str, Any]]:
     """A provider's services, one query."""
-    return [{"id": s.id, "service": s.external_service_id, "name": s.name, "category": s.category,
-             "rate": f"{s.rate_per_1000.normalize():f} {s.currency}".strip(), "min": str(s.min_quantity),
-             "max": str(s.max_quantity), "refill": "yes" if s.refill else "no", "cancel": "yes" if s.cancel else "no",
-             "dripfeed": "yes" if s.dripfeed else "no", "status": s.status}
-            for s in session.execute(select(ProviderService).where(ProviderService.provider_id == provider_id)
-                                     .order_by(ProviderService.status, ProviderService.external_service_id)).scalars()]
+    return [
+        {
+            "id": s.id,
+            "service": s.external_service_id,
+            "name": s.name,
+            "category": s.category,
+            "rate": f"{s.rate_per_1000.normalize():f} {s.currency}".strip(),
+            "min": str(s.min_quantity),
+            "max": str(s.max_quantity),
+            "refill": "yes" if s.refill else "no",
+            "cancel": "yes" if s.cancel else "no",
+            "dripfeed": "yes" if s.dripfeed else "no",
+            "status": s.status,
+        }
+        for s in session.execute(
+            select(ProviderService)
+            .where(ProviderService.provider_id == provider_id)
+            .order_by(ProviderService.status, ProviderService.external_service_id)
+        ).scalars()
+    ]
 
 
 def order_detail(session: Session, number: str) -> dict[str, Any] | None:
@@ -50,39 +73,78 @@ def order_detail(session: Session, number: str) -> dict[str, Any] | None:
     order = session.execute(select(Order).where(Order.number == number)).scalars().first()
     if order is None:
         return None
-    items = list(session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars())
+    items = list(
+        session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars()
+    )
     titles = {i.id: i.product_title for i in items}
     pos = session.execute(
-        select(ProviderOrder, Provider.name).join(Provider, Provider.id == ProviderOrder.provider_id)
-        .where(ProviderOrder.order_item_id.in_(list(titles) or [0])).order_by(ProviderOrder.id)).all()
-    events = session.execute(select(OrderEvent).where(OrderEvent.order_id == order.id)
-                             .order_by(OrderEvent.created_at.desc(), OrderEvent.id.desc())).scalars()
+        select(ProviderOrder, Provider.name)
+        .join(Provider, Provider.id == ProviderOrder.provider_id)
+        .where(ProviderOrder.order_item_id.in_(list(titles) or [0]))
+        .order_by(ProviderOrder.id)
+    ).all()
+    events = session.execute(
+        select(OrderEvent)
+        .where(OrderEvent.order_id == order.id)
+        .order_by(OrderEvent.created_at.desc(), OrderEvent.id.desc())
+    ).scalars()
     return {
-        "number": order.number, "status": order.status, "payment_status": order.payment_status,
-        "customer": order.customer_email, "placed": _when(order.placed_at),
-        "items": [{"id": i.id, "product": i.product_title, "status": i.status, "ordered": str(i.service_quantity),
-                   "delivered": str(i.delivered_quantity), "remains": "—" if i.remains is None else str(i.remains)}
-                  for i in items],
-        "provider_orders": [{"id": po.id, "item_id": po.order_item_id, "product": titles.get(po.order_item_id, ""),
-                             "provider": name, "external_id": po.external_order_id or "not yet",
-                             "status": po.status, "quantity": str(po.quantity),
-                             "charge": "—" if po.charge is None else f"{po.charge.normalize():f} {po.charge_currency or ''}".strip(),
-                             "start_count": "—" if po.start_count is None else str(po.start_count),
-                             "remains": "—" if po.remains is None else str(po.remains)}
-                            for po, name in pos],
-        "events": [{"id": e.id, "kind": e.kind, "actor": e.actor_label or e.actor_type, "message": e.message,
-                    "time": e.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")} for e in events],
+        "number": order.number,
+        "status": order.status,
+        "payment_status": order.payment_status,
+        "customer": order.customer_email,
+        "placed": _when(order.placed_at),
+        "items": [
+            {
+                "id": i.id,
+                "product": i.product_title,
+                "status": i.status,
+                "ordered": str(i.service_quantity),
+                "delivered": str(i.delivered_quantity),
+                "remains": "—" if i.remains is None else str(i.remains),
+            }
+            for i in items
+        ],
+        "provider_orders": [
+            {
+                "id": po.id,
+                "item_id": po.order_item_id,
+                "product": titles.get(po.order_item_id, ""),
+                "provider": name,
+                "external_id": po.external_order_id or "not yet",
+                "status": po.status,
+                "quantity": str(po.quantity),
+                "charge": "—" if po.charge is None else f"{po.charge.normalize():f} {po.charge_currency or ''}".strip(),
+                "start_count": "—" if po.start_count is None else str(po.start_count),
+                "remains": "—" if po.remains is None else str(po.remains),
+            }
+            for po, name in pos
+        ],
+        "events": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "actor": e.actor_label or e.actor_type,
+                "message": e.message,
+                "time": e.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            }
+            for e in events
+        ],
     }
 
 
 def dead_letter_count(session: Session) -> int:
     from sqlalchemy import func
 
-    return session.execute(select(func.count()).where(FulfillmentTask.status == TaskStatus.DEAD_LETTER.value)).scalar_one()
+    return session.execute(
+        select(func.count()).where(FulfillmentTask.status == TaskStatus.DEAD_LETTER.value)
+    ).scalar_one()
 
 
 def metric_rows(session: Session) -> list[dict[str, Any]]:
     """metrics() with provider names (two queries)."""
     names = dict(session.execute(select(Provider.id, Provider.name)).all())
-    return [{**m, "provider": names.get(m["provider_id"], "no provider") if m["provider_id"] else "no provider"}
-            for m in metrics(session)]
+    return [
+        {**m, "provider": names.get(m["provider_id"], "no provider") if m["provider_id"] else "no provider"}
+        for m in metrics(session)
+    ]

@@ -62,20 +62,43 @@ class Actor:
 SYSTEM = Actor(ActorType.SYSTEM.value, "system")
 
 
-def add_event(session: Session, order_id: int, kind: str, actor: Actor, message: str,
-              item_id: int | None = None, data: dict[str, Any] | None = None, *, at: datetime | None = None) -> OrderEvent:
+def add_event(
+    session: Session,
+    order_id: int,
+    kind: str,
+    actor: Actor,
+    message: str,
+    item_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    *,
+    at: datetime | None = None,
+) -> OrderEvent:
     """Append an event to the order's timeline; `at` is the caller's clock (default: now)."""
-    event = OrderEvent(order_id=order_id, order_item_id=item_id, kind=str(kind), actor_type=actor.type,
-                       actor_user_id=actor.user_id, actor_label=actor.label[:200], message=message[:2000],
-                       data=dict(data or {}))
+    event = OrderEvent(
+        order_id=order_id,
+        order_item_id=item_id,
+        kind=str(kind),
+        actor_type=actor.type,
+        actor_user_id=actor.user_id,
+        actor_label=actor.label[:200],
+        message=message[:2000],
+        data=dict(data or {}),
+    )
     if at is not None:
         event.created_at = at
     session.add(event)
     return event
 
 
-def place_order(session: Session, order: Order, actor: Actor, message: str,
-                data: dict[str, Any] | None = None, *, at: datetime | None = None) -> None:
+def place_order(
+    session: Session,
+    order: Order,
+    actor: Actor,
+    message: str,
+    data: dict[str, Any] | None = None,
+    *,
+    at: datetime | None = None,
+) -> None:
     """A paid order enters its lifecycle (pending -> processing) with its "placed" event."""
     if order.status == S.PENDING:
         order.status = S.PROCESSING.value
@@ -87,8 +110,16 @@ def can_move(current: str, new: str) -> bool:
     return current == new or new in ITEM_TRANSITIONS.get(current, set())
 
 
-def set_item_status(session: Session, item: OrderItem, new: str, actor: Actor, reason: str,
-                    *, recompute_order: bool = True, at: datetime | None = None) -> bool:
+def set_item_status(
+    session: Session,
+    item: OrderItem,
+    new: str,
+    actor: Actor,
+    reason: str,
+    *,
+    recompute_order: bool = True,
+    at: datetime | None = None,
+) -> bool:
     """Move an item; returns False when it already had that status (no event). Raises
     IllegalTransition for a move the state machine forbids."""
     new = str(new)
@@ -99,9 +130,16 @@ def set_item_status(session: Session, item: OrderItem, new: str, actor: Actor, r
     old = item.status
     item.status = new
     session.add(item)
-    add_event(session, item.order_id, OrderEventKind.STATUS_CHANGED, actor,
-              f"Line {item.product_title}: {old} → {new}. {reason}".strip(), item.id,
-              {"from": old, "to": new, "scope": "item"}, at=at)
+    add_event(
+        session,
+        item.order_id,
+        OrderEventKind.STATUS_CHANGED,
+        actor,
+        f"Line {item.product_title}: {old} → {new}. {reason}".strip(),
+        item.id,
+        {"from": old, "to": new, "scope": "item"},
+        at=at,
+    )
     if recompute_order:
         recompute_order_status(session, item.order_id, actor, at=at)
     return True
@@ -137,8 +175,16 @@ def recompute_order_status(session: Session, order_id: int, actor: Actor, *, at:
         old = order.status
         order.status = new
         session.add(order)
-        add_event(session, order_id, OrderEventKind.STATUS_CHANGED, actor, f"Order {old} → {new}",
-                  None, {"from": old, "to": new, "scope": "order"}, at=at)
+        add_event(
+            session,
+            order_id,
+            OrderEventKind.STATUS_CHANGED,
+            actor,
+            f"Order {old} → {new}",
+            None,
+            {"from": old, "to": new, "scope": "order"},
+            at=at,
+        )
     return new
 
 
@@ -151,20 +197,38 @@ class TransitionBatch:
     `item_status` holds the current status of every line of the orders involved (by item id),
     `order_status` the current status of those orders, `items_of` each order's item ids."""
 
-    def __init__(self, now: datetime, item_status: dict[int, str], order_status: dict[int, str],
-                 items_of: dict[int, list[int]]) -> None:
+    def __init__(
+        self, now: datetime, item_status: dict[int, str], order_status: dict[int, str], items_of: dict[int, list[int]]
+    ) -> None:
         self.now = now
         self.item_status, self.order_status, self.items_of = item_status, order_status, items_of
         self.moved_items: dict[int, str] = {}
         self.moved_orders: dict[int, str] = {}
         self.events: list[dict[str, Any]] = []
 
-    def event(self, order_id: int, item_id: int | None, kind: str, actor: Actor, message: str,
-              data: dict[str, Any] | None = None) -> None:
+    def event(
+        self,
+        order_id: int,
+        item_id: int | None,
+        kind: str,
+        actor: Actor,
+        message: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         """`add_event`, deferred to `flush` (the same columns)."""
-        self.events.append({"order_id": order_id, "order_item_id": item_id, "kind": str(kind), "actor_type": actor.type,
-                            "actor_user_id": actor.user_id, "actor_label": actor.label[:200],
-                            "message": message[:2000], "data": dict(data or {}), "created_at": self.now})
+        self.events.append(
+            {
+                "order_id": order_id,
+                "order_item_id": item_id,
+                "kind": str(kind),
+                "actor_type": actor.type,
+                "actor_user_id": actor.user_id,
+                "actor_label": actor.label[:200],
+                "message": message[:2000],
+                "data": dict(data or {}),
+                "created_at": self.now,
+            }
+        )
 
     def move_item(self, order_id: int, item_id: int, item_title: str, new: str, actor: Actor, reason: str) -> bool:
         """`set_item_status` with the order recomputed; False when the line already had `new`."""
@@ -174,14 +238,26 @@ class TransitionBatch:
         if not can_move(old, new):
             raise IllegalTransition(f"order item {item_id}: {old} -> {new} is not allowed")
         self.item_status[item_id] = self.moved_items[item_id] = new
-        self.event(order_id, item_id, OrderEventKind.STATUS_CHANGED, actor, f"Line {item_title}: {old} → {new}. {reason}".strip(),
-                   {"from": old, "to": new, "scope": "item"})
+        self.event(
+            order_id,
+            item_id,
+            OrderEventKind.STATUS_CHANGED,
+            actor,
+            f"Line {item_title}: {old} → {new}. {reason}".strip(),
+            {"from": old, "to": new, "scope": "item"},
+        )
         derived = derive_order_status([self.item_status[i] for i in self.items_of[order_id]])
         if self.order_status[order_id] != derived:
             was = self.order_status[order_id]
             self.order_status[order_id] = self.moved_orders[order_id] = derived
-            self.event(order_id, None, OrderEventKind.STATUS_CHANGED, actor, f"Order {was} → {derived}",
-                       {"from": was, "to": derived, "scope": "order"})
+            self.event(
+                order_id,
+                None,
+                OrderEventKind.STATUS_CHANGED,
+                actor,
+                f"Order {was} → {derived}",
+                {"from": was, "to": derived, "scope": "order"},
+            )
         return True
 
     def flush(self, session: Session) -> None:
@@ -190,7 +266,9 @@ class TransitionBatch:
             for row_id, status in moved.items():
                 by_status[status].append(row_id)
             for status, ids in by_status.items():
-                session.execute(update(table).where(table.c.id.in_(sorted(ids))).values(status=status, updated_at=self.now))
+                session.execute(
+                    update(table).where(table.c.id.in_(sorted(ids))).values(status=status, updated_at=self.now)
+                )
         if self.events:
             session.execute(insert(OrderEvent.__table__), self.events)
         self.moved_items, self.moved_orders, self.events = {}, {}, []

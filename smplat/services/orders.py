@@ -22,9 +22,13 @@ def _order_rows(session: Session, orders: list[Order]) -> list[dict[str, Any]]:
         )
     return [
         {
-            "id": order.id, "number": order.number, "customer_email": order.customer_email,
-            "status": order.status, "payment_status": order.payment_status,
-            "total": format_money(order.total_minor, order.currency), "items": item_counts.get(order.id, 0),
+            "id": order.id,
+            "number": order.number,
+            "customer_email": order.customer_email,
+            "status": order.status,
+            "payment_status": order.payment_status,
+            "total": format_money(order.total_minor, order.currency),
+            "items": item_counts.get(order.id, 0),
             "placed_at": (order.placed_at or order.created_at).strftime("%Y-%m-%d %H:%M UTC"),
         }
         for order in orders
@@ -32,14 +36,18 @@ def _order_rows(session: Session, orders: list[Order]) -> list[dict[str, Any]]:
 
 
 def list_orders_for_user(session: Session, user_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    orders = session.execute(
-        select(Order).where(Order.user_id == user_id).order_by(Order.created_at.desc()).limit(limit)
-    ).scalars().all()
+    orders = (
+        session.execute(select(Order).where(Order.user_id == user_id).order_by(Order.created_at.desc()).limit(limit))
+        .scalars()
+        .all()
+    )
     return _order_rows(session, list(orders))
 
 
 def list_recent_orders(session: Session, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-    orders = session.execute(select(Order).order_by(Order.created_at.desc()).limit(limit).offset(offset)).scalars().all()
+    orders = (
+        session.execute(select(Order).order_by(Order.created_at.desc()).limit(limit).offset(offset)).scalars().all()
+    )
     return _order_rows(session, list(orders))
 
 

@@ -64,12 +64,23 @@ DESCRIPTIONS: dict[Permission, str] = {
 }
 
 _CUSTOMER = frozenset({Permission.PLACE_ORDERS, Permission.VIEW_OWN_ORDERS, Permission.REQUEST_REFILLS})
-_OPERATOR = _CUSTOMER | frozenset({
-    Permission.VIEW_ADMIN, Permission.VIEW_ANALYTICS, Permission.VIEW_ORDERS, Permission.ACT_ON_ORDERS,
-    Permission.REFUND, Permission.EDIT_CATALOG, Permission.EDIT_CONTENT, Permission.MANAGE_EXPERIMENTS,
-    Permission.VIEW_CUSTOMERS, Permission.VIEW_PROVIDERS, Permission.SYNC_PROVIDERS, Permission.VIEW_JOBS,
-    Permission.RUN_JOBS,
-})
+_OPERATOR = _CUSTOMER | frozenset(
+    {
+        Permission.VIEW_ADMIN,
+        Permission.VIEW_ANALYTICS,
+        Permission.VIEW_ORDERS,
+        Permission.ACT_ON_ORDERS,
+        Permission.REFUND,
+        Permission.EDIT_CATALOG,
+        Permission.EDIT_CONTENT,
+        Permission.MANAGE_EXPERIMENTS,
+        Permission.VIEW_CUSTOMERS,
+        Permission.VIEW_PROVIDERS,
+        Permission.SYNC_PROVIDERS,
+        Permission.VIEW_JOBS,
+        Permission.RUN_JOBS,
+    }
+)
 _ADMIN = frozenset(Permission)
 
 # The table: the one place that says which role may do what.
@@ -113,12 +124,13 @@ def least_role_with(permission: Permission | str) -> Role:
 
 def refusal_message(permission: Permission | str) -> str:
     """What a refused staff member is told: who may do it instead."""
-    who = {Role.CUSTOMER: "a signed-in customer", Role.OPERATOR: "SMPLAT staff",
-           Role.ADMIN: "an admin"}[least_role_with(permission)]
+    who = {Role.CUSTOMER: "a signed-in customer", Role.OPERATOR: "SMPLAT staff", Role.ADMIN: "an admin"}[
+        least_role_with(permission)
+    ]
     return f"Only {who} can {DESCRIPTIONS[Permission(permission)]}."
 
 
-def refund_limit_minor(currency: str) -> int:  # noqa: ARG001 - one limit, in the refund's own minor units
+def refund_limit_minor(currency: str) -> int:
     """The largest refund an operator may issue, in minor units of the refund's currency."""
     return get_settings().operator_refund_limit_minor
 

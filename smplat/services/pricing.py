@@ -81,8 +81,13 @@ class Configuration:
     preset: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"options": {k: list(v) for k, v in self.options.items()}, "add_ons": list(self.add_ons),
-                "plan": self.plan, "fields": dict(self.fields), "preset": self.preset}
+        return {
+            "options": {k: list(v) for k, v in self.options.items()},
+            "add_ons": list(self.add_ons),
+            "plan": self.plan,
+            "fields": dict(self.fields),
+            "preset": self.preset,
+        }
 
     def selected_option_refs(self) -> set[str]:
         return {f"{group}:{key}" for group, keys in self.options.items() for key in keys}
@@ -122,9 +127,14 @@ class Quote:
     def price_record(self) -> dict[str, Any]:
         """What carts, checkout lines and order snapshots store about the price."""
         return {
-            "currency": self.currency, "unit_price_minor": self.unit_price_minor, "quantity": self.quantity,
-            "total_minor": self.total_minor, "lines": self.breakdown_dicts(), "billing": self.billing,
-            "interval": self.interval, "interval_count": self.interval_count,
+            "currency": self.currency,
+            "unit_price_minor": self.unit_price_minor,
+            "quantity": self.quantity,
+            "total_minor": self.total_minor,
+            "lines": self.breakdown_dicts(),
+            "billing": self.billing,
+            "interval": self.interval,
+            "interval_count": self.interval_count,
             "experiment": self.experiment.as_record() if self.experiment else None,
         }
 
@@ -194,8 +204,13 @@ def normalize(raw: Any) -> Configuration:
         preset = None
     if errors:
         raise ConfigurationInvalid(errors)
-    return Configuration(options=options, add_ons=list(dict.fromkeys(add_ons_raw)), plan=plan or None,
-                         fields=fields, preset=preset or None)
+    return Configuration(
+        options=options,
+        add_ons=list(dict.fromkeys(add_ons_raw)),
+        plan=plan or None,
+        fields=fields,
+        preset=preset or None,
+    )
 
 
 def from_preset(detail: ProductDetail, preset_key: str) -> Configuration:
@@ -231,7 +246,7 @@ def is_visible(rules: dict[str, Any] | None, config: Configuration, channel: str
     def met(condition: Any) -> bool:
         if not isinstance(condition, dict) or len(condition) != 1:
             return False
-        (kind, value), = condition.items()
+        ((kind, value),) = condition.items()
         if kind == "option":
             return value in selected
         if kind == "add_on":
@@ -317,8 +332,9 @@ def _check_field(spec: ProductCustomField, value: str) -> str | None:
     return None
 
 
-def validate(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
-             channel: str = "storefront") -> Configuration:
+def validate(
+    detail: ProductDetail, config: Configuration, *, quantity: int = 1, channel: str = "storefront"
+) -> Configuration:
     """Check every choice against the product; return the configuration with hidden
     fields dropped and defaults filled in. Raises ConfigurationInvalid listing every problem."""
     valid, errors = _checked(detail, config, quantity=quantity, channel=channel)
@@ -327,8 +343,9 @@ def validate(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
     return valid
 
 
-def _checked(detail: ProductDetail, config: Configuration, *, quantity: int, channel: str,
-             check_fields: bool = True) -> tuple[Configuration, dict[str, str]]:
+def _checked(
+    detail: ProductDetail, config: Configuration, *, quantity: int, channel: str, check_fields: bool = True
+) -> tuple[Configuration, dict[str, str]]:
     """Every rule at once: the configuration as it will be kept (valid typed values only)
     and every problem found, by where it is."""
     errors: dict[str, str] = {}
@@ -384,15 +401,21 @@ def _checked(detail: ProductDetail, config: Configuration, *, quantity: int, cha
             # stored as typed once: a whole number in its canonical form ("+03" -> "3")
             kept[spec.key] = str(parse_integer(value)) if spec.field_type == CustomFieldType.INTEGER.value else value
 
-    return Configuration(options={k: list(v) for k, v in config.options.items() if v}, add_ons=list(config.add_ons),
-                         plan=config.plan, fields=kept, preset=config.preset), errors
+    return Configuration(
+        options={k: list(v) for k, v in config.options.items() if v},
+        add_ons=list(config.add_ons),
+        plan=config.plan,
+        fields=kept,
+        preset=config.preset,
+    ), errors
 
 
 # --- pricing ---------------------------------------------------------------------------
 
 
-def price(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
-          variant: VariantPrice | None = None) -> Quote:
+def price(
+    detail: ProductDetail, config: Configuration, *, quantity: int = 1, variant: VariantPrice | None = None
+) -> Quote:
     """Price an already validated configuration (see the module docstring for the rules)."""
     product = detail.product
     currency = product.currency
@@ -437,17 +460,30 @@ def price(detail: ProductDetail, config: Configuration, *, quantity: int = 1,
         raise PricingError(f"product {product.slug}: configuration prices below zero")
     billing = plan.billing if plan is not None else PlanBilling.ONE_TIME.value
     return Quote(
-        product_id=product.id, currency=currency, configuration=config, quantity=quantity, unit_price_minor=unit,
-        total_minor=unit * quantity, breakdown=lines, billing=billing,
+        product_id=product.id,
+        currency=currency,
+        configuration=config,
+        quantity=quantity,
+        unit_price_minor=unit,
+        total_minor=unit * quantity,
+        breakdown=lines,
+        billing=billing,
         interval=plan.interval if plan is not None and billing == PlanBilling.SUBSCRIPTION.value else None,
         interval_count=plan.interval_count if plan is not None else 1,
-        service_units=service_units or product.min_quantity, override_service_id=override_service_id,
+        service_units=service_units or product.min_quantity,
+        override_service_id=override_service_id,
         experiment=variant,
     )
 
 
-def quote(detail: ProductDetail, raw_configuration: Any, *, quantity: int = 1, channel: str = "storefront",
-          variant: VariantPrice | None = None) -> Quote:
+def quote(
+    detail: ProductDetail,
+    raw_configuration: Any,
+    *,
+    quantity: int = 1,
+    channel: str = "storefront",
+    variant: VariantPrice | None = None,
+) -> Quote:
     """Validate then price with a given variant, without a database (the rules alone, for
     tests and `price_for`). Pages, services and jobs call `price_for`."""
     config = raw_configuration if isinstance(raw_configuration, Configuration) else normalize(raw_configuration)
@@ -460,9 +496,17 @@ FIELDS_COLLECT = "collect"  # field problems are reported on the quote, the choi
 FIELDS_SKIP = "skip"  # typed values are neither checked nor kept (admin previews of a package)
 
 
-def price_for(session: Session, detail: ProductDetail, raw_configuration: Any, *, quantity: int = 1,
-              channel: str = "storefront", visitor: str | None = None, variant: VariantPrice | None = None,
-              fields: str = FIELDS_CHECK) -> Quote:
+def price_for(
+    session: Session,
+    detail: ProductDetail,
+    raw_configuration: Any,
+    *,
+    quantity: int = 1,
+    channel: str = "storefront",
+    visitor: str | None = None,
+    variant: VariantPrice | None = None,
+    fields: str = FIELDS_CHECK,
+) -> Quote:
     """The one price entry point: the product page, cart, checkout, link regeneration, saved
     configurations and the admin previews all call it. Validates, then prices once, with the
     pricing experiment's variant carried in the quote (and so in every stored price record).
@@ -574,9 +618,17 @@ def blueprint_snapshot(detail: ProductDetail, config: Configuration) -> list[dic
         for option in options:
             if option.key in config.options.get(group.key, []):
                 bp = option.blueprint or {}
-                out.append({"group": group.key, "group_name": group.name, "option": option.key, "label": option.label,
-                            "tagline": str(bp.get("tagline", "")), "delivery_sla": str(bp.get("delivery_sla", "")),
-                            "hero_image": str(bp.get("hero_image", ""))})
+                out.append(
+                    {
+                        "group": group.key,
+                        "group_name": group.name,
+                        "option": option.key,
+                        "label": option.label,
+                        "tagline": str(bp.get("tagline", "")),
+                        "delivery_sla": str(bp.get("delivery_sla", "")),
+                        "hero_image": str(bp.get("hero_image", "")),
+                    }
+                )
     return out
 
 
@@ -598,7 +650,9 @@ def format_breakdown(quote_: Quote, detail: ProductDetail) -> list[dict[str, str
     base = [line for line in quote_.breakdown if line.kind in ("plan", "base", "option")]
     chosen = [option.label for option in _chosen_options(detail, quote_.configuration)]
     plan = next((line.label for line in base if line.kind in ("plan", "base")), "")
-    rows = [{"kind": "item", "label": " · ".join(chosen) or plan, "amount": money(sum(l.amount_minor for l in base))}]
+    rows = [
+        {"kind": "item", "label": " · ".join(chosen) or plan, "amount": money(sum(line.amount_minor for line in base))}
+    ]
     for line in quote_.breakdown:
         if line.kind == "experiment":
             rows.append({"kind": "adjustment", "label": line.label, "amount": money(line.amount_minor)})

@@ -63,9 +63,15 @@ class ProviderInputError(ValueError):
 def client_for(provider: Provider, *, max_connections: int = 50) -> PanelClient:
     # the provider's rate limit is one bucket for the whole process (every run, job and thread)
     limiter = shared_limiter(f"provider:{provider.id}:{provider.base_url}", provider.rate_limit_per_second)
-    return PanelClient(provider.base_url, decrypt(provider.api_key_encrypted) if provider.api_key_encrypted else "",
-                       timeout_seconds=provider.timeout_seconds, rate_limit_per_second=provider.rate_limit_per_second,
-                       max_connections=max_connections, limiter=limiter, url_guard=outbound_problem)
+    return PanelClient(
+        provider.base_url,
+        decrypt(provider.api_key_encrypted) if provider.api_key_encrypted else "",
+        timeout_seconds=provider.timeout_seconds,
+        rate_limit_per_second=provider.rate_limit_per_second,
+        max_connections=max_connections,
+        limiter=limiter,
+        url_guard=outbound_problem,
+    )
 
 
 # --- outbound safety ---------------------------------------------------------------------
@@ -108,8 +114,10 @@ def outbound_problem(url: str) -> str | None:
     for address in sorted(addresses):
         kind = _forbidden_kind(address)
         if kind:
-            return (f"base URL host {host} resolves to a {kind} address; such hosts must be listed in "
-                    "SMPLAT_OUTBOUND_ALLOWED_HOSTS")
+            return (
+                f"base URL host {host} resolves to a {kind} address; such hosts must be listed in "
+                "SMPLAT_OUTBOUND_ALLOWED_HOSTS"
+            )
     return None
 
 
@@ -174,8 +182,15 @@ def _validate(form: ProviderForm, *, creating: bool) -> dict[str, Any]:
             errors.append("low balance threshold must be a non-negative amount")
     if errors:
         raise ProviderInputError("; ".join(errors))
-    return {"name": name, "slug": slug, "base_url": url, "rate_limit_per_second": int(form.rate_limit_per_second),
-            "timeout_seconds": int(form.timeout_seconds), "low_balance_threshold": threshold, "is_active": form.is_active}
+    return {
+        "name": name,
+        "slug": slug,
+        "base_url": url,
+        "rate_limit_per_second": int(form.rate_limit_per_second),
+        "timeout_seconds": int(form.timeout_seconds),
+        "low_balance_threshold": threshold,
+        "is_active": form.is_active,
+    }
 
 
 def create_provider(session: Session, form: ProviderForm) -> Provider:
@@ -193,7 +208,9 @@ def update_provider(session: Session, provider_id: int, form: ProviderForm) -> P
     if provider is None:
         raise ProviderInputError("no such provider")
     values = _validate(form, creating=False)
-    clash = session.execute(select(Provider.id).where(Provider.slug == values["slug"], Provider.id != provider_id)).first()
+    clash = session.execute(
+        select(Provider.id).where(Provider.slug == values["slug"], Provider.id != provider_id)
+    ).first()
     if clash:
         raise ProviderInputError(f"a provider with slug {values['slug']!r} exists")
     for key, value in values.items():
@@ -209,11 +226,14 @@ def update_provider(session: Session, provider_id: int, form: ProviderForm) -> P
 # --- services: sync, import, export ---------------------------------------------------
 
 
-def apply_services(session: Session, provider: Provider, listed: list[PanelService], now: datetime,
-                   *, mark_vanished: bool = True) -> dict[str, int]:
+def apply_services(
+    session: Session, provider: Provider, listed: list[PanelService], now: datetime, *, mark_vanished: bool = True
+) -> dict[str, int]:
     """Upsert what the panel lists; mark what it no longer lists vanished (never deleted)."""
-    existing = {s.external_service_id: s for s in session.execute(
-        select(ProviderService).where(ProviderService.provider_id == provider.id)).scalars()}
+    existing = {
+        s.external_service_id: s
+        for s in session.execute(select(ProviderService).where(ProviderService.provider_id == provider.id)).scalars()
+    }
     counts = {"created": 0, "updated": 0, "vanished": 0, "returned": 0}
     seen = set()
     for entry in listed:
@@ -267,11 +287,24 @@ EXPORT_FIELDS = ["service", "name", "type", "category", "rate", "min", "max", "r
 
 def export_services(session: Session, provider_id: int, fmt: str) -> str:
     rows = [
-        {"service": s.external_service_id, "name": s.name, "type": s.type, "category": s.category,
-         "rate": str(s.rate_per_1000), "min": s.min_quantity, "max": s.max_quantity, "refill": s.refill,
-         "cancel": s.cancel, "dripfeed": s.dripfeed, "status": s.status}
-        for s in session.execute(select(ProviderService).where(ProviderService.provider_id == provider_id)
-                                 .order_by(ProviderService.external_service_id)).scalars()
+        {
+            "service": s.external_service_id,
+            "name": s.name,
+            "type": s.type,
+            "category": s.category,
+            "rate": str(s.rate_per_1000),
+            "min": s.min_quantity,
+            "max": s.max_quantity,
+            "refill": s.refill,
+            "cancel": s.cancel,
+            "dripfeed": s.dripfeed,
+            "status": s.status,
+        }
+        for s in session.execute(
+            select(ProviderService)
+            .where(ProviderService.provider_id == provider_id)
+            .order_by(ProviderService.external_service_id)
+        ).scalars()
     ]
     if fmt == "json":
         return json.dumps(rows, indent=2) + "\n"
@@ -316,11 +349,15 @@ def parse_services_file(text: str, fmt: str) -> list[PanelService]:
         seen.add(service.service)
         parsed.append(service)
     if problems:
-        raise ProviderInputError(f"{len(problems)} bad row(s); nothing was imported: " + "; ".join(problems[:5]), problems)
+        raise ProviderInputError(
+            f"{len(problems)} bad row(s); nothing was imported: " + "; ".join(problems[:5]), problems
+        )
     return parsed
 
 
-def import_services(session: Session, provider_id: int, text: str, fmt: str, now: datetime | None = None) -> dict[str, int]:
+def import_services(
+    session: Session, provider_id: int, text: str, fmt: str, now: datetime | None = None
+) -> dict[str, int]:
     """Import a CSV/JSON service list (same shape as the panel's `services`); services missing
     from the file are left as they are (an import adds and updates, a sync also marks vanished)."""
     provider = session.get(Provider, provider_id)
@@ -342,7 +379,9 @@ def products_needing_attention(session: Session) -> list[dict[str, Any]]:
         .where(ServiceRoute.is_active.is_(True), ProviderService.status != ProviderServiceStatus.ACTIVE.value)
         .order_by(Product.title)
     ).all()
-    return [{"product_id": r[0], "product": r[1], "service": r[2], "service_status": r[3], "provider": r[4]} for r in rows]
+    return [
+        {"product_id": r[0], "product": r[1], "service": r[2], "service_status": r[3], "provider": r[4]} for r in rows
+    ]
 
 
 # --- health and balance -----------------------------------------------------------------
@@ -376,12 +415,20 @@ def check_providers(session_factory: Any, now: datetime, *, provider_id: int | N
     results = asyncio.run(probe_all()) if providers else []
     counts = {"checked": 0, "healthy": 0, "down": 0, "low_balance": 0, "services_vanished": 0}
     with session_factory() as session:
-        for provider, (ok, latency, balance, services, error) in zip(providers, results):
+        for provider, (ok, latency, balance, services, error) in zip(providers, results, strict=True):
             row = session.get(Provider, provider.id)
             counts["checked"] += 1
-            session.add(ProviderHealthCheck(provider_id=row.id, checked_at=now, ok=ok, latency_ms=latency,
-                                            balance=balance.balance if balance else None,
-                                            balance_currency=balance.currency if balance else None, error=error))
+            session.add(
+                ProviderHealthCheck(
+                    provider_id=row.id,
+                    checked_at=now,
+                    ok=ok,
+                    latency_ms=latency,
+                    balance=balance.balance if balance else None,
+                    balance_currency=balance.currency if balance else None,
+                    error=error,
+                )
+            )
             row.last_health_check_at = now
             if ok:
                 row.health_status = ProviderHealth.HEALTHY.value
@@ -392,9 +439,13 @@ def check_providers(session_factory: Any, now: datetime, *, provider_id: int | N
                     counts["low_balance"] += 1
             else:
                 # two failed checks in a row: down (routing skips it); one: degraded
-                last = session.execute(select(ProviderHealthCheck.ok).where(ProviderHealthCheck.provider_id == row.id)
-                                       .order_by(ProviderHealthCheck.checked_at.desc(), ProviderHealthCheck.id.desc())
-                                       .offset(1).limit(1)).scalar()
+                last = session.execute(
+                    select(ProviderHealthCheck.ok)
+                    .where(ProviderHealthCheck.provider_id == row.id)
+                    .order_by(ProviderHealthCheck.checked_at.desc(), ProviderHealthCheck.id.desc())
+                    .offset(1)
+                    .limit(1)
+                ).scalar()
                 row.health_status = ProviderHealth.DOWN.value if last is False else ProviderHealth.DEGRADED.value
                 counts["down"] += row.health_status == ProviderHealth.DOWN.value
             session.add(row)
@@ -403,9 +454,16 @@ def check_providers(session_factory: Any, now: datetime, *, provider_id: int | N
 
 def last_check_message(session: Session, provider_id: int) -> str:
     """What "Check now" shows: healthy, or the classified reason of the newest failed check."""
-    row = session.execute(select(ProviderHealthCheck).where(ProviderHealthCheck.provider_id == provider_id)
-                          .order_by(ProviderHealthCheck.checked_at.desc(), ProviderHealthCheck.id.desc())
-                          .limit(1)).scalars().first()
+    row = (
+        session.execute(
+            select(ProviderHealthCheck)
+            .where(ProviderHealthCheck.provider_id == provider_id)
+            .order_by(ProviderHealthCheck.checked_at.desc(), ProviderHealthCheck.id.desc())
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
     if row is None:
         return "The provider has not been checked yet."
     if row.ok:
@@ -415,16 +473,33 @@ def last_check_message(session: Session, provider_id: int) -> str:
 
 def provider_overview(session: Session) -> list[dict[str, Any]]:
     """Providers with health, balance and service counts for the admin (two queries)."""
-    counts = dict(session.execute(select(ProviderService.provider_id, func.count()).group_by(ProviderService.provider_id)).all())
-    vanished = dict(session.execute(select(ProviderService.provider_id, func.count())
-                                    .where(ProviderService.status != ProviderServiceStatus.ACTIVE.value)
-                                    .group_by(ProviderService.provider_id)).all())
+    counts = dict(
+        session.execute(select(ProviderService.provider_id, func.count()).group_by(ProviderService.provider_id)).all()
+    )
+    vanished = dict(
+        session.execute(
+            select(ProviderService.provider_id, func.count())
+            .where(ProviderService.status != ProviderServiceStatus.ACTIVE.value)
+            .group_by(ProviderService.provider_id)
+        ).all()
+    )
     out = []
     for p in session.execute(select(Provider).order_by(Provider.name)).scalars():
-        out.append({"id": p.id, "name": p.name, "slug": p.slug, "base_url": p.base_url, "health": p.health_status,
-                    "balance": "" if p.balance is None else f"{p.balance} {p.balance_currency or ''}".strip(),
-                    "low_balance": p.balance is not None and p.low_balance_threshold is not None
-                    and p.balance < p.low_balance_threshold,
-                    "services": counts.get(p.id, 0), "vanished": vanished.get(p.id, 0), "active": p.is_active,
-                    "checked": p.last_health_check_at.strftime("%Y-%m-%d %H:%M UTC") if p.last_health_check_at else "never"})
+        out.append(
+            {
+                "id": p.id,
+                "name": p.name,
+                "slug": p.slug,
+                "base_url": p.base_url,
+                "health": p.health_status,
+                "balance": "" if p.balance is None else f"{p.balance} {p.balance_currency or ''}".strip(),
+                "low_balance": p.balance is not None
+                and p.low_balance_threshold is not None
+                and p.balance < p.low_balance_threshold,
+                "services": counts.get(p.id, 0),
+                "vanished": vanished.get(p.id, 0),
+                "active": p.is_active,
+                "checked": p.last_health_check_at.strftime("%Y-%m-%d %H:%M UTC") if p.last_health_check_at else "never",
+            }
+        )
     return out

@@ -58,7 +58,9 @@ def limiter() -> MovingWindowRateLimiter:
     uri = _storage_uri()
     with _lock:
         if _limiter is None or _limiter[0] != uri:
-            storage: Storage = MemoryStorage() if uri == "memory://" else storage_from_string(uri, key_prefix=_KEY_PREFIX)
+            storage: Storage = (
+                MemoryStorage() if uri == "memory://" else storage_from_string(uri, key_prefix=_KEY_PREFIX)
+            )
             _limiter = (uri, MovingWindowRateLimiter(storage))
         return _limiter[1]
 

@@ -98,26 +98,49 @@ class RoutingContext:
         routes: dict[int, list[ServiceRoute]] = {i: [] for i in ids}
         add_ons: dict[int, list[ProductAddOn]] = {i: [] for i in ids}
         if ids:
-            for route in session.execute(select(ServiceRoute).where(
-                    ServiceRoute.product_id.in_(ids), ServiceRoute.step == step, ServiceRoute.is_active.is_(True))
-                    .order_by(ServiceRoute.priority, ServiceRoute.id)).scalars():
+            for route in session.execute(
+                select(ServiceRoute)
+                .where(ServiceRoute.product_id.in_(ids), ServiceRoute.step == step, ServiceRoute.is_active.is_(True))
+                .order_by(ServiceRoute.priority, ServiceRoute.id)
+            ).scalars():
                 routes[route.product_id].append(route)
-            for add_on in session.execute(select(ProductAddOn).where(
-                    ProductAddOn.product_id.in_(ids), ProductAddOn.provider_service_id.is_not(None),
-                    ProductAddOn.is_active.is_(True))).scalars():
+            for add_on in session.execute(
+                select(ProductAddOn).where(
+                    ProductAddOn.product_id.in_(ids),
+                    ProductAddOn.provider_service_id.is_not(None),
+                    ProductAddOn.is_active.is_(True),
+                )
+            ).scalars():
                 add_ons[add_on.product_id].append(add_on)
         service_ids = {r.provider_service_id for rs in routes.values() for r in rs}
         service_ids |= {a.provider_service_id for al in add_ons.values() for a in al}
-        services = {s.id: s for s in session.execute(
-            select(ProviderService).where(ProviderService.id.in_(service_ids))).scalars()} if service_ids else {}
+        services = (
+            {
+                s.id: s
+                for s in session.execute(select(ProviderService).where(ProviderService.id.in_(service_ids))).scalars()
+            }
+            if service_ids
+            else {}
+        )
         provider_ids = {s.provider_id for s in services.values()}
-        providers = {p.id: p for p in session.execute(
-            select(Provider).where(Provider.id.in_(provider_ids))).scalars()} if provider_ids else {}
+        providers = (
+            {p.id: p for p in session.execute(select(Provider).where(Provider.id.in_(provider_ids))).scalars()}
+            if provider_ids
+            else {}
+        )
         return cls(routes, add_ons, services, providers)
 
 
-def candidates(ctx: RoutingContext, product_id: int | None, spec: DeliverySpec, quantity: int, price_minor: int,
-               *, exclude_service_ids: Iterable[int] = (), exclude_provider_ids: Iterable[int] = ()) -> list[RouteCandidate]:
+def candidates(
+    ctx: RoutingContext,
+    product_id: int | None,
+    spec: DeliverySpec,
+    quantity: int,
+    price_minor: int,
+    *,
+    exclude_service_ids: Iterable[int] = (),
+    exclude_provider_ids: Iterable[int] = (),
+) -> list[RouteCandidate]:
     """Every route of the product that matches the spec, in the order they are tried, with
     eligibility and the reasons a route is passed over."""
     settings = get_settings()
@@ -129,11 +152,20 @@ def candidates(ctx: RoutingContext, product_id: int | None, spec: DeliverySpec, 
         if add_on.key in chosen_add_ons:
             options.append((None, add_on.provider_service_id, None, QuantitySource.ITEM.value, Decimal(1), None))
     for route in ctx.routes.get(product_id, []):
-        if route.add_on_id is not None and not any(a.id == route.add_on_id and a.key in chosen_add_ons
-                                                   for a in ctx.add_ons.get(product_id, [])):
+        if route.add_on_id is not None and not any(
+            a.id == route.add_on_id and a.key in chosen_add_ons for a in ctx.add_ons.get(product_id, [])
+        ):
             continue
-        options.append((route.id, route.provider_service_id, route.min_margin_bps, route.quantity_source,
-                        route.quantity_multiplier, route.fixed_quantity))
+        options.append(
+            (
+                route.id,
+                route.provider_service_id,
+                route.min_margin_bps,
+                route.quantity_source,
+                route.quantity_multiplier,
+                route.fixed_quantity,
+            )
+        )
     result: list[RouteCandidate] = []
     for route_id, service_id, route_floor, source, multiplier, fixed in options:
         route = next((r for r in ctx.routes.get(product_id, []) if r.id == route_id), None)
@@ -172,12 +204,27 @@ def candidates(ctx: RoutingContext, product_id: int | None, spec: DeliverySpec, 
     return result
 
 
-def choose(ctx: RoutingContext, product_id: int | None, spec: DeliverySpec, quantity: int, price_minor: int,
-           *, exclude_service_ids: Iterable[int] = (), exclude_provider_ids: Iterable[int] = ()) -> RouteCandidate:
+def choose(
+    ctx: RoutingContext,
+    product_id: int | None,
+    spec: DeliverySpec,
+    quantity: int,
+    price_minor: int,
+    *,
+    exclude_service_ids: Iterable[int] = (),
+    exclude_provider_ids: Iterable[int] = (),
+) -> RouteCandidate:
     """The first eligible route; with exclusions, fall back to excluded-but-otherwise-eligible
     routes (a remainder may go back to the same service when nothing else can take it)."""
-    found = candidates(ctx, product_id, spec, quantity, price_minor,
-                       exclude_service_ids=exclude_service_ids, exclude_provider_ids=exclude_provider_ids)
+    found = candidates(
+        ctx,
+        product_id,
+        spec,
+        quantity,
+        price_minor,
+        exclude_service_ids=exclude_service_ids,
+        exclude_provider_ids=exclude_provider_ids,
+    )
     for candidate in found:
         if candidate.eligible:
             return candidate

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -57,8 +57,11 @@ class SearchParams:
     def query_string(self, **changes: Any) -> str:
         """`?q=…&category=…` for these parameters with `changes` applied; defaults are left out."""
         values = {"q": self.q, "category": self.category, "sort": self.sort, "page": self.page, **changes}
-        pairs = [(k, str(v)) for k, v in values.items()
-                 if v and not (k == "sort" and v == DEFAULT_SORT) and not (k == "page" and int(v) <= 1)]
+        pairs = [
+            (k, str(v))
+            for k, v in values.items()
+            if v and not (k == "sort" and v == DEFAULT_SORT) and not (k == "page" and int(v) <= 1)
+        ]
         return ("?" + urlencode(pairs)) if pairs else ""
 
 
@@ -113,15 +116,21 @@ def _like(term: str) -> str:
 
 def _term_matches(term: str) -> ColumnElement[bool]:
     pattern = _like(term)
-    return or_(*[func.lower(column).like(pattern, escape="\\")
-                 for column in (Product.title, Product.tagline, Product.description, Category.name)])
+    return or_(
+        *[
+            func.lower(column).like(pattern, escape="\\")
+            for column in (Product.title, Product.tagline, Product.description, Category.name)
+        ]
+    )
 
 
-def _from_price():  # noqa: ANN202
+def _from_price():
     """base price + the cheapest option of every required group, as a SQL expression."""
     per_group = (
-        select(ProductOptionGroup.product_id.label("product_id"),
-               func.min(ProductOption.price_delta_minor).label("minimum"))
+        select(
+            ProductOptionGroup.product_id.label("product_id"),
+            func.min(ProductOption.price_delta_minor).label("minimum"),
+        )
         .join(ProductOption, ProductOption.group_id == ProductOptionGroup.id)
         .where(ProductOptionGroup.required.is_(True), ProductOption.is_active.is_(True))
         .group_by(ProductOptionGroup.product_id, ProductOptionGroup.id)
@@ -150,8 +159,9 @@ def _filters(params: SearchParams) -> list[ColumnElement[bool]]:
     return where
 
 
-def _cards(session: Session, where: list[ColumnElement[bool]], sort: str, offset: int = 0,
-           limit: int | None = None) -> list[ProductCard]:
+def _cards(
+    session: Session, where: list[ColumnElement[bool]], sort: str, offset: int = 0, limit: int | None = None
+) -> list[ProductCard]:
     per_product, from_price = _from_price()
     title = func.lower(Product.title)
     order = {
@@ -175,11 +185,21 @@ def _cards(session: Session, where: list[ColumnElement[bool]], sort: str, offset
     presets = featured_presets(session, [product.id for product, *_ in rows])
     return [
         ProductCard(
-            id=product.id, slug=product.slug, title=product.title, tagline=product.tagline,
-            platform=product.platform, kind=product.kind, category_slug=cat_slug, category_name=cat_name,
-            from_price_minor=int(price), currency=product.currency, image_url=images.get(product.id, ""),
-            delivery_estimate_hours=product.delivery_estimate_hours, is_featured=product.is_featured,
-            preset_key=presets.get(product.id, ("", ""))[0], preset_label=presets.get(product.id, ("", ""))[1],
+            id=product.id,
+            slug=product.slug,
+            title=product.title,
+            tagline=product.tagline,
+            platform=product.platform,
+            kind=product.kind,
+            category_slug=cat_slug,
+            category_name=cat_name,
+            from_price_minor=int(price),
+            currency=product.currency,
+            image_url=images.get(product.id, ""),
+            delivery_estimate_hours=product.delivery_estimate_hours,
+            is_featured=product.is_featured,
+            preset_key=presets.get(product.id, ("", ""))[0],
+            preset_label=presets.get(product.id, ("", ""))[1],
         )
         for product, cat_slug, cat_name, price in rows
     ]
@@ -203,8 +223,11 @@ def cards_for_slugs(session: Session, slugs: list[str]) -> list[ProductCard]:
     """Live services by address, in the order given (two queries)."""
     if not slugs:
         return []
-    cards = _cards(session, [Product.slug.in_(slugs), Product.status == ProductStatus.ACTIVE.value,
-                             Category.is_active.is_(True)], "title")
+    cards = _cards(
+        session,
+        [Product.slug.in_(slugs), Product.status == ProductStatus.ACTIVE.value, Category.is_active.is_(True)],
+        "title",
+    )
     by_slug = {card.slug: card for card in cards}
     return [by_slug[slug] for slug in slugs if slug in by_slug]
 
@@ -212,14 +235,21 @@ def cards_for_slugs(session: Session, slugs: list[str]) -> list[ProductCard]:
 # --- search records --------------------------------------------------------------------------
 
 
-def record_search(session: Session, params: SearchParams, result_count: int, consent: str | None,
-                  now: datetime | None = None) -> SearchRecord | None:
+def record_search(
+    session: Session, params: SearchParams, result_count: int, consent: str | None, now: datetime | None = None
+) -> SearchRecord | None:
     """Store one search, only with analytics consent and only for a real search (page 1 of a
     query or a category filter; paging through results is not a new search)."""
     if not allows_analytics(consent) or not params.is_search or params.page != 1:
         return None
-    record = SearchRecord(query=params.q.lower(), category=params.category, sort=params.sort, page=params.page,
-                          result_count=result_count, created_at=now or utcnow())
+    record = SearchRecord(
+        query=params.q.lower(),
+        category=params.category,
+        sort=params.sort,
+        page=params.page,
+        result_count=result_count,
+        created_at=now or utcnow(),
+    )
     session.add(record)
     session.flush()
     return record
@@ -249,9 +279,9 @@ def search_insights(session: Session, days: int = 30, limit: int = 10, now: date
     since = (now or utcnow()) - timedelta(days=days)
     recent = SearchRecord.created_at >= since
     searches, zero = session.execute(
-        select(func.count(SearchRecord.id),
-               func.coalesce(func.sum(case((SearchRecord.result_count == 0, 1), else_=0)), 0))
-        .where(recent)
+        select(
+            func.count(SearchRecord.id), func.coalesce(func.sum(case((SearchRecord.result_count == 0, 1), else_=0)), 0)
+        ).where(recent)
     ).one()
 
     def by_query(*extra: ColumnElement[bool]) -> list[QueryStat]:
@@ -267,12 +297,18 @@ def search_insights(session: Session, days: int = 30, limit: int = 10, now: date
 
     category_count = func.count(SearchRecord.id)
     categories = session.execute(
-        select(SearchRecord.category, category_count).where(recent, SearchRecord.category != "")
-        .group_by(SearchRecord.category).order_by(category_count.desc(), SearchRecord.category).limit(limit)
+        select(SearchRecord.category, category_count)
+        .where(recent, SearchRecord.category != "")
+        .group_by(SearchRecord.category)
+        .order_by(category_count.desc(), SearchRecord.category)
+        .limit(limit)
     ).all()
     return SearchInsights(
-        days=days, searches=int(searches), zero_result_searches=int(zero),
-        trending=by_query(), zero_results=by_query(SearchRecord.result_count == 0),
+        days=days,
+        searches=int(searches),
+        zero_result_searches=int(zero),
+        trending=by_query(),
+        zero_results=by_query(SearchRecord.result_count == 0),
         categories=[(slug, int(n)) for slug, n in categories],
     )
 
@@ -281,4 +317,4 @@ def _as_utc(value: Any) -> datetime:
     """MAX() over a UTC column comes back naive (SQLite) or as a string on some drivers."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -109,160 +109,393 @@ class ProductSpec:
 
 
 IG_HANDLE = TargetField(
-    "username", "Instagram username", CustomFieldType.HANDLE.value, INSTAGRAM_HANDLE_RE,
-    "Use 1–30 letters, numbers, dots or underscores, e.g. @yourbrand.", "@yourbrand",
+    "username",
+    "Instagram username",
+    CustomFieldType.HANDLE.value,
+    INSTAGRAM_HANDLE_RE,
+    "Use 1–30 letters, numbers, dots or underscores, e.g. @yourbrand.",
+    "@yourbrand",
 )
 IG_POST = TargetField(
-    "post_link", "Post or reel link", CustomFieldType.URL.value, INSTAGRAM_POST_RE,
+    "post_link",
+    "Post or reel link",
+    CustomFieldType.URL.value,
+    INSTAGRAM_POST_RE,
     "Paste the link of a public post or reel, e.g. https://www.instagram.com/p/Cx1AbC2dEf/.",
     "https://www.instagram.com/p/…",
 )
 TT_HANDLE = TargetField(
-    "username", "TikTok username", CustomFieldType.HANDLE.value, TIKTOK_HANDLE_RE,
-    "Use 2–24 letters, numbers, dots or underscores, e.g. @yourbrand.", "@yourbrand",
+    "username",
+    "TikTok username",
+    CustomFieldType.HANDLE.value,
+    TIKTOK_HANDLE_RE,
+    "Use 2–24 letters, numbers, dots or underscores, e.g. @yourbrand.",
+    "@yourbrand",
 )
 TT_VIDEO = TargetField(
-    "video_link", "TikTok video link", CustomFieldType.URL.value, TIKTOK_VIDEO_RE,
+    "video_link",
+    "TikTok video link",
+    CustomFieldType.URL.value,
+    TIKTOK_VIDEO_RE,
     "Paste the link of a public video, e.g. https://www.tiktok.com/@you/video/7301234567890.",
     "https://www.tiktok.com/@you/video/…",
 )
 YT_VIDEO = TargetField(
-    "video_link", "YouTube video link", CustomFieldType.URL.value, YOUTUBE_VIDEO_RE,
+    "video_link",
+    "YouTube video link",
+    CustomFieldType.URL.value,
+    YOUTUBE_VIDEO_RE,
     "Paste the link of a public video or short, e.g. https://youtu.be/dQw4w9WgXcQ.",
     "https://www.youtube.com/watch?v=…",
 )
 YT_CHANNEL = TargetField(
-    "channel_link", "YouTube channel link", CustomFieldType.URL.value, YOUTUBE_CHANNEL_RE,
+    "channel_link",
+    "YouTube channel link",
+    CustomFieldType.URL.value,
+    YOUTUBE_CHANNEL_RE,
     "Paste your channel link, e.g. https://www.youtube.com/@yourchannel.",
     "https://www.youtube.com/@…",
 )
 
 PRIORITY_START = AddOnSpec(
-    "priority-start", "Priority start", "Your order jumps the queue and starts within 15 minutes.",
-    AddOnPricingMode.FLAT.value, amount_minor=290,
+    "priority-start",
+    "Priority start",
+    "Your order jumps the queue and starts within 15 minutes.",
+    AddOnPricingMode.FLAT.value,
+    amount_minor=290,
 )
 REFILL_GUARANTEE = AddOnSpec(
-    "refill-guarantee", "30-day refill guarantee", "Any drop in the first 30 days is topped up free.",
-    AddOnPricingMode.PERCENTAGE.value, percentage_bps=1500,
+    "refill-guarantee",
+    "30-day refill guarantee",
+    "Any drop in the first 30 days is topped up free.",
+    AddOnPricingMode.PERCENTAGE.value,
+    percentage_bps=1500,
 )
 
 CATEGORIES = [
-    ("instagram", "Instagram", Platform.INSTAGRAM.value,
-     "Followers, likes, comments and story views for profiles, posts and reels.", 10),
+    (
+        "instagram",
+        "Instagram",
+        Platform.INSTAGRAM.value,
+        "Followers, likes, comments and story views for profiles, posts and reels.",
+        10,
+    ),
     ("tiktok", "TikTok", Platform.TIKTOK.value, "Followers, likes and views for creators and brands on TikTok.", 20),
     ("youtube", "YouTube", Platform.YOUTUBE.value, "Views and subscribers for videos, shorts and channels.", 30),
 ]
 
 PRODUCTS: list[ProductSpec] = [
     ProductSpec(
-        "instagram-followers", "instagram", "Instagram Followers", "Grow a profile people trust at first glance",
+        "instagram-followers",
+        "instagram",
+        "Instagram Followers",
+        "Grow a profile people trust at first glance",
         "Real-looking followers delivered at a natural pace, with no password needed. "
         "Choose a package, how fast it arrives, and add a refill guarantee.",
-        ProductKind.FOLLOWERS.value, "followers", [(500, 690), (1000, 1200), (2500, 2900), (5000, 5500)],
-        popularity=98, delivery_hours=48, service_ref="101", target=IG_HANDLE, express_minor=390, is_featured=True,
+        ProductKind.FOLLOWERS.value,
+        "followers",
+        [(500, 690), (1000, 1200), (2500, 2900), (5000, 5500)],
+        popularity=98,
+        delivery_hours=48,
+        service_ref="101",
+        target=IG_HANDLE,
+        express_minor=390,
+        is_featured=True,
         add_ons=[
-            PRIORITY_START, REFILL_GUARANTEE,
-            AddOnSpec("premium-accounts", "Premium accounts", "Followers with avatars, posts and bios, from our premium source.",
-                      AddOnPricingMode.SERVICE_OVERRIDE.value, amount_minor=490, service_ref="102"),
+            PRIORITY_START,
+            REFILL_GUARANTEE,
+            AddOnSpec(
+                "premium-accounts",
+                "Premium accounts",
+                "Followers with avatars, posts and bios, from our premium source.",
+                AddOnPricingMode.SERVICE_OVERRIDE.value,
+                amount_minor=490,
+                service_ref="102",
+            ),
         ],
     ),
     ProductSpec(
-        "instagram-likes", "instagram", "Instagram Likes", "Make every post look loved",
+        "instagram-likes",
+        "instagram",
+        "Instagram Likes",
+        "Make every post look loved",
         "Likes on one post or reel, starting minutes after payment.",
-        ProductKind.LIKES.value, "likes", [(250, 390), (500, 590), (1000, 990), (2500, 2190)],
-        popularity=91, delivery_hours=6, service_ref="103", target=IG_POST, express_minor=190,
+        ProductKind.LIKES.value,
+        "likes",
+        [(250, 390), (500, 590), (1000, 990), (2500, 2190)],
+        popularity=91,
+        delivery_hours=6,
+        service_ref="103",
+        target=IG_POST,
+        express_minor=190,
         add_ons=[PRIORITY_START, REFILL_GUARANTEE],
     ),
     ProductSpec(
-        "instagram-comments", "instagram", "Instagram Comments", "Start the conversation under your post",
+        "instagram-comments",
+        "instagram",
+        "Instagram Comments",
+        "Start the conversation under your post",
         "Positive, on-topic comments, or your own words posted by distinct accounts.",
-        ProductKind.COMMENTS.value, "comments", [(10, 490), (25, 990), (50, 1790), (100, 3190)],
-        popularity=64, delivery_hours=24, service_ref="104", target=IG_POST, express_minor=290,
-        add_ons=[PRIORITY_START, REFILL_GUARANTEE], extra={"comment_styles": True},
+        ProductKind.COMMENTS.value,
+        "comments",
+        [(10, 490), (25, 990), (50, 1790), (100, 3190)],
+        popularity=64,
+        delivery_hours=24,
+        service_ref="104",
+        target=IG_POST,
+        express_minor=290,
+        add_ons=[PRIORITY_START, REFILL_GUARANTEE],
+        extra={"comment_styles": True},
     ),
     ProductSpec(
-        "instagram-story-views", "instagram", "Instagram Story Views", "Put your stories in front of more eyes",
+        "instagram-story-views",
+        "instagram",
+        "Instagram Story Views",
+        "Put your stories in front of more eyes",
         "Views on every active story of the profile, delivered within hours.",
-        ProductKind.VIEWS.value, "story views", [(500, 290), (1000, 490), (2500, 990), (5000, 1690)],
-        popularity=58, delivery_hours=4, service_ref="106", target=IG_HANDLE, express_minor=150,
+        ProductKind.VIEWS.value,
+        "story views",
+        [(500, 290), (1000, 490), (2500, 990), (5000, 1690)],
+        popularity=58,
+        delivery_hours=4,
+        service_ref="106",
+        target=IG_HANDLE,
+        express_minor=150,
         add_ons=[PRIORITY_START, REFILL_GUARANTEE],
     ),
     ProductSpec(
-        "instagram-growth-autopilot", "instagram", "Instagram Growth Autopilot", "Steady growth every month, hands-free",
+        "instagram-growth-autopilot",
+        "instagram",
+        "Instagram Growth Autopilot",
+        "Steady growth every month, hands-free",
         "A monthly subscription: new followers delivered gradually all month, a fresh batch every period. "
         "Cancel any time from your dashboard.",
-        ProductKind.SUBSCRIPTION.value, "followers / month", [(1000, 2900), (2500, 5900), (5000, 9900)],
-        popularity=80, delivery_hours=720, service_ref="101", target=IG_HANDLE, express_minor=490, is_featured=True,
+        ProductKind.SUBSCRIPTION.value,
+        "followers / month",
+        [(1000, 2900), (2500, 5900), (5000, 9900)],
+        popularity=80,
+        delivery_hours=720,
+        service_ref="101",
+        target=IG_HANDLE,
+        express_minor=490,
+        is_featured=True,
         subscription_minor=2900,
         add_ons=[
-            AddOnSpec("monthly-report", "Monthly growth report", "A PDF report of your follower growth each month.",
-                      AddOnPricingMode.FLAT.value, amount_minor=290),
+            AddOnSpec(
+                "monthly-report",
+                "Monthly growth report",
+                "A PDF report of your follower growth each month.",
+                AddOnPricingMode.FLAT.value,
+                amount_minor=290,
+            ),
             REFILL_GUARANTEE,
         ],
     ),
     ProductSpec(
-        "tiktok-followers", "tiktok", "TikTok Followers", "Look like the creator you are becoming",
+        "tiktok-followers",
+        "tiktok",
+        "TikTok Followers",
+        "Look like the creator you are becoming",
         "Followers for your TikTok account, delivered steadily with no login required.",
-        ProductKind.FOLLOWERS.value, "followers", [(500, 590), (1000, 990), (2500, 2390), (5000, 4490)],
-        popularity=88, delivery_hours=36, service_ref="201", target=TT_HANDLE, express_minor=290, is_featured=True,
+        ProductKind.FOLLOWERS.value,
+        "followers",
+        [(500, 590), (1000, 990), (2500, 2390), (5000, 4490)],
+        popularity=88,
+        delivery_hours=36,
+        service_ref="201",
+        target=TT_HANDLE,
+        express_minor=290,
+        is_featured=True,
         add_ons=[PRIORITY_START, REFILL_GUARANTEE],
     ),
     ProductSpec(
-        "tiktok-likes", "tiktok", "TikTok Likes", "Give your video the push the algorithm notices",
+        "tiktok-likes",
+        "tiktok",
+        "TikTok Likes",
+        "Give your video the push the algorithm notices",
         "Likes on one TikTok video, starting within the hour.",
-        ProductKind.LIKES.value, "likes", [(500, 290), (1000, 490), (2500, 1090), (5000, 1990)],
-        popularity=76, delivery_hours=6, service_ref="202", target=TT_VIDEO, express_minor=150,
+        ProductKind.LIKES.value,
+        "likes",
+        [(500, 290), (1000, 490), (2500, 1090), (5000, 1990)],
+        popularity=76,
+        delivery_hours=6,
+        service_ref="202",
+        target=TT_VIDEO,
+        express_minor=150,
         add_ons=[PRIORITY_START, REFILL_GUARANTEE],
     ),
     ProductSpec(
-        "tiktok-views", "tiktok", "TikTok Views", "Get your video off the ground",
+        "tiktok-views",
+        "tiktok",
+        "TikTok Views",
+        "Get your video off the ground",
         "Views on one TikTok video, delivered fast and at scale.",
-        ProductKind.VIEWS.value, "views", [(5000, 290), (10000, 490), (25000, 990), (50000, 1790)],
-        popularity=83, delivery_hours=3, service_ref="203", target=TT_VIDEO, express_minor=150,
+        ProductKind.VIEWS.value,
+        "views",
+        [(5000, 290), (10000, 490), (25000, 990), (50000, 1790)],
+        popularity=83,
+        delivery_hours=3,
+        service_ref="203",
+        target=TT_VIDEO,
+        express_minor=150,
         add_ons=[PRIORITY_START, REFILL_GUARANTEE],
     ),
     ProductSpec(
-        "youtube-views", "youtube", "YouTube Views", "Help a new video find its audience",
+        "youtube-views",
+        "youtube",
+        "YouTube Views",
+        "Help a new video find its audience",
         "Views on one YouTube video or short, with natural retention.",
-        ProductKind.VIEWS.value, "views", [(1000, 390), (2500, 890), (5000, 1590), (10000, 2890)],
-        popularity=72, delivery_hours=24, service_ref="301", target=YT_VIDEO, express_minor=250,
+        ProductKind.VIEWS.value,
+        "views",
+        [(1000, 390), (2500, 890), (5000, 1590), (10000, 2890)],
+        popularity=72,
+        delivery_hours=24,
+        service_ref="301",
+        target=YT_VIDEO,
+        express_minor=250,
         add_ons=[PRIORITY_START, REFILL_GUARANTEE],
     ),
     ProductSpec(
-        "youtube-subscribers", "youtube", "YouTube Subscribers", "Reach your next channel milestone sooner",
+        "youtube-subscribers",
+        "youtube",
+        "YouTube Subscribers",
+        "Reach your next channel milestone sooner",
         "Subscribers for your channel, delivered gradually to stay natural.",
-        ProductKind.SUBSCRIBERS.value, "subscribers", [(100, 490), (250, 1090), (500, 1990), (1000, 3690)],
-        popularity=69, delivery_hours=72, service_ref="302", target=YT_CHANNEL, express_minor=390, is_featured=True,
+        ProductKind.SUBSCRIBERS.value,
+        "subscribers",
+        [(100, 490), (250, 1090), (500, 1990), (1000, 3690)],
+        popularity=69,
+        delivery_hours=72,
+        service_ref="302",
+        target=YT_CHANNEL,
+        express_minor=390,
+        is_featured=True,
         add_ons=[PRIORITY_START, REFILL_GUARANTEE],
     ),
 ]
 
 # (external id, name, type, category, rate per 1000, min, max, refill, refill days, cancel, dripfeed)
 SANDBOX_SERVICES: list[tuple[str, str, str, str, str, int, int, bool, int | None, bool, bool]] = [
-    ("101", "Instagram Followers — Standard", "Default", "Instagram Followers", "0.950000", 50, 100000, True, 30, True, True),
-    ("102", "Instagram Followers — Premium (avatars & posts)", "Default", "Instagram Followers", "2.400000", 50, 50000, True, 60, True, True),
-    ("103", "Instagram Likes — Real-looking", "Default", "Instagram Likes", "0.350000", 20, 100000, True, 30, True, False),
-    ("104", "Instagram Comments — Random positive", "Default", "Instagram Comments", "12.000000", 5, 1000, False, None, False, False),
-    ("105", "Instagram Comments — Custom", "Custom Comments", "Instagram Comments", "18.000000", 5, 1000, False, None, False, False),
+    (
+        "101",
+        "Instagram Followers — Standard",
+        "Default",
+        "Instagram Followers",
+        "0.950000",
+        50,
+        100000,
+        True,
+        30,
+        True,
+        True,
+    ),
+    (
+        "102",
+        "Instagram Followers — Premium (avatars & posts)",
+        "Default",
+        "Instagram Followers",
+        "2.400000",
+        50,
+        50000,
+        True,
+        60,
+        True,
+        True,
+    ),
+    (
+        "103",
+        "Instagram Likes — Real-looking",
+        "Default",
+        "Instagram Likes",
+        "0.350000",
+        20,
+        100000,
+        True,
+        30,
+        True,
+        False,
+    ),
+    (
+        "104",
+        "Instagram Comments — Random positive",
+        "Default",
+        "Instagram Comments",
+        "12.000000",
+        5,
+        1000,
+        False,
+        None,
+        False,
+        False,
+    ),
+    (
+        "105",
+        "Instagram Comments — Custom",
+        "Custom Comments",
+        "Instagram Comments",
+        "18.000000",
+        5,
+        1000,
+        False,
+        None,
+        False,
+        False,
+    ),
     ("106", "Instagram Story Views", "Default", "Instagram Views", "0.120000", 100, 200000, False, None, False, False),
     ("201", "TikTok Followers", "Default", "TikTok Followers", "1.100000", 50, 100000, True, 30, True, True),
     ("202", "TikTok Likes", "Default", "TikTok Likes", "0.280000", 50, 100000, True, 30, False, False),
     ("203", "TikTok Views", "Default", "TikTok Views", "0.020000", 500, 10000000, False, None, False, True),
-    ("301", "YouTube Views — High retention", "Default", "YouTube Views", "0.850000", 500, 1000000, True, 30, False, True),
+    (
+        "301",
+        "YouTube Views — High retention",
+        "Default",
+        "YouTube Views",
+        "0.850000",
+        500,
+        1000000,
+        True,
+        30,
+        False,
+        True,
+    ),
     ("302", "YouTube Subscribers", "Default", "YouTube Subscribers", "9.500000", 50, 20000, True, 30, False, False),
 ]
 
 BUNDLES = [
-    ("instagram-starter-kit", "instagram-followers", "Instagram starter kit",
-     "Followers plus likes and story views so the new audience sees activity. 10 % off the extras.",
-     1000, [("instagram-likes", "popular"), ("instagram-story-views", "popular")]),
-    ("tiktok-viral-pack", "tiktok-followers", "TikTok viral pack",
-     "Followers plus views on your latest video. 15 % off the views.", 1500, [("tiktok-views", "popular")]),
+    (
+        "instagram-starter-kit",
+        "instagram-followers",
+        "Instagram starter kit",
+        "Followers plus likes and story views so the new audience sees activity. 10 % off the extras.",
+        1000,
+        [("instagram-likes", "popular"), ("instagram-story-views", "popular")],
+    ),
+    (
+        "tiktok-viral-pack",
+        "tiktok-followers",
+        "TikTok viral pack",
+        "Followers plus views on your latest video. 15 % off the views.",
+        1500,
+        [("tiktok-views", "popular")],
+    ),
 ]
 
 SEEDED_TABLES: list[type[SQLModel]] = [
-    User, Category, Product, ProductOptionGroup, ProductOption, ProductAddOn, ProductCustomField,
-    ProductPreset, ProductPlan, ProductMedia, ProductBundle, ProductBundleItem, Provider, ProviderService,
+    User,
+    Category,
+    Product,
+    ProductOptionGroup,
+    ProductOption,
+    ProductAddOn,
+    ProductCustomField,
+    ProductPreset,
+    ProductPlan,
+    ProductMedia,
+    ProductBundle,
+    ProductBundleItem,
+    Provider,
+    ProviderService,
     ServiceRoute,
 ]
 
@@ -315,7 +548,9 @@ def _seed_accounts(seeder: _Seeder) -> None:
     for email, password, role, full_name in DEMO_ACCOUNTS:
         if seeder.session.exec(select(User).where(User.email == email)).first() is not None:
             continue  # hashing is slow on purpose; skip it for accounts that exist
-        seeder.get_or_create(User, {"email": email}, password_hash=hash_password(password), role=role, full_name=full_name)
+        seeder.get_or_create(
+            User, {"email": email}, password_hash=hash_password(password), role=role, full_name=full_name
+        )
 
 
 def _seed_categories(seeder: _Seeder) -> dict[str, Category]:
@@ -388,13 +623,18 @@ def _seed_product(
 
     # --- package size ----------------------------------------------------------
     package = seeder.get_or_create(
-        ProductOptionGroup, {"product_id": pid, "key": "package"},
-        name="Package size", selection=OptionSelection.SINGLE.value, required=True, sort_order=10,
+        ProductOptionGroup,
+        {"product_id": pid, "key": "package"},
+        name="Package size",
+        selection=OptionSelection.SINGLE.value,
+        required=True,
+        sort_order=10,
     )
     for position, (units, price) in enumerate(spec.packages):
         days = _delivery_days(units, spec.delivery_hours)
         seeder.get_or_create(
-            ProductOption, {"group_id": package.id, "key": str(units)},
+            ProductOption,
+            {"group_id": package.id, "key": str(units)},
             label=f"{units:,} {spec.unit_label}",
             price_delta_minor=price - base_price,
             quantity=units,
@@ -409,45 +649,84 @@ def _seed_product(
 
     # --- delivery speed --------------------------------------------------------
     speed = seeder.get_or_create(
-        ProductOptionGroup, {"product_id": pid, "key": "speed"},
-        name="Delivery speed", selection=OptionSelection.SINGLE.value, required=True, sort_order=20,
+        ProductOptionGroup,
+        {"product_id": pid, "key": "speed"},
+        name="Delivery speed",
+        selection=OptionSelection.SINGLE.value,
+        required=True,
+        sort_order=20,
     )
-    for position, (key, label, description, delta, sla) in enumerate([
-        ("standard", "Standard", "A natural pace that looks organic.", 0, "Natural pace"),
-        ("express", "Express", "Twice as fast, for launches and campaigns.", spec.express_minor, "About twice as fast"),
-        ("gradual", "Gradual drip-feed", "Spread evenly over the days you choose.", 0, "Evenly over your chosen days"),
-    ]):
+    for position, (key, label, description, delta, sla) in enumerate(
+        [
+            ("standard", "Standard", "A natural pace that looks organic.", 0, "Natural pace"),
+            (
+                "express",
+                "Express",
+                "Twice as fast, for launches and campaigns.",
+                spec.express_minor,
+                "About twice as fast",
+            ),
+            (
+                "gradual",
+                "Gradual drip-feed",
+                "Spread evenly over the days you choose.",
+                0,
+                "Evenly over your chosen days",
+            ),
+        ]
+    ):
         seeder.get_or_create(
-            ProductOption, {"group_id": speed.id, "key": key},
-            label=label, description=description, price_delta_minor=delta, sort_order=position * 10,
+            ProductOption,
+            {"group_id": speed.id, "key": key},
+            label=label,
+            description=description,
+            price_delta_minor=delta,
+            sort_order=position * 10,
             blueprint={"tagline": description, "delivery_sla": sla, "hero_image": image},
         )
 
     if spec.extra.get("comment_styles"):
         style = seeder.get_or_create(
-            ProductOptionGroup, {"product_id": pid, "key": "style"},
-            name="Comment style", selection=OptionSelection.SINGLE.value, required=True, sort_order=30,
+            ProductOptionGroup,
+            {"product_id": pid, "key": "style"},
+            name="Comment style",
+            selection=OptionSelection.SINGLE.value,
+            required=True,
+            sort_order=30,
         )
         seeder.get_or_create(
-            ProductOption, {"group_id": style.id, "key": "random"},
-            label="Positive, on-topic", description="Short, friendly comments matched to your post.",
-            price_delta_minor=0, sort_order=0,
+            ProductOption,
+            {"group_id": style.id, "key": "random"},
+            label="Positive, on-topic",
+            description="Short, friendly comments matched to your post.",
+            price_delta_minor=0,
+            sort_order=0,
             blueprint={"tagline": "We write them for you", "delivery_sla": "Starts within 1 hour", "hero_image": image},
         )
         seeder.get_or_create(
-            ProductOption, {"group_id": style.id, "key": "custom"},
-            label="Custom comments", description="Your own words, one comment per line.",
-            price_delta_minor=200, sort_order=10,
-            blueprint={"tagline": "Your words, posted by distinct accounts", "delivery_sla": "Starts within 2 hours",
-                       "hero_image": image},
+            ProductOption,
+            {"group_id": style.id, "key": "custom"},
+            label="Custom comments",
+            description="Your own words, one comment per line.",
+            price_delta_minor=200,
+            sort_order=10,
+            blueprint={
+                "tagline": "Your words, posted by distinct accounts",
+                "delivery_sla": "Starts within 2 hours",
+                "hero_image": image,
+            },
         )
 
     # --- add-ons ---------------------------------------------------------------
     for position, add_on in enumerate(spec.add_ons):
         seeder.get_or_create(
-            ProductAddOn, {"product_id": pid, "key": add_on.key},
-            label=add_on.label, description=add_on.description, pricing_mode=add_on.pricing_mode,
-            amount_minor=add_on.amount_minor, percentage_bps=add_on.percentage_bps,
+            ProductAddOn,
+            {"product_id": pid, "key": add_on.key},
+            label=add_on.label,
+            description=add_on.description,
+            pricing_mode=add_on.pricing_mode,
+            amount_minor=add_on.amount_minor,
+            percentage_bps=add_on.percentage_bps,
             provider_service_id=services[add_on.service_ref].id if add_on.service_ref else None,
             sort_order=position * 10,
         )
@@ -455,44 +734,76 @@ def _seed_product(
     # --- custom fields ---------------------------------------------------------
     target = spec.target
     seeder.get_or_create(
-        ProductCustomField, {"product_id": pid, "key": target.key},
-        label=target.label, field_type=target.field_type, required=True, placeholder=target.placeholder,
+        ProductCustomField,
+        {"product_id": pid, "key": target.key},
+        label=target.label,
+        field_type=target.field_type,
+        required=True,
+        placeholder=target.placeholder,
         help_text="The account or post must be public while we deliver.",
-        regex_pattern=target.regex, regex_message=target.message, sort_order=10,
+        regex_pattern=target.regex,
+        regex_message=target.message,
+        sort_order=10,
     )
     seeder.get_or_create(
-        ProductCustomField, {"product_id": pid, "key": "drip_days"},
-        label="Spread delivery over (days)", field_type=CustomFieldType.INTEGER.value, required=False,
-        placeholder="3", help_text="Only for gradual delivery: how many days the package is spread over.",
-        default_value="3", min_value=Decimal("1"), max_value=Decimal("30"),
-        visibility_rules={"match": "all", "conditions": [{"option": "speed:gradual"}]}, sort_order=20,
+        ProductCustomField,
+        {"product_id": pid, "key": "drip_days"},
+        label="Spread delivery over (days)",
+        field_type=CustomFieldType.INTEGER.value,
+        required=False,
+        placeholder="3",
+        help_text="Only for gradual delivery: how many days the package is spread over.",
+        default_value="3",
+        min_value=Decimal("1"),
+        max_value=Decimal("30"),
+        visibility_rules={"match": "all", "conditions": [{"option": "speed:gradual"}]},
+        sort_order=20,
     )
     if spec.extra.get("comment_styles"):
         seeder.get_or_create(
-            ProductCustomField, {"product_id": pid, "key": "custom_comments"},
-            label="Your comments", field_type=CustomFieldType.TEXTAREA.value, required=True,
-            placeholder="Love this!\nWhere was this taken?", help_text="One comment per line, at most 300 characters each.",
-            visibility_rules={"match": "all", "conditions": [{"option": "style:custom"}]}, sort_order=30,
+            ProductCustomField,
+            {"product_id": pid, "key": "custom_comments"},
+            label="Your comments",
+            field_type=CustomFieldType.TEXTAREA.value,
+            required=True,
+            placeholder="Love this!\nWhere was this taken?",
+            help_text="One comment per line, at most 300 characters each.",
+            visibility_rules={"match": "all", "conditions": [{"option": "style:custom"}]},
+            sort_order=30,
         )
 
     # --- plans -----------------------------------------------------------------
     if spec.subscription_minor is not None:
         seeder.get_or_create(
-            ProductPlan, {"product_id": pid, "key": "one-time"},
-            name="Single month", billing=PlanBilling.ONE_TIME.value, price_minor=spec.subscription_minor + 500,
-            currency=CURRENCY, sort_order=20,
+            ProductPlan,
+            {"product_id": pid, "key": "one-time"},
+            name="Single month",
+            billing=PlanBilling.ONE_TIME.value,
+            price_minor=spec.subscription_minor + 500,
+            currency=CURRENCY,
+            sort_order=20,
         )
         seeder.get_or_create(
-            ProductPlan, {"product_id": pid, "key": "monthly"},
-            name="Monthly subscription", billing=PlanBilling.SUBSCRIPTION.value, interval=PlanInterval.MONTH.value,
-            interval_count=1, price_minor=spec.subscription_minor, currency=CURRENCY, sort_order=10,
+            ProductPlan,
+            {"product_id": pid, "key": "monthly"},
+            name="Monthly subscription",
+            billing=PlanBilling.SUBSCRIPTION.value,
+            interval=PlanInterval.MONTH.value,
+            interval_count=1,
+            price_minor=spec.subscription_minor,
+            currency=CURRENCY,
+            sort_order=10,
         )
         default_plan = "monthly"
     else:
         seeder.get_or_create(
-            ProductPlan, {"product_id": pid, "key": "one-time"},
-            name="One-time purchase", billing=PlanBilling.ONE_TIME.value, price_minor=base_price,
-            currency=CURRENCY, sort_order=10,
+            ProductPlan,
+            {"product_id": pid, "key": "one-time"},
+            name="One-time purchase",
+            billing=PlanBilling.ONE_TIME.value,
+            price_minor=base_price,
+            currency=CURRENCY,
+            sort_order=10,
         )
         default_plan = "one-time"
 
@@ -503,18 +814,29 @@ def _seed_product(
         ("best-value", spec.packages[-1], False, 10),
     ]:
         seeder.get_or_create(
-            ProductPreset, {"product_id": pid, "key": key},
+            ProductPreset,
+            {"product_id": pid, "key": key},
             label=f"{units:,} {spec.unit_label.replace(' / month', '')} / {format_euro(price)}{period}",
             description="Most chosen" if featured else "Best price per unit",
-            selection={"options": {"package": str(units), "speed": "standard"}, "add_ons": [],
-                       "plan": default_plan, "fields": {}},
-            price_hint_minor=price, is_featured=featured, sort_order=position,
+            selection={
+                "options": {"package": str(units), "speed": "standard"},
+                "add_ons": [],
+                "plan": default_plan,
+                "fields": {},
+            },
+            price_hint_minor=price,
+            is_featured=featured,
+            sort_order=position,
         )
 
     # --- media -----------------------------------------------------------------
     seeder.get_or_create(
-        ProductMedia, {"product_id": pid, "url": image},
-        alt_text=f"{spec.title} illustration", label="Card", usage_tags=["card", "hero"], is_primary=True,
+        ProductMedia,
+        {"product_id": pid, "url": image},
+        alt_text=f"{spec.title} illustration",
+        label="Card",
+        usage_tags=["card", "hero"],
+        is_primary=True,
         checksum=_media_checksum(spec.slug),
     )
 
@@ -522,19 +844,23 @@ def _seed_product(
     if spec.extra.get("comment_styles"):
         # custom comments need the panel's "Custom Comments" service; everything else the default
         seeder.get_or_create(
-            ServiceRoute, {"product_id": pid, "provider_service_id": services["105"].id, "step": RouteStep.INITIAL.value},
-            priority=10, conditions={"options": ["style:custom"]},
+            ServiceRoute,
+            {"product_id": pid, "provider_service_id": services["105"].id, "step": RouteStep.INITIAL.value},
+            priority=10,
+            conditions={"options": ["style:custom"]},
         )
         seeder.get_or_create(
-            ServiceRoute, {"product_id": pid, "provider_service_id": services[spec.service_ref].id,
-                           "step": RouteStep.INITIAL.value},
-            priority=20, conditions={},
+            ServiceRoute,
+            {"product_id": pid, "provider_service_id": services[spec.service_ref].id, "step": RouteStep.INITIAL.value},
+            priority=20,
+            conditions={},
         )
     else:
         seeder.get_or_create(
-            ServiceRoute, {"product_id": pid, "provider_service_id": services[spec.service_ref].id,
-                           "step": RouteStep.INITIAL.value},
-            priority=10, conditions={},
+            ServiceRoute,
+            {"product_id": pid, "provider_service_id": services[spec.service_ref].id, "step": RouteStep.INITIAL.value},
+            priority=10,
+            conditions={},
         )
     return product
 
@@ -542,12 +868,18 @@ def _seed_product(
 def _seed_bundles(seeder: _Seeder, products: dict[str, Product]) -> None:
     for position, (slug, primary, title, description, discount_bps, items) in enumerate(BUNDLES):
         bundle = seeder.get_or_create(
-            ProductBundle, {"slug": slug},
-            primary_product_id=products[primary].id, title=title, description=description,
-            discount_bps=discount_bps, sort_order=position * 10,
+            ProductBundle,
+            {"slug": slug},
+            primary_product_id=products[primary].id,
+            title=title,
+            description=description,
+            discount_bps=discount_bps,
+            sort_order=position * 10,
         )
         for item_position, (product_slug, preset_key) in enumerate(items):
             seeder.get_or_create(
-                ProductBundleItem, {"bundle_id": bundle.id, "product_id": products[product_slug].id},
-                preset_key=preset_key, sort_order=item_position * 10,
+                ProductBundleItem,
+                {"bundle_id": bundle.id, "product_id": products[product_slug].id},
+                preset_key=preset_key,
+                sort_order=item_position * 10,
             )

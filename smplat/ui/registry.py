@@ -86,8 +86,7 @@ class PageSpec:
     def guard_event(self) -> Any | None:
         if self.guard == "staff" and self.permission is not None and least_role_with(self.permission) == Role.ADMIN:
             return AuthState.require_admin
-        return {"public": None, "signed_in": AuthState.require_signed_in,
-                "staff": AuthState.require_staff}[self.guard]
+        return {"public": None, "signed_in": AuthState.require_signed_in, "staff": AuthState.require_staff}[self.guard]
 
     def events(self) -> list[Any]:
         """The page's on_load: the guard's server-side check first, then its loaders."""
@@ -98,9 +97,16 @@ class PageSpec:
 _PAGES: dict[str, PageSpec] = {}
 
 
-def register(component: Callable[[], rx.Component], *, route: str, title: str, guard: Guard = "public",
-             on_load: Any | Sequence[Any] = (), nav: NavEntry | None = None,
-             description: str | None = None) -> PageSpec:
+def register(
+    component: Callable[[], rx.Component],
+    *,
+    route: str,
+    title: str,
+    guard: Guard = "public",
+    on_load: Any | Sequence[Any] = (),
+    nav: NavEntry | None = None,
+    description: str | None = None,
+) -> PageSpec:
     """Register one route (a component may serve several routes, e.g. the legal pages)."""
     permission: Permission | None = None
     if isinstance(guard, Permission):
@@ -118,8 +124,17 @@ def register(component: Callable[[], rx.Component], *, route: str, title: str, g
     if nav is not None and guard == "signed_in" and nav.group:
         raise ValueError(f"{route}: the account navigation has no groups")
     loaders = tuple(on_load) if isinstance(on_load, list | tuple) else (on_load,)
-    spec = PageSpec(route=route, title=title, component=component, guard=guard, on_load=loaders, nav=nav,
-                    description=description, module=getattr(component, "__module__", ""), permission=permission)
+    spec = PageSpec(
+        route=route,
+        title=title,
+        component=component,
+        guard=guard,
+        on_load=loaders,
+        nav=nav,
+        description=description,
+        module=getattr(component, "__module__", ""),
+        permission=permission,
+    )
     existing = _PAGES.get(route)
     if existing is not None and existing.module != spec.module:
         raise ValueError(f"route {route} is registered twice ({existing.module} and {spec.module})")
@@ -127,14 +142,19 @@ def register(component: Callable[[], rx.Component], *, route: str, title: str, g
     return spec
 
 
-def page(*, route: str, title: str, guard: Guard = "public", on_load: Any | Sequence[Any] = (),
-         nav: NavEntry | None = None, description: str | None = None
-         ) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
+def page(
+    *,
+    route: str,
+    title: str,
+    guard: Guard = "public",
+    on_load: Any | Sequence[Any] = (),
+    nav: NavEntry | None = None,
+    description: str | None = None,
+) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
     """Decorator form of `register`: returns the component unchanged."""
 
     def decorate(component: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
-        register(component, route=route, title=title, guard=guard, on_load=on_load, nav=nav,
-                 description=description)
+        register(component, route=route, title=title, guard=guard, on_load=on_load, nav=nav, description=description)
         return component
 
     return decorate

@@ -29,6 +29,7 @@ API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 def product(slug: str) -> str:
     return f"{SERVICES}/{slug}"
 
+
 TERMS = "/terms"
 PRIVACY = "/privacy"
 IMPRINT = "/imprint"

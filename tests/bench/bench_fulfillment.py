@@ -43,10 +43,20 @@ def free_port() -> int:
 
 def start_panel(latency_ms: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = dict(os.environ, SMPLAT_SANDBOX_PANEL_PORT=str(port), SMPLAT_SANDBOX_PANEL_LATENCY_MS=str(latency_ms),
-               SMPLAT_SANDBOX_PANEL_PARTIAL_RATE="0", SMPLAT_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen([sys.executable, "-m", "smplat.sandbox", "panel"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, start_new_session=True)
+    env = dict(
+        os.environ,
+        SMPLAT_SANDBOX_PANEL_PORT=str(port),
+        SMPLAT_SANDBOX_PANEL_LATENCY_MS=str(latency_ms),
+        SMPLAT_SANDBOX_PANEL_PARTIAL_RATE="0",
+        SMPLAT_LOG_LEVEL="WARNING",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smplat.sandbox", "panel"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -62,8 +72,10 @@ def measure_bound(base_url: str, concurrency: int, calls: int) -> float:
 
     async def run() -> float:
         sem = asyncio.Semaphore(concurrency)
-        async with PanelClient(base_url, "sandbox-demo-key", rate_limit_per_second=100000,
-                               max_connections=concurrency) as client:
+        async with PanelClient(
+            base_url, "sandbox-demo-key", rate_limit_per_second=100000, max_connections=concurrency
+        ) as client:
+
             async def one(i: int) -> None:
                 async with sem:
                     await client.add("103", f"https://bound.test/{i}-{time.time_ns()}", 100)
@@ -90,31 +102,77 @@ def prepare_db(url: str, base_url: str, tasks: int) -> None:
     upgrade_to_head(url)
     with smplat_db.session_scope(url) as session:
         seed_demo(session)
-        session.execute(Provider.__table__.update().values(base_url=base_url, rate_limit_per_second=100000,
-                                                           health_status="healthy"))
+        session.execute(
+            Provider.__table__.update().values(base_url=base_url, rate_limit_per_second=100000, health_status="healthy")
+        )
     with smplat_db.session_scope(url) as session:
         from smplat.models.catalog import Product
 
         likes = session.execute(select(Product).where(Product.slug == "instagram-likes")).scalars().one()
         now = __import__("smplat.models.base", fromlist=["utcnow"]).utcnow()
-        orders = [{"number": f"SMP-B{i:07d}", "status": "pending", "payment_status": "paid", "currency": "EUR",
-                   "subtotal_minor": 990, "discount_minor": 0, "total_minor": 990, "charged_minor": 990,
-                   "refunded_minor": 0, "customer_email": "bench@example.com", "created_at": now, "updated_at": now}
-                  for i in range(tasks)]
+        orders = [
+            {
+                "number": f"SMP-B{i:07d}",
+                "status": "pending",
+                "payment_status": "paid",
+                "currency": "EUR",
+                "subtotal_minor": 990,
+                "discount_minor": 0,
+                "total_minor": 990,
+                "charged_minor": 990,
+                "refunded_minor": 0,
+                "customer_email": "bench@example.com",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(tasks)
+        ]
         session.execute(insert(Order.__table__), orders)
         order_ids = session.execute(select(Order.id).order_by(Order.id)).scalars().all()
-        items = [{"order_id": oid, "product_id": likes.id, "product_title": likes.title, "quantity": 1,
-                  "unit_price_minor": 990, "total_minor": 990, "currency": "EUR", "status": "pending",
-                  "service_quantity": 1000, "delivered_quantity": 0, "created_at": now, "updated_at": now,
-                  "snapshot": {"delivery": DeliverySpec(link=f"https://instagram.com/p/bench{n}", quantity=1000,
-                                                        channel="instagram").to_snapshot()}}
-                 for n, oid in enumerate(order_ids)]
+        items = [
+            {
+                "order_id": oid,
+                "product_id": likes.id,
+                "product_title": likes.title,
+                "quantity": 1,
+                "unit_price_minor": 990,
+                "total_minor": 990,
+                "currency": "EUR",
+                "status": "pending",
+                "service_quantity": 1000,
+                "delivered_quantity": 0,
+                "created_at": now,
+                "updated_at": now,
+                "snapshot": {
+                    "delivery": DeliverySpec(
+                        link=f"https://instagram.com/p/bench{n}", quantity=1000, channel="instagram"
+                    ).to_snapshot()
+                },
+            }
+            for n, oid in enumerate(order_ids)
+        ]
         session.execute(insert(OrderItem.__table__), items)
         item_ids = session.execute(select(OrderItem.id).order_by(OrderItem.id)).scalars().all()
-        session.execute(insert(FulfillmentTask.__table__), [
-            {"order_item_id": iid, "kind": "submit", "status": "pending", "attempts": 0, "max_attempts": 5,
-             "next_attempt_at": now, "claimed_by": "", "last_error": "", "idempotency_key": f"submit:item:{iid}",
-             "payload": {}, "created_at": now, "updated_at": now} for iid in item_ids])
+        session.execute(
+            insert(FulfillmentTask.__table__),
+            [
+                {
+                    "order_item_id": iid,
+                    "kind": "submit",
+                    "status": "pending",
+                    "attempts": 0,
+                    "max_attempts": 5,
+                    "next_attempt_at": now,
+                    "claimed_by": "",
+                    "last_error": "",
+                    "idempotency_key": f"submit:item:{iid}",
+                    "payload": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for iid in item_ids
+            ],
+        )
 
 
 def drain(url: str, tasks: int) -> tuple[float, dict]:
@@ -148,11 +206,13 @@ def main() -> int:
         for name, url in backends:
             prepare_db(url, base_url, args.tasks)
             bound = measure_bound(base_url, concurrency, min(2000, args.tasks))
-            rate, counts = drain(url, args.tasks)
+            rate, _counts = drain(url, args.tasks)
             ratio = rate / bound
             ratios.append(ratio)
-            print(f"{name}: {args.tasks} tasks, concurrency {concurrency}, latency {args.latency_ms} ms: "
-                  f"{rate:.0f} tasks/s; measured bound {bound:.0f}/s (theoretical {theoretical:.0f}/s); ratio {ratio:.2f}")
+            print(
+                f"{name}: {args.tasks} tasks, concurrency {concurrency}, latency {args.latency_ms} ms: "
+                f"{rate:.0f} tasks/s; measured bound {bound:.0f}/s (theoretical {theoretical:.0f}/s); ratio {ratio:.2f}"
+            )
             smplat_db.dispose_engines()
         print(f"ratio: {min(ratios):.2f}")
     finally:

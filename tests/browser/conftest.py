@@ -23,8 +23,16 @@ from smplat.services.seed import seed_demo
 from smplat.settings import PROJECT_ROOT, reset_settings_cache
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def _free_port() -> int:
@@ -40,7 +48,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _wait_until(predicate, timeout: float, what: str, interval: float = 0.1) -> None:  # noqa: ANN001
+def _wait_until(predicate, timeout: float, what: str, interval: float = 0.1) -> None:
     """Poll `predicate` until it is true; fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -60,8 +68,9 @@ class LiveShop:
 
 
 @contextmanager
-def _serve_shop(database_url: str, workdir: Path, build_dir: str, extra_env: dict[str, str] | None = None,
-               port: int | None = None) -> Iterator[LiveShop]:
+def _serve_shop(
+    database_url: str, workdir: Path, build_dir: str, extra_env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[LiveShop]:
     """Migrate and seed `database_url`, start an SMTP sink and the production web app on a
     free port, and stop both afterwards."""
     mailbox = workdir / "mailbox"
@@ -108,12 +117,21 @@ def live_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveShop]:
     workdir = tmp_path_factory.mktemp("live-shop")
     port = _free_port()
     # the Stripe sandbox posts its signed webhooks to this shop
-    stripe_sandbox = StripeSandbox("127.0.0.1", 0, secret_key=SANDBOX_STRIPE_SECRET_KEY,
-                                   webhook_url=f"http://127.0.0.1:{port}/api/stripe/webhook",
-                                   webhook_secret=SANDBOX_STRIPE_WEBHOOK_SECRET).start()
+    stripe_sandbox = StripeSandbox(
+        "127.0.0.1",
+        0,
+        secret_key=SANDBOX_STRIPE_SECRET_KEY,
+        webhook_url=f"http://127.0.0.1:{port}/api/stripe/webhook",
+        webhook_secret=SANDBOX_STRIPE_WEBHOOK_SECRET,
+    ).start()
     try:
-        with _serve_shop(f"sqlite:///{workdir / 'shop.db'}", workdir, ".web-test",
-                        {"SMPLAT_STRIPE_API_BASE": stripe_sandbox.base_url}, port=port) as shop:
+        with _serve_shop(
+            f"sqlite:///{workdir / 'shop.db'}",
+            workdir,
+            ".web-test",
+            {"SMPLAT_STRIPE_API_BASE": stripe_sandbox.base_url},
+            port=port,
+        ) as shop:
             yield shop
     finally:
         stripe_sandbox.stop()
@@ -144,12 +162,12 @@ def page(browser, live_shop: LiveShop, request: pytest.FixtureRequest, output_di
         context.close()
 
 
-def _wait_for_app(tab) -> None:  # noqa: ANN001
+def _wait_for_app(tab) -> None:
     """Reflex pages hydrate over a websocket; wait until the event loop is connected."""
     tab.wait_for_load_state("networkidle")
 
 
-def _sign_in(tab, email: str, password: str, next_path: str = "") -> None:  # noqa: ANN001
+def _sign_in(tab, email: str, password: str, next_path: str = "") -> None:
     tab.goto("/signin" + (f"?next={next_path}" if next_path else ""))
     tab.locator("#email").fill(email)
     tab.locator("#password").fill(password)

@@ -20,12 +20,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.places_orders]
 
 
 @pytest.fixture
-def tab(page):  # noqa: ANN001
+def tab(page):
     page.set_default_timeout(30_000)
     return page
 
 
-def _rows(shop, *columns):  # noqa: ANN002, ANN202
+def _rows(shop, *columns):
     from sqlmodel import Session
 
     from smplat.db import get_engine
@@ -38,19 +38,21 @@ def _orders(shop) -> list[tuple[str, int]]:
     return _rows(shop, Order.customer_email, Order.total_minor)
 
 
-def _handled_webhooks(shop, kind: str) -> int:  # noqa: ANN001
+def _handled_webhooks(shop, kind: str) -> int:
     """Stripe events of `kind` the shop has finished handling (the sandbox posts them from a thread)."""
     done = (WebhookStatus.PROCESSED.value, WebhookStatus.FAILED.value)
-    return sum(1 for t, status in _rows(shop, WebhookEvent.event_type, WebhookEvent.status) if t == kind and status in done)
+    return sum(
+        1 for t, status in _rows(shop, WebhookEvent.event_type, WebhookEvent.status) if t == kind and status in done
+    )
 
 
-def _shot(tab, output_dir, name: str) -> None:  # noqa: ANN001
+def _shot(tab, output_dir, name: str) -> None:
     # from the top, so the sticky header is drawn where it belongs in a full-page capture
     tab.evaluate("window.scrollTo(0, 0)")
     tab.screenshot(path=str(output_dir / "screenshots" / f"{name}.png"), full_page=True)
 
 
-def _search_and_configure(tab, output_dir, wait_for_app) -> None:  # noqa: ANN001
+def _search_and_configure(tab, output_dir, wait_for_app) -> None:
     # the guest searches the catalog and opens the product from the results
     tab.goto("/services")
     wait_for_app(tab)
@@ -79,8 +81,9 @@ def _search_and_configure(tab, output_dir, wait_for_app) -> None:  # noqa: ANN00
     expect(tab.locator("#cart-total")).to_have_text("€12.00")
 
 
-def test_guest_searches_pays_on_the_sandbox_and_gets_one_order(tab, live_shop, output_dir, wait_for_app,  # noqa: ANN001
-                                                               wait_until) -> None:
+def test_guest_searches_pays_on_the_sandbox_and_gets_one_order(
+    tab, live_shop, output_dir, wait_for_app, wait_until
+) -> None:
     shop = live_shop
     before = _orders(shop)
     completed_before = _handled_webhooks(shop, "checkout.session.completed")
@@ -104,14 +107,18 @@ def test_guest_searches_pays_on_the_sandbox_and_gets_one_order(tab, live_shop, o
     number = tab.locator("#order-number").inner_text()
     # then exactly one new order, whatever the webhook and the success page did: once the
     # shop has handled the sandbox's `checkout.session.completed`, both have had their go
-    wait_until(lambda: _handled_webhooks(shop, "checkout.session.completed") == completed_before + 1, 30,
-               "the shop to handle the checkout.session.completed webhook")
+    wait_until(
+        lambda: _handled_webhooks(shop, "checkout.session.completed") == completed_before + 1,
+        30,
+        "the shop to handle the checkout.session.completed webhook",
+    )
     assert _orders(shop) == before + [("guest.buyer@example.test", 2900)]
     assert number.startswith("SMP-")
 
 
-def test_declined_card_shows_an_honest_failure_and_creates_no_order(tab, live_shop, output_dir, wait_for_app,  # noqa: ANN001
-                                                                    wait_until) -> None:
+def test_declined_card_shows_an_honest_failure_and_creates_no_order(
+    tab, live_shop, output_dir, wait_for_app, wait_until
+) -> None:
     shop = live_shop
     before = _orders(shop)
     failed_before = _handled_webhooks(shop, "checkout.session.async_payment_failed")
@@ -123,13 +130,17 @@ def test_declined_card_shows_an_honest_failure_and_creates_no_order(tab, live_sh
     tab.locator("#back-to-shop").click()
     expect(tab.locator("#checkout-failed")).to_contain_text("no order was placed")
     # once the shop has handled the sandbox's failure event too, still no order
-    wait_until(lambda: _handled_webhooks(shop, "checkout.session.async_payment_failed") == failed_before + 1, 30,
-               "the shop to handle the checkout.session.async_payment_failed webhook")
+    wait_until(
+        lambda: _handled_webhooks(shop, "checkout.session.async_payment_failed") == failed_before + 1,
+        30,
+        "the shop to handle the checkout.session.async_payment_failed webhook",
+    )
     assert _orders(shop) == before
 
 
-def test_card_preset_saved_configuration_and_cart_merge_at_sign_in(tab, live_shop, output_dir, sign_in,  # noqa: ANN001
-                                                                   wait_for_app, wait_until) -> None:
+def test_card_preset_saved_configuration_and_cart_merge_at_sign_in(
+    tab, live_shop, output_dir, sign_in, wait_for_app, wait_until
+) -> None:
     shop = live_shop
     events_before = _rows(shop, PresetEvent.source)
     # given a guest who allowed analytics, on the home page
@@ -176,7 +187,7 @@ def test_card_preset_saved_configuration_and_cart_merge_at_sign_in(tab, live_sho
     assert _rows(shop, SavedConfiguration.name) == []
 
 
-def test_admin_sales_shows_counters_experiments_and_preset_events(tab, live_shop, output_dir, sign_in) -> None:  # noqa: ANN001
+def test_admin_sales_shows_counters_experiments_and_preset_events(tab, live_shop, output_dir, sign_in) -> None:
     sign_in(tab, "admin@smplat.local", "admin-demo-pass", next_path="/admin/sales")
     expect(tab.locator("#sales-counters")).to_contain_text("Checkouts started")
     # a bad experiment definition is refused with the reason
@@ -186,12 +197,13 @@ def test_admin_sales_shows_counters_experiments_and_preset_events(tab, live_shop
     tab.locator("#start-experiment").click()
     expect(tab.locator("#experiment-message")).to_contain_text("lower-case letters")
     expect(tab.locator("#preset-events").locator("tr", has_text="marketing_card")).to_have_text(
-        re.compile(r"Instagram Followers\s*popular\s*apply\s*marketing_card\s*1"))
+        re.compile(r"Instagram Followers\s*popular\s*apply\s*marketing_card\s*1")
+    )
     _shot(tab, output_dir, "admin_sales")
 
 
 @pytest.mark.parametrize("path", ["/", "/services", "/services/instagram-followers", "/cart"])
-def test_storefront_pages_do_not_scroll_sideways_on_a_phone(browser, live_shop, output_dir, path, wait_for_app) -> None:  # noqa: ANN001
+def test_storefront_pages_do_not_scroll_sideways_on_a_phone(browser, live_shop, output_dir, path, wait_for_app) -> None:
     context = browser.new_context(viewport={"width": 375, "height": 812}, base_url=live_shop.url)
     phone = context.new_page()
     try:

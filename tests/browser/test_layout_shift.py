@@ -128,6 +128,7 @@ def _signed_in_as(email: str, password: str, landing: str):
         sign_in(page, email, password, next_path=landing)
         expect(page).to_have_url(re.compile(re.escape(landing) + "/?$"))
         expect(page.locator("#account-menu")).to_be_visible()
+
     return given
 
 
@@ -138,10 +139,13 @@ CASES = {
     "catalog": (None, "/services", _catalog_ready, SIGNED_OUT),
     "product": (None, "/services/instagram-followers", _product_ready, SIGNED_OUT),
     "cart": (_put_one_line_in_the_cart, "/cart", _cart_ready, SIGNED_OUT),
-    "account": (_signed_in_as("client@smplat.local", "client-demo-pass", "/account"), "/account", _account_ready,
-                SIGNED_IN),
-    "admin_home": (_signed_in_as("admin@smplat.local", "admin-demo-pass", "/admin"), "/admin", _admin_ready,
-                   SIGNED_IN),
+    "account": (
+        _signed_in_as("client@smplat.local", "client-demo-pass", "/account"),
+        "/account",
+        _account_ready,
+        SIGNED_IN,
+    ),
+    "admin_home": (_signed_in_as("admin@smplat.local", "admin-demo-pass", "/admin"), "/admin", _admin_ready, SIGNED_IN),
 }
 
 
@@ -176,8 +180,9 @@ SKELETONS = {
 
 
 @pytest.mark.parametrize("name", list(SKELETONS))
-def test_until_the_state_arrives_the_page_shows_its_skeleton_and_a_neutral_header(page: Page, name: str,
-                                                                                  sign_in) -> None:
+def test_until_the_state_arrives_the_page_shows_its_skeleton_and_a_neutral_header(
+    page: Page, name: str, sign_in
+) -> None:
     given, path, _content_ready, _header_state = CASES[name]
     if given is not None:
         given(page, sign_in)

@@ -30,7 +30,7 @@ def _shop_db(url: str):
         yield db
 
 
-def _fits_phone(page, output_dir, name: str) -> None:  # noqa: ANN001
+def _fits_phone(page, output_dir, name: str) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     width, viewport = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     page.screenshot(path=str(output_dir / "screenshots" / f"phone_{name}.png"), full_page=True)
@@ -48,12 +48,25 @@ def test_operator_pages_show_the_engine_at_work(page, live_shop, output_dir, mon
         with shop() as db:
             seed_with_panel(db, panel.base_url)
             followers, likes = product(db, "instagram-followers"), product(db, "instagram-likes")
-            delivered = paid_order(db, [(followers, "https://instagram.com/ops.demo", 1000, 1200),
-                                        (likes, "https://instagram.com/p/ops1", 500, 390)], email="ops.buyer@example.com")
+            delivered = paid_order(
+                db,
+                [
+                    (followers, "https://instagram.com/ops.demo", 1000, 1200),
+                    (likes, "https://instagram.com/p/ops1", 500, 390),
+                ],
+                email="ops.buyer@example.com",
+            )
             stuck = paid_order(db, [(likes, "https://instagram.com/p/ops2", 250, 290)], email="stuck@example.com")
         with shop() as db:
-            stuck_task = db.execute(select(FulfillmentTask).join(OrderItem, OrderItem.id == FulfillmentTask.order_item_id)
-                                    .where(OrderItem.order_id == stuck.id)).scalars().one()
+            stuck_task = (
+                db.execute(
+                    select(FulfillmentTask)
+                    .join(OrderItem, OrderItem.id == FulfillmentTask.order_item_id)
+                    .where(OrderItem.order_id == stuck.id)
+                )
+                .scalars()
+                .one()
+            )
             stuck_task_id = stuck_task.id
             stuck_task.status, stuck_task.attempts = TaskStatus.DEAD_LETTER.value, 5
             stuck_task.last_error = "panel answered: Not enough funds on balance"
@@ -109,8 +122,11 @@ def test_operator_pages_show_the_engine_at_work(page, live_shop, output_dir, mon
         expect(page.get_by_text(f"Task {stuck_task_id} queued again.")).to_be_visible()
         with shop() as db:
             assert db.get(FulfillmentTask, stuck_task_id).status == TaskStatus.PENDING.value
-            retried = db.execute(select(OrderEvent).where(OrderEvent.order_id == stuck.id)
-                                 .order_by(OrderEvent.id.desc())).scalars().first()
+            retried = (
+                db.execute(select(OrderEvent).where(OrderEvent.order_id == stuck.id).order_by(OrderEvent.id.desc()))
+                .scalars()
+                .first()
+            )
             assert retried.actor_label == "admin@smplat.local" and "Balance topped up" in retried.message
 
         page.goto(f"/admin/orders/{delivered.number}")

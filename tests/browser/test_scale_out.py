@@ -40,8 +40,9 @@ from smplat.db import get_engine
 REDIS_URL = os.environ.get("SMPLAT_TEST_REDIS_URL", "").strip()
 PG_URL = os.environ.get("SMPLAT_TEST_POSTGRES_URL", "").strip()
 
-pytestmark = pytest.mark.skipif(not (REDIS_URL and PG_URL),
-                                reason="set SMPLAT_TEST_REDIS_URL and SMPLAT_TEST_POSTGRES_URL")
+pytestmark = pytest.mark.skipif(
+    not (REDIS_URL and PG_URL), reason="set SMPLAT_TEST_REDIS_URL and SMPLAT_TEST_POSTGRES_URL"
+)
 
 
 class SwitchingProxy:
@@ -95,7 +96,7 @@ class SwitchingProxy:
         self._listener.close()
 
 
-def _insights(context, sign_in):  # noqa: ANN001, ANN202
+def _insights(context, sign_in):
     page = context.new_page()
     sign_in(page, "admin@smplat.local", "admin-demo-pass", next_path="/admin/search-insights")
     expect(page).to_have_url(re.compile(r"/admin/search-insights/?$"))
@@ -103,8 +104,9 @@ def _insights(context, sign_in):  # noqa: ANN001, ANN202
     return page
 
 
-def test_two_web_processes_share_one_session_through_redis(tmp_path, browser, output_dir, serve_shop, sign_in,
-                                                           free_port):
+def test_two_web_processes_share_one_session_through_redis(
+    tmp_path, browser, output_dir, serve_shop, sign_in, free_port
+):
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
@@ -123,21 +125,38 @@ def test_two_web_processes_share_one_session_through_redis(tmp_path, browser, ou
             port_a = int(shop.url.rsplit(":", 1)[1])
             proxy.upstream = ("A", port_a)
             port_b = free_port()
-            worker_b = cli.Child("web-b", [os.path.join(os.path.dirname(sys.executable), "reflex"), "run",
-                                           "--env", "prod", "--backend-only", "--backend-port", str(port_b),
-                                           "--loglevel", "warning"],
-                                 {"DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "SMPLAT_ENV": "test",
-                                  # no frontend port (reflex refuses one with --backend-only)
-                                  "SMPLAT_PORT": "0", "GRANIAN_WORKERS": "1",
-                                  # B builds no pages: its compile output goes to a scratch folder
-                                  "REFLEX_WEB_WORKDIR": str(tmp_path / "web-b")})
+            worker_b = cli.Child(
+                "web-b",
+                [
+                    os.path.join(os.path.dirname(sys.executable), "reflex"),
+                    "run",
+                    "--env",
+                    "prod",
+                    "--backend-only",
+                    "--backend-port",
+                    str(port_b),
+                    "--loglevel",
+                    "warning",
+                ],
+                {
+                    "DATABASE_URL": PG_URL,
+                    "REDIS_URL": REDIS_URL,
+                    "SMPLAT_ENV": "test",
+                    # no frontend port (reflex refuses one with --backend-only)
+                    "SMPLAT_PORT": "0",
+                    "GRANIAN_WORKERS": "1",
+                    # B builds no pages: its compile output goes to a scratch folder
+                    "REFLEX_WEB_WORKDIR": str(tmp_path / "web-b"),
+                },
+            )
             worker_b.start(quiet=True)
             context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=shop.url)
             context.set_default_timeout(30_000)
             fresh = None
             try:
-                assert cli.wait_until_healthy(f"http://127.0.0.1:{port_b}/api/health", [worker_b], timeout=600), \
+                assert cli.wait_until_healthy(f"http://127.0.0.1:{port_b}/api/health", [worker_b], timeout=600), (
                     "worker B did not start"
+                )
 
                 # given an admin on Search insights, served through worker A
                 page = _insights(context, sign_in)

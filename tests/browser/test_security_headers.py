@@ -32,7 +32,10 @@ def test_home_and_sign_in_work_under_the_policy(page, live_shop, sign_in, wait_f
     headers = answer.headers
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert (headers["x-frame-options"], headers["x-content-type-options"], headers["referrer-policy"]) == (
-        "DENY", "nosniff", "strict-origin-when-cross-origin")
+        "DENY",
+        "nosniff",
+        "strict-origin-when-cross-origin",
+    )
     expect(page.locator("#home-services")).to_be_visible()
 
     # and signing in (websocket event, ticket redirect through the API, cookie) still works

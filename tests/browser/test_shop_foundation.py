@@ -166,16 +166,21 @@ def test_unknown_page_shows_the_styled_404(page):
 
 
 def test_pages_fit_a_phone_screen(browser, live_shop, output_dir, sign_in):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
-                                  base_url=live_shop.url)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, base_url=live_shop.url
+    )
     phone = context.new_page()
     shots = output_dir / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     try:
         sign_in(phone, "admin@smplat.local", "admin-demo-pass", next_path="/admin")
         expect(phone.locator("#admin-kpis")).to_be_visible()
-        for path, ready in [("/", "#product-grid"), ("/services/instagram-followers", "#product-title"),
-                            ("/admin", "#admin-kpis"), ("/admin/catalog", "#admin-catalog-table")]:
+        for path, ready in [
+            ("/", "#product-grid"),
+            ("/services/instagram-followers", "#product-title"),
+            ("/admin", "#admin-kpis"),
+            ("/admin/catalog", "#admin-catalog-table"),
+        ]:
             phone.goto(path)
             expect(phone.locator(ready)).to_be_visible()
             width, viewport = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")

@@ -14,30 +14,34 @@ from smplat.models.content import ContentBlock
 from smplat.services import content
 
 
-def count(db, model, *where) -> int:  # noqa: ANN001
+def count(db, model, *where) -> int:
     db.expire_all()
     return db.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
 
 
-def consent_cookie(page) -> str | None:  # noqa: ANN001
+def consent_cookie(page) -> str | None:
     return next((c["value"] for c in page.context.cookies() if c["name"] == "smplat_consent"), None)
 
 
-def choose_consent(page, button_id: str) -> None:  # noqa: ANN001
+def choose_consent(page, button_id: str) -> None:
     expect(page.locator("#consent-banner")).to_be_visible()
     page.locator(button_id).click()
     expect(page.locator("#consent-banner")).to_have_count(0)
 
 
-def keep_essential_only(page, live_shop) -> None:  # noqa: ANN001
+def keep_essential_only(page, live_shop) -> None:
     """A visitor who chose before (the banner itself is tested above and below)."""
     page.context.add_cookies([{"name": "smplat_consent", "value": "essential", "url": live_shop.url}])
 
 
 def test_home_renders_content_from_the_database(page, db_session):
     # given figures the owner saved, and the other blocks on their defaults
-    content.save_block(db_session, "home.metrics", title="The shop in numbers",
-                       items_text="4,200 | orders delivered since 2024\n98 % | delivered on time")
+    content.save_block(
+        db_session,
+        "home.metrics",
+        title="The shop in numbers",
+        items_text="4,200 | orders delivered since 2024\n98 % | delivered on time",
+    )
     db_session.commit()
 
     # when a visitor opens the home page
@@ -71,7 +75,8 @@ def test_admin_edits_a_testimonial_and_the_home_page_shows_it(page, db_session, 
     page.locator("#content-items").fill("Fast and friendly.")
     page.locator("#content-save").click()
     expect(page.locator("#content-items-error")).to_have_text(
-        "Line 1: write it as “quote | name | role or company” (found 1 part).")
+        "Line 1: write it as “quote | name | role or company” (found 1 part)."
+    )
     assert count(db_session, ContentBlock) == before
 
     page.locator("#content-title").fill("Customers on SMPLAT")
@@ -114,8 +119,11 @@ def test_consent_choice_is_stored_and_respected_by_search_records(page, db_sessi
     expect(page).to_have_url(re.compile(r"/services/?\?q=story\+views$"))
     expect(page.locator("#result-count")).to_have_text("1 service")
     assert count(db_session, SearchRecord) == before + 2
-    rows = db_session.execute(select(SearchRecord.query, SearchRecord.category, SearchRecord.sort,
-                                     SearchRecord.result_count).order_by(SearchRecord.id.desc()).limit(2)).all()
+    rows = db_session.execute(
+        select(SearchRecord.query, SearchRecord.category, SearchRecord.sort, SearchRecord.result_count)
+        .order_by(SearchRecord.id.desc())
+        .limit(2)
+    ).all()
     assert rows == [("story views", "", "popular", 1), ("likes", "", "popular", 2)]
 
     # when they reopen the choice from the footer and keep essential cookies only
@@ -208,7 +216,6 @@ def test_bundles_on_the_catalog_and_the_product_page(page):
     expect(page.get_by_test_id("bundle-card")).to_contain_text("10,000 views / €4.90")
 
 
-
 def test_admin_sees_trending_and_zero_result_searches(page, db_session, live_shop, sign_in):
     from smplat.services.search import SearchParams, record_search
 
@@ -227,8 +234,9 @@ def test_admin_sees_trending_and_zero_result_searches(page, db_session, live_sho
 
 
 def test_storefront_pages_fit_a_phone(browser, live_shop, output_dir, sign_in):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
-                                  base_url=live_shop.url)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, base_url=live_shop.url
+    )
     phone = context.new_page()
     shots = output_dir / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
@@ -239,8 +247,13 @@ def test_storefront_pages_fit_a_phone(browser, live_shop, output_dir, sign_in):
         phone.locator("#consent-essential").click()
         sign_in(phone, "admin@smplat.local", "admin-demo-pass", next_path="/admin/content")
         expect(phone.locator("#content-form")).to_be_visible()
-        for path, ready in [("/", "#home-faq"), ("/services?q=instagram", "#product-grid"), ("/privacy", "#legal-body"),
-                            ("/admin/content", "#content-form"), ("/admin/search-insights", "#kpi-searches")]:
+        for path, ready in [
+            ("/", "#home-faq"),
+            ("/services?q=instagram", "#product-grid"),
+            ("/privacy", "#legal-body"),
+            ("/admin/content", "#content-form"),
+            ("/admin/search-insights", "#kpi-searches"),
+        ]:
             phone.goto(path)
             expect(phone.locator(ready)).to_be_visible()
             width, viewport = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")

@@ -33,13 +33,21 @@ def root_state() -> Callable[..., Any]:
     import reflex as rx
     from reflex.istate.data import RouterData
 
-    async def make(cls, path: str = "/", *, query: dict | None = None, params: dict | None = None,
-                   cookie: str | None = None, consent: str | None = None):
+    async def make(
+        cls,
+        path: str = "/",
+        *,
+        query: dict | None = None,
+        params: dict | None = None,
+        cookie: str | None = None,
+        consent: str | None = None,
+    ):
         root = rx.State(_reflex_internal_init=True)
         headers = {"cookie": f"smplat_session={cookie}"} if cookie else {}
         as_path = path + (("?" + urlencode(query)) if query else "")
         root.router = RouterData.from_router_data(
-            {"headers": headers, "pathname": path, "asPath": as_path, "query": {**(query or {}), **(params or {})}})
+            {"headers": headers, "pathname": path, "asPath": as_path, "query": {**(query or {}), **(params or {})}}
+        )
         if consent is not None:
             from smplat.ui.components.consent import ConsentState
 
@@ -62,8 +70,9 @@ def session_cookie_for() -> Callable[..., str]:
     def make(role: Role, email: str | None = None) -> str:
         email = email or f"{role.value}@guards.test"
         with session_scope() as db:
-            user = db.execute(select(User).where(User.email == email)).scalars().first() \
-                or accounts.sign_up(db, email=email, password="violet-harbour-42", role=role)
+            user = db.execute(select(User).where(User.email == email)).scalars().first() or accounts.sign_up(
+                db, email=email, password="violet-harbour-42", role=role
+            )
             return accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, user)).token
 
     return make
@@ -107,7 +116,10 @@ class StripeShop:
         from smplat.sandbox.stripe_sandbox import sign_payload
 
         payload = json.dumps(event)
-        return payload, {"Stripe-Signature": sign_payload(payload, secret, timestamp), "Content-Type": "application/json"}
+        return payload, {
+            "Stripe-Signature": sign_payload(payload, secret, timestamp),
+            "Content-Type": "application/json",
+        }
 
     def post(self, client, event: dict, **kw):
         """Deliver `event` to the shop's webhook endpoint through `client`, signed (kw: secret, timestamp)."""
@@ -132,8 +144,13 @@ def stripe_shop(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     with session_scope() as db:
         seed_demo(db)
     with SmtpSink("127.0.0.1", 0, tmp_path / "mailbox") as sink:
-        sandbox = StripeSandbox("127.0.0.1", 0, secret_key=SANDBOX_STRIPE_SECRET_KEY,
-                                webhook_url="http://127.0.0.1:9/unused", webhook_secret=SANDBOX_STRIPE_WEBHOOK_SECRET)
+        sandbox = StripeSandbox(
+            "127.0.0.1",
+            0,
+            secret_key=SANDBOX_STRIPE_SECRET_KEY,
+            webhook_url="http://127.0.0.1:9/unused",
+            webhook_secret=SANDBOX_STRIPE_WEBHOOK_SECRET,
+        )
         original = StripeSandbox.emit
 
         def emit(event_type, obj, *, deliver=True):
@@ -162,8 +179,16 @@ def shopper_state(root_state):
     """`await shopper_state(cls, path, query=, params=, session=, cart_token=, consent=)`: the
     state as the websocket builds it, carrying the visitor's cart cookie and cookie-banner choice."""
 
-    async def make(cls, path: str, *, query: dict | None = None, params: dict | None = None,
-                   session: str | None = None, cart_token: str = GUEST_CART, consent: str = ""):
+    async def make(
+        cls,
+        path: str,
+        *,
+        query: dict | None = None,
+        params: dict | None = None,
+        session: str | None = None,
+        cart_token: str = GUEST_CART,
+        consent: str = "",
+    ):
         state = await root_state(cls, path, query=query, params=params, cookie=session)
         if hasattr(state, "cart_token"):
             state.cart_token = cart_token
@@ -179,8 +204,9 @@ def product_state(shopper_state):
     from smplat.ui.pages.storefront.product import ProductState
 
     async def make(query: dict | None = None, **kw):
-        state = await shopper_state(ProductState, f"/services/{PRODUCT_SLUG}", query=query,
-                                    params={"slug": PRODUCT_SLUG}, **kw)
+        state = await shopper_state(
+            ProductState, f"/services/{PRODUCT_SLUG}", query=query, params={"slug": PRODUCT_SLUG}, **kw
+        )
         state.load_product()
         return state
 

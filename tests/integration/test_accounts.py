@@ -35,8 +35,12 @@ def test_sign_up_creates_a_customer_with_a_hashed_password(session, user):
 
 @pytest.mark.parametrize(
     ("email", "password", "code"),
-    [("alex@example.com", PASSWORD, "email_taken"), ("ALEX@example.com ", PASSWORD, "email_taken"),
-     ("new@example.com", "short", "password_too_short"), ("not-an-email", PASSWORD, "email_invalid")],
+    [
+        ("alex@example.com", PASSWORD, "email_taken"),
+        ("ALEX@example.com ", PASSWORD, "email_taken"),
+        ("new@example.com", "short", "password_too_short"),
+        ("not-an-email", PASSWORD, "email_invalid"),
+    ],
     ids=["taken", "taken-other-case", "weak-password", "malformed-email"],
 )
 def test_bad_sign_up_is_refused_and_creates_nothing(session, user, email, password, code):
@@ -82,13 +86,18 @@ def test_one_ip_hammering_many_accounts_is_throttled(session, user):
     now = utcnow()
     for i in range(20):
         with pytest.raises(AccountError):
-            accounts.authenticate(session, email=f"guess{i}@example.com", password="wrong-password-1",
-                                  ip_address="203.0.113.9", now=now)
+            accounts.authenticate(
+                session, email=f"guess{i}@example.com", password="wrong-password-1", ip_address="203.0.113.9", now=now
+            )
     with pytest.raises(AccountError) as err:
         accounts.authenticate(session, email="alex@example.com", password=PASSWORD, ip_address="203.0.113.9", now=now)
     assert err.value.code == "throttled"
-    assert accounts.authenticate(session, email="alex@example.com", password=PASSWORD, ip_address="198.51.100.1",
-                                 now=now).id == user.id
+    assert (
+        accounts.authenticate(
+            session, email="alex@example.com", password=PASSWORD, ip_address="198.51.100.1", now=now
+        ).id
+        == user.id
+    )
 
 
 def test_a_ticket_becomes_one_session_once(session, user):
@@ -153,8 +162,9 @@ def test_reset_for_unknown_email_sends_nothing(session, user, monkeypatch):
 def test_purge_removes_only_what_is_spent(session, user):
     now = utcnow()
     keep = accounts.redeem_signin_ticket(session, accounts.issue_signin_ticket(session, user))
-    expired = accounts.redeem_signin_ticket(session, accounts.issue_signin_ticket(session, user),
-                                            now=now - timedelta(days=40))
+    expired = accounts.redeem_signin_ticket(
+        session, accounts.issue_signin_ticket(session, user), now=now - timedelta(days=40)
+    )
     revoked = accounts.redeem_signin_ticket(session, accounts.issue_signin_ticket(session, user))
     accounts.revoke_session(session, revoked.token)
     accounts.issue_signin_ticket(session, user)  # unused, still valid

@@ -22,11 +22,17 @@ def test_each_condition_raises_its_alert(session, panel):
     # given two lines of one product delivered through the one provider,
     provider = seed_with_panel(session, panel.base_url)
     likes = product(session, "instagram-likes")
-    paid_order(session, [(likes, "https://instagram.com/p/al1", 1000, 990), (likes, "https://instagram.com/p/al2", 1000, 990)])
+    paid_order(
+        session, [(likes, "https://instagram.com/p/al1", 1000, 990), (likes, "https://instagram.com/p/al2", 1000, 990)]
+    )
     assert engine.run_fulfillment(session_scope) == {"processed": 2, "submitted": 2}
     # a dead letter, 3 failed attempts of 10 in the hour, the provider down and low on funds
     paid_order(session, [(likes, "https://instagram.com/p/al3", 1000, 990)])
-    stuck = session.execute(select(FulfillmentTask).where(FulfillmentTask.status == TaskStatus.PENDING.value)).scalars().one()
+    stuck = (
+        session.execute(select(FulfillmentTask).where(FulfillmentTask.status == TaskStatus.PENDING.value))
+        .scalars()
+        .one()
+    )
     stuck.status = TaskStatus.DEAD_LETTER.value
     for outcome in ["retried"] * 3 + ["succeeded"] * 5:
         session.add(FulfillmentAttempt(task_id=stuck.id, provider_id=provider.id, task_kind="submit", outcome=outcome))

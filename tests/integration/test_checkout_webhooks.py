@@ -34,7 +34,6 @@ from tests.checkout_factory import start_guest_checkout as _start
 pytestmark = pytest.mark.integration
 
 
-
 @pytest.fixture
 def shop(stripe_shop):
     """Seeded database, SMTP sink and the Stripe sandbox (tests/integration/conftest.py)."""
@@ -86,10 +85,15 @@ def test_valid_completed_webhook_creates_one_order_task_and_receipt(shop) -> Non
         order = db.execute(select(Order)).scalars().one()
         item = db.execute(select(OrderItem)).scalars().one()
         assert (order.total_minor, order.charged_minor, order.payment_status, order.customer_email) == (
-            1200, 1200, "paid", "guest@example.test")
+            1200,
+            1200,
+            "paid",
+            "guest@example.test",
+        )
         assert item.snapshot["price_breakdown"] == [
             {"kind": "plan", "label": "One-time purchase", "amount_minor": 690},
-            {"kind": "option", "label": "Package size: 1,000 followers", "amount_minor": 510}]
+            {"kind": "option", "label": "Package size: 1,000 followers", "amount_minor": 510},
+        ]
         assert item.snapshot["blueprint"][0]["tagline"] == "1,000 followers for €12"
         assert item.snapshot["delivery"]["link"] == "https://www.instagram.com/brand/"
         assert item.snapshot["delivery"]["quantity"] == 1000
@@ -150,8 +154,12 @@ def test_out_of_order_expired_after_completed_keeps_the_order(shop) -> None:
     cs = _start()
     shop.pay(cs)
     (completed,) = shop.events("checkout.session.completed")
-    late_expiry = {**completed, "id": "evt_late_expiry", "type": "checkout.session.expired",
-                   "data": {"object": {**completed["data"]["object"], "status": "expired"}}}
+    late_expiry = {
+        **completed,
+        "id": "evt_late_expiry",
+        "type": "checkout.session.expired",
+        "data": {"object": {**completed["data"]["object"], "status": "expired"}},
+    }
     with TestClient(build_api()) as client:
         shop.post(client, completed)
         answer = shop.post(client, late_expiry)
@@ -168,8 +176,11 @@ def test_out_of_order_refund_before_completion_is_retried_then_applied(shop) -> 
     shop.pay(cs)
     (completed,) = shop.events("checkout.session.completed")
     pi = completed["data"]["object"]["payment_intent"]
-    httpx.post(f"{sandbox.base_url}/v1/refunds", data={"payment_intent": pi, "amount": "500"},
-               headers={"Authorization": f"Bearer {SANDBOX_STRIPE_SECRET_KEY}"})
+    httpx.post(
+        f"{sandbox.base_url}/v1/refunds",
+        data={"payment_intent": pi, "amount": "500"},
+        headers={"Authorization": f"Bearer {SANDBOX_STRIPE_SECRET_KEY}"},
+    )
     (refunded,) = shop.events("charge.refunded")
     with TestClient(build_api()) as client:
         # when the refund arrives before the order exists: 500, kept as failed, nothing half-done
@@ -221,8 +232,12 @@ def test_declined_payment_marks_the_session_failed_and_creates_no_order(shop) ->
 
 def test_subscription_checkout_invoices_updates_and_cancellation(shop) -> None:
     sandbox, _ = shop
-    autopilot = {"options": {"package": "1000", "speed": "standard"}, "add_ons": [], "plan": "monthly",
-                 "fields": {"username": "@brand"}}
+    autopilot = {
+        "options": {"package": "1000", "speed": "standard"},
+        "add_ons": [],
+        "plan": "monthly",
+        "fields": {"username": "@brand"},
+    }
     cs = _start(configuration=autopilot, slug="instagram-growth-autopilot")
     assert (cs.mode, cs.amount_total_minor) == ("subscription", 2900)
     shop.pay(cs)
@@ -248,9 +263,11 @@ def test_subscription_checkout_invoices_updates_and_cancellation(shop) -> None:
 
 
 def test_tampered_configuration_is_refused_and_nothing_stored(shop) -> None:
-    for bad in ({**POPULAR, "options": {"package": "999", "speed": "standard"}},
-                {**POPULAR, "unit_price_minor": 1},
-                {**POPULAR, "fields": {"username": "not a handle!"}}):
+    for bad in (
+        {**POPULAR, "options": {"package": "999", "speed": "standard"}},
+        {**POPULAR, "unit_price_minor": 1},
+        {**POPULAR, "fields": {"username": "not a handle!"}},
+    ):
         with pytest.raises(ConfigurationInvalid), session_scope() as db:
             cart = carts.get_or_create_cart(db, user_id=None, guest_token="t")
             carts.add_item(db, cart, "instagram-followers", bad, 1, visitor=None)
@@ -265,8 +282,13 @@ def test_tampered_configuration_is_refused_and_nothing_stored(shop) -> None:
 def test_experiment_variant_prices_the_checkout_and_counts_the_conversion(shop) -> None:
     with session_scope() as db:
         product_id = carts.catalog.get_product_detail(db, "instagram-followers").product.id
-        experiments.create_experiment(db, product_id=product_id, key="ig-price", name="IG price",
-                                      variants=[("lower", "Lower", 9000, 1), ("lower2", "Lower too", 9000, 1)])
+        experiments.create_experiment(
+            db,
+            product_id=product_id,
+            key="ig-price",
+            name="IG price",
+            variants=[("lower", "Lower", 9000, 1), ("lower2", "Lower too", 9000, 1)],
+        )
     cs = _start()
     assert cs.amount_total_minor == 1080
     shop.pay(cs)

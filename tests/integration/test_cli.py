@@ -22,8 +22,14 @@ UNREACHABLE = "postgresql+psycopg://nobody@127.0.0.1:1/missing"
 @pytest.mark.parametrize("command", ["run", "migrate", "seed", "check-db"])
 def test_unreachable_postgres_stops_with_one_line(command):
     env = {**os.environ, "DATABASE_URL": UNREACHABLE}
-    done = subprocess.run([sys.executable, "-m", "smplat.cli", command], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "smplat.cli", command],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -58,7 +64,13 @@ def test_busy_port_is_refused_with_one_line(sqlite_url):
         busy.listen()
         port = busy.getsockname()[1]
         env = {**os.environ, "DATABASE_URL": sqlite_url, "SMPLAT_PORT": str(port)}
-        done = subprocess.run([sys.executable, "-m", "smplat.cli", "run"], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "smplat.cli", "run"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 2
     assert done.stderr.strip() == f"smplat: port {port} is in use; stop what runs there or set SMPLAT_PORT"

@@ -19,8 +19,12 @@ from smplat.services.seed import seed_demo
 pytestmark = pytest.mark.integration
 
 SLUG = "instagram-followers"
-LAUNCH = {"options": {"package": "2500", "speed": "standard"}, "add_ons": [], "plan": "one-time",
-          "fields": {"username": "@launch"}}
+LAUNCH = {
+    "options": {"package": "2500", "speed": "standard"},
+    "add_ons": [],
+    "plan": "one-time",
+    "fields": {"username": "@launch"},
+}
 
 
 @pytest.fixture
@@ -30,11 +34,16 @@ def saved(db_url: str) -> dict[str, int]:
         seed_demo(db)
         owner = accounts.sign_up(db, email="owner@saved.test", password="violet-harbour-42", role=Role.CUSTOMER)
         other = accounts.sign_up(db, email="other@saved.test", password="violet-harbour-42", role=Role.CUSTOMER)
-        row = carts.save_configuration(db, user_id=owner.id, product_slug=SLUG, name="Launch week",
-                                       raw_configuration=LAUNCH, quantity=2)
-        return {"owner": owner.id, "other": other.id, "saved": row.id,
-                "product": catalog.get_product_detail(db, SLUG).product.id,
-                "other_product": catalog.get_product_detail(db, "tiktok-likes").product.id}
+        row = carts.save_configuration(
+            db, user_id=owner.id, product_slug=SLUG, name="Launch week", raw_configuration=LAUNCH, quantity=2
+        )
+        return {
+            "owner": owner.id,
+            "other": other.id,
+            "saved": row.id,
+            "product": catalog.get_product_detail(db, SLUG).product.id,
+            "other_product": catalog.get_product_detail(db, "tiktok-likes").product.id,
+        }
 
 
 def _saved_count() -> int:
@@ -44,8 +53,9 @@ def _saved_count() -> int:
 
 def test_the_owner_loads_their_saved_configuration(saved) -> None:
     with session_scope() as db:
-        row = configurator.load_saved(db, user_id=saved["owner"], saved_id=str(saved["saved"]),
-                                      product_id=saved["product"])
+        row = configurator.load_saved(
+            db, user_id=saved["owner"], saved_id=str(saved["saved"]), product_id=saved["product"]
+        )
         assert (row.name, row.quantity, row.configuration["options"]["package"]) == ("Launch week", 2, ["2500"])
 
 
@@ -81,7 +91,9 @@ def test_only_the_owner_can_delete_it(saved, label, who) -> None:
     assert _saved_count() == 0
 
 
-async def test_the_product_page_refuses_someone_elses_saved_configuration(saved, handler_events, is_toast_error, product_state) -> None:
+async def test_the_product_page_refuses_someone_elses_saved_configuration(
+    saved, handler_events, is_toast_error, product_state
+) -> None:
     with session_scope() as db:
         other = db.get(User, saved["other"])
         cookie = accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, other)).token

@@ -20,23 +20,44 @@ def make_order(session, *lines: dict) -> Order:
     session.add(order)
     session.flush()
     for snapshot in lines:
-        session.add(OrderItem(order_id=order.id, product_title="Instagram Followers", quantity=1,
-                              unit_price_minor=1200, total_minor=1200, service_quantity=1000, snapshot=snapshot))
+        session.add(
+            OrderItem(
+                order_id=order.id,
+                product_title="Instagram Followers",
+                quantity=1,
+                unit_price_minor=1200,
+                total_minor=1200,
+                service_quantity=1000,
+                snapshot=snapshot,
+            )
+        )
     session.flush()
     return order
 
 
 def test_spec_round_trips_through_the_snapshot():
-    original = spec(country="DE", dripfeed_runs=5, dripfeed_interval_minutes=60, comments=["Nice!"],
-                    option_keys={"package": ["1000"]}, add_on_keys=["refill-30"], plan_key="one-time")
+    original = spec(
+        country="DE",
+        dripfeed_runs=5,
+        dripfeed_interval_minutes=60,
+        comments=["Nice!"],
+        option_keys={"package": ["1000"]},
+        add_on_keys=["refill-30"],
+        plan_key="one-time",
+    )
     assert DeliverySpec.from_snapshot({"delivery": original.to_snapshot()}) == original
     assert original.is_dripfeed
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"link": ""}, "link"), ({"quantity": 0}, "quantity"), ({"channel": ""}, "channel"),
-     ({"dripfeed_runs": 5}, "both"), ({"dripfeed_runs": 1, "dripfeed_interval_minutes": 5}, "at least 2")],
+    [
+        ({"link": ""}, "link"),
+        ({"quantity": 0}, "quantity"),
+        ({"channel": ""}, "channel"),
+        ({"dripfeed_runs": 5}, "both"),
+        ({"dripfeed_runs": 1, "dripfeed_interval_minutes": 5}, "at least 2"),
+    ],
     ids=["no-link", "zero-quantity", "no-channel", "half-dripfeed", "one-run"],
 )
 def test_bad_specs_are_refused(overrides, message):

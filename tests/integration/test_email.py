@@ -58,7 +58,9 @@ def test_password_reset_email_arrives_with_subject_recipient_and_link(sink: Smtp
 
 
 def test_send_email_renders_text_as_branded_html_when_no_html_given(sink: SmtpSink) -> None:
-    send_email("bo@example.test", "Order #42 delivered", "Your order is complete.\n\nTrack it: https://x.test/o/42?a=1&b=2")
+    send_email(
+        "bo@example.test", "Order #42 delivered", "Your order is complete.\n\nTrack it: https://x.test/o/42?a=1&b=2"
+    )
 
     message = latest_message_to(sink.mailbox_dir, "bo@example.test")
     assert message.subject == "Order #42 delivered"

@@ -26,6 +26,7 @@ def count(model) -> int:
     with session_scope() as db:
         return db.execute(select(func.count()).select_from(model)).scalar_one()
 
+
 LABEL = "Spread delivery over (days)"
 BAD_DAYS = [
     pytest.param("2.5", f"{LABEL} must be a whole number, e.g. 3.", id="decimal"),
@@ -36,17 +37,19 @@ BAD_DAYS = [
 GRADUAL_FORM = {"field:username": "@brand", "field:drip_days": "5"}
 
 
-def _field(state, key: str) -> dict:  # noqa: ANN001
+def _field(state, key: str) -> dict:
     return next(f for f in state.fields if f["key"] == key)
 
 
 def _lines() -> list[tuple[int, int, dict]]:
     with session_scope() as db:
-        return [(i.quantity, i.line_total_minor, i.configuration["fields"])
-                for i in db.execute(select(CartItem).order_by(CartItem.id)).scalars()]
+        return [
+            (i.quantity, i.line_total_minor, i.configuration["fields"])
+            for i in db.execute(select(CartItem).order_by(CartItem.id)).scalars()
+        ]
 
 
-async def _gradual_product_page(product_state, **kw):  # noqa: ANN003
+async def _gradual_product_page(product_state, **kw):
     state = await product_state(**kw)
     state.choose_option("speed", "gradual")
     assert _field(state, "drip_days")["visible"] is True
@@ -55,12 +58,16 @@ async def _gradual_product_page(product_state, **kw):  # noqa: ANN003
 
 def test_the_seeded_drip_days_field_is_a_whole_number_field(stripe_shop) -> None:
     with session_scope() as db:
-        types = set(db.execute(select(ProductCustomField.field_type).where(ProductCustomField.key == "drip_days")).scalars())
+        types = set(
+            db.execute(select(ProductCustomField.field_type).where(ProductCustomField.key == "drip_days")).scalars()
+        )
     assert types == {"integer"}
 
 
 @pytest.mark.parametrize(("value", "message"), BAD_DAYS)
-async def test_a_bad_value_is_shown_beside_the_field_and_never_reaches_the_cart(stripe_shop, value, message, product_state):
+async def test_a_bad_value_is_shown_beside_the_field_and_never_reaches_the_cart(
+    stripe_shop, value, message, product_state
+):
     # given a guest on the product page who chose gradual delivery
     state = await _gradual_product_page(product_state)
     # when they type the value (on blur) / then the page says why beside the field
@@ -75,7 +82,9 @@ async def test_a_bad_value_is_shown_beside_the_field_and_never_reaches_the_cart(
 
 
 @pytest.mark.parametrize(("value", "message"), BAD_DAYS)
-async def test_a_bad_value_cannot_replace_a_good_one_when_a_cart_line_is_edited(stripe_shop, value, message, product_state):
+async def test_a_bad_value_cannot_replace_a_good_one_when_a_cart_line_is_edited(
+    stripe_shop, value, message, product_state
+):
     # given a cart line for gradual delivery over 5 days
     state = await _gradual_product_page(product_state)
     state.add_to_cart(GRADUAL_FORM)
@@ -93,15 +102,20 @@ async def test_a_bad_value_cannot_replace_a_good_one_when_a_cart_line_is_edited(
 
 
 @pytest.mark.parametrize(("value", "message"), BAD_DAYS)
-async def test_a_line_holding_a_bad_value_cannot_start_checkout(stripe_shop, value, message, shopper_state, product_state):
+async def test_a_line_holding_a_bad_value_cannot_start_checkout(
+    stripe_shop, value, message, shopper_state, product_state
+):
     sandbox = stripe_shop.sandbox
     # given a cart line whose stored value is bad (written before the rule, or by hand)
     state = await _gradual_product_page(product_state)
     state.add_to_cart(GRADUAL_FORM)
     with session_scope() as db:
         item = db.execute(select(CartItem)).scalars().one()
-        db.execute(update(CartItem).where(CartItem.id == item.id).values(
-            configuration={**item.configuration, "fields": {"username": "@brand", "drip_days": value}}))
+        db.execute(
+            update(CartItem)
+            .where(CartItem.id == item.id)
+            .values(configuration={**item.configuration, "fields": {"username": "@brand", "drip_days": value}})
+        )
     # when the cart page loads / then the line says what is wrong and checkout is not offered
     cart = await shopper_state(CartState, "/cart")
     cart.load_cart()
@@ -121,8 +135,9 @@ def test_the_migration_retypes_an_existing_shops_drip_days_field(db_url: str) ->
     try:
         with session_scope() as db:
             seed_demo(db)
-            db.execute(update(ProductCustomField).where(ProductCustomField.key == "drip_days")
-                       .values(field_type="number"))
+            db.execute(
+                update(ProductCustomField).where(ProductCustomField.key == "drip_days").values(field_type="number")
+            )
         # when it is migrated / then they are whole-number fields, and nothing else changed type
         command.upgrade(cfg, "head")
         with session_scope() as db:
@@ -132,8 +147,9 @@ def test_the_migration_retypes_an_existing_shops_drip_days_field(db_url: str) ->
         # and the downgrade gives them back their old type
         command.downgrade(cfg, "0005_money")
         with session_scope() as db:
-            assert set(db.execute(select(ProductCustomField.field_type)
-                                  .where(ProductCustomField.key == "drip_days")).scalars()) == {"number"}
+            assert set(
+                db.execute(select(ProductCustomField.field_type).where(ProductCustomField.key == "drip_days")).scalars()
+            ) == {"number"}
     finally:
         command.upgrade(cfg, "head")
         get_engine(db_url).dispose()

@@ -24,8 +24,12 @@ pytestmark = pytest.mark.integration
 
 def _orders(session, n_orders, lines_per_order, tag):
     likes = product(session, "instagram-likes")
-    return [paid_order(session, [(likes, f"https://instagram.com/p/{tag}{o}-{i}", 1000, 990)
-                                 for i in range(lines_per_order)]) for o in range(n_orders)]
+    return [
+        paid_order(
+            session, [(likes, f"https://instagram.com/p/{tag}{o}-{i}", 1000, 990) for i in range(lines_per_order)]
+        )
+        for o in range(n_orders)
+    ]
 
 
 def _claimed_work(session, order_ids):
@@ -44,25 +48,49 @@ def _claimed_work(session, order_ids):
 def _snapshot(session, order_id):
     """Everything recording writes for one order, without ids and timestamps."""
     session.expire_all()
-    item_ids = [i.id for i in session.execute(select(OrderItem).where(OrderItem.order_id == order_id)
-                                              .order_by(OrderItem.id)).scalars()]
-    tasks = list(session.execute(select(FulfillmentTask).where(FulfillmentTask.order_item_id.in_(item_ids))
-                                 .order_by(FulfillmentTask.id)).scalars())
+    item_ids = [
+        i.id
+        for i in session.execute(
+            select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.id)
+        ).scalars()
+    ]
+    tasks = list(
+        session.execute(
+            select(FulfillmentTask).where(FulfillmentTask.order_item_id.in_(item_ids)).order_by(FulfillmentTask.id)
+        ).scalars()
+    )
     drop = {"provider_order_id", "task_id", "stripe_session"}  # the ids each order has of its own
     return {
         "order": session.get(Order, order_id).status,
         "items": [session.get(OrderItem, i).status for i in item_ids],
         "tasks": [(t.status, t.claimed_by, t.lease_expires_at, t.attempts, t.last_error) for t in tasks],
-        "provider_orders": [(p.external_order_id[1:], p.submitted_at is not None, p.status, p.error) for p in session.execute(
-            select(ProviderOrder).where(ProviderOrder.order_item_id.in_(item_ids)).order_by(ProviderOrder.id)).scalars()],
-        "events": [(e.kind, e.actor_type, e.actor_label, e.message.replace(f"#{e.data.get('external_order_id')}", "#EXT"),
-                    e.order_item_id is None, {k: (v[1:] if k == "external_order_id" else v)
-                                              for k, v in e.data.items() if k not in drop})
-                   for e in session.execute(select(OrderEvent).where(OrderEvent.order_id == order_id)
-                                            .order_by(OrderEvent.id)).scalars()],
-        "attempts": [(a.provider_id, a.task_kind, a.outcome, a.latency_ms, a.error) for a in session.execute(
-            select(FulfillmentAttempt).where(FulfillmentAttempt.task_id.in_([t.id for t in tasks]))
-            .order_by(FulfillmentAttempt.id)).scalars()],
+        "provider_orders": [
+            (p.external_order_id[1:], p.submitted_at is not None, p.status, p.error)
+            for p in session.execute(
+                select(ProviderOrder).where(ProviderOrder.order_item_id.in_(item_ids)).order_by(ProviderOrder.id)
+            ).scalars()
+        ],
+        "events": [
+            (
+                e.kind,
+                e.actor_type,
+                e.actor_label,
+                e.message.replace(f"#{e.data.get('external_order_id')}", "#EXT"),
+                e.order_item_id is None,
+                {k: (v[1:] if k == "external_order_id" else v) for k, v in e.data.items() if k not in drop},
+            )
+            for e in session.execute(
+                select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+            ).scalars()
+        ],
+        "attempts": [
+            (a.provider_id, a.task_kind, a.outcome, a.latency_ms, a.error)
+            for a in session.execute(
+                select(FulfillmentAttempt)
+                .where(FulfillmentAttempt.task_id.in_([t.id for t in tasks]))
+                .order_by(FulfillmentAttempt.id)
+            ).scalars()
+        ],
     }
 
 
@@ -71,7 +99,11 @@ def test_batched_recording_writes_the_same_rows_as_the_per_task_path(session, pa
     seed_with_panel(session, panel.base_url)
     a, b = _orders(session, 2, 3, "same")
     for order in (a, b):
-        first = session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars().first()
+        first = (
+            session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id))
+            .scalars()
+            .first()
+        )
         first.status = OrderStatus.ON_HOLD.value
         session.add(first)
         session.get(Order, order.id).status = OrderStatus.ON_HOLD.value
@@ -118,8 +150,14 @@ def test_recording_a_batch_takes_the_same_number_of_statements_whatever_its_size
 
 def test_provider_rate_limit_lasts_for_the_life_of_the_process():
     # given a provider limited to 5 calls per second whose burst a first run used up
-    provider = Provider(id=987654, name="Limited", slug="limited", base_url="http://127.0.0.1:9/api/v2",
-                        rate_limit_per_second=5, timeout_seconds=5)
+    provider = Provider(
+        id=987654,
+        name="Limited",
+        slug="limited",
+        base_url="http://127.0.0.1:9/api/v2",
+        rate_limit_per_second=5,
+        timeout_seconds=5,
+    )
 
     async def calls(n: int) -> float:
         client = client_for(provider)
@@ -144,7 +182,7 @@ def test_max_attempts_comes_from_the_settings(session, panel, monkeypatch):
     monkeypatch.setenv("SMPLAT_FULFILLMENT_MAX_ATTEMPTS", "2")
     reset_settings_cache()
     seed_with_panel(session, panel.base_url)
-    (order,) = _orders(session, 1, 1, "limit")
+    (_order,) = _orders(session, 1, 1, "limit")
     task = session.execute(select(FulfillmentTask)).scalars().one()
     assert task.max_attempts == 2
     panel.state.script("add", "error:Link is private", "error:Link is private", "error:Link is private")
@@ -153,4 +191,7 @@ def test_max_attempts_comes_from_the_settings(session, panel, monkeypatch):
     # then the second failure dead-letters it
     assert counts == {"processed": 2, "retried": 1, "dead_lettered": 1}
     session.expire_all()
-    assert (session.get(FulfillmentTask, task.id).status, session.get(FulfillmentTask, task.id).attempts) == ("dead_letter", 2)
+    assert (session.get(FulfillmentTask, task.id).status, session.get(FulfillmentTask, task.id).attempts) == (
+        "dead_letter",
+        2,
+    )

@@ -34,16 +34,22 @@ pytestmark = pytest.mark.integration
 
 
 def _events(session, order_id):
-    return [(e.kind, e.actor_label, e.message) for e in session.execute(
-        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)).scalars()]
+    return [
+        (e.kind, e.actor_label, e.message)
+        for e in session.execute(
+            select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+        ).scalars()
+    ]
 
 
 def test_paid_order_goes_through_the_sandbox_panel_to_completed(session, panel):
     # given a paid two-line order
     seed_with_panel(session, panel.base_url)
     likes, followers = product(session, "instagram-likes"), product(session, "instagram-followers")
-    order = paid_order(session, [(likes, "https://instagram.com/p/e2e1", 1000, 990),
-                                 (followers, "https://instagram.com/e2e", 500, 690)])
+    order = paid_order(
+        session,
+        [(likes, "https://instagram.com/p/e2e1", 1000, 990), (followers, "https://instagram.com/e2e", 500, 690)],
+    )
     # when the fulfilment job and then the status sync run
     submitted = engine.run_fulfillment(session_scope)
     synced = status_sync.sync_statuses(session_scope)
@@ -52,8 +58,13 @@ def test_paid_order_goes_through_the_sandbox_panel_to_completed(session, panel):
     assert synced["polled"] == 2 and synced["completed"] == 2
     session.expire_all()
     assert session.get(Order, order.id).status == "completed"
-    items = list(session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars())
-    assert [(i.status, i.delivered_quantity, i.remains) for i in items] == [("completed", 1000, 0), ("completed", 500, 0)]
+    items = list(
+        session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars()
+    )
+    assert [(i.status, i.delivered_quantity, i.remains) for i in items] == [
+        ("completed", 1000, 0),
+        ("completed", 500, 0),
+    ]
     assert all(i.start_count is not None for i in items)
     pos = list(session.execute(select(ProviderOrder).order_by(ProviderOrder.id)).scalars())
     # the two adds run concurrently: which reaches the panel first (and gets 1000) is a race
@@ -63,8 +74,12 @@ def test_paid_order_goes_through_the_sandbox_panel_to_completed(session, panel):
     events = _events(session, order.id)
     by_item = {p.order_item_id: p.external_order_id for p in pos}
     submitted_msgs = sorted(m for kind, actor, m in events if m.startswith("Submitted to"))
-    assert submitted_msgs == sorted([f"Submitted to Sandbox Panel as order #{by_item[items[0].id]} (1000 units)",
-                                     f"Submitted to Sandbox Panel as order #{by_item[items[1].id]} (500 units)"])
+    assert submitted_msgs == sorted(
+        [
+            f"Submitted to Sandbox Panel as order #{by_item[items[0].id]} (1000 units)",
+            f"Submitted to Sandbox Panel as order #{by_item[items[1].id]} (500 units)",
+        ]
+    )
     # (checkout places a paid order straight in `processing`: the only order-level change is the last)
     assert sorted(kind for kind, _, _ in events) == ["placed"] + ["provider_order"] * 4 + ["status_changed"] * 5
     assert events[0] == ("placed", "webhook", "Paid €16.80 with Stripe Checkout")
@@ -110,8 +125,11 @@ def test_refusal_retries_with_backoff_then_dead_letters_and_holds_the_line(sessi
     assert engine.run_fulfillment(session_scope) == {"processed": 1, "submitted": 1}
     session.expire_all()
     assert session.get(Order, order.id).status == "processing"
-    assert ("manual_override", "operator@smplat.local",
-            f"Task {task.id} (submit) retried by operator@smplat.local: customer made the account public") in _events(session, order.id)
+    assert (
+        "manual_override",
+        "operator@smplat.local",
+        f"Task {task.id} (submit) retried by operator@smplat.local: customer made the account public",
+    ) in _events(session, order.id)
 
 
 def test_operator_cancels_a_dead_letter(session, panel):
@@ -162,15 +180,18 @@ def test_unanswered_add_is_reconciled_not_resubmitted(session, panel):
     assert (po.external_order_id, po.status) == ("1000", "pending")
     assert session.execute(select(FulfillmentTask.status)).scalar_one() == "completed"
     first_provider_event = next(m for kind, _, m in _events(session, order.id) if kind == "provider_order")
-    assert first_provider_event == "Reconciled: found on the panel, adopted to Sandbox Panel as order #1000 (1000 units)"
+    assert (
+        first_provider_event == "Reconciled: found on the panel, adopted to Sandbox Panel as order #1000 (1000 units)"
+    )
 
 
 def test_a_run_reads_the_time_from_its_clock_not_the_wall(session, panel):
     # given a paid line placed and queued on a clock three days ahead of the wall
     seed_with_panel(session, panel.base_url)
     clock = FakeClock(utcnow() + timedelta(days=3))
-    order = paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/clock", 1000, 990)],
-                       now=clock.now)
+    order = paid_order(
+        session, [(product(session, "instagram-likes"), "https://instagram.com/p/clock", 1000, 990)], now=clock.now
+    )
     # when the job is given the wall clock's now, nothing is due yet
     early = engine.run_fulfillment(session_scope, utcnow())
     assert early == {}
@@ -183,8 +204,12 @@ def test_a_run_reads_the_time_from_its_clock_not_the_wall(session, panel):
     assert (po.created_at, po.submitted_at) == (clock.now, clock.now)
     attempt = session.execute(select(FulfillmentAttempt)).scalars().one()
     assert attempt.created_at == clock.now
-    stamped = [e.created_at for e in session.execute(select(OrderEvent).where(OrderEvent.order_id == order.id)
-                                                      .order_by(OrderEvent.id)).scalars()]
+    stamped = [
+        e.created_at
+        for e in session.execute(
+            select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
+        ).scalars()
+    ]
     assert stamped == [clock.now] * 3  # submitted, line pending → processing, order pending → processing
 
 
@@ -202,7 +227,9 @@ def test_add_that_never_reached_the_panel_is_submitted_again(session, panel):
     first = engine.run_fulfillment(session_scope)
     # then the lookup found nothing, the intent is closed, and the task went again
     assert first["processed"] == 2 and first["submitted"] == 1 and first["retried"] == 1
-    rows = list(session.execute(select(ProviderOrder.status, ProviderOrder.external_order_id).order_by(ProviderOrder.id)))
+    rows = list(
+        session.execute(select(ProviderOrder.status, ProviderOrder.external_order_id).order_by(ProviderOrder.id))
+    )
     assert [tuple(r) for r in rows] == [("failed", None), ("pending", "1000")]
     assert panel.state.calls.count("add") == 1
 
@@ -210,8 +237,11 @@ def test_add_that_never_reached_the_panel_is_submitted_again(session, panel):
 def test_active_link_refusal_waits_and_is_not_a_failure(session, panel):
     seed_with_panel(session, panel.base_url)
     paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/busy", 1000, 990)])
-    panel.state.script("add", "error:You have active order with this link. Please wait until order being completed.",
-                       "error:You have active order with this link. Please wait until order being completed.")
+    panel.state.script(
+        "add",
+        "error:You have active order with this link. Please wait until order being completed.",
+        "error:You have active order with this link. Please wait until order being completed.",
+    )
     clock = FakeClock()
     wait = get_settings().fulfillment_link_wait_seconds
     # when
@@ -248,7 +278,11 @@ def test_partial_result_applies_the_policy(session, panel, monkeypatch, policy):
     assert counts["partial"] == 1
     assert (item.delivered_quantity, item.remains) == (750, 250)
     if policy == "reroute":
-        rest = session.execute(select(FulfillmentTask).where(FulfillmentTask.idempotency_key.like("%:rest:%"))).scalars().one()
+        rest = (
+            session.execute(select(FulfillmentTask).where(FulfillmentTask.idempotency_key.like("%:rest:%")))
+            .scalars()
+            .one()
+        )
         assert rest.payload["quantity"] == 250
         assert item.status == "processing"
         panel.state.set_knobs(partial_links=[])
@@ -264,11 +298,19 @@ def test_partial_result_applies_the_policy(session, panel, monkeypatch, policy):
         # recorded as due by hand and no money is claimed to have moved (the Stripe path is
         # tested in test_money_concurrency.py)
         assert (refreshed.refunded_minor, refreshed.payment_status) == (0, PaymentStatus.PAID.value)
-        due = session.execute(select(Payment).where(Payment.order_id == order.id,
-                                                    Payment.kind == PaymentKind.REFUND.value)).scalars().one()
+        due = (
+            session.execute(
+                select(Payment).where(Payment.order_id == order.id, Payment.kind == PaymentKind.REFUND.value)
+            )
+            .scalars()
+            .one()
+        )
         assert (due.kind, due.provider, due.amount_minor, due.status) == ("refund", "manual", 247, "pending")
         assert (item.status, refreshed.status) == ("partially_delivered", "partially_delivered")
-        assert any(e[2] == "Refund of 247 minor units for 250 undelivered of 1000 (policy: refund)" for e in _events(session, order.id))
+        assert any(
+            e[2] == "Refund of 247 minor units for 250 undelivered of 1000 (policy: refund)"
+            for e in _events(session, order.id)
+        )
 
 
 def test_vanished_service_is_marked_and_routing_moves_on(session, panel):
@@ -281,7 +323,9 @@ def test_vanished_service_is_marked_and_routing_moves_on(session, panel):
     assert counts == {"processed": 5, "retried": 4, "dead_lettered": 1}
     assert panel.state.calls.count("add") == 1
     session.expire_all()
-    service = session.execute(select(ProviderService).where(ProviderService.external_service_id == "103")).scalars().one()
+    service = (
+        session.execute(select(ProviderService).where(ProviderService.external_service_id == "103")).scalars().one()
+    )
     assert service.status == "vanished"
     from smplat.services.providers import products_needing_attention
 
@@ -296,8 +340,9 @@ def test_customer_refill_within_window_is_sent_and_polled(session, panel):
     from smplat.models.accounts import User
 
     client = session.execute(select(User).where(User.email == "client@smplat.local")).scalars().one()
-    order = paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/r", 500, 690)],
-                       user_id=client.id)
+    order = paid_order(
+        session, [(product(session, "instagram-followers"), "https://instagram.com/r", 500, 690)], user_id=client.id
+    )
     engine.run_fulfillment(session_scope)
     status_sync.sync_statuses(session_scope)
     item = session.execute(select(OrderItem)).scalars().one()
@@ -305,8 +350,9 @@ def test_customer_refill_within_window_is_sent_and_polled(session, panel):
     customer = Actor.customer(client.id, "client@smplat.local")
     # when: outside the window it is refused, someone else's line is refused, inside it is queued
     with pytest.raises(operator_actions.RefillRefused, match="refill window of 30 days has passed") as late:
-        operator_actions.request_refill(session, item.id, customer, "dropped", now=utcnow() + timedelta(days=31),
-                               customer_user_id=client.id)
+        operator_actions.request_refill(
+            session, item.id, customer, "dropped", now=utcnow() + timedelta(days=31), customer_user_id=client.id
+        )
     with pytest.raises(operator_actions.RefillRefused, match="no such order line") as not_theirs:
         operator_actions.request_refill(session, item.id, customer, "dropped", customer_user_id=client.id + 1000)
     assert (late.value.code, not_theirs.value.code) == (ErrorCode.NOT_ALLOWED, ErrorCode.NOT_FOUND)
@@ -336,7 +382,8 @@ def test_metrics_count_outcomes_per_provider_and_kind(session, panel):
     engine.run_fulfillment(session_scope)
     stats = read_models.metrics(session)
     assert [(m["task_kind"], m["processed"], m["succeeded"], m["retried"], m["failed"]) for m in stats] == [
-        ("submit", 4, 3, 1, 1)]
+        ("submit", 4, 3, 1, 1)
+    ]
     assert session.execute(select(func.count()).select_from(ProviderOrder)).scalar_one() == 4
     assert AttemptOutcome.SUCCEEDED.value == "succeeded"
 
@@ -363,12 +410,19 @@ def test_refund_of_a_remainder_is_priced_once_from_the_line(session, panel, monk
     session.expire_all()
     item = session.execute(select(OrderItem)).scalars().one()
     assert (item.delivered_quantity, item.status) == (938, "partially_delivered")
-    assert [p.quantity for p in session.execute(select(ProviderOrder).order_by(ProviderOrder.id)).scalars()] == [1000, 250]
-    refund = session.execute(select(Payment).where(Payment.order_id == order.id,
-                                                   Payment.kind == PaymentKind.REFUND.value)).scalars().one()
+    assert [p.quantity for p in session.execute(select(ProviderOrder).order_by(ProviderOrder.id)).scalars()] == [
+        1000,
+        250,
+    ]
+    refund = (
+        session.execute(select(Payment).where(Payment.order_id == order.id, Payment.kind == PaymentKind.REFUND.value))
+        .scalars()
+        .one()
+    )
     assert (refund.amount_minor, refund.idempotency_key) == (32, f"provider-order:{refund_po_id(session)}:refund")
     assert "Refund of 32 minor units for 62 undelivered of 250 (policy: refund)" in [
-        m for kind, _, m in _events(session, order.id) if kind == "payment"]
+        m for kind, _, m in _events(session, order.id) if kind == "payment"
+    ]
 
 
 def refund_po_id(session) -> int:
@@ -395,7 +449,10 @@ def test_operator_action_on_a_dead_letter_requires_a_reason(session, panel, acti
     # then the service refuses with a named code and field, and nothing changed
     assert isinstance(refused.value, operator_actions.TaskActionError)
     assert (refused.value.code, refused.value.field, refused.value.message) == (
-        ErrorCode.REQUIRED, "reason", "Say why (it goes on the order's timeline).")
+        ErrorCode.REQUIRED,
+        "reason",
+        "Say why (it goes on the order's timeline).",
+    )
     session.expire_all()
     assert session.get(FulfillmentTask, task.id).status == "dead_letter"
     assert _events(session, order.id) == events_before

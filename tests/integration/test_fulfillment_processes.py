@@ -28,21 +28,36 @@ pytestmark = pytest.mark.integration
 
 
 def _env(url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMPLAT_") and k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({
-        "DATABASE_URL": url, "SMPLAT_ENV": "test", "SMPLAT_SECRET_KEY": os.environ["SMPLAT_SECRET_KEY"],
-        "SMPLAT_JOBS_FULFILLMENT_INTERVAL_SECONDS": "1", "SMPLAT_JOBS_STATUS_SYNC_INTERVAL_SECONDS": "3600",
-        "SMPLAT_JOBS_PROVIDER_HEALTH_INTERVAL_SECONDS": "3600", "SMPLAT_JOBS_ALERTS_INTERVAL_SECONDS": "3600",
-        "SMPLAT_FULFILLMENT_RECONCILE_DELAY_SECONDS": "1", "SMPLAT_FULFILLMENT_LEASE_SECONDS": "10",
-        "SMPLAT_FULFILLMENT_BACKOFF_BASE_SECONDS": "0",
-    })
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("SMPLAT_") and k not in ("DATABASE_URL", "REDIS_URL")
+    }
+    env.update(
+        {
+            "DATABASE_URL": url,
+            "SMPLAT_ENV": "test",
+            "SMPLAT_SECRET_KEY": os.environ["SMPLAT_SECRET_KEY"],
+            "SMPLAT_JOBS_FULFILLMENT_INTERVAL_SECONDS": "1",
+            "SMPLAT_JOBS_STATUS_SYNC_INTERVAL_SECONDS": "3600",
+            "SMPLAT_JOBS_PROVIDER_HEALTH_INTERVAL_SECONDS": "3600",
+            "SMPLAT_JOBS_ALERTS_INTERVAL_SECONDS": "3600",
+            "SMPLAT_FULFILLMENT_RECONCILE_DELAY_SECONDS": "1",
+            "SMPLAT_FULFILLMENT_LEASE_SECONDS": "10",
+            "SMPLAT_FULFILLMENT_BACKOFF_BASE_SECONDS": "0",
+        }
+    )
     env.update(extra)
     return env
 
 
 def _start(url: str, log: Path, **extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "jobs"], cwd=PROJECT_ROOT, env=_env(url, **extra),
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobs"],
+        cwd=PROJECT_ROOT,
+        env=_env(url, **extra),
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
@@ -80,8 +95,11 @@ def _open_intents(session) -> set[str]:
     """Submission keys of provider orders written before the call whose answer is not recorded."""
     session.expire_all()
     po = ProviderOrder
-    return set(session.execute(select(po.submission_key).where(po.external_order_id.is_(None),
-                                                               po.status == "pending")).scalars())
+    return set(
+        session.execute(
+            select(po.submission_key).where(po.external_order_id.is_(None), po.status == "pending")
+        ).scalars()
+    )
 
 
 def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly_once(session, db_url, tmp_path):
@@ -118,10 +136,16 @@ def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly
     # panel had taken but the database had not recorded were found on the panel and adopted
     # (reconciled), at least the two held back, and exactly those
     session.expire_all()
-    reconciled_keys = sorted(session.execute(
-        select(ProviderOrder.submission_key).join(FulfillmentAttempt, FulfillmentAttempt.task_id == ProviderOrder.fulfillment_task_id)
-        .where(FulfillmentAttempt.outcome == AttemptOutcome.RECONCILED.value,
-               ProviderOrder.external_order_id.is_not(None))).scalars())
+    reconciled_keys = sorted(
+        session.execute(
+            select(ProviderOrder.submission_key)
+            .join(FulfillmentAttempt, FulfillmentAttempt.task_id == ProviderOrder.fulfillment_task_id)
+            .where(
+                FulfillmentAttempt.outcome == AttemptOutcome.RECONCILED.value,
+                ProviderOrder.external_order_id.is_not(None),
+            )
+        ).scalars()
+    )
     assert done_at_kill < N
     assert in_flight >= 1
     assert len(reconciled_keys) >= 2
@@ -129,7 +153,11 @@ def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly
     # and every line has exactly one provider order
     assert sorted(by_link) == sorted(links)
     assert Counter(len(ids) for ids in by_link.values()) == {1: N}
-    adopted = session.execute(select(ProviderOrder.external_order_id).where(ProviderOrder.external_order_id.is_not(None))).scalars().all()
+    adopted = (
+        session.execute(select(ProviderOrder.external_order_id).where(ProviderOrder.external_order_id.is_not(None)))
+        .scalars()
+        .all()
+    )
     assert len(adopted) == N and len(set(adopted)) == N
     assert sorted(int(x) for x in adopted) == sorted(i for ids in by_link.values() for i in ids)
     statuses = Counter(session.execute(select(FulfillmentTask.status)).scalars())
@@ -145,8 +173,9 @@ def test_two_jobs_processes_drain_one_postgres_queue_without_sharing_a_task(sess
         links = _queue(session, panel.base_url)
         log = tmp_path / "jobs.log"
         # when two processes drain the same queue in small batches
-        procs = [_start(db_url, log, SMPLAT_FULFILLMENT_CONCURRENCY="4", SMPLAT_FULFILLMENT_BATCH_SIZE="3")
-                 for _ in range(2)]
+        procs = [
+            _start(db_url, log, SMPLAT_FULFILLMENT_CONCURRENCY="4", SMPLAT_FULFILLMENT_BATCH_SIZE="3") for _ in range(2)
+        ]
         try:
             _wait(lambda: _completed(session) == N, 90, "every task completed")
         finally:

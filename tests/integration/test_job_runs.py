@@ -91,7 +91,9 @@ def test_second_trigger_while_running_is_recorded_as_skipped(db_url: str) -> Non
 
     results: dict[str, JobRun] = {}
     first = threading.Thread(
-        target=lambda: results.setdefault("first", job_runs.run_recorded("slow_job", job, session_factory=_factory(db_url)))
+        target=lambda: results.setdefault(
+            "first", job_runs.run_recorded("slow_job", job, session_factory=_factory(db_url))
+        )
     )
     first.start()
     assert entered.wait(10)
@@ -140,8 +142,12 @@ def test_start_and_finish_run_on_one_session(session: Session) -> None:
 
 def _add_run(session: Session, name: str, outcome: str, started_minutes_ago: int) -> JobRun:
     started = utcnow() - timedelta(minutes=started_minutes_ago)
-    run = JobRun(job_name=name, outcome=outcome, started_at=started,
-                 finished_at=None if outcome == "running" else started + timedelta(seconds=1))
+    run = JobRun(
+        job_name=name,
+        outcome=outcome,
+        started_at=started,
+        finished_at=None if outcome == "running" else started + timedelta(seconds=1),
+    )
     session.add(run)
     session.commit()
     return run
@@ -219,8 +225,13 @@ def test_prune_runs_keeps_recent_and_running_rows(session: Session) -> None:
 
     now = utcnow()
     old = now - timedelta(days=31)
-    for name, started, outcome in [("a", old, "succeeded"), ("b", old, "failed"), ("c", old, "running"),
-                                   ("d", now - timedelta(days=29), "succeeded"), ("e", now, "succeeded")]:
+    for name, started, outcome in [
+        ("a", old, "succeeded"),
+        ("b", old, "failed"),
+        ("c", old, "running"),
+        ("d", now - timedelta(days=29), "succeeded"),
+        ("e", now, "succeeded"),
+    ]:
         session.add(JobRun(job_name=name, started_at=started, outcome=outcome))
     session.commit()
 

@@ -34,10 +34,16 @@ def _user(session: Session, email: str = "ana@example.test") -> User:
     return user
 
 
-def _session_row(session: Session, user: User, token: str, *, expires_in: timedelta, revoked: bool = False) -> UserSession:
+def _session_row(
+    session: Session, user: User, token: str, *, expires_in: timedelta, revoked: bool = False
+) -> UserSession:
     now = utcnow()
-    row = UserSession(user_id=user.id, token_hash=token.ljust(64, "0"), expires_at=now + expires_in,
-                      revoked_at=now if revoked else None)
+    row = UserSession(
+        user_id=user.id,
+        token_hash=token.ljust(64, "0"),
+        expires_at=now + expires_in,
+        revoked_at=now if revoked else None,
+    )
     session.add(row)
     session.commit()
     return row
@@ -51,12 +57,25 @@ def _seed_purgeable(session: Session) -> dict[str, int]:
     _session_row(session, user, "revoked", expires_in=timedelta(days=1), revoked=True)
     valid = _session_row(session, user, "valid", expires_in=timedelta(days=1))
     tokens = [
-        AuthToken(user_id=user.id, purpose=TokenPurpose.PASSWORD_RESET.value, token_hash="t-expired".ljust(64, "0"),
-                  expires_at=now - timedelta(seconds=1)),
-        AuthToken(user_id=user.id, purpose=TokenPurpose.SIGNIN_TICKET.value, token_hash="t-used".ljust(64, "0"),
-                  expires_at=now + timedelta(minutes=5), used_at=now),
-        AuthToken(user_id=user.id, purpose=TokenPurpose.PASSWORD_RESET.value, token_hash="t-live".ljust(64, "0"),
-                  expires_at=now + timedelta(minutes=30)),
+        AuthToken(
+            user_id=user.id,
+            purpose=TokenPurpose.PASSWORD_RESET.value,
+            token_hash="t-expired".ljust(64, "0"),
+            expires_at=now - timedelta(seconds=1),
+        ),
+        AuthToken(
+            user_id=user.id,
+            purpose=TokenPurpose.SIGNIN_TICKET.value,
+            token_hash="t-used".ljust(64, "0"),
+            expires_at=now + timedelta(minutes=5),
+            used_at=now,
+        ),
+        AuthToken(
+            user_id=user.id,
+            purpose=TokenPurpose.PASSWORD_RESET.value,
+            token_hash="t-live".ljust(64, "0"),
+            expires_at=now + timedelta(minutes=30),
+        ),
     ]
     retention = timedelta(days=get_settings().jobs_login_attempt_retention_days)
     attempts = [
@@ -168,9 +187,11 @@ def _wait_for_run(url: str, proc: subprocess.Popen, deadline_seconds: float = 30
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the jobs process exited early"
         with session_scope(url) as s:
-            run = s.execute(
-                select(JobRun).where(JobRun.job_name == "purge_sessions", JobRun.outcome != "running")
-            ).scalars().first()
+            run = (
+                s.execute(select(JobRun).where(JobRun.job_name == "purge_sessions", JobRun.outcome != "running"))
+                .scalars()
+                .first()
+            )
         if run is not None:
             return run
         time.sleep(0.2)
@@ -189,7 +210,10 @@ def test_jobs_process_purges_soon_after_start_and_stops_cleanly(
     # when the jobs process runs against it
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jobs"], cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "jobs"],
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             env=_jobs_env(DATABASE_URL=sqlite_url, SMPLAT_JOBS_SESSION_PURGE_INTERVAL_SECONDS="10"),
         )
         try:
@@ -220,7 +244,11 @@ def test_jobs_process_purges_soon_after_start_and_stops_cleanly(
 
 def test_jobs_process_with_unreachable_database_prints_one_line_and_exits_2() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "jobs"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "jobs"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env=_jobs_env(DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/x"),
     )
     output = result.stdout + result.stderr
@@ -233,7 +261,11 @@ def test_jobs_process_with_unreachable_database_prints_one_line_and_exits_2() ->
 def test_jobs_process_refuses_a_database_not_migrated_to_head(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     result = subprocess.run(
-        [sys.executable, "-m", "jobs"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "jobs"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env=_jobs_env(DATABASE_URL=url),
     )
     assert result.returncode == 3
@@ -245,7 +277,11 @@ def test_jobs_process_refuses_a_database_behind_head(sqlite_url: str) -> None:
     with session_scope(sqlite_url) as s:
         s.execute(text("UPDATE alembic_version SET version_num = 'not-a-revision'"))
     result = subprocess.run(
-        [sys.executable, "-m", "jobs"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "jobs"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env=_jobs_env(DATABASE_URL=sqlite_url),
     )
     assert result.returncode == 3

@@ -45,10 +45,20 @@ from tests.fulfillment_factory import seed_with_panel
 pytestmark = pytest.mark.integration
 
 THREADS = 8
-FOLLOWERS = {"options": {"package": "1000", "speed": "standard"}, "add_ons": [], "plan": "one-time",
-             "fields": {"username": "@brand"}, "preset": "popular"}
+FOLLOWERS = {
+    "options": {"package": "1000", "speed": "standard"},
+    "add_ons": [],
+    "plan": "one-time",
+    "fields": {"username": "@brand"},
+    "preset": "popular",
+}
 FOLLOWERS_LINK = "https://www.instagram.com/brand/"
-AUTOPILOT = {"options": {"package": "1000", "speed": "standard"}, "add_ons": [], "plan": "monthly", "fields": {"username": "@brand"}}
+AUTOPILOT = {
+    "options": {"package": "1000", "speed": "standard"},
+    "add_ons": [],
+    "plan": "monthly",
+    "fields": {"username": "@brand"},
+}
 
 
 class ApiServer:
@@ -58,8 +68,9 @@ class ApiServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self._server = uvicorn.Server(uvicorn.Config(build_api(), log_level="warning", access_log=False,
-                                                     lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(build_api(), log_level="warning", access_log=False, lifespan="off")
+        )
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
 
     def __enter__(self) -> Self:
@@ -88,8 +99,13 @@ def money_shop(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         with session_scope() as db:
             seed_with_panel(db, panel.base_url)
         with SmtpSink("127.0.0.1", 0, tmp_path / "mailbox") as sink:
-            stripe = StripeSandbox("127.0.0.1", 0, secret_key=SANDBOX_STRIPE_SECRET_KEY,
-                                   webhook_url="http://127.0.0.1:9/unused", webhook_secret=SANDBOX_STRIPE_WEBHOOK_SECRET)
+            stripe = StripeSandbox(
+                "127.0.0.1",
+                0,
+                secret_key=SANDBOX_STRIPE_SECRET_KEY,
+                webhook_url="http://127.0.0.1:9/unused",
+                webhook_secret=SANDBOX_STRIPE_WEBHOOK_SECRET,
+            )
             original_emit = StripeSandbox.emit
             stripe.emit = lambda kind, obj, *, deliver=True: original_emit(stripe, kind, obj, deliver=False)
             stripe.start()
@@ -113,13 +129,20 @@ def _receipts(sink: SmtpSink) -> list:
     return [m for m in list_messages(sink.mailbox_dir) if "receipt" in m.subject]
 
 
-def _paid_checkout(stripe: StripeSandbox, slug: str = "instagram-followers",
-                   configuration: dict | None = None) -> CheckoutSession:
+def _paid_checkout(
+    stripe: StripeSandbox, slug: str = "instagram-followers", configuration: dict | None = None
+) -> CheckoutSession:
     with session_scope() as db:
         cart = carts.get_or_create_cart(db, user_id=None, guest_token="money-guest")
         carts.add_item(db, cart, slug, configuration or FOLLOWERS, 1, visitor=carts.visitor_key("money-guest"))
-        cs = placement.start_checkout(db, cart, customer_email="buyer@example.test", user_id=None,
-                                      visitor=carts.visitor_key("money-guest"), base_url="http://shop.test")
+        cs = placement.start_checkout(
+            db,
+            cart,
+            customer_email="buyer@example.test",
+            user_id=None,
+            visitor=carts.visitor_key("money-guest"),
+            base_url="http://shop.test",
+        )
     answer = httpx.post(f"{stripe.base_url}/pay/{cs.stripe_session_id}/pay", follow_redirects=False)
     assert answer.status_code == 303
     return cs
@@ -131,8 +154,10 @@ def _events(stripe: StripeSandbox, kind: str) -> list[dict]:
 
 def _post(api: ApiServer, event: dict) -> httpx.Response:
     payload = json.dumps(event)
-    headers = {"Stripe-Signature": sign_payload(payload, SANDBOX_STRIPE_WEBHOOK_SECRET),
-               "Content-Type": "application/json"}
+    headers = {
+        "Stripe-Signature": sign_payload(payload, SANDBOX_STRIPE_WEBHOOK_SECRET),
+        "Content-Type": "application/json",
+    }
     return httpx.post(f"{api.url}/api/stripe/webhook", content=payload, headers=headers, timeout=60)
 
 
@@ -145,7 +170,7 @@ def _all_at_once(calls: list[Callable[[], object]]) -> list[object]:
         barrier.wait()
         try:
             results[i] = call()
-        except Exception as exc:  # noqa: BLE001 - asserted by the test
+        except Exception as exc:
             results[i] = exc
 
     threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
@@ -162,8 +187,19 @@ def _answers(responses: list) -> Counter:
     for r in responses:
         assert isinstance(r, httpx.Response), r
         body = r.json()
-        said[(r.status_code, body.get("status") or ("duplicate" if body.get("duplicate") else
-                                                    "in_progress" if body.get("in_progress") else body.get("error")))] += 1
+        said[
+            (
+                r.status_code,
+                body.get("status")
+                or (
+                    "duplicate"
+                    if body.get("duplicate")
+                    else "in_progress"
+                    if body.get("in_progress")
+                    else body.get("error")
+                ),
+            )
+        ] += 1
     return said
 
 
@@ -186,8 +222,11 @@ def test_eight_copies_of_a_completed_event_at_once_make_one_order_and_one_receip
         assert (row.external_id, row.status, row.attempts) == (completed["id"], "processed", 1)
         order = db.execute(select(Order)).scalars().one()
         assert (order.checkout_session_id, order.status, order.payment_status) == (cs.id, "processing", "paid")
-        placed = db.execute(select(OrderEvent.kind).where(OrderEvent.order_id == order.id,
-                                                          OrderEvent.kind == "placed")).scalars().all()
+        placed = (
+            db.execute(select(OrderEvent.kind).where(OrderEvent.order_id == order.id, OrderEvent.kind == "placed"))
+            .scalars()
+            .all()
+        )
         assert placed == ["placed"]
     assert [m.to for m in _receipts(sink)] == [["buyer@example.test"]]
 
@@ -247,8 +286,9 @@ def test_renewal_invoice_sent_at_once_under_many_event_ids_is_one_payment(money_
     with session_scope() as db:
         sub_id = db.execute(select(Subscription.stripe_subscription_id)).scalar_one()
     assert httpx.post(f"{stripe.base_url}/sandbox/subscriptions/{sub_id}/renew").status_code == 200
-    (renewal,) = [e for e in _events(stripe, "invoice.paid")
-                  if e["data"]["object"]["billing_reason"] == "subscription_cycle"]
+    (renewal,) = [
+        e for e in _events(stripe, "invoice.paid") if e["data"]["object"]["billing_reason"] == "subscription_cycle"
+    ]
     # when the same invoice arrives at once: four copies of its event and four other event ids
     copies = [renewal] * 4 + [{**renewal, "id": f"{renewal['id']}_resent_{n}"} for n in range(4)]
     responses = _all_at_once([lambda e=e: _post(api, e) for e in copies])
@@ -269,8 +309,9 @@ def test_invoice_paid_handler_returns_the_existing_payment_for_a_known_invoice(m
     with session_scope() as db:
         sub_id = db.execute(select(Subscription.stripe_subscription_id)).scalar_one()
     httpx.post(f"{stripe.base_url}/sandbox/subscriptions/{sub_id}/renew")
-    invoice = next(e for e in _events(stripe, "invoice.paid")
-                   if e["data"]["object"]["billing_reason"] == "subscription_cycle")["data"]["object"]
+    invoice = next(
+        e for e in _events(stripe, "invoice.paid") if e["data"]["object"]["billing_reason"] == "subscription_cycle"
+    )["data"]["object"]
     with session_scope() as db:
         first = payment_events.invoice_paid(db, invoice, None)
         first_id = first.id
@@ -306,12 +347,16 @@ def test_partial_delivery_refunds_the_rest_at_stripe_once(money_shop) -> None:
         po = db.execute(select(ProviderOrder)).scalars().one()
         key = f"provider-order:{po.id}:refund"
         order = db.get(Order, order_id)
-        assert (order.refunded_minor, order.payment_status, order.status) == (300, "partially_refunded",
-                                                                                "partially_delivered")
+        assert (order.refunded_minor, order.payment_status, order.status) == (
+            300,
+            "partially_refunded",
+            "partially_delivered",
+        )
         refund = db.execute(select(Payment).where(Payment.kind == "refund")).scalars().one()
         assert (refund.amount_minor, refund.status, refund.idempotency_key) == (300, "succeeded", key)
     assert [(r["key"], r["replayed"], r["params"]) for r in stripe.refund_requests] == [
-        (key, False, {"payment_intent": payment_intent, "amount": "300"})]
+        (key, False, {"payment_intent": payment_intent, "amount": "300"})
+    ]
     charge = stripe.charges[payment_intent]
     assert (charge["amount_refunded"], [r["id"] for r in charge["refunds"]["data"]]) == (300, [refund.stripe_refund_id])
     # when Stripe's charge.refunded arrives and the statuses are synced again
@@ -343,7 +388,9 @@ def test_refund_undelivered_asks_stripe_once_per_key_even_after_a_rollback(money
             refunds.refund_undelivered(db, order, 500, "test", "provider-order:99:refund")
     # then Stripe replayed the first refund (no second one) and we recorded it once
     assert [(r["key"], r["replayed"]) for r in stripe.refund_requests] == [
-        ("provider-order:99:refund", False), ("provider-order:99:refund", True)]
+        ("provider-order:99:refund", False),
+        ("provider-order:99:refund", True),
+    ]
     (charge,) = stripe.charges.values()
     assert (charge["amount_refunded"], len(charge["refunds"]["data"])) == (500, 1)
     with session_scope() as db:
@@ -448,8 +495,14 @@ def test_stripe_unreachable_is_a_named_error_and_nothing_is_stored(money_shop, m
     with pytest.raises(PaymentProviderUnavailable) as start, session_scope() as db:
         cart = carts.get_or_create_cart(db, user_id=None, guest_token="money-guest")
         carts.add_item(db, cart, "instagram-followers", FOLLOWERS, 1, visitor=carts.visitor_key("money-guest"))
-        placement.start_checkout(db, cart, customer_email="buyer@example.test", user_id=None,
-                                 visitor=carts.visitor_key("money-guest"), base_url="http://shop.test")
+        placement.start_checkout(
+            db,
+            cart,
+            customer_email="buyer@example.test",
+            user_id=None,
+            visitor=carts.visitor_key("money-guest"),
+            base_url="http://shop.test",
+        )
     with pytest.raises(PaymentProviderUnavailable) as confirm, session_scope() as db:
         placement.confirm_from_success_page(db, "cs_test_anything")
     # then both are the named error with the UNAVAILABLE code, and nothing was stored or sent

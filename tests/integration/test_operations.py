@@ -67,8 +67,9 @@ def _state(root_state):
 # --- provider health job and alerts ---------------------------------------------------------
 
 
-def test_provider_health_job_records_health_refreshes_balance_and_alerts_low_balance_once(session, panel, tmp_path,
-                                                                                         monkeypatch):
+def test_provider_health_job_records_health_refreshes_balance_and_alerts_low_balance_once(
+    session, panel, tmp_path, monkeypatch
+):
     # given the sandbox provider with a 100 EUR low-balance threshold, a panel wallet of 42.50,
     # and both alert channels pointed at the local sinks
     provider = seed_with_panel(session, panel.base_url)
@@ -76,8 +77,10 @@ def test_provider_health_job_records_health_refreshes_balance_and_alerts_low_bal
     session.add(provider)
     session.commit()
     panel.state.set_knobs(balance="42.50")
-    with SmtpSink("127.0.0.1", 0, tmp_path / "mailbox") as smtp, \
-            WebhookSink("127.0.0.1", 0, tmp_path / "hooks") as hooks:
+    with (
+        SmtpSink("127.0.0.1", 0, tmp_path / "mailbox") as smtp,
+        WebhookSink("127.0.0.1", 0, tmp_path / "hooks") as hooks,
+    ):
         monkeypatch.setenv("SMPLAT_SMTP_PORT", str(smtp.port))
         monkeypatch.setenv("SMPLAT_SMTP_STARTTLS", "false")
         monkeypatch.setenv("SMPLAT_ALERT_EMAIL_TO", "ops@shop.example")
@@ -94,7 +97,10 @@ def test_provider_health_job_records_health_refreshes_balance_and_alerts_low_bal
     session.expire_all()
     provider = session.get(Provider, provider.id)
     assert (provider.health_status, provider.balance, provider.last_health_check_at is not None) == (
-        "healthy", Decimal("42.5000"), True)
+        "healthy",
+        Decimal("42.5000"),
+        True,
+    )
     checks = list(session.execute(select(ProviderHealthCheck)).scalars())
     assert [(c.ok, c.balance, c.error) for c in checks] == [(True, Decimal("42.5000"), "")]
     assert first == {"emailed": 1, "webhooks": 1, "send_errors": 0, "raised": 1, "sent": 1}
@@ -112,10 +118,16 @@ def test_failing_provider_is_degraded_then_down_and_nothing_is_refreshed(session
     # given the provider pointed at the live panel sandbox, which answers every call with HTTP 502
     provider = seed_with_panel(session, panel.base_url)
     balance_before = provider.balance
-    services_before = session.execute(select(ProviderService.external_service_id, ProviderService.status,
-                                      ProviderService.rate_per_1000, ProviderService.last_synced_at)
-                                      .where(ProviderService.provider_id == provider.id)
-                                      .order_by(ProviderService.id)).all()
+    services_before = session.execute(
+        select(
+            ProviderService.external_service_id,
+            ProviderService.status,
+            ProviderService.rate_per_1000,
+            ProviderService.last_synced_at,
+        )
+        .where(ProviderService.provider_id == provider.id)
+        .order_by(ProviderService.id)
+    ).all()
     panel.state.set_knobs(error_rate=1.0)
     # when two checks fail
     first = provider_health(session_scope, utcnow())
@@ -131,10 +143,19 @@ def test_failing_provider_is_degraded_then_down_and_nothing_is_refreshed(session
     # the second asked what the first did, and nothing was refreshed from the failed answers
     assert calls_in_first_check >= 1 and len(panel.state.calls) == 2 * calls_in_first_check
     assert "add" not in panel.state.calls and panel.state.orders == {}
-    assert session.execute(select(ProviderService.external_service_id, ProviderService.status,
-                                  ProviderService.rate_per_1000, ProviderService.last_synced_at)
-                           .where(ProviderService.provider_id == provider.id)
-                           .order_by(ProviderService.id)).all() == services_before
+    assert (
+        session.execute(
+            select(
+                ProviderService.external_service_id,
+                ProviderService.status,
+                ProviderService.rate_per_1000,
+                ProviderService.last_synced_at,
+            )
+            .where(ProviderService.provider_id == provider.id)
+            .order_by(ProviderService.id)
+        ).all()
+        == services_before
+    )
 
 
 # --- scheduled replays, customer refill API ------------------------------------------------
@@ -142,8 +163,9 @@ def test_failing_provider_is_degraded_then_down_and_nothing_is_refreshed(session
 
 def _delivered_order(session, panel, user_id=None):
     seed_with_panel(session, panel.base_url)
-    order = paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/ops", 500, 690)],
-                       user_id=user_id)
+    order = paid_order(
+        session, [(product(session, "instagram-followers"), "https://instagram.com/ops", 500, 690)], user_id=user_id
+    )
     engine.run_fulfillment(session_scope)
     status_sync.sync_statuses(session_scope)
     session.expire_all()
@@ -154,7 +176,9 @@ def test_scheduled_replay_is_queued_once_when_due_and_sent(session, panel):
     # given a delivered line with a replay scheduled in an hour
     order, item = _delivered_order(session, panel)
     now = utcnow()
-    operator_actions.schedule_replay(session, item.id, now + timedelta(hours=1), Actor.operator(None, "op@shop.example"), "drop")
+    operator_actions.schedule_replay(
+        session, item.id, now + timedelta(hours=1), Actor.operator(None, "op@shop.example"), "drop"
+    )
     session.commit()
     # when the job runs before, at, and again after the time
     early = scheduled_replays(session_scope, now)
@@ -168,17 +192,24 @@ def test_scheduled_replay_is_queued_once_when_due_and_sent(session, panel):
     assert panel.state.calls.count("add") == 2
     session.expire_all()
     assert session.execute(select(ScheduledReplay.status)).scalars().all() == ["completed"]
-    replays = [e.actor_label for e in session.execute(select(OrderEvent).where(
-        OrderEvent.order_id == order.id, OrderEvent.kind == "replay").order_by(OrderEvent.id)).scalars()]
+    replays = [
+        e.actor_label
+        for e in session.execute(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order.id, OrderEvent.kind == "replay")
+            .order_by(OrderEvent.id)
+        ).scalars()
+    ]
     assert replays == ["op@shop.example", "job:replays"]
 
 
 def test_a_replay_cannot_be_scheduled_in_the_past(session, panel):
-    order, item = _delivered_order(session, panel)
+    _order, item = _delivered_order(session, panel)
     events_before = session.execute(select(func.count()).select_from(OrderEvent)).scalar_one()
     with pytest.raises(operator_actions.RefillRefused, match="must be in the future"):
-        operator_actions.schedule_replay(session, item.id, utcnow() - timedelta(minutes=1),
-                                Actor.operator(None, "op@shop.example"), "drop")
+        operator_actions.schedule_replay(
+            session, item.id, utcnow() - timedelta(minutes=1), Actor.operator(None, "op@shop.example"), "drop"
+        )
     session.rollback()
     assert session.execute(select(func.count()).select_from(ScheduledReplay)).scalar_one() == 0
     assert session.execute(select(func.count()).select_from(OrderEvent)).scalar_one() == events_before
@@ -192,8 +223,11 @@ def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel, sessi
     cookie = session_cookie_for(Role.CUSTOMER, "client@smplat.local")
     api = TestClient(build_api())
     # when the owner asks for a refill through the API
-    answer = api.post(f"/api/order-items/{item.id}/refill", json={"reason": "lost 60 followers"},
-                      cookies={get_settings().session_cookie_name: cookie})
+    answer = api.post(
+        f"/api/order-items/{item.id}/refill",
+        json={"reason": "lost 60 followers"},
+        cookies={get_settings().session_cookie_name: cookie},
+    )
     sent = engine.run_fulfillment(session_scope)
     # then
     assert answer.status_code == 202
@@ -202,8 +236,14 @@ def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel, sessi
     assert panel.state.calls.count("refill") == 1
     session.expire_all()
     assert session.execute(select(Refill.status, Refill.reason)).all() == [("pending", "lost 60 followers")]
-    events = [(e.actor_label, e.message) for e in session.execute(select(OrderEvent).where(
-        OrderEvent.order_id == order.id, OrderEvent.kind == "refill").order_by(OrderEvent.id)).scalars()]
+    events = [
+        (e.actor_label, e.message)
+        for e in session.execute(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order.id, OrderEvent.kind == "refill")
+            .order_by(OrderEvent.id)
+        ).scalars()
+    ]
     assert events[0] == ("client@smplat.local", "Refill requested by client@smplat.local: lost 60 followers")
     assert len(events) == 2
 
@@ -211,24 +251,37 @@ def test_customer_refill_api_sends_the_refill_to_the_panel(session, panel, sessi
 # --- provider create / edit through the page handlers ---------------------------------------
 
 
-async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_state(sqlite_url, _state,
-                                                                                     session_cookie_for):
+async def test_provider_create_and_edit_keep_the_key_encrypted_and_out_of_page_state(
+    sqlite_url, _state, session_cookie_for
+):
     cookie = session_cookie_for(Role.ADMIN, "admin@ops.test")
     state = await _state(ProvidersState, cookie)
-    form = {"name": "North Panel", "slug": "north", "base_url": "https://north.example/api/v2",
-            "api_key": "sk-north-123456", "rate_limit_per_second": "8", "timeout_seconds": "15",
-            "low_balance_threshold": "25"}
+    form = {
+        "name": "North Panel",
+        "slug": "north",
+        "base_url": "https://north.example/api/v2",
+        "api_key": "sk-north-123456",
+        "rate_limit_per_second": "8",
+        "timeout_seconds": "15",
+        "low_balance_threshold": "25",
+    }
     # when created, then edited with an empty key field
     state.create(form)
     with session_scope() as db:
         provider = db.execute(select(Provider).where(Provider.slug == "north")).scalars().one()
-    detail = await _state(ProviderDetailState, cookie, f"/admin/providers/{provider.id}", {"provider_id": str(provider.id)})
+    detail = await _state(
+        ProviderDetailState, cookie, f"/admin/providers/{provider.id}", {"provider_id": str(provider.id)}
+    )
     detail.load()
     detail.save({**form, "name": "North Panel EU", "api_key": ""})
     # then
     with session_scope() as db:
         saved = db.get(Provider, provider.id)
-        assert (saved.name, saved.rate_limit_per_second, saved.low_balance_threshold) == ("North Panel EU", 8, Decimal(25))
+        assert (saved.name, saved.rate_limit_per_second, saved.low_balance_threshold) == (
+            "North Panel EU",
+            8,
+            Decimal(25),
+        )
         assert "sk-north-123456" not in saved.api_key_encrypted
         assert decrypt(saved.api_key_encrypted) == "sk-north-123456"
     assert state.form_error == "" and detail.form_error == ""
@@ -242,9 +295,11 @@ async def test_bad_provider_form_stores_nothing(sqlite_url, _state, session_cook
     state.create({"name": "", "slug": "X", "base_url": "ftp://nope", "api_key": "", "rate_limit_per_second": "many"})
     assert state.form_error == "rate limit per second must be a whole number"
     state.create({"name": "", "slug": "X", "base_url": "ftp://nope", "api_key": ""})
-    assert state.form_error == ("name is required (at most 120 characters); slug must be 2–80 lower-case letters, "
-                                "digits or dashes; base URL must be an http(s) URL, e.g. https://panel.example/api/v2; "
-                                "API key is required")
+    assert state.form_error == (
+        "name is required (at most 120 characters); slug must be 2–80 lower-case letters, "
+        "digits or dashes; base URL must be an http(s) URL, e.g. https://panel.example/api/v2; "
+        "API key is required"
+    )
     with session_scope() as db:
         assert _count(db, Provider) == 0
 
@@ -259,7 +314,9 @@ def test_services_export_then_import_into_another_provider_round_trips(session, 
 
     seed_demo(session)
     source = _sandbox_provider(session)
-    target = providers.create_provider(session, providers.ProviderForm("Copy", "copy", "https://copy.example/api/v2", "k"))
+    target = providers.create_provider(
+        session, providers.ProviderForm("Copy", "copy", "https://copy.example/api/v2", "k")
+    )
     session.commit()
     exported = providers.export_services(session, source.id, fmt)
     # when
@@ -277,8 +334,10 @@ def test_import_with_bad_rows_names_each_and_imports_nothing(session):
     session.commit()
     provider = _sandbox_provider(session)
     before = _count(session, ProviderService)
-    text = ("service,name,rate,min,max\n900,Good,1.00,10,100\n901,Bad rate,abc,10,100\n"
-            "902,Bad min,1.00,x,100\n900,Twice,1.00,10,100\n")
+    text = (
+        "service,name,rate,min,max\n900,Good,1.00,10,100\n901,Bad rate,abc,10,100\n"
+        "902,Bad min,1.00,x,100\n900,Twice,1.00,10,100\n"
+    )
     with pytest.raises(providers.ProviderInputError) as refused:
         providers.import_services(session, provider.id, text, "csv")
     assert len(refused.value.problems) == 3
@@ -295,7 +354,9 @@ def test_cli_exports_and_imports_services(session, tmp_path, capsys):
     session.commit()
     out = tmp_path / "services.json"
     # when exported to a file and imported back
-    exported = cli.main(["providers", "export", "--provider", "sandbox-panel", "--format", "json", "--output", str(out)])
+    exported = cli.main(
+        ["providers", "export", "--provider", "sandbox-panel", "--format", "json", "--output", str(out)]
+    )
     imported = cli.main(["providers", "import", "--provider", "sandbox-panel", str(out)])
     # then
     assert (exported, imported) == (0, 0)
@@ -328,12 +389,15 @@ def test_cli_import_refuses_bad_rows_with_one_line_each(session, tmp_path, capsy
 async def test_operator_page_handlers_refuse_a_customer(sqlite_url, _state, session_cookie_for):
     cookie = session_cookie_for(Role.CUSTOMER, "buyer@ops.test")
     calls = [
-        (ProvidersState, "load", ()), (ProvidersState, "create", ({"name": "x", "slug": "xx", "base_url": "https://x.y",
-                                                                   "api_key": "k"},)),
-        (ProviderDetailState, "load", ()), (ProviderDetailState, "save", ({"name": "x"},)),
+        (ProvidersState, "load", ()),
+        (ProvidersState, "create", ({"name": "x", "slug": "xx", "base_url": "https://x.y", "api_key": "k"},)),
+        (ProviderDetailState, "load", ()),
+        (ProviderDetailState, "save", ({"name": "x"},)),
         (ProviderDetailState, "import_file", ({"services_text": "", "services_format": "csv"},)),
-        (DeadLettersState, "load", ()), (DeadLettersState, "act", ({"task_id": "1", "action": "retry", "reason": "r"},)),
-        (OrderDetailState, "load", ()), (OrderDetailState, "act", ({"item_id": "1", "action": "replay", "reason": "r"},)),
+        (DeadLettersState, "load", ()),
+        (DeadLettersState, "act", ({"task_id": "1", "action": "retry", "reason": "r"},)),
+        (OrderDetailState, "load", ()),
+        (OrderDetailState, "act", ({"item_id": "1", "action": "replay", "reason": "r"},)),
         (FulfilmentState, "load", ()),
     ]
     for cls, name, args in calls:
@@ -365,9 +429,11 @@ async def test_dead_letter_retry_from_the_page_writes_who_and_why(session, panel
     assert state.rows == []
     session.expire_all()
     assert session.get(FulfillmentTask, task.id).status == "pending"
-    assert session.execute(select(OrderEvent.actor_label, OrderEvent.message).where(
-        OrderEvent.order_id == order.id, OrderEvent.kind == "manual_override")).all() == [
-        ("op@dl.test", f"Task {task.id} (submit) retried by op@dl.test: panel fixed")]
+    assert session.execute(
+        select(OrderEvent.actor_label, OrderEvent.message).where(
+            OrderEvent.order_id == order.id, OrderEvent.kind == "manual_override"
+        )
+    ).all() == [("op@dl.test", f"Task {task.id} (submit) retried by op@dl.test: panel fixed")]
 
 
 async def test_order_page_shows_the_services_words_for_a_missing_reason(session, panel, _state, session_cookie_for):
@@ -375,8 +441,12 @@ async def test_order_page_shows_the_services_words_for_a_missing_reason(session,
     seed_with_panel(session, panel.base_url)
     order = paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/why", 500, 690)])
     item = session.execute(select(OrderItem).where(OrderItem.order_id == order.id)).scalars().one()
-    state = await _state(OrderDetailState, session_cookie_for(Role.OPERATOR, "op@why.test"), f"/admin/orders/{order.number}",
-                         {"number": order.number})
+    state = await _state(
+        OrderDetailState,
+        session_cookie_for(Role.OPERATOR, "op@why.test"),
+        f"/admin/orders/{order.number}",
+        {"number": order.number},
+    )
     state.load()
     events_before = session.execute(select(func.count()).select_from(OrderEvent)).scalar_one()
     # when a refill is asked for without a reason

@@ -29,8 +29,9 @@ def state_for(root_state):
 
 
 @pytest.mark.parametrize("cookie_kind", ["none", "forged", "customer"])
-async def test_admin_loaders_refuse_non_staff(sqlite_url, cookie_kind, handler_events, is_toast_error,
-                                              session_cookie_for, state_for):
+async def test_admin_loaders_refuse_non_staff(
+    sqlite_url, cookie_kind, handler_events, is_toast_error, session_cookie_for, state_for
+):
     cookie = {"none": None, "forged": "forged-cookie", "customer": session_cookie_for(Role.CUSTOMER)}[cookie_kind]
     for loader in ("load_dashboard", "load_orders", "load_catalog", "load_customers"):
         state = await state_for(AdminState, cookie)
@@ -52,8 +53,9 @@ async def test_admin_loaders_serve_staff(sqlite_url, role, session_cookie_for, s
     assert state.user_role == role.value
 
 
-async def test_jobs_loader_refuses_a_customer(sqlite_url, handler_events, is_toast_error, session_cookie_for,
-                                              state_for):
+async def test_jobs_loader_refuses_a_customer(
+    sqlite_url, handler_events, is_toast_error, session_cookie_for, state_for
+):
     state = await state_for(JobsState, session_cookie_for(Role.CUSTOMER), "/admin/jobs")
     events = handler_events(state.load_jobs())
     assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
@@ -80,6 +82,7 @@ async def test_revoked_session_loses_access_immediately(sqlite_url, handler_even
 
 # --- every registered page: its guard and its loaders -------------------------------------------
 
+
 def _pages():
     from smplat.ui import registry
 
@@ -91,7 +94,7 @@ def _concrete(route: str) -> str:
     return "/".join("x" if part.startswith("[") else part for part in route.split("/"))
 
 
-def _own_values(state) -> dict:  # noqa: ANN001
+def _own_values(state) -> dict:
     """The page state's own fields (not the signed-in user's), to show a refusal changed nothing."""
     names = [n for n in type(state).base_vars if n not in AuthState.base_vars]
     return {n: getattr(state, n) for n in names}
@@ -102,9 +105,12 @@ def test_the_registry_holds_every_area_page_with_its_areas_guard():
     guards = {s.route: s.guard for s in specs}
     # the admin and account areas are guarded by their area's rule, everything else is public
     assert {r: g for r, g in guards.items() if r.startswith(routes.ADMIN)} == {
-        r: "staff" for r in guards if r.startswith(routes.ADMIN)}
+        r: "staff" for r in guards if r.startswith(routes.ADMIN)
+    }
     assert {r: g for r, g in guards.items() if r.startswith(routes.ACCOUNT)} == {
-        routes.ACCOUNT: "signed_in", routes.ACCOUNT_ORDERS: "signed_in"}
+        routes.ACCOUNT: "signed_in",
+        routes.ACCOUNT_ORDERS: "signed_in",
+    }
     assert len([r for r in guards if r.startswith(routes.ADMIN)]) == 14
     assert all(g == "public" for r, g in guards.items() if not r.startswith((routes.ADMIN, routes.ACCOUNT)))
     # and the guard's server-side check runs first, before any loader
@@ -128,10 +134,14 @@ def test_the_admin_navigation_is_grouped_and_lists_each_page_once():
         ("Operations", ["Providers", "Fulfilment", "Dead letters", "Jobs"]),
     ]
     assert [link.href for _, links in registry.nav_groups("account") for link in links] == [
-        routes.ACCOUNT, routes.ACCOUNT_ORDERS]
+        routes.ACCOUNT,
+        routes.ACCOUNT_ORDERS,
+    ]
 
 
-async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_refuse(sqlite_url, handler_events, state_for):
+async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_refuse(
+    sqlite_url, handler_events, state_for
+):
     guarded = [s for s in _pages() if s.guard != "public"]
     assert len(guarded) == 16
     for spec in guarded:
@@ -149,7 +159,9 @@ async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_ref
             assert _own_values(state) == before, (spec.route, loader)
 
 
-async def test_every_staff_page_refuses_a_customer(sqlite_url, handler_events, is_toast_error, session_cookie_for, state_for):
+async def test_every_staff_page_refuses_a_customer(
+    sqlite_url, handler_events, is_toast_error, session_cookie_for, state_for
+):
     cookie = session_cookie_for(Role.CUSTOMER)
     staff_pages = [s for s in _pages() if s.guard == "staff"]
     for spec in staff_pages:
@@ -162,7 +174,10 @@ async def test_every_staff_page_refuses_a_customer(sqlite_url, handler_events, i
         for loader in loaders:
             state = await state_for(loader.state, cookie, path)
             before = _own_values(state)
-            assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in handler_events(loader.fn(state))), (spec.route, loader)
+            assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in handler_events(loader.fn(state))), (
+                spec.route,
+                loader,
+            )
             assert _own_values(state) == before, (spec.route, loader)
 
 
@@ -180,7 +195,9 @@ async def test_every_signed_in_page_serves_a_customer(sqlite_url, session_cookie
 # --- background handlers: the same guard, resolved before any work -----------------------------
 
 
-async def test_a_customer_cannot_run_a_job_from_the_background_handler(db_url, is_toast_error, session_cookie_for, state_for):
+async def test_a_customer_cannot_run_a_job_from_the_background_handler(
+    db_url, is_toast_error, session_cookie_for, state_for
+):
     from smplat.models.jobs import JobRun
 
     # given a signed-in customer on the jobs page

@@ -38,7 +38,13 @@ async def test_services_are_listed_with_decimal_rates_and_integer_bounds(panel):
     assert len(services) == 11
     first = services[0]
     assert (first.service, first.rate, first.min, first.max, first.refill, first.dripfeed) == (
-        "101", Decimal("0.950000"), 50, 100000, True, True)
+        "101",
+        Decimal("0.950000"),
+        50,
+        100000,
+        True,
+        True,
+    )
 
 
 async def test_add_then_status_reports_charge_start_count_and_remains(panel):

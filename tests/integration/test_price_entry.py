@@ -32,14 +32,24 @@ def _lower_price_experiment() -> None:
     """Both variants at 90 %: whichever the visitor lands on, the list price €12.00 becomes €10.80."""
     with session_scope() as db:
         product_id = catalog.get_product_detail(db, SLUG).product.id
-        experiments.create_experiment(db, product_id=product_id, key="ig-price", name="IG price",
-                                      variants=[("lower", "Lower", 9000, 1), ("lower2", "Lower too", 9000, 1)])
+        experiments.create_experiment(
+            db,
+            product_id=product_id,
+            key="ig-price",
+            name="IG price",
+            variants=[("lower", "Lower", 9000, 1), ("lower2", "Lower too", 9000, 1)],
+        )
 
 
 def _variant_rows() -> list[tuple[str, int, int]]:
     with session_scope() as db:
-        return sorted(db.execute(select(PriceExperimentVariant.key, PriceExperimentVariant.conversions,
-                                        PriceExperimentVariant.revenue_minor)).all())
+        return sorted(
+            db.execute(
+                select(
+                    PriceExperimentVariant.key, PriceExperimentVariant.conversions, PriceExperimentVariant.revenue_minor
+                )
+            ).all()
+        )
 
 
 # --- the entry point ---------------------------------------------------------------------------
@@ -51,8 +61,9 @@ def test_price_for_carries_the_visitors_variant_or_a_recorded_one(stripe_shop) -
         detail = catalog.get_product_detail(db, SLUG)
         visitor = carts.visitor_key("guest-token-1")
         assigned = pricing.price_for(db, detail, POPULAR, visitor=visitor)
-        recorded = pricing.price_for(db, detail, POPULAR,
-                                     variant=experiments.recorded_variant(assigned.price_record()["experiment"]))
+        recorded = pricing.price_for(
+            db, detail, POPULAR, variant=experiments.recorded_variant(assigned.price_record()["experiment"])
+        )
         listed = pricing.price_for(db, detail, POPULAR)
         with pytest.raises(TypeError):
             pricing.price_for(db, detail, POPULAR, visitor=visitor, variant=assigned.experiment)
@@ -61,9 +72,16 @@ def test_price_for_carries_the_visitors_variant_or_a_recorded_one(stripe_shop) -
     assert listed.experiment is None
 
 
-@pytest.mark.parametrize("record", [None, {}, {"experiment": "x", "variant": "y"},
-                                    {"experiment": "x", "variant": "y", "price_bps": "9000"},
-                                    {"experiment": "x", "variant": "y", "price_bps": 1}])
+@pytest.mark.parametrize(
+    "record",
+    [
+        None,
+        {},
+        {"experiment": "x", "variant": "y"},
+        {"experiment": "x", "variant": "y", "price_bps": "9000"},
+        {"experiment": "x", "variant": "y", "price_bps": 1},
+    ],
+)
 def test_a_malformed_recorded_variant_prices_at_list_price(record) -> None:
     assert experiments.recorded_variant(record) is None
 
@@ -71,7 +89,9 @@ def test_a_malformed_recorded_variant_prices_at_list_price(record) -> None:
 # --- regenerating a link keeps the experiment price -------------------------------------------
 
 
-async def test_a_regenerated_link_keeps_the_experiment_price_and_counts_the_conversion(stripe_shop, shopper_state, session_cookie_for):
+async def test_a_regenerated_link_keeps_the_experiment_price_and_counts_the_conversion(
+    stripe_shop, shopper_state, session_cookie_for
+):
     sandbox = stripe_shop.sandbox
     # given a guest priced by the experiment whose checkout was abandoned
     _lower_price_experiment()
@@ -90,8 +110,11 @@ async def test_a_regenerated_link_keeps_the_experiment_price_and_counts_the_conv
     # when the customer pays the new link
     stripe_shop.pay(new)
     with TestClient(build_api()) as client:
-        completed = [e for e in stripe_shop.events("checkout.session.completed")
-                     if e["data"]["object"]["id"] == new.stripe_session_id]
+        completed = [
+            e
+            for e in stripe_shop.events("checkout.session.completed")
+            if e["data"]["object"]["id"] == new.stripe_session_id
+        ]
         stripe_shop.post(client, completed[0])
     # then the order is at the experiment price and the conversion counts for that variant
     with session_scope() as db:
@@ -109,7 +132,7 @@ def computations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     original = pricing.price
 
-    def counted(detail, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def counted(detail, *args, **kwargs):
         calls.append(detail.product.slug)
         return original(detail, *args, **kwargs)
 
@@ -117,10 +140,10 @@ def computations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def _statements_of(action) -> list[str]:  # noqa: ANN001
+def _statements_of(action) -> list[str]:
     statements: list[str] = []
 
-    def record(_conn, _cursor, statement, *_args):  # noqa: ANN001, ANN002, ANN202
+    def record(_conn, _cursor, statement, *_args):
         statements.append(" ".join(statement.split()))
 
     engine = get_engine()

@@ -70,19 +70,50 @@ CASES: dict[str, tuple[Case, int]] = {
     "catalog page": (Case("ServicesState", "load_services", "/services"), 5),
     "catalog search": (Case("ServicesState", "load_services", "/services", query={"q": "likes"}), 5),
     "product page": (Case("ProductState", "load_product", "/services/[slug]", params={"slug": SLUG}), 10),
-    "product page, signed in": (Case("ProductState", "load_product", "/services/[slug]", who="customer",
-                                     params={"slug": SLUG}), 13),
-    "product option chosen": (Case("ProductState", "choose_option", "/services/[slug]", params={"slug": SLUG},
-                                   args=("package", "2500"), first="load_product"), 9),
-    "product detail typed": (Case("ProductState", "set_field", "/services/[slug]", params={"slug": SLUG},
-                                  args=("username", "@brand"), first="load_product"), 9),
-    "product preset applied": (Case("ProductState", "apply_preset", "/services/[slug]", params={"slug": SLUG},
-                                    args=("popular",), first="load_product"), 9),
+    "product page, signed in": (
+        Case("ProductState", "load_product", "/services/[slug]", who="customer", params={"slug": SLUG}),
+        13,
+    ),
+    "product option chosen": (
+        Case(
+            "ProductState",
+            "choose_option",
+            "/services/[slug]",
+            params={"slug": SLUG},
+            args=("package", "2500"),
+            first="load_product",
+        ),
+        9,
+    ),
+    "product detail typed": (
+        Case(
+            "ProductState",
+            "set_field",
+            "/services/[slug]",
+            params={"slug": SLUG},
+            args=("username", "@brand"),
+            first="load_product",
+        ),
+        9,
+    ),
+    "product preset applied": (
+        Case(
+            "ProductState",
+            "apply_preset",
+            "/services/[slug]",
+            params={"slug": SLUG},
+            args=("popular",),
+            first="load_product",
+        ),
+        9,
+    ),
     "product bundles": (Case("BundlesState", "load_bundles", "/services/[slug]", params={"slug": SLUG}), 2),
     "legal page": (Case("LegalState", "load_legal", "/terms"), 1),
     "cart page, two lines": (Case("CartState", "load_cart", "/cart"), 13),
-    "cart line quantity changed": (Case("CartState", "change_quantity", "/cart", args=("<cart line>", 1),
-                                        first="load_cart"), 26),
+    "cart line quantity changed": (
+        Case("CartState", "change_quantity", "/cart", args=("<cart line>", 1), first="load_cart"),
+        26,
+    ),
     "checkout cancelled page": (Case("CheckoutResultState", "load_cancel", "/checkout/cancel"), 0),
     "sign-in form": (Case("AuthFormState", "open_form", "/signin"), 0),
     # account
@@ -92,15 +123,30 @@ CASES: dict[str, tuple[Case, int]] = {
     "admin orders": (Case("AdminState", "load_orders", "/admin/orders", who="admin"), 3),
     "admin catalog": (Case("AdminState", "load_catalog", "/admin/catalog", who="admin"), 5),
     "admin customers": (Case("AdminState", "load_customers", "/admin/customers", who="admin"), 2),
-    "admin routing preview": (Case("RoutingPreviewState", "load", "/admin/catalog/[slug]", who="admin",
-                                   params={"slug": SLUG}), 25),
+    "admin routing preview": (
+        Case("RoutingPreviewState", "load", "/admin/catalog/[slug]", who="admin", params={"slug": SLUG}),
+        25,
+    ),
     "admin jobs": (Case("JobsState", "load_jobs", "/admin/jobs", who="admin"), 3),
     "admin content": (Case("ContentAdminState", "load_content", "/admin/content", who="admin"), 2),
-    "admin content block chosen": (Case("ContentAdminState", "select_block", "/admin/content", who="admin",
-                                        args=("home.faq",), first="load_content"), 2),
+    "admin content block chosen": (
+        Case(
+            "ContentAdminState", "select_block", "/admin/content", who="admin", args=("home.faq",), first="load_content"
+        ),
+        2,
+    ),
     "admin search insights": (Case("SearchInsightsState", "load_insights", "/admin/search-insights", who="admin"), 5),
-    "admin search window chosen": (Case("SearchInsightsState", "choose_window", "/admin/search-insights",
-                                        who="admin", args=("7",), first="load_insights"), 5),
+    "admin search window chosen": (
+        Case(
+            "SearchInsightsState",
+            "choose_window",
+            "/admin/search-insights",
+            who="admin",
+            args=("7",),
+            first="load_insights",
+        ),
+        5,
+    ),
     "admin sales": (Case("SalesState", "load_sales", "/admin/sales", who="admin"), 6),
     "admin order detail": (Case("OrderDetailState", "load", "/admin/orders/[number]", who="admin"), 5),
     "admin providers": (Case("ProvidersState", "load", "/admin/providers", who="admin"), 5),
@@ -117,11 +163,17 @@ def _add_orders(tag: str) -> str:
         return _add_orders_in(session, tag)
 
 
-def _add_orders_in(session, tag: str) -> str:  # noqa: ANN001
+def _add_orders_in(session, tag: str) -> str:
     client = session.execute(select(User).where(User.email == "client@smplat.local")).scalars().one()
     followers, likes = product(session, "instagram-followers"), product(session, "instagram-likes")
-    first = paid_order(session, [(followers, f"https://instagram.com/{tag}a", 1000, 1200),
-                                 (likes, f"https://instagram.com/p/{tag}b", 500, 390)], user_id=client.id)
+    first = paid_order(
+        session,
+        [
+            (followers, f"https://instagram.com/{tag}a", 1000, 1200),
+            (likes, f"https://instagram.com/p/{tag}b", 500, 390),
+        ],
+        user_id=client.id,
+    )
     paid_order(session, [(likes, f"https://instagram.com/p/{tag}c", 250, 290)], user_id=client.id)
     fulfillment.run_fulfillment(session_scope)
     fulfillment.sync_statuses(session_scope)
@@ -134,22 +186,32 @@ def _add_orders_in(session, tag: str) -> str:  # noqa: ANN001
 
 
 @pytest.fixture
-def shop(session, panel):  # noqa: ANN001
+def shop(session, panel):
     """The demo shop on the panel sandbox, with orders and a guest cart of two lines."""
     seed_with_panel(session, panel.base_url)
     number = _add_orders("one")
     with session_scope() as db:
         cart = carts.get_or_create_cart(db, user_id=None, guest_token=GUEST)
         for package in ("1000", "2500"):
-            line = carts.add_item(db, cart, SLUG, {"options": {"package": package, "speed": "standard"}, "add_ons": [],
-                                                   "plan": "one-time", "fields": {"username": "@brand"}}, 1,
-                                  visitor=None)
+            line = carts.add_item(
+                db,
+                cart,
+                SLUG,
+                {
+                    "options": {"package": package, "speed": "standard"},
+                    "add_ons": [],
+                    "plan": "one-time",
+                    "fields": {"username": "@brand"},
+                },
+                1,
+                visitor=None,
+            )
         line_id = line.id
     provider_id = session.execute(select(Provider.id)).scalars().first()
     return {"number": number, "provider_id": str(provider_id), "<cart line>": line_id}
 
 
-async def _run(state, name: str, args: tuple) -> Any:  # noqa: ANN001
+async def _run(state, name: str, args: tuple) -> Any:
     result = getattr(state, name)(*args)
     if inspect.isawaitable(result):
         result = await result
@@ -159,19 +221,26 @@ async def _run(state, name: str, args: tuple) -> Any:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("label", list(CASES))
-async def test_page_loaders_and_handlers_send_a_fixed_number_of_queries(label, session, shop, root_state,
-                                                                       session_cookie_for, count_queries):
+async def test_page_loaders_and_handlers_send_a_fixed_number_of_queries(
+    label, session, shop, root_state, session_cookie_for, count_queries
+):
     case, expected = CASES[label]
-    cookie = {"guest": None,
-              "customer": lambda: session_cookie_for(Role.CUSTOMER, "client@smplat.local"),
-              "admin": lambda: session_cookie_for(Role.ADMIN, "admin@smplat.local")}[case.who]
+    cookie = {
+        "guest": None,
+        "customer": lambda: session_cookie_for(Role.CUSTOMER, "client@smplat.local"),
+        "admin": lambda: session_cookie_for(Role.ADMIN, "admin@smplat.local"),
+    }[case.who]
     cookie = cookie() if cookie else None
-    params = {**case.params, **({"number": shop["number"]} if "[number]" in case.path else {}),
-              **({"provider_id": shop["provider_id"]} if "[provider_id]" in case.path else {})}
+    params = {
+        **case.params,
+        **({"number": shop["number"]} if "[number]" in case.path else {}),
+        **({"provider_id": shop["provider_id"]} if "[provider_id]" in case.path else {}),
+    }
 
     async def measure() -> int:
-        state = await root_state(_state_class(case.state), case.path, query=case.query, params=params,
-                                 cookie=cookie, consent="")
+        state = await root_state(
+            _state_class(case.state), case.path, query=case.query, params=params, cookie=cookie, consent=""
+        )
         if hasattr(state, "cart_token"):
             state.cart_token = GUEST
         if case.first:

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.integration
 
 def _signed_in(email: str) -> TestClient:
     with session_scope() as db:
-        user = db.execute(select(User).where(User.email == email)).scalars().first() \
-            or accounts.sign_up(db, email=email, password="violet-harbour-42", role=Role.CUSTOMER)
+        user = db.execute(select(User).where(User.email == email)).scalars().first() or accounts.sign_up(
+            db, email=email, password="violet-harbour-42", role=Role.CUSTOMER
+        )
         token = accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, user)).token
     client = TestClient(build_api())
     client.cookies.set(get_settings().session_cookie_name, token)
@@ -34,8 +35,10 @@ def _signed_in(email: str) -> TestClient:
 
 def _written(session) -> tuple[int, int, int]:
     session.expire_all()
-    return tuple(session.execute(select(func.count()).select_from(model)).scalar_one()
-                 for model in (Refill, FulfillmentTask, OrderEvent))
+    return tuple(
+        session.execute(select(func.count()).select_from(model)).scalar_one()
+        for model in (Refill, FulfillmentTask, OrderEvent)
+    )
 
 
 def test_refill_api_refuses_anonymous_callers_before_reading_the_body_and_bad_bodies(session):
@@ -73,7 +76,9 @@ def test_refill_without_a_reason_is_refused_by_the_service(session, reason):
     body = {} if reason is None else {"reason": reason}
     answer = client.post("/api/order-items/1/refill", json=body)
     assert (answer.status_code, answer.json()) == (
-        400, {"error": "say why the refill is needed", "code": "required", "field": "reason"})
+        400,
+        {"error": "say why the refill is needed", "code": "required", "field": "reason"},
+    )
     assert _written(session) == (0, 0, 0)
 
 
@@ -100,14 +105,20 @@ def test_each_refusal_answers_the_status_of_its_code(session, panel):
     assert ask(owner, not_sent.id) == (409, "conflict")
     assert _written(session) == before
     # and when the refill window is over
-    session.execute(ProviderOrder.__table__.update().where(ProviderOrder.order_item_id == delivered.id)
-                    .values(completed_at=utcnow() - timedelta(days=31), submitted_at=utcnow() - timedelta(days=31)))
+    session.execute(
+        ProviderOrder.__table__.update()
+        .where(ProviderOrder.order_item_id == delivered.id)
+        .values(completed_at=utcnow() - timedelta(days=31), submitted_at=utcnow() - timedelta(days=31))
+    )
     session.commit()
     assert ask(owner, delivered.id) == (409, "not_allowed")
     assert _written(session) == before
     # then inside the window the first ask is accepted and a second one conflicts
-    session.execute(ProviderOrder.__table__.update().where(ProviderOrder.order_item_id == delivered.id)
-                    .values(completed_at=utcnow()))
+    session.execute(
+        ProviderOrder.__table__.update()
+        .where(ProviderOrder.order_item_id == delivered.id)
+        .values(completed_at=utcnow())
+    )
     session.commit()
     assert ask(owner, delivered.id) == (202, "")
     after_first = _written(session)

@@ -17,7 +17,11 @@ pytestmark = pytest.mark.integration
 
 
 def _set_rate(session, external_id: str, rate: str) -> None:
-    service = session.execute(select(ProviderService).where(ProviderService.external_service_id == external_id)).scalars().one()
+    service = (
+        session.execute(select(ProviderService).where(ProviderService.external_service_id == external_id))
+        .scalars()
+        .one()
+    )
     service.rate_per_1000 = Decimal(rate)
     session.commit()
 
@@ -56,8 +60,9 @@ def test_unknown_product_has_no_preview(session):
 
 
 async def test_the_page_refuses_a_customer(sqlite_url, root_state, session_cookie_for):
-    state = await root_state(RoutingPreviewState, "/admin/catalog/instagram-followers",
-                             cookie=session_cookie_for(Role.CUSTOMER))
+    state = await root_state(
+        RoutingPreviewState, "/admin/catalog/instagram-followers", cookie=session_cookie_for(Role.CUSTOMER)
+    )
     result = state.load()
     assert STAFF_ONLY_MESSAGE in str(result)
     assert state.preview == {} and state.loaded is False

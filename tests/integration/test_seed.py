@@ -118,9 +118,7 @@ def test_add_on_modes_plans_and_visibility_rules(session: Session) -> None:
     premium = session.get(ProviderService, override.provider_service_id)
     subscription_plans = session.exec(select(ProductPlan).where(ProductPlan.billing == "subscription")).all()
     conditional = {
-        f.key: f.visibility_rules
-        for f in session.exec(select(ProductCustomField)).all()
-        if f.visibility_rules
+        f.key: f.visibility_rules for f in session.exec(select(ProductCustomField)).all() if f.visibility_rules
     }
 
     # then all three pricing modes are demonstrated, the override points at a real service
@@ -135,11 +133,31 @@ def test_add_on_modes_plans_and_visibility_rules(session: Session) -> None:
     ("product_slug", "field_key", "good", "bad"),
     [
         pytest.param("instagram-followers", "username", "@my.brand_01", "my brand!", id="instagram-handle"),
-        pytest.param("instagram-likes", "post_link", "https://www.instagram.com/p/Cx1AbC2dEf/", "https://example.com/p/x", id="instagram-post"),
+        pytest.param(
+            "instagram-likes",
+            "post_link",
+            "https://www.instagram.com/p/Cx1AbC2dEf/",
+            "https://example.com/p/x",
+            id="instagram-post",
+        ),
         pytest.param("tiktok-followers", "username", "@creator.daily", "@x", id="tiktok-handle"),
-        pytest.param("tiktok-views", "video_link", "https://www.tiktok.com/@you/video/7301234567890", "https://tiktok.com/", id="tiktok-video"),
-        pytest.param("youtube-views", "video_link", "https://youtu.be/dQw4w9WgXcQ", "https://vimeo.com/123", id="youtube-video"),
-        pytest.param("youtube-subscribers", "channel_link", "https://www.youtube.com/@mychannel", "https://www.youtube.com/", id="youtube-channel"),
+        pytest.param(
+            "tiktok-views",
+            "video_link",
+            "https://www.tiktok.com/@you/video/7301234567890",
+            "https://tiktok.com/",
+            id="tiktok-video",
+        ),
+        pytest.param(
+            "youtube-views", "video_link", "https://youtu.be/dQw4w9WgXcQ", "https://vimeo.com/123", id="youtube-video"
+        ),
+        pytest.param(
+            "youtube-subscribers",
+            "channel_link",
+            "https://www.youtube.com/@mychannel",
+            "https://www.youtube.com/",
+            id="youtube-channel",
+        ),
     ],
 )
 def test_field_regexes_compile_and_discriminate(
@@ -150,7 +168,9 @@ def test_field_regexes_compile_and_discriminate(
     session.commit()
     product = session.exec(select(Product).where(Product.slug == product_slug)).one()
     field = session.exec(
-        select(ProductCustomField).where(ProductCustomField.product_id == product.id, ProductCustomField.key == field_key)
+        select(ProductCustomField).where(
+            ProductCustomField.product_id == product.id, ProductCustomField.key == field_key
+        )
     ).one()
 
     # when its pattern is compiled / then it accepts the good value and refuses the bad one
@@ -185,7 +205,9 @@ def test_demo_accounts_roles_and_passwords(session: Session) -> None:
         assert user.password_hash.startswith("$argon2id$")
         assert verify_password(user.password_hash, password) is True
     assert [users[e].role for e in ("admin@smplat.local", "operator@smplat.local", "client@smplat.local")] == [
-        "admin", "operator", "customer"
+        "admin",
+        "operator",
+        "customer",
     ]
 
 
@@ -206,7 +228,17 @@ def test_sandbox_provider_key_is_encrypted_and_services_route(session: Session) 
     assert len(routes) == 11
     assert all(services[r.provider_service_id].provider_id == provider.id for r in routes)
     assert {s.external_service_id for s in services.values()} == {
-        "101", "102", "103", "104", "105", "106", "201", "202", "203", "301", "302"
+        "101",
+        "102",
+        "103",
+        "104",
+        "105",
+        "106",
+        "201",
+        "202",
+        "203",
+        "301",
+        "302",
     }
 
 

@@ -8,7 +8,7 @@ import smtplib
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -39,7 +39,7 @@ def sink(tmp_path: Path):
 
 def test_sink_stores_one_eml_per_message_with_envelope_and_bodies(sink: SmtpSink) -> None:
     # given a running sink; when a multipart message with a Bcc recipient is sent
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     with smtplib.SMTP(sink.host, sink.port, timeout=5) as client:
         client.send_message(
             _message("ana@example.test", "Your order ✓", "plain body\n", "<p>html body</p>"),
@@ -56,8 +56,8 @@ def test_sink_stores_one_eml_per_message_with_envelope_and_bodies(sink: SmtpSink
     assert stored.subject == "Your order ✓"
     assert stored.text == "plain body\n"
     assert stored.html == "<p>html body</p>\n"
-    assert stored.received_at.tzinfo == timezone.utc
-    assert before - timedelta(seconds=1) <= stored.received_at <= datetime.now(timezone.utc)
+    assert stored.received_at.tzinfo == UTC
+    assert before - timedelta(seconds=1) <= stored.received_at <= datetime.now(UTC)
 
 
 def test_list_is_newest_first_and_latest_message_to_matches_recipient(sink: SmtpSink) -> None:
@@ -109,14 +109,24 @@ def test_sandbox_command_serves_smtp_and_stops_cleanly(tmp_path: Path, stop_sign
     # given `python -m smplat.sandbox` on a free port with a tmp mailbox
     port = _free_port()
     mailbox = tmp_path / "mailbox"
-    env = {**os.environ, "SMPLAT_SANDBOX_SMTP_PORT": str(port), "SMPLAT_SANDBOX_MAILBOX_DIR": str(mailbox),
-           # the panel and webhook sandboxes start too: free ports, so a running dev shop does not collide
-           "SMPLAT_SANDBOX_PANEL_PORT": str(_free_port()), "SMPLAT_SANDBOX_WEBHOOK_PORT": str(_free_port()),
-           "SMPLAT_SANDBOX_WEBHOOK_DIR": str(tmp_path / "webhooks"), "SMPLAT_SANDBOX_STRIPE_PORT": "0",
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "SMPLAT_SANDBOX_SMTP_PORT": str(port),
+        "SMPLAT_SANDBOX_MAILBOX_DIR": str(mailbox),
+        # the panel and webhook sandboxes start too: free ports, so a running dev shop does not collide
+        "SMPLAT_SANDBOX_PANEL_PORT": str(_free_port()),
+        "SMPLAT_SANDBOX_WEBHOOK_PORT": str(_free_port()),
+        "SMPLAT_SANDBOX_WEBHOOK_DIR": str(tmp_path / "webhooks"),
+        "SMPLAT_SANDBOX_STRIPE_PORT": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "smplat.sandbox"], cwd=PROJECT_ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "smplat.sandbox"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         first_line = proc.stdout.readline()

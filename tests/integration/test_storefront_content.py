@@ -29,8 +29,15 @@ def test_a_fresh_shop_shows_every_default(session: Session):
     views = get_blocks(session, content.HOME_KEYS)
 
     # then each is its default, complete, and marked as default
-    assert list(views) == ["home.hero", "home.services", "home.metrics", "home.testimonials", "home.faq",
-                           "home.pricing", "home.case_study"]
+    assert list(views) == [
+        "home.hero",
+        "home.services",
+        "home.metrics",
+        "home.testimonials",
+        "home.faq",
+        "home.pricing",
+        "home.case_study",
+    ]
     assert all(v.is_default and v.updated_at is None for v in views.values())
     assert views["home.hero"].title == "Grow your audience. Watch every order deliver."
     assert len(views["home.faq"].items) == 5
@@ -40,8 +47,13 @@ def test_a_fresh_shop_shows_every_default(session: Session):
 
 def test_saving_a_block_replaces_the_default_and_reset_brings_it_back(session: Session):
     # given an admin's testimonial
-    save_block(session, "home.testimonials", title="Customers on SMPLAT",
-               items_text="Delivery started in minutes. | Mara K. | Ceramics studio", user_id=None)
+    save_block(
+        session,
+        "home.testimonials",
+        title="Customers on SMPLAT",
+        items_text="Delivery started in minutes. | Mara K. | Ceramics studio",
+        user_id=None,
+    )
     session.commit()
 
     # when it is read back
@@ -49,8 +61,10 @@ def test_saving_a_block_replaces_the_default_and_reset_brings_it_back(session: S
 
     # then visitors get the saved text, once
     assert (view.title, view.items, view.is_default) == (
-        "Customers on SMPLAT", [{"quote": "Delivery started in minutes.", "name": "Mara K.", "role": "Ceramics studio"}],
-        False)
+        "Customers on SMPLAT",
+        [{"quote": "Delivery started in minutes.", "name": "Mara K.", "role": "Ceramics studio"}],
+        False,
+    )
     assert view.updated_at is not None
 
     # when it is saved again and then reset
@@ -86,8 +100,10 @@ def test_bad_input_changes_nothing(session: Session):
     session.rollback()
 
     # then both mistakes are named and the stored block is untouched
-    assert refused.value.errors == {"title": "Give the block a title.",
-                                    "items": "Line 2: write it as “question | answer” (found 1 part)."}
+    assert refused.value.errors == {
+        "title": "Give the block a title.",
+        "items": "Line 2: write it as “question | answer” (found 1 part).",
+    }
     view = get_block(session, "home.faq")
     assert (view.title, view.items) == ("Questions", [{"question": "Q1", "answer": "A1"}])
 
@@ -104,7 +120,8 @@ def test_pricing_teaser_only_names_live_services(session: Session):
 
     # then the line is named and nothing is stored
     assert refused.value.errors == {
-        "items": "Line 2: no live service has the address “instagram-fans” (see the links in Admin → Catalog)."}
+        "items": "Line 2: no live service has the address “instagram-fans” (see the links in Admin → Catalog)."
+    }
     assert block_rows(session) == 0
 
     # and a list of live services is accepted

@@ -48,8 +48,10 @@ def count(model) -> int:
 
 def cart_lines() -> list[tuple[int, int, dict]]:
     with session_scope() as db:
-        return [(i.quantity, i.line_total_minor, i.configuration["options"])
-                for i in db.execute(select(CartItem).order_by(CartItem.id)).scalars()]
+        return [
+            (i.quantity, i.line_total_minor, i.configuration["options"])
+            for i in db.execute(select(CartItem).order_by(CartItem.id)).scalars()
+        ]
 
 
 @pytest.fixture
@@ -74,13 +76,18 @@ def _user_id(email: str) -> int:
         ("a total in the form", {"field:username": "@brand", "total_minor": "1"}, "changed outside the shop"),
         ("a negative quantity", {"field:username": "@brand", "quantity": "-3"}, "Choose between 1 and 100 packages."),
         ("a huge quantity", {"field:username": "@brand", "quantity": "100000"}, "Choose between 1 and 100 packages."),
-        ("a fractional quantity", {"field:username": "@brand", "quantity": "1.5"}, "Choose between 1 and 100 packages."),
+        (
+            "a fractional quantity",
+            {"field:username": "@brand", "quantity": "1.5"},
+            "Choose between 1 and 100 packages.",
+        ),
         ("a handle breaking its rule", {"field:username": "not a handle!"}, "need your attention"),
         ("an empty required handle", {"field:username": ""}, "need your attention"),
     ],
 )
-async def test_configurator_refuses_tampered_submissions_and_stores_nothing(seeded, label, form, message,
-                                                                            product_state):
+async def test_configurator_refuses_tampered_submissions_and_stores_nothing(
+    seeded, label, form, message, product_state
+):
     # given a guest on the product page with the popular preset
     state = await product_state()
     assert state.total == "€12.00"
@@ -111,9 +118,9 @@ async def test_a_field_failing_its_rule_says_why_next_to_the_field(seeded, produ
         ("quantity below one", lambda s: s.set_quantity("0"), "Choose between 1 and 100 packages."),
     ],
 )
-async def test_configurator_refuses_choices_the_product_does_not_offer(seeded, label, call, message,
-                                                                       handler_events, is_toast_error,
-                                                                       product_state):
+async def test_configurator_refuses_choices_the_product_does_not_offer(
+    seeded, label, call, message, handler_events, is_toast_error, product_state
+):
     # given the popular configuration
     state = await product_state(consent="all")
     before = (dict(state.config), state.quantity, state.total)
@@ -167,8 +174,9 @@ async def test_editing_a_line_with_a_broken_field_keeps_the_line_as_it_was(seede
     assert cart_lines() == [(1, 1200, {"package": ["1000"], "speed": ["standard"]})]
 
 
-async def test_someone_elses_cart_line_cannot_be_opened_for_editing(seeded, handler_events, is_toast_error,
-                                                                    product_state, state_for):
+async def test_someone_elses_cart_line_cannot_be_opened_for_editing(
+    seeded, handler_events, is_toast_error, product_state, state_for
+):
     # given a line in another browser's cart
     other = await product_state(cart_token="someone-else")
     other.add_to_cart({"field:username": "@theirs"})
@@ -184,12 +192,15 @@ async def test_someone_elses_cart_line_cannot_be_opened_for_editing(seeded, hand
     assert [line[0:2] for line in cart_lines()] == [(1, 1200), (1, 1200)]
     with session_scope() as db:
         assert [i.configuration["fields"] for i in db.execute(select(CartItem).order_by(CartItem.id)).scalars()] == [
-            {"username": "@theirs"}, {"username": "@mine"}]
+            {"username": "@theirs"},
+            {"username": "@mine"},
+        ]
 
 
 @pytest.mark.parametrize(("label", "delta"), [("jump of ten", 10), ("jump down", -5), ("zero", 0)])
-async def test_cart_quantity_moves_one_step_only(seeded, label, delta, handler_events, is_toast_error,
-                                                 product_state, state_for):
+async def test_cart_quantity_moves_one_step_only(
+    seeded, label, delta, handler_events, is_toast_error, product_state, state_for
+):
     state = await product_state()
     state.add_to_cart({"field:username": "@brand"})
     cart = await state_for(CartState, "/cart")
@@ -216,13 +227,18 @@ async def test_cart_refuses_a_line_that_is_not_in_it(seeded, handler_events, is_
 @pytest.mark.parametrize(
     ("label", "form", "where", "message"),
     [
-        ("a total in the checkout form", {"email": "a@example.test", "amount_total": "1"}, "checkout_error",
-         "changed outside the shop"),
+        (
+            "a total in the checkout form",
+            {"email": "a@example.test", "amount_total": "1"},
+            "checkout_error",
+            "changed outside the shop",
+        ),
         ("a bad email", {"email": "not-an-email"}, "email_error", "email"),
     ],
 )
-async def test_checkout_refuses_tampered_or_bad_input_and_creates_no_session(seeded, label, form, where,
-                                                                             message, product_state, state_for):
+async def test_checkout_refuses_tampered_or_bad_input_and_creates_no_session(
+    seeded, label, form, where, message, product_state, state_for
+):
     state = await product_state()
     state.add_to_cart({"field:username": "@brand"})
     cart = await state_for(CartState, "/cart")
@@ -251,7 +267,10 @@ async def test_signed_in_customer_saves_lists_and_applies_a_configuration(seeded
     assert ([s["name"] for s in later.saved], later.total) == (["Launch week"], "€12.00")
     later.apply_saved(later.saved[0]["id"])
     assert (later.total, later.config["options"]["package"], later.config["fields"]) == (
-        "€29.00", ["2500"], {"username": "@launch"})
+        "€29.00",
+        ["2500"],
+        {"username": "@launch"},
+    )
 
 
 async def test_a_guest_cannot_save_a_configuration(seeded, handler_events, is_toast_error, product_state):
@@ -269,8 +288,9 @@ async def test_a_configuration_with_a_broken_field_is_not_saved(seeded, product_
     assert count(SavedConfiguration) == 0
 
 
-async def test_someone_elses_saved_configuration_cannot_be_applied(seeded, handler_events, is_toast_error,
-                                                                   product_state, session_cookie_for):
+async def test_someone_elses_saved_configuration_cannot_be_applied(
+    seeded, handler_events, is_toast_error, product_state, session_cookie_for
+):
     owner = await product_state(session=session_cookie_for(Role.CUSTOMER))
     owner.choose_option("package", "2500")
     owner.set_field("username", "@owner")
@@ -301,13 +321,17 @@ async def test_preset_events_are_counted_per_source_with_consent(seeded, product
     # then one row per event with consent, by source
     with session_scope() as db:
         rows = sorted((r["preset"], r["action"], r["source"], r["count"]) for r in counters.preset_event_rows(db))
-    assert rows == [("best-value", "apply", "marketing_card", 1), ("best-value", "clear", "configurator", 1),
-                    ("popular", "apply", "configurator", 1)]
+    assert rows == [
+        ("best-value", "apply", "marketing_card", 1),
+        ("best-value", "clear", "configurator", 1),
+        ("popular", "apply", "configurator", 1),
+    ]
 
 
 async def test_an_unknown_card_preset_says_so_and_records_nothing(seeded, handler_events, is_toast_error, state_for):
-    state = await state_for(ProductState, f"/services/{SLUG}", query={"preset": "free"}, params={"slug": SLUG},
-                            consent="all")
+    state = await state_for(
+        ProductState, f"/services/{SLUG}", query={"preset": "free"}, params={"slug": SLUG}, consent="all"
+    )
     events = handler_events(state.load_product())
     assert any(is_toast_error(e, "not offered any more") for e in events)
     assert (state.total, count(PresetEvent)) == ("€12.00", 0)
@@ -321,20 +345,26 @@ def test_product_cards_offer_the_featured_preset(seeded):
 
 # --- pricing experiments: the admin handlers --------------------------------------------------
 
-GOOD_FORM = {"product": SLUG, "key": "ig-price", "name": "IG price test",
-             "variants": "control:List price:10000:1, lower:Ten off:9000:1"}
+GOOD_FORM = {
+    "product": SLUG,
+    "key": "ig-price",
+    "name": "IG price test",
+    "variants": "control:List price:10000:1, lower:Ten off:9000:1",
+}
 
 
-async def test_a_customer_cannot_create_or_stop_experiments(seeded, handler_events, is_toast_error,
-                                                            session_cookie_for, state_for):
+async def test_a_customer_cannot_create_or_stop_experiments(
+    seeded, handler_events, is_toast_error, session_cookie_for, state_for
+):
     state = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.CUSTOMER))
     events = handler_events(state.create_experiment(GOOD_FORM))
     assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
     assert count(PriceExperiment) == 0
     with session_scope() as db:
         product_id = catalog.get_product_detail(db, SLUG).product.id
-        experiment = experiments.create_experiment(db, product_id=product_id, key="x", name="X",
-                                                   variants=[("a", "A", 10000, 1), ("b", "B", 9000, 1)])
+        experiment = experiments.create_experiment(
+            db, product_id=product_id, key="x", name="X", variants=[("a", "A", 10000, 1), ("b", "B", 9000, 1)]
+        )
         experiment_id = experiment.id
     events = handler_events(state.stop_experiment(experiment_id))
     assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in events)
@@ -354,8 +384,9 @@ async def test_a_customer_cannot_create_or_stop_experiments(seeded, handler_even
         ("no name", {"name": "  "}, "Give the experiment a name."),
     ],
 )
-async def test_admin_experiment_form_refuses_bad_input_and_stores_nothing(seeded, label, changes, message,
-                                                                          session_cookie_for, state_for):
+async def test_admin_experiment_form_refuses_bad_input_and_stores_nothing(
+    seeded, label, changes, message, session_cookie_for, state_for
+):
     state = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.ADMIN))
     state.create_experiment({**GOOD_FORM, **changes})
     assert message in state.message
@@ -367,7 +398,9 @@ async def test_admin_creates_and_stops_an_experiment(seeded, session_cookie_for,
     state.create_experiment(GOOD_FORM)
     assert state.message == "Experiment started."
     assert [(r["key"], r["variant_key"], r["price"], r["status"]) for r in state.experiments] == [
-        ("ig-price", "control", "100 %", "running"), ("ig-price", "lower", "90 %", "running")]
+        ("ig-price", "control", "100 %", "running"),
+        ("ig-price", "lower", "90 %", "running"),
+    ]
     state.stop_experiment(state.experiments[0]["experiment_id"])
     assert [r["status"] for r in state.experiments] == ["stopped", "stopped"]
 
@@ -377,15 +410,22 @@ async def test_admin_creates_and_stops_an_experiment(seeded, session_cookie_for,
 
 def _variant_rows() -> dict[str, tuple[int, int, int]]:
     with session_scope() as db:
-        return {v.key: (v.exposures, v.conversions, v.revenue_minor)
-                for v in db.execute(select(PriceExperimentVariant)).scalars()}
+        return {
+            v.key: (v.exposures, v.conversions, v.revenue_minor)
+            for v in db.execute(select(PriceExperimentVariant)).scalars()
+        }
 
 
 async def test_exposures_need_consent_and_assignment_is_sticky(seeded, product_state):
     with session_scope() as db:
         product_id = catalog.get_product_detail(db, SLUG).product.id
-        experiments.create_experiment(db, product_id=product_id, key="ig-price", name="IG",
-                                      variants=[("control", "List", 10000, 1), ("lower", "Lower", 9000, 1)])
+        experiments.create_experiment(
+            db,
+            product_id=product_id,
+            key="ig-price",
+            name="IG",
+            variants=[("control", "List", 10000, 1), ("lower", "Lower", 9000, 1)],
+        )
         assigned = experiments.variant_for(db, product_id, carts.visitor_key(GUEST)).variant_key
     other = "lower" if assigned == "control" else "control"
     price = {"control": "€12.00", "lower": "€10.80"}
@@ -399,12 +439,18 @@ async def test_exposures_need_consent_and_assignment_is_sticky(seeded, product_s
     assert _variant_rows() == {assigned: (2, 0, 0), other: (0, 0, 0)}
 
 
-async def test_paid_checkout_counts_conversion_and_revenue_for_the_visitors_variant(stripe_shop,
-                                                                                    product_state, state_for):
+async def test_paid_checkout_counts_conversion_and_revenue_for_the_visitors_variant(
+    stripe_shop, product_state, state_for
+):
     with session_scope() as db:
         product_id = catalog.get_product_detail(db, SLUG).product.id
-        experiments.create_experiment(db, product_id=product_id, key="ig-price", name="IG",
-                                      variants=[("control", "List", 10000, 1), ("lower", "Lower", 9000, 1)])
+        experiments.create_experiment(
+            db,
+            product_id=product_id,
+            key="ig-price",
+            name="IG",
+            variants=[("control", "List", 10000, 1), ("lower", "Lower", 9000, 1)],
+        )
         assigned = experiments.variant_for(db, product_id, carts.visitor_key(GUEST)).variant_key
     other = "lower" if assigned == "control" else "control"
     amount = {"control": 1200, "lower": 1080}[assigned]
@@ -437,8 +483,19 @@ async def test_guest_cart_is_merged_into_the_account_cart_at_sign_in(seeded, pro
     with session_scope() as db:
         user = accounts.sign_up(db, email="merge@example.test", password="violet-harbour-42", role=Role.CUSTOMER)
         account_cart = carts.get_or_create_cart(db, user_id=user.id, guest_token=None)
-        carts.add_item(db, account_cart, SLUG, {"options": {"package": "2500", "speed": "standard"}, "add_ons": [],
-                                                "plan": "one-time", "fields": {"username": "@account"}}, 1, visitor=None)
+        carts.add_item(
+            db,
+            account_cart,
+            SLUG,
+            {
+                "options": {"package": "2500", "speed": "standard"},
+                "add_ons": [],
+                "plan": "one-time",
+                "fields": {"username": "@account"},
+            },
+            1,
+            visitor=None,
+        )
         ticket = accounts.issue_signin_ticket(db, user)
         user_id = user.id
     # when the sign-in ticket is exchanged with the guest cart cookie
@@ -490,12 +547,15 @@ async def test_a_revoked_session_takes_no_guest_cart_with_it(seeded, product_sta
         assert len(carts.list_items(db, carts.find_cart(db, user_id=None, guest_token=GUEST))) == 1
 
 
-async def test_the_experiment_form_shows_the_services_message_for_a_duplicate_key(seeded, session_cookie_for, state_for):
+async def test_the_experiment_form_shows_the_services_message_for_a_duplicate_key(
+    seeded, session_cookie_for, state_for
+):
     state = await state_for(SalesState, "/admin/sales", session=session_cookie_for(Role.ADMIN))
     state.create_experiment(GOOD_FORM)
     with pytest.raises(experiments.ExperimentError) as caught, session_scope() as db:
-        experiments.define_experiment(db, product_slug=SLUG, key="ig-price", name="Again",
-                                      variants_text=GOOD_FORM["variants"])
+        experiments.define_experiment(
+            db, product_slug=SLUG, key="ig-price", name="Again", variants_text=GOOD_FORM["variants"]
+        )
     assert (caught.value.code, caught.value.field) == (ErrorCode.CONFLICT, "key")
     state.create_experiment({**GOOD_FORM, "name": "Again"})
     assert state.message == caught.value.message
@@ -505,8 +565,9 @@ async def test_the_experiment_form_shows_the_services_message_for_a_duplicate_ke
 # --- the success page -----------------------------------------------------------------------
 
 
-async def test_success_page_places_the_order_once_and_the_receipt_goes_out_after_commit(stripe_shop, product_state,
-                                                                                       state_for):
+async def test_success_page_places_the_order_once_and_the_receipt_goes_out_after_commit(
+    stripe_shop, product_state, state_for
+):
     from smplat.sandbox.smtp_sink import list_messages
     from smplat.ui.pages.storefront._checkout_result import CheckoutResultState
 

@@ -49,8 +49,17 @@ def slugs(result: search.SearchResult) -> list[str]:
         ({"q": "_"}, []),
         ({"category": "no-such-category"}, []),
     ],
-    ids=["case-insensitive", "all-words", "category-name", "tagline", "description", "with-filter",
-         "percent-literal", "underscore-literal", "unknown-category"],
+    ids=[
+        "case-insensitive",
+        "all-words",
+        "category-name",
+        "tagline",
+        "description",
+        "with-filter",
+        "percent-literal",
+        "underscore-literal",
+        "unknown-category",
+    ],
 )
 def test_search_matches_title_tagline_description_and_category(shop: Session, query, expected):
     # given the demo catalog / when it is searched
@@ -64,14 +73,37 @@ def test_search_matches_title_tagline_description_and_category(shop: Session, qu
 @pytest.mark.parametrize(
     ("sort", "page", "expected"),
     [
-        ("price_asc", 1, [("instagram-story-views", 290), ("tiktok-likes", 290), ("tiktok-views", 290),
-                          ("instagram-likes", 390), ("youtube-views", 390), ("instagram-comments", 490),
-                          ("youtube-subscribers", 490), ("tiktok-followers", 590), ("instagram-followers", 690)]),
+        (
+            "price_asc",
+            1,
+            [
+                ("instagram-story-views", 290),
+                ("tiktok-likes", 290),
+                ("tiktok-views", 290),
+                ("instagram-likes", 390),
+                ("youtube-views", 390),
+                ("instagram-comments", 490),
+                ("youtube-subscribers", 490),
+                ("tiktok-followers", 590),
+                ("instagram-followers", 690),
+            ],
+        ),
         ("price_asc", 2, [("instagram-growth-autopilot", 2900)]),
-        ("price_desc", 1, [("instagram-growth-autopilot", 2900), ("instagram-followers", 690),
-                           ("tiktok-followers", 590), ("instagram-comments", 490), ("youtube-subscribers", 490),
-                           ("instagram-likes", 390), ("youtube-views", 390), ("instagram-story-views", 290),
-                           ("tiktok-likes", 290)]),
+        (
+            "price_desc",
+            1,
+            [
+                ("instagram-growth-autopilot", 2900),
+                ("instagram-followers", 690),
+                ("tiktok-followers", 590),
+                ("instagram-comments", 490),
+                ("youtube-subscribers", 490),
+                ("instagram-likes", 390),
+                ("youtube-views", 390),
+                ("instagram-story-views", 290),
+                ("tiktok-likes", 290),
+            ],
+        ),
         ("title", 2, [("youtube-views", 390)]),
         ("popular", 2, [("instagram-story-views", 290)]),
     ],
@@ -135,27 +167,40 @@ def records(session: Session) -> int:
 def test_a_search_is_recorded_with_consent(session: Session):
     # given a visitor who accepted analytics
     # when they search
-    record = record_search(session, SearchParams(q="TikTok Likes", category="tiktok", sort="price_asc"), 1, "all",
-                           now=NOW)
+    record = record_search(
+        session, SearchParams(q="TikTok Likes", category="tiktok", sort="price_asc"), 1, "all", now=NOW
+    )
     session.commit()
 
     # then one row holds the query (lower case), filter, sort and result count
     stored = session.execute(select(SearchRecord)).scalar_one()
     assert record is not None and stored.id == record.id
     assert (stored.query, stored.category, stored.sort, stored.page, stored.result_count, stored.created_at) == (
-        "tiktok likes", "tiktok", "price_asc", 1, 1, NOW)
+        "tiktok likes",
+        "tiktok",
+        "price_asc",
+        1,
+        1,
+        NOW,
+    )
 
 
-@pytest.mark.parametrize("consent", [None, "", "essential", "ALL", "all; x=1"],
-                         ids=["no-choice", "empty", "essential", "wrong-case", "tampered"])
+@pytest.mark.parametrize(
+    "consent",
+    [None, "", "essential", "ALL", "all; x=1"],
+    ids=["no-choice", "empty", "essential", "wrong-case", "tampered"],
+)
 def test_no_record_without_an_explicit_yes(session: Session, consent):
     assert record_search(session, SearchParams(q="likes"), 2, consent) is None
     session.commit()
     assert records(session) == 0
 
 
-@pytest.mark.parametrize("params", [SearchParams(), SearchParams(sort="price_asc"), SearchParams(q="likes", page=2)],
-                         ids=["plain-visit", "sort-only", "next-page"])
+@pytest.mark.parametrize(
+    "params",
+    [SearchParams(), SearchParams(sort="price_asc"), SearchParams(q="likes", page=2)],
+    ids=["plain-visit", "sort-only", "next-page"],
+)
 def test_browsing_is_not_a_search(session: Session, params):
     assert record_search(session, params, 10, "all") is None
     session.commit()
@@ -163,8 +208,9 @@ def test_browsing_is_not_a_search(session: Session, params):
 
 
 def _searched(session: Session, query: str, results: int, hours_ago: float, category: str = "") -> None:
-    record_search(session, SearchParams(q=query, category=category), results, "all",
-                  now=NOW - timedelta(hours=hours_ago))
+    record_search(
+        session, SearchParams(q=query, category=category), results, "all", now=NOW - timedelta(hours=hours_ago)
+    )
 
 
 def test_insights_count_trending_and_zero_result_searches(session: Session, count_queries):
@@ -188,7 +234,11 @@ def test_insights_count_trending_and_zero_result_searches(session: Session, coun
     assert queries.count == 4
     assert (insights.searches, insights.zero_result_searches) == (8, 3)
     assert [(s.query, s.searches, s.average_results) for s in insights.trending] == [
-        ("likes", 3, 3.0), ("snapchat", 2, 0.0), ("views", 1, 5.0), ("pinterest", 1, 0.0)]
+        ("likes", 3, 3.0),
+        ("snapchat", 2, 0.0),
+        ("views", 1, 5.0),
+        ("pinterest", 1, 0.0),
+    ]
     assert insights.trending[0].last_searched == NOW - timedelta(hours=1)
     assert [(s.query, s.searches) for s in insights.zero_results] == [("snapchat", 2), ("pinterest", 1)]
     assert insights.zero_results[0].last_searched == NOW - timedelta(hours=3)
@@ -197,8 +247,13 @@ def test_insights_count_trending_and_zero_result_searches(session: Session, coun
 
 def test_insights_of_a_shop_without_searches(session: Session):
     insights = search_insights(session, days=7, now=NOW)
-    assert (insights.searches, insights.zero_result_searches, insights.trending, insights.zero_results,
-            insights.categories) == (0, 0, [], [], [])
+    assert (
+        insights.searches,
+        insights.zero_result_searches,
+        insights.trending,
+        insights.zero_results,
+        insights.categories,
+    ) == (0, 0, [], [], [])
 
 
 # --- bundles ------------------------------------------------------------------------------------
@@ -209,26 +264,45 @@ def test_catalog_bundles_in_two_queries(shop: Session, count_queries):
         found = bundles.list_bundles(shop)
     assert queries.count == 2
     assert [b.as_row() for b in found] == [
-        {"slug": "instagram-starter-kit", "title": "Instagram starter kit",
-         "description": "Followers plus likes and story views so the new audience sees activity. 10 % off the extras.",
-         "discount": "10 % off the extras", "primary_slug": "instagram-followers",
-         "primary_title": "Instagram Followers",
-         "items": [{"slug": "instagram-likes", "title": "Instagram Likes", "offer": "500 likes / €5.90",
-                    "price": "€5.90"},
-                   {"slug": "instagram-story-views", "title": "Instagram Story Views",
-                    "offer": "1,000 story views / €4.90", "price": "€4.90"}]},
-        {"slug": "tiktok-viral-pack", "title": "TikTok viral pack",
-         "description": "Followers plus views on your latest video. 15 % off the views.",
-         "discount": "15 % off the extras", "primary_slug": "tiktok-followers", "primary_title": "TikTok Followers",
-         "items": [{"slug": "tiktok-views", "title": "TikTok Views", "offer": "10,000 views / €4.90",
-                    "price": "€4.90"}]},
+        {
+            "slug": "instagram-starter-kit",
+            "title": "Instagram starter kit",
+            "description": "Followers plus likes and story views so the new audience sees activity. 10 % off the extras.",
+            "discount": "10 % off the extras",
+            "primary_slug": "instagram-followers",
+            "primary_title": "Instagram Followers",
+            "items": [
+                {"slug": "instagram-likes", "title": "Instagram Likes", "offer": "500 likes / €5.90", "price": "€5.90"},
+                {
+                    "slug": "instagram-story-views",
+                    "title": "Instagram Story Views",
+                    "offer": "1,000 story views / €4.90",
+                    "price": "€4.90",
+                },
+            ],
+        },
+        {
+            "slug": "tiktok-viral-pack",
+            "title": "TikTok viral pack",
+            "description": "Followers plus views on your latest video. 15 % off the views.",
+            "discount": "15 % off the extras",
+            "primary_slug": "tiktok-followers",
+            "primary_title": "TikTok Followers",
+            "items": [
+                {"slug": "tiktok-views", "title": "TikTok Views", "offer": "10,000 views / €4.90", "price": "€4.90"}
+            ],
+        },
     ]
 
 
 @pytest.mark.parametrize(
     ("product_slug", "expected"),
-    [("tiktok-followers", ["tiktok-viral-pack"]), ("tiktok-views", ["tiktok-viral-pack"]),
-     ("instagram-story-views", ["instagram-starter-kit"]), ("youtube-views", [])],
+    [
+        ("tiktok-followers", ["tiktok-viral-pack"]),
+        ("tiktok-views", ["tiktok-viral-pack"]),
+        ("instagram-story-views", ["instagram-starter-kit"]),
+        ("youtube-views", []),
+    ],
     ids=["primary", "as-item", "second-item", "in-no-bundle"],
 )
 def test_product_page_bundles(shop: Session, product_slug, expected):
@@ -246,4 +320,5 @@ def test_inactive_bundles_and_retired_extras_are_hidden(shop: Session):
 
     # then only the Instagram kit is left, offering the story views alone
     assert [(b.slug, [i.product_slug for i in b.items]) for b in found] == [
-        ("instagram-starter-kit", ["instagram-story-views"])]
+        ("instagram-starter-kit", ["instagram-story-views"])
+    ]

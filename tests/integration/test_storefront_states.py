@@ -28,8 +28,14 @@ def state_for(root_state):
     """`await state_for(cls, path, query, cookie, consent, params)`: the state as the websocket
     builds it, with the visitor's cookie-banner choice."""
 
-    def make(cls, path: str, query: dict | None = None, cookie: str | None = None,
-             consent: str = "", params: dict | None = None):
+    def make(
+        cls,
+        path: str,
+        query: dict | None = None,
+        cookie: str | None = None,
+        consent: str = "",
+        params: dict | None = None,
+    ):
         return root_state(cls, path, query=query, params=params, cookie=cookie, consent=consent)
 
     return make
@@ -67,8 +73,9 @@ async def test_catalog_search_with_consent_records_it(shop, state_for):
     # then the page shows both services and one record holds the search
     assert [p["slug"] for p in state.products] == ["tiktok-likes", "instagram-likes"]
     with session_scope() as db:
-        rows = db.execute(select(SearchRecord.query, SearchRecord.category, SearchRecord.sort,
-                                 SearchRecord.result_count)).all()
+        rows = db.execute(
+            select(SearchRecord.query, SearchRecord.category, SearchRecord.sort, SearchRecord.result_count)
+        ).all()
     assert rows == [("likes", "", "price_asc", 2)]
 
 
@@ -103,12 +110,17 @@ async def test_bundles_follow_the_product_page(shop, state_for):
 
 
 @pytest.mark.parametrize("cookie_kind", ["none", "customer"])
-async def test_content_handlers_refuse_non_staff(sqlite_url, cookie_kind, handler_events, is_toast_error,
-                                                 session_cookie_for, state_for):
+async def test_content_handlers_refuse_non_staff(
+    sqlite_url, cookie_kind, handler_events, is_toast_error, session_cookie_for, state_for
+):
     cookie = session_cookie_for(Role.CUSTOMER) if cookie_kind == "customer" else None
     state = await state_for(ContentAdminState, "/admin/content", cookie=cookie)
-    for events in (state.load_content(), state.save({"title": "Hacked", "body": "x"}),
-                   state.select_block("home.hero"), state.reset_to_default()):
+    for events in (
+        state.load_content(),
+        state.save({"title": "Hacked", "body": "x"}),
+        state.select_block("home.hero"),
+        state.reset_to_default(),
+    ):
         if cookie_kind == "customer":
             assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in handler_events(events))
         else:
@@ -118,8 +130,9 @@ async def test_content_handlers_refuse_non_staff(sqlite_url, cookie_kind, handle
     assert count(ContentBlock) == 0 and state.loaded is False
 
 
-async def test_insights_handlers_refuse_a_customer(sqlite_url, handler_events, is_toast_error,
-                                                   session_cookie_for, state_for):
+async def test_insights_handlers_refuse_a_customer(
+    sqlite_url, handler_events, is_toast_error, session_cookie_for, state_for
+):
     state = await state_for(SearchInsightsState, "/admin/search-insights", cookie=session_cookie_for(Role.CUSTOMER))
     assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in handler_events(state.load_insights()))
     assert any(is_toast_error(e, STAFF_ONLY_MESSAGE) for e in handler_events(state.choose_window("7")))
@@ -128,8 +141,9 @@ async def test_insights_handlers_refuse_a_customer(sqlite_url, handler_events, i
 
 async def test_admin_saves_content_and_bad_input_changes_nothing(shop, session_cookie_for, state_for):
     # given an admin on the Content page
-    state = await state_for(ContentAdminState, "/admin/content", {"block": "home.faq"},
-                            cookie=session_cookie_for(Role.ADMIN))
+    state = await state_for(
+        ContentAdminState, "/admin/content", {"block": "home.faq"}, cookie=session_cookie_for(Role.ADMIN)
+    )
     assert state.load_content() is None
     assert (state.selected, state.spec["is_default"]) == ("home.faq", True)
 
@@ -137,8 +151,12 @@ async def test_admin_saves_content_and_bad_input_changes_nothing(shop, session_c
     assert state.save({"title": "Questions", "items": "Only a question"}) is None
 
     # then the error is next to the list and nothing is stored
-    assert state.errors == {"title": "", "subtitle": "", "body": "",
-                            "items": "Line 1: write it as “question | answer” (found 1 part)."}
+    assert state.errors == {
+        "title": "",
+        "subtitle": "",
+        "body": "",
+        "items": "Line 1: write it as “question | answer” (found 1 part).",
+    }
     assert count(ContentBlock) == 0
 
     # when they fix it
@@ -147,8 +165,11 @@ async def test_admin_saves_content_and_bad_input_changes_nothing(shop, session_c
     # then it is stored with the admin as author and the form shows it saved
     with session_scope() as db:
         row = db.execute(select(ContentBlock)).scalar_one()
-        assert (row.key, row.items, row.updated_by_id) == ("home.faq", [{"question": "Is it safe?",
-                                                                          "answer": "Yes."}], state.user_id)
+        assert (row.key, row.items, row.updated_by_id) == (
+            "home.faq",
+            [{"question": "Is it safe?", "answer": "Yes."}],
+            state.user_id,
+        )
     assert state.notice.startswith("Saved.")
     assert next(b for b in state.blocks if b["key"] == "home.faq")["status"] == "Edited"
 
@@ -161,5 +182,7 @@ async def test_insights_page_shows_exact_rows(shop, session_cookie_for, state_fo
     state.load_insights()
     assert state.kpis == {"searches": "3", "zero": "1", "share": "33 %"}
     assert [(r["query"], r["searches"], r["average"], r["href"]) for r in state.trending] == [
-        ("likes", 2, "2", "/services?q=likes"), ("snapchat", 1, "0", "/services?q=snapchat")]
+        ("likes", 2, "2", "/services?q=likes"),
+        ("snapchat", 1, "0", "/services?q=snapchat"),
+    ]
     assert [r["query"] for r in state.zero_results] == ["snapchat"]

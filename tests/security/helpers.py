@@ -37,16 +37,18 @@ def session_cookie(user_id: int) -> str:
         return accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, user)).token
 
 
-def tab(cookie: str | None = None, path: str = "/signin", ip: str = "203.0.113.7",
-        query: dict | None = None) -> rx.State:
+def tab(
+    cookie: str | None = None, path: str = "/signin", ip: str = "203.0.113.7", query: dict | None = None
+) -> rx.State:
     """The root state of one browser tab, as the websocket would give it to a handler."""
     root = rx.State(_reflex_internal_init=True)
     set_request(root, cookie, path, ip, query)
     return root
 
 
-def set_request(root: rx.State, cookie: str | None, path: str = "/signin", ip: str = "203.0.113.7",
-                query: dict | None = None) -> None:
+def set_request(
+    root: rx.State, cookie: str | None, path: str = "/signin", ip: str = "203.0.113.7", query: dict | None = None
+) -> None:
     """What the next event of the tab carries: its cookie, page and client IP."""
     headers = {"cookie": f"smplat_session={cookie}"} if cookie else {}
     as_path = path + ("?" + urlencode(query) if query else "")

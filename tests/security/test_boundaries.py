@@ -35,13 +35,19 @@ def _count(model) -> int:
 
 def _post_signed(client: TestClient, payload: str, timestamp: int | None = None):
     header = sign_payload(payload, SANDBOX_STRIPE_WEBHOOK_SECRET, timestamp or int(time.time()))
-    return client.post("/api/stripe/webhook", content=payload, headers={"Stripe-Signature": header,
-                                                                         "Content-Type": "application/json"})
+    return client.post(
+        "/api/stripe/webhook", content=payload, headers={"Stripe-Signature": header, "Content-Type": "application/json"}
+    )
 
 
 def _event(obj) -> dict:
-    return {"id": "evt_boundary_1", "object": "event", "type": "checkout.session.completed",
-            "created": int(time.time()), "data": {"object": obj}}
+    return {
+        "id": "evt_boundary_1",
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": int(time.time()),
+        "data": {"object": obj},
+    }
 
 
 BAD_SHAPES = {
@@ -71,8 +77,11 @@ def test_signed_webhook_of_the_wrong_shape_is_refused_and_stores_nothing(db_url,
         assert counters.read_counters(db)["webhooks_rejected"] == 1
 
 
-@pytest.mark.parametrize("offset", [24 * 3600, 301, -301, -24 * 3600],
-                         ids=["24h-ahead", "just-past-tolerance-ahead", "just-past-tolerance-behind", "24h-old"])
+@pytest.mark.parametrize(
+    "offset",
+    [24 * 3600, 301, -301, -24 * 3600],
+    ids=["24h-ahead", "just-past-tolerance-ahead", "just-past-tolerance-behind", "24h-old"],
+)
 def test_signature_outside_the_tolerance_either_way_is_refused(db_url, offset):
     # given a well-formed event signed with the right secret at now + offset
     payload = json.dumps(_event({"id": "cs_time", "object": "checkout.session"}))
@@ -85,8 +94,15 @@ def test_signature_outside_the_tolerance_either_way_is_refused(db_url, offset):
 
 def test_signature_a_minute_ahead_is_within_tolerance(db_url):
     # given an ignorable event type signed one minute in the future (clock skew)
-    payload = json.dumps({"id": "evt_skew", "object": "event", "type": "customer.created", "created": int(time.time()),
-                          "data": {"object": {"id": "cus_1", "object": "customer"}}})
+    payload = json.dumps(
+        {
+            "id": "evt_skew",
+            "object": "event",
+            "type": "customer.created",
+            "created": int(time.time()),
+            "data": {"object": {"id": "cus_1", "object": "customer"}},
+        }
+    )
     with TestClient(build_api()) as client:
         answer = _post_signed(client, payload, int(time.time()) + 60)
     # then it is accepted and stored once
@@ -96,8 +112,14 @@ def test_signature_a_minute_ahead_is_within_tolerance(db_url):
 
 # --- CSV formula injection ---------------------------------------------------------------------------
 
-FORMULAS = ['=HYPERLINK("https://evil.example","Click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)",
-            "\t=1+1", "\r=1+1"]
+FORMULAS = [
+    '=HYPERLINK("https://evil.example","Click")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1:A2)",
+    "\t=1+1",
+    "\r=1+1",
+]
 
 
 @pytest.mark.parametrize("value", FORMULAS)
@@ -113,9 +135,14 @@ def test_cli_export_neutralises_formulas_and_imports_back_unchanged(db_url, tmp_
     with session_scope() as db:
         seed_demo(db)
         provider_id = db.execute(select(Provider.id).where(Provider.slug == "sandbox-panel")).scalar_one()
-        services = list(db.execute(select(ProviderService).where(ProviderService.provider_id == provider_id)
-                                   .order_by(ProviderService.external_service_id)).scalars())
-        for service, formula in zip(services, FORMULAS):
+        services = list(
+            db.execute(
+                select(ProviderService)
+                .where(ProviderService.provider_id == provider_id)
+                .order_by(ProviderService.external_service_id)
+            ).scalars()
+        )
+        for service, formula in zip(services, FORMULAS, strict=True):
             service.name = formula
             service.category = "@" + service.category
         names_before = {s.external_service_id: (s.name, s.category) for s in services}
@@ -132,13 +159,15 @@ def test_cli_export_neutralises_formulas_and_imports_back_unchanged(db_url, tmp_
         for cell in row.values():
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
     by_id = {row["service"]: row for row in rows}
-    for formula, service in zip(FORMULAS, services):
+    for formula, service in zip(FORMULAS, services, strict=True):
         assert by_id[service.external_service_id]["name"] == "'" + formula
 
     # and importing the file back changes nothing (the importer trims whitespace around names,
     # so the tab and carriage-return cases come back trimmed, as any imported name does)
     assert cli.main(["providers", "import", "--provider", "sandbox-panel", str(out)]) == 0
     with session_scope() as db:
-        after = {s.external_service_id: (s.name, s.category) for s in db.execute(
-            select(ProviderService).where(ProviderService.provider_id == provider_id)).scalars()}
+        after = {
+            s.external_service_id: (s.name, s.category)
+            for s in db.execute(select(ProviderService).where(ProviderService.provider_id == provider_id)).scalars()
+        }
     assert after == {key: (name.strip(), category) for key, (name, category) in names_before.items()}

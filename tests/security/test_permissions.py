@@ -54,7 +54,8 @@ async def state_for(cls: Any, cookie: str | None, path: str = "/admin", params: 
     root = rx.State(_reflex_internal_init=True)
     headers = {"cookie": f"{get_settings().session_cookie_name}={cookie}"} if cookie else {}
     root.router = RouterData.from_router_data(
-        {"headers": headers, "pathname": path, "asPath": path, "query": dict(params or {})})
+        {"headers": headers, "pathname": path, "asPath": path, "query": dict(params or {})}
+    )
     return await root.get_state(cls)
 
 
@@ -63,7 +64,7 @@ def counting_writes() -> Iterator[list[str]]:
     """Every INSERT/UPDATE/DELETE any engine sends while the block runs."""
     writes: list[str] = []
 
-    def listen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001, ARG001
+    def listen(conn, cursor, statement, parameters, context, executemany) -> None:
         if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
             writes.append(statement)
 
@@ -138,8 +139,10 @@ def _who_is_refused(requirement: Any) -> list[Role | None]:
     """Visitors always; customers and operators where the role table does not give them the permission."""
     if requirement == "signed_in":
         return [None]
-    return [None, *(role for role in (Role.CUSTOMER, Role.OPERATOR)
-                    if not permissions.has_permission(role, requirement))]
+    return [
+        None,
+        *(role for role in (Role.CUSTOMER, Role.OPERATOR) if not permissions.has_permission(role, requirement)),
+    ]
 
 
 def _is_refusal(events: list[Any], role: Role | None, requirement: Any) -> bool:
@@ -173,8 +176,9 @@ def test_the_table_in_docs_security_is_the_role_table():
     section = doc.split("## Roles and permissions", 1)[1].split("\n## ", 1)[0]
     rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| `")]
     documented = {cells[0].strip().strip("`"): [c.strip() == "yes" for c in cells[2:5]] for cells in rows}
-    assert documented == {p.name: [p in ROLE_PERMISSIONS[r] for r in (Role.CUSTOMER, Role.OPERATOR, Role.ADMIN)]
-                          for p in Permission}
+    assert documented == {
+        p.name: [p in ROLE_PERMISSIONS[r] for r in (Role.CUSTOMER, Role.OPERATOR, Role.ADMIN)] for p in Permission
+    }
 
 
 def test_require_permission_raises_forbidden_for_a_role_without_it():
@@ -183,16 +187,20 @@ def test_require_permission_raises_forbidden_for_a_role_without_it():
         permissions.require_permission(Role.OPERATOR, Permission.MANAGE_PROVIDERS)
     assert refused.value.code == ErrorCode.FORBIDDEN
     assert refused.value.message == (
-        "Only an admin can create a provider, change its base URL or API key, or import its services.")
+        "Only an admin can create a provider, change its base URL or API key, or import its services."
+    )
 
 
-@pytest.mark.parametrize(("role", "amount", "allowed"), [
-    pytest.param(Role.OPERATOR, 2500, True, id="operator-at-the-limit"),
-    pytest.param(Role.OPERATOR, 2501, False, id="operator-above-the-limit"),
-    pytest.param(Role.ADMIN, 2501, True, id="admin-above-the-limit"),
-    pytest.param(Role.ADMIN, 10_000_000, True, id="admin-any-amount"),
-    pytest.param(Role.CUSTOMER, 1, False, id="customer-never"),
-])
+@pytest.mark.parametrize(
+    ("role", "amount", "allowed"),
+    [
+        pytest.param(Role.OPERATOR, 2500, True, id="operator-at-the-limit"),
+        pytest.param(Role.OPERATOR, 2501, False, id="operator-above-the-limit"),
+        pytest.param(Role.ADMIN, 2501, True, id="admin-above-the-limit"),
+        pytest.param(Role.ADMIN, 10_000_000, True, id="admin-any-amount"),
+        pytest.param(Role.CUSTOMER, 1, False, id="customer-never"),
+    ],
+)
 def test_refunds_above_the_configured_amount_need_an_admin(monkeypatch, role, amount, allowed):
     monkeypatch.setenv("SMPLAT_OPERATOR_REFUND_LIMIT_MINOR", "2500")
     reset_settings_cache()
@@ -220,8 +228,14 @@ def test_every_event_handler_of_every_state_declares_a_permission_or_why_it_is_p
     guarded = {f"{cls.__name__}.{name}" for cls, name, _ in _guarded_handlers()}
     assert sorted(guarded & set(PUBLIC_HANDLERS)) == []
     # the admin states are all guarded (the enumeration reaches them, not only the storefront)
-    assert {"ProvidersState.create", "ProviderDetailState.save", "ProviderDetailState.import_file",
-            "ProviderDetailState.resync", "JobsState.run_now", "AccountState.load_orders"} <= guarded
+    assert {
+        "ProvidersState.create",
+        "ProviderDetailState.save",
+        "ProviderDetailState.import_file",
+        "ProviderDetailState.resync",
+        "JobsState.run_now",
+        "AccountState.load_orders",
+    } <= guarded
 
 
 def test_provider_connections_are_admin_only_and_operators_keep_the_daily_provider_work():
@@ -236,8 +250,11 @@ def test_provider_connections_are_admin_only_and_operators_keep_the_daily_provid
 
 
 async def test_every_guarded_handler_refuses_visitors_customers_and_operators_without_writing(db_url):
-    cookies = {None: "forged-cookie", Role.CUSTOMER: cookie_for(Role.CUSTOMER),
-               Role.OPERATOR: cookie_for(Role.OPERATOR)}
+    cookies = {
+        None: "forged-cookie",
+        Role.CUSTOMER: cookie_for(Role.CUSTOMER),
+        Role.OPERATOR: cookie_for(Role.OPERATOR),
+    }
     checked: list[tuple[str, str]] = []
     for cls, name, requirement in _guarded_handlers():
         for role in _who_is_refused(requirement):
@@ -255,7 +272,10 @@ async def test_every_guarded_handler_refuses_visitors_customers_and_operators_wi
             checked.append((f"{cls.__name__}.{name}", str(role)))
     # operators were refused exactly the admin-only handlers
     assert sorted(h for h, role in checked if role == str(Role.OPERATOR)) == [
-        "ProviderDetailState.import_file", "ProviderDetailState.save", "ProvidersState.create"]
+        "ProviderDetailState.import_file",
+        "ProviderDetailState.save",
+        "ProvidersState.create",
+    ]
     assert len({h for h, _ in checked}) == len(_guarded_handlers())
 
 
@@ -272,8 +292,14 @@ def test_every_page_declares_its_guard_and_its_loaders_need_the_same():
         assert isinstance(expected, Permission) or expected == "signed_in", spec.route
         for loader in loaders:
             assert declared_permission(loader.state, loader.fn.__name__) == expected, (spec.route, loader)
-    admin_only = registry.PageSpec(route="/admin/staff", title="Staff", component=lambda: rx.fragment(),
-                                   guard="staff", on_load=(), permission=Permission.MANAGE_STAFF)
+    admin_only = registry.PageSpec(
+        route="/admin/staff",
+        title="Staff",
+        component=lambda: rx.fragment(),
+        guard="staff",
+        on_load=(),
+        permission=Permission.MANAGE_STAFF,
+    )
     assert admin_only.guard_event() is AuthState.require_admin
 
 
@@ -286,7 +312,9 @@ async def test_every_page_guard_refuses_visitors_customers_and_operators_without
         requirement = "signed_in" if spec.guard == "signed_in" else spec.permission
         for role in _who_is_refused(requirement):
             with counting_writes() as writes:
-                answer = " ".join(str(e) for e in _events(spec.guard_event().fn(await state_for(AuthState, cookies[role], path))))
+                answer = " ".join(
+                    str(e) for e in _events(spec.guard_event().fn(await state_for(AuthState, cookies[role], path)))
+                )
             assert writes == [], spec.route
             if role is None:
                 assert f"/signin?next={path}" in answer, spec.route
@@ -321,8 +349,9 @@ def test_every_api_route_declares_a_permission_or_why_it_is_public():
         "/api/order-items/{item_id:int}/refill": Permission.REQUEST_REFILLS,
     }
     assert {path: declared[path] for path in known} == known
-    assert all(getattr(r.endpoint, PUBLIC_REASON_MARKER, "").strip()
-               for r in _api_routes() if declared[r.path] == PUBLIC)
+    assert all(
+        getattr(r.endpoint, PUBLIC_REASON_MARKER, "").strip() for r in _api_routes() if declared[r.path] == PUBLIC
+    )
 
 
 def test_every_protected_api_route_refuses_visitors_customers_and_operators_without_writing(db_url):
@@ -349,14 +378,25 @@ def test_every_protected_api_route_refuses_visitors_customers_and_operators_with
 
 
 def _provider_form(**overrides: str) -> dict[str, str]:
-    form = {"name": "Panel", "slug": "panel", "base_url": "https://panel.example/api/v2", "api_key": "stored-key",
-            "rate_limit_per_second": "5", "timeout_seconds": "20", "low_balance_threshold": "", "is_active": "on"}
+    form = {
+        "name": "Panel",
+        "slug": "panel",
+        "base_url": "https://panel.example/api/v2",
+        "api_key": "stored-key",
+        "rate_limit_per_second": "5",
+        "timeout_seconds": "20",
+        "low_balance_threshold": "",
+        "is_active": "on",
+    }
     return {**form, **overrides}
 
 
 def _provider_rows() -> list[tuple[str, str, str]]:
     with session_scope() as db:
-        return [(p.slug, p.base_url, p.api_key_encrypted) for p in db.execute(select(Provider).order_by(Provider.id)).scalars()]
+        return [
+            (p.slug, p.base_url, p.api_key_encrypted)
+            for p in db.execute(select(Provider).order_by(Provider.id)).scalars()
+        ]
 
 
 async def test_an_operator_cannot_create_a_provider_but_an_admin_can(db_url):
@@ -402,9 +442,13 @@ async def test_an_operator_cannot_point_a_provider_with_a_stored_key_elsewhere_b
         assert db.execute(select(func.count()).select_from(Provider)).scalar_one() == 1
     # when an admin changes the base URL and the key
     state = await state_for(ProviderDetailState, admin, path, params)
-    assert ProviderDetailState.save.fn(state, _provider_form(base_url="https://new-panel.example/api/v2",
-                                                             api_key="new-key")) is None
+    assert (
+        ProviderDetailState.save.fn(
+            state, _provider_form(base_url="https://new-panel.example/api/v2", api_key="new-key")
+        )
+        is None
+    )
     # then both changed
     assert state.notice == "Provider saved." and state.form_error == ""
-    (slug, url, key), = _provider_rows()
+    ((slug, url, key),) = _provider_rows()
     assert (slug, url) == ("panel", "https://new-panel.example/api/v2") and key != before[0][2]

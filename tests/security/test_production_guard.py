@@ -23,23 +23,46 @@ SAFE = {
     "sandbox_enabled": False,
 }
 SAFE_ENV = {
-    "SMPLAT_ENV": "prod", "SMPLAT_SECRET_KEY": SAFE["secret_key"], "SMPLAT_STRIPE_SECRET_KEY": SAFE["stripe_secret_key"],
-    "SMPLAT_STRIPE_WEBHOOK_SECRET": SAFE["stripe_webhook_secret"], "SMPLAT_COOKIE_SECURE": "true",
+    "SMPLAT_ENV": "prod",
+    "SMPLAT_SECRET_KEY": SAFE["secret_key"],
+    "SMPLAT_STRIPE_SECRET_KEY": SAFE["stripe_secret_key"],
+    "SMPLAT_STRIPE_WEBHOOK_SECRET": SAFE["stripe_webhook_secret"],
+    "SMPLAT_COOKIE_SECURE": "true",
     "SMPLAT_SANDBOX_ENABLED": "false",
 }
 
 CASES = {
     "secret-key-unset": ({"secret_key": None}, {"SMPLAT_SECRET_KEY": ""}, "SMPLAT_SECRET_KEY is unset"),
-    "secret-key-placeholder": ({"secret_key": "change-me"}, {"SMPLAT_SECRET_KEY": "change-me"}, "SMPLAT_SECRET_KEY is a placeholder"),
-    "secret-key-short": ({"secret_key": "short-but-not-a-placeholder"}, {"SMPLAT_SECRET_KEY": "short-but-not-a-placeholder"},
-                         "SMPLAT_SECRET_KEY is a placeholder"),
-    "stripe-sandbox-key": ({"stripe_secret_key": SANDBOX_STRIPE_SECRET_KEY},
-                           {"SMPLAT_STRIPE_SECRET_KEY": SANDBOX_STRIPE_SECRET_KEY}, "SMPLAT_STRIPE_SECRET_KEY is the public sandbox key"),
-    "stripe-sandbox-webhook-secret": ({"stripe_webhook_secret": SANDBOX_STRIPE_WEBHOOK_SECRET},
-                                      {"SMPLAT_STRIPE_WEBHOOK_SECRET": SANDBOX_STRIPE_WEBHOOK_SECRET},
-                                      "SMPLAT_STRIPE_WEBHOOK_SECRET is the public sandbox secret"),
-    "cookies-not-secure": ({"cookie_secure": False}, {"SMPLAT_COOKIE_SECURE": "false"}, "SMPLAT_COOKIE_SECURE is false"),
-    "sandboxes-enabled": ({"sandbox_enabled": True}, {"SMPLAT_SANDBOX_ENABLED": "true"}, "SMPLAT_SANDBOX_ENABLED is true"),
+    "secret-key-placeholder": (
+        {"secret_key": "change-me"},
+        {"SMPLAT_SECRET_KEY": "change-me"},
+        "SMPLAT_SECRET_KEY is a placeholder",
+    ),
+    "secret-key-short": (
+        {"secret_key": "short-but-not-a-placeholder"},
+        {"SMPLAT_SECRET_KEY": "short-but-not-a-placeholder"},
+        "SMPLAT_SECRET_KEY is a placeholder",
+    ),
+    "stripe-sandbox-key": (
+        {"stripe_secret_key": SANDBOX_STRIPE_SECRET_KEY},
+        {"SMPLAT_STRIPE_SECRET_KEY": SANDBOX_STRIPE_SECRET_KEY},
+        "SMPLAT_STRIPE_SECRET_KEY is the public sandbox key",
+    ),
+    "stripe-sandbox-webhook-secret": (
+        {"stripe_webhook_secret": SANDBOX_STRIPE_WEBHOOK_SECRET},
+        {"SMPLAT_STRIPE_WEBHOOK_SECRET": SANDBOX_STRIPE_WEBHOOK_SECRET},
+        "SMPLAT_STRIPE_WEBHOOK_SECRET is the public sandbox secret",
+    ),
+    "cookies-not-secure": (
+        {"cookie_secure": False},
+        {"SMPLAT_COOKIE_SECURE": "false"},
+        "SMPLAT_COOKIE_SECURE is false",
+    ),
+    "sandboxes-enabled": (
+        {"sandbox_enabled": True},
+        {"SMPLAT_SANDBOX_ENABLED": "true"},
+        "SMPLAT_SANDBOX_ENABLED is true",
+    ),
 }
 
 
@@ -60,8 +83,12 @@ def test_each_unsafe_setting_is_named(name):
 
 
 def test_dev_and_test_are_not_judged():
-    defaults = {"secret_key": None, "stripe_secret_key": SANDBOX_STRIPE_SECRET_KEY, "cookie_secure": False,
-                "sandbox_enabled": True}
+    defaults = {
+        "secret_key": None,
+        "stripe_secret_key": SANDBOX_STRIPE_SECRET_KEY,
+        "cookie_secure": False,
+        "sandbox_enabled": True,
+    }
     assert _settings(env="dev", **defaults).production_problems() == []
     assert _settings(env="test", **defaults).production_problems() == []
 
@@ -70,8 +97,9 @@ def _run(argv: list[str], env_overrides: dict[str, str], tmp_path) -> subprocess
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMPLAT_") or k.startswith("SMPLAT_TEST_")}
     env.update({**SAFE_ENV, **env_overrides, "DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}"})
     env = {k: v for k, v in env.items() if v != ""}
-    return subprocess.run(argv, cwd=tmp_path, env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        argv, cwd=tmp_path, env={**env, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True, timeout=180
+    )
 
 
 def _assert_refused(done: subprocess.CompletedProcess, process: str, expected: str, code: int, tmp_path) -> None:

@@ -104,8 +104,9 @@ async def test_the_refill_api_answers_429_once_a_customer_spends_the_limit(db_ur
     transport = httpx.ASGITransport(app=build_api())
 
     # when they post 5 refill requests over HTTP (for an item that is not theirs)
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test",
-                                 cookies={"smplat_session": cookie}) as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://shop.test", cookies={"smplat_session": cookie}
+    ) as client:
         answers = [await client.post("/api/order-items/999/refill", json={"reason": "dropped"}) for _ in range(5)]
 
     # then the first 3 reach the refill rules, the last 2 are refused with 429 and code throttled
@@ -155,7 +156,8 @@ def test_workers_share_counters_in_redis(sqlite_url, monkeypatch):
 
         # then a second worker (its own connection to the same Redis) sees the limit spent
         other_worker = MovingWindowRateLimiter(
-            storage_from_string(os.environ["SMPLAT_TEST_REDIS_URL"], key_prefix="smplat-rl"))
+            storage_from_string(os.environ["SMPLAT_TEST_REDIS_URL"], key_prefix="smplat-rl")
+        )
         item = rate_limits.rates("signin_ip")[0]
         assert other_worker.test(item, *rate_limits._identity("signin_ip", "203.0.113.99")) is False
         assert other_worker.test(item, *rate_limits._identity("signin_ip", "203.0.113.100")) is True

@@ -189,8 +189,9 @@ def test_a_password_change_ends_the_other_sessions_and_every_reset_link(db_url, 
 
     # when they change their password on this device
     with session_scope() as db:
-        accounts.change_password(db, user_id=user_id, current_password=PASSWORD, new_password="fresh-harbour-77",
-                                 keep_session_token=here)
+        accounts.change_password(
+            db, user_id=user_id, current_password=PASSWORD, new_password="fresh-harbour-77", keep_session_token=here
+        )
 
     # then this device stays signed in, the other is signed out, and the link no longer works
     with session_scope() as db:
@@ -204,8 +205,13 @@ def test_a_wrong_current_password_changes_nothing(db_url):
     user_id = make_user(CUSTOMER)
     here, other = session_cookie(user_id), session_cookie(user_id)
     with pytest.raises(AccountError) as err, session_scope() as db:
-        accounts.change_password(db, user_id=user_id, current_password="not-the-password-1",
-                                 new_password="fresh-harbour-77", keep_session_token=here)
+        accounts.change_password(
+            db,
+            user_id=user_id,
+            current_password="not-the-password-1",
+            new_password="fresh-harbour-77",
+            keep_session_token=here,
+        )
     assert err.value.field == "current_password"
     with session_scope() as db:
         assert accounts.resolve_session(db, other).id == user_id
@@ -219,8 +225,11 @@ async def test_an_idle_session_is_refused_by_every_guarded_handler(db_url, monke
     idle, fresh = session_cookie(user_id), session_cookie(user_id)
     long_ago = utcnow() - timedelta(hours=13)
     with session_scope() as db:
-        db.execute(update(UserSession).where(UserSession.token_hash == accounts.hash_token(idle))
-                   .values(last_seen_at=long_ago, created_at=long_ago))
+        db.execute(
+            update(UserSession)
+            .where(UserSession.token_hash == accounts.hash_token(idle))
+            .values(last_seen_at=long_ago, created_at=long_ago)
+        )
 
     # when each opens the orders page / then the idle one is sent to sign in, the fresh one is served
     state = await tab(idle, path="/account").get_state(AccountState)

@@ -16,6 +16,8 @@ pytestmark = pytest.mark.integration
 
 WRONG = "not-the-password-1"
 INVALID = "That email and password don't match an account."
+
+
 async def submit_sign_in(email: str, password: str, ip: str = "203.0.113.7") -> tuple[str, object]:
     """One sign-in form submission from a fresh tab; returns (message shown, handler result)."""
     form = await tab(ip=ip).get_state(AuthFormState)
@@ -41,8 +43,16 @@ async def test_33_wrong_passwords_are_refused_from_the_configured_threshold(db_u
     assert shown[7] == "Too many attempts. Try again in 15 minutes."
     # the 7 failures survived the rollback of their requests; refused tries write nothing
     assert count(LoginAttempt) == 7
-    assert count(LoginAttempt, LoginAttempt.succeeded.is_(False), LoginAttempt.kind == AttemptKind.PASSWORD.value,
-                  LoginAttempt.email == "victim@example.com", LoginAttempt.ip_address == "203.0.113.7") == 7
+    assert (
+        count(
+            LoginAttempt,
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.kind == AttemptKind.PASSWORD.value,
+            LoginAttempt.email == "victim@example.com",
+            LoginAttempt.ip_address == "203.0.113.7",
+        )
+        == 7
+    )
 
     # when the right password is tried while throttled
     message, result = await submit_sign_in("victim@example.com", PASSWORD)
@@ -83,8 +93,14 @@ async def test_the_window_passing_lets_the_right_password_in_again(db_url, monke
     make_user("patient@example.com")
     with session_scope() as db:
         for _ in range(5):
-            db.add(LoginAttempt(email="patient@example.com", ip_address="203.0.113.7", succeeded=False,
-                                created_at=utcnow() - timedelta(minutes=16)))
+            db.add(
+                LoginAttempt(
+                    email="patient@example.com",
+                    ip_address="203.0.113.7",
+                    succeeded=False,
+                    created_at=utcnow() - timedelta(minutes=16),
+                )
+            )
 
     # when the right password is submitted / then it is accepted
     message, result = await submit_sign_in("patient@example.com", PASSWORD)
@@ -104,16 +120,19 @@ async def test_totp_codes_are_throttled_by_the_same_mechanism(db_url, monkeypatc
     # when 3 wrong codes are recorded (each in its own transaction, the request rolls back)
     for _ in range(3):
         with pytest.raises(RuntimeError), session_scope() as db:
-            accounts.ensure_not_throttled(db, email="twofactor@example.com", ip_address="203.0.113.7",
-                                          kind=AttemptKind.TOTP)
-            accounts.record_attempt(db, email="twofactor@example.com", ip_address="203.0.113.7", succeeded=False,
-                                    kind=AttemptKind.TOTP)
+            accounts.ensure_not_throttled(
+                db, email="twofactor@example.com", ip_address="203.0.113.7", kind=AttemptKind.TOTP
+            )
+            accounts.record_attempt(
+                db, email="twofactor@example.com", ip_address="203.0.113.7", succeeded=False, kind=AttemptKind.TOTP
+            )
             raise RuntimeError("wrong code")
 
     # then the fourth is refused with THROTTLED, and password sign-in is not affected
     with pytest.raises(ServiceError) as err, session_scope() as db:
-        accounts.ensure_not_throttled(db, email="twofactor@example.com", ip_address="203.0.113.7",
-                                      kind=AttemptKind.TOTP)
+        accounts.ensure_not_throttled(
+            db, email="twofactor@example.com", ip_address="203.0.113.7", kind=AttemptKind.TOTP
+        )
     assert err.value.code == ErrorCode.THROTTLED and THROTTLED.match(err.value.message)
     assert count(LoginAttempt, LoginAttempt.kind == AttemptKind.TOTP.value) == 3
     message, result = await submit_sign_in("twofactor@example.com", PASSWORD)

@@ -16,8 +16,13 @@ from tests.catalog_factory import make_detail
 
 pytestmark = pytest.mark.unit
 
-START = {"options": {"package": ["1000"], "speed": ["standard"]}, "add_ons": [], "plan": None,
-         "fields": {"username": "@brand"}, "preset": "popular"}
+START = {
+    "options": {"package": ["1000"], "speed": ["standard"]},
+    "add_ons": [],
+    "plan": None,
+    "fields": {"username": "@brand"},
+    "preset": "popular",
+}
 
 
 def test_a_single_choice_group_takes_the_new_option_and_leaves_the_preset() -> None:
@@ -49,18 +54,42 @@ def test_a_typed_value_is_kept_as_typed_and_keeps_the_preset() -> None:
 @pytest.mark.parametrize(
     ("label", "change", "field", "message"),
     [
-        ("unknown option", lambda d, c: configurator.choose_option(d, c, "package", "999999"), "options",
-         "That option does not exist."),
-        ("option of another group", lambda d, c: configurator.choose_option(d, c, "speed", "1000"), "options",
-         "That option does not exist."),
-        ("unknown add-on", lambda d, c: configurator.toggle_add_on(d, c, "free-money"), "add_ons",
-         "That add-on does not exist."),
-        ("unknown plan", lambda d, c: configurator.choose_plan(d, c, "lifetime-free"), "plan",
-         "That plan does not exist."),
-        ("unknown field", lambda d, c: configurator.set_field(d, c, "price_minor", "1"), "fields",
-         "That detail is not asked for this service."),
-        ("unknown preset", lambda d, c: configurator.apply_preset(d, c, "free"), "preset",
-         "That preset is not offered for this service."),
+        (
+            "unknown option",
+            lambda d, c: configurator.choose_option(d, c, "package", "999999"),
+            "options",
+            "That option does not exist.",
+        ),
+        (
+            "option of another group",
+            lambda d, c: configurator.choose_option(d, c, "speed", "1000"),
+            "options",
+            "That option does not exist.",
+        ),
+        (
+            "unknown add-on",
+            lambda d, c: configurator.toggle_add_on(d, c, "free-money"),
+            "add_ons",
+            "That add-on does not exist.",
+        ),
+        (
+            "unknown plan",
+            lambda d, c: configurator.choose_plan(d, c, "lifetime-free"),
+            "plan",
+            "That plan does not exist.",
+        ),
+        (
+            "unknown field",
+            lambda d, c: configurator.set_field(d, c, "price_minor", "1"),
+            "fields",
+            "That detail is not asked for this service.",
+        ),
+        (
+            "unknown preset",
+            lambda d, c: configurator.apply_preset(d, c, "free"),
+            "preset",
+            "That preset is not offered for this service.",
+        ),
     ],
 )
 def test_what_the_product_does_not_offer_is_refused_with_a_code(label, change, field, message) -> None:
@@ -74,11 +103,21 @@ def test_what_the_product_does_not_offer_is_refused_with_a_code(label, change, f
 
 def test_a_preset_replaces_the_choices_and_keeps_typed_values_it_does_not_set() -> None:
     detail = make_detail()
-    edited = {"options": {"package": ["2500"], "speed": ["gradual"]}, "add_ons": ["priority"], "plan": None,
-              "fields": {"username": "@brand", "drip_days": "5"}, "preset": None}
+    edited = {
+        "options": {"package": ["2500"], "speed": ["gradual"]},
+        "add_ons": ["priority"],
+        "plan": None,
+        "fields": {"username": "@brand", "drip_days": "5"},
+        "preset": None,
+    }
     result = configurator.apply_preset(detail, edited, "popular")
-    assert result == {"options": {"package": ["1000"], "speed": ["standard"]}, "add_ons": [], "plan": None,
-                      "fields": {"username": "@brand", "drip_days": "5"}, "preset": "popular"}
+    assert result == {
+        "options": {"package": ["1000"], "speed": ["standard"]},
+        "add_ons": [],
+        "plan": None,
+        "fields": {"username": "@brand", "drip_days": "5"},
+        "preset": "popular",
+    }
 
 
 def test_a_presets_own_typed_values_win_over_the_customers() -> None:
@@ -105,4 +144,7 @@ def test_clearing_a_preset_keeps_its_choices_and_says_which_it_was() -> None:
 def test_an_invalid_configuration_is_a_coded_service_error() -> None:
     error = ConfigurationInvalid({"fields.drip_days": "Days must be a whole number, e.g. 3."})
     assert isinstance(error, ServiceError) and isinstance(error, ValueError)
-    assert (error.code, error.errors) == (ErrorCode.INVALID, {"fields.drip_days": "Days must be a whole number, e.g. 3."})
+    assert (error.code, error.errors) == (
+        ErrorCode.INVALID,
+        {"fields.drip_days": "Days must be a whole number, e.g. 3."},
+    )

@@ -7,8 +7,14 @@ pytestmark = pytest.mark.unit
 
 @pytest.mark.parametrize(
     ("value", "analytics", "chosen"),
-    [("all", True, True), ("essential", False, True), (None, False, False), ("", False, False),
-     ("ALL", False, False), ("all; other=1", False, False)],
+    [
+        ("all", True, True),
+        ("essential", False, True),
+        (None, False, False),
+        ("", False, False),
+        ("ALL", False, False),
+        ("all; other=1", False, False),
+    ],
     ids=["all", "essential", "unset", "empty", "wrong-case", "tampered"],
 )
 def test_only_an_explicit_yes_allows_analytics(value, analytics, chosen):

@@ -20,8 +20,10 @@ def test_lines_become_items_and_back():
     items = parse_items(FAQ, text)
 
     # then each line is one item with trimmed parts, and the text round-trips
-    assert items == [{"question": "Do you need my password?", "answer": "No, never."},
-                     {"question": "How fast?", "answer": "Within the hour."}]
+    assert items == [
+        {"question": "Do you need my password?", "answer": "No, never."},
+        {"question": "How fast?", "answer": "Within the hour."},
+    ]
     assert items_to_text(FAQ, items) == "Do you need my password? | No, never.\nHow fast? | Within the hour."
 
 
@@ -61,11 +63,15 @@ def test_every_broken_rule_is_reported_at_once():
 def test_a_valid_block_is_trimmed():
     data = validate(METRICS, title=" What you can count on ", items_text="3 | platforms")
     assert (data.title, data.subtitle, data.body, data.items) == (
-        "What you can count on", "", "", [{"value": "3", "label": "platforms"}])
+        "What you can count on",
+        "",
+        "",
+        [{"value": "3", "label": "platforms"}],
+    )
 
 
 def test_unknown_block_is_named():
-    with pytest.raises(content.UnknownBlock, match="'home.nope'"):
+    with pytest.raises(content.UnknownBlock, match=r"'home\.nope'"):
         get_spec("home.nope")
 
 
@@ -75,8 +81,9 @@ def test_every_default_passes_its_own_rules(spec):
     view = content.default_view(spec)
 
     # when it is validated as if an admin had typed it
-    data = validate(spec, title=view.title, subtitle=view.subtitle, body=view.body,
-                    items_text=items_to_text(spec, view.items))
+    data = validate(
+        spec, title=view.title, subtitle=view.subtitle, body=view.body, items_text=items_to_text(spec, view.items)
+    )
 
     # then it is accepted unchanged, with the brand name filled in
     assert data.items == view.items

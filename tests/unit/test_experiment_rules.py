@@ -10,7 +10,9 @@ from smplat.services.errors import ErrorCode, ServiceError
 
 def test_variants_are_parsed_in_order_with_their_numbers():
     assert experiments.parse_variants(" control:List price:10000:1, lower : Ten off : 9000 : 3 ") == [
-        ("control", "List price", 10000, 1), ("lower", "Ten off", 9000, 3)]
+        ("control", "List price", 10000, 1),
+        ("lower", "Ten off", 9000, 3),
+    ]
 
 
 @pytest.mark.parametrize("text", ["control, lower", "a:A:10000", "a:A:ten:1, b:B:9000:1", "a:A:1:2:3", ""])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -41,15 +41,15 @@ def test_utc_datetime_refuses_naive(memory_engine: sa.Engine) -> None:
 @pytest.mark.parametrize(
     ("written", "expected"),
     [
-        pytest.param(datetime(2025, 3, 30, 1, 30, tzinfo=timezone.utc), datetime(2025, 3, 30, 1, 30, tzinfo=timezone.utc), id="utc"),
+        pytest.param(datetime(2025, 3, 30, 1, 30, tzinfo=UTC), datetime(2025, 3, 30, 1, 30, tzinfo=UTC), id="utc"),
         pytest.param(
             datetime(2025, 3, 30, 3, 30, tzinfo=timezone(timedelta(hours=2))),
-            datetime(2025, 3, 30, 1, 30, tzinfo=timezone.utc),
+            datetime(2025, 3, 30, 1, 30, tzinfo=UTC),
             id="cest-converted",
         ),
         pytest.param(
             datetime(2025, 1, 1, 0, 0, 0, 123456, tzinfo=timezone(timedelta(hours=-5))),
-            datetime(2025, 1, 1, 5, 0, 0, 123456, tzinfo=timezone.utc),
+            datetime(2025, 1, 1, 5, 0, 0, 123456, tzinfo=UTC),
             id="microseconds-kept",
         ),
     ],
@@ -62,7 +62,7 @@ def test_utc_datetime_round_trip_on_sqlite(memory_engine: sa.Engine, written: da
 
     # then it comes back aware, in UTC, the same instant
     assert stored == expected
-    assert stored.tzinfo == timezone.utc
+    assert stored.tzinfo == UTC
 
 
 def _order_item(session: Session) -> OrderItem:
@@ -74,8 +74,12 @@ def _order_item(session: Session) -> OrderItem:
     session.add_all([product, order])
     session.flush()
     item = OrderItem(
-        order_id=order.id, product_id=product.id, product_title=product.title, unit_price_minor=1200,
-        total_minor=1200, snapshot={"product": {"slug": product.slug}, "price_breakdown": {"total_minor": 1200}},
+        order_id=order.id,
+        product_id=product.id,
+        product_title=product.title,
+        unit_price_minor=1200,
+        total_minor=1200,
+        snapshot={"product": {"slug": product.slug}, "price_breakdown": {"total_minor": 1200}},
     )
     session.add(item)
     session.commit()

@@ -19,8 +19,12 @@ pytestmark = pytest.mark.unit
 
 
 def config(**overrides) -> dict:
-    base = {"options": {"package": "1000", "speed": "standard"}, "add_ons": [], "plan": None,
-            "fields": {"username": "@brand"}}
+    base = {
+        "options": {"package": "1000", "speed": "standard"},
+        "add_ons": [],
+        "plan": None,
+        "fields": {"username": "@brand"},
+    }
     base.update(overrides)
     return base
 
@@ -37,7 +41,13 @@ def config(**overrides) -> dict:
         ("flat add-on", {"add_ons": ["priority"]}, 1, 1490, 1490),
         ("percentage add-on 15% of 1200", {"add_ons": ["refill"]}, 1, 1380, 1380),
         ("service override adds its amount", {"add_ons": ["premium"]}, 1, 1690, 1690),
-        ("percentage is of the configured price, not of other add-ons", {"add_ons": ["priority", "refill"]}, 1, 1670, 1670),
+        (
+            "percentage is of the configured price, not of other add-ons",
+            {"add_ons": ["priority", "refill"]},
+            1,
+            1670,
+            1670,
+        ),
         ("add-on order does not matter", {"add_ons": ["refill", "priority"]}, 1, 1670, 1670),
         ("quantity multiplies the unit", {"add_ons": ["refill"]}, 3, 1380, 4140),
     ],
@@ -51,8 +61,9 @@ def test_prices_every_mode(label: str, overrides: dict, quantity: int, unit: int
 
 def test_breakdown_lists_every_part_and_sums_to_the_unit_price() -> None:
     # given express speed, a flat and a percentage add-on
-    quote = pricing.quote(make_detail(), config(options={"package": "2500", "speed": "express"},
-                                                add_ons=["priority", "refill"]))
+    quote = pricing.quote(
+        make_detail(), config(options={"package": "2500", "speed": "express"}, add_ons=["priority", "refill"])
+    )
     # then the breakdown names each part, and adds up
     assert quote.breakdown_dicts() == [
         {"kind": "base", "label": "Base price", "amount_minor": 1200},
@@ -107,24 +118,54 @@ def test_currencies_with_different_minor_units(label: str, currency: str, base: 
 
 
 def test_one_time_plan_replaces_the_base_price() -> None:
-    plans = [ProductPlan(id=500, product_id=1, key="one-time", name="Single month", billing="one_time", price_minor=3400),
-             ProductPlan(id=501, product_id=1, key="monthly", name="Monthly", billing="subscription", interval="month",
-                         interval_count=1, price_minor=2900)]
+    plans = [
+        ProductPlan(id=500, product_id=1, key="one-time", name="Single month", billing="one_time", price_minor=3400),
+        ProductPlan(
+            id=501,
+            product_id=1,
+            key="monthly",
+            name="Monthly",
+            billing="subscription",
+            interval="month",
+            interval_count=1,
+            price_minor=2900,
+        ),
+    ]
     quote = pricing.quote(make_detail(plans=plans), config(plan="one-time", add_ons=["refill"]))
     assert (quote.unit_price_minor, quote.billing, quote.interval) == (3400 + 510, "one_time", None)
 
 
 def test_subscription_plan_is_billed_per_interval() -> None:
-    plans = [ProductPlan(id=501, product_id=1, key="monthly", name="Monthly", billing="subscription", interval="month",
-                         interval_count=1, price_minor=2900)]
-    quote = pricing.quote(make_detail(plans=plans), config(plan="monthly", options={"package": "2500", "speed": "standard"}))
-    assert (quote.unit_price_minor, quote.billing, quote.interval, quote.interval_count) == (4600, "subscription", "month", 1)
+    plans = [
+        ProductPlan(
+            id=501,
+            product_id=1,
+            key="monthly",
+            name="Monthly",
+            billing="subscription",
+            interval="month",
+            interval_count=1,
+            price_minor=2900,
+        )
+    ]
+    quote = pricing.quote(
+        make_detail(plans=plans), config(plan="monthly", options={"package": "2500", "speed": "standard"})
+    )
+    assert (quote.unit_price_minor, quote.billing, quote.interval, quote.interval_count) == (
+        4600,
+        "subscription",
+        "month",
+        1,
+    )
     assert quote.breakdown[0].as_dict() == {"kind": "plan", "label": "Monthly", "amount_minor": 2900}
 
 
 def test_plan_in_another_currency_is_a_catalog_error() -> None:
-    plans = [ProductPlan(id=501, product_id=1, key="monthly", name="Monthly", billing="one_time", price_minor=2900,
-                         currency="USD")]
+    plans = [
+        ProductPlan(
+            id=501, product_id=1, key="monthly", name="Monthly", billing="one_time", price_minor=2900, currency="USD"
+        )
+    ]
     with pytest.raises(pricing.PricingError):
         pricing.quote(make_detail(plans=plans), config(plan="monthly"))
 
@@ -145,8 +186,9 @@ def test_control_variant_changes_nothing() -> None:
 
 
 def test_multi_choice_group_adds_every_chosen_option() -> None:
-    quote = pricing.quote(make_detail(multi=True), config(options={"package": "1000", "speed": "standard",
-                                                                   "targeting": ["eu", "us"]}))
+    quote = pricing.quote(
+        make_detail(multi=True), config(options={"package": "1000", "speed": "standard", "targeting": ["eu", "us"]})
+    )
     assert quote.unit_price_minor == 1200 + 150 + 250
 
 
@@ -156,20 +198,46 @@ def test_multi_choice_group_adds_every_chosen_option() -> None:
 @pytest.mark.parametrize(
     ("label", "overrides", "quantity", "errors"),
     [
-        ("unknown option key", {"options": {"package": "999999", "speed": "standard"}}, 1,
-         {"options.package": "'999999' is not a package size of this product."}),
-        ("unknown group", {"options": {"package": "1000", "speed": "standard", "colour": "red"}}, 1,
-         {"options.colour": "This product has no such choice."}),
-        ("two options in a single-choice group", {"options": {"package": ["1000", "2500"], "speed": "standard"}}, 1,
-         {"options.package": "Choose one package size."}),
+        (
+            "unknown option key",
+            {"options": {"package": "999999", "speed": "standard"}},
+            1,
+            {"options.package": "'999999' is not a package size of this product."},
+        ),
+        (
+            "unknown group",
+            {"options": {"package": "1000", "speed": "standard", "colour": "red"}},
+            1,
+            {"options.colour": "This product has no such choice."},
+        ),
+        (
+            "two options in a single-choice group",
+            {"options": {"package": ["1000", "2500"], "speed": "standard"}},
+            1,
+            {"options.package": "Choose one package size."},
+        ),
         ("required group missing", {"options": {"package": "1000"}}, 1, {"options.speed": "Choose a delivery speed."}),
-        ("unknown add-on", {"add_ons": ["free-money"]}, 1, {"add_ons": "'free-money' is not an add-on of this product."}),
+        (
+            "unknown add-on",
+            {"add_ons": ["free-money"]},
+            1,
+            {"add_ons": "'free-money' is not an add-on of this product."},
+        ),
         ("unknown plan", {"plan": "lifetime"}, 1, {"plan": "This plan is not available for this product."}),
         ("unknown preset", {"preset": "secret"}, 1, {"preset": "This preset does not exist for this product."}),
-        ("unknown field", {"fields": {"username": "@brand", "price": "0"}}, 1, {"fields.price": "This product has no such field."}),
+        (
+            "unknown field",
+            {"fields": {"username": "@brand", "price": "0"}},
+            1,
+            {"fields.price": "This product has no such field."},
+        ),
         ("required field empty", {"fields": {}}, 1, {"fields.username": "Instagram username is required."}),
-        ("regex fails", {"fields": {"username": "bad handle!"}}, 1,
-         {"fields.username": "Use 1–30 letters, numbers, dots or underscores."}),
+        (
+            "regex fails",
+            {"fields": {"username": "bad handle!"}},
+            1,
+            {"fields.username": "Use 1–30 letters, numbers, dots or underscores."},
+        ),
         ("quantity zero", {}, 0, {"quantity": "Choose a quantity from 1 to 100."}),
         ("quantity too large", {}, 101, {"quantity": "Choose a quantity from 1 to 100."}),
     ],
@@ -184,12 +252,28 @@ def test_invalid_configurations_are_refused(label: str, overrides: dict, quantit
     ("label", "raw", "errors"),
     [
         ("not an object", "package=1000", {"configuration": "must be an object"}),
-        ("a price smuggled in", {"options": {}, "unit_price_minor": 1}, {"configuration": "unknown part: unit_price_minor"}),
+        (
+            "a price smuggled in",
+            {"options": {}, "unit_price_minor": 1},
+            {"configuration": "unknown part: unit_price_minor"},
+        ),
         ("options not a mapping", {"options": ["1000"]}, {"options": "must map option groups to option keys"}),
-        ("option id as a number", {"options": {"package": 100}}, {"options.package": "must be an option key or a list of option keys"}),
+        (
+            "option id as a number",
+            {"options": {"package": 100}},
+            {"options.package": "must be an option key or a list of option keys"},
+        ),
         ("add-ons not a list", {"add_ons": "priority"}, {"add_ons": "must be a list of add-on keys"}),
-        ("field value an object", {"fields": {"username": {"$ne": ""}}}, {"fields.username": "must be text or a number"}),
-        ("field value too long", {"fields": {"username": "a" * 2001}}, {"fields.username": "must be at most 2000 characters"}),
+        (
+            "field value an object",
+            {"fields": {"username": {"$ne": ""}}},
+            {"fields.username": "must be text or a number"},
+        ),
+        (
+            "field value too long",
+            {"fields": {"username": "a" * 2001}},
+            {"fields.username": "must be at most 2000 characters"},
+        ),
     ],
 )
 def test_tampered_shapes_are_refused(label: str, raw, errors: dict) -> None:
@@ -220,15 +304,19 @@ def test_quantity_must_be_an_integer() -> None:
 )
 def test_integer_field_refuses_what_is_not_a_whole_number_in_range(label: str, value: str, error: str) -> None:
     with pytest.raises(ConfigurationInvalid) as excinfo:
-        pricing.quote(make_detail(), config(options={"package": "1000", "speed": "gradual"},
-                                            fields={"username": "@brand", "drip_days": value}))
+        pricing.quote(
+            make_detail(),
+            config(options={"package": "1000", "speed": "gradual"}, fields={"username": "@brand", "drip_days": value}),
+        )
     assert excinfo.value.errors == {"fields.drip_days": error}
 
 
 @pytest.mark.parametrize(("typed", "stored"), [("5", "5"), (" 05 ", "5"), ("+7", "7")])
 def test_integer_field_is_stored_in_its_canonical_form(typed: str, stored: str) -> None:
-    quote = pricing.quote(make_detail(), config(options={"package": "1000", "speed": "gradual"},
-                                                fields={"username": "@brand", "drip_days": typed}))
+    quote = pricing.quote(
+        make_detail(),
+        config(options={"package": "1000", "speed": "gradual"}, fields={"username": "@brand", "drip_days": typed}),
+    )
     assert quote.configuration.fields == {"username": "@brand", "drip_days": stored}
 
 
@@ -249,16 +337,36 @@ def test_integer_field_without_a_maximum_is_still_bounded() -> None:
     ],
 )
 def test_number_field_ranges(label: str, value: str, error: str) -> None:
-    extra = [ProductCustomField(id=306, product_id=1, key="budget", label="Budget", field_type="number",
-                                required=True, min_value=Decimal("1"), max_value=Decimal("10"))]
+    extra = [
+        ProductCustomField(
+            id=306,
+            product_id=1,
+            key="budget",
+            label="Budget",
+            field_type="number",
+            required=True,
+            min_value=Decimal("1"),
+            max_value=Decimal("10"),
+        )
+    ]
     with pytest.raises(ConfigurationInvalid) as excinfo:
         pricing.quote(make_detail(extra_fields=extra), config(fields={"username": "@b", "budget": value}))
     assert excinfo.value.errors == {"fields.budget": error}
 
 
 def test_number_field_keeps_a_decimal() -> None:
-    extra = [ProductCustomField(id=306, product_id=1, key="budget", label="Budget", field_type="number",
-                                required=True, min_value=Decimal("1"), max_value=Decimal("10"))]
+    extra = [
+        ProductCustomField(
+            id=306,
+            product_id=1,
+            key="budget",
+            label="Budget",
+            field_type="number",
+            required=True,
+            min_value=Decimal("1"),
+            max_value=Decimal("10"),
+        )
+    ]
     quote = pricing.quote(make_detail(extra_fields=extra), config(fields={"username": "@b", "budget": "2.5"}))
     assert quote.configuration.fields == {"username": "@b", "budget": "2.5"}
 
@@ -276,13 +384,19 @@ def test_hidden_field_is_neither_required_nor_kept() -> None:
 
 
 def test_url_and_email_fields() -> None:
-    extra = [ProductCustomField(id=302, product_id=1, key="post", label="Post link", field_type="url", required=True),
-             ProductCustomField(id=303, product_id=1, key="contact", label="Contact", field_type="email", required=False)]
+    extra = [
+        ProductCustomField(id=302, product_id=1, key="post", label="Post link", field_type="url", required=True),
+        ProductCustomField(id=303, product_id=1, key="contact", label="Contact", field_type="email", required=False),
+    ]
     with pytest.raises(ConfigurationInvalid) as excinfo:
-        pricing.quote(make_detail(extra_fields=extra), config(fields={"username": "@b", "post": "javascript:alert(1)",
-                                                                      "contact": "nope"}))
-    assert excinfo.value.errors == {"fields.post": "Post link must be a link starting with https://.",
-                                    "fields.contact": "Contact must be an email address."}
+        pricing.quote(
+            make_detail(extra_fields=extra),
+            config(fields={"username": "@b", "post": "javascript:alert(1)", "contact": "nope"}),
+        )
+    assert excinfo.value.errors == {
+        "fields.post": "Post link must be a link starting with https://.",
+        "fields.contact": "Contact must be an email address.",
+    }
 
 
 def test_preset_configuration_validates() -> None:
@@ -311,12 +425,24 @@ CFG = Configuration(options={"speed": ["gradual"], "style": ["custom"]}, add_ons
         ("plan unmet", {"conditions": [{"plan": "one-time"}]}, "storefront", False),
         ("channel met", {"conditions": [{"channel": ["api", "storefront"]}]}, "storefront", True),
         ("channel unmet", {"conditions": [{"channel": ["api"]}]}, "storefront", False),
-        ("all: one unmet", {"match": "all", "conditions": [{"option": "speed:gradual"}, {"plan": "one-time"}]},
-         "storefront", False),
-        ("any: one met", {"match": "any", "conditions": [{"option": "speed:express"}, {"plan": "monthly"}]},
-         "storefront", True),
-        ("any: none met", {"match": "any", "conditions": [{"option": "speed:express"}, {"plan": "one-time"}]},
-         "storefront", False),
+        (
+            "all: one unmet",
+            {"match": "all", "conditions": [{"option": "speed:gradual"}, {"plan": "one-time"}]},
+            "storefront",
+            False,
+        ),
+        (
+            "any: one met",
+            {"match": "any", "conditions": [{"option": "speed:express"}, {"plan": "monthly"}]},
+            "storefront",
+            True,
+        ),
+        (
+            "any: none met",
+            {"match": "any", "conditions": [{"option": "speed:express"}, {"plan": "one-time"}]},
+            "storefront",
+            False,
+        ),
         ("unknown condition kind hides", {"conditions": [{"weather": "sunny"}]}, "storefront", False),
         ("malformed condition hides", {"conditions": ["speed:gradual"]}, "storefront", False),
     ],
@@ -326,8 +452,16 @@ def test_visibility_rules(label: str, rules: dict, channel: str, visible: bool) 
 
 
 def test_field_visible_on_a_channel_only_is_required_there() -> None:
-    extra = [ProductCustomField(id=304, product_id=1, key="api_ref", label="Reference", required=True,
-                                visibility_rules={"conditions": [{"channel": ["api"]}]})]
+    extra = [
+        ProductCustomField(
+            id=304,
+            product_id=1,
+            key="api_ref",
+            label="Reference",
+            required=True,
+            visibility_rules={"conditions": [{"channel": ["api"]}]},
+        )
+    ]
     detail = make_detail(extra_fields=extra)
     assert pricing.quote(detail, config(), channel="storefront").configuration.fields == {"username": "@brand"}
     with pytest.raises(ConfigurationInvalid) as excinfo:
@@ -342,8 +476,12 @@ def test_delivery_estimate_and_calculator_follow_the_configuration() -> None:
     detail = make_detail()
     standard = pricing.validate(detail, pricing.normalize(config()))
     express = pricing.validate(detail, pricing.normalize(config(options={"package": "1000", "speed": "express"})))
-    gradual = pricing.validate(detail, pricing.normalize(config(options={"package": "1000", "speed": "gradual"},
-                                                                 fields={"username": "@b", "drip_days": "5"})))
+    gradual = pricing.validate(
+        detail,
+        pricing.normalize(
+            config(options={"package": "1000", "speed": "gradual"}, fields={"username": "@b", "drip_days": "5"})
+        ),
+    )
     assert [pricing.delivery_estimate_hours(detail, c) for c in (standard, express, gradual)] == [48, 24, 120]
     assert pricing.calculator_text(detail, standard) == "about 500 followers a day over 2 day(s)"
     assert pricing.calculator_text(detail, gradual) == "about 200 followers a day over 5 day(s)"
@@ -352,8 +490,9 @@ def test_delivery_estimate_and_calculator_follow_the_configuration() -> None:
 def test_receipt_names_what_is_bought_then_add_ons_then_the_total() -> None:
     # given 2,500 followers, express, a flat and a percentage add-on, two packages
     detail = make_detail()
-    quote = pricing.quote(detail, config(options={"package": "2500", "speed": "express"},
-                                         add_ons=["priority", "refill"]), quantity=2)
+    quote = pricing.quote(
+        detail, config(options={"package": "2500", "speed": "express"}, add_ons=["priority", "refill"]), quantity=2
+    )
     # when shown to the customer
     rows = pricing.format_breakdown(quote, detail)
     # then the package reads as one line at its price, then each add-on, then the total
@@ -407,8 +546,9 @@ def test_delivery_estimate_and_delivery_spec_follow_one_drip_feed_rule(label, sp
 def test_the_drip_feed_rule_reads_a_value_its_field_refuses_as_the_default(typed: str) -> None:
     # given the product page while the customer is still typing (not validated yet)
     detail = make_detail()
-    unvalidated = pricing.normalize(config(options={"package": "1000", "speed": "gradual"},
-                                           fields={"username": "@brand", "drip_days": typed}))
+    unvalidated = pricing.normalize(
+        config(options={"package": "1000", "speed": "gradual"}, fields={"username": "@brand", "drip_days": typed})
+    )
     # then the estimate shows the default days instead of failing or inventing a number
     assert pricing.drip_feed(detail, unvalidated) == pricing.DripFeed(days=3)
     assert pricing.delivery_estimate_hours(detail, unvalidated) == 72

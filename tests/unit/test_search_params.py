@@ -11,8 +11,10 @@ pytestmark = pytest.mark.unit
     ("query", "expected"),
     [
         ({}, SearchParams("", "", "popular", 1)),
-        ({"q": "  TikTok   likes ", "category": "TikTok", "sort": "price_asc", "page": "3"},
-         SearchParams("TikTok likes", "tiktok", "price_asc", 3)),
+        (
+            {"q": "  TikTok   likes ", "category": "TikTok", "sort": "price_asc", "page": "3"},
+            SearchParams("TikTok likes", "tiktok", "price_asc", 3),
+        ),
         ({"q": "x" * 150}, SearchParams("x" * 100, "", "popular", 1)),
         ({"category": "../etc", "sort": "drop table", "page": "two"}, SearchParams("", "", "popular", 1)),
         ({"page": "-4"}, SearchParams("", "", "popular", 1)),

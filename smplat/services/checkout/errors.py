@@ -14,6 +14,12 @@ class CheckoutError(ServiceError):
 
     default_code = ErrorCode.INVALID
 
-    def __init__(self, message: str, errors: dict[str, str] | None = None, *, code: ErrorCode | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        errors: dict[str, str] | None = None,
+        *,
+        code: ErrorCode | None = None,
+        field: str | None = None,
+    ) -> None:
         super().__init__(message, code=code, field=field, errors=errors)

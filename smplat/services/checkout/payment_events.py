@@ -33,9 +33,16 @@ from smplat.models.payments import (
 from smplat.services import counters
 from smplat.services.checkout import placement, refunds, subscriptions
 
-HANDLED_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded",
-                  "checkout.session.async_payment_failed", "checkout.session.expired", "invoice.paid",
-                  "customer.subscription.updated", "customer.subscription.deleted", "charge.refunded")
+HANDLED_EVENTS = (
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+    "invoice.paid",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "charge.refunded",
+)
 
 # a claim older than this belongs to a worker that died mid-way; handling is idempotent
 CLAIM_TIMEOUT = timedelta(minutes=5)
@@ -57,9 +64,16 @@ def claim_event(session: Session, event: dict[str, Any], now: datetime | None = 
     """Record the event once by its id and claim it for this worker, if nobody else has it."""
     now = now or utcnow()
     counters.increment(session, counters.WEBHOOKS_RECEIVED)
-    row = WebhookEvent(source="stripe", external_id=str(event.get("id", ""))[:255],
-                       event_type=str(event.get("type", ""))[:100], payload=event, signature_ok=True,
-                       status=WebhookStatus.PROCESSING.value, attempts=1, claimed_at=now)
+    row = WebhookEvent(
+        source="stripe",
+        external_id=str(event.get("id", ""))[:255],
+        event_type=str(event.get("type", ""))[:100],
+        payload=event,
+        signature_ok=True,
+        status=WebhookStatus.PROCESSING.value,
+        attempts=1,
+        claimed_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(row)
@@ -67,14 +81,19 @@ def claim_event(session: Session, event: dict[str, Any], now: datetime | None = 
         return Claim(row.id, "claimed")
     except IntegrityError:
         pass
-    existing_id = session.execute(select(WebhookEvent.id).where(
-        WebhookEvent.source == "stripe", WebhookEvent.external_id == row.external_id)).scalar_one()
-    claimable = or_(WebhookEvent.status.in_([WebhookStatus.RECEIVED.value, WebhookStatus.FAILED.value]),
-                    and_(WebhookEvent.status == WebhookStatus.PROCESSING.value,
-                         WebhookEvent.claimed_at < now - CLAIM_TIMEOUT))
-    taken = session.execute(update(WebhookEvent).where(WebhookEvent.id == existing_id, claimable).values(
-        status=WebhookStatus.PROCESSING.value, claimed_at=now, attempts=WebhookEvent.attempts + 1)
-        .execution_options(synchronize_session=False)).rowcount
+    existing_id = session.execute(
+        select(WebhookEvent.id).where(WebhookEvent.source == "stripe", WebhookEvent.external_id == row.external_id)
+    ).scalar_one()
+    claimable = or_(
+        WebhookEvent.status.in_([WebhookStatus.RECEIVED.value, WebhookStatus.FAILED.value]),
+        and_(WebhookEvent.status == WebhookStatus.PROCESSING.value, WebhookEvent.claimed_at < now - CLAIM_TIMEOUT),
+    )
+    taken = session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == existing_id, claimable)
+        .values(status=WebhookStatus.PROCESSING.value, claimed_at=now, attempts=WebhookEvent.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if taken == 1:
         return Claim(existing_id, "claimed")
     status = session.execute(select(WebhookEvent.status).where(WebhookEvent.id == existing_id)).scalar_one()
@@ -118,8 +137,11 @@ def _finish(row: WebhookEvent, status: WebhookStatus) -> None:
 
 def release_failed(session: Session, row_id: int, error: BaseException) -> None:
     """Handling raised: keep the event as failed (claimable again) with the reason."""
-    session.execute(update(WebhookEvent).where(WebhookEvent.id == row_id).values(
-        status=WebhookStatus.FAILED.value, error=f"{type(error).__name__}: {error}"[:2000]))
+    session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == row_id)
+        .values(status=WebhookStatus.FAILED.value, error=f"{type(error).__name__}: {error}"[:2000])
+    )
     counters.increment(session, counters.WEBHOOKS_FAILED)
 
 
@@ -137,19 +159,35 @@ def invoice_paid(session: Session, obj: dict[str, Any], webhook_event_id: int | 
     if obj.get("billing_reason") == "subscription_create":
         return None  # the first invoice is the checkout's own charge, recorded at fulfilment
     subscription = subscriptions.upsert_subscription(
-        session, {"id": obj.get("subscription"), "customer": obj.get("customer"),
-                  "metadata": (obj.get("subscription_details") or {}).get("metadata")})
-    payment = Payment(order_id=subscription.order_id if subscription else None,
-                      kind=PaymentKind.SUBSCRIPTION_INVOICE.value, stripe_invoice_id=obj.get("id"),
-                      stripe_subscription_id=obj.get("subscription"), stripe_payment_intent_id=obj.get("payment_intent"),
-                      amount_minor=int(obj.get("amount_paid") or 0), currency=str(obj.get("currency", "eur")).upper(),
-                      status=PaymentRowStatus.SUCCEEDED.value)
+        session,
+        {
+            "id": obj.get("subscription"),
+            "customer": obj.get("customer"),
+            "metadata": (obj.get("subscription_details") or {}).get("metadata"),
+        },
+    )
+    payment = Payment(
+        order_id=subscription.order_id if subscription else None,
+        kind=PaymentKind.SUBSCRIPTION_INVOICE.value,
+        stripe_invoice_id=obj.get("id"),
+        stripe_subscription_id=obj.get("subscription"),
+        stripe_payment_intent_id=obj.get("payment_intent"),
+        amount_minor=int(obj.get("amount_paid") or 0),
+        currency=str(obj.get("currency", "eur")).upper(),
+        status=PaymentRowStatus.SUCCEEDED.value,
+    )
     try:
         with session.begin_nested():
             session.add(payment)
             session.flush()
-            session.add(PaymentEvent(payment_id=payment.id, webhook_event_id=webhook_event_id, kind="invoice_paid",
-                                     data={"billing_reason": obj.get("billing_reason")}))
+            session.add(
+                PaymentEvent(
+                    payment_id=payment.id,
+                    webhook_event_id=webhook_event_id,
+                    kind="invoice_paid",
+                    data={"billing_reason": obj.get("billing_reason")},
+                )
+            )
             session.flush()
     except IntegrityError:
         return session.execute(select(Payment).where(Payment.stripe_invoice_id == obj.get("id"))).scalars().one()

@@ -49,10 +49,15 @@ def delivery_spec(line_detail: Any, quote: pricing.Quote) -> DeliverySpec:
     runs, interval = (drip.runs, drip.interval_minutes) if drip is not None else (None, None)
     comments = [c.strip() for c in fields.get("custom_comments", "").splitlines() if c.strip()]
     return DeliverySpec(
-        link=link or product.slug, quantity=quote.service_units * quote.quantity, channel=product.platform,
-        dripfeed_runs=runs, dripfeed_interval_minutes=interval, comments=comments,
+        link=link or product.slug,
+        quantity=quote.service_units * quote.quantity,
+        channel=product.platform,
+        dripfeed_runs=runs,
+        dripfeed_interval_minutes=interval,
+        comments=comments,
         option_keys={k: list(v) for k, v in quote.configuration.options.items()},
-        add_on_keys=list(quote.configuration.add_ons), plan_key=quote.configuration.plan or "",
+        add_on_keys=list(quote.configuration.add_ons),
+        plan_key=quote.configuration.plan or "",
     )
 
 
@@ -60,13 +65,20 @@ def line_record(detail: Any, quote: pricing.Quote) -> dict[str, Any]:
     """One priced line as frozen on the checkout session (the order is built from these)."""
     product = detail.product
     return {
-        "product_id": product.id, "product_slug": product.slug, "product_title": product.title,
-        "unit_label": product.unit_label, "platform": product.platform,
+        "product_id": product.id,
+        "product_slug": product.slug,
+        "product_title": product.title,
+        "unit_label": product.unit_label,
+        "platform": product.platform,
         "summary": pricing.summary(detail, quote.configuration),
-        "configuration": quote.configuration.as_dict(), "quantity": quote.quantity,
-        "unit_price_minor": quote.unit_price_minor, "total_minor": quote.total_minor,
-        "price": quote.price_record(), "blueprint": pricing.blueprint_snapshot(detail, quote.configuration),
-        "service_units": quote.service_units * quote.quantity, "override_service_id": quote.override_service_id,
+        "configuration": quote.configuration.as_dict(),
+        "quantity": quote.quantity,
+        "unit_price_minor": quote.unit_price_minor,
+        "total_minor": quote.total_minor,
+        "price": quote.price_record(),
+        "blueprint": pricing.blueprint_snapshot(detail, quote.configuration),
+        "service_units": quote.service_units * quote.quantity,
+        "override_service_id": quote.override_service_id,
         "delivery_estimate_hours": pricing.delivery_estimate_hours(detail, quote.configuration),
         "delivery": delivery_spec(detail, quote).to_snapshot(),
     }
@@ -75,14 +87,18 @@ def line_record(detail: Any, quote: pricing.Quote) -> dict[str, Any]:
 def _validate_email(email: str) -> str:
     email = (email or "").strip().lower()
     if not re.match(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$", email) or len(email) > 320:
-        raise CheckoutError("Enter the email address your receipt should go to.", {"email": "Enter a valid email address."},
-                            field="email")
+        raise CheckoutError(
+            "Enter the email address your receipt should go to.",
+            {"email": "Enter a valid email address."},
+            field="email",
+        )
     return email
 
 
 def _stripe_line(line: dict[str, Any], currency: str) -> dict[str, Any]:
     price_data: dict[str, Any] = {
-        "currency": currency.lower(), "unit_amount": line["unit_price_minor"],
+        "currency": currency.lower(),
+        "unit_amount": line["unit_price_minor"],
         "product_data": {"name": line["product_title"], "description": line["summary"] or line["product_title"]},
     }
     price = line["price"]
@@ -109,14 +125,22 @@ def create_stripe_session(checkout: CheckoutSession, base_url: str) -> None:
         created = stripe_gateway.create_checkout_session(params)
     except (stripe_gateway.PaymentProviderNotFound, stripe_gateway.PaymentProviderRefused):
         raise stripe_gateway.PaymentProviderUnavailable(
-            "Payments are unavailable right now; please try again in a minute.") from None
+            "Payments are unavailable right now; please try again in a minute."
+        ) from None
     checkout.stripe_session_id = created["id"]
     checkout.payment_url = created.get("url")
     checkout.success_url, checkout.cancel_url = params["success_url"], params["cancel_url"]
 
 
-def start_checkout(session: Session, cart: Cart | None, *, customer_email: str, user_id: int | None,
-                   visitor: str | None, base_url: str | None = None) -> CheckoutSession:
+def start_checkout(
+    session: Session,
+    cart: Cart | None,
+    *,
+    customer_email: str,
+    user_id: int | None,
+    visitor: str | None,
+    base_url: str | None = None,
+) -> CheckoutSession:
     """Re-validate and re-price the cart, freeze its lines, create the Stripe session.
     Raises CheckoutError (nothing stored) or PaymentProviderUnavailable (caller rolls back)."""
     settings = get_settings()
@@ -128,11 +152,20 @@ def start_checkout(session: Session, cart: Cart | None, *, customer_email: str, 
     if broken:
         raise CheckoutError("Some items need your attention before you can pay.", broken)
     lines = [line_record(line.detail, line.quote) for line in priced.lines]
-    mode = (CheckoutMode.SUBSCRIPTION if any(line["price"]["billing"] == "subscription" for line in lines)
-            else CheckoutMode.PAYMENT).value
+    mode = (
+        CheckoutMode.SUBSCRIPTION
+        if any(line["price"]["billing"] == "subscription" for line in lines)
+        else CheckoutMode.PAYMENT
+    ).value
     checkout = CheckoutSession(
-        cart_id=cart.id, user_id=user_id, customer_email=email, mode=mode, status=CheckoutStatus.OPEN.value,
-        amount_total_minor=sum(line["total_minor"] for line in lines), currency=priced.currency, lines=lines,
+        cart_id=cart.id,
+        user_id=user_id,
+        customer_email=email,
+        mode=mode,
+        status=CheckoutStatus.OPEN.value,
+        amount_total_minor=sum(line["total_minor"] for line in lines),
+        currency=priced.currency,
+        lines=lines,
         expires_at=utcnow() + timedelta(minutes=settings.checkout_session_ttl_minutes),
     )
     session.add(checkout)
@@ -154,8 +187,11 @@ class Fulfilment:
 
 
 def find_checkout(session: Session, stripe_session: dict[str, Any]) -> CheckoutSession | None:
-    found = session.execute(select(CheckoutSession).where(
-        CheckoutSession.stripe_session_id == stripe_session.get("id"))).scalars().first()
+    found = (
+        session.execute(select(CheckoutSession).where(CheckoutSession.stripe_session_id == stripe_session.get("id")))
+        .scalars()
+        .first()
+    )
     if found is None:
         ref = (stripe_session.get("metadata") or {}).get("checkout_session_id")
         if ref and str(ref).isdigit():
@@ -169,20 +205,32 @@ def existing_order(session: Session, checkout_id: int) -> Order | None:
 
 def _item_snapshot(line: dict[str, Any]) -> dict[str, Any]:
     return {
-        "product": {"id": line["product_id"], "slug": line["product_slug"], "title": line["product_title"],
-                    "unit_label": line["unit_label"], "platform": line["platform"]},
-        "summary": line["summary"], "configuration": line["configuration"],
-        "options": line["configuration"]["options"], "add_ons": line["configuration"]["add_ons"],
-        "fields": line["configuration"]["fields"], "preset": line["configuration"].get("preset"),
-        "plan": line["configuration"].get("plan"), "price": line["price"],
-        "price_breakdown": line["price"]["lines"], "blueprint": line["blueprint"],
+        "product": {
+            "id": line["product_id"],
+            "slug": line["product_slug"],
+            "title": line["product_title"],
+            "unit_label": line["unit_label"],
+            "platform": line["platform"],
+        },
+        "summary": line["summary"],
+        "configuration": line["configuration"],
+        "options": line["configuration"]["options"],
+        "add_ons": line["configuration"]["add_ons"],
+        "fields": line["configuration"]["fields"],
+        "preset": line["configuration"].get("preset"),
+        "plan": line["configuration"].get("plan"),
+        "price": line["price"],
+        "price_breakdown": line["price"]["lines"],
+        "blueprint": line["blueprint"],
         "override_service_id": line["override_service_id"],
-        "delivery_estimate_hours": line["delivery_estimate_hours"], "delivery": line["delivery"],
+        "delivery_estimate_hours": line["delivery_estimate_hours"],
+        "delivery": line["delivery"],
     }
 
 
-def fulfil_paid_session(session: Session, stripe_session: dict[str, Any], *, actor: str,
-                        now: datetime | None = None) -> Fulfilment:
+def fulfil_paid_session(
+    session: Session, stripe_session: dict[str, Any], *, actor: str, now: datetime | None = None
+) -> Fulfilment:
     """Create the order of a paid session exactly once (safe to call from anywhere, any number
     of times, concurrently). The creator schedules the receipt for after its commit. `now`
     is the caller's clock (a test's fake one); the wall clock by default."""
@@ -196,41 +244,73 @@ def fulfil_paid_session(session: Session, stripe_session: dict[str, Any], *, act
         return Fulfilment(existing.id, False, "exists")
     now = now or utcnow()
     charged = int(stripe_session.get("amount_total") or checkout.amount_total_minor)
-    order = Order(user_id=checkout.user_id, customer_email=checkout.customer_email, checkout_session_id=checkout.id,
-                  payment_status=payment_status_for(charged, 0), currency=checkout.currency,
-                  subtotal_minor=checkout.amount_total_minor, total_minor=checkout.amount_total_minor,
-                  charged_minor=charged, placed_at=now)
+    order = Order(
+        user_id=checkout.user_id,
+        customer_email=checkout.customer_email,
+        checkout_session_id=checkout.id,
+        payment_status=payment_status_for(charged, 0),
+        currency=checkout.currency,
+        subtotal_minor=checkout.amount_total_minor,
+        total_minor=checkout.amount_total_minor,
+        charged_minor=charged,
+        placed_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(order)
             session.flush()
             for line in checkout.lines:
-                session.add(OrderItem(order_id=order.id, product_id=line["product_id"],
-                                      product_title=line["product_title"], quantity=line["quantity"],
-                                      unit_price_minor=line["unit_price_minor"], total_minor=line["total_minor"],
-                                      currency=checkout.currency, status=OrderStatus.PENDING.value,
-                                      snapshot=_item_snapshot(line), service_quantity=line["service_units"]))
+                session.add(
+                    OrderItem(
+                        order_id=order.id,
+                        product_id=line["product_id"],
+                        product_title=line["product_title"],
+                        quantity=line["quantity"],
+                        unit_price_minor=line["unit_price_minor"],
+                        total_minor=line["total_minor"],
+                        currency=checkout.currency,
+                        status=OrderStatus.PENDING.value,
+                        snapshot=_item_snapshot(line),
+                        service_quantity=line["service_units"],
+                    )
+                )
             session.flush()
     except IntegrityError:
         # the webhook and the success page raced; the other one created it
         found = existing_order(session, checkout.id)
         return Fulfilment(found.id if found else None, False, "exists")
     enqueue_delivery(session, order, now=now)
-    payment = Payment(order_id=order.id, checkout_session_id=checkout.id, kind=PaymentKind.CHARGE.value,
-                      stripe_payment_intent_id=stripe_session.get("payment_intent"),
-                      stripe_subscription_id=stripe_session.get("subscription"), amount_minor=order.charged_minor,
-                      currency=checkout.currency, status=PaymentRowStatus.SUCCEEDED.value)
+    payment = Payment(
+        order_id=order.id,
+        checkout_session_id=checkout.id,
+        kind=PaymentKind.CHARGE.value,
+        stripe_payment_intent_id=stripe_session.get("payment_intent"),
+        stripe_subscription_id=stripe_session.get("subscription"),
+        amount_minor=order.charged_minor,
+        currency=checkout.currency,
+        status=PaymentRowStatus.SUCCEEDED.value,
+    )
     session.add(payment)
     session.flush()
-    session.add(PaymentEvent(payment_id=payment.id, kind="succeeded", data={"stripe_session": stripe_session.get("id")}))
+    session.add(
+        PaymentEvent(payment_id=payment.id, kind="succeeded", data={"stripe_session": stripe_session.get("id")})
+    )
     who = order_status.Actor(ActorType.WEBHOOK.value if actor == "webhook" else ActorType.SYSTEM.value, actor)
-    order_status.place_order(session, order, who,
-                             f"Paid {format_money(order.charged_minor, order.currency)} with Stripe Checkout",
-                             {"stripe_session": stripe_session.get("id")}, at=now)
+    order_status.place_order(
+        session,
+        order,
+        who,
+        f"Paid {format_money(order.charged_minor, order.currency)} with Stripe Checkout",
+        {"stripe_session": stripe_session.get("id")},
+        at=now,
+    )
     if stripe_session.get("subscription"):
-        subscriptions.upsert_subscription(session, {"id": stripe_session["subscription"], "status": "active",
-                                                    "customer": stripe_session.get("customer")},
-                                          order=order, checkout=checkout)
+        subscriptions.upsert_subscription(
+            session,
+            {"id": stripe_session["subscription"], "status": "active", "customer": stripe_session.get("customer")},
+            order=order,
+            checkout=checkout,
+        )
     checkout.status = CheckoutStatus.COMPLETED.value
     checkout.completed_at = now
     if checkout.cart_id:

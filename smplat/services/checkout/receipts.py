@@ -27,19 +27,32 @@ def order_view(session: Session, order_id: int) -> dict[str, Any] | None:
         return None
     items = session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars()
     return {
-        "number": order.number, "email": order.customer_email, "total": format_money(order.total_minor, order.currency),
-        "total_minor": order.total_minor, "currency": order.currency,
-        "items": [{
-            "title": item.product_title, "quantity": item.quantity, "summary": item.snapshot.get("summary", ""),
-            "total": format_money(item.total_minor, item.currency),
-            "billing": "" if item.snapshot["price"]["billing"] == "one_time"
-            else f"every {item.snapshot['price']['interval']}",
-            "fields": ", ".join(f"{k}: {v}" for k, v in item.snapshot.get("fields", {}).items()),
-            "blueprint": [{"label": b["label"], "tagline": b["tagline"], "sla": b["delivery_sla"]}
-                          for b in item.snapshot.get("blueprint", [])],
-            "breakdown": [{"label": b["label"], "amount": format_money(b["amount_minor"], item.currency)}
-                          for b in item.snapshot.get("price_breakdown", [])],
-        } for item in items],
+        "number": order.number,
+        "email": order.customer_email,
+        "total": format_money(order.total_minor, order.currency),
+        "total_minor": order.total_minor,
+        "currency": order.currency,
+        "items": [
+            {
+                "title": item.product_title,
+                "quantity": item.quantity,
+                "summary": item.snapshot.get("summary", ""),
+                "total": format_money(item.total_minor, item.currency),
+                "billing": ""
+                if item.snapshot["price"]["billing"] == "one_time"
+                else f"every {item.snapshot['price']['interval']}",
+                "fields": ", ".join(f"{k}: {v}" for k, v in item.snapshot.get("fields", {}).items()),
+                "blueprint": [
+                    {"label": b["label"], "tagline": b["tagline"], "sla": b["delivery_sla"]}
+                    for b in item.snapshot.get("blueprint", [])
+                ],
+                "breakdown": [
+                    {"label": b["label"], "amount": format_money(b["amount_minor"], item.currency)}
+                    for b in item.snapshot.get("price_breakdown", [])
+                ],
+            }
+            for item in items
+        ],
     }
 
 
@@ -61,9 +74,12 @@ def send_receipt(session: Session, order_id: int) -> None:
                 lines.append(f"  {bp['label']}: {bp['tagline']} ({bp['sla']})")
         if item["fields"]:
             lines.append(f"  For: {item['fields']}")
-    text = (f"Thank you for your order {view['number']}.\n\n" + "\n".join(lines) +
-            f"\n\nTotal paid: {view['total']}\n\nWe have passed your order to delivery; follow it at "
-            f"{settings.public_base_url.rstrip('/')}/account/orders\n\nThe {settings.brand_name} team\n")
+    text = (
+        f"Thank you for your order {view['number']}.\n\n"
+        + "\n".join(lines)
+        + f"\n\nTotal paid: {view['total']}\n\nWe have passed your order to delivery; follow it at "
+        f"{settings.public_base_url.rstrip('/')}/account/orders\n\nThe {settings.brand_name} team\n"
+    )
     send_email(view["email"], f"Your {settings.brand_name} receipt for order {view['number']}", text)
 
 

@@ -28,9 +28,16 @@ def expire_stale_sessions(session: Session, now: datetime | None = None) -> dict
     A session Stripe reports paid is fulfilled instead (a missed webhook self-heals; its
     receipt goes out when the job's unit of work commits)."""
     now = now or utcnow()
-    stale = session.execute(select(CheckoutSession).where(CheckoutSession.status == CheckoutStatus.OPEN.value,
-                                                          CheckoutSession.expires_at <= now)
-                            .order_by(CheckoutSession.id).limit(200)).scalars().all()
+    stale = (
+        session.execute(
+            select(CheckoutSession)
+            .where(CheckoutSession.status == CheckoutStatus.OPEN.value, CheckoutSession.expires_at <= now)
+            .order_by(CheckoutSession.id)
+            .limit(200)
+        )
+        .scalars()
+        .all()
+    )
     counts = {"abandoned": 0, "fulfilled": 0, "errors": 0}
     for checkout in stale:
         if checkout.stripe_session_id:
@@ -68,28 +75,45 @@ def regenerate_link(session: Session, checkout_id: int, *, base_url: str | None 
     for line in old.lines:
         detail = cache.get(line["product_id"])
         if detail is None:
-            raise CheckoutError(f"{line['product_title']} is no longer sold; the customer must choose again.",
-                                code=ErrorCode.NOT_ALLOWED)
+            raise CheckoutError(
+                f"{line['product_title']} is no longer sold; the customer must choose again.",
+                code=ErrorCode.NOT_ALLOWED,
+            )
         try:
             # the variant the customer was offered, so the price holds and the conversion counts
-            quote = pricing.price_for(session, detail, line["configuration"], quantity=line["quantity"],
-                                      variant=experiments.recorded_variant(line["price"].get("experiment")))
+            quote = pricing.price_for(
+                session,
+                detail,
+                line["configuration"],
+                quantity=line["quantity"],
+                variant=experiments.recorded_variant(line["price"].get("experiment")),
+            )
         except pricing.ConfigurationInvalid as exc:
             raise CheckoutError(f"{line['product_title']}: {exc}") from None
         lines.append(placement.line_record(detail, quote))
     settings = get_settings()
-    new = CheckoutSession(cart_id=old.cart_id, user_id=old.user_id, customer_email=old.customer_email, mode=old.mode,
-                          amount_total_minor=sum(line["total_minor"] for line in lines), currency=old.currency,
-                          lines=lines, replaces_session_id=old.id,
-                          expires_at=utcnow() + timedelta(minutes=settings.checkout_session_ttl_minutes))
+    new = CheckoutSession(
+        cart_id=old.cart_id,
+        user_id=old.user_id,
+        customer_email=old.customer_email,
+        mode=old.mode,
+        amount_total_minor=sum(line["total_minor"] for line in lines),
+        currency=old.currency,
+        lines=lines,
+        replaces_session_id=old.id,
+        expires_at=utcnow() + timedelta(minutes=settings.checkout_session_ttl_minutes),
+    )
     session.add(new)
     session.flush()
     placement.create_stripe_session(new, (base_url or settings.public_base_url).rstrip("/"))
     if old.status == CheckoutStatus.OPEN.value and old.stripe_session_id:
         try:
             stripe_gateway.expire_checkout_session(old.stripe_session_id)
-        except (stripe_gateway.PaymentProviderNotFound, stripe_gateway.PaymentProviderRefused,
-                stripe_gateway.PaymentProviderUnavailable):
+        except (
+            stripe_gateway.PaymentProviderNotFound,
+            stripe_gateway.PaymentProviderRefused,
+            stripe_gateway.PaymentProviderUnavailable,
+        ):
             pass  # it expires on its own at its deadline
     if old.status == CheckoutStatus.OPEN.value:
         old.status = CheckoutStatus.EXPIRED.value
@@ -100,7 +124,16 @@ def regenerate_link(session: Session, checkout_id: int, *, base_url: str | None 
 
 def checkout_rows(session: Session, limit: int = 50) -> list[dict[str, Any]]:
     rows = session.execute(select(CheckoutSession).order_by(CheckoutSession.id.desc()).limit(limit)).scalars().all()
-    return [{"id": c.id, "email": c.customer_email, "status": c.status,
-             "total": format_money(c.amount_total_minor, c.currency), "lines": len(c.lines),
-             "created": c.created_at.strftime("%Y-%m-%d %H:%M"), "link": c.payment_url,
-             "can_regenerate": c.status != CheckoutStatus.COMPLETED.value} for c in rows]
+    return [
+        {
+            "id": c.id,
+            "email": c.customer_email,
+            "status": c.status,
+            "total": format_money(c.amount_total_minor, c.currency),
+            "lines": len(c.lines),
+            "created": c.created_at.strftime("%Y-%m-%d %H:%M"),
+            "link": c.payment_url,
+            "can_regenerate": c.status != CheckoutStatus.COMPLETED.value,
+        }
+        for c in rows
+    ]

@@ -35,8 +35,14 @@ def timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
-def upsert_subscription(session: Session, obj: dict[str, Any], *, deleted: bool = False, order: Order | None = None,
-                        checkout: CheckoutSession | None = None) -> Subscription | None:
+def upsert_subscription(
+    session: Session,
+    obj: dict[str, Any],
+    *,
+    deleted: bool = False,
+    order: Order | None = None,
+    checkout: CheckoutSession | None = None,
+) -> Subscription | None:
     """Create the row once (unique Stripe id) or bring it up to date with a Stripe object."""
     sub_id = obj.get("id")
     if not sub_id:
@@ -45,18 +51,26 @@ def upsert_subscription(session: Session, obj: dict[str, Any], *, deleted: bool 
     if row is None:
         if order is None:
             order, checkout = _order_for_subscription(session, obj)
-        plan_line = next((line for line in (checkout.lines if checkout else [])
-                          if line["price"]["billing"] == "subscription"), None)
-        row = Subscription(stripe_subscription_id=sub_id, stripe_customer_id=obj.get("customer"),
-                           user_id=order.user_id if order else (checkout.user_id if checkout else None),
-                           order_id=order.id if order else None,
-                           product_id=plan_line["product_id"] if plan_line else None)
+        plan_line = next(
+            (line for line in (checkout.lines if checkout else []) if line["price"]["billing"] == "subscription"), None
+        )
+        row = Subscription(
+            stripe_subscription_id=sub_id,
+            stripe_customer_id=obj.get("customer"),
+            user_id=order.user_id if order else (checkout.user_id if checkout else None),
+            order_id=order.id if order else None,
+            product_id=plan_line["product_id"] if plan_line else None,
+        )
         try:
             with session.begin_nested():
                 session.add(row)
                 session.flush()
         except IntegrityError:
-            row = session.execute(select(Subscription).where(Subscription.stripe_subscription_id == sub_id)).scalars().one()
+            row = (
+                session.execute(select(Subscription).where(Subscription.stripe_subscription_id == sub_id))
+                .scalars()
+                .one()
+            )
     if order is not None and row.order_id is None:
         row.order_id = order.id
     if row.status == SubscriptionStatus.CANCELED.value and not deleted:

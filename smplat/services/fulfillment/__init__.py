@@ -24,5 +24,16 @@ from smplat.services.fulfillment.operator_actions import (
 from smplat.services.fulfillment.read_models import dead_letters, metrics
 from smplat.services.fulfillment.status_sync import sync_statuses
 
-__all__ = ["RefillRefused", "TaskActionError", "cancel_task", "dead_letters", "metrics", "replay", "request_refill",
-           "retry_task", "run_fulfillment", "schedule_replay", "sync_statuses"]
+__all__ = [
+    "RefillRefused",
+    "TaskActionError",
+    "cancel_task",
+    "dead_letters",
+    "metrics",
+    "replay",
+    "request_refill",
+    "retry_task",
+    "run_fulfillment",
+    "schedule_replay",
+    "sync_statuses",
+]

@@ -14,8 +14,12 @@ from smplat.services.order_status import Actor
 
 JOB_ACTOR = Actor.job("fulfillment")
 SYNC_ACTOR = Actor.job("status_sync")
-OPEN_PROVIDER_STATUSES = (ProviderOrderStatus.PENDING.value, ProviderOrderStatus.IN_PROGRESS.value,
-                          ProviderOrderStatus.PROCESSING.value, ProviderOrderStatus.UNKNOWN.value)
+OPEN_PROVIDER_STATUSES = (
+    ProviderOrderStatus.PENDING.value,
+    ProviderOrderStatus.IN_PROGRESS.value,
+    ProviderOrderStatus.PROCESSING.value,
+    ProviderOrderStatus.UNKNOWN.value,
+)
 SUBMITTING_KINDS = (TaskKind.SUBMIT.value, TaskKind.REPLAY.value)
 
 Clock = Callable[[], datetime]

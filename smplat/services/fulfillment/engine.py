@@ -72,14 +72,16 @@ def worker_id() -> str:
 
 def backoff_seconds(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter: uniform(0, min(max, base * 2^(attempts-1)))."""
-    ceiling = min(settings.fulfillment_backoff_max_seconds, settings.fulfillment_backoff_base_seconds * 2 ** max(0, attempts - 1))
+    ceiling = min(
+        settings.fulfillment_backoff_max_seconds, settings.fulfillment_backoff_base_seconds * 2 ** max(0, attempts - 1)
+    )
     return (rng or random).uniform(0, ceiling) if ceiling > 0 else 0.0
 
 
 # --- claiming ---------------------------------------------------------------------------
 
 
-def _ready(now: datetime):  # noqa: ANN202
+def _ready(now: datetime):
     t = FulfillmentTask
     return or_(
         and_(t.status.in_(CLAIMABLE_STATUSES), t.next_attempt_at <= now),
@@ -93,20 +95,33 @@ def claim_tasks(session: Session, token: str, limit: int, now: datetime, lease_s
     A `submitting` task keeps its status (it must be reconciled); the rest become `claimed`.
     """
     t = FulfillmentTask
-    values = {"claimed_by": token, "claimed_at": now, "lease_expires_at": now + timedelta(seconds=lease_seconds),
-              "status": case((t.status == TaskStatus.SUBMITTING.value, TaskStatus.SUBMITTING.value),
-                             else_=TaskStatus.CLAIMED.value)}
+    values = {
+        "claimed_by": token,
+        "claimed_at": now,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+        "status": case(
+            (t.status == TaskStatus.SUBMITTING.value, TaskStatus.SUBMITTING.value), else_=TaskStatus.CLAIMED.value
+        ),
+    }
     if session.get_bind().dialect.name == "postgresql":
-        ids = list(session.execute(select(t.id).where(_ready(now)).order_by(t.id).limit(limit)
-                                   .with_for_update(skip_locked=True)).scalars())
+        ids = list(
+            session.execute(
+                select(t.id).where(_ready(now)).order_by(t.id).limit(limit).with_for_update(skip_locked=True)
+            ).scalars()
+        )
         if ids:
-            session.execute(update(t).where(t.id.in_(ids)).values(**values).execution_options(synchronize_session=False))
+            session.execute(
+                update(t).where(t.id.in_(ids)).values(**values).execution_options(synchronize_session=False)
+            )
     else:
         # one statement: SQLite runs it under its single write lock, so nobody else can take these rows
         inner = select(t.id).where(_ready(now)).order_by(t.id).limit(limit).scalar_subquery()
-        session.execute(update(t).where(t.id.in_(inner), _ready(now)).values(**values)
-                        .execution_options(synchronize_session=False))
-        ids = list(session.execute(select(t.id).where(t.claimed_by == token, t.claimed_at == now).order_by(t.id)).scalars())
+        session.execute(
+            update(t).where(t.id.in_(inner), _ready(now)).values(**values).execution_options(synchronize_session=False)
+        )
+        ids = list(
+            session.execute(select(t.id).where(t.claimed_by == token, t.claimed_at == now).order_by(t.id)).scalars()
+        )
     session.commit()
     return ids
 
@@ -157,12 +172,21 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
         return []
     t = FulfillmentTask
     tasks = list(session.execute(select(t).where(t.id.in_(ids), t.claimed_by == token).order_by(t.id)).scalars())
-    items = {i.id: i for i in session.execute(select(OrderItem).where(OrderItem.id.in_({x.order_item_id for x in tasks}))).scalars()}
+    items = {
+        i.id: i
+        for i in session.execute(select(OrderItem).where(OrderItem.id.in_({x.order_item_id for x in tasks}))).scalars()
+    }
     ctx = RoutingContext.load(session, [i.product_id for i in items.values()])
-    open_orders = {po.fulfillment_task_id: po for po in session.execute(
-        select(ProviderOrder).where(ProviderOrder.fulfillment_task_id.in_([x.id for x in tasks]),
-                                    ProviderOrder.external_order_id.is_(None),
-                                    ProviderOrder.status == ProviderOrderStatus.PENDING.value)).scalars()}
+    open_orders = {
+        po.fulfillment_task_id: po
+        for po in session.execute(
+            select(ProviderOrder).where(
+                ProviderOrder.fulfillment_task_id.in_([x.id for x in tasks]),
+                ProviderOrder.external_order_id.is_(None),
+                ProviderOrder.status == ProviderOrderStatus.PENDING.value,
+            )
+        ).scalars()
+    }
     providers = {p.id: p for p in session.execute(select(Provider)).scalars()}
     lease = now + timedelta(seconds=settings.fulfillment_lease_seconds)
     nonce = uuid.uuid4().hex[:8]  # one per batch: the task id and attempt already tell its keys apart
@@ -173,9 +197,18 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
         if task.kind == TaskKind.REFILL.value:
             po = session.get(ProviderOrder, task.payload["provider_order_id"])
             service = session.get(ProviderService, po.provider_service_id)
-            work.append(Work(task.id, task.kind, "refill", provider_id=po.provider_id, provider_order_id=po.id,
-                             external_order_id=po.external_order_id or "", refill_id=task.payload.get("refill_id"),
-                             service_ext=service.external_service_id))
+            work.append(
+                Work(
+                    task.id,
+                    task.kind,
+                    "refill",
+                    provider_id=po.provider_id,
+                    provider_order_id=po.id,
+                    external_order_id=po.external_order_id or "",
+                    refill_id=task.payload.get("refill_id"),
+                    service_ext=service.external_service_id,
+                )
+            )
             continue
         if task.status == TaskStatus.SUBMITTING.value:
             po = open_orders.get(task.id)
@@ -184,44 +217,91 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                 session.add(task)
                 continue
             provider = providers[po.provider_id]
-            work.append(Work(task.id, task.kind, "reconcile", provider_id=po.provider_id, provider_order_id=po.id,
-                             submission_key=po.submission_key, link=po.link, quantity=po.quantity,
-                             lookup_by_ref=bool((provider.dialect or {}).get("lookup_by_ref"))))
+            work.append(
+                Work(
+                    task.id,
+                    task.kind,
+                    "reconcile",
+                    provider_id=po.provider_id,
+                    provider_order_id=po.id,
+                    submission_key=po.submission_key,
+                    link=po.link,
+                    quantity=po.quantity,
+                    lookup_by_ref=bool((provider.dialect or {}).get("lookup_by_ref")),
+                )
+            )
             task.lease_expires_at = lease
             session.add(task)
             continue
         try:
             spec, quantity, price = _spec_and_quantity(task, item)
-            choice = choose(ctx, item.product_id, spec, quantity, price,
-                            exclude_service_ids=task.payload.get("exclude_service_ids", []),
-                            exclude_provider_ids=task.payload.get("exclude_provider_ids", []))
+            choice = choose(
+                ctx,
+                item.product_id,
+                spec,
+                quantity,
+                price,
+                exclude_service_ids=task.payload.get("exclude_service_ids", []),
+                exclude_provider_ids=task.payload.get("exclude_provider_ids", []),
+            )
         except (NoRoute, InvalidDeliverySpec) as exc:
             work.append(Work(task.id, task.kind, "fail", error=f"no route: {exc}"[:1000]))
             continue
         attempt_no = task.attempts + 1
         key = f"task:{task.id}:{attempt_no}:{nonce}"
-        intents.append({"fulfillment_task_id": task.id, "order_item_id": item.id, "provider_id": choice.provider.id,
-                        "provider_service_id": choice.service.id, "submission_key": key, "external_order_id": None,
-                        "link": spec.link, "quantity": choice.quantity, "runs": spec.dripfeed_runs,
-                        "interval": spec.dripfeed_interval_minutes, "status": ProviderOrderStatus.PENDING.value,
-                        "raw_status": "", "error": "", "last_response": {}, "created_at": now, "updated_at": now})
-        work.append(Work(task.id, task.kind, "submit", provider_id=choice.provider.id, submission_key=key,
-                         service_ext=choice.service.external_service_id, link=spec.link, quantity=choice.quantity,
-                         runs=spec.dripfeed_runs, interval=spec.dripfeed_interval_minutes, comments=list(spec.comments),
-                         lookup_by_ref=bool((choice.provider.dialect or {}).get("lookup_by_ref"))))
+        intents.append(
+            {
+                "fulfillment_task_id": task.id,
+                "order_item_id": item.id,
+                "provider_id": choice.provider.id,
+                "provider_service_id": choice.service.id,
+                "submission_key": key,
+                "external_order_id": None,
+                "link": spec.link,
+                "quantity": choice.quantity,
+                "runs": spec.dripfeed_runs,
+                "interval": spec.dripfeed_interval_minutes,
+                "status": ProviderOrderStatus.PENDING.value,
+                "raw_status": "",
+                "error": "",
+                "last_response": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        work.append(
+            Work(
+                task.id,
+                task.kind,
+                "submit",
+                provider_id=choice.provider.id,
+                submission_key=key,
+                service_ext=choice.service.external_service_id,
+                link=spec.link,
+                quantity=choice.quantity,
+                runs=spec.dripfeed_runs,
+                interval=spec.dripfeed_interval_minutes,
+                comments=list(spec.comments),
+                lookup_by_ref=bool((choice.provider.dialect or {}).get("lookup_by_ref")),
+            )
+        )
     session.flush()
     if intents:
         # the intents of the whole batch: one multi-row INSERT, and the tasks move to
         # `submitting` in one UPDATE (guarded by the claim token), committed before any call
         pot, tt = ProviderOrder.__table__, FulfillmentTask.__table__
-        rows = session.execute(insert(pot).returning(pot.c.id, pot.c.submission_key, sort_by_parameter_order=True),
-                               intents).all()
+        rows = session.execute(
+            insert(pot).returning(pot.c.id, pot.c.submission_key, sort_by_parameter_order=True), intents
+        ).all()
         ids_by_key = {key: po_id for po_id, key in rows}
         for w in work:
             if w.mode == "submit":
                 w.provider_order_id = ids_by_key[w.submission_key]
-        session.execute(update(tt).where(tt.c.id.in_([i["fulfillment_task_id"] for i in intents]), tt.c.claimed_by == token)
-                        .values(status=TaskStatus.SUBMITTING.value, lease_expires_at=lease, updated_at=now))
+        session.execute(
+            update(tt)
+            .where(tt.c.id.in_([i["fulfillment_task_id"] for i in intents]), tt.c.claimed_by == token)
+            .values(status=TaskStatus.SUBMITTING.value, lease_expires_at=lease, updated_at=now)
+        )
     session.commit()
     return work
 
@@ -230,9 +310,15 @@ async def call_provider(work: Work, client: PanelClient) -> None:
     started = time.monotonic()
     try:
         if work.mode == "submit":
-            work.answer = await client.add(work.service_ext, work.link, work.quantity, runs=work.runs,
-                                           interval=work.interval, comments=work.comments or None,
-                                           ref=work.submission_key if work.lookup_by_ref else None)
+            work.answer = await client.add(
+                work.service_ext,
+                work.link,
+                work.quantity,
+                runs=work.runs,
+                interval=work.interval,
+                comments=work.comments or None,
+                ref=work.submission_key if work.lookup_by_ref else None,
+            )
         elif work.mode == "reconcile":
             if not work.lookup_by_ref:
                 raise PanelUnavailable("this panel cannot look orders up by submission key")
@@ -255,7 +341,9 @@ def _owned(session: Session, task_id: int, token: str) -> FulfillmentTask | None
     return task if task is not None and task.claimed_by == token else None
 
 
-def _release(task: FulfillmentTask, status: str, now: datetime, *, next_at: datetime | None = None, error: str = "") -> None:
+def _release(
+    task: FulfillmentTask, status: str, now: datetime, *, next_at: datetime | None = None, error: str = ""
+) -> None:
     task.status, task.claimed_by, task.lease_expires_at = status, "", None
     if next_at is not None:
         task.next_attempt_at = next_at
@@ -264,15 +352,28 @@ def _release(task: FulfillmentTask, status: str, now: datetime, *, next_at: date
     task.updated_at = now
 
 
-def _fail(session: Session, task: FulfillmentTask, item: OrderItem, error: str, now: datetime, settings: Settings,
-          counts: dict[str, int]) -> str:
+def _fail(
+    session: Session,
+    task: FulfillmentTask,
+    item: OrderItem,
+    error: str,
+    now: datetime,
+    settings: Settings,
+    counts: dict[str, int],
+) -> str:
     task.attempts += 1
     if task.attempts >= task.max_attempts:
         _release(task, TaskStatus.DEAD_LETTER.value, now, error=error)
         counts["dead_lettered"] += 1
         if states.can_move(item.status, OrderStatus.ON_HOLD):
-            states.set_item_status(session, item, OrderStatus.ON_HOLD, JOB_ACTOR,
-                                   f"Delivery stopped after {task.attempts} attempts: {error}"[:1000], at=now)
+            states.set_item_status(
+                session,
+                item,
+                OrderStatus.ON_HOLD,
+                JOB_ACTOR,
+                f"Delivery stopped after {task.attempts} attempts: {error}"[:1000],
+                at=now,
+            )
         return AttemptOutcome.DEAD_LETTERED.value
     delay = backoff_seconds(task.attempts, settings)
     _release(task, TaskStatus.RETRY_WAIT.value, now, next_at=now + timedelta(seconds=delay), error=error)
@@ -280,21 +381,41 @@ def _fail(session: Session, task: FulfillmentTask, item: OrderItem, error: str, 
     return AttemptOutcome.RETRIED.value
 
 
-def _submitted(session: Session, task: FulfillmentTask, item: OrderItem, po: ProviderOrder, external_id: str,
-               now: datetime, how: str) -> None:
+def _submitted(
+    session: Session,
+    task: FulfillmentTask,
+    item: OrderItem,
+    po: ProviderOrder,
+    external_id: str,
+    now: datetime,
+    how: str,
+) -> None:
     po.external_order_id, po.submitted_at, po.updated_at = external_id, now, now
     session.add(po)
     _release(task, TaskStatus.COMPLETED.value, now)
     provider_name = session.get(Provider, po.provider_id).name
-    states.add_event(session, item.order_id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
-                     f"{how} to {provider_name} as order #{external_id} ({po.quantity} units)", item.id,
-                     {"provider_order_id": po.id, "external_order_id": external_id, "task_id": task.id}, at=now)
-    if item.status in (OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.PARTIALLY_DELIVERED, OrderStatus.COMPLETED):
+    states.add_event(
+        session,
+        item.order_id,
+        OrderEventKind.PROVIDER_ORDER,
+        JOB_ACTOR,
+        f"{how} to {provider_name} as order #{external_id} ({po.quantity} units)",
+        item.id,
+        {"provider_order_id": po.id, "external_order_id": external_id, "task_id": task.id},
+        at=now,
+    )
+    if item.status in (
+        OrderStatus.PENDING,
+        OrderStatus.ON_HOLD,
+        OrderStatus.PARTIALLY_DELIVERED,
+        OrderStatus.COMPLETED,
+    ):
         states.set_item_status(session, item, OrderStatus.PROCESSING, JOB_ACTOR, "Sent to the provider.", at=now)
 
 
-def record(session: Session, token: str, work: list[Work], now: datetime, settings: Settings, *,
-           bulk: bool = True) -> dict[str, int]:
+def record(
+    session: Session, token: str, work: list[Work], now: datetime, settings: Settings, *, bulk: bool = True
+) -> dict[str, int]:
     """Write every outcome of a finished group of calls in one transaction.
 
     Accepted submits (the common case) are written in bulk by `_record_submitted_bulk`, a
@@ -354,8 +475,16 @@ def record(session: Session, token: str, work: list[Work], now: datetime, settin
                     task.next_attempt_at = now  # nothing was wrong with the panel: go again at once
             elif not w.lookup_by_ref:
                 task.attempts = task.max_attempts - 1
-                outcome = _fail(session, task, item, "outcome of the add is unknown and this panel cannot be asked: "
-                                "check the panel for an order on this link, then retry or cancel", now, settings, counts)
+                outcome = _fail(
+                    session,
+                    task,
+                    item,
+                    "outcome of the add is unknown and this panel cannot be asked: "
+                    "check the panel for an order on this link, then retry or cancel",
+                    now,
+                    settings,
+                    counts,
+                )
             else:
                 task.attempts += 1
                 if task.attempts >= task.max_attempts:
@@ -377,15 +506,23 @@ def record(session: Session, token: str, work: list[Work], now: datetime, settin
 
 
 def _attempt_row(task_id: int, w: Work, kind: str, outcome: str, now: datetime) -> dict[str, Any]:
-    return {"task_id": task_id, "provider_id": w.provider_id, "task_kind": kind, "outcome": outcome,
-            "latency_ms": w.latency_ms, "error": (w.error or "")[:1000], "created_at": now}
+    return {
+        "task_id": task_id,
+        "provider_id": w.provider_id,
+        "task_kind": kind,
+        "outcome": outcome,
+        "latency_ms": w.latency_ms,
+        "error": (w.error or "")[:1000],
+        "created_at": now,
+    }
 
 
 SUBMITTED_FROM = (OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.PARTIALLY_DELIVERED, OrderStatus.COMPLETED)
 
 
-def _record_submitted_bulk(session: Session, token: str, works: list[Work], now: datetime,
-                           counts: dict[str, int]) -> list[dict[str, Any]]:
+def _record_submitted_bulk(
+    session: Session, token: str, works: list[Work], now: datetime, counts: dict[str, int]
+) -> list[dict[str, Any]]:
     """Record accepted submits in bulk: the rows `_submitted` writes task by task, in a
     fixed number of statements whatever the batch size (no per-task query).
 
@@ -401,12 +538,25 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
     ids = [w.task_id for w in works]
     # one read for the tasks still carrying the token (locked on PostgreSQL), their line,
     # provider order and provider name, and the line's order status
-    owned_q = (select(t.id, t.kind, t.order_item_id, it.order_id, it.product_title, po_t.id.label("po_id"),
-                      po_t.quantity, po_t.provider_id, Provider.name.label("provider_name"), o.status.label("order_status"))
-               .join(it, it.id == t.order_item_id).join(o, o.id == it.order_id)
-               .join(po_t, and_(po_t.fulfillment_task_id == t.id, po_t.id.in_([w.provider_order_id for w in works])))
-               .join(Provider, Provider.id == po_t.provider_id)
-               .where(t.id.in_(ids), t.claimed_by == token))
+    owned_q = (
+        select(
+            t.id,
+            t.kind,
+            t.order_item_id,
+            it.order_id,
+            it.product_title,
+            po_t.id.label("po_id"),
+            po_t.quantity,
+            po_t.provider_id,
+            Provider.name.label("provider_name"),
+            o.status.label("order_status"),
+        )
+        .join(it, it.id == t.order_item_id)
+        .join(o, o.id == it.order_id)
+        .join(po_t, and_(po_t.fulfillment_task_id == t.id, po_t.id.in_([w.provider_order_id for w in works])))
+        .join(Provider, Provider.id == po_t.provider_id)
+        .where(t.id.in_(ids), t.claimed_by == token)
+    )
     if pg:
         owned_q = owned_q.with_for_update(of=t)
     owned = {row.id: row for row in session.execute(owned_q)}
@@ -420,7 +570,8 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
     status_of: dict[int, str] = {}
     items_of: dict[int, list[int]] = defaultdict(list)
     for item_id, order_id, status in session.execute(
-            select(it.id, it.order_id, it.status).where(it.order_id.in_(order_status)).order_by(it.id)).all():
+        select(it.id, it.order_id, it.status).where(it.order_id.in_(order_status)).order_by(it.id)
+    ).all():
         status_of[item_id] = status
         items_of[order_id].append(item_id)
 
@@ -431,28 +582,54 @@ def _record_submitted_bulk(session: Session, token: str, works: list[Work], now:
     for w in mine:
         task = line = po = owned[w.task_id]
         po_rows.append({"b_id": po.po_id, "b_ext": w.answer})
-        batch.event(line.order_id, line.order_item_id, OrderEventKind.PROVIDER_ORDER, JOB_ACTOR,
-                    f"Submitted to {po.provider_name} as order #{w.answer} ({po.quantity} units)",
-                    {"provider_order_id": po.po_id, "external_order_id": w.answer, "task_id": task.id})
+        batch.event(
+            line.order_id,
+            line.order_item_id,
+            OrderEventKind.PROVIDER_ORDER,
+            JOB_ACTOR,
+            f"Submitted to {po.provider_name} as order #{w.answer} ({po.quantity} units)",
+            {"provider_order_id": po.po_id, "external_order_id": w.answer, "task_id": task.id},
+        )
         if status_of[line.order_item_id] in SUBMITTED_FROM:
-            batch.move_item(line.order_id, line.order_item_id, line.product_title, OrderStatus.PROCESSING.value,
-                            JOB_ACTOR, "Sent to the provider.")
+            batch.move_item(
+                line.order_id,
+                line.order_item_id,
+                line.product_title,
+                OrderStatus.PROCESSING.value,
+                JOB_ACTOR,
+                "Sent to the provider.",
+            )
         attempts.append(_attempt_row(task.id, w, task.kind, AttemptOutcome.SUCCEEDED.value, now))
         counts["processed"] += 1
         counts["submitted"] += 1
 
     pot = ProviderOrder.__table__
-    session.execute(update(pot).where(pot.c.id == bindparam("b_id"))
-                    .values(external_order_id=bindparam("b_ext"), submitted_at=now, updated_at=now), po_rows)
+    session.execute(
+        update(pot)
+        .where(pot.c.id == bindparam("b_id"))
+        .values(external_order_id=bindparam("b_ext"), submitted_at=now, updated_at=now),
+        po_rows,
+    )
     tt = FulfillmentTask.__table__
-    session.execute(update(tt).where(tt.c.id.in_([w.task_id for w in mine]), tt.c.claimed_by == token)
-                    .values(status=TaskStatus.COMPLETED.value, claimed_by="", lease_expires_at=None, updated_at=now))
+    session.execute(
+        update(tt)
+        .where(tt.c.id.in_([w.task_id for w in mine]), tt.c.claimed_by == token)
+        .values(status=TaskStatus.COMPLETED.value, claimed_by="", lease_expires_at=None, updated_at=now)
+    )
     batch.flush(session)
     return attempts
 
 
-def _refused(session: Session, task: FulfillmentTask, item: OrderItem, po: ProviderOrder, refusal: PanelRefused,
-             now: datetime, settings: Settings, counts: dict[str, int]) -> str:
+def _refused(
+    session: Session,
+    task: FulfillmentTask,
+    item: OrderItem,
+    po: ProviderOrder,
+    refusal: PanelRefused,
+    now: datetime,
+    settings: Settings,
+    counts: dict[str, int],
+) -> str:
     payload = dict(task.payload or {})
     if refusal.is_active_link:
         # Not a failure: another provider may take it at once; otherwise wait the order out.
@@ -466,8 +643,13 @@ def _refused(session: Session, task: FulfillmentTask, item: OrderItem, po: Provi
             payload.pop("link_wait", None)
             payload["exclude_provider_ids"] = []
             task.payload = payload
-            _release(task, TaskStatus.RETRY_WAIT.value, now,
-                     next_at=now + timedelta(seconds=settings.fulfillment_link_wait_seconds), error=refusal.message)
+            _release(
+                task,
+                TaskStatus.RETRY_WAIT.value,
+                now,
+                next_at=now + timedelta(seconds=settings.fulfillment_link_wait_seconds),
+                error=refusal.message,
+            )
         counts["waited"] += 1
         return AttemptOutcome.WAITED.value
     if refusal.is_unknown_service:
@@ -477,25 +659,48 @@ def _refused(session: Session, task: FulfillmentTask, item: OrderItem, po: Provi
     return _fail(session, task, item, f"refused by the panel: {refusal.message}", now, settings, counts)
 
 
-def _record_refill(session: Session, task: FulfillmentTask, item: OrderItem, po: ProviderOrder, w: Work, now: datetime,
-                   settings: Settings, counts: dict[str, int]) -> str:
+def _record_refill(
+    session: Session,
+    task: FulfillmentTask,
+    item: OrderItem,
+    po: ProviderOrder,
+    w: Work,
+    now: datetime,
+    settings: Settings,
+    counts: dict[str, int],
+) -> str:
     refill = session.get(Refill, w.refill_id)
     if w.result == "ok":
         refill.external_refill_id, refill.status = w.answer, RefillStatus.PENDING.value
         refill.last_checked_at = refill.updated_at = now
         session.add(refill)
         _release(task, TaskStatus.COMPLETED.value, now)
-        states.add_event(session, item.order_id, OrderEventKind.REFILL, JOB_ACTOR,
-                         f"Refill sent to the provider as #{w.answer} for order #{po.external_order_id}", item.id,
-                         {"refill_id": refill.id, "external_refill_id": w.answer}, at=now)
+        states.add_event(
+            session,
+            item.order_id,
+            OrderEventKind.REFILL,
+            JOB_ACTOR,
+            f"Refill sent to the provider as #{w.answer} for order #{po.external_order_id}",
+            item.id,
+            {"refill_id": refill.id, "external_refill_id": w.answer},
+            at=now,
+        )
         counts["refills_sent"] += 1
         return AttemptOutcome.SUCCEEDED.value
     if w.result == "refused":  # a definite no: the refill is rejected, no retry
         refill.status, refill.error, refill.updated_at = RefillStatus.REJECTED.value, w.error[:2000], now
         session.add(refill)
         _release(task, TaskStatus.FAILED.value, now, error=w.error)
-        states.add_event(session, item.order_id, OrderEventKind.REFILL, JOB_ACTOR,
-                         f"Refill refused by the provider: {w.error}", item.id, {"refill_id": refill.id}, at=now)
+        states.add_event(
+            session,
+            item.order_id,
+            OrderEventKind.REFILL,
+            JOB_ACTOR,
+            f"Refill refused by the provider: {w.error}",
+            item.id,
+            {"refill_id": refill.id},
+            at=now,
+        )
         counts["refills_refused"] += 1
         return AttemptOutcome.DEAD_LETTERED.value
     outcome = _fail(session, task, item, w.error, now, settings, counts)
@@ -511,16 +716,23 @@ def _record_refill(session: Session, task: FulfillmentTask, item: OrderItem, po:
 RECORD_WINDOW_SECONDS = 0.15  # how long the writer gathers finished calls into one transaction
 
 
-def run_fulfillment(session_factory: Any, now: datetime | None = None, *, settings: Settings | None = None,
-                    max_seconds: float | None = None, clock: Clock | None = None) -> dict[str, int]:
+def run_fulfillment(
+    session_factory: Any,
+    now: datetime | None = None,
+    *,
+    settings: Settings | None = None,
+    max_seconds: float | None = None,
+    clock: Clock | None = None,
+) -> dict[str, int]:
     """Drain the queue: claim batches, call providers with bounded concurrency, record outcomes.
 
     Every time of day (what is due, leases, backoff, row times) is read from `clock`, else
     from time moving on from `now` (see `common.clock_from`). Claims stop after
     `fulfillment_tick_max_seconds` (or `max_seconds`) of real run time; calls in flight finish."""
     settings = settings or get_settings()
-    return asyncio.run(_drain(session_factory, settings, max_seconds or settings.fulfillment_tick_max_seconds,
-                              clock_from(now, clock)))
+    return asyncio.run(
+        _drain(session_factory, settings, max_seconds or settings.fulfillment_tick_max_seconds, clock_from(now, clock))
+    )
 
 
 async def _drain(session_factory: Any, settings: Settings, max_seconds: float, clock: Clock) -> dict[str, int]:
@@ -594,7 +806,7 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float, c
                         break
                     try:
                         nxt = await asyncio.wait_for(done.get(), left)
-                    except (asyncio.TimeoutError, TimeoutError):
+                    except TimeoutError:
                         break
                 else:
                     nxt = done.get_nowait()

@@ -65,8 +65,9 @@ def _reason(reason: str | None, error: type[ServiceError], missing: str) -> str:
     return reason
 
 
-def retry_task(session: Session, task_id: int, actor: Actor, reason: str, *,
-               now: datetime | None = None) -> FulfillmentTask:
+def retry_task(
+    session: Session, task_id: int, actor: Actor, reason: str, *, now: datetime | None = None
+) -> FulfillmentTask:
     reason = _reason(reason, TaskActionError, OPERATOR_REASON_MISSING)
     task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
     if task is None:
@@ -78,17 +79,25 @@ def retry_task(session: Session, task_id: int, actor: Actor, reason: str, *,
     task.max_attempts = get_settings().fulfillment_max_attempts  # a retried task gets the current limit
     session.add(task)
     item = session.get(OrderItem, task.order_item_id)
-    states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
-                     f"Task {task.id} ({task.kind}) retried by {actor.label}: {reason}", item.id,
-                     {"task_id": task.id, "action": "retry"}, at=now)
+    states.add_event(
+        session,
+        item.order_id,
+        OrderEventKind.MANUAL_OVERRIDE,
+        actor,
+        f"Task {task.id} ({task.kind}) retried by {actor.label}: {reason}",
+        item.id,
+        {"task_id": task.id, "action": "retry"},
+        at=now,
+    )
     if item.status == OrderStatus.ON_HOLD:
         states.set_item_status(session, item, OrderStatus.PENDING, actor, "Retried by an operator.", at=now)
     session.flush()
     return task
 
 
-def cancel_task(session: Session, task_id: int, actor: Actor, reason: str, *,
-                now: datetime | None = None) -> FulfillmentTask:
+def cancel_task(
+    session: Session, task_id: int, actor: Actor, reason: str, *, now: datetime | None = None
+) -> FulfillmentTask:
     reason = _reason(reason, TaskActionError, OPERATOR_REASON_MISSING)
     task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
     if task is None:
@@ -99,10 +108,21 @@ def cancel_task(session: Session, task_id: int, actor: Actor, reason: str, *,
     task.status, task.updated_at = TaskStatus.CANCELED.value, now
     session.add(task)
     item = session.get(OrderItem, task.order_item_id)
-    states.add_event(session, item.order_id, OrderEventKind.MANUAL_OVERRIDE, actor,
-                     f"Task {task.id} ({task.kind}) canceled by {actor.label}: {reason}", item.id,
-                     {"task_id": task.id, "action": "cancel"}, at=now)
-    if task.kind in SUBMITTING_KINDS and item.delivered_quantity == 0 and states.can_move(item.status, OrderStatus.CANCELED):
+    states.add_event(
+        session,
+        item.order_id,
+        OrderEventKind.MANUAL_OVERRIDE,
+        actor,
+        f"Task {task.id} ({task.kind}) canceled by {actor.label}: {reason}",
+        item.id,
+        {"task_id": task.id, "action": "cancel"},
+        at=now,
+    )
+    if (
+        task.kind in SUBMITTING_KINDS
+        and item.delivered_quantity == 0
+        and states.can_move(item.status, OrderStatus.CANCELED)
+    ):
         states.set_item_status(session, item, OrderStatus.CANCELED, actor, f"Canceled by an operator: {reason}", at=now)
     session.flush()
     return task
@@ -115,22 +135,45 @@ REFILLABLE = (ProviderOrderStatus.COMPLETED.value, ProviderOrderStatus.PARTIAL.v
 
 
 def _latest_delivered(session: Session, item_id: int) -> ProviderOrder | None:
-    return session.execute(select(ProviderOrder).where(ProviderOrder.order_item_id == item_id,
-                                                       ProviderOrder.external_order_id.is_not(None))
-                           .order_by(ProviderOrder.id.desc()).limit(1)).scalars().first()
+    return (
+        session.execute(
+            select(ProviderOrder)
+            .where(ProviderOrder.order_item_id == item_id, ProviderOrder.external_order_id.is_not(None))
+            .order_by(ProviderOrder.id.desc())
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
 
 
-def _queue(session: Session, item: OrderItem, kind: str, key: str, payload: dict[str, Any],
-           now: datetime) -> FulfillmentTask:
-    task = FulfillmentTask(order_item_id=item.id, kind=kind, status=TaskStatus.PENDING.value, idempotency_key=key,
-                           payload=payload, next_attempt_at=now, created_at=now, updated_at=now)
+def _queue(
+    session: Session, item: OrderItem, kind: str, key: str, payload: dict[str, Any], now: datetime
+) -> FulfillmentTask:
+    task = FulfillmentTask(
+        order_item_id=item.id,
+        kind=kind,
+        status=TaskStatus.PENDING.value,
+        idempotency_key=key,
+        payload=payload,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(task)
     session.flush()
     return task
 
 
-def request_refill(session: Session, item_id: int, actor: Actor, reason: str, *, now: datetime | None = None,
-                   customer_user_id: int | None = None) -> Refill:
+def request_refill(
+    session: Session,
+    item_id: int,
+    actor: Actor,
+    reason: str,
+    *,
+    now: datetime | None = None,
+    customer_user_id: int | None = None,
+) -> Refill:
     """Ask the provider to top up a delivered line. A customer (customer_user_id given) may
     only ask for their own order and within the service's refill window; an operator may
     always ask while the service offers refills."""
@@ -153,24 +196,57 @@ def request_refill(session: Session, item_id: int, actor: Actor, reason: str, *,
         delivered_at = po.completed_at or po.submitted_at
         if delivered_at is None or now > delivered_at + timedelta(days=window):
             raise RefillRefused(f"the refill window of {window} days has passed", code=ErrorCode.NOT_ALLOWED)
-    busy = session.execute(select(Refill.id).where(Refill.provider_order_id == po.id, Refill.status.in_(
-        (RefillStatus.REQUESTED.value, RefillStatus.PENDING.value, RefillStatus.IN_PROGRESS.value)))).first()
+    busy = session.execute(
+        select(Refill.id).where(
+            Refill.provider_order_id == po.id,
+            Refill.status.in_(
+                (RefillStatus.REQUESTED.value, RefillStatus.PENDING.value, RefillStatus.IN_PROGRESS.value)
+            ),
+        )
+    ).first()
     if busy:
         raise RefillRefused("a refill of this line is already under way", code=ErrorCode.CONFLICT)
-    refill = Refill(provider_order_id=po.id, status=RefillStatus.REQUESTED.value, requested_by_user_id=actor.user_id,
-                    reason=reason, created_at=now, updated_at=now)
+    refill = Refill(
+        provider_order_id=po.id,
+        status=RefillStatus.REQUESTED.value,
+        requested_by_user_id=actor.user_id,
+        reason=reason,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(refill)
     session.flush()
-    _queue(session, item, TaskKind.REFILL.value, f"refill:{refill.id}", {"provider_order_id": po.id, "refill_id": refill.id},
-           now)
-    states.add_event(session, order.id, OrderEventKind.REFILL, actor,
-                     f"Refill requested by {actor.label}: {reason}", item.id,
-                     {"refill_id": refill.id, "reason": reason}, at=now)
+    _queue(
+        session,
+        item,
+        TaskKind.REFILL.value,
+        f"refill:{refill.id}",
+        {"provider_order_id": po.id, "refill_id": refill.id},
+        now,
+    )
+    states.add_event(
+        session,
+        order.id,
+        OrderEventKind.REFILL,
+        actor,
+        f"Refill requested by {actor.label}: {reason}",
+        item.id,
+        {"refill_id": refill.id, "reason": reason},
+        at=now,
+    )
     return refill
 
 
-def replay(session: Session, item_id: int, actor: Actor, reason: str, *, quantity: int | None = None,
-           replay_key: str | None = None, now: datetime | None = None) -> FulfillmentTask:
+def replay(
+    session: Session,
+    item_id: int,
+    actor: Actor,
+    reason: str,
+    *,
+    quantity: int | None = None,
+    replay_key: str | None = None,
+    now: datetime | None = None,
+) -> FulfillmentTask:
     """Submit the line again (all of it, or `quantity` units), routed like a new order."""
     now = now or utcnow()
     reason = _reason(reason, RefillRefused, "say why the line is replayed")
@@ -184,13 +260,22 @@ def replay(session: Session, item_id: int, actor: Actor, reason: str, *, quantit
         raise RefillRefused(f"quantity must be 1–{item.service_quantity}", code=ErrorCode.INVALID, field="quantity")
     key = replay_key or f"replay:item:{item.id}:{now.strftime('%Y%m%d%H%M%S%f')}"
     task = _queue(session, item, TaskKind.REPLAY.value, key, {"quantity": units, "reason": reason}, now)
-    states.add_event(session, item.order_id, OrderEventKind.REPLAY, actor, f"Replay of {units} units by {actor.label}: {reason}",
-                     item.id, {"task_id": task.id, "quantity": units, "reason": reason}, at=now)
+    states.add_event(
+        session,
+        item.order_id,
+        OrderEventKind.REPLAY,
+        actor,
+        f"Replay of {units} units by {actor.label}: {reason}",
+        item.id,
+        {"task_id": task.id, "quantity": units, "reason": reason},
+        at=now,
+    )
     return task
 
 
-def schedule_replay(session: Session, item_id: int, run_at: datetime, actor: Actor, reason: str,
-                    *, now: datetime | None = None) -> ScheduledReplay:
+def schedule_replay(
+    session: Session, item_id: int, run_at: datetime, actor: Actor, reason: str, *, now: datetime | None = None
+) -> ScheduledReplay:
     if run_at.tzinfo is None:
         raise RefillRefused("the replay time needs a time zone", code=ErrorCode.INVALID, field="run_at")
     now = now or utcnow()
@@ -200,14 +285,27 @@ def schedule_replay(session: Session, item_id: int, run_at: datetime, actor: Act
     po = _latest_delivered(session, item_id)
     if po is None:
         raise RefillRefused("this line has no provider order to replay", code=ErrorCode.CONFLICT)
-    scheduled = ScheduledReplay(provider_order_id=po.id, run_at=run_at, created_by_user_id=actor.user_id, reason=reason,
-                                created_at=now, updated_at=now)
+    scheduled = ScheduledReplay(
+        provider_order_id=po.id,
+        run_at=run_at,
+        created_by_user_id=actor.user_id,
+        reason=reason,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(scheduled)
     session.flush()
     item = session.get(OrderItem, item_id)
-    states.add_event(session, item.order_id, OrderEventKind.REPLAY, actor,
-                     f"Replay scheduled for {run_at:%Y-%m-%d %H:%M} UTC by {actor.label}: {reason}", item.id,
-                     {"scheduled_replay_id": scheduled.id, "reason": reason}, at=now)
+    states.add_event(
+        session,
+        item.order_id,
+        OrderEventKind.REPLAY,
+        actor,
+        f"Replay scheduled for {run_at:%Y-%m-%d %H:%M} UTC by {actor.label}: {reason}",
+        item.id,
+        {"scheduled_replay_id": scheduled.id, "reason": reason},
+        at=now,
+    )
     return scheduled
 
 
@@ -215,15 +313,27 @@ def run_due_replays(session_factory: Any, now: datetime) -> dict[str, int]:
     """The scheduled-replays job: queue every replay that is due, once (the replay's id is in the task key)."""
     counts = {"queued": 0, "failed": 0}
     with session_factory() as session:
-        due = list(session.execute(select(ScheduledReplay).where(ScheduledReplay.status == ReplayStatus.SCHEDULED.value,
-                                                                 ScheduledReplay.run_at <= now).order_by(ScheduledReplay.id)
-                                   .with_for_update(skip_locked=True)).scalars())
+        due = list(
+            session.execute(
+                select(ScheduledReplay)
+                .where(ScheduledReplay.status == ReplayStatus.SCHEDULED.value, ScheduledReplay.run_at <= now)
+                .order_by(ScheduledReplay.id)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
         for scheduled in due:
             po = session.get(ProviderOrder, scheduled.provider_order_id)
             actor = Actor.job("replays")
             try:
-                task = replay(session, po.order_item_id, actor, f"scheduled: {scheduled.reason}", quantity=po.quantity,
-                              replay_key=f"replay:scheduled:{scheduled.id}", now=now)
+                task = replay(
+                    session,
+                    po.order_item_id,
+                    actor,
+                    f"scheduled: {scheduled.reason}",
+                    quantity=po.quantity,
+                    replay_key=f"replay:scheduled:{scheduled.id}",
+                    now=now,
+                )
                 scheduled.status, scheduled.result = ReplayStatus.COMPLETED.value, {"task_id": task.id}
                 counts["queued"] += 1
             except RefillRefused as exc:

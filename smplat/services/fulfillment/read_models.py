@@ -21,12 +21,24 @@ from smplat.models.orders import Order, OrderItem
 def dead_letters(session: Session, limit: int = 200) -> list[dict[str, Any]]:
     rows = session.execute(
         select(FulfillmentTask, OrderItem.product_title, Order.number)
-        .join(OrderItem, OrderItem.id == FulfillmentTask.order_item_id).join(Order, Order.id == OrderItem.order_id)
+        .join(OrderItem, OrderItem.id == FulfillmentTask.order_item_id)
+        .join(Order, Order.id == OrderItem.order_id)
         .where(FulfillmentTask.status == TaskStatus.DEAD_LETTER.value)
-        .order_by(FulfillmentTask.updated_at.desc(), FulfillmentTask.id.desc()).limit(limit)).all()
-    return [{"task_id": t.id, "kind": t.kind, "order": number, "product": title, "attempts": t.attempts,
-             "error": t.last_error[:300], "updated": t.updated_at.strftime("%Y-%m-%d %H:%M UTC")}
-            for t, title, number in rows]
+        .order_by(FulfillmentTask.updated_at.desc(), FulfillmentTask.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "task_id": t.id,
+            "kind": t.kind,
+            "order": number,
+            "product": title,
+            "attempts": t.attempts,
+            "error": t.last_error[:300],
+            "updated": t.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        for t, title, number in rows
+    ]
 
 
 FAILED_OUTCOMES = (AttemptOutcome.RETRIED.value, AttemptOutcome.DEAD_LETTERED.value)
@@ -36,19 +48,40 @@ def metrics(session: Session, since: datetime | None = None) -> list[dict[str, A
     """Per provider and task kind: processed, succeeded, failed, retried, dead-lettered,
     ambiguous, waited, and mean / max provider latency (one aggregate query)."""
     a = FulfillmentAttempt
-    query = (select(a.provider_id, a.task_kind, a.outcome, func.count(), func.avg(a.latency_ms), func.max(a.latency_ms))
-             .group_by(a.provider_id, a.task_kind, a.outcome))
+    query = select(
+        a.provider_id, a.task_kind, a.outcome, func.count(), func.avg(a.latency_ms), func.max(a.latency_ms)
+    ).group_by(a.provider_id, a.task_kind, a.outcome)
     if since is not None:
         query = query.where(a.created_at >= since)
     table: dict[tuple[int | None, str], dict[str, Any]] = {}
     weights: dict[tuple[int | None, str], tuple[float, int]] = {}
     for provider_id, kind, outcome, count, avg, mx in session.execute(query).all():
-        row = table.setdefault((provider_id, kind), {
-            "provider_id": provider_id, "task_kind": kind, "processed": 0, "succeeded": 0, "failed": 0, "retried": 0,
-            "dead_lettered": 0, "ambiguous": 0, "waited": 0, "reconciled": 0, "latency_avg_ms": 0, "latency_max_ms": 0})
+        row = table.setdefault(
+            (provider_id, kind),
+            {
+                "provider_id": provider_id,
+                "task_kind": kind,
+                "processed": 0,
+                "succeeded": 0,
+                "failed": 0,
+                "retried": 0,
+                "dead_lettered": 0,
+                "ambiguous": 0,
+                "waited": 0,
+                "reconciled": 0,
+                "latency_avg_ms": 0,
+                "latency_max_ms": 0,
+            },
+        )
         row["processed"] += count
-        key = {"succeeded": "succeeded", "reconciled": "reconciled", "retried": "retried",
-               "dead_lettered": "dead_lettered", "ambiguous": "ambiguous", "waited": "waited"}[outcome]
+        key = {
+            "succeeded": "succeeded",
+            "reconciled": "reconciled",
+            "retried": "retried",
+            "dead_lettered": "dead_lettered",
+            "ambiguous": "ambiguous",
+            "waited": "waited",
+        }[outcome]
         row[key] += count
         if outcome in FAILED_OUTCOMES:
             row["failed"] += count
@@ -57,5 +90,5 @@ def metrics(session: Session, since: datetime | None = None) -> list[dict[str, A
             weights[(provider_id, kind)] = (total + float(avg) * count, n + count)
             row["latency_max_ms"] = max(row["latency_max_ms"], int(mx or 0))
     for key, (total, n) in weights.items():
-        table[key]["latency_avg_ms"] = int(round(total / n)) if n else 0
+        table[key]["latency_avg_ms"] = round(total / n) if n else 0
     return sorted(table.values(), key=lambda r: (r["provider_id"] or 0, r["task_kind"]))

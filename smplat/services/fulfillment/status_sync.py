@@ -40,27 +40,42 @@ logger = logging.getLogger(__name__)
 def _delivered(po: ProviderOrder) -> int:
     if po.status in (ProviderOrderStatus.COMPLETED.value,):
         return po.quantity
-    if po.status in (ProviderOrderStatus.PARTIAL.value, ProviderOrderStatus.CANCELED.value, ProviderOrderStatus.REFUNDED.value):
+    if po.status in (
+        ProviderOrderStatus.PARTIAL.value,
+        ProviderOrderStatus.CANCELED.value,
+        ProviderOrderStatus.REFUNDED.value,
+    ):
         return max(0, po.quantity - (po.remains if po.remains is not None else po.quantity))
     return 0
 
 
-def sync_statuses(session_factory: Any, now: datetime | None = None, *, settings: Settings | None = None) -> dict[str, int]:
+def sync_statuses(
+    session_factory: Any, now: datetime | None = None, *, settings: Settings | None = None
+) -> dict[str, int]:
     """Poll open provider orders (multi-status, <= 100 ids per call), map them to the item and
     order state machine, apply the Partial policy; then poll open refills."""
     settings = settings or get_settings()
     now = now or utcnow()
     with session_factory() as session:
-        rows = list(session.execute(
-            select(ProviderOrder.id, ProviderOrder.provider_id, ProviderOrder.external_order_id)
-            .where(ProviderOrder.status.in_(OPEN_PROVIDER_STATUSES), ProviderOrder.external_order_id.is_not(None))
-            .order_by(ProviderOrder.last_synced_at.is_not(None), ProviderOrder.last_synced_at, ProviderOrder.id)
-            .limit(settings.status_sync_max_orders)).all())
+        rows = list(
+            session.execute(
+                select(ProviderOrder.id, ProviderOrder.provider_id, ProviderOrder.external_order_id)
+                .where(ProviderOrder.status.in_(OPEN_PROVIDER_STATUSES), ProviderOrder.external_order_id.is_not(None))
+                .order_by(ProviderOrder.last_synced_at.is_not(None), ProviderOrder.last_synced_at, ProviderOrder.id)
+                .limit(settings.status_sync_max_orders)
+            ).all()
+        )
         providers = {p.id: p for p in session.execute(select(Provider)).scalars()}
-        refills = list(session.execute(
-            select(Refill.id, ProviderOrder.provider_id, Refill.external_refill_id).join(ProviderOrder, ProviderOrder.id == Refill.provider_order_id)
-            .where(Refill.status.in_((RefillStatus.PENDING.value, RefillStatus.IN_PROGRESS.value)),
-                   Refill.external_refill_id.is_not(None))).all())
+        refills = list(
+            session.execute(
+                select(Refill.id, ProviderOrder.provider_id, Refill.external_refill_id)
+                .join(ProviderOrder, ProviderOrder.id == Refill.provider_order_id)
+                .where(
+                    Refill.status.in_((RefillStatus.PENDING.value, RefillStatus.IN_PROGRESS.value)),
+                    Refill.external_refill_id.is_not(None),
+                )
+            ).all()
+        )
     by_provider: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for po_id, provider_id, ext in rows:
         by_provider[provider_id].append((po_id, ext))
@@ -71,6 +86,7 @@ def sync_statuses(session_factory: Any, now: datetime | None = None, *, settings
         failures = 0
         clients = {pid: client_for(providers[pid]) for pid in set(by_provider) | {r[1] for r in refills}}
         try:
+
             async def chunk(pid: int, part: list[tuple[int, str]]) -> None:
                 nonlocal failures
                 try:
@@ -88,8 +104,11 @@ def sync_statuses(session_factory: Any, now: datetime | None = None, *, settings
                 except (PanelUnavailable, PanelRefused) as exc:
                     refill_answers[refill_id] = exc
 
-            jobs = [chunk(pid, ids[i:i + MAX_STATUS_BATCH]) for pid, ids in by_provider.items()
-                    for i in range(0, len(ids), MAX_STATUS_BATCH)]
+            jobs = [
+                chunk(pid, ids[i : i + MAX_STATUS_BATCH])
+                for pid, ids in by_provider.items()
+                for i in range(0, len(ids), MAX_STATUS_BATCH)
+            ]
             jobs += [refill_one(r[0], r[1], r[2]) for r in refills]
             await asyncio.gather(*jobs)
         finally:
@@ -102,7 +121,14 @@ def sync_statuses(session_factory: Any, now: datetime | None = None, *, settings
     counts["polled"] = len(answers)
     counts["batch_failures"] = failures
     with session_factory() as session:
-        pos = {po.id: po for po in session.execute(select(ProviderOrder).where(ProviderOrder.id.in_(list(answers)))).scalars()} if answers else {}
+        pos = (
+            {
+                po.id: po
+                for po in session.execute(select(ProviderOrder).where(ProviderOrder.id.in_(list(answers)))).scalars()
+            }
+            if answers
+            else {}
+        )
         for po_id in sorted(answers):
             apply_status(session, pos[po_id], answers[po_id], now, settings, counts)
         for refill_id, answer in sorted(refill_answers.items()):
@@ -110,8 +136,9 @@ def sync_statuses(session_factory: Any, now: datetime | None = None, *, settings
     return dict(counts)
 
 
-def apply_status(session: Session, po: ProviderOrder, answer: Any, now: datetime, settings: Settings,
-                 counts: dict[str, int]) -> None:
+def apply_status(
+    session: Session, po: ProviderOrder, answer: Any, now: datetime, settings: Settings, counts: dict[str, int]
+) -> None:
     po.last_synced_at = now
     if isinstance(answer, PanelRefused) or answer is None:
         po.error = (answer.message if answer else "missing from the answer")[:2000]
@@ -140,21 +167,36 @@ def apply_status(session: Session, po: ProviderOrder, answer: Any, now: datetime
         if states.can_move(item.status, target):
             states.set_item_status(session, item, target, SYNC_ACTOR, f"Provider reports {answer.raw_status}.", at=now)
         return
-    if st not in (ProviderOrderStatus.COMPLETED.value, ProviderOrderStatus.PARTIAL.value,
-                  ProviderOrderStatus.CANCELED.value, ProviderOrderStatus.REFUNDED.value):
+    if st not in (
+        ProviderOrderStatus.COMPLETED.value,
+        ProviderOrderStatus.PARTIAL.value,
+        ProviderOrderStatus.CANCELED.value,
+        ProviderOrderStatus.REFUNDED.value,
+    ):
         return
     po.completed_at = now
     delivered_here = _delivered(po)
     item.delivered_quantity += delivered_here
     item.remains = max(0, item.service_quantity - item.delivered_quantity)
     session.add(item)
-    states.add_event(session, item.order_id, OrderEventKind.PROVIDER_ORDER, SYNC_ACTOR,
-                     f"Provider order #{po.external_order_id}: {answer.raw_status} — delivered {delivered_here} of {po.quantity}"
-                     + (f", start count {po.start_count}" if po.start_count is not None else "")
-                     + (f", charge {po.charge} {po.charge_currency or ''}".rstrip() if po.charge is not None else ""),
-                     item.id, {"provider_order_id": po.id, "status": st, "remains": po.remains,
-                               "start_count": po.start_count,
-                               "charge": str(po.charge) if po.charge is not None else None}, at=now)
+    states.add_event(
+        session,
+        item.order_id,
+        OrderEventKind.PROVIDER_ORDER,
+        SYNC_ACTOR,
+        f"Provider order #{po.external_order_id}: {answer.raw_status} — delivered {delivered_here} of {po.quantity}"
+        + (f", start count {po.start_count}" if po.start_count is not None else "")
+        + (f", charge {po.charge} {po.charge_currency or ''}".rstrip() if po.charge is not None else ""),
+        item.id,
+        {
+            "provider_order_id": po.id,
+            "status": st,
+            "remains": po.remains,
+            "start_count": po.start_count,
+            "charge": str(po.charge) if po.charge is not None else None,
+        },
+        at=now,
+    )
     if st == ProviderOrderStatus.COMPLETED.value:
         if item.delivered_quantity >= item.service_quantity and states.can_move(item.status, OrderStatus.COMPLETED):
             states.set_item_status(session, item, OrderStatus.COMPLETED, SYNC_ACTOR, "Delivered in full.", at=now)
@@ -167,28 +209,51 @@ def apply_status(session: Session, po: ProviderOrder, answer: Any, now: datetime
     apply_partial_policy(session, item, po, remains, now, settings, counts)
 
 
-def apply_partial_policy(session: Session, item: OrderItem, po: ProviderOrder, remains: int, now: datetime,
-                         settings: Settings, counts: dict[str, int]) -> None:
+def apply_partial_policy(
+    session: Session,
+    item: OrderItem,
+    po: ProviderOrder,
+    remains: int,
+    now: datetime,
+    settings: Settings,
+    counts: dict[str, int],
+) -> None:
     """Re-route the undelivered rest (a new task, created once per provider order), or refund
     it: `money.pro_rata(line price, remains, line units)`, the one pro-rata rule (rounded once, down)."""
     if settings.fulfillment_partial_policy == "reroute":
         from smplat.services.delivery import submit_key
 
-        task = FulfillmentTask(order_item_id=item.id, kind=TaskKind.SUBMIT.value, status=TaskStatus.PENDING.value,
-                               idempotency_key=f"{submit_key(item.id)}:rest:{po.id}",
-                               payload={"quantity": remains, "exclude_service_ids": [po.provider_service_id],
-                                        "reason": f"remainder of provider order {po.id}"},
-                               next_attempt_at=now, created_at=now, updated_at=now)
+        task = FulfillmentTask(
+            order_item_id=item.id,
+            kind=TaskKind.SUBMIT.value,
+            status=TaskStatus.PENDING.value,
+            idempotency_key=f"{submit_key(item.id)}:rest:{po.id}",
+            payload={
+                "quantity": remains,
+                "exclude_service_ids": [po.provider_service_id],
+                "reason": f"remainder of provider order {po.id}",
+            },
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
         try:
             with session.begin_nested():
                 session.add(task)
                 session.flush()
-        except Exception:  # noqa: BLE001 - unique key: the remainder is already queued
+        except Exception:
             counts["reroute_exists"] += 1
             return
-        states.add_event(session, item.order_id, OrderEventKind.PROVIDER_ORDER, SYNC_ACTOR,
-                         f"{remains} undelivered units re-routed (policy: reroute)", item.id,
-                         {"remains": remains, "task_id": task.id, "policy": "reroute"}, at=now)
+        states.add_event(
+            session,
+            item.order_id,
+            OrderEventKind.PROVIDER_ORDER,
+            SYNC_ACTOR,
+            f"{remains} undelivered units re-routed (policy: reroute)",
+            item.id,
+            {"remains": remains, "task_id": task.id, "policy": "reroute"},
+            at=now,
+        )
         if states.can_move(item.status, OrderStatus.PROCESSING):
             states.set_item_status(session, item, OrderStatus.PROCESSING, SYNC_ACTOR, "Remainder re-routed.", at=now)
         counts["rerouted"] += 1
@@ -197,11 +262,19 @@ def apply_partial_policy(session: Session, item: OrderItem, po: ProviderOrder, r
     refund = pro_rata(item.total_minor, remains, item.service_quantity)
     from smplat.services.checkout.refunds import refund_undelivered  # money moves at Stripe, once per provider order
 
-    refund_undelivered(session, order, refund, f"{remains} undelivered of {po.quantity}", f"provider-order:{po.id}:refund",
-                       SYNC_ACTOR)
-    states.add_event(session, item.order_id, OrderEventKind.PAYMENT, SYNC_ACTOR,
-                     f"Refund of {refund} minor units for {remains} undelivered of {po.quantity} (policy: refund)", item.id,
-                     {"refund_minor": refund, "remains": remains, "quantity": po.quantity, "policy": "refund"}, at=now)
+    refund_undelivered(
+        session, order, refund, f"{remains} undelivered of {po.quantity}", f"provider-order:{po.id}:refund", SYNC_ACTOR
+    )
+    states.add_event(
+        session,
+        item.order_id,
+        OrderEventKind.PAYMENT,
+        SYNC_ACTOR,
+        f"Refund of {refund} minor units for {remains} undelivered of {po.quantity} (policy: refund)",
+        item.id,
+        {"refund_minor": refund, "remains": remains, "quantity": po.quantity, "policy": "refund"},
+        at=now,
+    )
     target = OrderStatus.CANCELED if item.delivered_quantity == 0 else OrderStatus.PARTIALLY_DELIVERED
     if states.can_move(item.status, target):
         states.set_item_status(session, item, target, SYNC_ACTOR, f"{remains} units undelivered, refunded.", at=now)
@@ -224,7 +297,14 @@ def _apply_refill_status(session: Session, refill_id: int, answer: Any, now: dat
     if status in (RefillStatus.COMPLETED, RefillStatus.REJECTED):
         po = session.get(ProviderOrder, refill.provider_order_id)
         item = session.get(OrderItem, po.order_item_id)
-        states.add_event(session, item.order_id, OrderEventKind.REFILL, SYNC_ACTOR,
-                         f"Refill #{refill.external_refill_id}: {raw}", item.id,
-                         {"refill_id": refill.id, "status": status.value}, at=now)
+        states.add_event(
+            session,
+            item.order_id,
+            OrderEventKind.REFILL,
+            SYNC_ACTOR,
+            f"Refill #{refill.external_refill_id}: {raw}",
+            item.id,
+            {"refill_id": refill.id, "status": status.value},
+            at=now,
+        )
         counts[f"refill_{status.value}"] += 1

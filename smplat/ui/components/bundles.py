@@ -50,12 +50,20 @@ def _bundle_card(bundle: rx.Var) -> rx.Component:
     return rx.box(
         rx.vstack(
             rx.hstack(
-                rx.center(rx.icon("package-plus", size=18, color="white"), width="36px", height="36px",
-                          border_radius="10px", background="var(--violet-9)", flex_shrink="0"),
+                rx.center(
+                    rx.icon("package-plus", size=18, color="white"),
+                    width="36px",
+                    height="36px",
+                    border_radius="10px",
+                    background="var(--violet-9)",
+                    flex_shrink="0",
+                ),
                 rx.heading(bundle["title"], size="4"),
                 rx.spacer(),
-                rx.cond(bundle["discount"] != "",
-                        rx.badge(bundle["discount"], color_scheme="green", variant="soft", radius="full")),
+                rx.cond(
+                    bundle["discount"] != "",
+                    rx.badge(bundle["discount"], color_scheme="green", variant="soft", radius="full"),
+                ),
                 width="100%",
                 align="center",
                 wrap="wrap",
@@ -76,8 +84,12 @@ def _bundle_card(bundle: rx.Var) -> rx.Component:
                 width="100%",
             ),
             rx.link(
-                rx.hstack(rx.text("Start with " + bundle["primary_title"].to(str), size="2", weight="medium"),
-                          rx.icon("arrow-right", size=14), spacing="2", align="center"),
+                rx.hstack(
+                    rx.text("Start with " + bundle["primary_title"].to(str), size="2", weight="medium"),
+                    rx.icon("arrow-right", size=14),
+                    spacing="2",
+                    align="center",
+                ),
                 href=f"{routes.SERVICES}/" + bundle["primary_slug"].to(str),
                 underline="none",
                 margin_top="auto",
@@ -97,8 +109,9 @@ def bundles_section() -> rx.Component:
             BundlesState.bundles.length() > 0,
             rx.vstack(
                 rx.heading("Bundle and save", size="6", weight="bold"),
-                rx.text("Services that work well together, with a discount on the extras.", color_scheme="gray",
-                        size="3"),
+                rx.text(
+                    "Services that work well together, with a discount on the extras.", color_scheme="gray", size="3"
+                ),
                 rx.grid(
                     rx.foreach(BundlesState.bundles, _bundle_card),
                     columns=rx.breakpoints(initial="1", md="2", lg="3"),

@@ -31,7 +31,8 @@ def page_title(title: str | rx.Var, subtitle: str | rx.Var = "", *actions: rx.Co
     return rx.flex(
         rx.vstack(
             rx.heading(title, size="7", weight="bold", letter_spacing="-0.02em"),
-            rx.cond(subtitle != "", rx.text(subtitle, color_scheme="gray", size="3")) if isinstance(subtitle, rx.Var)
+            rx.cond(subtitle != "", rx.text(subtitle, color_scheme="gray", size="3"))
+            if isinstance(subtitle, rx.Var)
             else (rx.text(subtitle, color_scheme="gray", size="3") if subtitle else rx.fragment()),
             spacing="1",
             align="start",
@@ -75,7 +76,9 @@ def empty_state(icon: str, title: str, text: str, action: rx.Component | None = 
     )
 
 
-def stat_card(label: str, value: rx.Var | str, hint: rx.Var | str = "", icon: str = "activity", **props) -> rx.Component:
+def stat_card(
+    label: str, value: rx.Var | str, hint: rx.Var | str = "", icon: str = "activity", **props
+) -> rx.Component:
     return card(
         rx.hstack(
             rx.vstack(
@@ -86,8 +89,13 @@ def stat_card(label: str, value: rx.Var | str, hint: rx.Var | str = "", icon: st
                 align="start",
             ),
             rx.spacer(),
-            rx.center(rx.icon(icon, size=20, color="var(--violet-11)"), width="40px", height="40px",
-                      border_radius="12px", background="var(--violet-a3)"),
+            rx.center(
+                rx.icon(icon, size=20, color="var(--violet-11)"),
+                width="40px",
+                height="40px",
+                border_radius="12px",
+                background="var(--violet-a3)",
+            ),
             align="start",
             width="100%",
         ),
@@ -108,13 +116,30 @@ def status_badge(status: rx.Var | str) -> rx.Component:
         status,
         color_scheme=rx.match(
             status,
-            ("succeeded", "green"), ("active", "green"), ("completed", "green"), ("healthy", "green"),
-            ("paid", "green"), ("partially_delivered", "amber"), ("on_hold", "amber"), ("retry_wait", "amber"),
-            ("degraded", "amber"), ("refunded", "gray"), ("partially_refunded", "amber"), ("dead_letter", "red"),
-            ("down", "red"), ("vanished", "red"),
-            ("running", "blue"), ("processing", "blue"), ("pending", "amber"),
-            ("failed", "red"), ("canceled", "red"), ("archived", "gray"), ("draft", "gray"),
-            ("skipped", "gray"), ("admin", "violet"), ("operator", "blue"),
+            ("succeeded", "green"),
+            ("active", "green"),
+            ("completed", "green"),
+            ("healthy", "green"),
+            ("paid", "green"),
+            ("partially_delivered", "amber"),
+            ("on_hold", "amber"),
+            ("retry_wait", "amber"),
+            ("degraded", "amber"),
+            ("refunded", "gray"),
+            ("partially_refunded", "amber"),
+            ("dead_letter", "red"),
+            ("down", "red"),
+            ("vanished", "red"),
+            ("running", "blue"),
+            ("processing", "blue"),
+            ("pending", "amber"),
+            ("failed", "red"),
+            ("canceled", "red"),
+            ("archived", "gray"),
+            ("draft", "gray"),
+            ("skipped", "gray"),
+            ("admin", "violet"),
+            ("operator", "blue"),
             "gray",
         ),
         variant="soft",
@@ -129,8 +154,17 @@ def field_error(message: rx.Var, field_id: str) -> rx.Component:
     )
 
 
-def form_field(label: str, name: str, error: rx.Var, *, type: str = "text", placeholder: str = "",  # noqa: A002
-               autocomplete: str = "", hint: str = "", default_value: str | rx.Var | None = None) -> rx.Component:
+def form_field(
+    label: str,
+    name: str,
+    error: rx.Var,
+    *,
+    type: str = "text",
+    placeholder: str = "",
+    autocomplete: str = "",
+    hint: str = "",
+    default_value: str | rx.Var | None = None,
+) -> rx.Component:
     input_props = {"name": name, "id": name, "type": type, "placeholder": placeholder, "size": "3", "width": "100%"}
     if autocomplete:
         input_props["auto_complete"] = autocomplete
@@ -139,21 +173,27 @@ def form_field(label: str, name: str, error: rx.Var, *, type: str = "text", plac
     return rx.vstack(
         rx.el.label(label, html_for=name, style={"font_size": "14px", "font_weight": "500"}),
         rx.input(**input_props, color_scheme=rx.cond(error != "", "red", "gray")),
-        rx.cond(error != "", field_error(error, name), rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment()),
+        rx.cond(
+            error != "",
+            field_error(error, name),
+            rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
+        ),
         spacing="1",
         width="100%",
         align="start",
     )
 
 
-def form_alert(message: rx.Var, color: str = "red", icon: str = "circle-alert", alert_id: str = "form-error") -> rx.Component:
+def form_alert(
+    message: rx.Var, color: str = "red", icon: str = "circle-alert", alert_id: str = "form-error"
+) -> rx.Component:
     return rx.cond(
         message != "",
         rx.callout(message, icon=icon, color_scheme=color, size="1", width="100%", id=alert_id, role="alert"),
     )
 
 
-def data_table(headers: list[str], rows: rx.Var, render_row, table_id: str = "") -> rx.Component:  # noqa: ANN001
+def data_table(headers: list[str], rows: rx.Var, render_row, table_id: str = "") -> rx.Component:
     """A readable table that scrolls sideways inside its box on small screens.
 
     `render_row(row)` returns the cells (the first as a row header) for one row var.

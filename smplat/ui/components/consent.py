@@ -39,9 +39,15 @@ def consent_banner() -> rx.Component:
         rx.box(
             rx.flex(
                 rx.hstack(
-                    rx.center(rx.icon("cookie", size=20, color="var(--violet-11)"), width="40px", height="40px",
-                              border_radius="12px", background="var(--violet-a3)", flex_shrink="0",
-                              class_name="hide-on-phone"),
+                    rx.center(
+                        rx.icon("cookie", size=20, color="var(--violet-11)"),
+                        width="40px",
+                        height="40px",
+                        border_radius="12px",
+                        background="var(--violet-a3)",
+                        flex_shrink="0",
+                        class_name="hide-on-phone",
+                    ),
                     rx.vstack(
                         rx.text("Your privacy, your choice", weight="bold", size="3"),
                         rx.text(
@@ -49,7 +55,8 @@ def consent_banner() -> rx.Component:
                             "also record what you search in the catalog, without anything that identifies you, "
                             "to learn which services people look for. ",
                             rx.link("Privacy policy", href=routes.PRIVACY, underline="always"),
-                            size="2", color_scheme="gray",
+                            size="2",
+                            color_scheme="gray",
                         ),
                         spacing="1",
                         align="start",
@@ -58,10 +65,17 @@ def consent_banner() -> rx.Component:
                     align="start",
                 ),
                 rx.hstack(
-                    rx.button("Essential only", variant="soft", color_scheme="gray", size="3",
-                              on_click=ConsentState.choose(Consent.ESSENTIAL.value), id="consent-essential"),
-                    rx.button("Accept all", size="3", on_click=ConsentState.choose(Consent.ALL.value),
-                              id="consent-accept"),
+                    rx.button(
+                        "Essential only",
+                        variant="soft",
+                        color_scheme="gray",
+                        size="3",
+                        on_click=ConsentState.choose(Consent.ESSENTIAL.value),
+                        id="consent-essential",
+                    ),
+                    rx.button(
+                        "Accept all", size="3", on_click=ConsentState.choose(Consent.ALL.value), id="consent-accept"
+                    ),
                     spacing="2",
                     flex_shrink="0",
                 ),

@@ -21,6 +21,7 @@ from smplat.ui.theme import PAGE_MAX_WIDTH
 
 STOREFRONT_LINKS = [("Home", routes.HOME, "nav-home"), ("Services", routes.SERVICES, "nav-services")]
 
+
 def _nav_link(label: str, href: str, link_id: str) -> rx.Component:
     return rx.link(label, href=href, id=link_id, size="3", weight="medium", color_scheme="gray", high_contrast=True)
 
@@ -46,8 +47,9 @@ def account_menu() -> rx.Component:
                 rx.menu.item(rx.icon("shield", size=14), "Admin", on_click=rx.redirect(routes.ADMIN), id="menu-admin"),
             ),
             rx.menu.separator(),
-            rx.menu.item(rx.icon("log-out", size=14), "Sign out", on_click=AuthState.sign_out, id="menu-sign-out",
-                         color="red"),
+            rx.menu.item(
+                rx.icon("log-out", size=14), "Sign out", on_click=AuthState.sign_out, id="menu-sign-out", color="red"
+            ),
         ),
     )
 
@@ -59,8 +61,12 @@ def header() -> rx.Component:
             rx.hstack(*[_nav_link(*link) for link in STOREFRONT_LINKS], spacing="5", class_name="hide-on-phone"),
             rx.spacer(),
             rx.link(
-                rx.button(rx.icon("shopping-cart", size=16), rx.text("Cart", class_name="hide-on-phone"),
-                          variant="soft", color_scheme="gray"),
+                rx.button(
+                    rx.icon("shopping-cart", size=16),
+                    rx.text("Cart", class_name="hide-on-phone"),
+                    variant="soft",
+                    color_scheme="gray",
+                ),
                 href=routes.CART,
                 id="nav-cart",
             ),
@@ -73,9 +79,17 @@ def header() -> rx.Component:
                         AuthState.signed_in,
                         account_menu(),
                         rx.hstack(
-                            rx.link(rx.button("Sign in", variant="soft", color_scheme="gray"), href=routes.SIGN_IN, id="nav-sign-in"),
-                            rx.link(rx.button("Get started"), href=routes.SIGN_UP, id="nav-sign-up",
-                                    class_name="hide-on-phone"),
+                            rx.link(
+                                rx.button("Sign in", variant="soft", color_scheme="gray"),
+                                href=routes.SIGN_IN,
+                                id="nav-sign-in",
+                            ),
+                            rx.link(
+                                rx.button("Get started"),
+                                href=routes.SIGN_UP,
+                                id="nav-sign-up",
+                                class_name="hide-on-phone",
+                            ),
                             spacing="2",
                         ),
                     ),
@@ -88,8 +102,9 @@ def header() -> rx.Component:
             ),
             rx.box(
                 rx.menu.root(
-                    rx.menu.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", color_scheme="gray",
-                                                   aria_label="Menu")),
+                    rx.menu.trigger(
+                        rx.icon_button(rx.icon("menu"), variant="ghost", color_scheme="gray", aria_label="Menu")
+                    ),
                     rx.menu.content(
                         *[rx.menu.item(label, on_click=rx.redirect(href)) for label, href, _ in STOREFRONT_LINKS]
                     ),
@@ -118,8 +133,12 @@ def footer() -> rx.Component:
         rx.flex(
             rx.vstack(
                 brand_logo("4"),
-                rx.text("Growth services for creators and brands, delivered and tracked.", size="2",
-                        color_scheme="gray", max_width="320px"),
+                rx.text(
+                    "Growth services for creators and brands, delivered and tracked.",
+                    size="2",
+                    color_scheme="gray",
+                    max_width="320px",
+                ),
                 spacing="2",
             ),
             rx.flex(
@@ -130,8 +149,13 @@ def footer() -> rx.Component:
                 rx.link("Privacy", href=routes.PRIVACY, size="2", color_scheme="gray", id="footer-privacy"),
                 rx.link("Imprint", href=routes.IMPRINT, size="2", color_scheme="gray", id="footer-imprint"),
                 # a button, not a link: reopening the choice must not reload the page (and its analytics)
-                rx.el.button("Cookie settings", type="button", id="footer-cookie-settings",
-                             on_click=ConsentState.reopen, class_name="footer-link-button"),
+                rx.el.button(
+                    "Cookie settings",
+                    type="button",
+                    id="footer-cookie-settings",
+                    on_click=ConsentState.reopen,
+                    class_name="footer-link-button",
+                ),
                 wrap="wrap",
                 column_gap="1.25rem",
                 row_gap="0.5rem",
@@ -158,23 +182,41 @@ def footer() -> rx.Component:
 
 
 def storefront_page(*children: rx.Component, full_width: bool = False) -> rx.Component:
-    body = rx.box(*children, width="100%") if full_width else rx.box(
-        *children, max_width=PAGE_MAX_WIDTH, margin="0 auto", padding="2rem 1.25rem", width="100%"
+    body = (
+        rx.box(*children, width="100%")
+        if full_width
+        else rx.box(*children, max_width=PAGE_MAX_WIDTH, margin="0 auto", padding="2rem 1.25rem", width="100%")
     )
-    return rx.vstack(header(), rx.box(body, flex="1", width="100%"), footer(), consent_banner(), spacing="0",
-                     min_height="100vh", width="100%")
+    return rx.vstack(
+        header(),
+        rx.box(body, flex="1", width="100%"),
+        footer(),
+        consent_banner(),
+        spacing="0",
+        min_height="100vh",
+        width="100%",
+    )
 
 
 def _nav_heading(text: str) -> rx.Component:
-    return rx.text(text, size="1", weight="bold", color_scheme="gray", text_transform="uppercase",
-                   letter_spacing="0.08em", padding_x="0.75rem", class_name="hide-on-phone")
+    return rx.text(
+        text,
+        size="1",
+        weight="bold",
+        color_scheme="gray",
+        text_transform="uppercase",
+        letter_spacing="0.08em",
+        padding_x="0.75rem",
+        class_name="hide-on-phone",
+    )
 
 
 def _nav_item(link: registry.NavLink, nav_id: str) -> rx.Component:
     current = rx.State.router.page.path
     return rx.link(
-        rx.hstack(rx.icon(link.icon, size=16), rx.text(link.label, size="2", weight="medium"), spacing="3",
-                  align="center"),
+        rx.hstack(
+            rx.icon(link.icon, size=16), rx.text(link.label, size="2", weight="medium"), spacing="3", align="center"
+        ),
         href=link.href,
         id=f"{nav_id}-{link.label.lower().replace(' ', '-')}",
         padding="0.55rem 0.75rem",
@@ -194,8 +236,11 @@ def _side_nav(area: str, title: str, nav_id: str) -> rx.Component:
     children: list[rx.Component] = []
     for index, (group, links) in enumerate(registry.nav_groups(area)):
         heading = _nav_heading(group or title)
-        children.append(heading if index == 0 else rx.box(heading, padding_top=rx.breakpoints(initial="0", md="0.9rem"),
-                                                          class_name="hide-on-phone"))
+        children.append(
+            heading
+            if index == 0
+            else rx.box(heading, padding_top=rx.breakpoints(initial="0", md="0.9rem"), class_name="hide-on-phone")
+        )
         children.extend(_nav_item(link, nav_id) for link in links)
     return rx.flex(
         *children,
@@ -213,10 +258,18 @@ def _area(nav: rx.Component, guard: rx.Var, *children: rx.Component) -> rx.Compo
     return rx.vstack(
         header(),
         rx.flex(
-            rx.box(nav, width=["100%", "100%", "220px"], flex_shrink="0",
-                   padding=["1rem 1.25rem 0", "1rem 1.25rem 0", "2rem 0 0 1.25rem"]),
-            rx.box(rx.cond(guard, rx.box(*children, width="100%"), page_skeleton()),
-                   flex="1", min_width="0", padding="2rem 1.25rem"),
+            rx.box(
+                nav,
+                width=["100%", "100%", "220px"],
+                flex_shrink="0",
+                padding=["1rem 1.25rem 0", "1rem 1.25rem 0", "2rem 0 0 1.25rem"],
+            ),
+            rx.box(
+                rx.cond(guard, rx.box(*children, width="100%"), page_skeleton()),
+                flex="1",
+                min_width="0",
+                padding="2rem 1.25rem",
+            ),
             direction=rx.breakpoints(initial="column", md="row"),
             max_width=PAGE_MAX_WIDTH,
             margin="0 auto",

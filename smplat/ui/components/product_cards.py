@@ -21,14 +21,22 @@ def product_card(row: rx.Var) -> rx.Component:
     href = f"{routes.SERVICES}/" + row["slug"].to(str)
     return rx.box(
         rx.link(
-            rx.image(src=row["image_url"], alt=row["title"], width="100%", height="150px", object_fit="cover",
-                     border_radius="12px", background="var(--gray-3)"),
+            rx.image(
+                src=row["image_url"],
+                alt=row["title"],
+                width="100%",
+                height="150px",
+                object_fit="cover",
+                border_radius="12px",
+                background="var(--gray-3)",
+            ),
             rx.vstack(
                 rx.hstack(
                     rx.badge(platform_icon(row["platform"]), row["category_name"], variant="soft", radius="full"),
                     rx.spacer(),
-                    rx.cond(row["is_featured"], rx.badge("Popular", color_scheme="amber", variant="soft",
-                                                         radius="full")),
+                    rx.cond(
+                        row["is_featured"], rx.badge("Popular", color_scheme="amber", variant="soft", radius="full")
+                    ),
                     width="100%",
                 ),
                 rx.heading(row["title"], size="4", weight="bold"),
@@ -56,11 +64,17 @@ def product_card(row: rx.Var) -> rx.Component:
         ),
         # one click to the configurator with the featured preset applied (recorded as a
         # "marketing card" preset event when the visitor allowed analytics)
-        rx.cond(row["preset_key"] != "", rx.link(
-            rx.button(rx.icon("zap", size=14), row["preset_label"], variant="soft", size="2", width="100%"),
-            href=href + "?preset=" + row["preset_key"].to(str),
-            class_name="card-preset", data_testid="card-preset", margin_top="0.75rem", display="block",
-        )),
+        rx.cond(
+            row["preset_key"] != "",
+            rx.link(
+                rx.button(rx.icon("zap", size=14), row["preset_label"], variant="soft", size="2", width="100%"),
+                href=href + "?preset=" + row["preset_key"].to(str),
+                class_name="card-preset",
+                data_testid="card-preset",
+                margin_top="0.75rem",
+                display="block",
+            ),
+        ),
         class_name="product-card",
         padding="0.75rem",
         border="1px solid var(--gray-a5)",

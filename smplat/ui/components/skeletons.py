@@ -20,8 +20,15 @@ AUTH_SLOT_WIDTH = rx.breakpoints(initial="72px", sm="180px")
 
 def skeleton_block(height: str, width: str = "100%", radius: str = "12px", **props) -> rx.Component:
     """A pulsing box of a fixed size (an image, a button, a chart)."""
-    return rx.box(class_name="smplat-skeleton", height=height, width=width, border_radius=radius,
-                  aria_hidden="true", flex_shrink="0", **props)
+    return rx.box(
+        class_name="smplat-skeleton",
+        height=height,
+        width=width,
+        border_radius=radius,
+        aria_hidden="true",
+        flex_shrink="0",
+        **props,
+    )
 
 
 def skeleton_text(lines: int = 1, width: str = "100%", last_width: str = "60%", on_dark: bool = False) -> rx.Component:
@@ -29,11 +36,16 @@ def skeleton_text(lines: int = 1, width: str = "100%", last_width: str = "60%", 
     (`rx.heading(rx.cond(loaded, title, skeleton_text(2)), size="8")`): each is one line of
     that element's line height."""
     tone = " smplat-skeleton-line--dark" if on_dark else ""
-    return rx.fragment(*[
-        rx.el.span(class_name="smplat-skeleton-line" + tone, aria_hidden="true",
-                   style={"width": last_width if i == lines - 1 and lines > 1 else width})
-        for i in range(lines)
-    ])
+    return rx.fragment(
+        *[
+            rx.el.span(
+                class_name="smplat-skeleton-line" + tone,
+                aria_hidden="true",
+                style={"width": last_width if i == lines - 1 and lines > 1 else width},
+            )
+            for i in range(lines)
+        ]
+    )
 
 
 def skeleton_card(*children: rx.Component, **props) -> rx.Component:
@@ -47,13 +59,18 @@ def product_card_skeleton() -> rx.Component:
     return rx.box(
         skeleton_block("150px"),
         rx.vstack(
-            rx.hstack(rx.badge(skeleton_text(width="7em"), variant="soft", radius="full", color_scheme="gray"),
-                      width="100%"),
+            rx.hstack(
+                rx.badge(skeleton_text(width="7em"), variant="soft", radius="full", color_scheme="gray"), width="100%"
+            ),
             rx.heading(skeleton_text(width="70%"), size="4", weight="bold", width="100%"),
             rx.text(skeleton_text(2, last_width="80%"), size="2", min_height="2.6em", width="100%"),
             rx.hstack(
-                rx.vstack(rx.text(skeleton_text(width="2em"), size="1"), rx.text(skeleton_text(width="4em"), size="5"),
-                          spacing="0", align="start"),
+                rx.vstack(
+                    rx.text(skeleton_text(width="2em"), size="1"),
+                    rx.text(skeleton_text(width="4em"), size="5"),
+                    spacing="0",
+                    align="start",
+                ),
                 rx.spacer(),
                 rx.text(skeleton_text(width="6em"), size="1"),
                 width="100%",
@@ -108,12 +125,16 @@ def stat_card_skeleton() -> rx.Component:
 
 def table_skeleton(rows: int, columns: int = 5) -> rx.Component:
     """A `common.data_table` frame: a header row and `rows` body rows of one text line each."""
+
     def row(header: bool) -> rx.Component:
-        return rx.table.row(*[
-            (rx.table.column_header_cell if header else rx.table.cell)(
-                rx.text(skeleton_text(width="70%" if header else "85%"), size="2"))
-            for _ in range(columns)
-        ])
+        return rx.table.row(
+            *[
+                (rx.table.column_header_cell if header else rx.table.cell)(
+                    rx.text(skeleton_text(width="70%" if header else "85%"), size="2")
+                )
+                for _ in range(columns)
+            ]
+        )
 
     return rx.box(
         rx.table.root(

@@ -28,9 +28,9 @@ from smplat.ui import routes
 class CurrentUser:
     """A detached view of the signed-in user (plain values, no ORM object)."""
 
-    __slots__ = ("id", "email", "full_name", "role")
+    __slots__ = ("email", "full_name", "id", "role")
 
-    def __init__(self, id: int, email: str, full_name: str, role: str) -> None:  # noqa: A002
+    def __init__(self, id: int, email: str, full_name: str, role: str) -> None:
         self.id = id
         self.email = email
         self.full_name = full_name
@@ -270,7 +270,7 @@ def _guard(handler: Callable[..., Any], requirement: str | Permission) -> Callab
     if inspect.isasyncgenfunction(handler):
 
         @functools.wraps(handler)
-        async def guarded_stream(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
+        async def guarded_stream(self: AuthState, *args: Any, **kwargs: Any):
             user = await asyncio.to_thread(self._current_user)
             async with self:
                 self._apply(user)
@@ -286,7 +286,7 @@ def _guard(handler: Callable[..., Any], requirement: str | Permission) -> Callab
     if inspect.iscoroutinefunction(handler):
 
         @functools.wraps(handler)
-        async def guarded_async(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
+        async def guarded_async(self: AuthState, *args: Any, **kwargs: Any):
             user = await asyncio.to_thread(self._current_user)
             async with self:
                 self._apply(user)
@@ -298,7 +298,7 @@ def _guard(handler: Callable[..., Any], requirement: str | Permission) -> Callab
         return guarded_async
 
     @functools.wraps(handler)
-    def guarded(self: AuthState, *args: Any, **kwargs: Any):  # noqa: ANN202
+    def guarded(self: AuthState, *args: Any, **kwargs: Any):
         user = self._current_user()
         self._apply(user)
         refusal = _refusal(self, user, requirement)

@@ -29,5 +29,10 @@ class AccountState(AuthState):
 
 
 def no_orders() -> rx.Component:
-    return empty_state("package", "No orders yet", "When you buy a service, its delivery progress shows up here.",
-                       rx.link(rx.button("Browse services"), href=routes.SERVICES), id="orders-empty")
+    return empty_state(
+        "package",
+        "No orders yet",
+        "When you buy a service, its delivery progress shows up here.",
+        rx.link(rx.button("Browse services"), href=routes.SERVICES),
+        id="orders-empty",
+    )

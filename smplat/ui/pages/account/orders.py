@@ -13,12 +13,19 @@ from smplat.ui.pages.account._state import AccountState, no_orders
 from smplat.ui.registry import NavEntry, page
 
 
-@page(route=routes.ACCOUNT_ORDERS, title="My orders", guard="signed_in", on_load=AccountState.load_orders,
-      nav=NavEntry(label="Orders", icon="package", order=10))
+@page(
+    route=routes.ACCOUNT_ORDERS,
+    title="My orders",
+    guard="signed_in",
+    on_load=AccountState.load_orders,
+    nav=NavEntry(label="Orders", icon="package", order=10),
+)
 def account_orders_page() -> rx.Component:
     return account_page(
         page_title("Orders", "Everything you've bought and how its delivery is going."),
-        rx.cond(AccountState.loaded,
-                rx.cond(AccountState.orders.length() > 0, orders_table(AccountState.orders), no_orders()),
-                table_skeleton(5, len(ORDER_COLUMNS))),
+        rx.cond(
+            AccountState.loaded,
+            rx.cond(AccountState.orders.length() > 0, orders_table(AccountState.orders), no_orders()),
+            table_skeleton(5, len(ORDER_COLUMNS)),
+        ),
     )

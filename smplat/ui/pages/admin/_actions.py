@@ -19,7 +19,14 @@ def action_select(choices: list[tuple[str, str]], select_id: rx.Var) -> rx.Compo
     button's own name/value is not part of Reflex's form data)."""
     return rx.el.select(
         *[rx.el.option(label, value=value) for value, label in choices],
-        name="action", id=select_id,
-        style={"height": "24px", "font_size": "12px", "border": "1px solid var(--gray-a7)", "border_radius": "6px",
-               "padding": "0 6px", "background": "var(--color-panel-solid)"},
+        name="action",
+        id=select_id,
+        style={
+            "height": "24px",
+            "font_size": "12px",
+            "border": "1px solid var(--gray-a7)",
+            "border_radius": "6px",
+            "padding": "0 6px",
+            "background": "var(--color-panel-solid)",
+        },
     )

@@ -31,8 +31,12 @@ class AdminState(AuthState):
             o = dashboard.overview(db)
             self.orders = order_service.list_recent_orders(db, limit=8)
         self.kpis = {
-            "products": str(o.active_products), "customers": str(o.customers), "orders": str(o.orders_total),
-            "open": str(o.orders_open), "revenue": o.revenue, "runs": str(o.job_runs_24h),
+            "products": str(o.active_products),
+            "customers": str(o.customers),
+            "orders": str(o.orders_total),
+            "open": str(o.orders_open),
+            "revenue": o.revenue,
+            "runs": str(o.job_runs_24h),
             "failures": str(o.job_failures_24h),
         }
         self.loaded = True
@@ -60,5 +64,6 @@ class AdminState(AuthState):
 
 
 def no_orders() -> rx.Component:
-    return empty_state("package", "No orders yet", "Paid orders appear here the moment checkout completes.",
-                       id="admin-orders-empty")
+    return empty_state(
+        "package", "No orders yet", "Paid orders appear here the moment checkout completes.", id="admin-orders-empty"
+    )

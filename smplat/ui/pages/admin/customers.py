@@ -12,8 +12,13 @@ from smplat.ui.pages.admin._state import AdminState
 from smplat.ui.registry import NavEntry, page
 
 
-@page(route=routes.ADMIN_CUSTOMERS, title="Customers", guard=Permission.VIEW_CUSTOMERS, on_load=AdminState.load_customers,
-      nav=NavEntry(group="Sales", label="Customers", icon="users", order=30))
+@page(
+    route=routes.ADMIN_CUSTOMERS,
+    title="Customers",
+    guard=Permission.VIEW_CUSTOMERS,
+    on_load=AdminState.load_customers,
+    nav=NavEntry(group="Sales", label="Customers", icon="users", order=30),
+)
 def admin_customers_page() -> rx.Component:
     table = data_table(
         ["Email", "Name", "Role", "Joined", "Last sign-in"],

@@ -17,8 +17,12 @@ from smplat.ui.registry import NavEntry, page
 def _dashboard_skeleton() -> rx.Component:
     """The four tiles, the jobs line and the latest-orders table at their final size."""
     return rx.vstack(
-        rx.grid(*[stat_card_skeleton() for _ in range(4)], columns=rx.breakpoints(initial="1", sm="2", lg="4"),
-                spacing="4", width="100%"),
+        rx.grid(
+            *[stat_card_skeleton() for _ in range(4)],
+            columns=rx.breakpoints(initial="1", sm="2", lg="4"),
+            spacing="4",
+            width="100%",
+        ),
         rx.text(skeleton_text(width="24em"), size="2"),
         rx.heading(skeleton_text(width="8em"), size="5", margin_top="1rem"),
         table_skeleton(8, len(ORDER_COLUMNS) + 1),
@@ -30,8 +34,13 @@ def _dashboard_skeleton() -> rx.Component:
     )
 
 
-@page(route=routes.ADMIN, title="Admin · {brand}", guard=Permission.VIEW_ANALYTICS, on_load=AdminState.load_dashboard,
-      nav=NavEntry(group="Sales", label="Dashboard", icon="layout-dashboard", order=0))
+@page(
+    route=routes.ADMIN,
+    title="Admin · {brand}",
+    guard=Permission.VIEW_ANALYTICS,
+    on_load=AdminState.load_dashboard,
+    nav=NavEntry(group="Sales", label="Dashboard", icon="layout-dashboard", order=0),
+)
 def admin_home_page() -> rx.Component:
     return admin_page(
         page_title("Dashboard", "Today's shop at a glance."),
@@ -50,14 +59,20 @@ def admin_home_page() -> rx.Component:
                 ),
                 rx.hstack(
                     rx.icon("timer", size=16),
-                    rx.text(AdminState.kpis["runs"] + " job runs in the last 24 h, "
-                            + AdminState.kpis["failures"] + " failed.", size="2"),
+                    rx.text(
+                        AdminState.kpis["runs"]
+                        + " job runs in the last 24 h, "
+                        + AdminState.kpis["failures"]
+                        + " failed.",
+                        size="2",
+                    ),
                     rx.link("See jobs", href=routes.ADMIN_JOBS, size="2"),
                     color="var(--gray-11)",
                 ),
                 rx.heading("Latest orders", size="5", margin_top="1rem"),
-                rx.cond(AdminState.orders.length() > 0, orders_table(AdminState.orders, show_customer=True),
-                        no_orders()),
+                rx.cond(
+                    AdminState.orders.length() > 0, orders_table(AdminState.orders, show_customer=True), no_orders()
+                ),
                 spacing="4",
                 width="100%",
                 align="start",

@@ -64,30 +64,58 @@ def _dead_letter_actions(row: rx.Var) -> rx.Component:
         rx.hstack(
             rx.el.input(type="hidden", name="task_id", value=row["task_id"].to(str)),
             action_select([("retry", "Retry"), ("cancel", "Cancel")], "action-" + row["task_id"].to(str)),
-            rx.input(name="reason", placeholder="Reason", size="1", width="10rem", required=True,
-                     id="reason-" + row["task_id"].to(str)),
+            rx.input(
+                name="reason",
+                placeholder="Reason",
+                size="1",
+                width="10rem",
+                required=True,
+                id="reason-" + row["task_id"].to(str),
+            ),
             rx.button("Apply", size="1", type="submit", id="apply-" + row["task_id"].to(str)),
-            spacing="2", align="center"),
-        on_submit=DeadLettersState.act, reset_on_submit=True,
+            spacing="2",
+            align="center",
+        ),
+        on_submit=DeadLettersState.act,
+        reset_on_submit=True,
     )
 
 
-@page(route=routes.ADMIN_DEAD_LETTERS, title="Dead letters", guard=Permission.ACT_ON_ORDERS, on_load=DeadLettersState.load,
-      nav=NavEntry(group="Operations", label="Dead letters", icon="inbox", order=20))
+@page(
+    route=routes.ADMIN_DEAD_LETTERS,
+    title="Dead letters",
+    guard=Permission.ACT_ON_ORDERS,
+    on_load=DeadLettersState.load,
+    nav=NavEntry(group="Operations", label="Dead letters", icon="inbox", order=20),
+)
 def admin_dead_letters_page() -> rx.Component:
-    table = data_table(["Order", "Item", "Task", "Attempts", "Last error", "Since", "Action"], DeadLettersState.rows,
-                       lambda d: [
-                           rx.table.row_header_cell(rx.link(d["order"], href=routes.ADMIN_ORDERS + "/" + d["order"].to(str),
-                                                            weight="medium")),
-                           rx.table.cell(d["product"]), rx.table.cell(rx.badge(d["kind"], variant="outline")),
-                           rx.table.cell(d["attempts"].to(str)),
-                           rx.table.cell(rx.text(d["error"], size="1", color="var(--red-11)", max_width="22rem")),
-                           rx.table.cell(d["updated"]), rx.table.cell(_dead_letter_actions(d)),
-                       ], "dead-letters-table")
+    table = data_table(
+        ["Order", "Item", "Task", "Attempts", "Last error", "Since", "Action"],
+        DeadLettersState.rows,
+        lambda d: [
+            rx.table.row_header_cell(
+                rx.link(d["order"], href=routes.ADMIN_ORDERS + "/" + d["order"].to(str), weight="medium")
+            ),
+            rx.table.cell(d["product"]),
+            rx.table.cell(rx.badge(d["kind"], variant="outline")),
+            rx.table.cell(d["attempts"].to(str)),
+            rx.table.cell(rx.text(d["error"], size="1", color="var(--red-11)", max_width="22rem")),
+            rx.table.cell(d["updated"]),
+            rx.table.cell(_dead_letter_actions(d)),
+        ],
+        "dead-letters-table",
+    )
     return admin_page(
-        page_title("Dead letters", "Fulfilment tasks that ran out of attempts. Retry once the cause is fixed, or cancel."),
+        page_title(
+            "Dead letters", "Fulfilment tasks that ran out of attempts. Retry once the cause is fixed, or cancel."
+        ),
         form_alert(DeadLettersState.error, alert_id="dead-letter-error"),
-        rx.cond(DeadLettersState.rows.length() > 0, table,
-                rx.cond(DeadLettersState.loaded, empty_state("inbox", "No dead letters",
-                                                             "Every task is delivered or still being retried."))),
+        rx.cond(
+            DeadLettersState.rows.length() > 0,
+            table,
+            rx.cond(
+                DeadLettersState.loaded,
+                empty_state("inbox", "No dead letters", "Every task is delivered or still being retried."),
+            ),
+        ),
     )

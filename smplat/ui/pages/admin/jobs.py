@@ -16,13 +16,17 @@ from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
 
 
-def _run_row(run) -> dict[str, Any]:  # noqa: ANN001
+def _run_row(run) -> dict[str, Any]:
     counts = ", ".join(f"{k}: {v}" for k, v in (run.counts or {}).items()) or "—"
     return {
-        "id": run.id, "job": run.job_name, "trigger": run.trigger, "outcome": run.outcome,
+        "id": run.id,
+        "job": run.job_name,
+        "trigger": run.trigger,
+        "outcome": run.outcome,
         "started": run.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
         "duration": f"{run.duration_ms} ms" if run.duration_ms is not None else "running",
-        "counts": counts, "message": run.message or "",
+        "counts": counts,
+        "message": run.message or "",
     }
 
 
@@ -42,12 +46,15 @@ class JobsState(AuthState):
         self.jobs = []
         for definition in JOBS.values():
             run = last.get(definition.name)
-            self.jobs.append({
-                "name": definition.name, "description": definition.description,
-                "every": _every(definition.interval_seconds()),
-                "last_outcome": run.outcome if run else "never run",
-                "last_started": run.started_at.strftime("%Y-%m-%d %H:%M UTC") if run else "—",
-            })
+            self.jobs.append(
+                {
+                    "name": definition.name,
+                    "description": definition.description,
+                    "every": _every(definition.interval_seconds()),
+                    "last_outcome": run.outcome if run else "never run",
+                    "last_started": run.started_at.strftime("%Y-%m-%d %H:%M UTC") if run else "—",
+                }
+            )
         self.loaded = True
 
     @rx.event
@@ -85,27 +92,40 @@ def _every(seconds: int) -> str:
     return f"every {seconds} s"
 
 
-@page(route=routes.ADMIN_JOBS, title="Jobs", guard=Permission.VIEW_JOBS, on_load=JobsState.load_jobs,
-      nav=NavEntry(group="Operations", label="Jobs", icon="timer", order=30))
+@page(
+    route=routes.ADMIN_JOBS,
+    title="Jobs",
+    guard=Permission.VIEW_JOBS,
+    on_load=JobsState.load_jobs,
+    nav=NavEntry(group="Operations", label="Jobs", icon="timer", order=30),
+)
 def admin_jobs_page() -> rx.Component:
     job_cards = rx.grid(
-        rx.foreach(JobsState.jobs, lambda j: card(
-            rx.hstack(
-                rx.vstack(
-                    rx.hstack(rx.heading(j["name"], size="4"), status_badge(j["last_outcome"]), align="center"),
-                    rx.text(j["description"], size="2", color_scheme="gray"),
-                    rx.text(j["every"], " · last started ", j["last_started"], size="1", color_scheme="gray"),
-                    spacing="1",
+        rx.foreach(
+            JobsState.jobs,
+            lambda j: card(
+                rx.hstack(
+                    rx.vstack(
+                        rx.hstack(rx.heading(j["name"], size="4"), status_badge(j["last_outcome"]), align="center"),
+                        rx.text(j["description"], size="2", color_scheme="gray"),
+                        rx.text(j["every"], " · last started ", j["last_started"], size="1", color_scheme="gray"),
+                        spacing="1",
+                        align="start",
+                    ),
+                    rx.spacer(),
+                    rx.button(
+                        rx.icon("play", size=14),
+                        "Run now",
+                        variant="soft",
+                        loading=JobsState.running == j["name"],
+                        on_click=JobsState.run_now(j["name"]),
+                        id="run-now-" + j["name"].to(str),
+                    ),
+                    width="100%",
                     align="start",
-                ),
-                rx.spacer(),
-                rx.button(rx.icon("play", size=14), "Run now", variant="soft",
-                          loading=JobsState.running == j["name"], on_click=JobsState.run_now(j["name"]),
-                          id="run-now-" + j["name"].to(str)),
-                width="100%",
-                align="start",
-            )
-        )),
+                )
+            ),
+        ),
         columns="1",
         spacing="3",
         width="100%",
@@ -114,8 +134,12 @@ def admin_jobs_page() -> rx.Component:
         ["Job", "Started", "Trigger", "Outcome", "Duration", "Counts", "Message"],
         JobsState.runs,
         lambda r: [
-            rx.table.row_header_cell(r["job"]), rx.table.cell(r["started"]), rx.table.cell(r["trigger"]),
-            rx.table.cell(status_badge(r["outcome"])), rx.table.cell(r["duration"]), rx.table.cell(r["counts"]),
+            rx.table.row_header_cell(r["job"]),
+            rx.table.cell(r["started"]),
+            rx.table.cell(r["trigger"]),
+            rx.table.cell(status_badge(r["outcome"])),
+            rx.table.cell(r["duration"]),
+            rx.table.cell(r["counts"]),
             rx.table.cell(rx.text(r["message"], size="1", color_scheme="gray")),
         ],
         "job-runs-table",
@@ -127,8 +151,11 @@ def admin_jobs_page() -> rx.Component:
             rx.vstack(
                 job_cards,
                 rx.heading("Run history", size="5", margin_top="1rem"),
-                rx.cond(JobsState.runs.length() > 0, history,
-                        empty_state("timer", "No runs yet", "The jobs process records a row here for every run.")),
+                rx.cond(
+                    JobsState.runs.length() > 0,
+                    history,
+                    empty_state("timer", "No runs yet", "The jobs process records a row here for every run."),
+                ),
                 spacing="4",
                 width="100%",
                 align="start",

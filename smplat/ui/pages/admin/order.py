@@ -92,57 +92,148 @@ def _provider_order_actions(po: rx.Var) -> rx.Component:
     return rx.form(
         rx.flex(
             rx.el.input(type="hidden", name="item_id", value=po["item_id"].to(str)),
-            action_select([("refill", "Refill"), ("replay", "Replay now"), ("schedule", "Schedule replay")],
-                           "action-po-" + po["id"].to(str)),
-            rx.input(name="reason", placeholder="Reason (required)", size="1", width="11rem", required=True,
-                     id="reason-po-" + po["id"].to(str)),
-            rx.input(name="run_at", type="datetime-local", size="1", width="12rem", id="run-at-po-" + po["id"].to(str),
-                     title="Replay time (UTC), for a scheduled replay"),
+            action_select(
+                [("refill", "Refill"), ("replay", "Replay now"), ("schedule", "Schedule replay")],
+                "action-po-" + po["id"].to(str),
+            ),
+            rx.input(
+                name="reason",
+                placeholder="Reason (required)",
+                size="1",
+                width="11rem",
+                required=True,
+                id="reason-po-" + po["id"].to(str),
+            ),
+            rx.input(
+                name="run_at",
+                type="datetime-local",
+                size="1",
+                width="12rem",
+                id="run-at-po-" + po["id"].to(str),
+                title="Replay time (UTC), for a scheduled replay",
+            ),
             rx.button("Apply", size="1", type="submit", id="apply-po-" + po["id"].to(str)),
-            spacing="2", wrap="wrap", align="center"),
-        on_submit=OrderDetailState.act, reset_on_submit=True,
+            spacing="2",
+            wrap="wrap",
+            align="center",
+        ),
+        on_submit=OrderDetailState.act,
+        reset_on_submit=True,
     )
 
 
 @page(route=routes.ADMIN_ORDER, title="Order", guard=Permission.VIEW_ORDERS, on_load=OrderDetailState.load)
 def admin_order_page() -> rx.Component:
     o = OrderDetailState.order
-    items = data_table(["Item", "Status", "Ordered", "Delivered", "Remains"], o["items"].to(list[dict[str, Any]]),
-                       lambda i: [rx.table.row_header_cell(i["product"]), rx.table.cell(status_badge(i["status"])),
-                                  rx.table.cell(i["ordered"]), rx.table.cell(i["delivered"]), rx.table.cell(i["remains"])],
-                       "order-items-table")
-    pos = rx.vstack(rx.foreach(o["provider_orders"].to(list[dict[str, Any]]), lambda po: card(
-        rx.vstack(
-            rx.flex(rx.text(po["product"], weight="bold"), rx.badge(po["provider"], variant="outline"),
-                    status_badge(po["status"]), rx.text("#", po["external_id"], size="2", color_scheme="gray"),
-                    spacing="2", wrap="wrap", align="center"),
-            rx.flex(*[rx.vstack(rx.text(label, size="1", color_scheme="gray"), rx.text(po[key], size="2", weight="medium"),
-                                spacing="0", align="start")
-                      for label, key in (("Quantity", "quantity"), ("Charge", "charge"), ("Start count", "start_count"),
-                                         ("Remains", "remains"))], spacing="5", wrap="wrap"),
-            _provider_order_actions(po),
-            spacing="3", align="start", width="100%"),
-        width="100%")), spacing="3", width="100%")
-    timeline = rx.vstack(rx.foreach(o["events"].to(list[dict[str, Any]]), lambda e: rx.hstack(
-        rx.box(width="8px", height="8px", border_radius="50%", background="var(--violet-9)", margin_top="7px",
-               flex_shrink="0"),
-        rx.vstack(rx.text(e["message"], size="2"),
-                  rx.text(e["time"], " · ", e["actor"], " · ", e["kind"], size="1", color_scheme="gray"),
-                  spacing="0", align="start"),
-        align="start", spacing="3", width="100%")), spacing="3", width="100%", id="order-timeline")
+    items = data_table(
+        ["Item", "Status", "Ordered", "Delivered", "Remains"],
+        o["items"].to(list[dict[str, Any]]),
+        lambda i: [
+            rx.table.row_header_cell(i["product"]),
+            rx.table.cell(status_badge(i["status"])),
+            rx.table.cell(i["ordered"]),
+            rx.table.cell(i["delivered"]),
+            rx.table.cell(i["remains"]),
+        ],
+        "order-items-table",
+    )
+    pos = rx.vstack(
+        rx.foreach(
+            o["provider_orders"].to(list[dict[str, Any]]),
+            lambda po: card(
+                rx.vstack(
+                    rx.flex(
+                        rx.text(po["product"], weight="bold"),
+                        rx.badge(po["provider"], variant="outline"),
+                        status_badge(po["status"]),
+                        rx.text("#", po["external_id"], size="2", color_scheme="gray"),
+                        spacing="2",
+                        wrap="wrap",
+                        align="center",
+                    ),
+                    rx.flex(
+                        *[
+                            rx.vstack(
+                                rx.text(label, size="1", color_scheme="gray"),
+                                rx.text(po[key], size="2", weight="medium"),
+                                spacing="0",
+                                align="start",
+                            )
+                            for label, key in (
+                                ("Quantity", "quantity"),
+                                ("Charge", "charge"),
+                                ("Start count", "start_count"),
+                                ("Remains", "remains"),
+                            )
+                        ],
+                        spacing="5",
+                        wrap="wrap",
+                    ),
+                    _provider_order_actions(po),
+                    spacing="3",
+                    align="start",
+                    width="100%",
+                ),
+                width="100%",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
+    timeline = rx.vstack(
+        rx.foreach(
+            o["events"].to(list[dict[str, Any]]),
+            lambda e: rx.hstack(
+                rx.box(
+                    width="8px",
+                    height="8px",
+                    border_radius="50%",
+                    background="var(--violet-9)",
+                    margin_top="7px",
+                    flex_shrink="0",
+                ),
+                rx.vstack(
+                    rx.text(e["message"], size="2"),
+                    rx.text(e["time"], " · ", e["actor"], " · ", e["kind"], size="1", color_scheme="gray"),
+                    spacing="0",
+                    align="start",
+                ),
+                align="start",
+                spacing="3",
+                width="100%",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+        id="order-timeline",
+    )
     body = rx.vstack(
-        page_title("Order " + o["number"].to(str), o["customer"].to(str) + " · placed " + o["placed"].to(str),
-                   status_badge(o["status"].to(str)), status_badge(o["payment_status"].to(str))),
+        page_title(
+            "Order " + o["number"].to(str),
+            o["customer"].to(str) + " · placed " + o["placed"].to(str),
+            status_badge(o["status"].to(str)),
+            status_badge(o["payment_status"].to(str)),
+        ),
         form_alert(OrderDetailState.error, alert_id="order-action-error"),
-        rx.heading("Items", size="5"), items,
+        rx.heading("Items", size="5"),
+        items,
         rx.heading("Provider orders", size="5", margin_top="0.5rem"),
-        rx.cond(o["provider_orders"].to(list[dict[str, Any]]).length() > 0, pos,
-                rx.text("Not sent to a provider yet.", color_scheme="gray")),
-        rx.heading("Timeline", size="5", margin_top="0.5rem"), card(timeline, width="100%"),
-        spacing="3", width="100%", align="start",
+        rx.cond(
+            o["provider_orders"].to(list[dict[str, Any]]).length() > 0,
+            pos,
+            rx.text("Not sent to a provider yet.", color_scheme="gray"),
+        ),
+        rx.heading("Timeline", size="5", margin_top="0.5rem"),
+        card(timeline, width="100%"),
+        spacing="3",
+        width="100%",
+        align="start",
     )
     return admin_page(
         rx.link("← Orders", href=routes.ADMIN_ORDERS, size="2", color_scheme="gray"),
-        rx.cond(o.contains("number"), body,
-                rx.cond(OrderDetailState.loaded, empty_state("package-x", "No such order", "Check the order number."))),
+        rx.cond(
+            o.contains("number"),
+            body,
+            rx.cond(OrderDetailState.loaded, empty_state("package-x", "No such order", "Check the order number.")),
+        ),
     )

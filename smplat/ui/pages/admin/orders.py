@@ -13,13 +13,19 @@ from smplat.ui.pages.admin._state import AdminState, no_orders
 from smplat.ui.registry import NavEntry, page
 
 
-@page(route=routes.ADMIN_ORDERS, title="Orders", guard=Permission.VIEW_ORDERS, on_load=AdminState.load_orders,
-      nav=NavEntry(group="Sales", label="Orders", icon="package", order=10))
+@page(
+    route=routes.ADMIN_ORDERS,
+    title="Orders",
+    guard=Permission.VIEW_ORDERS,
+    on_load=AdminState.load_orders,
+    nav=NavEntry(group="Sales", label="Orders", icon="package", order=10),
+)
 def admin_orders_page() -> rx.Component:
     return admin_page(
         page_title("Orders", "Every order, newest first."),
-        rx.cond(AdminState.loaded,
-                rx.cond(AdminState.orders.length() > 0, orders_table(AdminState.orders, show_customer=True),
-                        no_orders()),
-                loading_block()),
+        rx.cond(
+            AdminState.loaded,
+            rx.cond(AdminState.orders.length() > 0, orders_table(AdminState.orders, show_customer=True), no_orders()),
+            loading_block(),
+        ),
     )

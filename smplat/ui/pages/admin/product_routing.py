@@ -29,21 +29,36 @@ class RoutingPreviewState(AuthState):
 
 
 def _verdict(verdict: rx.Var) -> rx.Component:
-    return rx.badge(verdict, variant="soft", radius="full",
-                    color_scheme=rx.match(verdict, ("ok", "green"), ("warning", "amber"), "red"))
+    return rx.badge(
+        verdict,
+        variant="soft",
+        radius="full",
+        color_scheme=rx.match(verdict, ("ok", "green"), ("warning", "amber"), "red"),
+    )
 
 
-@page(route=routes.ADMIN_PRODUCT_ROUTING, title="Routing preview", guard=Permission.EDIT_CATALOG,
-      on_load=RoutingPreviewState.load)
+@page(
+    route=routes.ADMIN_PRODUCT_ROUTING,
+    title="Routing preview",
+    guard=Permission.EDIT_CATALOG,
+    on_load=RoutingPreviewState.load,
+)
 def admin_routing_page() -> rx.Component:
     p = RoutingPreviewState.preview
     table = data_table(
         ["Package", "Customer pays", "Units", "Provider", "Service", "Cost", "Margin", "Guardrail", "Why"],
         p["rows"].to(list[dict[str, str]]),
-        lambda r: [rx.table.row_header_cell(r["package"]), rx.table.cell(r["price"]), rx.table.cell(r["units"]),
-                   rx.table.cell(r["provider"]), rx.table.cell(r["service"]), rx.table.cell(r["cost"]),
-                   rx.table.cell(r["margin"]), rx.table.cell(_verdict(r["verdict"])),
-                   rx.table.cell(rx.text(r["note"], size="1", color_scheme="gray"))],
+        lambda r: [
+            rx.table.row_header_cell(r["package"]),
+            rx.table.cell(r["price"]),
+            rx.table.cell(r["units"]),
+            rx.table.cell(r["provider"]),
+            rx.table.cell(r["service"]),
+            rx.table.cell(r["cost"]),
+            rx.table.cell(r["margin"]),
+            rx.table.cell(_verdict(r["verdict"])),
+            rx.table.cell(rx.text(r["note"], size="1", color_scheme="gray")),
+        ],
         "routing-preview-table",
     )
     body = rx.vstack(
@@ -54,15 +69,25 @@ def admin_routing_page() -> rx.Component:
             spacing="2",
         ),
         table,
-        rx.text("Routes below the hard margin floor are never used; the next eligible route takes the order. "
-                "Thresholds: SMPLAT_ROUTING_MARGIN_WARN_BPS and SMPLAT_ROUTING_MARGIN_FLOOR_BPS (or a route's own floor).",
-                size="1", color_scheme="gray"),
-        spacing="3", width="100%", align="start",
+        rx.text(
+            "Routes below the hard margin floor are never used; the next eligible route takes the order. "
+            "Thresholds: SMPLAT_ROUTING_MARGIN_WARN_BPS and SMPLAT_ROUTING_MARGIN_FLOOR_BPS (or a route's own floor).",
+            size="1",
+            color_scheme="gray",
+        ),
+        spacing="3",
+        width="100%",
+        align="start",
     )
     return admin_page(
         rx.link("← Catalog", href=routes.ADMIN_CATALOG, size="2", color_scheme="gray"),
-        rx.cond(p.contains("slug"), body,
-                rx.cond(RoutingPreviewState.loaded,
-                        empty_state("search-x", "No such product", "Check the link from the catalog."),
-                        loading_block())),
+        rx.cond(
+            p.contains("slug"),
+            body,
+            rx.cond(
+                RoutingPreviewState.loaded,
+                empty_state("search-x", "No such product", "Check the link from the catalog."),
+                loading_block(),
+            ),
+        ),
     )

@@ -88,10 +88,12 @@ class ProviderDetailState(AuthState):
 
         try:
             counts = await asyncio.to_thread(work)
-            message = (f"Services re-synced: {counts['created']} new, {counts['updated']} updated, "
-                       f"{counts['vanished']} vanished.")
+            message = (
+                f"Services re-synced: {counts['created']} new, {counts['updated']} updated, "
+                f"{counts['vanished']} vanished."
+            )
             error = ""
-        except Exception as exc:  # noqa: BLE001 - a panel failure is shown to the operator, nothing stored
+        except Exception as exc:
             message, error = "", f"The panel did not answer the services list: {providers.describe_failure(exc)}"
         async with self:
             self.busy, self.notice, self.form_error = "", message, error
@@ -122,61 +124,135 @@ def admin_provider_page() -> rx.Component:
     p = ProviderDetailState.provider
     services = data_table(
         ["Service", "Name", "Rate / 1000", "Min", "Max", "Refill", "Cancel", "Drip-feed", "Status"],
-        ProviderDetailState.services, lambda s: [
+        ProviderDetailState.services,
+        lambda s: [
             rx.table.row_header_cell(s["service"]),
-            rx.table.cell(rx.vstack(rx.text(s["name"]), rx.text(s["category"], size="1", color_scheme="gray"),
-                                    spacing="0", align="start")),
-            rx.table.cell(s["rate"]), rx.table.cell(s["min"]), rx.table.cell(s["max"]), rx.table.cell(s["refill"]),
-            rx.table.cell(s["cancel"]), rx.table.cell(s["dripfeed"]), rx.table.cell(status_badge(s["status"])),
-        ], "provider-services-table")
+            rx.table.cell(
+                rx.vstack(
+                    rx.text(s["name"]),
+                    rx.text(s["category"], size="1", color_scheme="gray"),
+                    spacing="0",
+                    align="start",
+                )
+            ),
+            rx.table.cell(s["rate"]),
+            rx.table.cell(s["min"]),
+            rx.table.cell(s["max"]),
+            rx.table.cell(s["refill"]),
+            rx.table.cell(s["cancel"]),
+            rx.table.cell(s["dripfeed"]),
+            rx.table.cell(status_badge(s["status"])),
+        ],
+        "provider-services-table",
+    )
     summary = rx.grid(
         card(rx.text("Health", size="2", color_scheme="gray"), rx.box(status_badge(p["health"]), margin_top="6px")),
-        card(rx.text("Balance", size="2", color_scheme="gray"),
-             rx.hstack(rx.text(rx.cond(p["balance"] != "", p["balance"], "—"), size="5", weight="bold"),
-                       rx.cond(p["low_balance"], rx.badge("low balance", color_scheme="red")), align="center")),
-        card(rx.text("Services", size="2", color_scheme="gray"),
-             rx.text(ProviderDetailState.services.length().to(str), size="5", weight="bold")),
+        card(
+            rx.text("Balance", size="2", color_scheme="gray"),
+            rx.hstack(
+                rx.text(rx.cond(p["balance"] != "", p["balance"], "—"), size="5", weight="bold"),
+                rx.cond(p["low_balance"], rx.badge("low balance", color_scheme="red")),
+                align="center",
+            ),
+        ),
+        card(
+            rx.text("Services", size="2", color_scheme="gray"),
+            rx.text(ProviderDetailState.services.length().to(str), size="5", weight="bold"),
+        ),
         card(rx.text("Last check", size="2", color_scheme="gray"), rx.text(p["checked"], size="3", weight="medium")),
-        columns=rx.breakpoints(initial="2", md="4"), spacing="3", width="100%",
+        columns=rx.breakpoints(initial="2", md="4"),
+        spacing="3",
+        width="100%",
     )
-    edit = card(rx.form(
-        rx.vstack(rx.heading("Settings", size="4"), provider_fields(p, editing=True),
-                  rx.button("Save provider", type="submit", id="save-provider"), spacing="3", width="100%", align="start"),
-        on_submit=ProviderDetailState.save, reset_on_submit=False, width="100%", key=p["id"].to(str)), width="100%")
-    importer = card(rx.form(
-        rx.vstack(
-            rx.heading("Import services", size="4"),
-            rx.text("Paste a CSV or JSON list in the export's shape (service, name, rate, min, max, …). "
-                    "Any bad row refuses the whole list.", size="2", color_scheme="gray"),
-            rx.select(["csv", "json"], name="services_format", default_value="csv", id="services_format"),
-            rx.text_area(name="services_text", id="services_text", rows="6", width="100%",
-                         placeholder="service,name,rate,min,max\n101,Followers,1.20,50,10000"),
-            rx.button("Import", type="submit", variant="soft", id="import-services"),
-            spacing="3", width="100%", align="start"),
-        on_submit=ProviderDetailState.import_file, width="100%"), width="100%")
+    edit = card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Settings", size="4"),
+                provider_fields(p, editing=True),
+                rx.button("Save provider", type="submit", id="save-provider"),
+                spacing="3",
+                width="100%",
+                align="start",
+            ),
+            on_submit=ProviderDetailState.save,
+            reset_on_submit=False,
+            width="100%",
+            key=p["id"].to(str),
+        ),
+        width="100%",
+    )
+    importer = card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Import services", size="4"),
+                rx.text(
+                    "Paste a CSV or JSON list in the export's shape (service, name, rate, min, max, …). "
+                    "Any bad row refuses the whole list.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.select(["csv", "json"], name="services_format", default_value="csv", id="services_format"),
+                rx.text_area(
+                    name="services_text",
+                    id="services_text",
+                    rows="6",
+                    width="100%",
+                    placeholder="service,name,rate,min,max\n101,Followers,1.20,50,10000",
+                ),
+                rx.button("Import", type="submit", variant="soft", id="import-services"),
+                spacing="3",
+                width="100%",
+                align="start",
+            ),
+            on_submit=ProviderDetailState.import_file,
+            width="100%",
+        ),
+        width="100%",
+    )
     body = rx.vstack(
         summary,
         form_alert(ProviderDetailState.notice, color="green", icon="circle-check", alert_id="provider-notice"),
-        rx.box(form_alert(ProviderDetailState.form_error, alert_id="provider-form-error"), white_space="pre-line",
-               width="100%"),
+        rx.box(
+            form_alert(ProviderDetailState.form_error, alert_id="provider-form-error"),
+            white_space="pre-line",
+            width="100%",
+        ),
         rx.cond(ProviderDetailState.flagged.length() > 0, flagged_table(ProviderDetailState.flagged)),
         rx.heading("Services", size="5", margin_top="0.5rem"),
-        rx.cond(ProviderDetailState.services.length() > 0, services,
-                empty_state("list", "No services yet", "Re-sync from the panel or import a list.")),
+        rx.cond(
+            ProviderDetailState.services.length() > 0,
+            services,
+            empty_state("list", "No services yet", "Re-sync from the panel or import a list."),
+        ),
         rx.grid(edit, importer, columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
-        spacing="4", width="100%", align="start",
+        spacing="4",
+        width="100%",
+        align="start",
     )
     actions = [
-        rx.button(rx.icon("refresh-cw", size=14), "Re-sync services", variant="soft", on_click=ProviderDetailState.resync,
-                  loading=ProviderDetailState.busy == "resync", id="resync-services"),
-        rx.button(rx.icon("activity", size=14), "Check now", on_click=ProviderDetailState.check_now,
-                  loading=ProviderDetailState.busy == "check", id="check-provider"),
+        rx.button(
+            rx.icon("refresh-cw", size=14),
+            "Re-sync services",
+            variant="soft",
+            on_click=ProviderDetailState.resync,
+            loading=ProviderDetailState.busy == "resync",
+            id="resync-services",
+        ),
+        rx.button(
+            rx.icon("activity", size=14),
+            "Check now",
+            on_click=ProviderDetailState.check_now,
+            loading=ProviderDetailState.busy == "check",
+            id="check-provider",
+        ),
     ]
     return admin_page(
         rx.link("← Providers", href=routes.ADMIN_PROVIDERS, size="2", color_scheme="gray"),
         rx.cond(
             p.contains("id"),
             rx.vstack(page_title(p["name"].to(str), p["base_url"].to(str), *actions), body, width="100%", spacing="0"),
-            rx.cond(ProviderDetailState.loaded, empty_state("server-off", "No such provider", "It may have been removed.")),
+            rx.cond(
+                ProviderDetailState.loaded, empty_state("server-off", "No such provider", "It may have been removed.")
+            ),
         ),
     )

@@ -53,32 +53,62 @@ class ProvidersState(AuthState):
 
 
 def _health_cell(row: rx.Var) -> rx.Component:
-    return rx.hstack(status_badge(row["health"]), rx.cond(row["active"], rx.fragment(),
-                                                           rx.badge("inactive", color_scheme="gray", variant="outline")),
-                     spacing="1")
+    return rx.hstack(
+        status_badge(row["health"]),
+        rx.cond(row["active"], rx.fragment(), rx.badge("inactive", color_scheme="gray", variant="outline")),
+        spacing="1",
+    )
 
 
 def _balance_cell(row: rx.Var) -> rx.Component:
-    return rx.hstack(rx.text(rx.cond(row["balance"] != "", row["balance"], "—")),
-                     rx.cond(row["low_balance"], rx.badge("low balance", color_scheme="red", variant="soft")),
-                     spacing="2", align="center")
+    return rx.hstack(
+        rx.text(rx.cond(row["balance"] != "", row["balance"], "—")),
+        rx.cond(row["low_balance"], rx.badge("low balance", color_scheme="red", variant="soft")),
+        spacing="2",
+        align="center",
+    )
 
 
-@page(route=routes.ADMIN_PROVIDERS, title="Providers", guard=Permission.VIEW_PROVIDERS, on_load=ProvidersState.load,
-      nav=NavEntry(group="Operations", label="Providers", icon="server", order=0))
+@page(
+    route=routes.ADMIN_PROVIDERS,
+    title="Providers",
+    guard=Permission.VIEW_PROVIDERS,
+    on_load=ProvidersState.load,
+    nav=NavEntry(group="Operations", label="Providers", icon="server", order=0),
+)
 def admin_providers_page() -> rx.Component:
-    table = data_table(["Provider", "Health", "Balance", "Services", "Last check"], ProvidersState.rows, lambda p: [
-        rx.table.row_header_cell(rx.vstack(
-            rx.link(p["name"], href=routes.ADMIN_PROVIDERS + "/" + p["id"].to(str), weight="medium",
-                    id="provider-link-" + p["slug"].to(str)),
-            rx.text(p["base_url"], size="1", color_scheme="gray"), spacing="0", align="start")),
-        rx.table.cell(_health_cell(p)),
-        rx.table.cell(_balance_cell(p)),
-        rx.table.cell(rx.text(p["services"].to(str), rx.cond(p["vanished"].to(int) > 0,
-                                                             rx.text.span(" · ", p["vanished"].to(str), " unavailable",
-                                                                          color="var(--amber-11)")))),
-        rx.table.cell(p["checked"]),
-    ], "providers-table")
+    table = data_table(
+        ["Provider", "Health", "Balance", "Services", "Last check"],
+        ProvidersState.rows,
+        lambda p: [
+            rx.table.row_header_cell(
+                rx.vstack(
+                    rx.link(
+                        p["name"],
+                        href=routes.ADMIN_PROVIDERS + "/" + p["id"].to(str),
+                        weight="medium",
+                        id="provider-link-" + p["slug"].to(str),
+                    ),
+                    rx.text(p["base_url"], size="1", color_scheme="gray"),
+                    spacing="0",
+                    align="start",
+                )
+            ),
+            rx.table.cell(_health_cell(p)),
+            rx.table.cell(_balance_cell(p)),
+            rx.table.cell(
+                rx.text(
+                    p["services"].to(str),
+                    rx.cond(
+                        p["vanished"].to(int) > 0,
+                        rx.text.span(" · ", p["vanished"].to(str), " unavailable", color="var(--amber-11)"),
+                    ),
+                )
+            ),
+            rx.table.cell(p["checked"]),
+        ],
+        "providers-table",
+    )
     create = card(
         rx.form(
             rx.vstack(
@@ -86,16 +116,28 @@ def admin_providers_page() -> rx.Component:
                 provider_fields({}, editing=False),
                 form_alert(ProvidersState.form_error, alert_id="provider-form-error"),
                 rx.button("Add provider", type="submit", id="create-provider"),
-                spacing="3", width="100%", align="start"),
-            on_submit=ProvidersState.create, reset_on_submit=False, width="100%"),
+                spacing="3",
+                width="100%",
+                align="start",
+            ),
+            on_submit=ProvidersState.create,
+            reset_on_submit=False,
+            width="100%",
+        ),
         width="100%",
     )
     return admin_page(
         page_title("Providers", "Upstream panels that deliver the orders: health, wallet balance and services."),
         rx.vstack(
-            rx.cond(ProvidersState.rows.length() > 0, table,
-                    empty_state("server", "No providers yet", "Add the panel you buy from below.")),
+            rx.cond(
+                ProvidersState.rows.length() > 0,
+                table,
+                empty_state("server", "No providers yet", "Add the panel you buy from below."),
+            ),
             rx.cond(ProvidersState.flagged.length() > 0, flagged_table(ProvidersState.flagged)),
             create,
-            spacing="4", width="100%", align="start"),
+            spacing="4",
+            width="100%",
+            align="start",
+        ),
     )

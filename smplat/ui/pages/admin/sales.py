@@ -62,9 +62,13 @@ class SalesState(AuthState):
     def create_experiment(self, form: dict[str, Any]):
         try:
             with session_scope() as db:
-                experiments.define_experiment(db, product_slug=str(form.get("product", "")),
-                                              key=str(form.get("key", "")), name=str(form.get("name", "")),
-                                              variants_text=str(form.get("variants", "")))
+                experiments.define_experiment(
+                    db,
+                    product_slug=str(form.get("product", "")),
+                    key=str(form.get("key", "")),
+                    name=str(form.get("name", "")),
+                    variants_text=str(form.get("variants", "")),
+                )
         except experiments.ExperimentError as exc:
             self.message = exc.message
             return
@@ -87,8 +91,11 @@ class SalesState(AuthState):
                 self.preview, self.preview_total = [], "Unknown product"
                 return
             try:
-                config = (pricing.from_preset(detail, str(form["preset"])) if form.get("preset")
-                          else pricing.default_configuration(detail))
+                config = (
+                    pricing.from_preset(detail, str(form["preset"]))
+                    if form.get("preset")
+                    else pricing.default_configuration(detail)
+                )
                 # the same pricing as the shop at list price; typed values are not needed
                 quote = pricing.price_for(db, detail, config, fields=pricing.FIELDS_SKIP)
             except pricing.ConfigurationInvalid as exc:
@@ -98,8 +105,13 @@ class SalesState(AuthState):
             self.preview_total = format_money(quote.total_minor, quote.currency)
 
 
-@page(route=routes.ADMIN_SALES, title="Sales", guard=Permission.VIEW_ANALYTICS, on_load=SalesState.load_sales,
-      nav=NavEntry(group="Sales", label="Sales", icon="credit-card", order=20))
+@page(
+    route=routes.ADMIN_SALES,
+    title="Sales",
+    guard=Permission.VIEW_ANALYTICS,
+    on_load=SalesState.load_sales,
+    nav=NavEntry(group="Sales", label="Sales", icon="credit-card", order=20),
+)
 def admin_sales_page() -> rx.Component:
     c = SalesState.counters
     return admin_page(
@@ -113,47 +125,117 @@ def admin_sales_page() -> rx.Component:
             stat_card("Duplicates", c["webhooks_duplicate"].to(str), icon="copy"),
             stat_card("Rejected", c["webhooks_rejected"].to(str), icon="shield-x"),
             stat_card("Failed webhooks", c["webhooks_failed"].to(str), icon="triangle-alert"),
-            columns=rx.breakpoints(initial="2", md="4"), spacing="3", width="100%", id="sales-counters",
+            columns=rx.breakpoints(initial="2", md="4"),
+            spacing="3",
+            width="100%",
+            id="sales-counters",
         ),
         rx.heading("Checkout sessions", size="5", margin_top="1.5rem"),
-        rx.cond(SalesState.regenerated_link != "", rx.callout(
-            rx.text("New payment link: ", rx.link(SalesState.regenerated_link, href=SalesState.regenerated_link,
-                                                  id="regenerated-link")), icon="link")),
-        data_table(["#", "Email", "Status", "Total", "Lines", "Created", ""], SalesState.sessions, lambda r: [
-            rx.table.row_header_cell(r["id"].to(str)), rx.table.cell(r["email"]), rx.table.cell(r["status"]),
-            rx.table.cell(r["total"]), rx.table.cell(r["lines"].to(str)), rx.table.cell(r["created"]),
-            rx.table.cell(rx.cond(r["can_regenerate"], rx.button("Regenerate link", size="1", variant="soft",
-                                                                 on_click=SalesState.regenerate(r["id"])))),
-        ], table_id="checkout-sessions"),
+        rx.cond(
+            SalesState.regenerated_link != "",
+            rx.callout(
+                rx.text(
+                    "New payment link: ",
+                    rx.link(SalesState.regenerated_link, href=SalesState.regenerated_link, id="regenerated-link"),
+                ),
+                icon="link",
+            ),
+        ),
+        data_table(
+            ["#", "Email", "Status", "Total", "Lines", "Created", ""],
+            SalesState.sessions,
+            lambda r: [
+                rx.table.row_header_cell(r["id"].to(str)),
+                rx.table.cell(r["email"]),
+                rx.table.cell(r["status"]),
+                rx.table.cell(r["total"]),
+                rx.table.cell(r["lines"].to(str)),
+                rx.table.cell(r["created"]),
+                rx.table.cell(
+                    rx.cond(
+                        r["can_regenerate"],
+                        rx.button("Regenerate link", size="1", variant="soft", on_click=SalesState.regenerate(r["id"])),
+                    )
+                ),
+            ],
+            table_id="checkout-sessions",
+        ),
         rx.heading("Pricing experiments", size="5", margin_top="1.5rem"),
-        card(rx.form(rx.hstack(
-            rx.select(SalesState.products, name="product", placeholder="Product", id="experiment-product"),
-            rx.input(name="key", placeholder="key, e.g. ig-followers-price", id="experiment-key"),
-            rx.input(name="name", placeholder="Name", id="experiment-name"),
-            rx.input(name="variants", placeholder="control:List price:10000:1, lower:10% off:9000:1",
-                     width="100%", max_width="340px", id="experiment-variants"),
-            rx.button("Start experiment", type="submit", id="start-experiment"), wrap="wrap", spacing="2"),
-            on_submit=SalesState.create_experiment),
-            rx.text(SalesState.message, size="2", color_scheme="gray", id="experiment-message")),
-        data_table(["Experiment", "Product", "Status", "Variant", "Price", "Exposures", "Conversions", "Rate", "Revenue", ""],
-                   SalesState.experiments, lambda r: [
-            rx.table.row_header_cell(r["experiment"]), rx.table.cell(r["product"]), rx.table.cell(r["status"]),
-            rx.table.cell(r["variant"]), rx.table.cell(r["price"]), rx.table.cell(r["exposures"].to(str)),
-            rx.table.cell(r["conversions"].to(str)), rx.table.cell(r["conversion_rate"]), rx.table.cell(r["revenue"]),
-            rx.table.cell(rx.cond(r["status"] == "running", rx.button(
-                "Stop", size="1", variant="ghost", on_click=SalesState.stop_experiment(r["experiment_id"])))),
-        ], table_id="experiments"),
+        card(
+            rx.form(
+                rx.hstack(
+                    rx.select(SalesState.products, name="product", placeholder="Product", id="experiment-product"),
+                    rx.input(name="key", placeholder="key, e.g. ig-followers-price", id="experiment-key"),
+                    rx.input(name="name", placeholder="Name", id="experiment-name"),
+                    rx.input(
+                        name="variants",
+                        placeholder="control:List price:10000:1, lower:10% off:9000:1",
+                        width="100%",
+                        max_width="340px",
+                        id="experiment-variants",
+                    ),
+                    rx.button("Start experiment", type="submit", id="start-experiment"),
+                    wrap="wrap",
+                    spacing="2",
+                ),
+                on_submit=SalesState.create_experiment,
+            ),
+            rx.text(SalesState.message, size="2", color_scheme="gray", id="experiment-message"),
+        ),
+        data_table(
+            ["Experiment", "Product", "Status", "Variant", "Price", "Exposures", "Conversions", "Rate", "Revenue", ""],
+            SalesState.experiments,
+            lambda r: [
+                rx.table.row_header_cell(r["experiment"]),
+                rx.table.cell(r["product"]),
+                rx.table.cell(r["status"]),
+                rx.table.cell(r["variant"]),
+                rx.table.cell(r["price"]),
+                rx.table.cell(r["exposures"].to(str)),
+                rx.table.cell(r["conversions"].to(str)),
+                rx.table.cell(r["conversion_rate"]),
+                rx.table.cell(r["revenue"]),
+                rx.table.cell(
+                    rx.cond(
+                        r["status"] == "running",
+                        rx.button(
+                            "Stop", size="1", variant="ghost", on_click=SalesState.stop_experiment(r["experiment_id"])
+                        ),
+                    )
+                ),
+            ],
+            table_id="experiments",
+        ),
         rx.heading("Preset events", size="5", margin_top="1.5rem"),
-        data_table(["Product", "Preset", "Action", "Source", "Count"], SalesState.preset_events, lambda r: [
-            rx.table.row_header_cell(r["product"]), rx.table.cell(r["preset"]), rx.table.cell(r["action"]),
-            rx.table.cell(r["source"]), rx.table.cell(r["count"].to(str)),
-        ], table_id="preset-events"),
+        data_table(
+            ["Product", "Preset", "Action", "Source", "Count"],
+            SalesState.preset_events,
+            lambda r: [
+                rx.table.row_header_cell(r["product"]),
+                rx.table.cell(r["preset"]),
+                rx.table.cell(r["action"]),
+                rx.table.cell(r["source"]),
+                rx.table.cell(r["count"].to(str)),
+            ],
+            table_id="preset-events",
+        ),
         rx.heading("Price preview", size="5", margin_top="1.5rem"),
-        card(rx.form(rx.hstack(rx.select(SalesState.products, name="product", placeholder="Product"),
-                               rx.input(name="preset", placeholder="preset key (optional)"),
-                               rx.button("Preview", type="submit"), spacing="2"),
-                     on_submit=SalesState.preview_price),
-             rx.foreach(SalesState.preview, lambda b: rx.hstack(rx.text(b["label"], size="2"), rx.spacer(),
-                                                               rx.text(b["amount"], size="2"), width="100%")),
-             rx.text(SalesState.preview_total, weight="bold", id="preview-total")),
+        card(
+            rx.form(
+                rx.hstack(
+                    rx.select(SalesState.products, name="product", placeholder="Product"),
+                    rx.input(name="preset", placeholder="preset key (optional)"),
+                    rx.button("Preview", type="submit"),
+                    spacing="2",
+                ),
+                on_submit=SalesState.preview_price,
+            ),
+            rx.foreach(
+                SalesState.preview,
+                lambda b: rx.hstack(
+                    rx.text(b["label"], size="2"), rx.spacer(), rx.text(b["amount"], size="2"), width="100%"
+                ),
+            ),
+            rx.text(SalesState.preview_total, weight="bold", id="preview-total"),
+        ),
     )

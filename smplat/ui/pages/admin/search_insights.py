@@ -20,9 +20,16 @@ WINDOWS = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days"}
 
 
 def _rows(stats: list[search.QueryStat]) -> list[dict[str, Any]]:
-    return [{"query": s.query, "searches": s.searches, "average": f"{s.average_results:g}",
-             "last": s.last_searched.strftime("%Y-%m-%d %H:%M UTC"),
-             "href": "/services" + search.SearchParams(q=s.query).query_string()} for s in stats]
+    return [
+        {
+            "query": s.query,
+            "searches": s.searches,
+            "average": f"{s.average_results:g}",
+            "last": s.last_searched.strftime("%Y-%m-%d %H:%M UTC"),
+            "href": "/services" + search.SearchParams(q=s.query).query_string(),
+        }
+        for s in stats
+    ]
 
 
 class SearchInsightsState(AuthState):
@@ -36,9 +43,8 @@ class SearchInsightsState(AuthState):
     def _load(self) -> None:
         with session_scope() as db:
             insights = search.search_insights(db, days=int(self.window))
-        share = (f"{round(100 * insights.zero_result_searches / insights.searches)} %" if insights.searches else "—")
-        self.kpis = {"searches": str(insights.searches), "zero": str(insights.zero_result_searches),
-                     "share": share}
+        share = f"{round(100 * insights.zero_result_searches / insights.searches)} %" if insights.searches else "—"
+        self.kpis = {"searches": str(insights.searches), "zero": str(insights.zero_result_searches), "share": share}
         self.trending = _rows(insights.trending)
         self.zero_results = _rows(insights.zero_results)
         self.categories = [{"category": slug, "searches": n} for slug, n in insights.categories]
@@ -71,9 +77,13 @@ def _query_table(rows: rx.Var, table_id: str) -> rx.Component:
     )
 
 
-@page(route=routes.ADMIN_SEARCH_INSIGHTS, title="Search insights", guard=Permission.VIEW_ANALYTICS,
-      on_load=SearchInsightsState.load_insights,
-      nav=NavEntry(group="Catalog", label="Searches", icon="search", order=20))
+@page(
+    route=routes.ADMIN_SEARCH_INSIGHTS,
+    title="Search insights",
+    guard=Permission.VIEW_ANALYTICS,
+    on_load=SearchInsightsState.load_insights,
+    nav=NavEntry(group="Catalog", label="Searches", icon="search", order=20),
+)
 def admin_search_insights_page() -> rx.Component:
     return admin_page(
         page_title(
@@ -90,35 +100,63 @@ def admin_search_insights_page() -> rx.Component:
             SearchInsightsState.loaded,
             rx.vstack(
                 rx.grid(
-                    stat_card("Searches", SearchInsightsState.kpis["searches"], "with a query or a filter",
-                              icon="search", id="kpi-searches"),
-                    stat_card("Found nothing", SearchInsightsState.kpis["zero"], "searches with no result",
-                              icon="search-x", id="kpi-zero"),
-                    stat_card("Zero-result share", SearchInsightsState.kpis["share"], "of all searches",
-                              icon="percent"),
+                    stat_card(
+                        "Searches",
+                        SearchInsightsState.kpis["searches"],
+                        "with a query or a filter",
+                        icon="search",
+                        id="kpi-searches",
+                    ),
+                    stat_card(
+                        "Found nothing",
+                        SearchInsightsState.kpis["zero"],
+                        "searches with no result",
+                        icon="search-x",
+                        id="kpi-zero",
+                    ),
+                    stat_card(
+                        "Zero-result share", SearchInsightsState.kpis["share"], "of all searches", icon="percent"
+                    ),
                     columns=rx.breakpoints(initial="1", sm="3"),
                     spacing="4",
                     width="100%",
                 ),
                 rx.heading("Trending searches", size="5", margin_top="1rem"),
-                rx.cond(SearchInsightsState.trending.length() > 0,
-                        _query_table(SearchInsightsState.trending, "trending-table"),
-                        empty_state("trending-up", "No searches yet",
-                                    "Searches appear here once visitors who accepted analytics use the catalog "
-                                    "search.", id="trending-empty")),
+                rx.cond(
+                    SearchInsightsState.trending.length() > 0,
+                    _query_table(SearchInsightsState.trending, "trending-table"),
+                    empty_state(
+                        "trending-up",
+                        "No searches yet",
+                        "Searches appear here once visitors who accepted analytics use the catalog search.",
+                        id="trending-empty",
+                    ),
+                ),
                 rx.heading("Searches that found nothing", size="5", margin_top="1rem"),
-                rx.text("Each is a service people wanted and did not find: a candidate for the catalog, or a "
-                        "word to add to a description.", size="2", color_scheme="gray"),
-                rx.cond(SearchInsightsState.zero_results.length() > 0,
-                        _query_table(SearchInsightsState.zero_results, "zero-results-table"),
-                        empty_state("circle-check", "Every search found something", "Nothing to fix here.",
-                                    id="zero-results-empty")),
+                rx.text(
+                    "Each is a service people wanted and did not find: a candidate for the catalog, or a "
+                    "word to add to a description.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.cond(
+                    SearchInsightsState.zero_results.length() > 0,
+                    _query_table(SearchInsightsState.zero_results, "zero-results-table"),
+                    empty_state(
+                        "circle-check", "Every search found something", "Nothing to fix here.", id="zero-results-empty"
+                    ),
+                ),
                 rx.heading("Category filters", size="5", margin_top="1rem"),
-                rx.cond(SearchInsightsState.categories.length() > 0,
-                        data_table(["Category", "Searches"], SearchInsightsState.categories,
-                                   lambda r: [rx.table.row_header_cell(r["category"]),
-                                              rx.table.cell(r["searches"])], "category-table"),
-                        rx.text("No category filters used in this period.", size="2", color_scheme="gray")),
+                rx.cond(
+                    SearchInsightsState.categories.length() > 0,
+                    data_table(
+                        ["Category", "Searches"],
+                        SearchInsightsState.categories,
+                        lambda r: [rx.table.row_header_cell(r["category"]), rx.table.cell(r["searches"])],
+                        "category-table",
+                    ),
+                    rx.text("No category filters used in this period.", size="2", color_scheme="gray"),
+                ),
                 spacing="3",
                 width="100%",
                 align="start",

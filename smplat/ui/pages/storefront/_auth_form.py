@@ -34,7 +34,9 @@ class AuthFormState(AuthState):
         self.form_error = self.form_notice = self.email_error = self.password_error = self.name_error = ""
 
     def _show(self, error: AccountError | ServiceError) -> None:
-        target = {"email": "email_error", "password": "password_error", "full_name": "name_error"}.get(error.field or "")
+        target = {"email": "email_error", "password": "password_error", "full_name": "name_error"}.get(
+            error.field or ""
+        )
         if target:
             setattr(self, target, error.message)
         else:
@@ -79,17 +81,24 @@ class AuthFormState(AuthState):
     @rx.event
     async def sign_in(self, form: dict):
         self._reset_errors()
-        return await self._enter(lambda db: accounts.authenticate(
-            db, email=form.get("email", ""), password=form.get("password", ""), ip_address=self._client_ip()
-        ))
+        return await self._enter(
+            lambda db: accounts.authenticate(
+                db, email=form.get("email", ""), password=form.get("password", ""), ip_address=self._client_ip()
+            )
+        )
 
     @rx.event
     async def sign_up(self, form: dict):
         self._reset_errors()
-        return await self._enter(lambda db: accounts.sign_up(
-            db, email=form.get("email", ""), password=form.get("password", ""), full_name=form.get("full_name", ""),
-            ip_address=self._client_ip(),
-        ))
+        return await self._enter(
+            lambda db: accounts.sign_up(
+                db,
+                email=form.get("email", ""),
+                password=form.get("password", ""),
+                full_name=form.get("full_name", ""),
+                ip_address=self._client_ip(),
+            )
+        )
 
     @rx.event
     def request_reset(self, form: dict):

@@ -28,7 +28,7 @@ class CartState(ShopperState):
     email_error: str = ""
     checkout_error: str = ""
 
-    def _reload(self, db, known: dict | None = None) -> None:  # noqa: ANN001
+    def _reload(self, db, known: dict | None = None) -> None:
         cart = carts.find_cart(db, **self._owner())
         priced = carts.price_cart(db, cart, visitor=self._visitor(), known=known)
         self.rows = [line.row() for line in priced.lines]
@@ -53,8 +53,9 @@ class CartState(ShopperState):
             if delta not in (-1, 1):  # the page only sends one step at a time
                 return rx.toast.error("Change the quantity one package at a time.")
             try:
-                line = carts.update_line(db, cart, item_id, quantity=int(row["quantity"]) + delta,
-                                         visitor=self._visitor())
+                line = carts.update_line(
+                    db, cart, item_id, quantity=int(row["quantity"]) + delta, visitor=self._visitor()
+                )
             except (carts.CartError, carts.pricing.ConfigurationInvalid) as exc:
                 db.rollback()
                 self.checkout_error = str(exc)
@@ -84,8 +85,14 @@ class CartState(ShopperState):
         try:
             with session_scope() as db:
                 cart = carts.find_cart(db, **self._owner())
-                created = placement.start_checkout(db, cart, customer_email=email, user_id=user.id if user else None,
-                                                  visitor=self._visitor(), base_url=get_settings().public_base_url)
+                created = placement.start_checkout(
+                    db,
+                    cart,
+                    customer_email=email,
+                    user_id=user.id if user else None,
+                    visitor=self._visitor(),
+                    base_url=get_settings().public_base_url,
+                )
                 url = created.payment_url
         except checkout.CheckoutError as exc:
             self.email_error = exc.errors.get("email", "")
@@ -102,33 +109,63 @@ class CartState(ShopperState):
 def _cart_row(row: rx.Var) -> rx.Component:
     return card(
         rx.hstack(
-            rx.image(src=row["image"], width="64px", height="64px", border_radius="10px", object_fit="cover",
-                     background="var(--gray-3)"),
+            rx.image(
+                src=row["image"],
+                width="64px",
+                height="64px",
+                border_radius="10px",
+                object_fit="cover",
+                background="var(--gray-3)",
+            ),
             rx.vstack(
                 rx.link(rx.text(row["title"], weight="bold"), href=routes.SERVICES + "/" + row["slug"].to(str)),
                 rx.text(row["summary"], size="2", color_scheme="gray"),
                 rx.text(row["fields"], size="1", color_scheme="gray"),
-                rx.link(rx.hstack(rx.icon("pencil", size=12), rx.text("Edit options", size="1"), spacing="1",
-                                  align="center"),
-                        href=routes.SERVICES + "/" + row["slug"].to(str) + "?edit=" + row["id"].to(str),
-                        class_name="cart-edit", id="edit-line-" + row["id"].to(str)),
+                rx.link(
+                    rx.hstack(
+                        rx.icon("pencil", size=12), rx.text("Edit options", size="1"), spacing="1", align="center"
+                    ),
+                    href=routes.SERVICES + "/" + row["slug"].to(str) + "?edit=" + row["id"].to(str),
+                    class_name="cart-edit",
+                    id="edit-line-" + row["id"].to(str),
+                ),
                 rx.cond(row["error"] != "", rx.text(row["error"], size="1", color="var(--red-11)")),
-                spacing="1", align="start", flex="1",
+                spacing="1",
+                align="start",
+                flex="1",
             ),
             rx.hstack(
-                rx.icon_button(rx.icon("minus", size=14), variant="soft", size="1",
-                               on_click=CartState.change_quantity(row["id"], -1)),
+                rx.icon_button(
+                    rx.icon("minus", size=14),
+                    variant="soft",
+                    size="1",
+                    on_click=CartState.change_quantity(row["id"], -1),
+                ),
                 rx.text(row["quantity"], weight="medium", class_name="cart-qty"),
-                rx.icon_button(rx.icon("plus", size=14), variant="soft", size="1",
-                               on_click=CartState.change_quantity(row["id"], 1)),
-                spacing="2", align="center",
+                rx.icon_button(
+                    rx.icon("plus", size=14), variant="soft", size="1", on_click=CartState.change_quantity(row["id"], 1)
+                ),
+                spacing="2",
+                align="center",
             ),
-            rx.vstack(rx.text(row["total"], weight="bold", class_name="cart-line-total"),
-                      rx.text(row["billing"], size="1", color_scheme="gray"), spacing="0", align="end",
-                      min_width="90px"),
-            rx.icon_button(rx.icon("trash-2", size=14), variant="ghost", color_scheme="red",
-                           on_click=CartState.remove(row["id"]), aria_label="Remove"),
-            width="100%", align="center", spacing="4", wrap="wrap",
+            rx.vstack(
+                rx.text(row["total"], weight="bold", class_name="cart-line-total"),
+                rx.text(row["billing"], size="1", color_scheme="gray"),
+                spacing="0",
+                align="end",
+                min_width="90px",
+            ),
+            rx.icon_button(
+                rx.icon("trash-2", size=14),
+                variant="ghost",
+                color_scheme="red",
+                on_click=CartState.remove(row["id"]),
+                aria_label="Remove",
+            ),
+            width="100%",
+            align="center",
+            spacing="4",
+            wrap="wrap",
         ),
         class_name="cart-line",
         width="100%",
@@ -140,52 +177,104 @@ def _cart_skeleton() -> rx.Component:
     line = skeleton_card(
         rx.hstack(
             skeleton_block("64px", width="64px", radius="10px"),
-            rx.vstack(rx.text(skeleton_text(width="10em"), weight="bold"), rx.text(skeleton_text(width="14em"), size="2"),
-                      rx.text(skeleton_text(width="8em"), size="1"), rx.text(skeleton_text(width="6em"), size="1"),
-                      spacing="1", align="start", flex="1"),
+            rx.vstack(
+                rx.text(skeleton_text(width="10em"), weight="bold"),
+                rx.text(skeleton_text(width="14em"), size="2"),
+                rx.text(skeleton_text(width="8em"), size="1"),
+                rx.text(skeleton_text(width="6em"), size="1"),
+                spacing="1",
+                align="start",
+                flex="1",
+            ),
             rx.text(skeleton_text(width="5em"), weight="bold", min_width="90px"),
-            width="100%", align="center", spacing="4",
+            width="100%",
+            align="center",
+            spacing="4",
         ),
         width="100%",
     )
     summary = skeleton_card(
         rx.heading(skeleton_text(width="8em"), size="4"),
         rx.text(skeleton_text(), size="6", margin_y="0.75rem"),
-        rx.vstack(rx.text(skeleton_text(width="10em"), size="2"), skeleton_block("40px", radius="8px"),
-                  skeleton_block("48px", radius="8px"), rx.text(skeleton_text(2), size="1"), spacing="3",
-                  width="100%"),
+        rx.vstack(
+            rx.text(skeleton_text(width="10em"), size="2"),
+            skeleton_block("40px", radius="8px"),
+            skeleton_block("48px", radius="8px"),
+            rx.text(skeleton_text(2), size="1"),
+            spacing="3",
+            width="100%",
+        ),
         width="100%",
     )
-    return rx.grid(rx.vstack(line, spacing="3", width="100%"), summary,
-                   columns=rx.breakpoints(initial="1", md="2fr 1fr"), spacing="5", width="100%",
-                   aria_busy="true", id="cart-skeleton")
+    return rx.grid(
+        rx.vstack(line, spacing="3", width="100%"),
+        summary,
+        columns=rx.breakpoints(initial="1", md="2fr 1fr"),
+        spacing="5",
+        width="100%",
+        aria_busy="true",
+        id="cart-skeleton",
+    )
 
 
 @page(route=routes.CART, title="Cart", on_load=CartState.load_cart)
 def cart_page() -> rx.Component:
     summary = card(
         rx.heading("Order summary", size="4"),
-        rx.hstack(rx.text("Total"), rx.spacer(), rx.text(CartState.total, size="6", weight="bold", id="cart-total"),
-                  width="100%", align="center", margin_y="0.75rem"),
+        rx.hstack(
+            rx.text("Total"),
+            rx.spacer(),
+            rx.text(CartState.total, size="6", weight="bold", id="cart-total"),
+            width="100%",
+            align="center",
+            margin_y="0.75rem",
+        ),
         rx.form(
             rx.vstack(
-                rx.cond(CartState.signed_in,
-                        rx.text("Receipt to " + CartState.user_email, size="2", color_scheme="gray"),
-                        rx.vstack(rx.text("Email for your receipt", size="2", weight="medium"),
-                                  rx.input(name="email", type="email", placeholder="you@example.com", id="checkout-email",
-                                           width="100%", size="3"),
-                                  rx.cond(CartState.email_error != "", rx.text(CartState.email_error, size="1",
-                                                                               color="var(--red-11)", id="email-error")),
-                                  spacing="1", width="100%")),
-                rx.button(rx.icon("lock", size=16), "Checkout securely", size="4", width="100%", type="submit",
-                          id="checkout-button", disabled=~CartState.can_checkout),
-                rx.cond(CartState.checkout_error != "", rx.callout(CartState.checkout_error, icon="triangle-alert",
-                                                                   color_scheme="red", id="checkout-error")),
-                rx.text("Payment runs on Stripe. Prices are checked again before you pay.", size="1",
-                        color_scheme="gray"),
-                spacing="3", width="100%",
+                rx.cond(
+                    CartState.signed_in,
+                    rx.text("Receipt to " + CartState.user_email, size="2", color_scheme="gray"),
+                    rx.vstack(
+                        rx.text("Email for your receipt", size="2", weight="medium"),
+                        rx.input(
+                            name="email",
+                            type="email",
+                            placeholder="you@example.com",
+                            id="checkout-email",
+                            width="100%",
+                            size="3",
+                        ),
+                        rx.cond(
+                            CartState.email_error != "",
+                            rx.text(CartState.email_error, size="1", color="var(--red-11)", id="email-error"),
+                        ),
+                        spacing="1",
+                        width="100%",
+                    ),
+                ),
+                rx.button(
+                    rx.icon("lock", size=16),
+                    "Checkout securely",
+                    size="4",
+                    width="100%",
+                    type="submit",
+                    id="checkout-button",
+                    disabled=~CartState.can_checkout,
+                ),
+                rx.cond(
+                    CartState.checkout_error != "",
+                    rx.callout(
+                        CartState.checkout_error, icon="triangle-alert", color_scheme="red", id="checkout-error"
+                    ),
+                ),
+                rx.text(
+                    "Payment runs on Stripe. Prices are checked again before you pay.", size="1", color_scheme="gray"
+                ),
+                spacing="3",
+                width="100%",
             ),
-            on_submit=CartState.start_checkout, reset_on_submit=False,
+            on_submit=CartState.start_checkout,
+            reset_on_submit=False,
         ),
         width="100%",
     )
@@ -195,11 +284,20 @@ def cart_page() -> rx.Component:
             CartState.loaded,
             rx.cond(
                 CartState.rows.length() > 0,
-                rx.grid(rx.vstack(rx.foreach(CartState.rows, _cart_row), spacing="3", width="100%"), summary,
-                        columns=rx.breakpoints(initial="1", md="2fr 1fr"), spacing="5", width="100%"),
-                empty_state("shopping-cart", "Your cart is empty",
-                            "Pick a service, choose a package and it will wait for you here.",
-                            rx.link(rx.button("Browse services"), href=routes.SERVICES), id="cart-empty"),
+                rx.grid(
+                    rx.vstack(rx.foreach(CartState.rows, _cart_row), spacing="3", width="100%"),
+                    summary,
+                    columns=rx.breakpoints(initial="1", md="2fr 1fr"),
+                    spacing="5",
+                    width="100%",
+                ),
+                empty_state(
+                    "shopping-cart",
+                    "Your cart is empty",
+                    "Pick a service, choose a package and it will wait for you here.",
+                    rx.link(rx.button("Browse services"), href=routes.SERVICES),
+                    id="cart-empty",
+                ),
             ),
             _cart_skeleton(),
         ),

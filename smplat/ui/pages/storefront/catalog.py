@@ -42,7 +42,7 @@ class ServicesState(AuthState):
     def _params(self) -> search.SearchParams:
         return search.SearchParams(q=self.q, category=self.category, sort=self.sort, page=self.page)
 
-    def _go(self, **changes: Any):  # noqa: ANN202
+    def _go(self, **changes: Any):
         return rx.redirect(routes.SERVICES + self._params().query_string(**changes))
 
     @rx.event
@@ -58,8 +58,11 @@ class ServicesState(AuthState):
         self.q, self.category, self.sort, self.page = params.q, params.category, params.sort, p.page
         self.pages, self.total = p.pages, p.total
         self.products = [card.as_row() for card in result.cards]
-        self.range_label = (f"{p.first_index}–{p.last_index} of {p.total}" if p.pages > 1
-                            else f"{p.total} service{'' if p.total == 1 else 's'}")
+        self.range_label = (
+            f"{p.first_index}–{p.last_index} of {p.total}"
+            if p.pages > 1
+            else f"{p.total} service{'' if p.total == 1 else 's'}"
+        )
         self.prev_href = routes.SERVICES + params.query_string(page=p.page - 1) if p.page > 1 else ""
         self.next_href = routes.SERVICES + params.query_string(page=p.page + 1) if p.page < p.pages else ""
         self.loaded = True
@@ -159,8 +162,15 @@ def _pager() -> rx.Component:
         ServicesState.pages > 1,
         rx.hstack(
             step("Previous", "arrow-left", ServicesState.prev_href, "page-prev", True),
-            rx.text("Page ", ServicesState.page, " of ", ServicesState.pages, size="2", color_scheme="gray",
-                    id="page-status"),
+            rx.text(
+                "Page ",
+                ServicesState.page,
+                " of ",
+                ServicesState.pages,
+                size="2",
+                color_scheme="gray",
+                id="page-status",
+            ),
             step("Next", "arrow-right", ServicesState.next_href, "page-next", False),
             justify="center",
             align="center",

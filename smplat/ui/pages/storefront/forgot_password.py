@@ -16,8 +16,14 @@ def forgot_password_page() -> rx.Component:
         rx.vstack(
             form_alert(AuthFormState.form_error),
             form_alert(AuthFormState.form_notice, color="green", icon="mail-check", alert_id="form-notice"),
-            form_field("Email", "email", AuthFormState.email_error, type="email", placeholder="you@example.com",
-                       autocomplete="email"),
+            form_field(
+                "Email",
+                "email",
+                AuthFormState.email_error,
+                type="email",
+                placeholder="you@example.com",
+                autocomplete="email",
+            ),
             _submit("Email me a reset link", "forgot-submit"),
             spacing="3",
             width="100%",

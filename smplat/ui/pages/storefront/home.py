@@ -49,7 +49,8 @@ class HomeState(AuthState):
             blocks = content.get_blocks(db, content.HOME_KEYS)
             # one row of three on wide screens: the featured services, else the most popular
             cards = catalog.list_product_cards(db, featured_only=True, limit=3) or catalog.list_product_cards(
-                db, limit=3)
+                db, limit=3
+            )
             pricing_cards = search.cards_for_slugs(db, [i["slug"] for i in blocks["home.pricing"].items])
             categories = catalog.list_categories(db)
         self.hero = _block(blocks["home.hero"])
@@ -62,8 +63,9 @@ class HomeState(AuthState):
         self.pricing_cards = [c.as_row() for c in pricing_cards]
         self.case_study, self.case_steps = _block(blocks["home.case_study"]), blocks["home.case_study"].items
         self.products = [c.as_row() for c in cards]
-        self.categories = [{"slug": c.slug, "name": c.name, "platform": c.platform, "description": c.description}
-                           for c in categories]
+        self.categories = [
+            {"slug": c.slug, "name": c.name, "platform": c.platform, "description": c.description} for c in categories
+        ]
         self.loaded = True
 
 
@@ -71,26 +73,63 @@ def _hero() -> rx.Component:
     return rx.box(
         rx.flex(
             rx.vstack(
-                rx.cond(HomeState.loaded,
-                        rx.cond(HomeState.hero["subtitle"] != "",
-                                rx.badge(HomeState.hero["subtitle"], variant="surface", radius="full",
-                                         color_scheme="gray", high_contrast=True)),
-                        rx.badge(skeleton_text(width="14em", on_dark=True), variant="surface", radius="full",
-                                 color_scheme="gray", high_contrast=True)),
+                rx.cond(
+                    HomeState.loaded,
+                    rx.cond(
+                        HomeState.hero["subtitle"] != "",
+                        rx.badge(
+                            HomeState.hero["subtitle"],
+                            variant="surface",
+                            radius="full",
+                            color_scheme="gray",
+                            high_contrast=True,
+                        ),
+                    ),
+                    rx.badge(
+                        skeleton_text(width="14em", on_dark=True),
+                        variant="surface",
+                        radius="full",
+                        color_scheme="gray",
+                        high_contrast=True,
+                    ),
+                ),
                 # the headline and its sentence keep their element while loading: placeholder
                 # lines in their own line height (as many as the default texts take on a desktop)
-                rx.heading(rx.cond(HomeState.loaded, HomeState.hero["title"], skeleton_text(2, on_dark=True)),
-                           size=rx.breakpoints(initial="8", md="9"), weight="bold", width="100%",
-                           letter_spacing="-0.03em", color="white", line_height="1.05", id="hero-title", as_="h1"),
-                rx.text(rx.cond(HomeState.loaded, HomeState.hero["body"], skeleton_text(3, on_dark=True)),
-                        size="4", color="rgba(255,255,255,.85)", max_width="560px", width="100%",
-                        id="hero-body"),
+                rx.heading(
+                    rx.cond(HomeState.loaded, HomeState.hero["title"], skeleton_text(2, on_dark=True)),
+                    size=rx.breakpoints(initial="8", md="9"),
+                    weight="bold",
+                    width="100%",
+                    letter_spacing="-0.03em",
+                    color="white",
+                    line_height="1.05",
+                    id="hero-title",
+                    as_="h1",
+                ),
+                rx.text(
+                    rx.cond(HomeState.loaded, HomeState.hero["body"], skeleton_text(3, on_dark=True)),
+                    size="4",
+                    color="rgba(255,255,255,.85)",
+                    max_width="560px",
+                    width="100%",
+                    id="hero-body",
+                ),
                 rx.hstack(
-                    rx.link(rx.button("Browse services", size="4", color_scheme="gray", high_contrast=True),
-                            href=routes.SERVICES, id="hero-browse"),
-                    rx.link(rx.button("Create account", size="4", variant="outline", color="white",
-                                      style={"border_color": "rgba(255,255,255,.6)"}),
-                            href=routes.SIGN_UP),
+                    rx.link(
+                        rx.button("Browse services", size="4", color_scheme="gray", high_contrast=True),
+                        href=routes.SERVICES,
+                        id="hero-browse",
+                    ),
+                    rx.link(
+                        rx.button(
+                            "Create account",
+                            size="4",
+                            variant="outline",
+                            color="white",
+                            style={"border_color": "rgba(255,255,255,.6)"},
+                        ),
+                        href=routes.SIGN_UP,
+                    ),
                     spacing="3",
                     wrap="wrap",
                 ),
@@ -123,12 +162,15 @@ def _metrics() -> rx.Component:
     return rx.box(
         rx.heading(HomeState.metrics["title"], size="5", weight="bold", margin_bottom="1rem"),
         rx.grid(
-            rx.foreach(HomeState.metric_items, lambda m: rx.vstack(
-                rx.text(m["value"], size="8", weight="bold", letter_spacing="-0.03em", color="var(--violet-11)"),
-                rx.text(m["label"], size="2", color_scheme="gray"),
-                spacing="1",
-                align="start",
-            )),
+            rx.foreach(
+                HomeState.metric_items,
+                lambda m: rx.vstack(
+                    rx.text(m["value"], size="8", weight="bold", letter_spacing="-0.03em", color="var(--violet-11)"),
+                    rx.text(m["label"], size="2", color_scheme="gray"),
+                    spacing="1",
+                    align="start",
+                ),
+            ),
             columns=rx.breakpoints(initial="2", md="4"),
             spacing="5",
             width="100%",
@@ -153,18 +195,25 @@ def _services_overview() -> rx.Component:
             wrap="wrap",
             width="100%",
         ),
-        rx.cond(HomeState.products.length() > 0, product_grid(HomeState.products),
-                empty_state("store", "The catalog is empty", "Services appear here once published.")),
+        rx.cond(
+            HomeState.products.length() > 0,
+            product_grid(HomeState.products),
+            empty_state("store", "The catalog is empty", "Services appear here once published."),
+        ),
         rx.grid(
             rx.foreach(
                 HomeState.categories,
                 lambda c: rx.link(
-                    card(rx.hstack(platform_icon(c["platform"]), rx.heading(c["name"], size="4"),
-                                   spacing="2", align="center"),
-                         rx.text(c["description"], size="2", color_scheme="gray", margin_top="0.5rem"),
-                         height="100%"),
+                    card(
+                        rx.hstack(
+                            platform_icon(c["platform"]), rx.heading(c["name"], size="4"), spacing="2", align="center"
+                        ),
+                        rx.text(c["description"], size="2", color_scheme="gray", margin_top="0.5rem"),
+                        height="100%",
+                    ),
                     href=f"{routes.SERVICES}?category=" + c["slug"].to(str),
-                    underline="none", color="inherit",
+                    underline="none",
+                    color="inherit",
                 ),
             ),
             columns=rx.breakpoints(initial="1", md="3"),
@@ -184,21 +233,33 @@ def _pricing() -> rx.Component:
         rx.vstack(
             _section_heading(HomeState.pricing, "pricing"),
             rx.grid(
-                rx.foreach(HomeState.pricing_cards, lambda p: rx.link(
-                    card(
-                        rx.hstack(platform_icon(p["platform"]), rx.text(p["category_name"], size="2",
-                                                                        color_scheme="gray"),
-                                  spacing="2", align="center"),
-                        rx.heading(p["title"], size="5", margin_top="0.5rem"),
-                        rx.hstack(rx.text("from", size="2", color_scheme="gray"),
-                                  rx.text(p["from_price"], size="8", weight="bold", letter_spacing="-0.03em"),
-                                  align="baseline", spacing="2", margin_top="0.5rem"),
-                        rx.text(p["delivery"], size="2", color_scheme="gray"),
-                        rx.button("See packages", variant="soft", width="100%", margin_top="1rem"),
-                        height="100%",
+                rx.foreach(
+                    HomeState.pricing_cards,
+                    lambda p: rx.link(
+                        card(
+                            rx.hstack(
+                                platform_icon(p["platform"]),
+                                rx.text(p["category_name"], size="2", color_scheme="gray"),
+                                spacing="2",
+                                align="center",
+                            ),
+                            rx.heading(p["title"], size="5", margin_top="0.5rem"),
+                            rx.hstack(
+                                rx.text("from", size="2", color_scheme="gray"),
+                                rx.text(p["from_price"], size="8", weight="bold", letter_spacing="-0.03em"),
+                                align="baseline",
+                                spacing="2",
+                                margin_top="0.5rem",
+                            ),
+                            rx.text(p["delivery"], size="2", color_scheme="gray"),
+                            rx.button("See packages", variant="soft", width="100%", margin_top="1rem"),
+                            height="100%",
+                        ),
+                        href=f"{routes.SERVICES}/" + p["slug"].to(str),
+                        underline="none",
+                        color="inherit",
                     ),
-                    href=f"{routes.SERVICES}/" + p["slug"].to(str), underline="none", color="inherit",
-                )),
+                ),
                 columns=rx.breakpoints(initial="1", md="3"),
                 spacing="4",
                 width="100%",
@@ -216,13 +277,16 @@ def _testimonials() -> rx.Component:
         rx.vstack(
             _section_heading(HomeState.testimonials, "testimonials"),
             rx.grid(
-                rx.foreach(HomeState.testimonial_items, lambda t: card(
-                    rx.icon("quote", size=20, color="var(--violet-9)"),
-                    rx.text(t["quote"], size="3", margin_y="0.75rem"),
-                    rx.text(t["name"], weight="bold", size="2"),
-                    rx.text(t["role"], size="1", color_scheme="gray"),
-                    height="100%",
-                )),
+                rx.foreach(
+                    HomeState.testimonial_items,
+                    lambda t: card(
+                        rx.icon("quote", size=20, color="var(--violet-9)"),
+                        rx.text(t["quote"], size="3", margin_y="0.75rem"),
+                        rx.text(t["name"], weight="bold", size="2"),
+                        rx.text(t["role"], size="1", color_scheme="gray"),
+                        height="100%",
+                    ),
+                ),
                 columns=rx.breakpoints(initial="1", md="3"),
                 spacing="4",
                 width="100%",
@@ -239,22 +303,32 @@ def _case_study() -> rx.Component:
         rx.grid(
             rx.vstack(
                 rx.badge("Case study", variant="soft", radius="full"),
-                rx.heading(HomeState.case_study["title"], size="7", weight="bold", letter_spacing="-0.02em",
-                           id="case-study-title"),
-                rx.cond(HomeState.case_study["subtitle"] != "",
-                        rx.text(HomeState.case_study["subtitle"], size="2", color_scheme="gray", weight="medium")),
+                rx.heading(
+                    HomeState.case_study["title"],
+                    size="7",
+                    weight="bold",
+                    letter_spacing="-0.02em",
+                    id="case-study-title",
+                ),
+                rx.cond(
+                    HomeState.case_study["subtitle"] != "",
+                    rx.text(HomeState.case_study["subtitle"], size="2", color_scheme="gray", weight="medium"),
+                ),
                 rx.text(HomeState.case_study["body"], size="3"),
                 spacing="3",
                 align="start",
             ),
             rx.vstack(
-                rx.foreach(HomeState.case_steps, lambda s: rx.hstack(
-                    rx.badge(s["label"], variant="solid", radius="full", flex_shrink="0"),
-                    rx.text(s["text"], size="2"),
-                    spacing="3",
-                    align="start",
-                    width="100%",
-                )),
+                rx.foreach(
+                    HomeState.case_steps,
+                    lambda s: rx.hstack(
+                        rx.badge(s["label"], variant="solid", radius="full", flex_shrink="0"),
+                        rx.text(s["text"], size="2"),
+                        spacing="3",
+                        align="start",
+                        width="100%",
+                    ),
+                ),
                 spacing="3",
                 width="100%",
             ),
@@ -262,8 +336,12 @@ def _case_study() -> rx.Component:
             spacing="6",
             width="100%",
         ),
-        style={"padding": "1.75rem", "border_radius": "20px", "background": "var(--gray-2)",
-               "border": "1px solid var(--gray-a4)"},
+        style={
+            "padding": "1.75rem",
+            "border_radius": "20px",
+            "background": "var(--gray-2)",
+            "border": "1px solid var(--gray-a4)",
+        },
         width="100%",
         id="home-case-study",
     )
@@ -275,11 +353,14 @@ def _faq() -> rx.Component:
         rx.vstack(
             _section_heading(HomeState.faq, "faq"),
             rx.accordion.root(
-                rx.foreach(HomeState.faq_items, lambda f: rx.accordion.item(
-                    header=rx.text(f["question"], weight="medium", text_align="left"),
-                    content=rx.text(f["answer"], size="2", color_scheme="gray"),
-                    value=f["question"],
-                )),
+                rx.foreach(
+                    HomeState.faq_items,
+                    lambda f: rx.accordion.item(
+                        header=rx.text(f["question"], weight="medium", text_align="left"),
+                        content=rx.text(f["answer"], size="2", color_scheme="gray"),
+                        value=f["question"],
+                    ),
+                ),
                 type="multiple",
                 variant="ghost",
                 width="100%",
@@ -297,8 +378,16 @@ def _home_skeleton() -> rx.Component:
         rx.box(
             rx.heading(skeleton_text(width="12em"), size="5", weight="bold", margin_bottom="1rem"),
             rx.grid(
-                *[rx.vstack(rx.text(skeleton_text(width="3em"), size="8"), rx.text(skeleton_text(2), size="2", width="100%"),
-                            spacing="1", align="start", width="100%") for _ in range(4)],
+                *[
+                    rx.vstack(
+                        rx.text(skeleton_text(width="3em"), size="8"),
+                        rx.text(skeleton_text(2), size="2", width="100%"),
+                        spacing="1",
+                        align="start",
+                        width="100%",
+                    )
+                    for _ in range(4)
+                ],
                 columns=rx.breakpoints(initial="2", md="4"),
                 spacing="5",
                 width="100%",
@@ -324,9 +413,12 @@ def _home_skeleton() -> rx.Component:
     )
 
 
-@page(route=routes.HOME, title="{brand} · Social growth services",
-      description="Followers, likes, views and growth plans, delivered and tracked live.",
-      on_load=HomeState.load_home)
+@page(
+    route=routes.HOME,
+    title="{brand} · Social growth services",
+    description="Followers, likes, views and growth plans, delivered and tracked live.",
+    on_load=HomeState.load_home,
+)
 def home_page() -> rx.Component:
     return storefront_page(
         _hero(),

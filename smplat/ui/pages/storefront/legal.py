@@ -38,8 +38,9 @@ def legal_page() -> rx.Component:
         rx.cond(
             LegalState.loaded,
             rx.box(
-                rx.heading(LegalState.title, size="8", weight="bold", letter_spacing="-0.02em", id="legal-title",
-                           as_="h1"),
+                rx.heading(
+                    LegalState.title, size="8", weight="bold", letter_spacing="-0.02em", id="legal-title", as_="h1"
+                ),
                 rx.cond(LegalState.updated != "", rx.text(LegalState.updated, size="2", color_scheme="gray")),
                 card(rx.html(LegalState.body_html), margin_top="1.5rem", id="legal-body", class_name="legal-text"),
                 rx.hstack(
@@ -58,6 +59,9 @@ def legal_page() -> rx.Component:
 
 
 # One component, three routes: the state reads the document from the path.
-for _route, _title in ((routes.TERMS, "Terms of service"), (routes.PRIVACY, "Privacy policy"),
-                       (routes.IMPRINT, "Imprint")):
+for _route, _title in (
+    (routes.TERMS, "Terms of service"),
+    (routes.PRIVACY, "Privacy policy"),
+    (routes.IMPRINT, "Imprint"),
+):
     register(legal_page, route=_route, title=_title, on_load=LegalState.load_legal)

@@ -15,9 +15,16 @@ def not_found_page() -> rx.Component:
     return storefront_page(
         rx.center(
             rx.vstack(
-                rx.text("404", size="9", weight="bold", style={"background": "linear-gradient(135deg,#6d28d9,#db2777)",
-                                                               "-webkit-background-clip": "text",
-                                                               "color": "transparent"}),
+                rx.text(
+                    "404",
+                    size="9",
+                    weight="bold",
+                    style={
+                        "background": "linear-gradient(135deg,#6d28d9,#db2777)",
+                        "-webkit-background-clip": "text",
+                        "color": "transparent",
+                    },
+                ),
                 rx.heading("We couldn't find that page", size="6", id="not-found-title"),
                 rx.text("The link may be old or mistyped. These will get you back on track:", color_scheme="gray"),
                 rx.hstack(

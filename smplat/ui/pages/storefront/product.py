@@ -59,10 +59,10 @@ class ProductState(ShopperState):
     save_message: str = ""
     editing_item_id: int = 0  # a cart line being edited (opened from /cart), else 0
 
-    def _detail(self, db):  # noqa: ANN001, ANN202
+    def _detail(self, db):
         return catalog.get_product_detail(db, self.slug)
 
-    def _refresh(self, db, detail, quote: pricing.Quote | None = None) -> None:  # noqa: ANN001
+    def _refresh(self, db, detail, quote: pricing.Quote | None = None) -> None:
         """Display rows for the current choices; `quote` is the price this event already
         computed (the line just stored), else the choices are priced here."""
         currency = detail.product.currency
@@ -75,41 +75,82 @@ class ProductState(ShopperState):
         if quote is None:
             try:
                 # choices are priced even while typed values still need fixing (field_errors)
-                quote = pricing.price_for(db, detail, config, quantity=self.quantity, visitor=self._visitor(),
-                                          fields=pricing.FIELDS_COLLECT)
+                quote = pricing.price_for(
+                    db, detail, config, quantity=self.quantity, visitor=self._visitor(), fields=pricing.FIELDS_COLLECT
+                )
                 errors = quote.field_errors
             except pricing.ConfigurationInvalid as exc:
                 errors = exc.errors
         selected = config.options
-        self.groups = [{
-            "key": g.key, "name": g.name, "selection": "Choose one" if g.selection == "single" else "Choose any",
-            "error": errors.get(f"options.{g.key}", ""),
-            "options": [{"key": o.key, "label": o.label,
-                         "description": o.description or str((o.blueprint or {}).get("tagline", "")),
-                         "delta": _delta_text(o.price_delta_minor, currency), "selected": o.key in selected.get(g.key, [])}
-                        for o in opts],
-        } for g, opts in detail.groups]
-        self.add_ons = [{"key": a.key, "label": a.label, "description": a.description,
-                         "price": (f"+{a.percentage_bps / 100:g}%" if a.pricing_mode == "percentage"
-                                   else "+" + format_money(a.amount_minor, currency)),
-                         "selected": a.key in config.add_ons} for a in detail.add_ons]
-        self.plans = [{"key": p.key, "name": p.name, "price": format_money(p.price_minor, p.currency),
-                       "billing": "one-time" if p.billing == "one_time" else f"every {p.interval}",
-                       "selected": p.key == config.plan} for p in detail.plans]
-        self.fields = [{"key": f.key, "label": f.label, "help": f.help_text, "placeholder": f.placeholder,
-                        "required": f.required, "type": "number" if f.field_type == "number" else "text",
-                        "textarea": f.field_type == "textarea",
-                        "visible": pricing.is_visible(f.visibility_rules, config),
-                        "value": config.fields.get(f.key, f.default_value or ""),
-                        "error": errors.get(f"fields.{f.key}", "") if f.key in self.touched else ""}
-                       for f in detail.fields]
-        self.presets = [{"key": pr.key, "label": pr.label, "description": pr.description,
-                         "active": pr.key == config.preset} for pr in detail.presets]
+        self.groups = [
+            {
+                "key": g.key,
+                "name": g.name,
+                "selection": "Choose one" if g.selection == "single" else "Choose any",
+                "error": errors.get(f"options.{g.key}", ""),
+                "options": [
+                    {
+                        "key": o.key,
+                        "label": o.label,
+                        "description": o.description or str((o.blueprint or {}).get("tagline", "")),
+                        "delta": _delta_text(o.price_delta_minor, currency),
+                        "selected": o.key in selected.get(g.key, []),
+                    }
+                    for o in opts
+                ],
+            }
+            for g, opts in detail.groups
+        ]
+        self.add_ons = [
+            {
+                "key": a.key,
+                "label": a.label,
+                "description": a.description,
+                "price": (
+                    f"+{a.percentage_bps / 100:g}%"
+                    if a.pricing_mode == "percentage"
+                    else "+" + format_money(a.amount_minor, currency)
+                ),
+                "selected": a.key in config.add_ons,
+            }
+            for a in detail.add_ons
+        ]
+        self.plans = [
+            {
+                "key": p.key,
+                "name": p.name,
+                "price": format_money(p.price_minor, p.currency),
+                "billing": "one-time" if p.billing == "one_time" else f"every {p.interval}",
+                "selected": p.key == config.plan,
+            }
+            for p in detail.plans
+        ]
+        self.fields = [
+            {
+                "key": f.key,
+                "label": f.label,
+                "help": f.help_text,
+                "placeholder": f.placeholder,
+                "required": f.required,
+                "type": "number" if f.field_type == "number" else "text",
+                "textarea": f.field_type == "textarea",
+                "visible": pricing.is_visible(f.visibility_rules, config),
+                "value": config.fields.get(f.key, f.default_value or ""),
+                "error": errors.get(f"fields.{f.key}", "") if f.key in self.touched else "",
+            }
+            for f in detail.fields
+        ]
+        self.presets = [
+            {"key": pr.key, "label": pr.label, "description": pr.description, "active": pr.key == config.preset}
+            for pr in detail.presets
+        ]
         if quote is not None:
             self.breakdown = pricing.format_breakdown(quote, detail)
             self.total = format_money(quote.total_minor, currency)
             self.unit_price = format_money(quote.unit_price_minor, currency)
-            self.billing_note = f"billed every {quote.interval}" if quote.billing == "subscription" else "one-time payment"
+            self.billing_note = (
+                f"billed every {quote.interval}" if quote.billing == "subscription" else "one-time payment"
+            )
         else:
             self.breakdown, self.total, self.unit_price, self.billing_note = [], "—", "—", ""
         self.estimate = catalog.delivery_label(pricing.delivery_estimate_hours(detail, config))
@@ -117,12 +158,15 @@ class ProductState(ShopperState):
         chosen = pricing.blueprint_snapshot(detail, config)
         first = chosen[0] if chosen else {}
         hero = next((b["hero_image"] for b in chosen if b["hero_image"]), "")
-        self.highlight = {"tagline": first.get("tagline", ""), "sla": first.get("delivery_sla", ""),
-                          "image": hero or (self.images[0]["url"] if self.images else "")}
+        self.highlight = {
+            "tagline": first.get("tagline", ""),
+            "sla": first.get("delivery_sla", ""),
+            "image": hero or (self.images[0]["url"] if self.images else ""),
+        }
         others = [k for k in errors if not k.startswith("fields.") or k.split(".", 1)[1] in self.touched]
         self.form_error = "Please fix the highlighted choices." if quote is None and others else ""
 
-    def _with_detail(self, change):  # noqa: ANN001, ANN202
+    def _with_detail(self, change):
         """Apply one change of the customer's choices: `change(detail)` asks the configurator
         service for the next configuration; a choice the product does not offer (a crafted
         event) is refused with the service's message and changes nothing."""
@@ -155,8 +199,13 @@ class ProductState(ShopperState):
                 return
             p = detail.product
             self.product = {
-                "id": str(p.id), "title": p.title, "tagline": p.tagline, "description": p.description,
-                "platform": p.platform, "category": detail.category.name, "unit": p.unit_label,
+                "id": str(p.id),
+                "title": p.title,
+                "tagline": p.tagline,
+                "description": p.description,
+                "platform": p.platform,
+                "category": detail.category.name,
+                "unit": p.unit_label,
                 "delivery": catalog.delivery_label(p.delivery_estimate_hours),
             }
             self.images = [{"url": m.url, "alt": m.alt_text or p.title} for m in detail.media]
@@ -168,8 +217,14 @@ class ProductState(ShopperState):
                 # a one-click preset button on a marketing card opened this page
                 try:
                     config = pricing.from_preset(detail, card_preset)
-                    counters.record_preset_event(db, product_id=p.id, preset_key=card_preset, action="apply",
-                                                 source="marketing_card", consent=self.consent_choice)
+                    counters.record_preset_event(
+                        db,
+                        product_id=p.id,
+                        preset_key=card_preset,
+                        action="apply",
+                        source="marketing_card",
+                        consent=self.consent_choice,
+                    )
                 except pricing.ConfigurationInvalid:
                     notice = rx.toast.error("That package is not offered any more; pick one below.")
             edit = str(query.get("edit", ""))
@@ -189,10 +244,16 @@ class ProductState(ShopperState):
             self._load_saved(db, p.id)
         return notice
 
-    def _load_saved(self, db, product_id: int) -> None:  # noqa: ANN001
+    def _load_saved(self, db, product_id: int) -> None:
         user = self._current_user()
-        self.saved = [] if user is None else [
-            {"id": str(s.id), "name": s.name} for s in carts.saved_configurations(db, user_id=user.id, product_id=product_id)]
+        self.saved = (
+            []
+            if user is None
+            else [
+                {"id": str(s.id), "name": s.name}
+                for s in carts.saved_configurations(db, user_id=user.id, product_id=product_id)
+            ]
+        )
 
     def _set(self, **changes: Any) -> dict[str, Any]:
         config = dict(self.config)
@@ -213,11 +274,12 @@ class ProductState(ShopperState):
 
     @rx.event
     def set_field(self, key: str, value: str):
-        def change(detail):  # noqa: ANN001, ANN202
+        def change(detail):
             config = configurator.set_field(detail, self.config, key, value)
             if key not in self.touched:
                 self.touched = self.touched + [key]
             return config
+
         return self._with_detail(change)
 
     def _parse_quantity(self, value: Any) -> int | None:
@@ -236,9 +298,10 @@ class ProductState(ShopperState):
         self.form_error = ""
         return self._with_detail(lambda _detail: self.config)
 
-    def _preset_event(self, db, product_id: int, key: str, action: str) -> None:  # noqa: ANN001
-        counters.record_preset_event(db, product_id=product_id, preset_key=key, action=action,
-                                     source="configurator", consent=self.consent_choice)
+    def _preset_event(self, db, product_id: int, key: str, action: str) -> None:
+        counters.record_preset_event(
+            db, product_id=product_id, preset_key=key, action=action, source="configurator", consent=self.consent_choice
+        )
 
     @rx.event
     def apply_preset(self, key: str):
@@ -279,7 +342,7 @@ class ProductState(ShopperState):
             quantity = self._parse_quantity(form_data["quantity"])
             if quantity is None:
                 return rx.toast.error(self.form_error)
-        fields = {k[len("field:"):]: str(v) for k, v in form_data.items() if k.startswith("field:")}
+        fields = {k[len("field:") :]: str(v) for k, v in form_data.items() if k.startswith("field:")}
         config = self._set(fields={**(self.config.get("fields") or {}), **fields})
         self.touched = list({*self.touched, *fields.keys()})
         owner = self._owner()
@@ -292,8 +355,14 @@ class ProductState(ShopperState):
             try:
                 cart = carts.get_or_create_cart(db, **owner)
                 if self.editing_item_id:
-                    line = carts.update_line(db, cart, self.editing_item_id, quantity=quantity,
-                                             raw_configuration=config, visitor=self._visitor())
+                    line = carts.update_line(
+                        db,
+                        cart,
+                        self.editing_item_id,
+                        quantity=quantity,
+                        raw_configuration=config,
+                        visitor=self._visitor(),
+                    )
                 else:
                     line = carts.add_line(db, cart, self.slug, config, quantity, visitor=self._visitor())
             except pricing.ConfigurationInvalid:
@@ -320,12 +389,19 @@ class ProductState(ShopperState):
             return rx.toast.error("Sign in to save configurations.")
         with session_scope() as db:
             try:
-                carts.save_configuration(db, user_id=user.id, product_slug=self.slug, name=str(form_data.get("name", "")),
-                                         raw_configuration=self.config, quantity=self.quantity)
+                carts.save_configuration(
+                    db,
+                    user_id=user.id,
+                    product_slug=self.slug,
+                    name=str(form_data.get("name", "")),
+                    raw_configuration=self.config,
+                    quantity=self.quantity,
+                )
             except (carts.CartError, pricing.ConfigurationInvalid) as exc:
                 db.rollback()
-                self.save_message = ("Fill in the required details first." if isinstance(exc, pricing.ConfigurationInvalid)
-                                     else str(exc))
+                self.save_message = (
+                    "Fill in the required details first." if isinstance(exc, pricing.ConfigurationInvalid) else str(exc)
+                )
                 return
             self._load_saved(db, int(self.product["id"]))
             self.save_message = "Saved."
@@ -338,8 +414,9 @@ class ProductState(ShopperState):
             if detail is None:
                 return
             try:
-                row = configurator.load_saved(db, user_id=user.id if user else None, saved_id=saved_id,
-                                              product_id=detail.product.id)
+                row = configurator.load_saved(
+                    db, user_id=user.id if user else None, saved_id=saved_id, product_id=detail.product.id
+                )
             except ServiceError as exc:
                 return rx.toast.error(exc.message)
             self.config = dict(row.configuration)
@@ -358,6 +435,7 @@ class ProductState(ShopperState):
             self._load_saved(db, int(self.product["id"]))
             self.save_message = "Deleted."
 
+
 def _section(title: str, *children: rx.Component, **props) -> rx.Component:
     return card(rx.heading(title, size="4", margin_bottom="0.75rem"), *children, width="100%", **props)
 
@@ -365,62 +443,108 @@ def _section(title: str, *children: rx.Component, **props) -> rx.Component:
 def _option_button(group: rx.Var, option: rx.Var) -> rx.Component:
     return rx.box(
         rx.hstack(
-            rx.vstack(rx.text(option["label"], weight="medium"),
-                      rx.text(option["description"], size="1", color_scheme="gray"), spacing="0", align="start"),
+            rx.vstack(
+                rx.text(option["label"], weight="medium"),
+                rx.text(option["description"], size="1", color_scheme="gray"),
+                spacing="0",
+                align="start",
+            ),
             rx.spacer(),
             rx.text(option["delta"], weight="bold", size="2"),
-            width="100%", align="center",
+            width="100%",
+            align="center",
         ),
         on_click=ProductState.choose_option(group["key"], option["key"]),
         class_name="choice",
         id="option-" + group["key"].to(str) + "-" + option["key"].to(str),
         data_selected=option["selected"].to(str),
-        padding="0.6rem 0.8rem", border_radius="10px", cursor="pointer", width="100%",
+        padding="0.6rem 0.8rem",
+        border_radius="10px",
+        cursor="pointer",
+        width="100%",
         border=rx.cond(option["selected"], "2px solid var(--violet-9)", "1px solid var(--gray-a5)"),
         background=rx.cond(option["selected"], "var(--violet-a2)", "transparent"),
     )
 
 
 def _field(f: rx.Var) -> rx.Component:
-    common = dict(name="field:" + f["key"].to(str), id="field-" + f["key"].to(str), placeholder=f["placeholder"],
-                  default_value=f["value"], width="100%",
-                  on_blur=lambda value: ProductState.set_field(f["key"], value))
+    common = dict(
+        name="field:" + f["key"].to(str),
+        id="field-" + f["key"].to(str),
+        placeholder=f["placeholder"],
+        default_value=f["value"],
+        width="100%",
+        on_blur=lambda value: ProductState.set_field(f["key"], value),
+    )
     return rx.cond(
         f["visible"],
         rx.vstack(
-            rx.hstack(rx.text(f["label"], weight="medium", size="2"),
-                      rx.cond(f["required"], rx.badge("required", variant="soft", size="1"),
-                              rx.badge("optional", variant="soft", color_scheme="gray", size="1")), spacing="2"),
+            rx.hstack(
+                rx.text(f["label"], weight="medium", size="2"),
+                rx.cond(
+                    f["required"],
+                    rx.badge("required", variant="soft", size="1"),
+                    rx.badge("optional", variant="soft", color_scheme="gray", size="1"),
+                ),
+                spacing="2",
+            ),
             rx.cond(f["textarea"], rx.text_area(**common, rows="4"), rx.input(**common, type=f["type"], size="3")),
-            rx.cond(f["error"] != "", rx.text(f["error"], color="var(--red-11)", size="1",
-                                              id="error-" + f["key"].to(str)),
-                    rx.text(f["help"], size="1", color_scheme="gray")),
-            spacing="1", width="100%", align="start",
+            rx.cond(
+                f["error"] != "",
+                rx.text(f["error"], color="var(--red-11)", size="1", id="error-" + f["key"].to(str)),
+                rx.text(f["help"], size="1", color_scheme="gray"),
+            ),
+            spacing="1",
+            width="100%",
+            align="start",
         ),
     )
 
 
 def _price_panel() -> rx.Component:
     return card(
-        rx.hstack(rx.text("Your price", size="2", color_scheme="gray"), rx.spacer(),
-                  rx.text(ProductState.billing_note, size="1", color_scheme="gray")),
+        rx.hstack(
+            rx.text("Your price", size="2", color_scheme="gray"),
+            rx.spacer(),
+            rx.text(ProductState.billing_note, size="1", color_scheme="gray"),
+        ),
         rx.text(ProductState.total, size="8", weight="bold", id="price-total", letter_spacing="-0.02em"),
         rx.vstack(
-            rx.foreach(ProductState.breakdown, lambda b: rx.hstack(
-                rx.text(b["label"], size="2", weight=rx.cond(b["kind"] == "total", "bold", "regular"),
-                        color=rx.cond(b["kind"] == "total", "var(--gray-12)", "var(--gray-11)")),
-                rx.spacer(),
-                rx.text(b["amount"], size="2", weight=rx.cond(b["kind"] == "total", "bold", "medium")),
-                width="100%", class_name="breakdown-row",
-                border_top=rx.cond(b["kind"] == "total", "1px solid var(--gray-a5)", "none"),
-                padding_top=rx.cond(b["kind"] == "total", "0.4rem", "0"))),
-            spacing="1", width="100%", id="price-breakdown", margin_y="0.5rem",
+            rx.foreach(
+                ProductState.breakdown,
+                lambda b: rx.hstack(
+                    rx.text(
+                        b["label"],
+                        size="2",
+                        weight=rx.cond(b["kind"] == "total", "bold", "regular"),
+                        color=rx.cond(b["kind"] == "total", "var(--gray-12)", "var(--gray-11)"),
+                    ),
+                    rx.spacer(),
+                    rx.text(b["amount"], size="2", weight=rx.cond(b["kind"] == "total", "bold", "medium")),
+                    width="100%",
+                    class_name="breakdown-row",
+                    border_top=rx.cond(b["kind"] == "total", "1px solid var(--gray-a5)", "none"),
+                    padding_top=rx.cond(b["kind"] == "total", "0.4rem", "0"),
+                ),
+            ),
+            spacing="1",
+            width="100%",
+            id="price-breakdown",
+            margin_y="0.5rem",
         ),
-        rx.hstack(rx.icon("clock", size=14), rx.text(ProductState.estimate, size="2", id="delivery-estimate"),
-                  color="var(--gray-11)"),
-        rx.cond(ProductState.calculator != "", rx.hstack(
-            rx.icon("calculator", size=14), rx.text(ProductState.calculator, size="2", id="calculator-text"),
-            color="var(--gray-11)")),
+        rx.hstack(
+            rx.icon("clock", size=14),
+            rx.text(ProductState.estimate, size="2", id="delivery-estimate"),
+            color="var(--gray-11)",
+        ),
+        rx.cond(
+            ProductState.calculator != "",
+            rx.hstack(
+                rx.icon("calculator", size=14),
+                rx.text(ProductState.calculator, size="2", id="calculator-text"),
+                color="var(--gray-11)",
+            ),
+        ),
         width="100%",
     )
 
@@ -428,54 +552,127 @@ def _price_panel() -> rx.Component:
 def _configurator() -> rx.Component:
     return rx.form(
         rx.vstack(
-            rx.foreach(ProductState.groups, lambda g: _section(
-                g["name"],
-                rx.vstack(rx.foreach(g["options"].to(list[dict[str, Any]]), lambda o: _option_button(g, o)),
-                          spacing="2", width="100%"),
-                rx.cond(g["error"] != "", rx.text(g["error"], color="var(--red-11)", size="1")),
-            )),
-            rx.cond(ProductState.plans.length() > 1, _section(
-                "Plan",
-                rx.vstack(rx.foreach(ProductState.plans, lambda pl: rx.box(
-                    rx.hstack(rx.text(pl["name"], weight="medium"), rx.spacer(), rx.text(pl["price"], weight="bold"),
-                              rx.text(pl["billing"], size="1", color_scheme="gray"), width="100%", align="center"),
-                    on_click=ProductState.choose_plan(pl["key"]), id="plan-" + pl["key"].to(str), cursor="pointer",
-                    padding="0.6rem 0.8rem", border_radius="10px", width="100%",
-                    border=rx.cond(pl["selected"], "2px solid var(--violet-9)", "1px solid var(--gray-a5)"))),
-                    spacing="2", width="100%"),
-            )),
-            rx.cond(ProductState.add_ons.length() > 0, _section(
-                "Add-ons",
-                rx.vstack(rx.foreach(ProductState.add_ons, lambda a: rx.hstack(
-                    rx.checkbox(checked=a["selected"], on_change=lambda _v: ProductState.toggle_add_on(a["key"]),
-                                id="addon-" + a["key"].to(str)),
-                    rx.vstack(rx.text(a["label"], weight="medium"),
-                              rx.text(a["description"], size="1", color_scheme="gray"), spacing="0", align="start"),
-                    rx.spacer(), rx.text(a["price"], weight="bold", size="2"), width="100%", align="center")),
-                    spacing="3", width="100%"),
-            )),
+            rx.foreach(
+                ProductState.groups,
+                lambda g: _section(
+                    g["name"],
+                    rx.vstack(
+                        rx.foreach(g["options"].to(list[dict[str, Any]]), lambda o: _option_button(g, o)),
+                        spacing="2",
+                        width="100%",
+                    ),
+                    rx.cond(g["error"] != "", rx.text(g["error"], color="var(--red-11)", size="1")),
+                ),
+            ),
+            rx.cond(
+                ProductState.plans.length() > 1,
+                _section(
+                    "Plan",
+                    rx.vstack(
+                        rx.foreach(
+                            ProductState.plans,
+                            lambda pl: rx.box(
+                                rx.hstack(
+                                    rx.text(pl["name"], weight="medium"),
+                                    rx.spacer(),
+                                    rx.text(pl["price"], weight="bold"),
+                                    rx.text(pl["billing"], size="1", color_scheme="gray"),
+                                    width="100%",
+                                    align="center",
+                                ),
+                                on_click=ProductState.choose_plan(pl["key"]),
+                                id="plan-" + pl["key"].to(str),
+                                cursor="pointer",
+                                padding="0.6rem 0.8rem",
+                                border_radius="10px",
+                                width="100%",
+                                border=rx.cond(pl["selected"], "2px solid var(--violet-9)", "1px solid var(--gray-a5)"),
+                            ),
+                        ),
+                        spacing="2",
+                        width="100%",
+                    ),
+                ),
+            ),
+            rx.cond(
+                ProductState.add_ons.length() > 0,
+                _section(
+                    "Add-ons",
+                    rx.vstack(
+                        rx.foreach(
+                            ProductState.add_ons,
+                            lambda a: rx.hstack(
+                                rx.checkbox(
+                                    checked=a["selected"],
+                                    on_change=lambda _v: ProductState.toggle_add_on(a["key"]),
+                                    id="addon-" + a["key"].to(str),
+                                ),
+                                rx.vstack(
+                                    rx.text(a["label"], weight="medium"),
+                                    rx.text(a["description"], size="1", color_scheme="gray"),
+                                    spacing="0",
+                                    align="start",
+                                ),
+                                rx.spacer(),
+                                rx.text(a["price"], weight="bold", size="2"),
+                                width="100%",
+                                align="center",
+                            ),
+                        ),
+                        spacing="3",
+                        width="100%",
+                    ),
+                ),
+            ),
             _section(
                 "Your details",
                 rx.vstack(rx.foreach(ProductState.fields, _field), spacing="3", width="100%"),
                 rx.hstack(
                     rx.text("Packages", size="2", weight="medium"),
-                    rx.input(default_value=ProductState.quantity.to(str), on_blur=ProductState.set_quantity,
-                             type="number", min="1", max="100", width="90px", id="quantity", name="quantity",
-                             key=ProductState.quantity.to(str)),
-                    spacing="3", align="center", margin_top="0.75rem",
+                    rx.input(
+                        default_value=ProductState.quantity.to(str),
+                        on_blur=ProductState.set_quantity,
+                        type="number",
+                        min="1",
+                        max="100",
+                        width="90px",
+                        id="quantity",
+                        name="quantity",
+                        key=ProductState.quantity.to(str),
+                    ),
+                    spacing="3",
+                    align="center",
+                    margin_top="0.75rem",
                 ),
             ),
-            rx.cond(ProductState.form_error != "", rx.callout(ProductState.form_error, icon="triangle-alert",
-                                                              color_scheme="red", width="100%", id="form-error")),
-            rx.hstack(
-                rx.button(rx.icon("shopping-cart", size=16),
-                          rx.cond(ProductState.editing_item_id > 0, "Update cart line", "Add to cart"),
-                          size="4", type="submit", id="add-to-cart", flex="1"),
-                rx.cond(ProductState.added, rx.link(rx.button("View cart", size="4", variant="soft", type="button"),
-                                                    href=routes.CART, id="view-cart")),
-                width="100%", spacing="3",
+            rx.cond(
+                ProductState.form_error != "",
+                rx.callout(
+                    ProductState.form_error, icon="triangle-alert", color_scheme="red", width="100%", id="form-error"
+                ),
             ),
-            spacing="4", width="100%",
+            rx.hstack(
+                rx.button(
+                    rx.icon("shopping-cart", size=16),
+                    rx.cond(ProductState.editing_item_id > 0, "Update cart line", "Add to cart"),
+                    size="4",
+                    type="submit",
+                    id="add-to-cart",
+                    flex="1",
+                ),
+                rx.cond(
+                    ProductState.added,
+                    rx.link(
+                        rx.button("View cart", size="4", variant="soft", type="button"),
+                        href=routes.CART,
+                        id="view-cart",
+                    ),
+                ),
+                width="100%",
+                spacing="3",
+            ),
+            spacing="4",
+            width="100%",
         ),
         on_submit=ProductState.add_to_cart,
         reset_on_submit=False,
@@ -488,15 +685,37 @@ def _saved_configurations() -> rx.Component:
         ProductState.signed_in,
         _section(
             "Saved configurations",
-            rx.hstack(rx.foreach(ProductState.saved, lambda s: rx.hstack(
-                rx.button(s["name"], variant="soft", size="1", on_click=ProductState.apply_saved(s["id"])),
-                rx.icon_button(rx.icon("x", size=12), variant="ghost", size="1", color_scheme="gray",
-                               on_click=ProductState.delete_saved(s["id"]), aria_label="Delete " + s["name"],
-                               id="delete-saved-" + s["id"]),
-                spacing="1", align="center")), wrap="wrap", spacing="2"),
-            rx.form(rx.hstack(rx.input(name="name", placeholder="Name this setup", id="save-name", flex="1"),
-                              rx.button("Save", type="submit", variant="outline", id="save-configuration"), width="100%"),
-                    on_submit=ProductState.save_configuration, reset_on_submit=True, margin_top="0.5rem"),
+            rx.hstack(
+                rx.foreach(
+                    ProductState.saved,
+                    lambda s: rx.hstack(
+                        rx.button(s["name"], variant="soft", size="1", on_click=ProductState.apply_saved(s["id"])),
+                        rx.icon_button(
+                            rx.icon("x", size=12),
+                            variant="ghost",
+                            size="1",
+                            color_scheme="gray",
+                            on_click=ProductState.delete_saved(s["id"]),
+                            aria_label="Delete " + s["name"],
+                            id="delete-saved-" + s["id"],
+                        ),
+                        spacing="1",
+                        align="center",
+                    ),
+                ),
+                wrap="wrap",
+                spacing="2",
+            ),
+            rx.form(
+                rx.hstack(
+                    rx.input(name="name", placeholder="Name this setup", id="save-name", flex="1"),
+                    rx.button("Save", type="submit", variant="outline", id="save-configuration"),
+                    width="100%",
+                ),
+                on_submit=ProductState.save_configuration,
+                reset_on_submit=True,
+                margin_top="0.5rem",
+            ),
             rx.text(ProductState.save_message, size="1", color_scheme="gray"),
         ),
     )
@@ -508,21 +727,35 @@ def _product_skeleton() -> rx.Component:
     return rx.grid(
         rx.vstack(
             skeleton_block("auto", radius="16px", aspect_ratio=PRODUCT_IMAGE_RATIO),
-            skeleton_card(rx.text(skeleton_text(width="6em"), size="2"), rx.text(skeleton_text(width="4em"), size="8"),
-                          rx.text(skeleton_text(3), size="2", margin_y="0.5rem"), width="100%"),
-            spacing="4", width="100%",
+            skeleton_card(
+                rx.text(skeleton_text(width="6em"), size="2"),
+                rx.text(skeleton_text(width="4em"), size="8"),
+                rx.text(skeleton_text(3), size="2", margin_y="0.5rem"),
+                width="100%",
+            ),
+            spacing="4",
+            width="100%",
         ),
         rx.vstack(
             rx.badge(skeleton_text(width="7em"), variant="soft", radius="full", color_scheme="gray"),
             rx.heading(skeleton_text(width="14em"), size="8", width="100%"),
             rx.text(skeleton_text(width="22em"), size="4", width="100%"),
-            rx.hstack(*[skeleton_block("56px", width="150px", radius="8px") for _ in range(3)], spacing="2",
-                      wrap="wrap"),
-            skeleton_card(rx.heading(skeleton_text(width="8em"), size="4", margin_bottom="0.75rem"),
-                          skeleton_block("260px", radius="10px"), width="100%"),
-            skeleton_card(rx.heading(skeleton_text(width="8em"), size="4", margin_bottom="0.75rem"),
-                          skeleton_block("200px", radius="10px"), width="100%"),
-            spacing="4", width="100%", align="start",
+            rx.hstack(
+                *[skeleton_block("56px", width="150px", radius="8px") for _ in range(3)], spacing="2", wrap="wrap"
+            ),
+            skeleton_card(
+                rx.heading(skeleton_text(width="8em"), size="4", margin_bottom="0.75rem"),
+                skeleton_block("260px", radius="10px"),
+                width="100%",
+            ),
+            skeleton_card(
+                rx.heading(skeleton_text(width="8em"), size="4", margin_bottom="0.75rem"),
+                skeleton_block("200px", radius="10px"),
+                width="100%",
+            ),
+            spacing="4",
+            width="100%",
+            align="start",
         ),
         columns=rx.breakpoints(initial="1", md="2"),
         spacing="6",
@@ -534,60 +767,127 @@ def _product_skeleton() -> rx.Component:
 
 @page(route=routes.PRODUCT, title="Service", on_load=ProductState.load_product)
 def product_page() -> rx.Component:
-    presets = rx.cond(ProductState.presets.length() > 0, rx.hstack(
-        rx.foreach(ProductState.presets, lambda pr: rx.button(
-            rx.vstack(rx.text(pr["label"], weight="bold", size="2"), rx.text(pr["description"], size="1"),
-                      spacing="0", align="start"),
-            variant=rx.cond(pr["active"], "solid", "surface"), size="3", height="auto", padding="0.6rem 0.9rem",
-            on_click=ProductState.apply_preset(pr["key"]), id="preset-" + pr["key"].to(str))),
-        rx.cond(ProductState.config["preset"], rx.button("Clear preset", variant="ghost", size="1",
-                                                        on_click=ProductState.clear_preset, id="clear-preset")),
-        spacing="2", wrap="wrap", id="presets",
-    ))
+    presets = rx.cond(
+        ProductState.presets.length() > 0,
+        rx.hstack(
+            rx.foreach(
+                ProductState.presets,
+                lambda pr: rx.button(
+                    rx.vstack(
+                        rx.text(pr["label"], weight="bold", size="2"),
+                        rx.text(pr["description"], size="1"),
+                        spacing="0",
+                        align="start",
+                    ),
+                    variant=rx.cond(pr["active"], "solid", "surface"),
+                    size="3",
+                    height="auto",
+                    padding="0.6rem 0.9rem",
+                    on_click=ProductState.apply_preset(pr["key"]),
+                    id="preset-" + pr["key"].to(str),
+                ),
+            ),
+            rx.cond(
+                ProductState.config["preset"],
+                rx.button(
+                    "Clear preset", variant="ghost", size="1", on_click=ProductState.clear_preset, id="clear-preset"
+                ),
+            ),
+            spacing="2",
+            wrap="wrap",
+            id="presets",
+        ),
+    )
     detail = rx.grid(
         rx.vstack(
-            rx.image(src=ProductState.highlight["image"], alt=ProductState.product["title"], width="100%",
-                     border_radius="16px", id="product-hero-image", background="var(--gray-3)",
-                     aspect_ratio=PRODUCT_IMAGE_RATIO, object_fit="cover"),
-            rx.cond(ProductState.images.length() > 1, rx.hstack(
-                rx.foreach(ProductState.images, lambda m: rx.image(src=m["url"], alt=m["alt"], width="72px",
-                                                                   height="72px", border_radius="8px",
-                                                                   object_fit="cover")),
-                spacing="2", id="media-gallery")),
-            rx.cond(ProductState.highlight["tagline"] != "", card(
-                rx.hstack(rx.icon("sparkles", size=18, color="var(--violet-11)"),
-                          rx.text(ProductState.highlight["tagline"], weight="bold", id="blueprint-tagline"), spacing="2"),
-                rx.text(ProductState.highlight["sla"], size="2", color_scheme="gray", id="blueprint-sla"),
-                width="100%")),
+            rx.image(
+                src=ProductState.highlight["image"],
+                alt=ProductState.product["title"],
+                width="100%",
+                border_radius="16px",
+                id="product-hero-image",
+                background="var(--gray-3)",
+                aspect_ratio=PRODUCT_IMAGE_RATIO,
+                object_fit="cover",
+            ),
+            rx.cond(
+                ProductState.images.length() > 1,
+                rx.hstack(
+                    rx.foreach(
+                        ProductState.images,
+                        lambda m: rx.image(
+                            src=m["url"],
+                            alt=m["alt"],
+                            width="72px",
+                            height="72px",
+                            border_radius="8px",
+                            object_fit="cover",
+                        ),
+                    ),
+                    spacing="2",
+                    id="media-gallery",
+                ),
+            ),
+            rx.cond(
+                ProductState.highlight["tagline"] != "",
+                card(
+                    rx.hstack(
+                        rx.icon("sparkles", size=18, color="var(--violet-11)"),
+                        rx.text(ProductState.highlight["tagline"], weight="bold", id="blueprint-tagline"),
+                        spacing="2",
+                    ),
+                    rx.text(ProductState.highlight["sla"], size="2", color_scheme="gray", id="blueprint-sla"),
+                    width="100%",
+                ),
+            ),
             _price_panel(),
-            _section("About this service", rx.text(ProductState.product["description"], size="3",
-                                                   white_space="pre-wrap")),
+            _section(
+                "About this service", rx.text(ProductState.product["description"], size="3", white_space="pre-wrap")
+            ),
             _saved_configurations(),
-            spacing="4", width="100%",
+            spacing="4",
+            width="100%",
         ),
         rx.vstack(
-            rx.badge(platform_icon(ProductState.product["platform"]), ProductState.product["category"],
-                     variant="soft", radius="full"),
-            rx.heading(ProductState.product["title"], size="8", weight="bold", letter_spacing="-0.02em",
-                       id="product-title"),
+            rx.badge(
+                platform_icon(ProductState.product["platform"]),
+                ProductState.product["category"],
+                variant="soft",
+                radius="full",
+            ),
+            rx.heading(
+                ProductState.product["title"], size="8", weight="bold", letter_spacing="-0.02em", id="product-title"
+            ),
             rx.text(ProductState.product["tagline"], size="4", color_scheme="gray"),
             presets,
             _configurator(),
-            spacing="4", width="100%", align="start",
+            spacing="4",
+            width="100%",
+            align="start",
         ),
         columns=rx.breakpoints(initial="1", md="2"),
         spacing="6",
         width="100%",
     )
     return storefront_page(
-        rx.link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("All services", size="2")), href=routes.SERVICES,
-                margin_bottom="1rem", display="inline-block"),
+        rx.link(
+            rx.hstack(rx.icon("arrow-left", size=14), rx.text("All services", size="2")),
+            href=routes.SERVICES,
+            margin_bottom="1rem",
+            display="inline-block",
+        ),
         rx.cond(
             ProductState.loaded,
-            rx.cond(ProductState.found, detail,
-                    empty_state("search-x", "This service isn't available",
-                                "It may have been renamed or retired. Browse the current catalog instead.",
-                                rx.link(rx.button("Browse services"), href=routes.SERVICES))),
+            rx.cond(
+                ProductState.found,
+                detail,
+                empty_state(
+                    "search-x",
+                    "This service isn't available",
+                    "It may have been renamed or retired. Browse the current catalog instead.",
+                    rx.link(rx.button("Browse services"), href=routes.SERVICES),
+                ),
+            ),
             _product_skeleton(),
         ),
         bundles_section(),

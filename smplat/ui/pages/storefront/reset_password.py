@@ -16,10 +16,16 @@ def reset_password_page() -> rx.Component:
         rx.vstack(
             form_alert(AuthFormState.form_error),
             form_alert(AuthFormState.form_notice, color="green", icon="circle-check", alert_id="form-notice"),
-            form_field("New password", "password", AuthFormState.password_error, type="password",
-                       autocomplete="new-password"),
-            form_field("Repeat new password", "password_confirm", AuthFormState.name_error, type="password",
-                       autocomplete="new-password"),
+            form_field(
+                "New password", "password", AuthFormState.password_error, type="password", autocomplete="new-password"
+            ),
+            form_field(
+                "Repeat new password",
+                "password_confirm",
+                AuthFormState.name_error,
+                type="password",
+                autocomplete="new-password",
+            ),
             _submit("Set new password", "reset-submit"),
             spacing="3",
             width="100%",

@@ -15,10 +15,17 @@ def signin_page() -> rx.Component:
     form = rx.form(
         rx.vstack(
             form_alert(AuthFormState.form_error),
-            form_field("Email", "email", AuthFormState.email_error, type="email", placeholder="you@example.com",
-                       autocomplete="email"),
-            form_field("Password", "password", AuthFormState.password_error, type="password",
-                       autocomplete="current-password"),
+            form_field(
+                "Email",
+                "email",
+                AuthFormState.email_error,
+                type="email",
+                placeholder="you@example.com",
+                autocomplete="email",
+            ),
+            form_field(
+                "Password", "password", AuthFormState.password_error, type="password", autocomplete="current-password"
+            ),
             rx.link("Forgot your password?", href=routes.FORGOT_PASSWORD, size="2", id="link-forgot"),
             _submit("Sign in", "signin-submit"),
             spacing="3",

@@ -16,13 +16,25 @@ def signup_page() -> rx.Component:
     form = rx.form(
         rx.vstack(
             form_alert(AuthFormState.form_error),
-            form_field("Full name", "full_name", AuthFormState.name_error, placeholder="Alex Example",
-                       autocomplete="name"),
-            form_field("Email", "email", AuthFormState.email_error, type="email", placeholder="you@example.com",
-                       autocomplete="email"),
-            form_field("Password", "password", AuthFormState.password_error, type="password",
-                       autocomplete="new-password",
-                       hint=f"At least {accounts.PASSWORD_MIN_LENGTH} characters, mixing letters with digits or symbols."),
+            form_field(
+                "Full name", "full_name", AuthFormState.name_error, placeholder="Alex Example", autocomplete="name"
+            ),
+            form_field(
+                "Email",
+                "email",
+                AuthFormState.email_error,
+                type="email",
+                placeholder="you@example.com",
+                autocomplete="email",
+            ),
+            form_field(
+                "Password",
+                "password",
+                AuthFormState.password_error,
+                type="password",
+                autocomplete="new-password",
+                hint=f"At least {accounts.PASSWORD_MIN_LENGTH} characters, mixing letters with digits or symbols.",
+            ),
             _submit("Create account", "signup-submit"),
             spacing="3",
             width="100%",
