@@ -142,6 +142,8 @@ def test_two_web_processes_share_one_session_through_redis(
                     "DATABASE_URL": PG_URL,
                     "REDIS_URL": REDIS_URL,
                     "SMPLAT_ENV": "test",
+                    # the pages come from A's origin: B must accept that origin on /_event
+                    "SMPLAT_ALLOWED_ORIGINS": shop.url.rstrip("/"),
                     # no frontend port (reflex refuses one with --backend-only)
                     "SMPLAT_PORT": "0",
                     "GRANIAN_WORKERS": "1",

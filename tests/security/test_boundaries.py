@@ -142,7 +142,7 @@ def test_cli_export_neutralises_formulas_and_imports_back_unchanged(db_url, tmp_
                 .order_by(ProviderService.external_service_id)
             ).scalars()
         )
-        for service, formula in zip(services, FORMULAS, strict=True):
+        for service, formula in zip(services, FORMULAS, strict=False):  # the first len(FORMULAS) services
             service.name = formula
             service.category = "@" + service.category
         names_before = {s.external_service_id: (s.name, s.category) for s in services}
@@ -159,7 +159,7 @@ def test_cli_export_neutralises_formulas_and_imports_back_unchanged(db_url, tmp_
         for cell in row.values():
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
     by_id = {row["service"]: row for row in rows}
-    for formula, service in zip(FORMULAS, services, strict=True):
+    for formula, service in zip(FORMULAS, services, strict=False):
         assert by_id[service.external_service_id]["name"] == "'" + formula
 
     # and importing the file back changes nothing (the importer trims whitespace around names,

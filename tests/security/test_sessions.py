@@ -87,6 +87,30 @@ async def test_signing_in_as_someone_else_resets_the_tab(db_url):
     assert ADMIN not in visible(root)
 
 
+async def test_signing_in_keeps_the_browsers_guest_cart_and_consent_but_signing_out_drops_them(db_url):
+    from smplat.ui.components.consent import ConsentState
+    from smplat.ui.state.cart import ShopperState
+
+    # given a guest's tab with a cart cookie and a cookie-banner choice, and an admin page loaded
+    root, admin, _cookie = await admin_tab_with_loaded_pages()
+    shopper, consent = await root.get_state(ShopperState), await root.get_state(ConsentState)
+    shopper.cart_token, shopper.consent_choice, consent.choice = "guest-cart-1", "all", "all"
+
+    # when a customer signs in in that tab
+    set_request(root, None, path="/signin", ip="192.0.2.6")
+    form = await root.get_state(AuthFormState)
+    await form.sign_in({"email": CUSTOMER, "password": PASSWORD})
+
+    # then the previous pages are gone, but the cart the sign-in route merges and the choice stay
+    assert admin.users == [] and admin.loaded is False
+    assert (shopper.cart_token, shopper.consent_choice, consent.choice) == ("guest-cart-1", "all", "all")
+
+    # and when they sign out, the next person at this browser starts with a new cart
+    set_request(root, session_cookie(make_user("after@example.com")), path="/")
+    await (await root.get_state(AuthState)).sign_out()
+    assert (shopper.cart_token, shopper.consent_choice, consent.choice) == ("", "", "")
+
+
 async def test_a_wrong_password_in_the_admins_tab_resets_nothing(db_url):
     # given an admin's tab holding the customers list
     root, admin, _cookie = await admin_tab_with_loaded_pages()

@@ -69,7 +69,7 @@ def _tab_state_classes(cls: type[rx.State] = rx.State) -> list[type[rx.State]]:
     return found
 
 
-async def reset_tab_state(state: rx.State) -> None:
+async def reset_tab_state(state: rx.State, *, keep_visitor: bool = False) -> None:
     """Put EVERY state of this browser tab back to its defaults (sign-out, another user signs in).
 
     A tab keeps one state tree for as long as it lives, across sign-outs and full page
@@ -77,11 +77,31 @@ async def reset_tab_state(state: rx.State) -> None:
     would otherwise be sent to the next one. Each substate is loaded first (with Redis,
     substates the tab has not used yet live only there), then the root's children are reset,
     which resets their descendants. The root's own framework vars (hydration) are kept.
+
+    `keep_visitor` (signing in) keeps the browser's own cookies: the guest cart token, so the
+    sign-in route can move the guest's cart into the account, and the cookie-banner choice of
+    the person at the keyboard. Signing out drops them too.
     """
     root = state._get_root_state()
-    for cls in _tab_state_classes():
+    classes = _tab_state_classes()
+    for cls in classes:
         await root.get_state(cls)
+    # the browser's cookies, by state: ShopperState (cart, consent) and ConsentState (consent)
+    visitor = {
+        cls: {name: getattr(await root.get_state(cls), name) for name in _VISITOR_COOKIES[cls.__name__]}
+        for cls in classes
+        if cls.__name__ in _VISITOR_COOKIES
+    }
     _reset_loaded_tab_state(root)
+    if keep_visitor:
+        for cls, values in visitor.items():
+            substate = await root.get_state(cls)
+            for name, value in values.items():
+                setattr(substate, name, value)
+
+
+# Cookie vars that belong to the browser, not to the signed-in user (kept at sign-in).
+_VISITOR_COOKIES = {"ShopperState": ("cart_token", "consent_choice"), "ConsentState": ("choice",)}
 
 
 def _reset_loaded_tab_state(root: rx.State) -> None:

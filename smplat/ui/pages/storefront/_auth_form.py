@@ -62,7 +62,7 @@ class AuthFormState(AuthState):
         except (AccountError, ServiceError) as error:
             self._show(error)
             return None
-        await reset_tab_state(self)
+        await reset_tab_state(self, keep_visitor=True)  # the guest cart follows into the account
         self.submitting = True
         return navigate_hard(f"{routes.API_SESSION}?ticket={quote(ticket)}")
 
