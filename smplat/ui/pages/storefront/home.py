@@ -158,28 +158,32 @@ def _section_heading(block: rx.Var, section_id: str) -> rx.Component:
     )
 
 
-def _metrics() -> rx.Component:
+def _metrics_box(heading: rx.Component, *cells: rx.Component, **props) -> rx.Component:
+    """The figures box: a heading over four columns of figures (the content and its skeleton)."""
     return rx.box(
-        rx.heading(HomeState.metrics["title"], size="5", weight="bold", margin_bottom="1rem"),
-        rx.grid(
-            rx.foreach(
-                HomeState.metric_items,
-                lambda m: rx.vstack(
-                    rx.text(m["value"], size="8", weight="bold", letter_spacing="-0.03em", color="var(--violet-11)"),
-                    rx.text(m["label"], size="2", color_scheme="gray"),
-                    spacing="1",
-                    align="start",
-                ),
-            ),
-            columns=rx.breakpoints(initial="2", md="4"),
-            spacing="5",
-            width="100%",
-        ),
+        heading,
+        rx.grid(*cells, columns=rx.breakpoints(initial="2", md="4"), spacing="5", width="100%"),
         padding="1.75rem",
         border_radius="20px",
         background="var(--violet-a2)",
         border="1px solid var(--violet-a4)",
         width="100%",
+        **props,
+    )
+
+
+def _metrics() -> rx.Component:
+    return _metrics_box(
+        rx.heading(HomeState.metrics["title"], size="5", weight="bold", margin_bottom="1rem"),
+        rx.foreach(
+            HomeState.metric_items,
+            lambda m: rx.vstack(
+                rx.text(m["value"], size="8", weight="bold", letter_spacing="-0.03em", color="var(--violet-11)"),
+                rx.text(m["label"], size="2", color_scheme="gray"),
+                spacing="1",
+                align="start",
+            ),
+        ),
         id="home-metrics",
     )
 
@@ -375,28 +379,18 @@ def _faq() -> rx.Component:
 def _home_skeleton() -> rx.Component:
     """The figures box and the services row at their final size (taller than the fold)."""
     return rx.vstack(
-        rx.box(
+        _metrics_box(
             rx.heading(skeleton_text(width="12em"), size="5", weight="bold", margin_bottom="1rem"),
-            rx.grid(
-                *[
-                    rx.vstack(
-                        rx.text(skeleton_text(width="3em"), size="8"),
-                        rx.text(skeleton_text(2), size="2", width="100%"),
-                        spacing="1",
-                        align="start",
-                        width="100%",
-                    )
-                    for _ in range(4)
-                ],
-                columns=rx.breakpoints(initial="2", md="4"),
-                spacing="5",
-                width="100%",
-            ),
-            padding="1.75rem",
-            border_radius="20px",
-            background="var(--violet-a2)",
-            border="1px solid var(--violet-a4)",
-            width="100%",
+            *[
+                rx.vstack(
+                    rx.text(skeleton_text(width="3em"), size="8"),
+                    rx.text(skeleton_text(2), size="2", width="100%"),
+                    spacing="1",
+                    align="start",
+                    width="100%",
+                )
+                for _ in range(4)
+            ],
         ),
         rx.vstack(
             rx.heading(skeleton_text(width="10em"), size="7"),
