@@ -13,7 +13,6 @@ the answer stays fast without a queue. Answers:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -43,24 +42,20 @@ def _signed_at(signature: str | None) -> int | None:
     return None
 
 
-def boundary_problem(body: bytes, signature: str | None, now: float | None = None) -> tuple[str, dict] | None:
-    """Checks on a signature-verified body before it is handed over: the signing time within
-    the tolerance either way, an object with `id`, `type` and an object `data.object`.
-    Returns `(problem, {})` when refused, `("", event)` when the event may be stored."""
+def boundary_problem(event: dict, signature: str | None, now: float | None = None) -> str:
+    """Checks on a signature-verified event (the adapter parsed it and made sure it is an object
+    with `id` and `type`) before it is stored: the signing time within the tolerance either
+    way, and an object `data.object`. Returns the problem, or "" when the event may be stored."""
     now = time.time() if now is None else now
     signed_at = _signed_at(signature)
     if signed_at is None or abs(now - signed_at) > TOLERANCE_SECONDS:
-        return "timestamp outside tolerance", {}
-    try:
-        event = json.loads(body)
-    except ValueError:
-        return "invalid payload", {}
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
-        return "invalid payload", {}
+        return "timestamp outside tolerance"
+    if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        return "invalid payload"
     data = event.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
-        return "invalid payload", {}
-    return "", event
+        return "invalid payload"
+    return ""
 
 
 def _reject(message: str, status: int = 400) -> Response:
@@ -73,10 +68,10 @@ def process_webhook(body: bytes, signature: str | None) -> Response:
     if len(body) > MAX_BODY_BYTES:
         return _reject("payload too large", 413)
     try:
-        stripe_gateway.verify_webhook(body, signature)  # the signature; then our own checks of the body
+        event = stripe_gateway.verify_webhook(body, signature)
     except stripe_gateway.WebhookRejected as exc:
         return _reject(exc.message)
-    problem, event = boundary_problem(body, signature)
+    problem = boundary_problem(event, signature)
     if problem:
         return _reject(problem)
 
