@@ -183,8 +183,7 @@ def test_card_preset_saved_configuration_and_cart_merge_at_sign_in(
     # and the owner deletes it
     tab.get_by_role("button", name="Delete Launch week").click()
     expect(tab.get_by_role("button", name="Launch week", exact=True)).to_have_count(0)
-    tab.wait_for_timeout(300)
-    assert _rows(shop, SavedConfiguration.name) == []
+    wait_until(lambda: _rows(shop, SavedConfiguration.name) == [], 20, "the saved configuration to be deleted")
 
 
 def test_admin_sales_shows_counters_experiments_and_preset_events(tab, live_shop, output_dir, sign_in) -> None:
