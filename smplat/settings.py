@@ -20,6 +20,9 @@ VAR_DIR = PROJECT_ROOT / "var"
 SANDBOX_STRIPE_SECRET_KEY = "sk_test_smplat_sandbox"
 SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_smplat_sandbox"
 STRIPE_API_BASE = "https://api.stripe.com"
+# The local Instagram sandbox accepts exactly this token; any other token means the real Graph API.
+SANDBOX_INSTAGRAM_TOKEN = "ig_smplat_sandbox_token"
+INSTAGRAM_GRAPH_BASE = "https://graph.facebook.com"
 # Secret keys that are somebody's example, never a production secret.
 PLACEHOLDER_SECRET_KEYS = frozenset({"change-me", "changeme", "secret", "dev", "test", "smplat", "insecure"})
 SECRET_KEY_MIN_LENGTH = 32
@@ -136,6 +139,45 @@ class Settings(BaseSettings):
         60, ge=30, le=1440, description="Minutes a Stripe Checkout link stays payable (Stripe allows 30 to 1440)"
     )
 
+    # --- linked profiles (Instagram Graph API; smplat.integrations.instagram) -----------
+    instagram_graph_base_url: str | None = Field(
+        None,
+        description="Graph API base URL. Unset: the local Instagram sandbox while the token is the sandbox token, else https://graph.facebook.com",
+    )
+    instagram_api_version: str = Field("v21.0", pattern=r"^v\d+\.\d+$", description="Graph API version in every path")
+    instagram_app_id: str = Field(
+        "", description="Meta app id owning the token (shown in the admin, kept for token exchange)"
+    )
+    instagram_app_secret: SecretStr = Field(
+        SecretStr(""), description="Meta app secret; when set every call carries appsecret_proof (HMAC of the token)"
+    )
+    instagram_access_token: SecretStr = Field(
+        SecretStr(SANDBOX_INSTAGRAM_TOKEN),
+        description="Long-lived Graph API token of our Instagram business account. The default talks to the local sandbox",
+    )
+    instagram_business_account_id: str = Field(
+        "17841400000000001", description="Id of our Instagram business account; business discovery is asked through it"
+    )
+    instagram_timeout_seconds: float = Field(10.0, gt=0, description="Connect/read timeout of a Graph API call")
+    jobs_profile_refresh_interval_seconds: int = Field(
+        3600, ge=60, description="How often the jobs process refreshes linked profiles' snapshots (hourly by default)"
+    )
+    profile_refresh_max_calls: int = Field(
+        150, ge=1, description="Graph API calls one refresh run may make (the API allows 200 per hour per user)"
+    )
+    profile_refresh_usage_stop_percent: int = Field(
+        90,
+        ge=1,
+        le=100,
+        description="A run stops early when the X-App-Usage header reports this share of the limit used",
+    )
+    profile_backoff_base_seconds: int = Field(
+        900, ge=0, description="Wait before retrying a profile whose refresh failed; doubles per failure"
+    )
+    profile_backoff_max_seconds: int = Field(
+        86400, ge=1, description="Longest wait between retries of a failing profile"
+    )
+
     # --- outbound calls --------------------------------------------------------------
     outbound_allowed_hosts: str = Field(
         "",
@@ -152,6 +194,9 @@ class Settings(BaseSettings):
         0.0, ge=0, le=1, description="Share of panel sandbox calls answered with HTTP 502"
     )
     sandbox_panel_partial_rate: float = Field(0.05, ge=0, le=1, description="Share of sandbox orders that end Partial")
+    sandbox_instagram_port: int = Field(
+        8094, description="Port of the local Instagram sandbox (Graph API business discovery at /<version>/<id>)"
+    )
     sandbox_webhook_port: int = Field(8093, description="Port of the local webhook sink (alerts land at /hooks/...)")
     sandbox_webhook_dir: Path = Field(VAR_DIR / "webhooks", description="Where the webhook sink stores received posts")
     sandbox_stripe_port: int = Field(8092, description="Port of the local Stripe-compatible sandbox")
@@ -286,6 +331,18 @@ class Settings(BaseSettings):
         if self.uses_stripe_sandbox:
             return f"http://127.0.0.1:{self.sandbox_stripe_port}"
         return STRIPE_API_BASE
+
+    @property
+    def uses_instagram_sandbox(self) -> bool:
+        return self.instagram_access_token.get_secret_value() == SANDBOX_INSTAGRAM_TOKEN
+
+    @property
+    def effective_instagram_graph_base(self) -> str:
+        if self.instagram_graph_base_url:
+            return self.instagram_graph_base_url.rstrip("/")
+        if self.uses_instagram_sandbox:
+            return f"http://127.0.0.1:{self.sandbox_instagram_port}"
+        return INSTAGRAM_GRAPH_BASE
 
     @property
     def effective_stripe_webhook_url(self) -> str:

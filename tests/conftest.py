@@ -215,3 +215,26 @@ def panel(panel_server, monkeypatch: pytest.MonkeyPatch):
     reset_settings_cache()
     yield panel_server
     reset_settings_cache()
+
+
+# --- the Instagram sandbox (Graph API business discovery) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def instagram_server(panel_server):
+    """One Instagram sandbox over real HTTP whose numbers follow the panel sandbox's deliveries."""
+    from smplat.sandbox.instagram import InstagramSandbox
+
+    orders_url = panel_server.base_url.replace("/api/v2", "/sandbox/orders")
+    with InstagramSandbox(port=0, panel_orders_url=orders_url) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def instagram(instagram_server, panel, monkeypatch: pytest.MonkeyPatch):
+    """The Instagram sandbox reset (and the panel with it), and the settings pointing at it."""
+    instagram_server.state.reset()
+    monkeypatch.setenv("SMPLAT_INSTAGRAM_GRAPH_BASE_URL", instagram_server.base_url)
+    reset_settings_cache()
+    yield instagram_server
+    reset_settings_cache()

@@ -17,5 +17,6 @@ from smplat.models import (  # noqa: F401
     merchandising,
     orders,
     payments,
+    profiles,
     providers,
 )

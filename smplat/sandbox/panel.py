@@ -21,7 +21,8 @@ in-process or with `POST /sandbox/knobs` as JSON):
 
 Besides the protocol, the sandbox accepts `ref` on `add` and `status` with `ref` (our
 submission key) so the engine can reconcile an unanswered `add`; see docs/architecture.md.
-`GET /sandbox/orders` lists every order it holds, for tests and demos.
+`GET /sandbox/orders` lists every order it holds (with what it delivered and the service's
+category), for tests, demos and the Instagram sandbox, whose numbers follow what was delivered.
 """
 
 from __future__ import annotations
@@ -340,6 +341,8 @@ def build_app(state: PanelState) -> Starlette:
                     "quantity": o.quantity,
                     "ref": o.ref,
                     "status": o.final if o.final_reached else "running",
+                    "delivered": o.quantity - o.remains_final if o.final_reached else 0,
+                    "category": next((s["category"] for s in state.services if s["service"] == o.service), ""),
                 }
                 for o in state.orders.values()
             ]

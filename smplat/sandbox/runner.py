@@ -2,7 +2,7 @@
 
 A sandbox is registered as one `SandboxEntry` in `SANDBOXES`: a name and a `start(settings)`
 that returns something running with a `description` (logged) and a `stop()`. The
-Stripe-compatible sandbox and the SMM panel sandbox are added the same way.
+Stripe-compatible sandbox, the SMM panel sandbox and the Instagram sandbox are added the same way.
 """
 
 from __future__ import annotations
@@ -53,6 +53,14 @@ def _start_panel(settings: Settings) -> RunningSandbox:
     return PanelSandbox(SANDBOX_HOST, settings.sandbox_panel_port, knobs=knobs).start()
 
 
+def _start_instagram(settings: Settings) -> RunningSandbox:
+    from smplat.sandbox.instagram import InstagramSandbox
+
+    # Its numbers follow what the panel sandbox delivered (read over loopback HTTP).
+    panel_orders = f"http://{SANDBOX_HOST}:{settings.sandbox_panel_port}/sandbox/orders"
+    return InstagramSandbox(SANDBOX_HOST, settings.sandbox_instagram_port, panel_orders_url=panel_orders).start()
+
+
 def _start_webhook_sink(settings: Settings) -> RunningSandbox:
     from smplat.sandbox.webhook_sink import WebhookSink
 
@@ -75,6 +83,11 @@ SANDBOXES: list[SandboxEntry] = [
     SandboxEntry("smtp", "SMTP sink storing every email under the mailbox dir", _start_smtp_sink),
     SandboxEntry(
         "panel", "SMM panel speaking panel API v2 (services, add, status, refill, cancel, balance)", _start_panel
+    ),
+    SandboxEntry(
+        "instagram",
+        "Instagram Graph API business discovery; numbers follow what the panel sandbox delivered",
+        _start_instagram,
     ),
     SandboxEntry("webhook", "Slack-compatible webhook sink storing every alert it receives", _start_webhook_sink),
     SandboxEntry("stripe", "Stripe-compatible checkout sessions, hosted pay page and signed webhooks", _start_stripe),
