@@ -97,6 +97,13 @@ def expire_checkouts(session_factory: SessionFactory, now: datetime) -> Mapping[
         return expire_stale_sessions(session, now)
 
 
+def profile_refresh(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Take a snapshot of every linked profile that is due, within the Graph API's budget."""
+    from smplat.services.profiles import refresh_due_profiles
+
+    return refresh_due_profiles(session_factory, now)
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in [
@@ -149,6 +156,13 @@ JOBS: dict[str, JobDefinition] = {
             description="Expire unpaid Stripe checkout sessions past their deadline and mark them abandoned",
             func=expire_checkouts,
             interval_setting="jobs_checkout_expiry_interval_seconds",
+        ),
+        JobDefinition(
+            name="profile_refresh",
+            description="Refresh linked social profiles' snapshots (followers, engagement), with back-off on errors",
+            func=profile_refresh,
+            interval_setting="jobs_profile_refresh_interval_seconds",
+            first_run_delay_seconds=20.0,
         ),
     ]
 }

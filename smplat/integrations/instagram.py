@@ -25,7 +25,9 @@ import httpx
 from smplat.settings import Settings, get_settings
 
 HANDLE_RE = re.compile(r"^[a-z0-9._]{1,30}$")
-_LINK_RE = re.compile(r"instagram\.com/([A-Za-z0-9._]{1,30})", re.IGNORECASE)
+_LINK_RE = re.compile(r"instagram\.com/(?:stories/)?([A-Za-z0-9._]{1,30})", re.IGNORECASE)
+# First path parts of instagram.com links that are not an account (a post, a reel, ...)
+_NOT_ACCOUNTS = frozenset({"p", "reel", "reels", "tv", "explore", "accounts", "direct", "stories"})
 RECENT_MEDIA = 12
 ACCOUNT_FIELDS = "username,name,followers_count,follows_count,media_count"
 MEDIA_FIELDS = "like_count,comments_count"
@@ -47,7 +49,11 @@ def normalize_handle(raw: str) -> str:
     text = (raw or "").strip()
     found = _LINK_RE.search(text)
     if found:
+        if found.group(1).lower() in _NOT_ACCOUNTS:
+            return ""  # a post or reel link names no account
         text = found.group(1)
+    elif "/" in text:
+        return ""
     text = text.lstrip("@").strip().strip("/").lower()
     return text if HANDLE_RE.match(text) else ""
 

@@ -14,7 +14,7 @@ whether the two sandboxes share a process or not) and adds what was delivered on
 naming the handle: followers services to the followers, likes to the recent posts. With no
 panel reachable the numbers are the base ones. Knobs (`POST /sandbox/knobs`): calls_per_hour,
 organic_per_hour, unknown_handles, private_handles, script (one-shot faults for the next
-calls: "rate_limit", "http500", "malformed").
+calls: "rate_limit", "http500", "malformed", or "pass" to answer one call normally).
 """
 
 from __future__ import annotations
