@@ -36,6 +36,8 @@ STATUS_LABELS = {
     ProfileStatus.RATE_LIMITED.value: "Instagram is busy",
     ProfileStatus.ERROR.value: "Could not update",
 }
+# What "order for this profile" opens when the profile has no order to repeat yet.
+DEFAULT_PRODUCT = {"instagram": "instagram-followers", "tiktok": "tiktok-followers", "youtube": "youtube-subscribers"}
 MAX_PROFILES_PER_USER = 20
 SPARKLINE_DAYS = 30
 COMPARISON_DAYS = 7
@@ -227,6 +229,7 @@ def refresh_due_profiles(
 @dataclass(frozen=True)
 class OrderMark:
     number: str
+    product_slug: str
     title: str
     quantity: int
     status: str
@@ -288,7 +291,7 @@ def orders_for_profile(session: Session, profile: LinkedProfile) -> list[OrderMa
     return marks
 
 
-def _followers_at(snapshots: list[ProfileSnapshot], when: datetime) -> int | None:
+def followers_at(snapshots: list[ProfileSnapshot], when: datetime) -> int | None:
     """Followers in the last snapshot taken at or before `when`."""
     value = None
     for snap in snapshots:
@@ -312,9 +315,9 @@ def profile_chart(session: Session, user_id: int, profile_id: Any, now: datetime
         Comparison(
             m.number,
             m.title,
-            _followers_at(snapshots, m.at - week),
-            _followers_at(snapshots, m.at),
-            _followers_at(snapshots, min(now, m.at + week)),
+            followers_at(snapshots, m.at - week),
+            followers_at(snapshots, m.at),
+            followers_at(snapshots, min(now, m.at + week)),
         )
         for m in marks
         if m.completed

@@ -13,6 +13,7 @@ RESET_PASSWORD = "/reset-password"
 
 ACCOUNT = "/account"
 ACCOUNT_ORDERS = "/account/orders"
+ACCOUNT_PROFILES = "/account/profiles"
 
 ADMIN = "/admin"
 ADMIN_CATALOG = "/admin/catalog"
@@ -28,6 +29,11 @@ API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 
 def product(slug: str) -> str:
     return f"{SERVICES}/{slug}"
+
+
+def product_for_profile(slug: str, profile_id: int | str) -> str:
+    """The product page pre-filled for one of the customer's linked profiles."""
+    return f"{SERVICES}/{slug}?profile={profile_id}"
 
 
 TERMS = "/terms"

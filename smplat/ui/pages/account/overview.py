@@ -9,6 +9,7 @@ from smplat.ui.components.common import card, stat_card
 from smplat.ui.components.layout import account_page
 from smplat.ui.components.orders import ORDER_COLUMNS, orders_table
 from smplat.ui.components.skeletons import table_skeleton
+from smplat.ui.components.sparkline import profile_sparklines
 from smplat.ui.pages.account._state import AccountState, no_orders
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState
@@ -47,6 +48,7 @@ def account_overview_page() -> rx.Component:
             width="100%",
             margin_bottom="1.5rem",
         ),
+        profile_sparklines(),
         rx.heading("Recent orders", size="5", margin_bottom="0.75rem"),
         rx.cond(
             AccountState.loaded,
