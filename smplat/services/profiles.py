@@ -285,9 +285,9 @@ def orders_for_profile(session: Session, profile: LinkedProfile) -> list[OrderMa
         if handle != profile.handle or (platform and platform != profile.platform):
             continue
         done = status in finished
-        marks.append(
-            OrderMark(number, title, quantity, status, updated_at if done else (placed_at or created_at), done)
-        )
+        slug = str((snapshot.get("product") or {}).get("slug") or "")
+        at = updated_at if done else (placed_at or created_at)
+        marks.append(OrderMark(number, slug, title, quantity, status, at, done))
     return marks
 
 

@@ -1,0 +1,138 @@
+"""Account → Profiles, called the way the websocket calls it: linking, isolation between
+customers, and the loader's exact query count (the same with twice the data)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from smplat.db import session_scope
+from smplat.models.accounts import Role, User
+from smplat.models.base import utcnow
+from smplat.models.profiles import LinkedProfile, ProfileSnapshot
+from smplat.services import profiles
+from smplat.ui.pages.account.profiles import ProfilesState
+from tests.fulfillment_factory import paid_order, product, seed_with_panel
+
+pytestmark = pytest.mark.integration
+PATH = "/account/profiles"
+
+
+def _user_id(email: str) -> int:
+    with session_scope() as db:
+        return db.execute(select(User.id).where(User.email == email)).scalar_one()
+
+
+def _profile_count() -> int:
+    with session_scope() as db:
+        return db.execute(select(func.count()).select_from(LinkedProfile)).scalar_one()
+
+
+async def test_a_customer_links_a_profile_and_sees_its_charts(sqlite_url, instagram, root_state, session_cookie_for):
+    cookie = session_cookie_for(Role.CUSTOMER, "ada@example.com")
+    state = await root_state(ProfilesState, PATH, cookie=cookie)
+    state.load_profiles()
+    assert state.loaded and state.profiles == []
+    # when the form is sent (with a key the page does not read)
+    state.link_profile({"platform": "instagram", "handle": "@Violet.Bakery", "user_id": "1"})
+    # then the profile is listed, selected, and its first snapshot charted
+    assert state.link_error == ""
+    assert [(p["handle"], p["status"]) for p in state.profiles] == [("@violet.bakery", "Up to date")]
+    assert state.selected_handle == "@violet.bakery"
+    assert state.snapshot_count == 1
+    assert state.followers_chart.data[0].y[0] > 0
+    assert state.profiles[0]["order"] == f"/services/instagram-followers?profile={state.selected_id}"
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"platform": "instagram", "handle": "two words"}, "Enter an Instagram username"),
+        ({"platform": "tiktok", "handle": "violet"}, "TikTok profiles can't be followed yet"),
+    ],
+)
+async def test_a_bad_link_shows_why_and_stores_nothing(
+    sqlite_url, instagram, root_state, session_cookie_for, form, message
+):
+    state = await root_state(ProfilesState, PATH, cookie=session_cookie_for(Role.CUSTOMER, "ada@example.com"))
+    state.load_profiles()
+    state.link_profile(form)
+    assert message in state.link_error
+    assert state.profiles == []
+    assert _profile_count() == 0
+
+
+async def test_an_unknown_profile_is_linked_with_a_clear_message(sqlite_url, instagram, root_state, session_cookie_for):
+    state = await root_state(ProfilesState, PATH, cookie=session_cookie_for(Role.CUSTOMER, "ada@example.com"))
+    state.link_profile({"platform": "instagram", "handle": "unknown.shop"})
+    assert "found no public Instagram business or creator account @unknown.shop" in state.link_notice
+    assert state.profiles[0]["status"] == "Account not found"
+    assert state.snapshot_count == 0
+
+
+async def test_another_customers_profile_is_not_found(
+    sqlite_url, instagram, root_state, session_cookie_for, handler_events, is_toast_error
+):
+    # given Ada's linked profile
+    session_cookie_for(Role.CUSTOMER, "ada@example.com")
+    with session_scope() as db:
+        theirs = profiles.link_profile(db, _user_id("ada@example.com"), "instagram", "violet.bakery", utcnow()).id
+    stranger = session_cookie_for(Role.CUSTOMER, "eve@example.com")
+    # when another customer opens it by id, asks for its charts, or unlinks it
+    state = await root_state(ProfilesState, PATH, query={"profile": str(theirs)}, cookie=stranger)
+    opened = handler_events(state.load_profiles())
+    shown = handler_events(state.show_profile(str(theirs)))
+    unlinked = handler_events(state.unlink_profile(str(theirs)))
+    # then each answers "not found", shows nothing of it, and changes nothing
+    for events in (opened, shown, unlinked):
+        assert any(is_toast_error(e, "That profile was not found.") for e in events)
+    assert (state.selected_id, state.selected_handle, state.snapshot_count, state.profiles) == ("", "", 0, [])
+    assert _profile_count() == 1
+
+
+async def test_a_visitor_is_sent_to_sign_in_and_nothing_is_linked(sqlite_url, instagram, root_state, handler_events):
+    state = await root_state(ProfilesState, PATH)
+    events = handler_events(state.link_profile({"platform": "instagram", "handle": "violet.bakery"}))
+    assert any("signin" in str(e) for e in events)
+    assert _profile_count() == 0
+
+
+def _add_history(db, user_id: int, tag: str) -> None:
+    """A linked profile with 24 snapshots and two followers orders on it, one more elsewhere."""
+    now = utcnow()
+    profile = profiles.link_profile(db, user_id, "instagram", f"brand.{tag}", now)
+    for hour in range(24):
+        db.add(ProfileSnapshot(profile_id=profile.id, taken_at=now - timedelta(hours=hour + 1), followers=900 + hour))
+    db.commit()
+    followers = product(db, "instagram-followers")
+    for link in (f"https://www.instagram.com/brand.{tag}/", f"@brand.{tag}", "https://instagram.com/other"):
+        paid_order(db, [(followers, link, 500, 690)], user_id=user_id)
+
+
+async def test_the_profiles_page_sends_a_fixed_number_of_queries(
+    session, panel, instagram, root_state, session_cookie_for, count_queries
+):
+    seed_with_panel(session, panel.base_url)
+    cookie = session_cookie_for(Role.CUSTOMER, "ada@example.com")
+    user_id = _user_id("ada@example.com")
+    _add_history(session, user_id, "one")
+    selected = session.execute(select(LinkedProfile.id).order_by(LinkedProfile.id)).scalars().first()
+
+    async def measure():
+        state = await root_state(ProfilesState, PATH, query={"profile": str(selected)}, cookie=cookie)
+        with count_queries() as q:
+            state.load_profiles()
+        assert state.selected_id == str(selected)
+        return q, state
+
+    first, state = await measure()
+    assert len(state.orders) == 2
+    assert len(state.followers_chart.data[1].x) == 2  # both orders marked on the chart
+    assert first.count == 7, first
+    # twice the profiles, snapshots and orders: the same number of statements
+    _add_history(session, user_id, "two")
+    again, state = await measure()
+    assert len(state.profiles) == 2
+    assert again.count == 7, again
