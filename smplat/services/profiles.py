@@ -354,6 +354,35 @@ def sparkline_path(values: list[int], width: int = 120, height: int = 32) -> str
     return "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
 
-def handle_for_order(session: Session, user_id: int, profile_id: Any) -> LinkedProfile:
-    """The profile a product page pre-fills ("order again for this profile"), owner-checked."""
-    return owned_profile(session, user_id, profile_id)
+def handles_for_platform(session: Session, user_id: int | None, platform: str) -> list[str]:
+    """ "@handle" of each of the customer's profiles on `platform`, for the configurator's handle fields."""
+    if user_id is None:
+        return []
+    return [
+        "@" + handle
+        for handle in session.execute(
+            select(LinkedProfile.handle)
+            .where(LinkedProfile.user_id == user_id, LinkedProfile.platform == platform)
+            .order_by(LinkedProfile.id)
+        ).scalars()
+    ]
+
+
+def prefill_for_profile(
+    session: Session, user_id: int | None, profile_id: Any, platform: str, handle_fields: list[str]
+) -> dict[str, str]:
+    """Field values that order a product for one of the customer's profiles ("order again").
+
+    Owner-checked: a visitor or another customer's id is not found. The product must be for
+    the profile's platform and ask for an account name (`handle_fields`: its handle fields)."""
+    if user_id is None:
+        raise ServiceError("Sign in to order for one of your profiles.", code=ErrorCode.NOT_FOUND, field="profile")
+    profile = owned_profile(session, user_id, profile_id)
+    if profile.platform != platform or not handle_fields:
+        raise ServiceError(
+            f"This service is not for your {PLATFORM_LABELS.get(profile.platform, profile.platform)} profile "
+            f"@{profile.handle}; enter the account below.",
+            code=ErrorCode.NOT_ALLOWED,
+            field="profile",
+        )
+    return {key: "@" + profile.handle for key in handle_fields}

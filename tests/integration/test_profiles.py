@@ -159,7 +159,7 @@ def test_another_customers_profile_is_not_found(session, instagram):
     for attempt in (
         lambda: profiles.profile_chart(session, stranger, profile.id, FakeClock()()),
         lambda: profiles.unlink_profile(session, stranger, profile.id),
-        lambda: profiles.handle_for_order(session, stranger, profile.id),
+        lambda: profiles.prefill_for_profile(session, stranger, profile.id, "instagram", ["username"]),
         lambda: profiles.profile_chart(session, stranger, "not-a-number", FakeClock()()),
     ):
         with pytest.raises(ServiceError) as raised:

@@ -136,3 +136,58 @@ async def test_the_profiles_page_sends_a_fixed_number_of_queries(
     again, state = await measure()
     assert len(state.profiles) == 2
     assert again.count == 7, again
+
+
+# --- the product page: saved profiles offered, "order for this profile" pre-fills --------------
+
+
+async def _product_page(root_state, slug: str, cookie: str | None, profile_id=None):
+    from smplat.ui.pages.storefront.product import ProductState
+
+    query = {"profile": str(profile_id)} if profile_id is not None else None
+    return await root_state(ProductState, "/services/[slug]", params={"slug": slug}, query=query, cookie=cookie)
+
+
+async def test_order_for_a_profile_prefills_the_product_page(
+    session, instagram, root_state, session_cookie_for, handler_events
+):
+    from smplat.services.seed import seed_demo
+
+    seed_demo(session)
+    session.commit()
+    cookie = session_cookie_for(Role.CUSTOMER, "ada@example.com")
+    with session_scope() as db:
+        profile = profiles.link_profile(db, _user_id("ada@example.com"), "instagram", "violet.bakery", utcnow())
+    state = await _product_page(root_state, "instagram-followers", cookie, profile.id)
+    events = handler_events(state.load_product())
+    assert not any("toast" in str(e) for e in events)
+    assert state.config["fields"]["username"] == "@violet.bakery"
+    assert state.profile_handles == ["@violet.bakery"]
+    username = next(f for f in state.fields if f["key"] == "username")
+    assert (username["value"], username["handle"], username["error"]) == ("@violet.bakery", True, "")
+
+
+@pytest.mark.parametrize(
+    ("who", "slug", "message"),
+    [
+        pytest.param("eve@example.com", "instagram-followers", "That profile was not found.", id="another-customer"),
+        pytest.param(None, "instagram-followers", "Sign in to order for one of your profiles.", id="visitor"),
+        pytest.param("ada@example.com", "tiktok-followers", "is not for your Instagram profile", id="other-platform"),
+    ],
+)
+async def test_a_profile_that_does_not_fit_prefills_nothing(
+    session, instagram, root_state, session_cookie_for, handler_events, is_toast_error, who, slug, message
+):
+    from smplat.services.seed import seed_demo
+
+    seed_demo(session)
+    session.commit()
+    session_cookie_for(Role.CUSTOMER, "ada@example.com")
+    with session_scope() as db:
+        profile = profiles.link_profile(db, _user_id("ada@example.com"), "instagram", "violet.bakery", utcnow())
+    cookie = session_cookie_for(Role.CUSTOMER, who) if who else None
+    state = await _product_page(root_state, slug, cookie, profile.id)
+    events = handler_events(state.load_product())
+    assert any(is_toast_error(e, message) for e in events)
+    assert state.config["fields"].get("username", "") == ""
+    assert state.profile_handles == []

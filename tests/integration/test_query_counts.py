@@ -72,7 +72,7 @@ CASES: dict[str, tuple[Case, int]] = {
     "product page": (Case("ProductState", "load_product", "/services/[slug]", params={"slug": SLUG}), 10),
     "product page, signed in": (
         Case("ProductState", "load_product", "/services/[slug]", who="customer", params={"slug": SLUG}),
-        13,
+        14,  # + the customer's linked profiles offered in the account field
     ),
     "product option chosen": (
         Case(

@@ -8,6 +8,7 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import carts, catalog, configurator, counters, experiments, pricing
+from smplat.services import profiles as profile_service
 from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
 from smplat.ui import routes
@@ -58,6 +59,7 @@ class ProductState(ShopperState):
     saved: list[dict[str, str]] = []
     save_message: str = ""
     editing_item_id: int = 0  # a cart line being edited (opened from /cart), else 0
+    profile_handles: list[str] = []  # the signed-in customer's linked profiles on this platform
 
     def _detail(self, db):
         return catalog.get_product_detail(db, self.slug)
@@ -134,6 +136,7 @@ class ProductState(ShopperState):
                 "required": f.required,
                 "type": "number" if f.field_type == "number" else "text",
                 "textarea": f.field_type == "textarea",
+                "handle": f.field_type == "handle",
                 "visible": pricing.is_visible(f.visibility_rules, config),
                 "value": config.fields.get(f.key, f.default_value or ""),
                 "error": errors.get(f"fields.{f.key}", "") if f.key in self.touched else "",
@@ -237,6 +240,17 @@ class ProductState(ShopperState):
                     self.quantity = line.quantity
                     config = pricing.normalize(line.configuration)
                     self.touched = list(config.fields.keys())
+            user_id = self.user_id or None  # resolved from the cookie by load_user() above, in this event
+            self.profile_handles = profile_service.handles_for_platform(db, user_id, p.platform)
+            profile_id = str(query.get("profile", ""))
+            if profile_id:  # "order for this profile": owner-checked, fills the account fields
+                try:
+                    handle_keys = [f.key for f in detail.fields if f.field_type == "handle"]
+                    filled = profile_service.prefill_for_profile(db, user_id, profile_id, p.platform, handle_keys)
+                    config = pricing.normalize({**config.as_dict(), "fields": {**config.fields, **filled}})
+                    self.touched = list(filled)
+                except ServiceError as exc:
+                    notice = rx.toast.error(exc.message)
             self.config = config.as_dict()
             self._refresh(db, detail)
             variant = experiments.variant_for(db, p.id, self._visitor())
@@ -467,6 +481,28 @@ def _option_button(group: rx.Var, option: rx.Var) -> rx.Component:
     )
 
 
+def _profile_choices(f: rx.Var) -> rx.Component:
+    """The customer's linked profiles as one-click choices under an account-name field."""
+    field_id = "field-" + f["key"].to(str)
+    return rx.flex(
+        rx.text("Your profiles:", size="1", color_scheme="gray"),
+        rx.foreach(
+            ProductState.profile_handles,
+            lambda handle: rx.button(
+                handle,
+                type="button",
+                size="1",
+                variant="soft",
+                on_click=[rx.set_value(field_id, handle), ProductState.set_field(f["key"], handle)],
+            ),
+        ),
+        spacing="2",
+        wrap="wrap",
+        align="center",
+        class_name="profile-choices",
+    )
+
+
 def _field(f: rx.Var) -> rx.Component:
     common = dict(
         name="field:" + f["key"].to(str),
@@ -489,6 +525,7 @@ def _field(f: rx.Var) -> rx.Component:
                 spacing="2",
             ),
             rx.cond(f["textarea"], rx.text_area(**common, rows="4"), rx.input(**common, type=f["type"], size="3")),
+            rx.cond(f["handle"] & (ProductState.profile_handles.length() > 0), _profile_choices(f)),
             rx.cond(
                 f["error"] != "",
                 rx.text(f["error"], color="var(--red-11)", size="1", id="error-" + f["key"].to(str)),
