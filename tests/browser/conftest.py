@@ -111,6 +111,7 @@ def live_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveShop]:
     """The shop on a fresh SQLite file, as a first-time user runs it."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing at /usr/bin/chromium: run `make test`, which installs it")
+    from smplat.sandbox.instagram import InstagramSandbox
     from smplat.sandbox.stripe_sandbox import StripeSandbox
     from smplat.settings import SANDBOX_STRIPE_SECRET_KEY, SANDBOX_STRIPE_WEBHOOK_SECRET
 
@@ -124,16 +125,21 @@ def live_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveShop]:
         webhook_url=f"http://127.0.0.1:{port}/api/stripe/webhook",
         webhook_secret=SANDBOX_STRIPE_WEBHOOK_SECRET,
     ).start()
+    instagram_sandbox = InstagramSandbox("127.0.0.1", 0).start()  # linked profiles' numbers
     try:
         with _serve_shop(
             f"sqlite:///{workdir / 'shop.db'}",
             workdir,
             ".web-test",
-            {"SMPLAT_STRIPE_API_BASE": stripe_sandbox.base_url},
+            {
+                "SMPLAT_STRIPE_API_BASE": stripe_sandbox.base_url,
+                "SMPLAT_INSTAGRAM_GRAPH_BASE_URL": instagram_sandbox.base_url,
+            },
             port=port,
         ) as shop:
             yield shop
     finally:
+        instagram_sandbox.stop()
         stripe_sandbox.stop()
 
 
