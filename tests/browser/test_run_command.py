@@ -25,6 +25,7 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path, free_port, wait_unt
         "SMPLAT_SANDBOX_SMTP_PORT": str(smtp_port),
         "SMPLAT_SMTP_PORT": str(smtp_port),
         "SMPLAT_SANDBOX_STRIPE_PORT": str(free_port()),
+        "SMPLAT_SANDBOX_INSTAGRAM_PORT": str(free_port()),
         "SMPLAT_SANDBOX_WEBHOOK_PORT": str(free_port()),
         "SMPLAT_SANDBOX_WEBHOOK_DIR": str(tmp_path / "webhooks"),
         "SMPLAT_SANDBOX_MAILBOX_DIR": str(tmp_path / "mailbox"),

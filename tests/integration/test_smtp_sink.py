@@ -113,8 +113,9 @@ def test_sandbox_command_serves_smtp_and_stops_cleanly(tmp_path: Path, stop_sign
         **os.environ,
         "SMPLAT_SANDBOX_SMTP_PORT": str(port),
         "SMPLAT_SANDBOX_MAILBOX_DIR": str(mailbox),
-        # the panel and webhook sandboxes start too: free ports, so a running dev shop does not collide
+        # the panel, Instagram and webhook sandboxes start too: free ports, so a running dev shop does not collide
         "SMPLAT_SANDBOX_PANEL_PORT": str(_free_port()),
+        "SMPLAT_SANDBOX_INSTAGRAM_PORT": str(_free_port()),
         "SMPLAT_SANDBOX_WEBHOOK_PORT": str(_free_port()),
         "SMPLAT_SANDBOX_WEBHOOK_DIR": str(tmp_path / "webhooks"),
         "SMPLAT_SANDBOX_STRIPE_PORT": "0",
