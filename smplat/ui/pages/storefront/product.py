@@ -18,6 +18,7 @@ from smplat.ui.components.layout import storefront_page
 from smplat.ui.components.product_cards import platform_icon
 from smplat.ui.components.skeletons import skeleton_block, skeleton_card, skeleton_text
 from smplat.ui.registry import page
+from smplat.ui.state.auth import signed_in_only
 from smplat.ui.state.cart import ShopperState
 
 # The seeded product images are 400 × 300; the image box keeps this ratio before it loads.
@@ -60,6 +61,7 @@ class ProductState(ShopperState):
     save_message: str = ""
     editing_item_id: int = 0  # a cart line being edited (opened from /cart), else 0
     profile_handles: list[str] = []  # the signed-in customer's linked profiles on this platform
+    fields_round: int = 0  # bumped when the server fills fields, so the (uncontrolled) inputs re-mount
 
     def _detail(self, db):
         return catalog.get_product_detail(db, self.slug)
@@ -249,6 +251,7 @@ class ProductState(ShopperState):
                     filled = profile_service.prefill_for_profile(db, user_id, profile_id, p.platform, handle_keys)
                     config = pricing.normalize({**config.as_dict(), "fields": {**config.fields, **filled}})
                     self.touched = list(filled)
+                    self.fields_round += 1
                 except ServiceError as exc:
                     notice = rx.toast.error(exc.message)
             self.config = config.as_dict()
@@ -288,6 +291,9 @@ class ProductState(ShopperState):
 
     @rx.event
     def set_field(self, key: str, value: str):
+        return self._set_field_value(key, value)
+
+    def _set_field_value(self, key: str, value: str):
         def change(detail):
             config = configurator.set_field(detail, self.config, key, value)
             if key not in self.touched:
@@ -295,6 +301,15 @@ class ProductState(ShopperState):
             return config
 
         return self._with_detail(change)
+
+    @rx.event
+    @signed_in_only
+    def choose_profile_handle(self, key: str, handle: str):
+        """One of the customer's linked profiles, picked under an account-name field."""
+        if handle not in self.profile_handles:
+            return rx.toast.error("That profile is not linked to your account.")
+        self.fields_round += 1
+        return self._set_field_value(key, handle)
 
     def _parse_quantity(self, value: Any) -> int | None:
         text = str(value).strip()
@@ -483,7 +498,6 @@ def _option_button(group: rx.Var, option: rx.Var) -> rx.Component:
 
 def _profile_choices(f: rx.Var) -> rx.Component:
     """The customer's linked profiles as one-click choices under an account-name field."""
-    field_id = "field-" + f["key"].to(str)
     return rx.flex(
         rx.text("Your profiles:", size="1", color_scheme="gray"),
         rx.foreach(
@@ -493,7 +507,7 @@ def _profile_choices(f: rx.Var) -> rx.Component:
                 type="button",
                 size="1",
                 variant="soft",
-                on_click=[rx.set_value(field_id, handle), ProductState.set_field(f["key"], handle)],
+                on_click=ProductState.choose_profile_handle(f["key"], handle),
             ),
         ),
         spacing="2",
@@ -509,6 +523,7 @@ def _field(f: rx.Var) -> rx.Component:
         id="field-" + f["key"].to(str),
         placeholder=f["placeholder"],
         default_value=f["value"],
+        key=f["key"].to(str) + "-" + ProductState.fields_round.to_string(),
         width="100%",
         on_blur=lambda value: ProductState.set_field(f["key"], value),
     )
