@@ -191,3 +191,27 @@ async def test_a_profile_that_does_not_fit_prefills_nothing(
     assert any(is_toast_error(e, message) for e in events)
     assert state.config["fields"].get("username", "") == ""
     assert state.profile_handles == []
+
+
+async def test_picking_a_linked_profile_fills_the_account_field(
+    session, instagram, root_state, session_cookie_for, handler_events, is_toast_error
+):
+    from smplat.services.seed import seed_demo
+
+    seed_demo(session)
+    session.commit()
+    cookie = session_cookie_for(Role.CUSTOMER, "ada@example.com")
+    with session_scope() as db:
+        profiles.link_profile(db, _user_id("ada@example.com"), "instagram", "violet.bakery", utcnow())
+    state = await _product_page(root_state, "instagram-followers", cookie)
+    state.load_product()
+    assert state.profile_handles == ["@violet.bakery"]
+    before = state.fields_round
+    # a handle that is not one of the customer's profiles changes nothing
+    refused = handler_events(state.choose_profile_handle("username", "@someone.else"))
+    assert any(is_toast_error(e, "That profile is not linked to your account.") for e in refused)
+    assert (state.config["fields"].get("username", ""), state.fields_round) == ("", before)
+    # the customer's own profile fills the field and re-mounts the input
+    state.choose_profile_handle("username", "@violet.bakery")
+    assert state.config["fields"]["username"] == "@violet.bakery"
+    assert state.fields_round == before + 1
