@@ -55,7 +55,7 @@ def test_client_links_a_profile_and_sees_the_follower_chart_with_the_order_marke
     profile = db_session.execute(select(LinkedProfile).where(LinkedProfile.handle == HANDLE)).scalars().one()
     now = utcnow()
     latest = db_session.execute(select(ProfileSnapshot.followers)).scalar_one()  # taken when it was linked
-    for day, below in ((9, 560), (8, 545), (6, 540), (4, 520), (3, 350), (2, 30), (1, 12)):
+    for day, below in ((10, 580), (8, 545), (6, 540), (4, 520), (3, 350), (2, 30), (1, 12)):
         db_session.add(
             ProfileSnapshot(
                 profile_id=profile.id,
@@ -83,7 +83,7 @@ def test_client_links_a_profile_and_sees_the_follower_chart_with_the_order_marke
     expect(chart.locator(".hoverlayer")).to_contain_text(order.number)
     expect(page.locator("#engagement-chart .scatterlayer .trace")).to_have_count(1)
     expect(page.locator("#comparison-table")).to_contain_text(order.number)
-    expect(page.locator("#comparison-table")).to_contain_text(f"{latest - 545:,}")  # a week before completion
+    expect(page.locator("#comparison-table")).to_contain_text(f"{latest - 580:,}")  # the last snapshot a week before completion
     shots = output_dir / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "linked_profiles_desktop.png"), full_page=True)
