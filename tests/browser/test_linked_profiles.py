@@ -83,7 +83,9 @@ def test_client_links_a_profile_and_sees_the_follower_chart_with_the_order_marke
     expect(chart.locator(".hoverlayer")).to_contain_text(order.number)
     expect(page.locator("#engagement-chart .scatterlayer .trace")).to_have_count(1)
     expect(page.locator("#comparison-table")).to_contain_text(order.number)
-    expect(page.locator("#comparison-table")).to_contain_text(f"{latest - 580:,}")  # the last snapshot a week before completion
+    expect(page.locator("#comparison-table")).to_contain_text(
+        f"{latest - 580:,}"
+    )  # the last snapshot a week before completion
     shots = output_dir / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "linked_profiles_desktop.png"), full_page=True)

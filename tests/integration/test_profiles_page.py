@@ -36,7 +36,7 @@ async def test_a_customer_links_a_profile_and_sees_its_charts(sqlite_url, instag
     state.load_profiles()
     assert state.loaded and state.profiles == []
     # when the form is sent (with a key the page does not read)
-    state.link_profile({"platform": "instagram", "handle": "@Violet.Bakery", "user_id": "1"})
+    await ProfilesState.link_profile.fn(state, {"platform": "instagram", "handle": "@Violet.Bakery", "user_id": "1"})
     # then the profile is listed, selected, and its first snapshot charted
     assert state.link_error == ""
     assert [(p["handle"], p["status"]) for p in state.profiles] == [("@violet.bakery", "Up to date")]
@@ -58,7 +58,7 @@ async def test_a_bad_link_shows_why_and_stores_nothing(
 ):
     state = await root_state(ProfilesState, PATH, cookie=session_cookie_for(Role.CUSTOMER, "ada@example.com"))
     state.load_profiles()
-    state.link_profile(form)
+    await ProfilesState.link_profile.fn(state, form)
     assert message in state.link_error
     assert state.profiles == []
     assert _profile_count() == 0
@@ -66,7 +66,7 @@ async def test_a_bad_link_shows_why_and_stores_nothing(
 
 async def test_an_unknown_profile_is_linked_with_a_clear_message(sqlite_url, instagram, root_state, session_cookie_for):
     state = await root_state(ProfilesState, PATH, cookie=session_cookie_for(Role.CUSTOMER, "ada@example.com"))
-    state.link_profile({"platform": "instagram", "handle": "unknown.shop"})
+    await ProfilesState.link_profile.fn(state, {"platform": "instagram", "handle": "unknown.shop"})
     assert "found no public Instagram business or creator account @unknown.shop" in state.link_notice
     assert state.profiles[0]["status"] == "Account not found"
     assert state.snapshot_count == 0
@@ -94,7 +94,9 @@ async def test_another_customers_profile_is_not_found(
 
 async def test_a_visitor_is_sent_to_sign_in_and_nothing_is_linked(sqlite_url, instagram, root_state, handler_events):
     state = await root_state(ProfilesState, PATH)
-    events = handler_events(state.link_profile({"platform": "instagram", "handle": "violet.bakery"}))
+    events = handler_events(
+        await ProfilesState.link_profile.fn(state, {"platform": "instagram", "handle": "violet.bakery"})
+    )
     assert any("signin" in str(e) for e in events)
     assert _profile_count() == 0
 

@@ -7,6 +7,7 @@ not found. Every rule (ownership, validation, what an order did) is in `services
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import plotly.graph_objects as go
@@ -113,9 +114,20 @@ def _change(before: int | None, after: int | None) -> str:
     return f"{after - before:+,}"
 
 
+def _link(user_id: int, platform: str, handle: str) -> tuple[int, str] | str:
+    """(profile id, the first refresh's message) or the reason it could not be linked."""
+    with session_scope() as db:
+        try:
+            profile = profile_service.link_profile(db, user_id, platform, handle, utcnow())
+        except ServiceError as exc:
+            return exc.message
+        return profile.id, profile.status_message
+
+
 class ProfilesState(AuthState):
     profiles: list[dict[str, str]] = []
     loaded: bool = False
+    linking: bool = False
     link_error: str = ""
     link_notice: str = ""
     selected_id: str = ""
@@ -215,24 +227,29 @@ class ProfilesState(AuthState):
                 return rx.toast.error(exc.message)
         return None
 
-    @rx.event
+    @rx.event(background=True)
     @signed_in_only
-    def link_profile(self, form_data: dict[str, Any]):
-        user = self._current_user()
+    async def link_profile(self, form_data: dict[str, Any]):
+        """Links and takes the first snapshot: a Graph API call, so it runs off the state lock."""
         values = {k: str(form_data.get(k, "") or "") for k in LINK_FORM_KEYS}
-        self.link_error, self.link_notice = "", ""
-        with session_scope() as db:
-            try:
-                profile = profile_service.link_profile(
-                    db, user.id, values["platform"] or "instagram", values["handle"], utcnow()
-                )
-            except ServiceError as exc:
-                self.link_error = exc.message
+        async with self:
+            if self.linking:
                 return None
-            self._load_list(db, user.id)
-            self._select(db, user.id, profile.id)
-            if profile.status_message:
-                self.link_notice = profile.status_message
+            user_id, self.linking, self.link_error, self.link_notice = self.user_id, True, "", ""
+        try:
+            linked = await asyncio.to_thread(_link, user_id, values["platform"] or "instagram", values["handle"])
+        finally:
+            async with self:
+                self.linking = False
+        async with self:
+            if isinstance(linked, str):
+                self.link_error = linked
+                return None
+            profile_id, message = linked
+            with session_scope() as db:
+                self._load_list(db, user_id)
+                self._select(db, user_id, profile_id)
+            self.link_notice = message
         return rx.set_value("handle", "")
 
     @rx.event
@@ -276,7 +293,9 @@ def _link_form() -> rx.Component:
                         min_width="0",
                         aria_label="Username or profile link",
                     ),
-                    rx.button("Link profile", type="submit", size="3", id="link-profile"),
+                    rx.button(
+                        "Link profile", type="submit", size="3", id="link-profile", loading=ProfilesState.linking
+                    ),
                     spacing="2",
                     width="100%",
                     direction=rx.breakpoints(initial="column", sm="row"),
