@@ -29,7 +29,7 @@ LINK_FORM_KEYS = ("platform", "handle")
 CHART_HEIGHT = 260
 
 
-def _layout(fig: go.Figure, y_title: str) -> go.Figure:
+def _layout(fig: go.Figure, y_title: str, *, from_zero: bool = True) -> go.Figure:
     """Readable on a 390 px phone: small margins, legend under the plot, no toolbar (config)."""
     fig.update_layout(
         height=CHART_HEIGHT,
@@ -39,7 +39,12 @@ def _layout(fig: go.Figure, y_title: str) -> go.Figure:
         hovermode="closest",
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
-        yaxis={"title": {"text": y_title}, "gridcolor": "rgba(128,128,128,0.2)", "rangemode": "tozero"},
+        yaxis={
+            "title": {"text": y_title},
+            "gridcolor": "rgba(128,128,128,0.2)",
+            "rangemode": "tozero" if from_zero else "normal",
+            "tickformat": ",d" if y_title == "followers" else "",
+        },
         xaxis={"gridcolor": "rgba(128,128,128,0.2)"},
     )
     return fig
@@ -71,7 +76,7 @@ def followers_figure(chart: profile_service.ProfileChart) -> go.Figure:
                 hoverinfo="text",
             )
         )
-    return _layout(fig, "followers")
+    return _layout(fig, "followers", from_zero=False)  # growth shows; the axis says where it starts
 
 
 def engagement_figure(chart: profile_service.ProfileChart) -> go.Figure:
