@@ -27,6 +27,7 @@ from smplat.models.providers import Provider, ProviderService
 from smplat.services import audit, permissions, providers, staff
 from smplat.services.permissions import Permission
 from smplat.services.seed import SANDBOX_API_KEY, seed_demo
+from smplat.settings import reset_settings_cache
 from smplat.ui.pages.admin.audit import AuditState
 from smplat.ui.pages.admin.content import ContentAdminState
 from smplat.ui.pages.admin.dead_letters import DeadLettersState
@@ -36,7 +37,7 @@ from smplat.ui.pages.admin.providers import ProvidersState
 from smplat.ui.pages.admin.sales import SalesState
 from smplat.ui.pages.admin.staff import StaffState
 from tests.fulfillment_factory import paid_order, product
-from tests.security.helpers import count, make_user, session_cookie, tab
+from tests.security.helpers import configure, count, make_user, session_cookie, tab
 
 pytestmark = pytest.mark.integration
 
@@ -475,3 +476,90 @@ async def test_the_csv_export_is_neutralised_and_itself_logged(db_url):
     assert (exports[0].actor_label, exports[0].ip_address) == (ADMIN, ADMIN_IP)
     assert exports[1].data["data"] == {"rows": 1, "filters": {"action": "content."}}
     assert SANDBOX_API_KEY not in text
+
+
+# --- payment links, refunds and jobs ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stripe(db_url, monkeypatch):
+    """The seeded shop talking to the Stripe sandbox over HTTP (webhooks kept, not sent)."""
+    from smplat.sandbox.stripe_sandbox import StripeSandbox
+    from smplat.settings import SANDBOX_STRIPE_SECRET_KEY, SANDBOX_STRIPE_WEBHOOK_SECRET
+
+    with session_scope() as db:
+        seed_demo(db)
+    sandbox = StripeSandbox(
+        "127.0.0.1",
+        0,
+        secret_key=SANDBOX_STRIPE_SECRET_KEY,
+        webhook_url="http://127.0.0.1:9/unused",
+        webhook_secret=SANDBOX_STRIPE_WEBHOOK_SECRET,
+    )
+    original = StripeSandbox.emit
+    sandbox.emit = lambda kind, obj, *, deliver=True: original(sandbox, kind, obj, deliver=False)
+    sandbox.start()
+    configure(monkeypatch, stripe_api_base=sandbox.base_url, operator_refund_limit_minor=100)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+        reset_settings_cache()
+
+
+async def test_payment_link_and_refunds_are_logged_and_a_refund_above_the_limit_is_refused(stripe):
+    import httpx
+
+    from smplat.models.checkout import CheckoutSession
+    from smplat.models.orders import Order
+    from smplat.services.checkout import placement, refunds
+    from tests.checkout_factory import start_guest_checkout
+
+    # given an open checkout; when an operator sends the customer a fresh payment link
+    old = start_guest_checkout()
+    sales = await page_state(SalesState, OPERATOR, Role.OPERATOR, OPERATOR_IP, "/admin/sales")
+    assert sales.regenerate(old.id) is None
+    (link,) = rows(AuditLog.action == "checkout.regenerate_link")
+    with session_scope() as db:
+        new = db.execute(select(CheckoutSession).where(CheckoutSession.replaces_session_id == old.id)).scalar_one()
+    assert (link.entity_id, link.actor_label, link.ip_address) == (str(old.id), OPERATOR, OPERATOR_IP)
+    assert link.data["data"]["new_checkout_id"] == new.id
+    assert new.stripe_session_id not in dump([link])  # the payment link itself is not kept
+    # and the customer pays it
+    assert httpx.post(f"{stripe.base_url}/pay/{new.stripe_session_id}/pay").status_code in (200, 303)
+    with session_scope() as db:
+        placement.confirm_from_success_page(db, new.stripe_session_id)
+        order_id = db.execute(select(Order.id)).scalar_one()
+    operator = audit.Actor.staff(None, OPERATOR, "operator", OPERATOR_IP)
+    admin = audit.Actor.staff(None, ADMIN, "admin", ADMIN_IP)
+    # when an operator refunds above the limit, then an admin refunds 150
+    with pytest.raises(permissions.PermissionDenied), session_scope() as db:
+        refunds.refund_order(db, order_id, 150, actor=operator)
+    with session_scope() as db:
+        refunds.refund_order(db, order_id, 150, actor=admin)
+    # then the refusal and the refund are both logged, with the refunded total before and after
+    denied, refund = rows(AuditLog.action.in_((audit.DENIED, "order.refund")))
+    assert (denied.action, denied.actor_label, denied.data["data"]["permission"]) == (
+        audit.DENIED,
+        OPERATOR,
+        "refund_above_limit",
+    )
+    assert (refund.action, refund.actor_label, refund.ip_address) == ("order.refund", ADMIN, ADMIN_IP)
+    assert (refund.data["before"], refund.data["after"]) == ({"refunded_minor": 0}, {"refunded_minor": 150})
+    assert refund.data["data"]["amount_minor"] == 150
+
+
+async def test_a_job_run_by_hand_is_logged_with_its_outcome(db_url):
+    from smplat.ui.pages.admin.jobs import JobsState
+
+    state = await page_state(JobsState, OPERATOR, Role.OPERATOR, OPERATOR_IP, "/admin/jobs")
+    answer = await JobsState.run_now.fn(state, "purge_sessions")
+    assert "purge_sessions" in str(answer)
+    (run,) = rows(AuditLog.action == "job.run")
+    assert (run.entity_type, run.entity_id, run.actor_label, run.ip_address) == (
+        "job",
+        "purge_sessions",
+        OPERATOR,
+        OPERATOR_IP,
+    )
+    assert run.data["data"]["outcome"] == "succeeded"
