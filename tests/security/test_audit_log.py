@@ -563,3 +563,22 @@ async def test_a_job_run_by_hand_is_logged_with_its_outcome(db_url):
         OPERATOR_IP,
     )
     assert run.data["data"]["outcome"] == "succeeded"
+
+
+async def test_resync_and_check_now_are_logged(session, panel):
+    from tests.fulfillment_factory import seed_with_panel
+
+    provider = seed_with_panel(session, panel.base_url)
+    path, params = f"/admin/providers/{provider.id}", {"provider_id": str(provider.id)}
+    state = await page_state(ProviderDetailState, OPERATOR, Role.OPERATOR, OPERATOR_IP, path, params)
+    await ProviderDetailState.resync.fn(state)
+    await ProviderDetailState.check_now.fn(state)
+    sync, check = rows()
+    assert (sync.action, sync.entity_id, sync.actor_label, sync.ip_address) == (
+        "provider.sync",
+        str(provider.id),
+        OPERATOR,
+        OPERATOR_IP,
+    )
+    assert sync.data["data"]["updated"] > 0
+    assert (check.action, check.data["data"]["checked"], check.data["data"]["healthy"]) == ("provider.check", 1, 1)
