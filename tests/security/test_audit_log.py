@@ -582,3 +582,30 @@ async def test_resync_and_check_now_are_logged(session, panel):
     )
     assert sync.data["data"]["updated"] > 0
     assert (check.action, check.data["data"]["checked"], check.data["data"]["healthy"]) == ("provider.check", 1, 1)
+
+
+def test_a_staff_member_refused_by_an_api_route_is_logged(db_url):
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from smplat.api._access import protected
+    from smplat.settings import get_settings
+
+    @protected(Permission.MANAGE_STAFF)
+    def staff_only(request):
+        return JSONResponse({"ok": True})
+
+    client = TestClient(Starlette(routes=[Route("/api/staff-only", staff_only, methods=["POST"])]))
+    client.cookies.set(get_settings().session_cookie_name, session_cookie(make_user(OPERATOR, Role.OPERATOR)))
+    answer = client.post("/api/staff-only")
+    assert (answer.status_code, answer.json()["code"]) == (403, "forbidden")
+    (denied,) = rows()
+    assert (denied.action, denied.actor_label, denied.entity_type, denied.entity_id) == (
+        audit.DENIED,
+        OPERATOR,
+        "api",
+        "POST /api/staff-only",
+    )
+    assert denied.ip_address == "testclient" and denied.data["data"]["permission"] == "manage_staff"

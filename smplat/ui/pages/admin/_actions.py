@@ -16,13 +16,17 @@ def operator_actor(state: AuthState) -> Actor:
     return Actor.staff(user.id, user.email, user.role, client_ip(state))
 
 
-def action_select(choices: list[tuple[str, str]], select_id: rx.Var) -> rx.Component:
+def action_select(
+    choices: list[tuple[str, str]], select_id: rx.Var | str, default: rx.Var | str | None = None
+) -> rx.Component:
     """A named native select: form data carries the chosen action (a clicked submit
-    button's own name/value is not part of Reflex's form data)."""
+    button's own name/value is not part of Reflex's form data); `default` preselects one."""
+    extra = {} if default is None else {"default_value": default}
     return rx.el.select(
         *[rx.el.option(label, value=value) for value, label in choices],
         name="action",
         id=select_id,
+        **extra,
         style={
             "height": "24px",
             "font_size": "12px",

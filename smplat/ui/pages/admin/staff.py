@@ -95,7 +95,7 @@ def _row_actions(row: rx.Var) -> rx.Component:
         rx.form(
             rx.hstack(
                 rx.el.input(type="hidden", name="user_id", value=uid),
-                action_select(ROLE_CHOICES, "role-" + uid),
+                action_select(ROLE_CHOICES, "role-" + uid, row["role"].to(str)),
                 rx.button("Change role", size="1", type="submit", variant="soft", id="change-role-" + uid),
                 spacing="2",
                 align="center",
