@@ -7,6 +7,7 @@ through the real page handlers with a tab's root state, on SQLite and PostgreSQL
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -609,3 +610,44 @@ def test_a_staff_member_refused_by_an_api_route_is_logged(db_url):
         "POST /api/staff-only",
     )
     assert denied.ip_address == "testclient" and denied.data["data"]["permission"] == "manage_staff"
+
+
+async def test_order_refill_and_scheduled_replay_from_the_order_page_are_logged(session, panel):
+    from smplat.services.fulfillment import engine, status_sync
+    from tests.fulfillment_factory import seed_with_panel
+
+    # given a delivered line
+    seed_with_panel(session, panel.base_url)
+    order = paid_order(session, [(product(session, "instagram-followers"), "https://instagram.com/aud", 500, 690)])
+    await asyncio.to_thread(engine.run_fulfillment, session_scope)  # it runs its own event loop
+    await asyncio.to_thread(status_sync.sync_statuses, session_scope)
+    session.expire_all()
+    item = session.execute(select(OrderItem).where(OrderItem.order_id == order.id)).scalars().one()
+    state = await page_state(
+        OrderDetailState,
+        OPERATOR,
+        Role.OPERATOR,
+        OPERATOR_IP,
+        f"/admin/orders/{order.number}",
+        {"number": order.number},
+    )
+    state.load()
+    # when the operator asks for a refill and schedules a replay
+    state.act({"item_id": str(item.id), "action": "refill", "reason": "dropped 40"})
+    assert state.error == ""
+    run_at = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    state.act({"item_id": str(item.id), "action": "schedule", "reason": "second wave", "run_at": run_at})
+    assert state.error == ""
+    # then
+    refill, scheduled = rows()
+    assert (refill.action, refill.entity_id, refill.data["data"]["reason"]) == (
+        "order.refill",
+        str(item.id),
+        "dropped 40",
+    )
+    assert refill.data["data"]["order"] == order.number
+    assert (scheduled.action, scheduled.data["data"]["reason"]) == ("order.schedule_replay", "second wave")
+    assert scheduled.data["data"]["run_at"].startswith(run_at)
+    assert {(r.actor_label, r.ip_address, r.data["role"]) for r in (refill, scheduled)} == {
+        (OPERATOR, OPERATOR_IP, "operator")
+    }
