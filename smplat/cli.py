@@ -303,16 +303,39 @@ def _provider_id(db, slug: str) -> int | None:
     return found
 
 
+def _cli_actor(db, email: str | None):
+    """Who runs the command, for the role check and the audit log: the staff user named by
+    `--as EMAIL` (with their role), or the shell account (it holds DATABASE_URL: an admin)."""
+    from sqlalchemy import select
+
+    from smplat.models.accounts import User
+    from smplat.services import accounts, audit
+
+    if not email:
+        return audit.Actor.cli()
+    user = db.execute(select(User).where(User.email == accounts.normalize_email(email))).scalars().first()
+    if user is None or not user.is_active or not accounts.is_staff(user.role):
+        print(f"smplat: no active staff account {email!r}", file=sys.stderr)
+        return None
+    return audit.Actor.cli(user)
+
+
 def cmd_providers_export(args: argparse.Namespace) -> int:
+    from smplat.services.permissions import PermissionDenied
     from smplat.services.providers import export_services
 
     if not _database_reachable():
         return 2
-    with session_scope() as db:
-        provider_id = _provider_id(db, args.provider)
-        if provider_id is None:
-            return 2
-        text = export_services(db, provider_id, args.format)
+    try:
+        with session_scope() as db:
+            actor = _cli_actor(db, args.actor)
+            provider_id = _provider_id(db, args.provider) if actor else None
+            if provider_id is None:
+                return 2
+            text = export_services(db, provider_id, args.format, actor=actor)
+    except PermissionDenied as exc:
+        print(f"smplat: {exc.message}", file=sys.stderr)
+        return 2
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
             out.write(text)
@@ -323,6 +346,7 @@ def cmd_providers_export(args: argparse.Namespace) -> int:
 
 
 def cmd_providers_import(args: argparse.Namespace) -> int:
+    from smplat.services.permissions import PermissionDenied
     from smplat.services.providers import ProviderInputError, import_services
 
     fmt = os.path.splitext(args.file)[1].lower().lstrip(".")
@@ -339,10 +363,15 @@ def cmd_providers_import(args: argparse.Namespace) -> int:
         return 2
     try:
         with session_scope() as db:
-            provider_id = _provider_id(db, args.provider)
+            actor = _cli_actor(db, args.actor)
+            provider_id = _provider_id(db, args.provider) if actor else None
             if provider_id is None:
                 return 2
-            counts = import_services(db, provider_id, text, fmt)
+            counts = import_services(db, provider_id, text, fmt, actor=actor)
+    except PermissionDenied as exc:
+        print(f"smplat: {exc.message}", file=sys.stderr)
+        print("smplat: nothing was imported", file=sys.stderr)
+        return 2
     except ProviderInputError as exc:
         for line in exc.problems or [str(exc)]:
             print(f"smplat: {line}", file=sys.stderr)
@@ -366,10 +395,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("--provider", required=True, help="provider slug")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--output", help="file to write (default: standard output)")
+    export.add_argument("--as", dest="actor", metavar="EMAIL", help="the staff account acting (audit log, role)")
     export.set_defaults(fn=cmd_providers_export)
     load = providers.add_parser("import", help="add/update a provider's services from a .csv or .json file")
     load.add_argument("--provider", required=True, help="provider slug")
     load.add_argument("file", help="a .csv or .json file in the export's shape")
+    load.add_argument("--as", dest="actor", metavar="EMAIL", help="the staff account acting (audit log, role)")
     load.set_defaults(fn=cmd_providers_import)
     args = parser.parse_args(argv)
     return args.fn(args)

@@ -49,6 +49,21 @@ def _caller(request: Request) -> ApiUser | None:
         return ApiUser(user.id, user.email, user.role) if user is not None else None
 
 
+def _record_refusal(request: Request, user: ApiUser, requirement: Permission) -> None:
+    from smplat.services import audit
+
+    actor = audit.Actor.staff(user.id, user.email, user.role, request.client.host if request.client else "")
+    route = f"{request.method} {request.url.path}"
+    audit.record_refusal(
+        actor,
+        requirement,
+        action=route,
+        target_type="api",
+        target_id=route,
+        message=permissions.refusal_message(requirement),
+    )
+
+
 def _refuse(error: ServiceError) -> JSONResponse:
     return JSONResponse(error.as_json(), status_code=http_status(error))
 
@@ -68,6 +83,8 @@ def protected(requirement: str | Permission) -> Callable[[Endpoint], Endpoint]:
             if user is None:
                 return _refuse(ServiceError("sign in first", code=ErrorCode.UNAUTHENTICATED))
             if requirement != "signed_in" and not permissions.has_permission(user.role, requirement):
+                if accounts.is_staff(user.role):  # a refused staff member is in the audit log
+                    await run_in_threadpool(_record_refusal, request, user, requirement)
                 return _refuse(permissions.PermissionDenied(permissions.refusal_message(requirement)))
             request.state.user = user
             if inspect.iscoroutinefunction(endpoint):

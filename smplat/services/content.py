@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from smplat.models.catalog import Product, ProductStatus
 from smplat.models.content import ContentBlock
+from smplat.services import audit
 from smplat.settings import get_settings
 
 ITEM_SEPARATOR = "|"
@@ -496,31 +497,44 @@ def save_block(
     body: str = "",
     items_text: str = "",
     user_id: int | None = None,
+    actor: audit.Actor | None = None,
 ) -> ContentBlock:
     """Validate and store a block (insert or update). Raises ContentInvalid and stores nothing
-    when a rule is broken. The caller commits."""
+    when a rule is broken. The caller commits. A staff `actor` gets the change in the audit log
+    (the fields that changed, before and after)."""
     spec = get_spec(key)
     data = validate(spec, title=title, subtitle=subtitle, body=body, items_text=items_text)
     if spec.items_refer_to_products:
         _check_products(session, spec, data.items, items_text)
     row = session.execute(select(ContentBlock).where(ContentBlock.key == key)).scalar_one_or_none()
+    before = audit.snapshot(row, _AUDITED) if row is not None else {}
     if row is None:
         row = ContentBlock(key=key)
         session.add(row)
     row.title, row.subtitle, row.body, row.items = data.title, data.subtitle, data.body, data.items
-    row.updated_by_id = user_id
+    row.updated_by_id = user_id if actor is None else actor.user_id
     session.flush()
+    if actor is not None:
+        audit.record(
+            session, actor, "content.save", "content_block", key, before=before, after=audit.snapshot(row, _AUDITED)
+        )
     return row
 
 
-def reset_block(session: Session, key: str) -> bool:
+_AUDITED = ("title", "subtitle", "body", "items")
+
+
+def reset_block(session: Session, key: str, *, actor: audit.Actor | None = None) -> bool:
     """Delete the saved row so the default shows again; False when it was already the default."""
     get_spec(key)
     row = session.execute(select(ContentBlock).where(ContentBlock.key == key)).scalar_one_or_none()
     if row is None:
         return False
+    before = audit.snapshot(row, _AUDITED)
     session.delete(row)
     session.flush()
+    if actor is not None:
+        audit.record(session, actor, "content.reset", "content_block", key, before=before, after={})
     return True
 
 

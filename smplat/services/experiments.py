@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from smplat.models.catalog import Product
 from smplat.models.merchandising import ExperimentStatus, PriceExperiment, PriceExperimentVariant
+from smplat.services import audit
 from smplat.services.consent import allows_analytics
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.money import format_money
@@ -50,14 +51,31 @@ def parse_variants(text: str) -> list[tuple[str, str, int, int]]:
 
 
 def define_experiment(
-    session: Session, *, product_slug: str, key: str, name: str, variants_text: str
+    session: Session,
+    *,
+    product_slug: str,
+    key: str,
+    name: str,
+    variants_text: str,
+    actor: audit.Actor | None = None,
 ) -> PriceExperiment:
     """The admin form's experiment: product by slug, variants in the one-line format."""
     variants = parse_variants(variants_text)
     product_id = session.execute(select(Product.id).where(Product.slug == str(product_slug or ""))).scalar()
-    return create_experiment(
+    experiment = create_experiment(
         session, product_id=product_id or 0, key=str(key or ""), name=str(name or ""), variants=variants
     )
+    if actor is not None:
+        audit.record(
+            session,
+            actor,
+            "experiment.create",
+            "experiment",
+            experiment.id,
+            before={},
+            after={"product": product_slug, "key": experiment.key, "name": experiment.name, "variants": variants},
+        )
+    return experiment
 
 
 @dataclass(frozen=True)
@@ -141,10 +159,21 @@ def create_experiment(
     return experiment
 
 
-def stop_experiment(session: Session, experiment_id: int) -> None:
+def stop_experiment(session: Session, experiment_id: int, *, actor: audit.Actor | None = None) -> None:
+    was = session.execute(select(PriceExperiment.status).where(PriceExperiment.id == experiment_id)).scalar()
     session.execute(
         update(PriceExperiment).where(PriceExperiment.id == experiment_id).values(status=ExperimentStatus.STOPPED.value)
     )
+    if actor is not None and was is not None:
+        audit.record(
+            session,
+            actor,
+            "experiment.stop",
+            "experiment",
+            experiment_id,
+            before={"status": was},
+            after={"status": ExperimentStatus.STOPPED.value},
+        )
 
 
 def assign(experiment_key: str, visitor_key: str, variants: list[PriceExperimentVariant]) -> PriceExperimentVariant:

@@ -37,6 +37,7 @@ class Permission(StrEnum):
     # admins only
     MANAGE_PROVIDERS = "manage_providers"
     MANAGE_STAFF = "manage_staff"
+    VIEW_AUDIT_LOG = "view_audit_log"
     REFUND_ABOVE_LIMIT = "refund_above_limit"
 
 
@@ -60,6 +61,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.RUN_JOBS: "run a background job now",
     Permission.MANAGE_PROVIDERS: "create a provider, change its base URL or API key, or import its services",
     Permission.MANAGE_STAFF: "manage staff accounts and roles",
+    Permission.VIEW_AUDIT_LOG: "see and export the audit log",
     Permission.REFUND_ABOVE_LIMIT: "refund above the operator refund limit",
 }
 

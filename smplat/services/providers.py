@@ -41,7 +41,9 @@ from smplat.models.providers import (
     ProviderServiceStatus,
     ServiceRoute,
 )
+from smplat.services import audit
 from smplat.services.csv_safe import restore_cell, write_csv
+from smplat.services.permissions import Permission
 from smplat.services.secrets_box import decrypt, encrypt
 from smplat.settings import get_settings
 
@@ -193,20 +195,34 @@ def _validate(form: ProviderForm, *, creating: bool) -> dict[str, Any]:
     }
 
 
-def create_provider(session: Session, form: ProviderForm) -> Provider:
+# What the audit log compares on a provider edit; the key appears only as "changed" (masked).
+AUDITED_FIELDS = (*ProviderForm.__dataclass_fields__.keys() - {"api_key"}, "api_key_encrypted")
+
+
+def _audited(provider: Provider) -> dict[str, Any]:
+    return audit.snapshot(provider, sorted(AUDITED_FIELDS))
+
+
+def create_provider(session: Session, form: ProviderForm, *, actor: audit.Actor) -> Provider:
+    """Admins only (`MANAGE_PROVIDERS`, checked here: the page, the CLI and tests all call this)."""
+    audit.require(actor, Permission.MANAGE_PROVIDERS, "provider.create", "provider", form.slug.strip().lower())
     values = _validate(form, creating=True)
     if session.execute(select(Provider.id).where(Provider.slug == values["slug"])).first():
         raise ProviderInputError(f"a provider with slug {values['slug']!r} exists")
     provider = Provider(**values, api_key_encrypted=encrypt(form.api_key.strip()))
     session.add(provider)
     session.flush()
+    audit.record(session, actor, "provider.create", "provider", provider.id, before={}, after=_audited(provider))
     return provider
 
 
-def update_provider(session: Session, provider_id: int, form: ProviderForm) -> Provider:
+def update_provider(session: Session, provider_id: int, form: ProviderForm, *, actor: audit.Actor) -> Provider:
+    """Admins only: the base URL and the key decide where orders and money go."""
+    audit.require(actor, Permission.MANAGE_PROVIDERS, "provider.update", "provider", provider_id)
     provider = session.get(Provider, provider_id)
     if provider is None:
         raise ProviderInputError("no such provider")
+    before = _audited(provider)
     values = _validate(form, creating=False)
     clash = session.execute(
         select(Provider.id).where(Provider.slug == values["slug"], Provider.id != provider_id)
@@ -220,6 +236,7 @@ def update_provider(session: Session, provider_id: int, form: ProviderForm) -> P
     provider.updated_at = utcnow()
     session.add(provider)
     session.flush()
+    audit.record(session, actor, "provider.update", "provider", provider.id, before=before, after=_audited(provider))
     return provider
 
 
@@ -269,23 +286,32 @@ def mark_service_vanished(session: Session, service_id: int, now: datetime) -> N
         session.add(service)
 
 
-def sync_services(session: Session, provider_id: int, now: datetime | None = None) -> dict[str, int]:
+def sync_services(
+    session: Session, provider_id: int, now: datetime | None = None, *, actor: audit.Actor
+) -> dict[str, int]:
     """Fetch `services` from the panel and apply it (raises PanelError on failure, nothing changed)."""
+    audit.require(actor, Permission.SYNC_PROVIDERS, "provider.sync", "provider", provider_id)
     now = now or utcnow()
     provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ProviderInputError("no such provider")
 
     async def fetch() -> list[PanelService]:
         async with client_for(provider) as client:
             return await client.services()
 
     listed = asyncio.run(fetch())
-    return apply_services(session, provider, listed, now)
+    counts = apply_services(session, provider, listed, now)
+    audit.record(session, actor, "provider.sync", "provider", provider_id, data=counts)
+    return counts
 
 
 EXPORT_FIELDS = ["service", "name", "type", "category", "rate", "min", "max", "refill", "cancel", "dripfeed", "status"]
 
 
-def export_services(session: Session, provider_id: int, fmt: str) -> str:
+def export_services(session: Session, provider_id: int, fmt: str, *, actor: audit.Actor) -> str:
+    """The provider's services as CSV (formula cells neutralised) or JSON; the export is audited."""
+    audit.require(actor, Permission.VIEW_PROVIDERS, "provider.export", "provider", provider_id)
     rows = [
         {
             "service": s.external_service_id,
@@ -306,10 +332,11 @@ def export_services(session: Session, provider_id: int, fmt: str) -> str:
             .order_by(ProviderService.external_service_id)
         ).scalars()
     ]
+    if fmt not in ("csv", "json"):
+        raise ProviderInputError("format must be csv or json")
+    audit.record(session, actor, "provider.export", "provider", provider_id, data={"format": fmt, "rows": len(rows)})
     if fmt == "json":
         return json.dumps(rows, indent=2) + "\n"
-    if fmt != "csv":
-        raise ProviderInputError("format must be csv or json")
     return write_csv(rows, EXPORT_FIELDS)
 
 
@@ -356,17 +383,21 @@ def parse_services_file(text: str, fmt: str) -> list[PanelService]:
 
 
 def import_services(
-    session: Session, provider_id: int, text: str, fmt: str, now: datetime | None = None
+    session: Session, provider_id: int, text: str, fmt: str, now: datetime | None = None, *, actor: audit.Actor
 ) -> dict[str, int]:
     """Import a CSV/JSON service list (same shape as the panel's `services`); services missing
-    from the file are left as they are (an import adds and updates, a sync also marks vanished)."""
+    from the file are left as they are (an import adds and updates, a sync also marks vanished).
+    Admins only (`MANAGE_PROVIDERS`)."""
+    audit.require(actor, Permission.MANAGE_PROVIDERS, "provider.import", "provider", provider_id)
     provider = session.get(Provider, provider_id)
     if provider is None:
         raise ProviderInputError("no such provider")
     if (problem := outbound_problem(provider.base_url)) is not None:
         raise ProviderInputError(f"this provider cannot be used: {problem}")
     listed = parse_services_file(text, fmt)
-    return apply_services(session, provider, listed, now or utcnow(), mark_vanished=False)
+    counts = apply_services(session, provider, listed, now or utcnow(), mark_vanished=False)
+    audit.record(session, actor, "provider.import", "provider", provider_id, data={"format": fmt, **counts})
+    return counts
 
 
 def products_needing_attention(session: Session) -> list[dict[str, Any]]:

@@ -188,6 +188,11 @@ class NavLink:
     label: str
     href: str
     icon: str
+    admin_only: bool = False  # only admins hold the page's permission: shown to admins only
+
+
+def _admin_only(spec: PageSpec) -> bool:
+    return spec.permission is not None and least_role_with(spec.permission) == Role.ADMIN
 
 
 def nav_groups(area: str) -> list[tuple[str, list[NavLink]]]:
@@ -200,5 +205,5 @@ def nav_groups(area: str) -> list[tuple[str, list[NavLink]]]:
     for group in groups:
         members = sorted((s for s in specs if s.nav.group == group), key=lambda s: (s.nav.order, s.nav.label))
         if members:
-            out.append((group, [NavLink(s.nav.label, s.route, s.nav.icon) for s in members]))
+            out.append((group, [NavLink(s.nav.label, s.route, s.nav.icon, _admin_only(s)) for s in members]))
     return out

@@ -47,6 +47,8 @@ ADMIN_FULFILMENT = "/admin/fulfilment"
 ADMIN_ORDER = "/admin/orders/[number]"
 ADMIN_PROVIDER = "/admin/providers/[provider_id]"
 ADMIN_PRODUCT_ROUTING = "/admin/catalog/[slug]"
+ADMIN_STAFF = "/admin/staff"
+ADMIN_AUDIT = "/admin/audit"
 NOT_FOUND = "404"
 
 

@@ -30,7 +30,7 @@ from smplat.models.providers import (
 )
 from smplat.sandbox.smtp_sink import SmtpSink, list_messages
 from smplat.sandbox.webhook_sink import WebhookSink
-from smplat.services import alerts, providers
+from smplat.services import alerts, audit, providers
 from smplat.services.fulfillment import engine, operator_actions, status_sync
 from smplat.services.order_status import Actor
 from smplat.services.secrets_box import decrypt
@@ -306,6 +306,8 @@ async def test_bad_provider_form_stores_nothing(sqlite_url, _state, session_cook
 
 # --- services import / export ---------------------------------------------------------------
 
+ADMIN = audit.Actor.cli()  # the shell account: an admin
+
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_services_export_then_import_into_another_provider_round_trips(session, fmt):
@@ -315,16 +317,16 @@ def test_services_export_then_import_into_another_provider_round_trips(session, 
     seed_demo(session)
     source = _sandbox_provider(session)
     target = providers.create_provider(
-        session, providers.ProviderForm("Copy", "copy", "https://copy.example/api/v2", "k")
+        session, providers.ProviderForm("Copy", "copy", "https://copy.example/api/v2", "k"), actor=ADMIN
     )
     session.commit()
-    exported = providers.export_services(session, source.id, fmt)
+    exported = providers.export_services(session, source.id, fmt, actor=ADMIN)
     # when
-    counts = providers.import_services(session, target.id, exported, fmt)
+    counts = providers.import_services(session, target.id, exported, fmt, actor=ADMIN)
     session.commit()
     # then
     assert counts == {"created": 11, "updated": 0, "vanished": 0, "returned": 0}
-    assert providers.export_services(session, target.id, fmt) == exported
+    assert providers.export_services(session, target.id, fmt, actor=ADMIN) == exported
 
 
 def test_import_with_bad_rows_names_each_and_imports_nothing(session):
@@ -339,7 +341,7 @@ def test_import_with_bad_rows_names_each_and_imports_nothing(session):
         "902,Bad min,1.00,x,100\n900,Twice,1.00,10,100\n"
     )
     with pytest.raises(providers.ProviderInputError) as refused:
-        providers.import_services(session, provider.id, text, "csv")
+        providers.import_services(session, provider.id, text, "csv", actor=ADMIN)
     assert len(refused.value.problems) == 3
     assert [p.split(":")[0] for p in refused.value.problems] == ["line 3", "line 4", "line 5"]
     assert refused.value.problems[2] == "line 5: service 900 appears twice"

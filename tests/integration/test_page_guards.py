@@ -112,12 +112,14 @@ def test_the_registry_holds_every_area_page_with_its_areas_guard():
         routes.ACCOUNT_ORDERS: "signed_in",
         routes.ACCOUNT_PROFILES: "signed_in",
     }
-    assert len([r for r in guards if r.startswith(routes.ADMIN)]) == 14
+    assert len([r for r in guards if r.startswith(routes.ADMIN)]) == 16
     assert all(g == "public" for r, g in guards.items() if not r.startswith((routes.ADMIN, routes.ACCOUNT)))
     # and the guard's server-side check runs first, before any loader
     for spec in specs:
         first = spec.events()[0]
         expected = {"staff": AuthState.require_staff, "signed_in": AuthState.require_signed_in}.get(spec.guard)
+        if spec.route in (routes.ADMIN_STAFF, routes.ADMIN_AUDIT):  # admin-only pages
+            expected = AuthState.require_admin
         if expected is not None:
             assert first.fn is expected.fn, spec.route
         else:
@@ -128,11 +130,11 @@ def test_the_admin_navigation_is_grouped_and_lists_each_page_once():
     from smplat.ui import registry
 
     groups = [(group, [link.label for link in links]) for group, links in registry.nav_groups("admin")]
-    # Settings has no page yet, so it has no heading either
     assert groups == [
         ("Sales", ["Dashboard", "Orders", "Sales", "Customers"]),
         ("Catalog", ["Catalog", "Content", "Searches"]),
         ("Operations", ["Providers", "Fulfilment", "Dead letters", "Jobs"]),
+        ("Settings", ["Staff", "Audit log"]),
     ]
     assert [link.href for _, links in registry.nav_groups("account") for link in links] == [
         routes.ACCOUNT,
@@ -145,7 +147,7 @@ async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_ref
     sqlite_url, handler_events, state_for
 ):
     guarded = [s for s in _pages() if s.guard != "public"]
-    assert len(guarded) == 17
+    assert len(guarded) == 19
     for spec in guarded:
         path = _concrete(spec.route)
         guard, *loaders = spec.events()

@@ -15,7 +15,7 @@ from smplat.db import session_scope
 from smplat.models.base import utcnow
 from smplat.models.providers import Provider, ProviderHealthCheck, ProviderService
 from smplat.sandbox.panel import PanelSandbox
-from smplat.services import providers
+from smplat.services import audit, providers
 from smplat.services.providers import ProviderForm, ProviderInputError
 from smplat.services.secrets_box import encrypt
 from smplat.services.seed import SANDBOX_API_KEY
@@ -40,6 +40,9 @@ def _count(model) -> int:
         return db.execute(select(func.count()).select_from(model)).scalar_one()
 
 
+ADMIN = audit.Actor.cli()  # provider changes are admin-only; the shell account acts as one
+
+
 def _form(url: str, slug: str = "evil") -> ProviderForm:
     return ProviderForm(name="Evil", slug=slug, base_url=url, api_key="sk-secret-key-1")
 
@@ -62,7 +65,7 @@ ALWAYS_REFUSED = [
 def test_private_link_local_and_non_http_urls_are_refused_on_create(db_url, url):
     # when an operator creates a provider pointing there
     with pytest.raises(ProviderInputError) as refused, session_scope() as db:
-        providers.create_provider(db, _form(url))
+        providers.create_provider(db, _form(url), actor=ADMIN)
     # then it is refused with a reason, and no provider exists
     assert "base URL" in str(refused.value)
     assert _count(Provider) == 0
@@ -71,14 +74,16 @@ def test_private_link_local_and_non_http_urls_are_refused_on_create(db_url, url)
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6379/", "http://localhost:8091/api/v2"])
 def test_loopback_is_refused_in_production(db_url, prod, url):
     with pytest.raises(ProviderInputError) as refused, session_scope() as db:
-        providers.create_provider(db, _form(url))
+        providers.create_provider(db, _form(url), actor=ADMIN)
     assert "loopback address" in str(refused.value)
     assert _count(Provider) == 0
 
 
 def test_the_sandbox_address_is_allowed_in_dev_and_test(db_url):
     with session_scope() as db:
-        provider = providers.create_provider(db, _form("http://127.0.0.1:8091/api/v2", slug="sandbox-copy"))
+        provider = providers.create_provider(
+            db, _form("http://127.0.0.1:8091/api/v2", slug="sandbox-copy"), actor=ADMIN
+        )
         assert provider.base_url == "http://127.0.0.1:8091/api/v2"
     assert _count(Provider) == 1
 
@@ -87,9 +92,9 @@ def test_an_allowed_internal_host_and_port_is_accepted_and_only_that_port(db_url
     monkeypatch.setenv("SMPLAT_OUTBOUND_ALLOWED_HOSTS", "10.0.0.5:8443, panel.internal")
     reset_settings_cache()
     with session_scope() as db:
-        providers.create_provider(db, _form("https://10.0.0.5:8443/api/v2", slug="internal"))
+        providers.create_provider(db, _form("https://10.0.0.5:8443/api/v2", slug="internal"), actor=ADMIN)
     with pytest.raises(ProviderInputError), session_scope() as db:
-        providers.create_provider(db, _form("https://10.0.0.5:9000/api/v2", slug="other-port"))
+        providers.create_provider(db, _form("https://10.0.0.5:9000/api/v2", slug="other-port"), actor=ADMIN)
     assert _count(Provider) == 1
 
 
@@ -105,7 +110,7 @@ def _stored_provider(url: str, slug: str = "legacy") -> int:
 def test_edit_to_a_loopback_url_is_refused_and_nothing_changes(db_url, prod):
     provider_id = _stored_provider("https://panel.example/api/v2")
     with pytest.raises(ProviderInputError), session_scope() as db:
-        providers.update_provider(db, provider_id, _form("http://127.0.0.1:5432/", slug="legacy"))
+        providers.update_provider(db, provider_id, _form("http://127.0.0.1:5432/", slug="legacy"), actor=ADMIN)
     with session_scope() as db:
         assert db.get(Provider, provider_id).base_url == "https://panel.example/api/v2"
 
@@ -113,7 +118,9 @@ def test_edit_to_a_loopback_url_is_refused_and_nothing_changes(db_url, prod):
 def test_import_for_a_provider_with_a_loopback_url_is_refused(db_url, prod):
     provider_id = _stored_provider("http://127.0.0.1:8091/api/v2")
     with pytest.raises(ProviderInputError) as refused, session_scope() as db:
-        providers.import_services(db, provider_id, "service,name,rate,min,max\n900,Likes,1.00,10,100\n", "csv")
+        providers.import_services(
+            db, provider_id, "service,name,rate,min,max\n900,Likes,1.00,10,100\n", "csv", actor=ADMIN
+        )
     assert "loopback" in str(refused.value)
     assert _count(ProviderService) == 0
 
@@ -156,7 +163,7 @@ def test_a_reply_that_is_not_the_panel_api_is_never_shown(db_url):
         # when checked, and when its services are re-synced
         providers.check_providers(session_scope, utcnow(), provider_id=provider_id)
         with pytest.raises(Exception) as failed, session_scope() as db:
-            providers.sync_services(db, provider_id)
+            providers.sync_services(db, provider_id, actor=ADMIN)
     finally:
         server.shutdown()
         server.server_close()

@@ -22,8 +22,9 @@ from smplat.api._access import PUBLIC_REASON_MARKER
 from smplat.api.app import build_api
 from smplat.db import session_scope
 from smplat.models.accounts import Role
+from smplat.models.audit import AuditLog
 from smplat.models.providers import Provider
-from smplat.services import accounts, permissions, providers
+from smplat.services import accounts, audit, permissions, providers
 from smplat.services.errors import ErrorCode
 from smplat.services.permissions import ROLE_PERMISSIONS, Permission
 from smplat.settings import PROJECT_ROOT, get_settings, reset_settings_cache
@@ -61,10 +62,13 @@ async def state_for(cls: Any, cookie: str | None, path: str = "/admin", params: 
 
 @contextmanager
 def counting_writes() -> Iterator[list[str]]:
-    """Every INSERT/UPDATE/DELETE any engine sends while the block runs."""
+    """Every INSERT/UPDATE/DELETE any engine sends while the block runs, but the audit row
+    that records a refused staff member (the one write a refusal makes, on purpose)."""
     writes: list[str] = []
 
     def listen(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_LOGS"):
+            return
         if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
             writes.append(statement)
 
@@ -158,7 +162,12 @@ def _is_refusal(events: list[Any], role: Role | None, requirement: Any) -> bool:
 
 
 def test_the_role_table_gives_operators_the_daily_work_and_admins_the_connections_staff_and_big_refunds():
-    admin_only = {Permission.MANAGE_PROVIDERS, Permission.MANAGE_STAFF, Permission.REFUND_ABOVE_LIMIT}
+    admin_only = {
+        Permission.MANAGE_PROVIDERS,
+        Permission.MANAGE_STAFF,
+        Permission.REFUND_ABOVE_LIMIT,
+        Permission.VIEW_AUDIT_LOG,
+    }
     customer = {Permission.PLACE_ORDERS, Permission.VIEW_OWN_ORDERS, Permission.REQUEST_REFILLS}
     assert ROLE_PERMISSIONS[Role.ADMIN] == set(Permission)
     assert ROLE_PERMISSIONS[Role.OPERATOR] == set(Permission) - admin_only
@@ -271,12 +280,27 @@ async def test_every_guarded_handler_refuses_visitors_customers_and_operators_wi
             assert _own_values(state) == before, label
             checked.append((f"{cls.__name__}.{name}", str(role)))
     # operators were refused exactly the admin-only handlers
-    assert sorted(h for h, role in checked if role == str(Role.OPERATOR)) == [
+    refused_operator = sorted(h for h, role in checked if role == str(Role.OPERATOR))
+    assert refused_operator == [
+        "AuditState.apply_filters",
+        "AuditState.clear_filters",
+        "AuditState.export_csv",
+        "AuditState.load",
+        "AuditState.newer",
+        "AuditState.older",
         "ProviderDetailState.import_file",
         "ProviderDetailState.save",
         "ProvidersState.create",
+        "StaffState.load",
+        "StaffState.set_active",
+        "StaffState.set_role",
     ]
     assert len({h for h, _ in checked}) == len(_guarded_handlers())
+    # and each refusal of the operator (staff) is in the audit log; visitors' and customers' are not
+    with session_scope() as db:
+        denied = db.execute(select(AuditLog).where(AuditLog.action == audit.DENIED)).scalars().all()
+    assert sorted(row.entity_id for row in denied) == refused_operator
+    assert {(row.actor_label, row.data["role"]) for row in denied} == {("operator@permissions.test", "operator")}
 
 
 # --- every page --------------------------------------------------------------------------------------
@@ -306,7 +330,7 @@ def test_every_page_declares_its_guard_and_its_loaders_need_the_same():
 async def test_every_page_guard_refuses_visitors_customers_and_operators_without_writing(db_url):
     cookies = {None: None, Role.CUSTOMER: cookie_for(Role.CUSTOMER), Role.OPERATOR: cookie_for(Role.OPERATOR)}
     pages = [s for s in registry.discover() if s.guard != "public"]
-    assert len(pages) == 17
+    assert len(pages) == 19
     for spec in pages:
         path = "/".join("x" if part.startswith("[") else part for part in spec.route.split("/"))
         requirement = "signed_in" if spec.guard == "signed_in" else spec.permission
@@ -422,7 +446,7 @@ async def test_an_operator_cannot_point_a_provider_with_a_stored_key_elsewhere_b
     # given a provider with a stored key
     with session_scope() as db:
         form = providers.ProviderForm("Panel", "panel", "https://panel.example/api/v2", "stored-key")
-        provider_id = providers.create_provider(db, form).id
+        provider_id = providers.create_provider(db, form, actor=audit.Actor.cli()).id
     before = _provider_rows()
     path, params = f"/admin/providers/{provider_id}", {"provider_id": str(provider_id)}
     # when an operator points it at loopback, gives it a new key, or imports services into it

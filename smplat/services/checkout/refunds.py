@@ -22,7 +22,7 @@ from sqlmodel import Session
 from smplat.integrations import stripe_gateway
 from smplat.models.orders import Order, OrderEventKind
 from smplat.models.payments import Payment, PaymentEvent, PaymentKind, PaymentRowStatus
-from smplat.services import order_status
+from smplat.services import audit, order_status, permissions
 from smplat.services.checkout.errors import CheckoutError
 from smplat.services.checkout.payments import record_refunded_total
 from smplat.services.errors import ErrorCode, ServiceError
@@ -171,10 +171,30 @@ def refund_order(
         amount_minor = left
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or not 0 < amount_minor <= left:
         raise CheckoutError("The refund must be between 1 and the amount not yet refunded.", field="amount")
+    if isinstance(actor, audit.Actor) and not permissions.can_refund(actor.role, amount_minor, charge.currency):
+        # staff refunds above the operator limit need an admin; the refusal is logged on its own
+        needed = (
+            permissions.Permission.REFUND
+            if not actor.may(permissions.Permission.REFUND)
+            else permissions.Permission.REFUND_ABOVE_LIMIT
+        )
+        audit.require(actor, needed, "order.refund", "order", order.number)
+    before = {"refunded_minor": order.refunded_minor}
     key = idempotency_key or f"order:{order_id}:refund:{order.refunded_minor}:{amount_minor}"
     row = _refund(session, order, charge, amount_minor, reason="operator refund", idempotency_key=key, actor=actor)
     if row.status == PaymentRowStatus.FAILED.value:
         raise CheckoutError(row.failure_reason or "Stripe refused the refund.", code=ErrorCode.UNAVAILABLE)
+    if isinstance(actor, audit.Actor):
+        audit.record(
+            session,
+            actor,
+            "order.refund",
+            "order",
+            order.number,
+            before=before,
+            after={"refunded_minor": order.refunded_minor},
+            data={"amount_minor": amount_minor, "currency": charge.currency, "payment_id": row.id},
+        )
     return row
 
 

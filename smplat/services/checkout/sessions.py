@@ -13,7 +13,7 @@ from sqlmodel import Session
 from smplat.integrations import stripe_gateway
 from smplat.models.base import utcnow
 from smplat.models.checkout import CheckoutSession, CheckoutStatus
-from smplat.services import carts, counters, experiments, pricing
+from smplat.services import audit, carts, counters, experiments, pricing
 from smplat.services.checkout import placement
 from smplat.services.checkout.errors import CheckoutError
 from smplat.services.errors import ErrorCode
@@ -62,7 +62,9 @@ def expire_stale_sessions(session: Session, now: datetime | None = None) -> dict
     return counts
 
 
-def regenerate_link(session: Session, checkout_id: int, *, base_url: str | None = None) -> CheckoutSession:
+def regenerate_link(
+    session: Session, checkout_id: int, *, base_url: str | None = None, actor: audit.Actor | None = None
+) -> CheckoutSession:
     """An operator sends a customer a fresh link: lines re-validated and re-priced today,
     a new session replaces the old one (which is expired at Stripe if still open)."""
     old = session.get(CheckoutSession, checkout_id)
@@ -119,6 +121,15 @@ def regenerate_link(session: Session, checkout_id: int, *, base_url: str | None 
         old.status = CheckoutStatus.EXPIRED.value
     counters.increment(session, counters.CHECKOUT_STARTED)
     session.flush()
+    if actor is not None:
+        audit.record(
+            session,
+            actor,
+            "checkout.regenerate_link",
+            "checkout_session",
+            old.id,
+            data={"new_checkout_id": new.id, "amount_total_minor": new.amount_total_minor, "currency": new.currency},
+        )
     return new
 
 

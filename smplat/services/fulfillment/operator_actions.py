@@ -24,6 +24,7 @@ from smplat.models.providers import (
     ReplayStatus,
     ScheduledReplay,
 )
+from smplat.services import audit
 from smplat.services import order_status as states
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.fulfillment.common import SUBMITTING_KINDS
@@ -65,6 +66,12 @@ def _reason(reason: str | None, error: type[ServiceError], missing: str) -> str:
     return reason
 
 
+def _audit(session: Session, actor: Actor | audit.Actor, action: str, target_type: str, target_id: Any, **kw) -> None:
+    """Staff actions (an `audit.Actor`) go in the audit log too; the scheduled-replay job's do not."""
+    if isinstance(actor, audit.Actor):
+        audit.record(session, actor, action, target_type, target_id, **kw)
+
+
 def retry_task(
     session: Session, task_id: int, actor: Actor, reason: str, *, now: datetime | None = None
 ) -> FulfillmentTask:
@@ -75,6 +82,7 @@ def retry_task(
     if task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value):
         raise TaskActionError("only a dead-lettered or failed task can be retried")
     now = now or utcnow()
+    before = audit.snapshot(task, ("status", "attempts"))
     task.status, task.attempts, task.next_attempt_at, task.updated_at = TaskStatus.PENDING.value, 0, now, now
     task.max_attempts = get_settings().fulfillment_max_attempts  # a retried task gets the current limit
     session.add(task)
@@ -88,6 +96,16 @@ def retry_task(
         item.id,
         {"task_id": task.id, "action": "retry"},
         at=now,
+    )
+    _audit(
+        session,
+        actor,
+        "dead_letter.retry",
+        "fulfillment_task",
+        task.id,
+        before=before,
+        after=audit.snapshot(task, ("status", "attempts")),
+        data={"reason": reason, "order_item_id": item.id},
     )
     if item.status == OrderStatus.ON_HOLD:
         states.set_item_status(session, item, OrderStatus.PENDING, actor, "Retried by an operator.", at=now)
@@ -105,6 +123,7 @@ def cancel_task(
     if task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value, TaskStatus.RETRY_WAIT.value):
         raise TaskActionError("only a dead-lettered, failed or waiting task can be canceled")
     now = now or utcnow()
+    before = audit.snapshot(task, ("status",))
     task.status, task.updated_at = TaskStatus.CANCELED.value, now
     session.add(task)
     item = session.get(OrderItem, task.order_item_id)
@@ -117,6 +136,16 @@ def cancel_task(
         item.id,
         {"task_id": task.id, "action": "cancel"},
         at=now,
+    )
+    _audit(
+        session,
+        actor,
+        "dead_letter.cancel",
+        "fulfillment_task",
+        task.id,
+        before=before,
+        after=audit.snapshot(task, ("status",)),
+        data={"reason": reason, "order_item_id": item.id},
     )
     if (
         task.kind in SUBMITTING_KINDS
@@ -234,6 +263,14 @@ def request_refill(
         {"refill_id": refill.id, "reason": reason},
         at=now,
     )
+    _audit(
+        session,
+        actor,
+        "order.refill",
+        "order_item",
+        item.id,
+        data={"order": order.number, "refill_id": refill.id, "reason": reason},
+    )
     return refill
 
 
@@ -270,6 +307,14 @@ def replay(
         {"task_id": task.id, "quantity": units, "reason": reason},
         at=now,
     )
+    _audit(
+        session,
+        actor,
+        "order.replay",
+        "order_item",
+        item.id,
+        data={"task_id": task.id, "quantity": units, "reason": reason},
+    )
     return task
 
 
@@ -305,6 +350,14 @@ def schedule_replay(
         item.id,
         {"scheduled_replay_id": scheduled.id, "reason": reason},
         at=now,
+    )
+    _audit(
+        session,
+        actor,
+        "order.schedule_replay",
+        "order_item",
+        item.id,
+        data={"scheduled_replay_id": scheduled.id, "run_at": run_at, "reason": reason},
     )
     return scheduled
 

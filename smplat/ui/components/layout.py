@@ -236,12 +236,17 @@ def _side_nav(area: str, title: str, nav_id: str) -> rx.Component:
     children: list[rx.Component] = []
     for index, (group, links) in enumerate(registry.nav_groups(area)):
         heading = _nav_heading(group or title)
-        children.append(
+        heading = (
             heading
             if index == 0
             else rx.box(heading, padding_top=rx.breakpoints(initial="0", md="0.9rem"), class_name="hide-on-phone")
         )
-        children.extend(_nav_item(link, nav_id) for link in links)
+        # links to admin-only pages (staff, audit log) are shown to admins only, their heading too
+        children.append(rx.cond(AuthState.is_admin, heading) if all(link.admin_only for link in links) else heading)
+        children.extend(
+            rx.cond(AuthState.is_admin, _nav_item(link, nav_id)) if link.admin_only else _nav_item(link, nav_id)
+            for link in links
+        )
     return rx.flex(
         *children,
         # A scrollable strip on phones, a column beside the content from tablets up.

@@ -263,6 +263,29 @@ def _refusal(state: AuthState, user: CurrentUser | None, requirement: str | Perm
     return rx.toast.error(permissions.refusal_message(requirement))
 
 
+def client_ip(state: rx.State) -> str:
+    """The IP of the browser behind this event (as sign-in reads it), for the audit log."""
+    return state.router.session.client_ip or ""
+
+
+def _record_refusal(state: AuthState, user: CurrentUser | None, requirement: str | Permission, name: str) -> None:
+    """A staff member refused by a handler's guard: an audit row in its own transaction
+    (customers and visitors are not staff; their refusals are not logged)."""
+    if user is None or not user.is_staff or not isinstance(requirement, Permission):
+        return
+    from smplat.services import audit
+
+    actor = audit.Actor.staff(user.id, user.email, user.role, client_ip(state))
+    audit.record_refusal(
+        actor,
+        requirement,
+        action=name,
+        target_type="handler",
+        target_id=name,
+        message=permissions.refusal_message(requirement),
+    )
+
+
 def requires(requirement: Requirement) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Guard an event handler on the server: re-resolve the session cookie, check the permission.
 
@@ -286,7 +309,9 @@ def requires(requirement: Requirement) -> Callable[[Callable[..., Any]], Callabl
 
 
 def _guard(handler: Callable[..., Any], requirement: str | Permission) -> Callable[..., Any]:
-    """The wrapper that resolves the user and refuses before the handler runs."""
+    """The wrapper that resolves the user and refuses before the handler runs (a refused
+    staff member is recorded in the audit log)."""
+    name = handler.__qualname__
     if inspect.isasyncgenfunction(handler):
 
         @functools.wraps(handler)
@@ -296,6 +321,7 @@ def _guard(handler: Callable[..., Any], requirement: str | Permission) -> Callab
                 self._apply(user)
             refusal = _refusal(self, user, requirement)
             if refusal is not None:
+                await asyncio.to_thread(_record_refusal, self, user, requirement, name)
                 yield refusal
                 return
             async for update in handler(self, *args, **kwargs):
@@ -312,6 +338,7 @@ def _guard(handler: Callable[..., Any], requirement: str | Permission) -> Callab
                 self._apply(user)
             refusal = _refusal(self, user, requirement)
             if refusal is not None:
+                await asyncio.to_thread(_record_refusal, self, user, requirement, name)
                 return refusal
             return await handler(self, *args, **kwargs)
 
@@ -323,6 +350,7 @@ def _guard(handler: Callable[..., Any], requirement: str | Permission) -> Callab
         self._apply(user)
         refusal = _refusal(self, user, requirement)
         if refusal is not None:
+            _record_refusal(self, user, requirement, name)
             return refusal
         return handler(self, *args, **kwargs)
 

@@ -1,26 +1,32 @@
-"""Pieces shared by the operator action forms (dead letters, order detail): who acts, and the
-named action select."""
+"""Pieces shared by the staff action forms (dead letters, order detail, providers, content …):
+who acts (for the order timeline and the audit log), and the named action select."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from smplat.services.order_status import Actor
-from smplat.ui.state.auth import AuthState
+from smplat.services.audit import Actor
+from smplat.ui.state.auth import AuthState, client_ip
 
 
 def operator_actor(state: AuthState) -> Actor:
+    """The signed-in staff member behind this event, with their role and IP (the guard has
+    already checked the permission; services check again where the rule lives)."""
     user = state._current_user()
-    return Actor.operator(user.id, user.email)
+    return Actor.staff(user.id, user.email, user.role, client_ip(state))
 
 
-def action_select(choices: list[tuple[str, str]], select_id: rx.Var) -> rx.Component:
+def action_select(
+    choices: list[tuple[str, str]], select_id: rx.Var | str, default: rx.Var | str | None = None
+) -> rx.Component:
     """A named native select: form data carries the chosen action (a clicked submit
-    button's own name/value is not part of Reflex's form data)."""
+    button's own name/value is not part of Reflex's form data); `default` preselects one."""
+    extra = {} if default is None else {"default_value": default}
     return rx.el.select(
         *[rx.el.option(label, value=value) for value, label in choices],
         name="action",
         id=select_id,
+        **extra,
         style={
             "height": "24px",
             "font_size": "12px",

@@ -16,6 +16,7 @@ from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, field_error, form_alert, loading_block, page_title
 from smplat.ui.components.layout import admin_page
+from smplat.ui.pages.admin._actions import operator_actor
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
 
@@ -103,7 +104,7 @@ class ContentAdminState(AuthState):
                     subtitle=str(form.get("subtitle", "")),
                     body=str(form.get("body", "")),
                     items_text=str(form.get("items", "")),
-                    user_id=self.user_id,
+                    actor=operator_actor(self),
                 )
         except content.ContentInvalid as invalid:
             self.notice = ""
@@ -120,7 +121,7 @@ class ContentAdminState(AuthState):
         if key not in content.SPECS:
             return None
         with session_scope() as db:
-            removed = content.reset_block(db, key)
+            removed = content.reset_block(db, key, actor=operator_actor(self))
         self._refresh(key)
         self.notice = "Back to the default text." if removed else "This block already shows the default text."
         return None

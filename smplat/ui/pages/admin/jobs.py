@@ -8,10 +8,12 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
+from smplat.services import audit
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, loading_block, page_title, status_badge
 from smplat.ui.components.layout import admin_page
+from smplat.ui.pages.admin._actions import operator_actor
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
 
@@ -71,8 +73,16 @@ class JobsState(AuthState):
             if self.running:
                 return rx.toast.info(f"{self.running} is already running.")
             self.running = name
+        actor = await asyncio.to_thread(operator_actor, self)
+
+        def run_and_record():
+            run = run_job_now(name, "manual")
+            with session_scope() as db:
+                audit.record(db, actor, "job.run", "job", name, data={"run_id": run.id, "outcome": run.outcome})
+            return run
+
         try:
-            run = await asyncio.to_thread(run_job_now, name, "manual")
+            run = await asyncio.to_thread(run_and_record)
         except UnknownJob:
             return rx.toast.error(f"There is no job called {name}.")
         finally:

@@ -10,11 +10,12 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.models.base import utcnow
-from smplat.services import operations, providers
+from smplat.services import audit, operations, permissions, providers
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
 from smplat.ui.components.layout import admin_page
+from smplat.ui.pages.admin._actions import operator_actor
 from smplat.ui.pages.admin._provider_form import flagged_table, provider_fields, provider_form
 from smplat.ui.registry import page
 from smplat.ui.state.auth import AuthState, requires
@@ -44,6 +45,11 @@ class ProviderDetailState(AuthState):
             self.flagged = [f for f in providers.products_needing_attention(db) if f["provider"] == name]
         self.loaded = True
 
+    @rx.var
+    def can_manage(self) -> bool:
+        """Only admins see the settings and import forms (the service refuses anyone else anyway)."""
+        return permissions.has_permission(self.user_role, Permission.MANAGE_PROVIDERS)
+
     @rx.event
     @requires(Permission.VIEW_PROVIDERS)
     def load(self) -> None:
@@ -55,7 +61,7 @@ class ProviderDetailState(AuthState):
     def save(self, data: dict[str, Any]) -> None:
         try:
             with session_scope() as db:
-                providers.update_provider(db, self._provider_id(), provider_form(data))
+                providers.update_provider(db, self._provider_id(), provider_form(data), actor=operator_actor(self))
         except providers.ProviderInputError as exc:
             self.form_error, self.notice = str(exc), ""
             return
@@ -68,7 +74,7 @@ class ProviderDetailState(AuthState):
         text, fmt = str(data.get("services_text", "")), str(data.get("services_format", "csv"))
         try:
             with session_scope() as db:
-                counts = providers.import_services(db, self._provider_id(), text, fmt)
+                counts = providers.import_services(db, self._provider_id(), text, fmt, actor=operator_actor(self))
         except providers.ProviderInputError as exc:
             self.form_error, self.notice = "\n".join(exc.problems) or str(exc), ""
             return
@@ -81,10 +87,11 @@ class ProviderDetailState(AuthState):
     async def resync(self):
         async with self:
             provider_id, self.busy = self._provider_id(), "resync"
+        actor = await asyncio.to_thread(operator_actor, self)
 
         def work() -> dict[str, int]:
             with session_scope() as db:
-                return providers.sync_services(db, provider_id)
+                return providers.sync_services(db, provider_id, actor=actor)
 
         try:
             counts = await asyncio.to_thread(work)
@@ -104,12 +111,14 @@ class ProviderDetailState(AuthState):
     async def check_now(self):
         async with self:
             provider_id, self.busy = self._provider_id(), "check"
+        actor = await asyncio.to_thread(operator_actor, self)
 
         def work() -> str:
             counts = providers.check_providers(session_scope, utcnow(), provider_id=provider_id)
-            if not counts["checked"]:
-                return "The provider is inactive; nothing was checked."
             with session_scope() as db:
+                audit.record(db, actor, "provider.check", "provider", provider_id, data=counts)
+                if not counts["checked"]:
+                    return "The provider is inactive; nothing was checked."
                 return providers.last_check_message(db, provider_id)
 
         message = await asyncio.to_thread(work)
@@ -224,7 +233,10 @@ def admin_provider_page() -> rx.Component:
             services,
             empty_state("list", "No services yet", "Re-sync from the panel or import a list."),
         ),
-        rx.grid(edit, importer, columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
+        rx.cond(
+            ProviderDetailState.can_manage,
+            rx.grid(edit, importer, columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
+        ),
         spacing="4",
         width="100%",
         align="start",

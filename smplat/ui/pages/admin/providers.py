@@ -8,11 +8,12 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import providers
+from smplat.services import permissions, providers
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
 from smplat.ui.components.layout import admin_page
+from smplat.ui.pages.admin._actions import operator_actor
 from smplat.ui.pages.admin._provider_form import flagged_table, provider_fields, provider_form
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
@@ -32,6 +33,11 @@ class ProvidersState(AuthState):
             self.flagged = providers.products_needing_attention(db)
         self.loaded = True
 
+    @rx.var
+    def can_manage(self) -> bool:
+        """Only admins see the create form (the service refuses anyone else anyway)."""
+        return permissions.has_permission(self.user_role, Permission.MANAGE_PROVIDERS)
+
     @rx.event
     @requires(Permission.VIEW_PROVIDERS)
     def load(self) -> None:
@@ -43,7 +49,7 @@ class ProvidersState(AuthState):
     def create(self, data: dict[str, Any]):
         try:
             with session_scope() as db:
-                created = providers.create_provider(db, provider_form(data))
+                created = providers.create_provider(db, provider_form(data), actor=operator_actor(self))
                 new_id = created.id
         except providers.ProviderInputError as exc:
             self.form_error = str(exc)
@@ -135,7 +141,7 @@ def admin_providers_page() -> rx.Component:
                 empty_state("server", "No providers yet", "Add the panel you buy from below."),
             ),
             rx.cond(ProvidersState.flagged.length() > 0, flagged_table(ProvidersState.flagged)),
-            create,
+            rx.cond(ProvidersState.can_manage, create),
             spacing="4",
             width="100%",
             align="start",

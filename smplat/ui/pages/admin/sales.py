@@ -17,6 +17,7 @@ from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, page_title, stat_card
 from smplat.ui.components.layout import admin_page
+from smplat.ui.pages.admin._actions import operator_actor
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
 
@@ -51,7 +52,7 @@ class SalesState(AuthState):
     def regenerate(self, checkout_id: int):
         try:
             with session_scope() as db:
-                new = checkout_sessions.regenerate_link(db, int(checkout_id))
+                new = checkout_sessions.regenerate_link(db, int(checkout_id), actor=operator_actor(self))
                 self.regenerated_link = new.payment_url
         except (checkout.CheckoutError, checkout.PaymentProviderUnavailable) as exc:
             return rx.toast.error(str(exc))
@@ -68,6 +69,7 @@ class SalesState(AuthState):
                     key=str(form.get("key", "")),
                     name=str(form.get("name", "")),
                     variants_text=str(form.get("variants", "")),
+                    actor=operator_actor(self),
                 )
         except experiments.ExperimentError as exc:
             self.message = exc.message
@@ -79,7 +81,7 @@ class SalesState(AuthState):
     @requires(Permission.MANAGE_EXPERIMENTS)
     def stop_experiment(self, experiment_id: int):
         with session_scope() as db:
-            experiments.stop_experiment(db, int(experiment_id))
+            experiments.stop_experiment(db, int(experiment_id), actor=operator_actor(self))
         self._reload()
 
     @rx.event
