@@ -13,6 +13,7 @@ RESET_PASSWORD = "/reset-password"
 
 ACCOUNT = "/account"
 ACCOUNT_ORDERS = "/account/orders"
+ACCOUNT_SECURITY = "/account/security"
 
 ADMIN = "/admin"
 ADMIN_CATALOG = "/admin/catalog"
