@@ -177,6 +177,9 @@ def _throttled_check(
         session, email=user.email, ip_address=ip_address, kind=AttemptKind.TOTP, now=now, field=field
     )
     if not check():
+        # A refused check may have begun a write (a claim that matched no row); end it first,
+        # or SQLite's writer lock would block the attempt row written on its own connection.
+        session.rollback()
         accounts.record_attempt(
             session, email=user.email, ip_address=ip_address, succeeded=False, kind=AttemptKind.TOTP, now=now
         )
