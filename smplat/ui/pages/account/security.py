@@ -308,6 +308,12 @@ def _enabled() -> rx.Component:
 def account_security_page() -> rx.Component:
     return account_page(
         page_title("Security", "Two-factor sign-in with an authenticator app."),
+        rx.vstack(*_sections(), spacing="4", width="100%"),
+    )
+
+
+def _sections() -> list[rx.Component]:
+    return [
         rx.cond(
             TwoFactorState.required & ~TwoFactorState.enabled,
             rx.callout(
@@ -340,4 +346,4 @@ def account_security_page() -> rx.Component:
             ),
             rx.skeleton(height="180px", width="100%"),
         ),
-    )
+    ]
