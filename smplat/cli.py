@@ -187,6 +187,7 @@ def _banner(url: str) -> str:
         "",
         "  Demo sign-ins:",
         *[f"    {role:<9} {email:<{width}} {password}" for email, password, role, _name in DEMO_ACCOUNTS],
+        "  (admins set up two-factor sign-in with an authenticator app at their first sign-in)",
         "",
         f"  Emails (password resets) land in {settings.sandbox_mailbox_dir}",
         f"  Database: {describe_url(settings.database_url)}",

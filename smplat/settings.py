@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     totp_max_failures: int = Field(
         5, ge=1, description="Wrong second-factor codes allowed per window per account (and four times that per IP)"
     )
+    require_two_factor_for_operators: bool = Field(
+        False, description="Operators must enrol two-factor sign-in (TOTP) too; admins always must"
+    )
+    two_factor_pending_minutes: int = Field(
+        5, ge=1, le=30, description="Minutes a correct password waits for its second-factor code in that tab"
+    )
     reset_max_requests: int = Field(
         3, ge=1, description="Password-reset emails one address may request per reset window"
     )

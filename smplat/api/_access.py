@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from smplat.db import session_scope
-from smplat.services import accounts, permissions
+from smplat.services import accounts, permissions, two_factor
 from smplat.services.errors import ErrorCode, ServiceError, http_status
 from smplat.services.permissions import Permission
 from smplat.settings import get_settings
@@ -38,6 +38,8 @@ class ApiUser:
     id: int
     email: str
     role: str
+    # required to enrol two-factor sign-in and not enrolled: only "signed_in" routes answer
+    must_enrol_two_factor: bool = False
 
 
 def _caller(request: Request) -> ApiUser | None:
@@ -46,7 +48,9 @@ def _caller(request: Request) -> ApiUser | None:
         return None
     with session_scope() as db:
         user = accounts.resolve_session(db, token)
-        return ApiUser(user.id, user.email, user.role) if user is not None else None
+        if user is None:
+            return None
+        return ApiUser(user.id, user.email, user.role, two_factor.must_enrol(user.role, user.two_factor_enabled_at))
 
 
 def _record_refusal(request: Request, user: ApiUser, requirement: Permission) -> None:
@@ -86,6 +90,8 @@ def protected(requirement: str | Permission) -> Callable[[Endpoint], Endpoint]:
                 if accounts.is_staff(user.role):  # a refused staff member is in the audit log
                     await run_in_threadpool(_record_refusal, request, user, requirement)
                 return _refuse(permissions.PermissionDenied(permissions.refusal_message(requirement)))
+            if requirement != "signed_in" and user.must_enrol_two_factor:
+                return _refuse(permissions.PermissionDenied("Set up two-factor sign-in first (My account → Security)."))
             request.state.user = user
             if inspect.iscoroutinefunction(endpoint):
                 return await endpoint(request)

@@ -40,6 +40,12 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     timezone: str = Field(default="UTC", max_length=64)
     last_login_at: datetime | None = utc_field()
+    # Two-factor sign-in (TOTP, smplat.services.two_factor): the secret is Fernet-encrypted;
+    # it is active only once `two_factor_enabled_at` is set (a first code confirmed it).
+    two_factor_secret: str = Field(default="", max_length=400, sa_column_kwargs={"server_default": ""})
+    two_factor_enabled_at: datetime | None = utc_field()
+    # The last 30-second time step whose code was accepted: the same code never works twice.
+    two_factor_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
@@ -96,3 +102,15 @@ class LoginAttempt(SQLModel, table=True):
         sa_column_kwargs={"server_default": AttemptKind.PASSWORD.value},
     )
     created_at: datetime = created_at_field()
+
+
+class BackupCode(SQLModel, table=True):
+    """A single-use two-factor recovery code; only its keyed SHA-256 digest is stored."""
+
+    __tablename__ = "two_factor_backup_codes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, nullable=False, ondelete="CASCADE")
+    code_hash: str = Field(max_length=64, unique=True, nullable=False)
+    created_at: datetime = created_at_field()
+    used_at: datetime | None = utc_field()

@@ -31,6 +31,8 @@ PUBLIC_HANDLERS: dict[str, str] = {
     "AuthState.sign_out": "ends the caller's own session (the cookie is cleared by the API route)",
     "AuthFormState.open_form": _SIGNIN,
     "AuthFormState.sign_in": _SIGNIN,
+    "AuthFormState.verify_code": "the second sign-in step: only for the user whose password this tab just checked",
+    "AuthFormState.restart_sign_in": _SIGNIN,
     "AuthFormState.sign_up": _SIGNIN,
     "AuthFormState.request_reset": _SIGNIN,
     "AuthFormState.reset_password": _SIGNIN,

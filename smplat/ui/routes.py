@@ -14,6 +14,7 @@ RESET_PASSWORD = "/reset-password"
 ACCOUNT = "/account"
 ACCOUNT_ORDERS = "/account/orders"
 ACCOUNT_PROFILES = "/account/profiles"
+ACCOUNT_SECURITY = "/account/security"
 
 ADMIN = "/admin"
 ADMIN_CATALOG = "/admin/catalog"

@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
+from sqlalchemy import select
 
 from smplat import cli
 from smplat.db import dispose_engines, session_scope
 from smplat.migrate import upgrade_to_head
+from smplat.models.accounts import User
 from smplat.sandbox.smtp_sink import SmtpSink
+from smplat.services import two_factor
 from smplat.services.seed import seed_demo
 from smplat.settings import PROJECT_ROOT, reset_settings_cache
 
@@ -33,6 +37,25 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+# Admins must have two-factor before the admin answers them (as in production, where the demo
+# admin enrols at first sign-in): the test shops give the seeded admin this known secret, and
+# `sign_in` answers the code step for it.
+DEMO_ADMIN_EMAIL = "admin@smplat.local"
+DEMO_ADMIN_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+_TOTP_SECRETS = {DEMO_ADMIN_EMAIL: DEMO_ADMIN_TOTP_SECRET}
+_last_totp_step: dict[str, int] = {}
+
+
+def _totp_code(email: str, secret: str) -> str:
+    """A code for `email` the server has not seen yet: each 30-second step is accepted once,
+    so a second sign-in inside the same step waits for the next one."""
+    while int(time.time()) // two_factor.STEP_SECONDS <= _last_totp_step.get(email, -1):
+        time.sleep(0.5)
+    step = int(time.time()) // two_factor.STEP_SECONDS
+    _last_totp_step[email] = step
+    return pyotp.TOTP(secret).at(step * two_factor.STEP_SECONDS)
 
 
 def _free_port() -> int:
@@ -77,6 +100,9 @@ def _serve_shop(
     upgrade_to_head(database_url)
     with session_scope(database_url) as db:
         seed_demo(db)
+    with session_scope(database_url) as db:
+        admin = db.execute(select(User).where(User.email == DEMO_ADMIN_EMAIL)).scalars().one()
+        two_factor.enable_with_secret(db, admin.id, DEMO_ADMIN_TOTP_SECRET)
     dispose_engines()
 
     sink = SmtpSink("127.0.0.1", 0, mailbox)
@@ -178,6 +204,10 @@ def _sign_in(tab, email: str, password: str, next_path: str = "") -> None:
     tab.locator("#email").fill(email)
     tab.locator("#password").fill(password)
     tab.locator("#signin-submit").click()
+    secret = _TOTP_SECRETS.get(email)
+    if secret is not None:  # the second step, for an account the test shops gave two-factor
+        tab.locator("#code").fill(_totp_code(email, secret))
+        tab.locator("#signin-code-submit").click()
 
 
 @pytest.fixture
@@ -210,6 +240,12 @@ def serve_shop():
 def sign_in():
     """`sign_in(tab, email, password, next_path)`: fill and submit the sign-in form."""
     return _sign_in
+
+
+@pytest.fixture(scope="session")
+def totp_code():
+    """`totp_code(email, secret)`: the current code of `secret`, never one already used for `email`."""
+    return _totp_code
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
+import pyotp
 import reflex as rx
 from reflex.istate.data import RouterData
 from sqlalchemy import func, select
 
 from smplat.db import session_scope
 from smplat.models.accounts import Role
-from smplat.services import accounts
+from smplat.services import accounts, two_factor
 from smplat.settings import reset_settings_cache
 
 PASSWORD = "violet-harbour-42"
@@ -25,9 +26,14 @@ def configure(monkeypatch, **values) -> None:
     reset_settings_cache()
 
 
-def make_user(email: str, role: Role = Role.CUSTOMER, password: str = PASSWORD) -> int:
+def make_user(email: str, role: Role = Role.CUSTOMER, password: str = PASSWORD, *, two_factor_secret: str = "") -> int:
+    """A user; one whose role requires two-factor gets it (with `two_factor_secret` or a random
+    one) unless `two_factor_secret="none"`, so admin tests reach the admin."""
     with session_scope() as db:
-        return accounts.sign_up(db, email=email, password=password, role=role).id
+        user = accounts.sign_up(db, email=email, password=password, role=role)
+        if two_factor_secret != "none" and (two_factor_secret or two_factor.is_required(user.role)):
+            two_factor.enable_with_secret(db, user.id, two_factor_secret or pyotp.random_base32())
+        return user.id
 
 
 def session_cookie(user_id: int) -> str:

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import accounts, permissions
+from smplat.services import accounts, permissions, two_factor
 from smplat.services.permissions import Permission
 from smplat.settings import get_settings
 from smplat.ui import routes
@@ -28,13 +28,15 @@ from smplat.ui import routes
 class CurrentUser:
     """A detached view of the signed-in user (plain values, no ORM object)."""
 
-    __slots__ = ("email", "full_name", "id", "role")
+    __slots__ = ("email", "full_name", "id", "must_enrol_two_factor", "role")
 
-    def __init__(self, id: int, email: str, full_name: str, role: str) -> None:
+    def __init__(self, id: int, email: str, full_name: str, role: str, must_enrol_two_factor: bool = False) -> None:
         self.id = id
         self.email = email
         self.full_name = full_name
         self.role = role
+        # two-factor is required for the role and not set up: only the account pages answer
+        self.must_enrol_two_factor = must_enrol_two_factor
 
     @property
     def is_staff(self) -> bool:
@@ -167,7 +169,13 @@ class AuthState(rx.State):
             user = accounts.resolve_session(db, token)
             if user is None:
                 return None
-            return CurrentUser(user.id, user.email, user.full_name, user.role)
+            return CurrentUser(
+                user.id,
+                user.email,
+                user.full_name,
+                user.role,
+                two_factor.must_enrol(user.role, user.two_factor_enabled_at),
+            )
 
     def _apply(self, user: CurrentUser | None) -> None:
         if self.user_id and (user is None or user.id != self.user_id):
@@ -206,6 +214,8 @@ class AuthState(rx.State):
         if not user.is_staff:
             # The page's staff-only loader says why; this only moves the visitor somewhere useful.
             return rx.redirect(routes.ACCOUNT, replace=True)
+        if user.must_enrol_two_factor:
+            return rx.redirect(routes.ACCOUNT_SECURITY, replace=True)
 
     @rx.event
     def require_admin(self):
@@ -216,6 +226,8 @@ class AuthState(rx.State):
             return signin_redirect(self._current_path())
         if not accounts.is_admin(user.role):
             return rx.redirect(routes.ADMIN if user.is_staff else routes.ACCOUNT, replace=True)
+        if user.must_enrol_two_factor:
+            return rx.redirect(routes.ACCOUNT_SECURITY, replace=True)
 
     @rx.event
     async def sign_out(self):
@@ -256,8 +268,11 @@ def _refusal(state: AuthState, user: CurrentUser | None, requirement: str | Perm
     """What the browser gets instead of the handler's work, or None when the user may go on."""
     if user is None:
         return signin_redirect(state._current_path())
-    if requirement == "signed_in" or permissions.has_permission(user.role, requirement):
+    if requirement == "signed_in":
         return None
+    if permissions.has_permission(user.role, requirement):
+        # Staff who must set up two-factor first reach nothing else (the server refuses, too).
+        return rx.redirect(routes.ACCOUNT_SECURITY, replace=True) if user.must_enrol_two_factor else None
     if not user.is_staff:
         return rx.toast.error(STAFF_ONLY_MESSAGE)
     return rx.toast.error(permissions.refusal_message(requirement))

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from smplat.db import session_scope
 from smplat.models.accounts import User
-from smplat.services import accounts
+from smplat.services import accounts, two_factor
 from smplat.services.accounts import AccountError
 from smplat.services.email import EmailDeliveryError
 from smplat.services.errors import ServiceError
@@ -28,15 +28,30 @@ class AuthFormState(AuthState):
     email_error: str = ""
     password_error: str = ""
     name_error: str = ""
+    code_error: str = ""
     submitting: bool = False
+    # The password was right and the account has two-factor on: the form asks for the code.
+    second_step: bool = False
+    # Who passed the password step in THIS tab, and until when (backend only, never sent).
+    _pending_user_id: int = 0
+    _pending_until: float = 0.0
 
     def _reset_errors(self) -> None:
         self.form_error = self.form_notice = self.email_error = self.password_error = self.name_error = ""
+        self.code_error = ""
+
+    def _clear_pending(self) -> None:
+        self._pending_user_id = 0
+        self._pending_until = 0.0
+        self.second_step = False
 
     def _show(self, error: AccountError | ServiceError) -> None:
-        target = {"email": "email_error", "password": "password_error", "full_name": "name_error"}.get(
-            error.field or ""
-        )
+        target = {
+            "email": "email_error",
+            "password": "password_error",
+            "full_name": "name_error",
+            "code": "code_error",
+        }.get(error.field or "")
         if target:
             setattr(self, target, error.message)
         else:
@@ -48,17 +63,28 @@ class AuthFormState(AuthState):
     def _client_ip(self) -> str:
         return self.router.session.client_ip or ""
 
-    async def _enter(self, find_user: Callable[[Session], User]):
+    async def _enter(self, find_user: Callable[[Session], User], *, second_factor_passed: bool = False):
         """Run a sign-in or sign-up rule; on success hand a one-time ticket to the cookie route.
 
-        Refusals (wrong password, throttled, rate-limited) show their message; the failed
-        attempt was recorded in its own transaction, so this rollback keeps it. On success
-        every state of the tab is reset: nothing of a previous user reaches the new one.
+        Refusals (wrong password or code, throttled, rate-limited) show their message; the
+        failed attempt was recorded in its own transaction, so this rollback keeps it. An
+        account with two-factor on gets no ticket for its password alone: the tab remembers
+        (server-side, for a few minutes) who passed it and asks for the code. Staff who must
+        set up two-factor land on the set-up page. On success every state of the tab is
+        reset: nothing of a previous user reaches the new one.
         """
         try:
             with session_scope() as db:
+                user = find_user(db)
+                if two_factor.is_enabled(user) and not second_factor_passed:
+                    self._pending_user_id = user.id
+                    self._pending_until = two_factor.pending_deadline()
+                    self.second_step = True
+                    return None
                 next_path = self._next_path()
-                ticket = accounts.issue_signin_ticket(db, find_user(db), next_path)
+                if two_factor.must_enrol(user.role, user.two_factor_enabled_at):
+                    next_path = routes.ACCOUNT_SECURITY
+                ticket = accounts.issue_signin_ticket(db, user, next_path)
         except (AccountError, ServiceError) as error:
             self._show(error)
             return None
@@ -70,6 +96,7 @@ class AuthFormState(AuthState):
     def open_form(self):
         """on_load: signed-in visitors skip the form; a bounced ticket explains itself."""
         self._reset_errors()
+        self._clear_pending()
         self.submitting = False
         user = self._current_user()
         self._apply(user)
@@ -81,11 +108,32 @@ class AuthFormState(AuthState):
     @rx.event
     async def sign_in(self, form: dict):
         self._reset_errors()
+        self._clear_pending()
         return await self._enter(
             lambda db: accounts.authenticate(
                 db, email=form.get("email", ""), password=form.get("password", ""), ip_address=self._client_ip()
             )
         )
+
+    @rx.event
+    async def verify_code(self, form: dict):
+        """The second step: a code from the app or a backup code, for the user of this tab's step."""
+        self._reset_errors()
+        user_id = self._pending_user_id
+        if not user_id or not two_factor.pending_is_live(self._pending_until):
+            self._clear_pending()
+            self.form_error = "That sign-in took too long. Enter your password again."
+            return None
+        return await self._enter(
+            lambda db: two_factor.verify_sign_in(db, user_id, form.get("code", ""), ip_address=self._client_ip()),
+            second_factor_passed=True,
+        )
+
+    @rx.event
+    def restart_sign_in(self):
+        """Back from the code step to the password form."""
+        self._reset_errors()
+        self._clear_pending()
 
     @rx.event
     async def sign_up(self, form: dict):

@@ -36,4 +36,37 @@ def signin_page() -> rx.Component:
         width="100%",
     )
     footer = rx.text("New here? ", rx.link("Create an account", href=routes.SIGN_UP, id="link-signup"), size="2")
-    return _auth_card("Welcome back", "Sign in to follow your orders and reorder in seconds.", form, footer)
+    return rx.cond(
+        AuthFormState.second_step,
+        _auth_card(
+            "Two-factor sign-in",
+            "Enter the 6-digit code from your authenticator app, or one of your backup codes.",
+            _code_form(),
+            rx.link(
+                "Start over with your password", on_click=AuthFormState.restart_sign_in, size="2", id="link-restart"
+            ),
+        ),
+        _auth_card("Welcome back", "Sign in to follow your orders and reorder in seconds.", form, footer),
+    )
+
+
+def _code_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            form_alert(AuthFormState.form_error),
+            form_field(
+                "Code",
+                "code",
+                AuthFormState.code_error,
+                placeholder="123456 or a backup code",
+                autocomplete="one-time-code",
+            ),
+            _submit("Verify", "signin-code-submit"),
+            spacing="3",
+            width="100%",
+        ),
+        on_submit=AuthFormState.verify_code,
+        reset_on_submit=True,
+        id="signin-code-form",
+        width="100%",
+    )
