@@ -302,8 +302,10 @@ def _canonical(spec: ProductCustomField, platform: str, value: str) -> tuple[str
     try:
         return links.normalise_field(spec.field_type, platform, spec.key, value), None
     except links.LinkInvalid as exc:
-        # the catalog's own words for the field first (they show an example), else ours
-        return value, spec.regex_message or f"{spec.label}: {exc.message}"
+        # The catalog's own words for the field first (they show an example), else ours; a link
+        # typed where a handle is asked gets ours ("Use a link to Instagram"), which say more.
+        link_for_handle = spec.field_type == CustomFieldType.HANDLE.value and "/" in value
+        return value, (not link_for_handle and spec.regex_message) or f"{spec.label}: {exc.message}"
 
 
 def _check_field(spec: ProductCustomField, value: str) -> str | None:
