@@ -214,7 +214,7 @@ def _name_section() -> rx.Component:
                     default_value=SettingsState.full_name,
                 ),
                 _notice(SettingsState.name_notice, "name-notice"),
-                _save("Save name", "save-name"),
+                _save("Save name", "settings-save-name"),
                 spacing="3",
                 width="100%",
                 align="start",
