@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     )
     reset_window_minutes: int = Field(60, ge=1, description="Throttling window for password-reset requests")
     password_reset_ttl_minutes: int = Field(60, ge=5, description="Lifetime of an emailed reset link")
+    email_change_ttl_minutes: int = Field(
+        60, ge=5, description="Lifetime of the link that confirms a new email address"
+    )
     signin_ticket_ttl_seconds: int = Field(
         60, ge=5, description="Lifetime of the one-time ticket exchanged for the cookie"
     )
@@ -117,6 +120,23 @@ class Settings(BaseSettings):
     rate_limit_reset_email: str = Field("3/hour", description="Password-reset requests for one email")
     rate_limit_refill_user: str = Field(
         "10/minute;100/day", description="Refill requests by one signed-in customer (API)"
+    )
+    rate_limit_cart_create_ip: str = Field("20/hour;60/day", description="New carts started from one IP")
+    rate_limit_cart_add_ip: str = Field("60/minute;600/hour", description="Cart lines added from one IP")
+    rate_limit_cart_add_cart: str = Field("30/minute;200/hour", description="Lines added to one cart")
+    rate_limit_checkout_ip: str = Field("10/minute;60/hour", description="Checkouts started from one IP")
+    rate_limit_checkout_visitor: str = Field(
+        "5/minute;30/hour", description="Checkouts started by one account or one guest cart cookie"
+    )
+    rate_limit_search_ip: str = Field("60/minute;1000/hour", description="Catalog searches from one IP")
+    rate_limit_analytics_ip: str = Field(
+        "120/minute;3000/hour", description="Analytics events (searches, preset clicks, exposures) recorded per IP"
+    )
+    rate_limit_analytics_visitor: str = Field(
+        "60/minute;1000/hour", description="Analytics events recorded per browser (cart cookie)"
+    )
+    rate_limit_email_change_user: str = Field(
+        "5/hour;10/day", description="Email-change confirmation links one account may ask for"
     )
 
     # --- email -----------------------------------------------------------------

@@ -8,7 +8,7 @@ from smplat.models.checkout import CheckoutSession
 from smplat.services import carts
 from smplat.services.checkout import placement
 
-GUEST_TOKEN = "guest-token-1"
+GUEST_TOKEN = carts.sign_guest_token("guest-token-1")  # a cart cookie the shop issued
 POPULAR = {
     "options": {"package": "1000", "speed": "standard"},
     "add_ons": [],

@@ -19,6 +19,7 @@ class Role(StrEnum):
 class TokenPurpose(StrEnum):
     SIGNIN_TICKET = "signin_ticket"  # handed from a form handler to the cookie-setting route
     PASSWORD_RESET = "password_reset"
+    EMAIL_CHANGE = "email_change"  # sent to a new address; the change happens when it is opened
 
 
 class AttemptKind(StrEnum):
@@ -67,7 +68,7 @@ class UserSession(SQLModel, table=True):
 
 
 class AuthToken(SQLModel, table=True):
-    """Single-use tokens: sign-in tickets and password reset links (stored hashed)."""
+    """Single-use tokens: sign-in tickets, password reset and email-change links (stored hashed)."""
 
     __tablename__ = "auth_tokens"
 
@@ -76,6 +77,7 @@ class AuthToken(SQLModel, table=True):
     purpose: str = Field(max_length=32, nullable=False)
     token_hash: str = Field(max_length=64, unique=True, nullable=False)
     next_path: str = Field(default="", max_length=400)
+    new_email: str | None = Field(default=None, max_length=320)  # email-change links: the address confirmed
     created_at: datetime = created_at_field()
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     used_at: datetime | None = utc_field()

@@ -4,6 +4,8 @@ prices stored on cart items are only what the server last computed."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,11 +16,12 @@ from sqlmodel import Session
 from smplat.models.base import utcnow
 from smplat.models.carts import Cart, CartItem, CartStatus
 from smplat.models.catalog import Product, ProductStatus
-from smplat.services import accounts, catalog, pricing
+from smplat.services import accounts, catalog, pricing, rate_limits
 from smplat.services.accounts import hash_token, new_token
 from smplat.services.catalog import ProductDetail
 from smplat.services.money import format_money
 from smplat.services.pricing import ConfigurationInvalid, Quote
+from smplat.settings import get_settings
 
 CART_COOKIE = "smplat_cart"
 MAX_CART_LINES = 20
@@ -37,8 +40,37 @@ def visitor_key(guest_token: str | None) -> str | None:
     return hash_token(guest_token) if guest_token else None
 
 
+# A guest cart cookie is `<random>.<mac>`: only the server (holding SMPLAT_SECRET_KEY) can make
+# one, so a browser cannot rotate made-up values to get fresh carts (and fresh 20-line caps);
+# a value we did not issue is replaced, never turned into a cart.
+_GUEST_TOKEN_MAX = 200
+
+
+def _guest_mac(nonce: str) -> str:
+    key = hashlib.sha256(b"smplat-guest-cart:" + get_settings().secret().encode("utf-8")).digest()
+    return hmac.new(key, nonce.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def sign_guest_token(nonce: str) -> str:
+    """The issued cart cookie for a random `nonce` (tests pass a fixed one)."""
+    return f"{nonce}.{_guest_mac(nonce)}"
+
+
 def new_guest_token() -> str:
-    return new_token()
+    return sign_guest_token(new_token())
+
+
+def is_issued_guest_token(value: str | None) -> bool:
+    """Did this shop make this cart cookie value?"""
+    if not value or len(value) > _GUEST_TOKEN_MAX:
+        return False
+    nonce, _, mac = value.rpartition(".")
+    return bool(nonce) and hmac.compare_digest(mac, _guest_mac(nonce))
+
+
+def guest_token_for(cookie_value: str | None) -> str:
+    """The cart cookie a browser should carry: its own when we issued it, else a fresh one."""
+    return cookie_value if is_issued_guest_token(cookie_value) else new_guest_token()
 
 
 def find_cart(session: Session, *, user_id: int | None, guest_token: str | None) -> Cart | None:
@@ -65,12 +97,20 @@ def find_cart(session: Session, *, user_id: int | None, guest_token: str | None)
     return None
 
 
-def get_or_create_cart(session: Session, *, user_id: int | None, guest_token: str | None) -> Cart:
+def get_or_create_cart(
+    session: Session, *, user_id: int | None, guest_token: str | None, client_ip: str | None = None
+) -> Cart:
+    """The owner's active cart, created when there is none. A new cart counts against the
+    `cart_create_ip` rate limit (RateLimited, nothing stored), and a guest cart is made only for
+    a cookie value we issued (CartError otherwise: the page replaces the cookie)."""
     cart = find_cart(session, user_id=user_id, guest_token=guest_token)
     if cart is not None:
         return cart
     if not user_id and not guest_token:
         raise CartError("Your browser did not keep the cart cookie; allow cookies to shop as a guest.")
+    if not user_id and not is_issued_guest_token(guest_token):
+        raise CartError("Your cart cookie was not made by this shop; reload the page to get a new one.")
+    rate_limits.hit("cart_create_ip", client_ip)
     cart = Cart(user_id=user_id or None, guest_token_hash=None if user_id else hash_token(guest_token))
     try:
         with session.begin_nested():
@@ -125,9 +165,18 @@ def add_item(
 
 
 def add_line(
-    session: Session, cart: Cart, product_slug: str, raw_configuration: Any, quantity: int, *, visitor: str | None
+    session: Session,
+    cart: Cart,
+    product_slug: str,
+    raw_configuration: Any,
+    quantity: int,
+    *,
+    visitor: str | None,
+    client_ip: str | None = None,
 ) -> StoredLine:
-    """`add_item`, returning the quote too: the line is priced once."""
+    """`add_item`, returning the quote too: the line is priced once. Counts against the
+    `cart_add_ip` and `cart_add_cart` rate limits first (RateLimited: nothing stored)."""
+    rate_limits.hit_all([("cart_add_ip", client_ip), ("cart_add_cart", str(cart.id) if cart.id else None)])
     detail = catalog.get_product_detail(session, product_slug)
     if detail is None:
         raise CartError("This service is not available any more.")

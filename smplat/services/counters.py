@@ -15,6 +15,7 @@ from sqlmodel import Session
 from smplat.models.base import utcnow
 from smplat.models.catalog import Product
 from smplat.models.merchandising import CommerceCounter, PresetAction, PresetEvent, PresetSource
+from smplat.services import rate_limits
 from smplat.services.consent import allows_analytics
 
 CHECKOUT_STARTED = "checkout_started"
@@ -61,12 +62,21 @@ def read_counters(session: Session) -> dict[str, int]:
 
 
 def record_preset_event(
-    session: Session, *, product_id: int, preset_key: str, action: str, source: str, consent: str | None
+    session: Session,
+    *,
+    product_id: int,
+    preset_key: str,
+    action: str,
+    source: str,
+    consent: str | None,
+    client_ip: str | None = None,
+    visitor: str | None = None,
 ) -> bool:
-    """One row per preset apply/clear, only when the visitor allowed analytics."""
+    """One row per preset apply/clear, only when the visitor allowed analytics (and within the
+    analytics rate limits of their IP and browser)."""
     if action not in PresetAction.values() or source not in PresetSource.values():
         raise ValueError(f"unknown preset event {action}/{source}")
-    if not allows_analytics(consent):
+    if not allows_analytics(consent) or not rate_limits.analytics_event(client_ip, visitor):
         return False
     session.add(PresetEvent(product_id=product_id, preset_key=preset_key[:60], action=action, source=source))
     session.flush()

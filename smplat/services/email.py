@@ -160,3 +160,32 @@ def send_password_reset(to_email: str, reset_url: str, ttl_minutes: int) -> None
         f"your password stays as it is.</p>"
     )
     send_message(compose_email(to_email, subject, text, body_html, settings=settings))
+
+
+def send_email_change_link(to_email: str, current_email: str, confirm_url: str, ttl_minutes: int) -> None:
+    """Email the link that confirms a new address (sent to the NEW address; the account_settings
+    service calls this)."""
+    brand = get_settings().brand_name
+    _one_line(confirm_url, "confirm_url")
+    text = (
+        f"Hello,\n\n"
+        f"Someone signed in to the {brand} account {current_email} asked to use this address instead.\n"
+        f"To confirm, open this link within {ttl_minutes} minutes:\n\n"
+        f"{confirm_url}\n\n"
+        f"Nothing changes until the link is opened. If you did not ask for this, ignore this email.\n\n"
+        f"The {brand} team\n"
+    )
+    send_email(to_email, f"Confirm your new {brand} email address", text)
+
+
+def send_email_changed_notice(old_email: str, new_email: str) -> None:
+    """Tell the previous address that the account now signs in with another one."""
+    brand = get_settings().brand_name
+    text = (
+        f"Hello,\n\n"
+        f"The email address of your {brand} account was changed from {old_email} to {new_email}.\n"
+        f"From now on, sign in with {new_email}.\n\n"
+        f"If you did not do this, reply to this email at once so we can lock the account.\n\n"
+        f"The {brand} team\n"
+    )
+    send_email(old_email, f"Your {brand} email address was changed", text)

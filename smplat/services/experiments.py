@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from smplat.models.catalog import Product
 from smplat.models.merchandising import ExperimentStatus, PriceExperiment, PriceExperimentVariant
-from smplat.services import audit
+from smplat.services import audit, rate_limits
 from smplat.services.consent import allows_analytics
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.money import format_money
@@ -215,8 +215,16 @@ def _bump(session: Session, variant: dict | VariantPrice, **values) -> None:
     )
 
 
-def record_exposure(session: Session, variant: VariantPrice | None, consent: str | None) -> bool:
-    if variant is None or not allows_analytics(consent):
+def record_exposure(
+    session: Session,
+    variant: VariantPrice | None,
+    consent: str | None,
+    *,
+    client_ip: str | None = None,
+    visitor: str | None = None,
+) -> bool:
+    """Count one exposure, with analytics consent and within the analytics rate limits."""
+    if variant is None or not allows_analytics(consent) or not rate_limits.analytics_event(client_ip, visitor):
         return False
     _bump(session, variant, exposures=1)
     return True

@@ -42,7 +42,7 @@ from smplat.models.catalog import (
     PlanBilling,
     ProductCustomField,
 )
-from smplat.services import experiments
+from smplat.services import experiments, links
 from smplat.services.catalog import ProductDetail
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.experiments import VariantPrice
@@ -295,6 +295,19 @@ def _check_range(spec: ProductCustomField, number: int | Decimal) -> str | None:
     return None
 
 
+def _canonical(spec: ProductCustomField, platform: str, value: str) -> tuple[str, str | None]:
+    """Links and handles in their platform's canonical form (`services.links`), or the problem."""
+    if not value or spec.field_type not in (CustomFieldType.URL.value, CustomFieldType.HANDLE.value):
+        return value, None
+    try:
+        return links.normalise_field(spec.field_type, platform, spec.key, value), None
+    except links.LinkInvalid as exc:
+        # The catalog's own words for the field first (they show an example), else ours; a link
+        # typed where a handle is asked gets ours ("Use a link to Instagram"), which say more.
+        link_for_handle = spec.field_type == CustomFieldType.HANDLE.value and "/" in value
+        return value, (not link_for_handle and spec.regex_message) or f"{spec.label}: {exc.message}"
+
+
 def _check_field(spec: ProductCustomField, value: str) -> str | None:
     label = spec.label
     if not value:
@@ -394,7 +407,8 @@ def _checked(
         if not is_visible(spec.visibility_rules, config, channel):
             continue  # hidden: its value is neither required nor kept
         value = config.fields.get(spec.key, "") or spec.default_value or ""
-        problem = _check_field(spec, value)
+        value, problem = _canonical(spec, detail.product.platform, value)
+        problem = problem or _check_field(spec, value)
         if problem:
             errors[f"fields.{spec.key}"] = problem
         elif value:

@@ -105,3 +105,18 @@ def reset() -> None:
     """Forget every counter (tests; an operator after a false alarm)."""
     active = limiter()
     active.storage.reset()
+
+
+def allow(checks: Iterable[tuple[str, str | None]]) -> bool:
+    """`hit_all` for work that may be dropped quietly (analytics events): False when spent."""
+    try:
+        hit_all(checks)
+    except RateLimited:
+        return False
+    return True
+
+
+def analytics_event(client_ip: str | None, visitor: str | None) -> bool:
+    """May one more analytics event of this IP / browser be stored? (`analytics_ip`,
+    `analytics_visitor`). A spent limit drops the event quietly: the visitor's page works on."""
+    return allow([("analytics_ip", client_ip), ("analytics_visitor", visitor)])

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from smplat.models.analytics import SearchRecord
 from smplat.models.base import utcnow
 from smplat.models.catalog import Category, Product, ProductOption, ProductOptionGroup, ProductStatus
+from smplat.services import rate_limits
 from smplat.services.catalog import ProductCard, featured_presets, primary_images
 from smplat.services.consent import allows_analytics
 
@@ -235,12 +236,28 @@ def cards_for_slugs(session: Session, slugs: list[str]) -> list[ProductCard]:
 # --- search records --------------------------------------------------------------------------
 
 
+def guard_search(params: SearchParams, client_ip: str | None) -> None:
+    """Count a real search (a query or a filter) against `search_ip`; RateLimited when spent."""
+    if params.is_search:
+        rate_limits.hit("search_ip", client_ip)
+
+
 def record_search(
-    session: Session, params: SearchParams, result_count: int, consent: str | None, now: datetime | None = None
+    session: Session,
+    params: SearchParams,
+    result_count: int,
+    consent: str | None,
+    now: datetime | None = None,
+    *,
+    client_ip: str | None = None,
+    visitor: str | None = None,
 ) -> SearchRecord | None:
     """Store one search, only with analytics consent and only for a real search (page 1 of a
-    query or a category filter; paging through results is not a new search)."""
+    query or a category filter; paging through results is not a new search), within the
+    analytics rate limits."""
     if not allows_analytics(consent) or not params.is_search or params.page != 1:
+        return None
+    if not rate_limits.analytics_event(client_ip, visitor):
         return None
     record = SearchRecord(
         query=params.q.lower(),

@@ -37,6 +37,8 @@ PUBLIC_HANDLERS: dict[str, str] = {
     "AuthFormState.request_reset": _SIGNIN,
     "AuthFormState.reset_password": _SIGNIN,
     "BundlesState.load_bundles": _PAGE_DATA,
+    "ConfirmEmailState.open_confirm": "shows the email-change confirmation button (nothing changes)",
+    "ConfirmEmailState.confirm": "the one-time link's token is the proof (services.account_settings); signed-out works",
     "ConsentState.choose": "the visitor's own cookie-consent choice",
     "ConsentState.reopen": "the visitor's own cookie-consent choice",
     "HomeState.load_home": _PAGE_DATA,

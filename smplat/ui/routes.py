@@ -13,8 +13,10 @@ RESET_PASSWORD = "/reset-password"
 
 ACCOUNT = "/account"
 ACCOUNT_ORDERS = "/account/orders"
-ACCOUNT_PROFILES = "/account/profiles"
-ACCOUNT_SECURITY = "/account/security"
+ACCOUNT_SETTINGS = "/account/settings"
+ACCOUNT_SECURITY = "/account/security"  # two-factor (its own page)
+ACCOUNT_PROFILES = "/account/profiles"  # linked social profiles (its own page)
+CONFIRM_EMAIL = "/confirm-email"  # opened from the email-change link; works signed out too
 
 ADMIN = "/admin"
 ADMIN_CATALOG = "/admin/catalog"

@@ -116,6 +116,13 @@ def _serve_shop(
         # A build folder of its own, so a developer's running `make run` is left alone.
         "REFLEX_WEB_WORKDIR": str(PROJECT_ROOT / build_dir),
         "SMPLAT_ENV": "test",
+        # Every browser test is the same client IP (127.0.0.1) playing many shoppers in one
+        # session: the per-IP storefront limits are raised (they are tested in tests/security).
+        "SMPLAT_RATE_LIMIT_CART_CREATE_IP": "1000/hour",
+        "SMPLAT_RATE_LIMIT_CART_ADD_IP": "1000/minute",
+        "SMPLAT_RATE_LIMIT_CHECKOUT_IP": "1000/minute",
+        "SMPLAT_RATE_LIMIT_SEARCH_IP": "1000/minute",
+        "SMPLAT_RATE_LIMIT_ANALYTICS_IP": "1000/minute",
         **(extra_env or {}),
     }
     web = cli.web_child(port, env)

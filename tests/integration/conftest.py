@@ -15,6 +15,7 @@ import pytest
 
 from smplat.db import session_scope
 from smplat.models.accounts import Role
+from smplat.services import carts
 from smplat.settings import (
     SANDBOX_STRIPE_SECRET_KEY,
     SANDBOX_STRIPE_WEBHOOK_SECRET,
@@ -174,7 +175,7 @@ def stripe_shop(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 # --- the storefront as a visitor's tab sees it ----------------------------------------------
 
-GUEST_CART = "guest-cart-token-1"
+GUEST_CART = carts.sign_guest_token("guest-cart-token-1")  # a cart cookie the shop issued
 PRODUCT_SLUG = "instagram-followers"
 
 

@@ -269,14 +269,14 @@ def test_tampered_configuration_is_refused_and_nothing_stored(shop) -> None:
         {**POPULAR, "fields": {"username": "not a handle!"}},
     ):
         with pytest.raises(ConfigurationInvalid), session_scope() as db:
-            cart = carts.get_or_create_cart(db, user_id=None, guest_token="t")
+            cart = carts.get_or_create_cart(db, user_id=None, guest_token=carts.sign_guest_token("t"))
             carts.add_item(db, cart, "instagram-followers", bad, 1, visitor=None)
     with pytest.raises(ConfigurationInvalid), session_scope() as db:
-        cart = carts.get_or_create_cart(db, user_id=None, guest_token="t")
+        cart = carts.get_or_create_cart(db, user_id=None, guest_token=carts.sign_guest_token("t"))
         carts.add_item(db, cart, "instagram-followers", POPULAR, 1000, visitor=None)
     assert _count(CheckoutSession) == 0
     with session_scope() as db:
-        assert carts.find_cart(db, user_id=None, guest_token="t") is None
+        assert carts.find_cart(db, user_id=None, guest_token=carts.sign_guest_token("t")) is None
 
 
 def test_experiment_variant_prices_the_checkout_and_counts_the_conversion(shop) -> None:
@@ -321,18 +321,20 @@ def test_expiry_job_abandons_stale_sessions_at_stripe(shop) -> None:
 
 def test_cart_pricing_query_count_does_not_grow_with_lines(shop, count_queries) -> None:
     with session_scope() as db:
-        cart = carts.get_or_create_cart(db, user_id=None, guest_token="q")
+        cart = carts.get_or_create_cart(db, user_id=None, guest_token=carts.sign_guest_token("q"))
         for _ in range(2):
             carts.add_item(db, cart, "instagram-followers", POPULAR, 1, visitor=None)
 
     def price_once() -> int:
         with count_queries() as q, session_scope() as db:
-            carts.price_cart(db, carts.find_cart(db, user_id=None, guest_token="q"), visitor=None)
+            carts.price_cart(
+                db, carts.find_cart(db, user_id=None, guest_token=carts.sign_guest_token("q")), visitor=None
+            )
         return q.count
 
     two_lines = price_once()
     with session_scope() as db:
-        cart = carts.find_cart(db, user_id=None, guest_token="q")
+        cart = carts.find_cart(db, user_id=None, guest_token=carts.sign_guest_token("q"))
         for _ in range(3):
             carts.add_item(db, cart, "instagram-followers", POPULAR, 1, visitor=None)
     five_lines = price_once()

@@ -133,7 +133,7 @@ def _paid_checkout(
     stripe: StripeSandbox, slug: str = "instagram-followers", configuration: dict | None = None
 ) -> CheckoutSession:
     with session_scope() as db:
-        cart = carts.get_or_create_cart(db, user_id=None, guest_token="money-guest")
+        cart = carts.get_or_create_cart(db, user_id=None, guest_token=carts.sign_guest_token("money-guest"))
         carts.add_item(db, cart, slug, configuration or FOLLOWERS, 1, visitor=carts.visitor_key("money-guest"))
         cs = placement.start_checkout(
             db,
@@ -493,7 +493,7 @@ def test_stripe_unreachable_is_a_named_error_and_nothing_is_stored(money_shop, m
     reset_settings_cache()
     # when a guest starts checkout, and a success page asks about a session
     with pytest.raises(PaymentProviderUnavailable) as start, session_scope() as db:
-        cart = carts.get_or_create_cart(db, user_id=None, guest_token="money-guest")
+        cart = carts.get_or_create_cart(db, user_id=None, guest_token=carts.sign_guest_token("money-guest"))
         carts.add_item(db, cart, "instagram-followers", FOLLOWERS, 1, visitor=carts.visitor_key("money-guest"))
         placement.start_checkout(
             db,

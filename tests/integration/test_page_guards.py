@@ -112,6 +112,7 @@ def test_the_registry_holds_every_area_page_with_its_areas_guard():
         routes.ACCOUNT_ORDERS: "signed_in",
         routes.ACCOUNT_PROFILES: "signed_in",
         routes.ACCOUNT_SECURITY: "signed_in",
+        routes.ACCOUNT_SETTINGS: "signed_in",
     }
     assert len([r for r in guards if r.startswith(routes.ADMIN)]) == 16
     assert all(g == "public" for r, g in guards.items() if not r.startswith((routes.ADMIN, routes.ACCOUNT)))
@@ -142,6 +143,7 @@ def test_the_admin_navigation_is_grouped_and_lists_each_page_once():
         routes.ACCOUNT_ORDERS,
         routes.ACCOUNT_PROFILES,
         routes.ACCOUNT_SECURITY,
+        routes.ACCOUNT_SETTINGS,
     ]
 
 
@@ -149,7 +151,7 @@ async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_ref
     sqlite_url, handler_events, state_for
 ):
     guarded = [s for s in _pages() if s.guard != "public"]
-    assert len(guarded) == 20
+    assert len(guarded) == 21
     for spec in guarded:
         path = _concrete(spec.route)
         guard, *loaders = spec.events()

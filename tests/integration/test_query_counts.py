@@ -29,7 +29,7 @@ from tests.fulfillment_factory import paid_order, product, seed_with_panel
 pytestmark = pytest.mark.integration
 
 SLUG = "instagram-followers"
-GUEST = "query-count-guest"
+GUEST = carts.sign_guest_token("query-count-guest")
 
 
 # every page module, imported when this module is (Reflex registers states at import time)

@@ -33,7 +33,7 @@ from smplat.ui.state.auth import STAFF_ONLY_MESSAGE
 pytestmark = pytest.mark.integration
 
 SLUG = "instagram-followers"  # PRODUCT_SLUG of the product_state fixture
-GUEST = "guest-cart-token-1"  # GUEST_CART, the cart cookie of shopper_state
+GUEST = carts.sign_guest_token("guest-cart-token-1")  # GUEST_CART, the cart cookie of shopper_state
 
 
 @pytest.fixture

@@ -260,3 +260,179 @@ async def test_an_idle_session_is_refused_by_every_guarded_handler(db_url, monke
     assert "/signin?next=/account" in str(state.load_orders()) and state.loaded is False
     state = await tab(fresh, path="/account").get_state(AccountState)
     assert state.load_orders() is None and state.loaded is True
+
+
+# --- Account → Settings: the signed-in devices ------------------------------------------------
+
+PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 Version/17.1 Safari/604.1"
+LAPTOP_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+def device_session(user_id: int, user_agent: str, ip: str) -> str:
+    """A session as the cookie route creates it for a browser with this user agent and IP."""
+    with session_scope() as db:
+        user = db.get(User, user_id)
+        ticket = accounts.issue_signin_ticket(db, user)
+        return accounts.redeem_signin_ticket(db, ticket, ip_address=ip, user_agent=user_agent).token
+
+
+def live_sessions(user_id: int) -> int:
+    return count(UserSession, UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+
+
+async def settings_tab(cookie: str):
+    from smplat.ui.pages.account.settings import SettingsState
+
+    state = await tab(cookie, path="/account/settings").get_state(SettingsState)
+    assert state.load_settings() is None
+    return state
+
+
+async def test_the_settings_page_lists_only_the_users_live_sessions_this_device_first(db_url):
+    # given a customer on a laptop and a phone, one ended session, and another customer's session
+    user_id = make_user(CUSTOMER)
+    laptop = device_session(user_id, LAPTOP_UA, "198.51.100.4")
+    device_session(user_id, PHONE_UA, "203.0.113.9")
+    with session_scope() as db:
+        accounts.revoke_session(db, device_session(user_id, PHONE_UA, "203.0.113.10"))
+    device_session(make_user("stranger@example.com"), LAPTOP_UA, "192.0.2.99")
+
+    # when the laptop opens Account → Settings
+    state = await settings_tab(laptop)
+
+    # then it lists the laptop (this device) and the phone, nothing ended and nobody else's
+    assert [(s["device"], s["ip"], s["current"]) for s in state.sessions] == [
+        ("Firefox on Windows", "198.51.100.4", True),
+        ("Safari on iPhone", "203.0.113.9", False),
+    ]
+    assert all(s["signed_in_at"].endswith("UTC") and s["last_seen"].endswith("UTC") for s in state.sessions)
+    assert "192.0.2.99" not in visible(state._get_root_state())
+
+
+async def test_signing_out_one_other_device_ends_that_session_only(db_url):
+    # given a customer signed in on a laptop, a phone and a tablet
+    user_id = make_user(CUSTOMER)
+    laptop = device_session(user_id, LAPTOP_UA, "198.51.100.4")
+    phone = device_session(user_id, PHONE_UA, "203.0.113.9")
+    tablet = device_session(user_id, "Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) Safari/604.1", "203.0.113.11")
+    state = await settings_tab(laptop)
+    phone_id = next(s["id"] for s in state.sessions if s["ip"] == "203.0.113.9")
+
+    # when the laptop signs the phone out
+    state.sign_out_session(phone_id)
+
+    # then the phone is signed out, the laptop and the tablet are not, and the list says so
+    with session_scope() as db:
+        assert accounts.resolve_session(db, phone) is None
+        assert accounts.resolve_session(db, laptop).id == user_id
+        assert accounts.resolve_session(db, tablet).id == user_id
+    assert state.sessions_notice == "That device is signed out."
+    assert [s["ip"] for s in state.sessions] == ["198.51.100.4", "203.0.113.11"]
+
+
+@pytest.mark.parametrize("target", ["someone else's session", "this device's own", "a missing id", "a string id"])
+async def test_a_session_that_is_not_one_of_the_users_other_devices_cannot_be_ended(db_url, target):
+    # given a customer with two devices, and a stranger signed in
+    user_id = make_user(CUSTOMER)
+    laptop = device_session(user_id, LAPTOP_UA, "198.51.100.4")
+    device_session(user_id, PHONE_UA, "203.0.113.9")
+    stranger = device_session(make_user("stranger@example.com"), LAPTOP_UA, "192.0.2.99")
+    with session_scope() as db:
+        ids = {
+            "someone else's session": db.execute(
+                select(UserSession.id).where(UserSession.token_hash == accounts.hash_token(stranger))
+            ).scalar_one(),
+            "this device's own": db.execute(
+                select(UserSession.id).where(UserSession.token_hash == accounts.hash_token(laptop))
+            ).scalar_one(),
+            "a missing id": 999_999,
+            "a string id": "1 OR 1=1",
+        }
+    state = await settings_tab(laptop)
+
+    # when a crafted event asks to end it
+    state.sign_out_session(ids[target])
+
+    # then it is refused and every session is as it was
+    assert state.sessions_error == "That session is not one of your other signed-in devices."
+    assert count(UserSession, UserSession.revoked_at.is_not(None)) == 0
+    with session_scope() as db:
+        assert accounts.resolve_session(db, stranger) is not None
+
+
+async def test_sign_out_everywhere_else_keeps_only_this_device(db_url):
+    # given a customer on three devices and a stranger
+    user_id = make_user(CUSTOMER)
+    laptop = device_session(user_id, LAPTOP_UA, "198.51.100.4")
+    others = [device_session(user_id, PHONE_UA, f"203.0.113.{i}") for i in (1, 2)]
+    stranger = device_session(make_user("stranger@example.com"), LAPTOP_UA, "192.0.2.99")
+    state = await settings_tab(laptop)
+
+    # when the laptop signs out everywhere else
+    state.sign_out_everywhere_else()
+
+    # then only the laptop is signed in (the stranger is untouched)
+    assert state.sessions_notice == "Signed out on 2 other devices."
+    assert [s["current"] for s in state.sessions] == [True]
+    with session_scope() as db:
+        assert all(accounts.resolve_session(db, token) is None for token in others)
+        assert accounts.resolve_session(db, laptop).id == user_id
+        assert accounts.resolve_session(db, stranger) is not None
+    assert live_sessions(user_id) == 1
+
+
+@pytest.mark.parametrize("handler", ["sign_out_everywhere_else", "sign_out_session", "change_password"])
+async def test_the_settings_handlers_refuse_a_visitor_without_a_session(db_url, handler):
+    from smplat.ui.pages.account.settings import SettingsState
+
+    # given a customer on two devices, and a tab without a session cookie
+    user_id = make_user(CUSTOMER)
+    device_session(user_id, LAPTOP_UA, "198.51.100.4")
+    device_session(user_id, PHONE_UA, "203.0.113.9")
+    state = await tab(None, path="/account/settings").get_state(SettingsState)
+    args = {
+        "sign_out_everywhere_else": (),
+        "sign_out_session": (1,),
+        "change_password": (
+            {
+                "current_password": PASSWORD,
+                "new_password": "fresh-harbour-77",
+                "new_password_confirm": "fresh-harbour-77",
+            },
+        ),
+    }[handler]
+
+    # when a crafted event calls the handler / then it is sent to sign in and nothing changed
+    assert "/signin?next=/account/settings" in str(getattr(state, handler)(*args))
+    assert live_sessions(user_id) == 2
+    with session_scope() as db:
+        assert accounts.authenticate(db, email=CUSTOMER, password=PASSWORD).id == user_id
+
+
+async def test_the_password_form_ends_the_other_sessions_and_every_reset_link(db_url, monkeypatch):
+    # given a customer on two devices with an unused reset link
+    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args: None)
+    user_id = make_user(CUSTOMER)
+    laptop, phone = device_session(user_id, LAPTOP_UA, "198.51.100.4"), device_session(user_id, PHONE_UA, "203.0.113.9")
+    with session_scope() as db:
+        link = accounts.request_password_reset(db, CUSTOMER)
+    state = await settings_tab(laptop)
+
+    # when the two new passwords differ, then nothing changes
+    state.change_password(
+        {"current_password": PASSWORD, "new_password": "fresh-harbour-77", "new_password_confirm": "fresh-harbour-78"}
+    )
+    assert state.new_password_error == "The two new passwords don't match." and live_sessions(user_id) == 2
+
+    # when the laptop changes the password on the settings page
+    state.change_password(
+        {"current_password": PASSWORD, "new_password": "fresh-harbour-77", "new_password_confirm": "fresh-harbour-77"}
+    )
+
+    # then the laptop stays, the phone is out, the reset link is dead and the new password works
+    assert state.password_notice == "Your password is changed. Every other device is signed out."
+    with session_scope() as db:
+        assert accounts.resolve_session(db, laptop).id == user_id and accounts.resolve_session(db, phone) is None
+        assert accounts.reset_password_token_is_valid(db, link) is False
+        assert accounts.authenticate(db, email=CUSTOMER, password="fresh-harbour-77").id == user_id
+    assert [s["current"] for s in state.sessions] == [True]

@@ -394,7 +394,7 @@ def test_url_and_email_fields() -> None:
             config(fields={"username": "@b", "post": "javascript:alert(1)", "contact": "nope"}),
         )
     assert excinfo.value.errors == {
-        "fields.post": "Post link must be a link starting with https://.",
+        "fields.post": "Post link: Use a link starting with https://.",
         "fields.contact": "Contact must be an email address.",
     }
 

@@ -23,7 +23,7 @@ from smplat.models.carts import Cart, CartItem, CartStatus
 from smplat.models.checkout import CheckoutMode, CheckoutSession, CheckoutStatus
 from smplat.models.orders import ActorType, Order, OrderItem, OrderStatus
 from smplat.models.payments import Payment, PaymentEvent, PaymentKind, PaymentRowStatus
-from smplat.services import carts, counters, experiments, order_status, pricing
+from smplat.services import carts, counters, experiments, links, order_status, pricing, rate_limits
 from smplat.services.checkout import receipts, subscriptions
 from smplat.services.checkout.errors import CheckoutError
 from smplat.services.checkout.payments import payment_status_for
@@ -32,19 +32,16 @@ from smplat.services.errors import ErrorCode
 from smplat.services.money import format_money
 from smplat.settings import get_settings
 
-_PROFILE_URLS = {"instagram": "https://www.instagram.com/{}/", "tiktok": "https://www.tiktok.com/@{}"}
-
-
 # --- starting a checkout ----------------------------------------------------------------
 
 
 def delivery_spec(line_detail: Any, quote: pricing.Quote) -> DeliverySpec:
     product = line_detail.product
     fields = quote.configuration.fields
-    handle = fields.get("username", "").lstrip("@")
+    handle = fields.get("username", "")
     link = next((v for k, v in fields.items() if k.endswith("_link")), "")
     if not link and handle:
-        link = _PROFILE_URLS.get(product.platform, "https://{}").format(handle)
+        link = links.profile_url(product.platform, handle)  # fields are canonical: pricing checked them
     drip = pricing.drip_feed(line_detail, quote.configuration)  # the same rule as the delivery estimate
     runs, interval = (drip.runs, drip.interval_minutes) if drip is not None else (None, None)
     comments = [c.strip() for c in fields.get("custom_comments", "").splitlines() if c.strip()]
@@ -140,9 +137,12 @@ def start_checkout(
     user_id: int | None,
     visitor: str | None,
     base_url: str | None = None,
+    client_ip: str | None = None,
 ) -> CheckoutSession:
     """Re-validate and re-price the cart, freeze its lines, create the Stripe session.
-    Raises CheckoutError (nothing stored) or PaymentProviderUnavailable (caller rolls back)."""
+    Raises CheckoutError (nothing stored), RateLimited (`checkout_ip` per IP, `checkout_visitor`
+    per account or cart cookie; nothing stored) or PaymentProviderUnavailable (caller rolls back)."""
+    rate_limits.hit_all([("checkout_ip", client_ip), ("checkout_visitor", f"user:{user_id}" if user_id else visitor)])
     settings = get_settings()
     email = _validate_email(customer_email)
     priced = carts.price_cart(session, cart, visitor=visitor)

@@ -191,6 +191,11 @@ class AuthState(rx.State):
     def _current_path(self) -> str:
         return self.router.url.path or "/"
 
+    def _client_ip(self) -> str:
+        """The visitor's IP as the websocket sees it (see docs/security.md on proxies): the key
+        of the per-IP rate limits."""
+        return self.router.session.client_ip or ""
+
     # --- events --------------------------------------------------------------------
 
     @rx.event

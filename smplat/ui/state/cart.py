@@ -15,8 +15,10 @@ class ShopperState(AuthState):
     consent_choice: str = rx.Cookie("", name=CONSENT_COOKIE, path="/")
 
     def _ensure_cart_token(self) -> str:
-        if not self.cart_token:
-            self.cart_token = carts.new_guest_token()
+        # A value this shop did not issue (empty, made up, rotated) is replaced, never trusted.
+        token = carts.guest_token_for(self.cart_token)
+        if token != self.cart_token:
+            self.cart_token = token
         return self.cart_token
 
     def _visitor(self) -> str | None:

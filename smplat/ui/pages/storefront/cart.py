@@ -10,6 +10,7 @@ from smplat.db import session_scope
 from smplat.services import carts, checkout
 from smplat.services.checkout import placement
 from smplat.services.money import format_money
+from smplat.services.rate_limits import RateLimited
 from smplat.settings import get_settings
 from smplat.ui import routes
 from smplat.ui.components.common import card, empty_state, page_title
@@ -92,6 +93,7 @@ class CartState(ShopperState):
                     user_id=user.id if user else None,
                     visitor=self._visitor(),
                     base_url=get_settings().public_base_url,
+                    client_ip=self._client_ip(),
                 )
                 url = created.payment_url
         except checkout.CheckoutError as exc:
@@ -100,7 +102,7 @@ class CartState(ShopperState):
             with session_scope() as db:
                 self._reload(db)
             return
-        except checkout.PaymentProviderUnavailable as exc:
+        except (checkout.PaymentProviderUnavailable, RateLimited) as exc:
             self.checkout_error = str(exc)
             return
         return navigate_hard(url)

@@ -10,6 +10,7 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import catalog, search
+from smplat.services.rate_limits import RateLimited
 from smplat.ui import routes
 from smplat.ui.components.bundles import bundles_section
 from smplat.ui.components.common import empty_state, page_title
@@ -38,6 +39,8 @@ class ServicesState(AuthState):
     prev_href: str = ""
     next_href: str = ""
     loaded: bool = False
+    # "Too many searches…" when the IP spent its search limit (the listing is then empty)
+    notice: str = ""
 
     def _params(self) -> search.SearchParams:
         return search.SearchParams(q=self.q, category=self.category, sort=self.sort, page=self.page)
@@ -50,10 +53,20 @@ class ServicesState(AuthState):
         self.load_user()
         params = search.parse_params(dict(self.router.url.query_parameters))
         consent = await self.get_state(ConsentState)
+        self.notice = ""
+        try:
+            search.guard_search(params, self._client_ip())
+        except RateLimited as exc:
+            self.q, self.category, self.sort, self.page = params.q, params.category, params.sort, 1
+            self.products, self.total, self.pages, self.range_label = [], 0, 1, ""
+            self.prev_href = self.next_href = ""
+            self.notice = f"Too many searches from your network. {exc.message.split('. ', 1)[-1]}"
+            self.loaded = True
+            return
         with session_scope() as db:
             self.categories = [{"slug": c.slug, "name": c.name} for c in catalog.list_categories(db)]
             result = search.search_catalog(db, params)
-            search.record_search(db, params, result.pagination.total, consent.choice)
+            search.record_search(db, params, result.pagination.total, consent.choice, client_ip=self._client_ip())
         p = result.pagination
         self.q, self.category, self.sort, self.page = params.q, params.category, params.sort, p.page
         self.pages, self.total = p.pages, p.total
@@ -183,6 +196,14 @@ def _pager() -> rx.Component:
 
 
 def _results() -> rx.Component:
+    return rx.cond(
+        ServicesState.notice != "",
+        rx.callout(ServicesState.notice, icon="timer", color_scheme="amber", width="100%", id="search-limited"),
+        _listing(),
+    )
+
+
+def _listing() -> rx.Component:
     return rx.cond(
         ServicesState.products.length() > 0,
         rx.vstack(

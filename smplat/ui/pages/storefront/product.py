@@ -11,6 +11,7 @@ from smplat.services import carts, catalog, configurator, counters, experiments,
 from smplat.services import profiles as profile_service
 from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
+from smplat.services.rate_limits import RateLimited
 from smplat.ui import routes
 from smplat.ui.components.bundles import bundles_section
 from smplat.ui.components.common import card, empty_state
@@ -229,6 +230,8 @@ class ProductState(ShopperState):
                         action="apply",
                         source="marketing_card",
                         consent=self.consent_choice,
+                        client_ip=self._client_ip(),
+                        visitor=self._visitor(),
                     )
                 except pricing.ConfigurationInvalid:
                     notice = rx.toast.error("That package is not offered any more; pick one below.")
@@ -257,7 +260,9 @@ class ProductState(ShopperState):
             self.config = config.as_dict()
             self._refresh(db, detail)
             variant = experiments.variant_for(db, p.id, self._visitor())
-            experiments.record_exposure(db, variant, self.consent_choice)
+            experiments.record_exposure(
+                db, variant, self.consent_choice, client_ip=self._client_ip(), visitor=self._visitor()
+            )
             self._load_saved(db, p.id)
         return notice
 
@@ -329,7 +334,14 @@ class ProductState(ShopperState):
 
     def _preset_event(self, db, product_id: int, key: str, action: str) -> None:
         counters.record_preset_event(
-            db, product_id=product_id, preset_key=key, action=action, source="configurator", consent=self.consent_choice
+            db,
+            product_id=product_id,
+            preset_key=key,
+            action=action,
+            source="configurator",
+            consent=self.consent_choice,
+            client_ip=self._client_ip(),
+            visitor=self._visitor(),
         )
 
     @rx.event
@@ -382,7 +394,7 @@ class ProductState(ShopperState):
             self.config = config
             self.quantity = quantity
             try:
-                cart = carts.get_or_create_cart(db, **owner)
+                cart = carts.get_or_create_cart(db, **owner, client_ip=self._client_ip())
                 if self.editing_item_id:
                     line = carts.update_line(
                         db,
@@ -393,14 +405,16 @@ class ProductState(ShopperState):
                         visitor=self._visitor(),
                     )
                 else:
-                    line = carts.add_line(db, cart, self.slug, config, quantity, visitor=self._visitor())
+                    line = carts.add_line(
+                        db, cart, self.slug, config, quantity, visitor=self._visitor(), client_ip=self._client_ip()
+                    )
             except pricing.ConfigurationInvalid:
                 db.rollback()
                 self.touched = [f.key for f in detail.fields]
                 self._refresh(db, detail)
                 self.form_error = "Some details need your attention before this can go in your cart."
                 return
-            except carts.CartError as exc:
+            except (carts.CartError, RateLimited) as exc:
                 db.rollback()
                 self.form_error = str(exc)
                 return
