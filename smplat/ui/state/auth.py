@@ -193,8 +193,8 @@ class AuthState(rx.State):
 
     def _client_ip(self) -> str:
         """The visitor's IP as the websocket sees it (see docs/security.md on proxies): the key
-        of the per-IP rate limits."""
-        return self.router.session.client_ip or ""
+        of the per-IP rate limits and the audit log."""
+        return client_ip(self)
 
     # --- events --------------------------------------------------------------------
 
