@@ -13,6 +13,9 @@ in-process or with `POST /sandbox/knobs` as JSON):
 - partial_rate / partial_links and partial_ratio: orders that end Partial with that share
   remaining; cancel_links: orders that end Canceled;
 - refuse_active_link: "You have active order with this link" while an order on the link runs;
+- lookup_by_ref: False is the "no lookup" mode of real panels: `ref` is ignored on `add` and
+  `status` by `ref` answers "Incorrect order ID" (default from SMPLAT_SANDBOX_PANEL_LOOKUP,
+  "0" turns it off; constructor: `PanelSandbox(knobs=PanelKnobs(lookup_by_ref=False))`);
 - balance (orders cost rate x quantity / 1000 and are refused when it runs out);
 - removed_services: services no longer listed (vanished upstream);
 - script: a queue of one-shot faults for the next calls of an action ("http500",
@@ -20,13 +23,15 @@ in-process or with `POST /sandbox/knobs` as JSON):
   created, then the answer never comes, the ambiguous case).
 
 Besides the protocol, the sandbox accepts `ref` on `add` and `status` with `ref` (our
-submission key) so the engine can reconcile an unanswered `add`; see docs/architecture.md.
+submission key) so the engine can reconcile an unanswered `add` (unless `lookup_by_ref` is
+off); see docs/architecture.md and docs/providers.md, "Reconcile without lookup".
 `GET /sandbox/orders` lists every order it holds, for tests and demos.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import socket
 import threading
@@ -56,6 +61,7 @@ class PanelKnobs:
     partial_ratio: float = 0.25
     cancel_links: list[str] = field(default_factory=list)
     refuse_active_link: bool = False
+    lookup_by_ref: bool = field(default_factory=lambda: os.environ.get("SMPLAT_SANDBOX_PANEL_LOOKUP", "1") != "0")
     balance: str = "1000000.00"
     currency: str = "EUR"
     removed_services: list[str] = field(default_factory=list)
@@ -213,7 +219,7 @@ def _handle(state: PanelState, form: dict[str, str]) -> Any:
             return {"error": "Incorrect quantity"}
         if quantity < int(service["min"]) or quantity > int(service["max"]):
             return {"error": f"Quantity must be between {service['min']} and {service['max']}"}
-        ref = form.get("ref") or None
+        ref = (form.get("ref") or None) if knobs.lookup_by_ref else None
         if ref and ref in state.by_ref:
             return {"order": state.by_ref[ref]}  # the same submission key answers the same order
         if knobs.refuse_active_link and any(o.link == link and not o.final_reached for o in state.orders.values()):
@@ -242,7 +248,7 @@ def _handle(state: PanelState, form: dict[str, str]) -> Any:
             state.by_ref[ref] = order.id
         return {"order": _num(state, order.id)}
     if action == "status":
-        if form.get("ref"):
+        if form.get("ref") and knobs.lookup_by_ref:
             found = state.by_ref.get(form["ref"])
             return {"order": _num(state, found)} if found is not None else {"error": "Order not found"}
         if form.get("orders"):
