@@ -18,7 +18,7 @@ in-process or with `POST /sandbox/knobs` as JSON):
   "0" turns it off; constructor: `PanelSandbox(knobs=PanelKnobs(lookup_by_ref=False))`);
 - balance (orders cost rate x quantity / 1000 and are refused when it runs out);
 - removed_services: services no longer listed (vanished upstream);
-- script: a queue of one-shot faults for the next calls of an action ("http500",
+- script: a queue of one-shot faults for the next calls of an action ("http500", "http429",
   "malformed", "hang", "error:<text>", and for add "hang_after_create": the order is
   created, then the answer never comes, the ambiguous case).
 
@@ -315,6 +315,8 @@ def build_app(state: PanelState) -> Starlette:
             await asyncio.sleep(latency)
         if fault == "http500" or roll_error:
             return Response("<html>502 Bad Gateway</html>", status_code=502, media_type="text/html")
+        if fault == "http429":  # turned away before any work, the way rate-limited panels answer
+            return JSONResponse({"error": "Too many requests"}, status_code=429)
         if fault == "hang":
             await asyncio.sleep(hang)
             return JSONResponse({"error": "too late"})
