@@ -3,6 +3,7 @@ without lookup"): the sandbox in its "no lookup" mode, over real HTTP, on SQLite
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from smplat.db import session_scope
+from smplat.models.accounts import Role
 from smplat.models.base import utcnow
 from smplat.models.fulfillment import AttemptOutcome, FulfillmentAttempt, FulfillmentTask
 from smplat.models.orders import OrderEvent, OrderItem
@@ -20,6 +22,7 @@ from smplat.services.fulfillment import engine, operator_actions, read_models, s
 from smplat.services.order_status import Actor
 from smplat.services.permissions import PermissionDenied
 from smplat.settings import get_settings
+from smplat.ui.pages.admin.dead_letters import DeadLettersState
 from tests.fake_clock import FakeClock
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
@@ -175,3 +178,29 @@ def test_panel_without_active_link_refusal_is_never_probed_and_the_operator_subm
     assert sorted(rows, key=str) == sorted([("failed", None), ("pending", "1000")], key=str)
     assert panel.state.calls.count("add") == 1
     assert _task(session).status == "completed"
+
+
+async def test_operator_decides_a_held_task_from_the_dead_letters_page(session, panel, root_state, session_cookie_for):
+    # given a task held for a decision (the engine runs its own event loop: in a thread here)
+    _no_lookup_shop(session, panel, refuses_active_link=False, link="https://instagram.com/p/page")
+    _intent_left_by_a_crash(session)
+    assert await asyncio.to_thread(engine.run_fulfillment, session_scope) == {"processed": 1, "held": 1}
+    task_id = _task(session).id
+    state = await root_state(DeadLettersState, "/admin", cookie=session_cookie_for(Role.OPERATOR, "op@held.test"))
+    state.load()
+    assert [(r["task_id"], r["held"]) for r in state.rows] == [(task_id, True)]
+    # when the operator says it reached the panel without its id, then that it did not
+    state.act({"task_id": str(task_id), "action": "reached", "external_order_id": "", "reason": "checked"})
+    missing_id = state.error
+    assert _task(session).status == "dead_letter"
+    state.act({"task_id": str(task_id), "action": "not_reached", "reason": "nothing on the panel"})
+    # then the first is refused with the service's words, the second queues the task
+    assert missing_id == "enter the panel's order id"
+    assert (state.error, state.rows) == ("", [])
+    assert _task(session).status == "pending"
+    assert await asyncio.to_thread(engine.run_fulfillment, session_scope) == {"processed": 1, "submitted": 1}
+    assert panel.state.calls.count("add") == 1
+    actors = session.execute(
+        select(OrderEvent.actor_label).where(OrderEvent.message.like("%found no order on the panel%"))
+    ).all()
+    assert actors == [("op@held.test",)]
