@@ -152,6 +152,10 @@ class Settings(BaseSettings):
         0.0, ge=0, le=1, description="Share of panel sandbox calls answered with HTTP 502"
     )
     sandbox_panel_partial_rate: float = Field(0.05, ge=0, le=1, description="Share of sandbox orders that end Partial")
+    sandbox_panel_lookup: bool = Field(
+        True,
+        description="Whether the panel sandbox looks orders up by our submission key; false: the no-lookup mode of real panels",
+    )
     sandbox_webhook_port: int = Field(8093, description="Port of the local webhook sink (alerts land at /hooks/...)")
     sandbox_webhook_dir: Path = Field(VAR_DIR / "webhooks", description="Where the webhook sink stores received posts")
     sandbox_stripe_port: int = Field(8092, description="Port of the local Stripe-compatible sandbox")

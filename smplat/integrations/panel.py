@@ -7,6 +7,8 @@ as strings, status words spelled `Cancelled` / `in progress` / `COMPLETED`, `"re
 Errors are split by what the caller may do next:
 - `PanelRefused`: the panel answered and refused (`{"error": ...}`); nothing was created.
   `is_active_link` marks "You have active order with this link" (wait, or route elsewhere).
+  `PanelRateLimited` (HTTP 429), `is_no_funds` and `is_rate_limited` mark refusals after
+  which the engine fails over to the next route.
 - `PanelUnavailable`: the call did not produce a usable answer (connect error, timeout,
   5xx, malformed JSON). For `add` this is *ambiguous*: the panel may have created the
   order, so the engine reconciles instead of calling `add` again.

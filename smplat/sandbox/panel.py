@@ -14,8 +14,8 @@ in-process or with `POST /sandbox/knobs` as JSON):
   remaining; cancel_links: orders that end Canceled;
 - refuse_active_link: "You have active order with this link" while an order on the link runs;
 - lookup_by_ref: False is the "no lookup" mode of real panels: `ref` is ignored on `add` and
-  `status` by `ref` answers "Incorrect order ID" (default from SMPLAT_SANDBOX_PANEL_LOOKUP,
-  "0" turns it off; constructor: `PanelSandbox(knobs=PanelKnobs(lookup_by_ref=False))`);
+  `status` by `ref` answers "Incorrect order ID" (`smplat run` takes it from
+  SMPLAT_SANDBOX_PANEL_LOOKUP; in-process: `PanelSandbox(knobs=PanelKnobs(lookup_by_ref=False))`);
 - balance (orders cost rate x quantity / 1000 and are refused when it runs out);
 - removed_services: services no longer listed (vanished upstream);
 - script: a queue of one-shot faults for the next calls of an action ("http500", "http429",
@@ -31,7 +31,6 @@ off); see docs/architecture.md and docs/providers.md, "Reconcile without lookup"
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import socket
 import threading
@@ -61,7 +60,7 @@ class PanelKnobs:
     partial_ratio: float = 0.25
     cancel_links: list[str] = field(default_factory=list)
     refuse_active_link: bool = False
-    lookup_by_ref: bool = field(default_factory=lambda: os.environ.get("SMPLAT_SANDBOX_PANEL_LOOKUP", "1") != "0")
+    lookup_by_ref: bool = True
     balance: str = "1000000.00"
     currency: str = "EUR"
     removed_services: list[str] = field(default_factory=list)

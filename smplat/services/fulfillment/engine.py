@@ -14,7 +14,12 @@ Life of a submit task (see docs/architecture.md, "Fulfilment engine"):
 4. **Reconcile**: a `submitting` task whose lease ran out (a crash, or no answer) is never
    resubmitted blindly: the panel is asked for the order by its submission key. Found: the
    id is adopted. Not found: the intent is closed as never-arrived and the task submits
-   again. A panel that cannot be asked: the task goes to the dead letters for an operator.
+   again (to the next route). A panel that cannot be asked (docs/providers.md, "Reconcile
+   without lookup"): if it refuses a second order on an active link, the same order is sent
+   again as a probe (an order id: the first never arrived; the refusal: it did); otherwise,
+   or then, the task is held in the dead letters with the evidence for an operator's decision.
+5. **Failover**: 429 and "not enough funds" are definite refusals: the provider is excluded
+   for the task and the next eligible route (inside the margin guardrail) is tried at once.
 """
 
 from __future__ import annotations
