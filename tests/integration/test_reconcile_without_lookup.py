@@ -104,6 +104,8 @@ def test_unanswered_add_is_probed_and_held_when_the_panel_has_the_link(session, 
     assert item.status == "on_hold"
     outcomes = sorted(session.execute(select(FulfillmentAttempt.outcome)).scalars())
     assert outcomes == sorted([AttemptOutcome.AMBIGUOUS, AttemptOutcome.RETRIED, AttemptOutcome.HELD])
+    [stats] = read_models.metrics(session)
+    assert (stats["processed"], stats["ambiguous"], stats["retried"], stats["held"]) == (3, 1, 1, 1)
     # and a plain retry (a blind resubmit) is refused, as is a customer, an empty id, a taken id
     with pytest.raises(operator_actions.TaskActionError):
         operator_actions.retry_task(session, task.id, OPERATOR, "try again")
