@@ -72,7 +72,7 @@ class DeadLettersState(AuthState):
 DONE = {
     "retry": "queued again",
     "cancel": "canceled",
-    "reached": "adopted the panel's order",
+    "reached": "completed with the panel's order",
     "not_reached": "queued to submit now",
 }
 
@@ -87,7 +87,7 @@ def _actions_form(row: rx.Var, *, held: bool) -> rx.Component:
     order id) or it did not (submit now)."""
     task_id = row["task_id"].to(str)
     choices = (
-        [("reached", "It reached the panel: order id"), ("not_reached", "It did not: submit now"), ("cancel", "Cancel")]
+        [("reached", "Reached panel: id"), ("not_reached", "Not reached: submit"), ("cancel", "Cancel")]
         if held
         else [("retry", "Retry"), ("cancel", "Cancel")]
     )
@@ -97,7 +97,7 @@ def _actions_form(row: rx.Var, *, held: bool) -> rx.Component:
                 name="external_order_id",
                 placeholder="Panel order id",
                 size="1",
-                width="8rem",
+                width="7rem",
                 id="panel-order-" + task_id,
             )
         ]
@@ -152,7 +152,9 @@ def admin_dead_letters_page() -> rx.Component:
     )
     return admin_page(
         page_title(
-            "Dead letters", "Fulfilment tasks that ran out of attempts. Retry once the cause is fixed, or cancel."
+            "Dead letters",
+            "Fulfilment tasks that ran out of attempts: retry once the cause is fixed, or cancel. A task held "
+            "for a decision: did its order reach the panel (enter the panel's order id) or not (submit now)?",
         ),
         form_alert(DeadLettersState.error, alert_id="dead-letter-error"),
         rx.cond(
