@@ -223,6 +223,10 @@ class Settings(BaseSettings):
     sandbox_instagram_port: int = Field(
         8094, description="Port of the local Instagram sandbox (Graph API business discovery at /<version>/<id>)"
     )
+    sandbox_panel_lookup: bool = Field(
+        True,
+        description="Whether the panel sandbox looks orders up by our submission key; false: the no-lookup mode of real panels",
+    )
     sandbox_webhook_port: int = Field(8093, description="Port of the local webhook sink (alerts land at /hooks/...)")
     sandbox_webhook_dir: Path = Field(VAR_DIR / "webhooks", description="Where the webhook sink stores received posts")
     sandbox_stripe_port: int = Field(8092, description="Port of the local Stripe-compatible sandbox")

@@ -39,7 +39,9 @@ def product(session: Session, slug: str) -> Product:
     return session.execute(select(Product).where(Product.slug == slug)).scalars().one()
 
 
-def _line(prod: Product, link: str, units: int, price: int, dripfeed: tuple[int, int] | None) -> dict:
+def _line(
+    prod: Product, link: str, units: int, price: int, dripfeed: tuple[int, int] | None, add_ons: tuple[str, ...] = ()
+) -> dict:
     """One frozen checkout line (the shape `checkout.start_checkout` stores) for `units` of `prod` on `link`."""
     spec = DeliverySpec(
         link=link,
@@ -47,8 +49,15 @@ def _line(prod: Product, link: str, units: int, price: int, dripfeed: tuple[int,
         channel=prod.platform,
         dripfeed_runs=dripfeed[0] if dripfeed else None,
         dripfeed_interval_minutes=dripfeed[1] if dripfeed else None,
+        add_on_keys=list(add_ons),
     )
-    configuration = {"options": {}, "add_ons": [], "fields": {"link": link}, "plan": "one-time", "preset": None}
+    configuration = {
+        "options": {},
+        "add_ons": list(add_ons),
+        "fields": {"link": link},
+        "plan": "one-time",
+        "preset": None,
+    }
     return {
         "product_id": prod.id,
         "product_slug": prod.slug,
@@ -76,12 +85,14 @@ def paid_order(
     user_id: int | None = None,
     email: str = "buyer@example.com",
     dripfeed: tuple[int, int] | None = None,
+    add_ons: tuple[str, ...] = (),
     now: datetime | None = None,
 ) -> Order:
     """A paid order with one line per (product, link, units, price_minor), queued for delivery:
+    `add_ons`: the add-on keys chosen on every line (a service-override add-on routes the line);
     placed by `fulfil_paid_session` from a paid checkout session at `now` (a test's fake clock;
     default: the wall clock), then committed."""
-    frozen = [_line(prod, link, units, price, dripfeed) for prod, link, units, price in lines]
+    frozen = [_line(prod, link, units, price, dripfeed, add_ons) for prod, link, units, price in lines]
     total = sum(line["total_minor"] for line in frozen)
     checkout = CheckoutSession(
         user_id=user_id,

@@ -7,6 +7,8 @@ as strings, status words spelled `Cancelled` / `in progress` / `COMPLETED`, `"re
 Errors are split by what the caller may do next:
 - `PanelRefused`: the panel answered and refused (`{"error": ...}`); nothing was created.
   `is_active_link` marks "You have active order with this link" (wait, or route elsewhere).
+  `PanelRateLimited` (HTTP 429), `is_no_funds` and `is_rate_limited` mark refusals after
+  which the engine fails over to the next route.
 - `PanelUnavailable`: the call did not produce a usable answer (connect error, timeout,
   5xx, malformed JSON). For `add` this is *ambiguous*: the panel may have created the
   order, so the engine reconciles instead of calling `add` again.
@@ -71,6 +73,17 @@ class PanelRefused(PanelError):
         return ACTIVE_LINK_MARKER in self.message.lower()
 
     @property
+    def is_no_funds(self) -> bool:
+        """ "Not enough funds on balance" (and its variants): this provider cannot take it now."""
+        text = self.message.lower()
+        return "not enough funds" in text or "insufficient funds" in text or "insufficient balance" in text
+
+    @property
+    def is_rate_limited(self) -> bool:
+        """HTTP 429 or "too many requests": the call was turned away, nothing was created."""
+        return isinstance(self, PanelRateLimited) or "too many requests" in self.message.lower()
+
+    @property
     def is_unknown_service(self) -> bool:
         text = self.message.lower()
         return "incorrect service" in text or "service not found" in text or "unknown service" in text
@@ -78,6 +91,10 @@ class PanelRefused(PanelError):
 
 class PanelBlocked(PanelRefused):
     """The base URL is not allowed (loopback/private address, not http(s)); nothing was sent."""
+
+
+class PanelRateLimited(PanelRefused):
+    """HTTP 429: the panel turned the call away before doing anything (nothing was created)."""
 
 
 class PanelUnavailable(PanelError):
@@ -316,6 +333,8 @@ class PanelClient:
             raise PanelUnavailable(f"{action}: {type(exc).__name__}: {str(exc)[:160]}") from None
         if response.status_code >= 500:
             raise PanelUnavailable(f"{action}: HTTP {response.status_code}")
+        if response.status_code == 429:  # turned away before any work: a definite no, not ambiguous
+            raise PanelRateLimited(f"{action}: HTTP 429 too many requests")
         try:
             data = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError):

@@ -39,6 +39,7 @@ class AttemptOutcome(StrEnum):
     DEAD_LETTERED = "dead_lettered"
     AMBIGUOUS = "ambiguous"  # no answer to an add: reconcile later, never resubmit blindly
     WAITED = "waited"  # "active order with this link": not a failure
+    HELD = "held"  # outcome of an add unknown on a panel without lookup: an operator decides
 
 
 # What the claim query picks up.

@@ -13,14 +13,18 @@ in-process or with `POST /sandbox/knobs` as JSON):
 - partial_rate / partial_links and partial_ratio: orders that end Partial with that share
   remaining; cancel_links: orders that end Canceled;
 - refuse_active_link: "You have active order with this link" while an order on the link runs;
+- lookup_by_ref: False is the "no lookup" mode of real panels: `ref` is ignored on `add` and
+  `status` by `ref` answers "Incorrect order ID" (`smplat run` takes it from
+  SMPLAT_SANDBOX_PANEL_LOOKUP; in-process: `PanelSandbox(knobs=PanelKnobs(lookup_by_ref=False))`);
 - balance (orders cost rate x quantity / 1000 and are refused when it runs out);
 - removed_services: services no longer listed (vanished upstream);
-- script: a queue of one-shot faults for the next calls of an action ("http500",
+- script: a queue of one-shot faults for the next calls of an action ("http500", "http429",
   "malformed", "hang", "error:<text>", and for add "hang_after_create": the order is
   created, then the answer never comes, the ambiguous case).
 
 Besides the protocol, the sandbox accepts `ref` on `add` and `status` with `ref` (our
-submission key) so the engine can reconcile an unanswered `add`; see docs/architecture.md.
+submission key) so the engine can reconcile an unanswered `add` (unless `lookup_by_ref` is
+off); see docs/architecture.md and docs/providers.md, "Reconcile without lookup".
 `GET /sandbox/orders` lists every order it holds (with what it delivered and the service's
 category), for tests, demos and the Instagram sandbox, whose numbers follow what was delivered.
 """
@@ -57,6 +61,7 @@ class PanelKnobs:
     partial_ratio: float = 0.25
     cancel_links: list[str] = field(default_factory=list)
     refuse_active_link: bool = False
+    lookup_by_ref: bool = True
     balance: str = "1000000.00"
     currency: str = "EUR"
     removed_services: list[str] = field(default_factory=list)
@@ -214,7 +219,7 @@ def _handle(state: PanelState, form: dict[str, str]) -> Any:
             return {"error": "Incorrect quantity"}
         if quantity < int(service["min"]) or quantity > int(service["max"]):
             return {"error": f"Quantity must be between {service['min']} and {service['max']}"}
-        ref = form.get("ref") or None
+        ref = (form.get("ref") or None) if knobs.lookup_by_ref else None
         if ref and ref in state.by_ref:
             return {"order": state.by_ref[ref]}  # the same submission key answers the same order
         if knobs.refuse_active_link and any(o.link == link and not o.final_reached for o in state.orders.values()):
@@ -243,7 +248,7 @@ def _handle(state: PanelState, form: dict[str, str]) -> Any:
             state.by_ref[ref] = order.id
         return {"order": _num(state, order.id)}
     if action == "status":
-        if form.get("ref"):
+        if form.get("ref") and knobs.lookup_by_ref:
             found = state.by_ref.get(form["ref"])
             return {"order": _num(state, found)} if found is not None else {"error": "Order not found"}
         if form.get("orders"):
@@ -310,6 +315,8 @@ def build_app(state: PanelState) -> Starlette:
             await asyncio.sleep(latency)
         if fault == "http500" or roll_error:
             return Response("<html>502 Bad Gateway</html>", status_code=502, media_type="text/html")
+        if fault == "http429":  # turned away before any work, the way rate-limited panels answer
+            return JSONResponse({"error": "Too many requests"}, status_code=429)
         if fault == "hang":
             await asyncio.sleep(hang)
             return JSONResponse({"error": "too late"})

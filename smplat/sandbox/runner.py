@@ -49,6 +49,7 @@ def _start_panel(settings: Settings) -> RunningSandbox:
         latency_ms=settings.sandbox_panel_latency_ms,
         error_rate=settings.sandbox_panel_error_rate,
         partial_rate=settings.sandbox_panel_partial_rate,
+        lookup_by_ref=settings.sandbox_panel_lookup,
     )
     return PanelSandbox(SANDBOX_HOST, settings.sandbox_panel_port, knobs=knobs).start()
 

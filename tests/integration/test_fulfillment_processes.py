@@ -21,6 +21,8 @@ from smplat.models.fulfillment import (
 )
 from smplat.models.providers import Provider, ProviderOrder
 from smplat.sandbox.panel import PanelSandbox
+from smplat.services.fulfillment import operator_actions
+from smplat.services.order_status import Actor
 from smplat.settings import PROJECT_ROOT
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
@@ -102,16 +104,39 @@ def _open_intents(session) -> set[str]:
     )
 
 
-def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly_once(session, db_url, tmp_path):
+def _open_intent_links(session) -> set[str]:
+    session.expire_all()
+    po = ProviderOrder
+    return set(session.execute(select(po.link).where(po.external_order_id.is_(None), po.status == "pending")).scalars())
+
+
+def _settled(session) -> bool:
+    """No task is left to the engine: each is completed or held for an operator."""
+    session.expire_all()
+    return not session.execute(
+        select(func.count()).where(FulfillmentTask.status.not_in(("completed", "dead_letter")))
+    ).scalar_one()
+
+
+@pytest.mark.parametrize("lookup", [True, False], ids=["lookup", "no-lookup"])
+def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly_once(
+    session, db_url, tmp_path, lookup
+):
     # given 60 queued lines and a panel answering in 150 ms, whose first two adds create the
     # order and then hold the answer back for 20 s (well within the provider's 60 s timeout:
-    # left alone, those two would simply succeed late)
+    # left alone, those two would simply succeed late); in "no lookup" mode the panel cannot
+    # be asked for an order by our key but refuses a second order on a link with an active one
+    # (and no order finishes: nothing polls them)
     with PanelSandbox(port=0) as panel:
         panel.state.set_knobs(latency_ms=150, hang_seconds=20)
+        if not lookup:
+            panel.state.set_knobs(lookup_by_ref=False, refuse_active_link=True, polls_to_complete=10**6)
         panel.state.script("add", "hang_after_create", "hang_after_create")
         links = _queue(session, panel.base_url)
         provider = session.execute(select(Provider).where(Provider.base_url == panel.base_url)).scalars().one()
         provider.timeout_seconds = 60
+        if not lookup:
+            provider.dialect = {"lookup_by_ref": False, "refuses_active_link": True}
         session.commit()
         log = tmp_path / "jobs.log"
         # when the jobs process is killed (SIGKILL) in the middle of a batch, while those two
@@ -121,35 +146,59 @@ def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly
             _wait(lambda: len(panel.state.orders) >= 12, 60, "a dozen provider orders")
         finally:
             _stop(first, signal.SIGKILL)
+        time.sleep(1)  # requests the panel had received before the kill finish (150 ms each)
         done_at_kill = _completed(session)
         in_flight = session.execute(select(func.count()).where(FulfillmentTask.status == "submitting")).scalar_one()
         unrecorded_at_kill = _open_intents(session)
+        open_links_at_kill = _open_intent_links(session)
+        on_panel_at_kill = set(panel.state.orders_by_link())
         # and started again
         second = _start(db_url, log, SMPLAT_FULFILLMENT_CONCURRENCY="5")
         try:
-            _wait(lambda: _completed(session) == N, 90, "every task completed")
+            _wait(lambda: _settled(session), 90, "every task completed or held")
         finally:
             _stop(second)
+        held = _held_links(session)
+        if not lookup:
+            # then each held task's link has its order on the panel: an operator confirms its id
+            ids_on_panel = panel.state.orders_by_link()
+            operator = Actor.operator(None, "operator@smplat.local")
+            for task_id, link in held.items():
+                (external_id,) = ids_on_panel[link]
+                operator_actions.confirm_reached(
+                    session, task_id, str(external_id), operator, "found on the panel", role="operator"
+                )
+            session.commit()
         by_link = panel.state.orders_by_link()
         on_panel = set(panel.state.by_ref)
-    # then the kill really landed between a panel call and its database write: the adds the
-    # panel had taken but the database had not recorded were found on the panel and adopted
-    # (reconciled), at least the two held back, and exactly those
+    # then the kill really landed between a panel call and its database write, and at least
+    # one unrecorded add was reconciled
     session.expire_all()
-    reconciled_keys = sorted(
-        session.execute(
-            select(ProviderOrder.submission_key)
+    reconciled = {
+        key: link
+        for key, link in session.execute(
+            select(ProviderOrder.submission_key, ProviderOrder.link)
             .join(FulfillmentAttempt, FulfillmentAttempt.task_id == ProviderOrder.fulfillment_task_id)
             .where(
                 FulfillmentAttempt.outcome == AttemptOutcome.RECONCILED.value,
                 ProviderOrder.external_order_id.is_not(None),
             )
-        ).scalars()
-    )
+        )
+    }
     assert done_at_kill < N
     assert in_flight >= 1
-    assert len(reconciled_keys) >= 2
-    assert reconciled_keys == sorted(unrecorded_at_kill & on_panel)
+    if lookup:
+        # the adds the panel had taken but the database had not recorded were found on the
+        # panel and adopted, at least the two held back, and exactly those
+        assert len(reconciled) >= 2
+        assert sorted(reconciled) == sorted(unrecorded_at_kill & on_panel)
+        assert held == {}
+    else:
+        # an open intent whose add had reached the panel was held (at least the two held
+        # back), one whose add had not was sent again by the probe and taken (reconciled)
+        assert len(held) >= 2 and len(reconciled) >= 1
+        assert set(held.values()) == open_links_at_kill & on_panel_at_kill
+        assert set(reconciled.values()) == open_links_at_kill - on_panel_at_kill
     # and every line has exactly one provider order
     assert sorted(by_link) == sorted(links)
     assert Counter(len(ids) for ids in by_link.values()) == {1: N}
@@ -162,6 +211,16 @@ def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly
     assert sorted(int(x) for x in adopted) == sorted(i for ids in by_link.values() for i in ids)
     statuses = Counter(session.execute(select(FulfillmentTask.status)).scalars())
     assert statuses == {"completed": N}
+
+
+def _held_links(session) -> dict[int, str]:
+    """Task id → link of every task held for an operator (did the add reach the panel?)."""
+    session.expire_all()
+    return {
+        task.id: task.payload["held"]["link"]
+        for task in session.execute(select(FulfillmentTask).where(FulfillmentTask.status == "dead_letter")).scalars()
+        if (task.payload or {}).get("held")
+    }
 
 
 @pytest.mark.postgres

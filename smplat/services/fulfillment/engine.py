@@ -14,7 +14,12 @@ Life of a submit task (see docs/architecture.md, "Fulfilment engine"):
 4. **Reconcile**: a `submitting` task whose lease ran out (a crash, or no answer) is never
    resubmitted blindly: the panel is asked for the order by its submission key. Found: the
    id is adopted. Not found: the intent is closed as never-arrived and the task submits
-   again. A panel that cannot be asked: the task goes to the dead letters for an operator.
+   again (to the next route). A panel that cannot be asked (docs/providers.md, "Reconcile
+   without lookup"): if it refuses a second order on an active link, the same order is sent
+   again as a probe (an order id: the first never arrived; the refusal: it did); otherwise,
+   or then, the task is held in the dead letters with the evidence for an operator's decision.
+5. **Failover**: 429 and "not enough funds" are definite refusals: the provider is excluded
+   for the task and the next eligible route (inside the margin guardrail) is tried at once.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, insert, or_, select, update
@@ -62,7 +68,7 @@ from smplat.services.delivery import DeliverySpec, InvalidDeliverySpec
 from smplat.services.fulfillment.common import JOB_ACTOR, Clock, clock_from
 from smplat.services.money import pro_rata
 from smplat.services.providers import client_for, mark_service_vanished
-from smplat.services.routing import NoRoute, RoutingContext, choose
+from smplat.services.routing import NoRoute, RoutingContext, candidates, choose
 from smplat.settings import Settings, get_settings
 
 
@@ -148,12 +154,14 @@ class Work:
     external_order_id: str = ""
     refill_id: int | None = None
     lookup_by_ref: bool = False
+    probe_by_add: bool = False  # no lookup, but the panel refuses a second order on an active link
     error: str = ""
     # filled by the call
     result: str = ""  # ok | refused | unavailable
     answer: str = ""
     refusal: PanelRefused | None = None
     latency_ms: int | None = None
+    balance_now: str | None = None  # reconcile without lookup: the panel's balance (evidence)
 
 
 def _spec_and_quantity(task: FulfillmentTask, item: OrderItem) -> tuple[DeliverySpec, int, int]:
@@ -217,19 +225,24 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                 session.add(task)
                 continue
             provider = providers[po.provider_id]
-            work.append(
-                Work(
-                    task.id,
-                    task.kind,
-                    "reconcile",
-                    provider_id=po.provider_id,
-                    provider_order_id=po.id,
-                    submission_key=po.submission_key,
-                    link=po.link,
-                    quantity=po.quantity,
-                    lookup_by_ref=bool((provider.dialect or {}).get("lookup_by_ref")),
-                )
+            dialect = provider.dialect or {}
+            w = Work(
+                task.id,
+                task.kind,
+                "reconcile",
+                provider_id=po.provider_id,
+                provider_order_id=po.id,
+                submission_key=po.submission_key,
+                link=po.link,
+                quantity=po.quantity,
+                lookup_by_ref=bool(dialect.get("lookup_by_ref")),
             )
+            if not w.lookup_by_ref:  # what a probe re-sends (see docs/providers.md)
+                service = session.get(ProviderService, po.provider_service_id)
+                w.service_ext, w.runs, w.interval = service.external_service_id, po.runs, po.interval
+                w.comments = list(DeliverySpec.from_snapshot(item.snapshot).comments)
+                w.probe_by_add = bool(dialect.get("refuses_active_link"))
+            work.append(w)
             task.lease_expires_at = lease
             session.add(task)
             continue
@@ -319,18 +332,41 @@ async def call_provider(work: Work, client: PanelClient) -> None:
                 comments=work.comments or None,
                 ref=work.submission_key if work.lookup_by_ref else None,
             )
+        elif work.mode == "reconcile" and not work.lookup_by_ref:
+            await _probe(work, client)
         elif work.mode == "reconcile":
-            if not work.lookup_by_ref:
-                raise PanelUnavailable("this panel cannot look orders up by submission key")
             work.answer = await client.find_by_ref(work.submission_key) or ""
         elif work.mode == "refill":
             work.answer = await client.refill(work.external_order_id)
-        work.result = "ok"
+        work.result = work.result or "ok"
     except PanelRefused as refused:
         work.result, work.refusal, work.error = "refused", refused, refused.message
     except PanelUnavailable as exc:
         work.result, work.error = "unavailable", str(exc)
     work.latency_ms = int((time.monotonic() - started) * 1000)
+
+
+async def _probe(work: Work, client: PanelClient) -> None:
+    """Reconcile without lookup (docs/providers.md): read the balance (evidence for the
+    operator), then, only on a panel that refuses a second order on a link with an active
+    one, send the same order again: an order id means the first add never arrived (the panel
+    would have refused it otherwise); "active order with this link" means it most likely did.
+    On any other panel nothing is sent: the task is held for an operator (`result` "held")."""
+    try:
+        work.balance_now = str((await client.balance()).balance)
+    except (PanelRefused, PanelUnavailable):
+        work.balance_now = None
+    if not work.probe_by_add:
+        work.result = "held"
+        return
+    work.answer = await client.add(
+        work.service_ext,
+        work.link,
+        work.quantity,
+        runs=work.runs,
+        interval=work.interval,
+        comments=work.comments or None,
+    )
 
 
 # --- recording outcomes ---------------------------------------------------------------
@@ -462,6 +498,8 @@ def record(
                 task.claimed_by, task.last_error = "", w.error
                 outcome = AttemptOutcome.AMBIGUOUS.value
                 counts["ambiguous"] += 1
+        elif w.mode == "reconcile" and not w.lookup_by_ref:
+            outcome = _reconciled_without_lookup(session, task, item, po, w, now, settings, counts)
         elif w.mode == "reconcile":
             if w.result == "ok" and w.answer:
                 _submitted(session, task, item, po, w.answer, now, "Reconciled: found on the panel, adopted")
@@ -470,21 +508,11 @@ def record(
             elif w.result == "ok":  # the add never reached the panel: close the intent, submit again
                 po.status, po.error, po.updated_at = ProviderOrderStatus.FAILED.value, "never reached the panel", now
                 session.add(po)
+                # the panel had trouble (5xx, timeout): the next route may take it at once
+                _exclude_provider(task, po.provider_id)
                 outcome = _fail(session, task, item, "add never reached the panel", now, settings, counts)
                 if task.status == TaskStatus.RETRY_WAIT.value:
-                    task.next_attempt_at = now  # nothing was wrong with the panel: go again at once
-            elif not w.lookup_by_ref:
-                task.attempts = task.max_attempts - 1
-                outcome = _fail(
-                    session,
-                    task,
-                    item,
-                    "outcome of the add is unknown and this panel cannot be asked: "
-                    "check the panel for an order on this link, then retry or cancel",
-                    now,
-                    settings,
-                    counts,
-                )
+                    task.next_attempt_at = now  # nothing was wrong with the order: go again at once
             else:
                 task.attempts += 1
                 if task.attempts >= task.max_attempts:
@@ -652,11 +680,153 @@ def _refused(
             )
         counts["waited"] += 1
         return AttemptOutcome.WAITED.value
+    if refusal.is_no_funds or refusal.is_rate_limited:
+        # this provider cannot take it now (nothing was created): fail over to the next route
+        # that passes the guardrail at once; with no other route, back off on this one
+        _exclude_provider(task, po.provider_id)
+        if refusal.is_no_funds:
+            provider = session.get(Provider, po.provider_id)
+            provider.balance = Decimal(0)  # known balance: routing skips it until the health job reads it again
+            session.add(provider)
+        outcome = _fail(session, task, item, f"refused by the panel: {refusal.message}", now, settings, counts)
+        if task.status == TaskStatus.RETRY_WAIT.value and _another_route(session, task, item):
+            task.next_attempt_at = now
+        return outcome
     if refusal.is_unknown_service:
         mark_service_vanished(session, po.provider_service_id, now)
         payload["exclude_service_ids"] = sorted(set(payload.get("exclude_service_ids", [])) | {po.provider_service_id})
         task.payload = payload
     return _fail(session, task, item, f"refused by the panel: {refusal.message}", now, settings, counts)
+
+
+def _exclude_provider(task: FulfillmentTask, provider_id: int) -> None:
+    payload = dict(task.payload or {})
+    payload["exclude_provider_ids"] = sorted(set(payload.get("exclude_provider_ids", [])) | {provider_id})
+    task.payload = payload
+
+
+def _another_route(session: Session, task: FulfillmentTask, item: OrderItem) -> bool:
+    """Whether a route other than the excluded ones is eligible now (inside the guardrail)."""
+    try:
+        spec, quantity, price = _spec_and_quantity(task, item)
+    except InvalidDeliverySpec:
+        return False
+    ctx = RoutingContext.load(session, [item.product_id])
+    payload = task.payload or {}
+    return any(
+        c.eligible
+        for c in candidates(
+            ctx,
+            item.product_id,
+            spec,
+            quantity,
+            price,
+            exclude_service_ids=payload.get("exclude_service_ids", []),
+            exclude_provider_ids=payload.get("exclude_provider_ids", []),
+        )
+    )
+
+
+def _reconciled_without_lookup(
+    session: Session,
+    task: FulfillmentTask,
+    item: OrderItem,
+    po: ProviderOrder,
+    w: Work,
+    now: datetime,
+    settings: Settings,
+    counts: dict[str, int],
+) -> str:
+    """The outcome of `_probe` (docs/providers.md, "Reconcile without lookup"): never a
+    blind resubmit. An order id from the re-sent add is adopted; anything else holds the
+    task for an operator with the evidence, except an unanswered probe, which is probed
+    again later (it may itself have created the order: the next probe is then refused)."""
+    if w.result == "ok" and w.answer:
+        _submitted(
+            session, task, item, po, w.answer, now, "Reconciled: sent again (the first add had not arrived), submitted"
+        )
+        counts["reconciled"] += 1
+        return AttemptOutcome.RECONCILED.value
+    if w.result == "unavailable":
+        task.attempts += 1
+        if task.attempts < task.max_attempts:
+            task.claimed_by, task.last_error = "", w.error
+            delay = max(settings.fulfillment_reconcile_delay_seconds, backoff_seconds(task.attempts, settings))
+            task.lease_expires_at = now + timedelta(seconds=delay)
+            counts["retried"] += 1
+            return AttemptOutcome.RETRIED.value
+        finding = f"the panel gave no usable answer to the probe ({w.error})"
+    elif w.result == "refused" and w.refusal is not None and w.refusal.is_active_link:
+        finding = (
+            "the panel refused the same order sent again because it has an active order on this link: "
+            "the first add most likely arrived"
+        )
+    elif w.result == "refused":
+        finding = f"the panel refused the same order sent again: {w.error}"
+    else:
+        finding = "this panel can neither look orders up nor refuses a second order on an active link"
+    return _hold(session, task, item, po, w, finding, now, counts)
+
+
+HELD_PREFIX = "held for an operator: "
+
+
+def _hold(
+    session: Session,
+    task: FulfillmentTask,
+    item: OrderItem,
+    po: ProviderOrder,
+    w: Work,
+    finding: str,
+    now: datetime,
+    counts: dict[str, int],
+) -> str:
+    """Stop: the outcome of an add is unknown. The task waits in the dead letters with the
+    evidence in `payload["held"]` until an operator decides (operator_actions.confirm_reached
+    / submit_not_reached)."""
+    service = session.get(ProviderService, po.provider_service_id)
+    provider = session.get(Provider, po.provider_id)
+    charge = Decimal(service.rate_per_1000) * po.quantity * (po.runs or 1) / 1000
+    known = provider.balance
+    moved = ""
+    if known is not None and w.balance_now is not None:
+        moved = (
+            f"; balance {w.balance_now} now, {known} at the last check"
+            f" (moved {known - Decimal(w.balance_now):.4f}; this order costs about {charge:.4f})"
+        )
+    evidence = {
+        "provider_order_id": po.id,
+        "provider_id": provider.id,
+        "provider": provider.name,
+        "service": service.external_service_id,
+        "link": po.link,
+        "quantity": po.quantity,
+        "intent_at": po.created_at.isoformat() if po.created_at else None,
+        "expected_charge": f"{charge:.4f}",
+        "balance_known": None if known is None else str(known),
+        "balance_known_at": provider.last_health_check_at.isoformat() if provider.last_health_check_at else None,
+        "balance_now": w.balance_now,
+        "finding": finding,
+    }
+    task.payload = {**(task.payload or {}), "held": evidence}
+    message = f"{HELD_PREFIX}{finding}{moved}. Check {provider.name} for an order on {po.link}"
+    _release(task, TaskStatus.DEAD_LETTER.value, now, error=message)
+    counts["held"] += 1
+    states.add_event(
+        session,
+        item.order_id,
+        OrderEventKind.PROVIDER_ORDER,
+        JOB_ACTOR,
+        f"Held: did the order reach {provider.name}? {finding}"[:1000],
+        item.id,
+        {"provider_order_id": po.id, "task_id": task.id, "held": True},
+        at=now,
+    )
+    if states.can_move(item.status, OrderStatus.ON_HOLD):
+        states.set_item_status(
+            session, item, OrderStatus.ON_HOLD, JOB_ACTOR, "Waiting for an operator: did it reach the panel?", at=now
+        )
+    return AttemptOutcome.HELD.value
 
 
 def _record_refill(

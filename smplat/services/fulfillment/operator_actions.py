@@ -29,6 +29,7 @@ from smplat.services import order_status as states
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.fulfillment.common import SUBMITTING_KINDS
 from smplat.services.order_status import Actor
+from smplat.services.permissions import Permission, require_permission
 from smplat.settings import get_settings
 
 # --- dead letters ---------------------------------------------------------------------------
@@ -81,6 +82,8 @@ def retry_task(
         raise TaskActionError("no such task", code=ErrorCode.NOT_FOUND)
     if task.status not in (TaskStatus.DEAD_LETTER.value, TaskStatus.FAILED.value):
         raise TaskActionError("only a dead-lettered or failed task can be retried")
+    if (task.payload or {}).get("held"):  # a retry would resubmit blindly: the operator decides instead
+        raise TaskActionError("did it reach the panel? Confirm its order id, or submit it now")
     now = now or utcnow()
     before = audit.snapshot(task, ("status", "attempts"))
     task.status, task.attempts, task.next_attempt_at, task.updated_at = TaskStatus.PENDING.value, 0, now, now
@@ -153,6 +156,116 @@ def cancel_task(
         and states.can_move(item.status, OrderStatus.CANCELED)
     ):
         states.set_item_status(session, item, OrderStatus.CANCELED, actor, f"Canceled by an operator: {reason}", at=now)
+    session.flush()
+    return task
+
+
+# --- held tasks: did the add reach the panel? (docs/providers.md, "Reconcile without lookup") ---
+
+
+EXTERNAL_ID_MAX = 64
+
+
+def _held(session: Session, task_id: int, role: str | None) -> tuple[FulfillmentTask, ProviderOrder, OrderItem]:
+    require_permission(role, Permission.ACT_ON_ORDERS)
+    task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if task is None:
+        raise TaskActionError("no such task", code=ErrorCode.NOT_FOUND)
+    held = (task.payload or {}).get("held")
+    if task.status != TaskStatus.DEAD_LETTER.value or not held:
+        raise TaskActionError("only a task held for a decision (did it reach the panel?) can be decided")
+    po = session.get(ProviderOrder, held["provider_order_id"])
+    if po is None or po.external_order_id is not None or po.status != ProviderOrderStatus.PENDING.value:
+        raise TaskActionError("this submission was decided already")
+    return task, po, session.get(OrderItem, task.order_item_id)
+
+
+def confirm_reached(
+    session: Session,
+    task_id: int,
+    external_order_id: str,
+    actor: Actor,
+    reason: str,
+    *,
+    role: str | None,
+    now: datetime | None = None,
+) -> ProviderOrder:
+    """The operator found the order on the panel: its id is adopted (status sync follows it
+    from here) and the task completes. Nothing is sent to the panel."""
+    reason = _reason(reason, TaskActionError, OPERATOR_REASON_MISSING)
+    task, po, item = _held(session, task_id, role)
+    external_order_id = (external_order_id or "").strip()
+    if not external_order_id or len(external_order_id) > EXTERNAL_ID_MAX or not external_order_id.isascii():
+        raise TaskActionError(
+            "enter the panel's order id",
+            code=ErrorCode.INVALID if external_order_id else ErrorCode.REQUIRED,
+            field="external_order_id",
+        )
+    taken = session.execute(
+        select(ProviderOrder.id).where(
+            ProviderOrder.provider_id == po.provider_id, ProviderOrder.external_order_id == external_order_id
+        )
+    ).first()
+    if taken:
+        raise TaskActionError(
+            f"order #{external_order_id} of this provider belongs to another line already",
+            code=ErrorCode.CONFLICT,
+            field="external_order_id",
+        )
+    now = now or utcnow()
+    po.external_order_id, po.submitted_at, po.updated_at, po.error = external_order_id, now, now, ""
+    session.add(po)
+    payload = {k: v for k, v in (task.payload or {}).items() if k != "held"}
+    task.payload, task.status, task.updated_at = payload, TaskStatus.COMPLETED.value, now
+    session.add(task)
+    states.add_event(
+        session,
+        item.order_id,
+        OrderEventKind.MANUAL_OVERRIDE,
+        actor,
+        f"Task {task.id}: {actor.label} confirmed the order reached the panel as #{external_order_id}: {reason}",
+        item.id,
+        {
+            "task_id": task.id,
+            "action": "confirm_reached",
+            "external_order_id": external_order_id,
+            "provider_order_id": po.id,
+        },
+        at=now,
+    )
+    if states.can_move(item.status, OrderStatus.PROCESSING):
+        states.set_item_status(session, item, OrderStatus.PROCESSING, actor, "Sent to the provider.", at=now)
+    session.flush()
+    return po
+
+
+def submit_not_reached(
+    session: Session, task_id: int, actor: Actor, reason: str, *, role: str | None, now: datetime | None = None
+) -> FulfillmentTask:
+    """The operator checked the panel and the order is not there: the intent is closed as
+    never arrived and the task is queued to submit now (routed like a new attempt)."""
+    reason = _reason(reason, TaskActionError, OPERATOR_REASON_MISSING)
+    task, po, item = _held(session, task_id, role)
+    now = now or utcnow()
+    po.status, po.error, po.updated_at = ProviderOrderStatus.FAILED.value, "never reached the panel (operator)", now
+    session.add(po)
+    payload = {k: v for k, v in (task.payload or {}).items() if k != "held"}
+    task.payload, task.status, task.attempts = payload, TaskStatus.PENDING.value, 0
+    task.next_attempt_at, task.updated_at = now, now
+    task.max_attempts = get_settings().fulfillment_max_attempts
+    session.add(task)
+    states.add_event(
+        session,
+        item.order_id,
+        OrderEventKind.MANUAL_OVERRIDE,
+        actor,
+        f"Task {task.id}: {actor.label} found no order on the panel, submitting now: {reason}",
+        item.id,
+        {"task_id": task.id, "action": "submit_not_reached", "provider_order_id": po.id},
+        at=now,
+    )
+    if item.status == OrderStatus.ON_HOLD:
+        states.set_item_status(session, item, OrderStatus.PENDING, actor, "Submitted again by an operator.", at=now)
     session.flush()
     return task
 

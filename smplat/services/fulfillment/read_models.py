@@ -36,6 +36,8 @@ def dead_letters(session: Session, limit: int = 200) -> list[dict[str, Any]]:
             "attempts": t.attempts,
             "error": t.last_error[:300],
             "updated": t.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+            # held: the outcome of an add is unknown (docs/providers.md); the operator decides
+            "held": bool((t.payload or {}).get("held")),
         }
         for t, title, number in rows
     ]
@@ -69,6 +71,7 @@ def metrics(session: Session, since: datetime | None = None) -> list[dict[str, A
                 "ambiguous": 0,
                 "waited": 0,
                 "reconciled": 0,
+                "held": 0,
                 "latency_avg_ms": 0,
                 "latency_max_ms": 0,
             },
@@ -81,6 +84,7 @@ def metrics(session: Session, since: datetime | None = None) -> list[dict[str, A
             "dead_lettered": "dead_lettered",
             "ambiguous": "ambiguous",
             "waited": "waited",
+            "held": "held",
         }[outcome]
         row[key] += count
         if outcome in FAILED_OUTCOMES:

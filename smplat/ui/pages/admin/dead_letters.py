@@ -1,5 +1,7 @@
 """Admin → Dead letters: fulfilment tasks that ran out of attempts; retry or cancel with a
-reason (it goes on the order's timeline). Handlers are staff-only."""
+reason (it goes on the order's timeline). A task held because the outcome of its add is
+unknown is decided instead: it reached the panel (its order id) or not (submit now).
+Handlers are staff-only."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
+from smplat.services.errors import ServiceError
 from smplat.services.fulfillment import operator_actions, read_models
 from smplat.services.permissions import Permission
 from smplat.ui import routes
@@ -43,36 +46,78 @@ class DeadLettersState(AuthState):
         except ValueError:
             self.error = "Pick a task."
             return None
-        if action not in ("retry", "cancel"):
-            self.error = "Choose Retry or Cancel."
+        if action not in DONE:
+            self.error = "Choose an action."
             return None
+        external_id = str(data.get("external_order_id", ""))
         try:
             with session_scope() as db:
-                do = operator_actions.retry_task if action == "retry" else operator_actions.cancel_task
-                do(db, task_id, operator_actor(self), reason)
-        except operator_actions.TaskActionError as exc:  # the service says why (a missing reason too)
+                actor, role = operator_actor(self), self._current_user().role
+                if action == "reached":  # a held task: the operator found the order on the panel
+                    operator_actions.confirm_reached(db, task_id, external_id, actor, reason, role=role)
+                elif action == "not_reached":  # a held task: not on the panel, submit it now
+                    operator_actions.submit_not_reached(db, task_id, actor, reason, role=role)
+                else:
+                    do = operator_actions.retry_task if action == "retry" else operator_actions.cancel_task
+                    do(db, task_id, actor, reason)
+        except ServiceError as exc:  # the service says why (a missing reason or id too)
             self.error = exc.message
             self._reload()
             return None
         self.error = ""
         self._reload()
-        return rx.toast.success(f"Task {task_id} {'queued again' if action == 'retry' else 'canceled'}.")
+        return rx.toast.success(f"Task {task_id} {DONE[action]}.")
+
+
+DONE = {
+    "retry": "queued again",
+    "cancel": "canceled",
+    "reached": "completed with the panel's order",
+    "not_reached": "queued to submit now",
+}
 
 
 def _dead_letter_actions(row: rx.Var) -> rx.Component:
+    return rx.cond(row["held"], _actions_form(row, held=True), _actions_form(row, held=False))
+
+
+def _actions_form(row: rx.Var, *, held: bool) -> rx.Component:
+    """Retry or cancel; a task held because the outcome of its add is unknown (docs/providers.md,
+    "Reconcile without lookup") is decided instead: it reached the panel (enter the panel's
+    order id) or it did not (submit now)."""
+    task_id = row["task_id"].to(str)
+    choices = (
+        [("reached", "Reached panel: id"), ("not_reached", "Not reached: submit"), ("cancel", "Cancel")]
+        if held
+        else [("retry", "Retry"), ("cancel", "Cancel")]
+    )
+    panel_id = (
+        [
+            rx.input(
+                name="external_order_id",
+                placeholder="Panel order id",
+                size="1",
+                width="7rem",
+                id="panel-order-" + task_id,
+            )
+        ]
+        if held
+        else []
+    )
     return rx.form(
         rx.hstack(
-            rx.el.input(type="hidden", name="task_id", value=row["task_id"].to(str)),
-            action_select([("retry", "Retry"), ("cancel", "Cancel")], "action-" + row["task_id"].to(str)),
+            rx.el.input(type="hidden", name="task_id", value=task_id),
+            action_select(choices, "action-" + task_id),
+            *panel_id,
             rx.input(
                 name="reason",
                 placeholder="Reason",
                 size="1",
                 width="10rem",
                 required=True,
-                id="reason-" + row["task_id"].to(str),
+                id="reason-" + task_id,
             ),
-            rx.button("Apply", size="1", type="submit", id="apply-" + row["task_id"].to(str)),
+            rx.button("Apply", size="1", type="submit", id="apply-" + task_id),
             spacing="2",
             align="center",
         ),
@@ -107,7 +152,9 @@ def admin_dead_letters_page() -> rx.Component:
     )
     return admin_page(
         page_title(
-            "Dead letters", "Fulfilment tasks that ran out of attempts. Retry once the cause is fixed, or cancel."
+            "Dead letters",
+            "Fulfilment tasks that ran out of attempts: retry once the cause is fixed, or cancel. A task held "
+            "for a decision: did its order reach the panel (enter the panel's order id) or not (submit now)?",
         ),
         form_alert(DeadLettersState.error, alert_id="dead-letter-error"),
         rx.cond(

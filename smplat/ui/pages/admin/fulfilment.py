@@ -47,6 +47,7 @@ def _chart(rows: list[dict[str, Any]]) -> go.Figure:
         ("retried", "Retried", "#f59e0b"),
         ("dead_lettered", "Dead-lettered", "#dc2626"),
         ("waited", "Waited", "#94a3b8"),
+        ("held", "Held for an operator", "#7c3aed"),
     ):
         fig.add_bar(name=name, x=labels, y=[r[key] for r in rows], marker_color=colour)
     fig.update_layout(
