@@ -21,8 +21,8 @@ from smplat.models.fulfillment import (
 )
 from smplat.models.providers import Provider, ProviderOrder
 from smplat.sandbox.panel import PanelSandbox
+from smplat.services import audit
 from smplat.services.fulfillment import operator_actions
-from smplat.services.order_status import Actor
 from smplat.settings import PROJECT_ROOT
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
@@ -162,12 +162,10 @@ def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly
         if not lookup:
             # then each held task's link has its order on the panel: an operator confirms its id
             ids_on_panel = panel.state.orders_by_link()
-            operator = Actor.operator(None, "operator@smplat.local")
+            operator = audit.Actor(None, "operator@smplat.local", "operator")
             for task_id, link in held.items():
                 (external_id,) = ids_on_panel[link]
-                operator_actions.confirm_reached(
-                    session, task_id, str(external_id), operator, "found on the panel", role="operator"
-                )
+                operator_actions.confirm_reached(session, task_id, str(external_id), operator, "found on the panel")
             session.commit()
         by_link = panel.state.orders_by_link()
         on_panel = set(panel.state.by_ref)

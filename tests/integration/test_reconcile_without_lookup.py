@@ -17,9 +17,9 @@ from smplat.models.base import utcnow
 from smplat.models.fulfillment import AttemptOutcome, FulfillmentAttempt, FulfillmentTask
 from smplat.models.orders import OrderEvent, OrderItem
 from smplat.models.providers import Provider, ProviderOrder
+from smplat.services import audit
 from smplat.services.errors import ErrorCode
 from smplat.services.fulfillment import engine, operator_actions, read_models, status_sync
-from smplat.services.order_status import Actor
 from smplat.services.permissions import PermissionDenied
 from smplat.settings import get_settings
 from smplat.ui.pages.admin.dead_letters import DeadLettersState
@@ -28,7 +28,8 @@ from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
 pytestmark = pytest.mark.integration
 
-OPERATOR = Actor.operator(None, "operator@smplat.local")
+OPERATOR = audit.Actor(None, "operator@smplat.local", "operator")
+CUSTOMER = audit.Actor(None, "customer@example.com", "customer")
 
 
 def _no_lookup_shop(session, panel, *, refuses_active_link: bool, link: str) -> Provider:
@@ -110,14 +111,14 @@ def test_unanswered_add_is_probed_and_held_when_the_panel_has_the_link(session, 
     with pytest.raises(operator_actions.TaskActionError):
         operator_actions.retry_task(session, task.id, OPERATOR, "try again")
     with pytest.raises(PermissionDenied):
-        operator_actions.confirm_reached(session, task.id, "1000", OPERATOR, "found it", role="customer")
+        operator_actions.confirm_reached(session, task.id, "1000", CUSTOMER, "found it")
     with pytest.raises(operator_actions.TaskActionError) as empty:
-        operator_actions.confirm_reached(session, task.id, " ", OPERATOR, "found it", role="operator")
+        operator_actions.confirm_reached(session, task.id, " ", OPERATOR, "found it")
     assert (empty.value.code, empty.value.field) == (ErrorCode.REQUIRED, "external_order_id")
     session.rollback()
     assert _task(session).status == "dead_letter"
     # when the operator finds the order on the panel and confirms its id
-    operator_actions.confirm_reached(session, task.id, "1000", OPERATOR, "order 1000 on the panel", role="operator")
+    operator_actions.confirm_reached(session, task.id, "1000", OPERATOR, "order 1000 on the panel")
     session.commit()
     # then it is adopted, followed by the status sync, and the decision cannot be made twice
     task = _task(session)
@@ -127,7 +128,7 @@ def test_unanswered_add_is_probed_and_held_when_the_panel_has_the_link(session, 
     assert session.get(OrderItem, item.id).status == "processing"
     assert status_sync.sync_statuses(session_scope)["completed"] == 1
     with pytest.raises(operator_actions.TaskActionError):
-        operator_actions.submit_not_reached(session, task.id, OPERATOR, "again", role="operator")
+        operator_actions.submit_not_reached(session, task.id, OPERATOR, "again")
     messages = [m for (m,) in session.execute(select(OrderEvent.message).order_by(OrderEvent.id))]
     assert any(m.startswith("Held: did the order reach Sandbox Panel?") for m in messages)
     assert any("confirmed the order reached the panel as #1000: order 1000 on the panel" in m for m in messages)
@@ -170,9 +171,9 @@ def test_panel_without_active_link_refusal_is_never_probed_and_the_operator_subm
     assert "moved 0.5000; this order costs about 0.3500" in task.last_error
     # when the operator finds nothing on the panel and submits it now
     with pytest.raises(operator_actions.TaskActionError) as no_reason:
-        operator_actions.submit_not_reached(session, task.id, OPERATOR, "", role="operator")
+        operator_actions.submit_not_reached(session, task.id, OPERATOR, "")
     assert no_reason.value.field == "reason"
-    operator_actions.submit_not_reached(session, task.id, OPERATOR, "not on the panel", role="operator")
+    operator_actions.submit_not_reached(session, task.id, OPERATOR, "not on the panel")
     session.commit()
     assert engine.run_fulfillment(session_scope) == {"processed": 1, "submitted": 1}
     # then exactly one order, the first intent closed as never arrived

@@ -166,8 +166,13 @@ def cancel_task(
 EXTERNAL_ID_MAX = 64
 
 
-def _held(session: Session, task_id: int, role: str | None) -> tuple[FulfillmentTask, ProviderOrder, OrderItem]:
-    require_permission(role, Permission.ACT_ON_ORDERS)
+def _held(
+    session: Session, task_id: int, actor: Actor | audit.Actor, action: str
+) -> tuple[FulfillmentTask, ProviderOrder, OrderItem]:
+    if isinstance(actor, audit.Actor):  # the refusal is logged (its own transaction)
+        audit.require(actor, Permission.ACT_ON_ORDERS, action, "fulfillment_task", task_id)
+    else:
+        require_permission(None, Permission.ACT_ON_ORDERS)
     task = session.get(FulfillmentTask, task_id, with_for_update=session.get_bind().dialect.name == "postgresql")
     if task is None:
         raise TaskActionError("no such task", code=ErrorCode.NOT_FOUND)
@@ -184,16 +189,15 @@ def confirm_reached(
     session: Session,
     task_id: int,
     external_order_id: str,
-    actor: Actor,
+    actor: audit.Actor,
     reason: str,
     *,
-    role: str | None,
     now: datetime | None = None,
 ) -> ProviderOrder:
     """The operator found the order on the panel: its id is adopted (status sync follows it
     from here) and the task completes. Nothing is sent to the panel."""
     reason = _reason(reason, TaskActionError, OPERATOR_REASON_MISSING)
-    task, po, item = _held(session, task_id, role)
+    task, po, item = _held(session, task_id, actor, "dead_letter.confirm_reached")
     external_order_id = (external_order_id or "").strip()
     if not external_order_id or len(external_order_id) > EXTERNAL_ID_MAX or not external_order_id.isascii():
         raise TaskActionError(
@@ -233,6 +237,16 @@ def confirm_reached(
         },
         at=now,
     )
+    _audit(
+        session,
+        actor,
+        "dead_letter.confirm_reached",
+        "fulfillment_task",
+        task.id,
+        before={"external_order_id": None, "status": TaskStatus.DEAD_LETTER.value},
+        after={"external_order_id": external_order_id, "status": task.status},
+        data={"reason": reason, "order_item_id": item.id, "provider_order_id": po.id},
+    )
     if states.can_move(item.status, OrderStatus.PROCESSING):
         states.set_item_status(session, item, OrderStatus.PROCESSING, actor, "Sent to the provider.", at=now)
     session.flush()
@@ -240,12 +254,12 @@ def confirm_reached(
 
 
 def submit_not_reached(
-    session: Session, task_id: int, actor: Actor, reason: str, *, role: str | None, now: datetime | None = None
+    session: Session, task_id: int, actor: audit.Actor, reason: str, *, now: datetime | None = None
 ) -> FulfillmentTask:
     """The operator checked the panel and the order is not there: the intent is closed as
     never arrived and the task is queued to submit now (routed like a new attempt)."""
     reason = _reason(reason, TaskActionError, OPERATOR_REASON_MISSING)
-    task, po, item = _held(session, task_id, role)
+    task, po, item = _held(session, task_id, actor, "dead_letter.submit_not_reached")
     now = now or utcnow()
     po.status, po.error, po.updated_at = ProviderOrderStatus.FAILED.value, "never reached the panel (operator)", now
     session.add(po)
@@ -263,6 +277,16 @@ def submit_not_reached(
         item.id,
         {"task_id": task.id, "action": "submit_not_reached", "provider_order_id": po.id},
         at=now,
+    )
+    _audit(
+        session,
+        actor,
+        "dead_letter.submit_not_reached",
+        "fulfillment_task",
+        task.id,
+        before={"status": TaskStatus.DEAD_LETTER.value},
+        after={"status": task.status},
+        data={"reason": reason, "order_item_id": item.id, "provider_order_id": po.id},
     )
     if item.status == OrderStatus.ON_HOLD:
         states.set_item_status(session, item, OrderStatus.PENDING, actor, "Submitted again by an operator.", at=now)

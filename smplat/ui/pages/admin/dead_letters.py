@@ -52,11 +52,11 @@ class DeadLettersState(AuthState):
         external_id = str(data.get("external_order_id", ""))
         try:
             with session_scope() as db:
-                actor, role = operator_actor(self), self._current_user().role
+                actor = operator_actor(self)
                 if action == "reached":  # a held task: the operator found the order on the panel
-                    operator_actions.confirm_reached(db, task_id, external_id, actor, reason, role=role)
+                    operator_actions.confirm_reached(db, task_id, external_id, actor, reason)
                 elif action == "not_reached":  # a held task: not on the panel, submit it now
-                    operator_actions.submit_not_reached(db, task_id, actor, reason, role=role)
+                    operator_actions.submit_not_reached(db, task_id, actor, reason)
                 else:
                     do = operator_actions.retry_task if action == "retry" else operator_actions.cancel_task
                     do(db, task_id, actor, reason)
