@@ -162,10 +162,12 @@ def prepare_database() -> dict[str, int] | None:
     from smplat.migrate import upgrade_to_head
     from smplat.models.accounts import User
     from smplat.models.catalog import Product
-    from smplat.services.seed import seed_demo
+    from smplat.services.seed import align_sandbox_provider, seed_demo
 
     upgrade_to_head()
     with session_scope() as db:
+        if align_sandbox_provider(db):
+            print("smplat: the sandbox provider now uses the configured SMPLAT_SANDBOX_PANEL_PORT", flush=True)
         empty = (
             db.execute(select(func.count()).select_from(Product)).scalar_one() == 0
             and db.execute(select(func.count()).select_from(User)).scalar_one() == 0

@@ -483,6 +483,18 @@ def provider_overview(session: Session) -> list[dict[str, Any]]:
             .group_by(ProviderService.provider_id)
         ).all()
     )
+    newest = (
+        select(ProviderHealthCheck.provider_id, func.max(ProviderHealthCheck.id).label("id"))
+        .group_by(ProviderHealthCheck.provider_id)
+        .subquery()
+    )
+    problems = dict(
+        session.execute(
+            select(ProviderHealthCheck.provider_id, ProviderHealthCheck.error)
+            .join(newest, newest.c.id == ProviderHealthCheck.id)
+            .where(ProviderHealthCheck.ok.is_(False))
+        ).all()
+    )
     out = []
     for p in session.execute(select(Provider).order_by(Provider.name)).scalars():
         out.append(
@@ -500,6 +512,50 @@ def provider_overview(session: Session) -> list[dict[str, Any]]:
                 "vanished": vanished.get(p.id, 0),
                 "active": p.is_active,
                 "checked": p.last_health_check_at.strftime("%Y-%m-%d %H:%M UTC") if p.last_health_check_at else "never",
+                # the newest check failed: its classified reason (never the panel's raw reply)
+                "problem": (problems.get(p.id) or "") if p.is_active else "",
             }
         )
     return out
+
+
+# --- start-up reachability ----------------------------------------------------------------
+
+
+async def _answers(provider: Provider) -> str | None:
+    try:
+        async with client_for(provider) as client:
+            await client.balance()
+    except PanelError as exc:
+        logger.debug("provider %s start-up check: %s", provider.slug, exc)
+        return describe_failure(exc)
+    return None
+
+
+def warn_unreachable_providers(session_factory: Any, now: datetime) -> list[str]:
+    """At start-up: ask every active provider for its balance; for each that does not answer,
+    log one warning line and record a failed health check (shown on the admin providers page),
+    without changing its health (the provider_health job decides that). Returns the warnings."""
+    with session_factory() as session:
+        providers = list(
+            session.execute(select(Provider).where(Provider.is_active.is_(True)).order_by(Provider.id)).scalars()
+        )
+        for provider in providers:
+            session.expunge(provider)
+
+    async def ask_all() -> list[str | None]:
+        return await asyncio.gather(*(_answers(p) for p in providers))
+
+    problems = asyncio.run(ask_all()) if providers else []
+    warnings: list[str] = []
+    with session_factory() as session:
+        for provider, problem in zip(providers, problems, strict=True):
+            if problem is None:
+                continue
+            line = f"provider {provider.slug} does not answer at {provider.base_url}: {problem}"
+            logger.warning(line)
+            warnings.append(line)
+            session.add(
+                ProviderHealthCheck(provider_id=provider.id, checked_at=now, ok=False, error=f"At start-up: {problem}")
+            )
+    return warnings
