@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from smplat.integrations.dialects import PanelDialect
 from smplat.integrations.panel import (
     PanelBlocked,
     PanelClient,
@@ -61,16 +62,21 @@ class ProviderInputError(ValueError):
 
 
 def client_for(provider: Provider, *, max_connections: int = 50) -> PanelClient:
-    # the provider's rate limit is one bucket for the whole process (every run, job and thread)
-    limiter = shared_limiter(f"provider:{provider.id}:{provider.base_url}", provider.rate_limit_per_second)
+    """The panel client speaking this provider's dialect (`Provider.dialect`)."""
+    dialect = PanelDialect.from_stored(provider.dialect)
+    # the dialect's own rate limit, when it names one, wins over the provider's setting;
+    # either way it is one bucket for the whole process (every run, job and thread)
+    rate = dialect.rate_limit_per_second or provider.rate_limit_per_second
+    limiter = shared_limiter(f"provider:{provider.id}:{provider.base_url}", rate)
     return PanelClient(
         provider.base_url,
         decrypt(provider.api_key_encrypted) if provider.api_key_encrypted else "",
         timeout_seconds=provider.timeout_seconds,
-        rate_limit_per_second=provider.rate_limit_per_second,
+        rate_limit_per_second=rate,
         max_connections=max_connections,
         limiter=limiter,
         url_guard=outbound_problem,
+        dialect=dialect,
     )
 
 
