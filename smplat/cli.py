@@ -306,7 +306,7 @@ def _provider_id(db, slug: str) -> int | None:
 
 
 def cmd_providers_export(args: argparse.Namespace) -> int:
-    from smplat.services.providers import export_services
+    from smplat.services.providers import export_dialect, export_services
 
     if not _database_reachable():
         return 2
@@ -314,11 +314,15 @@ def cmd_providers_export(args: argparse.Namespace) -> int:
         provider_id = _provider_id(db, args.provider)
         if provider_id is None:
             return 2
-        text = export_services(db, provider_id, args.format)
+        if args.format == "dialect":
+            text = export_dialect(db, provider_id)
+        else:
+            text = export_services(db, provider_id, args.format)
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
             out.write(text)
-        print(f"smplat: wrote {args.provider} services to {args.output}")
+        what = "dialect" if args.format == "dialect" else "services"
+        print(f"smplat: wrote {args.provider} {what} to {args.output}")
     else:
         sys.stdout.write(text)
     return 0
@@ -351,6 +355,8 @@ def cmd_providers_import(args: argparse.Namespace) -> int:
         print("smplat: nothing was imported", file=sys.stderr)
         return 2
     print(f"smplat: imported {args.provider} services: {counts['created']} created, {counts['updated']} updated")
+    if counts.get("dialect"):
+        print(f"smplat: imported {args.provider} dialect")
     return 0
 
 
@@ -364,14 +370,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     providers = sub.add_parser("providers", help="export or import a provider's services").add_subparsers(
         dest="providers_command", required=True
     )
-    export = providers.add_parser("export", help="write a provider's services as CSV or JSON")
+    export = providers.add_parser("export", help="write a provider's services as CSV or JSON, or its dialect")
     export.add_argument("--provider", required=True, help="provider slug")
-    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument(
+        "--format", choices=["csv", "json", "dialect"], default="csv", help="dialect: {'dialect': ...} as JSON"
+    )
     export.add_argument("--output", help="file to write (default: standard output)")
     export.set_defaults(fn=cmd_providers_export)
     load = providers.add_parser("import", help="add/update a provider's services from a .csv or .json file")
     load.add_argument("--provider", required=True, help="provider slug")
-    load.add_argument("file", help="a .csv or .json file in the export's shape")
+    load.add_argument(
+        "file", help="a .csv or .json file in the export's shape; a JSON object with 'dialect' also sets the dialect"
+    )
     load.set_defaults(fn=cmd_providers_import)
     args = parser.parse_args(argv)
     return args.fn(args)

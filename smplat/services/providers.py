@@ -365,14 +365,94 @@ def import_services(
     session: Session, provider_id: int, text: str, fmt: str, now: datetime | None = None
 ) -> dict[str, int]:
     """Import a CSV/JSON service list (same shape as the panel's `services`); services missing
-    from the file are left as they are (an import adds and updates, a sync also marks vanished)."""
+    from the file are left as they are (an import adds and updates, a sync also marks vanished).
+
+    A JSON object `{"dialect": {...}, "services": [...]}` (the `dialect` export, services
+    optional) also sets the provider's dialect; everything is validated before anything changes."""
     provider = session.get(Provider, provider_id)
     if provider is None:
         raise ProviderInputError("no such provider")
     if (problem := outbound_problem(provider.base_url)) is not None:
         raise ProviderInputError(f"this provider cannot be used: {problem}")
+    dialect = None
+    if fmt == "json" and text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProviderInputError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        if "dialect" not in data:
+            raise ProviderInputError('a JSON object must hold "dialect" (and optionally "services")')
+        dialect = _parse_dialect(data["dialect"])
+        text = json.dumps(data.get("services") or [])
     listed = parse_services_file(text, fmt)
-    return apply_services(session, provider, listed, now or utcnow(), mark_vanished=False)
+    counts = apply_services(session, provider, listed, now or utcnow(), mark_vanished=False)
+    if dialect is not None:
+        provider.dialect, provider.updated_at = dialect.stored(), utcnow()
+        session.add(provider)
+        counts["dialect"] = 1
+    return counts
+
+
+# --- dialect -----------------------------------------------------------------------------
+
+
+def _parse_dialect(data: Any) -> PanelDialect:
+    try:
+        return PanelDialect.parse(data)
+    except ValueError as exc:
+        raise ProviderInputError(f"dialect: {exc}") from None
+
+
+def update_dialect(session: Session, provider_id: int, data: Any) -> PanelDialect:
+    """Validate and store a dialect (a dict or JSON text; `{"preset": name}` alone takes the
+    preset as it is). Bad input raises ProviderInputError and changes nothing."""
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ProviderInputError("no such provider")
+    dialect = _parse_dialect(data)
+    provider.dialect, provider.updated_at = dialect.stored(), utcnow()
+    session.add(provider)
+    session.flush()
+    return dialect
+
+
+def export_dialect(session: Session, provider_id: int) -> str:
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ProviderInputError("no such provider")
+    payload = {"provider": provider.slug, "dialect": PanelDialect.from_stored(provider.dialect).stored()}
+    return json.dumps(payload, indent=2, sort_keys=True) + "\n"
+
+
+async def _connection_calls(provider: Provider) -> str:
+    started = time.monotonic()
+    step = "services"
+    try:
+        async with client_for(provider) as client:
+            listed = await client.services()
+            step = "balance"
+            balance = await client.balance()
+    except PanelError as exc:
+        # classified, never the panel's reply (docs/security.md, outbound safety)
+        return f"Connection failed at {step}: {describe_failure(exc)}."
+    except Exception:  # a malformed service entry and the like
+        return f"Connection failed at {step}: the panel answered something that is not the panel API."
+    elapsed = int((time.monotonic() - started) * 1000)
+    money = f"{balance.balance} {balance.currency}".strip()
+    return f"Connected: {len(listed)} services listed, balance {money} ({elapsed} ms)."
+
+
+def try_connection(session: Session, provider_id: int) -> tuple[bool, str]:
+    """The "Test connection" button: `services` then `balance` in the provider's dialect;
+    (ok, one sentence). Records nothing (Check now is the recorded health check)."""
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ProviderInputError("no such provider")
+    if (problem := outbound_problem(provider.base_url)) is not None:
+        return False, f"Connection not tried: {problem}."
+    session.expunge(provider)
+    message = asyncio.run(_connection_calls(provider))
+    return message.startswith("Connected"), message
 
 
 def products_needing_attention(session: Session) -> list[dict[str, Any]]:

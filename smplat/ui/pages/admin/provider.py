@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
+from smplat.integrations.dialects import PRESETS
 from smplat.models.base import utcnow
 from smplat.services import operations, providers
 from smplat.services.permissions import Permission
@@ -26,6 +27,9 @@ class ProviderDetailState(AuthState):
     provider: dict[str, Any] = {}
     services: list[dict[str, Any]] = []
     flagged: list[dict[str, Any]] = []
+    dialect: str = ""  # the dialect's JSON as the admin edits it
+    connection_ok: str = ""  # the last "Test connection" sentence, when it connected
+    connection_failed: str = ""  # ... when it did not (a classified reason, never the reply)
     form_error: str = ""
     notice: str = ""
     busy: str = ""
@@ -39,6 +43,7 @@ class ProviderDetailState(AuthState):
         provider_id = self._provider_id()
         with session_scope() as db:
             self.provider = operations.provider_form_values(db, provider_id) or {}
+            self.dialect = self.provider.pop("dialect", "")
             self.services = operations.provider_services(db, provider_id) if self.provider else []
             name = self.provider.get("name")
             self.flagged = [f for f in providers.products_needing_attention(db) if f["provider"] == name]
@@ -48,6 +53,7 @@ class ProviderDetailState(AuthState):
     @requires(Permission.VIEW_PROVIDERS)
     def load(self) -> None:
         self.form_error, self.notice = "", ""
+        self.connection_ok, self.connection_failed = "", ""
         self._reload()
 
     @rx.event
@@ -61,6 +67,40 @@ class ProviderDetailState(AuthState):
             return
         self.form_error, self.notice = "", "Provider saved."
         self._reload()
+
+    @rx.event
+    @requires(Permission.MANAGE_PROVIDERS)
+    def save_dialect(self, data: dict[str, Any]) -> None:
+        preset = str(data.get("dialect_preset", "edited"))
+        text = str(data.get("dialect_text", ""))
+        try:
+            with session_scope() as db:
+                chosen = providers.update_dialect(
+                    db, self._provider_id(), text if preset == "edited" else {"preset": preset}
+                )
+        except providers.ProviderInputError as exc:
+            self.form_error, self.notice = str(exc), ""
+            return
+        self.form_error, self.notice = "", f"Dialect saved ({chosen.preset})."
+        self._reload()
+
+    @rx.event(background=True)
+    @requires(Permission.SYNC_PROVIDERS)
+    async def test_connection(self):
+        async with self:
+            provider_id, self.busy = self._provider_id(), "connection"
+
+        def work() -> tuple[bool, str]:
+            with session_scope() as db:
+                return providers.try_connection(db, provider_id)
+
+        try:
+            ok, message = await asyncio.to_thread(work)
+        except providers.ProviderInputError as exc:
+            ok, message = False, str(exc)
+        async with self:
+            self.busy = ""
+            self.connection_ok, self.connection_failed = (message, "") if ok else ("", message)
 
     @rx.event
     @requires(Permission.MANAGE_PROVIDERS)
@@ -209,8 +249,46 @@ def admin_provider_page() -> rx.Component:
         ),
         width="100%",
     )
+    dialect = card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Dialect", size="4"),
+                rx.text(
+                    "How this panel speaks API v2: transport, key parameter, status words, error shape, "
+                    "order parameters per type (docs/providers.md). Pick a preset, or edit the JSON.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.select(
+                    ["edited", *PRESETS],
+                    name="dialect_preset",
+                    default_value="edited",
+                    id="dialect_preset",
+                ),
+                rx.text_area(
+                    name="dialect_text",
+                    id="dialect_text",
+                    default_value=ProviderDetailState.dialect,
+                    rows="14",
+                    width="100%",
+                    font_family="monospace",
+                    key=ProviderDetailState.dialect,
+                ),
+                rx.button("Save dialect", type="submit", variant="soft", id="save-dialect"),
+                spacing="3",
+                width="100%",
+                align="start",
+            ),
+            on_submit=ProviderDetailState.save_dialect,
+            reset_on_submit=False,
+            width="100%",
+        ),
+        width="100%",
+    )
     body = rx.vstack(
         summary,
+        form_alert(ProviderDetailState.connection_ok, color="green", icon="plug-zap", alert_id="provider-connection"),
+        form_alert(ProviderDetailState.connection_failed, icon="plug", alert_id="provider-connection-failed"),
         form_alert(ProviderDetailState.notice, color="green", icon="circle-check", alert_id="provider-notice"),
         rx.box(
             form_alert(ProviderDetailState.form_error, alert_id="provider-form-error"),
@@ -225,6 +303,7 @@ def admin_provider_page() -> rx.Component:
             empty_state("list", "No services yet", "Re-sync from the panel or import a list."),
         ),
         rx.grid(edit, importer, columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
+        rx.cond(AuthState.is_admin, dialect),
         spacing="4",
         width="100%",
         align="start",
@@ -237,6 +316,14 @@ def admin_provider_page() -> rx.Component:
             on_click=ProviderDetailState.resync,
             loading=ProviderDetailState.busy == "resync",
             id="resync-services",
+        ),
+        rx.button(
+            rx.icon("plug-zap", size=14),
+            "Test connection",
+            variant="soft",
+            on_click=ProviderDetailState.test_connection,
+            loading=ProviderDetailState.busy == "connection",
+            id="test-connection",
         ),
         rx.button(
             rx.icon("activity", size=14),
