@@ -39,7 +39,14 @@ def product(session: Session, slug: str) -> Product:
     return session.execute(select(Product).where(Product.slug == slug)).scalars().one()
 
 
-def _line(prod: Product, link: str, units: int, price: int, dripfeed: tuple[int, int] | None) -> dict:
+def _line(
+    prod: Product,
+    link: str,
+    units: int,
+    price: int,
+    dripfeed: tuple[int, int] | None,
+    order_params: dict[str, str] | None = None,
+) -> dict:
     """One frozen checkout line (the shape `checkout.start_checkout` stores) for `units` of `prod` on `link`."""
     spec = DeliverySpec(
         link=link,
@@ -47,6 +54,7 @@ def _line(prod: Product, link: str, units: int, price: int, dripfeed: tuple[int,
         channel=prod.platform,
         dripfeed_runs=dripfeed[0] if dripfeed else None,
         dripfeed_interval_minutes=dripfeed[1] if dripfeed else None,
+        order_params=dict(order_params or {}),
     )
     configuration = {"options": {}, "add_ons": [], "fields": {"link": link}, "plan": "one-time", "preset": None}
     return {
@@ -77,11 +85,12 @@ def paid_order(
     email: str = "buyer@example.com",
     dripfeed: tuple[int, int] | None = None,
     now: datetime | None = None,
+    order_params: dict[str, str] | None = None,
 ) -> Order:
     """A paid order with one line per (product, link, units, price_minor), queued for delivery:
     placed by `fulfil_paid_session` from a paid checkout session at `now` (a test's fake clock;
     default: the wall clock), then committed."""
-    frozen = [_line(prod, link, units, price, dripfeed) for prod, link, units, price in lines]
+    frozen = [_line(prod, link, units, price, dripfeed, order_params) for prod, link, units, price in lines]
     total = sum(line["total_minor"] for line in frozen)
     checkout = CheckoutSession(
         user_id=user_id,

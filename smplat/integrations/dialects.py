@@ -51,6 +51,7 @@ _CONVENTION_WORDS = {
     "canceled": "canceled",
     "cancelled": "canceled",
     "refunded": "refunded",
+    "expired": "completed",  # a subscription past its expiry: finished
 }
 _CONVENTION_REFILL_WORDS = {
     "pending": "pending",
@@ -84,6 +85,7 @@ class PanelDialect(BaseModel):
     refill_words: dict[str, str] = Field(default_factory=lambda: dict(_CONVENTION_REFILL_WORDS))
     unknown_remains: list[str] = Field(default_factory=lambda: ["unknown", "null", "none", "-", "n/a"])
     order_params: dict[str, list[str]] = Field(default_factory=lambda: dict(CONVENTION_ORDER_PARAMS))
+    dripfeed_quantity: Literal["per_run", "total"] = "per_run"  # what `quantity` means with `runs`
     max_ids_per_call: int = Field(100, ge=1, le=100)
     rate_limit_per_second: float | None = Field(None, ge=0.1, le=1000)
     lookup_by_ref: bool = False  # the panel finds an order by our submission key (`ref`)

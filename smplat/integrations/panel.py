@@ -354,12 +354,20 @@ class PanelClient:
         service_type: str = "Default",
         extra: dict[str, Any] | None = None,
     ) -> str:
-        """Place an order; returns the panel's order id. Only the parameters the dialect lists
+        """Place an order; returns the panel's order id. `quantity` is the total number of
+        units (with drip-feed the dialect decides whether the panel gets it per run, rounded
+        up, or as the total). Only the parameters the dialect lists
         for `service_type` are sent (`extra`: the type's own, e.g. usernames, answer_number,
         Subscriptions' username/min/max/posts/delay/expiry; lists are sent one per line).
         `ref` is our submission key, sent to panels whose dialect supports looking orders up
         by it (see reconcile)."""
+        if runs and self.dialect.dripfeed_quantity == "per_run":
+            # `quantity` is the total we bought; the convention sends units per run
+            quantity = -(-quantity // runs)
         offered: dict[str, Any] = {"link": link, "quantity": quantity, "runs": runs, "interval": interval}
+        if service_type.strip().lower() == "subscriptions":
+            # a subscription's units per post: min = max = quantity unless the order says otherwise
+            offered.update({"min": quantity, "max": quantity})
         if comments:
             offered["comments"] = "\n".join(comments)
         for name, value in (extra or {}).items():

@@ -176,7 +176,8 @@ def candidates(
         if service is None:
             continue
         provider = ctx.providers[service.provider_id]
-        cost = cost_minor(service.rate_per_1000, units)
+        # a Package's rate is per package, not per 1000 units
+        cost = cost_minor(service.rate_per_1000, units * 1000 if service.type == "Package" else units)
         margin = margin_bps(price_minor, cost)
         candidate = RouteCandidate(route_id, service, provider, units, cost, margin)
         reasons = candidate.reasons

@@ -110,7 +110,7 @@ async def test_every_action_in_the_dialect(family):
         services = await c.services()
         balance = await c.balance()
         first = await c.add("103", "https://x.test/a", 100)
-        second = await c.add("101", "https://x.test/b", 100, runs=2, interval=15)
+        second = await c.add("101", "https://x.test/b", 200, runs=2, interval=15)  # 100 per run
         one = await c.status(first)
         many = await c.statuses([first, second, "99999"])
         refill = await c.refill(first)
@@ -126,7 +126,7 @@ async def test_every_action_in_the_dialect(family):
     ) - Decimal("0.0950")
     assert one.status == S.COMPLETED and one.remains == 0
     assert many[second].status == S.COMPLETED and isinstance(many["99999"], PanelRefused)
-    assert panel.state.orders[int(second)].quantity == 200  # drip-feed: 100 x 2 runs
+    assert panel.state.orders[int(second)].quantity == 200  # drip-feed: 100 per run x 2 runs
     assert isinstance(refills[first], str) and refills[first] != refill
     assert isinstance(refills["99999"], PanelRefused)
     assert refill_state == (R.COMPLETED, refill_state[1])
@@ -144,7 +144,7 @@ async def test_every_action_in_the_dialect(family):
 
 ORDER_TYPES = [
     # (service, type, link, quantity, extra, expected sandbox quantity, expected charge)
-    ("101", "Default", "https://x.test/d", 100, {"runs": 3, "interval": 10}, 300, "0.2850"),
+    ("101", "Default", "https://x.test/d", 300, {"runs": 3, "interval": 10}, 300, "0.2850"),
     (
         "105",
         "Custom Comments",

@@ -145,6 +145,8 @@ class Work:
     runs: int | None = None
     interval: int | None = None
     comments: list[str] = field(default_factory=list)
+    service_type: str = "Default"  # the provider service's order type (which parameters go)
+    extra: dict[str, str] = field(default_factory=dict)  # the type's own parameters
     external_order_id: str = ""
     refill_id: int | None = None
     lookup_by_ref: bool = False
@@ -282,6 +284,8 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                 runs=spec.dripfeed_runs,
                 interval=spec.dripfeed_interval_minutes,
                 comments=list(spec.comments),
+                service_type=choice.service.type or "Default",
+                extra=dict(spec.order_params),
                 lookup_by_ref=bool((choice.provider.dialect or {}).get("lookup_by_ref")),
             )
         )
@@ -318,6 +322,8 @@ async def call_provider(work: Work, client: PanelClient) -> None:
                 interval=work.interval,
                 comments=work.comments or None,
                 ref=work.submission_key if work.lookup_by_ref else None,
+                service_type=work.service_type,
+                extra=work.extra or None,
             )
         elif work.mode == "reconcile":
             if not work.lookup_by_ref:
