@@ -5,6 +5,7 @@ panel, and the CLI carries it through export/import."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -19,6 +20,7 @@ from smplat.services import providers
 from smplat.services.fulfillment import engine, read_models, status_sync
 from smplat.services.permissions import Permission, refusal_message
 from smplat.services.seed import SANDBOX_PROVIDER_SLUG
+from smplat.ui.pages.admin.fulfilment import FulfilmentState
 from smplat.ui.pages.admin.provider import ProviderDetailState
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
@@ -32,15 +34,17 @@ def _legacy_provider(session, panel) -> Provider:
     return provider
 
 
-def test_unknown_status_word_flags_the_provider_order_never_pending(session, panel):
+async def test_unknown_status_word_flags_the_provider_order_never_pending(
+    session, panel, root_state, session_cookie_for
+):
     # given an order fulfilled through a legacy-dialect panel (GET query, `api` key, its own words)
     _legacy_provider(session, panel)
     paid_order(session, [(product(session, "instagram-likes"), "https://instagram.com/p/legacy", 1000, 990)])
-    assert engine.run_fulfillment(session_scope)["submitted"] == 1
+    assert (await asyncio.to_thread(engine.run_fulfillment, session_scope))["submitted"] == 1
     assert {r["transport"] for r in panel.state.requests} == {"query"}
     # when the panel answers a word its dialect does not know
     panel.state.set_knobs(force_status="On hold")
-    counts = status_sync.sync_statuses(session_scope)
+    counts = await asyncio.to_thread(status_sync.sync_statuses, session_scope)
     # then the provider order is flagged with the raw answer, still open, the line untouched
     session.expire_all()
     po = session.execute(select(ProviderOrder)).scalars().one()
@@ -52,9 +56,13 @@ def test_unknown_status_word_flags_the_provider_order_never_pending(session, pan
     [flagged] = read_models.flagged_provider_orders(session)
     assert (flagged["raw_status"], flagged["external_order_id"]) == ("On hold", po.external_order_id)
     assert '"status": "On hold"' in flagged["raw_answer"]
+    # the operator sees it on Admin → Fulfilment
+    page = await root_state(FulfilmentState, "/admin/fulfilment", cookie=session_cookie_for(Role.OPERATOR))
+    page.load()
+    assert [(f["raw_status"], f["provider"]) for f in page.flagged] == [("On hold", "Sandbox Panel")]
     # when the panel says a word of its vocabulary again ("Done"), the flag clears and it completes
     panel.state.set_knobs(force_status="")
-    status_sync.sync_statuses(session_scope)
+    await asyncio.to_thread(status_sync.sync_statuses, session_scope)
     session.expire_all()
     po = session.get(ProviderOrder, po.id)
     assert (po.status, po.raw_status, po.flagged_at, po.flag_reason) == ("completed", "Done", None, "")
