@@ -189,8 +189,13 @@ def candidates(
             reasons.append(f"provider {provider.name} is down")
         if service.status != ProviderServiceStatus.ACTIVE.value:
             reasons.append(f"service {service.external_service_id} is {service.status}")
-        if not service.min_quantity <= units <= service.max_quantity:
-            reasons.append(f"quantity {units} outside {service.min_quantity}–{service.max_quantity}")
+        runs = spec.dripfeed_runs if spec.is_dripfeed else None
+        if runs and not service.dripfeed:
+            reasons.append(f"service {service.external_service_id} has no drip-feed")
+        per_call = -(-units // runs) if runs else units  # drip-feed: the panel checks units per run
+        if not service.min_quantity <= per_call <= service.max_quantity:
+            shown = f"{per_call} per run" if runs else str(units)
+            reasons.append(f"quantity {shown} outside {service.min_quantity}–{service.max_quantity}")
         if provider.balance is not None:
             threshold = provider.low_balance_threshold or Decimal(0)
             if provider.balance - Decimal(cost) / 100 < threshold:

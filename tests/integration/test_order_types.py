@@ -92,3 +92,18 @@ def test_other_order_types_are_routed_submitted_and_completed(session, panel, se
     session.expire_all()
     po = session.execute(select(ProviderOrder)).scalars().one()
     assert po.status == "completed" and po.flagged_at is None
+
+
+def test_drip_feed_is_never_routed_to_a_service_without_it(session, panel):
+    from smplat.models.fulfillment import FulfillmentTask
+
+    seed_with_panel(session, panel.base_url)
+    # Instagram likes route only to service 103, which has no drip-feed
+    paid_order(
+        session, [(product(session, "instagram-likes"), "https://instagram.com/p/nodrip", 1000, 990)], dripfeed=(5, 60)
+    )
+    engine.run_fulfillment(session_scope)
+    session.expire_all()
+    task = session.execute(select(FulfillmentTask)).scalars().one()
+    assert "add" not in panel.state.calls and panel.state.orders == {}
+    assert "service 103 has no drip-feed" in task.last_error
