@@ -70,3 +70,42 @@ def test_start_up_warns_about_a_provider_that_does_not_answer(session, db_url, p
     assert rows[SANDBOX_PROVIDER_SLUG]["problem"] == ""
     checks = session.execute(select(func.count()).select_from(ProviderHealthCheck)).scalar_one()
     assert checks == 1
+
+
+def test_jobs_process_warns_at_start_up_in_one_log_line(sqlite_url, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from smplat.settings import PROJECT_ROOT
+
+    url = f"http://127.0.0.1:{_closed_port()}/api/v2"
+    with session_scope(sqlite_url) as s:
+        s.add(Provider(name="Wrong Port", slug="wrong-port", base_url=url))
+    log_path = tmp_path / "jobs.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMPLAT_JOBS_")}
+    env.update(PYTHONUNBUFFERED="1", DATABASE_URL=sqlite_url)
+    expected = f"provider wrong-port does not answer at {url}: the panel could not be reached"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jobs"], cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            deadline = time.monotonic() + 40
+            while expected not in log_path.read_text() and time.monotonic() < deadline:
+                assert proc.poll() is None, log_path.read_text()
+                time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    output = log_path.read_text()
+    assert [line for line in output.splitlines() if "does not answer" in line] == [
+        line for line in output.splitlines() if line.endswith(expected)
+    ]
+    assert sum(expected in line for line in output.splitlines()) == 1, output
+    assert "Traceback" not in output
