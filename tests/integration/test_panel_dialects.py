@@ -270,3 +270,22 @@ async def test_every_error_shape(family):
         "query": lambda: httpx.get(url, params=params),
     }[family["transport"]]()
     assert raw.status_code == family["refusal_code"] and raw.json()["error"] == "Incorrect service ID"
+
+
+async def test_ids_per_call_and_rate_limit_of_the_dialect(panel):
+    from smplat.models.providers import Provider
+    from smplat.services.providers import client_for
+
+    dialect = PanelDialect.parse({"preset": "perfect_panel", "max_ids_per_call": 2, "rate_limit_per_second": 2.5})
+    async with PanelClient(panel.base_url, KEY, rate_limit_per_second=1000, dialect=dialect) as c:
+        ids = [await c.add("103", f"https://x.test/{i}", 100) for i in range(5)]
+        panel.state.calls.clear()
+        answers = await c.statuses(ids)
+    assert panel.state.calls == ["status", "status", "status"]  # 2 + 2 + 1 ids
+    assert all(a.status == S.COMPLETED for a in answers.values())
+    provider = Provider(id=4242, name="P", slug="p", base_url=panel.base_url, dialect=dialect.stored())
+    client = client_for(provider)
+    try:
+        assert client.limiter.rate == 2.5 and client.dialect == dialect
+    finally:
+        await client.aclose()
