@@ -60,6 +60,16 @@ async def test_unknown_status_word_flags_the_provider_order_never_pending(
     page = await root_state(FulfilmentState, "/admin/fulfilment", cookie=session_cookie_for(Role.OPERATOR))
     page.load()
     assert [(f["raw_status"], f["provider"]) for f in page.flagged] == [("On hold", "Sandbox Panel")]
+    # and on the provider's page
+    provider_id = po.provider_id
+    detail = await root_state(
+        ProviderDetailState,
+        f"/admin/providers/{provider_id}",
+        params={"provider_id": str(provider_id)},
+        cookie=session_cookie_for(Role.OPERATOR),
+    )
+    detail.load()
+    assert [f["raw_status"] for f in detail.flagged_orders] == ["On hold"]
     # when the panel says a word of its vocabulary again ("Done"), the flag clears and it completes
     panel.state.set_knobs(force_status="")
     await asyncio.to_thread(status_sync.sync_statuses, session_scope)

@@ -95,12 +95,14 @@ def metrics(session: Session, since: datetime | None = None) -> list[dict[str, A
     return sorted(table.values(), key=lambda r: (r["provider_id"] or 0, r["task_kind"]))
 
 
-def flagged_provider_orders(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+def flagged_provider_orders(
+    session: Session, limit: int = 100, *, provider_id: int | None = None
+) -> list[dict[str, Any]]:
     """Provider orders whose panel answered a status word outside the provider's dialect:
     the operator maps the word (provider page → dialect) or settles the order by hand."""
     from smplat.models.providers import Provider, ProviderOrder
 
-    rows = session.execute(
+    query = (
         select(ProviderOrder, Provider.name, Provider.id, Order.number)
         .join(Provider, Provider.id == ProviderOrder.provider_id)
         .join(OrderItem, OrderItem.id == ProviderOrder.order_item_id)
@@ -108,7 +110,10 @@ def flagged_provider_orders(session: Session, limit: int = 100) -> list[dict[str
         .where(ProviderOrder.flagged_at.is_not(None))
         .order_by(ProviderOrder.flagged_at.desc(), ProviderOrder.id.desc())
         .limit(limit)
-    ).all()
+    )
+    if provider_id is not None:
+        query = query.where(ProviderOrder.provider_id == provider_id)
+    rows = session.execute(query).all()
     return [
         {
             "provider_order_id": po.id,

@@ -12,6 +12,7 @@ from smplat.db import session_scope
 from smplat.integrations.dialects import PRESETS
 from smplat.models.base import utcnow
 from smplat.services import operations, providers
+from smplat.services.fulfillment import read_models
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
@@ -27,6 +28,7 @@ class ProviderDetailState(AuthState):
     provider: dict[str, Any] = {}
     services: list[dict[str, Any]] = []
     flagged: list[dict[str, Any]] = []
+    flagged_orders: list[dict[str, Any]] = []  # provider orders with a status word outside the dialect
     dialect: str = ""  # the dialect's JSON as the admin edits it
     connection_ok: str = ""  # the last "Test connection" sentence, when it connected
     connection_failed: str = ""  # ... when it did not (a classified reason, never the reply)
@@ -47,6 +49,9 @@ class ProviderDetailState(AuthState):
             self.services = operations.provider_services(db, provider_id) if self.provider else []
             name = self.provider.get("name")
             self.flagged = [f for f in providers.products_needing_attention(db) if f["provider"] == name]
+            self.flagged_orders = (
+                read_models.flagged_provider_orders(db, 20, provider_id=provider_id) if self.provider else []
+            )
         self.loaded = True
 
     @rx.event
@@ -296,6 +301,31 @@ def admin_provider_page() -> rx.Component:
             width="100%",
         ),
         rx.cond(ProviderDetailState.flagged.length() > 0, flagged_table(ProviderDetailState.flagged)),
+        rx.cond(
+            ProviderDetailState.flagged_orders.length() > 0,
+            card(
+                rx.heading("Provider orders with an unknown status word", size="4"),
+                rx.text(
+                    "Map the word in the dialect below (the flag clears at the next sync), or settle the order by hand.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                data_table(
+                    ["Order", "Provider order", "Status word", "Raw answer"],
+                    ProviderDetailState.flagged_orders,
+                    lambda f: [
+                        rx.table.row_header_cell(
+                            rx.link(f["order"], href=routes.ADMIN_ORDERS + "/" + f["order"].to(str))
+                        ),
+                        rx.table.cell(f["external_order_id"]),
+                        rx.table.cell(rx.badge(f["raw_status"], color_scheme="amber")),
+                        rx.table.cell(rx.code(f["raw_answer"], size="1")),
+                    ],
+                    "provider-flagged-orders",
+                ),
+                width="100%",
+            ),
+        ),
         rx.heading("Services", size="5", margin_top="0.5rem"),
         rx.cond(
             ProviderDetailState.services.length() > 0,
