@@ -189,10 +189,10 @@ def candidates(
             reasons.append(f"provider {provider.name} is down")
         if service.status != ProviderServiceStatus.ACTIVE.value:
             reasons.append(f"service {service.external_service_id} is {service.status}")
-        runs = spec.dripfeed_runs if spec.is_dripfeed else None
-        if runs and not service.dripfeed:
-            reasons.append(f"service {service.external_service_id} has no drip-feed")
-        per_call = -(-units // runs) if runs else units  # drip-feed: the panel checks units per run
+        # drip-feed goes only to a service that has it (else the line goes in one run, see
+        # engine.prepare); the panel then checks the units per run against its range
+        runs = spec.dripfeed_runs if spec.is_dripfeed and service.dripfeed else None
+        per_call = -(-units // runs) if runs else units
         if not service.min_quantity <= per_call <= service.max_quantity:
             shown = f"{per_call} per run" if runs else str(units)
             reasons.append(f"quantity {shown} outside {service.min_quantity}–{service.max_quantity}")

@@ -94,16 +94,17 @@ def test_other_order_types_are_routed_submitted_and_completed(session, panel, se
     assert po.status == "completed" and po.flagged_at is None
 
 
-def test_drip_feed_is_never_routed_to_a_service_without_it(session, panel):
-    from smplat.models.fulfillment import FulfillmentTask
-
+def test_drip_feed_on_a_service_without_it_goes_in_one_run(session, panel):
     seed_with_panel(session, panel.base_url)
-    # Instagram likes route only to service 103, which has no drip-feed
+    # Instagram likes route only to service 103, which has no drip-feed (the panel would refuse runs)
     paid_order(
         session, [(product(session, "instagram-likes"), "https://instagram.com/p/nodrip", 1000, 990)], dripfeed=(5, 60)
     )
-    engine.run_fulfillment(session_scope)
+    assert engine.run_fulfillment(session_scope)["submitted"] == 1
+    [order] = panel.state.orders.values()
+    assert (order.quantity, order.runs, order.interval, order.charge) == (1000, None, None, Decimal("0.3500"))
+    add = next(r for r in panel.state.requests if "service" in r["params"])
+    assert "runs" not in add["params"] and "interval" not in add["params"]
     session.expire_all()
-    task = session.execute(select(FulfillmentTask)).scalars().one()
-    assert "add" not in panel.state.calls and panel.state.orders == {}
-    assert "service 103 has no drip-feed" in task.last_error
+    po = session.execute(select(ProviderOrder)).scalars().one()
+    assert (po.quantity, po.runs, po.interval) == (1000, None, None)

@@ -249,6 +249,10 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
         except (NoRoute, InvalidDeliverySpec) as exc:
             work.append(Work(task.id, task.kind, "fail", error=f"no route: {exc}"[:1000]))
             continue
+        # a service without drip-feed gets the line in one run (panels refuse runs/interval there)
+        runs, interval = (
+            (spec.dripfeed_runs, spec.dripfeed_interval_minutes) if choice.service.dripfeed else (None, None)
+        )
         attempt_no = task.attempts + 1
         key = f"task:{task.id}:{attempt_no}:{nonce}"
         intents.append(
@@ -261,8 +265,8 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                 "external_order_id": None,
                 "link": spec.link,
                 "quantity": choice.quantity,
-                "runs": spec.dripfeed_runs,
-                "interval": spec.dripfeed_interval_minutes,
+                "runs": runs,
+                "interval": interval,
                 "status": ProviderOrderStatus.PENDING.value,
                 "raw_status": "",
                 "error": "",
@@ -281,8 +285,8 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                 service_ext=choice.service.external_service_id,
                 link=spec.link,
                 quantity=choice.quantity,
-                runs=spec.dripfeed_runs,
-                interval=spec.dripfeed_interval_minutes,
+                runs=runs,
+                interval=interval,
                 comments=list(spec.comments),
                 service_type=choice.service.type or "Default",
                 extra=dict(spec.order_params),
