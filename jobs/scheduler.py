@@ -116,6 +116,22 @@ def preflight(settings: Settings) -> tuple[int, str] | None:
     return None
 
 
+STARTUP_PROVIDER_CHECK_DELAY_SECONDS = 5.0  # the sandbox child starts next to this process
+
+
+def _startup_provider_check(stop: threading.Event) -> None:
+    """Warn (one log line per provider, and on the admin providers page) when a provider's
+    base URL does not answer, so a wrong URL or port is seen before orders dead-letter."""
+    from smplat.services.providers import warn_unreachable_providers
+
+    if stop.wait(STARTUP_PROVIDER_CHECK_DELAY_SECONDS):
+        return
+    try:
+        warn_unreachable_providers(session_scope, utcnow())
+    except Exception:  # a start-up warning must never stop the jobs process
+        logger.exception("start-up provider check failed")
+
+
 def main() -> int:
     stop = threading.Event()
     signals_seen = 0
@@ -162,6 +178,7 @@ def main() -> int:
         describe_url(settings.database_url),
         ", ".join(f"{job.name} every {job.interval_seconds(settings)} s" for job in JOBS.values()),
     )
+    threading.Thread(target=_startup_provider_check, args=(stop,), name="provider-startup-check", daemon=True).start()
     while not stop.wait(1.0):
         pass
     logger.info("stopping: waiting for running jobs to finish")

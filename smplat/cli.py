@@ -162,10 +162,12 @@ def prepare_database() -> dict[str, int] | None:
     from smplat.migrate import upgrade_to_head
     from smplat.models.accounts import User
     from smplat.models.catalog import Product
-    from smplat.services.seed import seed_demo
+    from smplat.services.seed import align_sandbox_provider, seed_demo
 
     upgrade_to_head()
     with session_scope() as db:
+        if align_sandbox_provider(db):
+            print("smplat: the sandbox provider now uses the configured SMPLAT_SANDBOX_PANEL_PORT", flush=True)
         empty = (
             db.execute(select(func.count()).select_from(Product)).scalar_one() == 0
             and db.execute(select(func.count()).select_from(User)).scalar_one() == 0
@@ -323,7 +325,7 @@ def _cli_actor(db, email: str | None):
 
 def cmd_providers_export(args: argparse.Namespace) -> int:
     from smplat.services.permissions import PermissionDenied
-    from smplat.services.providers import export_services
+    from smplat.services.providers import export_dialect, export_services
 
     if not _database_reachable():
         return 2
@@ -333,14 +335,18 @@ def cmd_providers_export(args: argparse.Namespace) -> int:
             provider_id = _provider_id(db, args.provider) if actor else None
             if provider_id is None:
                 return 2
-            text = export_services(db, provider_id, args.format, actor=actor)
+            if args.format == "dialect":
+                text = export_dialect(db, provider_id, actor=actor)
+            else:
+                text = export_services(db, provider_id, args.format, actor=actor)
     except PermissionDenied as exc:
         print(f"smplat: {exc.message}", file=sys.stderr)
         return 2
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
             out.write(text)
-        print(f"smplat: wrote {args.provider} services to {args.output}")
+        what = "dialect" if args.format == "dialect" else "services"
+        print(f"smplat: wrote {args.provider} {what} to {args.output}")
     else:
         sys.stdout.write(text)
     return 0
@@ -379,6 +385,8 @@ def cmd_providers_import(args: argparse.Namespace) -> int:
         print("smplat: nothing was imported", file=sys.stderr)
         return 2
     print(f"smplat: imported {args.provider} services: {counts['created']} created, {counts['updated']} updated")
+    if counts.get("dialect"):
+        print(f"smplat: imported {args.provider} dialect")
     return 0
 
 
@@ -392,15 +400,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     providers = sub.add_parser("providers", help="export or import a provider's services").add_subparsers(
         dest="providers_command", required=True
     )
-    export = providers.add_parser("export", help="write a provider's services as CSV or JSON")
+    export = providers.add_parser("export", help="write a provider's services as CSV or JSON, or its dialect")
     export.add_argument("--provider", required=True, help="provider slug")
-    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument(
+        "--format", choices=["csv", "json", "dialect"], default="csv", help="dialect: {'dialect': ...} as JSON"
+    )
     export.add_argument("--output", help="file to write (default: standard output)")
     export.add_argument("--as", dest="actor", metavar="EMAIL", help="the staff account acting (audit log, role)")
     export.set_defaults(fn=cmd_providers_export)
     load = providers.add_parser("import", help="add/update a provider's services from a .csv or .json file")
     load.add_argument("--provider", required=True, help="provider slug")
-    load.add_argument("file", help="a .csv or .json file in the export's shape")
+    load.add_argument(
+        "file", help="a .csv or .json file in the export's shape; a JSON object with 'dialect' also sets the dialect"
+    )
     load.add_argument("--as", dest="actor", metavar="EMAIL", help="the staff account acting (audit log, role)")
     load.set_defaults(fn=cmd_providers_import)
     args = parser.parse_args(argv)

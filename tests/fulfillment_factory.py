@@ -40,7 +40,13 @@ def product(session: Session, slug: str) -> Product:
 
 
 def _line(
-    prod: Product, link: str, units: int, price: int, dripfeed: tuple[int, int] | None, add_ons: tuple[str, ...] = ()
+    prod: Product,
+    link: str,
+    units: int,
+    price: int,
+    dripfeed: tuple[int, int] | None,
+    add_ons: tuple[str, ...] = (),
+    order_params: dict[str, str] | None = None,
 ) -> dict:
     """One frozen checkout line (the shape `checkout.start_checkout` stores) for `units` of `prod` on `link`."""
     spec = DeliverySpec(
@@ -50,6 +56,7 @@ def _line(
         dripfeed_runs=dripfeed[0] if dripfeed else None,
         dripfeed_interval_minutes=dripfeed[1] if dripfeed else None,
         add_on_keys=list(add_ons),
+        order_params=dict(order_params or {}),
     )
     configuration = {
         "options": {},
@@ -87,12 +94,13 @@ def paid_order(
     dripfeed: tuple[int, int] | None = None,
     add_ons: tuple[str, ...] = (),
     now: datetime | None = None,
+    order_params: dict[str, str] | None = None,
 ) -> Order:
     """A paid order with one line per (product, link, units, price_minor), queued for delivery:
     `add_ons`: the add-on keys chosen on every line (a service-override add-on routes the line);
     placed by `fulfil_paid_session` from a paid checkout session at `now` (a test's fake clock;
     default: the wall clock), then committed."""
-    frozen = [_line(prod, link, units, price, dripfeed, add_ons) for prod, link, units, price in lines]
+    frozen = [_line(prod, link, units, price, dripfeed, add_ons, order_params) for prod, link, units, price in lines]
     total = sum(line["total_minor"] for line in frozen)
     checkout = CheckoutSession(
         user_id=user_id,

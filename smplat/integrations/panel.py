@@ -1,8 +1,11 @@
-"""Client for the SMM "panel API v2" that upstream providers speak (one POST endpoint, form fields).
+"""Client for the SMM "panel API v2" that upstream providers speak, in the provider's dialect.
 
-Every answer is normalised here, so the engine never sees a panel's dialect: numbers sent
-as strings, status words spelled `Cancelled` / `in progress` / `COMPLETED`, `"remains":
-"Unknown"`, and `{"error": ...}` (usually with HTTP 200; per id inside batch answers).
+The dialect (`smplat.integrations.dialects.PanelDialect`, stored in `Provider.dialect`) says
+how to ask (form POST, JSON body or GET query; `key` / `api` / `api_token`; trailing slash)
+and how to read the answers (status vocabulary, "Unknown" remains, HTTP 200 `{"error": ...}`
+or real 4xx/429, `{"status": "success", ...}` envelopes, per-type order parameters, ids per
+call). Every answer is normalised here, so the engine never sees a panel's dialect; a status
+word outside the dialect's vocabulary is UNKNOWN (the order is flagged), never "pending".
 
 Errors are split by what the caller may do next:
 - `PanelRefused`: the panel answered and refused (`{"error": ...}`); nothing was created.
@@ -27,33 +30,12 @@ from typing import Any
 
 import httpx
 
+from smplat.integrations.dialects import PRESETS, PanelDialect
 from smplat.models.providers import ProviderOrderStatus, RefillStatus
 
 MAX_STATUS_BATCH = 100  # panels accept at most 100 ids per multi-status call
 GUARD_RECHECK_SECONDS = 30.0  # how long a "this URL may be called" verdict is trusted
 
-_STATUS_WORDS = {
-    "pending": ProviderOrderStatus.PENDING,
-    "in progress": ProviderOrderStatus.IN_PROGRESS,
-    "inprogress": ProviderOrderStatus.IN_PROGRESS,
-    "in_progress": ProviderOrderStatus.IN_PROGRESS,
-    "processing": ProviderOrderStatus.PROCESSING,
-    "completed": ProviderOrderStatus.COMPLETED,
-    "complete": ProviderOrderStatus.COMPLETED,
-    "partial": ProviderOrderStatus.PARTIAL,
-    "canceled": ProviderOrderStatus.CANCELED,
-    "cancelled": ProviderOrderStatus.CANCELED,
-    "refunded": ProviderOrderStatus.REFUNDED,
-}
-_REFILL_WORDS = {
-    "pending": RefillStatus.PENDING,
-    "in progress": RefillStatus.IN_PROGRESS,
-    "processing": RefillStatus.IN_PROGRESS,
-    "completed": RefillStatus.COMPLETED,
-    "rejected": RefillStatus.REJECTED,
-    "canceled": RefillStatus.REJECTED,
-    "cancelled": RefillStatus.REJECTED,
-}
 ACTIVE_LINK_MARKER = "active order with this link"
 
 
@@ -89,12 +71,12 @@ class PanelRefused(PanelError):
         return "incorrect service" in text or "service not found" in text or "unknown service" in text
 
 
+class PanelRateLimited(PanelRefused):
+    """HTTP 429: the panel did not take the request (nothing was created); slow down."""
+
+
 class PanelBlocked(PanelRefused):
     """The base URL is not allowed (loopback/private address, not http(s)); nothing was sent."""
-
-
-class PanelRateLimited(PanelRefused):
-    """HTTP 429: the panel turned the call away before doing anything (nothing was created)."""
 
 
 class PanelUnavailable(PanelError):
@@ -122,9 +104,14 @@ class PanelOrderStatus:
     raw_status: str
     charge: Decimal | None
     start_count: int | None
-    remains: int | None  # None when the panel says "Unknown"
+    remains: int | None  # None when the panel says "Unknown"; negative: over-delivered
     currency: str | None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def over_delivered(self) -> int:
+        """Units delivered beyond the order (the panel's negative remains), else 0."""
+        return -self.remains if self.remains is not None and self.remains < 0 else 0
 
 
 @dataclass(frozen=True)
@@ -136,13 +123,13 @@ class PanelBalance:
 # --- normalisation -----------------------------------------------------------------
 
 
-def _as_int(value: Any) -> int | None:
+def _as_int(value: Any, unknown: Iterable[str] = ("unknown", "null", "none", "-", "n/a")) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
     text = str(value).strip()
-    if not text or text.lower() in {"unknown", "null", "none", "-", "n/a"}:
+    if not text or text.lower() in unknown:
         return None
     try:
         return int(Decimal(text))
@@ -165,24 +152,19 @@ def _as_bool(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "y"}
 
 
-def normalise_status_word(word: Any) -> ProviderOrderStatus:
-    key = " ".join(str(word or "").strip().lower().replace("_", " ").split())
-    return _STATUS_WORDS.get(key, _STATUS_WORDS.get(key.replace(" ", ""), ProviderOrderStatus.UNKNOWN))
+def normalise_status_word(word: Any, dialect: PanelDialect | None = None) -> ProviderOrderStatus:
+    return (dialect or PRESETS["perfect_panel"]).order_status(word)
 
 
-def normalise_refill_word(word: Any) -> RefillStatus:
-    key = " ".join(str(word or "").strip().lower().replace("_", " ").split())
-    return _REFILL_WORDS.get(key, RefillStatus.PENDING)
-
-
-def parse_order_status(data: dict[str, Any]) -> PanelOrderStatus:
+def parse_order_status(data: dict[str, Any], dialect: PanelDialect | None = None) -> PanelOrderStatus:
+    dialect = dialect or PRESETS["perfect_panel"]
     raw_status = str(data.get("status", "")).strip()
     return PanelOrderStatus(
-        status=normalise_status_word(raw_status),
+        status=dialect.order_status(raw_status),
         raw_status=raw_status[:60],
         charge=_as_decimal(data.get("charge")),
         start_count=_as_int(data.get("start_count")),
-        remains=_as_int(data.get("remains")),
+        remains=_as_int(data.get("remains"), dialect.unknown_remains),
         currency=(str(data["currency"]).strip().upper()[:3] or None) if data.get("currency") else None,
         raw=dict(data),
     )
@@ -284,8 +266,10 @@ class PanelClient:
         transport: httpx.AsyncBaseTransport | None = None,
         limiter: RateLimiter | None = None,
         url_guard: Callable[[str], str | None] | None = None,
+        dialect: PanelDialect | None = None,
     ) -> None:
-        self.base_url = base_url
+        self.dialect = dialect or PRESETS["perfect_panel"]
+        self.base_url = self.dialect.url(base_url)
         self._api_key = api_key
         # `url_guard(url)` names why the URL may not be called (None: it may); asked again
         # before calls once its verdict is older than GUARD_RECHECK_SECONDS
@@ -320,17 +304,31 @@ class PanelClient:
             raise PanelBlocked(problem)
         self._guard_checked_at = now
 
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    async def _send(self, form: dict[str, str]) -> httpx.Response:
+        transport = self.dialect.transport
+        if transport == "json":
+            return await self._http.post(self.base_url, json=form)
+        if transport == "query":
+            return await self._http.get(self.base_url, params=form)
+        return await self._http.post(self.base_url, data=form)
+
     async def _call(self, action: str, **fields: Any) -> Any:
         self._check_url()  # before the key leaves this process
-        form = {"key": self._api_key, "action": action}
+        form = {self.dialect.key_param: self._api_key, self.dialect.action_param: action}
         form.update({k: str(v) for k, v in fields.items() if v is not None})
         await self.limiter.acquire()
         try:
-            response = await self._http.post(self.base_url, data=form)
+            response = await self._send(form)
         except httpx.TimeoutException:
             raise PanelUnavailable(f"{action}: timed out") from None
         except httpx.HTTPError as exc:
-            raise PanelUnavailable(f"{action}: {type(exc).__name__}: {str(exc)[:160]}") from None
+            # a GET query carries the key in the URL: never repeat it in a message
+            raise PanelUnavailable(self._scrub(f"{action}: {type(exc).__name__}: {str(exc)[:160]}")) from None
+        if response.status_code == 429:
+            raise PanelRateLimited(f"{action}: rate limited (HTTP 429)")
         if response.status_code >= 500:
             raise PanelUnavailable(f"{action}: HTTP {response.status_code}")
         if response.status_code == 429:  # turned away before any work: a definite no, not ambiguous
@@ -344,9 +342,11 @@ class PanelClient:
                 f"{response.headers.get('content-type', 'no content type')[:60]})"
             ) from None
         if isinstance(data, dict) and "error" in data and len(data) <= 2 and not _looks_like_batch(data):
-            raise PanelRefused(str(data["error"])[:500] or "error")
+            raise PanelRefused(self._scrub(str(data["error"])[:500]) or "error")
         if response.status_code >= 400:
             raise PanelRefused(f"{action}: HTTP {response.status_code}")
+        if self.dialect.success_envelope and isinstance(data, dict) and str(data.get("status", "")).lower() == "error":
+            raise PanelRefused(f"{action}: the panel answered status error")
         return data
 
     async def services(self) -> list[PanelService]:
@@ -365,18 +365,30 @@ class PanelClient:
         interval: int | None = None,
         comments: Iterable[str] | None = None,
         ref: str | None = None,
+        service_type: str = "Default",
+        extra: dict[str, Any] | None = None,
     ) -> str:
-        """Place an order; returns the panel's order id. `ref` is our submission key, sent
-        to panels whose dialect supports looking orders up by it (see reconcile)."""
-        fields: dict[str, Any] = {
-            "service": service,
-            "link": link,
-            "quantity": quantity,
-            "runs": runs,
-            "interval": interval,
-        }
+        """Place an order; returns the panel's order id. `quantity` is the total number of
+        units (with drip-feed the dialect decides whether the panel gets it per run, rounded
+        up, or as the total). Only the parameters the dialect lists
+        for `service_type` are sent (`extra`: the type's own, e.g. usernames, answer_number,
+        Subscriptions' username/min/max/posts/delay/expiry; lists are sent one per line).
+        `ref` is our submission key, sent to panels whose dialect supports looking orders up
+        by it (see reconcile)."""
+        if runs and self.dialect.dripfeed_quantity == "per_run":
+            # `quantity` is the total we bought; the convention sends units per run
+            quantity = -(-quantity // runs)
+        offered: dict[str, Any] = {"link": link, "quantity": quantity, "runs": runs, "interval": interval}
+        if service_type.strip().lower() == "subscriptions":
+            # a subscription's units per post: min = max = quantity unless the order says otherwise
+            offered.update({"min": quantity, "max": quantity})
         if comments:
-            fields["comments"] = "\n".join(comments)
+            offered["comments"] = "\n".join(comments)
+        for name, value in (extra or {}).items():
+            offered[name] = "\n".join(map(str, value)) if isinstance(value, list | tuple) else value
+        allowed = self.dialect.params_for(service_type)
+        fields: dict[str, Any] = {"service": service}
+        fields.update({name: offered[name] for name in allowed if offered.get(name) not in (None, "")})
         if ref:
             fields["ref"] = ref
         data = await self._call("add", **fields)
@@ -401,7 +413,7 @@ class PanelClient:
         data = await self._call("status", order=order_id)
         if not isinstance(data, dict):
             raise PanelUnavailable("status: expected an object")
-        return parse_order_status(data)
+        return parse_order_status(data, self.dialect)
 
     async def statuses(self, order_ids: list[str]) -> dict[str, PanelOrderStatus | PanelRefused]:
         """Multi-status: each id maps to its status or to a PanelRefused (its `{error}`)."""
@@ -409,18 +421,21 @@ class PanelClient:
             return {}
         if len(order_ids) > MAX_STATUS_BATCH:
             raise ValueError(f"at most {MAX_STATUS_BATCH} ids per status call")
-        data = await self._call("status", orders=",".join(order_ids))
-        if not isinstance(data, dict):
-            raise PanelUnavailable("status: expected an object keyed by order id")
         result: dict[str, PanelOrderStatus | PanelRefused] = {}
-        for order_id in order_ids:
-            entry = data.get(order_id)
-            if isinstance(entry, dict) and "error" in entry and "status" not in entry:
-                result[order_id] = PanelRefused(str(entry["error"])[:500])
-            elif isinstance(entry, dict):
-                result[order_id] = parse_order_status(entry)
-            else:
-                result[order_id] = PanelRefused("missing from the answer")
+        step = self.dialect.max_ids_per_call
+        for start in range(0, len(order_ids), step):
+            chunk = order_ids[start : start + step]
+            data = await self._call("status", orders=",".join(chunk))
+            if not isinstance(data, dict):
+                raise PanelUnavailable("status: expected an object keyed by order id")
+            for order_id in chunk:
+                entry = data.get(order_id)
+                if isinstance(entry, dict) and "error" in entry and "status" not in entry:
+                    result[order_id] = PanelRefused(str(entry["error"])[:500])
+                elif isinstance(entry, dict):
+                    result[order_id] = parse_order_status(entry, self.dialect)
+                else:
+                    result[order_id] = PanelRefused("missing from the answer")
         return result
 
     async def refill(self, order_id: str) -> str:
@@ -430,10 +445,57 @@ class PanelClient:
             raise PanelUnavailable(f"refill: no refill id in the answer: {json.dumps(data)[:120]}")
         return str(refill_id).strip()
 
+    def _refill_word(self, raw: str) -> RefillStatus:
+        status = self.dialect.refill_status(raw)
+        if status is None:  # never guessed as pending: the refill keeps its state, with this error
+            raise PanelUnavailable(f"refill_status: unknown status word {raw[:40]!r}")
+        return status
+
     async def refill_status(self, refill_id: str) -> tuple[RefillStatus, str]:
         data = await self._call("refill_status", refill=refill_id)
         raw = str(data.get("status", "")) if isinstance(data, dict) else ""
-        return normalise_refill_word(raw), raw
+        return self._refill_word(raw), raw
+
+    async def refills(self, order_ids: list[str]) -> dict[str, str | PanelRefused]:
+        """Multi refill (`orders=`): each order id maps to its refill id or to a PanelRefused."""
+        data = await self._call("refill", orders=",".join(order_ids))
+        by_id = (
+            {str(e.get("order")): e.get("refill") for e in data if isinstance(e, dict)}
+            if isinstance(data, list)
+            else {}
+        )
+        result: dict[str, str | PanelRefused] = {}
+        for order_id in order_ids:
+            answer = by_id.get(order_id)
+            if isinstance(answer, dict) and "error" in answer:
+                result[order_id] = PanelRefused(str(answer["error"])[:500])
+            elif answer in (None, ""):
+                result[order_id] = PanelRefused("missing from the answer")
+            else:
+                result[order_id] = str(answer).strip()
+        return result
+
+    async def refill_statuses(self, refill_ids: list[str]) -> dict[str, tuple[RefillStatus, str] | PanelError]:
+        """Multi refill_status (`refills=`): each refill id maps to (status, word) or an error."""
+        data = await self._call("refill_status", refills=",".join(refill_ids))
+        by_id = (
+            {str(e.get("refill")): e.get("status") for e in data if isinstance(e, dict)}
+            if isinstance(data, list)
+            else {}
+        )
+        result: dict[str, tuple[RefillStatus, str] | PanelError] = {}
+        for refill_id in refill_ids:
+            answer = by_id.get(refill_id)
+            if isinstance(answer, dict) and "error" in answer:
+                result[refill_id] = PanelRefused(str(answer["error"])[:500])
+            elif answer is None:
+                result[refill_id] = PanelRefused("missing from the answer")
+            else:
+                try:
+                    result[refill_id] = (self._refill_word(str(answer)), str(answer))
+                except PanelUnavailable as exc:
+                    result[refill_id] = exc
+        return result
 
     async def cancel(self, order_ids: list[str]) -> dict[str, str | PanelRefused]:
         data = await self._call("cancel", orders=",".join(order_ids))

@@ -205,6 +205,9 @@ class ProviderOrder(SQLModel, table=True):
     completed_at: datetime | None = utc_field()
     error: str = Field(default="", sa_type=sa.Text)
     last_response: dict[str, Any] = json_field()  # the panel's last answer, for operators
+    # a status word outside the provider's dialect: flagged for an operator (never "pending")
+    flagged_at: datetime | None = utc_field(index=True)
+    flag_reason: str = Field(default="", sa_type=sa.Text)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

@@ -40,6 +40,9 @@ class DeliverySpec:
     option_keys: dict[str, list[str]] = field(default_factory=dict)  # option group key -> chosen option keys
     add_on_keys: list[str] = field(default_factory=list)
     plan_key: str = ""
+    # the order type's own parameters (Mentions usernames/hashtags/media, Poll answer_number,
+    # Subscriptions username/min/max/posts/delay/expiry), sent when the route's type uses them
+    order_params: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.link or not isinstance(self.link, str):

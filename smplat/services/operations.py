@@ -3,11 +3,13 @@ metrics): small dicts of strings, a fixed number of queries per page, no Reflex 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from smplat.integrations.dialects import PanelDialect
 from smplat.models.fulfillment import FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEvent, OrderItem
 from smplat.models.providers import Provider, ProviderOrder, ProviderService
@@ -41,6 +43,8 @@ def provider_form_values(session: Session, provider_id: int) -> dict[str, Any] |
         and p.low_balance_threshold is not None
         and p.balance < p.low_balance_threshold,
         "checked": _when(p.last_health_check_at),
+        # the dialect as the admin edits it (every field, the preset filled in)
+        "dialect": json.dumps(PanelDialect.from_stored(p.dialect).stored(), indent=2, sort_keys=True),
     }
 
 

@@ -59,7 +59,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.SYNC_PROVIDERS: "re-sync a provider's services and check its health now",
     Permission.VIEW_JOBS: "see background jobs and their runs",
     Permission.RUN_JOBS: "run a background job now",
-    Permission.MANAGE_PROVIDERS: "create a provider, change its base URL or API key, or import its services",
+    Permission.MANAGE_PROVIDERS: "create a provider, change its base URL, API key or dialect, or import its services",
     Permission.MANAGE_STAFF: "manage staff accounts and roles",
     Permission.VIEW_AUDIT_LOG: "see and export the audit log",
     Permission.REFUND_ABOVE_LIMIT: "refund above the operator refund limit",

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from smplat.integrations.dialects import PanelDialect
 from smplat.integrations.panel import (
     PanelBlocked,
     PanelClient,
@@ -63,16 +64,21 @@ class ProviderInputError(ValueError):
 
 
 def client_for(provider: Provider, *, max_connections: int = 50) -> PanelClient:
-    # the provider's rate limit is one bucket for the whole process (every run, job and thread)
-    limiter = shared_limiter(f"provider:{provider.id}:{provider.base_url}", provider.rate_limit_per_second)
+    """The panel client speaking this provider's dialect (`Provider.dialect`)."""
+    dialect = PanelDialect.from_stored(provider.dialect)
+    # the dialect's own rate limit, when it names one, wins over the provider's setting;
+    # either way it is one bucket for the whole process (every run, job and thread)
+    rate = dialect.rate_limit_per_second or provider.rate_limit_per_second
+    limiter = shared_limiter(f"provider:{provider.id}:{provider.base_url}", rate)
     return PanelClient(
         provider.base_url,
         decrypt(provider.api_key_encrypted) if provider.api_key_encrypted else "",
         timeout_seconds=provider.timeout_seconds,
-        rate_limit_per_second=provider.rate_limit_per_second,
+        rate_limit_per_second=rate,
         max_connections=max_connections,
         limiter=limiter,
         url_guard=outbound_problem,
+        dialect=dialect,
     )
 
 
@@ -387,6 +393,9 @@ def import_services(
 ) -> dict[str, int]:
     """Import a CSV/JSON service list (same shape as the panel's `services`); services missing
     from the file are left as they are (an import adds and updates, a sync also marks vanished).
+
+    A JSON object `{"dialect": {...}, "services": [...]}` (the `dialect` export, services
+    optional) also sets the provider's dialect; everything is validated before anything changes.
     Admins only (`MANAGE_PROVIDERS`)."""
     audit.require(actor, Permission.MANAGE_PROVIDERS, "provider.import", "provider", provider_id)
     provider = session.get(Provider, provider_id)
@@ -394,10 +403,111 @@ def import_services(
         raise ProviderInputError("no such provider")
     if (problem := outbound_problem(provider.base_url)) is not None:
         raise ProviderInputError(f"this provider cannot be used: {problem}")
+    dialect = None
+    if fmt == "json" and text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProviderInputError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        if "dialect" not in data:
+            raise ProviderInputError('a JSON object must hold "dialect" (and optionally "services")')
+        dialect = _parse_dialect(data["dialect"])
+        text = json.dumps(data.get("services") or [])
     listed = parse_services_file(text, fmt)
     counts = apply_services(session, provider, listed, now or utcnow(), mark_vanished=False)
-    audit.record(session, actor, "provider.import", "provider", provider_id, data={"format": fmt, **counts})
+    before_dialect = provider.dialect
+    if dialect is not None:
+        provider.dialect, provider.updated_at = dialect.stored(), utcnow()
+        session.add(provider)
+        counts["dialect"] = 1
+    audit.record(
+        session,
+        actor,
+        "provider.import",
+        "provider",
+        provider_id,
+        before={"dialect": before_dialect} if dialect is not None else None,
+        after={"dialect": provider.dialect} if dialect is not None else None,
+        data={"format": fmt, **counts},
+    )
     return counts
+
+
+# --- dialect -----------------------------------------------------------------------------
+
+
+def _parse_dialect(data: Any) -> PanelDialect:
+    try:
+        return PanelDialect.parse(data)
+    except ValueError as exc:
+        raise ProviderInputError(f"dialect: {exc}") from None
+
+
+def update_dialect(session: Session, provider_id: int, data: Any, *, actor: audit.Actor) -> PanelDialect:
+    """Validate and store a dialect (a dict or JSON text; `{"preset": name}` alone takes the
+    preset as it is). Bad input raises ProviderInputError and changes nothing. Admins only."""
+    audit.require(actor, Permission.MANAGE_PROVIDERS, "provider.dialect", "provider", provider_id)
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ProviderInputError("no such provider")
+    dialect = _parse_dialect(data)
+    before = provider.dialect
+    provider.dialect, provider.updated_at = dialect.stored(), utcnow()
+    session.add(provider)
+    audit.record(
+        session,
+        actor,
+        "provider.dialect",
+        "provider",
+        provider_id,
+        before={"dialect": before},
+        after={"dialect": provider.dialect},
+    )
+    session.flush()
+    return dialect
+
+
+def export_dialect(session: Session, provider_id: int, *, actor: audit.Actor) -> str:
+    """The provider's dialect as JSON (the shape `import_services` takes back); audited."""
+    audit.require(actor, Permission.VIEW_PROVIDERS, "provider.export", "provider", provider_id)
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ProviderInputError("no such provider")
+    payload = {"provider": provider.slug, "dialect": PanelDialect.from_stored(provider.dialect).stored()}
+    audit.record(session, actor, "provider.export", "provider", provider_id, data={"format": "dialect"})
+    return json.dumps(payload, indent=2, sort_keys=True) + "\n"
+
+
+async def _connection_calls(provider: Provider) -> str:
+    started = time.monotonic()
+    step = "services"
+    try:
+        async with client_for(provider) as client:
+            listed = await client.services()
+            step = "balance"
+            balance = await client.balance()
+    except PanelError as exc:
+        # classified, never the panel's reply (docs/security.md, outbound safety)
+        return f"Connection failed at {step}: {describe_failure(exc)}."
+    except Exception:  # a malformed service entry and the like
+        return f"Connection failed at {step}: the panel answered something that is not the panel API."
+    elapsed = int((time.monotonic() - started) * 1000)
+    money = f"{balance.balance} {balance.currency}".strip()
+    return f"Connected: {len(listed)} services listed, balance {money} ({elapsed} ms)."
+
+
+def try_connection(session: Session, provider_id: int, *, actor: audit.Actor) -> tuple[bool, str]:
+    """The "Test connection" button: `services` then `balance` in the provider's dialect;
+    (ok, one sentence). Changes nothing (Check now is the recorded health check)."""
+    audit.require(actor, Permission.SYNC_PROVIDERS, "provider.test_connection", "provider", provider_id)
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ProviderInputError("no such provider")
+    if (problem := outbound_problem(provider.base_url)) is not None:
+        return False, f"Connection not tried: {problem}."
+    session.expunge(provider)
+    message = asyncio.run(_connection_calls(provider))
+    return message.startswith("Connected"), message
 
 
 def products_needing_attention(session: Session) -> list[dict[str, Any]]:
@@ -514,6 +624,18 @@ def provider_overview(session: Session) -> list[dict[str, Any]]:
             .group_by(ProviderService.provider_id)
         ).all()
     )
+    newest = (
+        select(ProviderHealthCheck.provider_id, func.max(ProviderHealthCheck.id).label("id"))
+        .group_by(ProviderHealthCheck.provider_id)
+        .subquery()
+    )
+    problems = dict(
+        session.execute(
+            select(ProviderHealthCheck.provider_id, ProviderHealthCheck.error)
+            .join(newest, newest.c.id == ProviderHealthCheck.id)
+            .where(ProviderHealthCheck.ok.is_(False))
+        ).all()
+    )
     out = []
     for p in session.execute(select(Provider).order_by(Provider.name)).scalars():
         out.append(
@@ -531,6 +653,50 @@ def provider_overview(session: Session) -> list[dict[str, Any]]:
                 "vanished": vanished.get(p.id, 0),
                 "active": p.is_active,
                 "checked": p.last_health_check_at.strftime("%Y-%m-%d %H:%M UTC") if p.last_health_check_at else "never",
+                # the newest check failed: its classified reason (never the panel's raw reply)
+                "problem": (problems.get(p.id) or "") if p.is_active else "",
             }
         )
     return out
+
+
+# --- start-up reachability ----------------------------------------------------------------
+
+
+async def _answers(provider: Provider) -> str | None:
+    try:
+        async with client_for(provider) as client:
+            await client.balance()
+    except PanelError as exc:
+        logger.debug("provider %s start-up check: %s", provider.slug, exc)
+        return describe_failure(exc)
+    return None
+
+
+def warn_unreachable_providers(session_factory: Any, now: datetime) -> list[str]:
+    """At start-up: ask every active provider for its balance; for each that does not answer,
+    log one warning line and record a failed health check (shown on the admin providers page),
+    without changing its health (the provider_health job decides that). Returns the warnings."""
+    with session_factory() as session:
+        providers = list(
+            session.execute(select(Provider).where(Provider.is_active.is_(True)).order_by(Provider.id)).scalars()
+        )
+        for provider in providers:
+            session.expunge(provider)
+
+    async def ask_all() -> list[str | None]:
+        return await asyncio.gather(*(_answers(p) for p in providers))
+
+    problems = asyncio.run(ask_all()) if providers else []
+    warnings: list[str] = []
+    with session_factory() as session:
+        for provider, problem in zip(providers, problems, strict=True):
+            if problem is None:
+                continue
+            line = f"provider {provider.slug} does not answer at {provider.base_url}: {problem}"
+            logger.warning(line)
+            warnings.append(line)
+            session.add(
+                ProviderHealthCheck(provider_id=provider.id, checked_at=now, ok=False, error=f"At start-up: {problem}")
+            )
+    return warnings

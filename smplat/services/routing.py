@@ -176,7 +176,8 @@ def candidates(
         if service is None:
             continue
         provider = ctx.providers[service.provider_id]
-        cost = cost_minor(service.rate_per_1000, units)
+        # a Package's rate is per package, not per 1000 units
+        cost = cost_minor(service.rate_per_1000, units * 1000 if service.type == "Package" else units)
         margin = margin_bps(price_minor, cost)
         candidate = RouteCandidate(route_id, service, provider, units, cost, margin)
         reasons = candidate.reasons
@@ -188,8 +189,13 @@ def candidates(
             reasons.append(f"provider {provider.name} is down")
         if service.status != ProviderServiceStatus.ACTIVE.value:
             reasons.append(f"service {service.external_service_id} is {service.status}")
-        if not service.min_quantity <= units <= service.max_quantity:
-            reasons.append(f"quantity {units} outside {service.min_quantity}–{service.max_quantity}")
+        # drip-feed goes only to a service that has it (else the line goes in one run, see
+        # engine.prepare); the panel then checks the units per run against its range
+        runs = spec.dripfeed_runs if spec.is_dripfeed and service.dripfeed else None
+        per_call = -(-units // runs) if runs else units
+        if not service.min_quantity <= per_call <= service.max_quantity:
+            shown = f"{per_call} per run" if runs else str(units)
+            reasons.append(f"quantity {shown} outside {service.min_quantity}–{service.max_quantity}")
         if provider.balance is not None:
             threshold = provider.low_balance_threshold or Decimal(0)
             if provider.balance - Decimal(cost) / 100 < threshold:

@@ -9,6 +9,7 @@ does).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,7 +42,7 @@ from smplat.models.catalog import (
 from smplat.models.providers import Provider, ProviderService, RouteStep, ServiceRoute
 from smplat.services.accounts import hash_password
 from smplat.services.secrets_box import encrypt
-from smplat.settings import PROJECT_ROOT
+from smplat.settings import PROJECT_ROOT, Settings, get_settings
 
 CURRENCY = "EUR"
 
@@ -53,7 +54,7 @@ DEMO_ACCOUNTS: list[tuple[str, str, str, str]] = [
 ]
 
 SANDBOX_PROVIDER_SLUG = "sandbox-panel"
-SANDBOX_BASE_URL = "http://127.0.0.1:8091/api/v2"
+SANDBOX_PANEL_HOST = "127.0.0.1"
 # The key the local panel sandbox accepts; real panels get theirs from the admin.
 SANDBOX_API_KEY = "sandbox-demo-key"
 
@@ -562,12 +563,34 @@ def _seed_categories(seeder: _Seeder) -> dict[str, Category]:
     }
 
 
+def sandbox_base_url(settings: Settings | None = None) -> str:
+    """The panel sandbox's API v2 endpoint on the configured port (SMPLAT_SANDBOX_PANEL_PORT)."""
+    port = (settings or get_settings()).sandbox_panel_port
+    return f"http://{SANDBOX_PANEL_HOST}:{port}/api/v2"
+
+
+_SANDBOX_URL_RE = re.compile(r"^http://(127\.0\.0\.1|localhost):[0-9]{1,5}/api/v2/?$")
+
+
+def align_sandbox_provider(session: Session, settings: Settings | None = None) -> bool:
+    """Point the seeded sandbox provider at the configured sandbox port (a shop started with
+    another SMPLAT_SANDBOX_PANEL_PORT). Only a local sandbox URL is rewritten; True when changed."""
+    provider = session.exec(select(Provider).where(Provider.slug == SANDBOX_PROVIDER_SLUG)).first()
+    wanted = sandbox_base_url(settings)
+    if provider is None or provider.base_url == wanted or not _SANDBOX_URL_RE.match(provider.base_url):
+        return False
+    provider.base_url = wanted
+    session.add(provider)
+    return True
+
+
 def _seed_provider(seeder: _Seeder) -> dict[str, ProviderService]:
+    align_sandbox_provider(seeder.session)
     provider = seeder.get_or_create(
         Provider,
         {"slug": SANDBOX_PROVIDER_SLUG},
         name="Sandbox Panel",
-        base_url=SANDBOX_BASE_URL,
+        base_url=sandbox_base_url(),
         api_key_encrypted=encrypt(SANDBOX_API_KEY),
         low_balance_threshold=Decimal("25.0000"),
         balance_currency=CURRENCY,

@@ -99,6 +99,11 @@ def test_operator_pages_show_the_engine_at_work(page, live_shop, output_dir, mon
         expect(page.locator("#api-key-hint")).to_be_visible()
         assert "sandbox-demo-key" not in page.content()  # the key is never shown back
         page.screenshot(path=str(output_dir / "screenshots" / "admin_provider_detail.png"), full_page=True)
+        # the admin tests the connection (services + balance in the provider's dialect) and sees the dialect
+        page.get_by_role("button", name="Test connection").click()
+        expect(page.locator("#provider-connection")).to_contain_text("Connected: 11 services listed")
+        expect(page.locator("#dialect_text")).to_have_value(re.compile(r'"transport": "form"'))
+        page.screenshot(path=str(output_dir / "screenshots" / "admin_provider_dialect.png"), full_page=True)
 
         page.goto("/admin/catalog")
         page.locator("#routing-instagram-followers").click()

@@ -149,10 +149,10 @@ CASES: dict[str, tuple[Case, int]] = {
     ),
     "admin sales": (Case("SalesState", "load_sales", "/admin/sales", who="admin"), 6),
     "admin order detail": (Case("OrderDetailState", "load", "/admin/orders/[number]", who="admin"), 5),
-    "admin providers": (Case("ProvidersState", "load", "/admin/providers", who="admin"), 5),
-    "admin provider detail": (Case("ProviderDetailState", "load", "/admin/providers/[provider_id]", who="admin"), 4),
+    "admin providers": (Case("ProvidersState", "load", "/admin/providers", who="admin"), 6),
+    "admin provider detail": (Case("ProviderDetailState", "load", "/admin/providers/[provider_id]", who="admin"), 5),
     "admin dead letters": (Case("DeadLettersState", "load", "/admin/dead-letters", who="admin"), 2),
-    "admin fulfilment": (Case("FulfilmentState", "load", "/admin/fulfilment", who="admin"), 4),
+    "admin fulfilment": (Case("FulfilmentState", "load", "/admin/fulfilment", who="admin"), 5),
 }
 
 

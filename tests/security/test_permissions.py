@@ -199,7 +199,7 @@ def test_require_permission_raises_forbidden_for_a_role_without_it():
         permissions.require_permission(Role.OPERATOR, Permission.MANAGE_PROVIDERS)
     assert refused.value.code == ErrorCode.FORBIDDEN
     assert refused.value.message == (
-        "Only an admin can create a provider, change its base URL or API key, or import its services."
+        "Only an admin can create a provider, change its base URL, API key or dialect, or import its services."
     )
 
 
@@ -293,6 +293,7 @@ async def test_every_guarded_handler_refuses_visitors_customers_and_operators_wi
         "AuditState.older",
         "ProviderDetailState.import_file",
         "ProviderDetailState.save",
+        "ProviderDetailState.save_dialect",
         "ProvidersState.create",
         "StaffState.load",
         "StaffState.set_active",

@@ -32,6 +32,12 @@ from smplat.services.errors import ErrorCode
 from smplat.services.money import format_money
 from smplat.settings import get_settings
 
+# customer fields that are an order type's own parameters (the dialect decides which are sent)
+ORDER_PARAM_FIELDS = frozenset(
+    {"usernames", "hashtags", "hashtag", "username", "media", "answer_number", "min", "max", "posts", "delay", "expiry"}
+)
+
+
 # --- starting a checkout ----------------------------------------------------------------
 
 
@@ -45,6 +51,9 @@ def delivery_spec(line_detail: Any, quote: pricing.Quote) -> DeliverySpec:
     drip = pricing.drip_feed(line_detail, quote.configuration)  # the same rule as the delivery estimate
     runs, interval = (drip.runs, drip.interval_minutes) if drip is not None else (None, None)
     comments = [c.strip() for c in fields.get("custom_comments", "").splitlines() if c.strip()]
+    order_params = {k: str(v).strip() for k, v in fields.items() if k in ORDER_PARAM_FIELDS and str(v).strip()}
+    if "username" in order_params:
+        order_params["username"] = order_params["username"].lstrip("@")
     return DeliverySpec(
         link=link or product.slug,
         quantity=quote.service_units * quote.quantity,
@@ -55,6 +64,7 @@ def delivery_spec(line_detail: Any, quote: pricing.Quote) -> DeliverySpec:
         option_keys={k: list(v) for k, v in quote.configuration.options.items()},
         add_on_keys=list(quote.configuration.add_ons),
         plan_key=quote.configuration.plan or "",
+        order_params=order_params,
     )
 
 

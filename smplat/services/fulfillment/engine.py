@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, insert, or_, select, update
 from sqlmodel import Session
 
+from smplat.integrations.dialects import PanelDialect
 from smplat.integrations.panel import PanelClient, PanelRefused, PanelUnavailable
 from smplat.models.fulfillment import (
     CLAIMABLE_STATUSES,
@@ -151,6 +152,8 @@ class Work:
     runs: int | None = None
     interval: int | None = None
     comments: list[str] = field(default_factory=list)
+    service_type: str = "Default"  # the provider service's order type (which parameters go)
+    extra: dict[str, str] = field(default_factory=dict)  # the type's own parameters
     external_order_id: str = ""
     refill_id: int | None = None
     lookup_by_ref: bool = False
@@ -225,7 +228,7 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                 session.add(task)
                 continue
             provider = providers[po.provider_id]
-            dialect = provider.dialect or {}
+            dialect = PanelDialect.from_stored(provider.dialect)
             w = Work(
                 task.id,
                 task.kind,
@@ -235,13 +238,13 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                 submission_key=po.submission_key,
                 link=po.link,
                 quantity=po.quantity,
-                lookup_by_ref=bool(dialect.get("lookup_by_ref")),
+                lookup_by_ref=dialect.lookup_by_ref,
             )
             if not w.lookup_by_ref:  # what a probe re-sends (see docs/providers.md)
                 service = session.get(ProviderService, po.provider_service_id)
                 w.service_ext, w.runs, w.interval = service.external_service_id, po.runs, po.interval
                 w.comments = list(DeliverySpec.from_snapshot(item.snapshot).comments)
-                w.probe_by_add = bool(dialect.get("refuses_active_link"))
+                w.probe_by_add = dialect.refuses_active_link
             work.append(w)
             task.lease_expires_at = lease
             session.add(task)
@@ -260,6 +263,10 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
         except (NoRoute, InvalidDeliverySpec) as exc:
             work.append(Work(task.id, task.kind, "fail", error=f"no route: {exc}"[:1000]))
             continue
+        # a service without drip-feed gets the line in one run (panels refuse runs/interval there)
+        runs, interval = (
+            (spec.dripfeed_runs, spec.dripfeed_interval_minutes) if choice.service.dripfeed else (None, None)
+        )
         attempt_no = task.attempts + 1
         key = f"task:{task.id}:{attempt_no}:{nonce}"
         intents.append(
@@ -272,8 +279,8 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                 "external_order_id": None,
                 "link": spec.link,
                 "quantity": choice.quantity,
-                "runs": spec.dripfeed_runs,
-                "interval": spec.dripfeed_interval_minutes,
+                "runs": runs,
+                "interval": interval,
                 "status": ProviderOrderStatus.PENDING.value,
                 "raw_status": "",
                 "error": "",
@@ -292,10 +299,12 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                 service_ext=choice.service.external_service_id,
                 link=spec.link,
                 quantity=choice.quantity,
-                runs=spec.dripfeed_runs,
-                interval=spec.dripfeed_interval_minutes,
+                runs=runs,
+                interval=interval,
                 comments=list(spec.comments),
-                lookup_by_ref=bool((choice.provider.dialect or {}).get("lookup_by_ref")),
+                service_type=choice.service.type or "Default",
+                extra=dict(spec.order_params),
+                lookup_by_ref=PanelDialect.from_stored(choice.provider.dialect).lookup_by_ref,
             )
         )
     session.flush()
@@ -331,6 +340,8 @@ async def call_provider(work: Work, client: PanelClient) -> None:
                 interval=work.interval,
                 comments=work.comments or None,
                 ref=work.submission_key if work.lookup_by_ref else None,
+                service_type=work.service_type,
+                extra=work.extra or None,
             )
         elif work.mode == "reconcile" and not work.lookup_by_ref:
             await _probe(work, client)

@@ -3,6 +3,7 @@ provider and task kind (one query each)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -96,3 +97,38 @@ def metrics(session: Session, since: datetime | None = None) -> list[dict[str, A
     for key, (total, n) in weights.items():
         table[key]["latency_avg_ms"] = round(total / n) if n else 0
     return sorted(table.values(), key=lambda r: (r["provider_id"] or 0, r["task_kind"]))
+
+
+def flagged_provider_orders(
+    session: Session, limit: int = 100, *, provider_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Provider orders whose panel answered a status word outside the provider's dialect:
+    the operator maps the word (provider page → dialect) or settles the order by hand."""
+    from smplat.models.providers import Provider, ProviderOrder
+
+    query = (
+        select(ProviderOrder, Provider.name, Provider.id, Order.number)
+        .join(Provider, Provider.id == ProviderOrder.provider_id)
+        .join(OrderItem, OrderItem.id == ProviderOrder.order_item_id)
+        .join(Order, Order.id == OrderItem.order_id)
+        .where(ProviderOrder.flagged_at.is_not(None))
+        .order_by(ProviderOrder.flagged_at.desc(), ProviderOrder.id.desc())
+        .limit(limit)
+    )
+    if provider_id is not None:
+        query = query.where(ProviderOrder.provider_id == provider_id)
+    rows = session.execute(query).all()
+    return [
+        {
+            "provider_order_id": po.id,
+            "provider": name,
+            "provider_id": provider_id,
+            "order": number,
+            "external_order_id": po.external_order_id or "",
+            "raw_status": po.raw_status,
+            "reason": po.flag_reason[:300],
+            "raw_answer": json.dumps(po.last_response, sort_keys=True)[:400],
+            "flagged": po.flagged_at.strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        for po, name, provider_id, number in rows
+    ]

@@ -152,6 +152,15 @@ def apply_status(
     po.remains = answer.remains if answer.remains is not None else po.remains
     po.last_response = {k: str(v) for k, v in answer.raw.items()}
     po.updated_at = now
+    if answer.status == ProviderOrderStatus.UNKNOWN:
+        # a word outside the dialect: kept open (polled again) and flagged, never guessed
+        if po.flagged_at is None:
+            po.flagged_at = now
+            counts["flagged"] += 1
+            logger.warning("provider order %s: unknown status word %r", po.id, answer.raw_status)
+        po.flag_reason = f"Unknown status word {answer.raw_status!r}: map it in the provider's dialect"
+    elif po.flagged_at is not None:
+        po.flagged_at, po.flag_reason = None, ""
     session.add(po)
     if po.status == previous:
         counts["unchanged"] += 1

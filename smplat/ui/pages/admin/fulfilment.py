@@ -10,6 +10,7 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import operations
+from smplat.services.fulfillment import read_models
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, page_title, stat_card
@@ -20,6 +21,7 @@ from smplat.ui.state.auth import AuthState, requires
 
 class FulfilmentState(AuthState):
     rows: list[dict[str, Any]] = []
+    flagged: list[dict[str, Any]] = []
     totals: dict[str, str] = {}
     figure: go.Figure = go.Figure()
     loaded: bool = False
@@ -30,6 +32,7 @@ class FulfilmentState(AuthState):
         with session_scope() as db:
             rows = operations.metric_rows(db)
             dead_now = operations.dead_letter_count(db)
+            self.flagged = read_models.flagged_provider_orders(db)
         self.rows = [{**r, "label": f"{r['provider']} · {r['task_kind']}"} for r in rows]
         self.totals = {
             k: str(sum(r[k] for r in rows)) for k in ("processed", "succeeded", "failed", "retried", "dead_lettered")
@@ -98,8 +101,36 @@ def admin_fulfilment_page() -> rx.Component:
         ],
         "fulfilment-metrics-table",
     )
+    flagged = rx.cond(
+        FulfilmentState.flagged.length() > 0,
+        card(
+            rx.heading("Flagged provider orders", size="4"),
+            rx.text(
+                "The panel answered a status word its dialect does not map. The order is still polled; "
+                "map the word in the provider's dialect, or settle the order by hand.",
+                size="2",
+                color_scheme="gray",
+            ),
+            data_table(
+                ["Order", "Provider", "Provider order", "Status word", "Raw answer", "Flagged"],
+                FulfilmentState.flagged,
+                lambda f: [
+                    rx.table.row_header_cell(rx.link(f["order"], href=routes.ADMIN_ORDERS + "/" + f["order"].to(str))),
+                    rx.table.cell(rx.link(f["provider"], href=routes.ADMIN_PROVIDERS + "/" + f["provider_id"].to(str))),
+                    rx.table.cell(f["external_order_id"]),
+                    rx.table.cell(rx.badge(f["raw_status"], color_scheme="amber")),
+                    rx.table.cell(rx.code(f["raw_answer"], size="1")),
+                    rx.table.cell(f["flagged"]),
+                ],
+                "flagged-provider-orders",
+            ),
+            width="100%",
+            id="flagged-provider-orders-card",
+        ),
+    )
     return admin_page(
         page_title("Fulfilment", "Every attempt to reach a provider, by provider and task kind."),
+        flagged,
         rx.grid(
             stat_card("Processed", t["processed"], "attempts", icon="send"),
             stat_card("Failed", t["failed"], t["retried"] + " retried", icon="circle-x"),

@@ -9,8 +9,10 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
+from smplat.integrations.dialects import PRESETS
 from smplat.models.base import utcnow
 from smplat.services import audit, operations, permissions, providers
+from smplat.services.fulfillment import read_models
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
@@ -27,6 +29,10 @@ class ProviderDetailState(AuthState):
     provider: dict[str, Any] = {}
     services: list[dict[str, Any]] = []
     flagged: list[dict[str, Any]] = []
+    flagged_orders: list[dict[str, Any]] = []  # provider orders with a status word outside the dialect
+    dialect: str = ""  # the dialect's JSON as the admin edits it
+    connection_ok: str = ""  # the last "Test connection" sentence, when it connected
+    connection_failed: str = ""  # ... when it did not (a classified reason, never the reply)
     form_error: str = ""
     notice: str = ""
     busy: str = ""
@@ -40,9 +46,13 @@ class ProviderDetailState(AuthState):
         provider_id = self._provider_id()
         with session_scope() as db:
             self.provider = operations.provider_form_values(db, provider_id) or {}
+            self.dialect = self.provider.pop("dialect", "")
             self.services = operations.provider_services(db, provider_id) if self.provider else []
             name = self.provider.get("name")
             self.flagged = [f for f in providers.products_needing_attention(db) if f["provider"] == name]
+            self.flagged_orders = (
+                read_models.flagged_provider_orders(db, 20, provider_id=provider_id) if self.provider else []
+            )
         self.loaded = True
 
     @rx.var
@@ -54,6 +64,7 @@ class ProviderDetailState(AuthState):
     @requires(Permission.VIEW_PROVIDERS)
     def load(self) -> None:
         self.form_error, self.notice = "", ""
+        self.connection_ok, self.connection_failed = "", ""
         self._reload()
 
     @rx.event
@@ -67,6 +78,44 @@ class ProviderDetailState(AuthState):
             return
         self.form_error, self.notice = "", "Provider saved."
         self._reload()
+
+    @rx.event
+    @requires(Permission.MANAGE_PROVIDERS)
+    def save_dialect(self, data: dict[str, Any]) -> None:
+        preset = str(data.get("dialect_preset", "edited"))
+        text = str(data.get("dialect_text", ""))
+        try:
+            with session_scope() as db:
+                chosen = providers.update_dialect(
+                    db,
+                    self._provider_id(),
+                    text if preset == "edited" else {"preset": preset},
+                    actor=operator_actor(self),
+                )
+        except providers.ProviderInputError as exc:
+            self.form_error, self.notice = str(exc), ""
+            return
+        self.form_error, self.notice = "", f"Dialect saved ({chosen.preset})."
+        self._reload()
+
+    @rx.event(background=True)
+    @requires(Permission.SYNC_PROVIDERS)
+    async def test_connection(self):
+        async with self:
+            provider_id, self.busy = self._provider_id(), "connection"
+        actor = await asyncio.to_thread(operator_actor, self)
+
+        def work() -> tuple[bool, str]:
+            with session_scope() as db:
+                return providers.try_connection(db, provider_id, actor=actor)
+
+        try:
+            ok, message = await asyncio.to_thread(work)
+        except providers.ProviderInputError as exc:
+            ok, message = False, str(exc)
+        async with self:
+            self.busy = ""
+            self.connection_ok, self.connection_failed = (message, "") if ok else ("", message)
 
     @rx.event
     @requires(Permission.MANAGE_PROVIDERS)
@@ -218,8 +267,46 @@ def admin_provider_page() -> rx.Component:
         ),
         width="100%",
     )
+    dialect = card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Dialect", size="4"),
+                rx.text(
+                    "How this panel speaks API v2: transport, key parameter, status words, error shape, "
+                    "order parameters per type (docs/providers.md). Pick a preset, or edit the JSON.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.select(
+                    ["edited", *PRESETS],
+                    name="dialect_preset",
+                    default_value="edited",
+                    id="dialect_preset",
+                ),
+                rx.text_area(
+                    name="dialect_text",
+                    id="dialect_text",
+                    default_value=ProviderDetailState.dialect,
+                    rows="14",
+                    width="100%",
+                    font_family="monospace",
+                    key=ProviderDetailState.dialect,
+                ),
+                rx.button("Save dialect", type="submit", variant="soft", id="save-dialect"),
+                spacing="3",
+                width="100%",
+                align="start",
+            ),
+            on_submit=ProviderDetailState.save_dialect,
+            reset_on_submit=False,
+            width="100%",
+        ),
+        width="100%",
+    )
     body = rx.vstack(
         summary,
+        form_alert(ProviderDetailState.connection_ok, color="green", icon="plug-zap", alert_id="provider-connection"),
+        form_alert(ProviderDetailState.connection_failed, icon="plug", alert_id="provider-connection-failed"),
         form_alert(ProviderDetailState.notice, color="green", icon="circle-check", alert_id="provider-notice"),
         rx.box(
             form_alert(ProviderDetailState.form_error, alert_id="provider-form-error"),
@@ -227,6 +314,31 @@ def admin_provider_page() -> rx.Component:
             width="100%",
         ),
         rx.cond(ProviderDetailState.flagged.length() > 0, flagged_table(ProviderDetailState.flagged)),
+        rx.cond(
+            ProviderDetailState.flagged_orders.length() > 0,
+            card(
+                rx.heading("Provider orders with an unknown status word", size="4"),
+                rx.text(
+                    "Map the word in the dialect below (the flag clears at the next sync), or settle the order by hand.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                data_table(
+                    ["Order", "Provider order", "Status word", "Raw answer"],
+                    ProviderDetailState.flagged_orders,
+                    lambda f: [
+                        rx.table.row_header_cell(
+                            rx.link(f["order"], href=routes.ADMIN_ORDERS + "/" + f["order"].to(str))
+                        ),
+                        rx.table.cell(f["external_order_id"]),
+                        rx.table.cell(rx.badge(f["raw_status"], color_scheme="amber")),
+                        rx.table.cell(rx.code(f["raw_answer"], size="1")),
+                    ],
+                    "provider-flagged-orders",
+                ),
+                width="100%",
+            ),
+        ),
         rx.heading("Services", size="5", margin_top="0.5rem"),
         rx.cond(
             ProviderDetailState.services.length() > 0,
@@ -237,6 +349,7 @@ def admin_provider_page() -> rx.Component:
             ProviderDetailState.can_manage,
             rx.grid(edit, importer, columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
         ),
+        rx.cond(ProviderDetailState.can_manage, dialect),
         spacing="4",
         width="100%",
         align="start",
@@ -249,6 +362,14 @@ def admin_provider_page() -> rx.Component:
             on_click=ProviderDetailState.resync,
             loading=ProviderDetailState.busy == "resync",
             id="resync-services",
+        ),
+        rx.button(
+            rx.icon("plug-zap", size=14),
+            "Test connection",
+            variant="soft",
+            on_click=ProviderDetailState.test_connection,
+            loading=ProviderDetailState.busy == "connection",
+            id="test-connection",
         ),
         rx.button(
             rx.icon("activity", size=14),

@@ -96,6 +96,16 @@ def admin_providers_page() -> rx.Component:
                         id="provider-link-" + p["slug"].to(str),
                     ),
                     rx.text(p["base_url"], size="1", color_scheme="gray"),
+                    rx.cond(
+                        p["problem"] != "",
+                        rx.text(
+                            "Last check failed: ",
+                            p["problem"],
+                            size="1",
+                            color="var(--red-11)",
+                            id="provider-problem-" + p["slug"].to(str),
+                        ),
+                    ),
                     spacing="0",
                     align="start",
                 )
