@@ -221,6 +221,7 @@ def order_rows(session: Session, orders: list[Order]) -> list[dict[str, Any]]:
         percent = 100 if o.status == S.COMPLETED.value else progress.percent
         rows.append(
             {
+                "id": o.id,
                 "number": o.number,
                 "status": o.status,
                 "status_label": status_label(o.status),
