@@ -19,6 +19,7 @@ class Role(StrEnum):
 class TokenPurpose(StrEnum):
     SIGNIN_TICKET = "signin_ticket"  # handed from a form handler to the cookie-setting route
     PASSWORD_RESET = "password_reset"
+    VERIFY_EMAIL = "verify_email"  # the link that proves the address (and attaches its guest orders)
 
 
 class AttemptKind(StrEnum):
@@ -40,6 +41,8 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     timezone: str = Field(default="UTC", max_length=64)
     last_login_at: datetime | None = utc_field()
+    # set when the owner opened the verification link sent to this address (guest orders attach then)
+    email_verified_at: datetime | None = utc_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

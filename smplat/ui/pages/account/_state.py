@@ -13,7 +13,7 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import client_orders
+from smplat.services import accounts, client_orders
 from smplat.settings import get_settings
 from smplat.ui import routes
 from smplat.ui.components.common import empty_state
@@ -48,6 +48,8 @@ class AccountState(AuthState):
     figures: dict[str, str] = {}
     activity: list[dict[str, str]] = []
     first_visit: bool = False
+    email_verified: bool = True
+    verification_sent: bool = False
     _live_ids: list[int] = []
     _live_version: str = ""
     _live_user: int = 0
@@ -108,9 +110,18 @@ class AccountState(AuthState):
         with session_scope() as db:
             figures = client_orders.overview(db, user.id)
             self.activity = client_orders.latest_activity(db, user.id)
+            self.email_verified = accounts.email_is_verified(db, user.id)
         self.figures = {k: str(v) for k, v in figures.items()}
         self.first_visit = figures["orders"] == 0
         self._load_page(user.id)
+
+    @rx.event
+    @signed_in_only
+    def send_verification(self):
+        if accounts.send_verification_safely(self._current_user().id):
+            self.verification_sent = True
+            return None
+        return rx.toast.error("We couldn't send the email just now. Please try again in a minute.")
 
     @rx.event
     def live_tick(self, _moment: Any = None):

@@ -74,6 +74,38 @@ def account_overview_page() -> rx.Component:
             margin_bottom="1.5rem",
             id="account-figures",
         ),
+        rx.cond(
+            ~AccountState.email_verified,
+            rx.callout(
+                rx.flex(
+                    rx.text(
+                        rx.cond(
+                            AccountState.verification_sent,
+                            "The link is on its way: open it to confirm your email.",
+                            "Confirm your email: orders you paid for as a guest with it then appear here.",
+                        )
+                    ),
+                    rx.cond(
+                        ~AccountState.verification_sent,
+                        rx.button(
+                            "Send the link",
+                            size="1",
+                            variant="soft",
+                            on_click=AccountState.send_verification,
+                            id="send-verification",
+                        ),
+                    ),
+                    spacing="3",
+                    align="center",
+                    wrap="wrap",
+                ),
+                icon="mail",
+                size="1",
+                width="100%",
+                margin_bottom="1rem",
+                id="verify-email-banner",
+            ),
+        ),
         # PROFILES: the follower sparkline per linked profile goes here (built with linked profiles).
         rx.box(id="account-profile-sparklines", width="100%"),
         rx.grid(
