@@ -1,7 +1,7 @@
 """Client dashboard: orders.tracking_nonce (revocable guest tracking links) and
 users.email_verified_at (guest orders attach to an account only after its email is verified).
 
-Revision ID: 0008_dash_tracking_and_verification
+Revision ID: 0008_dash_tracking
 Revises: 0007_sec1_attempt_kind
 Create Date: 2026-11-26 17:30:00
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 from smplat.models.base import UTCDateTime
 
-revision: str = "0008_dash_tracking_and_verification"
+revision: str = "0008_dash_tracking"
 down_revision: str | None = "0007_sec1_attempt_kind"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
