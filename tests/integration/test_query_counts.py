@@ -123,8 +123,8 @@ CASES: dict[str, tuple[Case, int]] = {
         Case("AccountState", "load_orders", "/account/orders", who="customer", query={"status": "completed", "q": "a"}),
         7,
     ),
-    # (the demo client has no open order here: the page of open orders skips its two per-row aggregates)
-    "account overview": (Case("AccountState", "load_overview", "/account", who="customer"), 7),
+    # session (2), figures, activity, verified?, the open orders (count, page; none open here, so no aggregates), version
+    "account overview": (Case("AccountState", "load_overview", "/account", who="customer"), 8),
     "account order page": (Case("ClientOrderState", "load", "/account/orders/[number]", who="customer"), 11),
     # the cost of an open page per tick: one statement (nothing changed, so no reload)
     "account order live tick": (
