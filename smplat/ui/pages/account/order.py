@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import client_orders
+from smplat.services import client_orders, rate_limits
 from smplat.services.errors import ServiceError
 from smplat.services.fulfillment.operator_actions import request_refill
 from smplat.services.order_status import Actor
@@ -81,6 +81,7 @@ class ClientOrderState(AuthState):
             return None
         try:
             with session_scope() as db:
+                rate_limits.hit("refill_user", str(user.id))  # the same budget as the API route
                 request_refill(db, int(raw), Actor.customer(user.id, user.email), reason, customer_user_id=user.id)
         except ServiceError as exc:
             self.error = exc.message[:1].upper() + exc.message[1:] + "."
