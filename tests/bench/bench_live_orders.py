@@ -63,10 +63,7 @@ def prepare_db(url: str, orders: int) -> list[int]:
         first_user = session.execute(select(User.id).order_by(User.id.desc())).scalars().first() + 1
         session.execute(
             insert(User),
-            [
-                {"email": f"bench-{u}@example.test", "password_hash": "x", "role": "customer"}
-                for u in range(USERS)
-            ],
+            [{"email": f"bench-{u}@example.test", "password_hash": "x", "role": "customer"} for u in range(USERS)],
         )
         first_order = (session.execute(select(Order.id).order_by(Order.id.desc())).scalars().first() or 0) + 1
     for start in range(0, orders, BATCH):
@@ -203,8 +200,7 @@ def many_pages(url: str, order_ids: list[int], pages: int, seconds: float, inter
             time.sleep(max(0.0, interval - took))
 
     threads = [
-        threading.Thread(target=page, args=(oid, random.random() * interval))
-        for oid in random.sample(order_ids, pages)
+        threading.Thread(target=page, args=(oid, random.random() * interval)) for oid in random.sample(order_ids, pages)
     ]
     started = time.perf_counter()
     for t in threads:
