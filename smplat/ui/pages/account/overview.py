@@ -119,7 +119,7 @@ def account_overview_page() -> rx.Component:
                         rx.cond(
                             AccountState.first_visit,
                             no_orders(),
-                            rx.text("Nothing in progress right now.", color_scheme="gray", size="2"),
+                            rx.text("Nothing in progress right now.", color_scheme="gray", size="2", id="orders-empty"),
                         ),
                     ),
                     table_skeleton(3, 4),
