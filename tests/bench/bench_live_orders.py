@@ -6,15 +6,16 @@ Each open page's tick is what `ClientOrderState.live_tick` runs: one statement,
 `client_orders.live_version(order id)`. Runs on SQLite, and on PostgreSQL when
 SMPLAT_TEST_POSTGRES_URL is set (that database is dropped and recreated). For each backend:
 the p95 tick time of a single open page (ticking back to back, alone), then `--pages` pages
-ticking every SMPLAT_LIVE_POLL_SECONDS (2 s) at once, each on its own thread sharing the
-engine's pool the way a web worker's events do: the statements per second the database
-served (counted), the p95 tick time, and the ratio of that p95 to the single page's (goal:
-at most 3). The last line is `ratio: <highest of the backends>`.
+ticking every SMPLAT_LIVE_POLL_SECONDS (2 s) at once, served by as many threads as the
+engine pools connections (the way a web worker runs handlers; waiting for one counts in
+the tick's time): the statements per second the database served (counted), the p95 tick
+time, and the ratio of that p95 to the single page's (goal: at most 3). The last line is `ratio: <highest of the backends>`.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import os
 import random
 import statistics
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,7 +180,12 @@ def single_page(url: str, order_ids: list[int], ticks: int = 300) -> float:
 
 
 def many_pages(url: str, order_ids: list[int], pages: int, seconds: float, interval: float) -> tuple[float, float]:
+    """`pages` pages, each due to tick every `interval` (first ticks spread over one
+    interval), served by as many worker threads as the engine has pooled connections, the way
+    a web worker runs its handlers. A tick's time runs from when it was due to when its
+    statement returned (waiting for a worker counts)."""
     engine = smplat_db.get_engine(url)
+    workers = engine.pool.size() if hasattr(engine.pool, "size") else 1
     statements = 0
     lock = threading.Lock()
     samples: list[float] = []
@@ -188,25 +195,26 @@ def many_pages(url: str, order_ids: list[int], pages: int, seconds: float, inter
         with lock:
             statements += 1
 
-    event.listen(engine, "before_cursor_execute", count)
-    stop_at = time.perf_counter() + seconds
+    def run(order_id: int, due: float) -> None:
+        from smplat.services.client_orders import live_version
 
-    def page(order_id: int, offset: float) -> None:
-        time.sleep(offset)  # pages opened at different moments, as in life
-        while time.perf_counter() < stop_at:
-            took = tick(url, order_id)
-            with lock:
-                samples.append(took)
-            time.sleep(max(0.0, interval - took))
+        with smplat_db.session_scope(url) as session:
+            live_version(session, [order_id])
+        took = time.perf_counter() - due
+        with lock:
+            samples.append(took)
 
-    threads = [
-        threading.Thread(target=page, args=(oid, random.random() * interval)) for oid in random.sample(order_ids, pages)
-    ]
+    chosen = random.sample(order_ids, pages)
     started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    due = [(started + random.random() * interval, oid) for oid in chosen]
+    heapq.heapify(due)
+    event.listen(engine, "before_cursor_execute", count)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        while due and due[0][0] < started + seconds:
+            at, oid = heapq.heappop(due)
+            time.sleep(max(0.0, at - time.perf_counter()))
+            pool.submit(run, oid, at)
+            heapq.heappush(due, (at + interval, oid))
     elapsed = time.perf_counter() - started
     event.remove(engine, "before_cursor_execute", count)
     return statements / elapsed, p95(samples)

@@ -140,6 +140,7 @@ def line_card(line: rx.Var, actions: rx.Component | None = None) -> rx.Component
         ),
         width="100%",
         id="line-" + lid,
+        class_name="order-line",
     )
 
 
