@@ -32,7 +32,7 @@ def order_cards(rows: rx.Var) -> rx.Component:
                     rx.vstack(
                         rx.flex(
                             rx.text(o["number"], weight="bold", size="3"),
-                            status_badge(o["status"]),
+                            status_badge(o["status"], o["status_label"]),
                             rx.spacer(),
                             rx.text(o["total"], weight="medium", size="3"),
                             spacing="2",

@@ -132,9 +132,8 @@ def order_body(state: type[ClientOrderState] | Any, *, actions: bool) -> rx.Comp
         page_title(
             "Order " + o["number"].to(str),
             "Placed " + o["placed_at"].to(str),
-            status_badge(o["status"].to(str)),
         ),
-        rx.text(o["status_label"].to(str), id="order-status", size="3", weight="medium"),
+        rx.box(status_badge(o["status"].to(str), o["status_label"].to(str)), id="order-status"),
         form_alert(state.error, alert_id="order-action-error"),
         rx.foreach(
             o["lines"].to(list[dict[str, Any]]),
