@@ -59,8 +59,16 @@ def account_overview_page() -> rx.Component:
             AuthState.display_name,
             size="7",
             weight="bold",
-            margin_bottom="1.25rem",
+            margin_bottom="0.25rem",
             id="account-welcome",
+        ),
+        rx.text(
+            "Signed in as ",
+            rx.text.span(AuthState.user_email, weight="medium", id="account-email"),
+            size="2",
+            color_scheme="gray",
+            margin_bottom="1.25rem",
+            word_break="break-all",
         ),
         rx.grid(
             stat_card("Active orders", AccountState.figures.get("active", "0"), "being delivered", icon="loader"),
