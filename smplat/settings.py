@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     session_idle_timeout_minutes: int = Field(
         720, ge=10, description="A session unused for longer than this is refused (sign in again)"
     )
+    email_verification_hours: int = Field(
+        48, ge=1, description="Hours an email verification link stays valid (verifying attaches guest orders)"
+    )
+
+    # --- client dashboard --------------------------------------------------------
+    live_poll_seconds: float = Field(
+        2.0, ge=0.5, le=60, description="How often an open order page or orders list checks for changes"
+    )
+    tracking_link_days: int = Field(
+        90, ge=1, description="Days a guest's signed order-tracking link (from the receipt) stays valid"
+    )
     login_max_failures: int = Field(5, ge=1, description="Failed sign-ins allowed per window per email")
     login_max_failures_per_ip: int = Field(
         20, ge=1, description="Failed sign-ins allowed per window from one IP (any emails)"

@@ -20,6 +20,7 @@ class TokenPurpose(StrEnum):
     SIGNIN_TICKET = "signin_ticket"  # handed from a form handler to the cookie-setting route
     PASSWORD_RESET = "password_reset"
     EMAIL_CHANGE = "email_change"  # sent to a new address; the change happens when it is opened
+    VERIFY_EMAIL = "verify_email"  # the link that proves the address (and attaches its guest orders)
 
 
 class AttemptKind(StrEnum):
@@ -47,6 +48,8 @@ class User(SQLModel, table=True):
     two_factor_enabled_at: datetime | None = utc_field()
     # The last 30-second time step whose code was accepted: the same code never works twice.
     two_factor_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # set when the owner opened the verification link sent to this address (guest orders attach then)
+    email_verified_at: datetime | None = utc_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

@@ -94,6 +94,8 @@ class Order(SQLModel, table=True):
     total_minor: int = Field(default=0, nullable=False)
     charged_minor: int = Field(default=0, nullable=False)
     refunded_minor: int = Field(default=0, nullable=False)
+    # part of every guest tracking link's signature: changing it revokes the links sent so far
+    tracking_nonce: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
     placed_at: datetime | None = utc_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

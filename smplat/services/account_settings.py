@@ -147,7 +147,8 @@ class EmailChanged:
 
 
 def confirm_email_change(session: Session, raw_token: str, now: datetime | None = None) -> EmailChanged:
-    """Open the link: the account's address becomes the new one, the old one is told.
+    """Open the link: the account's address becomes the new one (verified: guest orders paid
+    with it are attached), the old one is told.
 
     Whoever opens the link proves they read the new mailbox; no session is needed. The old
     address's unused reset links are spent (they were sent to a mailbox that no longer signs in).
@@ -164,12 +165,17 @@ def confirm_email_change(session: Session, raw_token: str, now: datetime | None 
         raise invalid
     if session.execute(select(User.id).where(User.email == token.new_email, User.id != user.id)).first():
         raise AccountError("email_taken", "Another account took that email address meanwhile.")
+    from smplat.services.order_tracking import attach_guest_orders
+
     old_email = user.email
     user.email = token.new_email
     user.updated_at = now
+    user.email_verified_at = now  # opening the link proved the new mailbox
     session.add(user)
+    session.flush()
     accounts.invalidate_reset_links(session, user.id, now)
     _spend_email_change_links(session, user.id, now)
+    attach_guest_orders(session, user)  # guest orders paid with the new address are theirs
     session.commit()
     try:
         send_email_changed_notice(old_email, token.new_email)

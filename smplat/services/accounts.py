@@ -324,6 +324,11 @@ def authenticate(
     user.last_login_at = now
     session.add(user)
     session.flush()
+    if user.email_verified_at is not None:
+        # guest orders paid with this (verified) address since the last visit
+        from smplat.services.order_tracking import attach_guest_orders
+
+        attach_guest_orders(session, user)
     return user
 
 
@@ -508,6 +513,63 @@ def request_password_reset(session: Session, email: str, ip_address: str = "") -
     session.commit()  # the link must work even if sending is retried by the user
     send_password_reset(user.email, url, settings.password_reset_ttl_minutes)
     return raw
+
+
+def send_email_verification(session: Session, user: User) -> str:
+    """Issue and email the verification link of the user's address; returns the raw token
+    (for tests). Committed before sending, so the link works whatever the mail server does."""
+    from smplat.services.email import send_email_verification as send
+
+    settings = get_settings()
+    raw = _issue_token(session, user, TokenPurpose.VERIFY_EMAIL, timedelta(hours=settings.email_verification_hours))
+    session.commit()
+    send(
+        user.email,
+        f"{settings.public_base_url.rstrip('/')}/verify-email?token={raw}",
+        settings.email_verification_hours,
+    )
+    return raw
+
+
+def email_is_verified(session: Session, user_id: int) -> bool:
+    return session.execute(select(User.email_verified_at).where(User.id == user_id)).scalar() is not None
+
+
+def send_verification_safely(user_id: int) -> bool:
+    """`send_email_verification` in its own unit of work; a mail outage is logged, never
+    raised (sign-up must not fail for it; the account page offers to send the link again)."""
+    from smplat.db import session_scope
+
+    try:
+        with session_scope() as db:
+            user = db.get(User, user_id)
+            if user is None or user.email_verified_at is not None:
+                return False
+            send_email_verification(db, user)
+        return True
+    except Exception:
+        log.exception("verification email for user %s failed", user_id)
+        return False
+
+
+def verify_email(session: Session, raw: str, now: datetime | None = None) -> User | None:
+    """Redeem a verification link: the address is the user's, and the guest orders paid with
+    it are attached to the account. None for an unknown, used or expired link."""
+    from smplat.services.order_tracking import attach_guest_orders
+
+    now = now or utcnow()
+    token = _redeem_token(session, raw, TokenPurpose.VERIFY_EMAIL, now)
+    if token is None:
+        return None
+    user = session.get(User, token.user_id)
+    if user is None or not user.is_active:
+        return None
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+        session.add(user)
+        session.flush()
+    attach_guest_orders(session, user)
+    return user
 
 
 def reset_password_token_is_valid(session: Session, raw: str, now: datetime | None = None) -> bool:

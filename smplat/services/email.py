@@ -131,6 +131,21 @@ def send_email(to: str | Sequence[str], subject: str, text: str, html: str | Non
     send_message(compose_email(to, subject, text, html))
 
 
+def send_email_verification(to_email: str, verify_url: str, ttl_hours: int) -> None:
+    """Email the link that proves the customer owns the address (the accounts service calls this)."""
+    brand = get_settings().brand_name
+    _one_line(verify_url, "verify_url")
+    text = (
+        f"Hello,\n\n"
+        f"Please confirm that {to_email} is your address by opening this link within {ttl_hours} hours:\n\n"
+        f"{verify_url}\n\n"
+        f"Once it is confirmed, any order you paid for as a guest with this address appears in your account.\n"
+        f"If you did not create a {brand} account, ignore this email.\n\n"
+        f"The {brand} team\n"
+    )
+    send_email(to_email, f"Confirm your email for {brand}", text)
+
+
 def send_password_reset(to_email: str, reset_url: str, ttl_minutes: int) -> None:
     """Email the one-time password reset link (the accounts service calls this)."""
     settings = get_settings()

@@ -1,4 +1,4 @@
-"""Order reads for the client dashboard and the admin (writes arrive with checkout)."""
+"""Order reads for the admin (the client dashboard's are in `client_orders`)."""
 
 from __future__ import annotations
 
@@ -33,15 +33,6 @@ def _order_rows(session: Session, orders: list[Order]) -> list[dict[str, Any]]:
         }
         for order in orders
     ]
-
-
-def list_orders_for_user(session: Session, user_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    orders = (
-        session.execute(select(Order).where(Order.user_id == user_id).order_by(Order.created_at.desc()).limit(limit))
-        .scalars()
-        .all()
-    )
-    return _order_rows(session, list(orders))
 
 
 def list_recent_orders(session: Session, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:

@@ -20,6 +20,11 @@ _PAGE_DATA = "loads public storefront data for anyone"
 _SEARCH = "changes the catalog's own search, filter or sort (display only)"
 _CONFIGURE = "changes the product configurator's display values; prices are computed by the service"
 _OWN_SESSION = "checks the session itself: a guest is told to sign in, a user sees only their own rows"
+_LIVE_TICK = (
+    "a live page's heartbeat: compares a version over the ids its guarded loader stored server-side "
+    "and only then sends the guarded reload; it shows nothing itself"
+)
+_TRACKING = "shows one order, read-only, only for a valid signed tracking link in the URL (the link is the proof)"
 _SIGNIN = "the sign-in/sign-up/reset forms are for visitors; throttled and validated in services.accounts"
 
 # "State.handler" -> why anyone may call it.
@@ -66,6 +71,12 @@ PUBLIC_HANDLERS: dict[str, str] = {
     "ProductState.save_configuration": _OWN_SESSION,
     "ProductState.apply_saved": _OWN_SESSION,
     "ProductState.delete_saved": _OWN_SESSION,
+    "AccountState.live_tick": _LIVE_TICK,
+    "ClientOrderState.live_tick": _LIVE_TICK,
+    "TrackOrderState.load": _TRACKING,
+    "TrackOrderState.live_tick": _LIVE_TICK,
+    "TrackOrderState.live_reload": _TRACKING,
+    "VerifyEmailState.verify": "redeems the one-time verification link in the URL (the token is the proof)",
 }
 
 # Handlers Reflex adds to every state: they set a field of the caller's own page state, which

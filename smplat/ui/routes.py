@@ -65,3 +65,23 @@ def admin_provider(provider_id: int) -> str:
 
 def admin_product_routing(slug: str) -> str:
     return f"{ADMIN_CATALOG}/{slug}"
+
+
+ACCOUNT_ORDER = "/account/orders/[number]"
+TRACK_ORDER = "/track/[token]"
+VERIFY_EMAIL = "/verify-email"
+
+
+def account_order(number: str) -> str:
+    return f"{ACCOUNT_ORDERS}/{number}"
+
+
+def track_order(token: str) -> str:
+    """The guest's read-only order page, opened from the signed link in the receipt."""
+    return f"/track/{token}"
+
+
+def reorder(slug: str, item_id: int | str) -> str:
+    """ "Order again": the product page pre-filled with an order line's configuration and link
+    (the page checks on the server that the line is the signed-in customer's)."""
+    return f"{SERVICES}/{slug}?reorder={item_id}"

@@ -117,7 +117,24 @@ CASES: dict[str, tuple[Case, int]] = {
     "checkout cancelled page": (Case("CheckoutResultState", "load_cancel", "/checkout/cancel"), 0),
     "sign-in form": (Case("AuthFormState", "open_form", "/signin"), 0),
     # account
-    "account orders": (Case("AccountState", "load_orders", "/account", who="customer"), 5),
+    # the session (2), the page of orders (count, page, units, running progress: 4), the live version (1)
+    "account orders": (Case("AccountState", "load_orders", "/account/orders", who="customer"), 7),
+    "account orders filtered": (
+        Case("AccountState", "load_orders", "/account/orders", who="customer", query={"status": "completed", "q": "a"}),
+        7,
+    ),
+    # session (2), figures, activity, verified?, the open orders (count, page; none open here, so no aggregates), version
+    "account overview": (Case("AccountState", "load_overview", "/account", who="customer"), 8),
+    "account order page": (Case("ClientOrderState", "load", "/account/orders/[number]", who="customer"), 11),
+    # the cost of an open page per tick: one statement (nothing changed, so no reload)
+    "account order live tick": (
+        Case("ClientOrderState", "live_tick", "/account/orders/[number]", who="customer", first="load"),
+        1,
+    ),
+    "account orders live tick": (
+        Case("AccountState", "live_tick", "/account/orders", who="customer", first="load_orders"),
+        1,
+    ),
     # admin
     "admin dashboard": (Case("AdminState", "load_dashboard", "/admin", who="admin"), 7),
     "admin orders": (Case("AdminState", "load_orders", "/admin/orders", who="admin"), 3),

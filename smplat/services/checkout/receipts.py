@@ -26,9 +26,14 @@ def order_view(session: Session, order_id: int) -> dict[str, Any] | None:
     if order is None:
         return None
     items = session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars()
+    from smplat.services.order_tracking import tracking_token
+
+    # where the customer follows the order: their account's order page, or (a guest) the signed tracking link
+    follow_path = f"/account/orders/{order.number}" if order.user_id else f"/track/{tracking_token(order)}"
     return {
         "number": order.number,
         "email": order.customer_email,
+        "follow_path": follow_path,
         "total": format_money(order.total_minor, order.currency),
         "total_minor": order.total_minor,
         "currency": order.currency,
@@ -77,8 +82,8 @@ def send_receipt(session: Session, order_id: int) -> None:
     text = (
         f"Thank you for your order {view['number']}.\n\n"
         + "\n".join(lines)
-        + f"\n\nTotal paid: {view['total']}\n\nWe have passed your order to delivery; follow it at "
-        f"{settings.public_base_url.rstrip('/')}/account/orders\n\nThe {settings.brand_name} team\n"
+        + f"\n\nTotal paid: {view['total']}\n\nWe have passed your order to delivery; follow it live at "
+        f"{settings.public_base_url.rstrip('/')}{view['follow_path']}\n\nThe {settings.brand_name} team\n"
     )
     send_email(view["email"], f"Your {settings.brand_name} receipt for order {view['number']}", text)
 

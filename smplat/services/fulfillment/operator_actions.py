@@ -331,6 +331,30 @@ def _queue(
     return task
 
 
+REFILL_UNDER_WAY = (RefillStatus.REQUESTED.value, RefillStatus.PENDING.value, RefillStatus.IN_PROGRESS.value)
+
+
+def refill_refusal(
+    po: ProviderOrder | None, service: ProviderService | None, busy: bool, now: datetime, *, by_customer: bool
+) -> RefillRefused | None:
+    """The refill rule, for a line whose latest delivered provider order is `po` (on
+    `service`; `busy`: a refill of it is under way): None when a refill may be asked for,
+    else the refusal saying why. `request_refill` raises it; the client's order page shows
+    its message beside the line instead of the button."""
+    if po is None or service is None or po.status not in REFILLABLE:
+        return RefillRefused("this line has not been delivered yet", code=ErrorCode.CONFLICT)
+    if not service.refill:
+        return RefillRefused("this service has no refill guarantee", code=ErrorCode.NOT_ALLOWED)
+    if by_customer:
+        window = service.refill_window_days or 0
+        delivered_at = po.completed_at or po.submitted_at
+        if delivered_at is None or now > delivered_at + timedelta(days=window):
+            return RefillRefused(f"the refill window of {window} days has passed", code=ErrorCode.NOT_ALLOWED)
+    if busy:
+        return RefillRefused("a refill of this line is already under way", code=ErrorCode.CONFLICT)
+    return None
+
+
 def request_refill(
     session: Session,
     item_id: int,
@@ -352,26 +376,16 @@ def request_refill(
     if customer_user_id is not None and order.user_id != customer_user_id:
         raise RefillRefused("no such order line", code=ErrorCode.NOT_FOUND)
     po = _latest_delivered(session, item.id)
-    if po is None or po.status not in REFILLABLE:
-        raise RefillRefused("this line has not been delivered yet", code=ErrorCode.CONFLICT)
-    service = session.get(ProviderService, po.provider_service_id)
-    if not service.refill:
-        raise RefillRefused("this service has no refill guarantee", code=ErrorCode.NOT_ALLOWED)
-    if customer_user_id is not None:
-        window = service.refill_window_days or 0
-        delivered_at = po.completed_at or po.submitted_at
-        if delivered_at is None or now > delivered_at + timedelta(days=window):
-            raise RefillRefused(f"the refill window of {window} days has passed", code=ErrorCode.NOT_ALLOWED)
-    busy = session.execute(
-        select(Refill.id).where(
-            Refill.provider_order_id == po.id,
-            Refill.status.in_(
-                (RefillStatus.REQUESTED.value, RefillStatus.PENDING.value, RefillStatus.IN_PROGRESS.value)
-            ),
-        )
-    ).first()
-    if busy:
-        raise RefillRefused("a refill of this line is already under way", code=ErrorCode.CONFLICT)
+    service = session.get(ProviderService, po.provider_service_id) if po is not None else None
+    busy = po is not None and (
+        session.execute(
+            select(Refill.id).where(Refill.provider_order_id == po.id, Refill.status.in_(REFILL_UNDER_WAY))
+        ).first()
+        is not None
+    )
+    refusal = refill_refusal(po, service, busy, now, by_customer=customer_user_id is not None)
+    if refusal is not None:
+        raise refusal
     refill = Refill(
         provider_order_id=po.id,
         status=RefillStatus.REQUESTED.value,

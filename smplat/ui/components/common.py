@@ -111,9 +111,10 @@ def loading_block(label: str = "Loading…") -> rx.Component:
     )
 
 
-def status_badge(status: rx.Var | str) -> rx.Component:
+def status_badge(status: rx.Var | str, label: rx.Var | str | None = None) -> rx.Component:
+    """A badge coloured by the stored `status`, reading `label` when given (a customer's words)."""
     return rx.badge(
-        status,
+        status if label is None else label,
         color_scheme=rx.match(
             status,
             ("succeeded", "green"),

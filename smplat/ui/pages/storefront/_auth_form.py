@@ -11,7 +11,7 @@ from sqlmodel import Session
 from smplat.db import session_scope
 from smplat.models.accounts import User
 from smplat.services import accounts, two_factor
-from smplat.services.accounts import AccountError
+from smplat.services.accounts import AccountError, send_verification_safely
 from smplat.services.email import EmailDeliveryError
 from smplat.services.errors import ServiceError
 from smplat.ui import routes
@@ -138,15 +138,24 @@ class AuthFormState(AuthState):
     @rx.event
     async def sign_up(self, form: dict):
         self._reset_errors()
-        return await self._enter(
-            lambda db: accounts.sign_up(
+        created: list[int] = []
+
+        def create(db: Session) -> User:
+            user = accounts.sign_up(
                 db,
                 email=form.get("email", ""),
                 password=form.get("password", ""),
                 full_name=form.get("full_name", ""),
                 ip_address=self._client_ip(),
             )
-        )
+            created.append(user.id)
+            return user
+
+        answer = await self._enter(create)
+        if created:
+            # the link that proves the address (and brings the guest orders paid with it)
+            send_verification_safely(created[0])
+        return answer
 
     @rx.event
     def request_reset(self, form: dict):

@@ -32,7 +32,12 @@ class CheckoutResultState(ShopperState):
         if result is not None and result.order_id:
             with session_scope() as db:
                 view = receipts.order_view(db, result.order_id)
-            self.order = {"number": view["number"], "total": view["total"], "email": view["email"]}
+            self.order = {
+                "number": view["number"],
+                "total": view["total"],
+                "email": view["email"],
+                "follow": view["follow_path"],
+            }
             self.items = view["items"]
             self.status = "paid"
         elif result is not None:

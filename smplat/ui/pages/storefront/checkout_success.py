@@ -67,7 +67,11 @@ def success_page() -> rx.Component:
                         ),
                         rx.foreach(CheckoutResultState.items, _order_item),
                         rx.hstack(
-                            rx.link(rx.button("Track my orders"), href=routes.ACCOUNT_ORDERS),
+                            rx.link(
+                                rx.button("Follow my order"),
+                                href=CheckoutResultState.order["follow"],
+                                id="follow-order",
+                            ),
                             rx.link(rx.button("Keep shopping", variant="soft"), href=routes.SERVICES),
                             spacing="3",
                         ),

@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import carts, catalog, configurator, counters, experiments, pricing
+from smplat.services import carts, catalog, client_orders, configurator, counters, experiments, pricing
 from smplat.services import profiles as profile_service
 from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
@@ -257,6 +257,24 @@ class ProductState(ShopperState):
                     self.fields_round += 1
                 except ServiceError as exc:
                     notice = rx.toast.error(exc.message)
+            reorder = str(query.get("reorder", ""))
+            if reorder and not edit:
+                # "Order again" from the client's order page: that line's configuration and link
+                user = self._current_user()
+                source = (
+                    client_orders.reorder_source(db, user.id, int(reorder))
+                    if user is not None and reorder.isdigit() and len(reorder) < 12
+                    else None
+                )
+                if source is None or source.product_id != p.id:
+                    notice = rx.toast.error("That order line was not found; configure the service below.")
+                else:
+                    try:
+                        config = pricing.normalize(source.configuration)
+                        self.quantity = source.quantity
+                        self.touched = list(config.fields.keys())
+                    except pricing.ConfigurationInvalid:
+                        notice = rx.toast.error("That configuration is not offered any more; pick one below.")
             self.config = config.as_dict()
             self._refresh(db, detail)
             variant = experiments.variant_for(db, p.id, self._visitor())
