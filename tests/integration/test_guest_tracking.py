@@ -134,3 +134,24 @@ def test_another_accounts_verification_attaches_nothing_of_this_email(session, g
     assert _owned(session, other.id) == 0
     session.expire_all()
     assert session.get(Order, guest_order.id).user_id is None
+
+
+def test_a_confirmed_email_change_verifies_the_new_address_and_attaches_its_guest_orders(session, guest_order, sink):
+    from smplat.services import account_settings
+
+    # given a verified customer with another address
+    user = accounts.sign_up(session, email="owner@example.test", password="violet-harbour-42")
+    session.commit()
+    accounts.verify_email(session, accounts.send_email_verification(session, user))
+    session.commit()
+    # when they ask to move to the guest's address, nothing attaches before the link is opened
+    raw = account_settings.request_email_change(
+        session, user_id=user.id, new_email="guest@example.test", current_password="violet-harbour-42"
+    )
+    session.commit()
+    assert _owned(session, user.id) == 0
+    # then opening the link (it proves the mailbox) verifies the address and attaches its guest orders
+    account_settings.confirm_email_change(session, raw)
+    session.expire_all()
+    assert session.get(type(user), user.id).email_verified_at is not None
+    assert _owned(session, user.id) == 1
