@@ -131,10 +131,11 @@ async def test_a_line_holding_a_bad_value_cannot_start_checkout(
 def test_the_migration_retypes_an_existing_shops_drip_days_field(db_url: str) -> None:
     # given a shop at the previous revision whose drip_days fields are plain numbers
     cfg = alembic_config(db_url)
+    with session_scope() as db:  # the demo shop is seeded with today's models, then taken back
+        seed_demo(db)
     command.downgrade(cfg, "0005_money")
     try:
         with session_scope() as db:
-            seed_demo(db)
             db.execute(
                 update(ProductCustomField).where(ProductCustomField.key == "drip_days").values(field_type="number")
             )
