@@ -327,12 +327,10 @@ class PanelClient:
         except httpx.HTTPError as exc:
             # a GET query carries the key in the URL: never repeat it in a message
             raise PanelUnavailable(self._scrub(f"{action}: {type(exc).__name__}: {str(exc)[:160]}")) from None
-        if response.status_code == 429:
-            raise PanelRateLimited(f"{action}: rate limited (HTTP 429)")
-        if response.status_code >= 500:
-            raise PanelUnavailable(f"{action}: HTTP {response.status_code}")
         if response.status_code == 429:  # turned away before any work: a definite no, not ambiguous
             raise PanelRateLimited(f"{action}: HTTP 429 too many requests")
+        if response.status_code >= 500:
+            raise PanelUnavailable(f"{action}: HTTP {response.status_code}")
         try:
             data = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
