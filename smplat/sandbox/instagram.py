@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smplat.integrations.instagram import RECENT_MEDIA, normalize_handle
-from smplat.sandbox.panel import HttpSandboxServer
+from smplat.sandbox.panel import HttpSandboxServer, ServedSandbox
 from smplat.settings import SANDBOX_INSTAGRAM_TOKEN
 
 _DISCOVERY_RE = re.compile(r"business_discovery\.username\(([^)]*)\)")
@@ -179,7 +179,7 @@ def build_app(state: InstagramState) -> Starlette:
     )
 
 
-class InstagramSandbox:
+class InstagramSandbox(ServedSandbox):
     """`with InstagramSandbox(port=0, panel_orders_url=...) as ig: ig.base_url ...`"""
 
     def __init__(
@@ -201,16 +201,3 @@ class InstagramSandbox:
     @property
     def description(self) -> str:
         return f"Instagram sandbox (Graph API business discovery) at {self.base_url}"
-
-    def start(self) -> InstagramSandbox:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> InstagramSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -49,7 +49,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -787,7 +787,26 @@ class HttpSandboxServer:
         self._sock.close()
 
 
-class PanelSandbox:
+class ServedSandbox:
+    """Start/stop and `with` for a sandbox served by an `HttpSandboxServer` (`self._server`)."""
+
+    _server: HttpSandboxServer
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class PanelSandbox(ServedSandbox):
     """The SMM panel sandbox: `with PanelSandbox(port=0) as panel: panel.base_url ...`."""
 
     def __init__(
@@ -803,16 +822,3 @@ class PanelSandbox:
     @property
     def description(self) -> str:
         return f"SMM panel sandbox (panel API v2) at {self.base_url}"
-
-    def start(self) -> PanelSandbox:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> PanelSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from smplat.sandbox.panel import HttpSandboxServer
+from smplat.sandbox.panel import HttpSandboxServer, ServedSandbox
 
 
 def store_post(directory: Path, hook: str, body: Any) -> Path:
@@ -35,7 +35,7 @@ def list_posts(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(path.glob("*.json"))]
 
 
-class WebhookSink:
+class WebhookSink(ServedSandbox):
     """Answers `ok` like Slack; a body that is not a JSON object gets 400 `invalid_payload`."""
 
     def __init__(
@@ -69,18 +69,5 @@ class WebhookSink:
     def description(self) -> str:
         return f"Webhook sink at {self.url}, posts in {self.directory}"
 
-    def start(self) -> WebhookSink:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
     def posts(self) -> list[dict[str, Any]]:
         return list_posts(self.directory)
-
-    def __enter__(self) -> WebhookSink:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
