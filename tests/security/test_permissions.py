@@ -170,6 +170,7 @@ def test_the_role_table_gives_operators_the_daily_work_and_admins_the_connection
         Permission.MANAGE_STAFF,
         Permission.REFUND_ABOVE_LIMIT,
         Permission.VIEW_AUDIT_LOG,
+        Permission.MANAGE_RESELLERS,
     }
     customer = {Permission.PLACE_ORDERS, Permission.VIEW_OWN_ORDERS, Permission.REQUEST_REFILLS}
     assert ROLE_PERMISSIONS[Role.ADMIN] == set(Permission)

@@ -239,11 +239,18 @@ def _item_snapshot(line: dict[str, Any]) -> dict[str, Any]:
 
 
 def fulfil_paid_session(
-    session: Session, stripe_session: dict[str, Any], *, actor: str, now: datetime | None = None
+    session: Session,
+    stripe_session: dict[str, Any],
+    *,
+    actor: str,
+    now: datetime | None = None,
+    paid_with: str = "Stripe Checkout",
+    payment_provider: str = "stripe",
 ) -> Fulfilment:
     """Create the order of a paid session exactly once (safe to call from anywhere, any number
     of times, concurrently). The creator schedules the receipt for after its commit. `now`
-    is the caller's clock (a test's fake one); the wall clock by default."""
+    is the caller's clock (a test's fake one); the wall clock by default. A reseller's order
+    paid from their wallet comes here too (`paid_with`, `payment_provider="wallet"`)."""
     checkout = find_checkout(session, stripe_session)
     if checkout is None:
         return Fulfilment(None, False, "unknown")
@@ -294,6 +301,7 @@ def fulfil_paid_session(
         order_id=order.id,
         checkout_session_id=checkout.id,
         kind=PaymentKind.CHARGE.value,
+        provider=payment_provider,
         stripe_payment_intent_id=stripe_session.get("payment_intent"),
         stripe_subscription_id=stripe_session.get("subscription"),
         amount_minor=order.charged_minor,
@@ -310,7 +318,7 @@ def fulfil_paid_session(
         session,
         order,
         who,
-        f"Paid {format_money(order.charged_minor, order.currency)} with Stripe Checkout",
+        f"Paid {format_money(order.charged_minor, order.currency)} with {paid_with}",
         {"stripe_session": stripe_session.get("id")},
         at=now,
     )
