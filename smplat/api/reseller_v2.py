@@ -89,7 +89,14 @@ def _add(caller: resellers.Caller, params: dict[str, Any]) -> dict[str, Any]:
     for _ in range(3):
         try:
             with session_scope() as db:
-                placed = resellers.add_order(db, caller, params)
+                prepared = resellers.prepare(db, caller, params)
+            if prepared.existing is None:
+                # a fresh unit of work whose first statement is the debit (SQLite: no read
+                # snapshot to upgrade, so a concurrent writer is waited for, not failed on)
+                with session_scope() as db:
+                    placed = resellers.place(db, caller, prepared)
+            else:
+                placed = prepared.existing
             return {"order": placed.order_id}
         except resellers.DuplicateIdempotencyKey:
             continue  # the same key raced: the next round finds the first request's order

@@ -442,11 +442,28 @@ def _positive_int(value: Any, name: str) -> int:
     return int(text)
 
 
-def add_order(session: Session, caller: Caller, params: dict[str, Any]) -> Placed:
-    """Panel `add`: validate, debit the wallet, place the order through checkout's placement.
-    `idempotency_key` (optional): a retry with the same key answers the first order, unpaid."""
-    from smplat.services.checkout.placement import fulfil_paid_session
+@dataclass(frozen=True)
+class Prepared:
+    """A validated, priced `add`: what `place` writes (or the order an earlier retry placed)."""
 
+    charge_minor: int = 0
+    line: dict[str, Any] | None = None
+    currency: str = ""
+    reason: str = ""
+    ledger_key: str | None = None
+    existing: Placed | None = None
+
+
+def add_order(session: Session, caller: Caller, params: dict[str, Any]) -> Placed:
+    """Panel `add` in one unit of work: `prepare` then `place`. (The API runs the two in
+    separate sessions so that on SQLite the write transaction starts with the debit.)"""
+    prepared = prepare(session, caller, params)
+    return prepared.existing or place(session, caller, prepared)
+
+
+def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepared:
+    """Validate and price an `add` (reads only). `idempotency_key` (optional): a retry with
+    the same key answers the first order (`existing`), never paying twice."""
     key = str(params.get("idempotency_key") or "").strip()
     if len(key) > 100:
         raise ResellerError("Incorrect idempotency_key", field="idempotency_key")
@@ -454,7 +471,7 @@ def add_order(session: Session, caller: Caller, params: dict[str, Any]) -> Place
     if ledger_key:
         found = _existing_by_key(session, caller.account_id, ledger_key)
         if found is not None:
-            return found
+            return Prepared(existing=found)
     service_id = str(params.get("service") or "").strip()
     product = session.get(Product, int(service_id)) if service_id.isdigit() and len(service_id) < 10 else None
     account = session.get(ResellerAccount, caller.account_id)
@@ -521,6 +538,17 @@ def add_order(session: Session, caller: Caller, params: dict[str, Any]) -> Place
         "delivery_estimate_hours": product.delivery_estimate_hours,
         "delivery": spec.to_snapshot(),
     }
+    reason = f"{product.title}: {total_units} on {link}"
+    return Prepared(charge, line, product.currency, reason, ledger_key)
+
+
+def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
+    """Debit the wallet and place the prepared order through checkout's placement, in the
+    caller's transaction. Raises InsufficientBalance (nothing written) or
+    DuplicateIdempotencyKey (a concurrent retry with the same key won; roll back, prepare again)."""
+    from smplat.services.checkout.placement import fulfil_paid_session
+
+    charge, ledger_key = prepared.charge_minor, prepared.ledger_key
     # the debit is the transaction's first write: it holds the wallet row until commit
     balance_after = _change_balance(session, caller.account_id, -charge)
     checkout = CheckoutSession(
@@ -528,8 +556,8 @@ def add_order(session: Session, caller: Caller, params: dict[str, Any]) -> Place
         customer_email=caller.email,
         stripe_session_id=f"wallet_{uuid.uuid4().hex}",
         amount_total_minor=charge,
-        currency=product.currency,
-        lines=[line],
+        currency=prepared.currency,
+        lines=[prepared.line],
     )
     session.add(checkout)
     session.flush()
@@ -539,6 +567,7 @@ def add_order(session: Session, caller: Caller, params: dict[str, Any]) -> Place
         actor="reseller_api",
         paid_with="the reseller wallet",
         payment_provider=PAYMENT_PROVIDER,
+        send_receipt=False,
     )
     try:
         with session.begin_nested():
@@ -547,7 +576,7 @@ def add_order(session: Session, caller: Caller, params: dict[str, Any]) -> Place
                 caller.account_id,
                 -charge,
                 LedgerKind.ORDER,
-                reason=f"{product.title}: {total_units} on {link}",
+                reason=prepared.reason,
                 actor_label=f"api key {caller.key_id}",
                 order_id=placed.order_id,
                 idempotency_key=ledger_key,
