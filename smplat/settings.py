@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     reseller_default_markup_bps: int = Field(
         2000,
         ge=0,
-        description="Reseller price over the product's retail rate per 1000, in basis points (2000 = +20%; negative markups are discounts set per reseller)",
+        description="Reseller rate over the provider cost per 1000 units, in basis points (2000 = +20%), for resellers without their own markup or rate; never above the storefront rate",
     )
 
     # --- rate limits (the `limits` library; "N/second|minute|hour|day", several joined by ";"; empty: off) ---

@@ -33,7 +33,15 @@ from smplat.models.base import utcnow
 from smplat.models.catalog import Product, ProductStatus
 from smplat.models.checkout import CheckoutSession
 from smplat.models.orders import Order, OrderItem, OrderStatus
-from smplat.models.providers import ProviderOrder, Refill, RefillStatus
+from smplat.models.providers import (
+    ProviderOrder,
+    ProviderService,
+    QuantitySource,
+    Refill,
+    RefillStatus,
+    RouteStep,
+    ServiceRoute,
+)
 from smplat.models.resellers import LedgerKind, ResellerAccount, ResellerApiKey, ResellerLedgerEntry
 from smplat.services import audit, pricing
 from smplat.services.catalog import ProductDetail, get_product_detail
@@ -334,14 +342,41 @@ def retail_rate_per_1000(detail: ProductDetail) -> int:
     return math.ceil(Decimal(quote.unit_price_minor) * 1000 / max(1, quote.service_units))
 
 
-def rate_per_1000(account: ResellerAccount, detail: ProductDetail) -> int:
-    """The reseller's rate: their per-service rate when set, else the retail rate with their
-    markup (or the default markup from settings)."""
+def cost_rate_per_1000(session: Session, product: Product) -> int | None:
+    """What 1000 units cost at the provider of the product's first active route (minor units,
+    rounded up), when that provider bills in the product's currency; None otherwise."""
+    row = session.execute(
+        select(ServiceRoute, ProviderService)
+        .join(ProviderService, ProviderService.id == ServiceRoute.provider_service_id)
+        .where(
+            ServiceRoute.product_id == product.id,
+            ServiceRoute.add_on_id.is_(None),
+            ServiceRoute.is_active.is_(True),
+            ServiceRoute.step == RouteStep.INITIAL.value,
+            ServiceRoute.quantity_source == QuantitySource.ITEM.value,
+        )
+        .order_by(ServiceRoute.priority, ServiceRoute.id)
+        .limit(1)
+    ).first()
+    if row is None or row[1].currency != product.currency:
+        return None
+    route, service = row
+    return math.ceil(Decimal(service.rate_per_1000) * Decimal(route.quantity_multiplier) * 100)
+
+
+def rate_per_1000(session: Session, account: ResellerAccount, detail: ProductDetail) -> int:
+    """The reseller's rate per 1000 units: their own rate for the service when set; else the
+    provider cost with their markup (or the `reseller_default_markup_bps` setting), never
+    above the storefront's rate; the storefront's rate when the cost is unknown."""
     own = (account.rates or {}).get(str(detail.product.id))
     if own is not None:
         return int(own)
+    retail = retail_rate_per_1000(detail)
+    cost = cost_rate_per_1000(session, detail.product)
+    if cost is None:
+        return retail
     bps = account.markup_bps if account.markup_bps is not None else get_settings().reseller_default_markup_bps
-    return math.ceil(Decimal(retail_rate_per_1000(detail)) * (10000 + bps) / 10000)
+    return min(retail, math.ceil(Decimal(cost) * (10000 + bps) / 10000))
 
 
 def charge_for(rate_minor: int, quantity: int) -> int:
@@ -395,7 +430,7 @@ def services(session: Session, caller: Caller) -> list[dict[str, Any]]:
                 "name": product.title,
                 "type": _order_type(product),
                 "category": detail.category.name if getattr(detail, "category", None) else product.platform,
-                "rate": _money(rate_per_1000(account, detail)),
+                "rate": _money(rate_per_1000(session, account, detail)),
                 "min": product.min_quantity,
                 "max": product.max_quantity,
                 "refill": True,
@@ -498,7 +533,7 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
         interval = _positive_int(params.get("interval"), "interval")
         if runs < 2 or interval < 1:
             raise ResellerError("Drip-feed needs at least 2 runs and an interval of at least 1 minute", field="runs")
-    rate = rate_per_1000(account, detail)
+    rate = rate_per_1000(session, account, detail)
     per_run = quantity
     total_units = quantity * runs if runs else quantity
     charge = charge_for(rate, total_units)

@@ -5,6 +5,7 @@ against a wallet that covers only 30."""
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
 import time
@@ -21,11 +22,13 @@ from smplat.api.app import build_api
 from smplat.db import session_scope
 from smplat.models.accounts import Role
 from smplat.models.audit import AuditLog
+from smplat.models.catalog import Product
 from smplat.models.checkout import CheckoutSession
 from smplat.models.orders import Order, OrderItem
 from smplat.models.payments import Payment
 from smplat.models.resellers import ResellerAccount, ResellerLedgerEntry
 from smplat.services import accounts, audit, resellers
+from smplat.services.catalog import get_product_detail
 from smplat.services.checkout import refunds
 from smplat.services.errors import ServiceError
 from smplat.services.seed import seed_demo
@@ -352,3 +355,26 @@ def test_cli_credit_and_create_key(shop, capsys):
 
 def wallet_account_id(db) -> int:
     return db.execute(select(ResellerAccount.id)).scalar_one()
+
+
+def test_reseller_prices_markup_over_cost_and_per_service_rates(shop):
+    panel, _ = shop
+
+    def rate(service: int) -> str:
+        return next(s for s in panel.call("services") if s["service"] == service)["rate"]
+
+    with session_scope() as db:
+        product = db.get(Product, FOLLOWERS)
+        cost = resellers.cost_rate_per_1000(db, product)
+        retail = resellers.retail_rate_per_1000(get_product_detail(db, product.slug))
+    assert cost is not None and cost < retail
+    assert rate(FOLLOWERS) == f"{math.ceil(cost * 1.2) / 100:.2f}"  # the default +20 % over cost
+    with session_scope() as db:
+        resellers.set_prices(db, audit.Actor.cli(), EMAIL, markup_bps=5000, rates={str(COMMENTS): 4321})
+    assert rate(FOLLOWERS) == f"{math.ceil(cost * 1.5) / 100:.2f}"
+    assert rate(COMMENTS) == "43.21"
+    credit(10_000)
+    placed = panel.call("add", service=COMMENTS, link=LINK, quantity=20)
+    assert panel.call("status", order=placed["order"])["charge"] == f"{math.ceil(4321 * 20 / 1000) / 100:.2f}"
+    with session_scope() as db:
+        assert db.execute(select(AuditLog).where(AuditLog.action == "reseller.prices")).scalars().one()
