@@ -26,13 +26,15 @@ from smplat.models.catalog import Product
 from smplat.models.checkout import CheckoutSession
 from smplat.models.orders import Order, OrderItem
 from smplat.models.payments import Payment
+from smplat.models.providers import ProviderOrder
 from smplat.models.resellers import ResellerAccount, ResellerLedgerEntry
-from smplat.services import accounts, audit, resellers
+from smplat.services import accounts, audit, fulfillment, resellers
 from smplat.services.catalog import get_product_detail
 from smplat.services.checkout import refunds
 from smplat.services.errors import ServiceError
 from smplat.services.seed import seed_demo
 from smplat.settings import reset_settings_cache
+from tests.fulfillment_factory import seed_with_panel
 
 pytestmark = pytest.mark.integration
 
@@ -378,3 +380,32 @@ def test_reseller_prices_markup_over_cost_and_per_service_rates(shop):
     assert panel.call("status", order=placed["order"])["charge"] == f"{math.ceil(4321 * 20 / 1000) / 100:.2f}"
     with session_scope() as db:
         assert db.execute(select(AuditLog).where(AuditLog.action == "reseller.prices")).scalars().one()
+
+
+def test_api_orders_go_through_the_fulfilment_engine_then_refill(shop, panel):
+    api, _ = shop
+    with session_scope() as db:
+        seed_with_panel(db, panel.base_url)
+    credit(10_000)
+    placed = api.call("add", service=FOLLOWERS, link=LINK, quantity=1000)
+    fulfillment.run_fulfillment(session_scope)
+    deadline = time.monotonic() + 20
+    while (status := api.call("status", order=placed["order"]))[
+        "status"
+    ] != "Completed" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        fulfillment.run_fulfillment(session_scope)
+        fulfillment.sync_statuses(session_scope)
+    assert status["status"] == "Completed" and status["remains"] == "0"
+    with session_scope() as db:
+        po = db.execute(select(ProviderOrder)).scalars().one()  # routed and sent like a storefront order
+        assert po.link == LINK
+    refill = api.call("refill", order=placed["order"])
+    assert isinstance(refill["refill"], int), refill
+    assert api.call("refill_status", refill=refill["refill"]) == {"status": "Pending"}
+    assert api.call("refill", orders=str(placed["order"])) == [
+        {"order": placed["order"], "refill": {"error": "a refill of this line is already under way"}}
+    ]
+    assert api.call("refill_status", refills=f"{refill['refill']}") == [
+        {"refill": refill["refill"], "status": "Pending"}
+    ]
