@@ -79,6 +79,8 @@ def _serve(params: dict[str, Any], client_ip: str | None) -> JSONResponse:
             caller = resellers.authenticate(db, key, client_ip)
         if action == "add":
             return JSONResponse(_add(caller, params))
+        if action == "mass_add":
+            return JSONResponse(resellers.mass_order(caller, str(params.get("orders") or "")))
         with session_scope() as db:
             return JSONResponse(_read_or_act(db, caller, action, params))
     except ServiceError as exc:
@@ -86,21 +88,7 @@ def _serve(params: dict[str, Any], client_ip: str | None) -> JSONResponse:
 
 
 def _add(caller: resellers.Caller, params: dict[str, Any]) -> dict[str, Any]:
-    for _ in range(3):
-        try:
-            with session_scope() as db:
-                prepared = resellers.prepare(db, caller, params)
-            if prepared.existing is None:
-                # a fresh unit of work whose first statement is the debit (SQLite: no read
-                # snapshot to upgrade, so a concurrent writer is waited for, not failed on)
-                with session_scope() as db:
-                    placed = resellers.place(db, caller, prepared)
-            else:
-                placed = prepared.existing
-            return {"order": placed.order_id}
-        except resellers.DuplicateIdempotencyKey:
-            continue  # the same key raced: the next round finds the first request's order
-    raise resellers.ResellerError("Try again")
+    return {"order": resellers.add_in_own_transactions(caller, params).order_id}
 
 
 def _read_or_act(db: Any, caller: resellers.Caller, action: str, params: dict[str, Any]) -> Any:

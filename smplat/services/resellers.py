@@ -718,3 +718,61 @@ def cancel(session: Session, caller: Caller, raw_id: Any) -> dict[str, Any]:
 def balance(session: Session, caller: Caller) -> dict[str, Any]:
     account = session.get(ResellerAccount, caller.account_id)
     return {"balance": _money(account.balance_minor), "currency": account.currency}
+
+
+# --- dashboard and mass orders ------------------------------------------------------------------
+
+MAX_MASS_LINES = 100
+
+
+def caller_for_user(session: Session, user_id: int) -> Caller | None:
+    """The reseller acting from the client dashboard (no key), or None for a non-reseller."""
+    account = account_for_user(session, user_id)
+    if account is None or not account.enabled:
+        return None
+    user = session.get(User, user_id)
+    return Caller(account.id, user_id, user.email if user else "", 0, account.currency)
+
+
+def add_in_own_transactions(caller: Caller, params: dict[str, Any]) -> Placed:
+    """`add` as the API runs it: validate and price in one unit of work, then debit and place
+    in a fresh one whose first statement is the debit (on SQLite a read snapshot cannot then
+    turn a concurrent writer into `database is locked`); a racing retry with the same
+    idempotency key is found on the next round."""
+    from smplat.db import session_scope
+
+    for _ in range(3):
+        try:
+            with session_scope() as db:
+                prepared = prepare(db, caller, params)
+            if prepared.existing is not None:
+                return prepared.existing
+            with session_scope() as db:
+                return place(db, caller, prepared)
+        except DuplicateIdempotencyKey:
+            continue
+    raise ResellerError("Try again")
+
+
+def mass_order(caller: Caller, text: str) -> list[dict[str, Any]]:
+    """One order per line `service | link | quantity`: every line validated and answered on
+    its own ({"line": n, "order": id} or {"line": n, "error": why}); valid lines are placed,
+    each in its own transaction, so a bad or unaffordable line never undoes the others."""
+    lines = [(n, raw.strip()) for n, raw in enumerate(str(text or "").splitlines(), start=1) if raw.strip()]
+    if not lines:
+        raise ResellerError("Paste one order per line: service | link | quantity", code=ErrorCode.REQUIRED)
+    if len(lines) > MAX_MASS_LINES:
+        raise ResellerError(f"At most {MAX_MASS_LINES} lines at once", field="orders")
+    results: list[dict[str, Any]] = []
+    for number, raw in lines:
+        parts = [p.strip() for p in raw.split("|")]
+        if len(parts) != 3:
+            results.append({"line": number, "error": "Write service | link | quantity"})
+            continue
+        try:
+            placed = add_in_own_transactions(caller, {"service": parts[0], "link": parts[1], "quantity": parts[2]})
+        except ServiceError as exc:
+            results.append({"line": number, "error": exc.message})
+            continue
+        results.append({"line": number, "order": placed.order_id})
+    return results

@@ -173,7 +173,7 @@ def test_drip_feed_and_custom_comments_orders(shop):
 
 def test_every_refusal_is_http_200_with_an_error_and_changes_nothing(shop):
     panel, server = shop
-    credit(1_000)
+    credit(100)  # 1.00: less than 5000 followers cost
     before = (wallet(), order_count())
     assert panel.call("balance", key="smr_wrong") == {"error": "Invalid API key"}
     assert panel.call("balance", key="") == {"error": "Invalid API key"}
@@ -310,13 +310,13 @@ def test_refunds_of_wallet_orders_credit_the_wallet_once(shop):
     after_order = wallet()[0]
     with session_scope() as db:
         order = db.get(Order, placed["order"])
-        refunds.refund_undelivered(db, order, 300, "partial delivery", "po:1:undelivered")
+        refunds.refund_undelivered(db, order, 30, "partial delivery", "po:1:undelivered")
     with session_scope() as db:
-        refunds.refund_undelivered(db, db.get(Order, placed["order"]), 300, "partial delivery", "po:1:undelivered")
+        refunds.refund_undelivered(db, db.get(Order, placed["order"]), 30, "partial delivery", "po:1:undelivered")
     balance, ledger_sum, _rows = wallet()
-    assert balance == after_order + 300 == ledger_sum
+    assert balance == after_order + 30 == ledger_sum
     with session_scope() as db:  # an operator refunds the rest (the order was cancelled)
-        left = db.get(Order, placed["order"]).charged_minor - 300
+        left = db.get(Order, placed["order"]).charged_minor - 30
         refunds.refund_order(db, placed["order"], actor=audit.Actor.cli())
     assert wallet()[0] == 10_000 == wallet()[1]
     assert panel.call("status", order=placed["order"])["charge"] == "0.00"
@@ -409,3 +409,21 @@ def test_api_orders_go_through_the_fulfilment_engine_then_refill(shop, panel):
     assert api.call("refill_status", refills=f"{refill['refill']}") == [
         {"refill": refill["refill"], "status": "Pending"}
     ]
+
+
+def test_mass_add_over_the_api_reports_every_line(shop):
+    panel, _ = shop
+    rate = next(s for s in panel.call("services") if s["service"] == FOLLOWERS)["rate"]
+    credit(round(float(rate) * 100))  # enough for one 1000-follower order only
+    answer = panel.call(
+        "mass_add",
+        orders=f"{FOLLOWERS} | {LINK} | 1000\n{FOLLOWERS} | {LINK} | 1000\nnonsense\n{COMMENTS} | {LINK} | 5",
+    )
+    assert "order" in answer[0] and answer[0]["line"] == 1
+    assert answer[1:] == [
+        {"line": 2, "error": "Not enough funds on balance"},
+        {"line": 3, "error": "Write service | link | quantity"},
+        {"line": 4, "error": "Quantity must be between 10 and 100"},
+    ]
+    assert order_count() == 1 and wallet()[0] == 0
+    assert panel.call("mass_add", orders="") == {"error": "Paste one order per line: service | link | quantity"}
