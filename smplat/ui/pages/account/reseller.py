@@ -158,11 +158,15 @@ def _keys_card() -> rx.Component:
             form_alert(ResellerState.key_error, alert_id="key-error"),
             rx.cond(
                 ResellerState.new_key != "",
-                rx.callout(
-                    rx.text("Your new key (copy it now, it is not shown again): "),
-                    rx.code(ResellerState.new_key, id="new-key"),
-                    icon="key",
-                    color_scheme="green",
+                rx.vstack(
+                    rx.callout(
+                        "Your new key: copy it now, it is not shown again.",
+                        icon="key",
+                        color_scheme="green",
+                        width="100%",
+                    ),
+                    rx.code(ResellerState.new_key, id="new-key", size="3"),
+                    spacing="2",
                     width="100%",
                 ),
             ),
