@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -776,3 +776,49 @@ def mass_order(caller: Caller, text: str) -> list[dict[str, Any]]:
             continue
         results.append({"line": number, "order": placed.order_id})
     return results
+
+
+def usage(session: Session) -> list[dict[str, Any]]:
+    """Per-reseller usage for the admin: balance, orders and money spent through the wallet,
+    refunds back to it, active keys (one grouped query per table)."""
+    entry = ResellerLedgerEntry
+    sums = {
+        row.account_id: row
+        for row in session.execute(
+            select(
+                entry.account_id,
+                func.count().filter(entry.kind == LedgerKind.ORDER).label("orders"),
+                func.coalesce(func.sum(entry.amount_minor).filter(entry.kind == LedgerKind.ORDER), 0).label("spent"),
+                func.coalesce(func.sum(entry.amount_minor).filter(entry.kind == LedgerKind.REFUND), 0).label(
+                    "refunded"
+                ),
+            ).group_by(entry.account_id)
+        )
+    }
+    keys = dict(
+        session.execute(
+            select(ResellerApiKey.account_id, func.count())
+            .where(ResellerApiKey.revoked_at.is_(None))
+            .group_by(ResellerApiKey.account_id)
+        ).all()
+    )
+    rows = session.execute(
+        select(ResellerAccount, User.email).join(User, User.id == ResellerAccount.user_id).order_by(User.email)
+    ).all()
+    out = []
+    for account, email in rows:
+        s = sums.get(account.id)
+        out.append(
+            {
+                "email": email,
+                "enabled": account.enabled,
+                "currency": account.currency,
+                "balance_minor": account.balance_minor,
+                "orders": int(s.orders) if s else 0,
+                "spent_minor": -int(s.spent) if s else 0,
+                "refunded_minor": int(s.refunded) if s else 0,
+                "active_keys": int(keys.get(account.id, 0)),
+                "markup_bps": account.markup_bps,
+            }
+        )
+    return out

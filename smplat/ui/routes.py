@@ -23,6 +23,7 @@ ADMIN = "/admin"
 ADMIN_CATALOG = "/admin/catalog"
 ADMIN_ORDERS = "/admin/orders"
 ADMIN_CUSTOMERS = "/admin/customers"
+ADMIN_RESELLERS = "/admin/resellers"
 ADMIN_JOBS = "/admin/jobs"
 ADMIN_SALES = "/admin/sales"
 

@@ -9,11 +9,13 @@ from sqlalchemy import func, select
 
 from smplat.db import session_scope
 from smplat.models.accounts import Role
+from smplat.models.audit import AuditLog
 from smplat.models.orders import Order
 from smplat.models.resellers import ResellerAccount, ResellerApiKey
 from smplat.services import audit, resellers
 from smplat.services.seed import seed_demo
 from smplat.ui.pages.account.reseller import ResellerState
+from smplat.ui.pages.admin.resellers import ResellerAdminState
 
 pytestmark = pytest.mark.integration
 PATH = "/account/reseller"
@@ -104,3 +106,25 @@ async def test_a_visitor_is_sent_to_sign_in(sqlite_url, root_state, handler_even
     events = handler_events(state.create_key({"key_name": "x"}))
     assert any("signin" in str(e) for e in events)
     assert state.new_key == ""
+
+
+async def test_admin_sees_usage_and_adjusts_a_wallet_with_a_reason(
+    reseller_cookie, root_state, session_cookie_for, handler_events
+):
+    admin = session_cookie_for(Role.ADMIN, "boss@example.com")
+    state = await root_state(ResellerAdminState, "/admin/resellers", cookie=admin)
+    handler_events(state.load_resellers())
+    assert [(r["email"], r["orders"], r["keys"]) for r in state.rows] == [(EMAIL, "0", "0")]
+    handler_events(state.adjust({"adjust_email": EMAIL, "adjust_amount": "-5.50", "adjust_reason": ""}))
+    assert state.adjust_error == "say why the balance changes"
+    handler_events(state.adjust({"adjust_email": EMAIL, "adjust_amount": "abc", "adjust_reason": "x"}))
+    assert state.adjust_error.startswith("Enter an amount")
+    handler_events(state.adjust({"adjust_email": EMAIL, "adjust_amount": "-5.50", "adjust_reason": "chargeback"}))
+    assert state.adjust_error == ""
+    with session_scope() as db:
+        assert db.execute(select(ResellerAccount.balance_minor)).scalar_one() == 5_000 - 550
+        logged = db.execute(select(AuditLog).where(AuditLog.action == "reseller.adjust")).scalars().all()
+        assert [(row.actor_label, row.data["data"]["reason"]) for row in logged][-1] == (
+            "boss@example.com",
+            "chargeback",
+        )
