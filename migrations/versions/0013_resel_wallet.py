@@ -46,7 +46,6 @@ def upgrade() -> None:
         sa.Column("key_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("allowed_ips", smplat.models.base.JSONType, nullable=False),
         sa.Column("revoked_at", smplat.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_used_at", smplat.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", smplat.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["account_id"], ["reseller_accounts.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),

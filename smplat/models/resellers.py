@@ -78,5 +78,4 @@ class ResellerApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True, nullable=False)
     allowed_ips: list[str] = json_field(list)
     revoked_at: datetime | None = utc_field()
-    last_used_at: datetime | None = utc_field()
     created_at: datetime = created_at_field()
