@@ -342,9 +342,9 @@ def retail_rate_per_1000(detail: ProductDetail) -> int:
     return math.ceil(Decimal(quote.unit_price_minor) * 1000 / max(1, quote.service_units))
 
 
-def cost_rate_per_1000(session: Session, product: Product) -> int | None:
-    """What 1000 units cost at the provider of the product's first active route (minor units,
-    rounded up), when that provider bills in the product's currency; None otherwise."""
+def primary_route(session: Session, product: Product) -> tuple[ServiceRoute, ProviderService] | None:
+    """The product's first active initial route and its provider service (what an order of it
+    is sent to first), or None."""
     row = session.execute(
         select(ServiceRoute, ProviderService)
         .join(ProviderService, ProviderService.id == ServiceRoute.provider_service_id)
@@ -358,9 +358,16 @@ def cost_rate_per_1000(session: Session, product: Product) -> int | None:
         .order_by(ServiceRoute.priority, ServiceRoute.id)
         .limit(1)
     ).first()
-    if row is None or row[1].currency != product.currency:
+    return (row[0], row[1]) if row is not None else None
+
+
+def cost_rate_per_1000(session: Session, product: Product) -> int | None:
+    """What 1000 units cost at the provider of the product's first active route (minor units,
+    rounded up), when that provider bills in the product's currency; None otherwise."""
+    found = primary_route(session, product)
+    if found is None or found[1].currency != product.currency:
         return None
-    route, service = row
+    route, service = found
     return math.ceil(Decimal(service.rate_per_1000) * Decimal(route.quantity_multiplier) * 100)
 
 
@@ -424,6 +431,7 @@ def services(session: Session, caller: Caller) -> list[dict[str, Any]]:
         detail = get_product_detail(session, product.slug)
         if not api_sellable(detail):
             continue
+        routed = primary_route(session, product)
         out.append(
             {
                 "service": product.id,
@@ -433,8 +441,8 @@ def services(session: Session, caller: Caller) -> list[dict[str, Any]]:
                 "rate": _money(rate_per_1000(session, account, detail)),
                 "min": product.min_quantity,
                 "max": product.max_quantity,
-                "refill": True,
-                "cancel": False,
+                "refill": bool(routed and routed[1].refill),  # what `refill` can then ask for
+                "cancel": False,  # no customer cancellation of a placed order yet
                 "dripfeed": True,
             }
         )

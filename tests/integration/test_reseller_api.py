@@ -126,6 +126,9 @@ def test_services_add_status_balance_over_form_get_json_and_trailing_slash(shop)
     assert {"service", "name", "type", "category", "rate", "min", "max", "refill", "cancel", "dripfeed"} <= set(
         followers
     )
+    with session_scope() as db:  # refill: as the provider service the first route sends it to
+        routed = resellers.primary_route(db, db.get(Product, FOLLOWERS))
+        assert followers["refill"] is bool(routed and routed[1].refill)
     assert not any(s["name"] == "Instagram Growth Autopilot" for s in listed)  # subscriptions are not sold per order
     # GET, the trailing slash and a JSON body answer the same
     by_get = httpx.get(server.url + "/api/v2/", params={"key": panel.key, "action": "services"}).json()
