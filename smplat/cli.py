@@ -390,6 +390,66 @@ def cmd_providers_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _amount_minor(text: str) -> int | None:
+    """ "25", "25.50", "-3" -> minor units; None when it is not an amount with at most 2 decimals."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text.strip())
+    except (InvalidOperation, AttributeError):
+        return None
+    minor = value * 100
+    if not value.is_finite() or minor != minor.to_integral_value():
+        return None
+    return int(minor)
+
+
+def cmd_resellers_credit(args: argparse.Namespace) -> int:
+    from smplat.db import session_scope
+    from smplat.services import resellers
+    from smplat.services.errors import ServiceError
+
+    if not _database_reachable():
+        return 1
+    amount = _amount_minor(args.amount)
+    if amount is None:
+        print(f"smplat: {args.amount!r} is not an amount like 25 or 25.50", file=sys.stderr)
+        return 2
+    try:
+        with session_scope() as db:
+            actor = _cli_actor(db, args.actor)
+            if actor is None:
+                return 1
+            entry = resellers.adjust(db, actor, args.email, amount, args.reason)
+            print(f"smplat: balance of {args.email} is now {entry.balance_after_minor / 100:.2f}")
+    except ServiceError as exc:
+        print(f"smplat: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_resellers_create_key(args: argparse.Namespace) -> int:
+    from smplat.db import session_scope
+    from smplat.services import resellers
+    from smplat.services.errors import ServiceError
+
+    if not _database_reachable():
+        return 1
+    try:
+        with session_scope() as db:
+            actor = _cli_actor(db, args.actor)
+            if actor is None:
+                return 1
+            account = resellers.enable(db, actor, args.email)
+            row, raw = resellers.create_key(db, account, args.name, args.ip)
+    except ServiceError as exc:
+        print(f"smplat: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"smplat: API key {row.name!r} for {args.email} (shown once, store it now):", file=sys.stderr)
+    print(raw)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="smplat", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -415,6 +475,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     load.add_argument("--as", dest="actor", metavar="EMAIL", help="the staff account acting (audit log, role)")
     load.set_defaults(fn=cmd_providers_import)
+    resellers_cmd = sub.add_parser("resellers", help="reseller wallets and API keys").add_subparsers(
+        dest="resellers_command", required=True
+    )
+    credit = resellers_cmd.add_parser("credit", help="credit (or, negative, debit) a reseller's wallet")
+    credit.add_argument("--email", required=True, help="the reseller's account email")
+    credit.add_argument("--amount", required=True, help="in the wallet's currency, e.g. 25 or 25.50 (or -5)")
+    credit.add_argument("--reason", default="operator credit", help="why (kept in the ledger and audit log)")
+    credit.add_argument("--as", dest="actor", metavar="EMAIL", help="the staff account acting (audit log, role)")
+    credit.set_defaults(fn=cmd_resellers_credit)
+    key = resellers_cmd.add_parser("create-key", help="create an API key for a reseller (printed once)")
+    key.add_argument("--email", required=True, help="the reseller's account email")
+    key.add_argument("--name", default="", help="a name for the key")
+    key.add_argument("--ip", action="append", default=[], help="allow only this IP or network (repeatable)")
+    key.add_argument("--as", dest="actor", metavar="EMAIL", help="the staff account acting (audit log, role)")
+    key.set_defaults(fn=cmd_resellers_create_key)
     args = parser.parse_args(argv)
     return args.fn(args)
 

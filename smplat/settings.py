@@ -120,7 +120,15 @@ class Settings(BaseSettings):
         description="Largest refund an operator may issue, in minor units of the refund's currency (10000 = 100.00); larger refunds need an admin",
     )
 
+    # --- reseller API (smplat.services.resellers, /api/v2) ---------------------------
+    reseller_default_markup_bps: int = Field(
+        2000,
+        ge=0,
+        description="Reseller rate over the provider cost per 1000 units, in basis points (2000 = +20%), for resellers without their own markup or rate; never above the storefront rate",
+    )
+
     # --- rate limits (the `limits` library; "N/second|minute|hour|day", several joined by ";"; empty: off) ---
+    rate_limit_reseller_key: str = Field("10/second;600/minute", description="Reseller API v2 requests per API key")
     rate_limit_signup_ip: str = Field("5/minute;30/hour", description="Sign-ups from one IP")
     rate_limit_signup_email: str = Field("5/hour", description="Sign-up attempts for one email")
     rate_limit_signin_ip: str = Field("30/minute;300/hour", description="Sign-in requests from one IP (right or wrong)")

@@ -7,7 +7,8 @@ every request: page files, API routes and the websocket handshake.
 - Every HTTP response gets a Content-Security-Policy the pages work under, frame-ancestors
   'none' + X-Frame-Options DENY, nosniff, a strict referrer policy, and HSTS when cookies
   are Secure (the site is served over HTTPS).
-- State-changing requests (POST/PUT/PATCH/DELETE) to `/api/*`, except Stripe's webhook,
+- State-changing requests (POST/PUT/PATCH/DELETE) to `/api/*`, except Stripe's webhook and
+  the reseller API (`/api/v2`, API key, no cookie),
   are refused (403) when their Origin (or, without one, their Referer) is not an allowed
   origin: the session cookie must not act for another site's page.
 - The `/_event` websocket handshake is refused (403) for a foreign Origin, so a page on
@@ -24,7 +25,8 @@ from smplat.settings import Settings, _origin, get_settings
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Stripe calls this from its servers and proves itself with a signature, not a cookie.
-ORIGIN_EXEMPT_PATHS = frozenset({"/api/stripe/webhook"})
+# signed by Stripe / authenticated by a reseller's API key, never by the session cookie
+ORIGIN_EXEMPT_PATHS = frozenset({"/api/stripe/webhook", "/api/v2", "/api/v2/"})
 EVENT_PATH = "/_event"
 
 CONTENT_SECURITY_POLICY = "; ".join(

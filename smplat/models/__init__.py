@@ -19,4 +19,5 @@ from smplat.models import (  # noqa: F401
     payments,
     profiles,
     providers,
+    resellers,
 )

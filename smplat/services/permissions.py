@@ -39,6 +39,7 @@ class Permission(StrEnum):
     MANAGE_STAFF = "manage_staff"
     VIEW_AUDIT_LOG = "view_audit_log"
     REFUND_ABOVE_LIMIT = "refund_above_limit"
+    MANAGE_RESELLERS = "manage_resellers"
 
 
 # What each permission lets someone do, in the words a refusal uses ("Only an admin can …").
@@ -63,6 +64,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.MANAGE_STAFF: "manage staff accounts and roles",
     Permission.VIEW_AUDIT_LOG: "see and export the audit log",
     Permission.REFUND_ABOVE_LIMIT: "refund above the operator refund limit",
+    Permission.MANAGE_RESELLERS: "make a customer a reseller, adjust a reseller wallet or set reseller prices",
 }
 
 _CUSTOMER = frozenset({Permission.PLACE_ORDERS, Permission.VIEW_OWN_ORDERS, Permission.REQUEST_REFILLS})

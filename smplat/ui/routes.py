@@ -16,12 +16,14 @@ ACCOUNT_ORDERS = "/account/orders"
 ACCOUNT_SETTINGS = "/account/settings"
 ACCOUNT_SECURITY = "/account/security"  # two-factor (its own page)
 ACCOUNT_PROFILES = "/account/profiles"  # linked social profiles (its own page)
+ACCOUNT_RESELLER = "/account/reseller"  # wallet, API keys, mass order (resellers)
 CONFIRM_EMAIL = "/confirm-email"  # opened from the email-change link; works signed out too
 
 ADMIN = "/admin"
 ADMIN_CATALOG = "/admin/catalog"
 ADMIN_ORDERS = "/admin/orders"
 ADMIN_CUSTOMERS = "/admin/customers"
+ADMIN_RESELLERS = "/admin/resellers"
 ADMIN_JOBS = "/admin/jobs"
 ADMIN_SALES = "/admin/sales"
 

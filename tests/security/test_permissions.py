@@ -170,6 +170,7 @@ def test_the_role_table_gives_operators_the_daily_work_and_admins_the_connection
         Permission.MANAGE_STAFF,
         Permission.REFUND_ABOVE_LIMIT,
         Permission.VIEW_AUDIT_LOG,
+        Permission.MANAGE_RESELLERS,
     }
     customer = {Permission.PLACE_ORDERS, Permission.VIEW_OWN_ORDERS, Permission.REQUEST_REFILLS}
     assert ROLE_PERMISSIONS[Role.ADMIN] == set(Permission)
@@ -295,6 +296,8 @@ async def test_every_guarded_handler_refuses_visitors_customers_and_operators_wi
         "ProviderDetailState.save",
         "ProviderDetailState.save_dialect",
         "ProvidersState.create",
+        "ResellerAdminState.adjust",
+        "ResellerAdminState.load_resellers",
         "StaffState.load",
         "StaffState.set_active",
         "StaffState.set_role",
@@ -334,7 +337,7 @@ def test_every_page_declares_its_guard_and_its_loaders_need_the_same():
 async def test_every_page_guard_refuses_visitors_customers_and_operators_without_writing(db_url):
     cookies = {None: None, Role.CUSTOMER: cookie_for(Role.CUSTOMER), Role.OPERATOR: cookie_for(Role.OPERATOR)}
     pages = [s for s in registry.discover() if s.guard != "public"]
-    assert len(pages) == 22
+    assert len(pages) == 24
     for spec in pages:
         path = "/".join("x" if part.startswith("[") else part for part in spec.route.split("/"))
         requirement = "signed_in" if spec.guard == "signed_in" else spec.permission

@@ -239,11 +239,19 @@ def _item_snapshot(line: dict[str, Any]) -> dict[str, Any]:
 
 
 def fulfil_paid_session(
-    session: Session, stripe_session: dict[str, Any], *, actor: str, now: datetime | None = None
+    session: Session,
+    stripe_session: dict[str, Any],
+    *,
+    actor: str,
+    now: datetime | None = None,
+    paid_with: str = "Stripe Checkout",
+    payment_provider: str = "stripe",
+    send_receipt: bool = True,
 ) -> Fulfilment:
     """Create the order of a paid session exactly once (safe to call from anywhere, any number
     of times, concurrently). The creator schedules the receipt for after its commit. `now`
-    is the caller's clock (a test's fake one); the wall clock by default."""
+    is the caller's clock (a test's fake one); the wall clock by default. A reseller's order
+    paid from their wallet comes here too (`paid_with`, `payment_provider="wallet"`)."""
     checkout = find_checkout(session, stripe_session)
     if checkout is None:
         return Fulfilment(None, False, "unknown")
@@ -294,6 +302,7 @@ def fulfil_paid_session(
         order_id=order.id,
         checkout_session_id=checkout.id,
         kind=PaymentKind.CHARGE.value,
+        provider=payment_provider,
         stripe_payment_intent_id=stripe_session.get("payment_intent"),
         stripe_subscription_id=stripe_session.get("subscription"),
         amount_minor=order.charged_minor,
@@ -310,7 +319,7 @@ def fulfil_paid_session(
         session,
         order,
         who,
-        f"Paid {format_money(order.charged_minor, order.currency)} with Stripe Checkout",
+        f"Paid {format_money(order.charged_minor, order.currency)} with {paid_with}",
         {"stripe_session": stripe_session.get("id")},
         at=now,
     )
@@ -331,7 +340,8 @@ def fulfil_paid_session(
             experiments.record_conversion(session, line["price"]["experiment"], line["total_minor"])
     counters.increment(session, counters.CHECKOUT_COMPLETED)
     session.flush()
-    receipts.send_after_commit(session, order.id)
+    if send_receipt:  # a reseller's API orders get no email each (the API answers them)
+        receipts.send_after_commit(session, order.id)
     return Fulfilment(order.id, True, "created")
 
 

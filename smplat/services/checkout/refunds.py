@@ -22,7 +22,7 @@ from sqlmodel import Session
 from smplat.integrations import stripe_gateway
 from smplat.models.orders import Order, OrderEventKind
 from smplat.models.payments import Payment, PaymentEvent, PaymentKind, PaymentRowStatus
-from smplat.services import audit, order_status, permissions
+from smplat.services import audit, order_status, permissions, resellers
 from smplat.services.checkout.errors import CheckoutError
 from smplat.services.checkout.payments import record_refunded_total
 from smplat.services.errors import ErrorCode, ServiceError
@@ -77,6 +77,22 @@ def _refund(
     except IntegrityError:
         return _by_key(session, idempotency_key)  # already asked for: never twice
     money = format_money(amount_minor, order.currency)
+    if not by_card and charge is not None and charge.provider == resellers.PAYMENT_PROVIDER:
+        # paid from a reseller's wallet: the money goes back to the wallet, once per key
+        resellers.credit_refund(session, order, amount_minor, reason, idempotency_key)
+        row.provider = resellers.PAYMENT_PROVIDER
+        row.status = PaymentRowStatus.SUCCEEDED.value
+        session.flush()
+        order_status.add_event(
+            session,
+            order.id,
+            OrderEventKind.PAYMENT,
+            actor,
+            f"Refunded {money} to the reseller wallet ({reason})",
+            data={"refund_minor": amount_minor, "payment_id": row.id, "state": "wallet"},
+        )
+        record_refunded_total(session, order.id, actor)
+        return row
     if not by_card:
         row.failure_reason = "no card payment to refund; refund it by hand"
         order_status.add_event(
@@ -164,7 +180,8 @@ def refund_order(
     """Operator action: refund all that is left, or `amount_minor`, of the order's card payment."""
     order = session.get(Order, order_id)
     charge = card_charge(session, order_id) if order else None
-    if order is None or charge is None or not charge.stripe_payment_intent_id:
+    by_wallet = charge is not None and charge.provider == resellers.PAYMENT_PROVIDER
+    if order is None or charge is None or not (charge.stripe_payment_intent_id or by_wallet):
         raise CheckoutError("This order has no card payment to refund.", code=ErrorCode.NOT_ALLOWED)
     left = charge.amount_minor - order.refunded_minor
     if amount_minor is None:

@@ -1,0 +1,432 @@
+"""Panel API v2 for resellers over real HTTP (uvicorn on loopback, httpx as a panel client
+written to the convention: form POST with `key` and `action`, JSON answers), on SQLite and
+PostgreSQL: every action, every refusal, idempotency keys, and 50 concurrent `add` calls
+against a wallet that covers only 30."""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+
+from smplat import cli
+from smplat.api.app import build_api
+from smplat.db import session_scope
+from smplat.models.accounts import Role
+from smplat.models.audit import AuditLog
+from smplat.models.catalog import Product
+from smplat.models.checkout import CheckoutSession
+from smplat.models.orders import Order, OrderItem
+from smplat.models.payments import Payment
+from smplat.models.providers import ProviderOrder
+from smplat.models.resellers import ResellerAccount, ResellerLedgerEntry
+from smplat.services import accounts, audit, fulfillment, resellers
+from smplat.services.catalog import get_product_detail
+from smplat.services.checkout import refunds
+from smplat.services.errors import ServiceError
+from smplat.services.seed import seed_demo
+from smplat.settings import reset_settings_cache
+from tests.fulfillment_factory import seed_with_panel
+
+pytestmark = pytest.mark.integration
+
+EMAIL = "reseller@example.test"
+FOLLOWERS = 1  # seeded Instagram Followers: 500..5000
+COMMENTS = 3  # seeded Instagram Comments: 10..100
+LINK = "https://www.instagram.com/brand/"
+
+
+class Server:
+    def __init__(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self._server = uvicorn.Server(
+            uvicorn.Config(build_api(), log_level="warning", access_log=False, lifespan="off")
+        )
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+
+class Panel:
+    """A reseller's client, the way panel scripts are written: form POST, JSON back."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.url, self.key = url + "/api/v2", key
+        self.http = httpx.Client(timeout=60)
+
+    def call(self, action: str, key: str | None = None, **params: Any) -> Any:
+        answer = self.http.post(self.url, data={"key": self.key if key is None else key, "action": action, **params})
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"].startswith("application/json")
+        return answer.json()
+
+
+@pytest.fixture
+def shop(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Panel, Server]]:
+    monkeypatch.setenv("SMPLAT_RATE_LIMIT_RESELLER_KEY", "")  # the rate limit has its own test
+    reset_settings_cache()
+    with session_scope() as db:
+        seed_demo(db)
+        accounts.sign_up(db, email=EMAIL, password="violet-harbour-42", role=Role.CUSTOMER)
+    with session_scope() as db:
+        account = resellers.enable(db, audit.Actor.cli(), EMAIL)
+        _row, raw = resellers.create_key(db, account, "bot")
+    server = Server()
+    try:
+        yield Panel(server.url, raw), server
+    finally:
+        server.stop()
+        reset_settings_cache()
+
+
+def credit(amount_minor: int) -> None:
+    with session_scope() as db:
+        resellers.adjust(db, audit.Actor.cli(), EMAIL, amount_minor, "test top-up")
+
+
+def wallet() -> tuple[int, int, int]:
+    """(balance, sum of the ledger, ledger rows)."""
+    with session_scope() as db:
+        account = db.execute(select(ResellerAccount)).scalars().one()
+        total, rows = db.execute(
+            select(func.coalesce(func.sum(ResellerLedgerEntry.amount_minor), 0), func.count()).where(
+                ResellerLedgerEntry.account_id == account.id
+            )
+        ).one()
+        return account.balance_minor, int(total), int(rows)
+
+
+def order_count() -> int:
+    with session_scope() as db:
+        return db.execute(select(func.count()).select_from(Order)).scalar_one()
+
+
+def test_services_add_status_balance_over_form_get_json_and_trailing_slash(shop):
+    panel, server = shop
+    credit(10_000)
+    listed = panel.call("services")
+    followers = next(s for s in listed if s["service"] == FOLLOWERS)
+    assert followers["min"] == 500 and followers["max"] == 5000 and followers["rate"]
+    assert {"service", "name", "type", "category", "rate", "min", "max", "refill", "cancel", "dripfeed"} <= set(
+        followers
+    )
+    with session_scope() as db:  # refill: as the provider service the first route sends it to
+        routed = resellers.primary_route(db, db.get(Product, FOLLOWERS))
+        assert followers["refill"] is bool(routed and routed[1].refill)
+    assert not any(s["name"] == "Instagram Growth Autopilot" for s in listed)  # subscriptions are not sold per order
+    # GET, the trailing slash and a JSON body answer the same
+    by_get = httpx.get(server.url + "/api/v2/", params={"key": panel.key, "action": "services"}).json()
+    by_json = httpx.post(server.url + "/api/v2", json={"key": panel.key, "action": "services"}).json()
+    assert by_get == by_json == listed
+
+    placed = panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000)
+    charge = round(float(followers["rate"]) * 100)  # 1000 units: the rate itself
+    assert wallet()[0] == 10_000 - charge
+    status = panel.call("status", order=placed["order"])
+    assert status == {
+        "charge": followers["rate"],
+        "start_count": "0",
+        "status": status["status"],
+        "remains": "1000",
+        "currency": "EUR",
+    }
+    assert status["status"] in ("Pending", "In progress")
+    assert panel.call("balance") == {"balance": f"{(10_000 - charge) / 100:.2f}", "currency": "EUR"}
+    # the order is a storefront order in every way: items, wallet payment, delivery tasks
+    with session_scope() as db:
+        order = db.get(Order, placed["order"])
+        item = db.execute(select(OrderItem).where(OrderItem.order_id == order.id)).scalars().one()
+        payment = db.execute(select(Payment).where(Payment.order_id == order.id)).scalars().one()
+        assert order.charged_minor == charge and order.customer_email == EMAIL
+        assert item.service_quantity == 1000 and item.snapshot["delivery"]["link"] == LINK
+        assert payment.provider == "wallet"
+        assert db.execute(select(CheckoutSession).where(CheckoutSession.id == order.checkout_session_id)).first()
+    balance, ledger_sum, rows = wallet()
+    assert balance == ledger_sum and rows == 2
+
+
+def test_drip_feed_and_custom_comments_orders(shop):
+    panel, _ = shop
+    credit(100_000)
+    drip = panel.call("add", service=FOLLOWERS, link=LINK, quantity=500, runs=4, interval=30)
+    comments = panel.call("add", service=COMMENTS, link=LINK + "p/1", comments="great\nlove it\n" * 6)
+    with session_scope() as db:
+        d = db.execute(select(OrderItem).where(OrderItem.order_id == drip["order"])).scalars().one()
+        c = db.execute(select(OrderItem).where(OrderItem.order_id == comments["order"])).scalars().one()
+    assert d.snapshot["delivery"]["dripfeed_runs"] == 4 and d.snapshot["delivery"]["dripfeed_interval_minutes"] == 30
+    assert d.service_quantity == 2000  # 500 per run, 4 runs
+    assert c.service_quantity == 12 and len(c.snapshot["delivery"]["comments"]) == 12
+
+
+def test_every_refusal_is_http_200_with_an_error_and_changes_nothing(shop):
+    panel, server = shop
+    credit(100)  # 1.00: less than 5000 followers cost
+    before = (wallet(), order_count())
+    assert panel.call("balance", key="smr_wrong") == {"error": "Invalid API key"}
+    assert panel.call("balance", key="") == {"error": "Invalid API key"}
+    assert panel.call("nope") == {"error": "Incorrect action"}
+    assert panel.call("add", service=999, link=LINK, quantity=1000) == {"error": "Incorrect service ID"}
+    assert panel.call("add", service="1;drop", link=LINK, quantity=1000) == {"error": "Incorrect service ID"}
+    assert panel.call("add", service=FOLLOWERS, link=LINK, quantity=100) == {
+        "error": "Quantity must be between 500 and 5000"
+    }
+    assert panel.call("add", service=FOLLOWERS, link=LINK, quantity=9000)["error"].startswith("Quantity must be")
+    assert panel.call("add", service=FOLLOWERS, link=LINK, quantity="ten") == {"error": "Incorrect quantity"}
+    assert panel.call("add", service=FOLLOWERS, link="", quantity=1000) == {"error": "Incorrect link"}
+    assert panel.call("add", service=FOLLOWERS, link=LINK, quantity=5000) == {"error": "Not enough funds on balance"}
+    assert panel.call("status", order=123456) == {"error": "Incorrect order ID"}
+    assert panel.call("status", order="abc") == {"error": "Incorrect order ID"}
+    assert panel.call("status", orders="1,abc,99") == {
+        "1": {"error": "Incorrect order ID"},
+        "abc": {"error": "Incorrect order ID"},
+        "99": {"error": "Incorrect order ID"},
+    }
+    assert panel.call("status", orders=",".join(str(i) for i in range(1, 102))) == {
+        "error": "Too many ids: at most 100"
+    }
+    assert panel.call("refill", order=777) == {"error": "Incorrect order ID"}
+    assert panel.call("refill_status", refill=5) == {"error": "Refill not found"}
+    assert panel.call("refill_status", refills="5,x") == [
+        {"refill": 5, "status": {"error": "Refill not found"}},
+        {"refill": "x", "status": {"error": "Refill not found"}},
+    ]
+    assert httpx.post(
+        server.url + "/api/v2", content=b"{not json", headers={"content-type": "application/json"}
+    ).json() == {"error": "Incorrect request"}
+    assert (wallet(), order_count()) == before
+
+
+def test_revoked_key_and_ip_allow_list(shop):
+    panel, _ = shop
+    with session_scope() as db:
+        account = db.execute(select(ResellerAccount)).scalars().one()
+        _row, elsewhere = resellers.create_key(db, account, "office", ["203.0.113.0/24"])
+        _row, local = resellers.create_key(db, account, "loopback", "127.0.0.1")
+    assert panel.call("balance", key=elsewhere) == {"error": "IP not allowed"}
+    assert panel.call("balance", key=local) == {"balance": "0.00", "currency": "EUR"}
+    with session_scope() as db:
+        account = db.execute(select(ResellerAccount)).scalars().one()
+        key_id = next(k["id"] for k in resellers.list_keys(db, account.id) if k["name"] == "bot")
+        resellers.revoke_key(db, account, key_id)
+    assert panel.call("balance") == {"error": "Invalid API key"}
+    assert panel.call("balance", key=local)["balance"] == "0.00"
+    with session_scope() as db, pytest.raises(ServiceError):
+        resellers.create_key(db, db.execute(select(ResellerAccount)).scalars().one(), "bad", ["not-an-ip"])
+
+
+def test_rate_limit_answers_429_with_a_json_error(shop, monkeypatch):
+    panel, server = shop
+    monkeypatch.setenv("SMPLAT_RATE_LIMIT_RESELLER_KEY", "3/minute")
+    reset_settings_cache()
+    answers = [httpx.post(server.url + "/api/v2", data={"key": panel.key, "action": "balance"}) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1].json()["error"].startswith("Too many attempts")
+
+
+def test_idempotency_key_retries_never_pay_twice(shop):
+    panel, _ = shop
+    credit(10_000)
+    first = panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000, idempotency_key="retry-1")
+    after_first = wallet()
+    again = panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000, idempotency_key="retry-1")
+    assert again == first and wallet() == after_first and order_count() == 1
+    # the same key sent by 8 clients at once: one order, one debit
+    results: list[Any] = []
+    barrier = threading.Barrier(8)
+
+    def send() -> None:
+        barrier.wait()
+        results.append(panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000, idempotency_key="race-2"))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    assert len(results) == 8 and len({r["order"] for r in results}) == 1, results
+    balance, ledger_sum, rows = wallet()
+    assert order_count() == 2 and rows == 3 and balance == ledger_sum
+
+
+def test_fifty_concurrent_adds_against_a_balance_for_thirty(shop):
+    panel, _ = shop
+    rate = next(s for s in panel.call("services") if s["service"] == FOLLOWERS)["rate"]
+    charge = round(float(rate) * 100)  # 1000 followers
+    credit(30 * charge)
+    results: list[Any] = []
+    barrier = threading.Barrier(50)
+
+    def send() -> None:
+        client = Panel(panel.url.removesuffix("/api/v2"), panel.key)
+        barrier.wait()
+        results.append(client.call("add", service=FOLLOWERS, link=LINK, quantity=1000))
+
+    threads = [threading.Thread(target=send) for _ in range(50)]
+    [t.start() for t in threads]
+    [t.join(120) for t in threads]
+    assert len(results) == 50
+    placed = [r for r in results if "order" in r]
+    refused = [r for r in results if r.get("error") == "Not enough funds on balance"]
+    assert len(placed) == 30 and len(refused) == 20, results
+    assert order_count() == 30
+    balance, ledger_sum, rows = wallet()
+    assert balance == 0 and ledger_sum == 0 and rows == 31
+    with session_scope() as db:
+        debits = db.execute(select(ResellerLedgerEntry).where(ResellerLedgerEntry.kind == "order")).scalars().all()
+        assert sorted(d.order_id for d in debits) == sorted(r["order"] for r in placed)
+        assert sorted(d.balance_after_minor for d in debits) == [charge * i for i in range(30)]
+
+
+def test_refill_and_cancel_answers(shop):
+    panel, _ = shop
+    credit(10_000)
+    placed = panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000)
+    assert panel.call("refill", order=placed["order"]) == {"error": "this line has not been delivered yet"}
+    assert panel.call("refill", orders=f"{placed['order']},0") == [
+        {"order": placed["order"], "refill": {"error": "this line has not been delivered yet"}},
+        {"order": 0, "refill": {"error": "Incorrect order ID"}},
+    ]
+    assert panel.call("cancel", orders=f"{placed['order']},abc") == [
+        {"order": placed["order"], "cancel": {"error": "Cancel is not supported for this order"}},
+        {"order": "abc", "cancel": {"error": "Incorrect order ID"}},
+    ]
+
+
+def test_refunds_of_wallet_orders_credit_the_wallet_once(shop):
+    panel, _ = shop
+    credit(10_000)
+    placed = panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000)
+    after_order = wallet()[0]
+    with session_scope() as db:
+        order = db.get(Order, placed["order"])
+        refunds.refund_undelivered(db, order, 30, "partial delivery", "po:1:undelivered")
+    with session_scope() as db:
+        refunds.refund_undelivered(db, db.get(Order, placed["order"]), 30, "partial delivery", "po:1:undelivered")
+    balance, ledger_sum, _rows = wallet()
+    assert balance == after_order + 30 == ledger_sum
+    with session_scope() as db:  # an operator refunds the rest (the order was cancelled)
+        left = db.get(Order, placed["order"]).charged_minor - 30
+        refunds.refund_order(db, placed["order"], actor=audit.Actor.cli())
+    assert wallet()[0] == 10_000 == wallet()[1]
+    assert panel.call("status", order=placed["order"])["charge"] == "0.00"
+    assert left > 0
+
+
+def test_ledger_rows_are_append_only_and_adjustments_are_audited(shop):
+    credit(500)
+    with session_scope() as db:
+        entry = db.execute(select(ResellerLedgerEntry)).scalars().one()
+        entry.amount_minor = 10**6
+        with pytest.raises(Exception, match="append-only"):
+            db.flush()
+        db.rollback()
+    with session_scope() as db:
+        logged = db.execute(select(AuditLog).where(AuditLog.action == "reseller.adjust")).scalars().one()
+        assert logged.data["data"]["reason"] == "test top-up"
+    customer = audit.Actor(None, "someone", Role.OPERATOR.value)
+    with session_scope() as db, pytest.raises(ServiceError):
+        resellers.adjust(db, customer, EMAIL, 100, "gift")
+    with session_scope() as db, pytest.raises(ServiceError):
+        resellers.adjust(db, audit.Actor.cli(), EMAIL, -501, "too much")  # never below zero
+    assert wallet()[0] == 500
+
+
+def test_cli_credit_and_create_key(shop, capsys):
+    panel, _ = shop
+    assert cli.main(["resellers", "credit", "--email", EMAIL, "--amount", "12.50", "--reason", "bank transfer"]) == 0
+    assert cli.main(["resellers", "credit", "--email", EMAIL, "--amount", "1.234"]) == 2
+    assert cli.main(["resellers", "create-key", "--email", EMAIL, "--name", "cli"]) == 0
+    raw = capsys.readouterr().out.strip().splitlines()[-1]
+    assert raw.startswith("smr_")
+    assert panel.call("balance", key=raw) == {"balance": "12.50", "currency": "EUR"}
+    with session_scope() as db:  # stored hashed only
+        assert db.execute(select(func.count()).select_from(ResellerLedgerEntry)).scalar_one() == 1
+        assert all(raw not in str(k) for k in resellers.list_keys(db, wallet_account_id(db)))
+
+
+def wallet_account_id(db) -> int:
+    return db.execute(select(ResellerAccount.id)).scalar_one()
+
+
+def test_reseller_prices_markup_over_cost_and_per_service_rates(shop):
+    panel, _ = shop
+
+    def rate(service: int) -> str:
+        return next(s for s in panel.call("services") if s["service"] == service)["rate"]
+
+    with session_scope() as db:
+        product = db.get(Product, FOLLOWERS)
+        cost = resellers.cost_rate_per_1000(db, product)
+        retail = resellers.retail_rate_per_1000(get_product_detail(db, product.slug))
+    assert cost is not None and cost < retail
+    assert rate(FOLLOWERS) == f"{math.ceil(cost * 1.2) / 100:.2f}"  # the default +20 % over cost
+    with session_scope() as db:
+        resellers.set_prices(db, audit.Actor.cli(), EMAIL, markup_bps=5000, rates={str(COMMENTS): 4321})
+    assert rate(FOLLOWERS) == f"{math.ceil(cost * 1.5) / 100:.2f}"
+    assert rate(COMMENTS) == "43.21"
+    credit(10_000)
+    placed = panel.call("add", service=COMMENTS, link=LINK, quantity=20)
+    assert panel.call("status", order=placed["order"])["charge"] == f"{math.ceil(4321 * 20 / 1000) / 100:.2f}"
+    with session_scope() as db:
+        assert db.execute(select(AuditLog).where(AuditLog.action == "reseller.prices")).scalars().one()
+
+
+def test_api_orders_go_through_the_fulfilment_engine_then_refill(shop, panel):
+    api, _ = shop
+    with session_scope() as db:
+        seed_with_panel(db, panel.base_url)
+    credit(10_000)
+    placed = api.call("add", service=FOLLOWERS, link=LINK, quantity=1000)
+    fulfillment.run_fulfillment(session_scope)
+    deadline = time.monotonic() + 20
+    while (status := api.call("status", order=placed["order"]))[
+        "status"
+    ] != "Completed" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        fulfillment.run_fulfillment(session_scope)
+        fulfillment.sync_statuses(session_scope)
+    assert status["status"] == "Completed" and status["remains"] == "0"
+    with session_scope() as db:
+        po = db.execute(select(ProviderOrder)).scalars().one()  # routed and sent like a storefront order
+        assert po.link == LINK
+    refill = api.call("refill", order=placed["order"])
+    assert isinstance(refill["refill"], int), refill
+    assert api.call("refill_status", refill=refill["refill"]) == {"status": "Pending"}
+    assert api.call("refill", orders=str(placed["order"])) == [
+        {"order": placed["order"], "refill": {"error": "a refill of this line is already under way"}}
+    ]
+    assert api.call("refill_status", refills=f"{refill['refill']}") == [
+        {"refill": refill["refill"], "status": "Pending"}
+    ]
+
+
+def test_mass_add_over_the_api_reports_every_line(shop):
+    panel, _ = shop
+    rate = next(s for s in panel.call("services") if s["service"] == FOLLOWERS)["rate"]
+    credit(round(float(rate) * 100))  # enough for one 1000-follower order only
+    answer = panel.call(
+        "mass_add",
+        orders=f"{FOLLOWERS} | {LINK} | 1000\n{FOLLOWERS} | {LINK} | 1000\nnonsense\n{COMMENTS} | {LINK} | 5",
+    )
+    assert "order" in answer[0] and answer[0]["line"] == 1
+    assert answer[1:] == [
+        {"line": 2, "error": "Not enough funds on balance"},
+        {"line": 3, "error": "Write service | link | quantity"},
+        {"line": 4, "error": "Quantity must be between 10 and 100"},
+    ]
+    assert order_count() == 1 and wallet()[0] == 0
+    assert panel.call("mass_add", orders="") == {"error": "Paste one order per line: service | link | quantity"}
