@@ -316,6 +316,7 @@ CUSTOMER_EVENT_KINDS = (
     OrderEventKind.PROVIDER_ORDER.value,
     OrderEventKind.REFILL.value,
     OrderEventKind.REPLAY.value,
+    OrderEventKind.CUSTOMER_MESSAGE.value,
 )
 
 
@@ -349,6 +350,8 @@ def event_text(event: OrderEvent, line_title: str) -> str:
         return f"{line_title}: refill {REFILL_LABELS.get(str(data.get('status', '')), 'updated')}"
     if kind == OrderEventKind.REPLAY.value:
         return f"{line_title}: delivery sent again"
+    if kind == OrderEventKind.CUSTOMER_MESSAGE.value:
+        return f"Message from us: {event.message}"
     return ""
 
 

@@ -1,0 +1,208 @@
+"""The admin queue and home (smplat/services/admin_orders.py) on constructed histories: figures
+against hand-computed values, filters, keyset pages with one statement each, exports, actions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from smplat.db import session_scope
+from smplat.models.audit import AuditLog
+from smplat.models.fulfillment import FulfillmentTask, TaskStatus
+from smplat.models.orders import Order, OrderEvent, OrderItem, OrderStatus, PaymentStatus
+from smplat.services import admin_orders, audit
+from smplat.services.admin_orders import QueueFilters
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+OPERATOR = audit.Actor.staff(None, "ops@smplat.local", "operator", "198.51.100.4")
+SUPPORT_ROLE_ACTOR = audit.Actor.staff(None, "viewer@smplat.local", "customer", "198.51.100.5")
+
+
+def order(
+    db,
+    *,
+    placed: datetime,
+    charged: int,
+    refunded: int = 0,
+    status: str = OrderStatus.PROCESSING.value,
+    payment: str = PaymentStatus.PAID.value,
+    email: str = "a@example.com",
+    item_status: str = OrderStatus.PROCESSING.value,
+    currency: str = "EUR",
+) -> Order:
+    row = Order(
+        customer_email=email,
+        status=status,
+        payment_status=payment,
+        currency=currency,
+        subtotal_minor=charged,
+        total_minor=charged,
+        charged_minor=charged if payment != PaymentStatus.UNPAID.value else 0,
+        refunded_minor=refunded,
+        placed_at=placed,
+        created_at=placed,
+    )
+    db.add(row)
+    db.flush()
+    db.add(
+        OrderItem(
+            order_id=row.id,
+            product_title="Followers",
+            total_minor=charged,
+            unit_price_minor=charged,
+            status=item_status,
+            snapshot={},
+        )
+    )
+    db.flush()
+    return row
+
+
+def test_home_figures_equal_hand_computed_values(db_url):
+    with session_scope() as db:
+        # today (since midnight): 1000 + (2500 - 500 refunded) = 3000 over 2 orders
+        order(db, placed=NOW - timedelta(hours=1), charged=1000)
+        order(db, placed=NOW - timedelta(hours=11), charged=2500, refunded=500, payment="partially_refunded")
+        # yesterday up to the same time: one order of 1500; after that time one of 9999 (not compared)
+        order(db, placed=NOW - timedelta(days=1, hours=2), charged=1500)
+        order(db, placed=NOW - timedelta(hours=13), charged=9999)
+        # unpaid and other currencies never count
+        order(db, placed=NOW - timedelta(hours=2), charged=7777, payment="unpaid", status="pending")
+        order(db, placed=NOW - timedelta(hours=2), charged=5555, currency="USD")
+        # the previous 30-day period: 2 orders, 4000 + 2000
+        order(db, placed=NOW - timedelta(days=31), charged=4000)
+        order(db, placed=NOW - timedelta(days=59), charged=2000)
+        # older than both periods
+        order(db, placed=NOW - timedelta(days=61), charged=100000)
+    with session_scope() as db:
+        home = admin_orders.home(db, NOW)
+    # this period: 3000 + 1500 + 9999 = 14499 over 4 orders, AOV 3624 (integer division)
+    assert home["period"] == {
+        "revenue": "€144.99",
+        "revenue_change": "+141.7% vs previous",  # (14499 - 6000) / 6000
+        "orders": "4",
+        "orders_change": "+100.0% vs previous",
+        "aov": "€36.24",
+        "aov_change": "+20.8% vs previous",  # (3624 - 3000) / 3000
+    }
+    assert home["today"] == {
+        "revenue": "€30.00",
+        "revenue_change": "+100.0% vs previous",  # 3000 vs 1500
+        "orders": "2",
+        "orders_change": "+100.0% vs previous",
+        "aov": "€15.00",
+        "aov_change": "+0.0% vs previous",
+    }
+    assert admin_orders.change_percent(5, 0) is None
+
+
+def test_tiles_count_the_work(db_url):
+    with session_scope() as db:
+        awaiting = order(db, placed=NOW - timedelta(minutes=5), charged=100, item_status="pending")
+        order(db, placed=NOW - timedelta(hours=30), charged=100)  # stuck (24 h)
+        order(db, placed=NOW - timedelta(hours=30), charged=100, status="completed", item_status="completed")
+        dead = order(db, placed=NOW - timedelta(hours=1), charged=100)
+        item = db.execute(select(OrderItem).where(OrderItem.order_id == dead.id)).scalar_one()
+        db.add(FulfillmentTask(order_item_id=item.id, status=TaskStatus.DEAD_LETTER.value, idempotency_key="k1"))
+    with session_scope() as db:
+        tiles = admin_orders.tiles(db, NOW)
+        assert tiles == {
+            "awaiting": 1,
+            "stuck": 1,
+            "refills": 0,
+            "dead_letters": 1,
+            "providers": 0,
+            "failed_payments": 0,
+            "failed_webhooks": 0,
+        }
+        # the tiles' queue filters find exactly those orders
+        found = admin_orders.queue_page(db, QueueFilters.from_query({"awaiting": "1"}), now=NOW).rows
+        assert [r["number"] for r in found] == [awaiting.number]
+        found = admin_orders.queue_page(db, QueueFilters.from_query({"dead": "1"}), now=NOW).rows
+        assert [r["number"] for r in found] == [dead.number]
+        assert len(admin_orders.queue_page(db, QueueFilters(stuck=True), now=NOW).rows) == 1
+
+
+def test_queue_filters_and_search(db_url):
+    with session_scope() as db:
+        a = order(db, placed=NOW - timedelta(days=3), charged=100, email="ann@example.com")
+        b = order(db, placed=NOW - timedelta(days=2), charged=200, email="bob@example.com", payment="refunded")
+        c = order(db, placed=NOW - timedelta(days=1), charged=300, email="bob@example.com", status="completed")
+    with session_scope() as db:
+
+        def numbers(**query) -> list[str]:
+            return [r["number"] for r in admin_orders.queue_page(db, QueueFilters.from_query(query), now=NOW).rows]
+
+        assert numbers() == [c.number, b.number, a.number]
+        assert numbers(customer="BOB@example.com") == [c.number, b.number]
+        assert numbers(payment="refunded") == [b.number]
+        assert numbers(status="completed") == [c.number]
+        assert numbers(q=a.number.lower()) == [a.number]
+        assert numbers(q="ann@") == [a.number]
+        day = (NOW - timedelta(days=2)).date().isoformat()
+        assert numbers(**{"from": day, "to": day}) == [b.number]
+        assert numbers(sort="total", dir="asc") == [a.number, b.number, c.number]
+        assert numbers(status="nonsense") == [c.number, b.number, a.number]  # unknown values dropped
+
+
+@pytest.mark.parametrize("sort", ["created", "total"])
+def test_keyset_pages_cover_every_order_once_with_one_statement_each(db_url, count_queries, sort):
+    with session_scope() as db:
+        made = [order(db, placed=NOW - timedelta(minutes=i), charged=100 + i % 4).number for i in range(23)]
+    filters = QueueFilters(sort=sort)
+    seen: list[str] = []
+    cursor = ""
+    with session_scope() as db:
+        for _ in range(3):
+            with count_queries(db) as q:
+                page = admin_orders.queue_page(db, filters, cursor, limit=10, now=NOW)
+            assert q.count == 1, q
+            seen += [r["number"] for r in page.rows]
+            cursor = page.next_cursor
+        assert cursor == ""
+    assert sorted(seen) == sorted(made) and len(seen) == 23
+
+
+def test_export_is_formula_safe_and_audited(db_url):
+    with session_scope() as db:
+        order(db, placed=NOW - timedelta(hours=1), charged=100, email="=cmd@example.com")
+    with session_scope() as db:
+        text = admin_orders.export_csv(db, OPERATOR, QueueFilters(), now=NOW)
+    assert "'=cmd@example.com" in text
+    with session_scope() as db:
+        (row,) = db.execute(select(AuditLog).where(AuditLog.action == "orders.export")).scalars()
+    assert row.data["data"]["rows"] == 1 and row.actor_label == OPERATOR.label
+
+
+def test_actions_are_audited_and_bad_input_changes_nothing(db_url):
+    with session_scope() as db:
+        o = order(db, placed=NOW - timedelta(hours=1), charged=100)
+    with session_scope() as db:
+        assert admin_orders.change_status(db, OPERATOR, o.number, "on_hold", "customer asked to wait") == 1
+        admin_orders.add_note(db, OPERATOR, o.number, "called the customer")
+    with pytest.raises(admin_orders.AdminOrderError), session_scope() as db:
+        admin_orders.change_status(db, OPERATOR, o.number, "completed", "skip ahead")  # on_hold -> completed
+    with pytest.raises(admin_orders.AdminOrderError), session_scope() as db:
+        admin_orders.add_note(db, OPERATOR, o.number, "   ")
+    with session_scope() as db:
+        assert db.get(Order, o.id).status == "on_hold"
+        actions = list(db.execute(select(AuditLog.action).order_by(AuditLog.id)).scalars())
+        notes = list(db.execute(select(OrderEvent.message).where(OrderEvent.kind == "note")).scalars())
+    assert actions == ["order.status", "order.note"]
+    assert notes == ["called the customer"]
+
+
+def test_a_customer_role_is_refused_and_the_refusal_logged(db_url):
+    with session_scope() as db:
+        o = order(db, placed=NOW - timedelta(hours=1), charged=100)
+    from smplat.services.permissions import PermissionDenied
+
+    with pytest.raises(PermissionDenied), session_scope() as db:
+        admin_orders.add_note(db, SUPPORT_ROLE_ACTOR, o.number, "hello")
+    with session_scope() as db:
+        assert list(db.execute(select(AuditLog.action)).scalars()) == [audit.DENIED]
+        assert db.execute(select(OrderEvent).where(OrderEvent.kind == "note")).first() is None
