@@ -14,6 +14,7 @@ from smplat.models.fulfillment import FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEvent, OrderItem, OrderStatus, PaymentStatus
 from smplat.services import admin_orders, audit
 from smplat.services.admin_orders import QueueFilters
+from smplat.ui.pages.admin.order import OrderDetailState  # imported at collection: registers the state
 
 pytestmark = pytest.mark.integration
 
@@ -206,3 +207,76 @@ def test_a_customer_role_is_refused_and_the_refusal_logged(db_url):
     with session_scope() as db:
         assert list(db.execute(select(AuditLog.action)).scalars()) == [audit.DENIED]
         assert db.execute(select(OrderEvent).where(OrderEvent.kind == "note")).first() is None
+
+
+# --- the order page's handlers, through the Stripe sandbox ----------------------------------------
+
+
+@pytest.fixture
+def paid_by_card(stripe_shop, monkeypatch):
+    """A guest order paid on the Stripe sandbox's hosted page (a real card payment to refund)."""
+    import httpx
+
+    from smplat.services.checkout import placement
+    from tests.checkout_factory import start_guest_checkout
+    from tests.security.helpers import configure
+
+    configure(monkeypatch, operator_refund_limit_minor=1_000_000)
+    cs = start_guest_checkout()
+    assert httpx.post(f"{stripe_shop.sandbox.base_url}/pay/{cs.stripe_session_id}/pay").status_code in (200, 303)
+    with session_scope() as db:
+        placement.confirm_from_success_page(db, cs.stripe_session_id)
+        return db.execute(select(Order)).scalar_one()
+
+
+async def operator_page(number: str):
+    from smplat.models.accounts import Role
+    from tests.security.helpers import make_user, session_cookie, tab
+
+    cookie = session_cookie(make_user("ops@smplat.local", Role.OPERATOR))
+    root = tab(cookie, path=f"/admin/orders/{number}", ip="198.51.100.4", query={"number": number})
+    state = await root.get_state(OrderDetailState)
+    state.load()
+    return state
+
+
+async def test_operator_refunds_half_through_the_sandbox_then_messages_the_customer(paid_by_card, stripe_shop):
+    order0 = paid_by_card
+    state = await operator_page(order0.number)
+    assert state.order["number"] == order0.number
+    half = order0.charged_minor // 2
+    # when the operator refunds half (typed in major units)
+    amount = f"{half // 100}.{half % 100:02d}"
+    assert state.refund({"amount": amount}) is not None
+    assert state.error == ""
+    with session_scope() as db:
+        paid = db.get(Order, order0.id)
+        (entry,) = db.execute(select(AuditLog).where(AuditLog.action == "order.refund")).scalars()
+    assert (paid.refunded_minor, paid.payment_status) == (half, PaymentStatus.PARTIALLY_REFUNDED.value)
+    assert entry.data["data"]["amount_minor"] == half and entry.actor_label == "ops@smplat.local"
+    assert [r["params"].get("amount") for r in stripe_shop.sandbox.refund_requests] == [str(half)]
+    # a bad amount changes nothing
+    state.refund({"amount": "12,5x"})
+    assert state.error.startswith("Write the amount")
+    with session_scope() as db:
+        assert db.get(Order, order0.id).refunded_minor == half
+    # the rest: an empty amount refunds all that is left
+    state.refund({"amount": ""})
+    with session_scope() as db:
+        paid = db.get(Order, order0.id)
+    assert (paid.refunded_minor, paid.payment_status) == (order0.charged_minor, PaymentStatus.REFUNDED.value)
+    # a message reaches the customer's mailbox and their order page's timeline
+    state.message_customer({"message": "Your refund is on its way."})
+    assert state.error == ""
+    from smplat.services import client_orders
+
+    with session_scope() as db:
+        detail = client_orders.order_detail(db, db.get(Order, order0.id))
+    assert any(row.get("text") == "Message from us: Your refund is on its way." for row in detail["timeline"]), detail[
+        "timeline"
+    ]
+    from smplat.sandbox.smtp_sink import latest_message_to
+
+    mail = latest_message_to(stripe_shop.sink.mailbox_dir, order0.customer_email)
+    assert mail is not None and "Your refund is on its way." in mail.text
+    assert mail.subject == f"About your order {order0.number}"
