@@ -280,3 +280,100 @@ async def test_operator_refunds_half_through_the_sandbox_then_messages_the_custo
     mail = latest_message_to(stripe_shop.sink.mailbox_dir, order0.customer_email)
     assert mail is not None and "Your refund is on its way." in mail.text
     assert mail.subject == f"About your order {order0.number}"
+
+
+# --- superseded provider orders, the live home and the queue page ---------------------------------
+
+
+def test_superseded_provider_orders_are_history_without_actions(db_url):
+    from smplat.models.fulfillment import FulfillmentAttempt
+    from smplat.models.providers import Provider, ProviderOrder, ProviderService
+    from smplat.services import operations
+
+    with session_scope() as db:
+        o = order(db, placed=NOW - timedelta(hours=1), charged=100)
+        item = db.execute(select(OrderItem).where(OrderItem.order_id == o.id)).scalar_one()
+        provider = Provider(name="Panel", slug="panel", base_url="http://panel.test/api/v2")
+        db.add(provider)
+        db.flush()
+        service = ProviderService(provider_id=provider.id, external_service_id="1", name="Followers")
+        db.add(service)
+        db.flush()
+        ids = []
+        for n, status in enumerate(("failed", "in_progress")):
+            task = FulfillmentTask(order_item_id=item.id, idempotency_key=f"t{n}", status="completed")
+            db.add(task)
+            db.flush()
+            db.add(
+                FulfillmentAttempt(
+                    task_id=task.id, provider_id=provider.id, task_kind="submit", outcome="ok", latency_ms=12
+                )
+            )
+            po = ProviderOrder(
+                fulfillment_task_id=task.id,
+                order_item_id=item.id,
+                provider_id=provider.id,
+                provider_service_id=service.id,
+                submission_key=f"s{n}",
+                status=status,
+                external_order_id=None if status == "failed" else "77",
+            )
+            db.add(po)
+            db.flush()
+            ids.append(po.id)
+    with session_scope() as db:
+        detail = operations.order_detail(db, o.number)
+    assert [(p["id"], p["current"]) for p in detail["provider_orders"]] == [(ids[0], False), (ids[1], True)]
+    attempts = [e["message"] for e in detail["events"] if e["kind"] == "provider submit"]
+    assert attempts == ["Followers: submit → ok in 12 ms"] * 2
+
+
+async def test_the_home_ticks_and_reloads_only_when_an_order_arrives(db_url):
+    from smplat.models.accounts import Role
+    from smplat.ui.pages.admin.dashboard import AdminHomeState
+    from tests.security.helpers import make_user, session_cookie, tab
+
+    cookie = session_cookie(make_user("admin@smplat.local", Role.ADMIN))
+    home = await tab(cookie, path="/admin").get_state(AdminHomeState)
+    home.load()
+    assert (home.tiles["awaiting"], home.today["orders"]) == ("0", "0")
+    assert home.live_tick() is None  # nothing changed: no reload
+    with session_scope() as db:
+        order(db, placed=datetime.now(UTC), charged=4200, item_status="pending")
+    assert home.live_tick() is AdminHomeState.live_reload
+    home.live_reload()
+    assert (home.tiles["awaiting"], home.today["orders"], home.today["revenue"]) == ("1", "1", "€42.00")
+    assert home.live_tick() is None
+
+
+async def test_the_queue_page_reads_the_url_pages_forward_and_back_and_retries_in_bulk(db_url, handler_events):
+    from smplat.models.accounts import Role
+    from smplat.ui.pages.admin.orders import OrderQueueState
+    from tests.security.helpers import make_user, session_cookie, tab
+
+    with session_scope() as db:
+        made = [order(db, placed=NOW - timedelta(minutes=i), charged=100, email="q@example.com") for i in range(53)]
+        item = db.execute(select(OrderItem).where(OrderItem.order_id == made[0].id)).scalar_one()
+        db.add(FulfillmentTask(order_item_id=item.id, status=TaskStatus.DEAD_LETTER.value, idempotency_key="dl"))
+    cookie = session_cookie(make_user("ops@smplat.local", Role.OPERATOR))
+    queue = await tab(cookie, path="/admin/orders", query={"customer": "q@example.com"}).get_state(OrderQueueState)
+    queue.load()
+    assert queue.query == {"customer": "q@example.com"}
+    assert [r["number"] for r in queue.rows] == [o.number for o in made[:50]]
+    queue.next_page()
+    assert [r["number"] for r in queue.rows] == [o.number for o in made[50:]] and queue.next_cursor == ""
+    queue.previous_page()
+    assert queue.rows[0]["number"] == made[0].number
+    # a filter form submission becomes the URL (the tiles link to the same URLs)
+    (redirect,) = handler_events(queue.apply_filters({"status": "all", "dead": "1", "q": ""}))
+    assert "/admin/orders?dead=1" in str(redirect)
+    # bulk retry: without a reason nothing moves; with one the ticked order's dead letter is queued
+    first = f"pick-{made[0].id}"
+    queue.bulk_retry({first: "on", "reason": " "})
+    with session_scope() as db:
+        assert db.execute(select(FulfillmentTask.status)).scalar_one() == TaskStatus.DEAD_LETTER.value
+    queue.bulk_retry({first: "on", "reason": "provider is back"})
+    with session_scope() as db:
+        assert db.execute(select(FulfillmentTask.status)).scalar_one() == TaskStatus.PENDING.value
+        (entry,) = db.execute(select(AuditLog).where(AuditLog.action == "dead_letter.retry")).scalars()
+    assert entry.actor_label == "ops@smplat.local" and entry.data["data"]["reason"] == "provider is back"
