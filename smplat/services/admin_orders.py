@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlmodel import Session
 
+from smplat.integrations.smtp import EmailDeliveryError
 from smplat.models.base import utcnow
 from smplat.models.fulfillment import FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
@@ -492,7 +493,10 @@ def message_customer(session: Session, actor: audit.Actor, number: str, text: st
     order_status.add_event(session, order.id, OrderEventKind.CUSTOMER_MESSAGE, actor, text)
     audit.record(session, actor, "order.message", "order", number, data={"message": text})
     session.flush()
-    email.send_email(order.customer_email, f"About your order {order.number}", text)
+    try:  # last: a message that could not be sent is not recorded as sent (the caller rolls back)
+        email.send_email(order.customer_email, f"About your order {order.number}", text)
+    except EmailDeliveryError as exc:
+        raise AdminOrderError(f"the email could not be sent ({exc}); try again", code=ErrorCode.UNAVAILABLE) from None
 
 
 def refund(session: Session, actor: audit.Actor, number: str, amount_minor: int | None) -> Payment:

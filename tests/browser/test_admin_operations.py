@@ -38,6 +38,11 @@ def test_the_home_updates_when_a_customer_pays_and_the_operator_refunds_half(
     expect(page.locator("#admin-tiles")).to_be_visible()
     before = int(page.locator("#figures-today-orders").inner_text())
     _shot(page, output_dir, "admin_home_before")
+    # and the order queue open in a second tab of the same browser
+    queue = page.context.new_page()
+    queue.set_default_timeout(30_000)
+    queue.goto("/admin/orders")
+    expect(queue.locator("#queue-filters")).to_be_visible()
     # when a customer pays in another browser
     customer = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_shop.url).new_page()
     customer.set_default_timeout(30_000)
@@ -61,6 +66,9 @@ def test_the_home_updates_when_a_customer_pays_and_the_operator_refunds_half(
     expect(page.locator("#figures-today-orders")).to_have_text(str(before + 1), timeout=20_000)
     expect(page.locator(f"#admin-order-{number}")).to_be_visible()
     _shot(page, output_dir, "admin_home_after_payment")
+    expect(queue.locator(f"#admin-order-{number}")).to_be_visible(timeout=20_000)
+    _shot(queue, output_dir, "admin_queue_after_payment")
+    queue.close()
     # when the operator opens it and refunds half (€6.00 of €12.00)
     page.locator(f"#admin-order-{number}").click()
     expect(page.locator("#order-money")).to_contain_text("charged €12.00")
