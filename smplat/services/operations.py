@@ -143,6 +143,10 @@ def order_detail(session: Session, number: str) -> dict[str, Any] | None:
                 "ordered": str(i.service_quantity),
                 "delivered": str(i.delivered_quantity),
                 "remains": "—" if i.remains is None else str(i.remains),
+                # the purchase snapshot as bought: the summary, the link and the customer's fields
+                "summary": str((i.snapshot or {}).get("summary", "")),
+                "link": str(((i.snapshot or {}).get("delivery") or {}).get("link", "")),
+                "fields": ", ".join(f"{k}: {v}" for k, v in ((i.snapshot or {}).get("fields") or {}).items()),
             }
             for i in items
         ],

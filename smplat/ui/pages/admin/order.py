@@ -288,7 +288,15 @@ def admin_order_page() -> rx.Component:
         ["Item", "Status", "Ordered", "Delivered", "Remains"],
         o["items"].to(list[dict[str, Any]]),
         lambda i: [
-            rx.table.row_header_cell(i["product"]),
+            rx.table.row_header_cell(
+                rx.vstack(
+                    rx.text(i["product"], weight="medium"),
+                    rx.text(i["summary"], size="1", color_scheme="gray"),
+                    rx.text(i["link"], " ", i["fields"], size="1", color_scheme="gray"),
+                    spacing="0",
+                    align="start",
+                )
+            ),
             rx.table.cell(status_badge(i["status"])),
             rx.table.cell(i["ordered"]),
             rx.table.cell(i["delivered"]),
