@@ -4,7 +4,8 @@ period, a one-statement change detector for the live pages, and the order page's
 (status with a reason, notes, customer messages, refunds, bulk retry), each audited.
 
 Keyset pagination: the page is `WHERE (sort, id) < (cursor)` ORDER BY (sort, id) LIMIT n+1 on
-the (sort column, id) indexes, so page 10 000 costs what page 1 does; one statement per page.
+the (sort column, id) indexes, so page 10 000 costs what page 1 does; one statement per page
+(two with the *stuck* filter, which first reads the services' distinct promised times).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlmodel import Session
 
 from smplat.integrations.smtp import EmailDeliveryError
 from smplat.models.base import utcnow
+from smplat.models.catalog import Product
 from smplat.models.fulfillment import FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
 from smplat.models.payments import Payment, PaymentRowStatus, WebhookEvent, WebhookStatus
@@ -119,13 +121,28 @@ def _item_exists(*conditions: Any) -> Any:
     return exists(select(OrderItem.id).where(OrderItem.order_id == Order.id, *conditions))
 
 
-def _stuck_condition(now: datetime) -> Any:
-    cutoff = now - timedelta(hours=get_settings().admin_stuck_after_hours)
+def _stuck_condition(session: Session, now: datetime) -> Any:
+    """Paid, and a line still pending/processing longer than its service promises
+    (`Product.delivery_estimate_hours`; `admin_stuck_after_hours` for a line whose product is
+    gone). The few distinct promises are read first (one small statement) so the test is a
+    plain comparison on `placed_at` in every dialect."""
+    promises = [int(h) for h in session.execute(select(Product.delivery_estimate_hours).distinct()).scalars()]
+    fallback = now - timedelta(hours=get_settings().admin_stuck_after_hours)
+    late = [and_(Product.delivery_estimate_hours == h, Order.placed_at < now - timedelta(hours=h)) for h in promises]
+    line_late = exists(
+        select(OrderItem.id)
+        .outerjoin(Product, Product.id == OrderItem.product_id)
+        .where(
+            OrderItem.order_id == Order.id,
+            OrderItem.status.in_(WORKING_STATUSES),
+            or_(and_(OrderItem.product_id.is_(None), Order.placed_at < fallback), *late),
+        )
+    )
     return and_(
         Order.status.in_(WORKING_STATUSES),
         Order.payment_status == PaymentStatus.PAID.value,
         Order.placed_at.is_not(None),
-        Order.placed_at < cutoff,
+        line_late,
     )
 
 
@@ -144,7 +161,7 @@ def _dead_condition() -> Any:
     )
 
 
-def _conditions(filters: QueueFilters, now: datetime) -> list[Any]:
+def _conditions(session: Session, filters: QueueFilters, now: datetime) -> list[Any]:
     where: list[Any] = []
     if filters.status:
         where.append(Order.status == filters.status)
@@ -169,7 +186,7 @@ def _conditions(filters: QueueFilters, now: datetime) -> list[Any]:
     if filters.dead_letter:
         where.append(_dead_condition())
     if filters.stuck:
-        where.append(_stuck_condition(now))
+        where.append(_stuck_condition(session, now))
     if filters.awaiting:
         where.append(_awaiting_condition())
     q = filters.search
@@ -226,7 +243,7 @@ def queue_page(
     now = now or utcnow()
     column = _sort_column(filters)
     items = select(func.count(OrderItem.id)).where(OrderItem.order_id == Order.id).scalar_subquery()
-    query = select(Order, items.label("items")).where(*_conditions(filters, now))
+    query = select(Order, items.label("items")).where(*_conditions(session, filters, now))
     after = _decode_cursor(cursor, filters)
     if after is not None:
         value, last_id = after
@@ -326,7 +343,8 @@ def figures(session: Session, start: datetime, end: datetime, currency: str) -> 
 
 
 def tiles(session: Session, now: datetime | None = None) -> dict[str, int]:
-    """The home's count tiles, one statement of scalar subqueries."""
+    """The home's count tiles: one statement of scalar subqueries (after the stuck test's
+    small read of the services' promised times)."""
     now = now or utcnow()
     since = now - timedelta(days=7)
 
@@ -342,7 +360,7 @@ def tiles(session: Session, now: datetime | None = None) -> dict[str, int]:
     row = session.execute(
         select(
             count(Order, _awaiting_condition()).label("awaiting"),
-            count(Order, _stuck_condition(now)).label("stuck"),
+            count(Order, _stuck_condition(session, now)).label("stuck"),
             count(Refill, Refill.status.in_((RefillStatus.REQUESTED.value, RefillStatus.PENDING.value))).label(
                 "refills"
             ),

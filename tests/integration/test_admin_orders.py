@@ -128,6 +128,31 @@ def test_tiles_count_the_work(db_url):
         assert len(admin_orders.queue_page(db, QueueFilters(stuck=True), now=NOW).rows) == 1
 
 
+def test_stuck_means_later_than_the_service_promises(db_url):
+    from smplat.models.catalog import Category, Product
+
+    with session_scope() as db:
+        category = Category(slug="c", name="C")
+        db.add(category)
+        db.flush()
+        fast = Product(category_id=category.id, slug="fast", title="Fast", delivery_estimate_hours=2)
+        slow = Product(category_id=category.id, slug="slow", title="Slow", delivery_estimate_hours=72)
+        db.add_all([fast, slow])
+        db.flush()
+        late, on_time, no_product = (
+            order(db, placed=NOW - timedelta(hours=3), charged=100),
+            order(db, placed=NOW - timedelta(hours=30), charged=100),
+            order(db, placed=NOW - timedelta(hours=25), charged=100),  # the 24 h fallback
+        )
+        for o, p in ((late, fast), (on_time, slow)):
+            item = db.execute(select(OrderItem).where(OrderItem.order_id == o.id)).scalar_one()
+            item.product_id = p.id
+    with session_scope() as db:
+        found = admin_orders.queue_page(db, QueueFilters(stuck=True), now=NOW).rows
+        assert sorted(r["number"] for r in found) == sorted([late.number, no_product.number])
+        assert admin_orders.tiles(db, NOW)["stuck"] == 2
+
+
 def test_queue_filters_and_search(db_url):
     with session_scope() as db:
         a = order(db, placed=NOW - timedelta(days=3), charged=100, email="ann@example.com")

@@ -136,7 +136,7 @@ CASES: dict[str, tuple[Case, int]] = {
         1,
     ),
     # admin
-    "admin dashboard": (Case("AdminHomeState", "load", "/admin", who="admin"), 10),
+    "admin dashboard": (Case("AdminHomeState", "load", "/admin", who="admin"), 11),
     "admin orders": (Case("OrderQueueState", "load", "/admin/orders", who="admin"), 3),
     "admin catalog": (Case("AdminState", "load_catalog", "/admin/catalog", who="admin"), 5),
     "admin customers": (Case("AdminState", "load_customers", "/admin/customers", who="admin"), 2),
