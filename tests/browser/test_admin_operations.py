@@ -35,7 +35,7 @@ def test_the_home_updates_when_a_customer_pays_and_the_operator_refunds_half(
     page.set_default_timeout(30_000)
     # given the admin home open in the operator's browser
     sign_in(page, "admin@smplat.local", "admin-demo-pass", next_path="/admin")
-    expect(page.locator("#admin-tiles")).to_be_visible()
+    expect(page.locator("#admin-kpis")).to_be_visible()
     before = int(page.locator("#figures-today-orders").inner_text())
     _shot(page, output_dir, "admin_home_before")
     # and the order queue open in a second tab of the same browser

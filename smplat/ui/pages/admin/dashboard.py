@@ -41,6 +41,11 @@ TILES = (
 )
 
 
+# the figures and alerts cards keep their height while the state hydrates (no jump)
+FIGURES_HEIGHT = "140px"
+ALERTS_HEIGHT = "100px"
+
+
 class AdminHomeState(AuthState):
     tiles: dict[str, str] = {}
     today: dict[str, str] = {}
@@ -117,6 +122,7 @@ def _figures(title: rx.Var | str, block: rx.Var, box_id: str) -> rx.Component:
             align="start",
         ),
         width="100%",
+        min_height=FIGURES_HEIGHT,
         id=box_id,
     )
 
@@ -143,19 +149,29 @@ def _alerts() -> rx.Component:
             align="start",
         ),
         width="100%",
+        min_height=ALERTS_HEIGHT,
         id="alerts-panel",
     )
 
 
 def _dashboard_skeleton() -> rx.Component:
+    """The tiles, figures, alerts and latest-orders table at their final size."""
     return rx.vstack(
         rx.grid(
-            *[stat_card_skeleton() for _ in range(len(TILES) + 1)],
+            *[stat_card_skeleton() for _ in TILES],
             columns=rx.breakpoints(initial="1", sm="2", lg="4"),
             spacing="4",
             width="100%",
         ),
-        rx.text(skeleton_text(width="24em"), size="2"),
+        rx.grid(
+            card(rx.text(skeleton_text(width="10em")), width="100%", min_height=FIGURES_HEIGHT),
+            card(rx.text(skeleton_text(width="10em")), width="100%", min_height=FIGURES_HEIGHT),
+            columns=rx.breakpoints(initial="1", md="2"),
+            spacing="4",
+            width="100%",
+        ),
+        card(rx.text(skeleton_text(width="16em")), width="100%", min_height=ALERTS_HEIGHT),
+        rx.heading(skeleton_text(width="8em"), size="5", margin_top="1rem"),
         table_skeleton(8, len(ORDER_COLUMNS) + 1),
         spacing="4",
         width="100%",
@@ -183,7 +199,7 @@ def admin_home_page() -> rx.Component:
                     columns=rx.breakpoints(initial="1", sm="2", lg="4"),
                     spacing="4",
                     width="100%",
-                    id="admin-tiles",
+                    id="admin-kpis",
                 ),
                 rx.grid(
                     _figures("Today", AdminHomeState.today, "figures-today"),
