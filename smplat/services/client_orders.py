@@ -553,6 +553,12 @@ def order_detail(session: Session, order: Order, now: datetime | None = None) ->
         "refunded": format_money(order.refunded_minor, order.currency) if order.refunded_minor else "",
         "lines": lines,
         "timeline": list(reversed(timeline)),
+        # what the shop wrote to the customer about this order (admin "Message customer"), newest first
+        "messages": [
+            {"at": e.created_at.strftime("%Y-%m-%d %H:%M UTC"), "text": e.message}
+            for e in reversed(events)
+            if e.kind == OrderEventKind.CUSTOMER_MESSAGE.value
+        ],
     }
 
 

@@ -301,6 +301,7 @@ async def test_operator_refunds_half_through_the_sandbox_then_messages_the_custo
     assert any(row.get("text") == "Message from us: Your refund is on its way." for row in detail["timeline"]), detail[
         "timeline"
     ]
+    assert [m["text"] for m in detail["messages"]] == ["Your refund is on its way."]
     from smplat.sandbox.smtp_sink import latest_message_to
 
     mail = latest_message_to(stripe_shop.sink.mailbox_dir, order0.customer_email)
