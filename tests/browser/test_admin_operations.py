@@ -4,6 +4,8 @@ through the Stripe sandbox."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -68,6 +70,14 @@ def test_the_home_updates_when_a_customer_pays_and_the_operator_refunds_half(
     _shot(page, output_dir, "admin_home_after_payment")
     expect(queue.locator(f"#admin-order-{number}")).to_be_visible(timeout=20_000)
     _shot(queue, output_dir, "admin_queue_after_payment")
+    # the queue's filters go to the URL (what the home's tiles link to)
+    queue.locator("#filter-customer").fill("nobody@example.test")
+    queue.locator("#filter-submit").click()
+    expect(queue).to_have_url(re.compile(r"customer=nobody%40example.test"))
+    expect(queue.locator("#admin-orders-empty")).to_be_visible()
+    queue.goto(f"/admin/orders?q={number}&awaiting=1")
+    expect(queue.locator(f"#admin-order-{number}")).to_be_visible()
+    expect(queue.locator("#filter-awaiting")).to_be_checked()
     queue.close()
     # when the operator opens it and refunds half (€6.00 of €12.00)
     page.locator(f"#admin-order-{number}").click()
