@@ -21,9 +21,9 @@ from sqlmodel import Session
 from smplat.integrations.smtp import EmailDeliveryError
 from smplat.models.base import utcnow
 from smplat.models.catalog import Product
-from smplat.models.fulfillment import FulfillmentTask, TaskStatus
-from smplat.models.orders import Order, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
-from smplat.models.payments import Payment, PaymentRowStatus, WebhookEvent, WebhookStatus
+from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask, TaskStatus
+from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
+from smplat.models.payments import Payment, PaymentEvent, PaymentRowStatus, WebhookEvent, WebhookStatus
 from smplat.models.providers import AlertNotice, Provider, ProviderHealth, ProviderOrder, Refill, RefillStatus
 from smplat.services import audit, email, order_status
 from smplat.services.csv_safe import write_csv
@@ -419,20 +419,26 @@ def home(session: Session, now: datetime | None = None, currency: str = "EUR") -
 
 
 def live_version(session: Session) -> str:
-    """One statement that changes whenever anything the home or the queue shows may have."""
+    """One statement that changes whenever anything the home or the queue shows may have.
+
+    Only primary-key maxima of append-mostly tables (an index lookup each, cheap at a million
+    orders: every status change, payment and operator action appends an order event, every
+    provider call a fulfilment attempt) and the newest change of the small providers and
+    alerts tables."""
 
     def newest(column: Any) -> Any:
         return select(func.max(column)).scalar_subquery()
 
     row = session.execute(
         select(
-            newest(Order.updated_at),
-            select(func.count(Order.id)).scalar_subquery(),
-            newest(FulfillmentTask.updated_at),
+            newest(Order.id),
+            newest(OrderEvent.id),
+            newest(Payment.id),
+            newest(PaymentEvent.id),
+            newest(FulfillmentAttempt.id),
             newest(Provider.updated_at),
             newest(AlertNotice.last_raised_at),
             newest(WebhookEvent.id),
-            newest(Payment.updated_at),
             newest(Refill.id),
         )
     ).one()
