@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     live_poll_seconds: float = Field(
         2.0, ge=0.5, le=60, description="How often an open order page or orders list checks for changes"
     )
+    admin_stuck_after_hours: int = Field(
+        24,
+        ge=1,
+        description="Stuck threshold for a line whose product is gone (others use the product's delivery estimate)",
+    )
+    admin_period_days: int = Field(30, ge=1, le=366, description="The admin home's comparison period, in days")
     tracking_link_days: int = Field(
         90, ge=1, description="Days a guest's signed order-tracking link (from the receipt) stays valid"
     )

@@ -46,6 +46,7 @@ class OrderEventKind(StrEnum):
     NOTE = "note"
     MANUAL_OVERRIDE = "manual_override"
     EMAIL_SENT = "email_sent"
+    CUSTOMER_MESSAGE = "customer_message"  # an operator wrote to the customer (shown on their order page)
 
 
 class ActorType(StrEnum):
@@ -76,6 +77,9 @@ class Order(SQLModel, table=True):
         sa.Index("ix_orders_status_created", "status", "created_at"),
         sa.Index("ix_orders_user_created", "user_id", "created_at"),
         sa.Index("ix_orders_payment_status_created", "payment_status", "created_at"),
+        # the admin queue's keyset pagination: (sort column, id) for each sortable column
+        sa.Index("ix_orders_created_id", "created_at", "id"),
+        sa.Index("ix_orders_total_id", "total_minor", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -316,6 +316,7 @@ CUSTOMER_EVENT_KINDS = (
     OrderEventKind.PROVIDER_ORDER.value,
     OrderEventKind.REFILL.value,
     OrderEventKind.REPLAY.value,
+    OrderEventKind.CUSTOMER_MESSAGE.value,
 )
 
 
@@ -349,6 +350,8 @@ def event_text(event: OrderEvent, line_title: str) -> str:
         return f"{line_title}: refill {REFILL_LABELS.get(str(data.get('status', '')), 'updated')}"
     if kind == OrderEventKind.REPLAY.value:
         return f"{line_title}: delivery sent again"
+    if kind == OrderEventKind.CUSTOMER_MESSAGE.value:
+        return f"Message from us: {event.message}"
     return ""
 
 
@@ -550,6 +553,12 @@ def order_detail(session: Session, order: Order, now: datetime | None = None) ->
         "refunded": format_money(order.refunded_minor, order.currency) if order.refunded_minor else "",
         "lines": lines,
         "timeline": list(reversed(timeline)),
+        # what the shop wrote to the customer about this order (admin "Message customer"), newest first
+        "messages": [
+            {"at": e.created_at.strftime("%Y-%m-%d %H:%M UTC"), "text": e.message}
+            for e in reversed(events)
+            if e.kind == OrderEventKind.CUSTOMER_MESSAGE.value
+        ],
     }
 
 

@@ -10,12 +10,14 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from smplat.integrations.dialects import PanelDialect
-from smplat.models.fulfillment import FulfillmentTask, TaskStatus
+from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEvent, OrderItem
-from smplat.models.providers import Provider, ProviderOrder, ProviderService
+from smplat.models.providers import Provider, ProviderOrder, ProviderOrderStatus, ProviderService
 from smplat.services.fulfillment.read_models import metrics
+from smplat.services.money import format_money
 
 _TIME = "%Y-%m-%d %H:%M UTC"
+DELIVERED_STATUSES = (ProviderOrderStatus.COMPLETED.value, ProviderOrderStatus.PARTIAL.value)
 
 
 def _when(value: Any) -> str:
@@ -73,7 +75,8 @@ def provider_services(session: Session, provider_id: int) -> list[dict[str, Any]
 
 
 def order_detail(session: Session, number: str) -> dict[str, Any] | None:
-    """An order with its items, provider orders and event timeline (four queries)."""
+    """An order with its items, provider orders (superseded ones marked) and its timeline: order
+    events and every fulfilment attempt (provider request and answer), newest first (five queries)."""
     order = session.execute(select(Order).where(Order.number == number)).scalars().first()
     if order is None:
         return None
@@ -87,12 +90,46 @@ def order_detail(session: Session, number: str) -> dict[str, Any] | None:
         .where(ProviderOrder.order_item_id.in_(list(titles) or [0]))
         .order_by(ProviderOrder.id)
     ).all()
-    events = session.execute(
-        select(OrderEvent)
-        .where(OrderEvent.order_id == order.id)
-        .order_by(OrderEvent.created_at.desc(), OrderEvent.id.desc())
-    ).scalars()
+    events = list(
+        session.execute(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order.id)
+            .order_by(OrderEvent.created_at.desc(), OrderEvent.id.desc())
+        ).scalars()
+    )
+    attempts = session.execute(
+        select(FulfillmentAttempt, FulfillmentTask.order_item_id, Provider.name)
+        .join(FulfillmentTask, FulfillmentTask.id == FulfillmentAttempt.task_id)
+        .outerjoin(Provider, Provider.id == FulfillmentAttempt.provider_id)
+        .where(FulfillmentTask.order_item_id.in_(list(titles) or [0]))
+    ).all()
+    timeline = [
+        {
+            "id": f"e{e.id}",
+            "kind": e.kind,
+            "actor": e.actor_label or e.actor_type,
+            "message": e.message,
+            "time": e.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "_at": (e.created_at, 1, e.id),
+        }
+        for e in events
+    ] + [
+        {
+            "id": f"a{a.id}",
+            "kind": "provider " + a.task_kind,
+            "actor": name or "no provider",
+            "message": f"{titles.get(item_id, '')}: {a.task_kind} → {a.outcome}"
+            + (f" in {a.latency_ms} ms" if a.latency_ms is not None else "")
+            + (f": {a.error}" if a.error else ""),
+            "time": a.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "_at": (a.created_at, 0, a.id),
+        }
+        for a, item_id, name in attempts
+    ]
+    timeline.sort(key=lambda row: row.pop("_at"), reverse=True)
+    newest_po = {po.order_item_id: po.id for po, _ in pos}  # ordered by id: the last one wins
     return {
+        "id": order.id,
         "number": order.number,
         "status": order.status,
         "payment_status": order.payment_status,
@@ -106,6 +143,10 @@ def order_detail(session: Session, number: str) -> dict[str, Any] | None:
                 "ordered": str(i.service_quantity),
                 "delivered": str(i.delivered_quantity),
                 "remains": "—" if i.remains is None else str(i.remains),
+                # the purchase snapshot as bought: the summary, the link and the customer's fields
+                "summary": str((i.snapshot or {}).get("summary", "")),
+                "link": str(((i.snapshot or {}).get("delivery") or {}).get("link", "")),
+                "fields": ", ".join(f"{k}: {v}" for k, v in ((i.snapshot or {}).get("fields") or {}).items()),
             }
             for i in items
         ],
@@ -121,19 +162,18 @@ def order_detail(session: Session, number: str) -> dict[str, Any] | None:
                 "charge": "—" if po.charge is None else f"{po.charge.normalize():f} {po.charge_currency or ''}".strip(),
                 "start_count": "—" if po.start_count is None else str(po.start_count),
                 "remains": "—" if po.remains is None else str(po.remains),
+                # superseded: a later provider order for the same line replaced this one (a retried
+                # dead letter, a replay) and it delivered nothing: history, no actions offered
+                "current": newest_po[po.order_item_id] == po.id or po.status in DELIVERED_STATUSES,
             }
             for po, name in pos
         ],
-        "events": [
-            {
-                "id": e.id,
-                "kind": e.kind,
-                "actor": e.actor_label or e.actor_type,
-                "message": e.message,
-                "time": e.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-            }
-            for e in events
-        ],
+        "events": timeline,
+        "total": format_money(order.total_minor, order.currency),
+        "charged": format_money(order.charged_minor, order.currency),
+        "refunded": format_money(order.refunded_minor, order.currency),
+        "refundable_minor": max(0, order.charged_minor - order.refunded_minor),
+        "currency": order.currency,
     }
 
 

@@ -73,6 +73,8 @@ PUBLIC_HANDLERS: dict[str, str] = {
     "ProductState.delete_saved": _OWN_SESSION,
     "AccountState.live_tick": _LIVE_TICK,
     "ClientOrderState.live_tick": _LIVE_TICK,
+    "OrderQueueState.live_tick": _LIVE_TICK,
+    "AdminHomeState.live_tick": _LIVE_TICK,
     "TrackOrderState.load": _TRACKING,
     "TrackOrderState.live_tick": _LIVE_TICK,
     "TrackOrderState.live_reload": _TRACKING,

@@ -136,8 +136,8 @@ CASES: dict[str, tuple[Case, int]] = {
         1,
     ),
     # admin
-    "admin dashboard": (Case("AdminState", "load_dashboard", "/admin", who="admin"), 7),
-    "admin orders": (Case("AdminState", "load_orders", "/admin/orders", who="admin"), 3),
+    "admin dashboard": (Case("AdminHomeState", "load", "/admin", who="admin"), 11),
+    "admin orders": (Case("OrderQueueState", "load", "/admin/orders", who="admin"), 3),
     "admin catalog": (Case("AdminState", "load_catalog", "/admin/catalog", who="admin"), 5),
     "admin customers": (Case("AdminState", "load_customers", "/admin/customers", who="admin"), 2),
     "admin routing preview": (
@@ -165,7 +165,7 @@ CASES: dict[str, tuple[Case, int]] = {
         5,
     ),
     "admin sales": (Case("SalesState", "load_sales", "/admin/sales", who="admin"), 6),
-    "admin order detail": (Case("OrderDetailState", "load", "/admin/orders/[number]", who="admin"), 5),
+    "admin order detail": (Case("OrderDetailState", "load", "/admin/orders/[number]", who="admin"), 6),
     "admin providers": (Case("ProvidersState", "load", "/admin/providers", who="admin"), 6),
     "admin provider detail": (Case("ProviderDetailState", "load", "/admin/providers/[provider_id]", who="admin"), 5),
     "admin dead letters": (Case("DeadLettersState", "load", "/admin/dead-letters", who="admin"), 2),

@@ -139,6 +139,23 @@ def order_body(state: type[ClientOrderState] | Any, *, actions: bool) -> rx.Comp
             o["lines"].to(list[dict[str, Any]]),
             lambda line: line_card(line, _actions(line) if actions else None),
         ),
+        rx.cond(
+            o["messages"].to(list[dict[str, str]]).length() > 0,
+            rx.vstack(
+                rx.heading("Messages from us", size="5", margin_top="0.5rem"),
+                rx.foreach(
+                    o["messages"].to(list[dict[str, str]]),
+                    lambda m: rx.callout.root(
+                        rx.callout.icon(rx.icon("mail")),
+                        rx.callout.text(m["text"], " · ", rx.text.span(m["at"], size="1")),
+                        width="100%",
+                    ),
+                ),
+                spacing="2",
+                width="100%",
+                id="order-messages",
+            ),
+        ),
         rx.heading("Price", size="5", margin_top="0.5rem"),
         price_breakdown(o),
         rx.heading("Timeline", size="5", margin_top="0.5rem"),

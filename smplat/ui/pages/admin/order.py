@@ -1,17 +1,24 @@
-"""Admin → one order: its lines, provider orders and timeline, with refill / replay /
-scheduled replay. Handlers are staff-only; each action calls one service function that
-writes an order event with the operator and the reason."""
+"""Admin → one order: its lines, current provider orders (superseded ones collapsed into
+history), the timeline (order events and every provider request/answer), and the actions:
+refill / replay / scheduled replay per provider order; status with a reason, internal note,
+message to the customer, refund (full or part) and retry of dead letters for the order.
+Handlers are staff-only; each calls one service function, which checks the role again,
+writes the order event and the audit row."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import operations
+from smplat.models.orders import OrderStatus
+from smplat.services import admin_orders, operations
+from smplat.services.errors import ServiceError
 from smplat.services.fulfillment import operator_actions
+from smplat.services.money import exponent
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
@@ -79,6 +86,79 @@ class OrderDetailState(AuthState):
         self._reload()
         return rx.toast.success(done)
 
+    def _order_action(self, run: Any, done: str):
+        """Run one service call on this order; a refusal shows beside the actions."""
+        if not self.order.get("number"):
+            self.error = "No such order."
+            return None
+        try:
+            with session_scope() as db:
+                result = run(db, operator_actor(self), str(self.order["number"]))
+        except ServiceError as exc:
+            self.error = exc.message[:1].upper() + exc.message[1:] + "."
+            return None
+        self.error = ""
+        self._reload()
+        return rx.toast.success(done.format(result=result))
+
+    @rx.event
+    @requires(Permission.ACT_ON_ORDERS)
+    def change_status(self, data: dict[str, Any]):
+        status, reason = str(data.get("status", "")), str(data.get("reason", ""))
+        return self._order_action(
+            lambda db, actor, number: admin_orders.change_status(db, actor, number, status, reason),
+            "Status changed on {result} line(s).",
+        )
+
+    @rx.event
+    @requires(Permission.ACT_ON_ORDERS)
+    def add_note(self, data: dict[str, Any]):
+        text = str(data.get("note", ""))
+        return self._order_action(
+            lambda db, actor, number: admin_orders.add_note(db, actor, number, text), "Note added."
+        )
+
+    @rx.event
+    @requires(Permission.ACT_ON_ORDERS)
+    def message_customer(self, data: dict[str, Any]):
+        text = str(data.get("message", ""))
+        return self._order_action(
+            lambda db, actor, number: admin_orders.message_customer(db, actor, number, text),
+            "Message sent to the customer.",
+        )
+
+    @rx.event
+    @requires(Permission.REFUND)
+    def refund(self, data: dict[str, Any]):
+        raw = str(data.get("amount", "")).strip()
+        amount = _minor(raw, str(self.order.get("currency", "EUR")))
+        if raw and amount is None:
+            self.error = "Write the amount to refund, e.g. 12.50, or leave it empty to refund all that is left."
+            return None
+        return self._order_action(
+            lambda db, actor, number: admin_orders.refund(db, actor, number, amount), "Refund made."
+        )
+
+    @rx.event
+    @requires(Permission.ACT_ON_ORDERS)
+    def retry_dead_letters(self, data: dict[str, Any]):
+        reason, order_id = str(data.get("reason", "")), int(self.order.get("id") or 0)
+        return self._order_action(
+            lambda db, actor, number: admin_orders.bulk_retry(db, actor, [order_id], reason),
+            "{result} dead-lettered task(s) queued again.",
+        )
+
+
+def _minor(raw: str, currency: str) -> int | None:
+    """ "12.50" → 1250 (in the currency's minor units); None for anything else."""
+    try:
+        value = Decimal(raw) * (10 ** exponent(currency))
+    except (InvalidOperation, ValueError):
+        return None
+    if value != value.to_integral_value() or value <= 0:
+        return None
+    return int(value)
+
 
 def _parse_utc(raw: str) -> datetime | None:
     try:
@@ -122,6 +202,85 @@ def _provider_order_actions(po: rx.Var) -> rx.Component:
     )
 
 
+def _small_form(form_id: str, handler: Any, *fields: rx.Component, button: str) -> rx.Component:
+    return rx.form(
+        rx.flex(
+            *fields,
+            rx.button(button, size="1", type="submit", id=form_id + "-submit"),
+            spacing="2",
+            wrap="wrap",
+            align="center",
+        ),
+        on_submit=handler,
+        reset_on_submit=True,
+        id=form_id,
+    )
+
+
+def _order_actions(o: rx.Var) -> rx.Component:
+    return card(
+        rx.vstack(
+            rx.text(
+                "Total ",
+                o["total"].to(str),
+                " · charged ",
+                o["charged"].to(str),
+                " · refunded ",
+                o["refunded"].to(str),
+                size="2",
+                id="order-money",
+            ),
+            _small_form(
+                "status-form",
+                OrderDetailState.change_status,
+                rx.el.select(
+                    *[rx.el.option(s.value.replace("_", " "), value=s.value) for s in OrderStatus],
+                    name="status",
+                    id="status-select",
+                ),
+                rx.input(name="reason", placeholder="Reason (required)", size="1", width="16rem", id="status-reason"),
+                button="Change status",
+            ),
+            _small_form(
+                "refund-form",
+                OrderDetailState.refund,
+                rx.input(
+                    name="amount",
+                    placeholder="Amount (empty: all that is left)",
+                    size="1",
+                    width="16rem",
+                    id="refund-amount",
+                ),
+                button="Refund",
+            ),
+            _small_form(
+                "note-form",
+                OrderDetailState.add_note,
+                rx.input(name="note", placeholder="Internal note", size="1", width="24rem", id="note-text"),
+                button="Add note",
+            ),
+            _small_form(
+                "message-form",
+                OrderDetailState.message_customer,
+                rx.input(
+                    name="message", placeholder="Message to the customer", size="1", width="24rem", id="message-text"
+                ),
+                button="Message customer",
+            ),
+            _small_form(
+                "retry-form",
+                OrderDetailState.retry_dead_letters,
+                rx.input(name="reason", placeholder="Reason (required)", size="1", width="16rem", id="retry-reason"),
+                button="Retry dead letters",
+            ),
+            spacing="3",
+            align="start",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
 @page(route=routes.ADMIN_ORDER, title="Order", guard=Permission.VIEW_ORDERS, on_load=OrderDetailState.load)
 def admin_order_page() -> rx.Component:
     o = OrderDetailState.order
@@ -129,7 +288,15 @@ def admin_order_page() -> rx.Component:
         ["Item", "Status", "Ordered", "Delivered", "Remains"],
         o["items"].to(list[dict[str, Any]]),
         lambda i: [
-            rx.table.row_header_cell(i["product"]),
+            rx.table.row_header_cell(
+                rx.vstack(
+                    rx.text(i["product"], weight="medium"),
+                    rx.text(i["summary"], size="1", color_scheme="gray"),
+                    rx.text(i["link"], " ", i["fields"], size="1", color_scheme="gray"),
+                    spacing="0",
+                    align="start",
+                )
+            ),
             rx.table.cell(status_badge(i["status"])),
             rx.table.cell(i["ordered"]),
             rx.table.cell(i["delivered"]),
@@ -137,48 +304,63 @@ def admin_order_page() -> rx.Component:
         ],
         "order-items-table",
     )
-    pos = rx.vstack(
-        rx.foreach(
-            o["provider_orders"].to(list[dict[str, Any]]),
-            lambda po: card(
-                rx.vstack(
-                    rx.flex(
-                        rx.text(po["product"], weight="bold"),
-                        rx.badge(po["provider"], variant="outline"),
-                        status_badge(po["status"]),
-                        rx.text("#", po["external_id"], size="2", color_scheme="gray"),
-                        spacing="2",
-                        wrap="wrap",
-                        align="center",
-                    ),
-                    rx.flex(
-                        *[
-                            rx.vstack(
-                                rx.text(label, size="1", color_scheme="gray"),
-                                rx.text(po[key], size="2", weight="medium"),
-                                spacing="0",
-                                align="start",
-                            )
-                            for label, key in (
-                                ("Quantity", "quantity"),
-                                ("Charge", "charge"),
-                                ("Start count", "start_count"),
-                                ("Remains", "remains"),
-                            )
-                        ],
-                        spacing="5",
-                        wrap="wrap",
-                    ),
-                    _provider_order_actions(po),
-                    spacing="3",
-                    align="start",
-                    width="100%",
+
+    def po_card(po: rx.Var, actions: bool) -> rx.Component:
+        return card(
+            rx.vstack(
+                rx.flex(
+                    rx.text(po["product"], weight="bold"),
+                    rx.badge(po["provider"], variant="outline"),
+                    status_badge(po["status"]),
+                    rx.text("#", po["external_id"], size="2", color_scheme="gray"),
+                    spacing="2",
+                    wrap="wrap",
+                    align="center",
                 ),
+                rx.flex(
+                    *[
+                        rx.vstack(
+                            rx.text(label, size="1", color_scheme="gray"),
+                            rx.text(po[key], size="2", weight="medium"),
+                            spacing="0",
+                            align="start",
+                        )
+                        for label, key in (
+                            ("Quantity", "quantity"),
+                            ("Charge", "charge"),
+                            ("Start count", "start_count"),
+                            ("Remains", "remains"),
+                        )
+                    ],
+                    spacing="5",
+                    wrap="wrap",
+                ),
+                *([_provider_order_actions(po)] if actions else []),
+                spacing="3",
+                align="start",
                 width="100%",
             ),
+            width="100%",
+        )
+
+    provider_orders = o["provider_orders"].to(list[dict[str, Any]])
+    pos = rx.vstack(
+        rx.foreach(provider_orders, lambda po: rx.cond(po["current"].to(bool), po_card(po, True))),
+        rx.el.details(
+            rx.el.summary("Superseded provider orders (history)", style={"cursor": "pointer"}),
+            rx.vstack(
+                rx.foreach(
+                    provider_orders, lambda po: rx.cond(po["current"].to(bool), rx.fragment(), po_card(po, False))
+                ),
+                spacing="3",
+                width="100%",
+                margin_top="0.5rem",
+            ),
+            id="superseded-provider-orders",
         ),
         spacing="3",
         width="100%",
+        id="provider-orders",
     )
     timeline = rx.vstack(
         rx.foreach(
@@ -223,6 +405,8 @@ def admin_order_page() -> rx.Component:
             pos,
             rx.text("Not sent to a provider yet.", color_scheme="gray"),
         ),
+        rx.heading("Actions", size="5", margin_top="0.5rem"),
+        _order_actions(o),
         rx.heading("Timeline", size="5", margin_top="0.5rem"),
         card(timeline, width="100%"),
         spacing="3",
