@@ -1,6 +1,6 @@
 """Admin order queue: (created_at, id) and (total_minor, id) indexes for its keyset pagination.
 
-Revision ID: 0013_ops_order_queue
+Revision ID: 0014_ops_order_queue
 Revises: 0012_dash_tracking
 Create Date: 2026-11-26 18:30:00
 """
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0013_ops_order_queue"
-down_revision: str | None = "0012_dash_tracking"
+revision: str = "0014_ops_order_queue"
+down_revision: str | None = "0013_resel_wallet"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
