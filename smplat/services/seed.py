@@ -135,6 +135,7 @@ class ProductSpec:
     is_featured: bool = False
     subscription_minor: int | None = None  # monthly price of the subscription plan
     extra: dict[str, Any] = field(default_factory=dict)
+    per_day_calculator: bool = True  # "about 334 followers a day" (not for a package or per-post likes)
     speeds: bool = True  # the delivery speed group (gradual only shows where a route drip-feeds)
     groups: list[GroupSpec] = field(default_factory=list)
     fields: list[FieldSpec] = field(default_factory=list)
@@ -432,6 +433,7 @@ PRODUCTS += [
         express_minor=0,
         add_ons=[PRIORITY_START],
         speeds=False,
+        per_day_calculator=False,
         groups=[
             GroupSpec(
                 "posts",
@@ -508,6 +510,7 @@ PRODUCTS += [
         target=IG_HANDLE,
         express_minor=290,
         add_ons=[PRIORITY_START],
+        per_day_calculator=False,
     ),
     ProductSpec(
         "instagram-mentions",
@@ -991,7 +994,11 @@ def _seed_product(
                 "tagline": f"{units:,} {spec.unit_label} for {format_euro(price)}",
                 "delivery_sla": f"Starts within 1 hour · complete in about {days} day{'s' if days > 1 else ''}",
                 "hero_image": image,
-                "calculator": {"expression": "amount / days", "sample_inputs": {"amount": units, "days": days}},
+                **(
+                    {"calculator": {"expression": "amount / days", "sample_inputs": {"amount": units, "days": days}}}
+                    if spec.per_day_calculator
+                    else {}
+                ),
             },
         )
 

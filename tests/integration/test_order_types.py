@@ -12,7 +12,7 @@ from smplat.db import session_scope
 from smplat.integrations.dialects import PanelDialect
 from smplat.models.orders import OrderItem
 from smplat.models.providers import ProviderOrder, ProviderService, ServiceRoute
-from smplat.services import providers
+from smplat.services import audit, providers
 from smplat.services.fulfillment import engine, status_sync
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
@@ -53,7 +53,7 @@ TYPES = [
 def test_other_order_types_are_routed_submitted_and_completed(session, panel, service_ext, fields, expected):
     provider = seed_with_panel(session, panel.base_url)
     panel.state.set_knobs(extra_types=True, polls_to_complete=2)
-    providers.sync_services(session, provider.id)
+    providers.sync_services(session, provider.id, actor=audit.Actor.cli())
     session.commit()
     # the likes product now routes to a service of that type
     likes = product(session, "instagram-likes")

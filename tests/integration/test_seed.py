@@ -104,6 +104,9 @@ def test_every_product_is_fully_configurable(session: Session) -> None:
         assert min(o.price_delta_minor for o in package_options) == 0  # base price is the smallest package
         for option in package_options:
             assert option.quantity is not None and option.quantity > 0
+            if product.slug in ("instagram-auto-likes", "instagram-starter-package"):  # no "a day" figure
+                assert set(option.blueprint) == {"tagline", "delivery_sla", "hero_image"}
+                continue
             assert set(option.blueprint) == {"tagline", "delivery_sla", "hero_image", "calculator"}
             assert option.blueprint["calculator"]["expression"] == "amount / days"
         assert len(add_ons) in (1, 2, 3), product.slug
@@ -233,20 +236,22 @@ def test_sandbox_provider_key_is_encrypted_and_services_route(session: Session) 
     # and every route points at an active service of that provider
     routes = session.exec(select(ServiceRoute)).all()
     services = {s.id: s for s in session.exec(select(ProviderService)).all()}
-    assert len(routes) == 11
+    assert len(routes) == 18
     assert all(services[r.provider_service_id].provider_id == provider.id for r in routes)
-    assert {s.external_service_id for s in services.values()} == {
-        "101",
-        "102",
-        "103",
-        "104",
-        "105",
-        "106",
-        "201",
-        "202",
-        "203",
-        "301",
-        "302",
+    default_ids = {"101", "102", "103", "104", "105", "106", "201", "202", "203", "301", "302"}
+    typed_ids = {str(n) for n in range(401, 410)}  # one service of each other order type
+    assert {s.external_service_id for s in services.values()} == default_ids | typed_ids
+    routed_types = {services[r.provider_service_id].type for r in routes}
+    assert routed_types == {
+        "Default",
+        "Custom Comments",
+        "Subscriptions",
+        "Poll",
+        "Package",
+        "Mentions User Followers",
+        "Mentions Hashtag",
+        "Mentions Media Likers",
+        "Mentions Custom List",
     }
 
 
