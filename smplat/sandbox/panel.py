@@ -79,7 +79,7 @@ class PanelKnobs:
     refill_reject: bool = False
     hang_seconds: float = 30.0
     seed: int = 7
-    extra_types: bool = False  # also list one service of every other order type (EXTRA_SERVICES)
+    extra_types: bool = False  # also list one service of every other order type (seed.SANDBOX_TYPED_SERVICES)
     force_status: str = ""  # answer this status word for every order (words outside a vocabulary)
     force_remains: str | None = None  # answer this remains for every order ("Unknown", "-20")
     script: dict[str, list[str]] = field(default_factory=dict)
@@ -105,88 +105,11 @@ def _default_services() -> list[dict[str, Any]]:
     ]
 
 
-# Sandbox-only services of the other order types (listed when the `extra_types` knob is on):
-# (id, name, type, category, rate per 1000 (per package for Package), min, max, refill, cancel, dripfeed)
-EXTRA_SERVICES: list[tuple[str, str, str, str, str, int, int, bool, bool, bool]] = [
-    (
-        "401",
-        "Instagram Auto Likes — Subscription",
-        "Subscriptions",
-        "Instagram Likes",
-        "0.400000",
-        50,
-        5000,
-        False,
-        False,
-        False,
-    ),
-    ("402", "Instagram Starter — Package", "Package", "Instagram Packages", "5.000000", 1, 1, False, False, False),
-    (
-        "403",
-        "Instagram Mentions — Custom List",
-        "Mentions Custom List",
-        "Instagram Mentions",
-        "3.000000",
-        5,
-        1000,
-        False,
-        False,
-        False,
-    ),
-    (
-        "404",
-        "Instagram Mentions — User Followers",
-        "Mentions User Followers",
-        "Instagram Mentions",
-        "3.000000",
-        100,
-        10000,
-        False,
-        False,
-        False,
-    ),
-    (
-        "405",
-        "Instagram Mentions — With Hashtags",
-        "Mentions with Hashtags",
-        "Instagram Mentions",
-        "3.500000",
-        100,
-        10000,
-        False,
-        False,
-        False,
-    ),
-    (
-        "406",
-        "Instagram Mentions — Hashtag",
-        "Mentions Hashtag",
-        "Instagram Mentions",
-        "3.000000",
-        100,
-        10000,
-        False,
-        False,
-        False,
-    ),
-    (
-        "407",
-        "Instagram Mentions — Media Likers",
-        "Mentions Media Likers",
-        "Instagram Mentions",
-        "3.000000",
-        100,
-        10000,
-        False,
-        False,
-        False,
-    ),
-    ("408", "Instagram Poll Votes", "Poll", "Instagram Polls", "1.000000", 100, 10000, False, False, False),
-    ("409", "Instagram Comment Likes", "Comment Likes", "Instagram Likes", "2.000000", 20, 5000, False, False, False),
-]
-
-
 def _extra_services() -> list[dict[str, Any]]:
+    """The services of the other order types (listed when the `extra_types` knob is on; the
+    demo seed routes products to them, and `smplat run` turns the knob on)."""
+    from smplat.services.seed import SANDBOX_TYPED_SERVICES
+
     return [
         {
             "service": ext_id,
@@ -200,7 +123,7 @@ def _extra_services() -> list[dict[str, Any]]:
             "cancel": cancel,
             "dripfeed": dripfeed,
         }
-        for ext_id, name, type_, category, rate, min_q, max_q, refill, cancel, dripfeed in EXTRA_SERVICES
+        for ext_id, name, type_, category, rate, min_q, max_q, refill, _days, cancel, dripfeed in SANDBOX_TYPED_SERVICES
     ]
 
 

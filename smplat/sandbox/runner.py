@@ -50,6 +50,7 @@ def _start_panel(settings: Settings) -> RunningSandbox:
         error_rate=settings.sandbox_panel_error_rate,
         partial_rate=settings.sandbox_panel_partial_rate,
         lookup_by_ref=settings.sandbox_panel_lookup,
+        extra_types=True,  # the demo catalog sells every order type (seed.SANDBOX_TYPED_SERVICES)
     )
     return PanelSandbox(SANDBOX_HOST, settings.sandbox_panel_port, knobs=knobs).start()
 

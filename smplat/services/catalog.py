@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlmodel import Session
 
 from smplat.models.catalog import (
@@ -25,7 +25,11 @@ from smplat.models.catalog import (
     ProductPreset,
     ProductStatus,
 )
+from smplat.models.providers import ProviderService, RouteStep, ServiceRoute
 from smplat.services.money import format_money
+
+# The speed option that spreads a package over days (a drip-feed at the provider).
+GRADUAL_SPEED = ("speed", "gradual")
 
 
 @dataclass(frozen=True)
@@ -186,17 +190,46 @@ class ProductDetail:
     fields: list[ProductCustomField] = field(default_factory=list)
     presets: list[ProductPreset] = field(default_factory=list)
     media: list[ProductMedia] = field(default_factory=list)
+    # an active first-step route of this product goes to a service with drip-feed: only then
+    # is gradual delivery offered (see `get_product_detail`)
+    dripfeed_available: bool = True
+
+
+def _dripfeed_route_exists(product_id: Any) -> Any:
+    return (
+        exists()
+        .where(
+            ServiceRoute.product_id == product_id,
+            ServiceRoute.is_active.is_(True),
+            ServiceRoute.step == RouteStep.INITIAL.value,
+            ProviderService.id == ServiceRoute.provider_service_id,
+            ProviderService.dripfeed.is_(True),
+        )
+        .correlate(Product)
+        .label("dripfeed_available")
+    )
 
 
 def get_product_detail(session: Session, slug: str, *, include_inactive: bool = False) -> ProductDetail | None:
-    """Everything the product page shows, in one query per table."""
-    query = select(Product, Category).join(Category, Category.id == Product.category_id).where(Product.slug == slug)
+    """Everything the product page shows, in one query per table.
+
+    The drip-feed rule lives here, so the product page, the cart, the checkout and the API
+    read the same detail: gradual delivery (option `speed:gradual`) is offered only when an
+    active first-step route goes to a provider service with drip-feed. Otherwise the option
+    is left out of the detail (not shown; choosing it anyway is refused by pricing as an
+    option the product does not have). The admin (`include_inactive`) sees every option."""
+    query = (
+        select(Product, Category, _dripfeed_route_exists(Product.id))
+        .join(Category, Category.id == Product.category_id)
+        .where(Product.slug == slug)
+    )
     if not include_inactive:
         query = query.where(Product.status == ProductStatus.ACTIVE.value)
     row = session.execute(query).first()
     if row is None:
         return None
-    product, category = row
+    product, category, dripfeed_available = row
+    dripfeed_available = bool(dripfeed_available)
     pid = product.id
 
     def rows(model, *order):
@@ -214,7 +247,15 @@ def get_product_detail(session: Session, slug: str, *, include_inactive: bool = 
         .all()
     )
     by_group: dict[int, list[ProductOption]] = defaultdict(list)
+    speed_group = next((g.id for g in groups if g.key == GRADUAL_SPEED[0]), None)
     for option in options:
+        if (
+            not dripfeed_available
+            and not include_inactive
+            and option.group_id == speed_group
+            and option.key == GRADUAL_SPEED[1]
+        ):
+            continue  # no routed service can drip-feed: gradual delivery is not offered
         by_group[option.group_id].append(option)
     return ProductDetail(
         product=product,
@@ -225,6 +266,7 @@ def get_product_detail(session: Session, slug: str, *, include_inactive: bool = 
         fields=rows(ProductCustomField, ProductCustomField.sort_order, ProductCustomField.id),
         presets=rows(ProductPreset, ProductPreset.sort_order, ProductPreset.id),
         media=rows(ProductMedia, ProductMedia.is_primary.desc(), ProductMedia.sort_order),
+        dripfeed_available=dripfeed_available,
     )
 
 

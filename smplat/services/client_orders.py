@@ -56,7 +56,11 @@ REFILL_LABELS = {
 }
 
 
-def status_label(status: str) -> str:
+def status_label(status: str, service_type: str = "") -> str:
+    """The customer's words for a line's status; a running panel subscription (order type
+    Subscriptions) is "Active", ending at its expiry or last post."""
+    if status == S.ACTIVE.value and service_type.strip().lower() == "subscriptions":
+        return "Active subscription"
     return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
 
 
@@ -118,6 +122,25 @@ def estimate_completion(
         drip = timedelta(minutes=(dripfeed_runs - 1) * dripfeed_interval_minutes)
         span = drip if span is None else max(span, drip)
     return None if span is None else started_at + span
+
+
+def dripfeed_runs_text(
+    started_at: datetime | None, runs: int | None, interval_minutes: int | None, now: datetime, *, finished: bool
+) -> str:
+    """A drip-feed's progress in runs, e.g. "2 of 5 runs (one every 24 h)": the first run goes
+    at the start, one more every interval (panels do not report runs done, so it is counted
+    from the clock); all of them once the line is finished. "" when it is not a drip-feed."""
+    if not runs or not interval_minutes:
+        return ""
+    if finished:
+        done = runs
+    elif started_at is None:
+        done = 0
+    else:
+        elapsed = max(0.0, (now - started_at).total_seconds())
+        done = min(runs, 1 + int(elapsed // (interval_minutes * 60)))
+    every = f"{interval_minutes // 60} h" if interval_minutes % 60 == 0 else f"{interval_minutes} min"
+    return f"{done} of {runs} runs (one every {every})"
 
 
 # --- the orders list -------------------------------------------------------------------------
@@ -507,7 +530,7 @@ def order_detail(session: Session, order: Order, now: datetime | None = None) ->
                 "quantity": item.quantity,
                 "unit": str((item.snapshot.get("product") or {}).get("unit_label", "units")),
                 "status": item.status,
-                "status_label": status_label(item.status),
+                "status_label": status_label(item.status, service.type if service is not None else ""),
                 "fields": [
                     {"label": labels.get((item.product_id, k)) or _humanize(k), "value": str(v)}
                     for k, v in fields.items()
@@ -529,6 +552,13 @@ def order_detail(session: Session, order: Order, now: datetime | None = None) ->
                 "started_at": started_at.strftime("%Y-%m-%d %H:%M UTC") if started_at else "",
                 "eta": eta.strftime("%Y-%m-%d %H:%M UTC") if eta else "",
                 "dripfeed": bool(delivery.get("dripfeed_runs")),
+                "runs": dripfeed_runs_text(
+                    started_at,
+                    latest.runs if latest is not None else None,
+                    latest.interval if latest is not None else None,
+                    now,
+                    finished=done,
+                ),
                 "can_refill": refusal is None,
                 "refill_note": "" if refusal is None else _sentence(refusal.message),
                 "history": sorted(history, key=lambda h: h["at"]),

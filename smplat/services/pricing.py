@@ -380,6 +380,9 @@ def _checked(
             errors[f"options.{group_key}"] = f"{unknown[0]!r} is not a {group.name.lower()} of this product."
         if len(set(keys)) != len(keys):
             errors[f"options.{group_key}"] = "An option was chosen twice."
+    if not detail.dripfeed_available and "gradual" in config.options.get("speed", []):
+        # the catalog leaves the option out; a detail read for the admin still has it
+        errors["options.speed"] = "Gradual delivery is not available for this product."
     for group_key, (group, options) in groups.items():
         if group.required and options and not config.options.get(group_key):
             errors[f"options.{group_key}"] = f"Choose a {group.name.lower()}."
@@ -415,6 +418,7 @@ def _checked(
             # stored as typed once: a whole number in its canonical form ("+03" -> "3")
             kept[spec.key] = str(parse_integer(value)) if spec.field_type == CustomFieldType.INTEGER.value else value
 
+    _check_line_counts(detail, config, quantity, kept, errors)
     return Configuration(
         options={k: list(v) for k, v in config.options.items() if v},
         add_ons=list(config.add_ons),
@@ -422,6 +426,26 @@ def _checked(
         fields=kept,
         preset=config.preset,
     ), errors
+
+
+# Fields whose lines are the units delivered (the panel counts them: Custom Comments,
+# Mentions Custom List): one line per unit bought, so what is paid is what is delivered.
+ONE_LINE_PER_UNIT_FIELDS = {"custom_comments": "comments", "usernames": "usernames"}
+
+
+def _check_line_counts(
+    detail: ProductDetail, config: Configuration, quantity: int, kept: dict[str, str], errors: dict[str, str]
+) -> None:
+    units = sum(o.quantity or 0 for o in _chosen_options(detail, config)) or detail.product.min_quantity
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        return
+    for key, noun in ONE_LINE_PER_UNIT_FIELDS.items():
+        if key not in kept:
+            continue
+        lines = [line for line in kept[key].splitlines() if line.strip()]
+        wanted = units * quantity
+        if len(lines) != wanted:
+            errors[f"fields.{key}"] = f"Give {wanted:,} {noun}, one per line (you gave {len(lines):,})."
 
 
 # --- pricing ---------------------------------------------------------------------------

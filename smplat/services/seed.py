@@ -89,6 +89,34 @@ class AddOnSpec:
 
 
 @dataclass(frozen=True)
+class GroupSpec:
+    """An extra option group; its option keys may be an order type's parameter values."""
+
+    key: str
+    name: str
+    options: list[tuple[str, str, str, int]]  # (key, label, description, price delta in minor units)
+    sort_order: int
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """An extra custom field (in customer words), shown when `visible_when` (an option ref) is chosen."""
+
+    key: str
+    label: str
+    field_type: str
+    placeholder: str
+    help_text: str
+    regex: str = ""
+    message: str = ""
+    min_value: int | None = None
+    max_value: int | None = None
+    default: str = ""
+    visible_when: str | None = None
+    sort_order: int = 40
+
+
+@dataclass(frozen=True)
 class ProductSpec:
     slug: str
     category: str
@@ -107,6 +135,12 @@ class ProductSpec:
     is_featured: bool = False
     subscription_minor: int | None = None  # monthly price of the subscription plan
     extra: dict[str, Any] = field(default_factory=dict)
+    per_day_calculator: bool = True  # "about 334 followers a day" (not for a package or per-post likes)
+    speeds: bool = True  # the delivery speed group (gradual only shows where a route drip-feeds)
+    groups: list[GroupSpec] = field(default_factory=list)
+    fields: list[FieldSpec] = field(default_factory=list)
+    # (external service id, priority, conditions); default: one route to `service_ref`
+    routes: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
 
 
 IG_HANDLE = TargetField(
@@ -376,6 +410,188 @@ PRODUCTS: list[ProductSpec] = [
     ),
 ]
 
+INSTAGRAM_USERNAMES_RE = r"\s*@?[A-Za-z0-9._]{1,30}(\s*\n\s*@?[A-Za-z0-9._]{1,30})*\s*"
+HASHTAG_RE = r"^#?[A-Za-z0-9_]{1,100}$"
+
+# Products of the other order types (docs/providers.md, "Order types"): each routes to the
+# sandbox service of its type (SANDBOX_TYPED_SERVICES) and asks for that type's parameters.
+PRODUCTS += [
+    ProductSpec(
+        "instagram-auto-likes",
+        "instagram",
+        "Instagram Auto Likes",
+        "Every new post gets its likes, automatically",
+        "A subscription at the panel: likes arrive on each new post you publish, for the number "
+        "of posts you choose, until it expires. No links to paste, just your username.",
+        ProductKind.LIKES.value,
+        "likes per post",
+        [(100, 990), (250, 1990), (500, 3490), (1000, 5990)],
+        popularity=61,
+        delivery_hours=720,
+        service_ref="401",
+        target=IG_HANDLE,
+        express_minor=0,
+        add_ons=[PRIORITY_START],
+        speeds=False,
+        per_day_calculator=False,
+        groups=[
+            GroupSpec(
+                "posts",
+                "New posts covered",
+                [
+                    ("5", "Next 5 posts", "Likes on your next 5 posts.", 0),
+                    ("10", "Next 10 posts", "Likes on your next 10 posts.", 890),
+                    ("20", "Next 20 posts", "Likes on your next 20 posts.", 1990),
+                ],
+                20,
+            ),
+            GroupSpec(
+                "delay",
+                "When likes start",
+                [
+                    ("0", "Right after posting", "Likes start as soon as the post is live.", 0),
+                    ("15", "15 minutes after posting", "A short pause looks more natural.", 0),
+                    ("60", "1 hour after posting", "For posts you want to settle first.", 0),
+                ],
+                30,
+            ),
+            GroupSpec(
+                "expiry_days",
+                "Ends after",
+                [
+                    ("30", "30 days", "Posts published in the next 30 days are covered.", 0),
+                    ("90", "90 days", "Posts published in the next 90 days are covered.", 0),
+                ],
+                40,
+            ),
+        ],
+    ),
+    ProductSpec(
+        "instagram-poll-votes",
+        "instagram",
+        "Instagram Poll Votes",
+        "Tip your poll the way you want",
+        "Votes for the answer you pick on a poll in one of your posts.",
+        ProductKind.OTHER.value,
+        "votes",
+        [(100, 290), (250, 590), (500, 990), (1000, 1790)],
+        popularity=40,
+        delivery_hours=12,
+        service_ref="408",
+        target=IG_POST,
+        express_minor=150,
+        add_ons=[PRIORITY_START],
+        fields=[
+            FieldSpec(
+                "answer_number",
+                "Answer to vote for",
+                CustomFieldType.INTEGER.value,
+                "1",
+                "The answer's place in the poll: 1 for the first answer, 2 for the second…",
+                min_value=1,
+                max_value=4,
+                default="1",
+            )
+        ],
+    ),
+    ProductSpec(
+        "instagram-starter-package",
+        "instagram",
+        "Instagram Starter Package",
+        "A new profile's first month, in one package",
+        "The panel's starter package for a new profile: followers, likes on recent posts and "
+        "story views, delivered together. One package per profile.",
+        ProductKind.OTHER.value,
+        "package",
+        [(1, 1490)],
+        popularity=35,
+        delivery_hours=72,
+        service_ref="402",
+        target=IG_HANDLE,
+        express_minor=290,
+        add_ons=[PRIORITY_START],
+        per_day_calculator=False,
+    ),
+    ProductSpec(
+        "instagram-mentions",
+        "instagram",
+        "Instagram Mentions",
+        "Get your post in front of the right people",
+        "Accounts are mentioned in the comments of your post: a list you give, the followers "
+        "of an account like yours, people using a hashtag, or the people who liked a post.",
+        ProductKind.OTHER.value,
+        "mentions",
+        [(100, 490), (250, 990), (500, 1790), (1000, 2990)],
+        popularity=45,
+        delivery_hours=24,
+        service_ref="404",
+        target=IG_POST,
+        express_minor=190,
+        add_ons=[PRIORITY_START],
+        groups=[
+            GroupSpec(
+                "audience",
+                "Who gets mentioned",
+                [
+                    ("followers", "Followers of an account", "Followers of an account like yours.", 0),
+                    ("hashtag", "People using a hashtag", "Accounts that recently posted with a hashtag.", 0),
+                    ("likers", "People who liked a post", "Accounts that liked a post you name.", 0),
+                    ("custom", "My own list", "Exactly the accounts you list, one per line.", 300),
+                ],
+                30,
+            )
+        ],
+        fields=[
+            FieldSpec(
+                "username",
+                "Account whose followers are mentioned",
+                CustomFieldType.HANDLE.value,
+                "@similarbrand",
+                "A public account with an audience like yours.",
+                INSTAGRAM_HANDLE_RE,
+                "Use 1–30 letters, numbers, dots or underscores, e.g. @similarbrand.",
+                visible_when="audience:followers",
+            ),
+            FieldSpec(
+                "hashtag",
+                "Hashtag",
+                CustomFieldType.TEXT.value,
+                "#travel",
+                "One hashtag, with or without #.",
+                HASHTAG_RE,
+                "Use one hashtag of letters, numbers or underscores, e.g. #travel.",
+                visible_when="audience:hashtag",
+            ),
+            FieldSpec(
+                "media",
+                "Post whose likers are mentioned",
+                CustomFieldType.URL.value,
+                "https://www.instagram.com/p/…",
+                "A public post; the people who liked it are mentioned.",
+                INSTAGRAM_POST_RE,
+                "Paste the link of a public post, e.g. https://www.instagram.com/p/Cx1AbC2dEf/.",
+                visible_when="audience:likers",
+            ),
+            FieldSpec(
+                "usernames",
+                "Accounts to mention",
+                CustomFieldType.TEXTAREA.value,
+                "@friend_one\n@friend_two",
+                "One Instagram username per line, as many as the mentions you buy.",
+                INSTAGRAM_USERNAMES_RE,
+                "Put one Instagram username per line, e.g. @friend_one.",
+                visible_when="audience:custom",
+            ),
+        ],
+        routes=[
+            ("404", 10, {"options": ["audience:followers"]}),
+            ("406", 10, {"options": ["audience:hashtag"]}),
+            ("407", 10, {"options": ["audience:likers"]}),
+            ("403", 10, {"options": ["audience:custom"]}),
+        ],
+    ),
+]
+
 # (external id, name, type, category, rate per 1000, min, max, refill, refill days, cancel, dripfeed)
 SANDBOX_SERVICES: list[tuple[str, str, str, str, str, int, int, bool, int | None, bool, bool]] = [
     (
@@ -461,6 +677,116 @@ SANDBOX_SERVICES: list[tuple[str, str, str, str, str, int, int, bool, int | None
         True,
     ),
     ("302", "YouTube Subscribers", "Default", "YouTube Subscribers", "9.500000", 50, 20000, True, 30, False, False),
+]
+
+# Sandbox services of the other order types (the sandbox lists them with its `extra_types`
+# knob, on in `smplat run`); rate per 1000, per package for Package. Same columns as above.
+SANDBOX_TYPED_SERVICES: list[tuple[str, str, str, str, str, int, int, bool, int | None, bool, bool]] = [
+    (
+        "401",
+        "Instagram Auto Likes — Subscription",
+        "Subscriptions",
+        "Instagram Likes",
+        "0.400000",
+        50,
+        5000,
+        False,
+        None,
+        False,
+        False,
+    ),
+    (
+        "402",
+        "Instagram Starter — Package",
+        "Package",
+        "Instagram Packages",
+        "5.000000",
+        1,
+        1,
+        False,
+        None,
+        False,
+        False,
+    ),
+    (
+        "403",
+        "Instagram Mentions — Custom List",
+        "Mentions Custom List",
+        "Instagram Mentions",
+        "3.000000",
+        5,
+        1000,
+        False,
+        None,
+        False,
+        False,
+    ),
+    (
+        "404",
+        "Instagram Mentions — User Followers",
+        "Mentions User Followers",
+        "Instagram Mentions",
+        "3.000000",
+        100,
+        10000,
+        False,
+        None,
+        False,
+        False,
+    ),
+    (
+        "405",
+        "Instagram Mentions — With Hashtags",
+        "Mentions with Hashtags",
+        "Instagram Mentions",
+        "3.500000",
+        100,
+        10000,
+        False,
+        None,
+        False,
+        False,
+    ),
+    (
+        "406",
+        "Instagram Mentions — Hashtag",
+        "Mentions Hashtag",
+        "Instagram Mentions",
+        "3.000000",
+        100,
+        10000,
+        False,
+        None,
+        False,
+        False,
+    ),
+    (
+        "407",
+        "Instagram Mentions — Media Likers",
+        "Mentions Media Likers",
+        "Instagram Mentions",
+        "3.000000",
+        100,
+        10000,
+        False,
+        None,
+        False,
+        False,
+    ),
+    ("408", "Instagram Poll Votes", "Poll", "Instagram Polls", "1.000000", 100, 10000, False, None, False, False),
+    (
+        "409",
+        "Instagram Comment Likes",
+        "Comment Likes",
+        "Instagram Likes",
+        "2.000000",
+        20,
+        5000,
+        False,
+        None,
+        False,
+        False,
+    ),
 ]
 
 BUNDLES = [
@@ -599,7 +925,9 @@ def _seed_provider(seeder: _Seeder) -> dict[str, ProviderService]:
         dialect={"note": "local panel API v2 sandbox", "lookup_by_ref": True},
     )
     services: dict[str, ProviderService] = {}
-    for ext_id, name, type_, category, rate, min_q, max_q, refill, refill_days, cancel, dripfeed in SANDBOX_SERVICES:
+    for ext_id, name, type_, category, rate, min_q, max_q, refill, refill_days, cancel, dripfeed in (
+        SANDBOX_SERVICES + SANDBOX_TYPED_SERVICES
+    ):
         services[ext_id] = seeder.get_or_create(
             ProviderService,
             {"provider_id": provider.id, "external_service_id": ext_id},
@@ -666,11 +994,41 @@ def _seed_product(
                 "tagline": f"{units:,} {spec.unit_label} for {format_euro(price)}",
                 "delivery_sla": f"Starts within 1 hour · complete in about {days} day{'s' if days > 1 else ''}",
                 "hero_image": image,
-                "calculator": {"expression": "amount / days", "sample_inputs": {"amount": units, "days": days}},
+                **(
+                    {"calculator": {"expression": "amount / days", "sample_inputs": {"amount": units, "days": days}}}
+                    if spec.per_day_calculator
+                    else {}
+                ),
             },
         )
 
-    # --- delivery speed --------------------------------------------------------
+    # --- delivery speed (gradual is offered only where a route drip-feeds: catalog) ---
+    if spec.speeds:
+        _seed_speeds(seeder, spec, pid, image)
+    for group_spec in spec.groups:
+        group = seeder.get_or_create(
+            ProductOptionGroup,
+            {"product_id": pid, "key": group_spec.key},
+            name=group_spec.name,
+            selection=OptionSelection.SINGLE.value,
+            required=True,
+            sort_order=group_spec.sort_order,
+        )
+        for position, (key, label, description, delta) in enumerate(group_spec.options):
+            seeder.get_or_create(
+                ProductOption,
+                {"group_id": group.id, "key": key},
+                label=label,
+                description=description,
+                price_delta_minor=delta,
+                sort_order=position * 10,
+                blueprint={"tagline": description, "delivery_sla": label, "hero_image": image},
+            )
+    _seed_product_rest(seeder, spec, pid, image, services, base_price)
+    return product
+
+
+def _seed_speeds(seeder: _Seeder, spec: ProductSpec, pid: int, image: str) -> None:
     speed = seeder.get_or_create(
         ProductOptionGroup,
         {"product_id": pid, "key": "speed"},
@@ -708,6 +1066,10 @@ def _seed_product(
             blueprint={"tagline": description, "delivery_sla": sla, "hero_image": image},
         )
 
+
+def _seed_product_rest(
+    seeder: _Seeder, spec: ProductSpec, pid: int, image: str, services: dict[str, ProviderService], base_price: int
+) -> None:
     if spec.extra.get("comment_styles"):
         style = seeder.get_or_create(
             ProductOptionGroup,
@@ -768,20 +1130,42 @@ def _seed_product(
         regex_message=target.message,
         sort_order=10,
     )
-    seeder.get_or_create(
-        ProductCustomField,
-        {"product_id": pid, "key": "drip_days"},
-        label="Spread delivery over (days)",
-        field_type=CustomFieldType.INTEGER.value,
-        required=False,
-        placeholder="3",
-        help_text="Only for gradual delivery: how many days the package is spread over.",
-        default_value="3",
-        min_value=Decimal("1"),
-        max_value=Decimal("30"),
-        visibility_rules={"match": "all", "conditions": [{"option": "speed:gradual"}]},
-        sort_order=20,
-    )
+    for extra_field in spec.fields:
+        seeder.get_or_create(
+            ProductCustomField,
+            {"product_id": pid, "key": extra_field.key},
+            label=extra_field.label,
+            field_type=extra_field.field_type,
+            required=True,
+            placeholder=extra_field.placeholder,
+            help_text=extra_field.help_text,
+            default_value=extra_field.default,
+            regex_pattern=extra_field.regex,
+            regex_message=extra_field.message,
+            min_value=Decimal(extra_field.min_value) if extra_field.min_value is not None else None,
+            max_value=Decimal(extra_field.max_value) if extra_field.max_value is not None else None,
+            visibility_rules=(
+                {"match": "all", "conditions": [{"option": extra_field.visible_when}]}
+                if extra_field.visible_when
+                else {}
+            ),
+            sort_order=extra_field.sort_order,
+        )
+    if spec.speeds:
+        seeder.get_or_create(
+            ProductCustomField,
+            {"product_id": pid, "key": "drip_days"},
+            label="Spread delivery over (days)",
+            field_type=CustomFieldType.INTEGER.value,
+            required=False,
+            placeholder="3",
+            help_text="Only for gradual delivery: how many days the package is spread over.",
+            default_value="3",
+            min_value=Decimal("1"),
+            max_value=Decimal("30"),
+            visibility_rules={"match": "all", "conditions": [{"option": "speed:gradual"}]},
+            sort_order=20,
+        )
     if spec.extra.get("comment_styles"):
         seeder.get_or_create(
             ProductCustomField,
@@ -832,17 +1216,19 @@ def _seed_product(
 
     # --- presets: the popular pick and the biggest package ----------------------
     period = " / month" if spec.subscription_minor is not None else ""
-    for key, (units, price), featured, position in [
-        ("popular", spec.packages[1], True, 0),
-        ("best-value", spec.packages[-1], False, 10),
-    ]:
+    preset_options = {"speed": "standard"} if spec.speeds else {}
+    preset_options.update({g.key: g.options[0][0] for g in spec.groups})
+    presets = [("popular", spec.packages[min(1, len(spec.packages) - 1)], True, 0)]
+    if len(spec.packages) > 2:
+        presets.append(("best-value", spec.packages[-1], False, 10))
+    for key, (units, price), featured, position in presets:
         seeder.get_or_create(
             ProductPreset,
             {"product_id": pid, "key": key},
             label=f"{units:,} {spec.unit_label.replace(' / month', '')} / {format_euro(price)}{period}",
             description="Most chosen" if featured else "Best price per unit",
             selection={
-                "options": {"package": str(units), "speed": "standard"},
+                "options": {"package": str(units), **preset_options},
                 "add_ons": [],
                 "plan": default_plan,
                 "fields": {},
@@ -879,13 +1265,13 @@ def _seed_product(
             conditions={},
         )
     else:
-        seeder.get_or_create(
-            ServiceRoute,
-            {"product_id": pid, "provider_service_id": services[spec.service_ref].id, "step": RouteStep.INITIAL.value},
-            priority=10,
-            conditions={},
-        )
-    return product
+        for service_ref, priority, conditions in spec.routes or [(spec.service_ref, 10, {})]:
+            seeder.get_or_create(
+                ServiceRoute,
+                {"product_id": pid, "provider_service_id": services[service_ref].id, "step": RouteStep.INITIAL.value},
+                priority=priority,
+                conditions=conditions,
+            )
 
 
 def _seed_bundles(seeder: _Seeder, products: dict[str, Product]) -> None:

@@ -39,10 +39,10 @@ def test_unreachable_postgres_stops_with_one_line(command):
 
 def test_prepare_database_seeds_an_empty_database_once(db_url):
     created = cli.prepare_database()
-    assert created is not None and created["products"] == 10 and created["users"] == 3
+    assert created is not None and created["products"] == 14 and created["users"] == 3
     assert cli.prepare_database() is None  # second run keeps the data and adds nothing
     with session_scope() as db:
-        assert db.execute(select(func.count()).select_from(Product)).scalar_one() == 10
+        assert db.execute(select(func.count()).select_from(Product)).scalar_one() == 14
         assert db.execute(select(func.count()).select_from(User)).scalar_one() == 3
 
 

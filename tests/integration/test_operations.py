@@ -311,7 +311,7 @@ ADMIN = audit.Actor.cli()  # the shell account: an admin
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_services_export_then_import_into_another_provider_round_trips(session, fmt):
-    # given the seeded sandbox provider (11 services) and an empty second provider
+    # given the seeded sandbox provider (20 services) and an empty second provider
     from smplat.services.seed import seed_demo
 
     seed_demo(session)
@@ -325,7 +325,7 @@ def test_services_export_then_import_into_another_provider_round_trips(session, 
     counts = providers.import_services(session, target.id, exported, fmt, actor=ADMIN)
     session.commit()
     # then
-    assert counts == {"created": 11, "updated": 0, "vanished": 0, "returned": 0}
+    assert counts == {"created": 20, "updated": 0, "vanished": 0, "returned": 0}
     assert providers.export_services(session, target.id, fmt, actor=ADMIN) == exported
 
 
@@ -362,8 +362,8 @@ def test_cli_exports_and_imports_services(session, tmp_path, capsys):
     imported = cli.main(["providers", "import", "--provider", "sandbox-panel", str(out)])
     # then
     assert (exported, imported) == (0, 0)
-    assert len(json.loads(out.read_text())) == 11
-    assert capsys.readouterr().out.splitlines()[-1] == "smplat: imported sandbox-panel services: 0 created, 11 updated"
+    assert len(json.loads(out.read_text())) == 20
+    assert capsys.readouterr().out.splitlines()[-1] == "smplat: imported sandbox-panel services: 0 created, 20 updated"
 
 
 def test_cli_import_refuses_bad_rows_with_one_line_each(session, tmp_path, capsys):

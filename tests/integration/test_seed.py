@@ -30,19 +30,25 @@ pytestmark = pytest.mark.integration
 EXPECTED_CREATED = {
     "users": 3,
     "categories": 3,
-    "products": 10,
-    "product_option_groups": 21,  # package + speed on each product, comment style on one
-    "product_options": 71,  # 9 x 4 packages + 3 autopilot tiers, 10 x 3 speeds, 2 comment styles
-    "product_add_ons": 21,
-    "product_custom_fields": 21,
-    "product_presets": 20,
-    "product_plans": 11,  # one-time on each product, plus the autopilot's monthly subscription
-    "product_media": 10,
+    "products": 14,  # 10 of the Default type, then auto likes, poll votes, starter package, mentions
+    # package + speed on each product but auto likes; comment style; auto likes' posts, delay and
+    # length; mentions' audience
+    "product_option_groups": 32,
+    # 9 x 4 packages + 3 autopilot tiers, 13 x 3 speeds, 2 comment styles; auto likes 4 + 3 + 3 + 2,
+    # poll votes 4, starter package 1, mentions 4 + 4 audiences
+    "product_options": 105,
+    "product_add_ons": 25,
+    # target + drip days on each (auto likes: no drip days), custom comments, answer number,
+    # mentions' username, hashtag, media, usernames
+    "product_custom_fields": 33,
+    "product_presets": 27,  # popular + best value, the starter package has one package
+    "product_plans": 15,  # one-time on each product, plus the autopilot's monthly subscription
+    "product_media": 14,
     "product_bundles": 2,
     "product_bundle_items": 3,
     "providers": 1,
-    "provider_services": 11,
-    "service_routes": 11,
+    "provider_services": 20,  # 11 Default / Custom Comments, 9 of the other order types
+    "service_routes": 18,  # one per product, two for comments, four for mentions (one per audience)
 }
 
 
@@ -75,7 +81,7 @@ def test_every_product_is_fully_configurable(session: Session) -> None:
     session.commit()
 
     products = session.exec(select(Product).order_by(Product.id)).all()
-    assert len(products) == 10
+    assert len(products) == 14
     for product in products:
         # when its configurator pieces are listed
         groups = session.exec(select(ProductOptionGroup).where(ProductOptionGroup.product_id == product.id)).all()
@@ -91,20 +97,25 @@ def test_every_product_is_fully_configurable(session: Session) -> None:
         # then every piece is there, priced and consistent
         assert product.status == "active", product.slug
         assert product.currency == "EUR"
-        assert {g.key for g in groups} >= {"package", "speed"}
-        assert len(package_options) in (3, 4), product.slug
+        # a subscription order (auto likes) has no delivery speed; every other product has one
+        speeds = {"speed"} if product.slug != "instagram-auto-likes" else set()
+        assert {g.key for g in groups} >= {"package"} | speeds, product.slug
+        assert len(package_options) in ((1,) if product.slug == "instagram-starter-package" else (3, 4)), product.slug
         assert min(o.price_delta_minor for o in package_options) == 0  # base price is the smallest package
         for option in package_options:
             assert option.quantity is not None and option.quantity > 0
+            if product.slug in ("instagram-auto-likes", "instagram-starter-package"):  # no "a day" figure
+                assert set(option.blueprint) == {"tagline", "delivery_sla", "hero_image"}
+                continue
             assert set(option.blueprint) == {"tagline", "delivery_sla", "hero_image", "calculator"}
             assert option.blueprint["calculator"]["expression"] == "amount / days"
-        assert len(add_ons) in (2, 3), product.slug
-        assert {f.key for f in fields} >= {"drip_days"}
+        assert len(add_ons) in (1, 2, 3), product.slug
+        assert ("drip_days" in {f.key for f in fields}) == bool(speeds), product.slug
         assert any(f.required and f.regex_pattern for f in fields), product.slug
-        assert len(presets) == 2 and sum(p.is_featured for p in presets) == 1
+        assert len(presets) == min(2, len(package_options)) and sum(p.is_featured for p in presets) == 1
         assert "one-time" in {p.key for p in plans}
         assert len(media) == 1 and media[0].is_primary and media[0].url == f"/products/{product.slug}.svg"
-        assert len(routes) in (1, 2)
+        assert len(routes) in (1, 2, 4)
 
 
 def test_add_on_modes_plans_and_visibility_rules(session: Session) -> None:
@@ -184,7 +195,7 @@ def test_all_seeded_patterns_compile(session: Session) -> None:
     seed_demo(session)
     session.commit()
     patterns = [f.regex_pattern for f in session.exec(select(ProductCustomField)).all() if f.regex_pattern]
-    assert len(patterns) == 10
+    assert len(patterns) == 18  # a target on each of the 14 products, four mention fields
     for pattern in patterns:
         re.compile(pattern)
 
@@ -225,20 +236,22 @@ def test_sandbox_provider_key_is_encrypted_and_services_route(session: Session) 
     # and every route points at an active service of that provider
     routes = session.exec(select(ServiceRoute)).all()
     services = {s.id: s for s in session.exec(select(ProviderService)).all()}
-    assert len(routes) == 11
+    assert len(routes) == 18
     assert all(services[r.provider_service_id].provider_id == provider.id for r in routes)
-    assert {s.external_service_id for s in services.values()} == {
-        "101",
-        "102",
-        "103",
-        "104",
-        "105",
-        "106",
-        "201",
-        "202",
-        "203",
-        "301",
-        "302",
+    default_ids = {"101", "102", "103", "104", "105", "106", "201", "202", "203", "301", "302"}
+    typed_ids = {str(n) for n in range(401, 410)}  # one service of each other order type
+    assert {s.external_service_id for s in services.values()} == default_ids | typed_ids
+    routed_types = {services[r.provider_service_id].type for r in routes}
+    assert routed_types == {
+        "Default",
+        "Custom Comments",
+        "Subscriptions",
+        "Poll",
+        "Package",
+        "Mentions User Followers",
+        "Mentions Hashtag",
+        "Mentions Media Likers",
+        "Mentions Custom List",
     }
 
 

@@ -39,12 +39,16 @@ def slugs(result: search.SearchResult) -> list[str]:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ({"q": "LIKES"}, ["instagram-likes", "tiktok-likes"]),
+        # auto likes by its title, the starter package by its description ("likes on recent posts")
+        ({"q": "LIKES"}, ["instagram-likes", "tiktok-likes", "instagram-auto-likes", "instagram-starter-package"]),
         ({"q": "tiktok likes"}, ["tiktok-likes"]),
         ({"q": "youtube"}, ["youtube-views", "youtube-subscribers"]),  # matched by the category name
         ({"q": "milestone"}, ["youtube-subscribers"]),  # matched in the tagline only
         ({"q": "no login required"}, ["tiktok-followers"]),  # matched in the description only
-        ({"q": "likes", "category": "instagram"}, ["instagram-likes"]),
+        (
+            {"q": "likes", "category": "instagram"},
+            ["instagram-likes", "instagram-auto-likes", "instagram-starter-package"],
+        ),
         ({"q": "100%"}, []),  # % is a character, not a wildcard
         ({"q": "_"}, []),
         ({"category": "no-such-category"}, []),
@@ -77,42 +81,72 @@ def test_search_matches_title_tagline_description_and_category(shop: Session, qu
             "price_asc",
             1,
             [
+                ("instagram-poll-votes", 290),
                 ("instagram-story-views", 290),
                 ("tiktok-likes", 290),
                 ("tiktok-views", 290),
                 ("instagram-likes", 390),
                 ("youtube-views", 390),
                 ("instagram-comments", 490),
+                ("instagram-mentions", 490),
                 ("youtube-subscribers", 490),
-                ("tiktok-followers", 590),
-                ("instagram-followers", 690),
             ],
         ),
-        ("price_asc", 2, [("instagram-growth-autopilot", 2900)]),
+        (
+            "price_asc",
+            2,
+            [
+                ("tiktok-followers", 590),
+                ("instagram-followers", 690),
+                ("instagram-auto-likes", 990),
+                ("instagram-starter-package", 1490),
+                ("instagram-growth-autopilot", 2900),
+            ],
+        ),
         (
             "price_desc",
             1,
             [
                 ("instagram-growth-autopilot", 2900),
+                ("instagram-starter-package", 1490),
+                ("instagram-auto-likes", 990),
                 ("instagram-followers", 690),
                 ("tiktok-followers", 590),
                 ("instagram-comments", 490),
+                ("instagram-mentions", 490),
                 ("youtube-subscribers", 490),
                 ("instagram-likes", 390),
-                ("youtube-views", 390),
-                ("instagram-story-views", 290),
-                ("tiktok-likes", 290),
             ],
         ),
-        ("title", 2, [("youtube-views", 390)]),
-        ("popular", 2, [("instagram-story-views", 290)]),
+        (
+            "title",
+            2,
+            [
+                ("tiktok-followers", 590),
+                ("tiktok-likes", 290),
+                ("tiktok-views", 290),
+                ("youtube-subscribers", 490),
+                ("youtube-views", 390),
+            ],
+        ),
+        (
+            "popular",
+            2,
+            [
+                ("instagram-auto-likes", 990),
+                ("instagram-story-views", 290),
+                ("instagram-mentions", 490),
+                ("instagram-poll-votes", 290),
+                ("instagram-starter-package", 1490),
+            ],
+        ),
     ],
     ids=["price-low-page-1", "price-low-page-2", "price-high", "title-page-2", "popular-page-2"],
 )
 def test_sort_and_pagination(shop: Session, sort, page, expected):
     result = search_catalog(shop, SearchParams(sort=sort, page=page))
     assert [(c.slug, c.from_price_minor) for c in result.cards] == expected
-    assert (result.pagination.total, result.pagination.pages, result.pagination.page) == (10, 2, page)
+    assert (result.pagination.total, result.pagination.pages, result.pagination.page) == (14, 2, page)
 
 
 def test_popular_sort_follows_popularity_score(shop: Session):
@@ -140,21 +174,34 @@ def test_search_runs_a_fixed_number_of_queries(shop: Session, count_queries):
         search_catalog(shop, SearchParams(q="snapchat"))
 
     # then it is a count, the page, its images and its featured presets, whatever the number of results
-    assert len(full.cards) == 5
+    assert len(full.cards) == 9
     assert page_queries.count == 4
     assert empty_queries.count == 1
 
 
 def test_a_page_past_the_end_shows_the_last_page(shop: Session):
     result = search_catalog(shop, SearchParams(page=50))
-    assert (result.pagination.page, slugs(result)) == (2, ["instagram-story-views"])
+    assert (result.pagination.page, slugs(result)) == (
+        2,
+        [
+            "instagram-auto-likes",
+            "instagram-story-views",
+            "instagram-mentions",
+            "instagram-poll-votes",
+            "instagram-starter-package",
+        ],
+    )
 
 
 def test_archived_products_are_not_found(shop: Session):
     product = shop.execute(select(Product).where(Product.slug == "tiktok-likes")).scalar_one()
     product.status = "archived"
     shop.commit()
-    assert slugs(search_catalog(shop, SearchParams(q="likes"))) == ["instagram-likes"]
+    assert slugs(search_catalog(shop, SearchParams(q="likes"))) == [
+        "instagram-likes",
+        "instagram-auto-likes",
+        "instagram-starter-package",
+    ]
 
 
 # --- search records ---------------------------------------------------------------------------

@@ -70,20 +70,31 @@ async def test_catalog_search_with_consent_records_it(shop, state_for):
     state = await state_for(ServicesState, "/services", {"q": "Likes", "sort": "price_asc"}, consent="all")
     await state.load_services()
 
-    # then the page shows both services and one record holds the search
-    assert [p["slug"] for p in state.products] == ["tiktok-likes", "instagram-likes"]
+    # then the page shows the matching services and one record holds the search
+    assert [p["slug"] for p in state.products] == [
+        "tiktok-likes",
+        "instagram-likes",
+        "instagram-auto-likes",
+        "instagram-starter-package",  # "likes on recent posts" in its description
+    ]
     with session_scope() as db:
         rows = db.execute(
             select(SearchRecord.query, SearchRecord.category, SearchRecord.sort, SearchRecord.result_count)
         ).all()
-    assert rows == [("likes", "", "price_asc", 2)]
+    assert rows == [("likes", "", "price_asc", 4)]
 
 
 async def test_catalog_pages_have_shareable_links(shop, state_for):
     state = await state_for(ServicesState, "/services", {"sort": "title", "page": "2"}, consent="all")
     await state.load_services()
-    assert [p["slug"] for p in state.products] == ["youtube-views"]
-    assert (state.page, state.pages, state.range_label) == (2, 2, "10–10 of 10")
+    assert [p["slug"] for p in state.products] == [
+        "tiktok-followers",
+        "tiktok-likes",
+        "tiktok-views",
+        "youtube-subscribers",
+        "youtube-views",
+    ]
+    assert (state.page, state.pages, state.range_label) == (2, 2, "10–14 of 14")
     assert (state.prev_href, state.next_href) == ("/services?sort=title", "")
     assert count(SearchRecord) == 0  # paging and sorting are not searches
     redirect = state.choose_category("tiktok")

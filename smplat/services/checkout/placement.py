@@ -37,11 +37,37 @@ ORDER_PARAM_FIELDS = frozenset(
     {"usernames", "hashtags", "hashtag", "username", "media", "answer_number", "min", "max", "posts", "delay", "expiry"}
 )
 
+# option groups whose chosen key is an order type's parameter (Subscriptions: posts, delay)
+ORDER_PARAM_GROUPS = frozenset({"posts", "delay"})
+EXPIRY_DAYS_GROUP = "expiry_days"  # a subscription's length in days, sent as `expiry` dd/mm/yyyy
+
+
+def order_params_for(fields: dict[str, str], options: dict[str, list[str]], now: datetime) -> dict[str, str]:
+    """An order type's own parameters from the customer's words: the fields and option
+    groups named after them (pricing validated both). Handles go without '@', a hashtag
+    without '#', one username per line for lists, a length in days as the expiry date."""
+    params = {k: str(v).strip() for k, v in fields.items() if k in ORDER_PARAM_FIELDS and str(v).strip()}
+    if "username" in params:
+        params["username"] = params["username"].lstrip("@")
+    if "hashtag" in params:
+        params["hashtag"] = params["hashtag"].lstrip("#")
+    if "usernames" in params:
+        params["usernames"] = "\n".join(
+            line.strip().lstrip("@") for line in params["usernames"].splitlines() if line.strip()
+        )
+    for group in ORDER_PARAM_GROUPS:
+        if options.get(group):
+            params[group] = options[group][0]
+    days = (options.get(EXPIRY_DAYS_GROUP) or [""])[0]
+    if days.isdigit():
+        params["expiry"] = (now + timedelta(days=int(days))).strftime("%d/%m/%Y")
+    return params
+
 
 # --- starting a checkout ----------------------------------------------------------------
 
 
-def delivery_spec(line_detail: Any, quote: pricing.Quote) -> DeliverySpec:
+def delivery_spec(line_detail: Any, quote: pricing.Quote, now: datetime | None = None) -> DeliverySpec:
     product = line_detail.product
     fields = quote.configuration.fields
     handle = fields.get("username", "")
@@ -51,9 +77,7 @@ def delivery_spec(line_detail: Any, quote: pricing.Quote) -> DeliverySpec:
     drip = pricing.drip_feed(line_detail, quote.configuration)  # the same rule as the delivery estimate
     runs, interval = (drip.runs, drip.interval_minutes) if drip is not None else (None, None)
     comments = [c.strip() for c in fields.get("custom_comments", "").splitlines() if c.strip()]
-    order_params = {k: str(v).strip() for k, v in fields.items() if k in ORDER_PARAM_FIELDS and str(v).strip()}
-    if "username" in order_params:
-        order_params["username"] = order_params["username"].lstrip("@")
+    order_params = order_params_for(fields, quote.configuration.options, now or utcnow())
     return DeliverySpec(
         link=link or product.slug,
         quantity=quote.service_units * quote.quantity,

@@ -25,6 +25,7 @@ from smplat.models.providers import (
     Provider,
     ProviderOrder,
     ProviderOrderStatus,
+    ProviderService,
     Refill,
     RefillStatus,
 )
@@ -136,6 +137,18 @@ def sync_statuses(
     return dict(counts)
 
 
+SUBSCRIPTION_TYPE = "subscriptions"  # the panel order type that runs until its posts or expiry
+
+
+def _runs_over_time(session: Session, po: ProviderOrder) -> bool:
+    """A running drip-feed or subscription is `active` (delivering over time, to its last run
+    or its expiry), not `processing`: the customer and the operator see it so."""
+    if po.runs:  # sent as a drip-feed (a service without one got the line in one run)
+        return True
+    service = session.get(ProviderService, po.provider_service_id)
+    return service is not None and (service.type or "").strip().lower() == SUBSCRIPTION_TYPE
+
+
 def apply_status(
     session: Session, po: ProviderOrder, answer: Any, now: datetime, settings: Settings, counts: dict[str, int]
 ) -> None:
@@ -171,8 +184,7 @@ def apply_status(
         item.start_count = po.start_count
     st = po.status
     if st in (ProviderOrderStatus.IN_PROGRESS.value, ProviderOrderStatus.PROCESSING.value):
-        spec_drip = (item.snapshot.get("delivery") or {}).get("dripfeed_runs")
-        target = OrderStatus.ACTIVE if spec_drip else OrderStatus.PROCESSING
+        target = OrderStatus.ACTIVE if _runs_over_time(session, po) else OrderStatus.PROCESSING
         if states.can_move(item.status, target):
             states.set_item_status(session, item, target, SYNC_ACTOR, f"Provider reports {answer.raw_status}.", at=now)
         return

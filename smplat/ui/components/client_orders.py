@@ -107,6 +107,7 @@ def line_card(line: rx.Var, actions: rx.Component | None = None) -> rx.Component
                 _figure("Delivered", line["delivered"].to(str), "delivered-" + lid),
                 _figure("Remains", line["remains"].to(str), "remains-" + lid),
                 _figure("Started", rx.cond(line["started_at"] != "", line["started_at"], "not yet"), "started-" + lid),
+                rx.cond(line["runs"] != "", _figure("Drip-feed", line["runs"], "runs-" + lid)),
                 _figure(
                     "Estimated completion",
                     rx.cond(line["eta"] != "", line["eta"], rx.cond(line["percent"].to(int) >= 100, "done", "—")),
