@@ -142,7 +142,7 @@ class Work:
 
     task_id: int
     kind: str
-    mode: str  # "submit", "reconcile", "refill", "fail"
+    mode: str  # "submit", "reconcile", "refill", "cancel", "fail"
     provider_id: int | None = None
     provider_order_id: int | None = None
     submission_key: str = ""
@@ -218,6 +218,19 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                     external_order_id=po.external_order_id or "",
                     refill_id=task.payload.get("refill_id"),
                     service_ext=service.external_service_id,
+                )
+            )
+            continue
+        if task.kind == TaskKind.CANCEL.value:
+            po = session.get(ProviderOrder, task.payload["provider_order_id"])
+            work.append(
+                Work(
+                    task.id,
+                    task.kind,
+                    "cancel",
+                    provider_id=po.provider_id,
+                    provider_order_id=po.id,
+                    external_order_id=po.external_order_id or "",
                 )
             )
             continue
@@ -349,6 +362,11 @@ async def call_provider(work: Work, client: PanelClient) -> None:
             work.answer = await client.find_by_ref(work.submission_key) or ""
         elif work.mode == "refill":
             work.answer = await client.refill(work.external_order_id)
+        elif work.mode == "cancel":  # the multi call (`orders=`), one id: answered per order
+            answer = (await client.cancel([work.external_order_id]))[work.external_order_id]
+            if isinstance(answer, PanelRefused):
+                raise answer
+            work.answer = answer
         work.result = work.result or "ok"
     except PanelRefused as refused:
         work.result, work.refusal, work.error = "refused", refused, refused.message
@@ -494,6 +512,8 @@ def record(
             outcome = _fail(session, task, item, w.error, now, settings, counts)
         elif w.mode == "refill":
             outcome = _record_refill(session, task, item, po, w, now, settings, counts)
+        elif w.mode == "cancel":
+            outcome = _record_cancel(session, task, item, po, w, now, settings, counts)
         elif w.mode == "submit":
             if w.result == "ok":
                 _submitted(session, task, item, po, w.answer, now, "Submitted")
@@ -889,6 +909,72 @@ def _record_refill(
         refill.status, refill.error = RefillStatus.FAILED.value, w.error[:2000]
         session.add(refill)
     return outcome
+
+
+def _record_cancel(
+    session: Session,
+    task: FulfillmentTask,
+    item: OrderItem,
+    po: ProviderOrder,
+    w: Work,
+    now: datetime,
+    settings: Settings,
+    counts: dict[str, int],
+) -> str:
+    """The panel's answer to a cancel, on the timeline. Accepted: status sync sees the order
+    end (Canceled or Partial) and refunds what was not delivered. Refused: a definite no (the
+    customer reads why on their order page). No answer: retried with backoff, then dead-lettered
+    (the line itself is not put on hold: its delivery goes on)."""
+    from smplat.services.fulfillment.cancel import customer_words
+
+    base = {"provider_order_id": po.id, "task_id": task.id}
+    if w.result == "ok":
+        _release(task, TaskStatus.COMPLETED.value, now)
+        states.add_event(
+            session,
+            item.order_id,
+            OrderEventKind.PROVIDER_ORDER,
+            JOB_ACTOR,
+            f"Cancel of order #{po.external_order_id} accepted by the provider",
+            item.id,
+            {**base, "cancel": "sent"},
+            at=now,
+        )
+        counts["cancels_sent"] += 1
+        return AttemptOutcome.SUCCEEDED.value
+    if w.result == "refused":
+        _release(task, TaskStatus.FAILED.value, now, error=w.error)
+        states.add_event(
+            session,
+            item.order_id,
+            OrderEventKind.PROVIDER_ORDER,
+            JOB_ACTOR,
+            f"Cancel of order #{po.external_order_id} refused by the provider: {w.error}"[:1000],
+            item.id,
+            {**base, "cancel": "refused", "customer_message": customer_words(w.error)},
+            at=now,
+        )
+        counts["cancels_refused"] += 1
+        return AttemptOutcome.SUCCEEDED.value  # the call worked; the answer was no
+    task.attempts += 1
+    if task.attempts >= task.max_attempts:
+        _release(task, TaskStatus.DEAD_LETTER.value, now, error=w.error)
+        states.add_event(
+            session,
+            item.order_id,
+            OrderEventKind.PROVIDER_ORDER,
+            JOB_ACTOR,
+            f"Cancel of order #{po.external_order_id} not delivered to the provider: {w.error}"[:1000],
+            item.id,
+            {**base, "cancel": "failed", "customer_message": "We could not reach the supplier to cancel it."},
+            at=now,
+        )
+        counts["dead_lettered"] += 1
+        return AttemptOutcome.DEAD_LETTERED.value
+    delay = backoff_seconds(task.attempts, settings)
+    _release(task, TaskStatus.RETRY_WAIT.value, now, next_at=now + timedelta(seconds=delay), error=w.error)
+    counts["retried"] += 1
+    return AttemptOutcome.RETRIED.value
 
 
 # --- the drain loop (the fulfilment job) -------------------------------------------------

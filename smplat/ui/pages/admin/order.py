@@ -1,5 +1,5 @@
 """Admin → one order: its lines, provider orders and timeline, with refill / replay /
-scheduled replay. Handlers are staff-only; each action calls one service function that
+scheduled replay / cancel at the provider. Handlers are staff-only; each action calls one service function that
 writes an order event with the operator and the reason."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.services import operations
 from smplat.services.fulfillment import operator_actions
+from smplat.services.fulfillment.cancel import CancelRefused, request_cancel
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
@@ -70,9 +71,12 @@ class OrderDetailState(AuthState):
                         raise operator_actions.RefillRefused("pick the date and time (UTC) of the replay")
                     operator_actions.schedule_replay(db, item_id, run_at, actor, reason)
                     done = f"Replay scheduled for {run_at:%Y-%m-%d %H:%M} UTC."
+                elif action == "cancel":
+                    request_cancel(db, item_id, actor, reason)
+                    done = "Cancel queued: the provider is asked now."
                 else:
-                    raise operator_actions.RefillRefused("choose refill, replay or schedule")
-        except operator_actions.RefillRefused as exc:  # the service says why (a missing reason too)
+                    raise operator_actions.RefillRefused("choose refill, replay, schedule or cancel")
+        except (operator_actions.RefillRefused, CancelRefused) as exc:  # the service says why (a missing reason too)
             self.error = exc.message
             return None
         self.error = ""
@@ -93,7 +97,12 @@ def _provider_order_actions(po: rx.Var) -> rx.Component:
         rx.flex(
             rx.el.input(type="hidden", name="item_id", value=po["item_id"].to(str)),
             action_select(
-                [("refill", "Refill"), ("replay", "Replay now"), ("schedule", "Schedule replay")],
+                [
+                    ("refill", "Refill"),
+                    ("replay", "Replay now"),
+                    ("schedule", "Schedule replay"),
+                    ("cancel", "Cancel at provider"),
+                ],
                 "action-po-" + po["id"].to(str),
             ),
             rx.input(
