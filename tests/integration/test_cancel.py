@@ -354,3 +354,73 @@ async def test_the_admin_page_cancels_at_the_provider_with_a_reason(
     (task,) = _cancel_tasks(session)
     assert task.payload == {"provider_order_id": running["po_id"], "reason": "duplicate order", "by": "operator"}
     assert any("Cancel of provider order" in e["message"] for e in state.order["events"])
+
+
+# --- the sandbox's cancel, over HTTP -----------------------------------------------------------
+
+
+async def test_the_sandbox_cancels_by_the_convention(panel):
+    from smplat.integrations.panel import PanelClient, PanelRefused
+    from smplat.models.providers import ProviderOrderStatus
+
+    panel.state.set_knobs(polls_to_complete=5)
+    async with PanelClient(panel.base_url, "sandbox-demo-key", timeout_seconds=3, rate_limit_per_second=1000) as c:
+        running = await c.add("101", "https://x.test/run", 100)
+        no_cancel = await c.add("106", "https://x.test/story", 100)  # a service with cancel: false
+        answers = await c.cancel([running, no_cancel, "99999"])
+        again = await c.cancel([running])
+        after = await c.status(running)
+        panel.state.set_knobs(cancel_delivered_ratio=0.25)
+        partly = await c.add("101", "https://x.test/partly", 200)
+        await c.cancel([partly])
+        partial = await c.status(partly)
+    assert answers[running] == "1"
+    assert [str(answers[x]) for x in (no_cancel, "99999")] == [
+        "Cancel is not available for this order",
+        "Incorrect order ID",
+    ]
+    assert isinstance(again[running], PanelRefused) and again[running].message == "Order is already finished"
+    assert (after.status, after.remains) == (ProviderOrderStatus.CANCELED, 100)
+    assert (partial.status, partial.remains) == (ProviderOrderStatus.PARTIAL, 150)
+
+
+# --- the API route ----------------------------------------------------------------------------
+
+
+def _api_as(email: str):
+    from starlette.testclient import TestClient
+
+    from smplat.api.app import build_api
+    from smplat.services import accounts
+    from smplat.settings import get_settings
+
+    with session_scope() as db:
+        user = db.execute(select(User).where(User.email == email)).scalars().first() or accounts.sign_up(
+            db, email=email, password="violet-harbour-42", role=Role.CUSTOMER
+        )
+        token = accounts.redeem_signin_ticket(db, accounts.issue_signin_ticket(db, user)).token
+    client = TestClient(build_api())
+    client.cookies.set(get_settings().session_cookie_name, token)
+    return client
+
+
+def test_the_cancel_api_for_the_owner_only(session, panel, running):
+    from starlette.testclient import TestClient
+
+    from smplat.api.app import build_api
+
+    path = f"/api/order-items/{running['item_id']}/cancel"
+    before = _written(session)
+    anonymous = TestClient(build_api()).post(path, json={})
+    stranger = _api_as("stranger@cancel.test").post(path, json={"reason": "mine"})
+    assert (anonymous.status_code, stranger.status_code, stranger.json()["code"]) == (401, 404, "not_found")
+    assert _written(session) == before
+    owner = _api_as("client@smplat.local")
+    accepted = owner.post(path, json={})
+    twice = owner.post(path, json={"reason": "again"})
+    assert (accepted.status_code, accepted.json()["status"]) == (202, "pending")
+    assert (twice.status_code, twice.json()) == (
+        409,
+        {"error": "a cancel of this line is already under way", "code": "conflict"},
+    )
+    assert len(_cancel_tasks(session)) == 1
