@@ -333,7 +333,11 @@ def event_text(event: OrderEvent, line_title: str) -> str:
         return f"{line_title}: {status_label(str(data.get('to', '')))}" if line_title else ""
     if kind == OrderEventKind.PAYMENT.value:
         if "refund_minor" in data:
-            return f"{line_title}: undelivered units refunded"
+            if data.get("state") == "manual":  # the order-level entry of a refund made by hand
+                return "Refund due: we will send it to you by hand"
+            if data.get("state") == "failed":
+                return "Refund not made yet: we are on it"
+            return f"{line_title}: undelivered units refunded" if line_title else "Undelivered units refunded"
         return "Payment updated"
     if kind == OrderEventKind.PROVIDER_ORDER.value:
         if "cancel" in data:
@@ -539,10 +543,10 @@ def order_detail(session: Session, order: Order, now: datetime | None = None) ->
                 "dripfeed": bool(delivery.get("dripfeed_runs")),
                 "can_refill": refusal is None,
                 "refill_note": "" if refusal is None else _sentence(refusal.message),
-                # cancel at the supplier: offered while it may be asked for, else why not
-                # (a refusal by the supplier, in the customer's words, first)
+                # cancel at the supplier: offered while it may be asked for, else (on a line
+                # still running) why not; a refusal by the supplier, in the customer's words, first
                 "can_cancel": no_cancel is None,
-                "cancel_note": cancel_refused or ("" if no_cancel is None else _sentence(no_cancel.message)),
+                "cancel_note": cancel_refused or ("" if no_cancel is None or done else _sentence(no_cancel.message)),
                 "history": sorted(history, key=lambda h: h["at"]),
                 "can_reorder": item.product_id is not None and bool((item.snapshot.get("product") or {}).get("slug")),
                 "product_slug": str((item.snapshot.get("product") or {}).get("slug", "")),

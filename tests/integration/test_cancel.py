@@ -118,7 +118,11 @@ def test_a_customer_cancel_reaches_the_panel_and_the_rest_is_refunded_exactly_on
     texts = [t["text"] for t in detail["timeline"]]
     assert any(t.endswith(": cancel requested") for t in texts)
     assert any("undelivered units refunded" in t for t in texts)
-    assert detail["lines"][0]["can_cancel"] is False
+    # no card payment in this test: the order-level entry says the refund is due by hand
+    assert "Refund due: we will send it to you by hand" in texts
+    assert not any(t.startswith(":") for t in texts)
+    # a finished line offers no cancel and gives no reason for it
+    assert (detail["lines"][0]["can_cancel"], detail["lines"][0]["cancel_note"]) == (False, "")
 
 
 def test_a_cancel_after_part_was_delivered_ends_partial_and_refunds_only_the_rest(session, panel, running):

@@ -107,14 +107,13 @@ def _cancel_tasks(session: Session, po_id: int) -> list[str]:
 
 
 def cancel_requested(session: Session, po_id: int) -> bool:
-    """Whether the panel accepted a cancel of this provider order (status sync then refunds
-    the undelivered part instead of re-routing it)."""
+    """Whether a cancel of this provider order was asked for (status sync then refunds the
+    undelivered part instead of re-routing it). Any cancel task counts, whatever its state:
+    one whose answer was lost and that a re-send saw refused ("already finished") may still
+    have been the cancel the panel carried out."""
     return (
         session.execute(
-            select(func.count(FulfillmentTask.id)).where(
-                FulfillmentTask.idempotency_key.like(key_prefix(po_id) + "%"),
-                FulfillmentTask.status == TaskStatus.COMPLETED.value,
-            )
+            select(func.count(FulfillmentTask.id)).where(FulfillmentTask.idempotency_key.like(key_prefix(po_id) + "%"))
         ).scalar_one()
         > 0
     )
