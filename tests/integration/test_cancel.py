@@ -168,6 +168,27 @@ def test_an_unanswered_cancel_is_retried_and_never_holds_the_line(session, panel
     assert session.get(OrderItem, running["item_id"]).status == "processing"
 
 
+def test_the_cancels_of_a_batch_go_in_one_multi_call(session, panel, running):
+    # given a second running line of the same customer
+    other = paid_order(
+        session,
+        [(product(session, "instagram-likes"), "https://instagram.com/p/cancel-too", 1000, 990)],
+        user_id=running["user_id"],
+    )
+    engine.run_fulfillment(session_scope)
+    other_item = session.execute(select(OrderItem.id).where(OrderItem.order_id == other.id)).scalar_one()
+    for item_id in (running["item_id"], other_item):
+        request_cancel(session, item_id, _customer(running), "", customer_user_id=running["user_id"])
+    session.commit()
+    panel.state.calls.clear()
+    # when the fulfilment job runs once (a 429 first: turned away, so both are retried)
+    panel.state.script("cancel", "http429")
+    assert engine.run_fulfillment(session_scope) == {"processed": 4, "retried": 2, "cancels_sent": 2}
+    # then both went in one call per attempt
+    assert panel.state.calls == ["cancel", "cancel"]
+    assert sorted(o.final for o in panel.state.orders.values()) == ["Canceled", "Canceled"]
+
+
 # --- the rule -----------------------------------------------------------------------------------
 
 

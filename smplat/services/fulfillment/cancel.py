@@ -4,7 +4,8 @@ The rule (`cancel_refusal`) is one function: the line's latest provider order mu
 reached the panel, must still be open (not Completed, Partial, Canceled, Refunded), its
 service must say `cancel: true`, and no cancel of it may be under way. A request queues one
 `cancel` task (create-once key `cancel:po:<id>:<n>`: a double click or two concurrent
-requests make one task); the fulfilment engine sends `action=cancel&orders=<id>`. The panel's
+requests make one task); the fulfilment engine sends a batch's cancels to each provider in
+one `action=cancel&orders=<ids>` call. The panel's
 answer is written on the timeline: accepted (status sync then sees Canceled or Partial and the
 undelivered part is refunded once, whatever the Partial policy), or refused (the reason in
 the customer's words on their order page). See docs/architecture.md, "Cancel at the provider".

@@ -362,17 +362,39 @@ async def call_provider(work: Work, client: PanelClient) -> None:
             work.answer = await client.find_by_ref(work.submission_key) or ""
         elif work.mode == "refill":
             work.answer = await client.refill(work.external_order_id)
-        elif work.mode == "cancel":  # the multi call (`orders=`), one id: answered per order
-            answer = (await client.cancel([work.external_order_id]))[work.external_order_id]
-            if isinstance(answer, PanelRefused):
-                raise answer
-            work.answer = answer
         work.result = work.result or "ok"
     except PanelRefused as refused:
         work.result, work.refusal, work.error = "refused", refused, refused.message
     except PanelUnavailable as exc:
         work.result, work.error = "unavailable", str(exc)
     work.latency_ms = int((time.monotonic() - started) * 1000)
+
+
+async def call_cancels(works: list[Work], client: PanelClient) -> None:
+    """The cancels of one batch for one provider in one multi call (`action=cancel&orders=<ids>`,
+    chunked by the dialect): each order's own answer is its work's outcome. A refusal of the
+    whole call that is a rate limit, or no usable answer, leaves every one to retry."""
+    started = time.monotonic()
+    try:
+        answers = await client.cancel([w.external_order_id for w in works])
+        for w in works:
+            answer = answers.get(w.external_order_id)
+            if isinstance(answer, PanelRefused):
+                w.result, w.refusal, w.error = "refused", answer, answer.message
+            else:
+                w.result, w.answer = "ok", str(answer)
+    except PanelRefused as refused:
+        for w in works:
+            if refused.is_rate_limited:
+                w.result, w.error = "unavailable", refused.message
+            else:
+                w.result, w.refusal, w.error = "refused", refused, refused.message
+    except PanelUnavailable as exc:
+        for w in works:
+            w.result, w.error = "unavailable", str(exc)
+    latency = int((time.monotonic() - started) * 1000)
+    for w in works:
+        w.latency_ms = latency
 
 
 async def _probe(work: Work, client: PanelClient) -> None:
@@ -1056,6 +1078,19 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float, c
                 room.set()
             await done.put((token, w))
 
+    async def cancels(token: str, provider_id: int, works: list[Work]) -> None:
+        """A batch's cancels for one provider: one multi call."""
+        nonlocal calling
+        try:
+            async with sem:
+                await call_cancels(works, client(provider_id))
+        finally:
+            calling -= len(works)
+            if calling < refill_below:
+                room.set()
+            for w in works:
+                await done.put((token, w))
+
     async def writer() -> None:
         nonlocal inflight
         while True:
@@ -1102,13 +1137,21 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float, c
                 await asyncio.sleep(0.02)
                 room.set()
                 continue
+            to_cancel: dict[int, list[Work]] = defaultdict(list)
             for w in work:
                 if w.provider_id is not None and w.provider_id not in providers:
                     with session_factory() as session:
                         providers.update({p.id: p for p in session.execute(select(Provider)).scalars()})
                 inflight += 1
                 calling += 1
+                if w.mode == "cancel":  # gathered: one multi call per provider
+                    to_cancel[w.provider_id].append(w)
+                    continue
                 task = asyncio.create_task(one(token, w))
+                calls.add(task)
+                task.add_done_callback(calls.discard)
+            for provider_id, works in to_cancel.items():
+                task = asyncio.create_task(cancels(token, provider_id, works))
                 calls.add(task)
                 task.add_done_callback(calls.discard)
             if calling >= refill_below:
