@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     rate_limit_reset_ip: str = Field("5/minute;20/hour", description="Password-reset requests from one IP")
     rate_limit_reset_email: str = Field("3/hour", description="Password-reset requests for one email")
     rate_limit_refill_user: str = Field(
-        "10/minute;100/day", description="Refill requests by one signed-in customer (API)"
+        "10/minute;100/day", description="Refill and cancel requests by one signed-in customer (API and order page)"
     )
     rate_limit_cart_create_ip: str = Field("20/hour;60/day", description="New carts started from one IP")
     rate_limit_cart_add_ip: str = Field("60/minute;600/hour", description="Cart lines added from one IP")

@@ -1,4 +1,6 @@
-"""Customer refill requests: `POST /api/order-items/{item_id}/refill` (the client dashboard calls it).
+"""Customer line actions: `POST /api/order-items/{item_id}/refill` and
+`POST /api/order-items/{item_id}/cancel` (cancel at the supplier), mirroring the client
+dashboard's buttons.
 
 The route checks the permission first (`@protected`), then the body; every refusal is a
 service error whose code decides the HTTP status (`errors.http_status`)."""
@@ -15,6 +17,7 @@ from smplat.api._access import protected
 from smplat.db import session_scope
 from smplat.services import rate_limits
 from smplat.services.errors import ErrorCode, ServiceError, http_status
+from smplat.services.fulfillment.cancel import request_cancel
 from smplat.services.fulfillment.operator_actions import request_refill
 from smplat.services.order_status import Actor
 from smplat.services.permissions import Permission
@@ -24,8 +27,8 @@ def _refused(error: ServiceError) -> JSONResponse:
     return JSONResponse(error.as_json(), status_code=http_status(error))
 
 
-@protected(Permission.REQUEST_REFILLS)
-async def refill(request: Request) -> Response:
+async def _reason(request: Request) -> str | JSONResponse:
+    """The body's reason, or the refusal to answer (the body is read after `@protected`)."""
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
@@ -33,6 +36,14 @@ async def refill(request: Request) -> Response:
     reason = body.get("reason", "") if isinstance(body, dict) else None
     if not isinstance(reason, str):
         return _refused(ServiceError('body must be JSON: {"reason": "..."}', code=ErrorCode.INVALID, field="reason"))
+    return reason
+
+
+@protected(Permission.REQUEST_REFILLS)
+async def refill(request: Request) -> Response:
+    reason = await _reason(request)
+    if isinstance(reason, JSONResponse):
+        return reason
     user = request.state.user  # resolved by @protected before the body was read
     with session_scope() as db:
         try:
@@ -53,4 +64,32 @@ async def refill(request: Request) -> Response:
         return JSONResponse({"refill_id": created.id, "status": created.status}, status_code=202)
 
 
-routes = [Route("/api/order-items/{item_id:int}/refill", refill, methods=["POST"])]
+@protected(Permission.CANCEL_OWN_ORDERS)
+async def cancel(request: Request) -> Response:
+    reason = await _reason(request)
+    if isinstance(reason, JSONResponse):
+        return reason
+    user = request.state.user  # resolved by @protected before the body was read
+    with session_scope() as db:
+        try:
+            rate_limits.hit("refill_user", str(user.id))  # one budget for a customer's line actions
+        except ServiceError as exc:
+            return _refused(exc)
+        try:
+            task = request_cancel(
+                db,
+                int(request.path_params["item_id"]),
+                Actor.customer(user.id, user.email),
+                reason,
+                customer_user_id=user.id,
+            )
+        except ServiceError as exc:
+            db.rollback()
+            return _refused(exc)
+        return JSONResponse({"cancel_id": task.id, "status": task.status}, status_code=202)
+
+
+routes = [
+    Route("/api/order-items/{item_id:int}/refill", refill, methods=["POST"]),
+    Route("/api/order-items/{item_id:int}/cancel", cancel, methods=["POST"]),
+]

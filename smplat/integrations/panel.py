@@ -496,18 +496,26 @@ class PanelClient:
         return result
 
     async def cancel(self, order_ids: list[str]) -> dict[str, str | PanelRefused]:
-        data = await self._call("cancel", orders=",".join(order_ids))
+        """Multi cancel (`action=cancel&orders=<ids>`, chunked by the dialect's ids per call):
+        each order id maps to the panel's answer (`1`) or to a PanelRefused (its `{error}`,
+        e.g. a finished order, a service without cancel). No usable answer: PanelUnavailable
+        (the engine retries; asking a panel to cancel twice is harmless)."""
         result: dict[str, str | PanelRefused] = {}
-        entries = data if isinstance(data, list) else []
-        by_id = {str(e.get("order")): e.get("cancel") for e in entries if isinstance(e, dict)}
-        for order_id in order_ids:
-            answer = by_id.get(order_id)
-            if isinstance(answer, dict) and "error" in answer:
-                result[order_id] = PanelRefused(str(answer["error"]))
-            elif answer is None:
-                result[order_id] = PanelRefused("missing from the answer")
-            else:
-                result[order_id] = str(answer)
+        step = self.dialect.max_ids_per_call
+        for start in range(0, len(order_ids), step):
+            chunk = order_ids[start : start + step]
+            data = await self._call("cancel", orders=",".join(chunk))
+            if not isinstance(data, list):
+                raise PanelUnavailable(f"cancel: expected a list: {json.dumps(data)[:120]}")
+            by_id = {str(e.get("order")).strip(): e.get("cancel") for e in data if isinstance(e, dict)}
+            for order_id in chunk:
+                answer = by_id.get(order_id)
+                if isinstance(answer, dict) and "error" in answer:
+                    result[order_id] = PanelRefused(self._scrub(str(answer["error"]))[:500])
+                elif answer in (None, "", 0, "0", False):
+                    result[order_id] = PanelRefused("missing from the answer")
+                else:
+                    result[order_id] = str(answer).strip()
         return result
 
     async def balance(self) -> PanelBalance:

@@ -20,7 +20,9 @@ in-process or with `POST /sandbox/knobs` as JSON):
   every order (words outside a vocabulary, negative remains);
 - polls_to_complete: how many status polls an order takes to finish;
 - partial_rate / partial_links and partial_ratio: orders that end Partial with that share
-  remaining; cancel_links: orders that end Canceled;
+  remaining; cancel_links: orders that end Canceled; `cancel` (services with `cancel: true`,
+  unfinished orders) ends an order Canceled, or Partial when cancel_delivered_ratio of it
+  was delivered first;
 - refuse_active_link: "You have active order with this link" while an order on the link runs;
 - lookup_by_ref: False is the "no lookup" mode of real panels: `ref` is ignored on `add` and
   `status` by `ref` answers "Incorrect order ID" (`smplat run` takes it from
@@ -71,6 +73,8 @@ class PanelKnobs:
     partial_links: list[str] = field(default_factory=list)
     partial_ratio: float = 0.25
     cancel_links: list[str] = field(default_factory=list)
+    # a canceled order delivered this share first: it ends Partial instead of Canceled
+    cancel_delivered_ratio: float = 0.0
     refuse_active_link: bool = False
     lookup_by_ref: bool = True
     balance: str = "1000000.00"
@@ -449,6 +453,26 @@ def _refill_one(state: PanelState, raw: str) -> int:
     return refill_id
 
 
+def _cancel_one(state: PanelState, raw: str) -> None:
+    """Cancel by the convention: only a service that says `cancel: true`, only an unfinished
+    order. The order ends Canceled (Partial when `cancel_delivered_ratio` of it was
+    delivered first) and says so on the next status."""
+    order = state.orders.get(_parse_id(raw) or -1)
+    if order is None:
+        raise _Refused("Incorrect order ID", 404)
+    service = next(s for s in state.catalog() if s["service"] == order.service)
+    if not _as_flag(service["cancel"]):
+        raise _Refused("Cancel is not available for this order")
+    if order.final_reached:
+        raise _Refused("Order is already finished")
+    delivered = int(order.quantity * max(0.0, min(1.0, state.knobs.cancel_delivered_ratio)))
+    if 0 < delivered < order.quantity:
+        order.final, order.remains_final = "Partial", order.quantity - delivered
+    else:
+        order.final, order.remains_final = "Canceled", order.quantity
+    order.final_reached = True
+
+
 def _refill_status_one(state: PanelState, speech: Speech, raw: str) -> str:
     refill = state.refills.get(_parse_id(raw) or -1)
     if refill is None:
@@ -532,15 +556,12 @@ def _answer(state: PanelState, speech: Speech, form: dict[str, str]) -> Any:
         return {"status": _refill_status_one(state, speech, form.get("refill") or "")}
     if action == "cancel":
         result = []
-        for raw in _id_list(form.get("orders") or ""):
-            order = state.orders.get(_parse_id(raw) or -1)
-            if order is None:
-                result.append({"order": raw, "cancel": {"error": "Incorrect order ID"}})
-            elif order.final_reached:
-                result.append({"order": _num(speech, order.id), "cancel": {"error": "Order is already finished"}})
-            else:
-                order.final, order.remains_final, order.final_reached = "Canceled", order.quantity, True
-                result.append({"order": _num(speech, order.id), "cancel": 1})
+        for raw in _id_list(form.get("orders") or form.get("order") or ""):
+            try:
+                _cancel_one(state, raw)
+                result.append({"order": _num(speech, int(raw)), "cancel": 1})
+            except _Refused as refused:
+                result.append({"order": raw, "cancel": {"error": refused.message}})
         return result
     raise _Refused("Incorrect request")
 

@@ -20,6 +20,7 @@ from smplat.models.base import utcnow
 from smplat.models.catalog import ProductCustomField
 from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus
 from smplat.models.providers import ProviderOrder, ProviderOrderStatus, ProviderService, Refill
+from smplat.services.fulfillment.cancel import cancel_refusal, cancel_state
 from smplat.services.fulfillment.common import OPEN_PROVIDER_STATUSES
 from smplat.services.fulfillment.operator_actions import REFILL_UNDER_WAY, refill_refusal
 from smplat.services.money import format_money
@@ -356,9 +357,20 @@ def event_text(event: OrderEvent, line_title: str) -> str:
         return f"{line_title}: {status_label(str(data.get('to', '')))}" if line_title else ""
     if kind == OrderEventKind.PAYMENT.value:
         if "refund_minor" in data:
-            return f"{line_title}: undelivered units refunded"
+            if data.get("state") == "manual":  # the order-level entry of a refund made by hand
+                return "Refund due: we will send it to you by hand"
+            if data.get("state") == "failed":
+                return "Refund not made yet: we are on it"
+            return f"{line_title}: undelivered units refunded" if line_title else "Undelivered units refunded"
         return "Payment updated"
     if kind == OrderEventKind.PROVIDER_ORDER.value:
+        if "cancel" in data:
+            return {
+                "requested": f"{line_title}: cancel requested",
+                "sent": f"{line_title}: the supplier is canceling the rest",
+                "refused": f"{line_title}: cancel refused — {data.get('customer_message', '')}",
+                "failed": f"{line_title}: cancel not possible — {data.get('customer_message', '')}",
+            }.get(str(data["cancel"]), "")
         if data.get("policy") == "reroute":
             return f"{line_title}: the rest is being delivered by another route"
         status = data.get("status")
@@ -509,6 +521,9 @@ def order_detail(session: Session, order: Order, now: datetime | None = None) ->
             r.provider_order_id == latest.id and r.status in REFILL_UNDER_WAY for r in refills
         )
         refusal = refill_refusal(latest, service, busy, now, by_customer=True)
+        line_events = [e for e in events if e.order_item_id == item.id]
+        cancel_busy, cancel_refused = cancel_state(line_events, latest.id if latest is not None else None)
+        no_cancel = cancel_refusal(latest, service, cancel_busy)
         history = [
             {
                 "at": r.created_at.strftime("%Y-%m-%d %H:%M UTC"),
@@ -561,6 +576,10 @@ def order_detail(session: Session, order: Order, now: datetime | None = None) ->
                 ),
                 "can_refill": refusal is None,
                 "refill_note": "" if refusal is None else _sentence(refusal.message),
+                # cancel at the supplier: offered while it may be asked for, else (on a line
+                # still running) why not; a refusal by the supplier, in the customer's words, first
+                "can_cancel": no_cancel is None,
+                "cancel_note": cancel_refused or ("" if no_cancel is None or done else _sentence(no_cancel.message)),
                 "history": sorted(history, key=lambda h: h["at"]),
                 "can_reorder": item.product_id is not None and bool((item.snapshot.get("product") or {}).get("slug")),
                 "product_slug": str((item.snapshot.get("product") or {}).get("slug", "")),

@@ -20,6 +20,7 @@ class Permission(StrEnum):
     PLACE_ORDERS = "place_orders"
     VIEW_OWN_ORDERS = "view_own_orders"
     REQUEST_REFILLS = "request_refills"
+    CANCEL_OWN_ORDERS = "cancel_own_orders"
     # the admin area (operators and admins)
     VIEW_ADMIN = "view_admin"
     VIEW_ANALYTICS = "view_analytics"
@@ -47,6 +48,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.PLACE_ORDERS: "place orders",
     Permission.VIEW_OWN_ORDERS: "see their own orders",
     Permission.REQUEST_REFILLS: "ask for a refill of their own order",
+    Permission.CANCEL_OWN_ORDERS: "ask to cancel their own order at the supplier",
     Permission.VIEW_ADMIN: "open the admin area",
     Permission.VIEW_ANALYTICS: "see the dashboard, sales and search analytics",
     Permission.VIEW_ORDERS: "see all orders",
@@ -67,7 +69,9 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.MANAGE_RESELLERS: "make a customer a reseller, adjust a reseller wallet or set reseller prices",
 }
 
-_CUSTOMER = frozenset({Permission.PLACE_ORDERS, Permission.VIEW_OWN_ORDERS, Permission.REQUEST_REFILLS})
+_CUSTOMER = frozenset(
+    {Permission.PLACE_ORDERS, Permission.VIEW_OWN_ORDERS, Permission.REQUEST_REFILLS, Permission.CANCEL_OWN_ORDERS}
+)
 _OPERATOR = _CUSTOMER | frozenset(
     {
         Permission.VIEW_ADMIN,

@@ -1,7 +1,7 @@
 """The client dashboard in a browser: a client buys, opens the order page and watches the
 progress move while the jobs (run_fulfillment + sync_statuses against the live shop's
 database, the panel sandbox over HTTP) deliver, with no reload; requests a refill; uses
-"order again"; the account pages fit a phone. A guest pays and follows the order from the
+"order again"; cancels a running order (refunded); the account pages fit a phone. A guest pays and follows the order from the
 receipt's tracking link."""
 
 from __future__ import annotations
@@ -147,6 +147,32 @@ def test_a_client_watches_an_order_deliver_live_refills_and_orders_again(
     expect(tab.locator("#product-title")).to_have_text("Instagram Followers")
     expect(tab.locator("#field-username")).to_have_value("@dashlive")
     _shot(tab, output_dir, "client_order_again")
+
+
+def test_a_client_cancels_a_running_order_and_the_rest_is_refunded(page, live_shop, output_dir, sign_in, jobs) -> None:
+    tab = page
+    tab.set_default_timeout(30_000)
+    sign_in(tab, "client@smplat.local", "client-demo-pass", next_path="/services/instagram-followers")
+    expect(tab.locator("#product-title")).to_have_text("Instagram Followers")
+    number = _buy(tab, "@dashcancel", None)
+    tab.get_by_role("link", name="Follow my order").click()
+    expect(tab).to_have_url(re.compile(rf"/account/orders/{number}$"))
+    line = tab.locator(".order-line", has_text="@dashcancel")
+    # sent to the panel, still running: "Cancel" asks for confirmation first
+    jobs("deliver")
+    expect(line.locator("[id^=started-]")).not_to_have_text("not yet", timeout=LIVE)
+    line.get_by_role("button", name="Cancel", exact=True).click()
+    expect(line.get_by_role("button", name="Yes, cancel it")).to_be_visible()
+    _shot(tab, output_dir, "client_order_cancel_confirm")
+    line.get_by_role("button", name="Yes, cancel it").click()
+    expect(tab.get_by_text("Cancel requested").first).to_be_visible()
+    expect(line.locator("[id^=cancel-note-]")).to_have_text("A cancel of this line is already under way.")
+    # the jobs send the cancel and see the order end: the line is canceled and refunded, live
+    jobs("deliver")
+    jobs("sync")
+    expect(line.locator("[id^=line-status-]")).to_have_text("Canceled", timeout=LIVE)
+    expect(tab.locator("#order-timeline")).to_contain_text("undelivered units refunded")
+    _shot(tab, output_dir, "client_order_canceled")
 
 
 def test_a_guest_follows_the_order_from_the_receipts_link(browser, live_shop, output_dir, jobs) -> None:

@@ -172,7 +172,12 @@ def test_the_role_table_gives_operators_the_daily_work_and_admins_the_connection
         Permission.VIEW_AUDIT_LOG,
         Permission.MANAGE_RESELLERS,
     }
-    customer = {Permission.PLACE_ORDERS, Permission.VIEW_OWN_ORDERS, Permission.REQUEST_REFILLS}
+    customer = {
+        Permission.PLACE_ORDERS,
+        Permission.VIEW_OWN_ORDERS,
+        Permission.REQUEST_REFILLS,
+        Permission.CANCEL_OWN_ORDERS,
+    }
     assert ROLE_PERMISSIONS[Role.ADMIN] == set(Permission)
     assert ROLE_PERMISSIONS[Role.OPERATOR] == set(Permission) - admin_only
     assert ROLE_PERMISSIONS[Role.CUSTOMER] == customer
@@ -378,6 +383,7 @@ def test_every_api_route_declares_a_permission_or_why_it_is_public():
         "/api/auth/signout": PUBLIC,
         "/api/stripe/webhook": PUBLIC,
         "/api/order-items/{item_id:int}/refill": Permission.REQUEST_REFILLS,
+        "/api/order-items/{item_id:int}/cancel": Permission.CANCEL_OWN_ORDERS,
     }
     assert {path: declared[path] for path in known} == known
     assert all(

@@ -5,6 +5,7 @@
 - `status_sync`: poll provider orders and refills, move items and orders, apply the
   Partial policy (the `status_sync` job: `sync_statuses`);
 - `operator_actions`: retry / cancel a dead letter, refill, replay, scheduled replays;
+- `cancel`: cancel a running line at the provider (customer or operator);
 - `read_models`: rows for the operator pages (dead letters, metrics);
 - `common`: the job actors, open provider statuses and the clock the rooms share.
 

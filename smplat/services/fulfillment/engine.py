@@ -142,7 +142,7 @@ class Work:
 
     task_id: int
     kind: str
-    mode: str  # "submit", "reconcile", "refill", "fail"
+    mode: str  # "submit", "reconcile", "refill", "cancel", "fail"
     provider_id: int | None = None
     provider_order_id: int | None = None
     submission_key: str = ""
@@ -218,6 +218,19 @@ def prepare(session: Session, token: str, ids: list[int], now: datetime, setting
                     external_order_id=po.external_order_id or "",
                     refill_id=task.payload.get("refill_id"),
                     service_ext=service.external_service_id,
+                )
+            )
+            continue
+        if task.kind == TaskKind.CANCEL.value:
+            po = session.get(ProviderOrder, task.payload["provider_order_id"])
+            work.append(
+                Work(
+                    task.id,
+                    task.kind,
+                    "cancel",
+                    provider_id=po.provider_id,
+                    provider_order_id=po.id,
+                    external_order_id=po.external_order_id or "",
                 )
             )
             continue
@@ -357,6 +370,33 @@ async def call_provider(work: Work, client: PanelClient) -> None:
     work.latency_ms = int((time.monotonic() - started) * 1000)
 
 
+async def call_cancels(works: list[Work], client: PanelClient) -> None:
+    """The cancels of one batch for one provider in one multi call (`action=cancel&orders=<ids>`,
+    chunked by the dialect): each order's own answer is its work's outcome. A refusal of the
+    whole call that is a rate limit, or no usable answer, leaves every one to retry."""
+    started = time.monotonic()
+    try:
+        answers = await client.cancel([w.external_order_id for w in works])
+        for w in works:
+            answer = answers.get(w.external_order_id)
+            if isinstance(answer, PanelRefused):
+                w.result, w.refusal, w.error = "refused", answer, answer.message
+            else:
+                w.result, w.answer = "ok", str(answer)
+    except PanelRefused as refused:
+        for w in works:
+            if refused.is_rate_limited:
+                w.result, w.error = "unavailable", refused.message
+            else:
+                w.result, w.refusal, w.error = "refused", refused, refused.message
+    except PanelUnavailable as exc:
+        for w in works:
+            w.result, w.error = "unavailable", str(exc)
+    latency = int((time.monotonic() - started) * 1000)
+    for w in works:
+        w.latency_ms = latency
+
+
 async def _probe(work: Work, client: PanelClient) -> None:
     """Reconcile without lookup (docs/providers.md): read the balance (evidence for the
     operator), then, only on a panel that refuses a second order on a link with an active
@@ -494,6 +534,8 @@ def record(
             outcome = _fail(session, task, item, w.error, now, settings, counts)
         elif w.mode == "refill":
             outcome = _record_refill(session, task, item, po, w, now, settings, counts)
+        elif w.mode == "cancel":
+            outcome = _record_cancel(session, task, item, po, w, now, settings, counts)
         elif w.mode == "submit":
             if w.result == "ok":
                 _submitted(session, task, item, po, w.answer, now, "Submitted")
@@ -891,6 +933,72 @@ def _record_refill(
     return outcome
 
 
+def _record_cancel(
+    session: Session,
+    task: FulfillmentTask,
+    item: OrderItem,
+    po: ProviderOrder,
+    w: Work,
+    now: datetime,
+    settings: Settings,
+    counts: dict[str, int],
+) -> str:
+    """The panel's answer to a cancel, on the timeline. Accepted: status sync sees the order
+    end (Canceled or Partial) and refunds what was not delivered. Refused: a definite no (the
+    customer reads why on their order page). No answer: retried with backoff, then dead-lettered
+    (the line itself is not put on hold: its delivery goes on)."""
+    from smplat.services.fulfillment.cancel import customer_words
+
+    base = {"provider_order_id": po.id, "task_id": task.id}
+    if w.result == "ok":
+        _release(task, TaskStatus.COMPLETED.value, now)
+        states.add_event(
+            session,
+            item.order_id,
+            OrderEventKind.PROVIDER_ORDER,
+            JOB_ACTOR,
+            f"Cancel of order #{po.external_order_id} accepted by the provider",
+            item.id,
+            {**base, "cancel": "sent"},
+            at=now,
+        )
+        counts["cancels_sent"] += 1
+        return AttemptOutcome.SUCCEEDED.value
+    if w.result == "refused":
+        _release(task, TaskStatus.FAILED.value, now, error=w.error)
+        states.add_event(
+            session,
+            item.order_id,
+            OrderEventKind.PROVIDER_ORDER,
+            JOB_ACTOR,
+            f"Cancel of order #{po.external_order_id} refused by the provider: {w.error}"[:1000],
+            item.id,
+            {**base, "cancel": "refused", "customer_message": customer_words(w.error)},
+            at=now,
+        )
+        counts["cancels_refused"] += 1
+        return AttemptOutcome.SUCCEEDED.value  # the call worked; the answer was no
+    task.attempts += 1
+    if task.attempts >= task.max_attempts:
+        _release(task, TaskStatus.DEAD_LETTER.value, now, error=w.error)
+        states.add_event(
+            session,
+            item.order_id,
+            OrderEventKind.PROVIDER_ORDER,
+            JOB_ACTOR,
+            f"Cancel of order #{po.external_order_id} not delivered to the provider: {w.error}"[:1000],
+            item.id,
+            {**base, "cancel": "failed", "customer_message": "We could not reach the supplier to cancel it."},
+            at=now,
+        )
+        counts["dead_lettered"] += 1
+        return AttemptOutcome.DEAD_LETTERED.value
+    delay = backoff_seconds(task.attempts, settings)
+    _release(task, TaskStatus.RETRY_WAIT.value, now, next_at=now + timedelta(seconds=delay), error=w.error)
+    counts["retried"] += 1
+    return AttemptOutcome.RETRIED.value
+
+
 # --- the drain loop (the fulfilment job) -------------------------------------------------
 
 
@@ -970,6 +1078,19 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float, c
                 room.set()
             await done.put((token, w))
 
+    async def cancels(token: str, provider_id: int, works: list[Work]) -> None:
+        """A batch's cancels for one provider: one multi call."""
+        nonlocal calling
+        try:
+            async with sem:
+                await call_cancels(works, client(provider_id))
+        finally:
+            calling -= len(works)
+            if calling < refill_below:
+                room.set()
+            for w in works:
+                await done.put((token, w))
+
     async def writer() -> None:
         nonlocal inflight
         while True:
@@ -1016,13 +1137,21 @@ async def _drain(session_factory: Any, settings: Settings, max_seconds: float, c
                 await asyncio.sleep(0.02)
                 room.set()
                 continue
+            to_cancel: dict[int, list[Work]] = defaultdict(list)
             for w in work:
                 if w.provider_id is not None and w.provider_id not in providers:
                     with session_factory() as session:
                         providers.update({p.id: p for p in session.execute(select(Provider)).scalars()})
                 inflight += 1
                 calling += 1
+                if w.mode == "cancel":  # gathered: one multi call per provider
+                    to_cancel[w.provider_id].append(w)
+                    continue
                 task = asyncio.create_task(one(token, w))
+                calls.add(task)
+                task.add_done_callback(calls.discard)
+            for provider_id, works in to_cancel.items():
+                task = asyncio.create_task(cancels(token, provider_id, works))
                 calls.add(task)
                 task.add_done_callback(calls.discard)
             if calling >= refill_below:

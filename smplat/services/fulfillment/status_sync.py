@@ -227,7 +227,11 @@ def apply_status(
         if states.can_move(item.status, OrderStatus.COMPLETED):
             states.set_item_status(session, item, OrderStatus.COMPLETED, SYNC_ACTOR, "Delivered in full.", at=now)
         return
-    apply_partial_policy(session, item, po, remains, now, settings, counts)
+    from smplat.services.fulfillment.cancel import cancel_requested
+
+    # an order canceled at our request (customer or operator): the rest is refunded, never re-routed
+    policy = "refund" if cancel_requested(session, po.id) else None
+    apply_partial_policy(session, item, po, remains, now, settings, counts, policy=policy)
 
 
 def apply_partial_policy(
@@ -238,10 +242,13 @@ def apply_partial_policy(
     now: datetime,
     settings: Settings,
     counts: dict[str, int],
+    *,
+    policy: str | None = None,
 ) -> None:
     """Re-route the undelivered rest (a new task, created once per provider order), or refund
-    it: `money.pro_rata(line price, remains, line units)`, the one pro-rata rule (rounded once, down)."""
-    if settings.fulfillment_partial_policy == "reroute":
+    it: `money.pro_rata(line price, remains, line units)`, the one pro-rata rule (rounded once, down).
+    `policy` overrides the setting (a canceled order is always refunded)."""
+    if (policy or settings.fulfillment_partial_policy) == "reroute":
         from smplat.services.delivery import submit_key
 
         task = FulfillmentTask(

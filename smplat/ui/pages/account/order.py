@@ -11,6 +11,7 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.services import client_orders, rate_limits
 from smplat.services.errors import ServiceError
+from smplat.services.fulfillment.cancel import request_cancel
 from smplat.services.fulfillment.operator_actions import request_refill
 from smplat.services.order_status import Actor
 from smplat.ui import routes
@@ -29,6 +30,7 @@ class ClientOrderState(AuthState):
     order: dict[str, Any] = {}
     loaded: bool = False
     error: str = ""
+    confirm_cancel: int = 0  # the line whose "Cancel" asks for confirmation (0: none)
     _order_id: int = 0
     _owner_id: int = 0
     _live_version: str = ""
@@ -90,6 +92,92 @@ class ClientOrderState(AuthState):
         self._reload(user.id)
         return rx.toast.success("Refill requested. We will let the supplier know right away.")
 
+    def _own_line(self, raw: Any) -> int | None:
+        raw = str(raw)
+        lines = {str(line["id"]) for line in self.order.get("lines", [])}
+        return int(raw) if raw in lines and raw.isdigit() else None
+
+    @rx.event
+    @signed_in_only
+    def start_cancel(self, item_id: Any):
+        """The first click: show the confirmation beside the line (nothing is sent yet)."""
+        line = self._own_line(item_id)
+        self.confirm_cancel = line or 0
+        self.error = "" if line else "That line is not part of this order."
+
+    @rx.event
+    @signed_in_only
+    def keep_line(self):
+        self.confirm_cancel = 0
+
+    @rx.event
+    @signed_in_only
+    def confirm_cancel_line(self, form: dict[str, Any]):
+        """The confirmation: ask the supplier to cancel the rest of the line (the service
+        checks it is theirs, still running and cancelable)."""
+        user = self._current_user()
+        item_id = self._own_line(form.get("item_id", ""))
+        self.confirm_cancel = 0
+        if item_id is None:
+            self.error = "That line is not part of this order."
+            return None
+        reason = str(form.get("reason", "")).strip()[:1000]
+        try:
+            with session_scope() as db:
+                rate_limits.hit("refill_user", str(user.id))  # the same budget as refills and the API
+                request_cancel(db, item_id, Actor.customer(user.id, user.email), reason, customer_user_id=user.id)
+        except ServiceError as exc:
+            self.error = exc.message[:1].upper() + exc.message[1:] + ("" if exc.message.endswith(".") else ".")
+            return None
+        self.error = ""
+        self._reload(user.id)
+        return rx.toast.success("Cancel requested. What was not delivered will be refunded.")
+
+
+def _cancel(line: rx.Var) -> rx.Component:
+    lid = line["id"].to(str)
+    return rx.cond(
+        line["can_cancel"].to(bool),
+        rx.cond(
+            ClientOrderState.confirm_cancel == line["id"].to(int),
+            rx.form(
+                rx.flex(
+                    rx.el.input(type="hidden", name="item_id", value=lid),
+                    rx.text("Cancel the rest of this delivery? What was not delivered is refunded.", size="2"),
+                    rx.input(name="reason", placeholder="Why? (optional)", size="2", id="cancel-reason-" + lid),
+                    rx.button("Yes, cancel it", type="submit", size="2", color_scheme="red", id="cancel-yes-" + lid),
+                    rx.button(
+                        "Keep it",
+                        type="button",
+                        size="2",
+                        variant="soft",
+                        on_click=ClientOrderState.keep_line,
+                        id="cancel-keep-" + lid,
+                    ),
+                    spacing="2",
+                    wrap="wrap",
+                    align="center",
+                ),
+                on_submit=ClientOrderState.confirm_cancel_line,
+                reset_on_submit=True,
+                id="cancel-confirm-" + lid,
+            ),
+            rx.button(
+                "Cancel",
+                type="button",
+                size="2",
+                variant="soft",
+                color_scheme="red",
+                on_click=ClientOrderState.start_cancel(lid),
+                id="cancel-" + lid,
+            ),
+        ),
+        rx.cond(
+            line["cancel_note"].to(str) != "",
+            rx.text(line["cancel_note"], size="1", color_scheme="gray", id="cancel-note-" + lid),
+        ),
+    )
+
 
 def _actions(line: rx.Var) -> rx.Component:
     lid = line["id"].to(str)
@@ -111,6 +199,7 @@ def _actions(line: rx.Var) -> rx.Component:
             ),
             rx.text(line["refill_note"], size="1", color_scheme="gray", id="refill-note-" + lid),
         ),
+        _cancel(line),
         rx.cond(
             line["can_reorder"].to(bool),
             rx.link(

@@ -1,9 +1,9 @@
-"""Admin → one order: its lines, current provider orders (superseded ones collapsed into
+"""Admin â one order: its lines, current provider orders (superseded ones collapsed into
 history), the timeline (order events and every provider request/answer), and the actions:
-refill / replay / scheduled replay per provider order; status with a reason, internal note,
-message to the customer, refund (full or part) and retry of dead letters for the order.
-Handlers are staff-only; each calls one service function, which checks the role again,
-writes the order event and the audit row."""
+refill / replay / scheduled replay / cancel at the provider per provider order; status with a
+reason, internal note, message to the customer, refund (full or part) and retry of dead
+letters for the order. Handlers are staff-only; each calls one service function, which checks
+the role again, writes the order event and the audit row."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from smplat.models.orders import OrderStatus
 from smplat.services import admin_orders, operations
 from smplat.services.errors import ServiceError
 from smplat.services.fulfillment import operator_actions
+from smplat.services.fulfillment.cancel import CancelRefused, request_cancel
 from smplat.services.money import exponent
 from smplat.services.permissions import Permission
 from smplat.ui import routes
@@ -77,9 +78,12 @@ class OrderDetailState(AuthState):
                         raise operator_actions.RefillRefused("pick the date and time (UTC) of the replay")
                     operator_actions.schedule_replay(db, item_id, run_at, actor, reason)
                     done = f"Replay scheduled for {run_at:%Y-%m-%d %H:%M} UTC."
+                elif action == "cancel":
+                    request_cancel(db, item_id, actor, reason)
+                    done = "Cancel queued: the provider is asked now."
                 else:
-                    raise operator_actions.RefillRefused("choose refill, replay or schedule")
-        except operator_actions.RefillRefused as exc:  # the service says why (a missing reason too)
+                    raise operator_actions.RefillRefused("choose refill, replay, schedule or cancel")
+        except (operator_actions.RefillRefused, CancelRefused) as exc:  # the service says why (a missing reason too)
             self.error = exc.message
             return None
         self.error = ""
@@ -173,7 +177,12 @@ def _provider_order_actions(po: rx.Var) -> rx.Component:
         rx.flex(
             rx.el.input(type="hidden", name="item_id", value=po["item_id"].to(str)),
             action_select(
-                [("refill", "Refill"), ("replay", "Replay now"), ("schedule", "Schedule replay")],
+                [
+                    ("refill", "Refill"),
+                    ("replay", "Replay now"),
+                    ("schedule", "Schedule replay"),
+                    ("cancel", "Cancel at provider"),
+                ],
                 "action-po-" + po["id"].to(str),
             ),
             rx.input(
