@@ -442,7 +442,7 @@ def services(session: Session, caller: Caller) -> list[dict[str, Any]]:
                 "min": product.min_quantity,
                 "max": product.max_quantity,
                 "refill": bool(routed and routed[1].refill),  # what `refill` can then ask for
-                "cancel": False,  # no customer cancellation of a placed order yet
+                "cancel": bool(routed and routed[1].cancel),  # what `cancel` can then ask for
                 "dripfeed": True,
             }
         )
@@ -717,10 +717,30 @@ def refill_status(session: Session, caller: Caller, raw_id: Any) -> dict[str, An
     return {"status": REFILL_STATUS.get(refill.status, "Pending")}
 
 
-def cancel(session: Session, caller: Caller, raw_id: Any) -> dict[str, Any]:
-    """Panel `cancel`: the shop has no customer cancellation of a submitted order yet."""
-    _own_order(session, caller, raw_id)
-    return {"error": "Cancel is not supported for this order"}
+def cancel(session: Session, caller: Caller, raw_id: Any) -> int:
+    """Panel `cancel`: the same customer cancel as the order page (the line must have reached
+    the supplier, still run, and its service allow cancels); the undelivered part comes back to
+    the wallet when the supplier has stopped. 1 when the cancel was queued."""
+    from smplat.services.fulfillment.cancel import request_cancel
+    from smplat.services.order_status import Actor
+
+    order = _own_order(session, caller, raw_id)
+    first = (
+        session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id))
+        .scalars()
+        .first()
+    )
+    if first is None:
+        raise ResellerError("Incorrect order ID", code=ErrorCode.NOT_FOUND, field="order")
+    with session.begin_nested():
+        request_cancel(
+            session,
+            first.id,
+            Actor.customer(caller.user_id, caller.email),
+            "asked through the reseller API",
+            customer_user_id=caller.user_id,
+        )
+    return 1
 
 
 def balance(session: Session, caller: Caller) -> dict[str, Any]:
