@@ -341,6 +341,12 @@ class Settings(BaseSettings):
         20, ge=1, description="Orders of a product in the last day before the share is judged"
     )
 
+    # --- metrics -------------------------------------------------------------------
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token Prometheus sends to GET /api/metrics; unset: the endpoint answers 404",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_db_url(cls, value: str) -> str:
