@@ -62,4 +62,3 @@ def test_status_sync_with_the_panel_failing_is_a_failed_run(session, panel, db_u
         assert stored.counts["batch_failures"] == 1
         assert (stored.outcome, stored.message) == (JobOutcome.FAILED.value, "batch_failures: 1")
         assert s.execute(select(JobRun.outcome).where(JobRun.idle.is_(True))).all() == []
-
