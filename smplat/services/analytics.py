@@ -17,7 +17,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from smplat.models.analytics import DailyCounter, SearchRecord
@@ -48,22 +47,23 @@ NO_COST_STATUSES = (
 # --- recording ----------------------------------------------------------------------------
 
 
-def record_daily(session: Session, name: str, now: datetime | None = None, by: int = 1) -> None:
-    """Add `by` to today's (UTC) counter `name`, in SQL so concurrent workers never lose a count."""
-    day = (now or utcnow()).date()
-    bump = (
-        sa.update(DailyCounter)
-        .where(DailyCounter.day == day, DailyCounter.name == name)
-        .values(value=DailyCounter.value + by, updated_at=utcnow())
-    )
-    if session.execute(bump).rowcount:
+def record_daily(session: Session, *names: str, now: datetime | None = None, by: int = 1) -> None:
+    """Add `by` to today's (UTC) counters `names` in one upsert statement, so concurrent workers
+    never lose a count and a page load pays one statement."""
+    if not names:
         return
-    try:
-        with session.begin_nested():
-            session.add(DailyCounter(day=day, name=name, value=by))
-            session.flush()
-    except IntegrityError:
-        session.execute(bump)  # another worker created the row first
+    day, stamp = (now or utcnow()).date(), utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(DailyCounter).values([{"day": day, "name": n, "value": by, "updated_at": stamp} for n in names])
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day", "name"],
+            set_={"value": DailyCounter.value + statement.excluded.value, "updated_at": statement.excluded.updated_at},
+        )
+    )
 
 
 # --- windows and money ----------------------------------------------------------------------
