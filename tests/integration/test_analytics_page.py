@@ -41,3 +41,60 @@ async def test_a_customer_gets_nothing(sqlite_url, root_state, session_cookie_fo
     state.load_analytics()
     state.live_tick()
     assert state.loaded is False and state.kpis == {}
+
+
+async def test_product_page_shows_the_average_time_of_the_last_completed_orders(session, root_state) -> None:
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from smplat.models.fulfillment import FulfillmentTask
+    from smplat.models.orders import OrderItem
+    from smplat.models.providers import ProviderOrder, ProviderService
+    from smplat.ui.pages.storefront.product import ProductState
+    from tests.fulfillment_factory import product, seed_with_panel
+
+    provider = seed_with_panel(session, "http://127.0.0.1:9/api/v2")
+    followers = product(session, "instagram-followers")
+    service = ProviderService(provider_id=provider.id, external_service_id="avg", name="x", rate_per_1000=Decimal(1))
+    session.add(service)
+    now = utcnow()
+    for n, minutes in enumerate((90, 150)):  # 1 h 30 min and 2 h 30 min: 2 hours on average
+        order = Order(charged_minor=500, payment_status="paid", status="completed")
+        session.add(order)
+        session.flush()
+        created = now - timedelta(days=1 + n)
+        item = OrderItem(
+            order_id=order.id, product_id=followers.id, product_title="F", status="completed", created_at=created
+        )
+        session.add(item)
+        session.flush()
+        task = FulfillmentTask(order_item_id=item.id, idempotency_key=f"avg{n}")
+        session.add(task)
+        session.flush()
+        session.add(
+            ProviderOrder(
+                fulfillment_task_id=task.id,
+                order_item_id=item.id,
+                provider_id=provider.id,
+                provider_service_id=service.id,
+                submission_key=f"avg{n}",
+                external_order_id=f"e{n}",
+                status="completed",
+                completed_at=created + timedelta(minutes=minutes),
+            )
+        )
+    session.commit()
+    state = await root_state(ProductState, "/services/instagram-followers", params={"slug": "instagram-followers"})
+    state.load_product()
+    assert state.average_time == "2 hours"
+    # the load counted the tab's visit and a product view; a second load only another view
+    from sqlalchemy import select
+
+    from smplat.models.analytics import DailyCounter
+
+    state.load_product()
+    with session_scope() as db:
+        assert dict(db.execute(select(DailyCounter.name, DailyCounter.value)).all()) == {
+            "visits": 1,
+            "product_views": 2,
+        }
