@@ -26,6 +26,8 @@ INSTAGRAM_GRAPH_BASE = "https://graph.facebook.com"
 # Secret keys that are somebody's example, never a production secret.
 PLACEHOLDER_SECRET_KEYS = frozenset({"change-me", "changeme", "secret", "dev", "test", "smplat", "insecure"})
 SECRET_KEY_MIN_LENGTH = 32
+# In dev, alerts go to the local SMTP sink under this address unless SMPLAT_ALERT_EMAIL_TO says otherwise.
+DEV_ALERT_EMAIL = "ops@smplat.local"
 
 
 class Settings(BaseSettings):
@@ -330,10 +332,14 @@ class Settings(BaseSettings):
 
     # --- alerts ------------------------------------------------------------------
     alert_email_to: str = Field(
-        "", description="Comma-separated addresses that receive operational alerts; empty: no email alerts"
+        "",
+        description="Comma-separated addresses that receive operational alerts; empty: none, except in dev with the "
+        "sandboxes (ops@smplat.local, read in var/mailbox); off: none",
     )
     alert_webhook_url: str = Field(
-        "", description="Slack-compatible incoming webhook URL for alerts; empty: no webhook alerts"
+        "",
+        description="Slack-compatible incoming webhook URL for alerts; empty: none, except in dev with the sandboxes "
+        "(the local webhook sink's /hooks/alerts); off: none",
     )
     alert_repeat_minutes: int = Field(60, ge=1, description="A condition still true is re-sent at most this often")
     alert_dead_letter_threshold: int = Field(
@@ -355,6 +361,12 @@ class Settings(BaseSettings):
         20, ge=1, description="Orders of a product in the last day before the share is judged"
     )
 
+    # --- metrics -------------------------------------------------------------------
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token Prometheus sends to GET /api/metrics; unset: the endpoint answers 404",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_db_url(cls, value: str) -> str:
@@ -374,6 +386,30 @@ class Settings(BaseSettings):
         if self.is_sqlite:
             return self.database_url.replace("sqlite://", "sqlite+aiosqlite://", 1)
         return self.database_url
+
+    @property
+    def _dev_sinks(self) -> bool:
+        return self.env == "dev" and self.sandbox_enabled
+
+    @property
+    def alert_email_recipients(self) -> list[str]:
+        """Who gets alert emails: the setting, or in dev (with the sandboxes) the local SMTP sink's ops address."""
+        value = self.alert_email_to.strip()
+        if value.lower() == "off":
+            return []
+        if not value and self._dev_sinks:
+            value = DEV_ALERT_EMAIL
+        return [x.strip() for x in value.split(",") if x.strip()]
+
+    @property
+    def effective_alert_webhook_url(self) -> str:
+        """Where alert webhooks go: the setting, or in dev (with the sandboxes) the local webhook sink."""
+        value = self.alert_webhook_url.strip()
+        if value.lower() == "off":
+            return ""
+        if not value and self._dev_sinks:
+            return f"http://127.0.0.1:{self.sandbox_webhook_port}/hooks/alerts"
+        return value
 
     @property
     def uses_stripe_sandbox(self) -> bool:

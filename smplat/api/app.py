@@ -5,13 +5,22 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from smplat.api import auth, health, refills, reseller_v2, stripe_webhook
+from smplat.api import auth, health, metrics, refills, reseller_v2, stripe_webhook
+from smplat.api.metrics import HttpMetricsMiddleware
 from smplat.api.security import SecurityMiddleware
 
 
 def build_api() -> Starlette:
     # Reflex mounts its app (pages, /_event) under this one, so the middleware sees every request
+    routes = [
+        *health.routes,
+        *auth.routes,
+        *stripe_webhook.routes,
+        *refills.routes,
+        *reseller_v2.routes,
+        *metrics.routes,
+    ]
     return Starlette(
-        routes=[*health.routes, *auth.routes, *stripe_webhook.routes, *refills.routes, *reseller_v2.routes],
-        middleware=[Middleware(SecurityMiddleware)],
+        routes=routes,
+        middleware=[Middleware(HttpMetricsMiddleware, routes=routes), Middleware(SecurityMiddleware)],
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from smplat.models.base import created_at_field
+from smplat.models.base import created_at_field, updated_at_field
 
 
 class SearchRecord(SQLModel, table=True):
@@ -29,3 +29,17 @@ class SearchRecord(SQLModel, table=True):
     page: int = Field(default=1, nullable=False)
     result_count: int = Field(nullable=False)
     created_at: datetime = created_at_field()
+
+
+class DailyCounter(SQLModel, table=True):
+    """An anonymous count per UTC day (storefront visits, product views): no visitor id, so it is
+    kept without analytics consent, like the commerce counters. Incremented in SQL."""
+
+    __tablename__ = "daily_counters"
+    __table_args__ = (sa.UniqueConstraint("day", "name", name="uq_daily_counters_day_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(sa_type=sa.Date, nullable=False)
+    name: str = Field(max_length=60, nullable=False)
+    value: int = Field(default=0, nullable=False)
+    updated_at: datetime = updated_at_field()

@@ -14,8 +14,13 @@ from smplat.models.base import StrEnum, UTCDateTime, json_field, utc_field
 class JobOutcome(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
+    PARTIAL = "partial"  # it did some work, and some of it failed (a failure count above zero)
     FAILED = "failed"
     SKIPPED = "skipped"  # already running in this process
+
+
+# Outcomes the admin and the metrics count as failing runs.
+FAILING_OUTCOMES = (JobOutcome.FAILED.value, JobOutcome.PARTIAL.value)
 
 
 class JobTrigger(StrEnum):
@@ -25,7 +30,11 @@ class JobTrigger(StrEnum):
 
 class JobRun(SQLModel, table=True):
     __tablename__ = "job_runs"
-    __table_args__ = (sa.Index("ix_job_runs_job_started", "job_name", "started_at"),)
+    __table_args__ = (
+        sa.Index("ix_job_runs_job_started", "job_name", "started_at"),
+        # the jobs page lists runs that did something: idle scheduled ticks are hidden by default
+        sa.Index("ix_job_runs_idle_started", "idle", "started_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     job_name: str = Field(max_length=100, nullable=False)
@@ -38,3 +47,5 @@ class JobRun(SQLModel, table=True):
     message: str = Field(default="", max_length=2000)
     hostname: str = Field(default="", max_length=200)
     pid: int | None = Field(default=None)
+    # a scheduled run that succeeded with nothing counted (routine; hidden on the jobs page)
+    idle: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})

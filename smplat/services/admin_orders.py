@@ -25,7 +25,7 @@ from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask, TaskS
 from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
 from smplat.models.payments import Payment, PaymentEvent, PaymentRowStatus, WebhookEvent, WebhookStatus
 from smplat.models.providers import AlertNotice, Provider, ProviderHealth, ProviderOrder, Refill, RefillStatus
-from smplat.services import audit, email, order_status
+from smplat.services import alerts, audit, email, order_status
 from smplat.services.csv_safe import write_csv
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.fulfillment import operator_actions
@@ -122,27 +122,13 @@ def _item_exists(*conditions: Any) -> Any:
 
 
 def _stuck_condition(session: Session, now: datetime) -> Any:
-    """Paid, and a line still pending/processing longer than its service promises
-    (`Product.delivery_estimate_hours`; `admin_stuck_after_hours` for a line whose product is
-    gone). The few distinct promises are read first (one small statement) so the test is a
-    plain comparison on `placed_at` in every dialect."""
-    promises = [int(h) for h in session.execute(select(Product.delivery_estimate_hours).distinct()).scalars()]
-    fallback = now - timedelta(hours=get_settings().admin_stuck_after_hours)
-    late = [and_(Product.delivery_estimate_hours == h, Order.placed_at < now - timedelta(hours=h)) for h in promises]
-    line_late = exists(
+    """Orders with a line that is late by the one stuck rule (`alerts.late_line`; a line whose
+    product is gone is late after `admin_stuck_after_hours`)."""
+    late = alerts.late_line(session, now, fallback_hours=get_settings().admin_stuck_after_hours)
+    return exists(
         select(OrderItem.id)
         .outerjoin(Product, Product.id == OrderItem.product_id)
-        .where(
-            OrderItem.order_id == Order.id,
-            OrderItem.status.in_(WORKING_STATUSES),
-            or_(and_(OrderItem.product_id.is_(None), Order.placed_at < fallback), *late),
-        )
-    )
-    return and_(
-        Order.status.in_(WORKING_STATUSES),
-        Order.payment_status == PaymentStatus.PAID.value,
-        Order.placed_at.is_not(None),
-        line_late,
+        .where(OrderItem.order_id == Order.id, late)
     )
 
 

@@ -1,6 +1,8 @@
 """Operational alerts: evaluate conditions, send each by email and/or a Slack-compatible webhook.
 
-Both channels are off until configured (settings.alert_email_to / alert_webhook_url). A
+Both channels are off until configured (settings.alert_email_to / alert_webhook_url), except
+in development with the sandboxes, where they go to the local SMTP and webhook sinks so a new
+operator sees them (`Settings.alert_email_recipients` / `effective_alert_webhook_url`). A
 condition (kind + subject) is sent when first raised, then at most every
 alert_repeat_minutes while it stays true; the dead-letter alert is only re-sent when the
 count grew.
@@ -14,12 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.models.catalog import Product
 from smplat.models.fulfillment import AttemptOutcome, FulfillmentAttempt, FulfillmentTask, TaskStatus
-from smplat.models.orders import OrderItem
+from smplat.models.orders import Order, OrderItem, OrderStatus, PaymentStatus
 from smplat.models.providers import AlertNotice, Provider, ProviderHealth, ProviderOrder
 from smplat.settings import Settings, get_settings
 
@@ -28,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # dead_letters, provider_down, low_balance, failure_rate, provider_share
+    kind: str  # dead_letters, provider_down, low_balance, failure_rate, provider_share, stuck_orders
     subject: str
     message: str
 
@@ -100,7 +103,56 @@ def evaluate(session: Session, now: datetime, settings: Settings) -> list[Alert]
                     f"Provider {names.get(provider_id)} carries {top} of {total} orders of product {product_id} in the last day",
                 )
             )
+    for product_id, title, hours, count in stuck_lines_per_product(session, now):
+        alerts.append(
+            Alert(
+                "stuck_orders",
+                f"product:{product_id}",
+                f"{count} order line(s) of {title} waiting longer than {hours} h (its delivery estimate)",
+            )
+        )
     return alerts
+
+
+# Lines still waiting for delivery (a running drip-feed, "active", is not stuck).
+STUCK_STATUSES = (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value, OrderStatus.ON_HOLD.value)
+PAID_STATUSES = (PaymentStatus.PAID.value, PaymentStatus.PARTIALLY_REFUNDED.value)
+
+
+def late_line(session: Session, now: datetime, *, fallback_hours: int | None = None) -> Any:
+    """The one "stuck" rule (this alert, the admin home's tile and the queue's filter): a paid
+    line still waiting (pending, processing, on hold) longer than its product's promise
+    (`Product.delivery_estimate_hours`) since the line was placed (lines are created when the
+    order is paid). A condition over `OrderItem`,
+    `Order` and `Product` (outer-joined: a line whose product is gone counts after
+    `fallback_hours`, when given). The few distinct promises are read first (one small
+    statement) so the test is a plain comparison on the line's `created_at` in every dialect."""
+    promises = [int(h) for (h,) in session.execute(select(Product.delivery_estimate_hours).distinct()).all() if h]
+    late = [
+        and_(Product.delivery_estimate_hours == h, OrderItem.created_at < now - timedelta(hours=h)) for h in promises
+    ]
+    if fallback_hours is not None:
+        late.append(and_(OrderItem.product_id.is_(None), OrderItem.created_at < now - timedelta(hours=fallback_hours)))
+    return and_(
+        OrderItem.status.in_(STUCK_STATUSES),
+        Order.payment_status.in_(PAID_STATUSES),
+        or_(*late) if late else false(),
+    )
+
+
+def stuck_lines_per_product(session: Session, now: datetime) -> list[tuple[int, str, int, int]]:
+    """(product id, title, threshold hours, lines) for every service with paid lines still waiting
+    longer than its delivery estimate (`late_line`); two statements."""
+    rows = session.execute(
+        select(Product.id, Product.title, Product.delivery_estimate_hours, func.count())
+        .select_from(OrderItem)
+        .join(Order, Order.id == OrderItem.order_id)
+        .join(Product, Product.id == OrderItem.product_id)
+        .where(late_line(session, now))
+        .group_by(Product.id, Product.title, Product.delivery_estimate_hours)
+        .order_by(Product.id)
+    ).all()
+    return [(int(pid), title, int(hours), int(n)) for pid, title, hours, n in rows]
 
 
 def _amount(value: Any, currency: str | None) -> str:
@@ -153,12 +205,14 @@ def send(alerts: list[Alert], settings: Settings) -> dict[str, int]:
     if not alerts:
         return counts
     text = "\n".join(f"• [{a.kind}] {a.message}" for a in alerts)
-    if settings.alert_email_to.strip():
+    recipients = settings.alert_email_recipients
+    webhook_url = settings.effective_alert_webhook_url
+    if recipients:
         from smplat.services.email import send_email
 
         try:
             send_email(
-                [x.strip() for x in settings.alert_email_to.split(",") if x.strip()],
+                recipients,
                 f"{settings.brand_name} alert: {alerts[0].message}"[:180]
                 if len(alerts) == 1
                 else f"{settings.brand_name}: {len(alerts)} operational alerts",
@@ -168,11 +222,9 @@ def send(alerts: list[Alert], settings: Settings) -> dict[str, int]:
         except Exception:
             logger.exception("alert email failed")
             counts["send_errors"] += 1
-    if settings.alert_webhook_url.strip():
+    if webhook_url:
         try:
-            response = httpx.post(
-                settings.alert_webhook_url, json={"text": f"{settings.brand_name} alerts\n{text}"}, timeout=10
-            )
+            response = httpx.post(webhook_url, json={"text": f"{settings.brand_name} alerts\n{text}"}, timeout=10)
             response.raise_for_status()
             counts["webhooks"] += 1
         except httpx.HTTPError:

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from smplat.models.accounts import Role, User
 from smplat.models.base import utcnow
 from smplat.models.catalog import Product, ProductStatus
-from smplat.models.jobs import JobOutcome, JobRun
+from smplat.models.jobs import FAILING_OUTCOMES, JobRun
 from smplat.models.orders import Order, OrderStatus
 from smplat.services.money import format_money
 
@@ -45,7 +45,7 @@ def overview(session: Session, currency: str = "EUR") -> Overview:
         ).select_from(Order)
     ).one()
     runs, failures = session.execute(
-        select(func.count(), func.count().filter(JobRun.outcome == JobOutcome.FAILED.value))
+        select(func.count(), func.count().filter(JobRun.outcome.in_(FAILING_OUTCOMES)))
         .select_from(JobRun)
         .where(JobRun.started_at >= since)
     ).one()

@@ -2,7 +2,9 @@
 
 A job is a plain function `fn(session_factory, now) -> counts` (a dict of what it did,
 e.g. {"sessions": 3}). `run_recorded` wraps it: writes a "running" row before, then
-"succeeded" with the counts or "failed" with a short error after, and skips (with a
+"succeeded" with the counts or "failed" with a short error after; a run whose counts
+include failures (a name ending in failures/errors/failed/dead_lettered, above
+zero) is "partial" when it also did other work and "failed" when it did not, and skips (with a
 "skipped" row) when the same job is already running in this process. The admin pages
 read `recent_runs` and `last_run_per_job`.
 """
@@ -59,6 +61,38 @@ def short_error(exc: BaseException) -> str:
     return line[:MESSAGE_MAX]
 
 
+# A count whose name ends in one of these counts failures: above zero, the run is not "succeeded".
+FAILURE_COUNT_SUFFIXES = ("failures", "errors", "failed", "dead_lettered")
+
+
+def is_failure_count(name: str) -> bool:
+    return name.endswith(FAILURE_COUNT_SUFFIXES)
+
+
+def outcome_for(counts: Mapping[str, Any]) -> JobOutcome:
+    """The outcome of a run that returned `counts`: "failed" when only failures were counted,
+    "partial" when failures and other work were, else "succeeded" (an idle tick too)."""
+    failures = sum(int(v or 0) for k, v in counts.items() if is_failure_count(k) and isinstance(v, int | float))
+    if not failures:
+        return JobOutcome.SUCCEEDED
+    work = sum(int(v or 0) for k, v in counts.items() if not is_failure_count(k) and isinstance(v, int | float))
+    return JobOutcome.PARTIAL if work else JobOutcome.FAILED
+
+
+def failure_summary(counts: Mapping[str, Any]) -> str:
+    """`batch_failures: 1, errors: 2` for the run's message."""
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()) if is_failure_count(k) and v)
+
+
+def is_idle(outcome: str, trigger: str, counts: Mapping[str, Any]) -> bool:
+    """A scheduled tick that succeeded with nothing counted: routine, hidden by default."""
+    return (
+        outcome == JobOutcome.SUCCEEDED.value
+        and trigger == JobTrigger.SCHEDULE.value
+        and not any(v for v in counts.values())
+    )
+
+
 def _value(value: Any) -> Any:
     return value.value if hasattr(value, "value") else value
 
@@ -102,6 +136,7 @@ def finish_run(
     run.outcome = _value(outcome)
     run.counts = dict(counts or {})
     run.message = (message or "")[:MESSAGE_MAX]
+    run.idle = is_idle(run.outcome, run.trigger, run.counts)
     session.add(run)
     session.commit()
     session.refresh(run)
@@ -157,6 +192,9 @@ def run_recorded(
         try:
             result = fn(session_factory, run.started_at)
             counts = dict(result or {})
+            outcome = outcome_for(counts)
+            if outcome != JobOutcome.SUCCEEDED:
+                message = failure_summary(counts)[:MESSAGE_MAX]
         except Exception as exc:
             outcome, message = JobOutcome.FAILED, short_error(exc)
             logger.exception("job %s: failed (run %s)", job_name, run.id)
@@ -257,11 +295,15 @@ def prune_runs(session: Session, now: datetime, keep_days: int) -> dict[str, int
     return {"job_runs": deleted}
 
 
-def recent_runs(session: Session, job_name: str | None = None, limit: int = 50) -> list[JobRun]:
-    """Newest runs first, of one job or all."""
+def recent_runs(
+    session: Session, job_name: str | None = None, limit: int = 50, *, include_idle: bool = True
+) -> list[JobRun]:
+    """Newest runs first, of one job or all; `include_idle=False` leaves out idle scheduled ticks."""
     query = select(JobRun)
     if job_name is not None:
         query = query.where(JobRun.job_name == job_name)
+    if not include_idle:
+        query = query.where(JobRun.idle.is_(False))
     query = query.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)
     return list(session.execute(query).scalars())
 

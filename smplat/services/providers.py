@@ -593,8 +593,8 @@ def check_providers(session_factory: Any, now: datetime, *, provider_id: int | N
     return counts
 
 
-def last_check_message(session: Session, provider_id: int) -> str:
-    """What "Check now" shows: healthy, or the classified reason of the newest failed check."""
+def last_check(session: Session, provider_id: int) -> tuple[bool, str]:
+    """What "Check now" shows: (True, "healthy") or (False, the classified reason of the newest check)."""
     row = (
         session.execute(
             select(ProviderHealthCheck)
@@ -606,10 +606,14 @@ def last_check_message(session: Session, provider_id: int) -> str:
         .first()
     )
     if row is None:
-        return "The provider has not been checked yet."
+        return False, "The provider has not been checked yet."
     if row.ok:
-        return "Provider is healthy."
-    return f"The provider did not answer: {row.error or 'the check failed'}."
+        return True, "Provider is healthy."
+    return False, f"The provider did not answer: {row.error or 'the check failed'}."
+
+
+def last_check_message(session: Session, provider_id: int) -> str:
+    return last_check(session, provider_id)[1]
 
 
 def provider_overview(session: Session) -> list[dict[str, Any]]:

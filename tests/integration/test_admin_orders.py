@@ -57,6 +57,7 @@ def order(
             unit_price_minor=charged,
             status=item_status,
             snapshot={},
+            created_at=placed,  # lines are created when the order is paid, as placement does
         )
     )
     db.flush()

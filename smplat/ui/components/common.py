@@ -123,6 +123,7 @@ def status_badge(status: rx.Var | str, label: rx.Var | str | None = None) -> rx.
             ("healthy", "green"),
             ("paid", "green"),
             ("partially_delivered", "amber"),
+            ("partial", "amber"),
             ("on_hold", "amber"),
             ("retry_wait", "amber"),
             ("degraded", "amber"),

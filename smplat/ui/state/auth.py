@@ -124,6 +124,20 @@ class AuthState(rx.State):
     # False until a loader (load_user, require_*, a guarded handler) has resolved the cookie:
     # the header stays neutral until then instead of showing "Sign in" to a signed-in user.
     session_known: bool = False
+    # the UTC day this tab was last counted as a storefront visit (anonymous daily counter)
+    _visit_day: str = ""
+
+    def _note_visit(self, db: Any, product_view: bool = False) -> None:
+        """Count this tab once a day as a visit, and a product page load as a product view
+        (anonymous daily counters for Admin → Analytics' funnel; no visitor id is stored)."""
+        from smplat.services import analytics
+
+        today = analytics.utcnow().date().isoformat()
+        names = [analytics.PRODUCT_VIEWS] if product_view else []
+        if self._visit_day != today:
+            self._visit_day = today
+            names.append(analytics.VISITS)
+        analytics.record_daily(db, *names)  # one statement, or none
 
     @rx.var
     def signed_in(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import plotly.graph_objects as go
 import reflex as rx
 
 from smplat.db import session_scope
@@ -26,6 +27,8 @@ def _run_row(run) -> dict[str, Any]:
         "trigger": run.trigger,
         "outcome": run.outcome,
         "started": run.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "started_iso": run.started_at.isoformat(),
+        "duration_ms": run.duration_ms or 0,
         "duration": f"{run.duration_ms} ms" if run.duration_ms is not None else "running",
         "counts": counts,
         "message": run.message or "",
@@ -36,6 +39,8 @@ class JobsState(AuthState):
     jobs: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     running: str = ""
+    show_idle: bool = False
+    figure: go.Figure = go.Figure()
     loaded: bool = False
 
     def _refresh(self) -> None:
@@ -44,7 +49,8 @@ class JobsState(AuthState):
 
         with session_scope() as db:
             last = job_service.last_run_per_job(db)
-            self.runs = [_run_row(r) for r in job_service.recent_runs(db, limit=50)]
+            self.runs = [_run_row(r) for r in job_service.recent_runs(db, limit=100, include_idle=self.show_idle)]
+        self.figure = history_figure(self.runs)
         self.jobs = []
         for definition in JOBS.values():
             run = last.get(definition.name)
@@ -62,6 +68,12 @@ class JobsState(AuthState):
     @rx.event
     @requires(Permission.VIEW_JOBS)
     def load_jobs(self) -> None:
+        self._refresh()
+
+    @rx.event
+    @requires(Permission.VIEW_JOBS)
+    def set_show_idle(self, value: bool) -> None:
+        self.show_idle = bool(value)
         self._refresh()
 
     @rx.event(background=True)
@@ -89,9 +101,40 @@ class JobsState(AuthState):
             async with self:
                 self.running = ""
                 self._refresh()
-        if run.outcome == "failed":
-            return rx.toast.error(f"{name} failed: {run.message}")
+        if run.outcome in ("failed", "partial"):
+            return rx.toast.error(f"{name} {run.outcome}: {run.message}")
         return rx.toast.success(f"{name} {run.outcome} in {run.duration_ms} ms")
+
+
+OUTCOME_COLOURS = {"succeeded": "#16a34a", "partial": "#f59e0b", "failed": "#dc2626", "skipped": "#94a3b8"}
+
+
+def history_figure(runs: list[dict[str, Any]]) -> go.Figure:
+    """Run durations over time, one marker per run, coloured by outcome (one trace per outcome)."""
+    fig = go.Figure()
+    for outcome, colour in OUTCOME_COLOURS.items():
+        shown = [r for r in runs if r["outcome"] == outcome]
+        if shown:
+            fig.add_scatter(
+                name=outcome,
+                mode="markers",
+                x=[r["started_iso"] for r in shown],
+                y=[r["duration_ms"] for r in shown],
+                text=[r["job"] for r in shown],
+                hovertemplate="%{text}<br>%{x}<br>%{y} ms<extra></extra>",
+                marker={"color": colour, "size": 9},
+            )
+    fig.update_layout(
+        height=280,
+        autosize=True,
+        margin={"l": 50, "r": 10, "t": 10, "b": 40},
+        yaxis_title="duration (ms)",
+        legend={"orientation": "h", "y": -0.25},
+        plot_bgcolor="rgba(0,0,0,0)",
+        paper_bgcolor="rgba(0,0,0,0)",
+        font={"family": "Inter, system-ui, sans-serif"},
+    )
+    return fig
 
 
 def _every(seconds: int) -> str:
@@ -160,11 +203,40 @@ def admin_jobs_page() -> rx.Component:
             JobsState.loaded,
             rx.vstack(
                 job_cards,
-                rx.heading("Run history", size="5", margin_top="1rem"),
+                rx.hstack(
+                    rx.heading("Run history", size="5"),
+                    rx.spacer(),
+                    rx.text("Show idle ticks", size="2", color_scheme="gray"),
+                    rx.switch(checked=JobsState.show_idle, on_change=JobsState.set_show_idle, id="show-idle-runs"),
+                    width="100%",
+                    align="center",
+                    margin_top="1rem",
+                ),
+                rx.cond(
+                    JobsState.runs.length() > 0,
+                    card(
+                        rx.box(
+                            rx.plotly(
+                                data=JobsState.figure,
+                                use_resize_handler=True,
+                                config={"responsive": True, "displayModeBar": False},
+                                style={"width": "100%"},
+                            ),
+                            width="100%",
+                            overflow="hidden",
+                        ),
+                        width="100%",
+                        id="job-history-chart",
+                    ),
+                ),
                 rx.cond(
                     JobsState.runs.length() > 0,
                     history,
-                    empty_state("timer", "No runs yet", "The jobs process records a row here for every run."),
+                    empty_state(
+                        "timer",
+                        "No runs yet",
+                        "The jobs process records a row here for every run (idle ticks are hidden unless shown).",
+                    ),
                 ),
                 spacing="4",
                 width="100%",

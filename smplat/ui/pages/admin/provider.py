@@ -35,6 +35,7 @@ class ProviderDetailState(AuthState):
     connection_failed: str = ""  # ... when it did not (a classified reason, never the reply)
     form_error: str = ""
     notice: str = ""
+    check_failed: str = ""  # "Check now" that failed: the reason, shown red
     busy: str = ""
     loaded: bool = False
 
@@ -162,18 +163,19 @@ class ProviderDetailState(AuthState):
             provider_id, self.busy = self._provider_id(), "check"
         actor = await asyncio.to_thread(operator_actor, self)
 
-        def work() -> str:
+        def work() -> tuple[bool, str]:
             counts = providers.check_providers(session_scope, utcnow(), provider_id=provider_id)
             with session_scope() as db:
                 audit.record(db, actor, "provider.check", "provider", provider_id, data=counts)
                 if not counts["checked"]:
-                    return "The provider is inactive; nothing was checked."
-                return providers.last_check_message(db, provider_id)
+                    return False, "The provider is inactive; nothing was checked."
+                return providers.last_check(db, provider_id)
 
-        message = await asyncio.to_thread(work)
+        ok, message = await asyncio.to_thread(work)
         async with self:
             self.busy = ""
-            self.notice = message
+            # a failed check is a red alert with its reason, never the green notice
+            self.notice, self.check_failed = (message, "") if ok else ("", message)
             self._reload()
 
 
@@ -308,6 +310,7 @@ def admin_provider_page() -> rx.Component:
         form_alert(ProviderDetailState.connection_ok, color="green", icon="plug-zap", alert_id="provider-connection"),
         form_alert(ProviderDetailState.connection_failed, icon="plug", alert_id="provider-connection-failed"),
         form_alert(ProviderDetailState.notice, color="green", icon="circle-check", alert_id="provider-notice"),
+        form_alert(ProviderDetailState.check_failed, icon="circle-x", alert_id="provider-check-failed"),
         rx.box(
             form_alert(ProviderDetailState.form_error, alert_id="provider-form-error"),
             white_space="pre-line",

@@ -67,6 +67,7 @@ class ServicesState(AuthState):
             self.categories = [{"slug": c.slug, "name": c.name} for c in catalog.list_categories(db)]
             result = search.search_catalog(db, params)
             search.record_search(db, params, result.pagination.total, consent.choice, client_ip=self._client_ip())
+            self._note_visit(db)
         p = result.pagination
         self.q, self.category, self.sort, self.page = params.q, params.category, params.sort, p.page
         self.pages, self.total = p.pages, p.total

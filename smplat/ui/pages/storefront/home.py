@@ -53,6 +53,7 @@ class HomeState(AuthState):
             )
             pricing_cards = search.cards_for_slugs(db, [i["slug"] for i in blocks["home.pricing"].items])
             categories = catalog.list_categories(db)
+            self._note_visit(db)
         self.hero = _block(blocks["home.hero"])
         self.services = _block(blocks["home.services"])
         self.metrics, self.metric_items = _block(blocks["home.metrics"]), blocks["home.metrics"].items

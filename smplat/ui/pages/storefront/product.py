@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import carts, catalog, client_orders, configurator, counters, experiments, pricing
+from smplat.services import analytics, carts, catalog, client_orders, configurator, counters, experiments, pricing
 from smplat.services import profiles as profile_service
 from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
@@ -54,6 +54,7 @@ class ProductState(ShopperState):
     unit_price: str = ""
     billing_note: str = ""
     estimate: str = ""
+    average_time: str = ""  # "" until the service has completed orders
     calculator: str = ""
     highlight: dict[str, str] = {}
     form_error: str = ""
@@ -204,6 +205,9 @@ class ProductState(ShopperState):
             if detail is None:
                 return
             p = detail.product
+            self._note_visit(db, product_view=True)
+            # how long the last completed orders of this service took, as panels show it
+            self.average_time = analytics.average_time_label(db, p.id)
             self.product = {
                 "id": str(p.id),
                 "title": p.title,
@@ -620,6 +624,14 @@ def _price_panel() -> rx.Component:
             rx.icon("clock", size=14),
             rx.text(ProductState.estimate, size="2", id="delivery-estimate"),
             color="var(--gray-11)",
+        ),
+        rx.cond(
+            ProductState.average_time != "",
+            rx.hstack(
+                rx.icon("timer", size=14),
+                rx.text("Average time: ", ProductState.average_time, size="2", id="average-time"),
+                color="var(--gray-11)",
+            ),
         ),
         rx.cond(
             ProductState.calculator != "",
