@@ -208,6 +208,7 @@ def _wait_for_app(tab) -> None:
 
 def _sign_in(tab, email: str, password: str, next_path: str = "") -> None:
     tab.goto("/signin" + (f"?next={next_path}" if next_path else ""))
+    _wait_for_app(tab)  # typed before hydration, the inputs would be cleared and nothing sent
     tab.locator("#email").fill(email)
     tab.locator("#password").fill(password)
     tab.locator("#signin-submit").click()

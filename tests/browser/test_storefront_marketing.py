@@ -97,7 +97,7 @@ def test_consent_choice_is_stored_and_respected_by_search_records(page, db_sessi
 
     # given a first-time visitor who searches before choosing
     page.goto("/services?q=likes")
-    expect(page.locator("#result-count")).to_have_text("2 services")
+    expect(page.locator("#result-count")).to_have_text("4 services")
     expect(page.locator("#consent-banner")).to_be_visible()
     assert consent_cookie(page) is None
     assert count(db_session, SearchRecord) == before
@@ -109,7 +109,7 @@ def test_consent_choice_is_stored_and_respected_by_search_records(page, db_sessi
     # then the banner stays away after a reload, which runs the search again, now recorded
     page.reload()
     wait_for_app(page)
-    expect(page.locator("#result-count")).to_have_text("2 services")
+    expect(page.locator("#result-count")).to_have_text("4 services")
     expect(page.locator("#consent-banner")).to_have_count(0)
     assert count(db_session, SearchRecord) == before + 1
 
@@ -117,14 +117,14 @@ def test_consent_choice_is_stored_and_respected_by_search_records(page, db_sessi
     page.locator("#catalog-search").fill("story views")
     page.locator("#catalog-search-submit").click()
     expect(page).to_have_url(re.compile(r"/services/?\?q=story\+views$"))
-    expect(page.locator("#result-count")).to_have_text("1 service")
+    expect(page.locator("#result-count")).to_have_text("2 services")
     assert count(db_session, SearchRecord) == before + 2
     rows = db_session.execute(
         select(SearchRecord.query, SearchRecord.category, SearchRecord.sort, SearchRecord.result_count)
         .order_by(SearchRecord.id.desc())
         .limit(2)
     ).all()
-    assert rows == [("story views", "", "popular", 1), ("likes", "", "popular", 2)]
+    assert rows == [("story views", "", "popular", 2), ("likes", "", "popular", 4)]
 
     # when they reopen the choice from the footer and keep essential cookies only
     page.locator("#footer-cookie-settings").click()
@@ -134,19 +134,19 @@ def test_consent_choice_is_stored_and_respected_by_search_records(page, db_sessi
     # then further searches are not recorded
     page.locator("#catalog-search").fill("followers")
     page.locator("#catalog-search-submit").click()
-    expect(page.locator("#result-count")).to_have_text("3 services")
+    expect(page.locator("#result-count")).to_have_text("5 services")
     assert count(db_session, SearchRecord) == before + 2
 
 
 def test_search_filter_sort_and_pagination_live_in_the_url(page):
     page.goto("/services")
     choose_consent(page, "#consent-essential")
-    expect(page.locator("#result-count")).to_have_text("1–9 of 10")
+    expect(page.locator("#result-count")).to_have_text("1–9 of 14")
 
     page.locator("#catalog-search").fill("likes")
     page.locator("#catalog-search-submit").click()
     expect(page).to_have_url(re.compile(r"/services/?\?q=likes$"))
-    expect(page.get_by_test_id("product-card")).to_have_count(2)
+    expect(page.get_by_test_id("product-card")).to_have_count(4)
 
     page.locator("#category-filter").get_by_role("button", name="TikTok", exact=True).click()
     expect(page).to_have_url(re.compile(r"/services/?\?q=likes&category=tiktok$"))
@@ -167,9 +167,9 @@ def test_search_filter_sort_and_pagination_live_in_the_url(page):
 
     page.locator("#page-next").click()
     expect(page).to_have_url(re.compile(r"/services/?\?sort=price_desc&page=2$"))
-    expect(page.get_by_test_id("product-card")).to_have_count(1)
-    expect(page.get_by_test_id("product-card")).to_contain_text("TikTok Views")
-    expect(page.locator("#result-count")).to_have_text("10–10 of 10")
+    expect(page.get_by_test_id("product-card")).to_have_count(5)
+    expect(page.get_by_test_id("product-card").last).to_contain_text("TikTok Views")
+    expect(page.locator("#result-count")).to_have_text("10–14 of 14")
 
     page.go_back()
     expect(page).to_have_url(re.compile(r"/services/?\?sort=price_desc$"))

@@ -76,7 +76,7 @@ def test_provider_health_job_records_health_refreshes_balance_and_alerts_low_bal
     provider.low_balance_threshold = Decimal(100)
     session.add(provider)
     session.commit()
-    panel.state.set_knobs(balance="42.50")
+    panel.state.set_knobs(balance="42.50", extra_types=True)  # the seed routes every order type
     with (
         SmtpSink("127.0.0.1", 0, tmp_path / "mailbox") as smtp,
         WebhookSink("127.0.0.1", 0, tmp_path / "hooks") as hooks,
