@@ -561,6 +561,8 @@ def order_detail(session: Session, order: Order, now: datetime | None = None) ->
                 "ordered": progress.ordered,
                 "delivered": progress.delivered,
                 "remains": progress.remains,
+                "delivered_text": f"{progress.delivered:,}",
+                "remains_text": f"{progress.remains:,}",
                 "percent": 100 if item.status == S.COMPLETED.value else progress.percent,
                 "extra": progress.extra,
                 "start_count": "" if start_count is None else f"{start_count:,}",

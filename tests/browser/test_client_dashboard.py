@@ -115,7 +115,7 @@ def test_a_client_watches_an_order_deliver_live_refills_and_orders_again(
     # then the page shows the delivery without a reload
     expect(status).to_have_text("Delivered", timeout=LIVE)
     expect(line.locator("[id^=line-progress-]")).to_contain_text("100%")
-    expect(line.locator("[id^=delivered-]")).to_have_text("1000")
+    expect(line.locator("[id^=delivered-]")).to_have_text("1,000")
     expect(tab.locator("#order-timeline")).to_contain_text("delivery finished")
     assert tab.evaluate("window.__no_reload") == 1 and tab.url == url_before
     _shot(tab, output_dir, "client_order_delivered")

@@ -104,8 +104,8 @@ def line_card(line: rx.Var, actions: rx.Component | None = None) -> rx.Component
             progress_bar(line["percent"], "line-progress-" + lid),
             rx.flex(
                 _figure("Start count", rx.cond(line["start_count"] != "", line["start_count"], "—"), "start-" + lid),
-                _figure("Delivered", line["delivered"].to(str), "delivered-" + lid),
-                _figure("Remains", line["remains"].to(str), "remains-" + lid),
+                _figure("Delivered", line["delivered_text"], "delivered-" + lid),
+                _figure("Remains", line["remains_text"], "remains-" + lid),
                 _figure("Started", rx.cond(line["started_at"] != "", line["started_at"], "not yet"), "started-" + lid),
                 rx.cond(line["runs"] != "", _figure("Drip-feed", line["runs"], "runs-" + lid)),
                 _figure(
