@@ -8,6 +8,8 @@ service error whose code decides the HTTP status (`errors.http_status`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -39,33 +41,9 @@ async def _reason(request: Request) -> str | JSONResponse:
     return reason
 
 
-@protected(Permission.REQUEST_REFILLS)
-async def refill(request: Request) -> Response:
-    reason = await _reason(request)
-    if isinstance(reason, JSONResponse):
-        return reason
-    user = request.state.user  # resolved by @protected before the body was read
-    with session_scope() as db:
-        try:
-            rate_limits.hit("refill_user", str(user.id))
-        except ServiceError as exc:
-            return _refused(exc)
-        try:
-            created = request_refill(
-                db,
-                int(request.path_params["item_id"]),
-                Actor.customer(user.id, user.email),
-                reason,
-                customer_user_id=user.id,
-            )
-        except ServiceError as exc:
-            db.rollback()
-            return _refused(exc)
-        return JSONResponse({"refill_id": created.id, "status": created.status}, status_code=202)
-
-
-@protected(Permission.CANCEL_OWN_ORDERS)
-async def cancel(request: Request) -> Response:
+async def _line_action(request: Request, act: Callable[..., Any], answer: Callable[[Any], dict[str, Any]]) -> Response:
+    """A customer's action on their own order line (refill, cancel): the JSON reason, one rate
+    limit for both, the service call as that customer, 202 with what was queued."""
     reason = await _reason(request)
     if isinstance(reason, JSONResponse):
         return reason
@@ -76,7 +54,7 @@ async def cancel(request: Request) -> Response:
         except ServiceError as exc:
             return _refused(exc)
         try:
-            task = request_cancel(
+            queued = act(
                 db,
                 int(request.path_params["item_id"]),
                 Actor.customer(user.id, user.email),
@@ -86,7 +64,17 @@ async def cancel(request: Request) -> Response:
         except ServiceError as exc:
             db.rollback()
             return _refused(exc)
-        return JSONResponse({"cancel_id": task.id, "status": task.status}, status_code=202)
+        return JSONResponse(answer(queued), status_code=202)
+
+
+@protected(Permission.REQUEST_REFILLS)
+async def refill(request: Request) -> Response:
+    return await _line_action(request, request_refill, lambda r: {"refill_id": r.id, "status": r.status})
+
+
+@protected(Permission.CANCEL_OWN_ORDERS)
+async def cancel(request: Request) -> Response:
+    return await _line_action(request, request_cancel, lambda t: {"cancel_id": t.id, "status": t.status})
 
 
 routes = [
