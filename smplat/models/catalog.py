@@ -9,7 +9,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from smplat.models.base import StrEnum, created_at_field, currency_field, json_field, updated_at_field
+from smplat.models.base import (
+    StrEnum,
+    created_at_field,
+    currency_field,
+    json_field,
+    updated_at_field,
+    utc_field,
+)
 
 
 class Platform(StrEnum):
@@ -114,6 +121,19 @@ class Product(SQLModel, table=True):
     delivery_estimate_hours: int = Field(default=24, nullable=False)
     popularity_score: int = Field(default=0, nullable=False)
     is_featured: bool = Field(default=False)
+    # Editing: every save of the product or of anything it owns bumps `version`; a save that
+    # names an older version is refused (services/catalog_drafts.py), never merged silently.
+    version: int = Field(default=1, nullable=False)
+    # A draft of a published product is a separate, never-listed row pointing at it; publishing
+    # copies the draft onto the published row (ids and slug of the published product stay).
+    draft_of_id: int | None = Field(
+        default=None, foreign_key="products.id", index=True, nullable=True, ondelete="CASCADE"
+    )
+    published_at: datetime | None = utc_field()
+    # SEO: empty means "derive from title / tagline / primary image"
+    seo_title: str = Field(default="", max_length=200)
+    meta_description: str = Field(default="", max_length=300)
+    social_image_url: str = Field(default="", max_length=1000)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
