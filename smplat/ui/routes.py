@@ -54,6 +54,15 @@ ADMIN_ORDER = "/admin/orders/[number]"
 ADMIN_PROVIDER = "/admin/providers/[provider_id]"
 ADMIN_PRODUCT_ROUTING = "/admin/catalog/[slug]"
 ADMIN_STAFF = "/admin/staff"
+# The product editor works on the row in the URL: a never-published product, or the draft of a
+# published one (opening a published product creates its draft and redirects there).
+ADMIN_PRODUCT_EDITOR = "/admin/products/[product_id]"
+ADMIN_PRODUCT_EDITOR_OPTIONS = "/admin/products/[product_id]/options"
+ADMIN_PRODUCT_EDITOR_FIELDS = "/admin/products/[product_id]/fields"
+ADMIN_PRODUCT_EDITOR_PRESETS = "/admin/products/[product_id]/presets"
+ADMIN_PRODUCT_EDITOR_PLANS = "/admin/products/[product_id]/plans"
+ADMIN_PRODUCT_EDITOR_MEDIA = "/admin/products/[product_id]/media"
+ADMIN_PRODUCT_EDITOR_PREVIEW = "/admin/products/[product_id]/preview"
 ADMIN_AUDIT = "/admin/audit"
 NOT_FOUND = "404"
 
@@ -68,6 +77,12 @@ def admin_provider(provider_id: int) -> str:
 
 def admin_product_routing(slug: str) -> str:
     return f"{ADMIN_CATALOG}/{slug}"
+
+
+def admin_product_editor(product_id: int, tab: str = "") -> str:
+    """The editor of one product row; `tab` is "", "options", "fields", "presets", "plans",
+    "media" or "preview"."""
+    return f"/admin/products/{product_id}" + (f"/{tab}" if tab else "")
 
 
 ACCOUNT_ORDER = "/account/orders/[number]"
