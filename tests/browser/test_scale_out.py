@@ -40,9 +40,10 @@ from smplat.db import get_engine
 REDIS_URL = os.environ.get("SMPLAT_TEST_REDIS_URL", "").strip()
 PG_URL = os.environ.get("SMPLAT_TEST_POSTGRES_URL", "").strip()
 
-pytestmark = pytest.mark.skipif(
-    not (REDIS_URL and PG_URL), reason="set SMPLAT_TEST_REDIS_URL and SMPLAT_TEST_POSTGRES_URL"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (REDIS_URL and PG_URL), reason="set SMPLAT_TEST_REDIS_URL and SMPLAT_TEST_POSTGRES_URL"),
+]
 
 
 class SwitchingProxy:

@@ -118,6 +118,7 @@ def _settled(session) -> bool:
     ).scalar_one()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lookup", [True, False], ids=["lookup", "no-lookup"])
 def test_jobs_process_killed_mid_batch_then_restarted_delivers_each_task_exactly_once(
     session, db_url, tmp_path, lookup
@@ -222,6 +223,7 @@ def _held_links(session) -> dict[int, str]:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_two_jobs_processes_drain_one_postgres_queue_without_sharing_a_task(session, db_url, tmp_path):
     if not db_url.startswith("postgresql"):
         pytest.skip("the concurrent-claim case is about PostgreSQL (SQLite has one writer)")
