@@ -329,6 +329,11 @@ class Settings(BaseSettings):
     routing_margin_floor_bps: int = Field(
         1000, description="Hard floor: a route below this margin is never used (a route's own min_margin_bps overrides)"
     )
+    experiment_min_exposures: int = Field(
+        200,
+        ge=1,
+        description="Visitors each pricing-experiment variant needs before the admin shows a significance verdict",
+    )
 
     # --- alerts ------------------------------------------------------------------
     alert_email_to: str = Field(

@@ -15,6 +15,7 @@ class ExperimentStatus(StrEnum):
     DRAFT = "draft"
     RUNNING = "running"
     STOPPED = "stopped"
+    PROMOTED = "promoted"  # stopped, and the winning variant's price became the list price
 
 
 class PresetAction(StrEnum):
@@ -57,6 +58,7 @@ class PriceExperiment(SQLModel, table=True):
     key: str = Field(max_length=60, unique=True, nullable=False)
     name: str = Field(max_length=200, nullable=False)
     status: str = Field(default=ExperimentStatus.RUNNING.value, max_length=20)
+    promoted_variant_key: str = Field(default="", max_length=60)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

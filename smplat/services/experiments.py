@@ -4,11 +4,21 @@ Assignment is a hash of (experiment key, visitor key) over the variants' weights
 visitor sees the same price on every visit without a row per visitor. The visitor key is
 the SHA-256 of the browser's cart cookie. Exposures are analytics (consent required);
 conversions and revenue are counted when an order is paid (no personal data kept).
+
+Results: each variant is compared with the control (the variant at 100 % of the list price,
+else the first) by a pooled two-proportion z-test on the conversion rate (two-sided, 5 %
+level), once both have `SMPLAT_EXPERIMENT_MIN_EXPOSURES` visitors. A lower price can convert
+better and still earn less, so the admin also sees revenue per visitor, and only a variant
+that converts significantly better AND earns more per visitor than the control is suggested.
+Promoting a variant stops the experiment and makes its price the list price (base or plan
+prices and option prices scaled by its price_bps, each rounded half up), on the published
+product and on its unpublished draft, audited.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +27,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from smplat.models.catalog import Product
+from smplat.models.catalog import Product, ProductOption, ProductOptionGroup, ProductPlan
 from smplat.models.merchandising import ExperimentStatus, PriceExperiment, PriceExperimentVariant
 from smplat.services import audit, rate_limits
+from smplat.services.catalog_drafts import claim_version
 from smplat.services.consent import allows_analytics
 from smplat.services.errors import ErrorCode, ServiceError
-from smplat.services.money import format_money
+from smplat.services.money import format_money, percentage_of
+from smplat.services.permissions import Permission
+from smplat.settings import get_settings
 
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 
@@ -234,16 +247,90 @@ def record_conversion(session: Session, experiment: dict, revenue_minor: int) ->
     _bump(session, experiment, conversions=1, revenue_minor=revenue_minor)
 
 
-def experiment_rows(session: Session) -> list[dict[str, str | int]]:
+SIGNIFICANCE_LEVEL = 0.05
+
+
+@dataclass(frozen=True)
+class ZTest:
+    z: float
+    p_value: float
+
+
+def two_proportion_z_test(n_control: int, x_control: int, n_variant: int, x_variant: int) -> ZTest | None:
+    """Pooled two-proportion z-test of conversion rates, two-sided.
+
+    z = (p_v - p_c) / sqrt(p (1 - p) (1/n_c + 1/n_v)) with p the pooled rate; the p-value is
+    erfc(|z| / sqrt 2). None when it is not defined: no visitors, more conversions than
+    visitors, or a pooled rate of 0 or 1 (no variance).
+
+    >>> round(two_proportion_z_test(1000, 100, 1000, 130).p_value, 4)
+    0.0355
+    """
+    if n_control <= 0 or n_variant <= 0 or not (0 <= x_control <= n_control and 0 <= x_variant <= n_variant):
+        return None
+    pooled = (x_control + x_variant) / (n_control + n_variant)
+    variance = pooled * (1 - pooled) * (1 / n_control + 1 / n_variant)
+    if variance <= 0:
+        return None
+    z = (x_variant / n_variant - x_control / n_control) / math.sqrt(variance)
+    return ZTest(z=z, p_value=math.erfc(abs(z) / math.sqrt(2)))
+
+
+def _control(variants: list[PriceExperimentVariant]) -> PriceExperimentVariant:
+    return next((v for v in variants if v.price_bps == 10000), variants[0])
+
+
+def _per_visitor(variant: PriceExperimentVariant) -> float:
+    return variant.revenue_minor / variant.exposures if variant.exposures else 0.0
+
+
+def _verdict(control: PriceExperimentVariant, variant: PriceExperimentVariant, minimum: int) -> tuple[str, str, str]:
+    """(verdict, tone, p-value text) of one variant against the control."""
+    if variant.id == control.id:
+        return "Control", "gray", "—"
+    short = [v for v in (control, variant) if v.exposures < minimum]
+    if short:
+        fewest = min(v.exposures for v in short)
+        return f"Needs more data ({fewest} of {minimum} visitors)", "gray", "—"
+    test = two_proportion_z_test(control.exposures, control.conversions, variant.exposures, variant.conversions)
+    if test is None:
+        return "Not comparable (conversions without recorded visits)", "gray", "—"
+    p_text = f"{test.p_value:.3f}"
+    if test.p_value >= SIGNIFICANCE_LEVEL:
+        return "No significant difference yet", "gray", p_text
+    if test.z > 0:
+        return "Converts better", "green", p_text
+    return "Converts worse", "red", p_text
+
+
+def experiment_rows(session: Session) -> list[dict[str, str | int | bool]]:
+    """One row per variant, newest experiment first, with its verdict against the control."""
     rows = session.execute(
         select(PriceExperiment, PriceExperimentVariant, Product.title, Product.currency)
         .join(PriceExperimentVariant, PriceExperimentVariant.experiment_id == PriceExperiment.id)
         .join(Product, Product.id == PriceExperiment.product_id)
-        .order_by(PriceExperiment.id.desc(), PriceExperimentVariant.sort_order)
+        .order_by(PriceExperiment.id.desc(), PriceExperimentVariant.sort_order, PriceExperimentVariant.id)
     ).all()
-    out = []
+    minimum = get_settings().experiment_min_exposures
+    by_experiment: dict[int, list[PriceExperimentVariant]] = {}
+    for exp, var, _title, _currency in rows:
+        by_experiment.setdefault(exp.id, []).append(var)
+    suggested: dict[int, int] = {}
+    for exp_id, variants in by_experiment.items():
+        control = _control(variants)
+        better = [
+            v
+            for v in variants
+            if _verdict(control, v, minimum)[0] == "Converts better" and _per_visitor(v) > _per_visitor(control)
+        ]
+        if better:
+            suggested[exp_id] = max(better, key=_per_visitor).id
+    out: list[dict[str, str | int | bool]] = []
     for exp, var, title, currency in rows:
+        control = _control(by_experiment[exp.id])
+        verdict, tone, p_text = _verdict(control, var, minimum)
         rate = f"{var.conversions / var.exposures:.1%}" if var.exposures else "—"
+        promoted = exp.status == ExperimentStatus.PROMOTED.value
         out.append(
             {
                 "experiment_id": exp.id,
@@ -258,6 +345,93 @@ def experiment_rows(session: Session) -> list[dict[str, str | int]]:
                 "conversions": var.conversions,
                 "conversion_rate": rate,
                 "revenue": format_money(var.revenue_minor, currency),
+                "per_visitor": format_money(round(_per_visitor(var)), currency) if var.exposures else "—",
+                "verdict": ("Promoted" if promoted and exp.promoted_variant_key == var.key else verdict),
+                "tone": "violet" if promoted and exp.promoted_variant_key == var.key else tone,
+                "p_value": p_text,
+                "suggested": suggested.get(exp.id) == var.id and not promoted,
+                "can_promote": not promoted and var.id != control.id,
             }
         )
     return out
+
+
+def _prices(session: Session, product_id: int) -> dict[str, int]:
+    """Every list price of a product that an experiment's price_bps scales, by a stable name."""
+    product = session.get(Product, product_id)
+    prices = {"base": product.base_price_minor}
+    for plan in session.execute(select(ProductPlan).where(ProductPlan.product_id == product_id)).scalars():
+        prices[f"plan:{plan.key}"] = plan.price_minor
+    options = session.execute(
+        select(ProductOptionGroup.key, ProductOption)
+        .join(ProductOption, ProductOption.group_id == ProductOptionGroup.id)
+        .where(ProductOptionGroup.product_id == product_id)
+    ).all()
+    for group_key, option in options:
+        prices[f"option:{group_key}:{option.key}"] = option.price_delta_minor
+    return prices
+
+
+def _scale_prices(session: Session, product_id: int, bps: int) -> None:
+    product = session.get(Product, product_id)
+    product.base_price_minor = percentage_of(product.base_price_minor, bps)
+    for plan in session.execute(select(ProductPlan).where(ProductPlan.product_id == product_id)).scalars():
+        plan.price_minor = percentage_of(plan.price_minor, bps)
+    group_ids = select(ProductOptionGroup.id).where(ProductOptionGroup.product_id == product_id)
+    for option in session.execute(select(ProductOption).where(ProductOption.group_id.in_(group_ids))).scalars():
+        option.price_delta_minor = percentage_of(option.price_delta_minor, bps)
+    session.flush()
+
+
+def promote_variant(session: Session, experiment_id: int, variant_key: str, *, actor: audit.Actor) -> PriceExperiment:
+    """Stop the experiment and make the variant's price the product's list price.
+
+    The published product and its unpublished draft (if one is open) are both re-priced and
+    their versions bumped, so an editor opened before the promotion cannot save the old prices
+    back over it. Refused for the control, a promoted experiment or an unknown variant."""
+    audit.require(actor, Permission.MANAGE_EXPERIMENTS, "experiment.promote", "experiment", experiment_id)
+    audit.require(actor, Permission.EDIT_CATALOG, "experiment.promote", "experiment", experiment_id)
+    experiment = session.get(PriceExperiment, experiment_id)
+    if experiment is None:
+        raise ExperimentError("No such experiment.", code=ErrorCode.NOT_FOUND)
+    if experiment.status == ExperimentStatus.PROMOTED.value:
+        raise ExperimentError(
+            f"This experiment was promoted already ({experiment.promoted_variant_key}).", code=ErrorCode.CONFLICT
+        )
+    variants = list(
+        session.execute(
+            select(PriceExperimentVariant)
+            .where(PriceExperimentVariant.experiment_id == experiment_id)
+            .order_by(PriceExperimentVariant.sort_order, PriceExperimentVariant.id)
+        ).scalars()
+    )
+    variant = next((v for v in variants if v.key == variant_key), None)
+    if variant is None:
+        raise ExperimentError("No such variant in this experiment.", code=ErrorCode.NOT_FOUND, field="variant")
+    if variant.id == _control(variants).id:
+        raise ExperimentError(
+            "The control is the list price already: stop the experiment instead.", code=ErrorCode.NOT_ALLOWED
+        )
+    product_ids = [experiment.product_id] + list(
+        session.execute(select(Product.id).where(Product.draft_of_id == experiment.product_id)).scalars()
+    )
+    before = {str(pid): _prices(session, pid) for pid in product_ids}
+    for pid in product_ids:
+        version = session.execute(select(Product.version).where(Product.id == pid)).scalar_one()
+        claim_version(session, pid, version)
+        _scale_prices(session, pid, variant.price_bps)
+    after = {str(pid): _prices(session, pid) for pid in product_ids}
+    was = experiment.status
+    experiment.status = ExperimentStatus.PROMOTED.value
+    experiment.promoted_variant_key = variant.key
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "experiment.promote",
+        "experiment",
+        experiment_id,
+        before={"status": was, "prices": before},
+        after={"status": experiment.status, "promoted": variant.key, "price_bps": variant.price_bps, "prices": after},
+    )
+    return experiment

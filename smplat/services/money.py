@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 # Minor-unit exponent per currency (ISO 4217); 2 unless listed.
 _EXPONENTS = {"JPY": 0, "KRW": 0, "CLP": 0, "VND": 0, "ISK": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3}
@@ -38,6 +38,13 @@ def format_money(amount_minor: int | None, currency: str = "EUR") -> str:
     symbol = _SYMBOLS.get(currency)
     body = f"{symbol}{text}" if symbol else f"{text} {currency}"
     return f"-{body}" if amount_minor < 0 else body
+
+
+def percentage_of(amount_minor: int, bps: int) -> int:
+    """`bps` basis points of an amount in minor units, rounded half up to a whole minor unit
+    (the shop's percentage rule: add-ons, experiment prices, promoted prices)."""
+    value = (Decimal(amount_minor) * Decimal(bps) / Decimal(10000)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(value)
 
 
 def pro_rata(amount_minor: int, part: int, whole: int) -> int:

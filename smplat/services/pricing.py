@@ -47,7 +47,7 @@ from smplat.services.catalog import ProductDetail
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.experiments import VariantPrice
 from smplat.services.expressions import ExpressionError, evaluate
-from smplat.services.money import format_money
+from smplat.services.money import format_money, percentage_of
 
 MAX_LINE_QUANTITY = 100
 MAX_FIELD_LENGTH = 2000
@@ -137,12 +137,6 @@ class Quote:
             "interval_count": self.interval_count,
             "experiment": self.experiment.as_record() if self.experiment else None,
         }
-
-
-def percentage_of(amount_minor: int, bps: int) -> int:
-    """`bps` basis points of an amount in minor units, rounded half up to a whole minor unit."""
-    value = (Decimal(amount_minor) * Decimal(bps) / Decimal(10000)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return int(value)
 
 
 # --- configuration shape ---------------------------------------------------------------

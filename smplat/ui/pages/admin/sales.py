@@ -12,6 +12,7 @@ from smplat.db import session_scope
 from smplat.models.catalog import Product
 from smplat.services import catalog, checkout, counters, experiments, pricing
 from smplat.services.checkout import sessions as checkout_sessions
+from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
 from smplat.services.permissions import Permission
 from smplat.ui import routes
@@ -39,7 +40,9 @@ class SalesState(AuthState):
             self.sessions = checkout_sessions.checkout_rows(db)
             self.experiments = experiments.experiment_rows(db)
             self.preset_events = counters.preset_event_rows(db)
-            self.products = list(db.execute(select(Product.slug).order_by(Product.slug)).scalars())
+            self.products = list(
+                db.execute(select(Product.slug).where(Product.draft_of_id.is_(None)).order_by(Product.slug)).scalars()
+            )
 
     @rx.event
     @requires(Permission.VIEW_ANALYTICS)
@@ -85,6 +88,18 @@ class SalesState(AuthState):
         self._reload()
 
     @rx.event
+    @requires(Permission.MANAGE_EXPERIMENTS)
+    def promote_variant(self, experiment_id: int, variant_key: str):
+        try:
+            with session_scope() as db:
+                experiments.promote_variant(db, int(experiment_id), str(variant_key), actor=operator_actor(self))
+        except ServiceError as exc:
+            self._reload()
+            return rx.toast.error(exc.message)
+        self._reload()
+        return rx.toast.success("Promoted: its price is now the list price, and the experiment has stopped.")
+
+    @rx.event
     @requires(Permission.VIEW_ANALYTICS)
     def preview_price(self, form: dict[str, Any]):
         with session_scope() as db:
@@ -105,6 +120,76 @@ class SalesState(AuthState):
                 return
             self.preview = pricing.format_breakdown(quote, detail)
             self.preview_total = format_money(quote.total_minor, quote.currency)
+
+
+def _promote_button(r: rx.Var) -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(
+            rx.button(
+                "Promote",
+                size="1",
+                variant=rx.cond(r["suggested"], "solid", "soft"),
+                color_scheme="violet",
+                id="promote-" + r["key"].to(str) + "-" + r["variant_key"].to(str),
+            )
+        ),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Promote " + r["variant"].to(str) + "?"),
+            rx.alert_dialog.description(
+                "Every list price of " + r["product"].to(str) + " becomes " + r["price"].to(str) + " of what it is now "
+                "(also in an open draft), and the experiment stops. Orders already placed keep their prices."
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Promote",
+                        color_scheme="violet",
+                        on_click=SalesState.promote_variant(r["experiment_id"], r["variant_key"]),
+                        id="confirm-promote",
+                    )
+                ),
+                spacing="3",
+                justify="end",
+                margin_top="1rem",
+            ),
+        ),
+    )
+
+
+def _experiment_row(r: rx.Var) -> list[rx.Component]:
+    return [
+        rx.table.row_header_cell(r["experiment"]),
+        rx.table.cell(r["product"]),
+        rx.table.cell(r["status"]),
+        rx.table.cell(
+            rx.hstack(
+                rx.text(r["variant"]),
+                rx.cond(r["suggested"], rx.badge("Suggested", color_scheme="green", variant="solid")),
+                spacing="2",
+            )
+        ),
+        rx.table.cell(r["price"]),
+        rx.table.cell(r["exposures"].to(str)),
+        rx.table.cell(r["conversions"].to(str)),
+        rx.table.cell(r["conversion_rate"]),
+        rx.table.cell(r["revenue"]),
+        rx.table.cell(r["per_visitor"]),
+        rx.table.cell(rx.badge(r["verdict"], color_scheme=r["tone"].to(str), variant="soft")),
+        rx.table.cell(r["p_value"]),
+        rx.table.cell(
+            rx.hstack(
+                rx.cond(
+                    r["status"] == "running",
+                    rx.button(
+                        "Stop", size="1", variant="ghost", on_click=SalesState.stop_experiment(r["experiment_id"])
+                    ),
+                ),
+                rx.cond(r["can_promote"], _promote_button(r)),
+                spacing="2",
+            )
+        ),
+    ]
 
 
 @page(
@@ -185,28 +270,32 @@ def admin_sales_page() -> rx.Component:
             rx.text(SalesState.message, size="2", color_scheme="gray", id="experiment-message"),
         ),
         data_table(
-            ["Experiment", "Product", "Status", "Variant", "Price", "Exposures", "Conversions", "Rate", "Revenue", ""],
-            SalesState.experiments,
-            lambda r: [
-                rx.table.row_header_cell(r["experiment"]),
-                rx.table.cell(r["product"]),
-                rx.table.cell(r["status"]),
-                rx.table.cell(r["variant"]),
-                rx.table.cell(r["price"]),
-                rx.table.cell(r["exposures"].to(str)),
-                rx.table.cell(r["conversions"].to(str)),
-                rx.table.cell(r["conversion_rate"]),
-                rx.table.cell(r["revenue"]),
-                rx.table.cell(
-                    rx.cond(
-                        r["status"] == "running",
-                        rx.button(
-                            "Stop", size="1", variant="ghost", on_click=SalesState.stop_experiment(r["experiment_id"])
-                        ),
-                    )
-                ),
+            [
+                "Experiment",
+                "Product",
+                "Status",
+                "Variant",
+                "Price",
+                "Visitors",
+                "Conversions",
+                "Rate",
+                "Revenue",
+                "Per visitor",
+                "Against control",
+                "p",
+                "",
             ],
+            SalesState.experiments,
+            _experiment_row,
             table_id="experiments",
+        ),
+        rx.text(
+            "Each variant's conversion rate is compared with the control's by a two-sided, pooled "
+            "two-proportion z-test at the 5 % level, once both have enough visitors "
+            "(SMPLAT_EXPERIMENT_MIN_EXPOSURES). Suggested: converts significantly better and earns "
+            "more per visitor. Promote makes that variant's price the list price and stops the experiment.",
+            size="1",
+            color_scheme="gray",
         ),
         rx.heading("Preset events", size="5", margin_top="1.5rem"),
         data_table(
