@@ -119,3 +119,17 @@ class BackupCode(SQLModel, table=True):
     code_hash: str = Field(max_length=64, unique=True, nullable=False)
     created_at: datetime = created_at_field()
     used_at: datetime | None = utc_field()
+
+
+class CustomerNote(SQLModel, table=True):
+    """A staff member's internal note about a customer (never shown to the customer)."""
+
+    __tablename__ = "customer_notes"
+    __table_args__ = (sa.Index("ix_customer_notes_user_created", "user_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", nullable=False, ondelete="CASCADE")
+    author_user_id: int | None = Field(default=None, foreign_key="users.id", nullable=True, ondelete="SET NULL")
+    author_label: str = Field(default="", max_length=200)  # kept when the author is deleted
+    body: str = Field(sa_type=sa.Text, nullable=False)
+    created_at: datetime = created_at_field()

@@ -23,6 +23,7 @@ ADMIN = "/admin"
 ADMIN_CATALOG = "/admin/catalog"
 ADMIN_ORDERS = "/admin/orders"
 ADMIN_CUSTOMERS = "/admin/customers"
+ADMIN_CUSTOMER = "/admin/customers/[user_id]"
 ADMIN_RESELLERS = "/admin/resellers"
 ADMIN_JOBS = "/admin/jobs"
 ADMIN_SALES = "/admin/sales"
@@ -69,6 +70,10 @@ NOT_FOUND = "404"
 
 def admin_order(number: str) -> str:
     return f"{ADMIN_ORDERS}/{number}"
+
+
+def admin_customer(user_id: int) -> str:
+    return f"{ADMIN_CUSTOMERS}/{user_id}"
 
 
 def admin_provider(provider_id: int) -> str:

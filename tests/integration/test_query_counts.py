@@ -142,6 +142,16 @@ CASES: dict[str, tuple[Case, int]] = {
     "admin orders": (Case("OrderQueueState", "load", "/admin/orders", who="admin"), 3),
     "admin catalog": (Case("AdminState", "load_catalog", "/admin/catalog", who="admin"), 5),
     "admin customers": (Case("AdminState", "load_customers", "/admin/customers", who="admin"), 2),
+    # session (1), the page of accounts (1), their orders and spend grouped (1)
+    "admin customers search": (
+        Case("CustomersState", "load", "/admin/customers", who="admin", query={"q": "smplat"}),
+        3,
+    ),
+    # the demo client (id 3): session, user, totals, orders, last order, notes, sessions, profiles
+    "admin customer page": (
+        Case("CustomerState", "load", "/admin/customers/[user_id]", who="admin", params={"user_id": "3"}),
+        8,
+    ),
     "admin routing preview": (
         Case("RoutingPreviewState", "load", "/admin/catalog/[slug]", who="admin", params={"slug": SLUG}),
         25,
