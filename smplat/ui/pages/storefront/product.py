@@ -141,6 +141,10 @@ class ProductState(ShopperState):
                 "type": "number" if f.field_type == "number" else "text",
                 "textarea": f.field_type == "textarea",
                 "handle": f.field_type == "handle",
+                "choice": f.field_type == "choice",
+                "choices": [
+                    {"value": str(c.get("value", "")), "label": str(c.get("label", ""))} for c in f.choices or []
+                ],
                 "visible": pricing.is_visible(f.visibility_rules, config),
                 "value": config.fields.get(f.key, f.default_value or ""),
                 "error": errors.get(f"fields.{f.key}", "") if f.key in self.touched else "",
@@ -575,7 +579,24 @@ def _field(f: rx.Var) -> rx.Component:
                 ),
                 spacing="2",
             ),
-            rx.cond(f["textarea"], rx.text_area(**common, rows="4"), rx.input(**common, type=f["type"], size="3")),
+            rx.cond(
+                f["choice"],
+                rx.el.select(
+                    rx.el.option("Choose…", value=""),
+                    rx.foreach(
+                        f["choices"].to(list[dict[str, str]]),
+                        lambda c: rx.el.option(c["label"], value=c["value"]),
+                    ),
+                    name="field:" + f["key"].to(str),
+                    id="field-" + f["key"].to(str),
+                    default_value=f["value"],
+                    key=f["key"].to(str) + "-" + ProductState.fields_round.to_string(),
+                    on_change=lambda value: ProductState.set_field(f["key"], value),
+                    class_name="native-select",
+                    style={"width": "100%", "padding": "8px", "border-radius": "6px"},
+                ),
+                rx.cond(f["textarea"], rx.text_area(**common, rows="4"), rx.input(**common, type=f["type"], size="3")),
+            ),
             rx.cond(f["handle"] & (ProductState.profile_handles.length() > 0), _profile_choices(f)),
             rx.cond(
                 f["error"] != "",
