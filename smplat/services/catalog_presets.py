@@ -119,13 +119,19 @@ def check_selection(session: Session, detail: ProductDetail, selection: dict[str
     """Price a preset's selection with the pricing service; raise its errors if it is not a
     valid configuration. Values the customer types later may be missing; a value the preset
     does give must pass its field."""
+    given = set((selection.get("fields") or {}).keys())
     try:
         quote = pricing.price_for(session, detail, selection, channel="storefront", fields=pricing.FIELDS_COLLECT)
     except pricing.ConfigurationInvalid as exc:
+        # what the customer types later (their account, a link) is not the preset's to give
+        errors = {
+            k: v for k, v in exc.errors.items() if not k.startswith("fields.") or k.removeprefix("fields.") in given
+        }
         raise PresetInvalid(
-            "This selection is not a valid configuration: " + exc.message, field="selection", errors=exc.errors
+            "This selection is not a valid configuration: " + " ".join(errors.values()),
+            field="selection",
+            errors=errors,
         ) from None
-    given = set((selection.get("fields") or {}).keys())
     wrong = {k: v for k, v in quote.field_errors.items() if k.removeprefix("fields.") in given}
     if wrong:
         raise PresetInvalid(
