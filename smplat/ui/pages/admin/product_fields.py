@@ -239,7 +239,7 @@ def _err(name: str) -> rx.Var:
 
 def _input(name: str, **props) -> rx.Component:
     tested = name in TESTED_KEYS
-    extra = {"on_change": lambda v: S.set_form_value(name, v).debounce(300)} if tested else {}  # type: ignore[attr-defined]
+    extra = {"on_change": lambda v: S.set_form_value(name, v)} if tested else {}
     return rx.input(
         name=name,
         id=f"form-{name}",
@@ -254,7 +254,7 @@ def _input(name: str, **props) -> rx.Component:
 
 def _area(name: str, rows: str = "3", **props) -> rx.Component:
     tested = name in TESTED_KEYS
-    extra = {"on_change": lambda v: S.set_form_value(name, v).debounce(300)} if tested else {}  # type: ignore[attr-defined]
+    extra = {"on_change": lambda v: S.set_form_value(name, v)} if tested else {}
     return rx.text_area(
         name=name,
         id=f"form-{name}",

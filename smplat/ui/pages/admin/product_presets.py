@@ -490,7 +490,7 @@ def _calculator() -> rx.Component:
                                     id="calc-expression",
                                     default_value=S.calc_expression,
                                     key="calc-expression-" + S.calc_round.to_string(),
-                                    on_change=lambda v: S.set_calc("expression", v).debounce(250),  # type: ignore[attr-defined]
+                                    on_change=lambda v: S.set_calc("expression", v),
                                     placeholder="amount / days",
                                     font_family="monospace",
                                     width="100%",
@@ -504,7 +504,7 @@ def _calculator() -> rx.Component:
                                     id="calc-inputs",
                                     default_value=S.calc_inputs,
                                     key="calc-inputs-" + S.calc_round.to_string(),
-                                    on_change=lambda v: S.set_calc("inputs", v).debounce(250),  # type: ignore[attr-defined]
+                                    on_change=lambda v: S.set_calc("inputs", v),
                                     placeholder="amount = 1000\ndays = 3",
                                     rows="3",
                                     width="100%",
