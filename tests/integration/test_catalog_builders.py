@@ -520,3 +520,18 @@ def test_a_plan_used_by_a_preset_cannot_be_deleted(session: Session, stripe_sand
     assert refused.value.code is ErrorCode.CONFLICT and "preset Monthly 100" in refused.value.message
     with session_scope() as db:
         assert db.get(ProductPlan, plan.id) is not None
+
+
+def test_every_seeded_field_opens_and_saves_unchanged_in_the_builder(session: Session) -> None:
+    from smplat.services.seed import seed_demo
+
+    seed_demo(session)
+    session.commit()
+    fields = list(session.execute(select(ProductCustomField).order_by(ProductCustomField.id)).scalars())
+    assert fields
+    for spec in fields:
+        before = catalog_fields.snapshot(spec)
+        version = _version(session, spec.product_id)
+        saved, _ = catalog_fields.save_field(session, ADMIN, spec.product_id, version, before, field_id=spec.id)
+        session.commit()
+        assert catalog_fields.snapshot(saved) == before, spec.key
