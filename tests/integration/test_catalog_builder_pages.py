@@ -105,7 +105,9 @@ async def test_a_stale_page_is_refused_and_an_invalid_field_changes_nothing(
     assert "style" in keys and "style2" not in keys and "days" not in keys
 
 
-async def test_presets_page_refuses_with_pricing_words_then_saves(seeded, root_state, session_cookie_for) -> None:
+async def test_presets_page_refuses_with_pricing_words_then_saves(
+    seeded, root_state, session_cookie_for, product_state
+) -> None:
     presets = await _editor(root_state, session_cookie_for, PresetsEditorState, seeded, "presets")
     assert presets.groups and presets.packages
     package = presets.groups[0]
@@ -120,6 +122,12 @@ async def test_presets_page_refuses_with_pricing_words_then_saves(seeded, root_s
     presets.save({"key": "tiny", "label": "Tiny", "badge": "Try it", **form})
     assert presets.error == "" and len(presets.rows) == count + 1
     assert presets.rows[-1]["badge"] == "Try it" and presets.rows[-1]["price"].startswith("€")
+    # the product page offers it with its badge, and applying it prices what the editor showed
+    shop = await product_state()
+    tiny = next(p for p in shop.presets if p["key"] == "tiny")
+    assert tiny["badge"] == "Try it" and tiny["label"] == "Tiny"
+    shop.apply_preset("tiny")
+    assert shop.config["preset"] == "tiny" and shop.unit_price == presets.rows[-1]["price"]
     # the calculator's sample output follows what is typed
     presets.set_calc("expression", "amount / days")
     presets.set_calc("inputs", "amount = 900\ndays = 3")

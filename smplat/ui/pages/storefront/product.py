@@ -152,7 +152,14 @@ class ProductState(ShopperState):
             for f in detail.fields
         ]
         self.presets = [
-            {"key": pr.key, "label": pr.label, "description": pr.description, "active": pr.key == config.preset}
+            {
+                "key": pr.key,
+                "label": pr.label,
+                "description": pr.description,
+                "badge": pr.badge,
+                "image": pr.image_url,
+                "active": pr.key == config.preset,
+            }
             for pr in detail.presets
         ]
         if quote is not None:
@@ -890,11 +897,30 @@ def product_page() -> rx.Component:
             rx.foreach(
                 ProductState.presets,
                 lambda pr: rx.button(
-                    rx.vstack(
-                        rx.text(pr["label"], weight="bold", size="2"),
-                        rx.text(pr["description"], size="1"),
-                        spacing="0",
-                        align="start",
+                    rx.hstack(
+                        rx.cond(
+                            pr["image"] != "",
+                            rx.image(
+                                src=pr["image"],
+                                alt="",
+                                width="32px",
+                                height="32px",
+                                object_fit="cover",
+                                border_radius="6px",
+                            ),
+                        ),
+                        rx.vstack(
+                            rx.cond(
+                                pr["badge"] != "",
+                                rx.badge(pr["badge"], size="1", variant="soft", color_scheme="amber", radius="full"),
+                            ),
+                            rx.text(pr["label"], weight="bold", size="2"),
+                            rx.text(pr["description"], size="1"),
+                            spacing="0",
+                            align="start",
+                        ),
+                        spacing="2",
+                        align="center",
                     ),
                     variant=rx.cond(pr["active"], "solid", "surface"),
                     size="3",
