@@ -117,6 +117,46 @@ def cancel_subscription(subscription_id: str) -> dict[str, Any]:
         raise _translate(exc, f"subscription {subscription_id}") from None
 
 
+def create_price(
+    *,
+    product_name: str,
+    currency: str,
+    unit_amount: int,
+    interval: str | None = None,
+    interval_count: int = 1,
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A new Stripe Price (recurring when `interval` is given), with its own Stripe product
+    named `product_name`. Prices are immutable: a new amount or interval is a new price."""
+    params: dict[str, Any] = {
+        "currency": currency.lower(),
+        "unit_amount": int(unit_amount),
+        "product_data": {"name": product_name},
+        "metadata": metadata or {},
+    }
+    if interval:
+        params["recurring"] = {"interval": interval, "interval_count": int(interval_count)}
+    try:
+        return _as_dict(stripe_client().v1.prices.create(params=params))
+    except stripe.StripeError as exc:
+        raise _translate(exc, "the new price") from None
+
+
+def deactivate_price(price_id: str) -> dict[str, Any]:
+    """Retire a price (Stripe keeps it for existing subscriptions; new checkouts cannot use it)."""
+    try:
+        return _as_dict(stripe_client().v1.prices.update(price_id, params={"active": False}))
+    except stripe.StripeError as exc:
+        raise _translate(exc, f"price {price_id}") from None
+
+
+def retrieve_price(price_id: str) -> dict[str, Any]:
+    try:
+        return _as_dict(stripe_client().v1.prices.retrieve(price_id))
+    except stripe.StripeError as exc:
+        raise _translate(exc, f"price {price_id}") from None
+
+
 def verify_webhook(body: bytes, signature: str | None, secret: str | None = None) -> dict[str, Any]:
     """The event of a webhook body, after the SDK's signature and timestamp check on the raw
     bytes. Raises WebhookRejected (code INVALID) with a short reason."""

@@ -74,6 +74,7 @@ class CustomFieldType(StrEnum):
     INTEGER = "integer"  # a whole number, e.g. days of a drip-feed: consumers read it with int()
     HANDLE = "handle"  # a social account name, e.g. @brand
     EMAIL = "email"
+    CHOICE = "choice"  # one of the field's own `choices` (their `value` is what is stored)
 
 
 class Category(SQLModel, table=True):
@@ -230,6 +231,11 @@ class ProductCustomField(SQLModel, table=True):
     means always. Shape: {"match": "all" | "any", "conditions": [
         {"option": "<group key>:<option key>"} | {"add_on": "<key>"} |
         {"plan": "<key>"} | {"channel": ["storefront", "api", ...]}]}
+
+    `choices` (choice fields only): [{"value": "<stored>", "label": "<shown>"}, ...].
+    `sample_values`: examples the builder checked against the field's own rules (shown as hints).
+    `min_value`/`max_value` bound number and integer fields. Everything here is written by
+    `services.catalog_fields` and enforced by `services.pricing` exactly as saved.
     """
 
     __tablename__ = "product_custom_fields"
@@ -248,6 +254,8 @@ class ProductCustomField(SQLModel, table=True):
     max_value: Decimal | None = Field(default=None, sa_type=sa.Numeric(18, 4))
     regex_pattern: str = Field(default="", max_length=500)
     regex_message: str = Field(default="", max_length=300)
+    choices: list[dict[str, Any]] = json_field(list)
+    sample_values: list[str] = json_field(list)
     visibility_rules: dict[str, Any] = json_field()
     sort_order: int = Field(default=0)
 
@@ -270,6 +278,8 @@ class ProductPreset(SQLModel, table=True):
     description: str = Field(default="", max_length=500)
     selection: dict[str, Any] = json_field()
     price_hint_minor: int | None = Field(default=None)
+    badge: str = Field(default="", max_length=40)  # e.g. "Most chosen", shown on the preset button
+    image_url: str = Field(default="", max_length=1000)
     is_featured: bool = Field(default=False)
     sort_order: int = Field(default=0)
 

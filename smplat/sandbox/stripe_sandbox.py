@@ -10,6 +10,9 @@ webhook. Routes:
 - `POST /v1/refunds` (payment_intent, optional amount) -> emits `charge.refunded`; an
   `Idempotency-Key` header replays the first answer (`Idempotent-Replayed: true`) as Stripe does
 - `DELETE /v1/subscriptions/{id}` -> emits `customer.subscription.deleted`
+- `POST /v1/products`, `POST /v1/prices` (currency, unit_amount, optional recurring[interval]
+  and recurring[interval_count], product or product_data[name], metadata), `GET /v1/prices/{id}`,
+  `POST /v1/prices/{id}` (only `active` and `metadata` change: prices are immutable)
 - the hosted pay page `GET /pay/{id}` with "Pay" (`POST /pay/{id}/pay`) and "Decline"
   (`POST /pay/{id}/decline`) paths
 - sandbox controls (not Stripe API): `POST /sandbox/subscriptions/{id}/renew` -> `invoice.paid`,
@@ -94,6 +97,8 @@ class StripeSandbox:
         self.charges: dict[str, dict[str, Any]] = {}  # by payment intent id
         self.events: list[dict[str, Any]] = []
         self.refund_requests: list[dict[str, Any]] = []  # every POST /v1/refunds answered, replays included
+        self.products: dict[str, dict[str, Any]] = {}
+        self.prices: dict[str, dict[str, Any]] = {}
         self._idempotent: dict[str, tuple[str, int, dict[str, Any]]] = {}  # Idempotency-Key -> (body, status, answer)
         self._lock = threading.RLock()  # re-entered: a refund emits its event under the lock
         self._server: uvicorn.Server | None = None
@@ -105,6 +110,10 @@ class StripeSandbox:
                 Route("/v1/checkout/sessions/{sid}/expire", self._expire_session, methods=["POST"]),
                 Route("/v1/refunds", self._create_refund, methods=["POST"]),
                 Route("/v1/subscriptions/{sub}", self._cancel_subscription, methods=["DELETE"]),
+                Route("/v1/products", self._create_product, methods=["POST"]),
+                Route("/v1/prices", self._create_price, methods=["POST"]),
+                Route("/v1/prices/{pid}", self._retrieve_price, methods=["GET"]),
+                Route("/v1/prices/{pid}", self._update_price, methods=["POST"]),
                 Route("/pay/{sid}", self._pay_page, methods=["GET"]),
                 Route("/pay/{sid}/pay", self._pay, methods=["POST"]),
                 Route("/pay/{sid}/decline", self._decline, methods=["POST"]),
@@ -255,6 +264,108 @@ class StripeSandbox:
         with self._lock:
             self.sessions[sid] = {"session": session, "lines": lines}
         return JSONResponse(self._public(session))
+
+    # --- products and prices -----------------------------------------------------------
+
+    def _new_product(self, name: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        product = {
+            "id": _id("prod"),
+            "object": "product",
+            "active": True,
+            "name": name,
+            "metadata": metadata or {},
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        with self._lock:
+            self.products[product["id"]] = product
+        return product
+
+    async def _create_product(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return self._error(401, "Invalid API Key provided", "api_key_invalid", "authentication_error")
+        params = decode_form((await request.body()).decode())
+        if not params.get("name"):
+            return self._error(400, "Missing required param: name.", "parameter_missing")
+        return JSONResponse(self._new_product(str(params["name"]), params.get("metadata")))
+
+    async def _create_price(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return self._error(401, "Invalid API Key provided", "api_key_invalid", "authentication_error")
+        params = decode_form((await request.body()).decode())
+        currency = str(params.get("currency") or "").lower()
+        if not re.match(r"^[a-z]{3}$", currency):
+            return self._error(400, "Missing required param: currency.", "parameter_missing")
+        try:
+            unit = int(params.get("unit_amount", ""))
+        except ValueError:
+            return self._error(400, "Invalid integer: unit_amount", "parameter_invalid_integer")
+        if unit < 0:
+            return self._error(400, "unit_amount must be positive", "parameter_invalid_integer")
+        recurring = params.get("recurring")
+        if recurring is not None:
+            interval = recurring.get("interval")
+            try:
+                count = int(recurring.get("interval_count", 1))
+            except ValueError:
+                return self._error(400, "Invalid integer: recurring[interval_count]", "parameter_invalid_integer")
+            limits = {"day": 365, "week": 52, "month": 12, "year": 1}
+            if interval not in limits:
+                return self._error(400, "Invalid recurring[interval]", "parameter_invalid")
+            if not 1 <= count <= limits[interval]:
+                return self._error(400, "Intervals may be at most one year", "parameter_invalid")
+            recurring = {"interval": interval, "interval_count": count, "usage_type": "licensed"}
+        if params.get("product"):
+            product_id = str(params["product"])
+            if product_id not in self.products:
+                return self._error(404, f"No such product: '{product_id}'")
+        elif (params.get("product_data") or {}).get("name"):
+            product_id = self._new_product(str(params["product_data"]["name"]))["id"]
+        else:
+            return self._error(400, "Missing required param: product.", "parameter_missing")
+        price = {
+            "id": _id("price"),
+            "object": "price",
+            "active": True,
+            "currency": currency,
+            "unit_amount": unit,
+            "product": product_id,
+            "recurring": recurring,
+            "type": "recurring" if recurring else "one_time",
+            "metadata": params.get("metadata") or {},
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        with self._lock:
+            self.prices[price["id"]] = price
+        return JSONResponse(price)
+
+    async def _retrieve_price(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return self._error(401, "Invalid API Key provided", "api_key_invalid", "authentication_error")
+        price = self.prices.get(request.path_params["pid"])
+        if price is None:
+            return self._error(404, f"No such price: '{request.path_params['pid']}'")
+        return JSONResponse(price)
+
+    async def _update_price(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return self._error(401, "Invalid API Key provided", "api_key_invalid", "authentication_error")
+        params = decode_form((await request.body()).decode())
+        with self._lock:
+            price = self.prices.get(request.path_params["pid"])
+            if price is None:
+                return self._error(404, f"No such price: '{request.path_params['pid']}'")
+            changed = set(params) - {"active", "metadata"}
+            if changed:
+                return self._error(
+                    400, f"Received unknown parameter: {sorted(changed)[0]} (prices are immutable)", "parameter_unknown"
+                )
+            if "active" in params:
+                price["active"] = str(params["active"]).lower() == "true"
+            if "metadata" in params:
+                price["metadata"] = {**price["metadata"], **(params["metadata"] or {})}
+            return JSONResponse(price)
 
     @staticmethod
     def _public(session: dict[str, Any]) -> dict[str, Any]:

@@ -281,6 +281,11 @@ def field_value(spec: ProductCustomField, value: str) -> int | Decimal | str | N
     return value
 
 
+def choice_values(spec: ProductCustomField) -> list[str]:
+    """The values a choice field accepts, in the order the builder saved them."""
+    return [str(c.get("value")) for c in (spec.choices or []) if isinstance(c, dict) and c.get("value") is not None]
+
+
 def _check_range(spec: ProductCustomField, number: int | Decimal) -> str | None:
     if spec.min_value is not None and number < spec.min_value:
         return f"{spec.label} must be at least {spec.min_value.normalize():f}."
@@ -329,6 +334,11 @@ def _check_field(spec: ProductCustomField, value: str) -> str | None:
         return f"{label} must be a link starting with https://."
     if spec.field_type == CustomFieldType.EMAIL.value and not _EMAIL_RE.match(value):
         return f"{label} must be an email address."
+    if spec.field_type == CustomFieldType.CHOICE.value:
+        allowed = choice_values(spec)
+        if value not in allowed:
+            shown = ", ".join(str(c.get("label") or c.get("value")) for c in spec.choices or [])
+            return f"{label}: choose one of {shown}." if shown else f"{label} has nothing to choose from."
     if spec.regex_pattern:
         try:
             matched = re.fullmatch(spec.regex_pattern, value) is not None
@@ -337,6 +347,17 @@ def _check_field(spec: ProductCustomField, value: str) -> str | None:
         if not matched:
             return spec.regex_message or f"{label} is not in the expected format."
     return None
+
+
+def check_value(spec: ProductCustomField, platform: str, value: str) -> tuple[str, str | None]:
+    """One typed value judged by its field's rules exactly as a customer's would be: (the value
+    in canonical form, the problem or None). The field builder checks defaults, sample values
+    and its live tester with this, so the builder and the storefront never disagree."""
+    value, problem = _canonical(spec, platform, value)
+    problem = problem or _check_field(spec, value)
+    if not problem and value and spec.field_type == CustomFieldType.INTEGER.value:
+        value = str(parse_integer(value))  # kept as `validate` keeps it ("+03" -> "3")
+    return value, problem
 
 
 def validate(

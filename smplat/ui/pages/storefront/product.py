@@ -141,6 +141,10 @@ class ProductState(ShopperState):
                 "type": "number" if f.field_type == "number" else "text",
                 "textarea": f.field_type == "textarea",
                 "handle": f.field_type == "handle",
+                "choice": f.field_type == "choice",
+                "choices": [
+                    {"value": str(c.get("value", "")), "label": str(c.get("label", ""))} for c in f.choices or []
+                ],
                 "visible": pricing.is_visible(f.visibility_rules, config),
                 "value": config.fields.get(f.key, f.default_value or ""),
                 "error": errors.get(f"fields.{f.key}", "") if f.key in self.touched else "",
@@ -148,7 +152,14 @@ class ProductState(ShopperState):
             for f in detail.fields
         ]
         self.presets = [
-            {"key": pr.key, "label": pr.label, "description": pr.description, "active": pr.key == config.preset}
+            {
+                "key": pr.key,
+                "label": pr.label,
+                "description": pr.description,
+                "badge": pr.badge,
+                "image": pr.image_url,
+                "active": pr.key == config.preset,
+            }
             for pr in detail.presets
         ]
         if quote is not None:
@@ -575,7 +586,24 @@ def _field(f: rx.Var) -> rx.Component:
                 ),
                 spacing="2",
             ),
-            rx.cond(f["textarea"], rx.text_area(**common, rows="4"), rx.input(**common, type=f["type"], size="3")),
+            rx.cond(
+                f["choice"],
+                rx.el.select(
+                    rx.el.option("Choose…", value=""),
+                    rx.foreach(
+                        f["choices"].to(list[dict[str, str]]),
+                        lambda c: rx.el.option(c["label"], value=c["value"]),
+                    ),
+                    name="field:" + f["key"].to(str),
+                    id="field-" + f["key"].to(str),
+                    default_value=f["value"],
+                    key=f["key"].to(str) + "-" + ProductState.fields_round.to_string(),
+                    on_change=lambda value: ProductState.set_field(f["key"], value),
+                    class_name="native-select",
+                    style={"width": "100%", "padding": "8px", "border-radius": "6px"},
+                ),
+                rx.cond(f["textarea"], rx.text_area(**common, rows="4"), rx.input(**common, type=f["type"], size="3")),
+            ),
             rx.cond(f["handle"] & (ProductState.profile_handles.length() > 0), _profile_choices(f)),
             rx.cond(
                 f["error"] != "",
@@ -869,11 +897,30 @@ def product_page() -> rx.Component:
             rx.foreach(
                 ProductState.presets,
                 lambda pr: rx.button(
-                    rx.vstack(
-                        rx.text(pr["label"], weight="bold", size="2"),
-                        rx.text(pr["description"], size="1"),
-                        spacing="0",
-                        align="start",
+                    rx.hstack(
+                        rx.cond(
+                            pr["image"] != "",
+                            rx.image(
+                                src=pr["image"],
+                                alt="",
+                                width="32px",
+                                height="32px",
+                                object_fit="cover",
+                                border_radius="6px",
+                            ),
+                        ),
+                        rx.vstack(
+                            rx.cond(
+                                pr["badge"] != "",
+                                rx.badge(pr["badge"], size="1", variant="soft", color_scheme="amber", radius="full"),
+                            ),
+                            rx.text(pr["label"], weight="bold", size="2"),
+                            rx.text(pr["description"], size="1"),
+                            spacing="0",
+                            align="start",
+                        ),
+                        spacing="2",
+                        align="center",
                     ),
                     variant=rx.cond(pr["active"], "solid", "surface"),
                     size="3",
