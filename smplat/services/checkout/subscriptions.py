@@ -160,8 +160,6 @@ def view(session: Session, row: Subscription) -> dict[str, Any]:
         renewal = "Ended " + row.canceled_at.strftime("%d %b %Y") if row.canceled_at else "Ended"
     elif row.current_period_end is None:
         renewal = "—"
-    elif row.cancel_at_period_end:
-        renewal = "Ends " + row.current_period_end.strftime("%d %b %Y")
     else:
         renewal = row.current_period_end.strftime("%d %b %Y")
     order = session.get(Order, row.order_id) if row.order_id else None

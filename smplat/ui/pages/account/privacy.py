@@ -16,7 +16,7 @@ from smplat.ui import routes
 from smplat.ui.components.common import card, form_alert, form_field, page_title
 from smplat.ui.components.layout import account_page
 from smplat.ui.registry import NavEntry, page
-from smplat.ui.state.auth import AuthState, reset_tab_state, signed_in_only
+from smplat.ui.state.auth import AuthState, navigate_hard, reset_tab_state, signed_in_only
 
 EXPORT_CONTENTS = [
     "Your profile and account settings",
@@ -88,10 +88,13 @@ def _export_card() -> rx.Component:
             rx.unordered_list(
                 *[rx.list_item(rx.text(line, size="2")) for line in EXPORT_CONTENTS], margin_left="1.25rem"
             ),
-            rx.el.a(
-                rx.button(rx.icon("download", size=16), "Download my data", size="3", id="export-data"),
-                href=routes.API_ACCOUNT_EXPORT,
-                download=privacy.EXPORT_FILENAME,
+            # a full request to the API route: a link would be routed client-side (the 404 page)
+            rx.button(
+                rx.icon("download", size=16),
+                "Download my data",
+                size="3",
+                id="export-data",
+                on_click=navigate_hard(routes.API_ACCOUNT_EXPORT),
             ),
             rx.text("We email you each time a copy is downloaded.", size="1", color_scheme="gray"),
             spacing="3",

@@ -47,7 +47,7 @@ class SubscriptionsState(AuthState):
             return
         self._refresh()
         row = next((r for r in self.rows if r["id"] == str(subscription_id)), None)
-        when = row["next_renewal"].removeprefix("Ends ") if row else ""
+        when = row["next_renewal"] if row else ""
         self.notice = (
             f"Renewals stopped. Your subscription stays active until {when}."
             if cancel
@@ -143,20 +143,24 @@ def _subscription_card(row: rx.Var) -> rx.Component:
 def account_subscriptions_page() -> rx.Component:
     return account_page(
         page_title("Subscriptions", "Your plans, their next renewal, and how to stop or resume them."),
-        form_alert(SubscriptionsState.error),
-        form_alert(SubscriptionsState.notice, color="green", icon="circle-check", alert_id="form-notice"),
-        rx.cond(
-            SubscriptionsState.loaded,
+        rx.vstack(
+            form_alert(SubscriptionsState.error),
+            form_alert(SubscriptionsState.notice, color="green", icon="circle-check", alert_id="form-notice"),
             rx.cond(
-                SubscriptionsState.rows.length() > 0,
-                rx.vstack(rx.foreach(SubscriptionsState.rows, _subscription_card), spacing="4", width="100%"),
-                empty_state(
-                    "repeat",
-                    "No subscriptions",
-                    "Plans such as Growth Autopilot renew every month; they will show here with their next renewal.",
-                    rx.link(rx.button("Browse services", variant="soft"), href=routes.SERVICES),
+                SubscriptionsState.loaded,
+                rx.cond(
+                    SubscriptionsState.rows.length() > 0,
+                    rx.vstack(rx.foreach(SubscriptionsState.rows, _subscription_card), spacing="4", width="100%"),
+                    empty_state(
+                        "repeat",
+                        "No subscriptions",
+                        "Plans such as Growth Autopilot renew every month; they will show here with their next renewal.",
+                        rx.link(rx.button("Browse services", variant="soft"), href=routes.SERVICES),
+                    ),
                 ),
+                loading_block(),
             ),
-            loading_block(),
+            spacing="4",
+            width="100%",
         ),
     )
