@@ -55,7 +55,11 @@ EXPORT_FILENAME = "smplat-my-data.zip"
 KEPT_ON_PURGE = frozenset({"audit_logs"})
 # columns whose name marks a secret (audit's markers, plus hashes): never exported
 SECRET_SUFFIXES = ("_hash",)
-EMAIL_COLUMNS = ("email",)  # a table with this column and no foreign key path: rows with the account's email
+EMAIL_COLUMNS = ("email",)
+# text columns of `users` a deletion does not blank (set to fixed values instead, or not personal)
+ACCOUNT_TEXT_KEPT = frozenset(
+    {"email", "password_hash", "role", "timezone"}
+)  # a table with this column and no foreign key path: rows with the account's email
 
 
 class PrivacyError(ServiceError):
@@ -64,6 +68,11 @@ class PrivacyError(ServiceError):
 
 def _secret(column: str) -> bool:
     return audit.is_secret(column) or column.endswith(SECRET_SUFFIXES)
+
+
+def _is_text(column: sa.Column) -> bool:
+    kind = column.type
+    return isinstance(kind, sa.String) or isinstance(getattr(kind, "impl", None), sa.String)
 
 
 def _plain(value: Any) -> Any:
@@ -347,10 +356,13 @@ def delete_account(
             .where(CheckoutSession.id == checkout_id)
             .values(customer_email=placeholder, lines=[_scrub_snapshot(line) for line in lines or []])
         )
+    # every other text column of the account is personal by default (name, and billing details
+    # or phone numbers other modules add later): cleared without a list to keep up to date
+    for column in User.__table__.columns:
+        if _is_text(column) and column.name not in ACCOUNT_TEXT_KEPT:
+            setattr(user, column.name, "")
     user.email = placeholder
-    user.full_name = ""
     user.password_hash = "!deleted"  # matches no password
-    user.two_factor_secret = ""
     user.two_factor_enabled_at = None
     user.two_factor_last_step = None
     user.email_verified_at = None

@@ -225,7 +225,9 @@ def test_delete_with_two_factor_needs_a_current_code(stripe_shop) -> None:
         assert db.get(User, user_id).deleted_at is None
         privacy.delete_account(db, user_id, PASSWORD, pyotp.TOTP(secret).now())
     with session_scope() as db:
-        assert db.get(User, user_id).deleted_at is not None
+        deleted = db.get(User, user_id)
+        assert deleted.deleted_at is not None
+        assert (deleted.two_factor_secret, deleted.two_factor_enabled_at) == ("", None)
 
 
 def test_staff_accounts_cannot_delete_themselves_here(stripe_shop) -> None:
