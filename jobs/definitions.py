@@ -104,6 +104,14 @@ def profile_refresh(session_factory: SessionFactory, now: datetime) -> Mapping[s
     return refresh_due_profiles(session_factory, now)
 
 
+def purge_deleted_accounts(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Deleted accounts past the retention period: their kept bookkeeping and the account row."""
+    from smplat.services.privacy import purge_deleted_accounts as purge
+
+    with session_factory() as session:
+        return purge(session, now)
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in [
@@ -163,6 +171,13 @@ JOBS: dict[str, JobDefinition] = {
             func=profile_refresh,
             interval_setting="jobs_profile_refresh_interval_seconds",
             first_run_delay_seconds=20.0,
+        ),
+        JobDefinition(
+            name="purge_deleted_accounts",
+            description="Remove deleted accounts' orders, payments and account rows once past the retention period",
+            func=purge_deleted_accounts,
+            interval_setting="jobs_account_purge_interval_seconds",
+            first_run_delay_seconds=60.0,
         ),
     ]
 }

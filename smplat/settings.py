@@ -277,6 +277,14 @@ class Settings(BaseSettings):
     jobs_run_prune_interval_seconds: int = Field(
         86400, ge=60, description="How often the jobs process prunes old job-run rows"
     )
+    account_data_retention_days: int = Field(
+        3650,
+        ge=0,
+        description="Days a deleted account's bookkeeping (orders, payments, invoices) is kept before the purge job removes it",
+    )
+    jobs_account_purge_interval_seconds: int = Field(
+        86400, ge=60, description="How often the jobs process purges deleted accounts past their retention period"
+    )
 
     # --- fulfilment ---------------------------------------------------------------
     jobs_fulfillment_interval_seconds: int = Field(

@@ -157,6 +157,24 @@ def retrieve_price(price_id: str) -> dict[str, Any]:
         raise _translate(exc, f"price {price_id}") from None
 
 
+def retrieve_subscription(subscription_id: str) -> dict[str, Any]:
+    try:
+        return _as_dict(stripe_client().v1.subscriptions.retrieve(subscription_id))
+    except stripe.StripeError as exc:
+        raise _translate(exc, f"subscription {subscription_id}") from None
+
+
+def set_cancel_at_period_end(subscription_id: str, cancel: bool) -> dict[str, Any]:
+    """Stop (True) or resume (False) the renewals of a subscription at the end of the period it
+    is in: `POST /v1/subscriptions/{id}` with `cancel_at_period_end`, as Stripe documents it."""
+    try:
+        return _as_dict(
+            stripe_client().v1.subscriptions.update(subscription_id, params={"cancel_at_period_end": cancel})
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc, f"subscription {subscription_id}") from None
+
+
 def verify_webhook(body: bytes, signature: str | None, secret: str | None = None) -> dict[str, Any]:
     """The event of a webhook body, after the SDK's signature and timestamp check on the raw
     bytes. Raises WebhookRejected (code INVALID) with a short reason."""

@@ -50,6 +50,9 @@ class User(SQLModel, table=True):
     two_factor_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
     # set when the owner opened the verification link sent to this address (guest orders attach then)
     email_verified_at: datetime | None = utc_field()
+    # the customer deleted the account: personal data anonymised at that moment; bookkeeping
+    # (orders, payments) kept until account_data_retention_days later, then purged
+    deleted_at: datetime | None = utc_field(index=True)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

@@ -13,9 +13,15 @@ webhook. Routes:
 - `POST /v1/products`, `POST /v1/prices` (currency, unit_amount, optional recurring[interval]
   and recurring[interval_count], product or product_data[name], metadata), `GET /v1/prices/{id}`,
   `POST /v1/prices/{id}` (only `active` and `metadata` change: prices are immutable)
+- `GET /v1/subscriptions/{id}`; `POST /v1/subscriptions/{id}` (cancel_at_period_end, metadata)
+  -> emits `customer.subscription.updated`; a canceled subscription cannot be updated (400)
 - the hosted pay page `GET /pay/{id}` with "Pay" (`POST /pay/{id}/pay`) and "Decline"
   (`POST /pay/{id}/decline`) paths
-- sandbox controls (not Stripe API): `POST /sandbox/subscriptions/{id}/renew` -> `invoice.paid`,
+- sandbox controls (not Stripe API, like Stripe's test clocks): `POST /sandbox/subscriptions/{id}/renew`
+  -> the period advances and `invoice.paid` (billing_reason subscription_cycle), or, for a
+  subscription that was set to cancel at period end, `customer.subscription.deleted`;
+  `POST /sandbox/subscriptions/{id}/fail_renewal` -> `invoice.payment_failed` and the
+  subscription becomes `past_due` (`customer.subscription.updated`),
   `POST /sandbox/subscriptions/{id}/update` (cancel_at_period_end) -> `customer.subscription.updated`,
   `GET /sandbox/events` -> every event sent, for tests.
 
@@ -114,10 +120,13 @@ class StripeSandbox:
                 Route("/v1/prices", self._create_price, methods=["POST"]),
                 Route("/v1/prices/{pid}", self._retrieve_price, methods=["GET"]),
                 Route("/v1/prices/{pid}", self._update_price, methods=["POST"]),
+                Route("/v1/subscriptions/{sub}", self._retrieve_subscription, methods=["GET"]),
+                Route("/v1/subscriptions/{sub}", self._post_subscription, methods=["POST"]),
                 Route("/pay/{sid}", self._pay_page, methods=["GET"]),
                 Route("/pay/{sid}/pay", self._pay, methods=["POST"]),
                 Route("/pay/{sid}/decline", self._decline, methods=["POST"]),
                 Route("/sandbox/subscriptions/{sub}/renew", self._renew, methods=["POST"]),
+                Route("/sandbox/subscriptions/{sub}/fail_renewal", self._fail_renewal, methods=["POST"]),
                 Route("/sandbox/subscriptions/{sub}/update", self._update_subscription, methods=["POST"]),
                 Route("/sandbox/events", self._list_events, methods=["GET"]),
             ]
@@ -460,6 +469,44 @@ class StripeSandbox:
         self.emit("customer.subscription.deleted", dict(sub))
         return JSONResponse(sub)
 
+    async def _retrieve_subscription(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return self._error(401, "Invalid API Key provided", "api_key_invalid", "authentication_error")
+        sub = self.subscriptions.get(request.path_params["sub"])
+        if sub is None:
+            return self._error(404, f"No such subscription: '{request.path_params['sub']}'")
+        return JSONResponse(sub)
+
+    async def _post_subscription(self, request: Request) -> Response:
+        """Stripe's `POST /v1/subscriptions/{id}`: the fields the shop changes."""
+        if not self._authorised(request):
+            return self._error(401, "Invalid API Key provided", "api_key_invalid", "authentication_error")
+        params = decode_form((await request.body()).decode())
+        with self._lock:
+            sub = self.subscriptions.get(request.path_params["sub"])
+            if sub is None:
+                return self._error(404, f"No such subscription: '{request.path_params['sub']}'")
+            if sub["status"] == "canceled":
+                return self._error(
+                    400,
+                    "A canceled subscription can only update its cancellation_details and metadata.",
+                    "subscription_canceled",
+                )
+            previous = {}
+            if "cancel_at_period_end" in params:
+                value = str(params["cancel_at_period_end"]).lower()
+                if value not in ("true", "false"):
+                    return self._error(400, "Invalid boolean: cancel_at_period_end", "parameter_invalid_boolean")
+                previous["cancel_at_period_end"] = sub["cancel_at_period_end"]
+                sub["cancel_at_period_end"] = value == "true"
+                sub["cancel_at"] = sub["current_period_end"] if sub["cancel_at_period_end"] else None
+            if isinstance(params.get("metadata"), dict):
+                sub["metadata"] = {**sub["metadata"], **params["metadata"]}
+            obj = json.loads(json.dumps(sub))
+        event = self.emit("customer.subscription.updated", obj)
+        event["data"]["previous_attributes"] = previous
+        return JSONResponse(obj)
+
     # --- hosted pay page ------------------------------------------------------------
 
     async def _pay_page(self, request: Request) -> Response:
@@ -529,6 +576,7 @@ class StripeSandbox:
                 "current_period_start": now,
                 "current_period_end": now + 30 * 86400,
                 "cancel_at_period_end": False,
+                "cancel_at": None,
                 "canceled_at": None,
                 "metadata": session["subscription_metadata"],
                 "latest_invoice_amount": sum(
@@ -543,7 +591,7 @@ class StripeSandbox:
         target = (session.get("success_url") or "/").replace("{CHECKOUT_SESSION_ID}", session["id"])
         return RedirectResponse(target, status_code=303)
 
-    def _emit_invoice(self, sub_id: str, reason: str, amount: int) -> dict[str, Any]:
+    def _emit_invoice(self, sub_id: str, reason: str, amount: int, *, paid: bool = True) -> dict[str, Any]:
         sub = self.subscriptions[sub_id]
         invoice = {
             "id": _id("in"),
@@ -553,12 +601,17 @@ class StripeSandbox:
             "billing_reason": reason,
             "amount_paid": amount,
             "currency": sub["currency"],
-            "status": "paid",
+            "status": "paid" if paid else "open",
             "payment_intent": _id("pi"),
             "subscription_details": {"metadata": sub["metadata"]},
+            "period_start": sub["current_period_start"],
             "period_end": sub["current_period_end"],
+            "amount_due": amount,
+            "attempt_count": 1,
         }
-        return self.emit("invoice.paid", invoice)
+        if not paid:
+            invoice["amount_paid"] = 0
+        return self.emit("invoice.paid" if paid else "invoice.payment_failed", invoice)
 
     async def _decline(self, request: Request) -> Response:
         found = self._find(request.path_params["sid"])
@@ -580,8 +633,26 @@ class StripeSandbox:
         sub = self.subscriptions.get(request.path_params["sub"])
         if sub is None:
             return self._error(404, "No such subscription")
+        if sub["status"] == "canceled":
+            return self._error(400, "This subscription is canceled.", "subscription_canceled")
+        if sub["cancel_at_period_end"]:  # the period ran out: Stripe ends it instead of renewing
+            sub["status"], sub["canceled_at"] = "canceled", int(time.time())
+            return JSONResponse(self.emit("customer.subscription.deleted", dict(sub)))
+        sub["current_period_start"] = sub["current_period_end"]
         sub["current_period_end"] += 30 * 86400
+        sub["status"] = "active"
         return JSONResponse(self._emit_invoice(sub["id"], "subscription_cycle", sub["latest_invoice_amount"]))
+
+    async def _fail_renewal(self, request: Request) -> Response:
+        sub = self.subscriptions.get(request.path_params["sub"])
+        if sub is None:
+            return self._error(404, "No such subscription")
+        sub["current_period_start"] = sub["current_period_end"]
+        sub["current_period_end"] += 30 * 86400
+        sub["status"] = "past_due"
+        event = self._emit_invoice(sub["id"], "subscription_cycle", sub["latest_invoice_amount"], paid=False)
+        self.emit("customer.subscription.updated", dict(sub))
+        return JSONResponse(event)
 
     async def _update_subscription(self, request: Request) -> Response:
         sub = self.subscriptions.get(request.path_params["sub"])

@@ -17,6 +17,9 @@ ACCOUNT_SETTINGS = "/account/settings"
 ACCOUNT_SECURITY = "/account/security"  # two-factor (its own page)
 ACCOUNT_PROFILES = "/account/profiles"  # linked social profiles (its own page)
 ACCOUNT_RESELLER = "/account/reseller"  # wallet, API keys, mass order (resellers)
+ACCOUNT_SUBSCRIPTIONS = "/account/subscriptions"  # plan, status, next renewal; cancel / resume
+ACCOUNT_PRIVACY = "/account/privacy"  # export my data, delete my account
+API_ACCOUNT_EXPORT = "/api/account/export"  # the signed-in customer's data as a ZIP
 CONFIRM_EMAIL = "/confirm-email"  # opened from the email-change link; works signed out too
 
 ADMIN = "/admin"

@@ -256,8 +256,9 @@ def test_subscription_checkout_invoices_updates_and_cancellation(shop) -> None:
         assert shop.post(client, {**updated, "id": "evt_late_update"}).status_code == 200
     with session_scope() as db:
         sub = db.execute(select(Subscription)).scalars().one()
-        order = db.execute(select(Order)).scalars().one()
+        order, renewal = db.execute(select(Order).order_by(Order.id)).scalars().all()  # the renewal is its own order
         assert (sub.status, sub.order_id, sub.cancel_at_period_end) == ("canceled", order.id, True)
+        assert renewal.total_minor == order.total_minor
         invoices = db.execute(select(Payment.kind, Payment.amount_minor).order_by(Payment.id)).all()
         assert invoices == [("charge", 2900), ("subscription_invoice", 2900)]
 

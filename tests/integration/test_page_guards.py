@@ -115,6 +115,8 @@ def test_the_registry_holds_every_area_page_with_its_areas_guard():
         routes.ACCOUNT_SECURITY: "signed_in",
         routes.ACCOUNT_SETTINGS: "signed_in",
         routes.ACCOUNT_ORDER: "signed_in",
+        routes.ACCOUNT_SUBSCRIPTIONS: "signed_in",
+        routes.ACCOUNT_PRIVACY: "signed_in",
     }
     assert len([r for r in guards if r.startswith(routes.ADMIN)]) == 22
     assert all(g == "public" for r, g in guards.items() if not r.startswith((routes.ADMIN, routes.ACCOUNT)))
@@ -143,9 +145,11 @@ def test_the_admin_navigation_is_grouped_and_lists_each_page_once():
     assert [link.href for _, links in registry.nav_groups("account") for link in links] == [
         routes.ACCOUNT,
         routes.ACCOUNT_ORDERS,
+        routes.ACCOUNT_SUBSCRIPTIONS,
         routes.ACCOUNT_PROFILES,
         routes.ACCOUNT_RESELLER,
         routes.ACCOUNT_SECURITY,
+        routes.ACCOUNT_PRIVACY,
         routes.ACCOUNT_SETTINGS,
     ]
 
@@ -154,7 +158,7 @@ async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_ref
     sqlite_url, handler_events, state_for
 ):
     guarded = [s for s in _pages() if s.guard != "public"]
-    assert len(guarded) == 29
+    assert len(guarded) == 31
     for spec in guarded:
         path = _concrete(spec.route)
         guard, *loaders = spec.events()

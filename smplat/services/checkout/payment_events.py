@@ -27,6 +27,7 @@ from smplat.models.payments import (
     PaymentEvent,
     PaymentKind,
     PaymentRowStatus,
+    SubscriptionStatus,
     WebhookEvent,
     WebhookStatus,
 )
@@ -39,6 +40,7 @@ HANDLED_EVENTS = (
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
     "invoice.paid",
+    "invoice.payment_failed",
     "customer.subscription.updated",
     "customer.subscription.deleted",
     "charge.refunded",
@@ -121,6 +123,8 @@ def handle_event(session: Session, row_id: int) -> WebhookOutcome:
         _close_session(session, obj, CheckoutStatus.EXPIRED, counters.CHECKOUT_ABANDONED)
     elif kind == "invoice.paid":
         invoice_paid(session, obj, row.id)
+    elif kind == "invoice.payment_failed":
+        subscriptions.renewal_failed(session, obj)
     elif kind in ("customer.subscription.updated", "customer.subscription.deleted"):
         subscriptions.upsert_subscription(session, obj, deleted=kind.endswith("deleted"))
     elif kind == "charge.refunded":
@@ -193,4 +197,12 @@ def invoice_paid(session: Session, obj: dict[str, Any], webhook_event_id: int | 
         return session.execute(select(Payment).where(Payment.stripe_invoice_id == obj.get("id"))).scalars().one()
     if subscription and obj.get("period_end"):
         subscription.current_period_end = subscriptions.timestamp(obj["period_end"])
+    if subscription and subscription.status == SubscriptionStatus.PAST_DUE.value:
+        subscription.status = SubscriptionStatus.ACTIVE.value  # the retried payment went through
+    if subscription and obj.get("billing_reason") == "subscription_cycle":
+        # only the creator of the invoice's (unique) payment row gets here: one order per invoice
+        renewal = subscriptions.create_renewal_order(session, subscription, obj)
+        if renewal is not None:
+            payment.order_id = renewal.id
+            session.flush()
     return payment

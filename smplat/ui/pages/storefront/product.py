@@ -228,6 +228,7 @@ class ProductState(ShopperState):
                 "category": detail.category.name,
                 "unit": p.unit_label,
                 "delivery": catalog.delivery_label(p.delivery_estimate_hours),
+                "subscription": "1" if p.kind == "subscription" else "",
             }
             self.images = [{"url": m.url, "alt": m.alt_text or p.title} for m in detail.media]
             preset = next((pr for pr in detail.presets if pr.is_featured), None)
@@ -985,7 +986,20 @@ def product_page() -> rx.Component:
             ),
             _price_panel(),
             _section(
-                "About this service", rx.text(ProductState.product["description"], size="3", white_space="pre-wrap")
+                "About this service",
+                rx.text(ProductState.product["description"], size="3", white_space="pre-wrap"),
+                rx.cond(
+                    ProductState.product["subscription"] == "1",
+                    rx.text(
+                        "Stop or resume renewals any time in ",
+                        rx.link(
+                            "My account → Subscriptions", href=routes.ACCOUNT_SUBSCRIPTIONS, id="manage-subscriptions"
+                        ),
+                        ".",
+                        size="2",
+                        color_scheme="gray",
+                    ),
+                ),
             ),
             _saved_configurations(),
             spacing="4",
