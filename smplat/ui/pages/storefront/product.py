@@ -218,7 +218,10 @@ class ProductState(ShopperState):
                 "unit": p.unit_label,
                 "delivery": catalog.delivery_label(p.delivery_estimate_hours),
             }
-            self.images = [{"url": m.url, "alt": m.alt_text or p.title} for m in detail.media]
+            self.images = [
+                {"url": m.card_url or m.url, "thumb": m.thumb_url or m.card_url or m.url, "alt": m.alt_text or p.title}
+                for m in detail.media
+            ]
             preset = next((pr for pr in detail.presets if pr.is_featured), None)
             config = pricing.from_preset(detail, preset.key) if preset else pricing.default_configuration(detail)
             notice = None
@@ -904,7 +907,8 @@ def product_page() -> rx.Component:
                 id="product-hero-image",
                 background="var(--gray-3)",
                 aspect_ratio=PRODUCT_IMAGE_RATIO,
-                object_fit="cover",
+                # contain: artwork with text is never cut (card variants are already 4:3)
+                object_fit="contain",
             ),
             rx.cond(
                 ProductState.images.length() > 1,
@@ -912,12 +916,13 @@ def product_page() -> rx.Component:
                     rx.foreach(
                         ProductState.images,
                         lambda m: rx.image(
-                            src=m["url"],
+                            src=m["thumb"],
                             alt=m["alt"],
                             width="72px",
                             height="72px",
                             border_radius="8px",
-                            object_fit="cover",
+                            object_fit="contain",
+                            background="var(--gray-3)",
                         ),
                     ),
                     spacing="2",
