@@ -78,8 +78,10 @@ class MediaEditorState(AuthState):
     @rx.event
     @requires(Permission.EDIT_CATALOG)
     def upload_progress(self, progress: dict[str, Any]) -> None:
-        self.uploading = True
-        self.progress = round(float(progress.get("progress", 0) or 0) * 100)
+        share = float(progress.get("progress", 0) or 0)
+        # the bar shows while bytes travel; the checks that follow take a moment and end in a notice
+        self.uploading = share < 1
+        self.progress = round(share * 100)
 
     @rx.event
     @requires(Permission.EDIT_CATALOG)
