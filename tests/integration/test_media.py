@@ -8,20 +8,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import reflex as rx
 from PIL import Image
 from sqlalchemy import func, select
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from smplat.api.app import build_api
+from smplat.models.accounts import Role
 from smplat.models.audit import AuditLog
+from smplat.models.carts import CartItem
 from smplat.models.catalog import Category, Product, ProductMedia
 from smplat.services import catalog, media
 from smplat.services.audit import Actor
+from smplat.services.carts import PricedLine
 from smplat.services.catalog_drafts import StaleEdit
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.permissions import PermissionDenied
 from smplat.settings import reset_settings_cache
+from smplat.ui.pages.admin.product_media import MediaEditorState
 
 pytestmark = pytest.mark.integration
 
@@ -334,3 +339,50 @@ def test_media_files_are_served_with_their_type_and_nothing_else_is(
     assert card.headers["content-type"] == "image/webp" and "immutable" in card.headers["cache-control"]
     assert client.get("/media/..%2F..%2Fsmplat.db").status_code == 404
     assert client.get("/media/" + "0" * 64 + ".png").status_code == 404
+
+
+def test_cart_lines_show_the_thumbnail_variant_of_the_primary_picture(session: Session, product_id: int) -> None:
+    _, (first, second) = _upload(session, product_id, [("a.png", png(400, 300)), ("b.png", png(300, 400, (0, 9, 9)))])
+    media.set_primary(session, OPERATOR, product_id, _version(session, product_id), second.id)
+    session.commit()
+    detail = catalog.get_product_detail(session, "ig-followers")
+
+    row = PricedLine(item=CartItem(id=1, cart_id=1, product_id=product_id, quantity=1), detail=detail, quote=None).row()
+
+    assert row["image"] == second.thumb_url != first.thumb_url
+    assert second.thumb_url.endswith("-thumb.webp")
+
+
+async def test_the_media_page_uploads_saves_and_shows_a_stale_save_kindly(
+    session: Session, product_id: int, root_state, session_cookie_for
+) -> None:
+    state = await root_state(
+        MediaEditorState,
+        "/admin/products/[product_id]/media",
+        params={"product_id": str(product_id)},
+        cookie=session_cookie_for(Role.OPERATOR),
+    )
+    state.load_media()
+    files = [
+        rx.UploadFile(file=io.BytesIO(png(800, 600)), path=Path("hero.png")),
+        rx.UploadFile(file=io.BytesIO(png(500, 500, (0, 0, 0))), path=Path("proof.png")),
+    ]
+
+    await state.handle_upload(files)
+    uploaded = [(r["label"], r["is_primary"], r["alt_text"]) for r in state.rows]
+    state.save_details(
+        {"media_id": str(state.rows[1]["id"]), "label": "Proof", "alt_text": "A review", "usage_social_proof": "on"}
+    )
+    saved = (state.notice, state.rows[1]["usage_tags"], state.version)
+    await state.handle_upload([rx.UploadFile(file=io.BytesIO(b"not a picture"), path=Path("fake.png"))])
+    refused = state.error
+    session.execute(Product.__table__.update().values(version=Product.version + 1))  # another operator saved
+    session.commit()
+    state.make_primary(state.rows[1]["id"])
+
+    assert (state.loaded, state.found, state.product_title) == (True, True, "Instagram Followers")
+    assert uploaded == [("hero", True, ""), ("proof", False, "")]
+    assert saved == ("Saved the image details.", ["social_proof"], 3)
+    assert refused == "fake.png is not an image we can read; upload a PNG, JPEG or WebP image. Nothing was uploaded."
+    assert state.error.startswith("Someone else saved this product after you opened it (now at version 4")
+    assert [r["is_primary"] for r in state.rows] == [True, False] and _media_count(session) == 2

@@ -14,11 +14,12 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from smplat.api.app import build_api
-from smplat.db import session_scope
 from smplat.models.catalog import Category, Product, ProductMedia
 from smplat.services import seo
 from smplat.settings import reset_settings_cache
 from smplat.ui import routes
+from smplat.ui.pages.storefront.product import ProductState
+from smplat.ui.registry import registered
 
 pytestmark = pytest.mark.integration
 
@@ -133,23 +134,12 @@ def test_product_head_tags_use_the_seo_fields_then_fall_back(session: Session, b
     assert seo.product_head(product.model_copy(update={"social_image_url": ""}), []).image == ""
 
 
-async def test_the_product_page_state_carries_the_head_tags(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, root_state
-) -> None:
-    # SQLite only: this checks the page wiring; the queries are covered on both databases above
-    # (a second loaded ProductState in one test process loses Reflex's registration context)
-    from smplat.ui.pages.storefront.product import ProductState
-    from smplat.ui.registry import registered
-
-    monkeypatch.setenv("SMPLAT_PUBLIC_BASE_URL", BASE)
-    reset_settings_cache()
-    with session_scope() as session:
-        _catalog(session)
-        product = session.execute(select(Product).where(Product.slug == "ig-followers")).scalar_one()
-        product.meta_description = "Followers for your brand."
-        session.add(
-            ProductMedia(product_id=product.id, url="/media/p.png", card_url="/media/p-card.webp", is_primary=True)
-        )
+async def test_the_product_page_state_carries_the_head_tags(session: Session, base_url: str, root_state) -> None:
+    _catalog(session)
+    product = session.execute(select(Product).where(Product.slug == "ig-followers")).scalar_one()
+    product.meta_description = "Followers for your brand."
+    session.add(ProductMedia(product_id=product.id, url="/media/p.png", card_url="/media/p-card.webp", is_primary=True))
+    session.commit()
 
     state = await root_state(ProductState, "/services/ig-followers", params={"slug": "ig-followers"})
     state.load_product()
