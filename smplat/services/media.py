@@ -241,6 +241,12 @@ def gallery_rows(session: Session, product_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def missing_alt_text(session: Session, product_id: int) -> list[ProductMedia]:
+    """Pictures of the product without alt text, in gallery order: publishing refuses while
+    any is left (screen readers and search engines read it)."""
+    return [m for m in list_media(session, product_id) if not (m.alt_text or "").strip()]
+
+
 # --- saving -------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from smplat.models.catalog import Product, ProductMedia
+from smplat.settings import PROJECT_ROOT
 
 ADMIN, PASSWORD = "admin@smplat.local", "admin-demo-pass"
 
@@ -85,3 +86,10 @@ def test_admin_uploads_two_pictures_sets_alt_text_and_primary(
     page.goto(f"/services/{product.slug}")
     wait_for_app(page)
     expect(page).to_have_title(f"{product.title} · SMPLAT")
+
+    # the live app answers /sitemap.xml, /robots.txt and /favicon.ico itself (before Reflex's files)
+    sitemap = httpx.get(live_shop.path("/sitemap.xml"), timeout=10)
+    assert sitemap.status_code == 200 and f"{live_shop.url}/services/{product.slug}</loc>" in sitemap.text
+    assert f"Sitemap: {live_shop.url}/sitemap.xml" in httpx.get(live_shop.path("/robots.txt"), timeout=10).text
+    favicon = httpx.get(live_shop.path("/favicon.ico"), timeout=10)
+    assert favicon.content == (PROJECT_ROOT / "assets" / "favicon.ico").read_bytes()

@@ -296,6 +296,7 @@ def test_reorder_primary_details_and_remove_each_bump_the_version_and_are_audite
     assert log[3].data["before"] == {"order": [a, b, c]} and log[3].data["after"] == {"order": [c, a, b]}
     assert log[4].data["after"] == {"primary_media_id": b} and log[4].data["before"] == {"primary_media_id": a}
     assert log[5].data["after"]["alt_text"] == "Phone showing a profile" and log[5].data["before"]["alt_text"] == ""
+    assert [m.id for m in media.missing_alt_text(session, product_id)] == [a]
 
 
 def test_a_stale_save_and_a_customer_are_refused_and_change_nothing(session: Session, product_id: int) -> None:
