@@ -185,7 +185,7 @@ def delete(session: Session, actor: Actor, category_id: int) -> None:
     if held:
         raise ServiceError(
             f"“{category.name}” still holds {held} product{'s' if held != 1 else ''}; move them to another "
-            "category or deactivate it instead.",
+            "category, or hide it instead (Edit → Shown in the shop).",
             code=ErrorCode.NOT_ALLOWED,
             field="category",
         )

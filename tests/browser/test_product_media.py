@@ -1,5 +1,6 @@
 """The media gallery in a real browser: an admin uploads two pictures at once, writes alt text,
-chooses the primary; the storefront card and product page then show the padded card variant."""
+chooses the primary; the storefront card and product page then show the padded card variant;
+the live app serves sitemap, robots and favicon; the admin manages categories."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from smplat.models.catalog import Product, ProductMedia
+from smplat.models.catalog import Category, Product, ProductMedia
 from smplat.settings import PROJECT_ROOT
 
 ADMIN, PASSWORD = "admin@smplat.local", "admin-demo-pass"
@@ -25,7 +26,7 @@ def _artwork(path: Path, size: tuple[int, int], colour: tuple[int, int, int], te
     return path
 
 
-def test_admin_uploads_two_pictures_sets_alt_text_and_primary(
+def test_admin_uploads_two_pictures_sets_alt_text_and_primary_then_orders_categories(
     page, live_shop, db_session, tmp_path, output_dir, sign_in, wait_for_app
 ):
     product = db_session.execute(select(Product).where(Product.slug == "instagram-poll-votes")).scalar_one()
@@ -93,3 +94,33 @@ def test_admin_uploads_two_pictures_sets_alt_text_and_primary(
     assert f"Sitemap: {live_shop.url}/sitemap.xml" in httpx.get(live_shop.path("/robots.txt"), timeout=10).text
     favicon = httpx.get(live_shop.path("/favicon.ico"), timeout=10)
     assert favicon.content == (PROJECT_ROOT / "assets" / "favicon.ico").read_bytes()
+
+    _categories(page, db_session, output_dir, wait_for_app)
+
+
+def _categories(page, db_session, output_dir, wait_for_app) -> None:
+    """The same admin (one sign-in per test module: a second two-factor sign-in in a loaded
+    machine races the sign-in page's hydration) creates, orders and deletes a category."""
+    page.goto("/admin/categories")
+    wait_for_app(page)
+    expect(page.locator("#category-list")).to_contain_text("Instagram")
+    page.locator("#category-new-name").fill("Threads")
+    page.locator("#category-new-description").fill("Followers and likes on Threads.")
+    page.locator("#category-create").click()
+    expect(page.locator("#categories-notice")).to_contain_text("Created “Threads”")
+    threads = db_session.execute(select(Category).where(Category.slug == "threads")).scalar_one()
+    page.locator(f"#category-up-{threads.id}").click()
+    expect(page.locator("#categories-notice")).to_contain_text("Order saved")
+    instagram = db_session.execute(select(Category).where(Category.slug == "instagram")).scalar_one()
+    page.locator(f"#category-delete-{instagram.id}").click()
+    expect(page.locator("#categories-error")).to_contain_text("still holds")
+    page.screenshot(path=str(output_dir / "screenshots" / "admin_categories.png"), full_page=True)
+
+    db_session.expire_all()
+    slugs = db_session.execute(select(Category.slug).order_by(Category.sort_order, Category.name)).scalars().all()
+    assert slugs[-2:] == ["threads", slugs[-1]] and slugs[-1] != "threads"
+    # leave the shared shop as it was: the empty category goes
+    page.locator(f"#category-delete-{threads.id}").click()
+    expect(page.locator("#categories-notice")).to_contain_text("Category deleted")
+    db_session.expunge_all()
+    assert db_session.execute(select(Category.id).where(Category.slug == "threads")).first() is None
