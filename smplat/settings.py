@@ -374,6 +374,18 @@ class Settings(BaseSettings):
         20, ge=1, description="Orders of a product in the last day before the share is judged"
     )
 
+    # --- product media (smplat.services.media; served at /media/...) -----------------
+    media_dir: Path = Field(
+        VAR_DIR / "media",
+        description="Where uploaded product images and their variants are written (outside the source tree)",
+    )
+    media_max_upload_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Largest image file an operator may upload, in bytes"
+    )
+    media_max_pixels: int = Field(
+        25_000_000, ge=10_000, description="Largest width x height an uploaded image may declare (decompression bombs)"
+    )
+
     # --- metrics -------------------------------------------------------------------
     metrics_token: SecretStr | None = Field(
         None,

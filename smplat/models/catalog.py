@@ -284,7 +284,18 @@ class ProductPreset(SQLModel, table=True):
     sort_order: int = Field(default=0)
 
 
+class MediaUsage(StrEnum):
+    HERO = "hero"
+    DETAIL = "detail"
+    SOCIAL_PROOF = "social_proof"
+
+
 class ProductMedia(SQLModel, table=True):
+    """One picture of a product. Uploaded pictures (services/media.py) are re-encoded without
+    metadata into the media directory with two padded variants: `card_url` (the storefront
+    card and product page) and `thumb_url` (cart and admin thumbnails). Seeded pictures are
+    plain asset URLs whose variants are empty (the original is used)."""
+
     __tablename__ = "product_media"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -292,10 +303,16 @@ class ProductMedia(SQLModel, table=True):
     url: str = Field(max_length=1000, nullable=False)
     alt_text: str = Field(default="", max_length=300)
     label: str = Field(default="", max_length=120)
-    usage_tags: list[str] = json_field(list)  # "hero", "card", "gallery"
+    usage_tags: list[str] = json_field(list)  # MediaUsage values: "hero", "detail", "social_proof"
     is_primary: bool = Field(default=False)
     sort_order: int = Field(default=0)
-    checksum: str = Field(default="", max_length=64)  # sha256 hex; spots duplicate uploads
+    checksum: str = Field(default="", max_length=64)  # sha256 hex of the uploaded bytes; spots duplicates
+    card_url: str = Field(default="", max_length=1000)
+    thumb_url: str = Field(default="", max_length=1000)
+    content_type: str = Field(default="", max_length=40)  # decoded type, e.g. image/png
+    width: int = Field(default=0, nullable=False)
+    height: int = Field(default=0, nullable=False)
+    byte_size: int = Field(default=0, nullable=False)  # of the stored original
     created_at: datetime = created_at_field()
 
 

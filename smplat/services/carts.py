@@ -279,7 +279,7 @@ class PricedLine:
             "id": self.item.id,
             "slug": self.detail.product.slug if self.detail else "",
             "title": self.detail.product.title if self.detail else "Unavailable service",
-            "image": next((m.url for m in self.detail.media), "") if self.detail else "",
+            "image": next((m.thumb_url or m.card_url or m.url for m in self.detail.media), "") if self.detail else "",
             "summary": pricing.summary(self.detail, config) if self.detail else "",
             "fields": ", ".join(f"{k}: {v}" for k, v in config.fields.items()),
             "quantity": self.item.quantity,

@@ -102,13 +102,14 @@ def primary_images(session: Session, product_ids: list[int]) -> dict[int, str]:
     if not product_ids:
         return {}
     rows = session.execute(
-        select(ProductMedia.product_id, ProductMedia.url)
+        select(ProductMedia.product_id, ProductMedia.card_url, ProductMedia.url)
         .where(ProductMedia.product_id.in_(product_ids))
         .order_by(ProductMedia.product_id, ProductMedia.is_primary.desc(), ProductMedia.sort_order)
     ).all()
     images: dict[int, str] = {}
-    for product_id, url in rows:
-        images.setdefault(product_id, url)
+    for product_id, card, url in rows:
+        # the padded card variant of an uploaded picture; a seeded asset is its own card
+        images.setdefault(product_id, card or url)
     return images
 
 
@@ -265,7 +266,7 @@ def get_product_detail(session: Session, slug: str, *, include_inactive: bool = 
         plans=[p for p in rows(ProductPlan, ProductPlan.sort_order, ProductPlan.id) if p.is_active],
         fields=rows(ProductCustomField, ProductCustomField.sort_order, ProductCustomField.id),
         presets=rows(ProductPreset, ProductPreset.sort_order, ProductPreset.id),
-        media=rows(ProductMedia, ProductMedia.is_primary.desc(), ProductMedia.sort_order),
+        media=rows(ProductMedia, ProductMedia.is_primary.desc(), ProductMedia.sort_order, ProductMedia.id),
         dripfeed_available=dripfeed_available,
     )
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -71,6 +71,9 @@ class PageSpec:
     module: str = ""
     # the permission a staff page needs (None for public and account pages)
     permission: Permission | None = None
+    # per-visit head tags from the page's state: {"title": Var, "description": Var, "image": Var}
+    # (the product page: SEO title, meta description, og:image); `title` stays the static name
+    head: Mapping[str, Any] | None = None
 
     @property
     def area(self) -> str:
@@ -106,6 +109,7 @@ def register(
     on_load: Any | Sequence[Any] = (),
     nav: NavEntry | None = None,
     description: str | None = None,
+    head: Mapping[str, Any] | None = None,
 ) -> PageSpec:
     """Register one route (a component may serve several routes, e.g. the legal pages)."""
     permission: Permission | None = None
@@ -134,6 +138,7 @@ def register(
         description=description,
         module=getattr(component, "__module__", ""),
         permission=permission,
+        head=head,
     )
     existing = _PAGES.get(route)
     if existing is not None and existing.module != spec.module:
@@ -150,11 +155,21 @@ def page(
     on_load: Any | Sequence[Any] = (),
     nav: NavEntry | None = None,
     description: str | None = None,
+    head: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
     """Decorator form of `register`: returns the component unchanged."""
 
     def decorate(component: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
-        register(component, route=route, title=title, guard=guard, on_load=on_load, nav=nav, description=description)
+        register(
+            component,
+            route=route,
+            title=title,
+            guard=guard,
+            on_load=on_load,
+            nav=nav,
+            description=description,
+            head=head,
+        )
         return component
 
     return decorate
@@ -177,6 +192,9 @@ def add_pages(app: rx.App, specs: Iterable[PageSpec] | None = None) -> None:
         kwargs: dict[str, Any] = {"route": spec.route, "title": spec.full_title()}
         if spec.description:
             kwargs["description"] = spec.description
+        if spec.head:
+            # state vars: the browser's title and meta tags follow what the page loaded
+            kwargs.update({k: v for k, v in spec.head.items() if k in ("title", "description", "image")})
         events = spec.events()
         if events:
             kwargs["on_load"] = events

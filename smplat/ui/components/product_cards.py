@@ -26,7 +26,8 @@ def product_card(row: rx.Var) -> rx.Component:
                 alt=row["title"],
                 width="100%",
                 height="150px",
-                object_fit="cover",
+                # contain, not cover: the 4:3 artwork (and its text) is shown whole
+                object_fit="contain",
                 border_radius="12px",
                 background="var(--gray-3)",
             ),

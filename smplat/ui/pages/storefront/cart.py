@@ -116,7 +116,8 @@ def _cart_row(row: rx.Var) -> rx.Component:
                 width="64px",
                 height="64px",
                 border_radius="10px",
-                object_fit="cover",
+                # "cover" cut the 4:3 artwork to its middle square ("ollowers"): show it whole
+                object_fit="contain",
                 background="var(--gray-3)",
             ),
             rx.vstack(

@@ -7,11 +7,12 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import analytics, carts, catalog, client_orders, configurator, counters, experiments, pricing
+from smplat.services import analytics, carts, catalog, client_orders, configurator, counters, experiments, pricing, seo
 from smplat.services import profiles as profile_service
 from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
 from smplat.services.rate_limits import RateLimited
+from smplat.settings import get_settings
 from smplat.ui import routes
 from smplat.ui.components.bundles import bundles_section
 from smplat.ui.components.common import card, empty_state
@@ -49,6 +50,10 @@ class ProductState(ShopperState):
     fields: list[dict[str, Any]] = []
     presets: list[dict[str, Any]] = []
     images: list[dict[str, str]] = []
+    # head tags (services/seo.py): the SEO title, meta description and og:image of this product
+    head_title: str = f"Service · {get_settings().brand_name}"
+    head_description: str = ""
+    head_image: str = ""
     breakdown: list[dict[str, str]] = []
     total: str = ""
     unit_price: str = ""
@@ -230,7 +235,12 @@ class ProductState(ShopperState):
                 "delivery": catalog.delivery_label(p.delivery_estimate_hours),
                 "subscription": "1" if p.kind == "subscription" else "",
             }
-            self.images = [{"url": m.url, "alt": m.alt_text or p.title} for m in detail.media]
+            self.images = [
+                {"url": m.card_url or m.url, "thumb": m.thumb_url or m.card_url or m.url, "alt": m.alt_text or p.title}
+                for m in detail.media
+            ]
+            head = seo.product_head(p, detail.media)
+            self.head_title, self.head_description, self.head_image = head.title, head.description, head.image
             preset = next((pr for pr in detail.presets if pr.is_featured), None)
             config = pricing.from_preset(detail, preset.key) if preset else pricing.default_configuration(detail)
             notice = None
@@ -890,7 +900,16 @@ def _product_skeleton() -> rx.Component:
     )
 
 
-@page(route=routes.PRODUCT, title="Service", on_load=ProductState.load_product)
+@page(
+    route=routes.PRODUCT,
+    title="Service",
+    on_load=ProductState.load_product,
+    head={
+        "title": ProductState.head_title,
+        "description": ProductState.head_description,
+        "image": ProductState.head_image,
+    },
+)
 def product_page() -> rx.Component:
     presets = rx.cond(
         ProductState.presets.length() > 0,
@@ -952,7 +971,8 @@ def product_page() -> rx.Component:
                 id="product-hero-image",
                 background="var(--gray-3)",
                 aspect_ratio=PRODUCT_IMAGE_RATIO,
-                object_fit="cover",
+                # contain: artwork with text is never cut (card variants are already 4:3)
+                object_fit="contain",
             ),
             rx.cond(
                 ProductState.images.length() > 1,
@@ -960,12 +980,13 @@ def product_page() -> rx.Component:
                     rx.foreach(
                         ProductState.images,
                         lambda m: rx.image(
-                            src=m["url"],
+                            src=m["thumb"],
                             alt=m["alt"],
                             width="72px",
                             height="72px",
                             border_radius="8px",
-                            object_fit="cover",
+                            object_fit="contain",
+                            background="var(--gray-3)",
                         ),
                     ),
                     spacing="2",
