@@ -379,7 +379,7 @@ def test_reseller_prices_markup_over_cost_and_per_service_rates(shop):
     assert rate(FOLLOWERS) == f"{math.ceil(cost * 1.5) / 100:.2f}"
     assert rate(COMMENTS) == "43.21"
     credit(10_000)
-    placed = panel.call("add", service=COMMENTS, link=LINK, quantity=20)
+    placed = panel.call("add", service=COMMENTS, link=LINK, comments="\n".join(f"nice {i}" for i in range(20)))
     assert panel.call("status", order=placed["order"])["charge"] == f"{math.ceil(4321 * 20 / 1000) / 100:.2f}"
     with session_scope() as db:
         assert db.execute(select(AuditLog).where(AuditLog.action == "reseller.prices")).scalars().one()
@@ -426,7 +426,7 @@ def test_mass_add_over_the_api_reports_every_line(shop):
     assert answer[1:] == [
         {"line": 2, "error": "Not enough funds on balance"},
         {"line": 3, "error": "Write service | link | quantity"},
-        {"line": 4, "error": "Quantity must be between 10 and 100"},
+        {"line": 4, "error": "This service needs comments: one per line"},
     ]
     assert order_count() == 1 and wallet()[0] == 0
     assert panel.call("mass_add", orders="") == {"error": "Paste one order per line: service | link | quantity"}
