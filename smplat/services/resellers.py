@@ -475,16 +475,14 @@ def cost_rate_per_1000(session: Session, product: Product) -> int | None:
     if found is None or found[1].currency != product.currency:
         return None
     route, service = found
-    return math.ceil(Decimal(service.rate_per_1000) * Decimal(route.quantity_multiplier) * 100)
+    per_unit_rate = 1000 if service.type == "Package" else 1  # a Package's rate is per package
+    return math.ceil(Decimal(service.rate_per_1000) * Decimal(route.quantity_multiplier) * 100 * per_unit_rate)
 
 
 def rate_per_1000(session: Session, account: ResellerAccount, detail: ProductDetail) -> int:
-    """The reseller's rate per 1000 units: their own rate for the service when set; else the
-    provider cost with their markup (or the `reseller_default_markup_bps` setting), never
-    above the storefront's rate; the storefront's rate when the cost is unknown."""
-    own = (account.rates or {}).get(str(detail.product.id))
-    if own is not None:
-        return int(own)
+    """The reseller's rate per 1000 units: the provider cost with their markup (or the
+    `reseller_default_markup_bps` setting), never above the storefront's rate; the
+    storefront's rate when the cost is unknown. (Their own rate, when set, wins: `listed_rate`.)"""
     retail = retail_rate_per_1000(detail)
     cost = cost_rate_per_1000(session, detail.product)
     if cost is None:
@@ -493,7 +491,24 @@ def rate_per_1000(session: Session, account: ResellerAccount, detail: ProductDet
     return min(retail, math.ceil(Decimal(cost) * (10000 + bps) / 10000))
 
 
-def charge_for(rate_minor: int, quantity: int) -> int:
+def per_package(kind: str) -> bool:
+    """Panels price a Package per package; every other type per 1000 units."""
+    return word_key(kind) == "package"
+
+
+def listed_rate(session: Session, account: ResellerAccount, detail: ProductDetail, kind: str) -> int:
+    """The rate `services` lists and `add` charges (minor units): per 1000 units, or per
+    package for a Package service. The reseller's own rate for the service wins when set."""
+    own = (account.rates or {}).get(str(detail.product.id))
+    if own is not None:
+        return int(own)
+    rate = rate_per_1000(session, account, detail)
+    return math.ceil(Decimal(rate) / 1000) if per_package(kind) else rate
+
+
+def charge_for(rate_minor: int, quantity: int, kind: str = "Default") -> int:
+    if per_package(kind):
+        return rate_minor * quantity
     return math.ceil(Decimal(rate_minor) * quantity / 1000)
 
 
@@ -602,7 +617,7 @@ def services(session: Session, caller: Caller) -> list[dict[str, Any]]:
                 "name": product.title,
                 "type": order_type(routed),
                 "category": detail.category.name if getattr(detail, "category", None) else product.platform,
-                "rate": _money(rate_per_1000(session, account, detail)),
+                "rate": _money(listed_rate(session, account, detail, order_type(routed))),
                 "min": product.min_quantity,
                 "max": product.max_quantity,
                 "refill": bool(routed and routed[1].refill),  # what `refill` can then ask for
@@ -611,6 +626,18 @@ def services(session: Session, caller: Caller) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def route_options(routed: tuple[ServiceRoute, ProviderService] | None) -> dict[str, list[str]]:
+    """The options an API order carries so that the router picks the route its type came
+    from: the route's own `options` conditions (`group:option`), e.g. a Mentions product
+    whose routes differ by audience."""
+    chosen: dict[str, list[str]] = {}
+    for entry in (routed[0].conditions or {}).get("options") or [] if routed is not None else []:
+        group, _, option = str(entry).partition(":")
+        if group and option:
+            chosen.setdefault(group, []).append(option)
+    return chosen
 
 
 def order_type(routed: tuple[ServiceRoute, ProviderService] | None) -> str:
@@ -900,10 +927,11 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
     typed = order_parameters(params, product, routed)
     link, quantity, runs, interval = typed.link, typed.quantity, typed.runs, typed.interval
     comments = typed.comments
-    rate = rate_per_1000(session, account, detail)
+    kind = order_type(routed)
+    rate = listed_rate(session, account, detail, kind)
     per_run = quantity
     total_units = quantity * runs if runs else quantity
-    charge = charge_for(rate, total_units * typed.charge_factor)
+    charge = charge_for(rate, total_units * typed.charge_factor, kind)
     spec = DeliverySpec(
         link=link,
         quantity=total_units,
@@ -912,6 +940,7 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
         dripfeed_interval_minutes=interval,
         comments=comments,
         order_params=typed.extra,
+        option_keys=route_options(routed),
     )
     line = {
         "product_id": product.id,
@@ -929,7 +958,13 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
             "unit_price_minor": charge,
             "quantity": 1,
             "total_minor": charge,
-            "lines": [{"kind": "reseller", "label": f"{rate / 100:.2f} per 1000", "amount_minor": charge}],
+            "lines": [
+                {
+                    "kind": "reseller",
+                    "label": f"{rate / 100:.2f} per {'package' if per_package(kind) else '1000'}",
+                    "amount_minor": charge,
+                }
+            ],
             "billing": "one_time",
             "interval": None,
             "interval_count": 1,
