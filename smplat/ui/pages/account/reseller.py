@@ -70,8 +70,12 @@ class ResellerState(AuthState):
         self.topup_hint = f"Between {format_money(low, account.currency)} and {format_money(high, account.currency)}."
         caller = resellers.caller_for_user(db, user_id)
         self.prices = [
-            {k: str(v) for k, v in row.items()} | {"rate_shown": f"{row['rate']} {account.currency}"}
-            for row in resellers.price_list(db, caller)
+            {k: str(row[k]) for k in resellers.PRICE_LIST_COLUMNS}
+            | {
+                "rate_shown": f"{row['rate']} {account.currency} "
+                + ("per package" if resellers.per_package(row["type"]) else "per 1000")
+            }
+            for row in resellers.services(db, caller)
         ]
         self.ledger_rows = [
             {
@@ -363,7 +367,7 @@ def _prices_card() -> rx.Component:
             rx.cond(
                 ResellerState.prices.length() > 0,
                 data_table(
-                    ["Service", "Name", "Rate per 1000", "Min", "Max"],
+                    ["Service", "Name", "Rate", "Min", "Max"],
                     ResellerState.prices,
                     lambda r: [
                         rx.table.row_header_cell(r["service"]),

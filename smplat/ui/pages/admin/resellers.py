@@ -180,8 +180,9 @@ def _prices_form() -> rx.Component:
                 rx.button("Save prices", type="submit", size="3", id="save-prices"),
                 form_alert(ResellerAdminState.prices_error, alert_id="prices-error"),
                 rx.text(
-                    "A per-service rate wins over the markup; the markup applies to the provider's cost and "
-                    "never goes above the storefront price. Saving replaces the reseller's rates. Audited.",
+                    "A per-service rate wins over the markup (per package for Package services); the markup "
+                    "applies to the provider's cost and never goes above the storefront price. Saving "
+                    "replaces the reseller's rates. Audited.",
                     size="1",
                     color_scheme="gray",
                 ),
