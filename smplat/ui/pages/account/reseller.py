@@ -21,7 +21,7 @@ from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title
 from smplat.ui.components.layout import account_page
 from smplat.ui.registry import NavEntry, page
-from smplat.ui.state.auth import AuthState, signed_in_only
+from smplat.ui.state.auth import AuthState, navigate_hard, signed_in_only
 
 KEY_FORM_KEYS = ("key_name", "key_ips")
 MASS_FORM_KEYS = ("mass_orders",)
@@ -120,7 +120,7 @@ class ResellerState(AuthState):
         except ServiceError as exc:
             self.topup_error = exc.message
             return None
-        return rx.redirect(url, is_external=True)
+        return navigate_hard(url)
 
     @rx.event
     @signed_in_only
