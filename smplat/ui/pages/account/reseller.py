@@ -360,7 +360,7 @@ def _prices_card() -> rx.Component:
                 align="center",
             ),
             rx.text(
-                "Your rates per 1000 units: the same as the `services` action of the API answers.",
+                "Your rates, exactly as the API's services action answers them (per 1000 units, or per package).",
                 size="2",
                 color_scheme="gray",
             ),
