@@ -134,6 +134,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Reseller rate over the provider cost per 1000 units, in basis points (2000 = +20%), for resellers without their own markup or rate; never above the storefront rate",
     )
+    reseller_topup_min_minor: int = Field(
+        1000, ge=50, description="Smallest wallet top-up through Stripe Checkout, in minor units (1000 = 10.00)"
+    )
+    reseller_topup_max_minor: int = Field(
+        500000, ge=50, description="Largest wallet top-up through Stripe Checkout, in minor units (500000 = 5,000.00)"
+    )
 
     # --- rate limits (the `limits` library; "N/second|minute|hour|day", several joined by ";"; empty: off) ---
     rate_limit_reseller_key: str = Field("10/second;600/minute", description="Reseller API v2 requests per API key")

@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
+import re
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.integrations.dialects import CONVENTION_ORDER_PARAMS, word_key
 from smplat.models.accounts import User
 from smplat.models.base import utcnow
 from smplat.models.catalog import Product, ProductStatus
@@ -43,7 +45,7 @@ from smplat.models.providers import (
     ServiceRoute,
 )
 from smplat.models.resellers import LedgerKind, ResellerAccount, ResellerApiKey, ResellerLedgerEntry
-from smplat.services import audit, pricing
+from smplat.services import audit, links, pricing
 from smplat.services.catalog import ProductDetail, get_product_detail
 from smplat.services.delivery import DeliverySpec
 from smplat.services.errors import ErrorCode, ServiceError
@@ -72,6 +74,14 @@ class DuplicateIdempotencyKey(Exception):
 
 def account_for_user(session: Session, user_id: int) -> ResellerAccount | None:
     return session.execute(select(ResellerAccount).where(ResellerAccount.user_id == user_id)).scalars().first()
+
+
+def is_reseller(session: Session, user_id: int) -> bool:
+    """An enabled reseller account (one indexed lookup: the account navigation asks it)."""
+    found = session.execute(
+        select(ResellerAccount.id).where(ResellerAccount.user_id == user_id, ResellerAccount.enabled.is_(True))
+    ).first()
+    return found is not None
 
 
 def _user_by_email(session: Session, email: str) -> User:
@@ -200,6 +210,103 @@ def credit_refund(session: Session, order: Order, amount_minor: int, reason: str
             idempotency_key=key,
         )
     return True
+
+
+# --- top-ups through Stripe Checkout ---------------------------------------------------------
+
+TOPUP_KIND = "reseller_topup"  # `metadata.smplat_kind` of a top-up's Checkout session
+
+
+def topup_limits() -> tuple[int, int]:
+    settings = get_settings()
+    return settings.reseller_topup_min_minor, settings.reseller_topup_max_minor
+
+
+def start_topup(session: Session, user_id: int, amount_minor: int, base_url: str) -> str:
+    """A Stripe Checkout session that tops up the reseller's wallet by `amount_minor`; the
+    hosted page's URL. Nothing is credited here: the paid session's webhook does that
+    (`credit_topup`), once. Raises ResellerError for a non-reseller or an amount outside the
+    `reseller_topup_min_minor`..`reseller_topup_max_minor` settings."""
+    from smplat.integrations import stripe_gateway
+
+    account = account_for_user(session, user_id)
+    if account is None or not account.enabled:
+        raise ResellerError("Your account is not a reseller account.", code=ErrorCode.NOT_ALLOWED)
+    low, high = topup_limits()
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or not low <= amount_minor <= high:
+        raise ResellerError(
+            f"Top up between {_money(low)} and {_money(high)} {account.currency}.", field="topup_amount"
+        )
+    user = session.get(User, user_id)
+    base = base_url.rstrip("/")
+    created = stripe_gateway.create_checkout_session(
+        {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": account.currency.lower(),
+                        "unit_amount": amount_minor,
+                        "product_data": {"name": "Reseller wallet top-up", "description": f"Wallet of {user.email}"},
+                    },
+                    "quantity": 1,
+                }
+            ],
+            "customer_email": user.email,
+            "client_reference_id": f"reseller-{account.id}",
+            "metadata": {
+                "smplat_kind": TOPUP_KIND,
+                "reseller_account_id": str(account.id),
+                "amount_minor": str(amount_minor),
+            },
+            "success_url": f"{base}/account/reseller?topup=paid",
+            "cancel_url": f"{base}/account/reseller?topup=cancelled",
+        }
+    )
+    url = created.get("url")
+    if not url:
+        raise ResellerError("Payments are unavailable right now; please try again in a minute.")
+    return str(url)
+
+
+def is_topup(stripe_session: dict[str, Any]) -> bool:
+    return (stripe_session.get("metadata") or {}).get("smplat_kind") == TOPUP_KIND
+
+
+def credit_topup(session: Session, stripe_session: dict[str, Any]) -> ResellerLedgerEntry | None:
+    """Credit a paid top-up session to its wallet, exactly once: the ledger row carries
+    `topup:<session id>` under UNIQUE(account, key), so a second copy of the event, another
+    event for the same session (completed, then async_payment_succeeded) or two at once find
+    the first credit. An unpaid session (a delayed payment method) credits nothing yet; the
+    amount is what Stripe collected, in the wallet's currency only."""
+    meta = stripe_session.get("metadata") or {}
+    ref = str(meta.get("reseller_account_id") or "")
+    account = session.get(ResellerAccount, int(ref)) if ref.isdigit() else None
+    if account is None or stripe_session.get("payment_status") != "paid":
+        return None
+    amount = int(stripe_session.get("amount_total") or 0)
+    if amount <= 0 or str(stripe_session.get("currency") or "").upper() != account.currency:
+        return None
+    key = f"topup:{stripe_session.get('id')}"[:120]
+    found = select(ResellerLedgerEntry).where(
+        ResellerLedgerEntry.account_id == account.id, ResellerLedgerEntry.idempotency_key == key
+    )
+    existing = session.execute(found).scalars().first()
+    if existing is not None:
+        return existing
+    try:
+        with session.begin_nested():
+            return _move(
+                session,
+                account.id,
+                amount,
+                LedgerKind.TOPUP,
+                reason="Top-up paid through Stripe Checkout",
+                actor_label="stripe",
+                idempotency_key=key,
+            )
+    except IntegrityError:  # a concurrent copy credited it first
+        return session.execute(found).scalars().one()
 
 
 def ledger(session: Session, account_id: int, limit: int = 50) -> list[dict[str, Any]]:
@@ -368,16 +475,14 @@ def cost_rate_per_1000(session: Session, product: Product) -> int | None:
     if found is None or found[1].currency != product.currency:
         return None
     route, service = found
-    return math.ceil(Decimal(service.rate_per_1000) * Decimal(route.quantity_multiplier) * 100)
+    per_unit_rate = 1000 if service.type == "Package" else 1  # a Package's rate is per package
+    return math.ceil(Decimal(service.rate_per_1000) * Decimal(route.quantity_multiplier) * 100 * per_unit_rate)
 
 
 def rate_per_1000(session: Session, account: ResellerAccount, detail: ProductDetail) -> int:
-    """The reseller's rate per 1000 units: their own rate for the service when set; else the
-    provider cost with their markup (or the `reseller_default_markup_bps` setting), never
-    above the storefront's rate; the storefront's rate when the cost is unknown."""
-    own = (account.rates or {}).get(str(detail.product.id))
-    if own is not None:
-        return int(own)
+    """The reseller's rate per 1000 units: the provider cost with their markup (or the
+    `reseller_default_markup_bps` setting), never above the storefront's rate; the
+    storefront's rate when the cost is unknown. (Their own rate, when set, wins: `listed_rate`.)"""
     retail = retail_rate_per_1000(detail)
     cost = cost_rate_per_1000(session, detail.product)
     if cost is None:
@@ -386,8 +491,67 @@ def rate_per_1000(session: Session, account: ResellerAccount, detail: ProductDet
     return min(retail, math.ceil(Decimal(cost) * (10000 + bps) / 10000))
 
 
-def charge_for(rate_minor: int, quantity: int) -> int:
+def per_package(kind: str) -> bool:
+    """Panels price a Package per package; every other type per 1000 units."""
+    return word_key(kind) == "package"
+
+
+def listed_rate(session: Session, account: ResellerAccount, detail: ProductDetail, kind: str) -> int:
+    """The rate `services` lists and `add` charges (minor units): per 1000 units, or per
+    package for a Package service. The reseller's own rate for the service wins when set."""
+    own = (account.rates or {}).get(str(detail.product.id))
+    if own is not None:
+        return int(own)
+    rate = rate_per_1000(session, account, detail)
+    return math.ceil(Decimal(rate) / 1000) if per_package(kind) else rate
+
+
+def charge_for(rate_minor: int, quantity: int, kind: str = "Default") -> int:
+    if per_package(kind):
+        return rate_minor * quantity
     return math.ceil(Decimal(rate_minor) * quantity / 1000)
+
+
+MAX_MARKUP_BPS = 100_000  # +1000 %
+
+
+def parse_markup(text: str) -> int | None:
+    """A markup typed as a percentage ("35", "12.5", "" for the default) in basis points."""
+    text = (text or "").strip().rstrip("%").strip()
+    if not text:
+        return None
+    try:
+        value = Decimal(text.replace(",", "."))
+    except ArithmeticError:
+        value = Decimal("NaN")
+    bps = value * 100 if value.is_finite() else Decimal(-1)
+    if bps != bps.to_integral_value() or not 0 <= bps <= MAX_MARKUP_BPS:
+        raise ResellerError(
+            f"Enter the markup as a percentage from 0 to {MAX_MARKUP_BPS // 100}, like 35 or 12.5",
+            field="markup",
+        )
+    return int(bps)
+
+
+def parse_rates(text: str) -> dict[str, int]:
+    """Per-service rates typed one per line, `service id = rate per 1000` ("3 = 43.21"), in
+    minor units by service id. Raises ResellerError naming the first bad line."""
+    rates: dict[str, int] = {}
+    for number, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        service, sep, rate = (p.strip() for p in line.replace(":", "=").partition("="))
+        try:
+            value = Decimal(rate.replace(",", ".")) * 100 if sep else Decimal("NaN")
+        except ArithmeticError:
+            value = Decimal("NaN")
+        if not service.isdigit() or len(service) > 9 or not value.is_finite():
+            raise ResellerError(f"Line {number}: write service id = rate per 1000, like 3 = 43.21", field="rates")
+        if value != value.to_integral_value() or not 0 < value <= 10**9:
+            raise ResellerError(f"Line {number}: the rate must be above 0 with at most 2 decimals", field="rates")
+        rates[str(int(service))] = int(value)
+    return rates
 
 
 def set_prices(
@@ -398,7 +562,22 @@ def set_prices(
     markup_bps: int | None = None,
     rates: dict[str, int] | None = None,
 ) -> ResellerAccount:
+    """Set a reseller's markup over cost (None: the `reseller_default_markup_bps` setting) and,
+    when `rates` is given, replace their per-service rates (minor units per 1000 by service
+    id; a rate wins over the markup). Audited with the before and after."""
     audit.require(actor, Permission.MANAGE_RESELLERS, "reseller.prices", "user", email)
+    if markup_bps is not None and (
+        isinstance(markup_bps, bool) or not isinstance(markup_bps, int) or not 0 <= markup_bps <= MAX_MARKUP_BPS
+    ):
+        raise ResellerError("the markup must be 0 to 100000 basis points", field="markup")
+    if rates is not None:
+        cleaned = {str(k): v for k, v in rates.items()}
+        for service, rate in cleaned.items():
+            product = session.get(Product, int(service)) if service.isdigit() and len(service) < 10 else None
+            if product is None:
+                raise ResellerError(f"There is no service {service[:12]}", code=ErrorCode.NOT_FOUND, field="rates")
+            if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+                raise ResellerError(f"The rate of service {service} must be above 0", field="rates")
     account = enable(session, actor, email)
     before = {"markup_bps": account.markup_bps, "rates": dict(account.rates or {})}
     account.markup_bps = markup_bps
@@ -436,24 +615,245 @@ def services(session: Session, caller: Caller) -> list[dict[str, Any]]:
             {
                 "service": product.id,
                 "name": product.title,
-                "type": _order_type(product),
+                "type": order_type(routed),
                 "category": detail.category.name if getattr(detail, "category", None) else product.platform,
-                "rate": _money(rate_per_1000(session, account, detail)),
+                "rate": _money(listed_rate(session, account, detail, order_type(routed))),
                 "min": product.min_quantity,
                 "max": product.max_quantity,
                 "refill": bool(routed and routed[1].refill),  # what `refill` can then ask for
                 "cancel": bool(routed and routed[1].cancel),  # what `cancel` can then ask for
-                "dripfeed": True,
+                "dripfeed": bool(routed and routed[1].dripfeed and order_type(routed) == "Default"),
             }
         )
     return out
 
 
-def _order_type(product: Product) -> str:
-    return "Custom Comments" if "comment" in product.slug else "Default"
+def route_options(routed: tuple[ServiceRoute, ProviderService] | None) -> dict[str, list[str]]:
+    """The options an API order carries so that the router picks the route its type came
+    from: the route's own `options` conditions (`group:option`), e.g. a Mentions product
+    whose routes differ by audience."""
+    chosen: dict[str, list[str]] = {}
+    for entry in (routed[0].conditions or {}).get("options") or [] if routed is not None else []:
+        group, _, option = str(entry).partition(":")
+        if group and option:
+            chosen.setdefault(group, []).append(option)
+    return chosen
+
+
+def order_type(routed: tuple[ServiceRoute, ProviderService] | None) -> str:
+    """The panel order type of a service: the type of the provider service its first route
+    sends orders to (what decides which `add` parameters it takes), "Default" without one."""
+    if routed is None:
+        return "Default"
+    wanted = word_key(routed[1].type or "Default")
+    return next((name for name in CONVENTION_ORDER_PARAMS if word_key(name) == wanted), routed[1].type.strip())
+
+
+PRICE_LIST_COLUMNS = ("service", "name", "rate", "min", "max")
+
+
+def price_list(session: Session, caller: Caller) -> list[dict[str, Any]]:
+    """The reseller's price list: exactly the `services` answer's id, name, rate per 1000, min, max."""
+    return [{k: s[k] for k in PRICE_LIST_COLUMNS} for s in services(session, caller)]
+
+
+def price_list_csv(session: Session, caller: Caller) -> str:
+    from smplat.services.csv_safe import write_csv
+
+    return write_csv(price_list(session, caller), PRICE_LIST_COLUMNS)
 
 
 # --- orders ------------------------------------------------------------------------------------
+
+USERNAME_RE = re.compile(r"^@?[A-Za-z0-9._]{1,30}$")
+HASHTAG_RE = re.compile(r"^#?[A-Za-z0-9_]{1,100}$")
+SUBSCRIPTION_DELAYS = (0, 5, 10, 15, 30, 60, 90)  # minutes, the panels' usual choices
+MAX_LIST = 1000  # comments, usernames or hashtags in one order
+MAX_RUNS = 1000
+MAX_INTERVAL_MINUTES = 60 * 24 * 30
+# the parameters only some order types take, and the type that takes them (for the error)
+_TYPED_ONLY = {
+    "comments": "Custom Comments",
+    "usernames": "Mentions",
+    "hashtags": "Mentions with Hashtags",
+    "hashtag": "Mentions Hashtag",
+    "media": "Mentions Media Likers",
+    "answer_number": "Poll",
+    "posts": "Subscriptions",
+    "delay": "Subscriptions",
+    "expiry": "Subscriptions",
+    "min": "Subscriptions",
+    "max": "Subscriptions",
+}
+
+
+@dataclass(frozen=True)
+class TypedOrder:
+    """An `add`'s parameters read for the service's order type."""
+
+    link: str
+    quantity: int  # units per run (the total without drip-feed)
+    runs: int | None = None
+    interval: int | None = None
+    comments: list[str] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)  # the type's own parameters, sent to the panel
+    charge_factor: int = 1  # Subscriptions: units per post × posts
+
+
+def _given(params: dict[str, Any], name: str) -> bool:
+    return params.get(name) not in (None, "")
+
+
+def _text_list(params: dict[str, Any], name: str, pattern: re.Pattern[str], strip: str, what: str) -> list[str]:
+    raw = str(params.get(name) or "").replace("\\n", "\n").replace("\r", "")
+    values = [v.strip() for line in raw.split("\n") for v in line.split(",") if v.strip()]
+    if not values:
+        raise ResellerError(f"This service needs {name}: {what}", code=ErrorCode.REQUIRED, field=name)
+    if len(values) > MAX_LIST:
+        raise ResellerError(f"At most {MAX_LIST} {name}", field=name)
+    bad = next((v for v in values if not pattern.match(v)), None)
+    if bad is not None:
+        raise ResellerError(f"Incorrect {name}: {bad[:40]!r} is not valid", field=name)
+    return [v.lstrip(strip) for v in values]
+
+
+def _one_username(params: dict[str, Any]) -> str:
+    value = str(params.get("username") or "").strip()
+    if not value:
+        raise ResellerError("This service needs username", code=ErrorCode.REQUIRED, field="username")
+    if not USERNAME_RE.match(value):
+        raise ResellerError("Incorrect username", field="username")
+    return value.lstrip("@")
+
+
+def _link(params: dict[str, Any]) -> str:
+    link = str(params.get("link") or "").strip()
+    if not link or len(link) > 1000 or any(c.isspace() for c in link):
+        raise ResellerError("Incorrect link", field="link")
+    return link
+
+
+def _in_range(value: int, product: Product, name: str = "quantity") -> int:
+    if not product.min_quantity <= value <= product.max_quantity:
+        label = "Quantity" if name == "quantity" else name
+        raise ResellerError(f"{label} must be between {product.min_quantity} and {product.max_quantity}", field=name)
+    return value
+
+
+def order_parameters(
+    params: dict[str, Any], product: Product, routed: tuple[ServiceRoute, ProviderService] | None
+) -> TypedOrder:
+    """Read and check an `add`'s parameters for the service's order type (see docs/api.md):
+    a parameter of another type, drip-feed on a service without it, or a missing or malformed
+    parameter of this type is refused with a message saying which."""
+    kind = order_type(routed)
+    key = word_key(kind)
+    takes = {word_key(k): v for k, v in CONVENTION_ORDER_PARAMS.items()}.get(key) or CONVENTION_ORDER_PARAMS["Default"]
+    for name, owner in _TYPED_ONLY.items():
+        if _given(params, name) and name not in takes:
+            raise ResellerError(f"{name} is for {owner} services; this service is {kind}", field=name)
+    drip_asked = _given(params, "runs") or _given(params, "interval")
+    if drip_asked and not (routed is not None and routed[1].dripfeed and key == "default"):
+        raise ResellerError("This service does not support drip-feed", field="runs")
+    extra: dict[str, str] = {}
+
+    if key == "subscriptions":
+        username = _one_username(params)
+        low = _positive_int(params.get("min"), "min")
+        high = _positive_int(params.get("max"), "max")
+        _in_range(low, product, "min")
+        _in_range(high, product, "max")
+        if low > high:
+            raise ResellerError("min must not be above max", field="min")
+        posts = _positive_int(params.get("posts"), "posts")
+        if not 1 <= posts <= 1000:
+            raise ResellerError("posts must be between 1 and 1000", field="posts")
+        delay = _positive_int(params.get("delay") if _given(params, "delay") else "0", "delay")
+        if delay not in SUBSCRIPTION_DELAYS:
+            raise ResellerError(f"delay must be one of {', '.join(map(str, SUBSCRIPTION_DELAYS))}", field="delay")
+        extra = {"username": username, "min": str(low), "max": str(high), "posts": str(posts), "delay": str(delay)}
+        if _given(params, "expiry"):
+            extra["expiry"] = _expiry(str(params["expiry"]))
+        link = _link(params) if _given(params, "link") else links.profile_url(product.platform, username)
+        return TypedOrder(link, high, extra=extra, charge_factor=posts)
+
+    link = _link(params)
+    if key == "custom comments":
+        comments = _text_list_lines(params, "comments")
+        if _given(params, "quantity") and _positive_int(params.get("quantity"), "quantity") != len(comments):
+            raise ResellerError("quantity must equal the number of comments (or leave it out)", field="quantity")
+        return TypedOrder(link, _in_range(len(comments), product), comments=comments)
+    if key == "package":
+        quantity = _positive_int(params["quantity"], "quantity") if _given(params, "quantity") else product.min_quantity
+        return TypedOrder(link, _in_range(quantity, product))
+    if key == "mentions custom list":
+        names = _text_list(params, "usernames", USERNAME_RE, "@", "one username per line")
+        return TypedOrder(link, _in_range(len(names), product), extra={"usernames": "\n".join(names)})
+
+    quantity = _in_range(_positive_int(params.get("quantity"), "quantity"), product)
+    if key in ("mentions", "mentions with hashtags"):
+        names = _text_list(params, "usernames", USERNAME_RE, "@", "one username per line")
+        extra["usernames"] = "\n".join(names)
+        if key == "mentions with hashtags":
+            tags = _text_list(params, "hashtags", HASHTAG_RE, "#", "one hashtag per line")
+            extra["hashtags"] = "\n".join(tags)
+    elif key == "mentions hashtag":
+        tag = str(params.get("hashtag") or "").strip()
+        if not tag:
+            raise ResellerError("This service needs hashtag", code=ErrorCode.REQUIRED, field="hashtag")
+        if not HASHTAG_RE.match(tag):
+            raise ResellerError("Incorrect hashtag", field="hashtag")
+        extra["hashtag"] = tag.lstrip("#")
+    elif key in ("mentions user followers", "comment likes"):
+        extra["username"] = _one_username(params)
+    elif key == "mentions media likers":
+        media = str(params.get("media") or "").strip()
+        if not media:
+            raise ResellerError("This service needs media: the post's link", code=ErrorCode.REQUIRED, field="media")
+        if not media.startswith(("https://", "http://")) or len(media) > 1000 or any(c.isspace() for c in media):
+            raise ResellerError("Incorrect media: give the post's link", field="media")
+        extra["media"] = media
+    elif key == "poll":
+        if not _given(params, "answer_number"):
+            raise ResellerError("This service needs answer_number", code=ErrorCode.REQUIRED, field="answer_number")
+        answer = _positive_int(params.get("answer_number"), "answer_number")
+        if not 1 <= answer <= 100:
+            raise ResellerError("answer_number must be between 1 and 100", field="answer_number")
+        extra["answer_number"] = str(answer)
+    runs = interval = None
+    if _given(params, "runs") or _given(params, "interval"):
+        runs = _positive_int(params.get("runs"), "runs")
+        interval = _positive_int(params.get("interval"), "interval")
+        if not 2 <= runs <= MAX_RUNS or not 1 <= interval <= MAX_INTERVAL_MINUTES:
+            raise ResellerError(
+                f"Drip-feed needs 2 to {MAX_RUNS} runs and an interval of 1 to {MAX_INTERVAL_MINUTES} minutes",
+                field="runs",
+            )
+    return TypedOrder(link, quantity, runs, interval, extra=extra)
+
+
+def _text_list_lines(params: dict[str, Any], name: str) -> list[str]:
+    """Comments: one per line (a comment may hold commas)."""
+    raw = str(params.get(name) or "").replace("\\n", "\n").replace("\r", "")
+    values = [c.strip() for c in raw.split("\n") if c.strip()]
+    if not values:
+        raise ResellerError(f"This service needs {name}: one per line", code=ErrorCode.REQUIRED, field=name)
+    if len(values) > MAX_LIST or any(len(v) > 500 for v in values):
+        raise ResellerError(f"At most {MAX_LIST} {name} of up to 500 characters each", field=name)
+    return values
+
+
+def _expiry(text: str) -> str:
+    """`expiry` as the panels take it, dd/mm/yyyy, a date after today."""
+    from datetime import datetime as _dt
+
+    try:
+        day = _dt.strptime(text.strip(), "%d/%m/%Y").date()
+    except ValueError:
+        raise ResellerError("Incorrect expiry: write it as dd/mm/yyyy", field="expiry") from None
+    if day <= utcnow().date():
+        raise ResellerError("expiry must be a date after today", field="expiry")
+    return day.strftime("%d/%m/%Y")
 
 
 @dataclass(frozen=True)
@@ -523,28 +923,15 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
     detail = get_product_detail(session, product.slug)
     if not api_sellable(detail):
         raise ResellerError("Incorrect service ID", code=ErrorCode.NOT_FOUND, field="service")
-    link = str(params.get("link") or "").strip()
-    if not link or len(link) > 1000:
-        raise ResellerError("Incorrect link", field="link")
-    comments = [c.strip() for c in str(params.get("comments") or "").replace("\\n", "\n").splitlines() if c.strip()]
-    if comments and "quantity" not in params:
-        quantity = len(comments)
-    else:
-        quantity = _positive_int(params.get("quantity"), "quantity")
-    if not product.min_quantity <= quantity <= product.max_quantity:
-        raise ResellerError(
-            f"Quantity must be between {product.min_quantity} and {product.max_quantity}", field="quantity"
-        )
-    runs = interval = None
-    if params.get("runs") not in (None, "") or params.get("interval") not in (None, ""):
-        runs = _positive_int(params.get("runs"), "runs")
-        interval = _positive_int(params.get("interval"), "interval")
-        if runs < 2 or interval < 1:
-            raise ResellerError("Drip-feed needs at least 2 runs and an interval of at least 1 minute", field="runs")
-    rate = rate_per_1000(session, account, detail)
+    routed = primary_route(session, product)
+    typed = order_parameters(params, product, routed)
+    link, quantity, runs, interval = typed.link, typed.quantity, typed.runs, typed.interval
+    comments = typed.comments
+    kind = order_type(routed)
+    rate = listed_rate(session, account, detail, kind)
     per_run = quantity
     total_units = quantity * runs if runs else quantity
-    charge = charge_for(rate, total_units)
+    charge = charge_for(rate, total_units * typed.charge_factor, kind)
     spec = DeliverySpec(
         link=link,
         quantity=total_units,
@@ -552,6 +939,8 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
         dripfeed_runs=runs,
         dripfeed_interval_minutes=interval,
         comments=comments,
+        order_params=typed.extra,
+        option_keys=route_options(routed),
     )
     line = {
         "product_id": product.id,
@@ -569,7 +958,13 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
             "unit_price_minor": charge,
             "quantity": 1,
             "total_minor": charge,
-            "lines": [{"kind": "reseller", "label": f"{rate / 100:.2f} per 1000", "amount_minor": charge}],
+            "lines": [
+                {
+                    "kind": "reseller",
+                    "label": f"{rate / 100:.2f} per {'package' if per_package(kind) else '1000'}",
+                    "amount_minor": charge,
+                }
+            ],
             "billing": "one_time",
             "interval": None,
             "interval_count": 1,
@@ -581,7 +976,7 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
         "delivery_estimate_hours": product.delivery_estimate_hours,
         "delivery": spec.to_snapshot(),
     }
-    reason = f"{product.title}: {total_units} on {link}"
+    reason = f"{product.title}: {total_units}{f' × {typed.charge_factor} posts' if typed.charge_factor > 1 else ''} on {link}"
     return Prepared(charge, line, product.currency, reason, ledger_key)
 
 
@@ -847,6 +1242,7 @@ def usage(session: Session) -> list[dict[str, Any]]:
                 "refunded_minor": int(s.refunded) if s else 0,
                 "active_keys": int(keys.get(account.id, 0)),
                 "markup_bps": account.markup_bps,
+                "rates": dict(account.rates or {}),
             }
         )
     return out

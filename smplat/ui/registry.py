@@ -57,6 +57,7 @@ class NavEntry:
     icon: str
     group: str = ""
     order: int = 0
+    reseller_only: bool = False  # account area: shown to reseller accounts only (AuthState.is_reseller)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ class NavLink:
     href: str
     icon: str
     admin_only: bool = False  # only admins hold the page's permission: shown to admins only
+    reseller_only: bool = False  # shown to reseller accounts only
 
 
 def _admin_only(spec: PageSpec) -> bool:
@@ -223,5 +225,10 @@ def nav_groups(area: str) -> list[tuple[str, list[NavLink]]]:
     for group in groups:
         members = sorted((s for s in specs if s.nav.group == group), key=lambda s: (s.nav.order, s.nav.label))
         if members:
-            out.append((group, [NavLink(s.nav.label, s.route, s.nav.icon, _admin_only(s)) for s in members]))
+            out.append(
+                (
+                    group,
+                    [NavLink(s.nav.label, s.route, s.nav.icon, _admin_only(s), s.nav.reseller_only) for s in members],
+                )
+            )
     return out

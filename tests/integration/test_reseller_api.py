@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from smplat.api.app import build_api
 from smplat.db import session_scope
 from smplat.models.accounts import Role
 from smplat.models.audit import AuditLog
+from smplat.models.base import utcnow
 from smplat.models.catalog import Product
 from smplat.models.checkout import CheckoutSession
 from smplat.models.orders import Order, OrderItem
@@ -32,6 +34,7 @@ from smplat.services import accounts, audit, fulfillment, resellers
 from smplat.services.catalog import get_product_detail
 from smplat.services.checkout import refunds
 from smplat.services.errors import ServiceError
+from smplat.services.money import pro_rata
 from smplat.services.seed import seed_demo
 from smplat.settings import reset_settings_cache
 from tests.fulfillment_factory import seed_with_panel
@@ -379,7 +382,7 @@ def test_reseller_prices_markup_over_cost_and_per_service_rates(shop):
     assert rate(FOLLOWERS) == f"{math.ceil(cost * 1.5) / 100:.2f}"
     assert rate(COMMENTS) == "43.21"
     credit(10_000)
-    placed = panel.call("add", service=COMMENTS, link=LINK, quantity=20)
+    placed = panel.call("add", service=COMMENTS, link=LINK, comments="\n".join(f"nice {i}" for i in range(20)))
     assert panel.call("status", order=placed["order"])["charge"] == f"{math.ceil(4321 * 20 / 1000) / 100:.2f}"
     with session_scope() as db:
         assert db.execute(select(AuditLog).where(AuditLog.action == "reseller.prices")).scalars().one()
@@ -412,6 +415,11 @@ def test_api_orders_go_through_the_fulfilment_engine_then_refill(shop, panel):
     assert api.call("refill_status", refills=f"{refill['refill']}") == [
         {"refill": refill["refill"], "status": "Pending"}
     ]
+    # the refill reaches the panel and its status follows it to the end
+    assert fulfillment.run_fulfillment(session_scope) == {"processed": 1, "refills_sent": 1}
+    assert fulfillment.sync_statuses(session_scope)["refill_completed"] == 1
+    assert api.call("refill_status", refill=refill["refill"]) == {"status": "Completed"}
+    assert panel.state.calls.count("refill") == 1
 
 
 def test_mass_add_over_the_api_reports_every_line(shop):
@@ -426,7 +434,186 @@ def test_mass_add_over_the_api_reports_every_line(shop):
     assert answer[1:] == [
         {"line": 2, "error": "Not enough funds on balance"},
         {"line": 3, "error": "Write service | link | quantity"},
-        {"line": 4, "error": "Quantity must be between 10 and 100"},
+        {"line": 4, "error": "This service needs comments: one per line"},
     ]
     assert order_count() == 1 and wallet()[0] == 0
     assert panel.call("mass_add", orders="") == {"error": "Paste one order per line: service | link | quantity"}
+
+
+# --- order types, their parameters and flags -------------------------------------------------
+
+POLL, SUBSCRIPTION, PACKAGE, MENTIONS, LIKES = 12, 11, 13, 14, 2
+FUTURE = (utcnow() + timedelta(days=60)).strftime("%d/%m/%Y")
+
+
+def test_services_say_each_type_and_drip_feed_refill_cancel_as_the_provider_service_does(shop):
+    panel, _ = shop
+    listed = {s["service"]: s for s in panel.call("services")}
+    with session_scope() as db:
+        for service_id, answer in listed.items():
+            _route, service = resellers.primary_route(db, db.get(Product, service_id))
+            assert answer["type"] == service.type, service_id
+            assert answer["refill"] is service.refill and answer["cancel"] is service.cancel, service_id
+            assert answer["dripfeed"] is (service.dripfeed and service.type == "Default"), service_id
+    assert [listed[i]["type"] for i in (FOLLOWERS, COMMENTS, POLL, SUBSCRIPTION, PACKAGE, MENTIONS)] == [
+        "Default",
+        "Custom Comments",
+        "Poll",
+        "Subscriptions",
+        "Package",
+        "Mentions User Followers",
+    ]
+    assert listed[FOLLOWERS]["dripfeed"] is True and listed[LIKES]["dripfeed"] is False
+
+
+def test_every_order_type_is_placed_with_its_parameters_and_reaches_the_panel(shop, panel):
+    api, _ = shop
+    with session_scope() as db:
+        seed_with_panel(db, panel.base_url)
+    panel.state.set_knobs(extra_types=True, polls_to_complete=50)
+    credit(1_000_000)
+    rates = {s["service"]: s["rate"] for s in api.call("services")}
+    placed = {
+        "poll": api.call("add", service=POLL, link=LINK + "p/poll/", quantity=200, answer_number=2),
+        "subscription": api.call(
+            "add", service=SUBSCRIPTION, username="@brand", min=100, max=200, posts=5, delay=30, expiry=FUTURE
+        ),
+        "package": api.call("add", service=PACKAGE, link="https://www.instagram.com/newbrand/"),
+        "mentions": api.call("add", service=MENTIONS, link=LINK + "p/m/", quantity=100, username="@rival.brand"),
+        "comments": api.call(
+            "add", service=COMMENTS, link=LINK + "p/c/", comments="\\n".join(f"nice one {i}" for i in range(10))
+        ),
+        "drip": api.call("add", service=FOLLOWERS, link=LINK, quantity=500, runs=2, interval=30),
+    }
+    assert all("order" in answer for answer in placed.values()), repr(placed)
+    # a subscription is charged for max x posts; the others for their units
+    assert api.call("status", order=placed["subscription"]["order"])["charge"] == (
+        f"{math.ceil(round(float(rates[SUBSCRIPTION]) * 100) * 200 * 5 / 1000) / 100:.2f}"
+    )
+    # a Package is priced per package, like panels do
+    assert api.call("status", order=placed["package"]["order"])["charge"] == rates[PACKAGE]
+    assert api.call("status", order=placed["comments"]["order"])["remains"] == "10"  # "\\n" as panels send it
+    assert fulfillment.run_fulfillment(session_scope) == {"processed": 6, "submitted": 6}  # routed, within margins
+    by_link = {o.link: o for o in panel.state.orders.values()}
+    poll = by_link[LINK + "p/poll/"]
+    assert (poll.kind, poll.quantity, poll.extra["answer_number"]) == ("Poll", 200, "2")
+    sub = next(o for o in panel.state.orders.values() if o.kind == "Subscriptions")
+    assert sub.link == "brand" and (sub.extra["min"], sub.extra["max"], sub.extra["posts"]) == (100, 200, 5)
+    assert sub.extra["delay"] == 30 and sub.extra["expiry"] == FUTURE
+    assert (by_link[LINK].kind, by_link[LINK].runs, by_link[LINK].interval) == ("Default", 2, 30)
+    assert by_link[LINK].quantity == 1000  # 500 per run, 2 runs
+    mention = by_link[LINK + "p/m/"]
+    assert (mention.kind, mention.extra["username"]) == ("Mentions User Followers", "rival.brand")
+    assert by_link[LINK + "p/c/"].kind == "Custom Comments"
+    package = next(o for o in panel.state.orders.values() if o.kind == "Package")
+    assert package.quantity == 1
+    with session_scope() as db:
+        item = db.execute(select(OrderItem).where(OrderItem.order_id == placed["poll"]["order"])).scalars().one()
+        assert item.snapshot["delivery"]["order_params"] == {"answer_number": "2"}
+
+
+@pytest.mark.parametrize(
+    "params,error",
+    [
+        ({"service": POLL, "link": LINK, "quantity": 200}, "This service needs answer_number"),
+        ({"service": POLL, "link": LINK, "quantity": 200, "answer_number": "two"}, "Incorrect answer_number"),
+        (
+            {"service": POLL, "link": LINK, "quantity": 200, "answer_number": 0},
+            "answer_number must be between 1 and 100",
+        ),
+        (
+            {"service": LIKES, "link": LINK, "quantity": 500, "runs": 3, "interval": 10},
+            "This service does not support drip-feed",
+        ),
+        (
+            {"service": FOLLOWERS, "link": LINK, "quantity": 500, "runs": 1, "interval": 10},
+            "Drip-feed needs 2 to 1000 runs and an interval of 1 to 43200 minutes",
+        ),
+        ({"service": FOLLOWERS, "link": LINK, "quantity": 500, "runs": 3}, "Incorrect interval"),
+        (
+            {"service": FOLLOWERS, "link": LINK, "quantity": 500, "comments": "hi"},
+            "comments is for Custom Comments services; this service is Default",
+        ),
+        (
+            {"service": FOLLOWERS, "link": LINK, "quantity": 500, "answer_number": 1},
+            "answer_number is for Poll services; this service is Default",
+        ),
+        ({"service": COMMENTS, "link": LINK}, "This service needs comments: one per line"),
+        (
+            {"service": COMMENTS, "link": LINK, "comments": "a\nb", "quantity": 5},
+            "quantity must equal the number of comments (or leave it out)",
+        ),
+        ({"service": COMMENTS, "link": LINK, "comments": "a\nb"}, "Quantity must be between 10 and 100"),
+        ({"service": MENTIONS, "link": LINK, "quantity": 100}, "This service needs username"),
+        ({"service": MENTIONS, "link": LINK, "quantity": 100, "username": "no spaces"}, "Incorrect username"),
+        (
+            {"service": MENTIONS, "link": LINK, "quantity": 100, "username": "a", "usernames": "b"},
+            "usernames is for Mentions services; this service is Mentions User Followers",
+        ),
+        ({"service": SUBSCRIPTION, "min": 100, "max": 200, "posts": 5}, "This service needs username"),
+        (
+            {"service": SUBSCRIPTION, "username": "brand", "min": 300, "max": 200, "posts": 5},
+            "min must not be above max",
+        ),
+        (
+            {"service": SUBSCRIPTION, "username": "brand", "min": 100, "max": 5000, "posts": 5},
+            "max must be between 100 and 1000",
+        ),
+        ({"service": SUBSCRIPTION, "username": "brand", "min": 100, "max": 200}, "Incorrect posts"),
+        (
+            {"service": SUBSCRIPTION, "username": "brand", "min": 100, "max": 200, "posts": 5, "delay": 7},
+            "delay must be one of 0, 5, 10, 15, 30, 60, 90",
+        ),
+        (
+            {"service": SUBSCRIPTION, "username": "brand", "min": 100, "max": 200, "posts": 5, "expiry": "2020-01-01"},
+            "Incorrect expiry: write it as dd/mm/yyyy",
+        ),
+        (
+            {"service": SUBSCRIPTION, "username": "brand", "min": 100, "max": 200, "posts": 5, "expiry": "01/01/2020"},
+            "expiry must be a date after today",
+        ),
+        ({"service": PACKAGE, "link": LINK, "quantity": 2}, "Quantity must be between 1 and 1"),
+        ({"service": FOLLOWERS, "link": "two words", "quantity": 500}, "Incorrect link"),
+    ],
+)
+def test_order_type_parameters_are_checked_with_clear_errors(shop, params, error):
+    panel, _ = shop
+    credit(1_000_000)
+    before = (wallet(), order_count())
+    assert panel.call("add", **params) == {"error": error}
+    assert (wallet(), order_count()) == before
+
+
+# --- cancel that the provider accepts ------------------------------------------------------------
+
+
+def test_a_cancel_the_provider_accepts_refunds_the_rest_to_the_wallet_exactly_once(shop, panel):
+    api, _ = shop
+    with session_scope() as db:
+        seed_with_panel(db, panel.base_url)
+    panel.state.set_knobs(polls_to_complete=50, cancel_delivered_ratio=0.4)
+    credit(10_000)
+    placed = api.call("add", service=FOLLOWERS, link=LINK, quantity=1000)
+    charge = 10_000 - wallet()[0]
+    assert api.call("cancel", order=placed["order"]) == [
+        {"order": placed["order"], "cancel": {"error": "this line has not reached the supplier yet"}}
+    ]
+    assert fulfillment.run_fulfillment(session_scope)["submitted"] == 1
+    # when the reseller cancels it (the provider's service allows it) and asks again
+    assert api.call("cancel", order=placed["order"]) == [{"order": placed["order"], "cancel": 1}]
+    again = api.call("cancel", orders=str(placed["order"]))
+    assert again[0]["order"] == placed["order"] and "error" in again[0]["cancel"], again
+    # and the engine sends it, the panel stops after 400 of 1000, the status sync runs twice
+    assert fulfillment.run_fulfillment(session_scope) == {"processed": 1, "cancels_sent": 1}
+    fulfillment.sync_statuses(session_scope)
+    fulfillment.sync_statuses(session_scope)
+    # then the undelivered 600 come back to the wallet, once
+    rest = pro_rata(charge, 600, 1000)
+    balance, ledger_sum, rows = wallet()
+    assert balance == ledger_sum == 10_000 - charge + rest, (balance, charge, rest)
+    assert rows == 3  # the credit, the order, one refund
+    status = api.call("status", order=placed["order"])
+    assert (status["status"], status["remains"]) == ("Partial", "600")
+    assert status["charge"] == f"{(charge - rest) / 100:.2f}"
+    fulfillment.sync_statuses(session_scope)
+    assert wallet() == (balance, ledger_sum, rows)

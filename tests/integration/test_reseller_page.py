@@ -4,6 +4,9 @@ bad lines; a customer who is not a reseller gets nothing."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from sqlalchemy import func, select
 
@@ -128,3 +131,96 @@ async def test_admin_sees_usage_and_adjusts_a_wallet_with_a_reason(
             "boss@example.com",
             "chargeback",
         )
+
+
+# --- price list, admin prices, navigation (both databases) ------------------------------------
+
+
+@pytest.fixture
+def reseller_on_both(db_url, session_cookie_for):
+    with session_scope() as db:
+        seed_demo(db)
+    cookie = session_cookie_for(Role.CUSTOMER, EMAIL)
+    with session_scope() as db:
+        resellers.enable(db, audit.Actor.cli(), EMAIL)
+    return cookie
+
+
+def _api_services() -> list[dict]:
+    with session_scope() as db:
+        account = db.execute(select(ResellerAccount)).scalars().one()
+        caller = resellers.caller_for_user(db, account.user_id)
+        return resellers.services(db, caller)
+
+
+async def test_admin_sets_prices_audited_and_the_reseller_sees_them_as_the_api_answers(
+    reseller_on_both, root_state, session_cookie_for, handler_events
+):
+    admin = session_cookie_for(Role.ADMIN, "boss@example.com")
+    page = await root_state(ResellerAdminState, "/admin/resellers", cookie=admin)
+    handler_events(page.load_resellers())
+    assert page.rows[0]["markup"] == "default (+20 %)" and page.rows[0]["rates"] == "—"
+    before = _api_services()
+    # bad input is refused with a reason and changes nothing
+    for form, error in [
+        ({"prices_markup": "lots"}, "Enter the markup as a percentage from 0 to 1000, like 35 or 12.5"),
+        ({"prices_markup": "-5"}, "Enter the markup as a percentage from 0 to 1000, like 35 or 12.5"),
+        ({"prices_rates": "3 = 43.21\nfour = 1"}, "Line 2: write service id = rate per 1000, like 3 = 43.21"),
+        ({"prices_rates": "3 = 0"}, "Line 1: the rate must be above 0 with at most 2 decimals"),
+        ({"prices_rates": "3 = 1.234"}, "Line 1: the rate must be above 0 with at most 2 decimals"),
+        ({"prices_rates": "999 = 5"}, "There is no service 999"),
+    ]:
+        handler_events(page.set_prices({"prices_email": EMAIL, **form}))
+        assert page.prices_error == error, form
+    assert _api_services() == before
+    with session_scope() as db:
+        assert db.execute(select(AuditLog).where(AuditLog.action == "reseller.prices")).first() is None
+    # when the admin sets +35 % over cost and an own rate for comments
+    handler_events(page.set_prices({"prices_email": EMAIL, "prices_markup": "35", "prices_rates": "3 = 43.21\n"}))
+    assert page.prices_error == ""
+    assert (page.rows[0]["markup"], page.rows[0]["rates"].replace("\u00a0", " ")) == ("+35 %", "#3: €43.21")
+    with session_scope() as db:
+        logged = db.execute(select(AuditLog).where(AuditLog.action == "reseller.prices")).scalars().one()
+        assert logged.actor_label == "boss@example.com"
+        assert logged.data["after"] == {"markup_bps": 3500, "rates": {"3": 4321}}
+    after = {s["service"]: s for s in _api_services()}
+    assert after[3]["rate"] == "43.21" and after[1]["rate"] != {s["service"]: s for s in before}[1]["rate"]
+    # then the reseller's price list is exactly the API's services answer, and downloads as CSV
+    state = await root_state(ResellerState, PATH, cookie=reseller_on_both)
+    handler_events(state.load_reseller())
+    assert [(p["service"], p["name"], p["rate"], p["min"], p["max"]) for p in state.prices] == [
+        (str(s["service"]), s["name"], s["rate"], str(s["min"]), str(s["max"])) for s in after.values()
+    ]
+    (download,) = handler_events(state.download_prices())
+    assert "price-list.csv" in str(download)
+    with session_scope() as db:
+        text = resellers.price_list_csv(db, resellers.caller_for_user(db, state.user_id))
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert rows == [{k: str(s[k]) for k in ("service", "name", "rate", "min", "max")} for s in after.values()]
+    assert {"service": "3", "name": "Instagram Comments", "rate": "43.21", "min": "10", "max": "100"} in rows
+    # a plain customer cannot download one
+    other = await root_state(ResellerState, PATH, cookie=session_cookie_for(Role.CUSTOMER, "ada@example.com"))
+    assert any("not a reseller" in str(e) for e in handler_events(other.download_prices()))
+
+
+async def test_the_reseller_nav_entry_shows_for_resellers_only(
+    reseller_on_both, root_state, session_cookie_for, handler_events
+):
+    from smplat.ui import registry
+    from smplat.ui.state.auth import AuthState
+
+    links = [link for _group, group_links in registry.nav_groups("account") for link in group_links]
+    assert [link.label for link in links if link.reseller_only] == ["Reseller"]
+    reseller = await root_state(AuthState, PATH, cookie=reseller_on_both)
+    assert reseller.require_signed_in() is None and reseller.is_reseller is True
+    customer = await root_state(AuthState, "/account", cookie=session_cookie_for(Role.CUSTOMER, "ada@example.com"))
+    assert customer.require_signed_in() is None and customer.is_reseller is False
+    # a disabled reseller account no longer shows it
+    with session_scope() as db:
+        account = db.execute(select(ResellerAccount)).scalars().one()
+        account.enabled = False
+    assert reseller.require_signed_in() is None and reseller.is_reseller is False
+    # the page itself still answers a customer, with what reselling offers
+    state = await root_state(ResellerState, PATH, cookie=session_cookie_for(Role.CUSTOMER, "ada@example.com"))
+    handler_events(state.load_reseller())
+    assert state.loaded and not state.is_reseller and state.prices == []

@@ -304,6 +304,7 @@ async def test_every_guarded_handler_refuses_visitors_customers_and_operators_wi
         "ProvidersState.create",
         "ResellerAdminState.adjust",
         "ResellerAdminState.load_resellers",
+        "ResellerAdminState.set_prices",
         "StaffState.load",
         "StaffState.set_active",
         "StaffState.set_role",

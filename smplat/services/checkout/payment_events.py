@@ -31,7 +31,7 @@ from smplat.models.payments import (
     WebhookEvent,
     WebhookStatus,
 )
-from smplat.services import counters
+from smplat.services import counters, resellers
 from smplat.services.checkout import placement, refunds, subscriptions
 
 HANDLED_EVENTS = (
@@ -115,7 +115,10 @@ def handle_event(session: Session, row_id: int) -> WebhookOutcome:
     if kind not in HANDLED_EVENTS:
         _finish(row, WebhookStatus.IGNORED)
         return WebhookOutcome("ignored")
-    if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
+    if kind.startswith("checkout.session.") and resellers.is_topup(obj):
+        if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
+            resellers.credit_topup(session, obj)  # a wallet top-up, never an order
+    elif kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         order_id = placement.fulfil_paid_session(session, obj, actor="webhook").order_id
     elif kind == "checkout.session.async_payment_failed":
         _close_session(session, obj, CheckoutStatus.FAILED, counters.CHECKOUT_FAILED)

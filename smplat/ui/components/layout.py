@@ -229,6 +229,14 @@ def _nav_item(link: registry.NavLink, nav_id: str) -> rx.Component:
     )
 
 
+def _gated(link: registry.NavLink, item: rx.Component) -> rx.Component:
+    if link.admin_only:
+        return rx.cond(AuthState.is_admin, item)
+    if link.reseller_only:  # the Reseller page: reseller accounts only (the page says why to others)
+        return rx.cond(AuthState.is_reseller, item)
+    return item
+
+
 def _side_nav(area: str, title: str, nav_id: str) -> rx.Component:
     """The area's registered pages; a heading per group (the area's title when it has no groups).
 
@@ -243,10 +251,7 @@ def _side_nav(area: str, title: str, nav_id: str) -> rx.Component:
         )
         # links to admin-only pages (staff, audit log) are shown to admins only, their heading too
         children.append(rx.cond(AuthState.is_admin, heading) if all(link.admin_only for link in links) else heading)
-        children.extend(
-            rx.cond(AuthState.is_admin, _nav_item(link, nav_id)) if link.admin_only else _nav_item(link, nav_id)
-            for link in links
-        )
+        children.extend(_gated(link, _nav_item(link, nav_id)) for link in links)
     return rx.flex(
         *children,
         # A scrollable strip on phones, a column beside the content from tablets up.

@@ -124,6 +124,9 @@ class AuthState(rx.State):
     # False until a loader (load_user, require_*, a guarded handler) has resolved the cookie:
     # the header stays neutral until then instead of showing "Sign in" to a signed-in user.
     session_known: bool = False
+    # the signed-in user has an enabled reseller account (shows Reseller in the account nav);
+    # refreshed by the account area's guard and the Reseller page
+    is_reseller: bool = False
     # the UTC day this tab was last counted as a storefront visit (anonymous daily counter)
     _visit_day: str = ""
 
@@ -200,6 +203,8 @@ class AuthState(rx.State):
         self.user_email = user.email if user else ""
         self.user_name = user.full_name if user else ""
         self.user_role = user.role if user else ""
+        if user is None:
+            self.is_reseller = False
         self.session_known = True
 
     def _current_path(self) -> str:
@@ -223,6 +228,10 @@ class AuthState(rx.State):
         self._apply(user)
         if user is None:
             return signin_redirect(self._current_path())
+        from smplat.services import resellers
+
+        with session_scope() as db:
+            self.is_reseller = resellers.is_reseller(db, user.id)
 
     @rx.event
     def require_staff(self):

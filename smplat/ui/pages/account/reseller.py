@@ -1,11 +1,13 @@
-"""My account → Reseller: wallet balance and ledger, API keys (created and shown once, named,
-optionally limited to IPs, revocable) and the mass order form (`service | link | quantity`).
+"""My account → Reseller: wallet balance and ledger, top-ups through Stripe Checkout, the
+reseller's price list (CSV download), API keys (created and shown once, named, optionally
+limited to IPs, revocable) and the mass order form (`service | link | quantity`).
 
 Every rule is in `services.resellers`; a customer who is not a reseller sees how to become one.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import reflex as rx
@@ -14,19 +16,35 @@ from smplat.db import session_scope
 from smplat.services import resellers
 from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
+from smplat.settings import get_settings
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title
 from smplat.ui.components.layout import account_page
 from smplat.ui.registry import NavEntry, page
-from smplat.ui.state.auth import AuthState, signed_in_only
+from smplat.ui.state.auth import AuthState, navigate_hard, signed_in_only
 
 KEY_FORM_KEYS = ("key_name", "key_ips")
 MASS_FORM_KEYS = ("mass_orders",)
+TOPUP_FORM_KEYS = ("topup_amount",)
+TOPUP_NOTICES = {
+    "paid": "Thank you: your top-up is paid. The balance grows as soon as Stripe confirms it, usually within seconds.",
+    "cancelled": "The top-up was cancelled; nothing was charged.",
+}
+
+
+def _amount_minor(text: str) -> int | None:
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    minor = value * 100
+    return int(minor) if minor == minor.to_integral_value() else None
 
 
 class ResellerState(AuthState):
     loaded: bool = False
-    is_reseller: bool = False
     balance: str = ""
     ledger_rows: list[dict[str, str]] = []
     keys: list[dict[str, str]] = []
@@ -34,14 +52,31 @@ class ResellerState(AuthState):
     key_error: str = ""
     mass_error: str = ""
     mass_results: list[dict[str, str]] = []
+    prices: list[dict[str, str]] = []
+    currency: str = ""
+    topup_error: str = ""
+    topup_notice: str = ""
+    topup_hint: str = ""
 
     def _load(self, db, user_id: int) -> None:
         account = resellers.account_for_user(db, user_id)
         self.is_reseller = account is not None and account.enabled
         if not self.is_reseller:
-            self.balance, self.ledger_rows, self.keys = "", [], []
+            self.balance, self.ledger_rows, self.keys, self.prices = "", [], [], []
             return
+        self.currency = account.currency
         self.balance = format_money(account.balance_minor, account.currency)
+        low, high = resellers.topup_limits()
+        self.topup_hint = f"Between {format_money(low, account.currency)} and {format_money(high, account.currency)}."
+        caller = resellers.caller_for_user(db, user_id)
+        self.prices = [
+            {k: str(row[k]) for k in resellers.PRICE_LIST_COLUMNS}
+            | {
+                "rate_shown": f"{row['rate']} {account.currency} "
+                + ("per package" if resellers.per_package(row["type"]) else "per 1000")
+            }
+            for row in resellers.services(db, caller)
+        ]
         self.ledger_rows = [
             {
                 "when": r["created_at"][:16].replace("T", " "),
@@ -62,9 +97,41 @@ class ResellerState(AuthState):
     def load_reseller(self):
         user = self._current_user()
         self.new_key, self.key_error, self.mass_error, self.mass_results = "", "", "", []
+        self.topup_error = ""
+        self.topup_notice = TOPUP_NOTICES.get(str(self.router.url.query_parameters.get("topup", "")), "")
         with session_scope() as db:
             self._load(db, user.id)
         self.loaded = True
+
+    @rx.event
+    @signed_in_only
+    def start_topup(self, form_data: dict[str, Any]):
+        """Send the reseller to Stripe Checkout for the amount; the webhook credits the wallet."""
+        user = self._current_user()
+        values = {k: str(form_data.get(k, "") or "") for k in TOPUP_FORM_KEYS}
+        self.topup_error = ""
+        amount = _amount_minor(values["topup_amount"])
+        if amount is None:
+            self.topup_error = "Enter an amount like 50 or 125.50."
+            return None
+        try:
+            with session_scope() as db:
+                url = resellers.start_topup(db, user.id, amount, get_settings().public_base_url)
+        except ServiceError as exc:
+            self.topup_error = exc.message
+            return None
+        return navigate_hard(url)
+
+    @rx.event
+    @signed_in_only
+    def download_prices(self):
+        user = self._current_user()
+        with session_scope() as db:
+            caller = resellers.caller_for_user(db, user.id)
+            if caller is None:
+                return rx.toast.error("Your account is not a reseller account.")
+            text = resellers.price_list_csv(db, caller)
+        return rx.download(data=text, filename="price-list.csv", mime_type="text/csv")
 
     @rx.event
     @signed_in_only
@@ -245,6 +312,82 @@ def _mass_card() -> rx.Component:
     )
 
 
+def _topup_form() -> rx.Component:
+    return rx.vstack(
+        rx.form(
+            rx.flex(
+                rx.input(
+                    name="topup_amount",
+                    id="topup_amount",
+                    placeholder="Amount, e.g. 100",
+                    size="3",
+                    input_mode="decimal",
+                    aria_label="Top-up amount",
+                ),
+                rx.button(rx.icon("credit-card", size=16), "Top up with card", type="submit", size="3", id="topup"),
+                spacing="2",
+                direction=rx.breakpoints(initial="column", sm="row"),
+            ),
+            on_submit=ResellerState.start_topup,
+        ),
+        rx.text(ResellerState.topup_hint, " Paid on Stripe's secure page.", size="1", color_scheme="gray"),
+        form_alert(ResellerState.topup_error, alert_id="topup-error"),
+        rx.cond(
+            ResellerState.topup_notice != "",
+            rx.callout(ResellerState.topup_notice, icon="info", id="topup-notice", width="100%"),
+        ),
+        spacing="2",
+        width="100%",
+        align="start",
+    )
+
+
+def _prices_card() -> rx.Component:
+    return card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("Your price list", size="4"),
+                rx.spacer(),
+                rx.button(
+                    rx.icon("download", size=16),
+                    "Download CSV",
+                    size="2",
+                    variant="soft",
+                    on_click=ResellerState.download_prices,
+                    id="download-prices",
+                ),
+                width="100%",
+                align="center",
+            ),
+            rx.text(
+                "Your rates, exactly as the API's services action answers them (per 1000 units, or per package).",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.cond(
+                ResellerState.prices.length() > 0,
+                data_table(
+                    ["Service", "Name", "Rate", "Min", "Max"],
+                    ResellerState.prices,
+                    lambda r: [
+                        rx.table.row_header_cell(r["service"]),
+                        rx.table.cell(r["name"]),
+                        rx.table.cell(r["rate_shown"]),
+                        rx.table.cell(r["min"]),
+                        rx.table.cell(r["max"]),
+                    ],
+                    table_id="price-list",
+                ),
+                rx.text("No services are on sale in your currency yet.", size="2", color_scheme="gray"),
+            ),
+            spacing="3",
+            width="100%",
+            align="start",
+        ),
+        width="100%",
+    )
+
+
 def _wallet_card() -> rx.Component:
     return card(
         rx.vstack(
@@ -255,6 +398,7 @@ def _wallet_card() -> rx.Component:
                 width="100%",
                 align="center",
             ),
+            _topup_form(),
             data_table(
                 ["When", "Kind", "Amount", "Balance", "Reason"],
                 ResellerState.ledger_rows,
@@ -275,27 +419,60 @@ def _wallet_card() -> rx.Component:
     )
 
 
+def _invite() -> rx.Component:
+    """What a customer who is not a reseller sees: what reselling offers and how to start."""
+    perks = [
+        ("badge-percent", "Wholesale rates", "Your own price list, below our storefront prices."),
+        ("plug", "Panel API v2", "Connect your panel or bot with the API every SMM panel speaks."),
+        ("wallet", "Prepaid wallet", "Top up by card; every order and refund is in your ledger."),
+    ]
+    return empty_state(
+        "store",
+        "Resell our services under your own brand",
+        "Reseller accounts buy wholesale: shops, panels and bots order through our API or paste "
+        "orders in bulk, paid from a prepaid wallet. Reply to any email from us, or write from "
+        "this account's address, and we open a reseller account for you; this page then holds "
+        "your wallet, price list and API keys.",
+        rx.vstack(
+            *[
+                rx.hstack(
+                    rx.icon(icon, size=18, color="var(--violet-11)"),
+                    rx.vstack(
+                        rx.text(title, size="2", weight="bold"),
+                        rx.text(text, size="2", color_scheme="gray"),
+                        spacing="0",
+                        align="start",
+                    ),
+                    spacing="3",
+                    align="start",
+                )
+                for icon, title, text in perks
+            ],
+            rx.link(rx.button("Browse our services", size="3", variant="soft"), href=routes.SERVICES),
+            spacing="3",
+            align="start",
+            max_width="420px",
+        ),
+        id="not-reseller",
+    )
+
+
 @page(
     route=routes.ACCOUNT_RESELLER,
     title="Reseller",
     guard="signed_in",
     on_load=ResellerState.load_reseller,
-    nav=NavEntry(label="Reseller", icon="wallet", order=25),
+    nav=NavEntry(label="Reseller", icon="wallet", order=25, reseller_only=True),
 )
 def account_reseller_page() -> rx.Component:
     return account_page(
-        page_title("Reseller", "Your wallet, API keys and mass orders."),
+        page_title("Reseller", "Your wallet, price list, API keys and mass orders."),
         rx.cond(
             ResellerState.loaded,
             rx.cond(
                 ResellerState.is_reseller,
-                rx.vstack(_wallet_card(), _keys_card(), _mass_card(), spacing="4", width="100%"),
-                empty_state(
-                    "store",
-                    "Not a reseller account",
-                    "Resellers buy wholesale through our panel API. Contact us to open a reseller account.",
-                    id="not-reseller",
-                ),
+                rx.vstack(_wallet_card(), _prices_card(), _keys_card(), _mass_card(), spacing="4", width="100%"),
+                _invite(),
             ),
             rx.text("Loading…", size="2", color_scheme="gray"),
         ),
