@@ -392,16 +392,9 @@ def cmd_providers_import(args: argparse.Namespace) -> int:
 
 def _amount_minor(text: str) -> int | None:
     """ "25", "25.50", "-3" -> minor units; None when it is not an amount with at most 2 decimals."""
-    from decimal import Decimal, InvalidOperation
+    from smplat.services.money import parse_amount
 
-    try:
-        value = Decimal(text.strip())
-    except (InvalidOperation, AttributeError):
-        return None
-    minor = value * 100
-    if not value.is_finite() or minor != minor.to_integral_value():
-        return None
-    return int(minor)
+    return parse_amount(text, allow_negative=True)
 
 
 def cmd_resellers_credit(args: argparse.Namespace) -> int:

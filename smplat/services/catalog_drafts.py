@@ -29,6 +29,14 @@ STALE_MESSAGE = (
 )
 
 
+def get_product(session: Session, product_id: int | str) -> Product:
+    """The product row an editor page works on; NOT_FOUND when it is gone (or the id is junk)."""
+    product = session.get(Product, int(product_id)) if str(product_id).strip().isdigit() else None
+    if product is None:
+        raise ServiceError("This product no longer exists.", code=ErrorCode.NOT_FOUND)
+    return product
+
+
 def claim_version(session: Session, product_id: int, expected_version: int) -> int:
     """Bump the product's version if it is still `expected_version`; return the new version.
 

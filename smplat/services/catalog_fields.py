@@ -35,6 +35,7 @@ from smplat.models.catalog import (
 from smplat.services import audit, pricing
 from smplat.services.audit import Actor
 from smplat.services.catalog_drafts import claim_version
+from smplat.services.catalog_drafts import get_product as _product
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.permissions import Permission
 
@@ -62,13 +63,6 @@ class FieldInvalid(ServiceError):
 
 
 # --- reading -------------------------------------------------------------------------------
-
-
-def _product(session: Session, product_id: int) -> Product:
-    product = session.get(Product, int(product_id))
-    if product is None:
-        raise ServiceError("This product no longer exists.", code=ErrorCode.NOT_FOUND)
-    return product
 
 
 def list_fields(session: Session, product_id: int) -> list[ProductCustomField]:

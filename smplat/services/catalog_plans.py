@@ -26,6 +26,7 @@ from smplat.models.catalog import PlanBilling, PlanInterval, Product, ProductCus
 from smplat.services import audit, money
 from smplat.services.audit import Actor
 from smplat.services.catalog_drafts import claim_version
+from smplat.services.catalog_drafts import get_product as _product
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.permissions import Permission
 
@@ -37,13 +38,6 @@ MAX_PRICE_MINOR = 100_000_000
 
 class PlanInvalid(ServiceError):
     default_code = ErrorCode.INVALID
-
-
-def _product(session: Session, product_id: int) -> Product:
-    product = session.get(Product, int(product_id))
-    if product is None:
-        raise ServiceError("This product no longer exists.", code=ErrorCode.NOT_FOUND)
-    return product
 
 
 def list_plans(session: Session, product_id: int) -> list[ProductPlan]:
@@ -85,12 +79,7 @@ def parse_price(value: Any, currency: str = "EUR") -> int | None:
     an int is taken as minor units already."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    places = money.exponent(currency)
-    text = str(value or "").strip().replace(",", ".")
-    match = re.fullmatch(r"(\d{1,9})(?:\.(\d+))?", text)
-    if not match or len(match.group(2) or "") > places:
-        return None
-    return int(match.group(1)) * 10**places + int((match.group(2) or "0").ljust(places, "0") or 0)
+    return money.parse_amount(value, currency)
 
 
 def _check(session: Session, product: Product, data: dict[str, Any], plan_id: int | None) -> dict[str, Any]:

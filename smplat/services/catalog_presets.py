@@ -26,11 +26,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from smplat.models.catalog import Product, ProductOption, ProductOptionGroup, ProductPreset
+from smplat.models.catalog import ProductOption, ProductOptionGroup, ProductPreset
 from smplat.services import audit, pricing
 from smplat.services.audit import Actor
 from smplat.services.catalog import GRADUAL_SPEED, ProductDetail, get_product_detail
 from smplat.services.catalog_drafts import claim_version
+from smplat.services.catalog_drafts import get_product as _product
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.expressions import ExpressionError, evaluate
 from smplat.services.money import format_money
@@ -43,13 +44,6 @@ MAX_INPUTS = 6
 
 class PresetInvalid(ServiceError):
     default_code = ErrorCode.INVALID
-
-
-def _product(session: Session, product_id: int) -> Product:
-    product = session.get(Product, int(product_id))
-    if product is None:
-        raise ServiceError("This product no longer exists.", code=ErrorCode.NOT_FOUND)
-    return product
 
 
 def editor_detail(session: Session, product_id: int) -> ProductDetail:

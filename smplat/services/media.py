@@ -28,10 +28,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from smplat.models.catalog import MediaUsage, Product, ProductMedia
+from smplat.models.catalog import MediaUsage, ProductMedia
 from smplat.services import audit
 from smplat.services.audit import Actor
 from smplat.services.catalog_drafts import claim_version
+from smplat.services.catalog_drafts import get_product as _product
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.permissions import Permission
 from smplat.settings import get_settings
@@ -196,13 +197,6 @@ def card_url(media: ProductMedia) -> str:
 
 def thumb_url(media: ProductMedia) -> str:
     return media.thumb_url or media.card_url or media.url
-
-
-def _product(session: Session, product_id: int) -> Product:
-    product = session.get(Product, product_id)
-    if product is None:
-        raise ServiceError("This product no longer exists.", code=ErrorCode.NOT_FOUND)
-    return product
 
 
 def list_media(session: Session, product_id: int) -> list[ProductMedia]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 # Minor-unit exponent per currency (ISO 4217); 2 unless listed.
@@ -38,6 +39,20 @@ def format_money(amount_minor: int | None, currency: str = "EUR") -> str:
     symbol = _SYMBOLS.get(currency)
     body = f"{symbol}{text}" if symbol else f"{text} {currency}"
     return f"-{body}" if amount_minor < 0 else body
+
+
+def parse_amount(text: object, currency: str = "EUR", *, allow_negative: bool = False) -> int | None:
+    """An amount typed in major units ("25", "25.50", "25,50"; "-3" when `allow_negative`) as
+    minor units of `currency`; None when it is not one (not a number, or more decimals than
+    the currency has: "0.125" EUR, "5.5" JPY). The one parser for typed amounts: price forms,
+    wallet top-ups and adjustments, the CLI."""
+    raw = str(text if text is not None else "").strip().replace(",", ".")
+    match = re.fullmatch(r"(-?)(\d{1,12})(?:\.(\d+))?", raw)
+    places = exponent(currency)
+    if not match or len(match.group(3) or "") > places or (match.group(1) and not allow_negative):
+        return None
+    minor = int(match.group(2)) * 10**places + int((match.group(3) or "").ljust(places, "0") or 0)
+    return -minor if match.group(1) else minor
 
 
 def percentage_of(amount_minor: int, bps: int) -> int:

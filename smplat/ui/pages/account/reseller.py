@@ -7,7 +7,6 @@ Every rule is in `services.resellers`; a customer who is not a reseller sees how
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import reflex as rx
@@ -15,7 +14,7 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.services import resellers
 from smplat.services.errors import ServiceError
-from smplat.services.money import format_money
+from smplat.services.money import format_money, parse_amount
 from smplat.settings import get_settings
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title
@@ -33,14 +32,7 @@ TOPUP_NOTICES = {
 
 
 def _amount_minor(text: str) -> int | None:
-    try:
-        value = Decimal(text.strip().replace(",", "."))
-    except InvalidOperation:
-        return None
-    if not value.is_finite():
-        return None
-    minor = value * 100
-    return int(minor) if minor == minor.to_integral_value() else None
+    return parse_amount(text, allow_negative=False)
 
 
 class ResellerState(AuthState):

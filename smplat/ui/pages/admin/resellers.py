@@ -4,7 +4,6 @@ over cost and per-service rates (both audited, admins only)."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import reflex as rx
@@ -12,7 +11,7 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.services import audit, resellers
 from smplat.services.errors import ServiceError
-from smplat.services.money import format_money
+from smplat.services.money import format_money, parse_amount
 from smplat.services.permissions import Permission
 from smplat.settings import get_settings
 from smplat.ui import routes
@@ -36,12 +35,7 @@ def _rates_text(rates: dict[str, int], currency: str) -> str:
 
 
 def _amount_minor(text: str) -> int | None:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        return None
-    minor = value * 100
-    return int(minor) if value.is_finite() and minor == minor.to_integral_value() else None
+    return parse_amount(text, allow_negative=True)
 
 
 class ResellerAdminState(AuthState):
