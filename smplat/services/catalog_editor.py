@@ -168,12 +168,12 @@ def _assign(target: Any, source: Any, skip: tuple[str, ...]) -> None:
         setattr(target, name, copy.deepcopy(getattr(source, name)))
 
 
-def _children(session: Session, model: type, product_id: int) -> list[Any]:
+def children(session: Session, model: type, product_id: int) -> list[Any]:
     return list(session.execute(select(model).where(model.product_id == product_id).order_by(model.id)).scalars())
 
 
-def _groups(session: Session, product_id: int) -> list[tuple[ProductOptionGroup, list[ProductOption]]]:
-    groups = _children(session, ProductOptionGroup, product_id)
+def option_groups(session: Session, product_id: int) -> list[tuple[ProductOptionGroup, list[ProductOption]]]:
+    groups = children(session, ProductOptionGroup, product_id)
     options = (
         list(
             session.execute(
@@ -188,15 +188,15 @@ def _groups(session: Session, product_id: int) -> list[tuple[ProductOptionGroup,
     return [(g, [o for o in options if o.group_id == g.id]) for g in groups]
 
 
-def _copy_children(session: Session, source_id: int, target_id: int) -> None:
-    for group, options in _groups(session, source_id):
+def _copychildren(session: Session, source_id: int, target_id: int) -> None:
+    for group, options in option_groups(session, source_id):
         new_group = _copy(group, ("id", "product_id"), product_id=target_id)
         session.add(new_group)
         session.flush()
         for option in options:
             session.add(_copy(option, ("id", "group_id"), group_id=new_group.id))
     for model, _key in CHILD_MODELS:
-        for row in _children(session, model, source_id):
+        for row in children(session, model, source_id):
             session.add(_copy(row, ("id", "product_id"), product_id=target_id))
     session.flush()
 
@@ -221,10 +221,10 @@ def _sync(session: Session, model: type, key: str, sources: list[Any], targets: 
     return pairs
 
 
-def _replace_children(session: Session, draft_id: int, published_id: int) -> None:
-    published_groups = _groups(session, published_id)
+def _replacechildren(session: Session, draft_id: int, published_id: int) -> None:
+    published_groups = option_groups(session, published_id)
     options_of = {g.id: opts for g, opts in published_groups}
-    draft_groups = _groups(session, draft_id)
+    draft_groups = option_groups(session, draft_id)
     pairs = _sync(
         session,
         ProductOptionGroup,
@@ -248,8 +248,8 @@ def _replace_children(session: Session, draft_id: int, published_id: int) -> Non
             session,
             model,
             key,
-            _children(session, model, draft_id),
-            _children(session, model, published_id),
+            children(session, model, draft_id),
+            children(session, model, published_id),
             {"product_id": published_id},
         )
 
@@ -440,7 +440,7 @@ def open_draft(session: Session, actor: Actor, product_id: Any) -> Product:
     )
     session.add(draft)
     session.flush()
-    _copy_children(session, product.id, draft.id)
+    _copychildren(session, product.id, draft.id)
     audit.record(session, actor, "catalog.draft_open", TARGET, draft.id, data={"draft_of": product.id})
     return draft
 
@@ -493,7 +493,7 @@ def duplicate(session: Session, actor: Actor, product_id: Any) -> Product:
     )
     session.add(copy_row)
     session.flush()
-    _copy_children(session, source.id, copy_row.id)
+    _copychildren(session, source.id, copy_row.id)
     audit.record(
         session,
         actor,
@@ -559,7 +559,7 @@ def publish(session: Session, actor: Actor, product_id: Any, expected_version: A
         return product
     published = _get(session, product.draft_of_id)
     before = _details(published)
-    _replace_children(session, product.id, published.id)
+    _replacechildren(session, product.id, published.id)
     new_slug = None if product.slug.endswith(f"--draft-{published.id}") else product.slug
     _assign(published, product, tuple(_KEEP_ON_PUBLISH))
     published.published_at = now
