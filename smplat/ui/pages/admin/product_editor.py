@@ -427,11 +427,9 @@ class EditorState(AuthState):
         self.calc_sample = ""
         self.form_version += 1
 
-    @rx.event
-    @requires(Permission.EDIT_CATALOG)
-    def check_calculator(self, form: dict[str, Any]):
+    def _check_calculator(self) -> None:
         """Inline: the calculator and its sample inputs through the safe evaluator."""
-        values = _only(form, OPTION_KEYS)
+        values = {k: self.option_form.get(k, "") for k in ("calculator", "sample_inputs")}
         try:
             _blueprint, sample = catalog_editor.check_blueprint(values)
         except ServiceError as exc:
@@ -440,6 +438,18 @@ class EditorState(AuthState):
             return
         self.errors = {}
         self.calc_sample = f"Sample output: {sample}" if sample else ""
+
+    @rx.event
+    @requires(Permission.EDIT_CATALOG)
+    def set_calculator(self, value: str):
+        self.option_form = {**self.option_form, "calculator": str(value)}
+        self._check_calculator()
+
+    @rx.event
+    @requires(Permission.EDIT_CATALOG)
+    def set_sample_inputs(self, value: str):
+        self.option_form = {**self.option_form, "sample_inputs": str(value)}
+        self._check_calculator()
 
     @rx.event
     @requires(Permission.EDIT_CATALOG)
@@ -496,16 +506,30 @@ class EditorState(AuthState):
             if self.service_check:
                 self.service_check["basis"] = f"for the default selection ({units:,} {product.unit_label})"
 
+    def _recheck_service(self) -> None:
+        """The picker's inline verdict: the chosen service's cost, the margin and the guardrail."""
+        form = self.add_on_form
+        self.service_check = {}
+        if form.get("pricing_mode") == AddOnPricingMode.SERVICE_OVERRIDE.value and form.get("provider_service_id"):
+            self._check_service(form["provider_service_id"], form.get("amount", "0"))
+
     @rx.event
     @requires(Permission.EDIT_CATALOG)
-    def check_service(self, form: dict[str, Any]):
-        """The picker's inline verdict: the chosen service's cost, the margin and the guardrail."""
-        values = _only(form, ADD_ON_KEYS)
-        self.add_on_form = {**self.add_on_form, **values}
-        service_id = values.get("provider_service_id", "")
-        self.service_check = {}
-        if values.get("pricing_mode") == AddOnPricingMode.SERVICE_OVERRIDE.value and service_id:
-            self._check_service(service_id, values.get("amount", "0"))
+    def pick_mode(self, value: str):
+        self.add_on_form = {**self.add_on_form, "pricing_mode": str(value)}
+        self._recheck_service()
+
+    @rx.event
+    @requires(Permission.EDIT_CATALOG)
+    def pick_service(self, value: str):
+        self.add_on_form = {**self.add_on_form, "provider_service_id": str(value)}
+        self._recheck_service()
+
+    @rx.event
+    @requires(Permission.EDIT_CATALOG)
+    def pick_amount(self, value: str):
+        self.add_on_form = {**self.add_on_form, "amount": str(value)}
+        self._recheck_service()
 
     @rx.event
     @requires(Permission.EDIT_CATALOG)
@@ -618,7 +642,15 @@ def _label(text: str, field_id: str) -> rx.Component:
 
 
 def _text(
-    label: str, name: str, source: rx.Var, prefix: str = "", *, hint: str = "", type_: str = "text", width: str = "100%"
+    label: str,
+    name: str,
+    source: rx.Var,
+    prefix: str = "",
+    *,
+    hint: str = "",
+    type_: str = "text",
+    width: str = "100%",
+    **extra: Any,
 ) -> rx.Component:
     field_id = f"{prefix}{name}"
     error = EditorState.errors[field_id].to(str)
@@ -632,6 +664,7 @@ def _text(
             key=EditorState.form_version.to(str) + field_id,
             width="100%",
             color_scheme=rx.cond(error != "", "red", "gray"),
+            **extra,
         ),
         rx.cond(
             error != "",
@@ -1001,8 +1034,22 @@ def _option_form() -> rx.Component:
                         _text("Hero image URL", "hero_image", f, "option-"),
                     ),
                     _grid(
-                        _text("Calculator expression", "calculator", f, "option-", hint="e.g. amount / days"),
-                        _text("Sample inputs", "sample_inputs", f, "option-", hint="e.g. amount=1000, days=5"),
+                        _text(
+                            "Calculator expression",
+                            "calculator",
+                            f,
+                            "option-",
+                            hint="e.g. amount / days",
+                            on_blur=EditorState.set_calculator,
+                        ),
+                        _text(
+                            "Sample inputs",
+                            "sample_inputs",
+                            f,
+                            "option-",
+                            hint="e.g. amount=1000, days=5",
+                            on_blur=EditorState.set_sample_inputs,
+                        ),
                     ),
                     rx.cond(
                         EditorState.calc_sample != "",
@@ -1016,7 +1063,6 @@ def _option_form() -> rx.Component:
                     width="100%",
                 ),
                 on_submit=EditorState.save_option,
-                on_change=EditorState.check_calculator,
                 reset_on_submit=False,
                 id="option-form",
             ),
@@ -1048,8 +1094,16 @@ def _add_on_form() -> rx.Component:
                                 ("service_override", "Another provider service"),
                             ],
                             "addon-",
+                            on_change=EditorState.pick_mode,
                         ),
-                        _text("Amount (€)", "amount", f, "addon-", hint="Flat, or the extra charged for the service."),
+                        _text(
+                            "Amount (€)",
+                            "amount",
+                            f,
+                            "addon-",
+                            hint="Flat, or the extra charged for the service.",
+                            on_blur=EditorState.pick_amount,
+                        ),
                         _text("Percent", "percent", f, "addon-", hint="For percent add-ons, e.g. 15."),
                         _text("Order", "sort_order", f, "addon-", type_="number"),
                     ),
@@ -1059,6 +1113,7 @@ def _add_on_form() -> rx.Component:
                         f,
                         EditorState.services.to(list[dict[str, str]]),
                         "addon-",
+                        on_change=EditorState.pick_service,
                     ),
                     rx.cond(
                         check["service"].to(str) != "",
@@ -1096,7 +1151,6 @@ def _add_on_form() -> rx.Component:
                     width="100%",
                 ),
                 on_submit=EditorState.save_add_on,
-                on_change=EditorState.check_service,
                 reset_on_submit=False,
                 id="add-on-form",
             ),
