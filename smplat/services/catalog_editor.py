@@ -1141,7 +1141,11 @@ def margin_rows(
     ctx = routing_context(session, product)
     rows: list[dict[str, str]] = []
     for channel, price_minor in channel_prices(session, product, detail_, quote):
-        found = route_candidates(ctx, detail_, replace(quote, total_minor=price_minor))
+        priced = replace(quote, total_minor=price_minor)
+        if channel != "Storefront":
+            # a reseller order names the service and quantity only: no options, no add-ons
+            priced = replace(priced, configuration=pricing.Configuration())
+        found = route_candidates(ctx, detail_, priced)
         if not found:
             rows.append(
                 {

@@ -601,7 +601,7 @@ def _header(tab: str, subtitle: str) -> rx.Component:
             rx.hstack(
                 rx.badge(info["status"].to(str), variant="soft", radius="full", id="editor-status"),
                 rx.cond(
-                    info["is_draft_of"] != "",
+                    info["is_draft_of"],
                     rx.badge("draft of a published product", color_scheme="amber", variant="soft", radius="full"),
                 ),
                 rx.badge(
@@ -663,11 +663,11 @@ def _text(
             default_value=source[name].to(str),
             key=EditorState.form_version.to(str) + field_id,
             width="100%",
-            color_scheme=rx.cond(error != "", "red", "gray"),
+            color_scheme=rx.cond(error, "red", "gray"),
             **extra,
         ),
         rx.cond(
-            error != "",
+            error,
             field_error(error, field_id),
             rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
         ),
@@ -702,7 +702,7 @@ def _select(label: str, name: str, source: rx.Var, choices, prefix: str = "", **
             },
             **extra,
         ),
-        field_error(EditorState.errors[field_id].to(str), field_id),
+        rx.cond(EditorState.errors[field_id], field_error(EditorState.errors[field_id].to(str), field_id)),
         spacing="1",
         width="100%",
         align="start",
@@ -756,7 +756,10 @@ def _details_form() -> rx.Component:
                             key=EditorState.form_version.to(str) + "category",
                             style={"height": "32px", "width": "100%", "border_radius": "6px", "padding": "0 8px"},
                         ),
-                        field_error(EditorState.errors["category_id"].to(str), "category_id"),
+                        rx.cond(
+                            EditorState.errors["category_id"],
+                            field_error(EditorState.errors["category_id"].to(str), "category_id"),
+                        ),
                         spacing="1",
                         width="100%",
                         align="start",
@@ -807,7 +810,7 @@ def _details_form() -> rx.Component:
                             "Duplicate", variant="soft", type="button", on_click=EditorState.duplicate, id="duplicate"
                         ),
                         rx.cond(
-                            EditorState.info["is_draft_of"] != "",
+                            EditorState.info["is_draft_of"],
                             rx.button(
                                 "Discard draft",
                                 variant="soft",
@@ -818,9 +821,9 @@ def _details_form() -> rx.Component:
                             ),
                         ),
                         rx.cond(
-                            EditorState.info["published_slug"] != "",
+                            EditorState.info["published_slug"],
                             rx.cond(
-                                EditorState.info["archived"] != "",
+                                EditorState.info["archived"],
                                 rx.button(
                                     "Bring back",
                                     variant="soft",
@@ -863,7 +866,7 @@ def product_details_page() -> rx.Component:
     return _guarded(
         rx.vstack(
             rx.cond(
-                EditorState.info["published_at"] != "",
+                EditorState.info["published_at"],
                 rx.callout(
                     "You are editing a draft. Customers keep seeing the version published on "
                     + EditorState.info["published_at"].to(str)
@@ -905,17 +908,23 @@ def _group_card(g: rx.Var) -> rx.Component:
                 align="start",
             ),
             rx.spacer(),
-            rx.button("Edit group", size="1", variant="soft", on_click=EditorState.edit_group(g["id"].to(str))),
-            rx.button("Add option", size="1", on_click=EditorState.edit_option(g["id"].to(str), "")),
-            rx.button(
-                "Delete",
-                size="1",
-                variant="ghost",
-                color_scheme="red",
-                on_click=EditorState.delete_group(g["id"].to(str)),
+            rx.hstack(
+                rx.button("Edit group", size="1", variant="soft", on_click=EditorState.edit_group(g["id"].to(str))),
+                rx.button("Add option", size="1", on_click=EditorState.edit_option(g["id"].to(str), "")),
+                rx.button(
+                    "Delete",
+                    size="1",
+                    variant="ghost",
+                    color_scheme="red",
+                    on_click=EditorState.delete_group(g["id"].to(str)),
+                ),
+                spacing="2",
+                wrap="wrap",
             ),
             width="100%",
-            align="center",
+            align="start",
+            wrap="wrap",
+            margin_bottom="0.75rem",
         ),
         rx.cond(
             options.length() > 0,
@@ -965,7 +974,7 @@ def _group_card(g: rx.Var) -> rx.Component:
 def _group_form() -> rx.Component:
     f = EditorState.group_form
     return card(
-        rx.heading(rx.cond(f["id"].to(str) != "", "Edit option group", "New option group"), size="4"),
+        rx.heading(rx.cond(f["id"].to(str), "Edit option group", "New option group"), size="4"),
         rx.form(
             rx.vstack(
                 rx.el.input(type="hidden", name="group_id", value=f["id"].to(str)),
@@ -1003,10 +1012,10 @@ def _group_form() -> rx.Component:
 def _option_form() -> rx.Component:
     f = EditorState.option_form
     return rx.cond(
-        f["group_id"].to(str) != "",
+        f["group_id"].to(str),
         card(
             rx.heading(
-                rx.cond(f["id"].to(str) != "", "Edit option", "New option") + " in " + f["group_name"].to(str), size="4"
+                rx.cond(f["id"].to(str), "Edit option", "New option") + " in " + f["group_name"].to(str), size="4"
             ),
             rx.form(
                 rx.vstack(
@@ -1075,9 +1084,9 @@ def _add_on_form() -> rx.Component:
     f = EditorState.add_on_form
     check = EditorState.service_check
     return rx.cond(
-        f["pricing_mode"].to(str) != "",
+        f["pricing_mode"].to(str),
         card(
-            rx.heading(rx.cond(f["id"].to(str) != "", "Edit add-on", "New add-on"), size="4"),
+            rx.heading(rx.cond(f["id"].to(str), "Edit add-on", "New add-on"), size="4"),
             rx.form(
                 rx.vstack(
                     rx.el.input(type="hidden", name="add_on_id", value=f["id"].to(str)),
@@ -1116,7 +1125,7 @@ def _add_on_form() -> rx.Component:
                         on_change=EditorState.pick_service,
                     ),
                     rx.cond(
-                        check["service"].to(str) != "",
+                        check["service"].to(str),
                         rx.callout(
                             rx.vstack(
                                 rx.text(check["service"].to(str) + " · " + check["rate"].to(str), weight="medium"),
@@ -1222,7 +1231,7 @@ def product_options_page() -> rx.Component:
                 align="start",
             ),
             rx.vstack(_group_form(), _option_form(), _add_on_form(), spacing="3", width="100%"),
-            columns=rx.breakpoints(initial="1", lg="2"),
+            grid_template_columns=rx.breakpoints(initial="minmax(0, 1fr)", lg="minmax(0, 7fr) minmax(0, 5fr)"),
             spacing="5",
             width="100%",
         ),
@@ -1296,7 +1305,10 @@ def _margins() -> rx.Component:
     return card(
         rx.heading("Margin for this selection", size="4"),
         rx.text(
-            "Per sales channel and route: what the customer pays against provider cost.", size="1", color_scheme="gray"
+            "Per sales channel and route, in the order routing tries them (the first eligible one takes the "
+            "order): what the customer pays against provider cost.",
+            size="1",
+            color_scheme="gray",
         ),
         rx.cond(
             ProductState.preview_margins.length() > 0,
@@ -1345,7 +1357,7 @@ def product_preview_page() -> rx.Component:
         rx.grid(
             rx.vstack(customer_view, spacing="3", width="100%"),
             rx.vstack(price_panel(), _margins(), _publish_panel(), spacing="3", width="100%"),
-            columns=rx.breakpoints(initial="1", lg="2"),
+            grid_template_columns=rx.breakpoints(initial="minmax(0, 1fr)", lg="minmax(0, 5fr) minmax(0, 7fr)"),
             spacing="5",
             width="100%",
         ),
