@@ -1173,7 +1173,9 @@ def margin_rows(
     return rows
 
 
-def service_verdict(session: Session, service_id: Any, price_minor: int, units: int) -> dict[str, str]:
+def service_verdict(
+    session: Session, service_id: Any, price_minor: int, units: int, currency: str = "EUR"
+) -> dict[str, str]:
     """For the add-on service picker: the service's cost for `units`, the margin at
     `price_minor` and the guardrail verdict (the routing functions' own rules)."""
     from smplat.settings import get_settings
@@ -1195,8 +1197,8 @@ def service_verdict(session: Session, service_id: Any, price_minor: int, units: 
     return {
         "service": f"#{service.external_service_id} {service.name}",
         "rate": f"{service.rate_per_1000} per 1,000",
-        "cost": format_money(cost, "EUR"),
-        "price": format_money(price_minor, "EUR"),
+        "cost": format_money(cost, currency),
+        "price": format_money(price_minor, currency),
         "margin": "—" if margin is None else f"{margin / 100:.1f} %",
         "verdict": verdict,
     }

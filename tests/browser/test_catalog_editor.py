@@ -52,6 +52,7 @@ def test_operator_creates_previews_and_publishes_a_product(
     page.locator("#kind").select_option("views")
     page.locator("#unit_label").fill("views")
     page.locator("#tagline").fill("Story views that start within the hour")
+    page.screenshot(path=str(shots / "catalog_editor_new.png"), full_page=True)
     page.locator("#save-details").click()
 
     # --- the option matrix and an add-on with its own provider service ---

@@ -502,7 +502,7 @@ class EditorState(AuthState):
                 pass
             price = (quote.total_minor if quote else product.base_price_minor) + extra
             units = quote.service_units if quote else product.min_quantity
-            self.service_check = catalog_editor.service_verdict(db, service_id, price, units)
+            self.service_check = catalog_editor.service_verdict(db, service_id, price, units, product.currency)
             if self.service_check:
                 self.service_check["basis"] = f"for the default selection ({units:,} {product.unit_label})"
 
@@ -1179,7 +1179,7 @@ def product_options_page() -> rx.Component:
         ["Add-on", "Key", "Pricing", "Price", "Provider service", "Shown", ""],
         EditorState.add_ons,
         lambda a: [
-            rx.table.row_header_cell(a["label"]),
+            rx.table.row_header_cell(a["label"], id="addon-" + a["key"].to(str)),
             rx.table.cell(a["key"]),
             rx.table.cell(a["mode"]),
             rx.table.cell(a["price"]),
