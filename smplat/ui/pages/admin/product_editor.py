@@ -929,20 +929,23 @@ def _group_card(g: rx.Var) -> rx.Component:
         rx.cond(
             options.length() > 0,
             data_table(
-                ["Option", "Key", "Package quantity", "Price", "Order", "Shown", ""],
+                ["Option", "Package", "Price", "Shown", ""],
                 options,
                 lambda o: [
                     rx.table.row_header_cell(
                         rx.vstack(
                             rx.text(o["label"], weight="medium"),
+                            rx.text(
+                                "key " + o["key"].to(str) + " · order " + o["sort_order"].to(str),
+                                size="1",
+                                color_scheme="gray",
+                            ),
                             rx.text(o["tagline"], size="1", color_scheme="gray"),
                             spacing="0",
                         )
                     ),
-                    rx.table.cell(o["key"]),
                     rx.table.cell(o["quantity"]),
                     rx.table.cell(o["price"]),
-                    rx.table.cell(o["sort_order"]),
                     rx.table.cell(o["active"]),
                     rx.table.cell(
                         rx.hstack(
@@ -1313,21 +1316,31 @@ def _margins() -> rx.Component:
         rx.cond(
             ProductState.preview_margins.length() > 0,
             data_table(
-                ["Channel", "Customer pays", "Route", "Cost", "Margin", "Guardrail"],
+                ["Channel · customer pays", "Route", "Cost", "Margin"],
                 ProductState.preview_margins,
                 lambda r: [
-                    rx.table.row_header_cell(r["channel"]),
-                    rx.table.cell(r["price"]),
+                    rx.table.row_header_cell(
+                        rx.vstack(
+                            rx.text(r["channel"], size="2", weight="medium"),
+                            rx.text(r["price"], size="2"),
+                            spacing="0",
+                            min_width="110px",
+                        )
+                    ),
                     rx.table.cell(
                         rx.vstack(
                             rx.text(r["service"], size="1"),
                             rx.text(r["note"], size="1", color_scheme="gray"),
                             spacing="0",
+                            min_width="180px",
                         )
                     ),
                     rx.table.cell(r["cost"]),
-                    rx.table.cell(r["margin"]),
-                    rx.table.cell(_verdict(r["verdict"])),
+                    rx.table.cell(
+                        rx.vstack(
+                            rx.text(r["margin"], size="2", white_space="nowrap"), _verdict(r["verdict"]), spacing="1"
+                        )
+                    ),
                 ],
                 "preview-margins",
             ),
