@@ -86,10 +86,13 @@ def test_operator_creates_previews_and_publishes_a_product(
     page.locator("#addon-label").fill("Premium viewers")
     page.locator("#addon-pricing_mode").select_option("service_override")
     page.locator("#addon-amount").fill("3.00")
+    page.locator("#addon-amount").press("Tab")  # leaving the field re-prices the verdict
     page.locator("#addon-provider_service_id").select_option(str(premium.id))
     verdict = page.locator("#service-verdict")
     expect(verdict).to_contain_text("Guardrail: ok")
-    expect(verdict).to_contain_text("margin")
+    # the default selection (€9.00) plus the add-on's €3.00, against the premium service's cost
+    expect(verdict).to_contain_text("Customer pays €12.00")
+    expect(verdict).to_contain_text("margin 80.0 %")
     page.screenshot(path=str(shots / "catalog_editor_options.png"), full_page=True)
     page.locator("#save-add-on").click()
     expect(page.locator("#add-ons-table")).to_contain_text("Premium viewers")
