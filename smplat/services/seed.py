@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, SQLModel, select
 
 from smplat.models.accounts import Role, User
+from smplat.models.base import utcnow
 from smplat.models.catalog import (
     AddOnPricingMode,
     Category,
@@ -961,6 +962,7 @@ def _seed_product(
         platform=category.platform,
         kind=spec.kind,
         status=ProductStatus.ACTIVE.value,
+        published_at=utcnow(),  # seeded products are live, as if an operator had published them
         base_price_minor=base_price,
         currency=CURRENCY,
         unit_label=spec.unit_label,

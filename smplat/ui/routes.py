@@ -88,6 +88,11 @@ def admin_product_routing(slug: str) -> str:
     return f"{ADMIN_CATALOG}/{slug}"
 
 
+def admin_product_editor_new() -> str:
+    """The details page in create mode (the `[product_id]` of the editor route is "new")."""
+    return "/admin/products/new"
+
+
 def admin_product_editor(product_id: int, tab: str = "") -> str:
     """The editor of one product row; `tab` is "", "options", "fields", "presets", "plans",
     "media" or "preview"."""

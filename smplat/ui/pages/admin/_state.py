@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import accounts, catalog, dashboard
+from smplat.services import accounts, catalog_editor, dashboard
 from smplat.services import orders as order_service
 from smplat.services.permissions import Permission
 from smplat.ui.components.common import empty_state
@@ -52,7 +52,7 @@ class AdminState(AuthState):
     @requires(Permission.EDIT_CATALOG)
     def load_catalog(self) -> None:
         with session_scope() as db:
-            self.products = catalog.admin_product_rows(db)
+            self.products = catalog_editor.catalog_rows(db)
         self.loaded = True
 
     @rx.event

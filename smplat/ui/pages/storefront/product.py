@@ -7,10 +7,23 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import analytics, carts, catalog, client_orders, configurator, counters, experiments, pricing, seo
+from smplat.models.catalog import Product
+from smplat.services import (
+    analytics,
+    carts,
+    catalog,
+    catalog_editor,
+    client_orders,
+    configurator,
+    counters,
+    experiments,
+    pricing,
+    seo,
+)
 from smplat.services import profiles as profile_service
 from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
+from smplat.services.permissions import Permission, has_permission
 from smplat.services.rate_limits import RateLimited
 from smplat.settings import get_settings
 from smplat.ui import routes
@@ -20,7 +33,7 @@ from smplat.ui.components.layout import storefront_page
 from smplat.ui.components.product_cards import platform_icon
 from smplat.ui.components.skeletons import skeleton_block, skeleton_card, skeleton_text
 from smplat.ui.registry import page
-from smplat.ui.state.auth import signed_in_only
+from smplat.ui.state.auth import requires, signed_in_only
 from smplat.ui.state.cart import ShopperState
 
 # The seeded product images are 400 × 300; the image box keeps this ratio before it loads.
@@ -69,8 +82,21 @@ class ProductState(ShopperState):
     editing_item_id: int = 0  # a cart line being edited (opened from /cart), else 0
     profile_handles: list[str] = []  # the signed-in customer's linked profiles on this platform
     fields_round: int = 0  # bumped when the server fills fields, so the (uncontrolled) inputs re-mount
+    # The catalog editor's preview (/admin/products/[id]/preview) runs this same configurator on a
+    # draft: `_preview_id` (server-only) is set by the guarded `load_preview` and cleared by
+    # `load_product`; in preview nothing is added to a cart or counted, and each change also
+    # refreshes the margin per route and channel (`catalog_editor.margin_rows`).
+    _preview_id: int = 0
+    preview_mode: bool = False
+    preview_margins: list[dict[str, str]] = []
 
     def _detail(self, db):
+        if self._preview_id:
+            product = db.get(Product, self._preview_id)
+            user = self._current_user()
+            if product is None or user is None or not has_permission(user.role, Permission.EDIT_CATALOG):
+                return None
+            return catalog_editor.detail(db, product)
         return catalog.get_product_detail(db, self.slug)
 
     def _refresh(self, db, detail, quote: pricing.Quote | None = None) -> None:
@@ -188,6 +214,10 @@ class ProductState(ShopperState):
         }
         others = [k for k in errors if not k.startswith("fields.") or k.split(".", 1)[1] in self.touched]
         self.form_error = "Please fix the highlighted choices." if quote is None and others else ""
+        if self._preview_id:
+            self.preview_margins = (
+                [] if quote is None else catalog_editor.margin_rows(db, detail.product, detail, quote)
+            )
 
     def _with_detail(self, change):
         """Apply one change of the customer's choices: `change(detail)` asks the configurator
@@ -207,9 +237,55 @@ class ProductState(ShopperState):
             self._refresh(db, detail)
         return None
 
+    def _show_product(self, detail) -> None:
+        p = detail.product
+        self.product = {
+            "id": str(p.id),
+            "title": p.title,
+            "tagline": p.tagline,
+            "description": p.description,
+            "platform": p.platform,
+            "category": detail.category.name,
+            "unit": p.unit_label,
+            "delivery": catalog.delivery_label(p.delivery_estimate_hours),
+            "subscription": "1" if p.kind == "subscription" else "",
+        }
+        self.images = [
+            {"url": m.card_url or m.url, "thumb": m.thumb_url or m.card_url or m.url, "alt": m.alt_text or p.title}
+            for m in detail.media
+        ]
+        head = seo.product_head(p, detail.media)
+        self.head_title, self.head_description, self.head_image = head.title, head.description, head.image
+
+    @rx.event
+    @requires(Permission.EDIT_CATALOG)
+    def load_preview(self, product_id: int):
+        """The editor's preview of a product row (a draft): the configurator exactly as
+        customers will get it, nothing added to a cart, margins beside it."""
+        self._preview_id = int(product_id)
+        self.preview_mode = True
+        self.touched, self.quantity, self.added, self.save_message, self.form_error = [], 1, False, "", ""
+        self.editing_item_id, self.saved, self.profile_handles, self.average_time = 0, [], [], ""
+        with session_scope() as db:
+            detail = self._detail(db)
+            self.loaded = True
+            self.found = detail is not None
+            if detail is None:
+                return
+            self.slug = detail.product.slug
+            self._show_product(detail)
+            preset = next((pr for pr in detail.presets if pr.is_featured), None)
+            try:
+                config = pricing.from_preset(detail, preset.key) if preset else pricing.default_configuration(detail)
+            except pricing.ConfigurationInvalid:
+                config = pricing.default_configuration(detail)
+            self.config = config.as_dict()
+            self._refresh(db, detail)
+
     @rx.event
     def load_product(self):
         self.load_user()
+        self._preview_id, self.preview_mode, self.preview_margins = 0, False, []
         self.slug = self.router.page.params.get("slug", "")
         self.touched, self.quantity, self.added, self.save_message, self.form_error = [], 1, False, "", ""
         self.editing_item_id = 0
@@ -224,23 +300,7 @@ class ProductState(ShopperState):
             self._note_visit(db, product_view=True)
             # how long the last completed orders of this service took, as panels show it
             self.average_time = analytics.average_time_label(db, p.id)
-            self.product = {
-                "id": str(p.id),
-                "title": p.title,
-                "tagline": p.tagline,
-                "description": p.description,
-                "platform": p.platform,
-                "category": detail.category.name,
-                "unit": p.unit_label,
-                "delivery": catalog.delivery_label(p.delivery_estimate_hours),
-                "subscription": "1" if p.kind == "subscription" else "",
-            }
-            self.images = [
-                {"url": m.card_url or m.url, "thumb": m.thumb_url or m.card_url or m.url, "alt": m.alt_text or p.title}
-                for m in detail.media
-            ]
-            head = seo.product_head(p, detail.media)
-            self.head_title, self.head_description, self.head_image = head.title, head.description, head.image
+            self._show_product(detail)
             preset = next((pr for pr in detail.presets if pr.is_featured), None)
             config = pricing.from_preset(detail, preset.key) if preset else pricing.default_configuration(detail)
             notice = None
@@ -377,6 +437,8 @@ class ProductState(ShopperState):
         return self._with_detail(lambda _detail: self.config)
 
     def _preset_event(self, db, product_id: int, key: str, action: str) -> None:
+        if self._preview_id:
+            return  # the editor's preview is not a visitor
         counters.record_preset_event(
             db,
             product_id=product_id,
@@ -418,6 +480,8 @@ class ProductState(ShopperState):
     def add_to_cart(self, form_data: dict[str, Any]):
         """The form sends the typed details (`field:<key>`) and the number of packages; any
         other key (a price, a total) is not ours to accept and refuses the whole submission."""
+        if self._preview_id:
+            return rx.toast.info("This is the editor's preview: customers add to their cart here.")
         unexpected = [k for k in form_data if k != "quantity" and not str(k).startswith("field:")]
         if unexpected:
             self.form_error = "This form was changed outside the shop; reload the page and try again."
@@ -628,6 +692,16 @@ def _field(f: rx.Var) -> rx.Component:
     )
 
 
+def price_panel() -> rx.Component:
+    """The live price card (shared with the catalog editor's preview)."""
+    return _price_panel()
+
+
+def configurator_form() -> rx.Component:
+    """The configurator form (shared with the catalog editor's preview)."""
+    return _configurator()
+
+
 def _price_panel() -> rx.Component:
     return card(
         rx.hstack(
@@ -789,7 +863,11 @@ def _configurator() -> rx.Component:
             rx.hstack(
                 rx.button(
                     rx.icon("shopping-cart", size=16),
-                    rx.cond(ProductState.editing_item_id > 0, "Update cart line", "Add to cart"),
+                    rx.cond(
+                        ProductState.preview_mode,
+                        "Add to cart (preview)",
+                        rx.cond(ProductState.editing_item_id > 0, "Update cart line", "Add to cart"),
+                    ),
                     size="4",
                     type="submit",
                     id="add-to-cart",
@@ -900,18 +978,9 @@ def _product_skeleton() -> rx.Component:
     )
 
 
-@page(
-    route=routes.PRODUCT,
-    title="Service",
-    on_load=ProductState.load_product,
-    head={
-        "title": ProductState.head_title,
-        "description": ProductState.head_description,
-        "image": ProductState.head_image,
-    },
-)
-def product_page() -> rx.Component:
-    presets = rx.cond(
+def preset_buttons() -> rx.Component:
+    """The one-click presets above the configurator (shared with the editor's preview)."""
+    return rx.cond(
         ProductState.presets.length() > 0,
         rx.hstack(
             rx.foreach(
@@ -961,6 +1030,20 @@ def product_page() -> rx.Component:
             id="presets",
         ),
     )
+
+
+@page(
+    route=routes.PRODUCT,
+    title="Service",
+    on_load=ProductState.load_product,
+    head={
+        "title": ProductState.head_title,
+        "description": ProductState.head_description,
+        "image": ProductState.head_image,
+    },
+)
+def product_page() -> rx.Component:
+    presets = preset_buttons()
     detail = rx.grid(
         rx.vstack(
             rx.image(
