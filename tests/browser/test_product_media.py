@@ -5,6 +5,7 @@ the live app serves sitemap, robots and favicon; the admin manages categories.""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import httpx
@@ -34,9 +35,12 @@ def test_admin_uploads_two_pictures_sets_alt_text_and_primary_then_orders_catego
     wide = _artwork(tmp_path / "poll-votes-banner.png", (1200, 400), (91, 70, 190), "Poll votes")
     square = _artwork(tmp_path / "happy-customer.png", (600, 600), (20, 140, 110), "5 stars")
 
+    # a published product's media tab opens its draft: the shop keeps the published pictures
     sign_in(page, ADMIN, PASSWORD, f"/admin/products/{product.id}/media")
-    page.wait_for_url(f"**/admin/products/{product.id}/media")
+    page.wait_for_url(re.compile(rf"/admin/products/(?!{product.id}/)\d+/media$"))
     wait_for_app(page)
+    draft_id = int(page.url.rstrip("/").split("/")[-2])
+    assert db_session.get(Product, draft_id).draft_of_id == product.id
     expect(page.locator("#editor-tab-media")).to_be_visible()
     page.locator("#media-upload input[type=file]").set_input_files([str(wide), str(square)])
     expect(page.locator("#media-selected")).to_contain_text("poll-votes-banner.png")
@@ -46,7 +50,7 @@ def test_admin_uploads_two_pictures_sets_alt_text_and_primary_then_orders_catego
     db_session.expire_all()
     rows = (
         db_session.execute(
-            select(ProductMedia).where(ProductMedia.product_id == product.id).order_by(ProductMedia.sort_order)
+            select(ProductMedia).where(ProductMedia.product_id == draft_id).order_by(ProductMedia.sort_order)
         )
         .scalars()
         .all()
@@ -75,6 +79,18 @@ def test_admin_uploads_two_pictures_sets_alt_text_and_primary_then_orders_catego
     assert (customer.alt_text, customer.is_primary) == ("Five-star review card", False)
     card = httpx.get(live_shop.path(banner.card_url), timeout=10)
     assert card.status_code == 200 and Image.open(io.BytesIO(card.content)).size == (640, 480)
+
+    # published from the editor's last tab; the live product now carries the pictures
+    page.locator("#editor-tab-preview").click()
+    page.wait_for_url(f"**/admin/products/{draft_id}/preview")
+    expect(page.locator("#publish-ready")).to_be_visible(timeout=30_000)
+    page.locator("#publish").click()
+    page.wait_for_url(f"**/services/{product.slug}")
+    db_session.expire_all()
+    banner = db_session.execute(
+        select(ProductMedia).where(ProductMedia.product_id == product.id, ProductMedia.url == banner.url)
+    ).scalar_one()
+    assert banner.is_primary and banner.alt_text == "Purple banner reading Poll votes"
 
     # the catalog card shows the primary picture's padded card variant, whole
     page.goto(f"/services?q={product.title.replace(' ', '+')}")

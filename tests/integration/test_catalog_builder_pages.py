@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from smplat.db import session_scope
-from smplat.models.accounts import Role
+from smplat.models.accounts import Role, User
 from smplat.models.carts import CartItem
 from smplat.models.catalog import Product, ProductCustomField, ProductPlan
+from smplat.services import catalog_editor
+from smplat.services.audit import Actor
 from smplat.services.seed import seed_demo
 from smplat.ui.pages.admin.product_fields import FieldsEditorState
 from smplat.ui.pages.admin.product_plans import PlansEditorState
@@ -30,14 +32,33 @@ def seeded(db_url: str) -> int:
 
 
 async def _editor(root_state, session_cookie_for, cls, product_id: int, tab: str):
+    """The tab as the operator gets it: a published product's tab moves to its draft."""
+    cookie = session_cookie_for(Role.OPERATOR)
     state = await root_state(
-        cls,
-        f"/admin/products/{product_id}/{tab}",
-        params={"product_id": str(product_id)},
-        cookie=session_cookie_for(Role.OPERATOR),
+        cls, f"/admin/products/{product_id}/{tab}", params={"product_id": str(product_id)}, cookie=cookie
     )
-    state.load()
+    moved = state.load()
+    if moved is not None:
+        draft_id = _draft_of(product_id)
+        assert f"/admin/products/{draft_id}/{tab}" in str(moved)
+        state = await root_state(
+            cls, f"/admin/products/{draft_id}/{tab}", params={"product_id": str(draft_id)}, cookie=cookie
+        )
+        assert state.load() is None
     return state
+
+
+def _draft_of(product_id: int) -> int:
+    with session_scope() as db:
+        return db.execute(select(Product.id).where(Product.draft_of_id == product_id)).scalar_one()
+
+
+def _publish(product_id: int) -> None:
+    """Publish the product's draft, as the editor's Publish button does."""
+    with session_scope() as db:
+        admin = db.execute(select(User).where(User.email == "admin@smplat.local")).scalar_one()
+        draft = db.get(Product, _draft_of(product_id))
+        catalog_editor.publish(db, Actor.staff(admin.id, admin.email, admin.role), draft.id, draft.version)
 
 
 STYLE = {
@@ -68,7 +89,10 @@ async def test_a_choice_field_saved_on_the_page_is_shown_and_enforced_on_the_pro
     assert editor.error == "" and len(editor.rows) == before + 1
     assert editor.rows[-1]["label"] == "Comment style" and editor.rows[-1]["type"] == "Choice"
 
-    # the storefront shows a choice field with its choices
+    # the storefront shows a choice field with its choices once the draft is published
+    shop = await product_state()
+    assert not any(f["key"] == "style" for f in shop.fields)
+    _publish(seeded)
     shop = await product_state()
     style = next(f for f in shop.fields if f["key"] == "style")
     assert style["choice"] and style["choices"] == [
@@ -101,7 +125,11 @@ async def test_a_stale_page_is_refused_and_an_invalid_field_changes_nothing(
     second.save({"key": "days", "label": "Days", "field_type": "integer", "min_value": "5", "max_value": "1"})
     assert second.errors["max_value"].startswith("The maximum (1) is below the minimum (5)")
     with session_scope() as db:
-        keys = db.execute(select(ProductCustomField.key).where(ProductCustomField.product_id == seeded)).scalars().all()
+        keys = (
+            db.execute(select(ProductCustomField.key).where(ProductCustomField.product_id == _draft_of(seeded)))
+            .scalars()
+            .all()
+        )
     assert "style" in keys and "style2" not in keys and "days" not in keys
 
 
@@ -122,7 +150,9 @@ async def test_presets_page_refuses_with_pricing_words_then_saves(
     presets.save({"key": "tiny", "label": "Tiny", "badge": "Try it", **form})
     assert presets.error == "" and len(presets.rows) == count + 1
     assert presets.rows[-1]["badge"] == "Try it" and presets.rows[-1]["price"].startswith("€")
-    # the product page offers it with its badge, and applying it prices what the editor showed
+    # once published, the product page offers it with its badge, and applying it prices what
+    # the editor showed
+    _publish(seeded)
     shop = await product_state()
     tiny = next(p for p in shop.presets if p["key"] == "tiny")
     assert tiny["badge"] == "Try it" and tiny["label"] == "Tiny"

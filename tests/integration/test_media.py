@@ -357,6 +357,9 @@ def test_cart_lines_show_the_thumbnail_variant_of_the_primary_picture(session: S
 async def test_the_media_page_uploads_saves_and_shows_a_stale_save_kindly(
     session: Session, product_id: int, root_state, session_cookie_for
 ) -> None:
+    # a product not published yet is edited in place (a published one's tab moves to its draft)
+    session.execute(Product.__table__.update().values(status="draft"))
+    session.commit()
     state = await root_state(
         MediaEditorState,
         "/admin/products/[product_id]/media",

@@ -36,3 +36,23 @@ def action_select(
             "background": "var(--color-panel-solid)",
         },
     )
+
+
+def editor_draft_redirect(state: AuthState, tab: str):
+    """An editor tab opened with a published (or archived) product's id opens (or reuses) its
+    draft and moves there, so no tab ever edits what the storefront shows; None when the URL
+    already names a draft (or nothing). Every editor tab's loader calls it first."""
+    from smplat.db import session_scope
+    from smplat.models.catalog import Product, ProductStatus
+    from smplat.services import catalog_editor
+    from smplat.ui import routes
+
+    raw = str(state.router.page.params.get("product_id", ""))
+    if not raw.isdigit():
+        return None
+    with session_scope() as db:
+        product = db.get(Product, int(raw))
+        if product is None or product.status == ProductStatus.DRAFT.value:
+            return None
+        draft_id = int(catalog_editor.open_draft(db, operator_actor(state), product.id).id)
+    return rx.redirect(routes.admin_product_editor(draft_id, tab))

@@ -18,7 +18,7 @@ from smplat.ui import routes
 from smplat.ui.components.common import card, empty_state, form_alert, loading_block, page_title
 from smplat.ui.components.layout import admin_page
 from smplat.ui.components.product_editor import editor_tabs
-from smplat.ui.pages.admin._actions import operator_actor
+from smplat.ui.pages.admin._actions import editor_draft_redirect, operator_actor
 from smplat.ui.registry import page
 from smplat.ui.state.auth import AuthState, requires
 
@@ -57,7 +57,9 @@ class MediaEditorState(AuthState):
 
     @rx.event
     @requires(Permission.EDIT_CATALOG)
-    def load_media(self) -> None:
+    def load_media(self):
+        if (moved := editor_draft_redirect(self, "media")) is not None:
+            return moved
         self.product_id = self._requested_id()
         self.notice = self.error = ""
         self.uploading, self.progress = False, 0

@@ -20,7 +20,7 @@ from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state
 from smplat.ui.components.layout import admin_page
-from smplat.ui.pages.admin._actions import operator_actor
+from smplat.ui.pages.admin._actions import editor_draft_redirect, operator_actor
 from smplat.ui.pages.admin._editor import SELECT_STYLE, editor_frame, labelled, product_header, product_id_param
 from smplat.ui.registry import page
 from smplat.ui.state.auth import AuthState, requires
@@ -135,7 +135,9 @@ class PresetsEditorState(AuthState):
 
     @rx.event
     @requires(Permission.EDIT_CATALOG)
-    def load(self) -> None:
+    def load(self):
+        if (moved := editor_draft_redirect(self, "presets")) is not None:
+            return moved
         self.error, self.notice = "", ""
         self._reload()
         self._start(dict(EMPTY_FORM), [], "")
