@@ -54,7 +54,7 @@ from smplat.models.providers import ProviderService, ServiceRoute
 from smplat.services import audit, catalog, pricing, routing
 from smplat.services.audit import Actor
 from smplat.services.catalog_drafts import claim_version
-from smplat.services.delivery import DeliverySpec
+from smplat.services.delivery import DeliverySpec, names_delivery_target
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.expressions import ExpressionError, evaluate
 from smplat.services.money import format_money
@@ -1032,6 +1032,15 @@ def validate_for_publish(session: Session, product_id: Any) -> list[Problem]:
             problems.append(
                 Problem(f"The required group “{group.name}” has no active option.", "options", f"group-{group.key}")
             )
+    if not any(f.required and names_delivery_target(f.key) for f in detail_.fields):
+        problems.append(
+            Problem(
+                "Customers are never asked where to deliver: add a required field with the key "
+                "“username” (an account) or one ending in “_link” (a post, video or story link).",
+                "fields",
+                "fields",
+            )
+        )
     for media in detail_.media:
         if not media.alt_text.strip():
             problems.append(

@@ -75,6 +75,17 @@ class DeliverySpec:
             raise InvalidDeliverySpec(str(exc)) from None
 
 
+# Which of a line's fields says where to deliver: an account handle (`username`) or a post,
+# video or story link (a key ending in `_link`). Placement reads the link from them; a product
+# without such a required field cannot be published (customers would never be asked).
+HANDLE_FIELD = "username"
+LINK_FIELD_SUFFIX = "_link"
+
+
+def names_delivery_target(field_key: str) -> bool:
+    return field_key == HANDLE_FIELD or field_key.endswith(LINK_FIELD_SUFFIX)
+
+
 def submit_key(order_item_id: int) -> str:
     return f"submit:item:{order_item_id}"
 

@@ -16,6 +16,7 @@ from smplat.models.catalog import (
     Category,
     Product,
     ProductAddOn,
+    ProductCustomField,
     ProductMedia,
     ProductOption,
     ProductOptionGroup,
@@ -148,6 +149,12 @@ def _build(session: Session, category: Category, premium: ProviderService, slug:
             "provider_service_id": str(premium.id),
         },
     )
+    # where to deliver: the account handle (the Fields tab's builder is tested on its own)
+    session.add(
+        ProductCustomField(
+            product_id=product.id, key="username", label="Instagram account", field_type="handle", required=True
+        )
+    )
     session.commit()
     session.refresh(product)
     assert product.version == v + 1
@@ -201,7 +208,11 @@ def test_round_trip_what_the_editor_saves_is_what_the_storefront_sells(session: 
     quote = pricing.price_for(
         session,
         detail,
-        {"options": {"package": "5000", "extras": ["story"]}, "add_ons": ["priority", "retention", "premium"]},
+        {
+            "options": {"package": "5000", "extras": ["story"]},
+            "add_ons": ["priority", "retention", "premium"],
+            "fields": {"username": "@brand"},
+        },
         quantity=2,
     )
     # 40.00 + 2.50 = 42.50; + 3.00 flat + 15 % of 42.50 (6.38 rounded half up) + 5.00 override
@@ -394,6 +405,12 @@ def test_publish_validation_lists_every_kind_of_problem(session: Session) -> Non
     session.commit()
     problems = _problems(session, empty.id)
     assert ("options", "options", "Add an option group with options, or set a base price.") in problems
+    assert (
+        "fields",
+        "fields",
+        "Customers are never asked where to deliver: add a required field with the key "
+        "“username” (an account) or one ending in “_link” (a post, video or story link).",
+    ) in problems
     assert any("no provider route" in m for _, _, m in problems)
     with pytest.raises(PublishRefused) as refused:
         catalog_editor.publish(session, OPERATOR, empty.id, empty.version)

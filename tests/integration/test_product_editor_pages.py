@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from smplat.models.accounts import Role
-from smplat.models.catalog import Category, Product, ProductStatus
+from smplat.models.catalog import Category, Product, ProductCustomField, ProductStatus
 from smplat.models.providers import Provider, ProviderService, ServiceRoute
 from smplat.services import catalog
 from smplat.ui.pages.admin.product_editor import EditorState
@@ -136,9 +136,14 @@ async def test_operator_builds_previews_and_publishes_a_product(db_url, session,
     assert any("load_preview" in str(e) for e in _events(chained))
     # no route yet: the publish list says so and links to where to fix it
     assert any("no provider route" in p["message"] for p in preview.problems)
+    # nor a field that asks where to deliver
+    assert any(p["href"].endswith("/fields#fields") for p in preview.problems)
     refused = preview.publish()
     assert refused is None and "cannot be published" in preview.form_error
     session.add(ServiceRoute(product_id=product_id, provider_service_id=service_id))
+    session.add(
+        ProductCustomField(product_id=product_id, key="post_link", label="Post link", field_type="url", required=True)
+    )
     session.commit()
     preview.load_preview()
     assert preview.problems == []

@@ -27,7 +27,7 @@ from smplat.services import carts, counters, experiments, links, order_status, p
 from smplat.services.checkout import receipts, subscriptions
 from smplat.services.checkout.errors import CheckoutError
 from smplat.services.checkout.payments import payment_status_for
-from smplat.services.delivery import DeliverySpec, enqueue_delivery
+from smplat.services.delivery import HANDLE_FIELD, LINK_FIELD_SUFFIX, DeliverySpec, enqueue_delivery
 from smplat.services.errors import ErrorCode
 from smplat.services.money import format_money
 from smplat.settings import get_settings
@@ -70,8 +70,8 @@ def order_params_for(fields: dict[str, str], options: dict[str, list[str]], now:
 def delivery_spec(line_detail: Any, quote: pricing.Quote, now: datetime | None = None) -> DeliverySpec:
     product = line_detail.product
     fields = quote.configuration.fields
-    handle = fields.get("username", "")
-    link = next((v for k, v in fields.items() if k.endswith("_link")), "")
+    handle = fields.get(HANDLE_FIELD, "")
+    link = next((v for k, v in fields.items() if k.endswith(LINK_FIELD_SUFFIX)), "")
     if not link and handle:
         link = links.profile_url(product.platform, handle)  # fields are canonical: pricing checked them
     drip = pricing.drip_feed(line_detail, quote.configuration)  # the same rule as the delivery estimate
