@@ -104,6 +104,13 @@ def profile_refresh(session_factory: SessionFactory, now: datetime) -> Mapping[s
     return refresh_due_profiles(session_factory, now)
 
 
+def send_notifications(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Send queued notifications that are due; re-queue with backoff what the server refused."""
+    from smplat.services.notifications import send_due
+
+    return send_due(session_factory, now)
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in [
@@ -156,6 +163,13 @@ JOBS: dict[str, JobDefinition] = {
             description="Expire unpaid Stripe checkout sessions past their deadline and mark them abandoned",
             func=expire_checkouts,
             interval_setting="jobs_checkout_expiry_interval_seconds",
+        ),
+        JobDefinition(
+            name="send_notifications",
+            description="Send queued customer emails (receipts, order updates, messages); retry with backoff when SMTP is down",
+            func=send_notifications,
+            interval_setting="jobs_notifications_interval_seconds",
+            first_run_delay_seconds=3.0,
         ),
         JobDefinition(
             name="profile_refresh",

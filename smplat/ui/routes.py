@@ -16,6 +16,7 @@ ACCOUNT_ORDERS = "/account/orders"
 ACCOUNT_SETTINGS = "/account/settings"
 ACCOUNT_SECURITY = "/account/security"  # two-factor (its own page)
 ACCOUNT_PROFILES = "/account/profiles"  # linked social profiles (its own page)
+ACCOUNT_NOTIFICATIONS = "/account/notifications"  # email preferences per kind and channel
 ACCOUNT_RESELLER = "/account/reseller"  # wallet, API keys, mass order (resellers)
 CONFIRM_EMAIL = "/confirm-email"  # opened from the email-change link; works signed out too
 

@@ -12,7 +12,7 @@ from smplat.models.base import utcnow
 from smplat.models.orders import Order
 from smplat.sandbox.smtp_sink import SmtpSink, list_messages
 from smplat.services import accounts, order_tracking
-from smplat.services.checkout.receipts import send_receipt
+from smplat.services.checkout.receipts import queue_receipt
 from smplat.settings import reset_settings_cache
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
@@ -84,7 +84,8 @@ def test_revoking_invalidates_the_links_sent_so_far(session, guest_order):
 
 
 def test_the_guest_receipt_carries_a_working_tracking_link(session, guest_order, sink):
-    send_receipt(session, guest_order.id)
+    queue_receipt(session, guest_order.id)
+    session.commit()  # sent after commit
     [message] = list_messages(sink.mailbox_dir)
     link = next(w for w in message.text.split() if w.startswith("https://shop.example/track/"))
     token = link.removeprefix("https://shop.example/track/")
