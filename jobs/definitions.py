@@ -111,6 +111,13 @@ def send_notifications(session_factory: SessionFactory, now: datetime) -> Mappin
     return send_due(session_factory, now)
 
 
+def weekly_digest(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Queue last ISO week's digest for every customer with something to say (once per week)."""
+    from smplat.services.digest import send_weekly_digests
+
+    return send_weekly_digests(session_factory, now)
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in [
@@ -170,6 +177,13 @@ JOBS: dict[str, JobDefinition] = {
             func=send_notifications,
             interval_setting="jobs_notifications_interval_seconds",
             first_run_delay_seconds=3.0,
+        ),
+        JobDefinition(
+            name="weekly_digest",
+            description="Queue each customer's weekly digest (last ISO week; once per customer and week)",
+            func=weekly_digest,
+            interval_setting="jobs_digest_interval_seconds",
+            first_run_delay_seconds=60.0,
         ),
         JobDefinition(
             name="profile_refresh",

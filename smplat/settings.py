@@ -312,6 +312,11 @@ class Settings(BaseSettings):
     jobs_notifications_interval_seconds: int = Field(
         15, ge=1, description="How often the jobs process sends queued notifications (and retries failed attempts)"
     )
+    jobs_digest_interval_seconds: int = Field(
+        3600,
+        ge=60,
+        description="How often the weekly digest job looks for customers whose last week's digest is not queued yet",
+    )
     fulfillment_batch_size: int = Field(100, ge=1, le=1000, description="Tasks claimed per claim query")
     fulfillment_concurrency: int = Field(
         20, ge=1, le=500, description="Provider calls in flight at once per jobs process"

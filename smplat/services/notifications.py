@@ -13,8 +13,9 @@ The path of a message:
    rows with one conditional UPDATE each (`queued` -> `sending`, lease `claimed_until`): of
    two senders racing for a row exactly one UPDATE matches, on PostgreSQL and SQLite alike.
    A send that fails is re-queued with exponential backoff until `notifications_max_attempts`.
-   With `notifications_send_on_commit` the process that queued a row also tries it once right
-   after the commit, through the same claim (so the customer gets the receipt at once).
+   For the kinds someone is waiting for (receipt, a message from the shop) the process that
+   queued the row also tries it once right after the commit (`notifications_send_on_commit`),
+   through the same claim, so the customer gets the receipt at once.
 3. `deliver_now(...)` is for the messages that carry a one-time secret link (password reset,
    email verification, email change): sent at once while the person waits, logged without
    the body (a raw token must never sit in the database).
@@ -87,6 +88,9 @@ class KindSpec:
     description: str
     always_reason: str = ""  # non-empty: sent whatever the preferences (the reason is shown)
     unsubscribe: bool = False  # bulk mail: a one-click unsubscribe link and List-Unsubscribe headers
+    # someone is waiting for it (the paying customer, the operator who wrote): tried right after
+    # the commit (`notifications_send_on_commit`); the others wait for the jobs process's sender
+    prompt: bool = False
 
     @property
     def always(self) -> bool:
@@ -103,7 +107,11 @@ KINDS: dict[str, KindSpec] = {
         KindSpec(K.EMAIL_CHANGE, "Email address change", "The link that confirms a new address.", _SECURITY),
         KindSpec(K.EMAIL_CHANGED, "Email address changed", "A notice to your previous address.", _SECURITY),
         KindSpec(
-            K.PAYMENT_RECEIPT, "Payment receipts", "What you paid for, after each payment.", "Receipts always go."
+            K.PAYMENT_RECEIPT,
+            "Payment receipts",
+            "What you paid for, after each payment.",
+            "Receipts always go.",
+            prompt=True,
         ),
         KindSpec(K.ORDER_STARTED, "Order started", "When delivery of an order begins."),
         KindSpec(
@@ -123,6 +131,7 @@ KINDS: dict[str, KindSpec] = {
             "Messages from the shop",
             "A person on our team writing to you about an order.",
             "A person on our team wrote to you about your order.",
+            prompt=True,
         ),
         KindSpec(
             K.WEEKLY_DIGEST, "Weekly digest", "A summary of your week: orders, deliveries, growth.", unsubscribe=True
@@ -528,7 +537,7 @@ def notify(
         return session.execute(
             select(NotificationMessage).where(NotificationMessage.event_key == event_key)
         ).scalar_one()
-    if enabled and get_settings().notifications_send_on_commit:
+    if enabled and spec.prompt and get_settings().notifications_send_on_commit:
         from smplat.db import after_commit
 
         after_commit(session, _send_soon_callback(row.id))

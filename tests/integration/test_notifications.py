@@ -599,3 +599,73 @@ def test_the_delivery_log_counts_one_row_per_message(sink, session):
     _send()
     assert session.execute(select(func.count()).select_from(NotificationMessage)).scalar_one() == 2
     assert {r.status for r in _rows(session)} == {NotificationStatus.SENT.value}
+
+
+# --- the weekly digest -----------------------------------------------------------------------------
+
+
+def test_the_weekly_digest_counts_the_customers_week_exactly_and_is_sent_once(sink, session, panel):
+    from smplat.models.orders import Order
+    from smplat.models.profiles import LinkedProfile, ProfileSnapshot
+    from smplat.models.providers import ProviderOrder
+    from smplat.services import digest
+
+    # given the job runs early next Monday: the week being summarised is this one
+    now = utcnow()
+    week = digest.last_complete_week(now + timedelta(days=7))
+    assert week.start <= now < week.end
+    run_at = week.end + timedelta(hours=1)
+    seed_with_panel(session, panel.base_url)
+    followers = product(session, "instagram-followers")
+    mia = _customer(session, "mia@example.test", "Mia")
+    quiet = _customer(session, "quiet@example.test", "Quiet")
+    away = _customer(session, "away@example.test", "Away")
+    notifications.set_preference(session, away.id, K.WEEKLY_DIGEST, "email", False)
+    session.commit()
+    # Mia: two orders placed this week (500 + 300 followers), one placed last week (100); all delivered this week
+    for link, units in (("https://instagram.com/mia", 500), ("https://instagram.com/mia2", 300)):
+        paid_order(session, [(followers, link, units, 690)], user_id=mia.id, email=mia.email)
+    old = paid_order(session, [(followers, "https://instagram.com/old", 100, 200)], user_id=mia.id, email=mia.email)
+    session.get(Order, old.id).created_at = week.start - timedelta(days=2)
+    paid_order(session, [(followers, "https://instagram.com/away", 100, 200)], user_id=away.id, email=away.email)
+    session.commit()
+    engine.run_fulfillment(session_scope)
+    status_sync.sync_statuses(session_scope)
+    # a linked profile: 1,000 followers before the week, 1,250 at its end
+    profile = LinkedProfile(user_id=mia.id, handle="mia", status="ok")
+    session.add(profile)
+    session.flush()
+    for taken_at, count in (
+        (week.start - timedelta(days=1), 1000),
+        (week.start + timedelta(days=2), 1100),
+        (now, 1250),
+    ):
+        session.add(ProfileSnapshot(profile_id=profile.id, taken_at=taken_at, followers=count))
+    session.commit()
+
+    # when the digest job runs (twice: it runs hourly) and the sender sends
+    first = dict(JOBS["weekly_digest"].func(session_scope, run_at))
+    second = dict(JOBS["weekly_digest"].func(session_scope, run_at + timedelta(hours=1)))
+    _send(run_at)
+
+    # then Mia gets one digest with exact numbers; the quiet and the opted-out customer none
+    customers = session.execute(select(func.count()).select_from(User).where(User.role == "customer")).scalar_one()
+    quiet_ones = customers - 2  # `quiet` and the seed's demo customer: no order, no profile
+    assert quiet_ones == 2
+    assert first == {"queued": 1, "already_sent": 0, "opted_out": 1, "nothing_to_say": quiet_ones}
+    assert second == {"queued": 0, "already_sent": 1, "opted_out": 1, "nothing_to_say": quiet_ones}
+    digests = [m for m in list_messages(sink.mailbox_dir) if m.subject.startswith("Your week at Test Shop")]
+    assert [m.to for m in digests] == [[mia.email]]
+    text = digests[0].text
+    dates = f"{week.start:%d %b} – {week.end - timedelta(days=1):%d %b %Y}"
+    assert digests[0].subject == f"Your week at Test Shop: {dates}"
+    assert f"Here is your week ({dates}):" in text
+    assert "- Orders placed: 2\n" in text
+    assert "- Orders completed: 3\n" in text
+    assert "- Units delivered: 900\n" in text
+    assert "- Refills done: 0\n" in text
+    assert "- @mia (Instagram): 1,250 followers (+250 this week)\n" in text
+    assert "<strong>1,250</strong> followers (+250)" in digests[0].html
+    (row,) = _rows(session, kind=K.WEEKLY_DIGEST.value)
+    assert row.event_key == f"weekly_digest:user:{mia.id}:{week.label}"
+    assert quiet.id not in {r.user_id for r in _rows(session, kind=K.WEEKLY_DIGEST.value)}
