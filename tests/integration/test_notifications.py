@@ -607,7 +607,6 @@ def test_the_delivery_log_counts_one_row_per_message(sink, session):
 def test_the_weekly_digest_counts_the_customers_week_exactly_and_is_sent_once(sink, session, panel):
     from smplat.models.orders import Order
     from smplat.models.profiles import LinkedProfile, ProfileSnapshot
-    from smplat.models.providers import ProviderOrder
     from smplat.services import digest
 
     # given the job runs early next Monday: the week being summarised is this one
