@@ -138,6 +138,7 @@ def _table() -> rx.Component:
             id="notification-preferences",
         ),
         style={"padding": "0.5rem 0.75rem"},
+        width="100%",
     )
 
 
