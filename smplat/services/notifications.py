@@ -398,7 +398,8 @@ def preferences(session: Session, user_id: int) -> list[dict[str, Any]]:
             channels.append(
                 {
                     "channel": channel.value,
-                    "enabled": True if spec.always else stored.get((kind.value, channel.value), True) and available,
+                    # a channel without a sender is off whatever is stored (receipts included)
+                    "enabled": available and (spec.always or stored.get((kind.value, channel.value), True)),
                     "locked": spec.always or not available,
                     "available": available,
                 }
