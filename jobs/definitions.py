@@ -112,6 +112,20 @@ def purge_deleted_accounts(session_factory: SessionFactory, now: datetime) -> Ma
         return purge(session, now)
 
 
+def send_notifications(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Send queued notifications that are due; re-queue with backoff what the server refused."""
+    from smplat.services.notifications import send_due
+
+    return send_due(session_factory, now)
+
+
+def weekly_digest(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Queue last ISO week's digest for every customer with something to say (once per week)."""
+    from smplat.services.digest import send_weekly_digests
+
+    return send_weekly_digests(session_factory, now)
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in [
@@ -164,6 +178,20 @@ JOBS: dict[str, JobDefinition] = {
             description="Expire unpaid Stripe checkout sessions past their deadline and mark them abandoned",
             func=expire_checkouts,
             interval_setting="jobs_checkout_expiry_interval_seconds",
+        ),
+        JobDefinition(
+            name="send_notifications",
+            description="Send queued customer emails (receipts, order updates, messages); retry with backoff when SMTP is down",
+            func=send_notifications,
+            interval_setting="jobs_notifications_interval_seconds",
+            first_run_delay_seconds=3.0,
+        ),
+        JobDefinition(
+            name="weekly_digest",
+            description="Queue each customer's weekly digest (last ISO week; once per customer and week)",
+            func=weekly_digest,
+            interval_setting="jobs_digest_interval_seconds",
+            first_run_delay_seconds=60.0,
         ),
         JobDefinition(
             name="profile_refresh",

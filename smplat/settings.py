@@ -180,6 +180,23 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
     smtp_timeout_seconds: float = Field(10.0, description="SMTP connect/read timeout")
     mail_from: str = Field("SMPLAT <no-reply@smplat.local>", description="From header of every email")
+    notifications_send_on_commit: bool = Field(
+        True,
+        description="Right after the event's commit, the process that queued a notification tries it once (the jobs process retries); false: only the jobs process sends",
+    )
+    notifications_max_attempts: int = Field(
+        6, ge=1, description="Attempts to send one notification before it is marked failed"
+    )
+    notifications_retry_base_seconds: int = Field(
+        60, ge=1, description="Wait before the second attempt of a notification; doubles per attempt"
+    )
+    notifications_retry_max_seconds: int = Field(
+        3600, ge=1, description="Longest wait between two attempts of a notification"
+    )
+    notifications_batch_size: int = Field(100, ge=1, description="Notifications one send run claims at most")
+    notifications_claim_seconds: int = Field(
+        300, ge=30, description="A claimed notification whose sender died is claimable again after this"
+    )
 
     # --- payments (Stripe) -----------------------------------------------------------
     stripe_secret_key: SecretStr = Field(
@@ -306,6 +323,14 @@ class Settings(BaseSettings):
         60, ge=5, description="How often scheduled replays that are due are queued"
     )
     jobs_alerts_interval_seconds: int = Field(300, ge=30, description="How often alert conditions are evaluated")
+    jobs_notifications_interval_seconds: int = Field(
+        15, ge=1, description="How often the jobs process sends queued notifications (and retries failed attempts)"
+    )
+    jobs_digest_interval_seconds: int = Field(
+        3600,
+        ge=60,
+        description="How often the weekly digest job looks for customers whose last week's digest is not queued yet",
+    )
     fulfillment_batch_size: int = Field(100, ge=1, le=1000, description="Tasks claimed per claim query")
     fulfillment_concurrency: int = Field(
         20, ge=1, le=500, description="Provider calls in flight at once per jobs process"

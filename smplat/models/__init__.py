@@ -15,6 +15,7 @@ from smplat.models import (  # noqa: F401
     fulfillment,
     jobs,
     merchandising,
+    notifications,
     orders,
     payments,
     profiles,

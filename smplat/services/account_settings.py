@@ -105,7 +105,7 @@ def request_email_change(
         )
     )
     session.commit()  # the link must work once the email is out
-    send_email_change_link(email, user.email, _email_change_url(raw), ttl)
+    send_email_change_link(email, user.email, _email_change_url(raw), ttl, session=session, user_id=user.id)
     return raw
 
 
@@ -178,7 +178,7 @@ def confirm_email_change(session: Session, raw_token: str, now: datetime | None 
     attach_guest_orders(session, user)  # guest orders paid with the new address are theirs
     session.commit()
     try:
-        send_email_changed_notice(old_email, token.new_email)
+        send_email_changed_notice(old_email, token.new_email, session=session, user_id=user.id)
     except Exception:  # the change is done; a lost notice must not undo it
         log.exception("could not tell %s about the email change of user %s", old_email, user.id)
     return EmailChanged(user.id, old_email, token.new_email)

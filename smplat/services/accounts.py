@@ -195,6 +195,16 @@ def sign_up(
         raise AccountError(
             "email_taken", "An account with this email already exists. Sign in instead.", "email"
         ) from None
+    if role == Role.CUSTOMER:  # queued with the account: a sign-up that rolls back welcomes no one
+        from smplat.services.notifications import NotificationKind, notify
+
+        notify(
+            session,
+            NotificationKind.WELCOME,
+            user=user,
+            context={"name": full_name or email.split("@")[0]},
+            event_key=f"welcome:user:{user.id}",
+        )
     return user
 
 
@@ -511,7 +521,7 @@ def request_password_reset(session: Session, email: str, ip_address: str = "") -
     )
     url = f"{settings.public_base_url.rstrip('/')}/reset-password?token={raw}"
     session.commit()  # the link must work even if sending is retried by the user
-    send_password_reset(user.email, url, settings.password_reset_ttl_minutes)
+    send_password_reset(user.email, url, settings.password_reset_ttl_minutes, session=session, user_id=user.id)
     return raw
 
 
@@ -527,6 +537,8 @@ def send_email_verification(session: Session, user: User) -> str:
         user.email,
         f"{settings.public_base_url.rstrip('/')}/verify-email?token={raw}",
         settings.email_verification_hours,
+        session=session,
+        user_id=user.id,
     )
     return raw
 

@@ -18,14 +18,13 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlmodel import Session
 
-from smplat.integrations.smtp import EmailDeliveryError
 from smplat.models.base import utcnow
 from smplat.models.catalog import Product
 from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
 from smplat.models.payments import Payment, PaymentEvent, PaymentRowStatus, WebhookEvent, WebhookStatus
 from smplat.models.providers import AlertNotice, Provider, ProviderHealth, ProviderOrder, Refill, RefillStatus
-from smplat.services import alerts, audit, email, order_status
+from smplat.services import alerts, audit, notifications, order_status
 from smplat.services.csv_safe import write_csv
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.fulfillment import operator_actions
@@ -494,19 +493,23 @@ def add_note(session: Session, actor: audit.Actor, number: str, text: str) -> No
 
 
 def message_customer(session: Session, actor: audit.Actor, number: str, text: str) -> None:
-    """Email the customer and show the message on their order page."""
+    """Show the message on the customer's order page and email it (queued in this transaction)."""
     audit.require(actor, Permission.ACT_ON_ORDERS, "order.message", "order", number)
     text = _text(text, "message")
     order = _order(session, number)
     if not order.customer_email:
         raise AdminOrderError("this order has no customer email", code=ErrorCode.NOT_ALLOWED)
-    order_status.add_event(session, order.id, OrderEventKind.CUSTOMER_MESSAGE, actor, text)
+    event = order_status.add_event(session, order.id, OrderEventKind.CUSTOMER_MESSAGE, actor, text)
     audit.record(session, actor, "order.message", "order", number, data={"message": text})
     session.flush()
-    try:  # last: a message that could not be sent is not recorded as sent (the caller rolls back)
-        email.send_email(order.customer_email, f"About your order {order.number}", text)
-    except EmailDeliveryError as exc:
-        raise AdminOrderError(f"the email could not be sent ({exc}); try again", code=ErrorCode.UNAVAILABLE) from None
+    # queued with the timeline entry; sent after commit (retried while the mail server is down)
+    notifications.notify_order(
+        session,
+        notifications.NotificationKind.SHOP_MESSAGE,
+        order.id,
+        f"shop_message:order_event:{event.id}",
+        {"message": text},
+    )
 
 
 def refund(session: Session, actor: audit.Actor, number: str, amount_minor: int | None) -> Payment:

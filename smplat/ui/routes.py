@@ -16,6 +16,7 @@ ACCOUNT_ORDERS = "/account/orders"
 ACCOUNT_SETTINGS = "/account/settings"
 ACCOUNT_SECURITY = "/account/security"  # two-factor (its own page)
 ACCOUNT_PROFILES = "/account/profiles"  # linked social profiles (its own page)
+ACCOUNT_NOTIFICATIONS = "/account/notifications"  # email preferences per kind and channel
 ACCOUNT_RESELLER = "/account/reseller"  # wallet, API keys, mass order (resellers)
 ACCOUNT_SUBSCRIPTIONS = "/account/subscriptions"  # plan, status, next renewal; cancel / resume
 ACCOUNT_PRIVACY = "/account/privacy"  # export my data, delete my account

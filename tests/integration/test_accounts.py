@@ -133,7 +133,7 @@ def test_expired_and_revoked_sessions_resolve_to_nobody(session, user):
 
 def test_password_reset_by_emailed_link(session, user, monkeypatch):
     sent = []
-    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args: sent.append(args))
+    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args, **_log: sent.append(args))
     live = accounts.redeem_signin_ticket(session, accounts.issue_signin_ticket(session, user))
     raw = accounts.request_password_reset(session, "alex@example.com")
     assert len(sent) == 1 and sent[0][0] == "alex@example.com" and sent[0][1].endswith(f"/reset-password?token={raw}")
@@ -154,7 +154,7 @@ def test_password_reset_by_emailed_link(session, user, monkeypatch):
 
 def test_reset_for_unknown_email_sends_nothing(session, user, monkeypatch):
     sent = []
-    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args: sent.append(args))
+    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args, **_log: sent.append(args))
     assert accounts.request_password_reset(session, "nobody@example.com") is None
     assert sent == [] and count(session, AuthToken) == 0
 

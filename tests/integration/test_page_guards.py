@@ -111,6 +111,7 @@ def test_the_registry_holds_every_area_page_with_its_areas_guard():
         routes.ACCOUNT: "signed_in",
         routes.ACCOUNT_ORDERS: "signed_in",
         routes.ACCOUNT_PROFILES: "signed_in",
+        routes.ACCOUNT_NOTIFICATIONS: "signed_in",
         routes.ACCOUNT_RESELLER: "signed_in",
         routes.ACCOUNT_SECURITY: "signed_in",
         routes.ACCOUNT_SETTINGS: "signed_in",
@@ -149,6 +150,7 @@ def test_the_admin_navigation_is_grouped_and_lists_each_page_once():
         routes.ACCOUNT_PROFILES,
         routes.ACCOUNT_RESELLER,
         routes.ACCOUNT_SECURITY,
+        routes.ACCOUNT_NOTIFICATIONS,
         routes.ACCOUNT_PRIVACY,
         routes.ACCOUNT_SETTINGS,
     ]
@@ -158,7 +160,7 @@ async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_ref
     sqlite_url, handler_events, state_for
 ):
     guarded = [s for s in _pages() if s.guard != "public"]
-    assert len(guarded) == 36
+    assert len(guarded) == 37
     for spec in guarded:
         path = _concrete(spec.route)
         guard, *loaders = spec.events()

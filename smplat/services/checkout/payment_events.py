@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from smplat.models.base import utcnow
-from smplat.models.checkout import CheckoutStatus
+from smplat.models.checkout import CheckoutSession, CheckoutStatus
 from smplat.models.payments import (
     Payment,
     PaymentEvent,
@@ -33,6 +33,7 @@ from smplat.models.payments import (
 )
 from smplat.services import counters, resellers
 from smplat.services.checkout import placement, refunds, subscriptions
+from smplat.settings import get_settings
 
 HANDLED_EVENTS = (
     "checkout.session.completed",
@@ -121,13 +122,16 @@ def handle_event(session: Session, row_id: int) -> WebhookOutcome:
     elif kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         order_id = placement.fulfil_paid_session(session, obj, actor="webhook").order_id
     elif kind == "checkout.session.async_payment_failed":
-        _close_session(session, obj, CheckoutStatus.FAILED, counters.CHECKOUT_FAILED)
+        checkout = _close_session(session, obj, CheckoutStatus.FAILED, counters.CHECKOUT_FAILED)
+        if checkout is not None:
+            checkout_payment_failed(session, checkout)
     elif kind == "checkout.session.expired":
         _close_session(session, obj, CheckoutStatus.EXPIRED, counters.CHECKOUT_ABANDONED)
     elif kind == "invoice.paid":
         invoice_paid(session, obj, row.id)
     elif kind == "invoice.payment_failed":
-        subscriptions.renewal_failed(session, obj)
+        subscriptions.renewal_failed(session, obj)  # the subscription is past due
+        renewal_payment_failed(session, obj)  # the customer is told, once per invoice and attempt
     elif kind in ("customer.subscription.updated", "customer.subscription.deleted"):
         subscriptions.upsert_subscription(session, obj, deleted=kind.endswith("deleted"))
     elif kind == "charge.refunded":
@@ -152,12 +156,80 @@ def release_failed(session: Session, row_id: int, error: BaseException) -> None:
     counters.increment(session, counters.WEBHOOKS_FAILED)
 
 
-def _close_session(session: Session, obj: dict[str, Any], status: CheckoutStatus, counter: str) -> None:
+def _close_session(
+    session: Session, obj: dict[str, Any], status: CheckoutStatus, counter: str
+) -> CheckoutSession | None:
+    """Close an open checkout; the closed row, or None when there was nothing to close."""
     checkout = placement.find_checkout(session, obj)
     if checkout is None or checkout.status != CheckoutStatus.OPEN.value:
-        return  # completed (or already closed) wins: a late expiry never undoes a payment
+        return None  # completed (or already closed) wins: a late expiry never undoes a payment
     checkout.status = status.value
     counters.increment(session, counter)
+    return checkout
+
+
+def checkout_payment_failed(session: Session, checkout: CheckoutSession) -> None:
+    """Tell the customer a delayed checkout payment (bank debit...) failed: once per checkout."""
+    from smplat.models.accounts import User
+    from smplat.services import notifications
+    from smplat.services.money import format_money
+
+    user = session.get(User, checkout.user_id) if checkout.user_id else None
+    recipient = user.email if user is not None else checkout.customer_email
+    if not recipient:
+        return
+    base = get_settings().public_base_url.rstrip("/")
+    notifications.notify(
+        session,
+        notifications.NotificationKind.PAYMENT_FAILED,
+        user=user,
+        recipient=recipient,
+        context={
+            "renewal": False,
+            "amount": format_money(checkout.amount_total_minor, checkout.currency),
+            "reason": "",
+            "product": "",
+            "action_url": f"{base}/cart",
+        },
+        event_key=f"payment_failed:checkout:{checkout.id}",
+    )
+
+
+def renewal_payment_failed(session: Session, obj: dict[str, Any]) -> None:
+    """A subscription renewal could not be charged (`invoice.payment_failed`): the customer is
+    told once per invoice and attempt (Stripe retries a renewal several times)."""
+    from smplat.models.accounts import User
+    from smplat.models.catalog import Product
+    from smplat.models.payments import Subscription
+    from smplat.services import notifications
+    from smplat.services.money import format_money
+
+    if obj.get("billing_reason") == "subscription_create" or not obj.get("subscription"):
+        return  # the first invoice is the checkout's own payment (its page shows the failure)
+    subscription = session.execute(
+        select(Subscription).where(Subscription.stripe_subscription_id == obj["subscription"])
+    ).scalar_one_or_none()
+    user = session.get(User, subscription.user_id) if subscription and subscription.user_id else None
+    recipient = user.email if user is not None else str(obj.get("customer_email") or "")
+    if not recipient:
+        return
+    product = session.get(Product, subscription.product_id) if subscription and subscription.product_id else None
+    error = (obj.get("last_finalization_error") or {}).get("message") or ""
+    base = get_settings().public_base_url.rstrip("/")
+    notifications.notify(
+        session,
+        notifications.NotificationKind.PAYMENT_FAILED,
+        user=user,
+        recipient=recipient,
+        context={
+            "renewal": True,
+            "amount": format_money(int(obj.get("amount_due") or 0), str(obj.get("currency", "eur")).upper()),
+            "reason": str(error)[:300],
+            "product": product.title if product is not None else "",
+            "action_url": f"{base}/account",
+        },
+        event_key=f"payment_failed:invoice:{obj.get('id')}:{int(obj.get('attempt_count') or 1)}",
+    )
 
 
 def invoice_paid(session: Session, obj: dict[str, Any], webhook_event_id: int | None) -> Payment | None:

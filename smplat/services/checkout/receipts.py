@@ -1,8 +1,9 @@
 """The receipt: the order as frozen at checkout, and the email sent once after commit.
 
 `send_after_commit` is the only way a receipt is sent: whoever creates the order (webhook,
-success page, the expiry job) calls it inside the unit of work, and the email goes out
-when that unit of work commits (never for one that rolls back).
+success page, the expiry job) calls it inside the unit of work; it queues a
+`payment_receipt` notification (services/notifications.py) that goes out when that unit of
+work commits (never for one that rolls back), once per order.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from smplat.db import after_commit
 from smplat.models.orders import Order, OrderItem
 from smplat.services.money import format_money
-from smplat.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -61,44 +60,15 @@ def order_view(session: Session, order_id: int) -> dict[str, Any] | None:
     }
 
 
-def send_receipt(session: Session, order_id: int) -> None:
-    """The receipt email: what was bought, with its blueprint copy, as frozen in the order."""
-    from smplat.services.email import send_email
+def queue_receipt(session: Session, order_id: int) -> None:
+    """The receipt: what was bought, with its blueprint copy, as frozen in the order. Queued in
+    the caller's transaction (once per order: the event key), sent after commit."""
+    from smplat.services.notifications import NotificationKind, notify_order
 
-    view = order_view(session, order_id)
-    if view is None or not view["email"]:
-        return
-    settings = get_settings()
-    lines = []
-    for item in view["items"]:
-        lines.append(f"- {item['title']} x {item['quantity']}: {item['total']} {item['billing']}".rstrip())
-        if item["summary"]:
-            lines.append(f"  {item['summary']}")
-        for bp in item["blueprint"]:
-            if bp["tagline"] or bp["sla"]:
-                lines.append(f"  {bp['label']}: {bp['tagline']} ({bp['sla']})")
-        if item["fields"]:
-            lines.append(f"  For: {item['fields']}")
-    text = (
-        f"Thank you for your order {view['number']}.\n\n"
-        + "\n".join(lines)
-        + f"\n\nTotal paid: {view['total']}\n\nWe have passed your order to delivery; follow it live at "
-        f"{settings.public_base_url.rstrip('/')}{view['follow_path']}\n\nThe {settings.brand_name} team\n"
-    )
-    send_email(view["email"], f"Your {settings.brand_name} receipt for order {view['number']}", text)
-
-
-def send_receipt_safely(order_id: int) -> None:
-    """In its own unit of work: a mail server outage must not undo a paid order (it is logged)."""
-    from smplat.db import session_scope
-
-    try:
-        with session_scope() as db:
-            send_receipt(db, order_id)
-    except Exception:
-        logger.exception("receipt email for order %s failed", order_id)
+    notify_order(session, NotificationKind.PAYMENT_RECEIPT, order_id, f"payment_receipt:order:{order_id}")
 
 
 def send_after_commit(session: Session, order_id: int) -> None:
-    """Schedule the receipt of a just-created order for when `session` commits."""
-    after_commit(session, lambda: send_receipt_safely(order_id))
+    """Queue the receipt of a just-created order: it goes out when `session` commits (never for
+    a unit of work that rolls back), and the jobs process retries it while SMTP is down."""
+    queue_receipt(session, order_id)

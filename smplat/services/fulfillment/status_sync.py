@@ -152,6 +152,39 @@ def _runs_over_time(session: Session, po: ProviderOrder) -> bool:
 def apply_status(
     session: Session, po: ProviderOrder, answer: Any, now: datetime, settings: Settings, counts: dict[str, int]
 ) -> None:
+    """Apply one provider answer, then tell the customer what changed for their order
+    (started, partly delivered, completed: each once per order, queued in this transaction)."""
+    changes = not (isinstance(answer, PanelRefused) or answer is None) and answer.status.value != po.status
+    if not changes:
+        _apply_status(session, po, answer, now, settings, counts)
+        return
+    item = session.get(OrderItem, po.order_item_id)
+    order = session.get(Order, item.order_id)
+    before = order.status
+    _apply_status(session, po, answer, now, settings, counts)
+    _notify_progress(session, order, before, po.status)
+
+
+def _notify_progress(session: Session, order: Order, before: str, provider_status: str) -> None:
+    from smplat.services import notifications
+    from smplat.services.money import format_money
+
+    kind, after = notifications.NotificationKind, order.status
+    if provider_status in (ProviderOrderStatus.IN_PROGRESS.value, ProviderOrderStatus.PROCESSING.value):
+        notifications.notify_order(session, kind.ORDER_STARTED, order.id, f"order_started:order:{order.id}")
+    if after == before:
+        return
+    if after == OrderStatus.PARTIALLY_DELIVERED.value:
+        refunded = format_money(order.refunded_minor, order.currency) if order.refunded_minor else ""
+        key = f"order_partially_delivered:order:{order.id}"
+        notifications.notify_order(session, kind.ORDER_PARTIALLY_DELIVERED, order.id, key, {"refunded": refunded})
+    elif after == OrderStatus.COMPLETED.value:
+        notifications.notify_order(session, kind.ORDER_COMPLETED, order.id, f"order_completed:order:{order.id}")
+
+
+def _apply_status(
+    session: Session, po: ProviderOrder, answer: Any, now: datetime, settings: Settings, counts: dict[str, int]
+) -> None:
     po.last_synced_at = now
     if isinstance(answer, PanelRefused) or answer is None:
         po.error = (answer.message if answer else "missing from the answer")[:2000]
@@ -336,3 +369,13 @@ def _apply_refill_status(session: Session, refill_id: int, answer: Any, now: dat
             at=now,
         )
         counts[f"refill_{status.value}"] += 1
+        if status == RefillStatus.COMPLETED:
+            from smplat.services import notifications
+
+            notifications.notify_order(
+                session,
+                notifications.NotificationKind.REFILL_DONE,
+                item.order_id,
+                f"refill_done:refill:{refill.id}",
+                {"item_title": item.product_title, "package": str((item.snapshot or {}).get("summary", ""))},
+            )
