@@ -226,7 +226,7 @@ def renewal_payment_failed(session: Session, obj: dict[str, Any]) -> None:
             "amount": format_money(int(obj.get("amount_due") or 0), str(obj.get("currency", "eur")).upper()),
             "reason": str(error)[:300],
             "product": product.title if product is not None else "",
-            "action_url": f"{base}/account",
+            "action_url": f"{base}/account/subscriptions",
         },
         event_key=f"payment_failed:invoice:{obj.get('id')}:{int(obj.get('attempt_count') or 1)}",
     )

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from smplat.db import after_commit
 from smplat.integrations import stripe_gateway
 from smplat.models.base import utcnow
 from smplat.models.checkout import CheckoutSession
@@ -290,9 +289,9 @@ def create_renewal_order(session: Session, subscription: Subscription, invoice: 
 
 
 def renewal_failed(session: Session, invoice: dict[str, Any]) -> Subscription | None:
-    """`invoice.payment_failed` for a subscription: it becomes past_due and the customer is told
-    once per invoice (the webhook row of the event is unique; a second event of the same
-    invoice does not mail again because the row is already past_due for that period)."""
+    """`invoice.payment_failed` for a subscription: it becomes past_due (the customer is told by
+    `payment_events.renewal_payment_failed`, once per invoice and attempt, through the
+    notification service)."""
     sub_id = invoice.get("subscription")
     if not sub_id:
         return None
@@ -300,54 +299,8 @@ def renewal_failed(session: Session, invoice: dict[str, Any]) -> Subscription | 
     if row is None or row.status == SubscriptionStatus.CANCELED.value:
         return row
     period_end = timestamp(invoice.get("period_end"))
-    already = row.status == SubscriptionStatus.PAST_DUE.value and row.current_period_end == period_end
     row.status = SubscriptionStatus.PAST_DUE.value
     if period_end:
         row.current_period_end = period_end
     session.flush()
-    if not already:
-        amount = int(invoice.get("amount_due") or 0)
-        currency = str(invoice.get("currency") or "eur").upper()
-        after_commit(session, lambda: _send_failed_renewal_safely(row.id, amount, currency))
     return row
-
-
-def failed_renewal_email(
-    session: Session, subscription_id: int, amount_minor: int, currency: str
-) -> tuple[str, str, str] | None:
-    """(recipient, subject, text) of the failed-renewal notice."""
-    from smplat.models.accounts import User
-    from smplat.services.money import format_money
-    from smplat.settings import get_settings
-
-    row = session.get(Subscription, subscription_id)
-    if row is None:
-        return None
-    user = session.get(User, row.user_id) if row.user_id else None
-    order = session.get(Order, row.order_id) if row.order_id else None
-    to = user.email if user else (order.customer_email if order else "")
-    if not to:
-        return None
-    settings = get_settings()
-    title = view(session, row)["title"]
-    text = (
-        f"We could not take the payment of {format_money(amount_minor, currency)} for your {title} subscription.\n\n"
-        "Your subscription is on hold until the payment goes through; Stripe will try your card again "
-        "over the next days. You can see it, or cancel it, at "
-        f"{settings.public_base_url.rstrip('/')}/account/subscriptions\n\n"
-        f"The {settings.brand_name} team\n"
-    )
-    return to, f"Payment failed for your {title} subscription", text
-
-
-def _send_failed_renewal_safely(subscription_id: int, amount_minor: int, currency: str) -> None:
-    from smplat.db import session_scope
-    from smplat.services.email import send_email
-
-    try:
-        with session_scope() as db:
-            message = failed_renewal_email(db, subscription_id, amount_minor, currency)
-        if message:
-            send_email(*message)
-    except Exception:
-        logger.exception("failed-renewal email for subscription %s failed", subscription_id)
