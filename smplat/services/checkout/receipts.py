@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from smplat.db import after_commit
 from smplat.models.orders import Order, OrderItem
+from smplat.services import pricing
 from smplat.services.money import format_money
 from smplat.settings import get_settings
 
@@ -46,7 +47,15 @@ def order_view(session: Session, order_id: int) -> dict[str, Any] | None:
                 "billing": ""
                 if item.snapshot["price"]["billing"] == "one_time"
                 else f"every {item.snapshot['price']['interval']}",
-                "fields": ", ".join(f"{k}: {v}" for k, v in item.snapshot.get("fields", {}).items()),
+                "fields": pricing.describe_fields(
+                    item.snapshot.get("fields") or {}, item.snapshot.get("field_labels") or {}
+                ),
+                "bundle": (
+                    f"{pricing.bundle_label(bundle['title'], bundle['discount_bps'])}: "
+                    f"{format_money(-bundle['discount_minor'], item.currency)}"
+                    if (bundle := item.snapshot.get("bundle"))
+                    else ""
+                ),
                 "blueprint": [
                     {"label": b["label"], "tagline": b["tagline"], "sla": b["delivery_sla"]}
                     for b in item.snapshot.get("blueprint", [])
@@ -77,6 +86,8 @@ def send_receipt(session: Session, order_id: int) -> None:
         for bp in item["blueprint"]:
             if bp["tagline"] or bp["sla"]:
                 lines.append(f"  {bp['label']}: {bp['tagline']} ({bp['sla']})")
+        if item["bundle"]:
+            lines.append(f"  {item['bundle']}")
         if item["fields"]:
             lines.append(f"  For: {item['fields']}")
     text = (
