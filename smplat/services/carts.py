@@ -324,6 +324,9 @@ class PricedLine:
             "title": self.detail.product.title if self.detail else "Unavailable service",
             "image": next((m.url for m in self.detail.media), "") if self.detail else "",
             "summary": pricing.summary(self.detail, config) if self.detail else "",
+            "delivery": pricing.delivery_promise(self.detail, config, quantity=self.item.quantity).text
+            if self.detail
+            else "",
             "fields": pricing.describe_fields(config.fields, pricing.field_labels(self.detail) if self.detail else {}),
             "discount": (
                 f"{pricing.bundle_label(self.quote.bundle['title'], self.quote.bundle['discount_bps'])}: "

@@ -6,7 +6,8 @@ experiment's variant and prices once; the browser sends only choices (option/add
 keys, field values, a quantity), never a price. Field values are typed once: a field
 declares its kind (`integer` for whole days, `number`, `url`...), `validate` refuses a
 value of another type and keeps it in canonical form, and consumers read it with
-`field_value`. The drip-feed rule (`drip_feed`) is written once, here.
+`field_value`. The drip-feed rule (`drip_feed`) is written once, here, and the delivery
+promise of a configuration (`delivery_promise`) is read from `services.delivery_promise`.
 
 Price of one configured package (all integers in the product currency's minor units):
 
@@ -50,6 +51,7 @@ from smplat.models.catalog import (
     PlanBilling,
     ProductCustomField,
 )
+from smplat.services import delivery_promise as delivery_promises
 from smplat.services import experiments, links
 from smplat.services.catalog import ProductDetail
 from smplat.services.errors import ErrorCode, ServiceError
@@ -632,17 +634,35 @@ def drip_feed(detail: ProductDetail, config: Configuration) -> DripFeed | None:
     return DripFeed(days=days)
 
 
-def delivery_estimate_hours(detail: ProductDetail, config: Configuration) -> int:
-    """Express halves the product's estimate; gradual delivery takes the chosen days."""
-    hours = detail.product.delivery_estimate_hours
-    if "express" in config.options.get("speed", []):
-        return max(1, hours // 2)
+def delivery_promise(
+    detail: ProductDetail, config: Configuration, *, quantity: int = 1
+) -> delivery_promises.DeliveryPromise:
+    """The one delivery promise of a configuration (`services.delivery_promise`): its units
+    (chosen packages x `quantity`), its speed, and the drip-feed days for gradual delivery."""
+    units = (sum(o.quantity or 0 for o in _chosen_options(detail, config)) or detail.product.min_quantity) * max(
+        1, quantity if isinstance(quantity, int) else 1
+    )
+    speeds = config.options.get("speed", [])
     drip = drip_feed(detail, config)
-    return drip.hours if drip is not None else hours
+    speed = "gradual" if drip is not None else "express" if "express" in speeds else "standard"
+    return delivery_promises.promise(
+        detail.product.delivery_estimate_hours,
+        units=units,
+        unit_label=detail.product.unit_label,
+        speed=speed,
+        drip_days=drip.days if drip is not None else None,
+    )
 
 
-def calculator_text(detail: ProductDetail, config: Configuration) -> str:
-    """The chosen package's calculator, e.g. "about 334 followers a day", or ""."""
+def delivery_estimate_hours(detail: ProductDetail, config: Configuration, *, quantity: int = 1) -> int:
+    """Hours until the configuration is delivered: the delivery promise's (one rule)."""
+    return delivery_promise(detail, config, quantity=quantity).hours
+
+
+def calculator_text(detail: ProductDetail, config: Configuration, *, quantity: int = 1) -> str:
+    """The chosen package's calculator over the delivery promise's days, e.g. "about 334
+    followers a day over 3 days", or "" (no calculator, or delivery within a day)."""
+    days = delivery_promise(detail, config, quantity=quantity).days
     for option in _chosen_options(detail, config):
         calc = (option.blueprint or {}).get("calculator") or {}
         expression = calc.get("expression")
@@ -650,13 +670,16 @@ def calculator_text(detail: ProductDetail, config: Configuration) -> str:
             continue
         inputs = dict(calc.get("sample_inputs") or {})
         if "days" in inputs:
-            inputs["days"] = max(1, round(delivery_estimate_hours(detail, config) / 24))
+            if days < 2:
+                return ""  # a one-day delivery has no daily pace to speak of
+            inputs["days"] = days
         try:
             value = evaluate(expression, inputs)
         except ExpressionError:
             return ""
         unit = detail.product.unit_label.replace(" / month", "")
-        return f"about {int(value.to_integral_value(rounding=ROUND_HALF_UP)):,} {unit} a day over {inputs.get('days', 1)} day(s)"
+        over = f" over {inputs['days']} days" if "days" in inputs else ""
+        return f"about {int(value.to_integral_value(rounding=ROUND_HALF_UP)):,} {unit} a day{over}"
     return ""
 
 
@@ -777,3 +800,15 @@ def describe_fields(fields: dict[str, Any], labels: dict[str, str] | None = None
         return labels.get(key) or key.replace("_", " ").strip().capitalize()
 
     return ", ".join(f"{label(k)}: {' / '.join(str(v).splitlines())}" for k, v in fields.items() if str(v).strip())
+
+
+def plan_prices(detail: ProductDetail, quote_: Quote) -> dict[str, int]:
+    """Plan key -> the price of one package with this quote's other choices on that plan
+    (package, options, add-ons, the same experiment variant): what a plan card shows, so it
+    agrees with the total whichever package is chosen."""
+    return {
+        plan.key: price(
+            detail, replace(quote_.configuration, plan=plan.key), variant=quote_.experiment
+        ).unit_price_minor
+        for plan in detail.plans
+    }

@@ -95,6 +95,7 @@ def delivery_spec(line_detail: Any, quote: pricing.Quote, now: datetime | None =
 def line_record(detail: Any, quote: pricing.Quote) -> dict[str, Any]:
     """One priced line as frozen on the checkout session (the order is built from these)."""
     product = detail.product
+    promise = pricing.delivery_promise(detail, quote.configuration, quantity=quote.quantity)
     return {
         "product_id": product.id,
         "product_slug": product.slug,
@@ -110,7 +111,8 @@ def line_record(detail: Any, quote: pricing.Quote) -> dict[str, Any]:
         "blueprint": pricing.blueprint_snapshot(detail, quote.configuration),
         "service_units": quote.service_units * quote.quantity,
         "override_service_id": quote.override_service_id,
-        "delivery_estimate_hours": pricing.delivery_estimate_hours(detail, quote.configuration),
+        "delivery_estimate_hours": promise.hours,
+        "delivery_promise": promise.text,  # the one promise, as the cart showed it, frozen for the order
         "delivery": delivery_spec(detail, quote).to_snapshot(),
         "field_labels": pricing.field_labels(detail),  # the receipt and order pages show labels, not keys
         "bundle": quote.bundle,  # the bundle discount in this line's unit price, or None
@@ -264,6 +266,7 @@ def _item_snapshot(line: dict[str, Any]) -> dict[str, Any]:
         "blueprint": line["blueprint"],
         "override_service_id": line["override_service_id"],
         "delivery_estimate_hours": line["delivery_estimate_hours"],
+        "delivery_promise": line.get("delivery_promise", ""),
         "delivery": line["delivery"],
         "field_labels": line.get("field_labels") or {},
         "bundle": line.get("bundle"),

@@ -15,11 +15,20 @@ from sqlmodel import Session
 
 from smplat.db import after_commit
 from smplat.models.orders import Order, OrderItem
-from smplat.services import pricing
+from smplat.services import delivery_promise, pricing
 from smplat.services.money import format_money
 from smplat.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+
+def delivery_text(snapshot: dict[str, Any]) -> str:
+    """An order line's delivery promise as frozen at checkout (older orders: the same rule's
+    words for the hours they were promised)."""
+    if snapshot.get("delivery_promise"):
+        return str(snapshot["delivery_promise"])
+    hours = snapshot.get("delivery_estimate_hours")
+    return delivery_promise.promise(int(hours), units=0, unit_label="").time_text if hours else ""
 
 
 def order_view(session: Session, order_id: int) -> dict[str, Any] | None:
@@ -57,9 +66,9 @@ def order_view(session: Session, order_id: int) -> dict[str, Any] | None:
                     else ""
                 ),
                 "blueprint": [
-                    {"label": b["label"], "tagline": b["tagline"], "sla": b["delivery_sla"]}
-                    for b in item.snapshot.get("blueprint", [])
+                    {"label": b["label"], "tagline": b["tagline"]} for b in item.snapshot.get("blueprint", [])
                 ],
+                "delivery": delivery_text(item.snapshot),
                 "breakdown": [
                     {"label": b["label"], "amount": format_money(b["amount_minor"], item.currency)}
                     for b in item.snapshot.get("price_breakdown", [])
@@ -84,8 +93,10 @@ def send_receipt(session: Session, order_id: int) -> None:
         if item["summary"]:
             lines.append(f"  {item['summary']}")
         for bp in item["blueprint"]:
-            if bp["tagline"] or bp["sla"]:
-                lines.append(f"  {bp['label']}: {bp['tagline']} ({bp['sla']})")
+            if bp["tagline"]:
+                lines.append(f"  {bp['label']}: {bp['tagline']}")
+        if item["delivery"]:
+            lines.append(f"  {item['delivery']}")
         if item["bundle"]:
             lines.append(f"  {item['bundle']}")
         if item["fields"]:
