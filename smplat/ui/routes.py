@@ -21,6 +21,7 @@ CONFIRM_EMAIL = "/confirm-email"  # opened from the email-change link; works sig
 
 ADMIN = "/admin"
 ADMIN_CATALOG = "/admin/catalog"
+ADMIN_BUNDLES = "/admin/bundles"
 ADMIN_ORDERS = "/admin/orders"
 ADMIN_CUSTOMERS = "/admin/customers"
 ADMIN_RESELLERS = "/admin/resellers"

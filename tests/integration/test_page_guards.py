@@ -116,7 +116,7 @@ def test_the_registry_holds_every_area_page_with_its_areas_guard():
         routes.ACCOUNT_SETTINGS: "signed_in",
         routes.ACCOUNT_ORDER: "signed_in",
     }
-    assert len([r for r in guards if r.startswith(routes.ADMIN)]) == 18
+    assert len([r for r in guards if r.startswith(routes.ADMIN)]) == 19
     assert all(g == "public" for r, g in guards.items() if not r.startswith((routes.ADMIN, routes.ACCOUNT)))
     # and the guard's server-side check runs first, before any loader
     for spec in specs:
@@ -154,7 +154,7 @@ async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_ref
     sqlite_url, handler_events, state_for
 ):
     guarded = [s for s in _pages() if s.guard != "public"]
-    assert len(guarded) == 25
+    assert len(guarded) == 26
     for spec in guarded:
         path = _concrete(spec.route)
         guard, *loaders = spec.events()
