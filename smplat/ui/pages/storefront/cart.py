@@ -248,7 +248,7 @@ def cart_page() -> rx.Component:
                 rx.icon("tag", size=14, color="var(--green-11)"),
                 rx.text(s["label"], size="2", color="var(--green-11)"),
                 rx.spacer(),
-                rx.text(s["amount"], size="2", weight="medium", color="var(--green-11)"),
+                rx.text(s["amount"], size="2", weight="medium", color="var(--green-11)", white_space="nowrap"),
                 width="100%",
                 align="center",
                 margin_top="0.5rem",
