@@ -81,8 +81,17 @@ def list_bundles(
     """Live bundles (active, primary product live), ordered by sort order. With `product_slug`,
     only bundles whose primary product or one of whose items is that product. Two queries."""
     primary = aliased(Product)
+    # the primary product's featured preset (else its first): what "Add bundle" adds of it
+    primary_preset = (
+        select(ProductPreset.key)
+        .where(ProductPreset.product_id == primary.id)
+        .order_by(ProductPreset.is_featured.desc(), ProductPreset.sort_order, ProductPreset.id)
+        .limit(1)
+        .correlate(primary)
+        .scalar_subquery()
+    )
     query = (
-        select(ProductBundle, primary.slug, primary.title, primary.currency)
+        select(ProductBundle, primary.slug, primary.title, primary.currency, primary_preset)
         .join(primary, primary.id == ProductBundle.primary_product_id)
         .where(ProductBundle.is_active.is_(True), primary.status == ProductStatus.ACTIVE.value)
         .order_by(ProductBundle.sort_order, ProductBundle.id)
@@ -120,7 +129,6 @@ def list_bundles(
         .where(ProductBundleItem.bundle_id.in_(ids), Product.status == ProductStatus.ACTIVE.value)
         .order_by(ProductBundleItem.bundle_id, ProductBundleItem.sort_order, ProductBundleItem.id)
     ).all()
-    featured = _featured_presets(session, {bundle.primary_product_id for bundle, *_ in bundles})
     items: dict[int, list[BundleItemView]] = defaultdict(list)
     for bundle_id, slug, title, unit, preset_label, price_hint, preset_key in item_rows:
         items[bundle_id].append(
@@ -136,26 +144,11 @@ def list_bundles(
             primary_title=p_title,
             currency=currency,
             items=items.get(bundle.id, []),
-            primary_preset=featured.get(bundle.primary_product_id, ""),
+            primary_preset=preset or "",
         )
-        for bundle, p_slug, p_title, currency in bundles
+        for bundle, p_slug, p_title, currency, preset in bundles
         if items.get(bundle.id)  # a bundle whose extras are all retired offers nothing
     ]
-
-
-def _featured_presets(session: Session, product_ids: Collection[int]) -> dict[int, str]:
-    """Each product's featured preset key (else its first): what a bundle adds of its primary product."""
-    rows = session.execute(
-        select(ProductPreset.product_id, ProductPreset.key)
-        .where(ProductPreset.product_id.in_(list(product_ids)))
-        .order_by(
-            ProductPreset.product_id, ProductPreset.is_featured.desc(), ProductPreset.sort_order, ProductPreset.id
-        )
-    ).all()
-    out: dict[int, str] = {}
-    for product_id, key in rows:
-        out.setdefault(product_id, key)
-    return out
 
 
 # --- the discount a cart earns ------------------------------------------------------------------
