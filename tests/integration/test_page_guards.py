@@ -136,7 +136,7 @@ def test_the_admin_navigation_is_grouped_and_lists_each_page_once():
     groups = [(group, [link.label for link in links]) for group, links in registry.nav_groups("admin")]
     assert groups == [
         ("Sales", ["Dashboard", "Orders", "Sales", "Analytics", "Customers", "Resellers"]),
-        ("Catalog", ["Catalog", "Content", "Searches"]),
+        ("Catalog", ["Catalog", "Bundles", "Content", "Searches"]),
         ("Operations", ["Providers", "Fulfilment", "Dead letters", "Jobs"]),
         ("Settings", ["Staff", "Audit log"]),
     ]
