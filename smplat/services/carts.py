@@ -173,14 +173,17 @@ def add_line(
     *,
     visitor: str | None,
     client_ip: str | None = None,
+    fields: str = pricing.FIELDS_CHECK,
 ) -> StoredLine:
     """`add_item`, returning the quote too: the line is priced once. Counts against the
-    `cart_add_ip` and `cart_add_cart` rate limits first (RateLimited: nothing stored)."""
+    `cart_add_ip` and `cart_add_cart` rate limits first (RateLimited: nothing stored).
+    `fields=FIELDS_COLLECT` stores a line whose typed details (a link) are still to come: a
+    bundle added in one click; the cart asks for them and checkout waits for them."""
     rate_limits.hit_all([("cart_add_ip", client_ip), ("cart_add_cart", str(cart.id) if cart.id else None)])
     detail = catalog.get_product_detail(session, product_slug)
     if detail is None:
         raise CartError("This service is not available any more.")
-    quote = pricing.price_for(session, detail, raw_configuration, quantity=quantity, visitor=visitor)
+    quote = pricing.price_for(session, detail, raw_configuration, quantity=quantity, visitor=visitor, fields=fields)
     items = list_items(session, cart)
     if items and any(i.product_id for i in items) and cart.currency != detail.product.currency:
         raise CartError("Your cart holds another currency; check it out first.")
@@ -193,6 +196,46 @@ def add_line(
     session.add(item)
     session.flush()
     return StoredLine(item, quote)
+
+
+def add_bundle(
+    session: Session, cart: Cart, bundle_slug: str, *, visitor: str | None, client_ip: str | None = None
+) -> list[StoredLine]:
+    """A bundle card's one click: the primary product (its featured preset) and every bundled
+    product (the preset the bundle names), one line each, all or none (CartError,
+    ConfigurationInvalid or RateLimited: the caller rolls back). Links and handles are the
+    customer's to type, so the lines wait for them in the cart; the bundle discount shows at once."""
+    from smplat.services import bundles
+
+    offer = next(iter(bundles.list_bundles(session, bundle_slug=str(bundle_slug or ""), limit=1)), None)
+    if offer is None:
+        raise CartError("This bundle is not available any more.")
+    wanted = [(offer.primary_slug, offer.primary_preset)] + [(i.product_slug, i.preset_key) for i in offer.items]
+    if len(list_items(session, cart)) + len(wanted) > MAX_CART_LINES:
+        raise CartError(f"A cart holds at most {MAX_CART_LINES} lines.")
+    stored = []
+    for slug, preset_key in wanted:
+        detail = catalog.get_product_detail(session, slug)
+        if detail is None:
+            raise CartError("This bundle is not available any more.")
+        configuration = (
+            pricing.from_preset(detail, preset_key).as_dict()
+            if preset_key
+            else pricing.default_configuration(detail).as_dict()
+        )
+        stored.append(
+            add_line(
+                session,
+                cart,
+                slug,
+                configuration,
+                1,
+                visitor=visitor,
+                client_ip=client_ip,
+                fields=pricing.FIELDS_COLLECT,
+            )
+        )
+    return stored
 
 
 def _owned_item(session: Session, cart: Cart, item_id: Any) -> CartItem:
@@ -281,7 +324,16 @@ class PricedLine:
             "title": self.detail.product.title if self.detail else "Unavailable service",
             "image": next((m.thumb_url or m.card_url or m.url for m in self.detail.media), "") if self.detail else "",
             "summary": pricing.summary(self.detail, config) if self.detail else "",
-            "fields": ", ".join(f"{k}: {v}" for k, v in config.fields.items()),
+            "delivery": pricing.delivery_promise(self.detail, config, quantity=self.item.quantity).text
+            if self.detail
+            else "",
+            "fields": pricing.describe_fields(config.fields, pricing.field_labels(self.detail) if self.detail else {}),
+            "discount": (
+                f"{pricing.bundle_label(self.quote.bundle['title'], self.quote.bundle['discount_bps'])}: "
+                f"{format_money(-self.quote.bundle['discount_minor'], currency)}"
+                if self.quote and self.quote.bundle
+                else ""
+            ),
             "quantity": self.item.quantity,
             "unit_price": format_money(
                 self.quote.unit_price_minor if self.quote else self.item.unit_price_minor, currency
@@ -309,6 +361,20 @@ class PricedCart:
     def total_minor(self) -> int:
         return sum(line.quote.total_minor for line in self.lines if line.quote)
 
+    @property
+    def bundle_savings(self) -> list[dict[str, str]]:
+        """One row per bundle applied: its label and what it takes off the cart ("-€0.98")."""
+        saved: dict[str, list[Any]] = {}
+        for line in self.lines:
+            bundle = line.quote.bundle if line.quote else None
+            if bundle:
+                entry = saved.setdefault(bundle["slug"], [bundle["title"], bundle["discount_bps"], 0])
+                entry[2] += bundle["discount_minor"]
+        return [
+            {"label": pricing.bundle_label(title, bps), "amount": format_money(-amount, self.currency)}
+            for title, bps, amount in saved.values()
+        ]
+
 
 def price_cart(
     session: Session, cart: Cart | None, *, visitor: str | None, known: dict[int, Quote] | None = None
@@ -331,11 +397,25 @@ def price_cart(
         quote = (known or {}).get(item.id)
         if quote is None:
             try:
-                quote = pricing.price_for(session, detail, item.configuration, quantity=item.quantity, visitor=visitor)
+                # a detail still to type (a bundle's line) is shown beside the price, not instead of it
+                quote = pricing.price_for(
+                    session,
+                    detail,
+                    item.configuration,
+                    quantity=item.quantity,
+                    visitor=visitor,
+                    fields=pricing.FIELDS_COLLECT,
+                )
             except ConfigurationInvalid as exc:
                 lines.append(PricedLine(item, detail, None, exc.errors))
                 continue
-        lines.append(PricedLine(item, detail, quote))
+        lines.append(PricedLine(item, detail, quote, dict(quote.field_errors)))
+    # the cart-level rule: bundle discounts for what is bought together (pricing rule 5)
+    priced = [line for line in lines if line.quote is not None]
+    for line, discounted in zip(
+        priced, pricing.with_bundle_discounts(session, [line.quote for line in priced]), strict=True
+    ):
+        line.quote = discounted
     return PricedCart(cart, lines)
 
 

@@ -26,6 +26,7 @@ from smplat.models.catalog import (
     ProductStatus,
 )
 from smplat.models.providers import ProviderService, RouteStep, ServiceRoute
+from smplat.services import delivery_promise
 from smplat.services.money import format_money
 
 # The speed option that spreads a package over days (a drip-feed at the provider).
@@ -50,6 +51,8 @@ class ProductCard:
     # the product's featured preset, offered as a one-click button on the card
     preset_key: str = ""
     preset_label: str = ""
+    min_quantity: int = 0  # the smallest package: what "from" the card's price delivers
+    unit_label: str = ""
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -63,7 +66,7 @@ class ProductCard:
             "category_name": self.category_name,
             "from_price": format_money(self.from_price_minor, self.currency),
             "image_url": self.image_url,
-            "delivery": delivery_label(self.delivery_estimate_hours),
+            "delivery": delivery_promise.card_text(self.delivery_estimate_hours, self.min_quantity, self.unit_label),
             "is_featured": self.is_featured,
             "preset_key": self.preset_key,
             "preset_label": self.preset_label,
@@ -71,11 +74,8 @@ class ProductCard:
 
 
 def delivery_label(hours: int) -> str:
-    if hours <= 1:
-        return "Starts within the hour"
-    if hours < 48:
-        return f"Delivered in ~{hours} h"
-    return f"Delivered in ~{round(hours / 24)} days"
+    """The delivery promise's words for `hours` (`services.delivery_promise`, the one rule)."""
+    return delivery_promise.promise(hours, units=0, unit_label="").time_text
 
 
 def _required_minimums(session: Session, product_ids: list[int]) -> dict[int, int]:
@@ -173,6 +173,8 @@ def list_product_cards(
             currency=product.currency,
             image_url=images.get(product.id, ""),
             delivery_estimate_hours=product.delivery_estimate_hours,
+            min_quantity=product.min_quantity,
+            unit_label=product.unit_label,
             is_featured=product.is_featured,
             preset_key=presets.get(product.id, ("", ""))[0],
             preset_label=presets.get(product.id, ("", ""))[1],

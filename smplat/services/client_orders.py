@@ -20,6 +20,7 @@ from smplat.models.base import utcnow
 from smplat.models.catalog import ProductCustomField
 from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus
 from smplat.models.providers import ProviderOrder, ProviderOrderStatus, ProviderService, Refill
+from smplat.services.checkout import receipts
 from smplat.services.fulfillment.cancel import cancel_refusal, cancel_state
 from smplat.services.fulfillment.common import OPEN_PROVIDER_STATUSES
 from smplat.services.fulfillment.operator_actions import REFILL_UNDER_WAY, refill_refusal
@@ -568,6 +569,7 @@ def order_detail(session: Session, order: Order, now: datetime | None = None) ->
                 "start_count": "" if start_count is None else f"{start_count:,}",
                 "started_at": started_at.strftime("%Y-%m-%d %H:%M UTC") if started_at else "",
                 "eta": eta.strftime("%Y-%m-%d %H:%M UTC") if eta else "",
+                "promise": receipts.delivery_text(item.snapshot or {}),  # as promised at checkout
                 "dripfeed": bool(delivery.get("dripfeed_runs")),
                 "runs": dripfeed_runs_text(
                     started_at,

@@ -246,6 +246,8 @@ def order_context(session: Session, order_id: int) -> dict[str, Any] | None:
     of the details they gave (never internal keys), delivered units and amounts."""
     from smplat.models.catalog import ProductCustomField
     from smplat.models.orders import Order, OrderItem
+    from smplat.services import pricing
+    from smplat.services.checkout import receipts
     from smplat.services.money import format_money
     from smplat.services.order_tracking import tracking_url
 
@@ -283,16 +285,28 @@ def order_context(session: Session, order_id: int) -> dict[str, Any] | None:
                 "ordered": f"{item.service_quantity:,}",
                 "delivered": f"{item.delivered_quantity:,}",
                 "fields": [
-                    {"label": labels.get((item.product_id, k)) or k.replace("_", " ").strip().capitalize(), "value": v}
+                    {
+                        "label": (snap.get("field_labels") or {}).get(k)
+                        or labels.get((item.product_id, k))
+                        or k.replace("_", " ").strip().capitalize(),
+                        "value": v,
+                    }
                     for k, v in (snap.get("fields") or {}).items()
                 ],
+                # the one delivery promise, as frozen at checkout, and the bundle discount
+                "delivery": receipts.delivery_text(snap),
+                "bundle": (
+                    f"{pricing.bundle_label(bundle['title'], bundle['discount_bps'])}: "
+                    f"{format_money(-bundle['discount_minor'], item.currency)}"
+                    if (bundle := snap.get("bundle"))
+                    else ""
+                ),
                 "total": format_money(item.total_minor, item.currency),
                 "billing": ""
                 if price.get("billing", "one_time") == "one_time"
                 else f"every {price.get('interval', 'period')}",
                 "blueprint": [
-                    {"label": b.get("label", ""), "tagline": b.get("tagline", ""), "sla": b.get("delivery_sla", "")}
-                    for b in snap.get("blueprint") or []
+                    {"label": b.get("label", ""), "tagline": b.get("tagline", "")} for b in snap.get("blueprint") or []
                 ],
             }
         )

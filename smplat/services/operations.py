@@ -13,6 +13,8 @@ from smplat.integrations.dialects import PanelDialect
 from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEvent, OrderItem
 from smplat.models.providers import Provider, ProviderOrder, ProviderOrderStatus, ProviderService
+from smplat.services import pricing
+from smplat.services.checkout import receipts
 from smplat.services.fulfillment.read_models import metrics
 from smplat.services.money import format_money
 
@@ -146,7 +148,10 @@ def order_detail(session: Session, number: str) -> dict[str, Any] | None:
                 # the purchase snapshot as bought: the summary, the link and the customer's fields
                 "summary": str((i.snapshot or {}).get("summary", "")),
                 "link": str(((i.snapshot or {}).get("delivery") or {}).get("link", "")),
-                "fields": ", ".join(f"{k}: {v}" for k, v in ((i.snapshot or {}).get("fields") or {}).items()),
+                "promise": receipts.delivery_text(i.snapshot or {}),
+                "fields": pricing.describe_fields(
+                    (i.snapshot or {}).get("fields") or {}, (i.snapshot or {}).get("field_labels") or {}
+                ),
             }
             for i in items
         ],

@@ -6,7 +6,8 @@ experiment's variant and prices once; the browser sends only choices (option/add
 keys, field values, a quantity), never a price. Field values are typed once: a field
 declares its kind (`integer` for whole days, `number`, `url`...), `validate` refuses a
 value of another type and keeps it in canonical form, and consumers read it with
-`field_value`. The drip-feed rule (`drip_feed`) is written once, here.
+`field_value`. The drip-feed rule (`drip_feed`) is written once, here, and the delivery
+promise of a configuration (`delivery_promise`) is read from `services.delivery_promise`.
 
 Price of one configured package (all integers in the product currency's minor units):
 
@@ -19,9 +20,17 @@ Price of one configured package (all integers in the product currency's minor un
    price from step 3 (never of other add-ons, so the order of add-ons does not matter);
    a provider-service override adds its `amount_minor` and routes the line to its service.
 
+5. bundles (a cart-level rule, `with_bundle_discounts`): when one cart holds a line of a
+   bundle's primary product and a line of every product the bundle lists, every one-time
+   line of a listed product (never the primary product's, never a subscription, which would
+   renew discounted for ever) gets `discount_bps` off its unit price. A line two bundles
+   could discount gets the larger discount only (no stacking). Remove any line the bundle
+   needs and the discount goes with the next pricing.
+
 Rounding: each percentage (experiment and every add-on) is rounded on its own to a whole
 minor unit, half up (0.5 goes away from zero), before it is added. The line total is the
-rounded unit price times the quantity, so a line always equals unit x quantity exactly.
+rounded unit price times the quantity, so a line always equals unit x quantity exactly (a
+bundle discount too is rounded per package: 10 % of €4.95 is €0.50 off each package).
 Minor units are what the currency has (cents for EUR, yen for JPY, fils for BHD), so the
 same integer rule holds for every currency; `money.exponent` only matters for display.
 """
@@ -42,6 +51,7 @@ from smplat.models.catalog import (
     PlanBilling,
     ProductCustomField,
 )
+from smplat.services import delivery_promise as delivery_promises
 from smplat.services import experiments, links
 from smplat.services.catalog import ProductDetail
 from smplat.services.errors import ErrorCode, ServiceError
@@ -120,6 +130,8 @@ class Quote:
     experiment: VariantPrice | None
     # typed values still to fix, when priced with fields="collect" (the configurator while typing)
     field_errors: dict[str, str] = field(default_factory=dict)
+    # the bundle discount this line gets in its cart (`with_bundle_discounts`), else None
+    bundle: dict[str, Any] | None = None
 
     def breakdown_dicts(self) -> list[dict[str, Any]]:
         return [line.as_dict() for line in self.breakdown]
@@ -136,6 +148,7 @@ class Quote:
             "interval": self.interval,
             "interval_count": self.interval_count,
             "experiment": self.experiment.as_record() if self.experiment else None,
+            **({"bundle": dict(self.bundle)} if self.bundle else {}),
         }
 
 
@@ -636,17 +649,35 @@ def drip_feed(detail: ProductDetail, config: Configuration) -> DripFeed | None:
     return DripFeed(days=days)
 
 
-def delivery_estimate_hours(detail: ProductDetail, config: Configuration) -> int:
-    """Express halves the product's estimate; gradual delivery takes the chosen days."""
-    hours = detail.product.delivery_estimate_hours
-    if "express" in config.options.get("speed", []):
-        return max(1, hours // 2)
+def delivery_promise(
+    detail: ProductDetail, config: Configuration, *, quantity: int = 1
+) -> delivery_promises.DeliveryPromise:
+    """The one delivery promise of a configuration (`services.delivery_promise`): its units
+    (chosen packages x `quantity`), its speed, and the drip-feed days for gradual delivery."""
+    units = (sum(o.quantity or 0 for o in _chosen_options(detail, config)) or detail.product.min_quantity) * max(
+        1, quantity if isinstance(quantity, int) else 1
+    )
+    speeds = config.options.get("speed", [])
     drip = drip_feed(detail, config)
-    return drip.hours if drip is not None else hours
+    speed = "gradual" if drip is not None else "express" if "express" in speeds else "standard"
+    return delivery_promises.promise(
+        detail.product.delivery_estimate_hours,
+        units=units,
+        unit_label=detail.product.unit_label,
+        speed=speed,
+        drip_days=drip.days if drip is not None else None,
+    )
 
 
-def calculator_text(detail: ProductDetail, config: Configuration) -> str:
-    """The chosen package's calculator, e.g. "about 334 followers a day", or ""."""
+def delivery_estimate_hours(detail: ProductDetail, config: Configuration, *, quantity: int = 1) -> int:
+    """Hours until the configuration is delivered: the delivery promise's (one rule)."""
+    return delivery_promise(detail, config, quantity=quantity).hours
+
+
+def calculator_text(detail: ProductDetail, config: Configuration, *, quantity: int = 1) -> str:
+    """The chosen package's calculator over the delivery promise's days, e.g. "about 334
+    followers a day over 3 days", or "" (no calculator, or delivery within a day)."""
+    days = delivery_promise(detail, config, quantity=quantity).days
     for option in _chosen_options(detail, config):
         calc = (option.blueprint or {}).get("calculator") or {}
         expression = calc.get("expression")
@@ -654,13 +685,16 @@ def calculator_text(detail: ProductDetail, config: Configuration) -> str:
             continue
         inputs = dict(calc.get("sample_inputs") or {})
         if "days" in inputs:
-            inputs["days"] = max(1, round(delivery_estimate_hours(detail, config) / 24))
+            if days < 2:
+                return ""  # a one-day delivery has no daily pace to speak of
+            inputs["days"] = days
         try:
             value = evaluate(expression, inputs)
         except ExpressionError:
             return ""
         unit = detail.product.unit_label.replace(" / month", "")
-        return f"about {int(value.to_integral_value(rounding=ROUND_HALF_UP)):,} {unit} a day over {inputs.get('days', 1)} day(s)"
+        over = f" over {inputs['days']} days" if "days" in inputs else ""
+        return f"about {int(value.to_integral_value(rounding=ROUND_HALF_UP)):,} {unit} a day{over}"
     return ""
 
 
@@ -711,6 +745,85 @@ def format_breakdown(quote_: Quote, detail: ProductDetail) -> list[dict[str, str
             rows.append({"kind": "adjustment", "label": line.label, "amount": money(line.amount_minor)})
         elif line.kind == "add_on":
             rows.append({"kind": "add_on", "label": f"+ {line.label}", "amount": money(line.amount_minor)})
+        elif line.kind == "bundle":
+            rows.append({"kind": "discount", "label": line.label, "amount": money(line.amount_minor)})
     packages = "1 package" if quote_.quantity == 1 else f"{quote_.quantity} packages"
     rows.append({"kind": "total", "label": f"Total ({packages})", "amount": money(quote_.total_minor)})
     return rows
+
+
+# --- bundles: the one cart-level price rule ---------------------------------------------------
+
+
+def bundle_label(title: str, discount_bps: int) -> str:
+    return f"{title} bundle ({discount_bps / 100:g} % off)"
+
+
+def apply_bundle(quote_: Quote, *, slug: str, title: str, discount_bps: int) -> Quote:
+    """The quote with a bundle's discount: `discount_bps` of the unit price, rounded half up
+    to a whole minor unit, off each package; the line stays unit x quantity exactly."""
+    if quote_.billing != PlanBilling.ONE_TIME.value or discount_bps <= 0:
+        return quote_
+    unit_off = min(percentage_of(quote_.unit_price_minor, discount_bps), quote_.unit_price_minor)
+    if unit_off <= 0:
+        return quote_
+    unit = quote_.unit_price_minor - unit_off
+    return replace(
+        quote_,
+        unit_price_minor=unit,
+        total_minor=unit * quote_.quantity,
+        breakdown=[*quote_.breakdown, BreakdownLine("bundle", bundle_label(title, discount_bps), -unit_off)],
+        bundle={
+            "slug": slug,
+            "title": title,
+            "discount_bps": discount_bps,
+            "unit_discount_minor": unit_off,
+            "discount_minor": unit_off * quote_.quantity,
+        },
+    )
+
+
+def with_bundle_discounts(session: Session, quotes: list[Quote]) -> list[Quote]:
+    """The quotes of one cart (or checkout), in order, with every bundle discount they earn
+    together applied (rule 5 of the module docstring). At most two queries, none for a cart
+    of a single product."""
+    from smplat.services import bundles
+
+    discounts = bundles.discounts_for(session, {q.product_id for q in quotes})
+    out = []
+    for q in quotes:
+        offer = discounts.get(q.product_id)
+        out.append(apply_bundle(q, slug=offer.slug, title=offer.title, discount_bps=offer.discount_bps) if offer else q)
+    return out
+
+
+# --- what a customer reads about their typed details --------------------------------------------
+
+
+def field_labels(detail: ProductDetail) -> dict[str, str]:
+    """Field key -> the label the customer saw ("post_link" -> "Post or reel link")."""
+    return {f.key: f.label for f in detail.fields}
+
+
+def describe_fields(fields: dict[str, Any], labels: dict[str, str] | None = None) -> str:
+    """Typed details as a customer reads them: "Post link: https://…, Your comments: …". A
+    key without a known label (an order frozen before labels were kept) is spelled out in words,
+    never shown as its internal name."""
+    labels = labels or {}
+
+    def label(key: str) -> str:
+        return labels.get(key) or key.replace("_", " ").strip().capitalize()
+
+    return ", ".join(f"{label(k)}: {' / '.join(str(v).splitlines())}" for k, v in fields.items() if str(v).strip())
+
+
+def plan_prices(detail: ProductDetail, quote_: Quote) -> dict[str, int]:
+    """Plan key -> the price of one package with this quote's other choices on that plan
+    (package, options, add-ons, the same experiment variant): what a plan card shows, so it
+    agrees with the total whichever package is chosen."""
+    return {
+        plan.key: price(
+            detail, replace(quote_.configuration, plan=plan.key), variant=quote_.experiment
+        ).unit_price_minor
+        for plan in detail.plans
+    }

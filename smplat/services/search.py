@@ -198,6 +198,8 @@ def _cards(
             currency=product.currency,
             image_url=images.get(product.id, ""),
             delivery_estimate_hours=product.delivery_estimate_hours,
+            min_quantity=product.min_quantity,
+            unit_label=product.unit_label,
             is_featured=product.is_featured,
             preset_key=presets.get(product.id, ("", ""))[0],
             preset_label=presets.get(product.id, ("", ""))[1],

@@ -1220,6 +1220,8 @@ def _seed_product_rest(
     period = " / month" if spec.subscription_minor is not None else ""
     preset_options = {"speed": "standard"} if spec.speeds else {}
     preset_options.update({g.key: g.options[0][0] for g in spec.groups})
+    if spec.extra.get("comment_styles"):
+        preset_options["style"] = "random"  # a required group: a preset without it cannot be priced
     presets = [("popular", spec.packages[min(1, len(spec.packages) - 1)], True, 0)]
     if len(spec.packages) > 2:
         presets.append(("best-value", spec.packages[-1], False, 10))

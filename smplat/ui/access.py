@@ -42,6 +42,7 @@ PUBLIC_HANDLERS: dict[str, str] = {
     "AuthFormState.request_reset": _SIGNIN,
     "AuthFormState.reset_password": _SIGNIN,
     "BundlesState.load_bundles": _PAGE_DATA,
+    "BundlesState.add_bundle": _GUEST_SHOP,
     "ConfirmEmailState.open_confirm": "shows the email-change confirmation button (nothing changes)",
     "ConfirmEmailState.confirm": "the one-time link's token is the proof (services.account_settings); signed-out works",
     "ConsentState.choose": "the visitor's own cookie-consent choice",

@@ -26,6 +26,7 @@ CONFIRM_EMAIL = "/confirm-email"  # opened from the email-change link; works sig
 ADMIN = "/admin"
 ADMIN_CATALOG = "/admin/catalog"
 ADMIN_CATEGORIES = "/admin/categories"
+ADMIN_BUNDLES = "/admin/bundles"
 ADMIN_ORDERS = "/admin/orders"
 ADMIN_CUSTOMERS = "/admin/customers"
 ADMIN_CUSTOMER = "/admin/customers/[user_id]"

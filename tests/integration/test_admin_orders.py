@@ -270,7 +270,7 @@ async def test_operator_refunds_half_through_the_sandbox_then_messages_the_custo
     order0 = paid_by_card
     state = await operator_page(order0.number)
     assert state.order["number"] == order0.number
-    assert state.order["items"][0]["fields"] == "username: @brand"  # the purchase snapshot, as bought
+    assert state.order["items"][0]["fields"] == "Instagram username: @brand"  # as bought, by its label
     half = order0.charged_minor // 2
     # when the operator refunds half (typed in major units)
     amount = f"{half // 100}.{half % 100:02d}"

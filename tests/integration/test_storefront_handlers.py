@@ -159,7 +159,10 @@ async def test_editing_a_cart_line_reprices_and_revalidates_it(seeded, handler_e
     assert any("/cart" in str(e) for e in events)
     cart = await state_for(CartState, "/cart")
     cart.load_cart()
-    assert (cart.total, cart.rows[0]["fields"]) == ("€58.00", "username: @brand.new")
+    assert (cart.total, cart.rows[0]["fields"]) == (
+        "€58.00",
+        "Instagram username: @brand.new",
+    )  # the label, never the key
 
 
 async def test_editing_a_line_with_a_broken_field_keeps_the_line_as_it_was(seeded, product_state):

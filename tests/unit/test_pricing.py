@@ -483,8 +483,10 @@ def test_delivery_estimate_and_calculator_follow_the_configuration() -> None:
         ),
     )
     assert [pricing.delivery_estimate_hours(detail, c) for c in (standard, express, gradual)] == [48, 24, 120]
-    assert pricing.calculator_text(detail, standard) == "about 500 followers a day over 2 day(s)"
-    assert pricing.calculator_text(detail, gradual) == "about 200 followers a day over 5 day(s)"
+    assert pricing.calculator_text(detail, standard) == "about 500 followers a day over 2 days"
+    assert pricing.calculator_text(detail, gradual) == "about 200 followers a day over 5 days"
+    # express (one day) has no daily pace: nothing is said rather than "over 1 day(s)"
+    assert pricing.calculator_text(detail, express) == ""
 
 
 def test_receipt_names_what_is_bought_then_add_ons_then_the_total() -> None:

@@ -95,6 +95,7 @@ def delivery_spec(line_detail: Any, quote: pricing.Quote, now: datetime | None =
 def line_record(detail: Any, quote: pricing.Quote) -> dict[str, Any]:
     """One priced line as frozen on the checkout session (the order is built from these)."""
     product = detail.product
+    promise = pricing.delivery_promise(detail, quote.configuration, quantity=quote.quantity)
     return {
         "product_id": product.id,
         "product_slug": product.slug,
@@ -110,8 +111,11 @@ def line_record(detail: Any, quote: pricing.Quote) -> dict[str, Any]:
         "blueprint": pricing.blueprint_snapshot(detail, quote.configuration),
         "service_units": quote.service_units * quote.quantity,
         "override_service_id": quote.override_service_id,
-        "delivery_estimate_hours": pricing.delivery_estimate_hours(detail, quote.configuration),
+        "delivery_estimate_hours": promise.hours,
+        "delivery_promise": promise.text,  # the one promise, as the cart showed it, frozen for the order
         "delivery": delivery_spec(detail, quote).to_snapshot(),
+        "field_labels": pricing.field_labels(detail),  # the receipt and order pages show labels, not keys
+        "bundle": quote.bundle,  # the bundle discount in this line's unit price, or None
     }
 
 
@@ -127,10 +131,14 @@ def _validate_email(email: str) -> str:
 
 
 def _stripe_line(line: dict[str, Any], currency: str) -> dict[str, Any]:
+    description = line["summary"] or line["product_title"]
+    bundle = line.get("bundle")
+    if bundle:  # the unit amount is already discounted; the customer sees why on Stripe's page
+        description += f" · {pricing.bundle_label(bundle['title'], bundle['discount_bps'])}"
     price_data: dict[str, Any] = {
         "currency": currency.lower(),
         "unit_amount": line["unit_price_minor"],
-        "product_data": {"name": line["product_title"], "description": line["summary"] or line["product_title"]},
+        "product_data": {"name": line["product_title"], "description": description},
     }
     price = line["price"]
     if price["billing"] == "subscription":
@@ -258,7 +266,10 @@ def _item_snapshot(line: dict[str, Any]) -> dict[str, Any]:
         "blueprint": line["blueprint"],
         "override_service_id": line["override_service_id"],
         "delivery_estimate_hours": line["delivery_estimate_hours"],
+        "delivery_promise": line.get("delivery_promise", ""),
         "delivery": line["delivery"],
+        "field_labels": line.get("field_labels") or {},
+        "bundle": line.get("bundle"),
     }
 
 

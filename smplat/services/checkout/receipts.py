@@ -15,9 +15,19 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from smplat.models.orders import Order, OrderItem
+from smplat.services import delivery_promise, pricing
 from smplat.services.money import format_money
 
 logger = logging.getLogger(__name__)
+
+
+def delivery_text(snapshot: dict[str, Any]) -> str:
+    """An order line's delivery promise as frozen at checkout (older orders: the same rule's
+    words for the hours they were promised)."""
+    if snapshot.get("delivery_promise"):
+        return str(snapshot["delivery_promise"])
+    hours = snapshot.get("delivery_estimate_hours")
+    return delivery_promise.promise(int(hours), units=0, unit_label="").time_text if hours else ""
 
 
 def order_view(session: Session, order_id: int) -> dict[str, Any] | None:
@@ -45,11 +55,19 @@ def order_view(session: Session, order_id: int) -> dict[str, Any] | None:
                 "billing": ""
                 if item.snapshot["price"]["billing"] == "one_time"
                 else f"every {item.snapshot['price']['interval']}",
-                "fields": ", ".join(f"{k}: {v}" for k, v in item.snapshot.get("fields", {}).items()),
+                "fields": pricing.describe_fields(
+                    item.snapshot.get("fields") or {}, item.snapshot.get("field_labels") or {}
+                ),
+                "bundle": (
+                    f"{pricing.bundle_label(bundle['title'], bundle['discount_bps'])}: "
+                    f"{format_money(-bundle['discount_minor'], item.currency)}"
+                    if (bundle := item.snapshot.get("bundle"))
+                    else ""
+                ),
                 "blueprint": [
-                    {"label": b["label"], "tagline": b["tagline"], "sla": b["delivery_sla"]}
-                    for b in item.snapshot.get("blueprint", [])
+                    {"label": b["label"], "tagline": b["tagline"]} for b in item.snapshot.get("blueprint", [])
                 ],
+                "delivery": delivery_text(item.snapshot),
                 "breakdown": [
                     {"label": b["label"], "amount": format_money(b["amount_minor"], item.currency)}
                     for b in item.snapshot.get("price_breakdown", [])

@@ -73,7 +73,7 @@ def regenerate_link(
     if old.status == CheckoutStatus.COMPLETED.value or placement.existing_order(session, old.id):
         raise CheckoutError("That checkout was paid; there is nothing to regenerate.", code=ErrorCode.CONFLICT)
     cache = carts.DetailCache(session)
-    lines = []
+    quoted = []
     for line in old.lines:
         detail = cache.get(line["product_id"])
         if detail is None:
@@ -92,7 +92,10 @@ def regenerate_link(
             )
         except pricing.ConfigurationInvalid as exc:
             raise CheckoutError(f"{line['product_title']}: {exc}") from None
-        lines.append(placement.line_record(detail, quote))
+        quoted.append((detail, quote))
+    # bought together today, the lines earn today's bundle discounts (pricing rule 5)
+    discounted = pricing.with_bundle_discounts(session, [quote for _, quote in quoted])
+    lines = [placement.line_record(detail, quote) for (detail, _), quote in zip(quoted, discounted, strict=True)]
     settings = get_settings()
     new = CheckoutSession(
         cart_id=old.cart_id,

@@ -12,12 +12,14 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import bundles
+from smplat.services import bundles, carts, pricing
+from smplat.services.rate_limits import RateLimited
 from smplat.ui import routes
+from smplat.ui.state.cart import ShopperState
 from smplat.ui.theme import CARD
 
 
-class BundlesState(rx.State):
+class BundlesState(ShopperState):
     bundles: list[dict[str, Any]] = []
 
     @rx.event
@@ -25,6 +27,25 @@ class BundlesState(rx.State):
         slug = self.router.page.params.get("slug") or None
         with session_scope() as db:
             self.bundles = [b.as_row() for b in bundles.list_bundles(db, product_slug=slug, limit=3)]
+
+    @rx.event
+    def add_bundle(self, bundle_slug: str):
+        """Every item of the bundle into the visitor's cart in one click (all or none), then the
+        cart, where the discount shows and each line asks for its link."""
+        if not isinstance(bundle_slug, str) or not any(b["slug"] == bundle_slug for b in self.bundles):
+            return rx.toast.error("This bundle is not available any more.")
+        with session_scope() as db:
+            try:
+                cart = carts.get_or_create_cart(db, **self._owner(), client_ip=self._client_ip())
+                carts.add_bundle(db, cart, bundle_slug, visitor=self._visitor(), client_ip=self._client_ip())
+            except (carts.CartError, RateLimited, pricing.ConfigurationInvalid) as exc:
+                db.rollback()
+                return rx.toast.error(
+                    str(exc)
+                    if not isinstance(exc, pricing.ConfigurationInvalid)
+                    else "This bundle cannot be added right now; add its items one by one."
+                )
+        return [rx.toast.success("Bundle added: add your links in the cart"), rx.redirect(routes.CART)]
 
 
 def _bundle_item(item: rx.Var) -> rx.Component:
@@ -83,15 +104,27 @@ def _bundle_card(bundle: rx.Var) -> rx.Component:
                 background="var(--gray-a2)",
                 width="100%",
             ),
-            rx.link(
-                rx.hstack(
-                    rx.text("Start with " + bundle["primary_title"].to(str), size="2", weight="medium"),
-                    rx.icon("arrow-right", size=14),
-                    spacing="2",
-                    align="center",
+            rx.hstack(
+                rx.button(
+                    rx.icon("shopping-cart", size=16),
+                    "Add bundle",
+                    on_click=BundlesState.add_bundle(bundle["slug"].to(str)),
+                    class_name="add-bundle",
+                    id="add-bundle-" + bundle["slug"].to(str),
                 ),
-                href=f"{routes.SERVICES}/" + bundle["primary_slug"].to(str),
-                underline="none",
+                rx.link(
+                    rx.hstack(
+                        rx.text("Start with " + bundle["primary_title"].to(str), size="2", weight="medium"),
+                        rx.icon("arrow-right", size=14),
+                        spacing="2",
+                        align="center",
+                    ),
+                    href=f"{routes.SERVICES}/" + bundle["primary_slug"].to(str),
+                    underline="none",
+                ),
+                spacing="4",
+                align="center",
+                wrap="wrap",
                 margin_top="auto",
             ),
             spacing="3",

@@ -92,6 +92,16 @@ def line_card(line: rx.Var, actions: rx.Component | None = None) -> rx.Component
                 wrap="wrap",
             ),
             rx.cond(line["summary"] != "", rx.text(line["summary"], size="2", color_scheme="gray")),
+            rx.cond(
+                line["promise"] != "",
+                rx.hstack(
+                    rx.icon("clock", size=14),
+                    rx.text(line["promise"], size="2", id="promise-" + lid),
+                    spacing="2",
+                    align="center",
+                    color="var(--gray-11)",
+                ),
+            ),
             rx.foreach(
                 line["fields"].to(list[dict[str, str]]),
                 lambda f: rx.text(

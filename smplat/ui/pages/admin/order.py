@@ -302,6 +302,7 @@ def admin_order_page() -> rx.Component:
                     rx.text(i["product"], weight="medium"),
                     rx.text(i["summary"], size="1", color_scheme="gray"),
                     rx.text(i["link"], " ", i["fields"], size="1", color_scheme="gray"),
+                    rx.text(i["promise"], size="1", color_scheme="gray"),
                     spacing="0",
                     align="start",
                 )

@@ -25,6 +25,7 @@ class CartState(ShopperState):
     loaded: bool = False
     rows: list[dict[str, Any]] = []
     total: str = ""
+    savings: list[dict[str, str]] = []  # one row per bundle discount in the cart
     can_checkout: bool = False
     email_error: str = ""
     checkout_error: str = ""
@@ -34,6 +35,7 @@ class CartState(ShopperState):
         priced = carts.price_cart(db, cart, visitor=self._visitor(), known=known)
         self.rows = [line.row() for line in priced.lines]
         self.total = format_money(priced.total_minor, priced.currency)
+        self.savings = priced.bundle_savings
         self.can_checkout = priced.ok
         self.loaded = True
 
@@ -123,7 +125,24 @@ def _cart_row(row: rx.Var) -> rx.Component:
             rx.vstack(
                 rx.link(rx.text(row["title"], weight="bold"), href=routes.SERVICES + "/" + row["slug"].to(str)),
                 rx.text(row["summary"], size="2", color_scheme="gray"),
+                rx.hstack(
+                    rx.icon("clock", size=12),
+                    rx.text(row["delivery"], size="1", class_name="cart-delivery"),
+                    spacing="1",
+                    align="center",
+                    color="var(--gray-11)",
+                ),
                 rx.text(row["fields"], size="1", color_scheme="gray"),
+                rx.cond(
+                    row["discount"] != "",
+                    rx.badge(
+                        rx.icon("tag", size=12),
+                        row["discount"],
+                        color_scheme="green",
+                        variant="soft",
+                        class_name="cart-line-discount",
+                    ),
+                ),
                 rx.link(
                     rx.hstack(
                         rx.icon("pencil", size=12), rx.text("Edit options", size="1"), spacing="1", align="center"
@@ -224,6 +243,19 @@ def _cart_skeleton() -> rx.Component:
 def cart_page() -> rx.Component:
     summary = card(
         rx.heading("Order summary", size="4"),
+        rx.foreach(
+            CartState.savings,
+            lambda s: rx.hstack(
+                rx.icon("tag", size=14, color="var(--green-11)"),
+                rx.text(s["label"], size="2", color="var(--green-11)"),
+                rx.spacer(),
+                rx.text(s["amount"], size="2", weight="medium", color="var(--green-11)", white_space="nowrap"),
+                width="100%",
+                align="center",
+                margin_top="0.5rem",
+                class_name="cart-bundle-saving",
+            ),
+        ),
         rx.hstack(
             rx.text("Total"),
             rx.spacer(),

@@ -27,10 +27,23 @@ def _order_item(item: rx.Var) -> rx.Component:
             lambda b: rx.hstack(
                 rx.icon("sparkles", size=14, color="var(--violet-11)"),
                 rx.text(b["label"] + ": " + b["tagline"], size="2"),
-                rx.text(b["sla"], size="1", color_scheme="gray"),
                 spacing="2",
                 align="center",
             ),
+        ),
+        rx.cond(
+            item["delivery"] != "",
+            rx.hstack(
+                rx.icon("clock", size=14),
+                rx.text(item["delivery"], size="2", class_name="line-delivery"),
+                spacing="2",
+                align="center",
+                color="var(--gray-11)",
+            ),
+        ),
+        rx.cond(
+            item["bundle"] != "",
+            rx.text(item["bundle"], size="2", color="var(--green-11)", class_name="line-bundle"),
         ),
         rx.text(item["fields"], size="1", color_scheme="gray"),
         width="100%",

@@ -16,6 +16,7 @@ from smplat.services import (
     client_orders,
     configurator,
     counters,
+    delivery_promise,
     experiments,
     pricing,
     seo,
@@ -152,11 +153,13 @@ class ProductState(ShopperState):
             }
             for a in detail.add_ons
         ]
+        # each plan card prices the current choices on that plan, so it agrees with the total
+        plan_prices = pricing.plan_prices(detail, quote) if quote is not None else {}
         self.plans = [
             {
                 "key": p.key,
                 "name": p.name,
-                "price": format_money(p.price_minor, p.currency),
+                "price": format_money(plan_prices.get(p.key, p.price_minor), p.currency),
                 "billing": "one-time" if p.billing == "one_time" else f"every {p.interval}",
                 "selected": p.key == config.plan,
             }
@@ -202,14 +205,15 @@ class ProductState(ShopperState):
             )
         else:
             self.breakdown, self.total, self.unit_price, self.billing_note = [], "—", "—", ""
-        self.estimate = catalog.delivery_label(pricing.delivery_estimate_hours(detail, config))
-        self.calculator = pricing.calculator_text(detail, config)
+        # one delivery promise (time and pace) for these choices and packages, the same words as cart and receipt
+        promise = pricing.delivery_promise(detail, config, quantity=self.quantity if quote is not None else 1)
+        self.estimate = promise.text
+        self.calculator = "" if promise.pace_text else pricing.calculator_text(detail, config)
         chosen = pricing.blueprint_snapshot(detail, config)
         first = chosen[0] if chosen else {}
         hero = next((b["hero_image"] for b in chosen if b["hero_image"]), "")
         self.highlight = {
             "tagline": first.get("tagline", ""),
-            "sla": first.get("delivery_sla", ""),
             "image": hero or (self.images[0]["url"] if self.images else ""),
         }
         others = [k for k in errors if not k.startswith("fields.") or k.split(".", 1)[1] in self.touched]
@@ -247,7 +251,7 @@ class ProductState(ShopperState):
             "platform": p.platform,
             "category": detail.category.name,
             "unit": p.unit_label,
-            "delivery": catalog.delivery_label(p.delivery_estimate_hours),
+            "delivery": delivery_promise.card_text(p.delivery_estimate_hours, p.min_quantity, p.unit_label),
             "subscription": "1" if p.kind == "subscription" else "",
         }
         self.images = [
@@ -1084,7 +1088,6 @@ def product_page() -> rx.Component:
                         rx.text(ProductState.highlight["tagline"], weight="bold", id="blueprint-tagline"),
                         spacing="2",
                     ),
-                    rx.text(ProductState.highlight["sla"], size="2", color_scheme="gray", id="blueprint-sla"),
                     width="100%",
                 ),
             ),
