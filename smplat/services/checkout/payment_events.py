@@ -30,7 +30,7 @@ from smplat.models.payments import (
     WebhookEvent,
     WebhookStatus,
 )
-from smplat.services import counters
+from smplat.services import counters, invoices
 from smplat.services.checkout import placement, refunds, subscriptions
 
 HANDLED_EVENTS = (
@@ -193,4 +193,5 @@ def invoice_paid(session: Session, obj: dict[str, Any], webhook_event_id: int | 
         return session.execute(select(Payment).where(Payment.stripe_invoice_id == obj.get("id"))).scalars().one()
     if subscription and obj.get("period_end"):
         subscription.current_period_end = subscriptions.timestamp(obj["period_end"])
+    invoices.issue_for_renewal(session, payment)  # a renewal is invoiced once, like its payment row
     return payment
