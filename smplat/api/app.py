@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from smplat.api import auth, health, metrics, refills, reseller_v2, stripe_webhook
+from smplat.api import auth, health, invoices, metrics, refills, reseller_v2, stripe_webhook
 from smplat.api.metrics import HttpMetricsMiddleware
 from smplat.api.security import SecurityMiddleware
 
@@ -17,6 +17,7 @@ def build_api() -> Starlette:
         *auth.routes,
         *stripe_webhook.routes,
         *refills.routes,
+        *invoices.routes,
         *reseller_v2.routes,
         *metrics.routes,
     ]

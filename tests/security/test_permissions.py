@@ -384,6 +384,7 @@ def test_every_api_route_declares_a_permission_or_why_it_is_public():
         "/api/stripe/webhook": PUBLIC,
         "/api/order-items/{item_id:int}/refill": Permission.REQUEST_REFILLS,
         "/api/order-items/{item_id:int}/cancel": Permission.CANCEL_OWN_ORDERS,
+        "/api/invoices/{invoice_id:int}/pdf": Permission.VIEW_OWN_ORDERS,
     }
     assert {path: declared[path] for path in known} == known
     assert all(
