@@ -575,7 +575,7 @@ def render_pdf(invoice: Invoice, order_number: str = "", credited_number: str = 
             amount_text(line["gross_minor"], currency),
         )
         y = pdf.get_y()
-        pdf.multi_cell(widths[0], 5, safe(cells[0]), new_x="RIGHT", new_y="TOP")
+        pdf.multi_cell(widths[0], 5, safe(cells[0]), align="L", new_x="RIGHT", new_y="TOP")
         row_bottom = pdf.get_y()
         pdf.set_xy(pdf.l_margin + widths[0], y)
         for width, text in zip(widths[1:], cells[1:], strict=True):
@@ -596,13 +596,15 @@ def render_pdf(invoice: Invoice, order_number: str = "", credited_number: str = 
     pdf.set_font(family, "", 9)
     if invoice.vat_note:
         pdf.set_font(family, "B", 9)
-        pdf.multi_cell(0, 5, safe(invoice.vat_note), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, safe(invoice.vat_note), align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(family, "", 9)
-    pdf.multi_cell(0, 5, "Prices include VAT.", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, "Prices include VAT.", align="L", new_x="LMARGIN", new_y="NEXT")
     if not credit:
-        pdf.multi_cell(0, 5, "Paid in full by card. Thank you for your business.", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(
+            0, 5, "Paid in full by card. Thank you for your business.", align="L", new_x="LMARGIN", new_y="NEXT"
+        )
     if seller.get("bank"):
-        pdf.multi_cell(0, 5, safe(f"Bank: {seller['bank']}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, safe(f"Bank: {seller['bank']}"), align="L", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 
