@@ -37,4 +37,4 @@ def invoice_pdf(request: Request) -> Response:
     )
 
 
-routes = [Route("/api/invoices/{invoice_id:int}/pdf", invoice_pdf, methods=["GET"])]
+routes = [Route(invoices.DOWNLOAD_PATH.replace("{id}", "{invoice_id:int}"), invoice_pdf, methods=["GET"])]

@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 SERIES = {InvoiceKind.INVOICE.value: "INV", InvoiceKind.CREDIT_NOTE.value: "CN"}
 PAGE_SIZE = 50
+DOWNLOAD_PATH = "/api/invoices/{id}/pdf"  # smplat/api/invoices.py serves it (owner and staff only)
 BILLING_KEYS = ("name", "company", "address", "country", "vat_id")
 CSV_FIELDS = (
     "number",
@@ -664,7 +665,7 @@ def _row(invoice: Invoice, order_number: str = "") -> dict[str, Any]:
         "gross": format_money(invoice.gross_minor, invoice.currency),
         "vat_rate": f"{invoice.vat_rate}%",
         "reverse_charge": invoice.reverse_charge,
-        "download": f"/api/invoices/{invoice.id}/pdf",
+        "download": DOWNLOAD_PATH.format(id=invoice.id),
     }
 
 

@@ -17,6 +17,7 @@ ACCOUNT_SETTINGS = "/account/settings"
 ACCOUNT_SECURITY = "/account/security"  # two-factor (its own page)
 ACCOUNT_PROFILES = "/account/profiles"  # linked social profiles (its own page)
 ACCOUNT_RESELLER = "/account/reseller"  # wallet, API keys, mass order (resellers)
+ACCOUNT_BILLING = "/account/billing"  # billing details and invoices
 CONFIRM_EMAIL = "/confirm-email"  # opened from the email-change link; works signed out too
 
 ADMIN = "/admin"
@@ -64,6 +65,7 @@ ADMIN_PRODUCT_EDITOR_PLANS = "/admin/products/[product_id]/plans"
 ADMIN_PRODUCT_EDITOR_MEDIA = "/admin/products/[product_id]/media"
 ADMIN_PRODUCT_EDITOR_PREVIEW = "/admin/products/[product_id]/preview"
 ADMIN_AUDIT = "/admin/audit"
+ADMIN_INVOICES = "/admin/invoices"
 NOT_FOUND = "404"
 
 
