@@ -487,6 +487,18 @@ def pdf_path(invoice: Invoice, settings: Settings | None = None) -> Path:
     return Path(settings.invoice_dir) / str(invoice.year) / f"{invoice.number}.pdf"
 
 
+def _core(text: str) -> str:
+    return text.replace("—", "-").replace("–", "-").replace("’", "'").replace("€", "EUR")
+
+
+def _latin1(text: str) -> bool:
+    try:
+        _core(text).encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def render_pdf(invoice: Invoice, order_number: str = "", credited_number: str = "") -> bytes:
     """The document as a PDF (fpdf2). Deterministic for one invoice: dated by its issue time."""
     from fpdf import FPDF
@@ -494,19 +506,23 @@ def render_pdf(invoice: Invoice, order_number: str = "", credited_number: str = 
     pdf = FPDF(format="A4")
     pdf.set_creation_date(invoice.issued_at)
     pdf.set_title(invoice.number)
+    # The core Helvetica font (Latin-1) is fast; a document with other letters (Łódź, Ελλάδα)
+    # embeds DejaVu Sans when the system has it (~0.7 s a document), else shows "?" for them.
+    texts = [json.dumps(invoice.seller, ensure_ascii=False), json.dumps(invoice.buyer, ensure_ascii=False)]
+    texts += [str(line["description"]) for line in invoice.lines] + [invoice.vat_note]
     regular = next((d / "DejaVuSans.ttf" for d in _FONT_DIRS if (d / "DejaVuSans.ttf").exists()), None)
-    if regular is not None:
+    if regular is not None and not all(_latin1(text) for text in texts):
         pdf.add_font("Body", "", str(regular))
         pdf.add_font("Body", "B", str(regular.with_name("DejaVuSans-Bold.ttf")))
         family = "Body"
 
         def safe(text: str) -> str:
             return text
-    else:  # core font: Latin-1 only
+    else:
         family = "Helvetica"
 
         def safe(text: str) -> str:
-            return text.replace("—", "-").encode("latin-1", "replace").decode("latin-1")
+            return _core(text).encode("latin-1", "replace").decode("latin-1")
 
     pdf.set_auto_page_break(True, margin=20)
     pdf.add_page()

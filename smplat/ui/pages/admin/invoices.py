@@ -171,7 +171,9 @@ def admin_invoices_page() -> rx.Component:
             rx.table.cell(rx.text(r["net"], white_space="nowrap")),
             rx.table.cell(
                 rx.text(
-                    rx.cond(r["reverse_charge"], "Reverse charge", r["vat"] + " (" + r["vat_rate"] + ")"),
+                    rx.cond(
+                        r["reverse_charge"], "Reverse charge", r["vat"].to(str) + " (" + r["vat_rate"].to(str) + ")"
+                    ),
                     white_space="nowrap",
                 )
             ),
