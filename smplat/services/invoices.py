@@ -626,9 +626,11 @@ def render_pdf(invoice: Invoice, order_number: str = "", credited_number: str = 
 
 
 def ensure_pdf(session: Session, invoice: Invoice) -> Path:
-    """The invoice's PDF file, written once (atomically) and fingerprinted on the row."""
+    """The invoice's PDF file, written once (atomically) and fingerprinted on the row. A file
+    that does not match the row's fingerprint (another database's invoice of the same number in
+    a reused folder, a damaged copy) is rendered again: the rendering is deterministic."""
     path = pdf_path(invoice)
-    if path.exists():
+    if invoice.pdf_sha256 and path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == invoice.pdf_sha256:
         return path
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     order = session.get(Order, invoice.order_id) if invoice.order_id else None
@@ -639,7 +641,7 @@ def ensure_pdf(session: Session, invoice: Invoice) -> Path:
     os.replace(temporary, path)
     session.execute(
         update(Invoice)
-        .where(Invoice.id == invoice.id, Invoice.pdf_generated_at.is_(None))
+        .where(Invoice.id == invoice.id, Invoice.pdf_sha256 == "")
         .values(pdf_generated_at=utcnow(), pdf_sha256=hashlib.sha256(data).hexdigest())
         .execution_options(synchronize_session=False)
     )

@@ -112,6 +112,7 @@ def _serve_shop(
         "DATABASE_URL": database_url,
         "SMPLAT_SMTP_PORT": str(sink.port),
         "SMPLAT_SANDBOX_MAILBOX_DIR": str(mailbox),
+        "SMPLAT_INVOICE_DIR": str(workdir / "invoices"),  # invoice PDFs of this shop only
         "SMPLAT_PUBLIC_BASE_URL": f"http://localhost:{port}",
         # A build folder of its own, so a developer's running `make run` is left alone.
         "REFLEX_WEB_WORKDIR": str(PROJECT_ROOT / build_dir),

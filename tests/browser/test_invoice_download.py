@@ -74,8 +74,9 @@ def test_customer_gives_billing_details_at_checkout_and_downloads_the_invoice(
     expect(tab.locator("#vat_id")).to_have_value("DE123456789")
     tab.evaluate("window.scrollTo(0, 0)")
     tab.screenshot(path=str(shots / "account_billing.png"), full_page=True)
+    link = tab.locator(f"#invoice-pdf-{number}")
     with tab.expect_download() as info:
-        tab.locator(f"#invoice-pdf-{number}").click()
+        link.click()
     download = info.value
     assert download.suggested_filename == f"{number}.pdf"
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(Path(download.path()).read_bytes())).pages)
@@ -87,4 +88,4 @@ def test_customer_gives_billing_details_at_checkout_and_downloads_the_invoice(
         "12.00 EUR",
         "Reverse charge: VAT to be accounted for by the recipient",
     ):
-        assert expected in text, expected
+        assert expected in text, (expected, text)

@@ -342,3 +342,22 @@ def test_work_scheduled_after_commit_waits_for_the_real_commit_not_a_savepoint(d
             db.add(InvoiceSequence(series="U", year=2026, last_number=0))
         raise RuntimeError("the handler failed")
     assert ran == ["sent"]
+
+
+def test_pdf_written_once_and_a_foreign_file_of_the_same_number_is_replaced(shop) -> None:
+    # given an invoice folder reused by another database: a file already named INV-<year>-000001.pdf
+    user_id = _customer("pdf@example.test", GERMAN_BUSINESS)
+    event = _paid_event(shop, user_id=user_id, email="pdf@example.test", nonce="inv-pdf")
+    _deliver(event)
+    with session_scope() as db:
+        invoice = db.execute(select(Invoice)).scalars().one()
+        path = invoices.pdf_path(invoice)
+        first = path.read_bytes()  # written for the email
+        assert invoice.pdf_sha256 and invoice.pdf_generated_at is not None
+        # when asked again it is the stored file, unchanged
+        assert invoices.ensure_pdf(db, invoice).read_bytes() == first
+    path.write_bytes(b"%PDF-1.4 somebody else's invoice")
+    with session_scope() as db:
+        invoice = db.execute(select(Invoice)).scalars().one()
+        # then the foreign file is replaced by this invoice's own, byte for byte as first written
+        assert invoices.ensure_pdf(db, invoice).read_bytes() == first

@@ -183,6 +183,7 @@ def admin_invoices_page() -> rx.Component:
                     rx.hstack(rx.icon("download", size=14), rx.text("PDF", size="2"), spacing="1", align="center"),
                     href=r["download"],
                     download=True,
+                    reload_document=True,  # a file from an API route: the browser fetches it, not the router
                     style={"color": "var(--accent-11)", "text_decoration": "none"},
                 )
             ),
