@@ -40,7 +40,7 @@ def test_customer_gives_billing_details_at_checkout_and_downloads_the_invoice(
         db.commit()
     # given a signed-in customer with 1,000 followers in the cart
     sign_in(tab, EMAIL, PASSWORD, next_path="/services/instagram-followers")
-    expect(tab.locator("#product-title")).to_have_text("Instagram Followers")
+    expect(tab.locator("#product-title")).to_have_text("Instagram Followers", timeout=30_000)
     wait_for_app(tab)
     tab.locator("#preset-popular").click()
     expect(tab.locator("#price-total")).to_have_text("€12.00")
@@ -62,14 +62,14 @@ def test_customer_gives_billing_details_at_checkout_and_downloads_the_invoice(
     # when they pay on the sandbox
     expect(tab.locator("#pay-total")).to_have_text("€12.00")
     tab.locator("#pay-button").click()
-    expect(tab.locator("#success-title")).to_be_visible()
+    expect(tab.locator("#success-title")).to_be_visible(timeout=30_000)
     wait_until(lambda: len(_invoices(live_shop)) == 1, 30, "the invoice to be issued")
     ((number, gross, reverse),) = _invoices(live_shop)
     assert (gross, reverse) == (1200, True)
     # then the billing page lists the invoice, and its PDF downloads
     tab.goto("/account/billing")
     row = tab.locator("#invoices-table tbody tr").first
-    expect(row).to_contain_text(number)
+    expect(row).to_contain_text(number, timeout=30_000)
     expect(row).to_contain_text("Reverse charge")
     expect(tab.locator("#vat_id")).to_have_value("DE123456789")
     tab.evaluate("window.scrollTo(0, 0)")
@@ -89,3 +89,30 @@ def test_customer_gives_billing_details_at_checkout_and_downloads_the_invoice(
         "Reverse charge: VAT to be accounted for by the recipient",
     ):
         assert expected in text, (expected, text)
+
+
+def test_staff_find_an_invoice_in_admin_and_download_it(browser, live_shop, output_dir, sign_in) -> None:
+    # given at least one issued invoice (the customer test above places one; order is not assumed)
+    rows = _invoices(live_shop)
+    if not rows:
+        pytest.skip("no invoice issued in this shop yet (run with the customer test)")
+    number = rows[0][0]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_shop.url)
+    context.set_default_timeout(30_000)
+    tab = context.new_page()
+    try:
+        # when an admin opens Sales → Invoices and filters by the number
+        sign_in(tab, "admin@smplat.local", "admin-demo-pass", "/admin/invoices")
+        table = tab.locator("#admin-invoices-table")
+        expect(table).to_contain_text(number, timeout=30_000)
+        tab.locator("#invoices-number").fill(number)
+        tab.locator("#invoices-filter").click()
+        expect(table.locator("tbody tr")).to_have_count(1)
+        expect(table).to_contain_text("Engines GmbH")
+        tab.screenshot(path=str(output_dir / "screenshots" / "admin_invoices.png"), full_page=True)
+        # then staff download the same PDF the customer gets
+        with tab.expect_download() as info:
+            table.locator("a[download]").first.click()
+        assert info.value.suggested_filename == f"{number}.pdf"
+    finally:
+        context.close()

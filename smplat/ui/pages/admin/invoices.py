@@ -117,8 +117,8 @@ def admin_invoices_page() -> rx.Component:
     filters = card(
         rx.form(
             rx.hstack(
-                _filter_input("number", "Number", "INV-2026-"),
-                _filter_input("customer", "Customer email", "name@example.com", "14rem"),
+                _filter_input("number", "Number", "INV-2026-", "10rem"),
+                _filter_input("customer", "Customer email", "name@example.com", "12rem"),
                 _filter_input("date_from", "Issued from", "", "10rem", "date"),
                 _filter_input("date_to", "Issued until", "", "10rem", "date"),
                 rx.button("Filter", type="submit", id="invoices-filter"),
@@ -140,7 +140,7 @@ def admin_invoices_page() -> rx.Component:
         width="100%",
     )
     table = data_table(
-        ["Number", "Issued", "Order", "Customer", "Country", "Net", "VAT", "Total", ""],
+        ["Number", "Issued", "Order", "Customer", "Net", "VAT", "Total", ""],
         AdminInvoicesState.rows,
         lambda r: [
             rx.table.row_header_cell(
@@ -155,19 +155,18 @@ def admin_invoices_page() -> rx.Component:
             rx.table.cell(
                 rx.cond(
                     r["order"] != "",
-                    rx.link(r["order"], href=routes.ADMIN_ORDERS + "/" + r["order"].to(str)),
+                    rx.link(r["order"], href=routes.ADMIN_ORDERS + "/" + r["order"].to(str), white_space="nowrap"),
                     rx.text("—"),
                 )
             ),
             rx.table.cell(
                 rx.vstack(
-                    rx.text(r["buyer"]),
+                    rx.text(r["buyer"], rx.cond(r["country"] != "", " · " + r["country"].to(str), "")),
                     rx.text(r["customer_email"], size="1", color_scheme="gray"),
                     spacing="0",
                     align="start",
                 )
             ),
-            rx.table.cell(r["country"]),
             rx.table.cell(rx.text(r["net"], white_space="nowrap")),
             rx.table.cell(
                 rx.text(
@@ -180,8 +179,10 @@ def admin_invoices_page() -> rx.Component:
             rx.table.cell(rx.text(r["gross"], weight="bold", white_space="nowrap")),
             rx.table.cell(
                 rx.el.a(
-                    rx.hstack(rx.icon("download", size=14), rx.text("PDF", size="2"), spacing="1", align="center"),
+                    rx.icon("file-down", size=18),
                     href=r["download"],
+                    title="Download PDF",
+                    aria_label="Download PDF of " + r["number"].to(str),
                     download=True,
                     reload_document=True,  # a file from an API route: the browser fetches it, not the router
                     style={"color": "var(--accent-11)", "text_decoration": "none"},
