@@ -307,8 +307,10 @@ def _issue(
     items: list[tuple[str, int, int]],
     credited: Invoice | None = None,
     now: datetime | None = None,
+    email: bool = True,
 ) -> Invoice:
-    """Number and store one document for `payment`, once; the email goes after commit."""
+    """Number and store one document for `payment`, once; the email (unless `email` is false)
+    goes after commit."""
     found = _existing(session, payment.id)
     if found is not None:
         return found
@@ -345,10 +347,11 @@ def _issue(
             session.flush()
     except IntegrityError:  # the same payment's document was issued meanwhile: the counter went back too
         return _existing(session, payment.id)
-    from smplat.db import after_commit
+    if email:
+        from smplat.db import after_commit
 
-    invoice_id = invoice.id
-    after_commit(session, lambda: send_invoice_issued_safely(invoice_id))
+        invoice_id = invoice.id
+        after_commit(session, lambda: send_invoice_issued_safely(invoice_id))
     return invoice
 
 
@@ -357,9 +360,13 @@ def _line_description(item: OrderItem) -> str:
     return f"{item.product_title} — {summary}" if summary else item.product_title
 
 
-def issue_for_order(session: Session, order: Order, payment: Payment, now: datetime | None = None) -> Invoice | None:
+def issue_for_order(
+    session: Session, order: Order, payment: Payment, now: datetime | None = None, *, email: bool = True
+) -> Invoice | None:
     """The invoice of a paid order (its charge payment). Lines are the order's items at their
-    frozen prices; a discount is its own negative line, so the total is what was charged."""
+    frozen prices; a discount is its own negative line, so the total is what was charged.
+    `email=False` for orders whose buyer gets no email each (a reseller's API orders): the
+    invoice is still issued and listed on their billing page."""
     if payment.amount_minor <= 0:
         return None  # nothing was paid: nothing to invoice
     found = _existing(session, payment.id)
@@ -380,6 +387,7 @@ def issue_for_order(session: Session, order: Order, payment: Payment, now: datet
         treatment=vat_treatment(buyer),
         items=rows,
         now=now,
+        email=email,
     )
 
 

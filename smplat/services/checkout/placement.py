@@ -338,7 +338,8 @@ def fulfil_paid_session(
     session.add(
         PaymentEvent(payment_id=payment.id, kind="succeeded", data={"stripe_session": stripe_session.get("id")})
     )
-    invoices.issue_for_order(session, order, payment, now=now)  # numbered now, emailed after commit
+    # numbered now, emailed after commit (like the receipt: not for a reseller's API orders)
+    invoices.issue_for_order(session, order, payment, now=now, email=send_receipt)
     who = order_status.Actor(ActorType.WEBHOOK.value if actor == "webhook" else ActorType.SYSTEM.value, actor)
     order_status.place_order(
         session,
