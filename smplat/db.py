@@ -122,6 +122,8 @@ def after_commit(session: OrmSession, action: Callable[[], None]) -> None:
 
 @event.listens_for(OrmSession, "after_commit")
 def _run_after_commit(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        return  # SQLAlchemy also sends after_commit when a SAVEPOINT is released: not the commit yet
     for action in session.info.pop(_AFTER_COMMIT, []):
         try:
             action()

@@ -260,6 +260,32 @@ class Settings(BaseSettings):
         description="Comma-separated hosts (or host:port) a provider base URL may use although they are loopback/private; dev and test also allow 127.0.0.1 and localhost (the sandbox panel)",
     )
 
+    # --- invoices (seller details printed on every invoice; docs/architecture.md "Invoices") ---
+    seller_name: str = Field("SMPLAT Growth OÜ", description="Legal name of the seller on invoices")
+    seller_address: str = Field(
+        "Narva mnt 5, 10117 Tallinn, Estonia",
+        description="Seller's postal address on invoices; separate lines with `;`",
+    )
+    seller_country: str = Field(
+        "EE",
+        min_length=2,
+        max_length=2,
+        description="Seller's country (ISO 3166-1 alpha-2): home VAT rate, reverse charge",
+    )
+    seller_vat_id: str = Field("EE102030405", description="Seller's VAT identification number on invoices")
+    seller_contact: str = Field("billing@smplat.local", description="Contact line on invoices (billing email or phone)")
+    seller_bank: str = Field(
+        "IBAN EE38 2200 2210 2014 5685 · BIC HABAEE2X", description="Bank details line on invoices"
+    )
+    invoice_dir: Path = Field(
+        VAR_DIR / "invoices",
+        description="Where invoice PDFs are stored: private, outside any public folder (served by /api/invoices/<id>/pdf)",
+    )
+    vat_rates_file: Path = Field(
+        PROJECT_ROOT / "smplat" / "data" / "vat_rates.json",
+        description="JSON table of VAT rates and VAT id formats by buyer country (default: EU standard rates)",
+    )
+
     # --- sandboxes ---------------------------------------------------------------
     sandbox_enabled: bool = Field(True, description="Start the local sandboxes with `smplat run`")
     sandbox_smtp_port: int = Field(8025, description="Port of the local SMTP sink")

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("body_text", sa.Text(), nullable=False),
         sa.Column("body_html", sa.Text(), nullable=False),
         sa.Column("headers", JSON, nullable=False),
+        sa.Column("attachment_ref", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False, server_default=""),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
         sa.Column("provider_message_id", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),

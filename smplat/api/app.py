@@ -5,7 +5,18 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from smplat.api import auth, health, metrics, notifications, privacy, public_files, refills, reseller_v2, stripe_webhook
+from smplat.api import (
+    auth,
+    health,
+    invoices,
+    metrics,
+    notifications,
+    privacy,
+    public_files,
+    refills,
+    reseller_v2,
+    stripe_webhook,
+)
 from smplat.api.metrics import HttpMetricsMiddleware
 from smplat.api.security import SecurityMiddleware
 
@@ -19,6 +30,7 @@ def build_api() -> Starlette:
         *refills.routes,
         *privacy.routes,
         *notifications.routes,
+        *invoices.routes,
         *reseller_v2.routes,
         *metrics.routes,
         *public_files.routes,

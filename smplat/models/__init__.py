@@ -13,6 +13,7 @@ from smplat.models import (  # noqa: F401
     checkout,
     content,
     fulfillment,
+    invoices,
     jobs,
     merchandising,
     notifications,

@@ -49,6 +49,9 @@ class NotificationMessage(SQLModel, table=True):
     body_text: str = Field(default="", sa_type=sa.Text)
     body_html: str = Field(default="", sa_type=sa.Text)
     headers: dict[str, Any] = json_field()  # extra headers (List-Unsubscribe ...)
+    # a file attached when sent, by reference ("invoice:<id>": that invoice's PDF, made again if
+    # its file is gone), so the row never holds the bytes
+    attachment_ref: str = Field(default="", max_length=80)
     attempts: int = Field(default=0, nullable=False)
     last_error: str = Field(default="", max_length=2000)
     provider_message_id: str = Field(default="", max_length=300)  # the Message-ID the server accepted

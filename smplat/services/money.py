@@ -82,3 +82,25 @@ def pro_rata(amount_minor: int, part: int, whole: int) -> int:
     if amount_minor < 0 or part < 0:
         raise ValueError("amount and part must not be negative")
     return amount_minor * part // whole
+
+
+def round_half_up(value: Decimal) -> int:
+    """A Decimal amount of minor units rounded to a whole one, halves away from zero."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def vat_included(gross_minor: int, rate_percent: Decimal | str) -> tuple[int, int]:
+    """Split a price that includes VAT into (net, VAT) minor units: the VAT share is
+    gross x rate / (100 + rate) rounded half-up once, the net is the rest, so net + VAT is
+    always exactly the gross (in every currency: minor units are the currency's own).
+
+    >>> vat_included(1000, "21")
+    (826, 174)
+    """
+    if isinstance(gross_minor, bool) or not isinstance(gross_minor, int):
+        raise TypeError("vat_included takes minor units (an integer)")
+    rate = Decimal(str(rate_percent))
+    if rate < 0:
+        raise ValueError("a VAT rate is never negative")
+    vat = round_half_up(Decimal(gross_minor) * rate / (Decimal(100) + rate))
+    return gross_minor - vat, vat

@@ -125,7 +125,9 @@ KINDS: dict[str, KindSpec] = {
             "A payment or a subscription renewal that did not go through.",
             "Messages about money you owe always go.",
         ),
-        KindSpec(K.INVOICE_ISSUED, "Invoices", "Each invoice and credit note.", "Invoices are legal documents."),
+        KindSpec(
+            K.INVOICE_ISSUED, "Invoices", "Each invoice and credit note.", "Invoices are legal documents.", prompt=True
+        ),
         KindSpec(
             K.SHOP_MESSAGE,
             "Messages from the shop",
@@ -497,6 +499,7 @@ def notify(
     event_key: str,
     channel: str = NotificationChannel.EMAIL.value,
     now: datetime | None = None,
+    attachment_ref: str = "",
 ) -> NotificationMessage:
     """Queue one message about one event, in the caller's transaction.
 
@@ -539,6 +542,7 @@ def notify(
         body_text=rendered.text,
         body_html=rendered.html,
         headers=headers,
+        attachment_ref=attachment_ref,
         next_attempt_at=now if enabled else None,
         last_error="" if enabled else "turned off by the customer",
         created_at=now,
@@ -602,12 +606,22 @@ def claim(session: Session, message_id: int, now: datetime, settings: Settings |
     return result.rowcount == 1
 
 
-def build_email(row: NotificationMessage, settings: Settings | None = None) -> EmailMessage:
+def build_email(
+    row: NotificationMessage, settings: Settings | None = None, session: Session | None = None
+) -> EmailMessage:
     from smplat.services.email import build_message
 
-    return build_message(
+    message = build_message(
         row.recipient, row.subject, row.body_text, row.body_html, headers=row.headers, settings=settings
     )
+    if row.attachment_ref and session is not None:
+        kind, _, ref = row.attachment_ref.partition(":")
+        if kind == "invoice" and ref.isdigit():
+            from smplat.services import invoices
+
+            name, data = invoices.pdf_attachment(session, int(ref))
+            message.add_attachment(data, maintype="application", subtype="pdf", filename=name)
+    return message
 
 
 def send_one(session_factory, message_id: int, now: datetime, *, mailer=None) -> str:
@@ -621,7 +635,7 @@ def send_one(session_factory, message_id: int, now: datetime, *, mailer=None) ->
     with session_factory() as session:
         row = session.get(NotificationMessage, message_id)
         try:
-            message = build_email(row, settings)
+            message = build_email(row, settings, session)
         except ValueError as exc:  # a bad address never becomes good: no retry
             _finish(session, row, NotificationStatus.FAILED, now, error=str(exc))
             return "failed"

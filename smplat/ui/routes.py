@@ -21,6 +21,7 @@ ACCOUNT_RESELLER = "/account/reseller"  # wallet, API keys, mass order (reseller
 ACCOUNT_SUBSCRIPTIONS = "/account/subscriptions"  # plan, status, next renewal; cancel / resume
 ACCOUNT_PRIVACY = "/account/privacy"  # export my data, delete my account
 API_ACCOUNT_EXPORT = "/api/account/export"  # the signed-in customer's data as a ZIP
+ACCOUNT_BILLING = "/account/billing"  # billing details and invoices
 CONFIRM_EMAIL = "/confirm-email"  # opened from the email-change link; works signed out too
 
 ADMIN = "/admin"
@@ -71,6 +72,7 @@ ADMIN_PRODUCT_EDITOR_PLANS = "/admin/products/[product_id]/plans"
 ADMIN_PRODUCT_EDITOR_MEDIA = "/admin/products/[product_id]/media"
 ADMIN_PRODUCT_EDITOR_PREVIEW = "/admin/products/[product_id]/preview"
 ADMIN_AUDIT = "/admin/audit"
+ADMIN_INVOICES = "/admin/invoices"
 NOT_FOUND = "404"
 
 

@@ -113,6 +113,7 @@ def _serve_shop(
         "SMPLAT_SMTP_PORT": str(sink.port),
         "SMPLAT_SANDBOX_MAILBOX_DIR": str(mailbox),
         "SMPLAT_MEDIA_DIR": str(workdir / "media"),  # uploaded product pictures of this shop only
+        "SMPLAT_INVOICE_DIR": str(workdir / "invoices"),  # invoice PDFs of this shop only
         "SMPLAT_PUBLIC_BASE_URL": f"http://localhost:{port}",
         # A build folder of its own, so a developer's running `make run` is left alone.
         "REFLEX_WEB_WORKDIR": str(PROJECT_ROOT / build_dir),

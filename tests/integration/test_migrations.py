@@ -53,8 +53,9 @@ def test_upgrade_head_creates_every_table(db_url: str) -> None:
     # 35 from 0001_initial; content_blocks, search_records (0002); fulfillment_attempts, alert_notices (0003);
     # five checkout and merchandising tables (0004); linked profiles and snapshots, two_factor_backup_codes (0008);
     # reseller_accounts, reseller_ledger, reseller_api_keys (0013); daily_counters (0015);
-    # customer_notes (0018); notification_messages, notification_preferences (0022_ntf)
-    assert len(tables) == 54
+    # customer_notes (0018); notification_messages, notification_preferences (0022_ntf);
+    # billing_profiles, invoice_sequences, invoices (0023_inv)
+    assert len(tables) == 57
 
 
 def test_downgrade_base_then_upgrade_head_on_sqlite(tmp_path: Path) -> None:

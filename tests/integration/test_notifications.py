@@ -122,7 +122,7 @@ CONTEXTS = {
     K.ORDER_COMPLETED: {"order": ORDER},
     K.REFILL_DONE: {"order": ORDER, "item_title": "Instagram Followers", "package": "1,000 followers"},
     K.PAYMENT_FAILED: {"renewal": True, "amount": "€9.00", "reason": "card declined", "product": "Autopilot", "action_url": f"{BASE}/account"},
-    K.INVOICE_ISSUED: {"invoice_number": "2026-000001", "amount": "€12.00", "order_number": "SMP-1001", "download_url": f"{BASE}/api/invoices/1"},
+    K.INVOICE_ISSUED: {"invoice_number": "2026-000001", "document": "invoice", "amount": "€12.00", "order_number": "SMP-1001", "download_url": f"{BASE}/api/invoices/1"},
     K.SHOP_MESSAGE: {"order": ORDER, "message": "Your order <b>is</b> late & we're on it."},
     K.WEEKLY_DIGEST: {"name": "Mia", "week_label": "2026-W48", "orders_placed": 2, "orders_completed": 1, "delivered_units": "1,500", "refills_done": 0, "profiles": []},
 }  # fmt: skip
@@ -183,8 +183,8 @@ def test_a_receipt_reaches_the_customer_with_both_parts_and_a_link_to_their_orde
     # when the jobs process sends
     counts = _send()
 
-    # then one email each (receipt, welcome), logged as sent with the server's message id
-    assert counts == {"sent": 2, "retry": 0, "failed": 0, "claimed_elsewhere": 0}
+    # then one email each (receipt, invoice, welcome), logged as sent with the server's message id
+    assert counts == {"sent": 3, "retry": 0, "failed": 0, "claimed_elsewhere": 0}
     [mail] = [m for m in list_messages(sink.mailbox_dir) if "receipt" in m.subject]
     assert mail.subject == f"Your Test Shop receipt for order {order.number}"
     assert mail.to == [user.email] and mail.headers["From"] == "Test Shop <no-reply@shop.example>"
@@ -197,7 +197,7 @@ def test_a_receipt_reaches_the_customer_with_both_parts_and_a_link_to_their_orde
     assert (receipt.status, receipt.attempts, receipt.provider_message_id) == ("sent", 1, mail.headers["Message-ID"])
     # and a second run sends nothing again
     assert _send()["sent"] == 0
-    assert len(list_messages(sink.mailbox_dir)) == 2
+    assert len(list_messages(sink.mailbox_dir)) == 3
 
 
 def test_a_guests_receipt_links_to_a_tracking_page_that_opens_their_order(sink, session, panel):
@@ -210,7 +210,7 @@ def test_a_guests_receipt_links_to_a_tracking_page_that_opens_their_order(sink, 
 
     _send()
 
-    [mail] = list_messages(sink.mailbox_dir)
+    [mail] = [m for m in list_messages(sink.mailbox_dir) if "receipt" in m.subject]
     link = next(w for w in mail.text.split() if w.startswith(f"{BASE}/track/"))
     assert order_tracking.order_for_token(session, link.removeprefix(f"{BASE}/track/")).id == order.id
     assert f'href="{link}"' in mail.html and "/account/orders" not in mail.text
@@ -496,7 +496,7 @@ def test_status_sync_tells_the_customer_the_order_started_and_completed_once_eac
 
     # then the customer got "started" and "completed", once each, in their words
     kinds = [r.kind for r in _rows(session, user_id=user.id)]
-    assert kinds == ["welcome", "payment_receipt", "order_started", "order_completed"]
+    assert sorted(kinds) == sorted(["welcome", "payment_receipt", "invoice_issued", "order_started", "order_completed"])
     mails = {m.subject: m for m in list_messages(sink.mailbox_dir)}
     started = mails[f"Your order {order.number} has started"]
     assert "Instagram Followers" in started.text and "Link: https://instagram.com/mia" in started.text

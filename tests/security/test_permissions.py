@@ -344,7 +344,7 @@ def test_every_page_declares_its_guard_and_its_loaders_need_the_same():
 async def test_every_page_guard_refuses_visitors_customers_and_operators_without_writing(db_url):
     cookies = {None: None, Role.CUSTOMER: cookie_for(Role.CUSTOMER), Role.OPERATOR: cookie_for(Role.OPERATOR)}
     pages = [s for s in registry.discover() if s.guard != "public"]
-    assert len(pages) == 38
+    assert len(pages) == 40
     for spec in pages:
         path = "/".join("x" if part.startswith("[") else part for part in spec.route.split("/"))
         requirement = "signed_in" if spec.guard == "signed_in" else spec.permission
@@ -386,6 +386,7 @@ def test_every_api_route_declares_a_permission_or_why_it_is_public():
         "/api/stripe/webhook": PUBLIC,
         "/api/order-items/{item_id:int}/refill": Permission.REQUEST_REFILLS,
         "/api/order-items/{item_id:int}/cancel": Permission.CANCEL_OWN_ORDERS,
+        "/api/invoices/{invoice_id:int}/pdf": Permission.VIEW_OWN_ORDERS,
     }
     assert {path: declared[path] for path in known} == known
     assert all(

@@ -31,7 +31,7 @@ from smplat.models.payments import (
     WebhookEvent,
     WebhookStatus,
 )
-from smplat.services import counters, resellers
+from smplat.services import counters, invoices, resellers
 from smplat.services.checkout import placement, refunds, subscriptions
 from smplat.settings import get_settings
 
@@ -280,4 +280,5 @@ def invoice_paid(session: Session, obj: dict[str, Any], webhook_event_id: int | 
         if renewal is not None:
             payment.order_id = renewal.id
             session.flush()
+    invoices.issue_for_renewal(session, payment)  # a renewal is invoiced once, like its payment row
     return payment

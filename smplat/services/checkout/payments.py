@@ -71,4 +71,8 @@ def record_refunded_total(session: Session, order_id: int, actor: order_status.A
     order.payment_status = payment_status_for(order.charged_minor, order.refunded_minor)
     session.add(order)
     session.flush()
+    # each succeeded refund gets its credit note once (the order row lock serialises this)
+    from smplat.services import invoices
+
+    invoices.issue_credit_notes(session, order.id)
     return order

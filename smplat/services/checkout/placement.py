@@ -23,7 +23,7 @@ from smplat.models.carts import Cart, CartItem, CartStatus
 from smplat.models.checkout import CheckoutMode, CheckoutSession, CheckoutStatus
 from smplat.models.orders import ActorType, Order, OrderItem, OrderStatus
 from smplat.models.payments import Payment, PaymentEvent, PaymentKind, PaymentRowStatus
-from smplat.services import carts, counters, experiments, links, order_status, pricing, rate_limits
+from smplat.services import carts, counters, experiments, invoices, links, order_status, pricing, rate_limits
 from smplat.services.checkout import receipts, subscriptions
 from smplat.services.checkout.errors import CheckoutError
 from smplat.services.checkout.payments import payment_status_for
@@ -349,6 +349,8 @@ def fulfil_paid_session(
     session.add(
         PaymentEvent(payment_id=payment.id, kind="succeeded", data={"stripe_session": stripe_session.get("id")})
     )
+    # numbered now, emailed after commit (like the receipt: not for a reseller's API orders)
+    invoices.issue_for_order(session, order, payment, now=now, email=send_receipt)
     who = order_status.Actor(ActorType.WEBHOOK.value if actor == "webhook" else ActorType.SYSTEM.value, actor)
     order_status.place_order(
         session,

@@ -218,13 +218,6 @@ def set_cancel_at_period_end(session: Session, user_id: int, subscription_id: in
 # --- renewals -------------------------------------------------------------------------------
 
 
-def on_renewal_paid(session: Session, order: Order) -> None:
-    """Call site for the renewal's invoice: every paid renewal order comes here once, inside the
-    unit of work that created it. The invoices module connects its "issue an invoice for this
-    order" here (nothing is issued yet)."""
-    logger.info("renewal order %s paid; invoice hook", order.number)
-
-
 def create_renewal_order(session: Session, subscription: Subscription, invoice: dict[str, Any]) -> Order | None:
     """The order of one paid renewal: the subscribed lines again, paid, through the normal
     paid-order path (delivery queued, placed, receipt after commit). The caller guarantees it
@@ -284,7 +277,6 @@ def create_renewal_order(session: Session, subscription: Subscription, invoice: 
         at=now,
     )
     receipts.send_after_commit(session, order.id)
-    on_renewal_paid(session, order)
     return order
 
 

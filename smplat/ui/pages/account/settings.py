@@ -448,10 +448,16 @@ def account_settings_page() -> rx.Component:
                     "Order and delivery emails go to your address now; choosing which ones you get is not built yet.",
                     "settings-notifications",
                 ),
-                _coming(
+                _section(
                     "Billing",
-                    "Receipts come by email with each order; saved payment methods and invoices here are not built yet.",
-                    "settings-billing",
+                    "",
+                    _link_row(
+                        "Billing details and invoices",
+                        "Who invoices are made out to, and every invoice as a PDF.",
+                        routes.ACCOUNT_BILLING,
+                        "link-billing",
+                    ),
+                    section_id="settings-billing",
                 ),
                 _coming(
                     "Your data",

@@ -7,18 +7,22 @@ from typing import Any
 import reflex as rx
 
 from smplat.db import session_scope
-from smplat.services import carts, checkout
+from smplat.services import carts, checkout, invoices
 from smplat.services.checkout import placement
+from smplat.services.invoices import BILLING_KEYS
 from smplat.services.money import format_money
 from smplat.services.rate_limits import RateLimited
 from smplat.settings import get_settings
 from smplat.ui import routes
+from smplat.ui.components.billing import billing_fields
 from smplat.ui.components.common import card, empty_state, page_title
 from smplat.ui.components.layout import storefront_page
 from smplat.ui.components.skeletons import skeleton_block, skeleton_card, skeleton_text
 from smplat.ui.registry import page
 from smplat.ui.state.auth import navigate_hard
 from smplat.ui.state.cart import ShopperState
+
+CHECKOUT_FORM_KEYS = frozenset({"email", "checkout_email", *BILLING_KEYS})
 
 
 class CartState(ShopperState):
@@ -29,6 +33,9 @@ class CartState(ShopperState):
     can_checkout: bool = False
     email_error: str = ""
     checkout_error: str = ""
+    # a signed-in customer without billing details is asked for them once, here
+    needs_billing: bool = False
+    billing_errors: dict[str, str] = {}
 
     def _reload(self, db, known: dict | None = None) -> None:
         cart = carts.find_cart(db, **self._owner())
@@ -43,8 +50,10 @@ class CartState(ShopperState):
     def load_cart(self) -> None:
         self.load_user()
         self.email_error = self.checkout_error = ""
+        self.billing_errors = {}
         with session_scope() as db:
             self._reload(db)
+            self.needs_billing = invoices.needs_billing_details(db, self.user_id or None)
 
     @rx.event
     def change_quantity(self, item_id: int, delta: int):
@@ -77,16 +86,20 @@ class CartState(ShopperState):
 
     @rx.event
     def start_checkout(self, form_data: dict[str, Any]):
-        # the form sends only the receipt email (Reflex also submits it under its element id);
-        # a price or total is never ours to accept
-        if any(key not in ("email", "checkout_email") for key in form_data):
+        # the form sends only the receipt email and the billing details (Reflex also submits
+        # each under its element id); a price or total is never ours to accept
+        if any(key not in CHECKOUT_FORM_KEYS for key in form_data):
             self.checkout_error = "This form was changed outside the shop; reload the page and try again."
             return rx.toast.error(self.checkout_error)
         user = self._current_user()
         email = user.email if user else str(form_data.get("email", ""))
         self.email_error = self.checkout_error = ""
+        self.billing_errors = {}
         try:
             with session_scope() as db:
+                if user and invoices.needs_billing_details(db, user.id):
+                    # saved with the checkout: a refused checkout stores no details either
+                    invoices.save_billing_details(db, user.id, {k: form_data.get(k, "") for k in BILLING_KEYS})
                 cart = carts.find_cart(db, **self._owner())
                 created = placement.start_checkout(
                     db,
@@ -98,6 +111,10 @@ class CartState(ShopperState):
                     client_ip=self._client_ip(),
                 )
                 url = created.payment_url
+        except invoices.InvoiceError as exc:
+            self.billing_errors = exc.errors or {exc.field or "name": exc.message}
+            self.checkout_error = "Please complete your billing details for the invoice."
+            return
         except checkout.CheckoutError as exc:
             self.email_error = exc.errors.get("email", "")
             self.checkout_error = "" if self.email_error else str(exc)
@@ -266,6 +283,21 @@ def cart_page() -> rx.Component:
         ),
         rx.form(
             rx.vstack(
+                rx.cond(
+                    CartState.signed_in & CartState.needs_billing,
+                    rx.vstack(
+                        rx.text("Billing details for your invoice", size="2", weight="medium"),
+                        rx.text(
+                            "Asked once; change them any time under My account → Billing.",
+                            size="1",
+                            color_scheme="gray",
+                        ),
+                        billing_fields({}, CartState.billing_errors),
+                        spacing="2",
+                        width="100%",
+                        id="checkout-billing",
+                    ),
+                ),
                 rx.cond(
                     CartState.signed_in,
                     rx.text("Receipt to " + CartState.user_email, size="2", color_scheme="gray"),
