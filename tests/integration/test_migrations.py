@@ -52,8 +52,9 @@ def test_upgrade_head_creates_every_table(db_url: str) -> None:
     assert tables == set(SQLModel.metadata.tables)
     # 35 from 0001_initial; content_blocks, search_records (0002); fulfillment_attempts, alert_notices (0003);
     # five checkout and merchandising tables (0004); linked profiles and snapshots, two_factor_backup_codes (0008);
-    # reseller_accounts, reseller_ledger, reseller_api_keys (0013); daily_counters (0015)
-    assert len(tables) == 52
+    # reseller_accounts, reseller_ledger, reseller_api_keys (0013); daily_counters (0015);
+    # preset_daily_metrics (0022)
+    assert len(tables) == 53
 
 
 def test_downgrade_base_then_upgrade_head_on_sqlite(tmp_path: Path) -> None:

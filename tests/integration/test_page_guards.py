@@ -118,7 +118,7 @@ def test_the_registry_holds_every_area_page_with_its_areas_guard():
         routes.ACCOUNT_SUBSCRIPTIONS: "signed_in",
         routes.ACCOUNT_PRIVACY: "signed_in",
     }
-    assert len([r for r in guards if r.startswith(routes.ADMIN)]) == 24
+    assert len([r for r in guards if r.startswith(routes.ADMIN)]) == 25
     assert all(g == "public" for r, g in guards.items() if not r.startswith((routes.ADMIN, routes.ACCOUNT)))
     # and the guard's server-side check runs first, before any loader
     for spec in specs:
@@ -137,7 +137,7 @@ def test_the_admin_navigation_is_grouped_and_lists_each_page_once():
 
     groups = [(group, [link.label for link in links]) for group, links in registry.nav_groups("admin")]
     assert groups == [
-        ("Sales", ["Dashboard", "Orders", "Sales", "Analytics", "Customers", "Resellers"]),
+        ("Sales", ["Dashboard", "Orders", "Sales", "Analytics", "Merchandising", "Customers", "Resellers"]),
         ("Catalog", ["Catalog", "Categories", "Content", "Searches"]),
         ("Operations", ["Providers", "Fulfilment", "Dead letters", "Jobs"]),
         ("Settings", ["Staff", "Audit log"]),
