@@ -158,7 +158,7 @@ async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_ref
     sqlite_url, handler_events, state_for
 ):
     guarded = [s for s in _pages() if s.guard != "public"]
-    assert len(guarded) == 33
+    assert len(guarded) == 34
     for spec in guarded:
         path = _concrete(spec.route)
         guard, *loaders = spec.events()
