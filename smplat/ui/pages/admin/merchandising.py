@@ -47,7 +47,7 @@ def rolling_figure(series: list[dict[str, Any]]) -> go.Figure:
         mode="lines",
         line={"color": "#dc2626", "width": 3},
     )
-    return _layout(fig, barmode="group", yaxis_title="events per day")
+    return _layout(fig, barmode="group")
 
 
 def _rate(value: float | None) -> str:
@@ -129,13 +129,16 @@ class MerchandisingState(AuthState):
         self._reload()
 
 
-def _window_cells(r: rx.Var, n: int) -> list[rx.Component]:
-    return [
-        rx.table.cell(r[f"applies_{n}"]),
-        rx.table.cell(r[f"clears_{n}"]),
-        rx.table.cell(r[f"rate_{n}"]),
-        rx.table.cell(r[f"net_{n}"]),
-    ]
+def _window_cell(r: rx.Var, n: int) -> rx.Component:
+    """One window in one cell: applies and clears, then the clear rate and net below."""
+    return rx.table.cell(
+        rx.vstack(
+            rx.text(r[f"applies_{n}"] + " applied · " + r[f"clears_{n}"] + " cleared", size="2"),
+            rx.text(r[f"rate_{n}"] + " cleared · net " + r[f"net_{n}"], size="1", color_scheme="gray"),
+            spacing="0",
+        ),
+        white_space="nowrap",
+    )
 
 
 @page(
@@ -163,23 +166,7 @@ def admin_merchandising_page() -> rx.Component:
     presets = rx.cond(
         s.presets.length() > 0,
         data_table(
-            [
-                "Service",
-                "Preset",
-                "Applies 7 d",
-                "Clears 7 d",
-                "Clear rate 7 d",
-                "Net 7 d",
-                "Applies 30 d",
-                "Clears 30 d",
-                "Clear rate 30 d",
-                "Net 30 d",
-                "Applies 90 d",
-                "Clears 90 d",
-                "Clear rate 90 d",
-                "Net 90 d",
-                "Applies by source (90 d)",
-            ],
+            ["Service", "Preset", "Last 7 days", "Last 30 days", "Last 90 days", "Applies by source (90 days)"],
             s.presets,
             lambda r: [
                 rx.table.row_header_cell(
@@ -190,9 +177,9 @@ def admin_merchandising_page() -> rx.Component:
                     )
                 ),
                 rx.table.cell(rx.code(r["preset"])),
-                *_window_cells(r, 7),
-                *_window_cells(r, 30),
-                *_window_cells(r, 90),
+                _window_cell(r, 7),
+                _window_cell(r, 30),
+                _window_cell(r, 90),
                 rx.table.cell(rx.text(r["sources"], size="1", color_scheme="gray")),
             ],
             "merch-presets",
