@@ -126,6 +126,14 @@ def weekly_digest(session_factory: SessionFactory, now: datetime) -> Mapping[str
     return send_weekly_digests(session_factory, now)
 
 
+def merch_rollup(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Roll preset apply/clear events up into daily metrics (yesterday again); prune old raw events."""
+    from smplat.services.merch_analytics import rollup
+
+    with session_factory() as session:
+        return rollup(session, now)
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in [
@@ -206,6 +214,13 @@ JOBS: dict[str, JobDefinition] = {
             func=purge_deleted_accounts,
             interval_setting="jobs_account_purge_interval_seconds",
             first_run_delay_seconds=60.0,
+        ),
+        JobDefinition(
+            name="merch_rollup",
+            description="Roll preset apply/clear events up into daily metrics (re-rolls yesterday); prune old events",
+            func=merch_rollup,
+            interval_setting="jobs_merch_rollup_interval_seconds",
+            first_run_delay_seconds=45.0,
         ),
     ]
 }

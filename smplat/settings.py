@@ -431,6 +431,20 @@ class Settings(BaseSettings):
         20, ge=1, description="Orders of a product in the last day before the share is judged"
     )
 
+    # --- merchandising analytics (smplat.services.merch_analytics) -------------------
+    jobs_merch_rollup_interval_seconds: int = Field(
+        86400, ge=60, description="How often the jobs process rolls preset events up into daily metrics (nightly)"
+    )
+    merch_preset_event_retention_days: int = Field(
+        180, ge=1, description="Days raw preset apply/clear events are kept; older ones are pruned after the roll-up"
+    )
+    merch_risky_clear_percent: int = Field(
+        40, ge=1, le=100, description="A preset is risky when its clears reach this percentage of its applies (7 days)"
+    )
+    merch_risky_min_applies: int = Field(
+        10, ge=1, description="Applies over 7 days before a preset's clear rate is judged"
+    )
+
     # --- product media (smplat.services.media; served at /media/...) -----------------
     media_dir: Path = Field(
         VAR_DIR / "media",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,6 +94,25 @@ class PresetEvent(SQLModel, table=True):
     action: str = Field(max_length=10, nullable=False)
     source: str = Field(max_length=20, nullable=False)
     created_at: datetime = created_at_field()
+
+
+class PresetDailyMetric(SQLModel, table=True):
+    """Preset applies and clears of one UTC day, per product, preset and source: the nightly
+    roll-up of `preset_events` (services/merch_analytics.py). Re-rolling a day replaces its rows."""
+
+    __tablename__ = "preset_daily_metrics"
+    __table_args__ = (
+        sa.UniqueConstraint("day", "product_id", "preset_key", "source", name="uq_preset_daily_metrics_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(sa_type=sa.Date, nullable=False, index=True)
+    product_id: int = Field(foreign_key="products.id", nullable=False, ondelete="CASCADE")
+    preset_key: str = Field(max_length=60, nullable=False)
+    source: str = Field(max_length=20, nullable=False)
+    applies: int = Field(default=0, nullable=False)
+    clears: int = Field(default=0, nullable=False)
+    updated_at: datetime = updated_at_field()
 
 
 class CommerceCounter(SQLModel, table=True):

@@ -5,7 +5,7 @@ in development with the sandboxes, where they go to the local SMTP and webhook s
 operator sees them (`Settings.alert_email_recipients` / `effective_alert_webhook_url`). A
 condition (kind + subject) is sent when first raised, then at most every
 alert_repeat_minutes while it stays true; the dead-letter alert is only re-sent when the
-count grew.
+count grew; a risky preset (services/merch_analytics.py) is sent once per preset per UTC day.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # dead_letters, provider_down, low_balance, failure_rate, provider_share, stuck_orders
+    # dead_letters, provider_down, low_balance, failure_rate, provider_share, stuck_orders, risky_preset
+    kind: str
     subject: str
     message: str
 
@@ -111,6 +112,18 @@ def evaluate(session: Session, now: datetime, settings: Settings) -> list[Alert]
                 f"{count} order line(s) of {title} waiting longer than {hours} h (its delivery estimate)",
             )
         )
+    from smplat.services.merch_analytics import RISK_WINDOW, risky_presets
+
+    for preset in risky_presets(session, now, settings):
+        week = preset.windows[RISK_WINDOW]
+        alerts.append(
+            Alert(
+                "risky_preset",
+                f"preset:{preset.product_id}:{preset.preset_key}",
+                f"Preset {preset.preset_key} of {preset.product} was cleared {week.clears} times after "
+                f"{week.applies} applies in the last {RISK_WINDOW} days ({week.clear_rate} %)",
+            )
+        )
     return alerts
 
 
@@ -166,6 +179,12 @@ def sa_int():
     return sa.Integer
 
 
+def _utc_day(value: datetime) -> Any:
+    from datetime import UTC
+
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).date()
+
+
 def _due(session: Session, alert: Alert, now: datetime, settings: Settings) -> bool:
     """Record the alert; True when it should be sent now."""
     kind_subject = alert.subject if alert.kind != "dead_letters" else "dead_letters"
@@ -190,6 +209,8 @@ def _due(session: Session, alert: Alert, now: datetime, settings: Settings) -> b
     )
     if alert.kind == "dead_letters":
         send = notice.last_sent_at is None or (grew and repeat)
+    elif alert.kind == "risky_preset":  # once per preset per UTC day
+        send = notice.last_sent_at is None or _utc_day(notice.last_sent_at) < _utc_day(now)
     else:
         send = repeat
     notice.times_raised += 1

@@ -120,7 +120,7 @@ def test_the_registry_holds_every_area_page_with_its_areas_guard():
         routes.ACCOUNT_PRIVACY: "signed_in",
         routes.ACCOUNT_BILLING: "signed_in",
     }
-    assert len([r for r in guards if r.startswith(routes.ADMIN)]) == 29
+    assert len([r for r in guards if r.startswith(routes.ADMIN)]) == 30
     assert all(g == "public" for r, g in guards.items() if not r.startswith((routes.ADMIN, routes.ACCOUNT)))
     # and the guard's server-side check runs first, before any loader
     for spec in specs:
@@ -139,7 +139,7 @@ def test_the_admin_navigation_is_grouped_and_lists_each_page_once():
 
     groups = [(group, [link.label for link in links]) for group, links in registry.nav_groups("admin")]
     assert groups == [
-        ("Sales", ["Dashboard", "Orders", "Sales", "Invoices", "Analytics", "Customers", "Resellers"]),
+        ("Sales", ["Dashboard", "Orders", "Sales", "Invoices", "Analytics", "Merchandising", "Customers", "Resellers"]),
         ("Catalog", ["Catalog", "Categories", "Bundles", "Content", "Searches"]),
         ("Operations", ["Providers", "Fulfilment", "Dead letters", "Jobs"]),
         ("Settings", ["Staff", "Audit log"]),
@@ -162,7 +162,7 @@ async def test_every_guarded_page_sends_a_visitor_to_sign_in_and_its_loaders_ref
     sqlite_url, handler_events, state_for
 ):
     guarded = [s for s in _pages() if s.guard != "public"]
-    assert len(guarded) == 40
+    assert len(guarded) == 41
     for spec in guarded:
         path = _concrete(spec.route)
         guard, *loaders = spec.events()
