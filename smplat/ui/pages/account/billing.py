@@ -11,6 +11,7 @@ import reflex as rx
 from smplat.db import session_scope
 from smplat.models.base import utcnow
 from smplat.services import invoices
+from smplat.services.checkout import subscriptions
 from smplat.services.invoices import BILLING_KEYS, InvoiceError
 from smplat.ui import routes
 from smplat.ui.components.billing import billing_fields
@@ -27,12 +28,21 @@ class BillingState(AuthState):
     notice: str = ""
     form_error: str = ""
     rows: list[dict[str, Any]] = []
+    subscriptions: list[dict[str, Any]] = []
     form_key: int = 0  # bumped on load, so the uncontrolled inputs show the stored values
 
     def _reload(self) -> None:
         with session_scope() as db:
             self.details = invoices.billing_details(db, self.user_id)
             self.rows = invoices.list_for_user(db, self.user_id)
+            self.subscriptions = [
+                {
+                    k: str(v)
+                    for k, v in row.items()
+                    if k in ("id", "title", "plan", "status_label", "next_renewal", "amount")
+                }
+                for row in subscriptions.list_for_user(db, self.user_id)
+            ]
         self.form_key += 1
         self.loaded = True
 
@@ -99,6 +109,39 @@ def _details_section() -> rx.Component:
         ),
         width="100%",
         id="billing-details",
+    )
+
+
+def _subscriptions_section() -> rx.Component:
+    """Each subscription with its plan, status, next renewal and amount; cancelling and resuming
+    happen on the Subscriptions page (one place for those rules)."""
+    table = data_table(
+        ["Subscription", "Plan", "Status", "Next renewal", "Amount"],
+        BillingState.subscriptions,
+        lambda s: [
+            rx.table.row_header_cell(s["title"]),
+            rx.table.cell(s["plan"]),
+            rx.table.cell(s["status_label"]),
+            rx.table.cell(s["next_renewal"]),
+            rx.table.cell(s["amount"]),
+        ],
+        "billing-subscriptions",
+    )
+    return card(
+        rx.hstack(
+            rx.heading("Subscriptions", size="4"),
+            rx.spacer(),
+            rx.link(
+                "Cancel or resume →", href=routes.ACCOUNT_SUBSCRIPTIONS, size="2", id="billing-manage-subscriptions"
+            ),
+            width="100%",
+            align="center",
+        ),
+        rx.cond(
+            BillingState.subscriptions.length() > 0,
+            table,
+            rx.text("You have no subscriptions.", size="2", color_scheme="gray", id="billing-no-subscriptions"),
+        ),
     )
 
 
@@ -174,10 +217,10 @@ def _invoices_section() -> rx.Component:
 )
 def account_billing_page() -> rx.Component:
     return account_page(
-        page_title("Billing", "Your billing details and invoices."),
+        page_title("Billing", "Your billing details, subscriptions and invoices."),
         rx.cond(
             BillingState.loaded,
-            rx.vstack(_details_section(), _invoices_section(), spacing="4", width="100%"),
+            rx.vstack(_details_section(), _subscriptions_section(), _invoices_section(), spacing="4", width="100%"),
             rx.vstack(
                 rx.skeleton(height="20rem", width="100%"),
                 rx.skeleton(height="12rem", width="100%"),
