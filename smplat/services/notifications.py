@@ -67,6 +67,7 @@ class NotificationKind(StrEnum):
     PASSWORD_RESET = "password_reset"
     EMAIL_CHANGE = "email_change"  # the link that confirms a new address (sent to the new one)
     EMAIL_CHANGED = "email_changed"  # the notice to the previous address
+    ACCOUNT_EXPORTED = "account_exported"  # the customer downloaded their data (GDPR export)
     PAYMENT_RECEIPT = "payment_receipt"
     ORDER_STARTED = "order_started"
     ORDER_PARTIALLY_DELIVERED = "order_partially_delivered"
@@ -106,6 +107,7 @@ KINDS: dict[str, KindSpec] = {
         KindSpec(K.PASSWORD_RESET, "Password reset", "The link to choose a new password.", _SECURITY),
         KindSpec(K.EMAIL_CHANGE, "Email address change", "The link that confirms a new address.", _SECURITY),
         KindSpec(K.EMAIL_CHANGED, "Email address changed", "A notice to your previous address.", _SECURITY),
+        KindSpec(K.ACCOUNT_EXPORTED, "Data export", "When a copy of your data is downloaded.", _SECURITY, prompt=True),
         KindSpec(
             K.PAYMENT_RECEIPT,
             "Payment receipts",

@@ -198,16 +198,16 @@ def export_for_owner(session: Session, user_id: int, *, ip_address: str = "") ->
     audit.record(
         session, _self_actor(user, ip_address), "account.export", "user", user.id, data={"bytes": len(archive)}
     )
-    email, brand = user.email, get_settings().brand_name
-    after_commit(
+    from smplat.services import notifications
+
+    now = utcnow()
+    notifications.notify(
         session,
-        lambda: _send_safely(
-            email,
-            f"Your {brand} data export",
-            f"You downloaded a copy of the data {brand} holds about your account.\n\n"
-            "If this was not you, change your password now and contact us.\n\n"
-            f"The {brand} team\n",
-        ),
+        notifications.NotificationKind.ACCOUNT_EXPORTED,
+        user=user,
+        context={"size": f"{max(1, len(archive) // 1024):,} KB"},
+        event_key=f"account_exported:{user.id}:{now.isoformat()}",
+        now=now,
     )
     return archive
 
@@ -331,7 +331,19 @@ def delete_account(
     session.execute(delete(CartItem).where(CartItem.cart_id.in_(carts)))
     session.execute(update(CheckoutSession).where(CheckoutSession.cart_id.in_(carts)).values(cart_id=None))
     remove(Cart, Cart.user_id == user.id)
+    from smplat.models.invoices import BillingProfile
+    from smplat.models.notifications import NotificationMessage, NotificationPreference
+
+    # billing details go (issued invoices keep the buyer as the law requires: bookkeeping)
+    remove(BillingProfile, BillingProfile.user_id == user.id)
+    remove(NotificationPreference, NotificationPreference.user_id == user.id)
     placeholder = placeholder_email(user.id)
+    # the delivery log keeps that a message went, not to whom or what it said
+    session.execute(
+        update(NotificationMessage)
+        .where(NotificationMessage.user_id == user.id)
+        .values(recipient=placeholder, subject="", body_text="", body_html="", headers={})
+    )
     # bookkeeping stays, without the person: emails and the handles/links they typed
     order_ids = collected.ids("orders")
     if order_ids:
@@ -382,6 +394,8 @@ def delete_account(
         at=now,
     )
     brand = get_settings().brand_name
+    # The one message that bypasses the notification log on purpose: a logged row would keep the
+    # address of an account that asked to be forgotten. Sent once, after the commit.
     after_commit(
         session,
         lambda: _send_safely(

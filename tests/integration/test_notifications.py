@@ -116,6 +116,7 @@ CONTEXTS = {
     K.PASSWORD_RESET: {"email": "mia@example.test", "reset_url": f"{BASE}/reset-password?token=t", "ttl_minutes": 60},
     K.EMAIL_CHANGE: {"current_email": "old@example.test", "confirm_url": f"{BASE}/confirm-email?t=1", "ttl_minutes": 60},
     K.EMAIL_CHANGED: {"old_email": "old@example.test", "new_email": "mia@example.test"},
+    K.ACCOUNT_EXPORTED: {"size": "12 KB"},
     K.PAYMENT_RECEIPT: {"order": ORDER},
     K.ORDER_STARTED: {"order": ORDER},
     K.ORDER_PARTIALLY_DELIVERED: {"order": ORDER, "refunded": "€3.00"},

@@ -22,6 +22,7 @@ from smplat.models.accounts import LoginAttempt, User, UserSession
 from smplat.models.audit import AuditLog
 from smplat.models.base import utcnow
 from smplat.models.merchandising import SavedConfiguration
+from smplat.models.notifications import NotificationMessage
 from smplat.models.orders import Order, OrderItem
 from smplat.models.payments import Payment, Subscription
 from smplat.models.profiles import LinkedProfile, ProfileSnapshot
@@ -202,10 +203,10 @@ def test_delete_anonymises_ends_sessions_cancels_the_subscription_and_keeps_book
 
 
 def _all_rows_mentioning(needle: str) -> list:
-    """Rows of the account's kept tables that still contain the customer's email."""
+    """Rows of the account's kept tables (and the delivery log) that still contain the customer's email."""
     with session_scope() as db:
         found = []
-        for model in (User, Order, OrderItem, Payment, Subscription):
+        for model in (User, Order, OrderItem, Payment, Subscription, NotificationMessage):
             for row in db.execute(select(model)).scalars():
                 if needle in json.dumps(row.model_dump(), default=str):
                     found.append((model.__tablename__, row.id))
