@@ -822,8 +822,8 @@ def plan_prices(detail: ProductDetail, quote_: Quote) -> dict[str, int]:
     (package, options, add-ons, the same experiment variant): what a plan card shows, so it
     agrees with the total whichever package is chosen."""
     return {
-        plan.key: price(
-            detail, replace(quote_.configuration, plan=plan.key), variant=quote_.experiment
-        ).unit_price_minor
+        plan.key: quote_.unit_price_minor  # the chosen plan is the quote itself: not priced twice
+        if plan.key == quote_.configuration.plan
+        else price(detail, replace(quote_.configuration, plan=plan.key), variant=quote_.experiment).unit_price_minor
         for plan in detail.plans
     }

@@ -385,9 +385,12 @@ def test_calculator_round_trip_and_refusals(session: Session) -> None:
         "tagline": "Most chosen",
         "calculator": {"expression": "amount / days", "sample_inputs": {"amount": 1000, "days": 2}},
     }
-    # the storefront reads it (its days come from the delivery estimate: 24 h -> 1 day)
+    # the storefront reads it over the delivery promise's days: none for a one-day delivery (24 h),
+    # a daily pace once delivery takes longer (72 h -> 3 days)
     config = pricing.normalize({"options": {"package": "p1000"}})
-    assert pricing.calculator_text(detail, config) == "about 1,000 likes a day over 1 day(s)"
+    assert pricing.calculator_text(detail, config) == ""
+    detail.product.delivery_estimate_hours = 72
+    assert pricing.calculator_text(detail, config) == "about 333 likes a day over 3 days"
     (row,) = _audit(session, "catalog.calculator.update")
     assert row.data["after"]["expression"] == "amount / days"
 
