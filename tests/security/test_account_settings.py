@@ -24,8 +24,8 @@ NEW = "owner.new@example.com"
 def mail(monkeypatch) -> dict[str, list[tuple]]:
     """What the account-settings service handed to the mail adapter (SMTP is the outside world)."""
     sent: dict[str, list[tuple]] = {"links": [], "notices": []}
-    monkeypatch.setattr("smplat.services.email.send_email_change_link", lambda *a: sent["links"].append(a))
-    monkeypatch.setattr("smplat.services.email.send_email_changed_notice", lambda *a: sent["notices"].append(a))
+    monkeypatch.setattr("smplat.services.email.send_email_change_link", lambda *a, **_: sent["links"].append(a))
+    monkeypatch.setattr("smplat.services.email.send_email_changed_notice", lambda *a, **_: sent["notices"].append(a))
     return sent
 
 

@@ -26,7 +26,7 @@ NOTICE = "If an account exists for that address, a reset link is on its way. It 
 def outbox(monkeypatch) -> list[tuple]:
     """Reset emails handed to the mail adapter (the SMTP server is the outside world)."""
     sent: list[tuple] = []
-    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args: sent.append(args))
+    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args, **_: sent.append(args))
     return sent
 
 

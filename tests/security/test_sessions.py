@@ -161,7 +161,7 @@ async def test_an_expired_session_resets_the_tab_on_the_next_page(db_url):
 async def test_an_older_reset_link_is_refused_once_a_newer_one_was_used(db_url, monkeypatch):
     # given a customer who asked for two reset links
     sent: list[tuple] = []
-    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args: sent.append(args))
+    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args, **_: sent.append(args))
     make_user(CUSTOMER)
     for _ in range(2):
         form = await tab(path="/forgot-password").get_state(AuthFormState)
@@ -187,7 +187,7 @@ async def test_an_older_reset_link_is_refused_once_a_newer_one_was_used(db_url, 
 
 async def test_a_reset_ends_every_session(db_url, monkeypatch):
     # given a customer signed in on two devices, and a reset link
-    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args: None)
+    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args, **_: None)
     user_id = make_user(CUSTOMER)
     phone, laptop = session_cookie(user_id), session_cookie(user_id)
     with session_scope() as db:
@@ -205,7 +205,7 @@ async def test_a_reset_ends_every_session(db_url, monkeypatch):
 
 def test_a_password_change_ends_the_other_sessions_and_every_reset_link(db_url, monkeypatch):
     # given a customer signed in on two devices, with an unused reset link in their mailbox
-    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args: None)
+    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args, **_: None)
     user_id = make_user(CUSTOMER)
     here, stolen = session_cookie(user_id), session_cookie(user_id)
     with session_scope() as db:
@@ -411,7 +411,7 @@ async def test_the_settings_handlers_refuse_a_visitor_without_a_session(db_url, 
 
 async def test_the_password_form_ends_the_other_sessions_and_every_reset_link(db_url, monkeypatch):
     # given a customer on two devices with an unused reset link
-    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args: None)
+    monkeypatch.setattr("smplat.services.email.send_password_reset", lambda *args, **_: None)
     user_id = make_user(CUSTOMER)
     laptop, phone = device_session(user_id, LAPTOP_UA, "198.51.100.4"), device_session(user_id, PHONE_UA, "203.0.113.9")
     with session_scope() as db:
