@@ -81,6 +81,7 @@ def test_admin_uploads_two_pictures_sets_alt_text_and_primary_then_orders_catego
     assert card.status_code == 200 and Image.open(io.BytesIO(card.content)).size == (640, 480)
 
     # published from the editor's last tab; the live product now carries the pictures
+    banner_url = banner.url
     page.locator("#editor-tab-preview").click()
     page.wait_for_url(f"**/admin/products/{draft_id}/preview")
     expect(page.locator("#publish-ready")).to_be_visible(timeout=30_000)
@@ -88,7 +89,7 @@ def test_admin_uploads_two_pictures_sets_alt_text_and_primary_then_orders_catego
     page.wait_for_url(f"**/services/{product.slug}")
     db_session.expire_all()
     banner = db_session.execute(
-        select(ProductMedia).where(ProductMedia.product_id == product.id, ProductMedia.url == banner.url)
+        select(ProductMedia).where(ProductMedia.product_id == product.id, ProductMedia.url == banner_url)
     ).scalar_one()
     assert banner.is_primary and banner.alt_text == "Purple banner reading Poll votes"
 

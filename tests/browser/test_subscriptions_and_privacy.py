@@ -50,10 +50,11 @@ def test_client_downloads_an_invoice_toggles_a_notification_cancels_at_period_en
     tab.locator("#field-username").fill("@autopilotbrand")
     tab.locator("#add-to-cart").click()
     tab.locator("#view-cart").click()
-    if tab.locator("#checkout-billing").is_visible():  # no billing details saved yet: asked here
-        tab.locator("#name").fill("Autopilot Client")
-        tab.locator("#address").fill("Rue de la Loi 1\n1000 Brussels")
-        tab.locator("#country").select_option("BE")
+    # a new account has no billing details yet: the checkout asks for them
+    expect(tab.locator("#checkout-billing")).to_be_visible()
+    tab.locator("#name").fill("Autopilot Client")
+    tab.locator("#address").fill("Rue de la Loi 1\n1000 Brussels")
+    tab.locator("#country").select_option("BE")
     tab.locator("#checkout-button").click()
     tab.locator("#pay-button").click()
     expect(tab.locator("#success-title")).to_be_visible(timeout=60_000)
