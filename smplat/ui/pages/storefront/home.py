@@ -394,8 +394,9 @@ def _home_skeleton() -> rx.Component:
             ],
         ),
         rx.vstack(
-            rx.heading(skeleton_text(width="10em"), size="7"),
-            rx.text(skeleton_text(width="24em"), size="3"),
+            rx.heading(skeleton_text(width="10em"), size="7", max_width="100%"),
+            # bounded by the column: a 24em line is wider than a 375px phone
+            rx.text(skeleton_text(width="24em"), size="3", width="100%", max_width="100%"),
             product_grid_skeleton(3),
             spacing="4",
             width="100%",
