@@ -282,6 +282,9 @@ def test_a_draft_of_a_published_product_leaves_the_storefront_alone_until_publis
         "min_quantity": "1000",
         "max_quantity": "5000",
         "base_price": "0",
+        "seo_title": "Buy Instagram followers that stay",
+        "meta_description": "Real-looking followers, delivered gradually.",
+        "social_image_url": "/media/growth-social.png",
     }
     catalog_editor.save_details(session, OPERATOR, draft.id, v + 3, values)
     session.commit()
@@ -302,6 +305,12 @@ def test_a_draft_of_a_published_product_leaves_the_storefront_alone_until_publis
     session.commit()
     assert live_row.id == published.id and live_row.slug == "ig-growth"
     assert session.get(Product, draft.id) is None  # the draft is gone
+    # the SEO fields the details form saved are the live product's now
+    assert (live_row.seo_title, live_row.meta_description, live_row.social_image_url) == (
+        "Buy Instagram followers that stay",
+        "Real-looking followers, delivered gradually.",
+        "/media/growth-social.png",
+    )
     live = _live(session, "ig-growth")
     assert live.product.title == "Instagram Growth Pro"
     assert [(o.key, o.price_delta_minor) for o in live.groups[0][1]] == [("1000", 1200), ("5000", 4000), ("2500", 2500)]
