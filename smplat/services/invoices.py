@@ -692,6 +692,13 @@ def _row(invoice: Invoice, order_number: str = "") -> dict[str, Any]:
     }
 
 
+def for_order(session: Session, order_id: int) -> list[dict[str, Any]]:
+    """The invoice and credit notes of one order, oldest first (one query): the admin order
+    page lists them with their PDFs."""
+    rows = session.execute(select(Invoice).where(Invoice.order_id == order_id).order_by(Invoice.id)).scalars()
+    return [_row(invoice) for invoice in rows]
+
+
 def _csv_row(invoice: Invoice, order_number: str) -> dict[str, Any]:
     row = _row(invoice, order_number)
     for key in ("net", "vat", "gross"):

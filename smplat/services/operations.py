@@ -13,7 +13,7 @@ from smplat.integrations.dialects import PanelDialect
 from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEvent, OrderItem
 from smplat.models.providers import Provider, ProviderOrder, ProviderOrderStatus, ProviderService
-from smplat.services import pricing
+from smplat.services import invoices, pricing
 from smplat.services.checkout import receipts
 from smplat.services.fulfillment.read_models import metrics
 from smplat.services.money import format_money
@@ -78,7 +78,8 @@ def provider_services(session: Session, provider_id: int) -> list[dict[str, Any]
 
 def order_detail(session: Session, number: str) -> dict[str, Any] | None:
     """An order with its items, provider orders (superseded ones marked) and its timeline: order
-    events and every fulfilment attempt (provider request and answer), newest first (five queries)."""
+    events and every fulfilment attempt (provider request and answer), newest first, and its
+    invoice and credit notes (six queries)."""
     order = session.execute(select(Order).where(Order.number == number)).scalars().first()
     if order is None:
         return None
@@ -174,6 +175,7 @@ def order_detail(session: Session, number: str) -> dict[str, Any] | None:
             for po, name in pos
         ],
         "events": timeline,
+        "invoices": invoices.for_order(session, order.id),
         "total": format_money(order.total_minor, order.currency),
         "charged": format_money(order.charged_minor, order.currency),
         "refunded": format_money(order.refunded_minor, order.currency),

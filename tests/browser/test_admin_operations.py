@@ -1,6 +1,6 @@
 """An operator has the admin home open; a customer pays in another browser; the home's figures
 and latest orders update without a reload; the operator opens the order and refunds half of it
-through the Stripe sandbox."""
+through the Stripe sandbox, and the credit note for that half is listed under the invoice."""
 
 from __future__ import annotations
 
@@ -29,6 +29,17 @@ def _order(shop) -> Order | None:
 
     with Session(get_engine(shop.database_url)) as db:
         return db.execute(select(Order).where(Order.customer_email == BUYER)).scalars().first()
+
+
+def _invoice_totals(shop, order_id: int) -> list[tuple[str, int]]:
+    from sqlmodel import Session
+
+    from smplat.db import get_engine
+    from smplat.models.invoices import Invoice
+
+    with Session(get_engine(shop.database_url)) as db:
+        rows = db.execute(select(Invoice.kind, Invoice.gross_minor).where(Invoice.order_id == order_id)).all()
+    return [(kind, int(gross)) for kind, gross in rows]
 
 
 def test_the_home_updates_when_a_customer_pays_and_the_operator_refunds_half(
@@ -86,6 +97,12 @@ def test_the_home_updates_when_a_customer_pays_and_the_operator_refunds_half(
     page.get_by_role("button", name="Refund", exact=True).click()
     expect(page.locator("#order-money")).to_contain_text("refunded €6.00")
     expect(page.locator("#order-timeline")).to_contain_text("Refunded €6.00 in total")
+    # and the credit note for exactly that half sits under the order's invoice
+    invoices = page.locator("#order-invoices-table")
+    expect(invoices).to_contain_text("Credit note")
+    expect(invoices.locator("tr", has_text="Credit note")).to_contain_text("-€6.00")
+    expect(invoices.locator("tr", has_text="Invoice")).to_contain_text("€12.00")
     _shot(page, output_dir, "admin_order_refunded_half")
     refunded = _order(live_shop)
     assert (refunded.refunded_minor, refunded.payment_status) == (600, "partially_refunded")
+    assert sorted(_invoice_totals(live_shop, refunded.id)) == [("credit_note", -600), ("invoice", 1200)]

@@ -11,9 +11,11 @@ from sqlalchemy import select
 from smplat.db import session_scope
 from smplat.models.audit import AuditLog
 from smplat.models.fulfillment import FulfillmentTask, TaskStatus
+from smplat.models.invoices import Invoice
 from smplat.models.orders import Order, OrderEvent, OrderItem, OrderStatus, PaymentStatus
 from smplat.services import admin_orders, audit
 from smplat.services.admin_orders import QueueFilters
+from smplat.services.money import format_money
 from smplat.ui.pages.admin.order import OrderDetailState  # imported at collection: registers the state
 
 pytestmark = pytest.mark.integration
@@ -282,6 +284,15 @@ async def test_operator_refunds_half_through_the_sandbox_then_messages_the_custo
     assert (paid.refunded_minor, paid.payment_status) == (half, PaymentStatus.PARTIALLY_REFUNDED.value)
     assert entry.data["data"]["amount_minor"] == half and entry.actor_label == "ops@smplat.local"
     assert [r["params"].get("amount") for r in stripe_shop.sandbox.refund_requests] == [str(half)]
+    # the order page lists the invoice and the credit note for exactly the refunded amount
+    with session_scope() as db:
+        notes = db.execute(select(Invoice).where(Invoice.order_id == order0.id).order_by(Invoice.id)).scalars().all()
+    assert [(n.kind, n.gross_minor) for n in notes] == [("invoice", order0.charged_minor), ("credit_note", -half)]
+    assert [(i["kind"], i["number"]) for i in state.order["invoices"]] == [
+        ("Invoice", notes[0].number),
+        ("Credit note", notes[1].number),
+    ]
+    assert state.order["invoices"][1]["gross"] == format_money(-half, order0.currency)
     # a bad amount changes nothing
     state.refund({"amount": "12,5x"})
     assert state.error.startswith("Write the amount")
@@ -292,6 +303,10 @@ async def test_operator_refunds_half_through_the_sandbox_then_messages_the_custo
     with session_scope() as db:
         paid = db.get(Order, order0.id)
     assert (paid.refunded_minor, paid.payment_status) == (order0.charged_minor, PaymentStatus.REFUNDED.value)
+    assert [i["gross"] for i in state.order["invoices"][1:]] == [
+        format_money(-half, order0.currency),
+        format_money(-(order0.charged_minor - half), order0.currency),
+    ]
     # a message reaches the customer's mailbox and their order page's timeline
     state.message_customer({"message": "Your refund is on its way."})
     assert state.error == ""
