@@ -22,7 +22,7 @@ down_revision: str | None = "0024_mrch_preset_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SUM_TYPE = sa.Numeric(24, 8)
+SUM_TYPE = sa.Numeric(28, 10)
 
 # (table, index, column)
 INDEXES = (

@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 from smplat.models.base import currency_field, updated_at_field
 
 # provider costs (major units), revenue shares and completion seconds are summed exactly
-SUM_TYPE = sa.Numeric(24, 8)
+SUM_TYPE = sa.Numeric(28, 10)
 
 
 class DailyRollup(SQLModel, table=True):
