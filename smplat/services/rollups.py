@@ -51,6 +51,7 @@ PAYMENT, WEBHOOK = "payment", "webhook"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 ZERO = literal_column("0")
+MILLISECOND = "0.001"  # completion seconds are summed to the millisecond (SQLite's julianday)
 
 
 # --- days and times -------------------------------------------------------------------------
@@ -390,7 +391,7 @@ def roll_days(session: Session, first: date, last: date) -> dict[str, int]:
         row["cost"], row["revenue_share"] = _exact(cost), _exact(share)
     for d, cur, product_id, lines, seconds in session.execute(_raw_completion(session, start, end, True)).all():
         row = service(d, cur, product_id, None)
-        row["completed_lines"], row["completion_seconds"] = int(lines), _exact(seconds)
+        row["completed_lines"], row["completion_seconds"] = int(lines), _exact(seconds, MILLISECOND)
 
     providers: dict[tuple[date, int], list[int]] = {}
     for d, provider_id, *counts in _rows(session, _raw_activity(session, start, end, True)):
@@ -439,9 +440,10 @@ def roll_days(session: Session, first: date, last: date) -> dict[str, int]:
     return {"days": len(days), "rows": rows, "replaced": replaced}
 
 
-def _exact(value: Any) -> Decimal:
-    """A summed amount as stored (10 decimals, the column's scale)."""
-    return Decimal(str(value or 0)).quantize(Decimal("1e-10"), rounding=ROUND_HALF_UP)
+def _exact(value: Any, places: str = "1e-10") -> Decimal:
+    """A summed amount as stored (10 decimals, the column's scale; seconds to the millisecond,
+    as precise as SQLite's julianday)."""
+    return Decimal(str(value or 0)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
 
 # --- reading: roll-ups for the rolled days, the raw tables for the rest -------------------
@@ -615,7 +617,7 @@ def completion(
     out: dict[int, tuple[int, Decimal]] = {}
     for product_id, lines, seconds in _rows(session, selects):
         before_lines, before_seconds = out.get(int(product_id), (0, Decimal(0)))
-        out[int(product_id)] = (before_lines + int(lines), before_seconds + _exact(seconds))
+        out[int(product_id)] = (before_lines + int(lines), before_seconds + _exact(seconds, MILLISECOND))
     return out
 
 
