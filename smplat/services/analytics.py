@@ -97,24 +97,20 @@ class Totals:
     aov_minor: int
 
 
+def _totals(days: dict[Any, tuple[int, int]]) -> Totals:
+    orders, revenue = rollups.day_totals(days)
+    return Totals(revenue, orders, average_minor(revenue, orders))
+
+
 def totals(
     session: Session, start: datetime, end: datetime, currency: str = "EUR", rolled: Rolled | None = None
 ) -> Totals:
     """Paid orders created in [start, end) and their revenue: one statement (and the rolled
     run's lookup unless given)."""
-    orders, revenue = rollups.sales_totals(session, start, end, currency, rolled)
-    return Totals(revenue, orders, average_minor(revenue, orders))
+    return _totals(rollups.sales_by_day(session, start, end, currency, rolled))
 
 
-def comparison(
-    session: Session, now: datetime, days: int, currency: str = "EUR", rolled: Rolled | None = None
-) -> dict[str, Any]:
-    """This period (the last `days` days) against the one before it: two statements (three
-    without `rolled`)."""
-    rolled = rolled if rolled is not None else rolled_days(session)
-    start, end = window(now, days)
-    current = totals(session, start, end, currency, rolled)
-    previous = totals(session, start - timedelta(days=days), start, currency, rolled)
+def _compared(current: Totals, previous: Totals) -> dict[str, Any]:
     return {
         "current": current,
         "previous": previous,
@@ -124,11 +120,19 @@ def comparison(
     }
 
 
-def daily_series(
-    session: Session, start: datetime, end: datetime, currency: str = "EUR", rolled: Rolled | None = None
-) -> list[dict[str, Any]]:
-    """Revenue and orders per UTC day in [start, end), every day present (one statement)."""
-    found = rollups.sales_by_day(session, start, end, currency, rolled)
+def comparison(
+    session: Session, now: datetime, days: int, currency: str = "EUR", rolled: Rolled | None = None
+) -> dict[str, Any]:
+    """This period (the last `days` days) against the one before it: one statement (two
+    without `rolled`)."""
+    start, end = window(now, days)
+    current, previous = rollups.sales_windows(
+        session, [(start, end), (start - timedelta(days=days), start)], currency, rolled
+    )
+    return _compared(_totals(current), _totals(previous))
+
+
+def _filled(found: dict[Any, tuple[int, int]], start: datetime, end: datetime) -> list[dict[str, Any]]:
     out, current = [], start.date()
     while current <= (end - timedelta(microseconds=1)).date():
         n, r = found.get(current, (0, 0))
@@ -137,15 +141,27 @@ def daily_series(
     return out
 
 
+def daily_series(
+    session: Session, start: datetime, end: datetime, currency: str = "EUR", rolled: Rolled | None = None
+) -> list[dict[str, Any]]:
+    """Revenue and orders per UTC day in [start, end), every day present (one statement)."""
+    return _filled(rollups.sales_by_day(session, start, end, currency, rolled), start, end)
+
+
 # --- funnel -------------------------------------------------------------------------------------
 
 
 def funnel(
-    session: Session, start: datetime, end: datetime, currency: str = "EUR", rolled: Rolled | None = None
+    session: Session,
+    start: datetime,
+    end: datetime,
+    currency: str = "EUR",
+    rolled: Rolled | None = None,
+    paid: int | None = None,
 ) -> list[tuple[str, int]]:
     """Visits → product views → carts → checkouts → paid orders in the window (three
-    statements, four without `rolled`). Visits and views are counted per UTC day, so they cover
-    the window's days."""
+    statements, four without `rolled`, two given the `paid` orders). Visits and views are
+    counted per UTC day, so they cover the window's days."""
     daily = dict(
         session.execute(
             select(DailyCounter.name, func.sum(DailyCounter.value))
@@ -159,7 +175,8 @@ def funnel(
     )
     rolled = rolled if rolled is not None else rolled_days(session)
     carts, checkouts = rollups.carts_and_checkouts(session, start, end, rolled)
-    paid = totals(session, start, end, currency, rolled).orders
+    if paid is None:
+        paid = totals(session, start, end, currency, rolled).orders
     values = (int(daily.get(VISITS) or 0), int(daily.get(PRODUCT_VIEWS) or 0), int(carts), int(checkouts), paid)
     return list(zip(FUNNEL_STAGES, values, strict=True))
 
@@ -321,13 +338,16 @@ def period_figures(session: Session, now: datetime, days: int, currency: str = "
     rolled run once: a fixed number of statements, roll-ups for whole rolled days."""
     rolled = rolled_days(session)
     start, end = window(now, days)
+    before = start - (end - start)
+    current, previous = rollups.sales_windows(session, [(start, end), (before, start)], currency, rolled)
+    compared = _compared(_totals(current), _totals(previous))
     by_service, by_provider = margins(session, start, end, currency, rolled)
     seconds = completion_by_service(session, start, end, rolled)
     return {
-        "comparison": comparison(session, now, days, currency, rolled),
-        "series": daily_series(session, start, end, currency, rolled),
-        "previous_series": daily_series(session, start - (end - start), start, currency, rolled),
-        "funnel": funnel(session, start, end, currency, rolled),
+        "comparison": compared,
+        "series": _filled(current, start, end),
+        "previous_series": _filled(previous, before, start),
+        "funnel": funnel(session, start, end, currency, rolled, paid=compared["current"].orders),
         "activity": provider_activity(session, start, end, rolled),
         "by_service": by_service,
         "by_provider": by_provider,

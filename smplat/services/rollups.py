@@ -20,6 +20,8 @@ up exactly what a reader would read live for the same day.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -29,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy import case, delete, func, insert, literal, literal_column, select, union_all
 from sqlmodel import Session
 
-from smplat.models.base import utcnow
+from smplat.models.base import UTCDateTime, utcnow
 from smplat.models.carts import Cart
 from smplat.models.checkout import CheckoutSession
 from smplat.models.fulfillment import AttemptOutcome, FulfillmentAttempt
@@ -160,7 +162,7 @@ def _raw_sales(session: Session, start: datetime, end: datetime, currency: str |
     """(day, currency,) orders, paid orders, charged, refunded."""
     keys = _grouped(session, Order.created_at, per_day, *([Order.currency] if per_day else []))
     paid = Order.charged_minor > 0
-    where = list(_in(Order.created_at, start, end)) + ([Order.currency == currency] if currency else [])
+    where = list(_in(Order.created_at, start, end)) + ([Order.currency == currency] if currency is not None else [])
     return (
         select(
             *keys,
@@ -206,7 +208,18 @@ def _raw_costs(session: Session, start: datetime, end: datetime, currency: str |
         .join(Order, Order.id == OrderItem.order_id)
         .join(Provider, Provider.id == po.provider_id)
         .join(ProviderService, ProviderService.id == po.provider_service_id)
-        .where(*paid_in(start, end, currency), po.external_order_id.is_not(None), po.status.not_in(NO_COST_STATUSES))
+        .where(
+            *paid_in(start, end, currency),
+            po.external_order_id.is_not(None),
+            po.status.not_in(NO_COST_STATUSES),
+            # the lines of the range's orders first (SQLite would otherwise scan every provider order)
+            OrderItem.id.in_(
+                select(OrderItem.id)
+                .join(Order, Order.id == OrderItem.order_id)
+                .where(*paid_in(start, end, currency))
+                .correlate(None)
+            ),
+        )
         .group_by(*keys)
     )
 
@@ -447,70 +460,132 @@ def _exact(value: Any, places: str = "1e-10") -> Decimal:
 
 
 # --- reading: roll-ups for the rolled days, the raw tables for the rest -------------------
+#
+# A figure's statement depends only on the shape of its windows' split (rolled days or not, how
+# many raw ranges), so each shape is built once with bound parameters and kept: a page load
+# pays for executing its statements, not for building them.
+
+Build = Callable[..., list[Any]]
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+_statements_lock = threading.Lock()
 
 
-def _split_parts(session: Session, start: datetime, end: datetime, rolled: Rolled | None) -> Split:
-    return split(start, end, rolled if rolled is not None else rolled_days(session))
+def _day_param(name: str) -> Any:
+    return sa.bindparam(name, type_=sa.Date())
+
+
+def _time_param(name: str) -> Any:
+    return sa.bindparam(name, type_=UTCDateTime())
+
+
+CURRENCY = sa.bindparam("currency", type_=sa.String())
+
+
+def _read(
+    session: Session, name: str, splits: list[Split], rolled_part: Build, live_part: Build, **params: Any
+) -> list[Any]:
+    """Run one UNION ALL statement over the windows' rolled days (`rolled_part(i, a, b)`) and
+    raw ranges (`live_part(i, s, e)`), `i` the window's index; the statement of this shape is
+    built once."""
+    dialect = session.get_bind().dialect.name
+    shape = (dialect, name, tuple((found.days is not None, len(found.live)) for found in splits))
+    statement = _STATEMENTS.get(shape)
+    if statement is None:
+        selects: list[Any] = []
+        for i, found in enumerate(splits):
+            if found.days is not None:
+                selects += rolled_part(i, _day_param(f"a{i}"), _day_param(f"b{i}"))
+            for j in range(len(found.live)):
+                selects += live_part(i, _time_param(f"s{i}_{j}"), _time_param(f"e{i}_{j}"))
+        if not selects:
+            return []
+        statement = selects[0] if len(selects) == 1 else union_all(*selects)
+        with _statements_lock:
+            _STATEMENTS[shape] = statement
+    values = dict(params)
+    for i, found in enumerate(splits):
+        if found.days is not None:
+            values[f"a{i}"], values[f"b{i}"] = found.days
+        for j, (start, end) in enumerate(found.live):
+            values[f"s{i}_{j}"], values[f"e{i}_{j}"] = start, end
+    return session.connection().execute(statement, values).all()
+
+
+def _splits(session: Session, windows: list[tuple[datetime, datetime]], rolled: Rolled | None) -> list[Split]:
+    rolled = rolled if rolled is not None else rolled_days(session)
+    return [split(start, end, rolled) for start, end in windows]
+
+
+def _tag(i: int) -> Any:
+    return literal_column(str(int(i))).label("window")
+
+
+def sales_windows(
+    session: Session, windows: list[tuple[datetime, datetime]], currency: str, rolled: Rolled | None = None
+) -> list[dict[date, tuple[int, int]]]:
+    """For each window [start, end): per UTC day with paid orders, (paid orders, revenue charged
+    less refunded). One statement for all the windows (and the rolled run's lookup unless given)."""
+    d = DailySales
+
+    def rolled_part(i: int, a: Any, b: Any) -> list[Any]:
+        return [
+            select(_tag(i), d.day, d.paid_orders, d.charged_minor - d.refunded_minor).where(
+                d.currency == CURRENCY, d.day >= a, d.day <= b, d.paid_orders > 0
+            )
+        ]
+
+    def live_part(i: int, s: Any, e: Any) -> list[Any]:
+        day = day_of(session, Order.created_at)
+        return [
+            select(_tag(i), day, func.count(), func.sum(Order.charged_minor - Order.refunded_minor))
+            .where(*paid_in(s, e, CURRENCY))
+            .group_by(day)
+        ]
+
+    out: list[dict[date, tuple[int, int]]] = [{} for _ in windows]
+    splits = _splits(session, windows, rolled)
+    for i, day, n, revenue in _read(session, "sales", splits, rolled_part, live_part, currency=currency):
+        before = out[int(i)].get(as_day(day), (0, 0))
+        out[int(i)][as_day(day)] = (before[0] + int(n), before[1] + int(revenue or 0))
+    return out
 
 
 def sales_by_day(
     session: Session, start: datetime, end: datetime, currency: str, rolled: Rolled | None = None
 ) -> dict[date, tuple[int, int]]:
-    """Per UTC day with paid orders in [start, end): (paid orders, revenue charged less
-    refunded). One statement (and the rolled run's lookup unless given)."""
-    parts = _split_parts(session, start, end, rolled)
-    selects = [
-        select(DailySales.day, DailySales.paid_orders, DailySales.charged_minor - DailySales.refunded_minor).where(
-            DailySales.currency == currency, DailySales.day >= a, DailySales.day <= b, DailySales.paid_orders > 0
-        )
-        for a, b in parts.days_list
-    ]
-    for s, e in parts.live:
-        day = day_of(session, Order.created_at)
-        selects.append(
-            select(day, func.count(), func.sum(Order.charged_minor - Order.refunded_minor))
-            .where(*paid_in(s, e, currency))
-            .group_by(day)
-        )
-    out: dict[date, tuple[int, int]] = {}
-    for d, n, revenue in _rows(session, selects):
-        before = out.get(as_day(d), (0, 0))
-        out[as_day(d)] = (before[0] + int(n), before[1] + int(revenue or 0))
-    return out
+    """Per UTC day with paid orders in [start, end): (paid orders, revenue charged less refunded)."""
+    return sales_windows(session, [(start, end)], currency, rolled)[0]
+
+
+def day_totals(days: dict[date, tuple[int, int]]) -> tuple[int, int]:
+    """(paid orders, revenue) of a window's days."""
+    return sum(n for n, _ in days.values()), sum(r for _, r in days.values())
 
 
 def sales_totals(
     session: Session, start: datetime, end: datetime, currency: str, rolled: Rolled | None = None
 ) -> tuple[int, int]:
     """(paid orders, revenue charged less refunded) of the orders created in [start, end)."""
-    days = sales_by_day(session, start, end, currency, rolled)
-    return sum(n for n, _ in days.values()), sum(r for _, r in days.values())
+    return day_totals(sales_by_day(session, start, end, currency, rolled))
 
 
 def all_time(session: Session, currency: str, rolled: Rolled | None = None) -> tuple[int, int]:
     """(every order ever, revenue of them in `currency`): roll-up sums plus the days after."""
-    parts = _split_parts(session, EPOCH, FOREVER, rolled)
     d = DailySales
-    selects = [
-        select(
-            func.coalesce(func.sum(d.orders), 0),
-            func.coalesce(func.sum(d.charged_minor - d.refunded_minor).filter(d.currency == currency), 0),
-        ).where(d.day >= a, d.day <= b)
-        for a, b in parts.days_list
-    ]
-    for s, e in parts.live:
-        selects.append(
-            select(
-                func.count(),
-                func.coalesce(
-                    func.sum(Order.charged_minor - Order.refunded_minor).filter(
-                        Order.currency == currency, Order.charged_minor > 0
-                    ),
-                    0,
-                ),
-            ).where(*_in(Order.created_at, s, e))
+
+    def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
+        revenue = func.sum(d.charged_minor - d.refunded_minor).filter(d.currency == CURRENCY)
+        return [select(func.coalesce(func.sum(d.orders), 0), func.coalesce(revenue, 0)).where(d.day >= a, d.day <= b)]
+
+    def live_part(_i: int, s: Any, e: Any) -> list[Any]:
+        revenue = func.sum(Order.charged_minor - Order.refunded_minor).filter(
+            Order.currency == CURRENCY, Order.charged_minor > 0
         )
-    rows = _rows(session, selects)
+        return [select(func.count(), func.coalesce(revenue, 0)).where(*_in(Order.created_at, s, e))]
+
+    rows = _read(
+        session, "all_time", _splits(session, [(EPOCH, FOREVER)], rolled), rolled_part, live_part, currency=currency
+    )
     return sum(int(n) for n, _ in rows), sum(int(r) for _, r in rows)
 
 
@@ -518,17 +593,22 @@ def carts_and_checkouts(
     session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
 ) -> tuple[int, int]:
     """Carts and checkout sessions created in [start, end)."""
-    parts = _split_parts(session, start, end, rolled)
     r = DailyRollup
-    selects = [
-        select(func.coalesce(func.sum(r.carts), 0), func.coalesce(func.sum(r.checkouts), 0)).where(
-            r.day >= a, r.day <= b
-        )
-        for a, b in parts.days_list
-    ]
-    for s, e in parts.live:
-        selects += _raw_funnel(session, s, e, False)
-    rows = _rows(session, selects)
+
+    def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
+        return [
+            select(func.coalesce(func.sum(r.carts), 0), func.coalesce(func.sum(r.checkouts), 0)).where(
+                r.day >= a, r.day <= b
+            )
+        ]
+
+    rows = _read(
+        session,
+        "funnel",
+        _splits(session, [(start, end)], rolled),
+        rolled_part,
+        lambda _i, s, e: _raw_funnel(session, s, e, False),
+    )
     return sum(int(c) for c, _ in rows), sum(int(k) for _, k in rows)
 
 
@@ -536,18 +616,24 @@ def provider_activity(
     session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
 ) -> dict[str, list[int]]:
     """Provider slug -> [succeeded, failed, other calls, provider orders placed]."""
-    parts = _split_parts(session, start, end, rolled)
     p = DailyProviderStats
-    selects: list[Any] = [
-        select(Provider.slug, p.succeeded, p.failed, p.other, p.placed)
-        .join(Provider, Provider.id == p.provider_id)
-        .where(p.day >= a, p.day <= b)
-        for a, b in parts.days_list
-    ]
-    for s, e in parts.live:
-        selects += _raw_activity(session, s, e, False)
+
+    def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
+        return [
+            select(Provider.slug, func.sum(p.succeeded), func.sum(p.failed), func.sum(p.other), func.sum(p.placed))
+            .join(Provider, Provider.id == p.provider_id)
+            .where(p.day >= a, p.day <= b)
+            .group_by(Provider.slug)
+        ]
+
     out: dict[str, list[int]] = {}
-    for slug, *counts in _rows(session, selects):
+    for slug, *counts in _read(
+        session,
+        "activity",
+        _splits(session, [(start, end)], rolled),
+        rolled_part,
+        lambda _i, s, e: _raw_activity(session, s, e, False),
+    ):
         slot = out.setdefault(slug, [0, 0, 0, 0])
         for i, n in enumerate(counts):
             slot[i] += int(n or 0)
@@ -558,22 +644,24 @@ def service_revenue(
     session: Session, start: datetime, end: datetime, currency: str, rolled: Rolled | None = None
 ) -> dict[Any, tuple[str, int]]:
     """Product id -> (title, revenue of its paid lines) for orders created in [start, end)."""
-    parts = _split_parts(session, start, end, rolled)
     s_ = DailyServiceStats
-    selects: list[Any] = [
-        select(s_.product_id, s_.product_title, s_.revenue_minor).where(
-            s_.currency == currency,
-            s_.provider_id.is_(None),
-            s_.day >= a,
-            s_.day <= b,
-            s_.product_title != "",
-        )
-        for a, b in parts.days_list
-    ]
-    for s, e in parts.live:
-        selects.append(_raw_revenue(session, s, e, currency, False))
+
+    def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
+        return [
+            select(s_.product_id, func.max(s_.product_title), func.sum(s_.revenue_minor))
+            .where(s_.currency == CURRENCY, s_.provider_id.is_(None), s_.day >= a, s_.day <= b, s_.product_title != "")
+            .group_by(s_.product_id)
+        ]
+
     out: dict[Any, tuple[str, int]] = {}
-    for product_id, title, revenue in _rows(session, selects):
+    for product_id, title, revenue in _read(
+        session,
+        "revenue",
+        _splits(session, [(start, end)], rolled),
+        rolled_part,
+        lambda _i, s, e: [_raw_revenue(session, s, e, CURRENCY, False)],
+        currency=currency,
+    ):
         before_title, before = out.get(product_id, ("", 0))
         out[product_id] = (max(before_title, title or ""), before + int(revenue or 0))
     return out
@@ -583,18 +671,25 @@ def service_costs(
     session: Session, start: datetime, end: datetime, currency: str, rolled: Rolled | None = None
 ) -> dict[tuple[Any, str], tuple[Decimal, Decimal]]:
     """(product id, provider slug) -> (cost in major units, revenue share in minor units)."""
-    parts = _split_parts(session, start, end, rolled)
     s_ = DailyServiceStats
-    selects: list[Any] = [
-        select(s_.product_id, Provider.slug, s_.cost, s_.revenue_share)
-        .join(Provider, Provider.id == s_.provider_id)
-        .where(s_.currency == currency, s_.day >= a, s_.day <= b)
-        for a, b in parts.days_list
-    ]
-    for s, e in parts.live:
-        selects.append(_raw_costs(session, s, e, currency, False))
+
+    def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
+        return [
+            select(s_.product_id, Provider.slug, func.sum(s_.cost), func.sum(s_.revenue_share))
+            .join(Provider, Provider.id == s_.provider_id)
+            .where(s_.currency == CURRENCY, s_.day >= a, s_.day <= b)
+            .group_by(s_.product_id, Provider.slug)
+        ]
+
     out: dict[tuple[Any, str], tuple[Decimal, Decimal]] = {}
-    for product_id, slug, cost, share in _rows(session, selects):
+    for product_id, slug, cost, share in _read(
+        session,
+        "costs",
+        _splits(session, [(start, end)], rolled),
+        rolled_part,
+        lambda _i, s, e: [_raw_costs(session, s, e, CURRENCY, False)],
+        currency=currency,
+    ):
         before_cost, before_share = out.get((product_id, slug), (Decimal(0), Decimal(0)))
         out[(product_id, slug)] = (before_cost + _exact(cost), before_share + _exact(share))
     return out
@@ -604,18 +699,23 @@ def completion(
     session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
 ) -> dict[int, tuple[int, Decimal]]:
     """Product id -> (completed lines, their seconds in total) of lines created in [start, end)."""
-    parts = _split_parts(session, start, end, rolled)
     s_ = DailyServiceStats
-    selects: list[Any] = [
-        select(s_.product_id, s_.completed_lines, s_.completion_seconds).where(
-            s_.provider_id.is_(None), s_.completed_lines > 0, s_.day >= a, s_.day <= b
-        )
-        for a, b in parts.days_list
-    ]
-    for s, e in parts.live:
-        selects.append(_raw_completion(session, s, e, False))
+
+    def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
+        return [
+            select(s_.product_id, func.sum(s_.completed_lines), func.sum(s_.completion_seconds))
+            .where(s_.provider_id.is_(None), s_.completed_lines > 0, s_.day >= a, s_.day <= b)
+            .group_by(s_.product_id)
+        ]
+
     out: dict[int, tuple[int, Decimal]] = {}
-    for product_id, lines, seconds in _rows(session, selects):
+    for product_id, lines, seconds in _read(
+        session,
+        "completion",
+        _splits(session, [(start, end)], rolled),
+        rolled_part,
+        lambda _i, s, e: [_raw_completion(session, s, e, False)],
+    ):
         before_lines, before_seconds = out.get(int(product_id), (0, Decimal(0)))
         out[int(product_id)] = (before_lines + int(lines), before_seconds + _exact(seconds, MILLISECOND))
     return out
@@ -625,16 +725,23 @@ def payment_outcomes(
     session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
 ) -> dict[tuple[str, str, str], tuple[int, int]]:
     """(source, kind or event type, status) -> (count, amount)."""
-    parts = _split_parts(session, start, end, rolled)
     p = DailyPaymentStats
-    selects: list[Any] = [
-        select(p.source, p.kind, p.status, p.count, p.amount_minor).where(p.day >= a, p.day <= b)
-        for a, b in parts.days_list
-    ]
-    for s, e in parts.live:
-        selects += _raw_payments(session, s, e, False)
+
+    def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
+        return [
+            select(p.source, p.kind, p.status, func.sum(p.count), func.sum(p.amount_minor))
+            .where(p.day >= a, p.day <= b)
+            .group_by(p.source, p.kind, p.status)
+        ]
+
     out: dict[tuple[str, str, str], tuple[int, int]] = {}
-    for source, kind, status, n, amount in _rows(session, selects):
+    for source, kind, status, n, amount in _read(
+        session,
+        "payments",
+        _splits(session, [(start, end)], rolled),
+        rolled_part,
+        lambda _i, s, e: _raw_payments(session, s, e, False),
+    ):
         before = out.get((source, kind or "", status), (0, 0))
         out[(source, kind or "", status)] = (before[0] + int(n), before[1] + int(amount or 0))
     return out
