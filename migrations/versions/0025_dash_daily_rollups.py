@@ -2,7 +2,8 @@
 daily_payment_stats (services/rollups.py, the `dashboard_rollup` job); and the indexes the
 dashboard's live part (today, days not rolled up yet) and the roll-up read by: creation time of
 carts, checkout sessions, fulfilment attempts, provider orders, payments and webhooks, and the
-last change of orders, provider orders and payments (Analytics' change detector).
+last change of orders, provider orders and payments (Analytics' change detector); and orders'
+(creation, currency, charged, refunded) so the sales of partial days are read from the index.
 
 Revision ID: 0025_dash_daily_rollups
 Revises: 0024_mrch_preset_rollups
@@ -45,6 +46,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("carts", sa.Integer(), nullable=False),
         sa.Column("checkouts", sa.Integer(), nullable=False),
+        sa.Column("through", UTCDateTime(timezone=True), nullable=False),
         sa.Column("rolled_at", UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("day"),
@@ -107,9 +109,15 @@ def upgrade() -> None:
     for table, name, column in INDEXES:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_index(name, [column], unique=False)
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_orders_created_sales", ["created_at", "currency", "charged_minor", "refunded_minor"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_orders_created_sales")
     for table, name, _column in reversed(INDEXES):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_index(name)

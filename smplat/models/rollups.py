@@ -12,15 +12,15 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from smplat.models.base import currency_field, updated_at_field
+from smplat.models.base import UTCDateTime, currency_field, updated_at_field
 
 # provider costs (major units), revenue shares and completion seconds are summed exactly
 SUM_TYPE = sa.Numeric(28, 10)
 
 
 class DailyRollup(SQLModel, table=True):
-    """One closed UTC day the roll-up job has summed (the marker), with the day's carts and
-    checkout sessions (the funnel's middle, not per currency)."""
+    """One UTC day the roll-up job has summed (the marker; today up to `through`), with the
+    day's carts and checkout sessions (the funnel's middle, not per currency)."""
 
     __tablename__ = "daily_rollups"
 
@@ -28,6 +28,8 @@ class DailyRollup(SQLModel, table=True):
     day: date = Field(sa_type=sa.Date, nullable=False, unique=True)
     carts: int = Field(default=0, nullable=False)
     checkouts: int = Field(default=0, nullable=False)
+    # what the day's rows cover ends here: the next midnight, or for today the job's run
+    through: datetime = Field(sa_type=UTCDateTime, nullable=False)
     rolled_at: datetime = updated_at_field()
 
 

@@ -52,8 +52,10 @@ NO_COST_STATUSES = (
 PAYMENT, WEBHOOK = "payment", "webhook"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
-ZERO = literal_column("0")
-MILLISECOND = "0.001"  # completion seconds are summed to the millisecond (SQLite's julianday)
+MILLISECOND = "0.001"
+# today is rolled up to this long before the job's run: an order still being written then is
+# created before that time but not yet visible; it lands in the next run
+SETTLE = timedelta(minutes=5)  # completion seconds are summed to the millisecond (SQLite's julianday)
 
 
 # --- days and times -------------------------------------------------------------------------
@@ -90,16 +92,26 @@ def _seconds(session: Session, start: Any, end: Any) -> Any:
 
 @dataclass(frozen=True)
 class Rolled:
-    """The run of days rolled up so far (None, None before the first roll-up)."""
+    """The run of days rolled up so far (None, None before the first roll-up): the last one
+    may be today, rolled up `through` the time of the job's run (a closed day: to its end)."""
 
     first: date | None = None
     last: date | None = None
+    through: datetime | None = None
+
+    @property
+    def until(self) -> datetime | None:
+        """The end of what the roll-ups cover."""
+        if self.last is None:
+            return None
+        return self.through if self.through is not None else start_of(self.last + timedelta(days=1))
 
 
 def rolled_days(session: Session) -> Rolled:
-    """One statement (two index lookups)."""
-    first, last = session.execute(select(func.min(DailyRollup.day), func.max(DailyRollup.day))).one()
-    return Rolled(as_day(first), as_day(last)) if first is not None else Rolled()
+    """One statement (index lookups)."""
+    r = DailyRollup
+    first, last, through = session.execute(select(func.min(r.day), func.max(r.day), func.max(r.through))).one()
+    return Rolled(as_day(first), as_day(last), utc(through)) if first is not None else Rolled()
 
 
 @dataclass(frozen=True)
@@ -113,24 +125,26 @@ class Split:
 
 
 def split(start: datetime, end: datetime, rolled: Rolled) -> Split:
-    """The whole days of [start, end) inside the rolled run, and the rest as at most two raw
-    ranges (before them: a partial first day or days before the run; after them: days not
-    rolled up yet and today)."""
+    """The rolled days of [start, end) (whole days; today as far as it is rolled up, when the
+    window reaches that far), and the rest as at most two raw ranges (before them: a partial
+    first day or days before the run; after them: days not rolled up yet, the rest of today)."""
     start, end = utc(start), utc(end)
     if end <= start:
         return Split(None, ())
-    if rolled.first is None or rolled.last is None:
+    until = rolled.until
+    if rolled.first is None or rolled.last is None or until is None:
         return Split(None, ((start, end),))
     first = start.date() if start == start_of(start.date()) else start.date() + timedelta(days=1)
     first = max(first, rolled.first)
-    last = min(end.date() - timedelta(days=1), rolled.last)
+    last = rolled.last if until <= end else min(end.date(), rolled.last) - timedelta(days=1)
     if first > last:
         return Split(None, ((start, end),))
+    covered = until if last == rolled.last else start_of(last + timedelta(days=1))
     live = []
     if start < start_of(first):
         live.append((start, start_of(first)))
-    if start_of(last + timedelta(days=1)) < end:
-        live.append((start_of(last + timedelta(days=1)), end))
+    if covered < end:
+        live.append((covered, end))
     return Split((first, last), tuple(live))
 
 
@@ -143,6 +157,10 @@ def _rows(session: Session, parts: list[Any]) -> list[Any]:
 
 def _in(column: Any, start: datetime, end: datetime) -> tuple[Any, Any]:
     return column >= start, column < end
+
+
+def _zero(name: str) -> Any:
+    return literal_column("0").label(name)
 
 
 def _grouped(session: Session, column: Any, per_day: bool, *more: Any) -> list[Any]:
@@ -261,7 +279,7 @@ def _raw_activity(session: Session, start: datetime, end: datetime, per_day: boo
             func.sum(case((outcome.in_(SUCCEEDED_OUTCOMES), 1), else_=0)),
             func.sum(case((outcome.in_(FAILED_OUTCOMES), 1), else_=0)),
             func.sum(case((outcome.in_(SUCCEEDED_OUTCOMES + FAILED_OUTCOMES), 0), else_=1)),
-            ZERO,
+            _zero("placed"),
         )
         .select_from(a)
         .join(Provider, Provider.id == a.provider_id)
@@ -270,7 +288,7 @@ def _raw_activity(session: Session, start: datetime, end: datetime, per_day: boo
     )
     placed_keys = _grouped(session, po.created_at, per_day, po.provider_id if per_day else Provider.slug)
     placed = (
-        select(*placed_keys, ZERO, ZERO, ZERO, func.count())
+        select(*placed_keys, _zero("succeeded"), _zero("failed"), _zero("other"), func.count())
         .select_from(po)
         .join(Provider, Provider.id == po.provider_id)
         .where(*_in(po.created_at, start, end), po.external_order_id.is_not(None))
@@ -291,7 +309,7 @@ def _raw_payments(session: Session, start: datetime, end: datetime, per_day: boo
         .group_by(*p_keys)
     )
     webhooks = (
-        select(*w_keys[:-2], literal(WEBHOOK), *w_keys[-2:], func.count(), ZERO)
+        select(*w_keys[:-2], literal(WEBHOOK), *w_keys[-2:], func.count(), _zero("amount"))
         .where(*_in(w.received_at, start, end))
         .group_by(*w_keys)
     )
@@ -303,11 +321,11 @@ def _raw_funnel(session: Session, start: datetime, end: datetime, per_day: bool)
     c_keys = _grouped(session, Cart.created_at, per_day)
     s_keys = _grouped(session, CheckoutSession.created_at, per_day)
     return [
-        select(*c_keys, func.count(), ZERO)
+        select(*c_keys, func.count(), _zero("checkouts"))
         .select_from(Cart)
         .where(*_in(Cart.created_at, start, end))
         .group_by(*c_keys),
-        select(*s_keys, ZERO, func.count())
+        select(*s_keys, _zero("carts"), func.count())
         .select_from(CheckoutSession)
         .where(*_in(CheckoutSession.created_at, start, end))
         .group_by(*s_keys),
@@ -335,27 +353,26 @@ def _earliest(session: Session) -> date | None:
 
 
 def rollup(session: Session, now: datetime | None = None, settings: Settings | None = None) -> dict[str, int]:
-    """Roll every closed day not rolled up yet, and the last `dashboard_rollup_reroll_days`
-    days again, into the roll-up tables (each day's rows replaced)."""
+    """Roll every closed day not rolled up yet, the last `dashboard_rollup_reroll_days` days
+    again, and today up to a few minutes ago (`SETTLE`: orders still being written land in the
+    next run), into the roll-up tables (each day's rows replaced)."""
     settings = settings or get_settings()
-    today = utc(now or utcnow()).date()
-    yesterday = today - timedelta(days=1)
+    now = utc(now or utcnow())
+    today = now.date()
     rolled = rolled_days(session)
-    if rolled.last is None:
+    if rolled.first is None or rolled.last is None:
         earliest = _earliest(session)
-        first = min(earliest, yesterday) if earliest is not None else yesterday
+        first = min(earliest, today) if earliest is not None else today
     else:
         first = min(rolled.last + timedelta(days=1), today - timedelta(days=settings.dashboard_rollup_reroll_days))
-        if rolled.first is not None:
-            first = max(first, min(rolled.first, yesterday))
-    if first > yesterday:
-        return {"days": 0, "rows": 0, "replaced": 0}
-    return roll_days(session, first, yesterday)
+        first = max(first, min(rolled.first, today))
+    return roll_days(session, first, today, through=max(start_of(today), now - SETTLE))
 
 
-def roll_days(session: Session, first: date, last: date) -> dict[str, int]:
-    """Replace the roll-ups of the days [first, last] (closed days) with fresh sums."""
-    start, end = start_of(first), start_of(last + timedelta(days=1))
+def roll_days(session: Session, first: date, last: date, through: datetime | None = None) -> dict[str, int]:
+    """Replace the roll-ups of the days [first, last] with fresh sums; the last day up to
+    `through` when given (today), else whole."""
+    start, end = start_of(first), through or start_of(last + timedelta(days=1))
     replaced = 0
     for model in (DailyRollup, DailySales, DailyServiceStats, DailyProviderStats, DailyPaymentStats):
         replaced += int(
@@ -429,7 +446,13 @@ def roll_days(session: Session, first: date, last: date) -> dict[str, int]:
         (
             DailyRollup,
             [
-                {"day": d, "carts": funnel.get(d, [0, 0])[0], "checkouts": funnel.get(d, [0, 0])[1], "rolled_at": stamp}
+                {
+                    "day": d,
+                    "carts": funnel.get(d, [0, 0])[0],
+                    "checkouts": funnel.get(d, [0, 0])[1],
+                    "through": min(end, start_of(d + timedelta(days=1))),
+                    "rolled_at": stamp,
+                }
                 for d in days
             ],
         ),

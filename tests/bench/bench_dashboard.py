@@ -5,7 +5,7 @@
 Builds a migrated, seeded database and bulk-loads `--orders` orders spread evenly over the year
 before "now" (today at `--hour` UTC, so today is mostly gone by), each with one line, a
 fulfilment task, a provider order, one provider call, its charge and two timeline events: a
-tenth in USD, 2 % unpaid, 2 % refunded, the last three days' still open. SQLite loads with
+tenth in USD, 2 % unpaid and 2 % refunded (both canceled), the last three days' still open. SQLite loads with
 executemany, PostgreSQL with COPY (then VACUUM ANALYZE, as autovacuum would). The
 `dashboard_rollup` job then rolls the closed days up once (its time is printed).
 
@@ -183,9 +183,7 @@ def generate(ctx: dict[str, Any], orders: int, now: datetime) -> Iterator[dict[s
             refunded = charged if charged and rng.random() < 0.02 else 0
             payment = "unpaid" if unpaid else "refunded" if refunded else "paid"
             open_ = now - created < timedelta(days=OPEN_DAYS)
-            if unpaid:
-                status = "pending"
-            elif refunded:
+            if unpaid or refunded:  # orders are created when paid: an unpaid one was given up
                 status = "canceled"
             elif open_:
                 status = rng.choice(("pending", "processing", "processing", "completed"))
@@ -316,6 +314,7 @@ def main() -> int:
     parser.add_argument(
         "--postgres", action="store_true", help="also PostgreSQL (DATABASE_URL or SMPLAT_TEST_POSTGRES_URL)"
     )
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only (with --postgres)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--hour", type=int, default=18, help="the UTC hour of 'now' (how much of today is read live)")
     args = parser.parse_args()
@@ -324,7 +323,7 @@ def main() -> int:
 
     today = utcnow().date()
     now = datetime(today.year, today.month, today.day, args.hour, tzinfo=UTC)
-    backends = [("sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='smplat-bench-')}/bench.db")]
+    backends = [] if args.no_sqlite else [("sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='smplat-bench-')}/bench.db")]
     if args.postgres:
         pg = (os.environ.get("DATABASE_URL") or os.environ.get("SMPLAT_TEST_POSTGRES_URL") or "").strip()
         if not pg.startswith("postgresql"):

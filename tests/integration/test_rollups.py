@@ -9,7 +9,7 @@ The small history (now = 2026-03-10 12:00 UTC, the sandbox provider "P"):
   03-01 12:00  U1 USD charged 3000            line B 3000
   03-01 13:00  E3 EUR unpaid                  line A 900  -> an order, not a paid one
   03-02 09:00  E4 EUR charged 4000            line B 4000
-  03-10 08:00  E5 EUR charged 700             line B 700  -> today: never rolled up
+  03-10 08:00  E5 EUR charged 700             line B 700  -> today: rolled up to 5 minutes ago
   payments on 03-01: a charge of 1000 (succeeded), a refund of 500 (succeeded); one webhook;
   two carts on 03-01, one checkout session on 03-02; P's call on 03-01 succeeded.
 """
@@ -38,7 +38,7 @@ from tests.fulfillment_factory import product, seed_with_panel
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-MARCH_1, MARCH_2 = date(2026, 3, 1), date(2026, 3, 2)
+MARCH_1, MARCH_2, TODAY = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 10)
 
 
 def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -190,15 +190,16 @@ def test_the_rows_of_each_closed_day_two_currencies_and_refunds(session, small, 
     assert rollups.rolled_days(session) == rollups.Rolled()
     counts = rollups.rollup(session, NOW)
     session.commit()
-    # the first day anything happened (03-01) to yesterday (03-09); today (03-10) is open
-    assert counts["days"] == 9
-    assert rollups.rolled_days(session) == rollups.Rolled(MARCH_1, date(2026, 3, 9))
+    # the first day anything happened (03-01) to today (03-10) up to 11:55
+    assert counts["days"] == 10
+    assert rollups.rolled_days(session) == rollups.Rolled(MARCH_1, TODAY, NOW - rollups.SETTLE)
     days, sales, services, providers, payments = _everything(session)
-    assert days == [(MARCH_1, 2, 0), (MARCH_2, 0, 1)] + [(date(2026, 3, d), 0, 0) for d in range(3, 10)]
+    assert days == [(MARCH_1, 2, 0), (MARCH_2, 0, 1)] + [(date(2026, 3, d), 0, 0) for d in range(3, 11)]
     assert sales == [
         (MARCH_1, "EUR", 3, 2, 3000, 500),  # E1, E2 paid; E3 unpaid counts as an order only
         (MARCH_1, "USD", 1, 1, 3000, 0),
         (MARCH_2, "EUR", 1, 1, 4000, 0),
+        (TODAY, "EUR", 1, 1, 700, 0),
     ]
     a, b, p = shop.a.id, shop.b.id, shop.provider.id
     zero = Decimal(0)
@@ -210,6 +211,7 @@ def test_the_rows_of_each_closed_day_two_currencies_and_refunds(session, small, 
             (MARCH_1, "EUR", a, p, "", 0, Decimal("2.5"), Decimal(1000), 0, zero),
             (MARCH_1, "USD", b, 0, shop.b.title, 3000, zero, zero, 0, zero),
             (MARCH_2, "EUR", b, 0, shop.b.title, 4000, zero, zero, 0, zero),
+            (TODAY, "EUR", b, 0, shop.b.title, 700, zero, zero, 0, zero),
         ]
     )
     assert providers == [(MARCH_1, p, 1, 0, 0, 1)]
@@ -218,15 +220,17 @@ def test_the_rows_of_each_closed_day_two_currencies_and_refunds(session, small, 
         (MARCH_1, "payment", "refund", "succeeded", 1, 500),
         (MARCH_1, "webhook", "checkout.session.completed", "processed", 1, 0),
     ]
-    # the dashboard: rolled days from the roll-ups, today (E5) live, per currency
+    # the dashboard: the roll-ups, then the last minutes of today live, per currency
+    shop.order(NOW - timedelta(minutes=1), 300)
+    session.commit()
     rolled = rollups.rolled_days(session)
     with count_queries(session) as q:
         eur = analytics.totals(session, NOW - timedelta(days=10), NOW, "EUR", rolled)
     assert q.count == 1
-    assert eur == analytics.Totals(revenue_minor=1000 + 1500 + 4000 + 700, orders=4, aov_minor=1800)
+    assert eur == analytics.Totals(revenue_minor=1000 + 1500 + 4000 + 700 + 300, orders=5, aov_minor=1500)
     assert analytics.totals(session, NOW - timedelta(days=10), NOW, "USD") == analytics.Totals(3000, 1, 3000)
     overview = dashboard.overview(session)
-    assert (overview.orders_total, overview.revenue) == (6, "€72.00")
+    assert (overview.orders_total, overview.revenue) == (7, "€75.00")
 
 
 def test_a_late_refund_lands_when_its_day_is_re_rolled_and_a_re_run_changes_nothing(session, small):
@@ -236,7 +240,7 @@ def test_a_late_refund_lands_when_its_day_is_re_rolled_and_a_re_run_changes_noth
     # re-running the same day replaces the same rows (and rolls nothing new)
     again = rollups.rollup(session, NOW)
     session.commit()
-    assert again["days"] == 9 and again["replaced"] > 0
+    assert again["days"] == 10 and again["replaced"] > 0
     assert _everything(session) == before
 
     # ten days later E4 (03-02) is refunded 1000; the window then starts 03-20 - 20 days
@@ -251,13 +255,13 @@ def test_a_late_refund_lands_when_its_day_is_re_rolled_and_a_re_run_changes_noth
     short = Settings(_env_file=None, dashboard_rollup_reroll_days=10)
     counts = rollups.rollup(session, later, short)
     session.commit()
-    assert counts["days"] == 10  # 03-10 (not rolled yet) to 03-19
-    assert rollups.rolled_days(session) == rollups.Rolled(MARCH_1, date(2026, 3, 19))
+    assert counts["days"] == 11  # 03-10 (partly rolled) to 03-20
+    assert rollups.rolled_days(session) == rollups.Rolled(MARCH_1, date(2026, 3, 20), later - rollups.SETTLE)
     assert analytics.totals(session, *window).revenue_minor == raw.revenue_minor + 1000
     # 20 days reach back to 03-01: the refund lands
     counts = rollups.rollup(session, later, Settings(_env_file=None, dashboard_rollup_reroll_days=20))
     session.commit()
-    assert counts["days"] == 19
+    assert counts["days"] == 20
     assert (MARCH_2, "EUR", 1, 1, 4000, 1000) in _everything(session)[1]
     assert analytics.totals(session, *window) == raw
 
@@ -283,7 +287,7 @@ def test_the_job_is_registered_and_records_its_run(db_url):
         db.commit()
     run = run_job("dashboard_rollup")
     assert run.outcome == "succeeded", run.counts
-    assert run.counts["days"] == 3  # three days ago to yesterday
+    assert run.counts["days"] == 4  # three days ago to today
     with session_scope() as db:
         assert _table(db, DailySales, "orders", "paid_orders", "charged_minor") == [(1, 1, 1200)]
 
@@ -354,8 +358,14 @@ def test_rolled_up_figures_equal_the_raw_computation(session, busy, count_querie
     assert raw["comparison"]["current"].orders > 20 and raw["by_provider"] and raw["completion"]
     rollups.rollup(session, now)
     session.commit()
-    assert rollups.rolled_days(session).last == now.date() - timedelta(days=1)
+    assert rollups.rolled_days(session).last == now.date()
     assert _dashboard(session, now) == raw
+    # an order paid after the run counts at once (the rest of today is read live)
+    session.add(Order(charged_minor=900, payment_status="paid", created_at=now - timedelta(minutes=2)))
+    session.commit()
+    window = (now - timedelta(days=30), now)
+    assert analytics.totals(session, *window) == analytics.totals(session, *window, rolled=rollups.Rolled())
+    assert analytics.totals(session, *window).orders == raw["comparison"]["current"].orders + 1
     # a fixed number of statements however long the history: the rolled run; both periods' sales
     # by day; revenue by service and costs; completion; titles; visits and views; carts and
     # checkouts; provider activity; payment outcomes
@@ -365,7 +375,7 @@ def test_rolled_up_figures_equal_the_raw_computation(session, busy, count_querie
 
 
 @pytest.mark.parametrize(
-    ("start", "end", "days", "live"),
+    ("start", "end", "days", "live", "through"),
     [
         # a partial first day, whole rolled days, then today read live
         (
@@ -376,6 +386,7 @@ def test_rolled_up_figures_equal_the_raw_computation(session, busy, count_querie
                 (datetime(2026, 3, 1, 12, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)),
                 (datetime(2026, 3, 10, tzinfo=UTC), datetime(2026, 3, 10, 9, tzinfo=UTC)),
             ),
+            None,
         ),
         # days before the rolled run, and days after it not rolled up yet, are read live
         (
@@ -386,6 +397,29 @@ def test_rolled_up_figures_equal_the_raw_computation(session, busy, count_querie
                 (datetime(2026, 2, 20, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)),
                 (datetime(2026, 3, 10, tzinfo=UTC), datetime(2026, 3, 20, 9, tzinfo=UTC)),
             ),
+            None,
+        ),
+        # today rolled up to 11:55: read from there on live
+        (
+            datetime(2026, 3, 1, 12, tzinfo=UTC),
+            datetime(2026, 3, 10, 12, tzinfo=UTC),
+            (MARCH_2, TODAY),
+            (
+                (datetime(2026, 3, 1, 12, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)),
+                (datetime(2026, 3, 10, 11, 55, tzinfo=UTC), datetime(2026, 3, 10, 12, tzinfo=UTC)),
+            ),
+            datetime(2026, 3, 10, 11, 55, tzinfo=UTC),
+        ),
+        # ... unless the window ends before that: its part of today is live
+        (
+            datetime(2026, 3, 1, 12, tzinfo=UTC),
+            datetime(2026, 3, 10, 9, tzinfo=UTC),
+            (MARCH_2, date(2026, 3, 9)),
+            (
+                (datetime(2026, 3, 1, 12, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)),
+                (datetime(2026, 3, 10, tzinfo=UTC), datetime(2026, 3, 10, 9, tzinfo=UTC)),
+            ),
+            datetime(2026, 3, 10, 11, 55, tzinfo=UTC),
         ),
         # no whole rolled day inside: all live
         (
@@ -393,10 +427,12 @@ def test_rolled_up_figures_equal_the_raw_computation(session, busy, count_querie
             datetime(2026, 3, 3, 23, tzinfo=UTC),
             None,
             ((datetime(2026, 3, 3, 1, tzinfo=UTC), datetime(2026, 3, 3, 23, tzinfo=UTC)),),
+            None,
         ),
     ],
 )
-def test_a_window_splits_into_rolled_days_and_live_ranges(start, end, days, live):
-    found = rollups.split(start, end, rollups.Rolled(MARCH_1, date(2026, 3, 9)))
+def test_a_window_splits_into_rolled_days_and_live_ranges(start, end, days, live, through):
+    rolled = rollups.Rolled(MARCH_1, TODAY, through) if through else rollups.Rolled(MARCH_1, date(2026, 3, 9))
+    found = rollups.split(start, end, rolled)
     assert (found.days, found.live) == (days, live)
     assert rollups.split(start, end, rollups.Rolled()) == rollups.Split(None, ((start, end),))
