@@ -30,14 +30,13 @@ from smplat.models.orders import Order, OrderItem, OrderStatus
 from smplat.models.payments import Payment, WebhookEvent
 from smplat.models.providers import ProviderOrder
 from smplat.services import rollups
-from smplat.services.rollups import FAILED_OUTCOMES, NO_COST_STATUSES, SUCCEEDED_OUTCOMES, Rolled, rolled_days
+from smplat.services.rollups import Rolled, rolled_days
 
 VISITS = "visits"
 PRODUCT_VIEWS = "product_views"
 FUNNEL_STAGES = ("Visits", "Product views", "Carts", "Checkouts", "Paid orders")
 # the last completed lines per service an average completion time is taken over (as panels do)
 COMPLETION_SAMPLE = 10
-__all__ = ["FAILED_OUTCOMES", "NO_COST_STATUSES", "SUCCEEDED_OUTCOMES", "Rolled", "rolled_days"]
 
 
 # --- recording ----------------------------------------------------------------------------

@@ -5,15 +5,15 @@ tables (models/rollups.py): per day and currency the orders, paid orders, charge
 amounts; per day, currency and service the lines' revenue, completion times and, per provider,
 the provider charges and revenue shares (the margin parts); per day and provider the calls by
 outcome and the provider orders placed; per day the payments and webhooks by kind and status,
-the carts and the checkout sessions. A run rolls every closed day not rolled up yet and again
-the last `dashboard_rollup_reroll_days` days, so late refunds, completions and status changes
-land (a day's rows are replaced: re-running is harmless). A day is rolled up when it has a
-`daily_rollups` row; the rolled days are one unbroken run of days.
+the carts and the checkout sessions. A run rolls every closed day not rolled up yet, again the
+last `dashboard_rollup_reroll_days` days, so late refunds, completions and status changes land,
+and today up to a few minutes before the run (a day's rows are replaced: re-running is
+harmless). A day is rolled up when it has a `daily_rollups` row (`through`: how far); the
+rolled days are one unbroken run of days.
 
-Readers split a window [start, end) (`split`): whole days inside the rolled run are read from
-the roll-ups, the rest (the open part of today, days not rolled up yet, a window's partial
-first day) from the raw tables by indexed time ranges, both in one UNION ALL statement per
-figure. So a figure is right the moment an order is paid, before any job has run, and its
+Readers split a window [start, end) (`split`): the rolled days inside it are read from the
+roll-ups, the rest (today since the last run, days not rolled up yet, a window's partial first
+day) from the raw tables by indexed time ranges, both in one UNION ALL statement per figure. So a figure is right the moment an order is paid, before any job has run, and its
 cost does not grow with the history. Every raw aggregate below is the one rule: the job rolls
 up exactly what a reader would read live for the same day.
 """
@@ -52,10 +52,10 @@ NO_COST_STATUSES = (
 PAYMENT, WEBHOOK = "payment", "webhook"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
-MILLISECOND = "0.001"
+MILLISECOND = "0.001"  # completion seconds are summed to the millisecond (SQLite's julianday)
 # today is rolled up to this long before the job's run: an order still being written then is
 # created before that time but not yet visible; it lands in the next run
-SETTLE = timedelta(minutes=5)  # completion seconds are summed to the millisecond (SQLite's julianday)
+SETTLE = timedelta(minutes=5)
 
 
 # --- days and times -------------------------------------------------------------------------
@@ -219,6 +219,11 @@ def _raw_costs(session: Session, start: datetime, end: datetime, currency: str |
     keys = _grouped(
         session, Order.created_at, per_day, *([Order.currency] if per_day else []), OrderItem.product_id, provider
     )
+    where = [*paid_in(start, end, currency), po.external_order_id.is_not(None), po.status.not_in(NO_COST_STATUSES)]
+    if session.get_bind().dialect.name == "sqlite":
+        # the range's lines first: SQLite's planner would otherwise scan every provider order
+        lines = select(OrderItem.id).join(Order, Order.id == OrderItem.order_id).where(*paid_in(start, end, currency))
+        where.append(OrderItem.id.in_(lines.correlate(None)))
     return (
         select(*keys, func.sum(cost), func.sum(share))
         .select_from(po)
@@ -226,18 +231,7 @@ def _raw_costs(session: Session, start: datetime, end: datetime, currency: str |
         .join(Order, Order.id == OrderItem.order_id)
         .join(Provider, Provider.id == po.provider_id)
         .join(ProviderService, ProviderService.id == po.provider_service_id)
-        .where(
-            *paid_in(start, end, currency),
-            po.external_order_id.is_not(None),
-            po.status.not_in(NO_COST_STATUSES),
-            # the lines of the range's orders first (SQLite would otherwise scan every provider order)
-            OrderItem.id.in_(
-                select(OrderItem.id)
-                .join(Order, Order.id == OrderItem.order_id)
-                .where(*paid_in(start, end, currency))
-                .correlate(None)
-            ),
-        )
+        .where(*where)
         .group_by(*keys)
     )
 
