@@ -155,7 +155,7 @@ def _rows(session: Session, parts: list[Any]) -> list[Any]:
     return session.execute(parts[0] if len(parts) == 1 else union_all(*parts)).all()
 
 
-def _in(column: Any, start: datetime, end: datetime) -> tuple[Any, Any]:
+def _in(column: Any, start: Any, end: Any) -> tuple[Any, Any]:
     return column >= start, column < end
 
 
@@ -168,15 +168,16 @@ def _grouped(session: Session, column: Any, per_day: bool, *more: Any) -> list[A
 
 
 # --- the raw aggregates (the rules; the job rolls up exactly these per day) -------------------
+# start, end and currency are values (the job) or bound parameters (the readers' cached statements)
 
 
-def paid_in(start: datetime, end: datetime, currency: str | None) -> list[Any]:
+def paid_in(start: Any, end: Any, currency: Any) -> list[Any]:
     """Paid orders (charged) created in [start, end), in `currency` (any when None)."""
     where = [*_in(Order.created_at, start, end), Order.charged_minor > 0]
     return where + ([Order.currency == currency] if currency is not None else [])
 
 
-def _raw_sales(session: Session, start: datetime, end: datetime, currency: str | None, per_day: bool) -> Any:
+def _raw_sales(session: Session, start: Any, end: Any, currency: Any, per_day: bool) -> Any:
     """(day, currency,) orders, paid orders, charged, refunded."""
     keys = _grouped(session, Order.created_at, per_day, *([Order.currency] if per_day else []))
     paid = Order.charged_minor > 0
@@ -194,7 +195,7 @@ def _raw_sales(session: Session, start: datetime, end: datetime, currency: str |
     )
 
 
-def _raw_revenue(session: Session, start: datetime, end: datetime, currency: str | None, per_day: bool) -> Any:
+def _raw_revenue(session: Session, start: Any, end: Any, currency: Any, per_day: bool) -> Any:
     """(day, currency,) product, title, the paid lines' revenue."""
     keys = _grouped(session, Order.created_at, per_day, *([Order.currency] if per_day else []), OrderItem.product_id)
     return (
@@ -205,7 +206,7 @@ def _raw_revenue(session: Session, start: datetime, end: datetime, currency: str
     )
 
 
-def _raw_costs(session: Session, start: datetime, end: datetime, currency: str | None, per_day: bool) -> Any:
+def _raw_costs(session: Session, start: Any, end: Any, currency: Any, per_day: bool) -> Any:
     """(day, currency,) product, provider (slug when read, id when rolled), cost, revenue share.
 
     Cost: the panel's reported charge, else rate * quantity * runs / 1000 (major units);
@@ -236,7 +237,7 @@ def _raw_costs(session: Session, start: datetime, end: datetime, currency: str |
     )
 
 
-def _raw_completion(session: Session, start: datetime, end: datetime, per_day: bool) -> Any:
+def _raw_completion(session: Session, start: Any, end: Any, per_day: bool) -> Any:
     """(day, currency,) product, completed lines, the sum of their seconds from the line's
     creation to its last provider order's completion (lines created in [start, end))."""
     done = func.max(ProviderOrder.completed_at)
@@ -261,7 +262,7 @@ def _raw_completion(session: Session, start: datetime, end: datetime, per_day: b
     return select(*keys, func.count(), func.sum(_seconds(session, lines.c.created_at, lines.c.done_at))).group_by(*keys)
 
 
-def _raw_activity(session: Session, start: datetime, end: datetime, per_day: bool) -> list[Any]:
+def _raw_activity(session: Session, start: Any, end: Any, per_day: bool) -> list[Any]:
     """(day,) provider (slug when read, id when rolled), succeeded, failed, other, placed:
     calls by outcome, and provider orders placed (accepted by the panel)."""
     a, po = FulfillmentAttempt, ProviderOrder
@@ -291,7 +292,7 @@ def _raw_activity(session: Session, start: datetime, end: datetime, per_day: boo
     return [calls, placed]
 
 
-def _raw_payments(session: Session, start: datetime, end: datetime, per_day: bool) -> list[Any]:
+def _raw_payments(session: Session, start: Any, end: Any, per_day: bool) -> list[Any]:
     """(day,) source, kind, status, count, amount: payments by kind and status, webhooks by type
     and status."""
     p, w = Payment, WebhookEvent
@@ -310,7 +311,7 @@ def _raw_payments(session: Session, start: datetime, end: datetime, per_day: boo
     return [payments, webhooks]
 
 
-def _raw_funnel(session: Session, start: datetime, end: datetime, per_day: bool) -> list[Any]:
+def _raw_funnel(session: Session, start: Any, end: Any, per_day: bool) -> list[Any]:
     """(day,) carts, checkout sessions created."""
     c_keys = _grouped(session, Cart.created_at, per_day)
     s_keys = _grouped(session, CheckoutSession.created_at, per_day)
