@@ -185,7 +185,7 @@ def _everything(session):
     )
 
 
-def test_the_rows_of_each_closed_day_two_currencies_and_refunds(session, small, count_queries):
+def test_the_rows_of_each_day_two_currencies_and_refunds(session, small, count_queries):
     shop = small["shop"]
     assert rollups.rolled_days(session) == rollups.Rolled()
     counts = rollups.rollup(session, NOW)
