@@ -134,6 +134,15 @@ def merch_rollup(session_factory: SessionFactory, now: datetime) -> Mapping[str,
         return rollup(session, now)
 
 
+def dashboard_rollup(session_factory: SessionFactory, now: datetime) -> Mapping[str, int]:
+    """Roll closed days of sales, margins, provider calls and payments up for the dashboard
+    (the last `dashboard_rollup_reroll_days` days again)."""
+    from smplat.services.rollups import rollup
+
+    with session_factory() as session:
+        return rollup(session, now)
+
+
 JOBS: dict[str, JobDefinition] = {
     job.name: job
     for job in [
@@ -221,6 +230,14 @@ JOBS: dict[str, JobDefinition] = {
             func=merch_rollup,
             interval_setting="jobs_merch_rollup_interval_seconds",
             first_run_delay_seconds=45.0,
+        ),
+        JobDefinition(
+            name="dashboard_rollup",
+            description="Roll closed days of sales, margins, provider calls and payments up for the dashboard "
+            "(re-rolls the last days so late refunds land)",
+            func=dashboard_rollup,
+            interval_setting="jobs_dashboard_rollup_interval_seconds",
+            first_run_delay_seconds=50.0,
         ),
     ]
 }

@@ -431,6 +431,17 @@ class Settings(BaseSettings):
         20, ge=1, description="Orders of a product in the last day before the share is judged"
     )
 
+    # --- dashboard roll-ups (smplat.services.rollups) -------------------------------
+    jobs_dashboard_rollup_interval_seconds: int = Field(
+        3600, ge=60, description="How often the jobs process rolls closed days of sales up for the dashboard"
+    )
+    dashboard_rollup_reroll_days: int = Field(
+        35,
+        ge=1,
+        le=366,
+        description="Closed days the dashboard roll-up sums again on every run (late refunds and completions land)",
+    )
+
     # --- merchandising analytics (smplat.services.merch_analytics) -------------------
     jobs_merch_rollup_interval_seconds: int = Field(
         86400, ge=60, description="How often the jobs process rolls preset events up into daily metrics (nightly)"

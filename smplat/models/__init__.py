@@ -22,4 +22,5 @@ from smplat.models import (  # noqa: F401
     profiles,
     providers,
     resellers,
+    rollups,
 )

@@ -21,7 +21,11 @@ class CartStatus(StrEnum):
 class Cart(SQLModel, table=True):
     __tablename__ = "carts"
     # the abandonment sweep and recovery emails look for stale active carts
-    __table_args__ = (sa.Index("ix_carts_status_updated", "status", "updated_at"),)
+    # the dashboard roll-up and the funnel of today count carts by creation
+    __table_args__ = (
+        sa.Index("ix_carts_status_updated", "status", "updated_at"),
+        sa.Index("ix_carts_created", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int | None = Field(default=None, foreign_key="users.id", index=True, nullable=True, ondelete="SET NULL")

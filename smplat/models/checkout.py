@@ -31,7 +31,11 @@ class CheckoutSession(SQLModel, table=True):
 
     __tablename__ = "checkout_sessions"
     # the expiry sweep: open sessions past expires_at
-    __table_args__ = (sa.Index("ix_checkout_sessions_status_expires", "status", "expires_at"),)
+    # the dashboard roll-up and the funnel of today count sessions by creation
+    __table_args__ = (
+        sa.Index("ix_checkout_sessions_status_expires", "status", "expires_at"),
+        sa.Index("ix_checkout_sessions_created", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # SET NULL: the lines snapshot keeps what was bought if the cart is purged

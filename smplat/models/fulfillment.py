@@ -94,6 +94,8 @@ class FulfillmentAttempt(SQLModel, table=True):
     __tablename__ = "fulfillment_attempts"
     __table_args__ = (
         sa.Index("ix_fulfillment_attempts_provider_kind_created", "provider_id", "task_kind", "created_at"),
+        # the dashboard roll-up and today's provider activity: every provider's calls of a day
+        sa.Index("ix_fulfillment_attempts_created", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -80,6 +80,10 @@ class Order(SQLModel, table=True):
         # the admin queue's keyset pagination: (sort column, id) for each sortable column
         sa.Index("ix_orders_created_id", "created_at", "id"),
         sa.Index("ix_orders_total_id", "total_minor", "id"),
+        # Analytics' change detector: the newest change of any order
+        sa.Index("ix_orders_updated", "updated_at"),
+        # the dashboard's sales of today and of partial days, read from the index alone
+        sa.Index("ix_orders_created_sales", "created_at", "currency", "charged_minor", "refunded_minor"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -60,7 +60,12 @@ class Payment(SQLModel, table=True):
     """One movement of money. Amounts are positive; `kind` says the direction."""
 
     __tablename__ = "payments"
-    __table_args__ = (sa.Index("ix_payments_status_created", "status", "created_at"),)
+    # created: the dashboard roll-up and today's outcomes; updated: Analytics' change detector
+    __table_args__ = (
+        sa.Index("ix_payments_status_created", "status", "created_at"),
+        sa.Index("ix_payments_created", "created_at"),
+        sa.Index("ix_payments_updated", "updated_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # no cascade: money history outlives nothing, an order with payments is never deleted
@@ -110,6 +115,7 @@ class WebhookEvent(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("source", "external_id", name="uq_webhook_events_source_external"),
         sa.Index("ix_webhook_events_status_received", "status", "received_at"),
+        sa.Index("ix_webhook_events_received", "received_at"),  # the dashboard roll-up and today's outcomes
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -176,6 +176,9 @@ class ProviderOrder(SQLModel, table=True):
         sa.UniqueConstraint("provider_id", "external_order_id", name="uq_provider_orders_provider_external"),
         # the status sync job: unfinished orders, least recently synced first
         sa.Index("ix_provider_orders_status_synced", "status", "last_synced_at"),
+        # created: the dashboard roll-up and today's placements; updated: Analytics' change detector
+        sa.Index("ix_provider_orders_created", "created_at"),
+        sa.Index("ix_provider_orders_updated", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -24,7 +24,7 @@ from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask, TaskS
 from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
 from smplat.models.payments import Payment, PaymentEvent, PaymentRowStatus, WebhookEvent, WebhookStatus
 from smplat.models.providers import AlertNotice, Provider, ProviderHealth, ProviderOrder, Refill, RefillStatus
-from smplat.services import alerts, audit, notifications, order_status
+from smplat.services import alerts, audit, notifications, order_status, rollups
 from smplat.services.csv_safe import write_csv
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.fulfillment import operator_actions
@@ -35,7 +35,6 @@ from smplat.settings import get_settings
 PAGE_SIZE = 50
 EXPORT_MAX = 100_000
 SORTS = ("created", "total")
-PAID_STATUSES = (PaymentStatus.PAID.value, PaymentStatus.PARTIALLY_REFUNDED.value, PaymentStatus.REFUNDED.value)
 WORKING_STATUSES = (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value)
 NOTE_MAX = 2000
 
@@ -122,20 +121,29 @@ def _item_exists(*conditions: Any) -> Any:
 
 def _stuck_condition(session: Session, now: datetime) -> Any:
     """Orders with a line that is late by the one stuck rule (`alerts.late_line`; a line whose
-    product is gone is late after `admin_stuck_after_hours`)."""
+    product is gone is late after `admin_stuck_after_hours`). An uncorrelated IN over the waiting
+    lines (the lines' status index), so counting them does not visit every order."""
     late = alerts.late_line(session, now, fallback_hours=get_settings().admin_stuck_after_hours)
-    return exists(
-        select(OrderItem.id)
+    lines = (
+        select(OrderItem.order_id)
+        .join(Order, Order.id == OrderItem.order_id)
         .outerjoin(Product, Product.id == OrderItem.product_id)
-        .where(OrderItem.order_id == Order.id, late)
+        .where(late)
+        .correlate(None)
     )
+    return Order.id.in_(lines)
 
 
 def _awaiting_condition() -> Any:
-    return and_(
-        Order.payment_status == PaymentStatus.PAID.value,
-        _item_exists(OrderItem.status == OrderStatus.PENDING.value),
+    """Paid orders with a line not yet sent to a provider: an IN over the pending lines (their
+    status index), so counting them does not visit every paid order."""
+    pending = (
+        select(OrderItem.order_id)
+        .join(Order, Order.id == OrderItem.order_id)
+        .where(OrderItem.status == OrderStatus.PENDING.value, Order.payment_status == PaymentStatus.PAID.value)
+        .correlate(None)
     )
+    return Order.id.in_(pending)
 
 
 def _dead_condition() -> Any:
@@ -314,19 +322,6 @@ def change_percent(current: int, previous: int) -> float | None:
     return round((current - previous) * 100 / previous, 1)
 
 
-def figures(session: Session, start: datetime, end: datetime, currency: str) -> Figures:
-    """Net revenue (charged minus refunded) and paid orders placed in [start, end)."""
-    revenue, count = session.execute(
-        select(func.coalesce(func.sum(Order.charged_minor - Order.refunded_minor), 0), func.count()).where(
-            Order.currency == currency,
-            Order.payment_status.in_(PAID_STATUSES),
-            Order.placed_at >= start,
-            Order.placed_at < end,
-        )
-    ).one()
-    return Figures(int(revenue), int(count))
-
-
 def tiles(session: Session, now: datetime | None = None) -> dict[str, int]:
     """The home's count tiles: one statement of scalar subqueries (after the stuck test's
     small read of the services' promised times)."""
@@ -373,12 +368,16 @@ def home(session: Session, now: datetime | None = None, currency: str = "EUR") -
     now = now or utcnow()
     days = get_settings().admin_period_days
     midnight = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
-    today, yesterday = (
-        figures(session, midnight, now, currency),
-        figures(session, midnight - timedelta(days=1), now - timedelta(days=1), currency),
+    windows = [
+        (midnight, now),  # today so far
+        (midnight - timedelta(days=1), now - timedelta(days=1)),  # yesterday up to the same time
+        (now - timedelta(days=days), now),  # the period
+        (now - timedelta(days=2 * days), now - timedelta(days=days)),  # the one before it
+    ]
+    today, yesterday, period, previous = (
+        Figures(revenue, count)
+        for count, revenue in map(rollups.day_totals, rollups.sales_windows(session, windows, currency))
     )
-    period = figures(session, now - timedelta(days=days), now, currency)
-    previous = figures(session, now - timedelta(days=2 * days), now - timedelta(days=days), currency)
 
     def block(cur: Figures, prev: Figures) -> dict[str, str]:
         return {

@@ -3,45 +3,40 @@ fulfilment per provider, margins by service and provider, average completion tim
 payment and webhook outcomes; and the cheap "did anything change" version a live page ticks on.
 
 Every aggregate is a GROUP BY in the database (a fixed number of statements however many rows,
-checked by tests with counted statements). Money is integer minor units of one currency; a
-provider's charge (a decimal in major units) is converted with `to_minor`. Orders count from
-their creation (they are created when paid), in half-open windows [start, end).
+checked by tests with counted statements). Whole days the `dashboard_rollup` job has rolled up
+are read from the daily roll-ups, the rest of a window (today so far, days not rolled up yet, a
+partial first day) from the raw tables, in the same statement (services/rollups.py); pass the
+`rolled` run (`rolled_days`) to save its lookup when calling several. Money is integer minor
+units of one currency; a provider's charge (a decimal in major units) is converted with
+`to_minor`. Orders count from their creation (they are created when paid), in half-open
+windows [start, end).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from smplat.models.analytics import DailyCounter, SearchRecord
 from smplat.models.base import utcnow
-from smplat.models.carts import Cart
 from smplat.models.catalog import Product
-from smplat.models.checkout import CheckoutSession
-from smplat.models.fulfillment import AttemptOutcome, FulfillmentAttempt
+from smplat.models.fulfillment import FulfillmentAttempt
 from smplat.models.orders import Order, OrderItem, OrderStatus
 from smplat.models.payments import Payment, WebhookEvent
-from smplat.models.providers import Provider, ProviderOrder, ProviderOrderStatus, ProviderService
+from smplat.models.providers import ProviderOrder
+from smplat.services import rollups
+from smplat.services.rollups import Rolled, rolled_days
 
 VISITS = "visits"
 PRODUCT_VIEWS = "product_views"
 FUNNEL_STAGES = ("Visits", "Product views", "Carts", "Checkouts", "Paid orders")
 # the last completed lines per service an average completion time is taken over (as panels do)
 COMPLETION_SAMPLE = 10
-SUCCEEDED_OUTCOMES = (AttemptOutcome.SUCCEEDED.value, AttemptOutcome.RECONCILED.value)
-FAILED_OUTCOMES = (AttemptOutcome.RETRIED.value, AttemptOutcome.DEAD_LETTERED.value)
-# provider orders that cost nothing (never accepted, or given back)
-NO_COST_STATUSES = (
-    ProviderOrderStatus.FAILED.value,
-    ProviderOrderStatus.CANCELED.value,
-    ProviderOrderStatus.REFUNDED.value,
-)
 
 
 # --- recording ----------------------------------------------------------------------------
@@ -91,10 +86,6 @@ def change_percent(current: int, previous: int) -> float | None:
     return round((current - previous) * 100 / previous, 1)
 
 
-def _paid_in(start: datetime, end: datetime, currency: str) -> list[Any]:
-    return [Order.created_at >= start, Order.created_at < end, Order.charged_minor > 0, Order.currency == currency]
-
-
 # --- revenue ----------------------------------------------------------------------------------
 
 
@@ -105,20 +96,20 @@ class Totals:
     aov_minor: int
 
 
-def totals(session: Session, start: datetime, end: datetime, currency: str = "EUR") -> Totals:
-    orders, revenue = session.execute(
-        select(func.count(), func.coalesce(func.sum(Order.charged_minor - Order.refunded_minor), 0)).where(
-            *_paid_in(start, end, currency)
-        )
-    ).one()
-    return Totals(int(revenue), int(orders), average_minor(int(revenue), int(orders)))
+def _totals(days: dict[Any, tuple[int, int]]) -> Totals:
+    orders, revenue = rollups.day_totals(days)
+    return Totals(revenue, orders, average_minor(revenue, orders))
 
 
-def comparison(session: Session, now: datetime, days: int, currency: str = "EUR") -> dict[str, Any]:
-    """This period (the last `days` days) against the one before it: two statements."""
-    start, end = window(now, days)
-    current = totals(session, start, end, currency)
-    previous = totals(session, start - timedelta(days=days), start, currency)
+def totals(
+    session: Session, start: datetime, end: datetime, currency: str = "EUR", rolled: Rolled | None = None
+) -> Totals:
+    """Paid orders created in [start, end) and their revenue: one statement (and the rolled
+    run's lookup unless given)."""
+    return _totals(rollups.sales_by_day(session, start, end, currency, rolled))
+
+
+def _compared(current: Totals, previous: Totals) -> dict[str, Any]:
     return {
         "current": current,
         "previous": previous,
@@ -128,26 +119,19 @@ def comparison(session: Session, now: datetime, days: int, currency: str = "EUR"
     }
 
 
-def _day_of(session: Session, column: Any) -> Any:
-    """The UTC calendar day of a timestamp column, on either backend."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)  # SQLite stores UTC text
+def comparison(
+    session: Session, now: datetime, days: int, currency: str = "EUR", rolled: Rolled | None = None
+) -> dict[str, Any]:
+    """This period (the last `days` days) against the one before it: one statement (two
+    without `rolled`)."""
+    start, end = window(now, days)
+    current, previous = rollups.sales_windows(
+        session, [(start, end), (start - timedelta(days=days), start)], currency, rolled
+    )
+    return _compared(_totals(current), _totals(previous))
 
 
-def _as_day(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
-def daily_series(session: Session, start: datetime, end: datetime, currency: str = "EUR") -> list[dict[str, Any]]:
-    """Revenue and orders per UTC day in [start, end), every day present (one statement)."""
-    day = _day_of(session, Order.created_at)
-    rows = session.execute(
-        select(day, func.count(), func.sum(Order.charged_minor - Order.refunded_minor))
-        .where(*_paid_in(start, end, currency))
-        .group_by(day)
-    ).all()
-    found = {_as_day(d): (int(n), int(r or 0)) for d, n, r in rows}
+def _filled(found: dict[Any, tuple[int, int]], start: datetime, end: datetime) -> list[dict[str, Any]]:
     out, current = [], start.date()
     while current <= (end - timedelta(microseconds=1)).date():
         n, r = found.get(current, (0, 0))
@@ -156,12 +140,27 @@ def daily_series(session: Session, start: datetime, end: datetime, currency: str
     return out
 
 
+def daily_series(
+    session: Session, start: datetime, end: datetime, currency: str = "EUR", rolled: Rolled | None = None
+) -> list[dict[str, Any]]:
+    """Revenue and orders per UTC day in [start, end), every day present (one statement)."""
+    return _filled(rollups.sales_by_day(session, start, end, currency, rolled), start, end)
+
+
 # --- funnel -------------------------------------------------------------------------------------
 
 
-def funnel(session: Session, start: datetime, end: datetime, currency: str = "EUR") -> list[tuple[str, int]]:
-    """Visits → product views → carts → checkouts → paid orders in the window (four statements).
-    Visits and views are counted per UTC day, so they cover the window's days."""
+def funnel(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    currency: str = "EUR",
+    rolled: Rolled | None = None,
+    paid: int | None = None,
+) -> list[tuple[str, int]]:
+    """Visits → product views → carts → checkouts → paid orders in the window (three
+    statements, four without `rolled`, two given the `paid` orders). Visits and views are
+    counted per UTC day, so they cover the window's days."""
     daily = dict(
         session.execute(
             select(DailyCounter.name, func.sum(DailyCounter.value))
@@ -173,15 +172,10 @@ def funnel(session: Session, start: datetime, end: datetime, currency: str = "EU
             .group_by(DailyCounter.name)
         ).all()
     )
-    carts = session.execute(
-        select(func.count()).select_from(Cart).where(Cart.created_at >= start, Cart.created_at < end)
-    ).scalar_one()
-    checkouts = session.execute(
-        select(func.count())
-        .select_from(CheckoutSession)
-        .where(CheckoutSession.created_at >= start, CheckoutSession.created_at < end)
-    ).scalar_one()
-    paid = totals(session, start, end, currency).orders
+    rolled = rolled if rolled is not None else rolled_days(session)
+    carts, checkouts = rollups.carts_and_checkouts(session, start, end, rolled)
+    if paid is None:
+        paid = totals(session, start, end, currency, rolled).orders
     values = (int(daily.get(VISITS) or 0), int(daily.get(PRODUCT_VIEWS) or 0), int(carts), int(checkouts), paid)
     return list(zip(FUNNEL_STAGES, values, strict=True))
 
@@ -189,40 +183,16 @@ def funnel(session: Session, start: datetime, end: datetime, currency: str = "EU
 # --- fulfilment per provider -------------------------------------------------------------------
 
 
-def provider_activity(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def provider_activity(
+    session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
+) -> list[dict[str, Any]]:
     """Per provider: calls that succeeded and failed, and the share of provider orders placed in
-    the window (two statements)."""
-    a = FulfillmentAttempt
-    outcome_rows = session.execute(
-        select(Provider.slug, a.outcome, func.count())
-        .select_from(a)
-        .join(Provider, Provider.id == a.provider_id)
-        .where(a.created_at >= start, a.created_at < end)
-        .group_by(Provider.slug, a.outcome)
-    ).all()
-    placed = dict(
-        session.execute(
-            select(Provider.slug, func.count())
-            .select_from(ProviderOrder)
-            .join(Provider, Provider.id == ProviderOrder.provider_id)
-            .where(
-                ProviderOrder.created_at >= start,
-                ProviderOrder.created_at < end,
-                ProviderOrder.external_order_id.is_not(None),
-            )
-            .group_by(Provider.slug)
-        ).all()
-    )
+    the window (one statement, two without `rolled`)."""
     stats: dict[str, dict[str, Any]] = {}
-    for slug, outcome, n in outcome_rows:
-        row = stats.setdefault(slug, {"provider": slug, "succeeded": 0, "failed": 0, "other": 0})
-        key = "succeeded" if outcome in SUCCEEDED_OUTCOMES else "failed" if outcome in FAILED_OUTCOMES else "other"
-        row[key] += int(n)
-    total_placed = sum(placed.values())
-    for slug in placed:
-        stats.setdefault(slug, {"provider": slug, "succeeded": 0, "failed": 0, "other": 0})
-    for slug, row in stats.items():
-        row["orders"] = int(placed.get(slug, 0))
+    for slug, (succeeded, failed, other, placed) in rollups.provider_activity(session, start, end, rolled).items():
+        stats[slug] = {"provider": slug, "succeeded": succeeded, "failed": failed, "other": other, "orders": placed}
+    total_placed = sum(row["orders"] for row in stats.values())
+    for row in stats.values():
         row["share"] = round(row["orders"] * 100 / total_placed, 1) if total_placed else 0.0
     return [stats[s] for s in sorted(stats)]
 
@@ -231,45 +201,30 @@ def provider_activity(session: Session, start: datetime, end: datetime) -> list[
 
 
 def margins(
-    session: Session, start: datetime, end: datetime, currency: str = "EUR"
+    session: Session, start: datetime, end: datetime, currency: str = "EUR", rolled: Rolled | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(by service, by provider) for order lines of paid orders in the window (two statements).
+    """(by service, by provider) for order lines of paid orders in the window (two statements,
+    three without `rolled`).
 
     A service's revenue is its lines' totals; its cost the provider charges of the lines'
     provider orders (the panel's reported charge, else rate * quantity * runs / 1000), orders
     that failed, were canceled or refunded cost nothing. A provider's revenue is each line's
     total shared by the units it was asked to deliver (quantity * runs / the line's units).
     """
-    revenue_rows = session.execute(
-        select(OrderItem.product_id, func.max(OrderItem.product_title), func.sum(OrderItem.total_minor))
-        .join(Order, Order.id == OrderItem.order_id)
-        .where(*_paid_in(start, end, currency))
-        .group_by(OrderItem.product_id)
-    ).all()
-    po = ProviderOrder
-    units = po.quantity * func.coalesce(po.runs, 1)
-    cost = func.coalesce(po.charge, ProviderService.rate_per_1000 * units / 1000)
-    share = OrderItem.total_minor * units * sa.literal(1.0) / func.nullif(OrderItem.service_quantity, 0)
-    cost_rows = session.execute(
-        select(OrderItem.product_id, Provider.slug, func.sum(cost), func.sum(share))
-        .select_from(po)
-        .join(OrderItem, OrderItem.id == po.order_item_id)
-        .join(Order, Order.id == OrderItem.order_id)
-        .join(Provider, Provider.id == po.provider_id)
-        .join(ProviderService, ProviderService.id == po.provider_service_id)
-        .where(*_paid_in(start, end, currency), po.external_order_id.is_not(None), po.status.not_in(NO_COST_STATUSES))
-        .group_by(OrderItem.product_id, Provider.slug)
-    ).all()
+    rolled = rolled if rolled is not None else rolled_days(session)
     services: dict[Any, dict[str, Any]] = {
-        pid: {"service": title, "revenue_minor": int(rev or 0), "cost_minor": 0} for pid, title, rev in revenue_rows
+        pid: {"service": title, "revenue_minor": revenue, "cost_minor": 0}
+        for pid, (title, revenue) in rollups.service_revenue(session, start, end, currency, rolled).items()
     }
     providers: dict[str, dict[str, Any]] = {}
-    for pid, slug, cost_major, shared in cost_rows:
-        cost_minor = to_minor(cost_major or 0)
+    for (pid, slug), (cost_major, shared) in sorted(
+        rollups.service_costs(session, start, end, currency, rolled).items(), key=lambda kv: (str(kv[0][0]), kv[0][1])
+    ):
+        cost_minor = to_minor(cost_major)
         if pid in services:
             services[pid]["cost_minor"] += cost_minor
         row = providers.setdefault(slug, {"provider": slug, "revenue_minor": 0, "cost_minor": 0})
-        row["revenue_minor"] += int(Decimal(str(shared or 0)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        row["revenue_minor"] += int(shared.quantize(Decimal(1), rounding=ROUND_HALF_UP))
         row["cost_minor"] += cost_minor
     for row in (*services.values(), *providers.values()):
         row["margin_minor"] = row["revenue_minor"] - row["cost_minor"]
@@ -313,17 +268,22 @@ def completion_seconds(
     rows = session.execute(select(sq.c.product_id, sq.c.created_at, sq.c.done_at).where(sq.c.rank <= sample)).all()
     spans: dict[int, list[float]] = {}
     for pid, created, finished in rows:
-        created, finished = _utc(created), _utc(finished)
+        created, finished = rollups.utc(created), rollups.utc(finished)
         spans.setdefault(int(pid), []).append(max(0.0, (finished - created).total_seconds()))
     return {pid: round(sum(v) / len(v)) for pid, v in spans.items()}
 
 
-def _utc(value: Any) -> datetime:
-    from datetime import UTC
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def completion_by_service(
+    session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
+) -> dict[int, int]:
+    """Average seconds from a line's creation to its last provider order's completion, per
+    service, over the completed lines created in [start, end) (one statement, two without
+    `rolled`): the dashboard's figure (the storefront's is `completion_seconds`)."""
+    return {
+        pid: round(seconds / lines)
+        for pid, (lines, seconds) in rollups.completion(session, start, end, rolled).items()
+        if lines
+    }
 
 
 def duration_label(seconds: int) -> str:
@@ -351,23 +311,48 @@ def average_time_label(session: Session, product_id: int) -> str:
 # --- payment and webhook outcomes ----------------------------------------------------------------
 
 
-def payment_outcomes(session: Session, start: datetime, end: datetime) -> dict[str, list[dict[str, Any]]]:
-    """Payments by kind and status and webhooks by type and status in the window (two statements)."""
-    payments = session.execute(
-        select(Payment.kind, Payment.status, func.count(), func.coalesce(func.sum(Payment.amount_minor), 0))
-        .where(Payment.created_at >= start, Payment.created_at < end)
-        .group_by(Payment.kind, Payment.status)
-        .order_by(Payment.kind, Payment.status)
-    ).all()
-    webhooks = session.execute(
-        select(WebhookEvent.event_type, WebhookEvent.status, func.count())
-        .where(WebhookEvent.received_at >= start, WebhookEvent.received_at < end)
-        .group_by(WebhookEvent.event_type, WebhookEvent.status)
-        .order_by(WebhookEvent.event_type, WebhookEvent.status)
-    ).all()
+def payment_outcomes(
+    session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Payments by kind and status and webhooks by type and status in the window (one
+    statement, two without `rolled`)."""
+    found = sorted(rollups.payment_outcomes(session, start, end, rolled).items())
     return {
-        "payments": [{"kind": k, "status": s, "count": int(n), "amount_minor": int(a)} for k, s, n, a in payments],
-        "webhooks": [{"type": t, "status": s, "count": int(n)} for t, s, n in webhooks],
+        "payments": [
+            {"kind": k, "status": st, "count": n, "amount_minor": a}
+            for (source, k, st), (n, a) in found
+            if source == rollups.PAYMENT
+        ],
+        "webhooks": [
+            {"type": k, "status": st, "count": n} for (source, k, st), (n, _a) in found if source == rollups.WEBHOOK
+        ],
+    }
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+def period_figures(session: Session, now: datetime, days: int, currency: str = "EUR") -> dict[str, Any]:
+    """Everything Analytics charts for the last `days` days (and the period before), reading the
+    rolled run once: a fixed number of statements, roll-ups for whole rolled days."""
+    rolled = rolled_days(session)
+    start, end = window(now, days)
+    before = start - (end - start)
+    current, previous = rollups.sales_windows(session, [(start, end), (before, start)], currency, rolled)
+    compared = _compared(_totals(current), _totals(previous))
+    by_service, by_provider = margins(session, start, end, currency, rolled)
+    seconds = completion_by_service(session, start, end, rolled)
+    return {
+        "comparison": compared,
+        "series": _filled(current, start, end),
+        "previous_series": _filled(previous, before, start),
+        "funnel": funnel(session, start, end, currency, rolled, paid=compared["current"].orders),
+        "activity": provider_activity(session, start, end, rolled),
+        "by_service": by_service,
+        "by_provider": by_provider,
+        "completion": seconds,
+        "titles": product_titles(session, list(seconds)),
+        "outcomes": payment_outcomes(session, start, end, rolled),
     }
 
 
@@ -375,10 +360,11 @@ def payment_outcomes(session: Session, start: datetime, end: datetime) -> dict[s
 
 
 def live_version(session: Session) -> str:
-    """One statement: changes whenever an order, payment, attempt, webhook, visit or search does."""
+    """One statement: changes whenever an order, payment, attempt, webhook, visit or search does
+    (index lookups: the newest id or change of each)."""
     parts = session.execute(
         select(
-            select(func.count(Order.id)).scalar_subquery(),
+            select(func.max(Order.id)).scalar_subquery(),
             select(func.max(Order.updated_at)).scalar_subquery(),
             select(func.max(Payment.updated_at)).scalar_subquery(),
             select(func.max(FulfillmentAttempt.id)).scalar_subquery(),

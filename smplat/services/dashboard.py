@@ -1,4 +1,5 @@
-"""Admin dashboard figures: a handful of aggregate queries, no per-row work."""
+"""Admin dashboard figures: a handful of aggregate queries, no per-row work (all-time order
+counts and revenue are roll-up sums plus the days not rolled up yet, services/rollups.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from smplat.models.base import utcnow
 from smplat.models.catalog import Product, ProductStatus
 from smplat.models.jobs import FAILING_OUTCOMES, JobRun
 from smplat.models.orders import Order, OrderStatus
+from smplat.services import rollups
 from smplat.services.money import format_money
 
 OPEN_STATUSES = (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value, OrderStatus.ACTIVE.value)
@@ -37,13 +39,10 @@ def overview(session: Session, currency: str = "EUR") -> Overview:
     customers = session.execute(
         select(func.count()).select_from(User).where(User.role == Role.CUSTOMER.value)
     ).scalar_one()
-    orders_total, orders_open, charged = session.execute(
-        select(
-            func.count(),
-            func.count().filter(Order.status.in_(OPEN_STATUSES)),
-            func.coalesce(func.sum(Order.charged_minor - Order.refunded_minor).filter(Order.currency == currency), 0),
-        ).select_from(Order)
-    ).one()
+    orders_total, charged = rollups.all_time(session, currency)
+    orders_open = session.execute(
+        select(func.count()).select_from(Order).where(Order.status.in_(OPEN_STATUSES))
+    ).scalar_one()
     runs, failures = session.execute(
         select(func.count(), func.count().filter(JobRun.outcome.in_(FAILING_OUTCOMES)))
         .select_from(JobRun)

@@ -27,7 +27,9 @@ from smplat.models.merchandising import PresetAction, PresetDailyMetric, PresetE
 from smplat.models.orders import Order, OrderItem
 from smplat.models.providers import Provider, ProviderOrder
 from smplat.services.alerts import PAID_STATUSES
-from smplat.services.analytics import _as_day, _day_of, _utc
+from smplat.services.rollups import as_day as _as_day
+from smplat.services.rollups import day_of as _day_of
+from smplat.services.rollups import utc as _utc
 from smplat.settings import Settings, get_settings
 
 WINDOWS = (7, 30, 90)

@@ -1,4 +1,7 @@
 """Admin analytics on a constructed history: every number hand-computed, statements counted.
+Each case runs twice: read live from the raw tables (no roll-up yet), and after the
+`dashboard_rollup` job rolled the closed days up (roll-ups for those, raw for today and the
+window's partial first day): the numbers are the same.
 
 The history (EUR unless said; now = 2026-11-20 12:00 UTC; this period = the last 7 days):
   this period   O1 11-14 10:00 charged 1000            line A 1000 (1000 units)
@@ -24,7 +27,7 @@ from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask
 from smplat.models.orders import Order, OrderItem
 from smplat.models.payments import Payment, WebhookEvent
 from smplat.models.providers import Provider, ProviderOrder, ProviderService
-from smplat.services import analytics
+from smplat.services import analytics, rollups
 from tests.fulfillment_factory import product, seed_with_panel
 
 pytestmark = pytest.mark.integration
@@ -37,8 +40,8 @@ def at(month_day: str, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=UTC)
 
 
-@pytest.fixture
-def history(session):
+@pytest.fixture(params=["live", "rolled"])
+def history(request, session):
     seed_with_panel(session, "http://127.0.0.1:9/api/v2")
     a, b = product(session, "instagram-followers"), product(session, "instagram-likes")
     fast = Provider(name="Fast", slug="fast", base_url="http://127.0.0.1:1/api/v2")
@@ -164,21 +167,28 @@ def history(session):
         ]
     )
     session.commit()
+    if request.param == "rolled":
+        # 11-01 (the first attempt and cart) to today (11-20, up to a few minutes ago)
+        assert rollups.rollup(session, NOW)["days"] == 20
+        session.commit()
     return {"a": a, "b": b}
 
 
 def test_revenue_orders_and_period_comparison(session, history, count_queries):
+    rolled = analytics.rolled_days(session)
     with count_queries(session) as q:
-        result = analytics.comparison(session, NOW, 7)
-    assert q.count == 2
+        result = analytics.comparison(session, NOW, 7, rolled=rolled)
+    assert q.count == 1
+    assert analytics.comparison(session, NOW, 7) == result  # looks the rolled days up itself
     assert result["current"] == analytics.Totals(revenue_minor=5500, orders=3, aov_minor=1833)
     assert result["previous"] == analytics.Totals(revenue_minor=2000, orders=2, aov_minor=1000)
     assert (result["revenue_change"], result["orders_change"], result["aov_change"]) == (175.0, 50.0, 83.3)
 
 
 def test_daily_series_fills_every_day(session, history, count_queries):
+    rolled = analytics.rolled_days(session)
     with count_queries(session) as q:
-        series = analytics.daily_series(session, *analytics.window(NOW, 7))
+        series = analytics.daily_series(session, *analytics.window(NOW, 7), rolled=rolled)
     assert q.count == 1
     assert [s["day"] for s in series] == [f"2026-11-{d}" for d in range(13, 21)]
     assert {s["day"]: (s["orders"], s["revenue_minor"]) for s in series if s["orders"]} == {
@@ -190,13 +200,14 @@ def test_daily_series_fills_every_day(session, history, count_queries):
 def test_conversion_funnel(session, history, count_queries):
     with count_queries(session) as q:
         stages = analytics.funnel(session, *analytics.window(NOW, 7))
-    assert q.count == 4
+    assert q.count == 4  # the rolled days, daily counters, carts and checkouts, paid orders
     assert stages == [("Visits", 12), ("Product views", 6), ("Carts", 4), ("Checkouts", 3), ("Paid orders", 3)]
 
 
 def test_margin_by_service_and_by_provider(session, history, count_queries):
+    rolled = analytics.rolled_days(session)
     with count_queries(session) as q:
-        by_service, by_provider = analytics.margins(session, *analytics.window(NOW, 7))
+        by_service, by_provider = analytics.margins(session, *analytics.window(NOW, 7), rolled=rolled)
     assert q.count == 2
     a, b = history["a"].title, history["b"].title
     # A: revenue 1000 + 1000; cost 2.50 (charged) + 3.00 (rate 3/1000 x 1000, not yet charged)
@@ -230,10 +241,23 @@ def test_average_completion_time_over_the_last_completed_lines(session, history,
     assert analytics.average_time_label(session, 999_999) == ""
 
 
-def test_provider_activity_and_share(session, history, count_queries):
+def test_average_completion_time_of_the_period(session, history, count_queries):
+    a, b = history["a"].id, history["b"].id
+    rolled = analytics.rolled_days(session)
     with count_queries(session) as q:
-        rows = analytics.provider_activity(session, *analytics.window(NOW, 7))
-    assert q.count == 2
+        week = analytics.completion_by_service(session, *analytics.window(NOW, 7), rolled=rolled)
+    assert q.count == 1
+    # the week's completed lines: A 2 h 30 min (O1); B 4 h (O2) and 1 h (O3); O2's A is not done
+    assert week == {a: 9000, b: 9000}
+    # 30 days add P1 (A, 1 h)
+    assert analytics.completion_by_service(session, *analytics.window(NOW, 30)) == {a: 6300, b: 9000}
+
+
+def test_provider_activity_and_share(session, history, count_queries):
+    rolled = analytics.rolled_days(session)
+    with count_queries(session) as q:
+        rows = analytics.provider_activity(session, *analytics.window(NOW, 7), rolled=rolled)
+    assert q.count == 1
     assert rows == [
         {"provider": "fast", "succeeded": 2, "failed": 1, "other": 0, "orders": 3, "share": 50.0},
         {"provider": "slow", "succeeded": 1, "failed": 1, "other": 1, "orders": 3, "share": 50.0},
@@ -241,9 +265,10 @@ def test_provider_activity_and_share(session, history, count_queries):
 
 
 def test_payment_and_webhook_outcomes(session, history, count_queries):
+    rolled = analytics.rolled_days(session)
     with count_queries(session) as q:
-        outcomes = analytics.payment_outcomes(session, *analytics.window(NOW, 7))
-    assert q.count == 2
+        outcomes = analytics.payment_outcomes(session, *analytics.window(NOW, 7), rolled=rolled)
+    assert q.count == 1
     assert outcomes["payments"] == [
         {"kind": "charge", "status": "failed", "count": 1, "amount_minor": 700},
         {"kind": "charge", "status": "succeeded", "count": 3, "amount_minor": 6000},

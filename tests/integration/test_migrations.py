@@ -54,8 +54,9 @@ def test_upgrade_head_creates_every_table(db_url: str) -> None:
     # five checkout and merchandising tables (0004); linked profiles and snapshots, two_factor_backup_codes (0008);
     # reseller_accounts, reseller_ledger, reseller_api_keys (0013); daily_counters (0015);
     # customer_notes (0018); notification_messages, notification_preferences (0022_ntf);
-    # billing_profiles, invoice_sequences, invoices (0023_inv); preset_daily_metrics (0024_mrch)
-    assert len(tables) == 58
+    # billing_profiles, invoice_sequences, invoices (0023_inv); preset_daily_metrics (0024_mrch);
+    # daily_rollups, daily_sales, daily_service_stats, daily_provider_stats, daily_payment_stats (0025_dash)
+    assert len(tables) == 63
 
 
 def test_downgrade_base_then_upgrade_head_on_sqlite(tmp_path: Path) -> None:

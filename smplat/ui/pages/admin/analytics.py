@@ -121,19 +121,14 @@ class AnalyticsState(AuthState):
 
     def _reload(self) -> None:
         now, days = utcnow(), self._days()
-        start, end = analytics.window(now, days)
         with session_scope() as db:
             self._version = analytics.live_version(db)
-            compared = analytics.comparison(db, now, days, CURRENCY)
-            series = analytics.daily_series(db, start, end, CURRENCY)
-            previous = analytics.daily_series(db, start - (end - start), start, CURRENCY)
-            stages = analytics.funnel(db, start, end, CURRENCY)
-            activity = analytics.provider_activity(db, start, end)
-            by_service, by_provider = analytics.margins(db, start, end, CURRENCY)
-            seconds = analytics.completion_seconds(db)
-            titles = analytics.product_titles(db, list(seconds))
-            outcomes = analytics.payment_outcomes(db, start, end)
+            figures = analytics.period_figures(db, now, days, CURRENCY)
             insights = search.search_insights(db, days=days, now=now)
+        compared, series, previous = figures["comparison"], figures["series"], figures["previous_series"]
+        stages, activity, outcomes = figures["funnel"], figures["activity"], figures["outcomes"]
+        by_service, by_provider = figures["by_service"], figures["by_provider"]
+        seconds, titles = figures["completion"], figures["titles"]
         current, before = compared["current"], compared["previous"]
         self.kpis = {
             "revenue": format_money(current.revenue_minor, CURRENCY),
@@ -305,7 +300,7 @@ def admin_analytics_page() -> rx.Component:
                     "analytics-margins",
                 ),
                 data_table(
-                    ["Service", "Average completion time (last completed orders)"],
+                    ["Service", "Average completion time (orders of the period)"],
                     s.completion,
                     lambda r: [rx.table.row_header_cell(r["service"]), rx.table.cell(r["average"])],
                     "analytics-completion",
