@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     session_cookie_name: str = Field("smplat_session", description="Name of the HttpOnly session cookie")
     session_ttl_days: int = Field(30, ge=1, description="Days a session stays valid")
     cookie_secure: bool = Field(False, description="Mark cookies Secure (set true behind HTTPS)")
+    password_hash_cost: str = Field(
+        "standard",
+        pattern="^(standard|test)$",
+        description="Argon2id cost: `standard` (RFC 9106 low-memory: 3 passes over 64 MiB) or `test` (one pass "
+        "over 8 KiB, for test suites that create thousands of accounts; refused with SMPLAT_ENV=prod)",
+    )
     session_idle_timeout_minutes: int = Field(
         720, ge=10, description="A session unused for longer than this is refused (sign in again)"
     )
@@ -179,6 +185,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
     smtp_timeout_seconds: float = Field(10.0, description="SMTP connect/read timeout")
+    smtp_connect_retries: int = Field(
+        1,
+        ge=0,
+        description="Times a failed SMTP connection is retried after a short pause (the jobs process retries later anyway)",
+    )
     mail_from: str = Field("SMPLAT <no-reply@smplat.local>", description="From header of every email")
     notifications_send_on_commit: bool = Field(
         True,
@@ -585,6 +596,8 @@ class Settings(BaseSettings):
             problems.append("SMPLAT_COOKIE_SECURE is false")
         if self.sandbox_enabled:
             problems.append("SMPLAT_SANDBOX_ENABLED is true")
+        if self.password_hash_cost != "standard":
+            problems.append("SMPLAT_PASSWORD_HASH_COST is the test suites' cheap hash")
         return problems
 
     def production_refusal(self, process: str) -> str | None:

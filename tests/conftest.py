@@ -18,6 +18,11 @@ from sqlmodel import Session, SQLModel
 
 os.environ.setdefault("SMPLAT_ENV", "test")
 os.environ.setdefault("SMPLAT_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+# One cheap Argon2id pass per password: the suite creates thousands of accounts (production refuses it).
+os.environ.setdefault("SMPLAT_PASSWORD_HASH_COST", "test")
+# No SMTP server listens in most tests: an email tried after commit fails at once instead of
+# pausing to retry (the notification stays queued; tests with a sink see it delivered).
+os.environ.setdefault("SMPLAT_SMTP_CONNECT_RETRIES", "0")
 
 from smplat import db as smplat_db
 from smplat.settings import reset_settings_cache

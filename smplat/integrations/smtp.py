@@ -69,6 +69,7 @@ class SmtpMailer:
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
             timeout=settings.smtp_timeout_seconds,
+            connect_retries=settings.smtp_connect_retries,
         )
 
     @property

@@ -14,6 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,9 +30,26 @@ from smplat.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so a miss costs the same time as a hit.
-_DUMMY_HASH = _hasher.hash("dummy-password-for-timing")
+# Argon2id at the library's RFC 9106 low-memory profile; test suites may choose a cheap cost
+# (SMPLAT_PASSWORD_HASH_COST=test, refused in production) because every account they create
+# would otherwise spend ~0.3 s of CPU on its hash.
+_COSTS = {
+    "standard": {},
+    "test": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
+}
+
+
+@lru_cache(maxsize=2)
+def _hasher_for(cost: str) -> tuple[PasswordHasher, str]:
+    """The hasher of a cost setting and its dummy hash, verified against when the email is
+    unknown so that a miss costs the same time as a hit."""
+    hasher = PasswordHasher(**_COSTS[cost])
+    return hasher, hasher.hash("dummy-password-for-timing")
+
+
+def _hasher() -> PasswordHasher:
+    return _hasher_for(get_settings().password_hash_cost)[0]
+
 
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
@@ -102,12 +120,12 @@ def new_token() -> str:
 
 
 def hash_password(plain: str) -> str:
-    return _hasher.hash(plain)
+    return _hasher().hash(plain)
 
 
 def verify_password(password_hash: str, plain: str) -> bool:
     try:
-        return _hasher.verify(password_hash, plain)
+        return _hasher().verify(password_hash, plain)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -319,7 +337,10 @@ def authenticate(
     rate_limits.hit_all([("signin_ip", ip_address), ("signin_email", email)])
     ensure_not_throttled(session, email=email, ip_address=ip_address, now=now)
     user = session.execute(select(User).where(User.email == email)).scalars().first()
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+    ok = (
+        verify_password(user.password_hash if user else _hasher_for(get_settings().password_hash_cost)[1], password)
+        and user is not None
+    )
     ok = ok and user.is_active
     if not ok:
         record_attempt(session, email=email, ip_address=ip_address, succeeded=False, now=now)
@@ -329,7 +350,7 @@ def authenticate(
             email=email, ip_address=ip_address[:64], succeeded=True, kind=AttemptKind.PASSWORD.value, created_at=now
         )
     )
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now
     session.add(user)

@@ -21,6 +21,7 @@ SAFE = {
     "stripe_webhook_secret": "whsec_" + "y" * 32,
     "cookie_secure": True,
     "sandbox_enabled": False,
+    "password_hash_cost": "standard",
 }
 SAFE_ENV = {
     "SMPLAT_ENV": "prod",
@@ -29,6 +30,7 @@ SAFE_ENV = {
     "SMPLAT_STRIPE_WEBHOOK_SECRET": SAFE["stripe_webhook_secret"],
     "SMPLAT_COOKIE_SECURE": "true",
     "SMPLAT_SANDBOX_ENABLED": "false",
+    "SMPLAT_PASSWORD_HASH_COST": "standard",
 }
 
 CASES = {
@@ -62,6 +64,11 @@ CASES = {
         {"sandbox_enabled": True},
         {"SMPLAT_SANDBOX_ENABLED": "true"},
         "SMPLAT_SANDBOX_ENABLED is true",
+    ),
+    "password-hash-test-cost": (
+        {"password_hash_cost": "test"},
+        {"SMPLAT_PASSWORD_HASH_COST": "test"},
+        "SMPLAT_PASSWORD_HASH_COST is the test suites' cheap hash",
     ),
 }
 
