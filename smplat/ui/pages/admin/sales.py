@@ -216,7 +216,7 @@ def admin_sales_page() -> rx.Component:
         live_ticker(SalesState.live_tick),
         rx.grid(
             stat_card("Checkouts started", c["checkout_started"].to(str), icon="shopping-cart"),
-            stat_card("Completed", c["checkout_completed"].to(str), icon="circle-check"),
+            stat_card("Completed", c["checkout_completed"].to(str), icon="circle-check", id="sales-completed"),
             stat_card("Failed", c["checkout_failed"].to(str), icon="circle-x"),
             stat_card("Abandoned", c["checkout_abandoned"].to(str), icon="hourglass"),
             stat_card("Webhooks received", c["webhooks_received"].to(str), icon="webhook"),
