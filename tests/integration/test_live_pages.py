@@ -6,8 +6,9 @@ may not see the page gets nothing from its tick."""
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import select
@@ -21,7 +22,9 @@ from smplat.models.orders import Order, OrderItem
 from smplat.models.payments import Payment, PaymentKind, PaymentRowStatus
 from smplat.services import accounts, admin_orders, audit, customers, invoices
 from smplat.services import jobs as job_runs
+from smplat.services.permissions import Permission
 from smplat.ui import routes
+from smplat.ui.access import declared_permission
 from smplat.ui.pages.admin.customers import CustomersState, CustomerState
 from smplat.ui.pages.admin.dead_letters import DeadLettersState
 from smplat.ui.pages.admin.fulfilment import FulfilmentState
@@ -31,6 +34,8 @@ from smplat.ui.pages.admin.merchandising import MerchandisingState
 from smplat.ui.pages.admin.order import OrderDetailState
 from smplat.ui.pages.admin.sales import SalesState
 from smplat.ui.pages.admin.search_insights import SearchInsightsState
+from smplat.ui.state.auth import AuthState
+from smplat.ui.state.live import LiveState
 from tests.fulfillment_factory import paid_order, product, seed_with_panel
 
 pytestmark = pytest.mark.integration
@@ -180,7 +185,11 @@ async def test_search_merchandising_invoices_and_customers_follow_the_database(
         _quiet(state, shop, count_queries)
     # a search that found nothing: counted in the operator's 7-day window
     with session_scope() as db:
-        db.add(SearchRecord(query="tiktok saves", sort="relevance", result_count=0, created_at=utcnow() - timedelta(days=1)))
+        db.add(
+            SearchRecord(
+                query="tiktok saves", sort="relevance", result_count=0, created_at=utcnow() - timedelta(days=1)
+            )
+        )
     _reloads(insights)
     assert (insights.window, insights.kpis["searches"], insights.kpis["zero"]) == ("7", str(int(searches) + 1), "1")
     # a customer signs up and pays: the customers list (still searched) and the adoption move
@@ -231,6 +240,34 @@ LIVE_PAGES = [
     pytest.param(CustomersState, routes.ADMIN_CUSTOMERS, "load", {}, id="customers"),
     pytest.param(CustomerState, routes.ADMIN_CUSTOMER, "load", {"params": {"user_id": "1"}}, id="customer"),
 ]
+
+
+def test_every_live_admin_page_renders_its_ticker_and_names_its_permission() -> None:
+    from smplat.ui import registry
+
+    specs = {spec.route: spec for spec in registry.discover()}
+    for cls, path, _loader, _router in [p.values for p in LIVE_PAGES]:
+        assert issubclass(cls, LiveState)
+        # the ticker is on the page and calls this state's tick
+        assert f"{cls.get_full_name()}.live_tick" in str(specs[path].component().render()), cls.__name__
+        # the reload needs what the page's own loader needs
+        assert declared_permission(cls, "live_reload") == specs[path].permission, cls.__name__
+    # a live page that forgets its permission, or writes its own unguarded reload, is refused at import
+    with pytest.raises(TypeError, match="live_permission"):
+
+        class _NoPermission(AuthState, LiveState):
+            pass
+
+    with pytest.raises(TypeError, match="live_reload"):
+
+        class _OwnReload(AuthState, LiveState):
+            live_permission: ClassVar[Permission] = Permission.VIEW_ORDERS
+
+            def live_reload(self) -> None:
+                pass
+
+    gc.collect()  # the refused classes leave AuthState.__subclasses__ (other tests enumerate it)
+    assert not [c for c in AuthState.__subclasses__() if c.__name__ in ("_NoPermission", "_OwnReload")]
 
 
 @pytest.mark.parametrize(("cls", "path", "loader", "router"), LIVE_PAGES)
