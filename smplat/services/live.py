@@ -99,7 +99,7 @@ def fulfilment(session: Session) -> str:
         session,
         _newest(FulfillmentAttempt.id),
         select(func.count(FulfillmentTask.id)).where(_dead_letters()),
-        select(func.count(ProviderOrder.flagged_at)),
+        select(func.count(ProviderOrder.id)).where(ProviderOrder.flagged_at.is_not(None)),
         _newest(ProviderOrder.flagged_at),
     )
 
@@ -125,7 +125,7 @@ def merchandising(session: Session) -> str:
     return _one(
         session,
         _newest(PresetEvent.id),
-        _newest(PresetDailyMetric.updated_at),
+        _newest(PresetDailyMetric.id),  # a re-rolled day replaces its rows: new ids
         _newest(OrderItem.id),
         _newest(Payment.id),
     )
