@@ -2,7 +2,8 @@
 customer's page: orders, spend, internal notes, sessions, linked profiles, and (admins) role.
 
 The rules live in `smplat.services.customers` and `smplat.services.staff`; the query is in
-the URL (`?q=`) so a search can be shared and reloaded."""
+the URL (`?q=`) so a search can be shared and reloaded. Both pages are live while open
+(`LiveState`: `live.customers`, `live.customer`), keeping the search, the page and a note being typed."""
 
 from __future__ import annotations
 

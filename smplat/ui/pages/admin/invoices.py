@@ -1,6 +1,7 @@
 """Admin → Invoices: every invoice and credit note, newest first; filters by period, number and
 customer; keyset pages of 50; CSV export (formula cells neutralised, the export audit-logged);
-each PDF downloadable. Rules and queries live in `smplat.services.invoices`."""
+each PDF downloadable. Rules and queries live in `smplat.services.invoices`. Live while open
+(`LiveState`): one statement per tick (`live.invoices`); the filters and page stay."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Admin → Merchandising: preset applies and clears (7-day rolling averages as a Plotly chart),
 per-preset 7/30/90-day windows with the risky flag, and blueprint adoption (presets, add-ons,
 providers) with run rates. Reads the nightly roll-ups plus what is not rolled up yet (today),
-in a fixed number of statements (services/merch_analytics.py)."""
+in a fixed number of statements (services/merch_analytics.py). Live while open (`LiveState`):
+one statement per tick (`live.merchandising`); the chosen period stays."""
 
 from __future__ import annotations
 
