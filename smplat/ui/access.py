@@ -24,6 +24,10 @@ _LIVE_TICK = (
     "a live page's heartbeat: compares a version over the ids its guarded loader stored server-side "
     "and only then sends the guarded reload; it shows nothing itself"
 )
+_ADMIN_LIVE_TICK = (
+    "an admin page's heartbeat (ui/state/live.py): silent unless the page's guarded loader armed it; "
+    "compares one version statement and only then sends live_reload, guarded by the page's permission"
+)
 _TRACKING = "shows one order, read-only, only for a valid signed tracking link in the URL (the link is the proof)"
 _SIGNIN = "the sign-in/sign-up/reset forms are for visitors; throttled and validated in services.accounts"
 
@@ -74,8 +78,19 @@ PUBLIC_HANDLERS: dict[str, str] = {
     "ProductState.delete_saved": _OWN_SESSION,
     "AccountState.live_tick": _LIVE_TICK,
     "ClientOrderState.live_tick": _LIVE_TICK,
-    "OrderQueueState.live_tick": _LIVE_TICK,
-    "AdminHomeState.live_tick": _LIVE_TICK,
+    "OrderQueueState.live_tick": _ADMIN_LIVE_TICK,
+    "AdminHomeState.live_tick": _ADMIN_LIVE_TICK,
+    "AnalyticsState.live_tick": _ADMIN_LIVE_TICK,
+    "OrderDetailState.live_tick": _ADMIN_LIVE_TICK,
+    "JobsState.live_tick": _ADMIN_LIVE_TICK,
+    "SalesState.live_tick": _ADMIN_LIVE_TICK,
+    "FulfilmentState.live_tick": _ADMIN_LIVE_TICK,
+    "SearchInsightsState.live_tick": _ADMIN_LIVE_TICK,
+    "MerchandisingState.live_tick": _ADMIN_LIVE_TICK,
+    "DeadLettersState.live_tick": _ADMIN_LIVE_TICK,
+    "AdminInvoicesState.live_tick": _ADMIN_LIVE_TICK,
+    "CustomersState.live_tick": _ADMIN_LIVE_TICK,
+    "CustomerState.live_tick": _ADMIN_LIVE_TICK,
     "TrackOrderState.load": _TRACKING,
     "TrackOrderState.live_tick": _LIVE_TICK,
     "TrackOrderState.live_reload": _TRACKING,

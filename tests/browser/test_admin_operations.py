@@ -1,6 +1,8 @@
-"""An operator has the admin home open; a customer pays in another browser; the home's figures
-and latest orders update without a reload; the operator opens the order and refunds half of it
-through the Stripe sandbox, and the credit note for that half is listed under the invoice."""
+"""An operator has the admin home, the order queue and Sales open; a customer pays in another
+browser; the home's figures and latest orders, the queue and Sales' completed checkouts update
+without a reload; the operator opens the order and refunds half of it through the Stripe
+sandbox (the credit note for that half is listed under the invoice), and a note another
+operator adds appears on the open order page without a reload."""
 
 from __future__ import annotations
 
@@ -56,6 +58,12 @@ def test_the_home_updates_when_a_customer_pays_and_the_operator_refunds_half(
     queue.set_default_timeout(30_000)
     queue.goto("/admin/orders")
     expect(queue.locator("#queue-filters")).to_be_visible()
+    # and Sales open in a third
+    sales = page.context.new_page()
+    sales.set_default_timeout(30_000)
+    sales.goto("/admin/sales")
+    expect(sales.locator("#sales-completed")).to_be_visible()
+    completed = int(re.search(r"\d+", sales.locator("#sales-completed").inner_text()).group())
     # when a customer pays in another browser
     customer = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_shop.url).new_page()
     customer.set_default_timeout(30_000)
@@ -81,6 +89,12 @@ def test_the_home_updates_when_a_customer_pays_and_the_operator_refunds_half(
     _shot(page, output_dir, "admin_home_after_payment")
     expect(queue.locator(f"#admin-order-{number}")).to_be_visible(timeout=20_000)
     _shot(queue, output_dir, "admin_queue_after_payment")
+    expect(sales.locator("#sales-completed")).to_have_text(
+        re.compile(rf"Completed\s*{completed + 1}\b"), timeout=20_000
+    )
+    expect(sales.locator("#checkout-sessions")).to_contain_text(BUYER)
+    _shot(sales, output_dir, "admin_sales_after_payment")
+    sales.close()
     # the queue's filters go to the URL (what the home's tiles link to)
     queue.locator("#filter-customer").fill("nobody@example.test")
     queue.locator("#filter-submit").click()
@@ -106,3 +120,21 @@ def test_the_home_updates_when_a_customer_pays_and_the_operator_refunds_half(
     refunded = _order(live_shop)
     assert (refunded.refunded_minor, refunded.payment_status) == (600, "partially_refunded")
     assert sorted(_invoice_totals(live_shop, refunded.id)) == [("credit_note", -600), ("invoice", 1200)]
+    # when another operator adds a note to the order while the page is open
+    _note(live_shop, number, "Customer called: keep the rest on the order")
+    # then the open order page shows it without a reload, and the refund form is still there
+    expect(page.locator("#order-timeline")).to_contain_text("Customer called: keep the rest", timeout=20_000)
+    expect(page.locator("#order-money")).to_contain_text("refunded €6.00")
+    _shot(page, output_dir, "admin_order_note_from_another_operator")
+
+
+def _note(shop, number: str, text: str) -> None:
+    from sqlmodel import Session
+
+    from smplat.db import get_engine
+    from smplat.services import admin_orders, audit
+
+    other = audit.Actor.staff(None, "other.operator@smplat.local", "operator", "198.51.100.9")
+    with Session(get_engine(shop.database_url)) as db:
+        admin_orders.add_note(db, other, number, text)
+        db.commit()

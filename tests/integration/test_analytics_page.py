@@ -22,16 +22,18 @@ async def test_page_loads_numbers_and_updates_live(db_url, root_state, session_c
     assert (state.kpis["orders"], state.kpis["revenue"]) == ("1", "€12.00")
     assert {t.name for t in state.revenue_chart.data} == {"Revenue", "Previous period", "Orders"}
     assert list(state.funnel_chart.data[0].x)[-1] == 1
-    # nothing changed: the tick costs the session check and one statement, no reload
+    # nothing changed: the tick costs one statement, no reload
     with count_queries(db_url) as q:
-        state.live_tick()
+        assert state.live_tick() is None
     assert state.kpis["orders"] == "1"
-    assert sum("FROM orders" in s for s in q.statements) == 1
-    # a new paid order: the next tick reloads
+    assert len(q.statements) == 1
+    # a new paid order: the next tick sends the guarded reload, which shows it
     with session_scope() as db:
         db.add(Order(charged_minor=800, payment_status="paid", status="processing", created_at=utcnow()))
-    state.live_tick()
+    assert state.live_tick() is AnalyticsState.live_reload
+    state.live_reload()
     assert (state.kpis["orders"], state.kpis["revenue"]) == ("2", "€20.00")
+    assert state.live_tick() is None
 
 
 async def test_a_customer_gets_nothing(sqlite_url, root_state, session_cookie_for) -> None:
@@ -39,7 +41,8 @@ async def test_a_customer_gets_nothing(sqlite_url, root_state, session_cookie_fo
         db.add(Order(charged_minor=1200, payment_status="paid", status="processing", created_at=utcnow()))
     state = await root_state(AnalyticsState, routes.ADMIN_ANALYTICS, cookie=session_cookie_for(Role.CUSTOMER))
     state.load_analytics()
-    state.live_tick()
+    assert state.live_tick() is None  # never armed: its loader was refused
+    state.live_reload()  # sent directly: refused by the page's permission
     assert state.loaded is False and state.kpis == {}
 
 

@@ -145,18 +145,18 @@ CASES: dict[str, tuple[Case, int]] = {
     # session (1), the page of accounts (1), their orders and spend grouped (1)
     "admin customers search": (
         Case("CustomersState", "load", "/admin/customers", who="admin", query={"q": "smplat"}),
-        3,
+        4,  # + the live version
     ),
     # the demo client (id 3): session, user, totals, orders, last order, notes, sessions, profiles
     "admin customer page": (
         Case("CustomerState", "load", "/admin/customers/[user_id]", who="admin", params={"user_id": "3"}),
-        8,
+        9,  # + the live version
     ),
     "admin routing preview": (
         Case("RoutingPreviewState", "load", "/admin/catalog/[slug]", who="admin", params={"slug": SLUG}),
         25,
     ),
-    "admin jobs": (Case("JobsState", "load_jobs", "/admin/jobs", who="admin"), 3),
+    "admin jobs": (Case("JobsState", "load_jobs", "/admin/jobs", who="admin"), 4),
     "admin content": (Case("ContentAdminState", "load_content", "/admin/content", who="admin"), 2),
     "admin content block chosen": (
         Case(
@@ -164,7 +164,7 @@ CASES: dict[str, tuple[Case, int]] = {
         ),
         2,
     ),
-    "admin search insights": (Case("SearchInsightsState", "load_insights", "/admin/search-insights", who="admin"), 5),
+    "admin search insights": (Case("SearchInsightsState", "load_insights", "/admin/search-insights", who="admin"), 6),
     "admin search window chosen": (
         Case(
             "SearchInsightsState",
@@ -174,14 +174,36 @@ CASES: dict[str, tuple[Case, int]] = {
             args=("7",),
             first="load_insights",
         ),
-        5,
+        6,
     ),
-    "admin sales": (Case("SalesState", "load_sales", "/admin/sales", who="admin"), 6),
-    "admin order detail": (Case("OrderDetailState", "load", "/admin/orders/[number]", who="admin"), 7),
+    "admin sales": (Case("SalesState", "load_sales", "/admin/sales", who="admin"), 7),
+    "admin order detail": (Case("OrderDetailState", "load", "/admin/orders/[number]", who="admin"), 8),
     "admin providers": (Case("ProvidersState", "load", "/admin/providers", who="admin"), 6),
     "admin provider detail": (Case("ProviderDetailState", "load", "/admin/providers/[provider_id]", who="admin"), 5),
-    "admin dead letters": (Case("DeadLettersState", "load", "/admin/dead-letters", who="admin"), 2),
-    "admin fulfilment": (Case("FulfilmentState", "load", "/admin/fulfilment", who="admin"), 5),
+    "admin dead letters": (Case("DeadLettersState", "load", "/admin/dead-letters", who="admin"), 3),
+    "admin fulfilment": (Case("FulfilmentState", "load", "/admin/fulfilment", who="admin"), 6),
+    # the cost of an open admin page per tick (LiveState): one statement when nothing changed
+    **{
+        f"{label} live tick": (
+            Case(state, "live_tick", path, who="admin", first=loader, query=query, params=params),
+            1,
+        )
+        for label, state, path, loader, query, params in (
+            ("admin dashboard", "AdminHomeState", "/admin", "load", {}, {}),
+            ("admin orders", "OrderQueueState", "/admin/orders", "load", {}, {}),
+            ("admin analytics", "AnalyticsState", "/admin/analytics", "load_analytics", {}, {}),
+            ("admin order detail", "OrderDetailState", "/admin/orders/[number]", "load", {}, {}),
+            ("admin jobs", "JobsState", "/admin/jobs", "load_jobs", {}, {}),
+            ("admin sales", "SalesState", "/admin/sales", "load_sales", {}, {}),
+            ("admin fulfilment", "FulfilmentState", "/admin/fulfilment", "load", {}, {}),
+            ("admin dead letters", "DeadLettersState", "/admin/dead-letters", "load", {}, {}),
+            ("admin search insights", "SearchInsightsState", "/admin/search-insights", "load_insights", {}, {}),
+            ("admin merchandising", "MerchandisingState", "/admin/merchandising", "load_merchandising", {}, {}),
+            ("admin invoices", "AdminInvoicesState", "/admin/invoices", "load", {}, {}),
+            ("admin customers", "CustomersState", "/admin/customers", "load", {"q": "smplat"}, {}),
+            ("admin customer page", "CustomerState", "/admin/customers/[user_id]", "load", {}, {"user_id": "3"}),
+        )
+    },
 }
 
 

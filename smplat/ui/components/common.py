@@ -195,16 +195,23 @@ def form_alert(
     )
 
 
-def data_table(headers: list[str], rows: rx.Var, render_row, table_id: str = "") -> rx.Component:
+def data_table(headers: list[str], rows: rx.Var, render_row, table_id: str = "", row_key: str = "") -> rx.Component:
     """A readable table that scrolls sideways inside its box on small screens.
 
     `render_row(row)` returns the cells (the first as a row header) for one row var.
+    `row_key` names the field that identifies a row (React's key; by default its position):
+    give it when rows hold forms and the list can change under them (a live page's reload),
+    so what the operator typed stays with its row.
     """
     props = {"id": table_id} if table_id else {}
+
+    def row_of(row: rx.Var) -> rx.Component:
+        return rx.table.row(*render_row(row), **({"key": row[row_key]} if row_key else {}))
+
     return rx.box(
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-            rx.table.body(rx.foreach(rows, lambda row: rx.table.row(*render_row(row)))),
+            rx.table.body(rx.foreach(rows, row_of)),
             variant="surface",
             width="100%",
             class_name="smplat-table",

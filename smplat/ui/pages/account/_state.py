@@ -1,6 +1,6 @@
 """The state shared by the account pages (overview and orders list); loaders are signed-in only.
 
-Live: the orders list ticks (`LIVE_INTERVAL_MS`, an `rx.moment` that unmounts with the page,
+Live: the orders list ticks (`live_ticker` of ui/state/live.py, an `rx.moment` that unmounts with the page,
 so polling stops when the page closes). A tick runs one statement, `client_orders.live_version`
 over the order ids the page shows (kept server-side, set only by the guarded loader); only
 when the version moved does it send the guarded reload, which re-checks the session."""
@@ -14,12 +14,9 @@ import reflex as rx
 
 from smplat.db import session_scope
 from smplat.services import accounts, client_orders
-from smplat.settings import get_settings
 from smplat.ui import routes
 from smplat.ui.components.common import empty_state
 from smplat.ui.state.auth import AuthState, signed_in_only
-
-LIVE_INTERVAL_MS = int(get_settings().live_poll_seconds * 1000)
 
 
 def _day(raw: Any) -> date | None:
@@ -27,11 +24,6 @@ def _day(raw: Any) -> date | None:
         return date.fromisoformat(str(raw or "").strip()[:10])
     except ValueError:
         return None
-
-
-def live_ticker(handler: Any) -> rx.Component:
-    """The page's heartbeat while it is open: unmounted (and silent) once the page closes."""
-    return rx.box(rx.moment(interval=LIVE_INTERVAL_MS, on_change=handler), display="none")
 
 
 class AccountState(AuthState):

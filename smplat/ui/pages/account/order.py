@@ -19,9 +19,9 @@ from smplat.ui.components.client_orders import line_card, price_breakdown, timel
 from smplat.ui.components.common import empty_state, form_alert, page_title, status_badge
 from smplat.ui.components.layout import account_page
 from smplat.ui.components.skeletons import table_skeleton
-from smplat.ui.pages.account._state import live_ticker
 from smplat.ui.registry import page
 from smplat.ui.state.auth import AuthState, signed_in_only
+from smplat.ui.state.live import live_ticker
 
 DEFAULT_REFILL_REASON = "The count dropped after delivery."
 

@@ -9,8 +9,9 @@ from smplat.ui.components.client_orders import order_cards
 from smplat.ui.components.common import page_title
 from smplat.ui.components.layout import account_page
 from smplat.ui.components.skeletons import table_skeleton
-from smplat.ui.pages.account._state import AccountState, live_ticker, no_orders
+from smplat.ui.pages.account._state import AccountState, no_orders
 from smplat.ui.registry import NavEntry, page
+from smplat.ui.state.live import live_ticker
 
 STATUS_CHOICES = [
     ("all", "All orders"),

@@ -10,9 +10,10 @@ from smplat.ui.components.common import card, stat_card
 from smplat.ui.components.layout import account_page
 from smplat.ui.components.skeletons import table_skeleton
 from smplat.ui.components.sparkline import profile_sparklines
-from smplat.ui.pages.account._state import AccountState, live_ticker, no_orders
+from smplat.ui.pages.account._state import AccountState, no_orders
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState
+from smplat.ui.state.live import live_ticker
 
 
 def _activity() -> rx.Component:

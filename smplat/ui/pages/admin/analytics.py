@@ -2,16 +2,17 @@
 funnel, fulfilment per provider, provider share, margins, average completion time, searches,
 payment and webhook outcomes, as Plotly charts that update while the page is open.
 
-Live: `live_ticker` (an `rx.moment` that unmounts with the page, so polling stops when it
-closes) calls the guarded `live_tick`: one statement (`analytics.live_version`) and a full
-reload only when it moved."""
+Live (`LiveState`, ui/state/live.py): `live_ticker` (an `rx.moment` that unmounts with the
+page, so polling stops when it closes) calls `live_tick`: one statement
+(`analytics.live_version`) and the guarded full reload of the chosen period only when it moved."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import plotly.graph_objects as go
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
 from smplat.models.base import utcnow
@@ -21,9 +22,9 @@ from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, loading_block, page_title, stat_card
 from smplat.ui.components.layout import admin_page
-from smplat.ui.pages.account._state import live_ticker
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 PERIODS = {"7": 7, "30": 30, "90": 90}
 CURRENCY = "EUR"
@@ -97,7 +98,7 @@ def _change(value: float | None) -> str:
     return "no previous data" if value is None else f"{value:+.1f} % vs previous period"
 
 
-class AnalyticsState(AuthState):
+class AnalyticsState(AuthState, LiveState):
     period: str = "30"
     kpis: dict[str, str] = {}
     revenue_chart: go.Figure = go.Figure()
@@ -114,15 +115,18 @@ class AnalyticsState(AuthState):
     trending: list[dict[str, str]] = []
     zero_results: list[dict[str, str]] = []
     loaded: bool = False
-    _version: str = ""
+    live_permission: ClassVar[Permission] = Permission.VIEW_ANALYTICS
 
     def _days(self) -> int:
         return PERIODS.get(self.period, 30)
 
-    def _reload(self) -> None:
+    def _live_read(self, db: Session) -> str:
+        return analytics.live_version(db)
+
+    def _live_refresh(self) -> None:
+        """Every figure of the chosen period again."""
         now, days = utcnow(), self._days()
         with session_scope() as db:
-            self._version = analytics.live_version(db)
             figures = analytics.period_figures(db, now, days, CURRENCY)
             insights = search.search_insights(db, days=days, now=now)
         compared, series, previous = figures["comparison"], figures["series"], figures["previous_series"]
@@ -182,24 +186,13 @@ class AnalyticsState(AuthState):
     def load_analytics(self) -> None:
         period = str(self.router.url.query_parameters.get("period", self.period))
         self.period = period if period in PERIODS else "30"
-        self._reload()
+        self._live_load()
 
     @rx.event
     @requires(Permission.VIEW_ANALYTICS)
     def choose_period(self, period: str) -> None:
         self.period = period if period in PERIODS else "30"
-        self._reload()
-
-    @rx.event
-    @requires(Permission.VIEW_ANALYTICS)
-    def live_tick(self, _moment: Any = None) -> None:
-        """One statement while nothing changed; the full reload only when something did."""
-        if not self.loaded:
-            return
-        with session_scope() as db:
-            version = analytics.live_version(db)
-        if version != self._version:
-            self._reload()
+        self._live_load()
 
 
 def _chart(title: str, figure: rx.Var, chart_id: str) -> rx.Component:

@@ -2,16 +2,18 @@
 customer's page: orders, spend, internal notes, sessions, linked profiles, and (admins) role.
 
 The rules live in `smplat.services.customers` and `smplat.services.staff`; the query is in
-the URL (`?q=`) so a search can be shared and reloaded."""
+the URL (`?q=`) so a search can be shared and reloaded. Both pages are live while open
+(`LiveState`: `live.customers`, `live.customer`), keeping the search, the page and a note being typed."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
-from smplat.services import customers, staff
+from smplat.services import customers, live, staff
 from smplat.services.errors import ServiceError
 from smplat.services.permissions import Permission
 from smplat.ui import routes
@@ -29,17 +31,25 @@ from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._actions import action_select, operator_actor
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 ROLE_CHOICES = [("customer", "Customer"), ("operator", "Operator"), ("admin", "Admin")]
 
 
-class CustomersState(AuthState):
+class CustomersState(AuthState, LiveState):
     rows: list[dict[str, Any]] = []
     query: str = ""
     next_before: int = 0
     page_number: int = 1
     _pages: list[int] = [0]
     loaded: bool = False
+    live_permission: ClassVar[Permission] = Permission.VIEW_CUSTOMERS
+
+    def _live_read(self, db: Session) -> str:
+        return live.customers(db)
+
+    def _live_refresh(self) -> None:
+        self._show(self._pages[-1])  # the operator's search and page
 
     def _show(self, before: int) -> None:
         with session_scope() as db:
@@ -53,7 +63,7 @@ class CustomersState(AuthState):
     def load(self) -> None:
         self.query = str(self.router.url.query_parameters.get("q", "") or "")[:200]
         self.page_number, self._pages = 1, [0]
-        self._show(0)
+        self._live_load()
 
     @rx.event
     @requires(Permission.VIEW_CUSTOMERS)
@@ -86,14 +96,16 @@ def _quote(text: str) -> str:
     return quote(text, safe="")
 
 
-class CustomerState(AuthState):
+class CustomerState(AuthState, LiveState):
     customer: dict[str, Any] = {}
     error: str = ""
     notice: str = ""
     loaded: bool = False
+    _shown_user: str = ""  # the account the guarded loader opened (what the tick watches)
+    live_permission: ClassVar[Permission] = Permission.VIEW_CUSTOMERS
 
     def _user_id(self) -> str:
-        return str(self.router.page.params.get("user_id", ""))
+        return self._shown_user
 
     def _reload(self) -> None:
         try:
@@ -103,11 +115,18 @@ class CustomerState(AuthState):
             self.customer = {}
         self.loaded = True
 
+    def _live_read(self, db: Session) -> str:
+        return live.customer(db, int(self._shown_user) if self._shown_user.isdigit() else 0)
+
+    def _live_refresh(self) -> None:
+        self._reload()  # the note being typed and the notices stay
+
     @rx.event
     @requires(Permission.VIEW_CUSTOMERS)
     def load(self) -> None:
         self.error, self.notice, self.loaded = "", "", False
-        self._reload()
+        self._shown_user = str(self.router.page.params.get("user_id", ""))[:20]
+        self._live_load()
 
     @rx.event
     @requires(Permission.VIEW_CUSTOMERS)
@@ -197,6 +216,7 @@ def admin_customers_page() -> rx.Component:
     )
     return admin_page(
         page_title("Customers", "Accounts, newest first: search by email, name or an order number."),
+        live_ticker(CustomersState.live_tick),
         search,
         rx.cond(
             CustomersState.loaded,
@@ -360,6 +380,7 @@ def _customer_body() -> rx.Component:
 def admin_customer_page() -> rx.Component:
     return admin_page(
         rx.link("← Customers", href=routes.ADMIN_CUSTOMERS, size="2", color_scheme="gray"),
+        live_ticker(CustomerState.live_tick),
         rx.cond(
             CustomerState.customer.contains("email"),
             _customer_body(),

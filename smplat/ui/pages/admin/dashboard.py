@@ -1,13 +1,15 @@
 """Admin → Dashboard: count tiles that open the filtered queue (the work waiting), recent alerts,
 today's and this period's revenue, orders and AOV against the previous ones, the latest orders.
-Live while open: one change-detection statement per tick (`admin_orders.live_version`), the
-guarded reload only when it moved; the ticker unmounts with the page."""
+Live while open (`LiveState`, ui/state/live.py): one change-detection statement per tick
+(`admin_orders.live_version`), the guarded reload only when it moved; the ticker unmounts with
+the page."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
 from smplat.services import admin_orders
@@ -18,10 +20,10 @@ from smplat.ui.components.common import card, page_title, stat_card
 from smplat.ui.components.layout import admin_page
 from smplat.ui.components.orders import ORDER_COLUMNS, orders_table
 from smplat.ui.components.skeletons import skeleton_text, stat_card_skeleton, table_skeleton
-from smplat.ui.pages.account._state import live_ticker
 from smplat.ui.pages.admin._state import no_orders
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 # (tile key, label, hint, icon, where it leads)
 TILES = (
@@ -46,7 +48,7 @@ FIGURES_HEIGHT = "140px"
 ALERTS_HEIGHT = "100px"
 
 
-class AdminHomeState(AuthState):
+class AdminHomeState(AuthState, LiveState):
     tiles: dict[str, str] = {}
     today: dict[str, str] = {}
     period: dict[str, str] = {}
@@ -54,38 +56,23 @@ class AdminHomeState(AuthState):
     alerts: list[dict[str, str]] = []
     orders: list[dict[str, Any]] = []
     loaded: bool = False
-    _live_version: str = ""
-    _live_on: bool = False
+    live_permission: ClassVar[Permission] = Permission.VIEW_ANALYTICS
 
-    def _refresh(self) -> None:
+    def _live_read(self, db: Session) -> str:
+        return admin_orders.live_version(db)
+
+    def _live_refresh(self) -> None:
         with session_scope() as db:
             home = admin_orders.home(db)
             self.orders = order_service.list_recent_orders(db, limit=8)
-            self._live_version = admin_orders.live_version(db)
         self.tiles, self.today, self.period = home["tiles"], home["today"], home["period"]
         self.period_days, self.alerts = home["period_days"], home["alerts"]
-        self._live_on, self.loaded = True, True
+        self.loaded = True
 
     @rx.event
     @requires(Permission.VIEW_ANALYTICS)
     def load(self) -> None:
-        self._refresh()
-
-    @rx.event
-    def live_tick(self, _moment: Any = None):
-        """One statement; the guarded reload only when something changed."""
-        if not self._live_on:
-            return None
-        with session_scope() as db:
-            version = admin_orders.live_version(db)
-        if version == self._live_version:
-            return None
-        return AdminHomeState.live_reload
-
-    @rx.event
-    @requires(Permission.VIEW_ANALYTICS)
-    def live_reload(self) -> None:
-        self._refresh()
+        self._live_load()
 
 
 def _tile(key: str, label: str, hint: str, icon: str, href: str) -> rx.Component:

@@ -1,15 +1,19 @@
 """Admin → Dead letters: fulfilment tasks that ran out of attempts; retry or cancel with a
 reason (it goes on the order's timeline). A task held because the outcome of its add is
 unknown is decided instead: it reached the panel (its order id) or not (submit now).
-Handlers are staff-only."""
+Handlers are staff-only. Live while open (`LiveState`): one statement per tick
+(`live.dead_letters`); rows are keyed by task, so a reason being typed stays with its task when
+a new dead letter arrives above it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
+from smplat.services import live
 from smplat.services.errors import ServiceError
 from smplat.services.fulfillment import operator_actions, read_models
 from smplat.services.permissions import Permission
@@ -19,12 +23,20 @@ from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._actions import action_select, operator_actor
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 
-class DeadLettersState(AuthState):
+class DeadLettersState(AuthState, LiveState):
     rows: list[dict[str, Any]] = []
     error: str = ""
     loaded: bool = False
+    live_permission: ClassVar[Permission] = Permission.ACT_ON_ORDERS
+
+    def _live_read(self, db: Session) -> str:
+        return live.dead_letters(db)
+
+    def _live_refresh(self) -> None:
+        self._reload()
 
     def _reload(self) -> None:
         with session_scope() as db:
@@ -35,7 +47,7 @@ class DeadLettersState(AuthState):
     @requires(Permission.ACT_ON_ORDERS)
     def load(self) -> None:
         self.error = ""
-        self._reload()
+        self._live_load()
 
     @rx.event
     @requires(Permission.ACT_ON_ORDERS)
@@ -149,6 +161,7 @@ def admin_dead_letters_page() -> rx.Component:
             rx.table.cell(_dead_letter_actions(d)),
         ],
         "dead-letters-table",
+        row_key="task_id",
     )
     return admin_page(
         page_title(
@@ -156,6 +169,7 @@ def admin_dead_letters_page() -> rx.Component:
             "Fulfilment tasks that ran out of attempts: retry once the cause is fixed, or cancel. A task held "
             "for a decision: did its order reach the panel (enter the panel's order id) or not (submit now)?",
         ),
+        live_ticker(DeadLettersState.live_tick),
         form_alert(DeadLettersState.error, alert_id="dead-letter-error"),
         rx.cond(
             DeadLettersState.rows.length() > 0,

@@ -1,15 +1,17 @@
 """Admin → Fulfilment: processed, succeeded, failed, retried and dead-lettered tasks per
-provider and task kind, with a chart."""
+provider and task kind, with a chart. Live while open (`LiveState`): one statement per tick
+(`live.fulfilment`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import plotly.graph_objects as go
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
-from smplat.services import operations
+from smplat.services import live, operations
 from smplat.services.fulfillment import read_models
 from smplat.services.permissions import Permission
 from smplat.ui import routes
@@ -17,18 +19,26 @@ from smplat.ui.components.common import card, data_table, empty_state, page_titl
 from smplat.ui.components.layout import admin_page
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 
-class FulfilmentState(AuthState):
+class FulfilmentState(AuthState, LiveState):
     rows: list[dict[str, Any]] = []
     flagged: list[dict[str, Any]] = []
     totals: dict[str, str] = {}
     figure: go.Figure = go.Figure()
     loaded: bool = False
+    live_permission: ClassVar[Permission] = Permission.ACT_ON_ORDERS
 
     @rx.event
     @requires(Permission.ACT_ON_ORDERS)
     def load(self) -> None:
+        self._live_load()
+
+    def _live_read(self, db: Session) -> str:
+        return live.fulfilment(db)
+
+    def _live_refresh(self) -> None:
         with session_scope() as db:
             rows = operations.metric_rows(db)
             dead_now = operations.dead_letter_count(db)
@@ -130,6 +140,7 @@ def admin_fulfilment_page() -> rx.Component:
     )
     return admin_page(
         page_title("Fulfilment", "Every attempt to reach a provider, by provider and task kind."),
+        live_ticker(FulfilmentState.live_tick),
         flagged,
         rx.grid(
             stat_card("Processed", t["processed"], "attempts", icon="send"),

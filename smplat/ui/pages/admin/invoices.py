@@ -1,16 +1,18 @@
 """Admin → Invoices: every invoice and credit note, newest first; filters by period, number and
 customer; keyset pages of 50; CSV export (formula cells neutralised, the export audit-logged);
-each PDF downloadable. Rules and queries live in `smplat.services.invoices`."""
+each PDF downloadable. Rules and queries live in `smplat.services.invoices`. Live while open
+(`LiveState`): one statement per tick (`live.invoices`); the filters and page stay."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
 from smplat.models.base import utcnow
-from smplat.services import invoices
+from smplat.services import invoices, live
 from smplat.services.errors import ServiceError
 from smplat.services.permissions import Permission
 from smplat.ui import routes
@@ -19,11 +21,12 @@ from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._actions import operator_actor
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 FILTER_KEYS = ("number", "customer", "date_from", "date_to")
 
 
-class AdminInvoicesState(AuthState):
+class AdminInvoicesState(AuthState, LiveState):
     rows: list[dict[str, Any]] = []
     filters: dict[str, str] = {}
     cursor: int = 0  # the keyset of this page (0: the newest page)
@@ -31,6 +34,13 @@ class AdminInvoicesState(AuthState):
     previous: list[int] = []  # the cursors of the newer pages, to go back
     error: str = ""
     loaded: bool = False
+    live_permission: ClassVar[Permission] = Permission.VIEW_ORDERS
+
+    def _live_read(self, db: Session) -> str:
+        return live.invoices(db)
+
+    def _live_refresh(self) -> None:
+        self._reload()  # the operator's filters and page
 
     def _reload(self) -> None:
         filters = invoices.Filters.parse(self.filters)
@@ -43,7 +53,7 @@ class AdminInvoicesState(AuthState):
     @requires(Permission.VIEW_ORDERS)
     def load(self) -> None:
         self.filters, self.cursor, self.previous, self.error = {}, 0, [], ""
-        self._reload()
+        self._live_load()
 
     @rx.event
     @requires(Permission.VIEW_ORDERS)
@@ -213,6 +223,7 @@ def admin_invoices_page() -> rx.Component:
     )
     return admin_page(
         page_title("Invoices", "Every invoice and credit note, as issued.", export),
+        live_ticker(AdminInvoicesState.live_tick),
         rx.vstack(
             filters,
             form_alert(AdminInvoicesState.error, alert_id="invoices-error"),

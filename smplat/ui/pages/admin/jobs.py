@@ -1,15 +1,17 @@
-"""Admin jobs page: every scheduled job with its last run, history, and "run now"."""
+"""Admin jobs page: every scheduled job with its last run, history, and "run now". Live while
+open (`LiveState`): one statement per tick (`live.jobs`: a run started or finished)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 import plotly.graph_objects as go
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
-from smplat.services import audit
+from smplat.services import audit, live
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, loading_block, page_title, status_badge
@@ -17,6 +19,7 @@ from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._actions import operator_actor
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 
 def _run_row(run) -> dict[str, Any]:
@@ -35,13 +38,20 @@ def _run_row(run) -> dict[str, Any]:
     }
 
 
-class JobsState(AuthState):
+class JobsState(AuthState, LiveState):
     jobs: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     running: str = ""
     show_idle: bool = False
     figure: go.Figure = go.Figure()
     loaded: bool = False
+    live_permission: ClassVar[Permission] = Permission.VIEW_JOBS
+
+    def _live_read(self, db: Session) -> str:
+        return live.jobs(db)
+
+    def _live_refresh(self) -> None:
+        self._refresh()  # with the operator's "show idle ticks" choice
 
     def _refresh(self) -> None:
         from jobs import JOBS
@@ -68,7 +78,7 @@ class JobsState(AuthState):
     @rx.event
     @requires(Permission.VIEW_JOBS)
     def load_jobs(self) -> None:
-        self._refresh()
+        self._live_load()
 
     @rx.event
     @requires(Permission.VIEW_JOBS)
@@ -199,6 +209,7 @@ def admin_jobs_page() -> rx.Component:
     )
     return admin_page(
         page_title("Jobs", "Background work of the jobs process, with every run recorded."),
+        live_ticker(JobsState.live_tick),
         rx.cond(
             JobsState.loaded,
             rx.vstack(

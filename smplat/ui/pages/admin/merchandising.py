@@ -1,19 +1,21 @@
 """Admin → Merchandising: preset applies and clears (7-day rolling averages as a Plotly chart),
 per-preset 7/30/90-day windows with the risky flag, and blueprint adoption (presets, add-ons,
 providers) with run rates. Reads the nightly roll-ups plus what is not rolled up yet (today),
-in a fixed number of statements (services/merch_analytics.py)."""
+in a fixed number of statements (services/merch_analytics.py). Live while open (`LiveState`):
+one statement per tick (`live.merchandising`); the chosen period stays."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import plotly.graph_objects as go
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
 from smplat.models.base import utcnow
 from smplat.models.merchandising import PresetSource
-from smplat.services import merch_analytics
+from smplat.services import live, merch_analytics
 from smplat.services.permissions import Permission
 from smplat.settings import get_settings
 from smplat.ui import routes
@@ -22,6 +24,7 @@ from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin.analytics import _chart, _layout
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 PERIODS = {"7": 7, "30": 30, "90": 90}
 SOURCE_LABELS = {PresetSource.MARKETING_CARD.value: "cards", PresetSource.CONFIGURATOR.value: "configurator"}
@@ -54,7 +57,7 @@ def _rate(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} %"
 
 
-class MerchandisingState(AuthState):
+class MerchandisingState(AuthState, LiveState):
     period: str = "30"
     chart: go.Figure = go.Figure()
     presets: list[dict[str, str]] = []
@@ -62,6 +65,13 @@ class MerchandisingState(AuthState):
     kpis: dict[str, str] = {}
     rule: str = ""
     loaded: bool = False
+    live_permission: ClassVar[Permission] = Permission.VIEW_ANALYTICS
+
+    def _live_read(self, db: Session) -> str:
+        return live.merchandising(db)
+
+    def _live_refresh(self) -> None:
+        self._reload()  # the chosen period
 
     def _reload(self) -> None:
         now, settings = utcnow(), get_settings()
@@ -120,13 +130,13 @@ class MerchandisingState(AuthState):
     def load_merchandising(self) -> None:
         period = str(self.router.url.query_parameters.get("period", self.period))
         self.period = period if period in PERIODS else "30"
-        self._reload()
+        self._live_load()
 
     @rx.event
     @requires(Permission.VIEW_ANALYTICS)
     def choose_period(self, period: str) -> None:
         self.period = period if period in PERIODS else "30"
-        self._reload()
+        self._live_load()
 
 
 def _window_cell(r: rx.Var, n: int) -> rx.Component:
@@ -207,6 +217,7 @@ def admin_merchandising_page() -> rx.Component:
     period = rx.select(["7", "30", "90"], value=s.period, on_change=s.choose_period, name="period", id="merch-period")
     return admin_page(
         page_title("Merchandising", "Preset applies and clears, risky presets and blueprint adoption."),
+        live_ticker(MerchandisingState.live_tick),
         rx.cond(
             s.loaded,
             rx.vstack(

@@ -3,19 +3,23 @@ history), the timeline (order events and every provider request/answer), and the
 refill / replay / scheduled replay / cancel at the provider per provider order; status with a
 reason, internal note, message to the customer, refund (full or part) and retry of dead
 letters for the order. Handlers are staff-only; each calls one service function, which checks
-the role again, writes the order event and the audit row."""
+the role again, writes the order event and the audit row. Live while open (`LiveState`): one
+statement per tick (`live.order`, this order's newest event, attempt, provider order, line
+and payment change); the reload keeps what the operator typed in the action forms (the
+provider-order cards are keyed by id)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
 from smplat.models.orders import OrderStatus
-from smplat.services import admin_orders, operations
+from smplat.services import admin_orders, live, operations
 from smplat.services.errors import ServiceError
 from smplat.services.fulfillment import operator_actions
 from smplat.services.fulfillment.cancel import CancelRefused, request_cancel
@@ -27,26 +31,36 @@ from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._actions import action_select, operator_actor
 from smplat.ui.registry import page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 
-class OrderDetailState(AuthState):
+class OrderDetailState(AuthState, LiveState):
     order: dict[str, Any] = {}
     error: str = ""
     loaded: bool = False
+    _shown_number: str = ""  # the order the guarded loader opened (what the tick watches)
+    live_permission: ClassVar[Permission] = Permission.VIEW_ORDERS
 
     def _number(self) -> str:
         return str(self.router.page.params.get("number", ""))
 
     def _reload(self) -> None:
         with session_scope() as db:
-            self.order = operations.order_detail(db, self._number()) or {}
+            self.order = operations.order_detail(db, self._shown_number) or {}
         self.loaded = True
+
+    def _live_read(self, db: Session) -> str:
+        return live.order(db, self._shown_number)
+
+    def _live_refresh(self) -> None:
+        self._reload()
 
     @rx.event
     @requires(Permission.VIEW_ORDERS)
     def load(self) -> None:
         self.error = ""
-        self._reload()
+        self._shown_number = self._number()[:40]
+        self._live_load()
 
     def _item_of_this_order(self, raw: Any) -> int | None:
         try:
@@ -355,7 +369,9 @@ def admin_order_page() -> rx.Component:
 
     provider_orders = o["provider_orders"].to(list[dict[str, Any]])
     pos = rx.vstack(
-        rx.foreach(provider_orders, lambda po: rx.cond(po["current"].to(bool), po_card(po, True))),
+        rx.foreach(
+            provider_orders, lambda po: rx.fragment(rx.cond(po["current"].to(bool), po_card(po, True)), key=po["id"])
+        ),
         rx.el.details(
             rx.el.summary("Superseded provider orders (history)", style={"cursor": "pointer"}),
             rx.vstack(
@@ -444,6 +460,7 @@ def admin_order_page() -> rx.Component:
     )
     return admin_page(
         rx.link("← Orders", href=routes.ADMIN_ORDERS, size="2", color_scheme="gray"),
+        live_ticker(OrderDetailState.live_tick),
         rx.cond(
             o.contains("number"),
             body,

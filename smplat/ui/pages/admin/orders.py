@@ -1,14 +1,16 @@
 """Admin → Orders: the operators' queue. Filters live in the URL query (the home's tiles link to
 them), pages are keyset pages from `admin_orders.queue_page` (one statement each), columns sort,
 dead letters of the ticked orders retry in bulk with a reason, and the filtered set exports as
-CSV (audited). Live while open: one change-detection statement per tick (see account/_state)."""
+CSV (audited). Live while open: one change-detection statement per tick (`LiveState`,
+ui/state/live.py); the reload keeps the filters, sort and page."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
 from smplat.models.orders import OrderStatus, PaymentStatus
@@ -26,10 +28,10 @@ from smplat.ui.components.common import (
     status_badge,
 )
 from smplat.ui.components.layout import admin_page
-from smplat.ui.pages.account._state import live_ticker
 from smplat.ui.pages.admin._actions import operator_actor
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 FILTER_KEYS = ("status", "payment", "provider", "product", "from", "to", "customer", "dead", "stuck", "awaiting", "q")
 
@@ -38,7 +40,7 @@ def queue_url(query: dict[str, str]) -> str:
     return routes.ADMIN_ORDERS + ("?" + urlencode(query) if query else "")
 
 
-class OrderQueueState(AuthState):
+class OrderQueueState(AuthState, LiveState):
     rows: list[dict[str, Any]] = []
     query: dict[str, str] = {}  # the filters as URL query values (the form's defaults)
     sort: str = "created"
@@ -48,8 +50,7 @@ class OrderQueueState(AuthState):
     error: str = ""
     loaded: bool = False
     _cursors: list[str] = []  # the cursor of each page shown so far ("" for the first)
-    _live_version: str = ""
-    _live_on: bool = False
+    live_permission: ClassVar[Permission] = Permission.VIEW_ORDERS
 
     def _filters(self) -> QueueFilters:
         return QueueFilters.from_query({**self.query, "sort": self.sort, "dir": "" if self.descending else "asc"})
@@ -57,10 +58,16 @@ class OrderQueueState(AuthState):
     def _show(self, cursor: str) -> None:
         with session_scope() as db:
             found = admin_orders.queue_page(db, self._filters(), cursor)
-            self._live_version = admin_orders.live_version(db)
         self.rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in found.rows]
         self.next_cursor = found.next_cursor
-        self._live_on, self.loaded = True, True
+        self.loaded = True
+
+    def _live_read(self, db: Session) -> str:
+        return admin_orders.live_version(db)
+
+    def _live_refresh(self) -> None:
+        """The page the operator is on, with their filters and sort."""
+        self._show(self._cursors[-1] if self._cursors else "")
 
     @rx.event
     @requires(Permission.VIEW_ORDERS)
@@ -69,7 +76,7 @@ class OrderQueueState(AuthState):
         self.query = {k: v for k, v in filters.to_query().items() if k in FILTER_KEYS}
         self.sort, self.descending = filters.sort, filters.descending
         self.error, self.page_number, self._cursors = "", 1, [""]
-        self._show("")
+        self._live_load()
 
     @rx.event
     @requires(Permission.VIEW_ORDERS)
@@ -127,22 +134,6 @@ class OrderQueueState(AuthState):
         self.error = ""
         self._show(self._cursors[-1] if self._cursors else "")
         return rx.toast.success(f"{done} dead-lettered task(s) queued again.")
-
-    @rx.event
-    def live_tick(self, _moment: Any = None):
-        """One statement; the guarded reload only when something changed."""
-        if not self._live_on:
-            return None
-        with session_scope() as db:
-            version = admin_orders.live_version(db)
-        if version == self._live_version:
-            return None
-        return OrderQueueState.live_reload
-
-    @rx.event
-    @requires(Permission.VIEW_ORDERS)
-    def live_reload(self) -> None:
-        self._show(self._cursors[-1] if self._cursors else "")
 
 
 def _select(name: str, choices: list[str]) -> rx.Component:

@@ -1,16 +1,18 @@
 """Admin → Sales: checkout and webhook counters, checkout sessions (regenerate a payment
-link), pricing experiments (define variants, see results), preset events, price preview."""
+link), pricing experiments (define variants, see results), preset events, price preview.
+Live while open (`LiveState`): one statement per tick (`live.sales`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 from sqlalchemy import select
+from sqlmodel import Session
 
 from smplat.db import session_scope
 from smplat.models.catalog import Product
-from smplat.services import catalog, checkout, counters, experiments, pricing
+from smplat.services import catalog, checkout, counters, experiments, live, pricing
 from smplat.services.checkout import sessions as checkout_sessions
 from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
@@ -21,9 +23,10 @@ from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._actions import operator_actor
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 
-class SalesState(AuthState):
+class SalesState(AuthState, LiveState):
     counters: dict[str, int] = {}
     sessions: list[dict[str, Any]] = []
     experiments: list[dict[str, Any]] = []
@@ -33,6 +36,13 @@ class SalesState(AuthState):
     message: str = ""
     preview: list[dict[str, str]] = []
     preview_total: str = ""
+    live_permission: ClassVar[Permission] = Permission.VIEW_ANALYTICS
+
+    def _live_read(self, db: Session) -> str:
+        return live.sales(db)
+
+    def _live_refresh(self) -> None:
+        self._reload()  # the forms, the preview and the new link stay as they are
 
     def _reload(self) -> None:
         with session_scope() as db:
@@ -48,7 +58,7 @@ class SalesState(AuthState):
     @requires(Permission.VIEW_ANALYTICS)
     def load_sales(self) -> None:
         self.message = ""
-        self._reload()
+        self._live_load()
 
     @rx.event
     @requires(Permission.ACT_ON_ORDERS)
@@ -203,9 +213,10 @@ def admin_sales_page() -> rx.Component:
     c = SalesState.counters
     return admin_page(
         page_title("Sales", "Checkout health, payment links, pricing experiments and preset use."),
+        live_ticker(SalesState.live_tick),
         rx.grid(
             stat_card("Checkouts started", c["checkout_started"].to(str), icon="shopping-cart"),
-            stat_card("Completed", c["checkout_completed"].to(str), icon="circle-check"),
+            stat_card("Completed", c["checkout_completed"].to(str), icon="circle-check", id="sales-completed"),
             stat_card("Failed", c["checkout_failed"].to(str), icon="circle-x"),
             stat_card("Abandoned", c["checkout_abandoned"].to(str), icon="hourglass"),
             stat_card("Webhooks received", c["webhooks_received"].to(str), icon="webhook"),

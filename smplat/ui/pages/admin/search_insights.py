@@ -1,20 +1,23 @@
 """Admin → Search insights: what visitors searched (with analytics consent), the most
-searched queries and the ones that found nothing. Staff only."""
+searched queries and the ones that found nothing. Staff only. Live while open (`LiveState`):
+one statement per tick (`live.search_insights`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
+from sqlmodel import Session
 
 from smplat.db import session_scope
-from smplat.services import search
+from smplat.services import live, search
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, loading_block, page_title, stat_card
 from smplat.ui.components.layout import admin_page
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
+from smplat.ui.state.live import LiveState, live_ticker
 
 WINDOWS = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days"}
 
@@ -32,13 +35,20 @@ def _rows(stats: list[search.QueryStat]) -> list[dict[str, Any]]:
     ]
 
 
-class SearchInsightsState(AuthState):
+class SearchInsightsState(AuthState, LiveState):
     window: str = "30"
     kpis: dict[str, str] = {}
     trending: list[dict[str, Any]] = []
     zero_results: list[dict[str, Any]] = []
     categories: list[dict[str, Any]] = []
     loaded: bool = False
+    live_permission: ClassVar[Permission] = Permission.VIEW_ANALYTICS
+
+    def _live_read(self, db: Session) -> str:
+        return live.search_insights(db)
+
+    def _live_refresh(self) -> None:
+        self._load()  # the chosen window
 
     def _load(self) -> None:
         with session_scope() as db:
@@ -53,14 +63,14 @@ class SearchInsightsState(AuthState):
     @rx.event
     @requires(Permission.VIEW_ANALYTICS)
     def load_insights(self) -> None:
-        self._load()
+        self._live_load()
 
     @rx.event
     @requires(Permission.VIEW_ANALYTICS)
     def choose_window(self, window: str) -> None:
         if window in WINDOWS:
             self.window = window
-            self._load()
+            self._live_load()
 
 
 def _query_table(rows: rx.Var, table_id: str) -> rx.Component:
@@ -86,6 +96,7 @@ def _query_table(rows: rx.Var, table_id: str) -> rx.Component:
 )
 def admin_search_insights_page() -> rx.Component:
     return admin_page(
+        live_ticker(SearchInsightsState.live_tick),
         page_title(
             "Search insights",
             "What visitors look for in the catalog. Only searches of visitors who accepted analytics are counted.",

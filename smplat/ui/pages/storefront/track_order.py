@@ -13,10 +13,10 @@ from smplat.ui import routes
 from smplat.ui.components.common import empty_state
 from smplat.ui.components.layout import storefront_page
 from smplat.ui.components.skeletons import table_skeleton
-from smplat.ui.pages.account._state import live_ticker
 from smplat.ui.pages.account.order import order_body
 from smplat.ui.registry import page
 from smplat.ui.state.auth import AuthState
+from smplat.ui.state.live import live_ticker
 
 
 class TrackOrderState(AuthState):
