@@ -204,8 +204,10 @@ def page(browser, live_shop: LiveShop, request: pytest.FixtureRequest, output_di
 
 
 def _wait_for_app(tab) -> None:
-    """Reflex pages hydrate over a websocket; wait until the event loop is connected."""
+    """Reflex pages hydrate over a websocket; wait until the page's state has arrived (the
+    header's `#app-hydrated` marker), or text typed now would be cleared."""
     tab.wait_for_load_state("networkidle")
+    tab.locator("#app-hydrated").wait_for(state="attached", timeout=30_000)
 
 
 def _sign_in(tab, email: str, password: str, next_path: str = "") -> None:

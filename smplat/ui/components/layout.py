@@ -54,8 +54,15 @@ def account_menu() -> rx.Component:
     )
 
 
+def hydration_marker() -> rx.Component:
+    """An empty element present once the page is hydrated (the websocket connected and the
+    page's state arrived): browser tests wait for it before typing, which hydration would clear."""
+    return rx.cond(rx.State.is_hydrated, rx.el.span(id="app-hydrated", display="none"))
+
+
 def header() -> rx.Component:
     return rx.box(
+        hydration_marker(),
         rx.hstack(
             brand_logo(),
             rx.hstack(*[_nav_link(*link) for link in STOREFRONT_LINKS], spacing="5", class_name="hide-on-phone"),
