@@ -371,8 +371,8 @@ def home(session: Session, now: datetime | None = None, currency: str = "EUR") -
     windows = [
         (midnight, now),  # today so far
         (midnight - timedelta(days=1), now - timedelta(days=1)),  # yesterday up to the same time
-        (now - timedelta(days=days), now),  # the period
-        (now - timedelta(days=2 * days), now - timedelta(days=days)),  # the one before it
+        rollups.last_days(now, days),  # the period (calendar days, today so far)
+        rollups.days_before(rollups.last_days(now, days)[0], days),  # the one before it
     ]
     today, yesterday, period, previous = (
         Figures(revenue, count)

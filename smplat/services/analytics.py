@@ -65,8 +65,8 @@ def record_daily(session: Session, *names: str, now: datetime | None = None, by:
 
 
 def window(now: datetime, days: int) -> tuple[datetime, datetime]:
-    """The last `days` days up to now."""
-    return now - timedelta(days=days), now
+    """The period of the last `days` days (`rollups.last_days`: calendar days, today so far)."""
+    return rollups.last_days(now, days)
 
 
 def to_minor(amount: Any) -> int:
@@ -126,7 +126,7 @@ def comparison(
     without `rolled`)."""
     start, end = window(now, days)
     current, previous = rollups.sales_windows(
-        session, [(start, end), (start - timedelta(days=days), start)], currency, rolled
+        session, [(start, end), rollups.days_before(start, days)], currency, rolled
     )
     return _compared(_totals(current), _totals(previous))
 
@@ -337,7 +337,7 @@ def period_figures(session: Session, now: datetime, days: int, currency: str = "
     rolled run once: a fixed number of statements, roll-ups for whole rolled days."""
     rolled = rolled_days(session)
     start, end = window(now, days)
-    before = start - (end - start)
+    before = rollups.days_before(start, days)[0]
     current, previous = rollups.sales_windows(session, [(start, end), (before, start)], currency, rolled)
     compared = _compared(_totals(current), _totals(previous))
     by_service, by_provider = margins(session, start, end, currency, rolled)

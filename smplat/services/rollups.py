@@ -90,6 +90,18 @@ def _seconds(session: Session, start: Any, end: Any) -> Any:
     return func.max(0.0, (func.julianday(end) - func.julianday(start)) * 86400.0)
 
 
+def last_days(now: datetime, days: int) -> tuple[datetime, datetime]:
+    """The last `days` calendar days (UTC) up to now: today so far and the `days - 1` whole
+    days before it, the way shop dashboards count "last 30 days". Every day but today is a
+    whole day, read from the roll-ups; only today since the last roll-up is read raw."""
+    return start_of(utc(now).date()) - timedelta(days=days - 1), now
+
+
+def days_before(start: datetime, days: int) -> tuple[datetime, datetime]:
+    """The `days` whole days before a period that starts at midnight `start` (its comparison)."""
+    return start - timedelta(days=days), start
+
+
 @dataclass(frozen=True)
 class Rolled:
     """The run of days rolled up so far (None, None before the first roll-up): the last one

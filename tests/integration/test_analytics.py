@@ -144,9 +144,9 @@ def history(request, session):
 
     session.add_all(
         [
-            DailyCounter(day=date(2026, 11, 13), name="visits", value=5),
+            DailyCounter(day=date(2026, 11, 14), name="visits", value=5),  # the window's first day
             DailyCounter(day=date(2026, 11, 19), name="visits", value=7),
-            DailyCounter(day=date(2026, 11, 12), name="visits", value=100),
+            DailyCounter(day=date(2026, 11, 13), name="visits", value=100),  # the day before it
             DailyCounter(day=date(2026, 11, 14), name="product_views", value=6),
             *[Cart(created_at=at("11-15")) for _ in range(4)],
             Cart(created_at=at("11-01")),
@@ -190,7 +190,8 @@ def test_daily_series_fills_every_day(session, history, count_queries):
     with count_queries(session) as q:
         series = analytics.daily_series(session, *analytics.window(NOW, 7), rolled=rolled)
     assert q.count == 1
-    assert [s["day"] for s in series] == [f"2026-11-{d}" for d in range(13, 21)]
+    # the last 7 calendar days: 14 to 20 November (today so far)
+    assert [s["day"] for s in series] == [f"2026-11-{d}" for d in range(14, 21)]
     assert {s["day"]: (s["orders"], s["revenue_minor"]) for s in series if s["orders"]} == {
         "2026-11-14": (2, 3500),
         "2026-11-19": (1, 2000),

@@ -363,7 +363,7 @@ def test_rolled_up_figures_equal_the_raw_computation(session, busy, count_querie
     # an order paid after the run counts at once (the rest of today is read live)
     session.add(Order(charged_minor=900, payment_status="paid", created_at=now - timedelta(minutes=2)))
     session.commit()
-    window = (now - timedelta(days=30), now)
+    window = analytics.window(now, 30)
     assert analytics.totals(session, *window) == analytics.totals(session, *window, rolled=rollups.Rolled())
     assert analytics.totals(session, *window).orders == raw["comparison"]["current"].orders + 1
     # a fixed number of statements however long the history: the rolled run; both periods' sales
