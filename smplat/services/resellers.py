@@ -25,15 +25,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.db import CATALOG_CHANGES
 from smplat.integrations.dialects import CONVENTION_ORDER_PARAMS, word_key
 from smplat.models.accounts import User
 from smplat.models.base import utcnow
 from smplat.models.catalog import Product, ProductStatus
 from smplat.models.checkout import CheckoutSession
+from smplat.models.merchandising import CommerceCounter
 from smplat.models.orders import Order, OrderItem, OrderStatus
 from smplat.models.providers import (
     ProviderOrder,
@@ -107,19 +109,45 @@ def enable(session: Session, actor: audit.Actor, email: str, *, currency: str | 
     return account
 
 
+_accounts = ResellerAccount.__table__
+_DEBIT = (
+    update(_accounts)
+    .where(_accounts.c.id == bindparam("b_account_id"), _accounts.c.balance_minor + bindparam("amount") >= 0)
+    .values(balance_minor=_accounts.c.balance_minor + bindparam("amount"), updated_at=bindparam("now"))
+    .returning(_accounts.c.balance_minor)
+)
+
+
 def _change_balance(session: Session, account_id: int, amount_minor: int) -> int:
     """Add `amount_minor` (negative: a debit) atomically; the new balance. Raises
     InsufficientBalance (nothing changed) when a debit would take it below zero."""
-    accounts = ResellerAccount.__table__
-    result = session.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id, accounts.c.balance_minor + amount_minor >= 0)
-        .values(balance_minor=accounts.c.balance_minor + amount_minor, updated_at=utcnow())
-        .returning(accounts.c.balance_minor)
-    ).first()
+    result = session.execute(_DEBIT, {"b_account_id": account_id, "amount": amount_minor, "now": utcnow()}).first()
     if result is None:
         raise InsufficientBalance("Not enough funds on balance")
     return int(result[0])
+
+
+def _ledger_row(
+    account_id: int,
+    amount_minor: int,
+    kind: str,
+    balance_after: int,
+    *,
+    reason: str = "",
+    actor_label: str = "",
+    order_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "kind": kind,
+        "amount_minor": amount_minor,
+        "balance_after_minor": balance_after,
+        "order_id": order_id,
+        "idempotency_key": idempotency_key,
+        "reason": reason[:500],
+        "actor_label": actor_label[:200],
+    }
 
 
 def _move(
@@ -132,20 +160,20 @@ def _move(
     actor_label: str = "",
     order_id: int | None = None,
     idempotency_key: str | None = None,
-    balance_after: int | None = None,
 ) -> ResellerLedgerEntry:
-    """Move the wallet (unless the caller already did: `balance_after`) and write its ledger row."""
-    if balance_after is None:
-        balance_after = _change_balance(session, account_id, amount_minor)
+    """Move the wallet and write its ledger row."""
+    balance_after = _change_balance(session, account_id, amount_minor)
     entry = ResellerLedgerEntry(
-        account_id=account_id,
-        kind=kind,
-        amount_minor=amount_minor,
-        balance_after_minor=balance_after,
-        order_id=order_id,
-        idempotency_key=idempotency_key,
-        reason=reason[:500],
-        actor_label=actor_label[:200],
+        **_ledger_row(
+            account_id,
+            amount_minor,
+            kind,
+            balance_after,
+            reason=reason,
+            actor_label=actor_label,
+            order_id=order_id,
+            idempotency_key=idempotency_key,
+        )
     )
     session.add(entry)
     session.flush()
@@ -397,32 +425,67 @@ def list_keys(session: Session, account_id: int) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Caller:
-    """The reseller behind a valid API key (plain values)."""
+    """The reseller behind a valid API key (plain values): who, and their prices as read with
+    the key (`markup_bps`, per-service `rates`), and the `catalog_changes` counter read in the
+    same statement (what the offer cache is checked against, see `offer`)."""
 
     account_id: int
     user_id: int
     email: str
     key_id: int
     currency: str
+    markup_bps: int | None = None
+    rates: dict[str, int] = field(default_factory=dict)
+    catalog_version: int = 0
+
+
+def _catalog_version() -> Any:
+    return (
+        select(func.coalesce(func.max(CommerceCounter.value), 0))
+        .where(CommerceCounter.name == CATALOG_CHANGES)
+        .scalar_subquery()
+    )
+
+
+# the key, its account, the account's email and the catalog counter: one statement
+_AUTHENTICATE = (
+    select(
+        ResellerApiKey.id,
+        ResellerApiKey.revoked_at,
+        ResellerApiKey.allowed_ips,
+        ResellerAccount.id,
+        ResellerAccount.user_id,
+        ResellerAccount.enabled,
+        ResellerAccount.currency,
+        ResellerAccount.markup_bps,
+        ResellerAccount.rates,
+        User.email,
+        _catalog_version(),
+    )
+    .join(ResellerAccount, ResellerAccount.id == ResellerApiKey.account_id)
+    .outerjoin(User, User.id == ResellerAccount.user_id)
+    .where(ResellerApiKey.key_hash == bindparam("key_hash"))
+)
 
 
 def authenticate(session: Session, raw_key: str, client_ip: str | None) -> Caller:
     """The caller of an API request, or ResellerError("Invalid API key") / ("IP not allowed")."""
     if not raw_key or len(raw_key) > 200:
         raise ResellerError("Invalid API key", code=ErrorCode.UNAUTHENTICATED)
-    row = session.execute(select(ResellerApiKey).where(ResellerApiKey.key_hash == hash_key(raw_key))).scalars().first()
-    account = session.get(ResellerAccount, row.account_id) if row is not None else None
-    if row is None or row.revoked_at is not None or account is None or not account.enabled:
+    row = session.execute(_AUTHENTICATE, {"key_hash": hash_key(raw_key)}).first()
+    if row is None:
         raise ResellerError("Invalid API key", code=ErrorCode.UNAUTHENTICATED)
-    if row.allowed_ips:
+    key_id, revoked_at, allowed_ips, account_id, user_id, enabled, currency, markup_bps, rates, email, version = row
+    if revoked_at is not None or not enabled:
+        raise ResellerError("Invalid API key", code=ErrorCode.UNAUTHENTICATED)
+    if allowed_ips:
         try:
             ip = ipaddress.ip_address(client_ip or "")
         except ValueError:
             ip = None
-        if ip is None or not any(ip in ipaddress.ip_network(n) for n in row.allowed_ips):
+        if ip is None or not any(ip in ipaddress.ip_network(n) for n in allowed_ips):
             raise ResellerError("IP not allowed", code=ErrorCode.FORBIDDEN)
-    user = session.get(User, account.user_id)
-    return Caller(account.id, account.user_id, user.email if user else "", row.id, account.currency)
+    return Caller(account_id, user_id, email or "", key_id, currency, markup_bps, dict(rates or {}), int(version))
 
 
 # --- reseller prices ---------------------------------------------------------------------------
@@ -471,7 +534,10 @@ def primary_route(session: Session, product: Product) -> tuple[ServiceRoute, Pro
 def cost_rate_per_1000(session: Session, product: Product) -> int | None:
     """What 1000 units cost at the provider of the product's first active route (minor units,
     rounded up), when that provider bills in the product's currency; None otherwise."""
-    found = primary_route(session, product)
+    return _cost_rate(product, primary_route(session, product))
+
+
+def _cost_rate(product: Product, found: tuple[ServiceRoute, ProviderService] | None) -> int | None:
     if found is None or found[1].currency != product.currency:
         return None
     route, service = found
@@ -479,16 +545,18 @@ def cost_rate_per_1000(session: Session, product: Product) -> int | None:
     return math.ceil(Decimal(service.rate_per_1000) * Decimal(route.quantity_multiplier) * 100 * per_unit_rate)
 
 
-def rate_per_1000(session: Session, account: ResellerAccount, detail: ProductDetail) -> int:
-    """The reseller's rate per 1000 units: the provider cost with their markup (or the
-    `reseller_default_markup_bps` setting), never above the storefront's rate; the
-    storefront's rate when the cost is unknown. (Their own rate, when set, wins: `listed_rate`.)"""
-    retail = retail_rate_per_1000(detail)
-    cost = cost_rate_per_1000(session, detail.product)
+def _marked_up(retail: int, cost: int | None, account: ResellerAccount | Caller) -> int:
     if cost is None:
         return retail
     bps = account.markup_bps if account.markup_bps is not None else get_settings().reseller_default_markup_bps
     return min(retail, math.ceil(Decimal(cost) * (10000 + bps) / 10000))
+
+
+def rate_per_1000(session: Session, account: ResellerAccount | Caller, detail: ProductDetail) -> int:
+    """The reseller's rate per 1000 units: the provider cost with their markup (or the
+    `reseller_default_markup_bps` setting), never above the storefront's rate; the
+    storefront's rate when the cost is unknown. (Their own rate, when set, wins: `listed_rate`.)"""
+    return _marked_up(retail_rate_per_1000(detail), cost_rate_per_1000(session, detail.product), account)
 
 
 def per_package(kind: str) -> bool:
@@ -496,14 +564,66 @@ def per_package(kind: str) -> bool:
     return word_key(kind) == "package"
 
 
-def listed_rate(session: Session, account: ResellerAccount, detail: ProductDetail, kind: str) -> int:
+def listed_rate(
+    session: Session,
+    account: ResellerAccount | Caller,
+    detail: ProductDetail,
+    kind: str,
+    *,
+    rates: tuple[int, int | None] | None = None,
+) -> int:
     """The rate `services` lists and `add` charges (minor units): per 1000 units, or per
-    package for a Package service. The reseller's own rate for the service wins when set."""
+    package for a Package service. The reseller's own rate for the service wins when set.
+    `rates`: the (retail, cost) rates per 1000 when the caller has them (an `Offer`)."""
     own = (account.rates or {}).get(str(detail.product.id))
     if own is not None:
         return int(own)
-    rate = rate_per_1000(session, account, detail)
+    if rates is None:
+        rate = rate_per_1000(session, account, detail)
+    else:
+        rate = _marked_up(rates[0], rates[1], account)
     return math.ceil(Decimal(rate) / 1000) if per_package(kind) else rate
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What `add` needs of one service, read once per catalog version: the product, its detail
+    and first route (loaded objects, detached: read only), its order type and its retail and
+    cost rates per 1000."""
+
+    product: Product
+    detail: ProductDetail
+    routed: tuple[ServiceRoute, ProviderService] | None
+    kind: str
+    retail_rate: int
+    cost_rate: int | None
+
+
+_offers: dict[int, tuple[int, Offer | None]] = {}
+
+
+def offer(session: Session, product_id: int, catalog_version: int) -> Offer | None:
+    """The offer of an active one-time product, None when the API does not sell it. Kept per
+    product under `catalog_version`, the `catalog_changes` counter the caller read before:
+    every write to a catalog or route table moves that counter in its own transaction (in any
+    process, `smplat.db`), so a kept offer is only used while nothing it was read from changed."""
+    kept = _offers.get(product_id)
+    if kept is not None and kept[0] == catalog_version:
+        return kept[1]
+    found = _read_offer(session, product_id)
+    _offers[product_id] = (catalog_version, found)
+    return found
+
+
+def _read_offer(session: Session, product_id: int) -> Offer | None:
+    product = session.get(Product, product_id)
+    if product is None or product.status != ProductStatus.ACTIVE.value:
+        return None
+    detail = get_product_detail(session, product.slug)
+    if not api_sellable(detail):
+        return None
+    routed = primary_route(session, product)
+    return Offer(product, detail, routed, order_type(routed), retail_rate_per_1000(detail), _cost_rate(product, routed))
 
 
 def charge_for(rate_minor: int, quantity: int, kind: str = "Default") -> int:
@@ -916,19 +1036,18 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
         if found is not None:
             return Prepared(existing=found)
     service_id = str(params.get("service") or "").strip()
-    product = session.get(Product, int(service_id)) if service_id.isdigit() and len(service_id) < 10 else None
-    account = session.get(ResellerAccount, caller.account_id)
-    if product is None or product.status != ProductStatus.ACTIVE.value or product.currency != account.currency:
+    found = (
+        offer(session, int(service_id), caller.catalog_version)
+        if service_id.isdigit() and len(service_id) < 10
+        else None
+    )
+    if found is None or found.product.currency != caller.currency:
         raise ResellerError("Incorrect service ID", code=ErrorCode.NOT_FOUND, field="service")
-    detail = get_product_detail(session, product.slug)
-    if not api_sellable(detail):
-        raise ResellerError("Incorrect service ID", code=ErrorCode.NOT_FOUND, field="service")
-    routed = primary_route(session, product)
+    product, routed, kind = found.product, found.routed, found.kind
     typed = order_parameters(params, product, routed)
     link, quantity, runs, interval = typed.link, typed.quantity, typed.runs, typed.interval
     comments = typed.comments
-    kind = order_type(routed)
-    rate = listed_rate(session, account, detail, kind)
+    rate = listed_rate(session, caller, found.detail, kind, rates=(found.retail_rate, found.cost_rate))
     per_run = quantity
     total_units = quantity * runs if runs else quantity
     charge = charge_for(rate, total_units * typed.charge_factor, kind)
@@ -981,14 +1100,14 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
 
 
 def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
-    """Debit the wallet and place the prepared order through checkout's placement, in the
-    caller's transaction. Raises InsufficientBalance (nothing written) or
-    DuplicateIdempotencyKey (a concurrent retry with the same key won; roll back, prepare again)."""
+    """Place the prepared order through checkout's placement, then debit the wallet, in the
+    caller's transaction. Raises InsufficientBalance or DuplicateIdempotencyKey (a concurrent
+    retry with the same key won; prepare again); either way the caller rolls the transaction
+    back, so nothing of it stays. The debit and its ledger row come last: on PostgreSQL the
+    wallet row stays locked from the debit to the commit only."""
     from smplat.services.checkout.placement import fulfil_paid_session
 
     charge, ledger_key = prepared.charge_minor, prepared.ledger_key
-    # the debit is the transaction's first write: it holds the wallet row until commit
-    balance_after = _change_balance(session, caller.account_id, -charge)
     checkout = CheckoutSession(
         user_id=caller.user_id,
         customer_email=caller.email,
@@ -997,8 +1116,6 @@ def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
         currency=prepared.currency,
         lines=[prepared.line],
     )
-    session.add(checkout)
-    session.flush()
     placed = fulfil_paid_session(
         session,
         {"id": checkout.stripe_session_id, "payment_status": "paid", "amount_total": charge, "payment_intent": None},
@@ -1006,23 +1123,27 @@ def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
         paid_with="the reseller wallet",
         payment_provider=PAYMENT_PROVIDER,
         send_receipt=False,
+        checkout=checkout,
+    )
+    balance_after = _change_balance(session, caller.account_id, -charge)
+    row = _ledger_row(
+        caller.account_id,
+        -charge,
+        LedgerKind.ORDER,
+        balance_after,
+        reason=prepared.reason,
+        actor_label=f"api key {caller.key_id}",
+        order_id=placed.order_id,
+        idempotency_key=ledger_key,
     )
     try:
-        with session.begin_nested():
-            _move(
-                session,
-                caller.account_id,
-                -charge,
-                LedgerKind.ORDER,
-                reason=prepared.reason,
-                actor_label=f"api key {caller.key_id}",
-                order_id=placed.order_id,
-                idempotency_key=ledger_key,
-                balance_after=balance_after,
-            )
+        session.execute(_LEDGER_INSERT, row)
     except IntegrityError:
         raise DuplicateIdempotencyKey(ledger_key) from None
     return Placed(placed.order_id, charge, True)
+
+
+_LEDGER_INSERT = ResellerLedgerEntry.__table__.insert()
 
 
 # --- status, refill, cancel --------------------------------------------------------------------
@@ -1154,7 +1275,17 @@ def caller_for_user(session: Session, user_id: int) -> Caller | None:
     if account is None or not account.enabled:
         return None
     user = session.get(User, user_id)
-    return Caller(account.id, user_id, user.email if user else "", 0, account.currency)
+    version = session.execute(select(_catalog_version())).scalar_one()
+    return Caller(
+        account.id,
+        user_id,
+        user.email if user else "",
+        0,
+        account.currency,
+        account.markup_bps,
+        dict(account.rates or {}),
+        int(version),
+    )
 
 
 def add_in_own_transactions(caller: Caller, params: dict[str, Any]) -> Placed:
