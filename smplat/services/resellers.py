@@ -436,15 +436,17 @@ class Caller:
     currency: str
     markup_bps: int | None = None
     rates: dict[str, int] = field(default_factory=dict)
-    catalog_version: int = 0
+    catalog_version: tuple[Any, ...] = ()
 
 
-def _catalog_version() -> Any:
-    return (
-        select(func.coalesce(func.max(CommerceCounter.value), 0))
-        .where(CommerceCounter.name == CATALOG_CHANGES)
-        .scalar_subquery()
-    )
+def _catalog_version() -> list[Any]:
+    """The `catalog_changes` counter's value and time (the time tells a database that was
+    emptied and refilled from the one before), as two columns for any SELECT."""
+    row = CommerceCounter.name == CATALOG_CHANGES
+    return [
+        select(func.max(CommerceCounter.value)).where(row).scalar_subquery(),
+        select(func.max(CommerceCounter.updated_at)).where(row).scalar_subquery(),
+    ]
 
 
 # the key, its account, the account's email and the catalog counter: one statement
@@ -460,7 +462,7 @@ _AUTHENTICATE = (
         ResellerAccount.markup_bps,
         ResellerAccount.rates,
         User.email,
-        _catalog_version(),
+        *_catalog_version(),
     )
     .join(ResellerAccount, ResellerAccount.id == ResellerApiKey.account_id)
     .outerjoin(User, User.id == ResellerAccount.user_id)
@@ -475,7 +477,7 @@ def authenticate(session: Session, raw_key: str, client_ip: str | None) -> Calle
     row = session.execute(_AUTHENTICATE, {"key_hash": hash_key(raw_key)}).first()
     if row is None:
         raise ResellerError("Invalid API key", code=ErrorCode.UNAUTHENTICATED)
-    key_id, revoked_at, allowed_ips, account_id, user_id, enabled, currency, markup_bps, rates, email, version = row
+    key_id, revoked_at, allowed_ips, account_id, user_id, enabled, currency, markup_bps, rates, email, *version = row
     if revoked_at is not None or not enabled:
         raise ResellerError("Invalid API key", code=ErrorCode.UNAUTHENTICATED)
     if allowed_ips:
@@ -485,7 +487,7 @@ def authenticate(session: Session, raw_key: str, client_ip: str | None) -> Calle
             ip = None
         if ip is None or not any(ip in ipaddress.ip_network(n) for n in allowed_ips):
             raise ResellerError("IP not allowed", code=ErrorCode.FORBIDDEN)
-    return Caller(account_id, user_id, email or "", key_id, currency, markup_bps, dict(rates or {}), int(version))
+    return Caller(account_id, user_id, email or "", key_id, currency, markup_bps, dict(rates or {}), tuple(version))
 
 
 # --- reseller prices ---------------------------------------------------------------------------
@@ -599,19 +601,24 @@ class Offer:
     cost_rate: int | None
 
 
-_offers: dict[int, tuple[int, Offer | None]] = {}
+_offers: dict[tuple[str, int], tuple[tuple[Any, ...], Offer | None]] = {}
 
 
-def offer(session: Session, product_id: int, catalog_version: int) -> Offer | None:
+def offer(session: Session, product_id: int, catalog_version: tuple[Any, ...]) -> Offer | None:
     """The offer of an active one-time product, None when the API does not sell it. Kept per
-    product under `catalog_version`, the `catalog_changes` counter the caller read before:
-    every write to a catalog or route table moves that counter in its own transaction (in any
-    process, `smplat.db`), so a kept offer is only used while nothing it was read from changed."""
-    kept = _offers.get(product_id)
+    database and product under `catalog_version`, the `catalog_changes` counter the caller
+    read before: every write to a catalog or route table moves that counter in its own
+    transaction (in any process: `smplat.db`), so a kept offer is only used while nothing it
+    was read from has changed. Read in a session of its own, so that the caller's rollback
+    cannot expire the kept objects."""
+    bind = session.get_bind()
+    key = (str(bind.url), product_id)
+    kept = _offers.get(key)
     if kept is not None and kept[0] == catalog_version:
         return kept[1]
-    found = _read_offer(session, product_id)
-    _offers[product_id] = (catalog_version, found)
+    with Session(bind, expire_on_commit=False) as own:
+        found = _read_offer(own, product_id)
+    _offers[key] = (catalog_version, found)
     return found
 
 
@@ -1275,7 +1282,7 @@ def caller_for_user(session: Session, user_id: int) -> Caller | None:
     if account is None or not account.enabled:
         return None
     user = session.get(User, user_id)
-    version = session.execute(select(_catalog_version())).scalar_one()
+    version = session.execute(select(*_catalog_version())).one()
     return Caller(
         account.id,
         user_id,
@@ -1284,7 +1291,7 @@ def caller_for_user(session: Session, user_id: int) -> Caller | None:
         account.currency,
         account.markup_bps,
         dict(account.rates or {}),
-        int(version),
+        tuple(version),
     )
 
 
