@@ -90,6 +90,9 @@ def add_event(
     return event
 
 
+PLACED = S.PROCESSING.value  # the status a paid order starts its lifecycle in
+
+
 def place_order(
     session: Session,
     order: Order,
@@ -99,9 +102,10 @@ def place_order(
     *,
     at: datetime | None = None,
 ) -> None:
-    """A paid order enters its lifecycle (pending -> processing) with its "placed" event."""
+    """A paid order enters its lifecycle (pending -> processing) with its "placed" event. (An
+    order created paid is stored `PLACED` at once: no UPDATE follows its INSERT.)"""
     if order.status == S.PENDING:
-        order.status = S.PROCESSING.value
+        order.status = PLACED
         session.add(order)
     add_event(session, order.id, OrderEventKind.PLACED, actor, message, data=data, at=at)
 

@@ -20,6 +20,7 @@ import ipaddress
 import math
 import re
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -1107,14 +1108,15 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
 
 
 def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
-    """Place the prepared order through checkout's placement, then debit the wallet, in the
-    caller's transaction. Raises InsufficientBalance or DuplicateIdempotencyKey (a concurrent
-    retry with the same key won; prepare again); either way the caller rolls the transaction
-    back, so nothing of it stays. The debit and its ledger row come last: on PostgreSQL the
-    wallet row stays locked from the debit to the commit only."""
+    """Debit the wallet and place the prepared order through checkout's placement, in the
+    caller's transaction. Raises InsufficientBalance (nothing written: the transaction may go
+    on with other work) or DuplicateIdempotencyKey (a concurrent retry with the same key won:
+    roll back, prepare again)."""
     from smplat.services.checkout.placement import fulfil_paid_session
 
     charge, ledger_key = prepared.charge_minor, prepared.ledger_key
+    # the debit is this order's first write: it holds the wallet row until commit
+    balance_after = _change_balance(session, caller.account_id, -charge)
     checkout = CheckoutSession(
         user_id=caller.user_id,
         customer_email=caller.email,
@@ -1132,7 +1134,6 @@ def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
         send_receipt=False,
         checkout=checkout,
     )
-    balance_after = _change_balance(session, caller.account_id, -charge)
     row = _ledger_row(
         caller.account_id,
         -charge,
@@ -1296,10 +1297,11 @@ def caller_for_user(session: Session, user_id: int) -> Caller | None:
 
 
 def add_in_own_transactions(caller: Caller, params: dict[str, Any]) -> Placed:
-    """`add` as the API runs it: validate and price in one unit of work, then debit and place
-    in a fresh one whose first statement is the debit (on SQLite a read snapshot cannot then
-    turn a concurrent writer into `database is locked`); a racing retry with the same
-    idempotency key is found on the next round."""
+    """`add` as the API runs it: validate and price in one unit of work (reads only), then
+    place it in a write transaction whose first statement is a write (on SQLite a read
+    snapshot cannot then turn a concurrent writer into `database is locked`), grouped with
+    the adds arriving meanwhile (`_group_place`); a racing retry with the same idempotency
+    key is found on the next round."""
     from smplat.db import session_scope
 
     for _ in range(3):
@@ -1308,11 +1310,101 @@ def add_in_own_transactions(caller: Caller, params: dict[str, Any]) -> Placed:
                 prepared = prepare(db, caller, params)
             if prepared.existing is not None:
                 return prepared.existing
-            with session_scope() as db:
-                return place(db, caller, prepared)
+            return _group_place(caller, prepared)
         except DuplicateIdempotencyKey:
             continue
     raise ResellerError("Try again")
+
+
+MAX_GROUP = 64  # adds placed in one transaction at most
+
+
+@dataclass
+class _Pending:
+    caller: Caller
+    prepared: Prepared
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken to place the next group rather than with a result
+    result: Placed | None = None
+    error: BaseException | None = None
+
+
+_group_lock = threading.Lock()
+_group_queue: list[_Pending] = []
+_group_leading = False
+
+
+def _group_place(caller: Caller, prepared: Prepared) -> Placed:
+    """Group commit: an add that finds no group being placed places, in one transaction, its
+    own and every add queued by then (up to MAX_GROUP), then hands the next group to the first
+    add still waiting. Each add's debit is its first write and atomic as ever; a refused one
+    (not enough funds) writes nothing and fails alone. One commit, one connection and one
+    writer turn per group instead of per add. Should anything else fail (a duplicate
+    idempotency key, the commit), nothing of the group stays and each add is placed alone."""
+    global _group_leading
+    mine = _Pending(caller, prepared)
+    with _group_lock:
+        _group_queue.append(mine)
+        lead = not _group_leading
+        _group_leading = True
+    if not lead:
+        mine.done.wait()
+        if not mine.lead:
+            return _outcome(mine)
+    with _group_lock:
+        group = _group_queue[:MAX_GROUP]
+        del _group_queue[:MAX_GROUP]
+    try:
+        _place_group(group)
+    finally:
+        for pending in group:
+            if pending.result is None and pending.error is None:
+                pending.error = ResellerError("Try again")
+        with _group_lock:
+            if _group_queue:
+                _group_queue[0].lead = True
+                _group_queue[0].done.set()
+            else:
+                _group_leading = False
+        for pending in group:
+            if pending is not mine:
+                pending.done.set()
+    return _outcome(mine)
+
+
+def _outcome(pending: _Pending) -> Placed:
+    if pending.error is not None:
+        raise pending.error
+    return pending.result
+
+
+def _place_alone(pending: _Pending) -> None:
+    from smplat.db import session_scope
+
+    pending.result = pending.error = None
+    try:
+        with session_scope() as db:
+            pending.result = place(db, pending.caller, pending.prepared)
+    except Exception as exc:
+        pending.error = exc
+
+
+def _place_group(group: list[_Pending]) -> None:
+    from smplat.db import session_scope
+
+    if len(group) == 1:
+        _place_alone(group[0])
+        return
+    try:
+        with session_scope() as db:
+            for pending in group:
+                try:
+                    pending.result = place(db, pending.caller, pending.prepared)
+                except InsufficientBalance as exc:  # refused before it wrote anything
+                    pending.error = exc
+    except Exception:  # nothing of the group stayed: each add alone
+        for pending in group:
+            _place_alone(pending)
 
 
 def mass_order(caller: Caller, text: str) -> list[dict[str, Any]]:

@@ -322,6 +322,7 @@ def fulfil_paid_session(
         total_minor=checkout.amount_total_minor,
         charged_minor=charged,
         placed_at=now,
+        status=order_status.PLACED,  # paid: place_order below adds its "placed" event
     )
     try:
         with session.begin_nested() if not new_checkout else nullcontext():
