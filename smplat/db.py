@@ -141,6 +141,23 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         session.close()
 
 
+_INSERTS: dict[str, object] = {}
+
+
+def insert_built(session: OrmSession, row) -> int:
+    """INSERT a model object built in Python (its defaults filled in when it was constructed)
+    with one Core statement, RETURNING the new id, which is set on the object. The object stays
+    out of the session (no flush, no identity map): for rows written once whose values the
+    caller only reads from the object afterwards. Several times cheaper than add + flush."""
+    table = row.__table__
+    statement = _INSERTS.get(table.name)
+    if statement is None:
+        statement = _INSERTS[table.name] = table.insert().returning(table.c.id)
+    values = {c.key: getattr(row, c.key) for c in table.columns if c.key != "id"}
+    row.id = session.execute(statement, values).scalar_one()
+    return row.id
+
+
 def describe_url(url: str) -> str:
     """The URL without its password, for messages and logs."""
     return make_url(url).render_as_string(hide_password=True)

@@ -36,6 +36,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.db import insert_built
 from smplat.models.base import utcnow
 from smplat.models.invoices import BillingProfile, Invoice, InvoiceKind, InvoiceSequence
 from smplat.models.orders import Order, OrderItem
@@ -215,9 +216,14 @@ def billing_profile(session: Session, user_id: int) -> BillingProfile | None:
     return session.execute(select(BillingProfile).where(BillingProfile.user_id == user_id)).scalars().first()
 
 
+_BILLING_DETAILS = select(*(getattr(BillingProfile, key) for key in BILLING_KEYS)).where(
+    BillingProfile.user_id == bindparam("b_user_id")
+)
+
+
 def billing_details(session: Session, user_id: int) -> dict[str, str]:
-    profile = billing_profile(session, user_id)
-    return {key: getattr(profile, key) for key in BILLING_KEYS} if profile else dict.fromkeys(BILLING_KEYS, "")
+    row = session.execute(_BILLING_DETAILS, {"b_user_id": user_id}).first()
+    return dict(zip(BILLING_KEYS, row, strict=True)) if row else dict.fromkeys(BILLING_KEYS, "")
 
 
 def needs_billing_details(session: Session, user_id: int | None) -> bool:
@@ -347,8 +353,11 @@ def _issue(
                 lines=lines,
                 issued_at=now,
             )
-            session.add(invoice)
-            session.flush()
+            if new_payment:  # written once: read from the object only
+                insert_built(session, invoice)
+            else:
+                session.add(invoice)
+                session.flush()
     except IntegrityError:  # the same payment's document was issued meanwhile: the counter went back too
         return _existing(session, payment.id)
     if email:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
+from smplat.db import insert_built
 from smplat.models.orders import ActorType, Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus
 
 S = OrderStatus
@@ -74,6 +75,21 @@ def add_event(
     at: datetime | None = None,
 ) -> OrderEvent:
     """Append an event to the order's timeline; `at` is the caller's clock (default: now)."""
+    event = _event(order_id, kind, actor, message, item_id, data, at=at)
+    session.add(event)
+    return event
+
+
+def _event(
+    order_id: int,
+    kind: str,
+    actor: Actor,
+    message: str,
+    item_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    *,
+    at: datetime | None = None,
+) -> OrderEvent:
     event = OrderEvent(
         order_id=order_id,
         order_item_id=item_id,
@@ -86,7 +102,6 @@ def add_event(
     )
     if at is not None:
         event.created_at = at
-    session.add(event)
     return event
 
 
@@ -107,7 +122,8 @@ def place_order(
     if order.status == S.PENDING:
         order.status = PLACED
         session.add(order)
-    add_event(session, order.id, OrderEventKind.PLACED, actor, message, data=data, at=at)
+    # written once, never read back here: one INSERT, no flush
+    insert_built(session, _event(order.id, OrderEventKind.PLACED, actor, message, data=data, at=at))
 
 
 def can_move(current: str, new: str) -> bool:

@@ -680,9 +680,7 @@ def test_the_offer_cache_follows_every_catalog_and_route_change(shop):
             .where(ProviderService.__table__.c.id == service_id)
             .values(rate_per_1000=rate * 2)
         )
-        conn.execute(
-            text("UPDATE commerce_counters SET value = value + 1 WHERE name = :n"), {"n": CATALOG_CHANGES}
-        )
+        conn.execute(text("UPDATE commerce_counters SET value = value + 1 WHERE name = :n"), {"n": CATALOG_CHANGES})
     assert _charged(panel, panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000)) == doubled
 
     with session_scope() as db:  # the route switched off: no cost known, the storefront rate

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.db import insert_built
 from smplat.integrations import stripe_gateway
 from smplat.models.base import utcnow
 from smplat.models.carts import Cart, CartItem, CartStatus
@@ -307,10 +308,9 @@ def fulfil_paid_session(
         if existing is not None:
             return Fulfilment(existing.id, False, "exists")
     now = now or utcnow()
-    if new_checkout:
+    if new_checkout:  # written once, completed; only read from the object afterwards
         checkout.status, checkout.completed_at = CheckoutStatus.COMPLETED.value, now
-        session.add(checkout)
-        session.flush()
+        insert_built(session, checkout)
     charged = int(stripe_session.get("amount_total") or checkout.amount_total_minor)
     order = Order(
         user_id=checkout.user_id,
@@ -328,12 +328,12 @@ def fulfil_paid_session(
         with session.begin_nested() if not new_checkout else nullcontext():
             session.add(order)
             session.flush()
-            item_ids = _insert_items(session, order, checkout)
+            snapshots = [_item_snapshot(line) for line in checkout.lines]
+            item_ids = _insert_items(session, order, checkout, snapshots)
     except IntegrityError:
         # the webhook and the success page raced; the other one created it
         found = existing_order(session, checkout.id)
         return Fulfilment(found.id if found else None, False, "exists")
-    snapshots = [_item_snapshot(line) for line in checkout.lines]
     enqueue_delivery(session, order, now=now, new_items=list(zip(item_ids, snapshots, strict=True)))
     payment = Payment(
         order_id=order.id,
@@ -346,8 +346,7 @@ def fulfil_paid_session(
         currency=checkout.currency,
         status=PaymentRowStatus.SUCCEEDED.value,
     )
-    session.add(payment)
-    session.flush()
+    insert_built(session, payment)
     session.execute(
         _PAYMENT_EVENT_INSERT,
         {"payment_id": payment.id, "kind": "succeeded", "data": {"stripe_session": stripe_session.get("id")}},
@@ -396,7 +395,9 @@ _ITEM_INSERT = _ITEMS.insert().returning(_ITEMS.c.id, sort_by_parameter_order=Tr
 _PAYMENT_EVENT_INSERT = PaymentEvent.__table__.insert()
 
 
-def _insert_items(session: Session, order: Order, checkout: CheckoutSession) -> list[int]:
+def _insert_items(
+    session: Session, order: Order, checkout: CheckoutSession, snapshots: list[dict[str, Any]]
+) -> list[int]:
     """The order's items, one per frozen line, in one INSERT; their ids in line order."""
     rows = [
         {
@@ -408,10 +409,10 @@ def _insert_items(session: Session, order: Order, checkout: CheckoutSession) -> 
             "total_minor": line["total_minor"],
             "currency": checkout.currency,
             "status": OrderStatus.PENDING.value,
-            "snapshot": _item_snapshot(line),
+            "snapshot": snapshot,
             "service_quantity": line["service_units"],
         }
-        for line in checkout.lines
+        for line, snapshot in zip(checkout.lines, snapshots, strict=True)
     ]
     return list(session.execute(_ITEM_INSERT, rows).scalars())
 
