@@ -48,7 +48,7 @@ from smplat.models.providers import (
     ServiceRoute,
 )
 from smplat.models.resellers import LedgerKind, ResellerAccount, ResellerApiKey, ResellerLedgerEntry
-from smplat.services import audit, links, pricing
+from smplat.services import audit, counters, links, pricing
 from smplat.services.catalog import ProductDetail, get_product_detail
 from smplat.services.delivery import DeliverySpec
 from smplat.services.errors import ErrorCode, ServiceError
@@ -1107,11 +1107,12 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
     return Prepared(charge, line, product.currency, reason, ledger_key)
 
 
-def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
+def place(session: Session, caller: Caller, prepared: Prepared, group: list[dict[str, Any]] | None = None) -> Placed:
     """Debit the wallet and place the prepared order through checkout's placement, in the
     caller's transaction. Raises InsufficientBalance (nothing written: the transaction may go
     on with other work) or DuplicateIdempotencyKey (a concurrent retry with the same key won:
-    roll back, prepare again)."""
+    roll back, prepare again). `group` (`_place_group`): the ledger row is added to it, and
+    the checkout not counted, for the group to write all of them at once before its commit."""
     from smplat.services.checkout.placement import fulfil_paid_session
 
     charge, ledger_key = prepared.charge_minor, prepared.ledger_key
@@ -1133,6 +1134,7 @@ def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
         payment_provider=PAYMENT_PROVIDER,
         send_receipt=False,
         checkout=checkout,
+        count_completed=group is None,
     )
     row = _ledger_row(
         caller.account_id,
@@ -1144,6 +1146,9 @@ def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
         order_id=placed.order_id,
         idempotency_key=ledger_key,
     )
+    if group is not None:
+        group.append(row)
+        return Placed(placed.order_id, charge, True)
     try:
         session.execute(_LEDGER_INSERT, row)
     except IntegrityError:
@@ -1397,11 +1402,15 @@ def _place_group(group: list[_Pending]) -> None:
         return
     try:
         with session_scope() as db:
+            ledger_rows: list[dict[str, Any]] = []
             for pending in group:
                 try:
-                    pending.result = place(db, pending.caller, pending.prepared)
+                    pending.result = place(db, pending.caller, pending.prepared, ledger_rows)
                 except InsufficientBalance as exc:  # refused before it wrote anything
                     pending.error = exc
+            if ledger_rows:  # the group's ledger rows and checkout count: one statement each
+                db.execute(_LEDGER_INSERT, ledger_rows)  # a duplicate idempotency key fails the group
+                counters.increment(db, counters.CHECKOUT_COMPLETED, by=len(ledger_rows))
     except Exception:  # nothing of the group stayed: each add alone
         for pending in group:
             _place_alone(pending)

@@ -285,6 +285,7 @@ def fulfil_paid_session(
     payment_provider: str = "stripe",
     send_receipt: bool = True,
     checkout: CheckoutSession | None = None,
+    count_completed: bool = True,
 ) -> Fulfilment:
     """Create the order of a paid session exactly once (safe to call from anywhere, any number
     of times, concurrently). The creator schedules the receipt for after its commit. `now`
@@ -295,7 +296,8 @@ def fulfil_paid_session(
 
     The rows: the order, its items and their submit tasks, the payment and its event, the
     invoice, the "placed" event; items, tasks and the payment event are written with one
-    INSERT per table (nothing reads them back), the counters last."""
+    INSERT per table (nothing reads them back), the counters last (`count_completed=False`:
+    the caller counts the completed checkout itself, a group of wallet orders in one go)."""
     new_checkout = checkout is not None
     if checkout is None:
         checkout = find_checkout(session, stripe_session)
@@ -383,7 +385,8 @@ def fulfil_paid_session(
         for line, snapshot in zip(checkout.lines, snapshots, strict=True)
     ]
     invoices.issue_for_order(session, order, payment, now=now, email=send_receipt, new_lines=lines)
-    counters.increment(session, counters.CHECKOUT_COMPLETED)
+    if count_completed:
+        counters.increment(session, counters.CHECKOUT_COMPLETED)
     session.flush()
     if send_receipt:  # a reseller's API orders get no email each (the API answers them)
         receipts.send_after_commit(session, order.id)
