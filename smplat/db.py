@@ -153,9 +153,40 @@ def insert_built(session: OrmSession, row) -> int:
     statement = _INSERTS.get(table.name)
     if statement is None:
         statement = _INSERTS[table.name] = table.insert().returning(table.c.id)
-    values = {c.key: getattr(row, c.key) for c in table.columns if c.key != "id"}
-    row.id = session.execute(statement, values).scalar_one()
+    row.id = session.execute(statement, column_values(row)).scalar_one()
     return row.id
+
+
+def column_values(row) -> dict:
+    """A built model object's column values (its id left to the database)."""
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key != "id"}
+
+
+class RowBatch:
+    """Rows written once and never read back in their transaction (events, queued tasks,
+    ledger rows), collected to go in with one INSERT per table when `write` is called, before
+    the commit. A group of wallet orders (`resellers._place_group`) uses one; without one,
+    `insert_rows` writes at once."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, tuple[object, list[dict]]] = {}
+
+    def add(self, table, rows: list[dict]) -> None:
+        self._tables.setdefault(table.name, (table, []))[1].extend(rows)
+
+    def write(self, session: OrmSession) -> None:
+        for table, rows in self._tables.values():
+            if rows:
+                session.execute(table.insert(), rows)
+        self._tables.clear()
+
+
+def insert_rows(session: OrmSession, table, rows: list[dict], batch: RowBatch | None = None) -> None:
+    """INSERT `rows` into `table` in one statement now, or add them to `batch`."""
+    if batch is not None:
+        batch.add(table, rows)
+    elif rows:
+        session.execute(table.insert(), rows)
 
 
 def describe_url(url: str) -> str:

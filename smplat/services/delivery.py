@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.db import RowBatch, insert_rows
 from smplat.models.base import utcnow
 from smplat.models.fulfillment import FulfillmentTask, TaskKind, TaskStatus
 from smplat.models.orders import Order, OrderItem
@@ -96,6 +97,7 @@ def enqueue_delivery(
     *,
     now: datetime | None = None,
     new_items: list[tuple[int, dict[str, Any]]] | None = None,
+    batch: RowBatch | None = None,
 ) -> list[FulfillmentTask]:
     """One submit task per order line, created once: calling it again (a retried webhook,
     the success page racing the webhook) returns the tasks that exist. The tasks are due
@@ -103,7 +105,7 @@ def enqueue_delivery(
 
     `new_items`: the order's lines as (id, snapshot) when the caller inserted them in this
     transaction (placement): no task can exist for a line nobody else can see yet, so none is
-    looked up, all are written in one INSERT and none is returned."""
+    looked up, all are written in one INSERT (or added to `batch`) and none is returned."""
     now = now or utcnow()
     if new_items is not None:
         rows = []
@@ -120,8 +122,7 @@ def enqueue_delivery(
                     "updated_at": now,
                 }
             )
-        if rows:
-            session.execute(FulfillmentTask.__table__.insert(), rows)
+        insert_rows(session, FulfillmentTask.__table__, rows, batch)
         return []
     items = session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars()
     tasks: list[FulfillmentTask] = []

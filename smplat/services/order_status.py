@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
-from smplat.db import insert_built
+from smplat.db import RowBatch, column_values, insert_rows
 from smplat.models.orders import ActorType, Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus
 
 S = OrderStatus
@@ -116,14 +116,17 @@ def place_order(
     data: dict[str, Any] | None = None,
     *,
     at: datetime | None = None,
+    batch: RowBatch | None = None,
 ) -> None:
     """A paid order enters its lifecycle (pending -> processing) with its "placed" event. (An
-    order created paid is stored `PLACED` at once: no UPDATE follows its INSERT.)"""
+    order created paid is stored `PLACED` at once: no UPDATE follows its INSERT.) The event is
+    written at once, or added to `batch` (see `smplat.db.RowBatch`)."""
     if order.status == S.PENDING:
         order.status = PLACED
         session.add(order)
     # written once, never read back here: one INSERT, no flush
-    insert_built(session, _event(order.id, OrderEventKind.PLACED, actor, message, data=data, at=at))
+    event = _event(order.id, OrderEventKind.PLACED, actor, message, data=data, at=at)
+    insert_rows(session, OrderEvent.__table__, [column_values(event)], batch)
 
 
 def can_move(current: str, new: str) -> bool:

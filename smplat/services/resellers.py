@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from smplat.db import CATALOG_CHANGES
+from smplat.db import CATALOG_CHANGES, RowBatch
 from smplat.integrations.dialects import CONVENTION_ORDER_PARAMS, word_key
 from smplat.models.accounts import User
 from smplat.models.base import utcnow
@@ -1107,12 +1107,13 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
     return Prepared(charge, line, product.currency, reason, ledger_key)
 
 
-def place(session: Session, caller: Caller, prepared: Prepared, group: list[dict[str, Any]] | None = None) -> Placed:
+def place(session: Session, caller: Caller, prepared: Prepared, batch: RowBatch | None = None) -> Placed:
     """Debit the wallet and place the prepared order through checkout's placement, in the
     caller's transaction. Raises InsufficientBalance (nothing written: the transaction may go
     on with other work) or DuplicateIdempotencyKey (a concurrent retry with the same key won:
-    roll back, prepare again). `group` (`_place_group`): the ledger row is added to it, and
-    the checkout not counted, for the group to write all of them at once before its commit."""
+    roll back, prepare again). `batch` (`_place_group`): the ledger row, the delivery task and
+    the events are added to it, and the checkout not counted, for the group to write all of
+    them at once before its commit."""
     from smplat.services.checkout.placement import fulfil_paid_session
 
     charge, ledger_key = prepared.charge_minor, prepared.ledger_key
@@ -1134,7 +1135,8 @@ def place(session: Session, caller: Caller, prepared: Prepared, group: list[dict
         payment_provider=PAYMENT_PROVIDER,
         send_receipt=False,
         checkout=checkout,
-        count_completed=group is None,
+        count_completed=batch is None,
+        batch=batch,
     )
     row = _ledger_row(
         caller.account_id,
@@ -1146,8 +1148,8 @@ def place(session: Session, caller: Caller, prepared: Prepared, group: list[dict
         order_id=placed.order_id,
         idempotency_key=ledger_key,
     )
-    if group is not None:
-        group.append(row)
+    if batch is not None:
+        batch.add(ResellerLedgerEntry.__table__, [row])
         return Placed(placed.order_id, charge, True)
     try:
         session.execute(_LEDGER_INSERT, row)
@@ -1402,15 +1404,16 @@ def _place_group(group: list[_Pending]) -> None:
         return
     try:
         with session_scope() as db:
-            ledger_rows: list[dict[str, Any]] = []
+            batch = RowBatch()
             for pending in group:
                 try:
-                    pending.result = place(db, pending.caller, pending.prepared, ledger_rows)
+                    pending.result = place(db, pending.caller, pending.prepared, batch)
                 except InsufficientBalance as exc:  # refused before it wrote anything
                     pending.error = exc
-            if ledger_rows:  # the group's ledger rows and checkout count: one statement each
-                db.execute(_LEDGER_INSERT, ledger_rows)  # a duplicate idempotency key fails the group
-                counters.increment(db, counters.CHECKOUT_COMPLETED, by=len(ledger_rows))
+            placed = sum(1 for pending in group if pending.result is not None)
+            if placed:  # the group's tasks, events and ledger rows, one INSERT per table (a
+                batch.write(db)  # duplicate idempotency key fails the group), one count
+                counters.increment(db, counters.CHECKOUT_COMPLETED, by=placed)
     except Exception:  # nothing of the group stayed: each add alone
         for pending in group:
             _place_alone(pending)

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from smplat.db import insert_built
+from smplat.db import RowBatch, insert_built, insert_rows
 from smplat.integrations import stripe_gateway
 from smplat.models.base import utcnow
 from smplat.models.carts import Cart, CartItem, CartStatus
@@ -286,6 +286,7 @@ def fulfil_paid_session(
     send_receipt: bool = True,
     checkout: CheckoutSession | None = None,
     count_completed: bool = True,
+    batch: RowBatch | None = None,
 ) -> Fulfilment:
     """Create the order of a paid session exactly once (safe to call from anywhere, any number
     of times, concurrently). The creator schedules the receipt for after its commit. `now`
@@ -297,7 +298,9 @@ def fulfil_paid_session(
     The rows: the order, its items and their submit tasks, the payment and its event, the
     invoice, the "placed" event; items, tasks and the payment event are written with one
     INSERT per table (nothing reads them back), the counters last (`count_completed=False`:
-    the caller counts the completed checkout itself, a group of wallet orders in one go)."""
+    the caller counts the completed checkout itself, a group of wallet orders in one go). With
+    a `batch`, the tasks and both events are added to it for the caller to write before its
+    commit (`smplat.db.RowBatch`)."""
     new_checkout = checkout is not None
     if checkout is None:
         checkout = find_checkout(session, stripe_session)
@@ -336,7 +339,7 @@ def fulfil_paid_session(
         # the webhook and the success page raced; the other one created it
         found = existing_order(session, checkout.id)
         return Fulfilment(found.id if found else None, False, "exists")
-    enqueue_delivery(session, order, now=now, new_items=list(zip(item_ids, snapshots, strict=True)))
+    enqueue_delivery(session, order, now=now, new_items=list(zip(item_ids, snapshots, strict=True)), batch=batch)
     payment = Payment(
         order_id=order.id,
         checkout_session_id=checkout.id,
@@ -349,10 +352,8 @@ def fulfil_paid_session(
         status=PaymentRowStatus.SUCCEEDED.value,
     )
     insert_built(session, payment)
-    session.execute(
-        _PAYMENT_EVENT_INSERT,
-        {"payment_id": payment.id, "kind": "succeeded", "data": {"stripe_session": stripe_session.get("id")}},
-    )
+    event = {"payment_id": payment.id, "kind": "succeeded", "data": {"stripe_session": stripe_session.get("id")}}
+    insert_rows(session, PaymentEvent.__table__, [event], batch)
     who = order_status.Actor(ActorType.WEBHOOK.value if actor == "webhook" else ActorType.SYSTEM.value, actor)
     order_status.place_order(
         session,
@@ -361,6 +362,7 @@ def fulfil_paid_session(
         f"Paid {format_money(order.charged_minor, order.currency)} with {paid_with}",
         {"stripe_session": stripe_session.get("id")},
         at=now,
+        batch=batch,
     )
     if stripe_session.get("subscription"):
         subscriptions.upsert_subscription(
@@ -395,7 +397,6 @@ def fulfil_paid_session(
 
 _ITEMS = OrderItem.__table__
 _ITEM_INSERT = _ITEMS.insert().returning(_ITEMS.c.id, sort_by_parameter_order=True)
-_PAYMENT_EVENT_INSERT = PaymentEvent.__table__.insert()
 
 
 def _insert_items(
