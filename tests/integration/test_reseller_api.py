@@ -694,3 +694,48 @@ def test_the_offer_cache_follows_every_catalog_and_route_change(shop):
     with session_scope() as db:  # the product withdrawn: not sold any more
         db.get(Product, FOLLOWERS).status = "archived"
     assert panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000) == {"error": "Incorrect service ID"}
+
+
+def test_a_group_of_adds_commits_together_and_each_refusal_stays_alone(shop):
+    """Group commit, driven directly: three adds in one group against a wallet for two → two
+    orders with every row an order has (task, payment event, placed event, ledger row), one
+    refused with nothing written; a group holding one idempotency key twice is placed again add
+    by add, so exactly one of the two is paid."""
+    from smplat.models.fulfillment import FulfillmentTask
+    from smplat.models.orders import OrderEvent
+    from smplat.models.payments import PaymentEvent
+    from smplat.services import counters
+
+    panel, _ = shop
+    params = {"service": str(FOLLOWERS), "link": LINK, "quantity": "1000"}
+    with session_scope() as db:
+        caller = resellers.authenticate(db, panel.key, None)
+        prepared = resellers.prepare(db, caller, params)
+    credit(2 * prepared.charge_minor)
+
+    group = [resellers._Pending(caller, prepared) for _ in range(3)]
+    resellers._place_group(group)
+    placed = [p.result.order_id for p in group if p.result is not None]
+    assert len(placed) == 2
+    assert [type(p.error) for p in group if p.error is not None] == [resellers.InsufficientBalance]
+    balance, ledger_sum, rows = wallet()
+    assert balance == 0 and ledger_sum == 0 and rows == 3
+    with session_scope() as db:
+        assert order_count() == 2
+        items = db.execute(select(OrderItem.id).where(OrderItem.order_id.in_(placed))).scalars().all()
+        assert db.execute(select(func.count()).select_from(FulfillmentTask)).scalar_one() == len(items) == 2
+        assert db.execute(select(func.count()).select_from(PaymentEvent)).scalar_one() == 2
+        kinds = db.execute(select(OrderEvent.kind).where(OrderEvent.order_id.in_(placed))).scalars().all()
+        assert kinds == ["placed", "placed"]
+        assert counters.read_counters(db)["checkout_completed"] == 2
+
+    credit(2 * prepared.charge_minor)
+    with session_scope() as db:
+        keyed = resellers.prepare(db, caller, {**params, "idempotency_key": "same"})
+    twins = [resellers._Pending(caller, keyed) for _ in range(2)]
+    resellers._place_group(twins)
+    assert sum(1 for p in twins if p.result is not None) == 1
+    assert [type(p.error) for p in twins if p.error is not None] == [resellers.DuplicateIdempotencyKey]
+    assert order_count() == 3
+    balance, ledger_sum, rows = wallet()
+    assert balance == prepared.charge_minor and ledger_sum == balance and rows == 5  # + a credit, one order
