@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import OperationalError
@@ -52,6 +53,48 @@ def _sqlite_savepoint(conn, _name) -> None:
         driver.execute("BEGIN")
 
 
+# --- one writer at a time per SQLite file in this process ------------------------------------
+
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_WRITER = "smplat_sqlite_writer"  # connection info: this connection holds its engine's writer lock
+WRITER_WAIT_SECONDS = 10.0  # as long as SQLite's busy timeout; then SQLite's own waiting decides
+
+
+class _SqliteWriterLock:
+    """SQLite lets one transaction write at a time; the others wait in its busy handler, which
+    sleeps in growing steps (up to 100 ms) and wastes most of the time the file is free. Within
+    one process the writers queue on this lock instead: a connection takes it just before its
+    first write (pysqlite opens the write transaction there) and gives it back when that
+    transaction commits or rolls back, so the next writer starts the moment the file is free.
+    Other processes (the jobs process) still meet SQLite's busy timeout as before. A thread
+    that already holds the lock through another connection does not wait for itself (SQLite
+    answers that nested write as it always did), and after `WRITER_WAIT_SECONDS` a writer goes
+    on to SQLite's own waiting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def before_execute(self, conn, _cursor, statement, _parameters, _context, _executemany) -> None:
+        if conn.info.get(_WRITER) or not statement.lstrip()[:7].upper().startswith(_WRITE_VERBS):
+            return
+        if self._owner == threading.get_ident() or not self._lock.acquire(timeout=WRITER_WAIT_SECONDS):
+            return
+        self._owner = threading.get_ident()
+        conn.info[_WRITER] = self
+
+    def release(self, info: dict) -> None:
+        if info.pop(_WRITER, None) is self:
+            self._owner = None
+            self._lock.release()
+
+    def on_end(self, conn, *_args) -> None:
+        self.release(conn.info)
+
+    def on_checkin(self, _dbapi_connection, record) -> None:  # a connection closed mid-transaction
+        self.release(record.info)
+
+
 def make_engine(url: str) -> Engine:
     sa_url = make_url(url)
     if sa_url.get_backend_name() == "sqlite":
@@ -60,6 +103,12 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _sqlite_savepoint)
+        writers = _SqliteWriterLock()
+        event.listen(engine, "before_cursor_execute", writers.before_execute)
+        event.listen(engine, "commit", writers.on_end)
+        event.listen(engine, "rollback", writers.on_end)
+        event.listen(engine.pool, "checkin", writers.on_checkin)
+        event.listen(engine.pool, "close", writers.on_checkin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -90,6 +139,54 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+_INSERTS: dict[str, object] = {}
+
+
+def insert_built(session: OrmSession, row) -> int:
+    """INSERT a model object built in Python (its defaults filled in when it was constructed)
+    with one Core statement, RETURNING the new id, which is set on the object. The object stays
+    out of the session (no flush, no identity map): for rows written once whose values the
+    caller only reads from the object afterwards. Several times cheaper than add + flush."""
+    table = row.__table__
+    statement = _INSERTS.get(table.name)
+    if statement is None:
+        statement = _INSERTS[table.name] = table.insert().returning(table.c.id)
+    row.id = session.execute(statement, column_values(row)).scalar_one()
+    return row.id
+
+
+def column_values(row) -> dict:
+    """A built model object's column values (its id left to the database)."""
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key != "id"}
+
+
+class RowBatch:
+    """Rows written once and never read back in their transaction (events, queued tasks,
+    ledger rows), collected to go in with one INSERT per table when `write` is called, before
+    the commit. A group of wallet orders (`resellers._place_group`) uses one; without one,
+    `insert_rows` writes at once."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, tuple[object, list[dict]]] = {}
+
+    def add(self, table, rows: list[dict]) -> None:
+        self._tables.setdefault(table.name, (table, []))[1].extend(rows)
+
+    def write(self, session: OrmSession) -> None:
+        for table, rows in self._tables.values():
+            if rows:
+                session.execute(table.insert(), rows)
+        self._tables.clear()
+
+
+def insert_rows(session: OrmSession, table, rows: list[dict], batch: RowBatch | None = None) -> None:
+    """INSERT `rows` into `table` in one statement now, or add them to `batch`."""
+    if batch is not None:
+        batch.add(table, rows)
+    elif rows:
+        session.execute(table.insert(), rows)
 
 
 def describe_url(url: str) -> str:
@@ -135,3 +232,62 @@ def _run_after_commit(session: OrmSession) -> None:
 def _drop_after_commit(session: OrmSession, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.parent is None and not previous_transaction.nested:
         session.info.pop(_AFTER_COMMIT, None)
+
+
+# --- catalog changes: the counter every process's offer cache follows ----------------------
+
+CATALOG_CHANGES = "catalog_changes"  # a `commerce_counters` row
+# the tables an offer (`resellers.offer`) is read from: the product, its detail, its routes
+CATALOG_TABLES = frozenset(
+    {
+        "products",
+        "categories",
+        "product_option_groups",
+        "product_options",
+        "product_add_ons",
+        "product_plans",
+        "product_custom_fields",
+        "product_presets",
+        "product_media",
+        "service_routes",
+        "provider_services",
+    }
+)
+
+
+def _bump_catalog_changes(connection) -> None:
+    from smplat.models.base import UTCDateTime, utcnow
+
+    connection.execute(
+        text(
+            "INSERT INTO commerce_counters (name, value, updated_at) VALUES (:name, 1, :now) "
+            "ON CONFLICT (name) DO UPDATE SET value = commerce_counters.value + 1, updated_at = excluded.updated_at"
+        ).bindparams(bindparam("now", type_=UTCDateTime)),
+        {"name": CATALOG_CHANGES, "now": utcnow()},
+    )
+
+
+def _is_catalog(obj: object) -> bool:
+    return getattr(type(obj), "__tablename__", None) in CATALOG_TABLES
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _count_catalog_flush(session: OrmSession, _context) -> None:
+    """Every flush that writes a catalog or route row moves `catalog_changes` in the same
+    transaction, so a cache keyed by it (read with the data it guards) is never stale, in this
+    process or any other."""
+    if (
+        any(_is_catalog(o) for o in session.new)
+        or any(_is_catalog(o) for o in session.deleted)
+        or any(_is_catalog(o) and session.is_modified(o, include_collections=False) for o in session.dirty)
+    ):
+        _bump_catalog_changes(session.connection())
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _count_catalog_statement(state) -> None:
+    """The same for an INSERT / UPDATE / DELETE statement on a catalog table run by a session."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in CATALOG_TABLES:
+            _bump_catalog_changes(state.session.connection())

@@ -8,7 +8,7 @@ analytics and are recorded only with the visitor's consent.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -38,20 +38,23 @@ ALL_COUNTERS = (
 )
 
 
+_BUMP = (
+    update(CommerceCounter.__table__)
+    .where(CommerceCounter.__table__.c.name == bindparam("b_name"))
+    .values(value=CommerceCounter.__table__.c.value + bindparam("by"), updated_at=bindparam("now"))
+)
+
+
 def increment(session: Session, name: str, by: int = 1) -> None:
-    bump = (
-        update(CommerceCounter)
-        .where(CommerceCounter.name == name)
-        .values(value=CommerceCounter.value + by, updated_at=utcnow())
-    )
-    if session.execute(bump).rowcount:
+    params = {"b_name": name, "by": by, "now": utcnow()}
+    if session.execute(_BUMP, params).rowcount:
         return
     try:
         with session.begin_nested():
             session.add(CommerceCounter(name=name, value=by))
             session.flush()
     except IntegrityError:
-        session.execute(bump)  # another worker created the row first
+        session.execute(_BUMP, params)  # another worker created the row first
 
 
 def read_counters(session: Session) -> dict[str, int]:

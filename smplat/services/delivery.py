@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.db import RowBatch, insert_rows
 from smplat.models.base import utcnow
 from smplat.models.fulfillment import FulfillmentTask, TaskKind, TaskStatus
 from smplat.models.orders import Order, OrderItem
@@ -90,11 +91,39 @@ def submit_key(order_item_id: int) -> str:
     return f"submit:item:{order_item_id}"
 
 
-def enqueue_delivery(session: Session, order: Order, *, now: datetime | None = None) -> list[FulfillmentTask]:
+def enqueue_delivery(
+    session: Session,
+    order: Order,
+    *,
+    now: datetime | None = None,
+    new_items: list[tuple[int, dict[str, Any]]] | None = None,
+    batch: RowBatch | None = None,
+) -> list[FulfillmentTask]:
     """One submit task per order line, created once: calling it again (a retried webhook,
     the success page racing the webhook) returns the tasks that exist. The tasks are due
-    at `now` (the caller's clock; default: the wall clock)."""
+    at `now` (the caller's clock; default: the wall clock).
+
+    `new_items`: the order's lines as (id, snapshot) when the caller inserted them in this
+    transaction (placement): no task can exist for a line nobody else can see yet, so none is
+    looked up, all are written in one INSERT (or added to `batch`) and none is returned."""
     now = now or utcnow()
+    if new_items is not None:
+        rows = []
+        for item_id, snapshot in new_items:
+            DeliverySpec.from_snapshot(snapshot)  # refuse to queue work nobody can deliver
+            rows.append(
+                {
+                    "order_item_id": item_id,
+                    "kind": TaskKind.SUBMIT.value,
+                    "status": TaskStatus.PENDING.value,
+                    "idempotency_key": submit_key(item_id),
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        insert_rows(session, FulfillmentTask.__table__, rows, batch)
+        return []
     items = session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars()
     tasks: list[FulfillmentTask] = []
     for item in items:

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -31,10 +32,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.db import insert_built
 from smplat.models.base import utcnow
 from smplat.models.invoices import BillingProfile, Invoice, InvoiceKind, InvoiceSequence
 from smplat.models.orders import Order, OrderItem
@@ -214,9 +216,14 @@ def billing_profile(session: Session, user_id: int) -> BillingProfile | None:
     return session.execute(select(BillingProfile).where(BillingProfile.user_id == user_id)).scalars().first()
 
 
+_BILLING_DETAILS = select(*(getattr(BillingProfile, key) for key in BILLING_KEYS)).where(
+    BillingProfile.user_id == bindparam("b_user_id")
+)
+
+
 def billing_details(session: Session, user_id: int) -> dict[str, str]:
-    profile = billing_profile(session, user_id)
-    return {key: getattr(profile, key) for key in BILLING_KEYS} if profile else dict.fromkeys(BILLING_KEYS, "")
+    row = session.execute(_BILLING_DETAILS, {"b_user_id": user_id}).first()
+    return dict(zip(BILLING_KEYS, row, strict=True)) if row else dict.fromkeys(BILLING_KEYS, "")
 
 
 def needs_billing_details(session: Session, user_id: int | None) -> bool:
@@ -269,27 +276,26 @@ def buyer_snapshot(session: Session, user_id: int | None, email: str) -> dict[st
 def _next_sequence(session: Session, series: str, year: int) -> int:
     """Move the series' counter by one and return it. The UPDATE locks the row until the
     caller's transaction ends (PostgreSQL's row lock; SQLite serialises writers)."""
-    where = and_(InvoiceSequence.series == series, InvoiceSequence.year == year)
-    moved = session.execute(
-        update(InvoiceSequence)
-        .where(where)
-        .values(last_number=InvoiceSequence.last_number + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved == 0:
-        try:
-            with session.begin_nested():
-                session.add(InvoiceSequence(series=series, year=year, last_number=1))
-                session.flush()
-            return 1
-        except IntegrityError:  # the year's first two documents raced: the other created it
-            session.execute(
-                update(InvoiceSequence)
-                .where(where)
-                .values(last_number=InvoiceSequence.last_number + 1)
-                .execution_options(synchronize_session=False)
-            )
-    return session.execute(select(InvoiceSequence.last_number).where(where)).scalar_one()
+    params = {"b_series": series, "b_year": year}
+    moved = session.execute(_SEQUENCE_BUMP, params).first()
+    if moved is not None:
+        return int(moved[0])
+    try:
+        with session.begin_nested():
+            session.add(InvoiceSequence(series=series, year=year, last_number=1))
+            session.flush()
+        return 1
+    except IntegrityError:  # the year's first two documents raced: the other created it
+        return int(session.execute(_SEQUENCE_BUMP, params).scalar_one())
+
+
+_sequences = InvoiceSequence.__table__
+_SEQUENCE_BUMP = (
+    update(_sequences)
+    .where(_sequences.c.series == bindparam("b_series"), _sequences.c.year == bindparam("b_year"))
+    .values(last_number=_sequences.c.last_number + 1)
+    .returning(_sequences.c.last_number)
+)
 
 
 def _existing(session: Session, payment_id: int) -> Invoice | None:
@@ -308,17 +314,21 @@ def _issue(
     credited: Invoice | None = None,
     now: datetime | None = None,
     email: bool = True,
+    new_payment: bool = False,
 ) -> Invoice:
     """Number and store one document for `payment`, once; the email (unless `email` is false)
-    goes after commit."""
-    found = _existing(session, payment.id)
-    if found is not None:
-        return found
+    goes after commit. `new_payment`: the caller inserted the payment in this transaction, so
+    no other transaction can issue its document: none is looked up and no savepoint guards
+    the INSERT (anything refusing it rolls the whole transaction back, the number with it)."""
+    if not new_payment:
+        found = _existing(session, payment.id)
+        if found is not None:
+            return found
     now = now or utcnow()
     lines, totals = priced_lines(items, treatment.rate)
     series = SERIES[kind.value]
     try:
-        with session.begin_nested():
+        with session.begin_nested() if not new_payment else nullcontext():
             sequence = _next_sequence(session, series, now.year)
             invoice = Invoice(
                 number=f"{series}-{now.year}-{sequence:06d}",
@@ -343,8 +353,11 @@ def _issue(
                 lines=lines,
                 issued_at=now,
             )
-            session.add(invoice)
-            session.flush()
+            if new_payment:  # written once: read from the object only
+                insert_built(session, invoice)
+            else:
+                session.add(invoice)
+                session.flush()
     except IntegrityError:  # the same payment's document was issued meanwhile: the counter went back too
         return _existing(session, payment.id)
     if email:
@@ -352,25 +365,40 @@ def _issue(
     return invoice
 
 
-def _line_description(item: OrderItem) -> str:
-    summary = (item.snapshot or {}).get("summary", "")
-    return f"{item.product_title} — {summary}" if summary else item.product_title
+def _line_description(title: str, snapshot: dict[str, Any] | None) -> str:
+    summary = (snapshot or {}).get("summary", "")
+    return f"{title} — {summary}" if summary else title
 
 
 def issue_for_order(
-    session: Session, order: Order, payment: Payment, now: datetime | None = None, *, email: bool = True
+    session: Session,
+    order: Order,
+    payment: Payment,
+    now: datetime | None = None,
+    *,
+    email: bool = True,
+    new_lines: list[tuple[str, dict[str, Any], int, int]] | None = None,
 ) -> Invoice | None:
     """The invoice of a paid order (its charge payment). Lines are the order's items at their
     frozen prices; a discount is its own negative line, so the total is what was charged.
     `email=False` for orders whose buyer gets no email each (a reseller's API orders): the
-    invoice is still issued and listed on their billing page."""
+    invoice is still issued and listed on their billing page. `new_lines`: the items as
+    (title, snapshot, quantity, total) when the caller wrote them and `payment` in this
+    transaction (placement): nothing is read back and no existing document looked up."""
     if payment.amount_minor <= 0:
         return None  # nothing was paid: nothing to invoice
-    found = _existing(session, payment.id)
-    if found is not None:
-        return found
-    items = session.execute(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)).scalars()
-    rows = [(_line_description(item), item.quantity, item.total_minor) for item in items]
+    if new_lines is None:
+        found = _existing(session, payment.id)
+        if found is not None:
+            return found
+        items = session.execute(
+            select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.id)
+        ).scalars()
+        new_lines = [(item.product_title, item.snapshot, item.quantity, item.total_minor) for item in items]
+        fresh = False
+    else:
+        fresh = True
+    rows = [(_line_description(title, snapshot), quantity, total) for title, snapshot, quantity, total in new_lines]
     difference = payment.amount_minor - sum(gross for _, _, gross in rows)
     if difference:
         rows.append(("Discount" if difference < 0 else "Adjustment", 1, difference))
@@ -385,6 +413,7 @@ def issue_for_order(
         items=rows,
         now=now,
         email=email,
+        new_payment=fresh,
     )
 
 

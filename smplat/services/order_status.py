@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
+from smplat.db import RowBatch, column_values, insert_rows
 from smplat.models.orders import ActorType, Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus
 
 S = OrderStatus
@@ -74,6 +75,21 @@ def add_event(
     at: datetime | None = None,
 ) -> OrderEvent:
     """Append an event to the order's timeline; `at` is the caller's clock (default: now)."""
+    event = _event(order_id, kind, actor, message, item_id, data, at=at)
+    session.add(event)
+    return event
+
+
+def _event(
+    order_id: int,
+    kind: str,
+    actor: Actor,
+    message: str,
+    item_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    *,
+    at: datetime | None = None,
+) -> OrderEvent:
     event = OrderEvent(
         order_id=order_id,
         order_item_id=item_id,
@@ -86,8 +102,10 @@ def add_event(
     )
     if at is not None:
         event.created_at = at
-    session.add(event)
     return event
+
+
+PLACED = S.PROCESSING.value  # the status a paid order starts its lifecycle in
 
 
 def place_order(
@@ -98,12 +116,17 @@ def place_order(
     data: dict[str, Any] | None = None,
     *,
     at: datetime | None = None,
+    batch: RowBatch | None = None,
 ) -> None:
-    """A paid order enters its lifecycle (pending -> processing) with its "placed" event."""
+    """A paid order enters its lifecycle (pending -> processing) with its "placed" event. (An
+    order created paid is stored `PLACED` at once: no UPDATE follows its INSERT.) The event is
+    written at once, or added to `batch` (see `smplat.db.RowBatch`)."""
     if order.status == S.PENDING:
-        order.status = S.PROCESSING.value
+        order.status = PLACED
         session.add(order)
-    add_event(session, order.id, OrderEventKind.PLACED, actor, message, data=data, at=at)
+    # written once, never read back here: one INSERT, no flush
+    event = _event(order.id, OrderEventKind.PLACED, actor, message, data=data, at=at)
+    insert_rows(session, OrderEvent.__table__, [column_values(event)], batch)
 
 
 def can_move(current: str, new: str) -> bool:

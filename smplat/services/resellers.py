@@ -20,20 +20,23 @@ import ipaddress
 import math
 import re
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.db import CATALOG_CHANGES, RowBatch
 from smplat.integrations.dialects import CONVENTION_ORDER_PARAMS, word_key
 from smplat.models.accounts import User
 from smplat.models.base import utcnow
 from smplat.models.catalog import Product, ProductStatus
 from smplat.models.checkout import CheckoutSession
+from smplat.models.merchandising import CommerceCounter
 from smplat.models.orders import Order, OrderItem, OrderStatus
 from smplat.models.providers import (
     ProviderOrder,
@@ -45,7 +48,7 @@ from smplat.models.providers import (
     ServiceRoute,
 )
 from smplat.models.resellers import LedgerKind, ResellerAccount, ResellerApiKey, ResellerLedgerEntry
-from smplat.services import audit, links, pricing
+from smplat.services import audit, counters, links, pricing
 from smplat.services.catalog import ProductDetail, get_product_detail
 from smplat.services.delivery import DeliverySpec
 from smplat.services.errors import ErrorCode, ServiceError
@@ -107,19 +110,45 @@ def enable(session: Session, actor: audit.Actor, email: str, *, currency: str | 
     return account
 
 
+_accounts = ResellerAccount.__table__
+_DEBIT = (
+    update(_accounts)
+    .where(_accounts.c.id == bindparam("b_account_id"), _accounts.c.balance_minor + bindparam("amount") >= 0)
+    .values(balance_minor=_accounts.c.balance_minor + bindparam("amount"), updated_at=bindparam("now"))
+    .returning(_accounts.c.balance_minor)
+)
+
+
 def _change_balance(session: Session, account_id: int, amount_minor: int) -> int:
     """Add `amount_minor` (negative: a debit) atomically; the new balance. Raises
     InsufficientBalance (nothing changed) when a debit would take it below zero."""
-    accounts = ResellerAccount.__table__
-    result = session.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id, accounts.c.balance_minor + amount_minor >= 0)
-        .values(balance_minor=accounts.c.balance_minor + amount_minor, updated_at=utcnow())
-        .returning(accounts.c.balance_minor)
-    ).first()
+    result = session.execute(_DEBIT, {"b_account_id": account_id, "amount": amount_minor, "now": utcnow()}).first()
     if result is None:
         raise InsufficientBalance("Not enough funds on balance")
     return int(result[0])
+
+
+def _ledger_row(
+    account_id: int,
+    amount_minor: int,
+    kind: str,
+    balance_after: int,
+    *,
+    reason: str = "",
+    actor_label: str = "",
+    order_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "kind": kind,
+        "amount_minor": amount_minor,
+        "balance_after_minor": balance_after,
+        "order_id": order_id,
+        "idempotency_key": idempotency_key,
+        "reason": reason[:500],
+        "actor_label": actor_label[:200],
+    }
 
 
 def _move(
@@ -132,20 +161,20 @@ def _move(
     actor_label: str = "",
     order_id: int | None = None,
     idempotency_key: str | None = None,
-    balance_after: int | None = None,
 ) -> ResellerLedgerEntry:
-    """Move the wallet (unless the caller already did: `balance_after`) and write its ledger row."""
-    if balance_after is None:
-        balance_after = _change_balance(session, account_id, amount_minor)
+    """Move the wallet and write its ledger row."""
+    balance_after = _change_balance(session, account_id, amount_minor)
     entry = ResellerLedgerEntry(
-        account_id=account_id,
-        kind=kind,
-        amount_minor=amount_minor,
-        balance_after_minor=balance_after,
-        order_id=order_id,
-        idempotency_key=idempotency_key,
-        reason=reason[:500],
-        actor_label=actor_label[:200],
+        **_ledger_row(
+            account_id,
+            amount_minor,
+            kind,
+            balance_after,
+            reason=reason,
+            actor_label=actor_label,
+            order_id=order_id,
+            idempotency_key=idempotency_key,
+        )
     )
     session.add(entry)
     session.flush()
@@ -397,32 +426,69 @@ def list_keys(session: Session, account_id: int) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Caller:
-    """The reseller behind a valid API key (plain values)."""
+    """The reseller behind a valid API key (plain values): who, and their prices as read with
+    the key (`markup_bps`, per-service `rates`), and the `catalog_changes` counter read in the
+    same statement (what the offer cache is checked against, see `offer`)."""
 
     account_id: int
     user_id: int
     email: str
     key_id: int
     currency: str
+    markup_bps: int | None = None
+    rates: dict[str, int] = field(default_factory=dict)
+    catalog_version: tuple[Any, ...] = ()
+
+
+def _catalog_version() -> list[Any]:
+    """The `catalog_changes` counter's value and time (the time tells a database that was
+    emptied and refilled from the one before), as two columns for any SELECT."""
+    row = CommerceCounter.name == CATALOG_CHANGES
+    return [
+        select(func.max(CommerceCounter.value)).where(row).scalar_subquery(),
+        select(func.max(CommerceCounter.updated_at)).where(row).scalar_subquery(),
+    ]
+
+
+# the key, its account, the account's email and the catalog counter: one statement
+_AUTHENTICATE = (
+    select(
+        ResellerApiKey.id,
+        ResellerApiKey.revoked_at,
+        ResellerApiKey.allowed_ips,
+        ResellerAccount.id,
+        ResellerAccount.user_id,
+        ResellerAccount.enabled,
+        ResellerAccount.currency,
+        ResellerAccount.markup_bps,
+        ResellerAccount.rates,
+        User.email,
+        *_catalog_version(),
+    )
+    .join(ResellerAccount, ResellerAccount.id == ResellerApiKey.account_id)
+    .outerjoin(User, User.id == ResellerAccount.user_id)
+    .where(ResellerApiKey.key_hash == bindparam("key_hash"))
+)
 
 
 def authenticate(session: Session, raw_key: str, client_ip: str | None) -> Caller:
     """The caller of an API request, or ResellerError("Invalid API key") / ("IP not allowed")."""
     if not raw_key or len(raw_key) > 200:
         raise ResellerError("Invalid API key", code=ErrorCode.UNAUTHENTICATED)
-    row = session.execute(select(ResellerApiKey).where(ResellerApiKey.key_hash == hash_key(raw_key))).scalars().first()
-    account = session.get(ResellerAccount, row.account_id) if row is not None else None
-    if row is None or row.revoked_at is not None or account is None or not account.enabled:
+    row = session.execute(_AUTHENTICATE, {"key_hash": hash_key(raw_key)}).first()
+    if row is None:
         raise ResellerError("Invalid API key", code=ErrorCode.UNAUTHENTICATED)
-    if row.allowed_ips:
+    key_id, revoked_at, allowed_ips, account_id, user_id, enabled, currency, markup_bps, rates, email, *version = row
+    if revoked_at is not None or not enabled:
+        raise ResellerError("Invalid API key", code=ErrorCode.UNAUTHENTICATED)
+    if allowed_ips:
         try:
             ip = ipaddress.ip_address(client_ip or "")
         except ValueError:
             ip = None
-        if ip is None or not any(ip in ipaddress.ip_network(n) for n in row.allowed_ips):
+        if ip is None or not any(ip in ipaddress.ip_network(n) for n in allowed_ips):
             raise ResellerError("IP not allowed", code=ErrorCode.FORBIDDEN)
-    user = session.get(User, account.user_id)
-    return Caller(account.id, account.user_id, user.email if user else "", row.id, account.currency)
+    return Caller(account_id, user_id, email or "", key_id, currency, markup_bps, dict(rates or {}), tuple(version))
 
 
 # --- reseller prices ---------------------------------------------------------------------------
@@ -471,7 +537,10 @@ def primary_route(session: Session, product: Product) -> tuple[ServiceRoute, Pro
 def cost_rate_per_1000(session: Session, product: Product) -> int | None:
     """What 1000 units cost at the provider of the product's first active route (minor units,
     rounded up), when that provider bills in the product's currency; None otherwise."""
-    found = primary_route(session, product)
+    return _cost_rate(product, primary_route(session, product))
+
+
+def _cost_rate(product: Product, found: tuple[ServiceRoute, ProviderService] | None) -> int | None:
     if found is None or found[1].currency != product.currency:
         return None
     route, service = found
@@ -479,16 +548,18 @@ def cost_rate_per_1000(session: Session, product: Product) -> int | None:
     return math.ceil(Decimal(service.rate_per_1000) * Decimal(route.quantity_multiplier) * 100 * per_unit_rate)
 
 
-def rate_per_1000(session: Session, account: ResellerAccount, detail: ProductDetail) -> int:
-    """The reseller's rate per 1000 units: the provider cost with their markup (or the
-    `reseller_default_markup_bps` setting), never above the storefront's rate; the
-    storefront's rate when the cost is unknown. (Their own rate, when set, wins: `listed_rate`.)"""
-    retail = retail_rate_per_1000(detail)
-    cost = cost_rate_per_1000(session, detail.product)
+def _marked_up(retail: int, cost: int | None, account: ResellerAccount | Caller) -> int:
     if cost is None:
         return retail
     bps = account.markup_bps if account.markup_bps is not None else get_settings().reseller_default_markup_bps
     return min(retail, math.ceil(Decimal(cost) * (10000 + bps) / 10000))
+
+
+def rate_per_1000(session: Session, account: ResellerAccount | Caller, detail: ProductDetail) -> int:
+    """The reseller's rate per 1000 units: the provider cost with their markup (or the
+    `reseller_default_markup_bps` setting), never above the storefront's rate; the
+    storefront's rate when the cost is unknown. (Their own rate, when set, wins: `listed_rate`.)"""
+    return _marked_up(retail_rate_per_1000(detail), cost_rate_per_1000(session, detail.product), account)
 
 
 def per_package(kind: str) -> bool:
@@ -496,14 +567,71 @@ def per_package(kind: str) -> bool:
     return word_key(kind) == "package"
 
 
-def listed_rate(session: Session, account: ResellerAccount, detail: ProductDetail, kind: str) -> int:
+def listed_rate(
+    session: Session,
+    account: ResellerAccount | Caller,
+    detail: ProductDetail,
+    kind: str,
+    *,
+    rates: tuple[int, int | None] | None = None,
+) -> int:
     """The rate `services` lists and `add` charges (minor units): per 1000 units, or per
-    package for a Package service. The reseller's own rate for the service wins when set."""
+    package for a Package service. The reseller's own rate for the service wins when set.
+    `rates`: the (retail, cost) rates per 1000 when the caller has them (an `Offer`)."""
     own = (account.rates or {}).get(str(detail.product.id))
     if own is not None:
         return int(own)
-    rate = rate_per_1000(session, account, detail)
+    if rates is None:
+        rate = rate_per_1000(session, account, detail)
+    else:
+        rate = _marked_up(rates[0], rates[1], account)
     return math.ceil(Decimal(rate) / 1000) if per_package(kind) else rate
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What `add` needs of one service, read once per catalog version: the product, its detail
+    and first route (loaded objects, detached: read only), its order type and its retail and
+    cost rates per 1000."""
+
+    product: Product
+    detail: ProductDetail
+    routed: tuple[ServiceRoute, ProviderService] | None
+    kind: str
+    retail_rate: int
+    cost_rate: int | None
+
+
+_offers: dict[tuple[str, int], tuple[tuple[Any, ...], Offer | None]] = {}
+
+
+def offer(session: Session, product_id: int, catalog_version: tuple[Any, ...]) -> Offer | None:
+    """The offer of an active one-time product, None when the API does not sell it. Kept per
+    database and product under `catalog_version`, the `catalog_changes` counter the caller
+    read before: every write to a catalog or route table moves that counter in its own
+    transaction (in any process: `smplat.db`), so a kept offer is only used while nothing it
+    was read from has changed. Read in a session of its own, so that the caller's rollback
+    cannot expire the kept objects."""
+    bind = session.get_bind()
+    key = (str(bind.url), product_id)
+    kept = _offers.get(key)
+    if kept is not None and kept[0] == catalog_version:
+        return kept[1]
+    with Session(bind, expire_on_commit=False) as own:
+        found = _read_offer(own, product_id)
+    _offers[key] = (catalog_version, found)
+    return found
+
+
+def _read_offer(session: Session, product_id: int) -> Offer | None:
+    product = session.get(Product, product_id)
+    if product is None or product.status != ProductStatus.ACTIVE.value:
+        return None
+    detail = get_product_detail(session, product.slug)
+    if not api_sellable(detail):
+        return None
+    routed = primary_route(session, product)
+    return Offer(product, detail, routed, order_type(routed), retail_rate_per_1000(detail), _cost_rate(product, routed))
 
 
 def charge_for(rate_minor: int, quantity: int, kind: str = "Default") -> int:
@@ -916,19 +1044,18 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
         if found is not None:
             return Prepared(existing=found)
     service_id = str(params.get("service") or "").strip()
-    product = session.get(Product, int(service_id)) if service_id.isdigit() and len(service_id) < 10 else None
-    account = session.get(ResellerAccount, caller.account_id)
-    if product is None or product.status != ProductStatus.ACTIVE.value or product.currency != account.currency:
+    found = (
+        offer(session, int(service_id), caller.catalog_version)
+        if service_id.isdigit() and len(service_id) < 10
+        else None
+    )
+    if found is None or found.product.currency != caller.currency:
         raise ResellerError("Incorrect service ID", code=ErrorCode.NOT_FOUND, field="service")
-    detail = get_product_detail(session, product.slug)
-    if not api_sellable(detail):
-        raise ResellerError("Incorrect service ID", code=ErrorCode.NOT_FOUND, field="service")
-    routed = primary_route(session, product)
+    product, routed, kind = found.product, found.routed, found.kind
     typed = order_parameters(params, product, routed)
     link, quantity, runs, interval = typed.link, typed.quantity, typed.runs, typed.interval
     comments = typed.comments
-    kind = order_type(routed)
-    rate = listed_rate(session, account, detail, kind)
+    rate = listed_rate(session, caller, found.detail, kind, rates=(found.retail_rate, found.cost_rate))
     per_run = quantity
     total_units = quantity * runs if runs else quantity
     charge = charge_for(rate, total_units * typed.charge_factor, kind)
@@ -980,14 +1107,17 @@ def prepare(session: Session, caller: Caller, params: dict[str, Any]) -> Prepare
     return Prepared(charge, line, product.currency, reason, ledger_key)
 
 
-def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
+def place(session: Session, caller: Caller, prepared: Prepared, batch: RowBatch | None = None) -> Placed:
     """Debit the wallet and place the prepared order through checkout's placement, in the
-    caller's transaction. Raises InsufficientBalance (nothing written) or
-    DuplicateIdempotencyKey (a concurrent retry with the same key won; roll back, prepare again)."""
+    caller's transaction. Raises InsufficientBalance (nothing written: the transaction may go
+    on with other work) or DuplicateIdempotencyKey (a concurrent retry with the same key won:
+    roll back, prepare again). `batch` (`_place_group`): the ledger row, the delivery task and
+    the events are added to it, and the checkout not counted, for the group to write all of
+    them at once before its commit."""
     from smplat.services.checkout.placement import fulfil_paid_session
 
     charge, ledger_key = prepared.charge_minor, prepared.ledger_key
-    # the debit is the transaction's first write: it holds the wallet row until commit
+    # the debit is this order's first write: it holds the wallet row until commit
     balance_after = _change_balance(session, caller.account_id, -charge)
     checkout = CheckoutSession(
         user_id=caller.user_id,
@@ -997,8 +1127,6 @@ def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
         currency=prepared.currency,
         lines=[prepared.line],
     )
-    session.add(checkout)
-    session.flush()
     placed = fulfil_paid_session(
         session,
         {"id": checkout.stripe_session_id, "payment_status": "paid", "amount_total": charge, "payment_intent": None},
@@ -1006,23 +1134,31 @@ def place(session: Session, caller: Caller, prepared: Prepared) -> Placed:
         paid_with="the reseller wallet",
         payment_provider=PAYMENT_PROVIDER,
         send_receipt=False,
+        checkout=checkout,
+        count_completed=batch is None,
+        batch=batch,
     )
+    row = _ledger_row(
+        caller.account_id,
+        -charge,
+        LedgerKind.ORDER,
+        balance_after,
+        reason=prepared.reason,
+        actor_label=f"api key {caller.key_id}",
+        order_id=placed.order_id,
+        idempotency_key=ledger_key,
+    )
+    if batch is not None:
+        batch.add(ResellerLedgerEntry.__table__, [row])
+        return Placed(placed.order_id, charge, True)
     try:
-        with session.begin_nested():
-            _move(
-                session,
-                caller.account_id,
-                -charge,
-                LedgerKind.ORDER,
-                reason=prepared.reason,
-                actor_label=f"api key {caller.key_id}",
-                order_id=placed.order_id,
-                idempotency_key=ledger_key,
-                balance_after=balance_after,
-            )
+        session.execute(_LEDGER_INSERT, row)
     except IntegrityError:
         raise DuplicateIdempotencyKey(ledger_key) from None
     return Placed(placed.order_id, charge, True)
+
+
+_LEDGER_INSERT = ResellerLedgerEntry.__table__.insert()
 
 
 # --- status, refill, cancel --------------------------------------------------------------------
@@ -1154,14 +1290,25 @@ def caller_for_user(session: Session, user_id: int) -> Caller | None:
     if account is None or not account.enabled:
         return None
     user = session.get(User, user_id)
-    return Caller(account.id, user_id, user.email if user else "", 0, account.currency)
+    version = session.execute(select(*_catalog_version())).one()
+    return Caller(
+        account.id,
+        user_id,
+        user.email if user else "",
+        0,
+        account.currency,
+        account.markup_bps,
+        dict(account.rates or {}),
+        tuple(version),
+    )
 
 
 def add_in_own_transactions(caller: Caller, params: dict[str, Any]) -> Placed:
-    """`add` as the API runs it: validate and price in one unit of work, then debit and place
-    in a fresh one whose first statement is the debit (on SQLite a read snapshot cannot then
-    turn a concurrent writer into `database is locked`); a racing retry with the same
-    idempotency key is found on the next round."""
+    """`add` as the API runs it: validate and price in one unit of work (reads only), then
+    place it in a write transaction whose first statement is a write (on SQLite a read
+    snapshot cannot then turn a concurrent writer into `database is locked`), grouped with
+    the adds arriving meanwhile (`_group_place`); a racing retry with the same idempotency
+    key is found on the next round."""
     from smplat.db import session_scope
 
     for _ in range(3):
@@ -1170,11 +1317,106 @@ def add_in_own_transactions(caller: Caller, params: dict[str, Any]) -> Placed:
                 prepared = prepare(db, caller, params)
             if prepared.existing is not None:
                 return prepared.existing
-            with session_scope() as db:
-                return place(db, caller, prepared)
+            return _group_place(caller, prepared)
         except DuplicateIdempotencyKey:
             continue
     raise ResellerError("Try again")
+
+
+MAX_GROUP = 64  # adds placed in one transaction at most
+
+
+@dataclass
+class _Pending:
+    caller: Caller
+    prepared: Prepared
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken to place the next group rather than with a result
+    result: Placed | None = None
+    error: BaseException | None = None
+
+
+_group_lock = threading.Lock()
+_group_queue: list[_Pending] = []
+_group_leading = False
+
+
+def _group_place(caller: Caller, prepared: Prepared) -> Placed:
+    """Group commit: an add that finds no group being placed places, in one transaction, its
+    own and every add queued by then (up to MAX_GROUP), then hands the next group to the first
+    add still waiting. Each add's debit is its first write and atomic as ever; a refused one
+    (not enough funds) writes nothing and fails alone. One commit, one connection and one
+    writer turn per group instead of per add. Should anything else fail (a duplicate
+    idempotency key, the commit), nothing of the group stays and each add is placed alone."""
+    global _group_leading
+    mine = _Pending(caller, prepared)
+    with _group_lock:
+        _group_queue.append(mine)
+        lead = not _group_leading
+        _group_leading = True
+    if not lead:
+        mine.done.wait()
+        if not mine.lead:
+            return _outcome(mine)
+    with _group_lock:
+        group = _group_queue[:MAX_GROUP]
+        del _group_queue[:MAX_GROUP]
+    try:
+        _place_group(group)
+    finally:
+        for pending in group:
+            if pending.result is None and pending.error is None:
+                pending.error = ResellerError("Try again")
+        with _group_lock:
+            if _group_queue:
+                _group_queue[0].lead = True
+                _group_queue[0].done.set()
+            else:
+                _group_leading = False
+        for pending in group:
+            if pending is not mine:
+                pending.done.set()
+    return _outcome(mine)
+
+
+def _outcome(pending: _Pending) -> Placed:
+    if pending.error is not None:
+        raise pending.error
+    return pending.result
+
+
+def _place_alone(pending: _Pending) -> None:
+    from smplat.db import session_scope
+
+    pending.result = pending.error = None
+    try:
+        with session_scope() as db:
+            pending.result = place(db, pending.caller, pending.prepared)
+    except Exception as exc:
+        pending.error = exc
+
+
+def _place_group(group: list[_Pending]) -> None:
+    from smplat.db import session_scope
+
+    if len(group) == 1:
+        _place_alone(group[0])
+        return
+    try:
+        with session_scope() as db:
+            batch = RowBatch()
+            for pending in group:
+                try:
+                    pending.result = place(db, pending.caller, pending.prepared, batch)
+                except InsufficientBalance as exc:  # refused before it wrote anything
+                    pending.error = exc
+            placed = sum(1 for pending in group if pending.result is not None)
+            if placed:  # the group's tasks, events and ledger rows, one INSERT per table (a
+                batch.write(db)  # duplicate idempotency key fails the group), one count
+                counters.increment(db, counters.CHECKOUT_COMPLETED, by=placed)
+    except Exception:  # nothing of the group stayed: each add alone
+        for pending in group:
+            _place_alone(pending)
 
 
 def mass_order(caller: Caller, text: str) -> list[dict[str, Any]]:

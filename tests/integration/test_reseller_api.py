@@ -617,3 +617,125 @@ def test_a_cancel_the_provider_accepts_refunds_the_rest_to_the_wallet_exactly_on
     assert status["charge"] == f"{(charge - rest) / 100:.2f}"
     fulfillment.sync_statuses(session_scope)
     assert wallet() == (balance, ledger_sum, rows)
+
+
+# --- performance guards: statements per add, the offer cache never stale -----------------------
+
+ADD_STATEMENTS = 14
+
+
+def test_one_add_sends_a_fixed_number_of_statements(shop, count_queries):
+    """One `add` (the key checked, its offer kept from an earlier add): the key with its account
+    and the catalog counter in one SELECT; the debit; the checkout, order, item, task, payment,
+    its event and the "placed" event, one INSERT each; the billing details; the invoice number
+    and the invoice; the checkout counter; the ledger row. Issue 14's benchmark depends on it."""
+    panel, _ = shop
+    credit(100_000)
+    assert "order" in panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000)  # reads the offer
+    with count_queries() as q:
+        placed = panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000)
+    assert "order" in placed
+    assert q.count == ADD_STATEMENTS, q
+    with count_queries() as q:  # a retry with an idempotency key looks it up first: one more SELECT
+        again = panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000, idempotency_key="k-1")
+    assert q.count == ADD_STATEMENTS + 1, q
+    assert panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000, idempotency_key="k-1") == again
+
+
+def _charged(panel: Panel, placed: dict[str, Any]) -> int:
+    return round(float(panel.call("status", order=placed["order"])["charge"]) * 100)
+
+
+def test_the_offer_cache_follows_every_catalog_and_route_change(shop):
+    """The offer an `add` is priced from is kept between calls, but a committed change of the
+    product, its routes or their provider service is seen by the very next call: by an ORM
+    flush, by an UPDATE statement run through a session, and by another process (raw SQL here,
+    plus the counter move that process's hooks make)."""
+    from sqlalchemy import text, update
+
+    from smplat.db import CATALOG_CHANGES, get_engine
+    from smplat.models.providers import ProviderService, ServiceRoute
+
+    panel, _ = shop
+    credit(1_000_000)
+    first = panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000)
+    with session_scope() as db:
+        routed = resellers.primary_route(db, db.get(Product, FOLLOWERS))
+        service_id = routed[1].id
+        rate = routed[1].rate_per_1000
+    assert _charged(panel, panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000)) == _charged(panel, first)
+
+    with session_scope() as db:  # an ORM flush (the provider sync job's way)
+        db.get(ProviderService, service_id).rate_per_1000 = rate * 2
+    doubled = _charged(panel, panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000))
+    assert doubled > _charged(panel, first)
+
+    with session_scope() as db:  # an UPDATE statement through a session
+        db.execute(update(ProviderService).where(ProviderService.id == service_id).values(rate_per_1000=rate))
+    assert _charged(panel, panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000)) == _charged(panel, first)
+
+    with get_engine().begin() as conn:  # another process: its hooks moved the counter with its write
+        conn.execute(
+            update(ProviderService.__table__)
+            .where(ProviderService.__table__.c.id == service_id)
+            .values(rate_per_1000=rate * 2)
+        )
+        conn.execute(text("UPDATE commerce_counters SET value = value + 1 WHERE name = :n"), {"n": CATALOG_CHANGES})
+    assert _charged(panel, panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000)) == doubled
+
+    with session_scope() as db:  # the route switched off: no cost known, the storefront rate
+        for route in db.execute(select(ServiceRoute).where(ServiceRoute.product_id == FOLLOWERS)).scalars():
+            route.is_active = False
+    retail = resellers.retail_rate_per_1000
+    with session_scope() as db:
+        storefront = retail(get_product_detail(db, db.get(Product, FOLLOWERS).slug))
+    assert _charged(panel, panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000)) == storefront
+
+    with session_scope() as db:  # the product withdrawn: not sold any more
+        db.get(Product, FOLLOWERS).status = "archived"
+    assert panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000) == {"error": "Incorrect service ID"}
+
+
+def test_a_group_of_adds_commits_together_and_each_refusal_stays_alone(shop):
+    """Group commit, driven directly: three adds in one group against a wallet for two → two
+    orders with every row an order has (task, payment event, placed event, ledger row), one
+    refused with nothing written; a group holding one idempotency key twice is placed again add
+    by add, so exactly one of the two is paid."""
+    from smplat.models.fulfillment import FulfillmentTask
+    from smplat.models.orders import OrderEvent
+    from smplat.models.payments import PaymentEvent
+    from smplat.services import counters
+
+    panel, _ = shop
+    params = {"service": str(FOLLOWERS), "link": LINK, "quantity": "1000"}
+    with session_scope() as db:
+        caller = resellers.authenticate(db, panel.key, None)
+        prepared = resellers.prepare(db, caller, params)
+    credit(2 * prepared.charge_minor)
+
+    group = [resellers._Pending(caller, prepared) for _ in range(3)]
+    resellers._place_group(group)
+    placed = [p.result.order_id for p in group if p.result is not None]
+    assert len(placed) == 2
+    assert [type(p.error) for p in group if p.error is not None] == [resellers.InsufficientBalance]
+    balance, ledger_sum, rows = wallet()
+    assert balance == 0 and ledger_sum == 0 and rows == 3
+    with session_scope() as db:
+        assert order_count() == 2
+        items = db.execute(select(OrderItem.id).where(OrderItem.order_id.in_(placed))).scalars().all()
+        assert db.execute(select(func.count()).select_from(FulfillmentTask)).scalar_one() == len(items) == 2
+        assert db.execute(select(func.count()).select_from(PaymentEvent)).scalar_one() == 2
+        kinds = db.execute(select(OrderEvent.kind).where(OrderEvent.order_id.in_(placed))).scalars().all()
+        assert kinds == ["placed", "placed"]
+        assert counters.read_counters(db)["checkout_completed"] == 2
+
+    credit(2 * prepared.charge_minor)
+    with session_scope() as db:
+        keyed = resellers.prepare(db, caller, {**params, "idempotency_key": "same"})
+    twins = [resellers._Pending(caller, keyed) for _ in range(2)]
+    resellers._place_group(twins)
+    assert sum(1 for p in twins if p.result is not None) == 1
+    assert [type(p.error) for p in twins if p.error is not None] == [resellers.DuplicateIdempotencyKey]
+    assert order_count() == 3
+    balance, ledger_sum, rows = wallet()
+    assert balance == prepared.charge_minor and ledger_sum == balance and rows == 5  # + a credit, one order

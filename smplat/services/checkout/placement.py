@@ -9,6 +9,7 @@ any second caller, even one running at the same moment, find the order the first
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.db import RowBatch, insert_built, insert_rows
 from smplat.integrations import stripe_gateway
 from smplat.models.base import utcnow
 from smplat.models.carts import Cart, CartItem, CartStatus
@@ -282,20 +284,38 @@ def fulfil_paid_session(
     paid_with: str = "Stripe Checkout",
     payment_provider: str = "stripe",
     send_receipt: bool = True,
+    checkout: CheckoutSession | None = None,
+    count_completed: bool = True,
+    batch: RowBatch | None = None,
 ) -> Fulfilment:
     """Create the order of a paid session exactly once (safe to call from anywhere, any number
     of times, concurrently). The creator schedules the receipt for after its commit. `now`
     is the caller's clock (a test's fake one); the wall clock by default. A reseller's order
-    paid from their wallet comes here too (`paid_with`, `payment_provider="wallet"`)."""
-    checkout = find_checkout(session, stripe_session)
+    paid from their wallet comes here too (`paid_with`, `payment_provider="wallet"`) with its
+    `checkout` built and not stored yet: it is stored here, completed, in the same INSERT, and
+    (being new, invisible to any other transaction) neither looked up nor checked for an order.
+
+    The rows: the order, its items and their submit tasks, the payment and its event, the
+    invoice, the "placed" event; items, tasks and the payment event are written with one
+    INSERT per table (nothing reads them back), the counters last (`count_completed=False`:
+    the caller counts the completed checkout itself, a group of wallet orders in one go). With
+    a `batch`, the tasks and both events are added to it for the caller to write before its
+    commit (`smplat.db.RowBatch`)."""
+    new_checkout = checkout is not None
     if checkout is None:
-        return Fulfilment(None, False, "unknown")
+        checkout = find_checkout(session, stripe_session)
+        if checkout is None:
+            return Fulfilment(None, False, "unknown")
     if stripe_session.get("payment_status") not in ("paid", "no_payment_required"):
         return Fulfilment(None, False, "unpaid")
-    existing = existing_order(session, checkout.id)
-    if existing is not None:
-        return Fulfilment(existing.id, False, "exists")
+    if not new_checkout:
+        existing = existing_order(session, checkout.id)
+        if existing is not None:
+            return Fulfilment(existing.id, False, "exists")
     now = now or utcnow()
+    if new_checkout:  # written once, completed; only read from the object afterwards
+        checkout.status, checkout.completed_at = CheckoutStatus.COMPLETED.value, now
+        insert_built(session, checkout)
     charged = int(stripe_session.get("amount_total") or checkout.amount_total_minor)
     order = Order(
         user_id=checkout.user_id,
@@ -307,32 +327,19 @@ def fulfil_paid_session(
         total_minor=checkout.amount_total_minor,
         charged_minor=charged,
         placed_at=now,
+        status=order_status.PLACED,  # paid: place_order below adds its "placed" event
     )
     try:
-        with session.begin_nested():
+        with session.begin_nested() if not new_checkout else nullcontext():
             session.add(order)
             session.flush()
-            for line in checkout.lines:
-                session.add(
-                    OrderItem(
-                        order_id=order.id,
-                        product_id=line["product_id"],
-                        product_title=line["product_title"],
-                        quantity=line["quantity"],
-                        unit_price_minor=line["unit_price_minor"],
-                        total_minor=line["total_minor"],
-                        currency=checkout.currency,
-                        status=OrderStatus.PENDING.value,
-                        snapshot=_item_snapshot(line),
-                        service_quantity=line["service_units"],
-                    )
-                )
-            session.flush()
+            snapshots = [_item_snapshot(line) for line in checkout.lines]
+            item_ids = _insert_items(session, order, checkout, snapshots)
     except IntegrityError:
         # the webhook and the success page raced; the other one created it
         found = existing_order(session, checkout.id)
         return Fulfilment(found.id if found else None, False, "exists")
-    enqueue_delivery(session, order, now=now)
+    enqueue_delivery(session, order, now=now, new_items=list(zip(item_ids, snapshots, strict=True)), batch=batch)
     payment = Payment(
         order_id=order.id,
         checkout_session_id=checkout.id,
@@ -344,13 +351,9 @@ def fulfil_paid_session(
         currency=checkout.currency,
         status=PaymentRowStatus.SUCCEEDED.value,
     )
-    session.add(payment)
-    session.flush()
-    session.add(
-        PaymentEvent(payment_id=payment.id, kind="succeeded", data={"stripe_session": stripe_session.get("id")})
-    )
-    # numbered now, emailed after commit (like the receipt: not for a reseller's API orders)
-    invoices.issue_for_order(session, order, payment, now=now, email=send_receipt)
+    insert_built(session, payment)
+    event = {"payment_id": payment.id, "kind": "succeeded", "data": {"stripe_session": stripe_session.get("id")}}
+    insert_rows(session, PaymentEvent.__table__, [event], batch)
     who = order_status.Actor(ActorType.WEBHOOK.value if actor == "webhook" else ActorType.SYSTEM.value, actor)
     order_status.place_order(
         session,
@@ -359,6 +362,7 @@ def fulfil_paid_session(
         f"Paid {format_money(order.charged_minor, order.currency)} with {paid_with}",
         {"stripe_session": stripe_session.get("id")},
         at=now,
+        batch=batch,
     )
     if stripe_session.get("subscription"):
         subscriptions.upsert_subscription(
@@ -367,19 +371,54 @@ def fulfil_paid_session(
             order=order,
             checkout=checkout,
         )
-    checkout.status = CheckoutStatus.COMPLETED.value
-    checkout.completed_at = now
+    if not new_checkout:
+        checkout.status = CheckoutStatus.COMPLETED.value
+        checkout.completed_at = now
     if checkout.cart_id:
         session.execute(update(Cart).where(Cart.id == checkout.cart_id).values(status=CartStatus.CONVERTED.value))
         session.execute(CartItem.__table__.delete().where(CartItem.cart_id == checkout.cart_id))
     for line in checkout.lines:
         if line["price"].get("experiment"):
             experiments.record_conversion(session, line["price"]["experiment"], line["total_minor"])
-    counters.increment(session, counters.CHECKOUT_COMPLETED)
+    # numbered now, emailed after commit (like the receipt: not for a reseller's API orders); the
+    # invoice counter and the checkout counter are locked rows: taken last, held briefly
+    lines = [
+        (line["product_title"], snapshot, line["quantity"], line["total_minor"])
+        for line, snapshot in zip(checkout.lines, snapshots, strict=True)
+    ]
+    invoices.issue_for_order(session, order, payment, now=now, email=send_receipt, new_lines=lines)
+    if count_completed:
+        counters.increment(session, counters.CHECKOUT_COMPLETED)
     session.flush()
     if send_receipt:  # a reseller's API orders get no email each (the API answers them)
         receipts.send_after_commit(session, order.id)
     return Fulfilment(order.id, True, "created")
+
+
+_ITEMS = OrderItem.__table__
+_ITEM_INSERT = _ITEMS.insert().returning(_ITEMS.c.id, sort_by_parameter_order=True)
+
+
+def _insert_items(
+    session: Session, order: Order, checkout: CheckoutSession, snapshots: list[dict[str, Any]]
+) -> list[int]:
+    """The order's items, one per frozen line, in one INSERT; their ids in line order."""
+    rows = [
+        {
+            "order_id": order.id,
+            "product_id": line["product_id"],
+            "product_title": line["product_title"],
+            "quantity": line["quantity"],
+            "unit_price_minor": line["unit_price_minor"],
+            "total_minor": line["total_minor"],
+            "currency": checkout.currency,
+            "status": OrderStatus.PENDING.value,
+            "snapshot": snapshot,
+            "service_quantity": line["service_units"],
+        }
+        for line, snapshot in zip(checkout.lines, snapshots, strict=True)
+    ]
+    return list(session.execute(_ITEM_INSERT, rows).scalars())
 
 
 def confirm_from_success_page(session: Session, stripe_session_id: str) -> Fulfilment:
