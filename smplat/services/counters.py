@@ -58,9 +58,13 @@ def increment(session: Session, name: str, by: int = 1) -> None:
 
 
 def read_counters(session: Session) -> dict[str, int]:
+    """The commerce counters Sales shows (not the catalog's change counter, which only keys
+    the reseller API's offer cache)."""
+    from smplat.db import CATALOG_CHANGES
+
     values = dict(session.execute(select(CommerceCounter.name, CommerceCounter.value)).all())
     return {name: int(values.get(name, 0)) for name in ALL_COUNTERS} | {
-        k: int(v) for k, v in values.items() if k not in ALL_COUNTERS
+        k: int(v) for k, v in values.items() if k not in ALL_COUNTERS and k != CATALOG_CHANGES
     }
 
 

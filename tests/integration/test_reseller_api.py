@@ -694,6 +694,12 @@ def test_the_offer_cache_follows_every_catalog_and_route_change(shop):
     with session_scope() as db:  # the product withdrawn: not sold any more
         db.get(Product, FOLLOWERS).status = "archived"
     assert panel.call("add", service=FOLLOWERS, link=LINK, quantity=1000) == {"error": "Incorrect service ID"}
+    # the change counter is internal: Admin → Sales does not list it among the shop's counters
+    from smplat.services import counters
+
+    with session_scope() as db:
+        assert db.execute(text("SELECT value FROM commerce_counters WHERE name = :n"), {"n": CATALOG_CHANGES}).scalar()
+        assert CATALOG_CHANGES not in counters.read_counters(db)
 
 
 def test_a_group_of_adds_commits_together_and_each_refusal_stays_alone(shop):
