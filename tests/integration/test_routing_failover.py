@@ -266,7 +266,8 @@ def test_timeout_on_add_fails_over_to_the_next_route(shop, panel, backup_panel):
     assert first == {"processed": 1, "ambiguous": 1}
     assert second == {"processed": 2, "retried": 1, "submitted": 1}
     assert shop.providers_used() == [("Sandbox Panel", None), ("Backup Panel", "1000")]
-    assert "timed out" in shop.session.execute(select(FulfillmentAttempt.error)).scalars().first()
+    first_attempt = select(FulfillmentAttempt.error).order_by(FulfillmentAttempt.id)
+    assert "timed out" in shop.session.execute(first_attempt).scalars().first()
 
 
 def test_429_fails_over_at_once(shop, panel, backup_panel):
