@@ -195,6 +195,7 @@ def test_admin_sales_shows_counters_experiments_and_preset_events(tab, live_shop
     tab.locator("#experiment-variants").fill("control:List:10000:1, lower:Ten off:9000:1")
     tab.locator("#start-experiment").click()
     expect(tab.locator("#experiment-message")).to_contain_text("lower-case letters")
+    expect(tab.locator("#experiments-empty")).to_contain_text("No pricing experiments yet")  # none was made
     # (other tests record preset events of their own in the shared shop: this row is the popular preset's)
     popular = re.compile(r"popular\s*apply\s*marketing_card")
     expect(tab.locator("#preset-events").locator("tr", has_text=popular)).to_have_text(

@@ -18,7 +18,7 @@ from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
 from smplat.services.permissions import Permission
 from smplat.ui import routes
-from smplat.ui.components.common import card, data_table, page_title, stat_card
+from smplat.ui.components.common import card, data_table, empty_state, page_title, stat_card
 from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._actions import operator_actor
 from smplat.ui.registry import NavEntry, page
@@ -280,25 +280,34 @@ def admin_sales_page() -> rx.Component:
             ),
             rx.text(SalesState.message, size="2", color_scheme="gray", id="experiment-message"),
         ),
-        data_table(
-            [
-                "Experiment",
-                "Product",
-                "Status",
-                "Variant",
-                "Price",
-                "Visitors",
-                "Conversions",
-                "Rate",
-                "Revenue",
-                "Per visitor",
-                "Against control",
-                "p",
-                "",
-            ],
-            SalesState.experiments,
-            _experiment_row,
-            table_id="experiments",
+        rx.cond(
+            SalesState.experiments.length() > 0,
+            data_table(
+                [
+                    "Experiment",
+                    "Product",
+                    "Status",
+                    "Variant",
+                    "Price",
+                    "Visitors",
+                    "Conversions",
+                    "Rate",
+                    "Revenue",
+                    "Per visitor",
+                    "Against control",
+                    "p",
+                    "",
+                ],
+                SalesState.experiments,
+                _experiment_row,
+                table_id="experiments",
+            ),
+            empty_state(
+                "flask-conical",
+                "No pricing experiments yet",
+                "Start one above: variants of a product's price, shown to visitors in turn.",
+                id="experiments-empty",
+            ),
         ),
         rx.text(
             "Each variant's conversion rate is compared with the control's by a two-sided, pooled "
