@@ -107,6 +107,8 @@ def test_the_home_updates_when_a_customer_pays_and_the_operator_refunds_half(
     # when the operator opens it and refunds half (€6.00 of €12.00)
     page.locator(f"#admin-order-{number}").click()
     expect(page.locator("#order-money")).to_contain_text("charged €12.00")
+    expect(page.locator("#status-select")).to_have_value(status := _order(live_shop).status)
+    assert status == "processing"  # the status form starts at the order's status
     page.locator("#refund-amount").fill("6.00")
     page.get_by_role("button", name="Refund", exact=True).click()
     expect(page.locator("#order-money")).to_contain_text("refunded €6.00")

@@ -260,6 +260,9 @@ def _order_actions(o: rx.Var) -> rx.Component:
                     *[rx.el.option(s.value.replace("_", " "), value=s.value) for s in OrderStatus],
                     name="status",
                     id="status-select",
+                    # starts at the order's status (keyed: re-drawn when the status changes)
+                    default_value=o["status"].to(str),
+                    key=o["status"].to(str),
                 ),
                 rx.input(name="reason", placeholder="Reason (required)", size="1", width="16rem", id="status-reason"),
                 button="Change status",
