@@ -3,8 +3,8 @@
     .venv/bin/python tests/bench/bench_reseller_api.py [--calls 2000] [--clients 50]
 
 Runs the shop's Starlette API under uvicorn on loopback against a fresh SQLite database (or
-DATABASE_URL when set), with one reseller whose wallet covers exactly the calls. Prints the
-throughput and p95 latency of the adds, then the same load on a bare route (`/api/health`)
+DATABASE_URL when set: a PostgreSQL database's public schema is dropped and recreated), with
+one reseller whose wallet covers exactly the calls. Prints the throughput and p95 latency of the adds, then the same load on a bare route (`/api/health`)
 in the same run, checks the wallet was debited exactly (balance 0, ledger sum = balance, one
 order per call), and ends with `ratio: <adds per second / bare route per second>`.
 """
@@ -94,7 +94,17 @@ def main() -> int:
     from smplat.settings import reset_settings_cache
 
     reset_settings_cache()
-    upgrade_to_head(os.environ["DATABASE_URL"])
+    url = os.environ["DATABASE_URL"]
+    if url.startswith("postgresql"):  # a bench database: start from an empty schema every run
+        from sqlalchemy import text
+
+        from smplat.db import dispose_engines, get_engine
+
+        with get_engine(url).begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        dispose_engines()
+    upgrade_to_head(url)
     with session_scope() as db:
         seed_demo(db)
         accounts.sign_up(db, email=EMAIL, password="violet-harbour-42", role=Role.CUSTOMER)
