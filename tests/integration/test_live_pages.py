@@ -266,8 +266,14 @@ def test_every_live_admin_page_renders_its_ticker_and_names_its_permission() -> 
             def live_reload(self) -> None:
                 pass
 
+    with pytest.raises(TypeError, match="write _live_read and _live_refresh"):
+
+        class _NoReads(AuthState, LiveState):
+            live_permission: ClassVar[Permission] = Permission.VIEW_ORDERS
+
     gc.collect()  # the refused classes leave AuthState.__subclasses__ (other tests enumerate it)
-    assert not [c for c in AuthState.__subclasses__() if c.__name__ in ("_NoPermission", "_OwnReload")]
+    refused = ("_NoPermission", "_OwnReload", "_NoReads")
+    assert not [c for c in AuthState.__subclasses__() if c.__name__ in refused]
 
 
 @pytest.mark.parametrize(("cls", "path", "loader", "router"), LIVE_PAGES)

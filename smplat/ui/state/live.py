@@ -64,18 +64,24 @@ class LiveState(rx.State, mixin=True):
             raise TypeError(f"{cls.__name__} mixes in LiveState: set live_permission = Permission.X")
         if "live_reload" in cls.__dict__:
             raise TypeError(f"{cls.__name__}: live_reload is made from live_permission; do not write it")
+        missing = [name for name in ("_live_read", "_live_refresh") if getattr(cls, name) is getattr(LiveState, name)]
+        if missing:
+            raise TypeError(f"{cls.__name__} mixes in LiveState: write {' and '.join(missing)}")
         cls.live_reload = _guarded_reload(cls.__name__, permission)
         super().__init_subclass__(**kwargs)
 
     # --- what each page writes -------------------------------------------------------------
 
+    # (declared here for the shared code below; a page that leaves either out is refused at
+    # import by __init_subclass__, so these bodies never run)
+
     def _live_read(self, db: Session) -> str:
         """The page's ONE change-detection statement."""
-        raise NotImplementedError
+        raise TypeError("a live page writes _live_read")
 
     def _live_refresh(self) -> None:
         """The page's data again, keeping the operator's filters, search and page cursor."""
-        raise NotImplementedError
+        raise TypeError("a live page writes _live_refresh")
 
     # --- shared --------------------------------------------------------------------------------
 
