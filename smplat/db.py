@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json as _json
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import bindparam, create_engine, event, text
+from sqlalchemy import Text, bindparam, cast, create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import OperationalError
@@ -21,6 +23,7 @@ from smplat.settings import get_settings
 logger = logging.getLogger(__name__)
 
 _engines: dict[str, Engine] = {}
+_READ_ONLY: dict[object, Engine] = {}  # per engine URL: the same engine without transactions
 
 _AFTER_COMMIT = "smplat_after_commit"
 
@@ -125,6 +128,7 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _READ_ONLY.clear()
 
 
 @contextmanager
@@ -137,6 +141,25 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.close()
+
+
+@contextmanager
+def read_scope(url: str | None = None) -> Iterator[Session]:
+    """A unit of work that only reads (a page's load): on PostgreSQL without a transaction, so
+    no BEGIN and COMMIT round trips. Each statement reads its own snapshot, as every statement
+    of a READ COMMITTED transaction does anyway; never write in one (each write would commit
+    on its own)."""
+    engine = get_engine(url)
+    bind = engine
+    if engine.dialect.name == "postgresql":
+        bind = _READ_ONLY.get(engine.url)
+        if bind is None:
+            bind = _READ_ONLY[engine.url] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    session = Session(bind, expire_on_commit=False)
+    try:
+        yield session
     finally:
         session.close()
 
@@ -187,6 +210,61 @@ def insert_rows(session: OrmSession, table, rows: list[dict], batch: RowBatch | 
         batch.add(table, rows)
     elif rows:
         session.execute(table.insert(), rows)
+
+
+# --- several reads, one round trip ---------------------------------------------------------
+
+
+_BATCHES: dict[tuple, tuple] = {}  # (names, ids) -> (the statements, their one-statement form)
+_BATCHES_KEPT = 256
+_batches_lock = threading.Lock()
+
+
+def _batch(names: list[str], statements: dict[str, object]) -> object:
+    """The statements folded into one select, built once per set of statement objects: a page
+    that passes the same (module-level or cached) statements each time reuses it, and
+    SQLAlchemy's cache key and compiled form with it."""
+    parts = [statements[name] for name in names]
+    key = (tuple(names), tuple(id(part) for part in parts))
+    found = _BATCHES.get(key)
+    if found is not None and all(a is b for a, b in zip(found[0], parts, strict=True)):
+        return found[1]
+    columns = []
+    for name, part in zip(names, parts, strict=True):
+        sub = part.subquery()  # type: ignore[attr-defined]
+        columns.append(select(cast(func.json_agg(func.json_build_array(*sub.c)), Text)).scalar_subquery().label(name))
+    batch = select(*columns)
+    with _batches_lock:
+        if len(_BATCHES) >= _BATCHES_KEPT:
+            _BATCHES.pop(next(iter(_BATCHES)))
+        _BATCHES[key] = (parts, batch)  # the parts held: their ids cannot be reused while kept
+    return batch
+
+
+def fetch_many(session: OrmSession, statements: dict[str, object], params: dict | None = None) -> dict[str, list]:
+    """Run independent SELECTs and return each one's rows (tuples), by name.
+
+    On PostgreSQL they go as ONE statement, each select folded into a JSON array of its rows
+    (`json_agg` over the select as a subquery: its ORDER BY and LIMIT kept), so a page's dozen
+    small reads cost one round trip, not twelve. Values come back as JSON gives them: numbers
+    as int or exact `Decimal`, dates and times as ISO text (`rollups.as_day` / `rollups.utc`
+    read both). On SQLite (no round trips, in-process) each runs on its own.
+
+    `params` are the values of the statements' named bind parameters (one namespace: a name
+    used by two statements has one value). Pass statements built once (with bind parameters
+    for what changes) and the folded statement is built once too."""
+    params = dict(params or {})
+    names = list(statements)
+    if not names:
+        return {}
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return {name: [tuple(row) for row in connection.execute(statements[name], params).all()] for name in names}
+    row = connection.execute(_batch(names, statements), params).one()
+    return {
+        name: [tuple(r) for r in _json.loads(raw or "[]", parse_float=Decimal)]
+        for name, raw in zip(names, row, strict=True)
+    }
 
 
 def describe_url(url: str) -> str:

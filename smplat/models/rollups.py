@@ -31,6 +31,8 @@ class DailyRollup(SQLModel, table=True):
     # what the day's rows cover ends here: the next midnight, or for today the job's run
     through: datetime = Field(sa_type=UTCDateTime, nullable=False)
     rolled_at: datetime = updated_at_field()
+    # the last run's random stamp, on every row (what readers keep rolled figures by)
+    generation: str = Field(default="", max_length=32, nullable=False)
 
 
 class DailySales(SQLModel, table=True):

@@ -10,21 +10,24 @@ the (sort column, id) indexes, so page 10 000 costs what page 1 does; one statem
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import and_, exists, func, or_, select
 from sqlmodel import Session
 
-from smplat.models.base import utcnow
+from smplat import db as smplat_db
+from smplat.models.base import UTCDateTime, utcnow
 from smplat.models.catalog import Product
 from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
 from smplat.models.payments import Payment, PaymentEvent, PaymentRowStatus, WebhookEvent, WebhookStatus
 from smplat.models.providers import AlertNotice, Provider, ProviderHealth, ProviderOrder, Refill, RefillStatus
-from smplat.services import alerts, audit, notifications, order_status, rollups
+from smplat.services import alerts, audit, live, notifications, order_status, rollups
+from smplat.services import orders as order_service
 from smplat.services.csv_safe import write_csv
 from smplat.services.errors import ErrorCode, ServiceError
 from smplat.services.fulfillment import operator_actions
@@ -119,11 +122,18 @@ def _item_exists(*conditions: Any) -> Any:
     return exists(select(OrderItem.id).where(OrderItem.order_id == Order.id, *conditions))
 
 
-def _stuck_condition(session: Session, now: datetime) -> Any:
+def _stuck_condition(
+    session: Session,
+    now: datetime | None,
+    promises: list[int] | None = None,
+    cutoff: Callable[[int], Any] | None = None,
+) -> Any:
     """Orders with a line that is late by the one stuck rule (`alerts.late_line`; a line whose
     product is gone is late after `admin_stuck_after_hours`). An uncorrelated IN over the waiting
     lines (the lines' status index), so counting them does not visit every order."""
-    late = alerts.late_line(session, now, fallback_hours=get_settings().admin_stuck_after_hours)
+    late = alerts.late_line(
+        session, now, fallback_hours=get_settings().admin_stuck_after_hours, promises=promises, cutoff=cutoff
+    )
     lines = (
         select(OrderItem.order_id)
         .join(Order, Order.id == OrderItem.order_id)
@@ -137,13 +147,8 @@ def _stuck_condition(session: Session, now: datetime) -> Any:
 def _awaiting_condition() -> Any:
     """Paid orders with a line not yet sent to a provider: an IN over the pending lines (their
     status index), so counting them does not visit every paid order."""
-    pending = (
-        select(OrderItem.order_id)
-        .join(Order, Order.id == OrderItem.order_id)
-        .where(OrderItem.status == OrderStatus.PENDING.value, Order.payment_status == PaymentStatus.PAID.value)
-        .correlate(None)
-    )
-    return Order.id.in_(pending)
+    pending = select(OrderItem.order_id).where(OrderItem.status == OrderStatus.PENDING.value).correlate(None)
+    return and_(Order.payment_status == PaymentStatus.PAID.value, Order.id.in_(pending))
 
 
 def _dead_condition() -> Any:
@@ -322,39 +327,58 @@ def change_percent(current: int, previous: int) -> float | None:
     return round((current - previous) * 100 / previous, 1)
 
 
-def tiles(session: Session, now: datetime | None = None) -> dict[str, int]:
-    """The home's count tiles: one statement of scalar subqueries (after the stuck test's
-    small read of the services' promised times)."""
-    now = now or utcnow()
-    since = now - timedelta(days=7)
+TILES = ("awaiting", "stuck", "refills", "dead_letters", "providers", "failed_payments", "failed_webhooks")
+
+
+_TILES_BUILT: dict[tuple[int, ...], Any] = {}
+
+
+def _cut(hours: int) -> Any:
+    return sa.bindparam(f"late_{int(hours)}", type_=UTCDateTime())
+
+
+def tiles_statement(session: Session, promises: list[int]) -> Any:
+    """The home's count tiles as one select of scalar subqueries (`TILES`, in order), built once
+    per set of delivery promises; `tiles_params` are its values."""
+    key = (*sorted(promises), -get_settings().admin_stuck_after_hours)
+    built = _TILES_BUILT.get(key)
+    if built is not None:
+        return built
 
     def count(model: Any, *where: Any) -> Any:
         return select(func.count()).select_from(model).where(*where).scalar_subquery()
 
+    since = sa.bindparam("tiles_since", type_=UTCDateTime())
     low = and_(
         Provider.balance.is_not(None),
         Provider.low_balance_threshold.is_not(None),
         Provider.balance < Provider.low_balance_threshold,
     )
     health = Provider.health_status.in_((ProviderHealth.DOWN.value, ProviderHealth.DEGRADED.value))
-    row = session.execute(
-        select(
-            count(Order, _awaiting_condition()).label("awaiting"),
-            count(Order, _stuck_condition(session, now)).label("stuck"),
-            count(Refill, Refill.status.in_((RefillStatus.REQUESTED.value, RefillStatus.PENDING.value))).label(
-                "refills"
-            ),
-            count(FulfillmentTask, FulfillmentTask.status == TaskStatus.DEAD_LETTER.value).label("dead_letters"),
-            count(Provider, Provider.is_active.is_(True), or_(health, low)).label("providers"),
-            count(Payment, Payment.status == PaymentRowStatus.FAILED.value, Payment.created_at >= since).label(
-                "failed_payments"
-            ),
-            count(
-                WebhookEvent, WebhookEvent.status == WebhookStatus.FAILED.value, WebhookEvent.received_at >= since
-            ).label("failed_webhooks"),
-        )
-    ).one()
-    return {k: int(v) for k, v in row._mapping.items()}
+    built = _TILES_BUILT[key] = select(
+        count(Order, _awaiting_condition()),
+        count(Order, _stuck_condition(session, None, sorted(promises), _cut)),
+        count(Refill, Refill.status.in_((RefillStatus.REQUESTED.value, RefillStatus.PENDING.value))),
+        count(FulfillmentTask, FulfillmentTask.status == TaskStatus.DEAD_LETTER.value),
+        count(Provider, Provider.is_active.is_(True), or_(health, low)),
+        count(Payment, Payment.status == PaymentRowStatus.FAILED.value, Payment.created_at >= since),
+        count(WebhookEvent, WebhookEvent.status == WebhookStatus.FAILED.value, WebhookEvent.received_at >= since),
+    )
+    return built
+
+
+def tiles_params(now: datetime, promises: list[int]) -> dict[str, Any]:
+    hours = {*promises, get_settings().admin_stuck_after_hours}
+    return {"tiles_since": now - timedelta(days=7), **{f"late_{h}": now - timedelta(hours=h) for h in hours}}
+
+
+def tiles(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """The home's count tiles: one statement of scalar subqueries (after the stuck test's
+    small read of the services' promised times)."""
+    now = now or utcnow()
+    promises = alerts.promises_from(session.execute(alerts.PROMISES).all())
+    row = session.execute(tiles_statement(session, promises), tiles_params(now, promises)).one()
+    return dict(zip(TILES, (int(v) for v in row), strict=True))
 
 
 def _change_text(current: int, previous: int) -> str:
@@ -362,9 +386,19 @@ def _change_text(current: int, previous: int) -> str:
     return "no earlier figures" if pct is None else f"{pct:+.1f}% vs previous"
 
 
+ALERTS_SHOWN = 8
+RECENT_SHOWN = 8
+_ALERTS = (
+    select(AlertNotice.kind, AlertNotice.message, AlertNotice.last_raised_at)
+    .order_by(AlertNotice.last_raised_at.desc())
+    .limit(ALERTS_SHOWN)
+)
+
+
 def home(session: Session, now: datetime | None = None, currency: str = "EUR") -> dict[str, Any]:
     """Everything the admin home shows (tiles, today and the period against the previous ones,
-    recent alerts), as display strings."""
+    recent alerts, the newest orders), as display strings: two round trips (the rolled run and
+    the stuck rule's promises, then everything else at once, `rollups.fetch`)."""
     now = now or utcnow()
     days = get_settings().admin_period_days
     midnight = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
@@ -374,9 +408,23 @@ def home(session: Session, now: datetime | None = None, currency: str = "EUR") -
         rollups.last_days(now, days),  # the period (calendar days, today so far)
         rollups.days_before(rollups.last_days(now, days)[0], days),  # the one before it
     ]
+    first = smplat_db.fetch_many(session, {"version": VERSION, "rolled": rollups.ROLLED, "promises": alerts.PROMISES})
+    rolled, promises = rollups.rolled_from(first["rolled"][0]), alerts.promises_from(first["promises"])
+    sales = rollups.sales_read(session, windows, currency)
+    found, extra = rollups.fetch(
+        session,
+        [sales],
+        rolled,
+        {
+            "tiles": tiles_statement(session, promises),
+            "alerts": _ALERTS,
+            "recent": order_service.recent_statement(RECENT_SHOWN),
+        },
+        tiles_params(now, promises),
+    )
     today, yesterday, period, previous = (
         Figures(revenue, count)
-        for count, revenue in map(rollups.day_totals, rollups.sales_windows(session, windows, currency))
+        for count, revenue in map(rollups.day_totals, rollups.sales_from(found[sales.name], len(windows)))
     )
 
     def block(cur: Figures, prev: Figures) -> dict[str, str]:
@@ -389,44 +437,46 @@ def home(session: Session, now: datetime | None = None, currency: str = "EUR") -
             "aov_change": _change_text(cur.aov_minor, prev.aov_minor),
         }
 
-    alerts = session.execute(select(AlertNotice).order_by(AlertNotice.last_raised_at.desc()).limit(8)).scalars()
     return {
-        "tiles": {k: str(v) for k, v in tiles(session, now).items()},
+        "tiles": {k: str(int(v)) for k, v in zip(TILES, extra["tiles"][0], strict=True)},
         "today": block(today, yesterday),
         "period": block(period, previous),
         "period_days": str(days),
         "alerts": [
-            {"kind": a.kind, "message": a.message, "at": a.last_raised_at.strftime("%Y-%m-%d %H:%M UTC")}
-            for a in alerts
+            {"kind": kind, "message": message, "at": rollups.utc(at).strftime("%Y-%m-%d %H:%M UTC")}
+            for kind, message, at in extra["alerts"]
         ],
+        "orders": order_service.recent_rows(extra["recent"]),
+        # read before the figures (in their round trip on PostgreSQL): the page's live version
+        "version": live.version_text(first["version"][0]),
     }
 
 
+def _newest(column: Any) -> Any:
+    return select(func.max(column)).scalar_subquery()
+
+
+# what the home and the queue show may have changed when this row changes: only primary-key
+# maxima of append-mostly tables (an index lookup each, cheap at a million orders: every status
+# change, payment and operator action appends an order event, every provider call a fulfilment
+# attempt) and the newest change of the small providers and alerts tables
+VERSION = select(
+    _newest(Order.id),
+    _newest(OrderEvent.id),
+    _newest(Payment.id),
+    _newest(PaymentEvent.id),
+    _newest(FulfillmentAttempt.id),
+    _newest(Provider.updated_at),
+    _newest(AlertNotice.last_raised_at),
+    _newest(WebhookEvent.id),
+    _newest(Refill.id),
+)
+
+
 def live_version(session: Session) -> str:
-    """One statement that changes whenever anything the home or the queue shows may have.
-
-    Only primary-key maxima of append-mostly tables (an index lookup each, cheap at a million
-    orders: every status change, payment and operator action appends an order event, every
-    provider call a fulfilment attempt) and the newest change of the small providers and
-    alerts tables."""
-
-    def newest(column: Any) -> Any:
-        return select(func.max(column)).scalar_subquery()
-
-    row = session.execute(
-        select(
-            newest(Order.id),
-            newest(OrderEvent.id),
-            newest(Payment.id),
-            newest(PaymentEvent.id),
-            newest(FulfillmentAttempt.id),
-            newest(Provider.updated_at),
-            newest(AlertNotice.last_raised_at),
-            newest(WebhookEvent.id),
-            newest(Refill.id),
-        )
-    ).one()
-    return "|".join("" if v is None else str(v) for v in row)
+    """One statement that changes whenever anything the home or the queue shows may have
+    (`VERSION`)."""
+    return live.version_text(session.execute(VERSION).one())
 
 
 # --- the order page's actions -------------------------------------------------------------------

@@ -11,6 +11,7 @@ count grew; a risky preset (services/merch_analytics.py) is sent once per preset
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -132,20 +133,38 @@ STUCK_STATUSES = (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value, Order
 PAID_STATUSES = (PaymentStatus.PAID.value, PaymentStatus.PARTIALLY_REFUNDED.value)
 
 
-def late_line(session: Session, now: datetime, *, fallback_hours: int | None = None) -> Any:
+# the few distinct delivery promises the stuck rule compares against
+PROMISES = select(Product.delivery_estimate_hours).distinct()
+
+
+def promises_from(rows: Any) -> list[int]:
+    """The hours of `PROMISES`' rows."""
+    return sorted({int(h) for (h,) in rows if h})
+
+
+def late_line(
+    session: Session,
+    now: datetime | None,
+    *,
+    fallback_hours: int | None = None,
+    promises: list[int] | None = None,
+    cutoff: Callable[[int], Any] | None = None,
+) -> Any:
     """The one "stuck" rule (this alert, the admin home's tile and the queue's filter): a paid
     line still waiting (pending, processing, on hold) longer than its product's promise
     (`Product.delivery_estimate_hours`) since the line was placed (lines are created when the
     order is paid). A condition over `OrderItem`,
     `Order` and `Product` (outer-joined: a line whose product is gone counts after
     `fallback_hours`, when given). The few distinct promises are read first (one small
-    statement) so the test is a plain comparison on the line's `created_at` in every dialect."""
-    promises = [int(h) for (h,) in session.execute(select(Product.delivery_estimate_hours).distinct()).all() if h]
-    late = [
-        and_(Product.delivery_estimate_hours == h, OrderItem.created_at < now - timedelta(hours=h)) for h in promises
-    ]
+    statement, `PROMISES`, unless given) so the test is a plain comparison on the line's
+    `created_at` in every dialect. `cutoff(hours)` gives the time a line placed before is late
+    (by default `now - hours`; a statement built once passes bound parameters)."""
+    cutoff = cutoff or (lambda hours: now - timedelta(hours=hours))
+    if promises is None:
+        promises = promises_from(session.execute(PROMISES).all())
+    late = [and_(Product.delivery_estimate_hours == h, OrderItem.created_at < cutoff(h)) for h in promises]
     if fallback_hours is not None:
-        late.append(and_(OrderItem.product_id.is_(None), OrderItem.created_at < now - timedelta(hours=fallback_hours)))
+        late.append(and_(OrderItem.product_id.is_(None), OrderItem.created_at < cutoff(fallback_hours)))
     return and_(
         OrderItem.status.in_(STUCK_STATUSES),
         Order.payment_status.in_(PAID_STATUSES),

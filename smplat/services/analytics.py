@@ -19,9 +19,11 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from smplat import db as smplat_db
 from smplat.models.analytics import DailyCounter, SearchRecord
 from smplat.models.base import utcnow
 from smplat.models.catalog import Product
@@ -29,8 +31,8 @@ from smplat.models.fulfillment import FulfillmentAttempt
 from smplat.models.orders import Order, OrderItem, OrderStatus
 from smplat.models.payments import Payment, WebhookEvent
 from smplat.models.providers import ProviderOrder
-from smplat.services import rollups
-from smplat.services.rollups import Rolled, rolled_days
+from smplat.services import live, rollups, search
+from smplat.services.rollups import Rolled, rolled_days  # noqa: F401 (callers read the rolled run here)
 
 VISITS = "visits"
 PRODUCT_VIEWS = "product_views"
@@ -150,6 +152,30 @@ def daily_series(
 # --- funnel -------------------------------------------------------------------------------------
 
 
+# visits and product views of a window's UTC days (`_counter_days`)
+_COUNTERS = (
+    select(DailyCounter.name, func.sum(DailyCounter.value))
+    .where(
+        DailyCounter.day >= sa.bindparam("counters_first", type_=sa.Date()),
+        DailyCounter.day <= sa.bindparam("counters_last", type_=sa.Date()),
+        DailyCounter.name.in_((VISITS, PRODUCT_VIEWS)),
+    )
+    .group_by(DailyCounter.name)
+)
+_TITLES = select(Product.id, Product.title)
+
+
+def _counter_days(start: datetime, end: datetime) -> dict[str, Any]:
+    return {"counters_first": start.date(), "counters_last": (end - timedelta(microseconds=1)).date()}
+
+
+def _funnel_from(counters: list[Any], carts_checkouts: tuple[int, int], paid: int) -> list[tuple[str, int]]:
+    daily = {name: value for name, value in counters}
+    carts, checkouts = carts_checkouts
+    values = (int(daily.get(VISITS) or 0), int(daily.get(PRODUCT_VIEWS) or 0), int(carts), int(checkouts), paid)
+    return list(zip(FUNNEL_STAGES, values, strict=True))
+
+
 def funnel(
     session: Session,
     start: datetime,
@@ -158,29 +184,29 @@ def funnel(
     rolled: Rolled | None = None,
     paid: int | None = None,
 ) -> list[tuple[str, int]]:
-    """Visits → product views → carts → checkouts → paid orders in the window (three
-    statements, four without `rolled`, two given the `paid` orders). Visits and views are
-    counted per UTC day, so they cover the window's days."""
-    daily = dict(
-        session.execute(
-            select(DailyCounter.name, func.sum(DailyCounter.value))
-            .where(
-                DailyCounter.day >= start.date(),
-                DailyCounter.day <= (end - timedelta(microseconds=1)).date(),
-                DailyCounter.name.in_((VISITS, PRODUCT_VIEWS)),
-            )
-            .group_by(DailyCounter.name)
-        ).all()
-    )
-    rolled = rolled if rolled is not None else rolled_days(session)
-    carts, checkouts = rollups.carts_and_checkouts(session, start, end, rolled)
+    """Visits → product views → carts → checkouts → paid orders in the window (one round trip,
+    two without `rolled`). Visits and views are counted per UTC day, so they cover the window's
+    days."""
+    reads = [rollups.funnel_read(session, start, end)]
     if paid is None:
-        paid = totals(session, start, end, currency, rolled).orders
-    values = (int(daily.get(VISITS) or 0), int(daily.get(PRODUCT_VIEWS) or 0), int(carts), int(checkouts), paid)
-    return list(zip(FUNNEL_STAGES, values, strict=True))
+        reads.append(rollups.sales_read(session, [(start, end)], currency))
+    found, extra = rollups.fetch(session, reads, rolled, {"counters": _COUNTERS}, _counter_days(start, end))
+    if paid is None:
+        paid = rollups.day_totals(rollups.sales_from(found["sales1"], 1)[0])[0]
+    return _funnel_from(extra["counters"], rollups.funnel_from(found["funnel"]), paid)
 
 
 # --- fulfilment per provider -------------------------------------------------------------------
+
+
+def _activity_from(found: dict[str, list[int]]) -> list[dict[str, Any]]:
+    stats: dict[str, dict[str, Any]] = {}
+    for slug, (succeeded, failed, other, placed) in found.items():
+        stats[slug] = {"provider": slug, "succeeded": succeeded, "failed": failed, "other": other, "orders": placed}
+    total_placed = sum(row["orders"] for row in stats.values())
+    for row in stats.values():
+        row["share"] = round(row["orders"] * 100 / total_placed, 1) if total_placed else 0.0
+    return [stats[s] for s in sorted(stats)]
 
 
 def provider_activity(
@@ -188,13 +214,7 @@ def provider_activity(
 ) -> list[dict[str, Any]]:
     """Per provider: calls that succeeded and failed, and the share of provider orders placed in
     the window (one statement, two without `rolled`)."""
-    stats: dict[str, dict[str, Any]] = {}
-    for slug, (succeeded, failed, other, placed) in rollups.provider_activity(session, start, end, rolled).items():
-        stats[slug] = {"provider": slug, "succeeded": succeeded, "failed": failed, "other": other, "orders": placed}
-    total_placed = sum(row["orders"] for row in stats.values())
-    for row in stats.values():
-        row["share"] = round(row["orders"] * 100 / total_placed, 1) if total_placed else 0.0
-    return [stats[s] for s in sorted(stats)]
+    return _activity_from(rollups.provider_activity(session, start, end, rolled))
 
 
 # --- margins ----------------------------------------------------------------------------------
@@ -203,23 +223,30 @@ def provider_activity(
 def margins(
     session: Session, start: datetime, end: datetime, currency: str = "EUR", rolled: Rolled | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(by service, by provider) for order lines of paid orders in the window (two statements,
-    three without `rolled`).
+    """(by service, by provider) for order lines of paid orders in the window (one round trip,
+    two without `rolled`).
 
     A service's revenue is its lines' totals; its cost the provider charges of the lines'
     provider orders (the panel's reported charge, else rate * quantity * runs / 1000), orders
     that failed, were canceled or refunded cost nothing. A provider's revenue is each line's
     total shared by the units it was asked to deliver (quantity * runs / the line's units).
     """
-    rolled = rolled if rolled is not None else rolled_days(session)
+    found, _ = rollups.fetch(
+        session,
+        [rollups.revenue_read(session, start, end, currency), rollups.costs_read(session, start, end, currency)],
+        rolled,
+    )
+    return _margins_from(rollups.revenue_from(found["revenue"]), rollups.costs_from(found["costs"]))
+
+
+def _margins_from(
+    revenue: dict[Any, tuple[str, int]], costs: dict[tuple[Any, str], tuple[Decimal, Decimal]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     services: dict[Any, dict[str, Any]] = {
-        pid: {"service": title, "revenue_minor": revenue, "cost_minor": 0}
-        for pid, (title, revenue) in rollups.service_revenue(session, start, end, currency, rolled).items()
+        pid: {"service": title, "revenue_minor": revenue, "cost_minor": 0} for pid, (title, revenue) in revenue.items()
     }
     providers: dict[str, dict[str, Any]] = {}
-    for (pid, slug), (cost_major, shared) in sorted(
-        rollups.service_costs(session, start, end, currency, rolled).items(), key=lambda kv: (str(kv[0][0]), kv[0][1])
-    ):
+    for (pid, slug), (cost_major, shared) in sorted(costs.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
         cost_minor = to_minor(cost_major)
         if pid in services:
             services[pid]["cost_minor"] += cost_minor
@@ -279,11 +306,11 @@ def completion_by_service(
     """Average seconds from a line's creation to its last provider order's completion, per
     service, over the completed lines created in [start, end) (one statement, two without
     `rolled`): the dashboard's figure (the storefront's is `completion_seconds`)."""
-    return {
-        pid: round(seconds / lines)
-        for pid, (lines, seconds) in rollups.completion(session, start, end, rolled).items()
-        if lines
-    }
+    return _averages(rollups.completion(session, start, end, rolled))
+
+
+def _averages(found: dict[int, tuple[int, Decimal]]) -> dict[int, int]:
+    return {pid: round(seconds / lines) for pid, (lines, seconds) in found.items() if lines}
 
 
 def duration_label(seconds: int) -> str:
@@ -316,7 +343,11 @@ def payment_outcomes(
 ) -> dict[str, list[dict[str, Any]]]:
     """Payments by kind and status and webhooks by type and status in the window (one
     statement, two without `rolled`)."""
-    found = sorted(rollups.payment_outcomes(session, start, end, rolled).items())
+    return _outcomes_from(rollups.payment_outcomes(session, start, end, rolled))
+
+
+def _outcomes_from(outcomes: dict[tuple[str, str, str], tuple[int, int]]) -> dict[str, list[dict[str, Any]]]:
+    found = sorted(outcomes.items())
     return {
         "payments": [
             {"kind": k, "status": st, "count": n, "amount_minor": a}
@@ -333,51 +364,72 @@ def payment_outcomes(
 
 
 def period_figures(session: Session, now: datetime, days: int, currency: str = "EUR") -> dict[str, Any]:
-    """Everything Analytics charts for the last `days` days (and the period before), reading the
-    rolled run once: a fixed number of statements, roll-ups for whole rolled days."""
-    rolled = rolled_days(session)
+    """Everything Analytics shows for the last `days` days (and the period before), search
+    insights and the page's live version included: two round trips (the version and the rolled
+    run, then every figure's select at once).
+    Whole rolled days come from the roll-ups, read once per roll-up run (`rollups.fetch`)."""
+    first = smplat_db.fetch_many(session, {"version": VERSION, "rolled": rollups.ROLLED})
+    rolled = rollups.rolled_from(first["rolled"][0])
     start, end = window(now, days)
     before = rollups.days_before(start, days)[0]
-    current, previous = rollups.sales_windows(session, [(start, end), (before, start)], currency, rolled)
+    reads = [
+        rollups.sales_read(session, [(start, end), (before, start)], currency),
+        rollups.revenue_read(session, start, end, currency),
+        rollups.costs_read(session, start, end, currency),
+        rollups.completion_read(session, start, end),
+        rollups.funnel_read(session, start, end),
+        rollups.activity_read(session, start, end),
+        rollups.payments_read(session, start, end),
+    ]
+    found, extra = rollups.fetch(
+        session,
+        reads,
+        rolled,
+        {"counters": _COUNTERS, "titles": _TITLES, **search.insight_statements()},
+        {**_counter_days(start, end), **search.insight_params(days, now)},
+    )
+    current, previous = rollups.sales_from(found["sales2"], 2)
     compared = _compared(_totals(current), _totals(previous))
-    by_service, by_provider = margins(session, start, end, currency, rolled)
-    seconds = completion_by_service(session, start, end, rolled)
+    by_service, by_provider = _margins_from(rollups.revenue_from(found["revenue"]), rollups.costs_from(found["costs"]))
+    seconds = _averages(rollups.completion_from(found["completion"]))
     return {
         "comparison": compared,
         "series": _filled(current, start, end),
         "previous_series": _filled(previous, before, start),
-        "funnel": funnel(session, start, end, currency, rolled, paid=compared["current"].orders),
-        "activity": provider_activity(session, start, end, rolled),
+        "funnel": _funnel_from(extra["counters"], rollups.funnel_from(found["funnel"]), compared["current"].orders),
+        "activity": _activity_from(rollups.activity_from(found["activity"])),
         "by_service": by_service,
         "by_provider": by_provider,
         "completion": seconds,
-        "titles": product_titles(session, list(seconds)),
-        "outcomes": payment_outcomes(session, start, end, rolled),
+        "titles": {int(pid): title for pid, title in extra["titles"] if int(pid) in seconds},
+        "outcomes": _outcomes_from(rollups.payments_from(found["payments"])),
+        "search": search.insights_from(extra, days),
+        # read before the figures: the page's live version
+        "version": live.version_text(first["version"][0]),
     }
 
 
 # --- live -----------------------------------------------------------------------------------------
 
 
+def _newest(column: Any) -> Any:
+    return select(func.max(column)).scalar_subquery()
+
+
+# changes whenever an order, payment, attempt, webhook, visit or search does (index lookups:
+# the newest id or change of each)
+VERSION = select(
+    _newest(Order.id),
+    _newest(Order.updated_at),
+    _newest(Payment.updated_at),
+    _newest(FulfillmentAttempt.id),
+    _newest(WebhookEvent.id),
+    _newest(DailyCounter.updated_at),
+    _newest(SearchRecord.id),
+    _newest(ProviderOrder.updated_at),
+)
+
+
 def live_version(session: Session) -> str:
-    """One statement: changes whenever an order, payment, attempt, webhook, visit or search does
-    (index lookups: the newest id or change of each)."""
-    parts = session.execute(
-        select(
-            select(func.max(Order.id)).scalar_subquery(),
-            select(func.max(Order.updated_at)).scalar_subquery(),
-            select(func.max(Payment.updated_at)).scalar_subquery(),
-            select(func.max(FulfillmentAttempt.id)).scalar_subquery(),
-            select(func.max(WebhookEvent.id)).scalar_subquery(),
-            select(func.max(DailyCounter.updated_at)).scalar_subquery(),
-            select(func.max(SearchRecord.id)).scalar_subquery(),
-            select(func.max(ProviderOrder.updated_at)).scalar_subquery(),
-        )
-    ).one()
-    return "|".join(str(p) for p in parts)
-
-
-def product_titles(session: Session, ids: list[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(select(Product.id, Product.title).where(Product.id.in_(ids))).all())
+    """One statement (`VERSION`)."""
+    return live.version_text(session.execute(VERSION).one())

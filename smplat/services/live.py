@@ -12,6 +12,7 @@ customer. The home, the order queue and Analytics use `admin_orders.live_version
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -34,12 +35,31 @@ from smplat.models.orders import Order, OrderEvent, OrderItem
 from smplat.models.payments import Payment
 from smplat.models.profiles import LinkedProfile
 from smplat.models.providers import ProviderOrder
+from smplat.services.rollups import utc
+
+
+def version_text(row: Any) -> str:
+    """A version row as text, the same whether it was read natively or, with a page's other
+    reads, through `db.fetch_many` (times as ISO text there): times in UTC ISO form."""
+    out = []
+    for value in row:
+        if value is None:
+            out.append("")
+        elif isinstance(value, datetime):
+            out.append(utc(value).isoformat())
+        elif isinstance(value, str):
+            try:
+                out.append(utc(value).isoformat())
+            except ValueError:
+                out.append(value)
+        else:
+            out.append(str(value))
+    return "|".join(out)
 
 
 def _one(session: Session, *columns: Any) -> str:
     """The version: one statement of scalar subqueries, joined as text."""
-    row = session.execute(select(*(c.scalar_subquery() for c in columns))).one()
-    return "|".join("" if v is None else str(v) for v in row)
+    return version_text(session.execute(select(*(c.scalar_subquery() for c in columns))).one())
 
 
 def _newest(column: Any) -> Any:

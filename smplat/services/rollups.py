@@ -13,14 +13,18 @@ rolled days are one unbroken run of days.
 
 Readers split a window [start, end) (`split`): the rolled days inside it are read from the
 roll-ups, the rest (today since the last run, days not rolled up yet, a window's partial first
-day) from the raw tables by indexed time ranges, both in one UNION ALL statement per figure. So a figure is right the moment an order is paid, before any job has run, and its
-cost does not grow with the history. Every raw aggregate below is the one rule: the job rolls
+day) from the raw tables by indexed time ranges, both in one UNION ALL statement per figure
+(`fetch`: a page's figures in one round trip on PostgreSQL; the rolled rows kept per roll-up
+run). So a figure is right the moment an order is paid, before any job has run, and its cost
+does not grow with the history. Every raw aggregate below is the one rule: the job rolls
 up exactly what a reader would read live for the same day.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy import case, delete, func, insert, literal, literal_column, select, union_all
 from sqlmodel import Session
 
+from smplat import db as smplat_db
 from smplat.models.base import UTCDateTime, utcnow
 from smplat.models.carts import Cart
 from smplat.models.checkout import CheckoutSession
@@ -105,11 +110,13 @@ def days_before(start: datetime, days: int) -> tuple[datetime, datetime]:
 @dataclass(frozen=True)
 class Rolled:
     """The run of days rolled up so far (None, None before the first roll-up): the last one
-    may be today, rolled up `through` the time of the job's run (a closed day: to its end)."""
+    may be today, rolled up `through` the time of the job's run (a closed day: to its end).
+    `generation` is the last run's random stamp (readers keep rolled rows per generation)."""
 
     first: date | None = None
     last: date | None = None
     through: datetime | None = None
+    generation: str = ""
 
     @property
     def until(self) -> datetime | None:
@@ -119,11 +126,26 @@ class Rolled:
         return self.through if self.through is not None else start_of(self.last + timedelta(days=1))
 
 
+# the rolled run and its generation: index lookups and one pass over a row per day
+ROLLED = select(
+    func.min(DailyRollup.day),
+    func.max(DailyRollup.day),
+    func.max(DailyRollup.through),
+    func.max(DailyRollup.generation),
+)
+
+
+def rolled_from(row: Any) -> Rolled:
+    """The `ROLLED` select's row as a `Rolled` (native values or, from `db.fetch_many`, text)."""
+    first, last, through, generation = row
+    if first is None:
+        return Rolled()
+    return Rolled(as_day(first), as_day(last), utc(through), generation or "")
+
+
 def rolled_days(session: Session) -> Rolled:
-    """One statement (index lookups)."""
-    r = DailyRollup
-    first, last, through = session.execute(select(func.min(r.day), func.max(r.day), func.max(r.through))).one()
-    return Rolled(as_day(first), as_day(last), utc(through)) if first is not None else Rolled()
+    """One statement."""
+    return rolled_from(session.execute(ROLLED).one())
 
 
 @dataclass(frozen=True)
@@ -447,7 +469,7 @@ def roll_days(session: Session, first: date, last: date, through: datetime | Non
         slot[0] += int(carts)
         slot[1] += int(checkouts)
 
-    stamp = utcnow()
+    stamp, generation = utcnow(), secrets.token_hex(16)
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     batches: list[tuple[Any, list[dict[str, Any]]]] = [
         (
@@ -459,6 +481,7 @@ def roll_days(session: Session, first: date, last: date, through: datetime | Non
                     "checkouts": funnel.get(d, [0, 0])[1],
                     "through": min(end, start_of(d + timedelta(days=1))),
                     "rolled_at": stamp,
+                    "generation": generation,
                 }
                 for d in days
             ],
@@ -479,6 +502,8 @@ def roll_days(session: Session, first: date, last: date, through: datetime | Non
         for chunk in range(0, len(values), 1000):
             session.execute(insert(model), values[chunk : chunk + 1000])
         rows += len(values)
+    # every rolled day carries the run's generation: readers keep rolled rows per generation
+    session.execute(sa.update(DailyRollup).values(generation=generation))
     session.flush()
     return {"days": len(days), "rows": rows, "replaced": replaced}
 
@@ -491,13 +516,24 @@ def _exact(value: Any, places: str = "1e-10") -> Decimal:
 
 # --- reading: roll-ups for the rolled days, the raw tables for the rest -------------------
 #
-# A figure's statement depends only on the shape of its windows' split (rolled days or not, how
-# many raw ranges), so each shape is built once with bound parameters and kept: a page load
-# pays for executing its statements, not for building them.
+# A figure is a `Read`: its windows, how to select its rolled days (`rolled_part(i, a, b)`) and
+# its raw ranges (`live_part(i, s, e)`), `i` the window's index. `fetch` runs a page's reads (and
+# any other selects the page needs) in one round trip (`db.fetch_many`). Each part's statement
+# depends only on the shape of the windows' split, so it is built once with bound parameters
+# and kept: a page load pays for executing statements, not for building them.
+#
+# The rolled part of a read changes only when the roll-up job writes, and every run stamps the
+# roll-ups with a new random `generation` (read with the rolled run, `rolled_days`): the rolled
+# rows are kept per (database, generation, figure, days, parameters) in a small cache in this
+# process, so a page reads the roll-ups once per job run and, after that, only the raw minutes
+# since the run. Another process reads its own once; a run makes every kept entry unreachable.
 
 Build = Callable[..., list[Any]]
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}
 _statements_lock = threading.Lock()
+ROLLED_KEPT = 512  # rolled parts kept (a page reads about ten; the entries of older generations age out)
+_kept: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+_kept_lock = threading.Lock()
 
 
 def _day_param(name: str) -> Any:
@@ -511,50 +547,132 @@ def _time_param(name: str) -> Any:
 CURRENCY = sa.bindparam("currency", type_=sa.String())
 
 
-def _read(
-    session: Session, name: str, splits: list[Split], rolled_part: Build, live_part: Build, **params: Any
-) -> list[Any]:
-    """Run one UNION ALL statement over the windows' rolled days (`rolled_part(i, a, b)`) and
-    raw ranges (`live_part(i, s, e)`), `i` the window's index; the statement of this shape is
-    built once."""
-    dialect = session.get_bind().dialect.name
-    shape = (dialect, name, tuple((found.days is not None, len(found.live)) for found in splits))
-    statement = _STATEMENTS.get(shape)
+@dataclass(frozen=True)
+class Read:
+    """One figure over one or more windows [start, end): `params` are the values of the named
+    parameters its parts use besides the windows' (the currency)."""
+
+    name: str
+    windows: tuple[tuple[datetime, datetime], ...]
+    rolled_part: Build
+    live_part: Build
+    params: tuple[tuple[str, Any], ...] = ()
+
+
+def _part(dialect: str, read: Read, splits: list[Split], rolled: bool, live: bool) -> Any:
+    """The read's statement over its rolled days, its raw ranges or both; each row ends with
+    0 (a rolled row) or 1 (a raw one)."""
+    shape = tuple(((found.days is not None) if rolled else False, len(found.live) if live else 0) for found in splits)
+    key = (dialect, read.name, shape)
+    statement = _STATEMENTS.get(key)
     if statement is None:
         selects: list[Any] = []
         for i, found in enumerate(splits):
-            if found.days is not None:
-                selects += rolled_part(i, _day_param(f"a{i}"), _day_param(f"b{i}"))
-            for j in range(len(found.live)):
-                selects += live_part(i, _time_param(f"s{i}_{j}"), _time_param(f"e{i}_{j}"))
-        if not selects:
-            return []
+            if rolled and found.days is not None:
+                selects += [
+                    part.add_columns(literal_column("0").label("raw"))
+                    for part in read.rolled_part(i, _day_param(f"{read.name}_a{i}"), _day_param(f"{read.name}_b{i}"))
+                ]
+            for j in range(len(found.live) if live else 0):
+                selects += [
+                    part.add_columns(literal_column("1").label("raw"))
+                    for part in read.live_part(
+                        i, _time_param(f"{read.name}_s{i}_{j}"), _time_param(f"{read.name}_e{i}_{j}")
+                    )
+                ]
         statement = selects[0] if len(selects) == 1 else union_all(*selects)
         with _statements_lock:
-            _STATEMENTS[shape] = statement
-    values = dict(params)
+            _STATEMENTS[key] = statement
+    return statement
+
+
+def _part_values(read: Read, splits: list[Split], rolled: bool, live: bool) -> dict[str, Any]:
+    values: dict[str, Any] = dict(read.params)
     for i, found in enumerate(splits):
-        if found.days is not None:
-            values[f"a{i}"], values[f"b{i}"] = found.days
-        for j, (start, end) in enumerate(found.live):
-            values[f"s{i}_{j}"], values[f"e{i}_{j}"] = start, end
-    return session.connection().execute(statement, values).all()
+        if rolled and found.days is not None:
+            values[f"{read.name}_a{i}"], values[f"{read.name}_b{i}"] = found.days
+        for j, (start, end) in enumerate(found.live if live else ()):
+            values[f"{read.name}_s{i}_{j}"], values[f"{read.name}_e{i}_{j}"] = start, end
+    return values
 
 
-def _splits(session: Session, windows: list[tuple[datetime, datetime]], rolled: Rolled | None) -> list[Split]:
+def _merge(params: dict[str, Any], values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        if name in params and params[name] != value:
+            raise ValueError(f"two reads of one fetch give {name!r} different values")
+        params[name] = value
+
+
+def forget_rolled() -> None:
+    """Drop the kept rolled parts (tests that rebuild a database under one URL do not need to:
+    each roll-up run has a new generation)."""
+    with _kept_lock:
+        _kept.clear()
+
+
+def fetch(
+    session: Session,
+    reads: list[Read],
+    rolled: Rolled | None = None,
+    extra: dict[str, Any] | None = None,
+    extra_params: dict[str, Any] | None = None,
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """Every read's rows (its rolled days' and its raw ranges'), by name, and the rows of the
+    `extra` selects (run in the same round trip, with `extra_params`), by name."""
     rolled = rolled if rolled is not None else rolled_days(session)
-    return [split(start, end, rolled) for start, end in windows]
+    bind = session.get_bind()
+    dialect, where = bind.dialect.name, str(bind.url)
+    statements: dict[str, Any] = {}
+    params: dict[str, Any] = dict(extra_params or {})
+    kept: dict[str, list[Any]] = {}
+    to_keep: dict[str, tuple[Any, ...]] = {}
+    for read in reads:
+        splits = [split(start, end, rolled) for start, end in read.windows]
+        has_rolled, has_live = any(f.days is not None for f in splits), any(f.live for f in splits)
+        if has_rolled:
+            key = (where, rolled.generation, read.name, tuple(found.days for found in splits), read.params)
+            with _kept_lock:
+                rows = _kept.get(key) if rolled.generation else None
+                if rows is not None:
+                    _kept.move_to_end(key)
+            if rows is not None:
+                kept[read.name] = rows
+                has_rolled = False
+            elif rolled.generation:
+                to_keep[read.name] = key
+        if has_rolled or has_live:  # one statement: what is not kept, rolled and raw rows tagged
+            statements[read.name] = _part(dialect, read, splits, has_rolled, has_live)
+            _merge(params, _part_values(read, splits, has_rolled, has_live))
+    names = set(statements)
+    if names & set(extra or {}):
+        raise ValueError(f"a read and an extra select share a name: {sorted(names & set(extra or {}))}")
+    statements.update(extra or {})
+    got = smplat_db.fetch_many(session, statements, params)
+    out: dict[str, list[Any]] = {}
+    for read in reads:
+        rows = got.get(read.name, []) if read.name in names else []
+        rolled_rows = [tuple(row[:-1]) for row in rows if int(row[-1]) == 0]
+        if read.name in to_keep:
+            with _kept_lock:
+                _kept[to_keep[read.name]] = rolled_rows
+                while len(_kept) > ROLLED_KEPT:
+                    _kept.popitem(last=False)
+        raw_rows = [tuple(row[:-1]) for row in rows if int(row[-1]) == 1]
+        out[read.name] = [*kept.get(read.name, rolled_rows), *raw_rows]
+    return out, {name: got[name] for name in extra or {}}
+
+
+def _one(session: Session, read: Read, rolled: Rolled | None) -> list[Any]:
+    return fetch(session, [read], rolled)[0][read.name]
 
 
 def _tag(i: int) -> Any:
     return literal_column(str(int(i))).label("window")
 
 
-def sales_windows(
-    session: Session, windows: list[tuple[datetime, datetime]], currency: str, rolled: Rolled | None = None
-) -> list[dict[date, tuple[int, int]]]:
-    """For each window [start, end): per UTC day with paid orders, (paid orders, revenue charged
-    less refunded). One statement for all the windows (and the rolled run's lookup unless given)."""
+def sales_read(session: Session, windows: list[tuple[datetime, datetime]], currency: str) -> Read:
+    """Per window and UTC day with paid orders: (window, day, paid orders, revenue charged less
+    refunded)."""
     d = DailySales
 
     def rolled_part(i: int, a: Any, b: Any) -> list[Any]:
@@ -572,12 +690,23 @@ def sales_windows(
             .group_by(day)
         ]
 
-    out: list[dict[date, tuple[int, int]]] = [{} for _ in windows]
-    splits = _splits(session, windows, rolled)
-    for i, day, n, revenue in _read(session, "sales", splits, rolled_part, live_part, currency=currency):
+    return Read(f"sales{len(windows)}", tuple(windows), rolled_part, live_part, (("currency", currency),))
+
+
+def sales_from(rows: list[Any], windows: int) -> list[dict[date, tuple[int, int]]]:
+    out: list[dict[date, tuple[int, int]]] = [{} for _ in range(windows)]
+    for i, day, n, revenue in rows:
         before = out[int(i)].get(as_day(day), (0, 0))
         out[int(i)][as_day(day)] = (before[0] + int(n), before[1] + int(revenue or 0))
     return out
+
+
+def sales_windows(
+    session: Session, windows: list[tuple[datetime, datetime]], currency: str, rolled: Rolled | None = None
+) -> list[dict[date, tuple[int, int]]]:
+    """For each window [start, end): per UTC day with paid orders, (paid orders, revenue charged
+    less refunded). One statement for all the windows (and the rolled run's lookup unless given)."""
+    return sales_from(_one(session, sales_read(session, windows, currency), rolled), len(windows))
 
 
 def sales_by_day(
@@ -613,15 +742,13 @@ def all_time(session: Session, currency: str, rolled: Rolled | None = None) -> t
         )
         return [select(func.count(), func.coalesce(revenue, 0)).where(*_in(Order.created_at, s, e))]
 
-    rows = _read(
-        session, "all_time", _splits(session, [(EPOCH, FOREVER)], rolled), rolled_part, live_part, currency=currency
+    rows = _one(
+        session, Read("all_time", ((EPOCH, FOREVER),), rolled_part, live_part, (("currency", currency),)), rolled
     )
     return sum(int(n) for n, _ in rows), sum(int(r) for _, r in rows)
 
 
-def carts_and_checkouts(
-    session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
-) -> tuple[int, int]:
+def funnel_read(session: Session, start: datetime, end: datetime) -> Read:
     """Carts and checkout sessions created in [start, end)."""
     r = DailyRollup
 
@@ -632,20 +759,22 @@ def carts_and_checkouts(
             )
         ]
 
-    rows = _read(
-        session,
-        "funnel",
-        _splits(session, [(start, end)], rolled),
-        rolled_part,
-        lambda _i, s, e: _raw_funnel(session, s, e, False),
-    )
+    return Read("funnel", ((start, end),), rolled_part, lambda _i, s, e: _raw_funnel(session, s, e, False))
+
+
+def funnel_from(rows: list[Any]) -> tuple[int, int]:
     return sum(int(c) for c, _ in rows), sum(int(k) for _, k in rows)
 
 
-def provider_activity(
+def carts_and_checkouts(
     session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
-) -> dict[str, list[int]]:
-    """Provider slug -> [succeeded, failed, other calls, provider orders placed]."""
+) -> tuple[int, int]:
+    """Carts and checkout sessions created in [start, end)."""
+    return funnel_from(_one(session, funnel_read(session, start, end), rolled))
+
+
+def activity_read(session: Session, start: datetime, end: datetime) -> Read:
+    """Provider slug, succeeded, failed and other calls, provider orders placed."""
     p = DailyProviderStats
 
     def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
@@ -656,24 +785,27 @@ def provider_activity(
             .group_by(Provider.slug)
         ]
 
+    return Read("activity", ((start, end),), rolled_part, lambda _i, s, e: _raw_activity(session, s, e, False))
+
+
+def activity_from(rows: list[Any]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
-    for slug, *counts in _read(
-        session,
-        "activity",
-        _splits(session, [(start, end)], rolled),
-        rolled_part,
-        lambda _i, s, e: _raw_activity(session, s, e, False),
-    ):
+    for slug, *counts in rows:
         slot = out.setdefault(slug, [0, 0, 0, 0])
         for i, n in enumerate(counts):
             slot[i] += int(n or 0)
     return out
 
 
-def service_revenue(
-    session: Session, start: datetime, end: datetime, currency: str, rolled: Rolled | None = None
-) -> dict[Any, tuple[str, int]]:
-    """Product id -> (title, revenue of its paid lines) for orders created in [start, end)."""
+def provider_activity(
+    session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
+) -> dict[str, list[int]]:
+    """Provider slug -> [succeeded, failed, other calls, provider orders placed]."""
+    return activity_from(_one(session, activity_read(session, start, end), rolled))
+
+
+def revenue_read(session: Session, start: datetime, end: datetime, currency: str) -> Read:
+    """Product id, title and revenue of its paid lines, for orders created in [start, end)."""
     s_ = DailyServiceStats
 
     def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
@@ -683,24 +815,32 @@ def service_revenue(
             .group_by(s_.product_id)
         ]
 
-    out: dict[Any, tuple[str, int]] = {}
-    for product_id, title, revenue in _read(
-        session,
+    return Read(
         "revenue",
-        _splits(session, [(start, end)], rolled),
+        ((start, end),),
         rolled_part,
         lambda _i, s, e: [_raw_revenue(session, s, e, CURRENCY, False)],
-        currency=currency,
-    ):
+        (("currency", currency),),
+    )
+
+
+def revenue_from(rows: list[Any]) -> dict[Any, tuple[str, int]]:
+    out: dict[Any, tuple[str, int]] = {}
+    for product_id, title, revenue in rows:
         before_title, before = out.get(product_id, ("", 0))
         out[product_id] = (max(before_title, title or ""), before + int(revenue or 0))
     return out
 
 
-def service_costs(
+def service_revenue(
     session: Session, start: datetime, end: datetime, currency: str, rolled: Rolled | None = None
-) -> dict[tuple[Any, str], tuple[Decimal, Decimal]]:
-    """(product id, provider slug) -> (cost in major units, revenue share in minor units)."""
+) -> dict[Any, tuple[str, int]]:
+    """Product id -> (title, revenue of its paid lines) for orders created in [start, end)."""
+    return revenue_from(_one(session, revenue_read(session, start, end, currency), rolled))
+
+
+def costs_read(session: Session, start: datetime, end: datetime, currency: str) -> Read:
+    """Product id, provider slug, cost in major units, revenue share in minor units."""
     s_ = DailyServiceStats
 
     def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
@@ -711,24 +851,32 @@ def service_costs(
             .group_by(s_.product_id, Provider.slug)
         ]
 
-    out: dict[tuple[Any, str], tuple[Decimal, Decimal]] = {}
-    for product_id, slug, cost, share in _read(
-        session,
+    return Read(
         "costs",
-        _splits(session, [(start, end)], rolled),
+        ((start, end),),
         rolled_part,
         lambda _i, s, e: [_raw_costs(session, s, e, CURRENCY, False)],
-        currency=currency,
-    ):
+        (("currency", currency),),
+    )
+
+
+def costs_from(rows: list[Any]) -> dict[tuple[Any, str], tuple[Decimal, Decimal]]:
+    out: dict[tuple[Any, str], tuple[Decimal, Decimal]] = {}
+    for product_id, slug, cost, share in rows:
         before_cost, before_share = out.get((product_id, slug), (Decimal(0), Decimal(0)))
         out[(product_id, slug)] = (before_cost + _exact(cost), before_share + _exact(share))
     return out
 
 
-def completion(
-    session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
-) -> dict[int, tuple[int, Decimal]]:
-    """Product id -> (completed lines, their seconds in total) of lines created in [start, end)."""
+def service_costs(
+    session: Session, start: datetime, end: datetime, currency: str, rolled: Rolled | None = None
+) -> dict[tuple[Any, str], tuple[Decimal, Decimal]]:
+    """(product id, provider slug) -> (cost in major units, revenue share in minor units)."""
+    return costs_from(_one(session, costs_read(session, start, end, currency), rolled))
+
+
+def completion_read(session: Session, start: datetime, end: datetime) -> Read:
+    """Product id, completed lines and their seconds in total, of lines created in [start, end)."""
     s_ = DailyServiceStats
 
     def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
@@ -738,23 +886,26 @@ def completion(
             .group_by(s_.product_id)
         ]
 
+    return Read("completion", ((start, end),), rolled_part, lambda _i, s, e: [_raw_completion(session, s, e, False)])
+
+
+def completion_from(rows: list[Any]) -> dict[int, tuple[int, Decimal]]:
     out: dict[int, tuple[int, Decimal]] = {}
-    for product_id, lines, seconds in _read(
-        session,
-        "completion",
-        _splits(session, [(start, end)], rolled),
-        rolled_part,
-        lambda _i, s, e: [_raw_completion(session, s, e, False)],
-    ):
+    for product_id, lines, seconds in rows:
         before_lines, before_seconds = out.get(int(product_id), (0, Decimal(0)))
         out[int(product_id)] = (before_lines + int(lines), before_seconds + _exact(seconds, MILLISECOND))
     return out
 
 
-def payment_outcomes(
+def completion(
     session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
-) -> dict[tuple[str, str, str], tuple[int, int]]:
-    """(source, kind or event type, status) -> (count, amount)."""
+) -> dict[int, tuple[int, Decimal]]:
+    """Product id -> (completed lines, their seconds in total) of lines created in [start, end)."""
+    return completion_from(_one(session, completion_read(session, start, end), rolled))
+
+
+def payments_read(session: Session, start: datetime, end: datetime) -> Read:
+    """Source, kind or event type, status, count and amount."""
     p = DailyPaymentStats
 
     def rolled_part(_i: int, a: Any, b: Any) -> list[Any]:
@@ -764,14 +915,19 @@ def payment_outcomes(
             .group_by(p.source, p.kind, p.status)
         ]
 
+    return Read("payments", ((start, end),), rolled_part, lambda _i, s, e: _raw_payments(session, s, e, False))
+
+
+def payments_from(rows: list[Any]) -> dict[tuple[str, str, str], tuple[int, int]]:
     out: dict[tuple[str, str, str], tuple[int, int]] = {}
-    for source, kind, status, n, amount in _read(
-        session,
-        "payments",
-        _splits(session, [(start, end)], rolled),
-        rolled_part,
-        lambda _i, s, e: _raw_payments(session, s, e, False),
-    ):
+    for source, kind, status, n, amount in rows:
         before = out.get((source, kind or "", status), (0, 0))
         out[(source, kind or "", status)] = (before[0] + int(n), before[1] + int(amount or 0))
     return out
+
+
+def payment_outcomes(
+    session: Session, start: datetime, end: datetime, rolled: Rolled | None = None
+) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(source, kind or event type, status) -> (count, amount)."""
+    return payments_from(_one(session, payments_read(session, start, end), rolled))

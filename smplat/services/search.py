@@ -8,6 +8,7 @@ tagline, description and category name; every word of the query must match somew
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -15,11 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlmodel import Session
 
+from smplat import db as smplat_db
 from smplat.models.analytics import SearchRecord
-from smplat.models.base import utcnow
+from smplat.models.base import UTCDateTime, utcnow
 from smplat.models.catalog import Category, Product, ProductOption, ProductOptionGroup, ProductStatus
 from smplat.services import rate_limits
 from smplat.services.catalog import ProductCard, featured_presets, primary_images
@@ -292,44 +295,65 @@ class SearchInsights:
     categories: list[tuple[str, int]]  # (category slug, searches filtered by it)
 
 
-def search_insights(session: Session, days: int = 30, limit: int = 10, now: datetime | None = None) -> SearchInsights:
-    """What visitors searched in the last `days` days: totals, the most searched queries, the
-    queries that found nothing, and the category filters used. Four queries."""
-    since = (now or utcnow()) - timedelta(days=days)
-    recent = SearchRecord.created_at >= since
-    searches, zero = session.execute(
-        select(
-            func.count(SearchRecord.id), func.coalesce(func.sum(case((SearchRecord.result_count == 0, 1), else_=0)), 0)
-        ).where(recent)
-    ).one()
+@functools.cache
+def insight_statements(limit: int = 10) -> dict[str, Any]:
+    """The selects behind `search_insights` (by name, built once per `limit`; their parameter
+    from `insight_params`), for a page that runs them with its other reads in one round trip
+    (`db.fetch_many`); `insights_from` reads their rows."""
+    recent = SearchRecord.created_at >= sa.bindparam("search_since", type_=UTCDateTime())
 
-    def by_query(*extra: ColumnElement[bool]) -> list[QueryStat]:
+    def by_query(*extra: ColumnElement[bool]) -> Any:
         count = func.count(SearchRecord.id)
-        rows = session.execute(
+        return (
             select(SearchRecord.query, count, func.avg(SearchRecord.result_count), func.max(SearchRecord.created_at))
             .where(recent, SearchRecord.query != "", *extra)
             .group_by(SearchRecord.query)
             .order_by(count.desc(), func.max(SearchRecord.created_at).desc(), SearchRecord.query)
             .limit(limit)
-        ).all()
-        return [QueryStat(q, int(n), round(float(avg or 0), 1), _as_utc(last)) for q, n, avg, last in rows]
+        )
 
     category_count = func.count(SearchRecord.id)
-    categories = session.execute(
-        select(SearchRecord.category, category_count)
+    return {
+        "search_totals": select(
+            func.count(SearchRecord.id), func.coalesce(func.sum(case((SearchRecord.result_count == 0, 1), else_=0)), 0)
+        ).where(recent),
+        "search_trending": by_query(),
+        "search_zero": by_query(SearchRecord.result_count == 0),
+        "search_categories": select(SearchRecord.category, category_count)
         .where(recent, SearchRecord.category != "")
         .group_by(SearchRecord.category)
         .order_by(category_count.desc(), SearchRecord.category)
-        .limit(limit)
-    ).all()
+        .limit(limit),
+    }
+
+
+def insight_params(days: int, now: datetime | None = None) -> dict[str, Any]:
+    """The searches counted: the last `days` days."""
+    return {"search_since": (now or utcnow()) - timedelta(days=days)}
+
+
+def insights_from(rows: dict[str, list[Any]], days: int) -> SearchInsights:
+    """`search_insights` from the rows of `insight_statements`."""
+
+    def stats(found: list[Any]) -> list[QueryStat]:
+        return [QueryStat(q, int(n), round(float(avg or 0), 1), _as_utc(last)) for q, n, avg, last in found]
+
+    searches, zero = rows["search_totals"][0]
     return SearchInsights(
         days=days,
         searches=int(searches),
-        zero_result_searches=int(zero),
-        trending=by_query(),
-        zero_results=by_query(SearchRecord.result_count == 0),
-        categories=[(slug, int(n)) for slug, n in categories],
+        zero_result_searches=int(zero or 0),
+        trending=stats(rows["search_trending"]),
+        zero_results=stats(rows["search_zero"]),
+        categories=[(slug, int(n)) for slug, n in rows["search_categories"]],
     )
+
+
+def search_insights(session: Session, days: int = 30, limit: int = 10, now: datetime | None = None) -> SearchInsights:
+    """What visitors searched in the last `days` days: totals, the most searched queries, the
+    queries that found nothing, and the category filters used. Four selects, one round trip."""
+    rows = smplat_db.fetch_many(session, insight_statements(limit), insight_params(days, now))
+    return insights_from(rows, days)
 
 
 def _as_utc(value: Any) -> datetime:

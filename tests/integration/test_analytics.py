@@ -201,7 +201,9 @@ def test_daily_series_fills_every_day(session, history, count_queries):
 def test_conversion_funnel(session, history, count_queries):
     with count_queries(session) as q:
         stages = analytics.funnel(session, *analytics.window(NOW, 7))
-    assert q.count == 4  # the rolled days, daily counters, carts and checkouts, paid orders
+    # the rolled days; then daily counters, carts and checkouts, paid orders (one round trip on
+    # PostgreSQL)
+    assert q.count == (2 if session.get_bind().dialect.name == "postgresql" else 4)
     assert stages == [("Visits", 12), ("Product views", 6), ("Carts", 4), ("Checkouts", 3), ("Paid orders", 3)]
 
 
@@ -209,7 +211,7 @@ def test_margin_by_service_and_by_provider(session, history, count_queries):
     rolled = analytics.rolled_days(session)
     with count_queries(session) as q:
         by_service, by_provider = analytics.margins(session, *analytics.window(NOW, 7), rolled=rolled)
-    assert q.count == 2
+    assert q.count == (1 if session.get_bind().dialect.name == "postgresql" else 2)  # revenue, costs
     a, b = history["a"].title, history["b"].title
     # A: revenue 1000 + 1000; cost 2.50 (charged) + 3.00 (rate 3/1000 x 1000, not yet charged)
     # B: revenue 2000 + 2000; cost 1.20 + 0.80 (rate 4/1000 x 200) + 2.00; the canceled order costs nothing

@@ -63,8 +63,8 @@ class Case:
     first: str = ""  # a handler run before counting (the page's loader, for an event on a loaded page)
 
 
-# label -> (case, exact statement count)
-CASES: dict[str, tuple[Case, int]] = {
+# label -> (case, exact statement count, or (on SQLite, on PostgreSQL))
+CASES: dict[str, tuple[Case, int | tuple[int, int]]] = {
     # storefront
     # storefront loads count the tab's visit of the day (one upsert); the product page also its
     # product view (the same statement) and reads the service's average time (one statement)
@@ -138,7 +138,10 @@ CASES: dict[str, tuple[Case, int]] = {
         1,
     ),
     # admin
-    "admin dashboard": (Case("AdminHomeState", "load", "/admin", who="admin"), 9),
+    # session (1); the version, the rolled run and the stuck rule's promises; the sales of today,
+    # yesterday and both periods, the tiles, the alerts and the newest orders (two round trips on
+    # PostgreSQL, where a page's independent reads go as one statement: `db.fetch_many`)
+    "admin dashboard": (Case("AdminHomeState", "load", "/admin", who="admin"), (8, 3)),
     "admin orders": (Case("OrderQueueState", "load", "/admin/orders", who="admin"), 3),
     "admin catalog": (Case("AdminState", "load_catalog", "/admin/catalog", who="admin"), 5),
     "admin customers": (Case("AdminState", "load_customers", "/admin/customers", who="admin"), 2),
@@ -164,7 +167,11 @@ CASES: dict[str, tuple[Case, int]] = {
         ),
         2,
     ),
-    "admin search insights": (Case("SearchInsightsState", "load_insights", "/admin/search-insights", who="admin"), 6),
+    # session, version, the four insights (one round trip on PostgreSQL)
+    "admin search insights": (
+        Case("SearchInsightsState", "load_insights", "/admin/search-insights", who="admin"),
+        (6, 3),
+    ),
     "admin search window chosen": (
         Case(
             "SearchInsightsState",
@@ -174,7 +181,7 @@ CASES: dict[str, tuple[Case, int]] = {
             args=("7",),
             first="load_insights",
         ),
-        6,
+        (6, 3),
     ),
     "admin sales": (Case("SalesState", "load_sales", "/admin/sales", who="admin"), 7),
     "admin order detail": (Case("OrderDetailState", "load", "/admin/orders/[number]", who="admin"), 8),
@@ -304,8 +311,11 @@ async def test_page_loaders_and_handlers_send_a_fixed_number_of_queries(
 
     wrong: list[str] = []
 
+    postgres = session.get_bind().dialect.name == "postgresql"
+
     async def check(when: str) -> None:
-        for label, (_case, expected) in CASES.items():
+        for label, (_case, counts) in CASES.items():
+            expected = counts if isinstance(counts, int) else counts[1 if postgres else 0]
             q, problem = await measure(label)
             print(f"QUERYCOUNT {when} {label!r}: {q.count}")
             if problem or q.count != expected:

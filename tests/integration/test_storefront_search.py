@@ -277,8 +277,9 @@ def test_insights_count_trending_and_zero_result_searches(session: Session, coun
     with count_queries(session) as queries:
         insights = search_insights(session, days=30, now=NOW)
 
-    # then totals, trending and zero-result queries are exact, in four queries
-    assert queries.count == 4
+    # then totals, trending and zero-result queries are exact, in four queries (one round trip
+    # on PostgreSQL)
+    assert queries.count == (1 if session.get_bind().dialect.name == "postgresql" else 4)
     assert (insights.searches, insights.zero_result_searches) == (8, 3)
     assert [(s.query, s.searches, s.average_results) for s in insights.trending] == [
         ("likes", 3, 3.0),

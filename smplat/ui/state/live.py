@@ -57,6 +57,9 @@ class LiveState(rx.State, mixin=True):
     _live_version: str = ""
     _live_on: bool = False
     live_permission: ClassVar[Permission]
+    # True: `_live_refresh` reads the page's version (what `_live_read` reads) before its data
+    # and returns it, saving the load a statement
+    live_version_in_refresh: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         permission = cls.__dict__.get("live_permission")
@@ -79,17 +82,26 @@ class LiveState(rx.State, mixin=True):
         """The page's ONE change-detection statement."""
         raise TypeError("a live page writes _live_read")
 
-    def _live_refresh(self) -> None:
-        """The page's data again, keeping the operator's filters, search and page cursor."""
+    def _live_refresh(self) -> str | None:
+        """The page's data again, keeping the operator's filters, search and page cursor (and
+        the version read before it, with `live_version_in_refresh`)."""
         raise TypeError("a live page writes _live_refresh")
 
     # --- shared --------------------------------------------------------------------------------
 
     def _live_load(self) -> None:
-        """Version first, data after (a change in between means one more reload, not a lost one)."""
-        with session_scope() as db:
-            self._live_version = self._live_read(db)
-        self._live_refresh()
+        """Version first, data after (a change in between means one more reload, not a lost one).
+        A page whose refresh reads the version itself, before its data and in the same round
+        trip (`live_version_in_refresh`), returns it instead."""
+        if self.live_version_in_refresh:
+            version = self._live_refresh()
+            if not isinstance(version, str):
+                raise TypeError(f"{type(self).__name__}._live_refresh must return the version it read")
+            self._live_version = version
+        else:
+            with session_scope() as db:
+                self._live_version = self._live_read(db)
+            self._live_refresh()
         self._live_on = True
 
     @rx.event

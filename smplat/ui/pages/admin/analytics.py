@@ -14,9 +14,9 @@ import plotly.graph_objects as go
 import reflex as rx
 from sqlmodel import Session
 
-from smplat.db import session_scope
+from smplat.db import read_scope
 from smplat.models.base import utcnow
-from smplat.services import analytics, search
+from smplat.services import analytics
 from smplat.services.money import format_money
 from smplat.services.permissions import Permission
 from smplat.ui import routes
@@ -120,15 +120,17 @@ class AnalyticsState(AuthState, LiveState):
     def _days(self) -> int:
         return PERIODS.get(self.period, 30)
 
+    live_version_in_refresh: ClassVar[bool] = True
+
     def _live_read(self, db: Session) -> str:
         return analytics.live_version(db)
 
-    def _live_refresh(self) -> None:
+    def _live_refresh(self) -> str:
         """Every figure of the chosen period again."""
         now, days = utcnow(), self._days()
-        with session_scope() as db:
+        with read_scope() as db:
             figures = analytics.period_figures(db, now, days, CURRENCY)
-            insights = search.search_insights(db, days=days, now=now)
+        insights = figures["search"]
         compared, series, previous = figures["comparison"], figures["series"], figures["previous_series"]
         stages, activity, outcomes = figures["funnel"], figures["activity"], figures["outcomes"]
         by_service, by_provider = figures["by_service"], figures["by_provider"]
@@ -180,6 +182,7 @@ class AnalyticsState(AuthState, LiveState):
         self.trending = [{"query": t.query, "count": str(t.searches)} for t in insights.trending]
         self.zero_results = [{"query": t.query, "count": str(t.searches)} for t in insights.zero_results]
         self.loaded = True
+        return figures["version"]
 
     @rx.event
     @requires(Permission.VIEW_ANALYTICS)

@@ -11,9 +11,8 @@ from typing import Any, ClassVar
 import reflex as rx
 from sqlmodel import Session
 
-from smplat.db import session_scope
+from smplat.db import read_scope
 from smplat.services import admin_orders
-from smplat.services import orders as order_service
 from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, page_title, stat_card
@@ -57,17 +56,19 @@ class AdminHomeState(AuthState, LiveState):
     orders: list[dict[str, Any]] = []
     loaded: bool = False
     live_permission: ClassVar[Permission] = Permission.VIEW_ANALYTICS
+    live_version_in_refresh: ClassVar[bool] = True
 
     def _live_read(self, db: Session) -> str:
         return admin_orders.live_version(db)
 
-    def _live_refresh(self) -> None:
-        with session_scope() as db:
+    def _live_refresh(self) -> str:
+        with read_scope() as db:
             home = admin_orders.home(db)
-            self.orders = order_service.list_recent_orders(db, limit=8)
+        self.orders = home["orders"]
         self.tiles, self.today, self.period = home["tiles"], home["today"], home["period"]
         self.period_days, self.alerts = home["period_days"], home["alerts"]
         self.loaded = True
+        return home["version"]
 
     @rx.event
     @requires(Permission.VIEW_ANALYTICS)

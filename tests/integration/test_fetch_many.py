@@ -1,0 +1,92 @@
+"""`db.fetch_many`: a page's independent selects in one round trip on PostgreSQL (each folded
+into a JSON array of its rows), one statement each on SQLite; the values as exact as a plain
+read, the selects' ORDER BY and LIMIT kept, and `db.read_scope` for page loads."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from smplat import db as smplat_db
+from smplat.models.base import UTCDateTime
+from smplat.models.rollups import DailyRollup, DailyServiceStats
+from smplat.services import rollups
+
+DAY = sa.bindparam("day", type_=sa.Date())
+SINCE = sa.bindparam("since", type_=UTCDateTime())
+COSTS = (
+    select(DailyServiceStats.product_id, DailyServiceStats.cost, DailyServiceStats.completion_seconds)
+    .where(DailyServiceStats.day == DAY)
+    .order_by(DailyServiceStats.cost.desc())
+    .limit(2)
+)
+TOTAL = select(func.count(), func.sum(DailyServiceStats.cost)).where(DailyServiceStats.day == DAY)
+MARKERS = select(DailyRollup.day, DailyRollup.through).where(DailyRollup.through >= SINCE).order_by(DailyRollup.day)
+EMPTY = select(DailyRollup.day).where(DailyRollup.day < DAY)
+
+
+@pytest.fixture
+def rows(session):
+    day = date(2026, 3, 1)
+    costs = ["0.1234567891", "12.5000000001", "3.3000000000"]
+    for product_id, cost in enumerate(costs, start=1):
+        session.add(
+            DailyServiceStats(
+                day=day,
+                currency="EUR",
+                product_id=product_id,
+                cost=Decimal(cost),
+                completion_seconds=Decimal("1.5"),
+            )
+        )
+    for d in (1, 2):
+        session.add(DailyRollup(day=date(2026, 3, d), through=datetime(2026, 3, d + 1, tzinfo=UTC)))
+    session.commit()
+    return day
+
+
+def test_several_selects_come_back_by_name_exact_and_in_their_order(session, rows, count_queries):
+    statements = {"costs": COSTS, "total": TOTAL, "markers": MARKERS, "empty": EMPTY}
+    params = {"day": rows, "since": datetime(2026, 3, 2, 12, tzinfo=UTC)}
+    with count_queries(session) as q:
+        got = smplat_db.fetch_many(session, statements, params)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    assert q.count == (1 if postgres else 4)  # one round trip on PostgreSQL
+    # ORDER BY and LIMIT kept; decimals exact (not floats)
+    assert [(int(p), Decimal(c)) for p, c, _s in got["costs"]] == [
+        (2, Decimal("12.5000000001")),
+        (3, Decimal("3.3000000000")),
+    ]
+    assert all(not isinstance(c, float) for _p, c, _s in got["costs"])
+    ((n, total),) = got["total"]
+    assert (int(n), Decimal(total)) == (3, Decimal("15.9234567892"))
+    # dates and times: text on PostgreSQL, read the same by the rollups helpers
+    assert [(rollups.as_day(d), rollups.utc(t)) for d, t in got["markers"]] == [
+        (date(2026, 3, 2), datetime(2026, 3, 3, tzinfo=UTC))
+    ]
+    assert got["empty"] == []
+
+
+def test_the_same_statements_fold_into_the_same_statement_once(session, rows):
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite runs each select on its own")
+    statements = {"costs": COSTS, "total": TOTAL}
+    smplat_db.fetch_many(session, statements, {"day": rows})
+    assert smplat_db._batch(["costs", "total"], statements) is smplat_db._batch(["costs", "total"], dict(statements))
+    # another statement object under the same name is another batch, never a stale one
+    other = {"costs": select(DailyServiceStats.product_id).where(DailyServiceStats.day == DAY), "total": TOTAL}
+    assert smplat_db._batch(["costs", "total"], other) is not smplat_db._batch(["costs", "total"], statements)
+    assert smplat_db.fetch_many(session, other, {"day": rows})["costs"] != []
+
+
+def test_a_read_scope_reads_without_a_transaction(db_url, rows, count_queries):
+    with smplat_db.read_scope(db_url) as db:
+        with count_queries(db) as q:
+            assert smplat_db.fetch_many(db, {"total": TOTAL}, {"day": rows})["total"][0][0] == 3
+        assert q.count == 1
+        if db.get_bind().dialect.name == "postgresql":
+            assert db.connection().connection.dbapi_connection.autocommit
