@@ -120,7 +120,11 @@ class OrderItem(SQLModel, table=True):
     """
 
     __tablename__ = "order_items"
-    __table_args__ = (sa.Index("ix_order_items_status_created", "status", "created_at"),)
+    # covering: the admin home counts waiting lines and their orders (and tests their age and
+    # product) from this index alone
+    __table_args__ = (
+        sa.Index("ix_order_items_status_created_product_order", "status", "created_at", "product_id", "order_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True, nullable=False, ondelete="CASCADE")

@@ -131,24 +131,43 @@ def _stuck_condition(
     """Orders with a line that is late by the one stuck rule (`alerts.late_line`; a line whose
     product is gone is late after `admin_stuck_after_hours`). An uncorrelated IN over the waiting
     lines (the lines' status index), so counting them does not visit every order."""
+    return Order.id.in_(_stuck_lines(session, now, promises, cutoff).correlate(None))
+
+
+def _stuck_lines(
+    session: Session,
+    now: datetime | None,
+    promises: list[int] | None = None,
+    cutoff: Callable[[int], Any] | None = None,
+    column: Any = OrderItem.order_id,
+) -> Any:
     late = alerts.late_line(
         session, now, fallback_hours=get_settings().admin_stuck_after_hours, promises=promises, cutoff=cutoff
     )
-    lines = (
-        select(OrderItem.order_id)
+    return (
+        select(column)
+        .select_from(OrderItem)
         .join(Order, Order.id == OrderItem.order_id)
         .outerjoin(Product, Product.id == OrderItem.product_id)
         .where(late)
-        .correlate(None)
     )
-    return Order.id.in_(lines)
 
 
 def _awaiting_condition() -> Any:
     """Paid orders with a line not yet sent to a provider: an IN over the pending lines (their
-    status index), so counting them does not visit every paid order."""
-    pending = select(OrderItem.order_id).where(OrderItem.status == OrderStatus.PENDING.value).correlate(None)
-    return and_(Order.payment_status == PaymentStatus.PAID.value, Order.id.in_(pending))
+    status index), so counting them does not visit every paid order. The payment test stays
+    inside the subquery: on the outer orders, SQLite (no statistics) reads the payment status
+    index, every paid order (measured 110 ms at a million orders against 0.2 ms)."""
+    return Order.id.in_(_awaiting_lines().correlate(None))
+
+
+def _awaiting_lines(column: Any = OrderItem.order_id) -> Any:
+    return (
+        select(column)
+        .select_from(OrderItem)
+        .join(Order, Order.id == OrderItem.order_id)
+        .where(OrderItem.status == OrderStatus.PENDING.value, Order.payment_status == PaymentStatus.PAID.value)
+    )
 
 
 def _dead_condition() -> Any:
@@ -354,10 +373,12 @@ def tiles_statement(session: Session, promises: list[int]) -> Any:
         Provider.low_balance_threshold.is_not(None),
         Provider.balance < Provider.low_balance_threshold,
     )
+    orders = func.count(OrderItem.order_id.distinct())
     health = Provider.health_status.in_((ProviderHealth.DOWN.value, ProviderHealth.DEGRADED.value))
     built = _TILES_BUILT[key] = select(
-        count(Order, _awaiting_condition()),
-        count(Order, _stuck_condition(session, None, sorted(promises), _cut)),
+        # orders counted from their lines (distinct order ids): no second visit to each order
+        _awaiting_lines(orders).scalar_subquery(),
+        _stuck_lines(session, None, sorted(promises), _cut, orders).scalar_subquery(),
         count(Refill, Refill.status.in_((RefillStatus.REQUESTED.value, RefillStatus.PENDING.value))),
         count(FulfillmentTask, FulfillmentTask.status == TaskStatus.DEAD_LETTER.value),
         count(Provider, Provider.is_active.is_(True), or_(health, low)),

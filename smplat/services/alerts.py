@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, false, func, or_, select
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, and_, case, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from smplat.models.base import UTCDateTime
 from smplat.models.catalog import Product
 from smplat.models.fulfillment import AttemptOutcome, FulfillmentAttempt, FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderItem, OrderStatus, PaymentStatus
@@ -158,17 +160,25 @@ def late_line(
     `fallback_hours`, when given). The few distinct promises are read first (one small
     statement, `PROMISES`, unless given) so the test is a plain comparison on the line's
     `created_at` in every dialect. `cutoff(hours)` gives the time a line placed before is late
-    (by default `now - hours`; a statement built once passes bound parameters)."""
-    cutoff = cutoff or (lambda hours: now - timedelta(hours=hours))
+    (by default `now - hours`; a statement built once passes bound parameters). The line's
+    deadline is one CASE over the promises (cheaper to plan than one OR arm per promise, and
+    tested once per waiting line read from the lines' covering status index)."""
+
+    def late_after(hours: int) -> Any:
+        at = cutoff(hours) if cutoff is not None else now - timedelta(hours=hours)  # type: ignore[operator]
+        return at if isinstance(at, ColumnElement) else sa.literal(at, UTCDateTime())
+
     if promises is None:
         promises = promises_from(session.execute(PROMISES).all())
-    late = [and_(Product.delivery_estimate_hours == h, OrderItem.created_at < cutoff(h)) for h in promises]
+    deadlines = [(Product.delivery_estimate_hours == h, late_after(h)) for h in promises]
     if fallback_hours is not None:
-        late.append(and_(OrderItem.product_id.is_(None), OrderItem.created_at < cutoff(fallback_hours)))
+        deadlines.insert(0, (OrderItem.product_id.is_(None), late_after(fallback_hours)))
+    if not deadlines:
+        return false()
     return and_(
         OrderItem.status.in_(STUCK_STATUSES),
         Order.payment_status.in_(PAID_STATUSES),
-        or_(*late) if late else false(),
+        OrderItem.created_at < case(*deadlines),  # no deadline (a product without a promise): never late
     )
 
 

@@ -140,16 +140,31 @@ def test_stuck_means_later_than_the_service_promises(db_url):
         db.flush()
         fast = Product(category_id=category.id, slug="fast", title="Fast", delivery_estimate_hours=2)
         slow = Product(category_id=category.id, slug="slow", title="Slow", delivery_estimate_hours=72)
-        db.add_all([fast, slow])
+        unpromised = Product(category_id=category.id, slug="open", title="Open", delivery_estimate_hours=0)
+        db.add_all([fast, slow, unpromised])
         db.flush()
-        late, on_time, no_product = (
+        late, on_time, no_product, no_promise = (
             order(db, placed=NOW - timedelta(hours=3), charged=100),
             order(db, placed=NOW - timedelta(hours=30), charged=100),
             order(db, placed=NOW - timedelta(hours=25), charged=100),  # the 24 h fallback
+            order(db, placed=NOW - timedelta(days=40), charged=100),  # no promise: never late
         )
-        for o, p in ((late, fast), (on_time, slow)):
+        for o, p in ((late, fast), (on_time, slow), (no_promise, unpromised)):
             item = db.execute(select(OrderItem).where(OrderItem.order_id == o.id)).scalar_one()
             item.product_id = p.id
+        # a second late line of the late order: the order is counted once
+        db.add(
+            OrderItem(
+                order_id=late.id,
+                product_id=fast.id,
+                product_title="Fast",
+                total_minor=50,
+                unit_price_minor=50,
+                status=OrderStatus.PENDING.value,
+                snapshot={},
+                created_at=NOW - timedelta(hours=4),
+            )
+        )
     with session_scope() as db:
         found = admin_orders.queue_page(db, QueueFilters(stuck=True), now=NOW).rows
         assert sorted(r["number"] for r in found) == sorted([late.number, no_product.number])
