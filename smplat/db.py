@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json as _json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import Text, bindparam, cast, create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InvalidRequestError, OperationalError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
@@ -220,10 +222,10 @@ _BATCHES_KEPT = 256
 _batches_lock = threading.Lock()
 
 
-def _batch(names: list[str], statements: dict[str, object]) -> object:
+def _batch(names: list[str], statements: dict[str, object]) -> _Folded:
     """The statements folded into one select, built once per set of statement objects: a page
-    that passes the same (module-level or cached) statements each time reuses it, and
-    SQLAlchemy's cache key and compiled form with it."""
+    that passes the same (module-level or cached) statements each time reuses it, and its
+    compiled form with it."""
     parts = [statements[name] for name in names]
     key = (tuple(names), tuple(id(part) for part in parts))
     found = _BATCHES.get(key)
@@ -233,12 +235,84 @@ def _batch(names: list[str], statements: dict[str, object]) -> object:
     for name, part in zip(names, parts, strict=True):
         sub = part.subquery()  # type: ignore[attr-defined]
         columns.append(select(cast(func.json_agg(func.json_build_array(*sub.c)), Text)).scalar_subquery().label(name))
-    batch = select(*columns)
+    folded = _Folded(select(*columns))
     with _batches_lock:
         if len(_BATCHES) >= _BATCHES_KEPT:
             _BATCHES.pop(next(iter(_BATCHES)))
-        _BATCHES[key] = (parts, batch)  # the parts held: their ids cannot be reused while kept
-    return batch
+        _BATCHES[key] = (parts, folded)  # the parts held: their ids cannot be reused while kept
+    return folded
+
+
+# a bound parameter in SQL compiled for psycopg: %(name)s, an escaped %, or an IN list's
+# placeholder expanded at execution (`__[POSTCOMPILE_name]`)
+_PLACEHOLDER = re.compile(r"%%|%\((?P<name>[^)]+)\)s|__\[POSTCOMPILE_(?P<post>[^\]]+)\]")
+
+
+class _Folded:
+    """A folded select and, per dialect, its SQL compiled once into PostgreSQL's own numbered
+    placeholders ($1, $2, ...), IN lists of fixed values expanded: each run then only binds
+    values. SQLAlchemy would re-expand the IN lists and psycopg re-parse the (long) SQL on
+    every run (psycopg caches only statements under 4 kB), measured ~0.6 ms of the ~3 ms of
+    each of the dashboard's big reads."""
+
+    def __init__(self, statement: object) -> None:
+        self.statement = statement
+        self._native: dict[str, tuple[str, tuple, frozenset[str]] | None] = {}
+
+    def native(self, dialect) -> tuple[str, tuple, frozenset[str]] | None:
+        """(SQL, one (name, list index or None, bind processor, fixed value) per placeholder,
+        names of the IN lists), or None when the statement has an IN list without a fixed
+        value (then it runs through SQLAlchemy)."""
+        if dialect.name in self._native:
+            return self._native[dialect.name]
+        compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        original = {escaped: name for name, escaped in (compiled.escaped_bind_names or {}).items()}
+        slots: list[tuple] = []
+        numbers: dict[str, int] = {}
+        lists: set[str] = set()
+        unusable = False
+
+        def number(match: re.Match) -> str:
+            nonlocal unusable
+            if match.group(0) == "%%":
+                return "%"
+            name = original.get(match.group("name") or match.group("post"), match.group("name") or match.group("post"))
+            bind = compiled.binds[name]
+            processor = bind.type.bind_processor(dialect)
+            if match.group("post") and bind.expanding:
+                lists.add(name)
+                if bind.effective_value is None:
+                    unusable = True
+                    return ""
+                marks = []
+                for i in range(len(bind.effective_value)):
+                    slots.append((name, i, processor, bind.effective_value))
+                    marks.append(f"${len(slots)}")
+                return ", ".join(marks)
+            if name not in numbers:  # one name, one number (SQL may repeat it: GROUP BY)
+                slots.append((name, None, processor, _REQUIRED if bind.required else bind.effective_value))
+                numbers[name] = len(slots)
+            return f"${numbers[name]}"
+
+        sql = _PLACEHOLDER.sub(number, compiled.string)
+        found = None if unusable else (sql, tuple(slots), frozenset(lists))
+        self._native[dialect.name] = found
+        return found
+
+
+_REQUIRED = object()  # a bound parameter without a value: the caller must give one
+
+
+def _native_values(slots: tuple, params: dict) -> tuple:
+    values = []
+    for name, index, processor, fixed in slots:
+        value = params.get(name, fixed)
+        if value is _REQUIRED:
+            raise InvalidRequestError(f"A value is required for bind parameter {name!r}")
+        if index is not None:
+            value = value[index]
+        values.append(processor(value) if processor is not None else value)
+    return tuple(values)
 
 
 def fetch_many(session: OrmSession, statements: dict[str, object], params: dict | None = None) -> dict[str, list]:
@@ -252,7 +326,7 @@ def fetch_many(session: OrmSession, statements: dict[str, object], params: dict 
 
     `params` are the values of the statements' named bind parameters (one namespace: a name
     used by two statements has one value). Pass statements built once (with bind parameters
-    for what changes) and the folded statement is built once too."""
+    for what changes) and the folded statement is built and compiled once too."""
     params = dict(params or {})
     names = list(statements)
     if not names:
@@ -260,7 +334,21 @@ def fetch_many(session: OrmSession, statements: dict[str, object], params: dict 
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return {name: [tuple(row) for row in connection.execute(statements[name], params).all()] for name in names}
-    row = connection.execute(_batch(names, statements), params).one()
+    folded = _batch(names, statements)
+    native = folded.native(connection.dialect)
+    if native is None or native[2] & params.keys():  # an IN list given at run time
+        row = connection.execute(folded.statement, params).one()
+    else:
+        sql, slots, _lists = native
+        # still through SQLAlchemy's connection (its events: statement counts, tracing), on a
+        # cursor that takes $n placeholders as they are (psycopg's RawCursor)
+        driver = connection.connection.driver_connection
+        cursor_factory = driver.cursor_factory
+        driver.cursor_factory = psycopg.RawCursor
+        try:
+            row = connection.exec_driver_sql(sql, _native_values(slots, params)).one()
+        finally:
+            driver.cursor_factory = cursor_factory
     return {
         name: [tuple(r) for r in _json.loads(raw or "[]", parse_float=Decimal)]
         for name, raw in zip(names, row, strict=True)

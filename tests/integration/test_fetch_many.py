@@ -90,3 +90,34 @@ def test_a_read_scope_reads_without_a_transaction(db_url, rows, count_queries):
         assert q.count == 1
         if db.get_bind().dialect.name == "postgresql":
             assert db.connection().connection.dbapi_connection.autocommit
+
+
+def test_fixed_in_lists_repeated_names_percent_signs_and_run_time_lists(session, rows, count_queries):
+    """The folded SQL is compiled once into numbered placeholders: IN lists of fixed values
+    expanded, a name used twice bound once (PostgreSQL must see the same expression in SELECT
+    and GROUP BY), a literal % kept; an IN list given at run time still works (through
+    SQLAlchemy), and a missing value is refused as SQLAlchemy refuses it."""
+    day = rollups.day_of(session, DailyRollup.through)
+    statements = {
+        "fixed": select(func.count()).where(DailyServiceStats.product_id.in_((1, 3)), DailyServiceStats.day == DAY),
+        "grouped": select(day, func.count()).where(DailyRollup.through >= SINCE).group_by(day).order_by(day),
+        "percent": select(func.count()).where(DailyServiceStats.currency.like("E%"), DailyServiceStats.day == DAY),
+    }
+    params = {"day": rows, "since": datetime(2026, 3, 1, tzinfo=UTC)}
+    with count_queries(session) as q:
+        got = smplat_db.fetch_many(session, statements, params)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        assert q.count == 1 and "$1" in q.statements[0] and "POSTCOMPILE" not in q.statements[0]
+    assert int(got["fixed"][0][0]) == 2
+    assert [(rollups.as_day(d), int(n)) for d, n in got["grouped"]] == [(date(2026, 3, 2), 1), (date(2026, 3, 3), 1)]
+    assert int(got["percent"][0][0]) == 3
+
+    listed = {
+        "listed": select(func.count()).where(DailyServiceStats.product_id.in_(sa.bindparam("ids", expanding=True)))
+    }
+    assert int(smplat_db.fetch_many(session, listed, {"ids": [2, 3]})["listed"][0][0]) == 2
+    assert int(smplat_db.fetch_many(session, listed, {"ids": [1, 2, 3]})["listed"][0][0]) == 3
+
+    with pytest.raises(sa.exc.StatementError if not postgres else sa.exc.InvalidRequestError, match="day"):
+        smplat_db.fetch_many(session, {"total": TOTAL}, {})
