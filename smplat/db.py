@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json as _json
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import Text, bindparam, cast, create_engine, event, func, select, text
+from psycopg.pq import TransactionStatus
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import InvalidRequestError, OperationalError
@@ -217,75 +216,37 @@ def insert_rows(session: OrmSession, table, rows: list[dict], batch: RowBatch | 
 # --- several reads, one round trip ---------------------------------------------------------
 
 
-_BATCHES: dict[tuple, tuple] = {}  # (names, ids) -> (the statements, their one-statement form)
-_BATCHES_KEPT = 256
-_batches_lock = threading.Lock()
-
-
-def _batch(names: list[str], statements: dict[str, object]) -> _Folded:
-    """The statements folded into one select, built once per set of statement objects: a page
-    that passes the same (module-level or cached) statements each time reuses it, and its
-    compiled form with it."""
-    parts = [statements[name] for name in names]
-    key = (tuple(names), tuple(id(part) for part in parts))
-    found = _BATCHES.get(key)
-    if found is not None and all(a is b for a, b in zip(found[0], parts, strict=True)):
-        return found[1]
-    columns = []
-    for name, part in zip(names, parts, strict=True):
-        sub = part.subquery()  # type: ignore[attr-defined]
-        columns.append(select(cast(func.json_agg(func.json_build_array(*sub.c)), Text)).scalar_subquery().label(name))
-    folded = _Folded(select(*columns))
-    with _batches_lock:
-        if len(_BATCHES) >= _BATCHES_KEPT:
-            _BATCHES.pop(next(iter(_BATCHES)))
-        _BATCHES[key] = (parts, folded)  # the parts held: their ids cannot be reused while kept
-    return folded
-
-
 # a bound parameter in SQL compiled for psycopg: %(name)s, an escaped %, or an IN list's
 # placeholder expanded at execution (`__[POSTCOMPILE_name]`)
 _PLACEHOLDER = re.compile(r"%%|%\((?P<name>[^)]+)\)s|__\[POSTCOMPILE_(?P<post>[^\]]+)\]")
+_REQUIRED = object()  # a bound parameter without a value: the caller must give one
 
 
-class _Folded:
-    """A folded select and, per dialect, its SQL compiled once into PostgreSQL's own numbered
-    placeholders ($1, $2, ...), IN lists of fixed values expanded: each run then only binds
-    values. SQLAlchemy would re-expand the IN lists and psycopg re-parse the (long) SQL on
-    every run (psycopg caches only statements under 4 kB), measured ~0.6 ms of the ~3 ms of
-    each of the dashboard's big reads."""
+class Native:
+    """A select compiled once into PostgreSQL's own numbered placeholders ($1, $2, ...), its IN
+    lists of fixed values expanded: each run only binds values (SQLAlchemy would expand the
+    lists and psycopg parse the SQL again on every run)."""
 
-    def __init__(self, statement: object) -> None:
-        self.statement = statement
-        self._native: dict[str, tuple[str, tuple, frozenset[str]] | None] = {}
+    __slots__ = ("lists", "slots", "sql")
 
-    def native(self, dialect) -> tuple[str, tuple, frozenset[str]] | None:
-        """(SQL, one (name, list index or None, bind processor, fixed value) per placeholder,
-        names of the IN lists), or None when the statement has an IN list without a fixed
-        value (then it runs through SQLAlchemy)."""
-        if dialect.name in self._native:
-            return self._native[dialect.name]
-        compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    def __init__(self, statement: object, dialect) -> None:
+        compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         original = {escaped: name for name, escaped in (compiled.escaped_bind_names or {}).items()}
-        slots: list[tuple] = []
+        slots: list[tuple] = []  # (name, list index or None, bind processor, fixed value)
         numbers: dict[str, int] = {}
         lists: set[str] = set()
-        unusable = False
 
         def number(match: re.Match) -> str:
-            nonlocal unusable
             if match.group(0) == "%%":
                 return "%"
-            name = original.get(match.group("name") or match.group("post"), match.group("name") or match.group("post"))
+            found = match.group("name") or match.group("post")
+            name = original.get(found, found)
             bind = compiled.binds[name]
             processor = bind.type.bind_processor(dialect)
             if match.group("post") and bind.expanding:
                 lists.add(name)
-                if bind.effective_value is None:
-                    unusable = True
-                    return ""
                 marks = []
-                for i in range(len(bind.effective_value)):
+                for i in range(len(bind.effective_value or ())):
                     slots.append((name, i, processor, bind.effective_value))
                     marks.append(f"${len(slots)}")
                 return ", ".join(marks)
@@ -294,39 +255,58 @@ class _Folded:
                 numbers[name] = len(slots)
             return f"${numbers[name]}"
 
-        sql = _PLACEHOLDER.sub(number, compiled.string)
-        found = None if unusable else (sql, tuple(slots), frozenset(lists))
-        self._native[dialect.name] = found
-        return found
+        self.sql = _PLACEHOLDER.sub(number, compiled.string)
+        self.slots = tuple(slots)
+        self.lists = frozenset(lists)
+
+    def values(self, params: dict) -> tuple:
+        values = []
+        for name, index, processor, fixed in self.slots:
+            value = params.get(name, fixed)
+            if value is _REQUIRED:
+                raise InvalidRequestError(f"A value is required for bind parameter {name!r}")
+            if index is not None:
+                value = value[index]
+            values.append(processor(value) if processor is not None else value)
+        return tuple(values)
 
 
-_REQUIRED = object()  # a bound parameter without a value: the caller must give one
+_NATIVE: dict[tuple[int, str], tuple[object, Native]] = {}  # (id, dialect) -> (the statement, its form)
+_NATIVE_KEPT = 512
+_native_lock = threading.Lock()
 
 
-def _native_values(slots: tuple, params: dict) -> tuple:
-    values = []
-    for name, index, processor, fixed in slots:
-        value = params.get(name, fixed)
-        if value is _REQUIRED:
-            raise InvalidRequestError(f"A value is required for bind parameter {name!r}")
-        if index is not None:
-            value = value[index]
-        values.append(processor(value) if processor is not None else value)
-    return tuple(values)
+def native(statement: object, dialect) -> Native:
+    """The statement's `Native` form, compiled once per statement object (pass statements built
+    once: module-level or cached; the object is held, so its id is never reused meanwhile)."""
+    key = (id(statement), dialect.name)
+    found = _NATIVE.get(key)
+    if found is not None and found[0] is statement:
+        return found[1]
+    form = Native(statement, dialect)
+    with _native_lock:
+        if len(_NATIVE) >= _NATIVE_KEPT:
+            _NATIVE.pop(next(iter(_NATIVE)))
+        _NATIVE[key] = (statement, form)
+    return form
 
 
 def fetch_many(session: OrmSession, statements: dict[str, object], params: dict | None = None) -> dict[str, list]:
     """Run independent SELECTs and return each one's rows (tuples), by name.
 
-    On PostgreSQL they go as ONE statement, each select folded into a JSON array of its rows
-    (`json_agg` over the select as a subquery: its ORDER BY and LIMIT kept), so a page's dozen
-    small reads cost one round trip, not twelve. Values come back as JSON gives them: numbers
-    as int or exact `Decimal`, dates and times as ISO text (`rollups.as_day` / `rollups.utc`
-    read both). On SQLite (no round trips, in-process) each runs on its own.
+    On PostgreSQL they go in ONE round trip: psycopg's pipeline mode sends every statement,
+    then reads every result, so a page's dozen small reads cost one round trip, not twelve.
+    Each is a server-side prepared statement (compiled once here, `native`), so PostgreSQL
+    plans each on its own: a generic, cached plan where its parameters do not matter (the
+    newest ids, the rolled run, the titles), a plan for the values where they do (a range of
+    times). Values come as psycopg reads them (no SQLAlchemy type processing: times aware,
+    numbers `Decimal` or int). On SQLite (no round trips, in-process) each runs on its own.
+    SQLAlchemy's `before/after_cursor_execute` events see each round trip once (the
+    statements joined by ";"), so statement counts count round trips on PostgreSQL.
 
     `params` are the values of the statements' named bind parameters (one namespace: a name
-    used by two statements has one value). Pass statements built once (with bind parameters
-    for what changes) and the folded statement is built and compiled once too."""
+    used by two statements has one value). A statement whose IN list is given in `params` runs
+    through SQLAlchemy before the others (its own round trip)."""
     params = dict(params or {})
     names = list(statements)
     if not names:
@@ -334,25 +314,51 @@ def fetch_many(session: OrmSession, statements: dict[str, object], params: dict 
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return {name: [tuple(row) for row in connection.execute(statements[name], params).all()] for name in names}
-    folded = _batch(names, statements)
-    native = folded.native(connection.dialect)
-    if native is None or native[2] & params.keys():  # an IN list given at run time
-        row = connection.execute(folded.statement, params).one()
-    else:
-        sql, slots, _lists = native
-        # still through SQLAlchemy's connection (its events: statement counts, tracing), on a
-        # cursor that takes $n placeholders as they are (psycopg's RawCursor)
-        driver = connection.connection.driver_connection
-        cursor_factory = driver.cursor_factory
-        driver.cursor_factory = psycopg.RawCursor
-        try:
-            row = connection.exec_driver_sql(sql, _native_values(slots, params)).one()
-        finally:
-            driver.cursor_factory = cursor_factory
-    return {
-        name: [tuple(r) for r in _json.loads(raw or "[]", parse_float=Decimal)]
-        for name, raw in zip(names, row, strict=True)
-    }
+    out: dict[str, list] = {}
+    forms: dict[str, Native] = {}
+    for name in names:
+        form = native(statements[name], connection.dialect)
+        if form.lists & params.keys():  # an IN list given at run time
+            out[name] = [tuple(row) for row in connection.execute(statements[name], params).all()]
+        else:
+            forms[name] = form
+    if forms:
+        out.update(_pipelined(connection, forms, params))
+    return {name: out[name] for name in names}
+
+
+def _pipelined(connection, forms: dict[str, Native], params: dict) -> dict[str, list]:
+    driver = connection.connection.driver_connection
+    values = {name: form.values(params) for name, form in forms.items()}
+    sql = ";\n".join(form.sql for form in forms.values())
+    cursors = {name: psycopg.RawCursor(driver) for name in forms}
+    first = next(iter(cursors.values()))
+    parameters = list(values.values())
+    # the engine's and the connection's listeners (statement counts, tracing) see the round trip
+    for listener in connection.dispatch.before_cursor_execute:
+        sql, parameters = listener(connection, first, sql, parameters, None, False)
+    # outside a transaction (`read_scope`), the reads share one snapshot: a page's figures agree
+    snapshot = driver.autocommit
+    try:
+        with driver.pipeline():
+            if snapshot:
+                driver.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            for name, form in forms.items():
+                cursors[name].execute(form.sql, values[name], prepare=True)
+            if snapshot:
+                driver.execute("COMMIT")
+        rows = {name: [tuple(row) for row in cursor.fetchall()] for name, cursor in cursors.items()}
+    except psycopg.Error as exc:  # as SQLAlchemy's own errors (a lost connection is invalidated)
+        if snapshot and not driver.closed and driver.info.transaction_status != TransactionStatus.IDLE:
+            driver.execute("ROLLBACK")
+        connection._handle_dbapi_exception(exc, sql, parameters, first, None)
+        raise
+    finally:
+        for cursor in cursors.values():
+            cursor.close()
+    for listener in connection.dispatch.after_cursor_execute:
+        listener(connection, first, sql, parameters, None, False)
+    return rows
 
 
 def describe_url(url: str) -> str:

@@ -1,6 +1,7 @@
-"""`db.fetch_many`: a page's independent selects in one round trip on PostgreSQL (each folded
-into a JSON array of its rows), one statement each on SQLite; the values as exact as a plain
-read, the selects' ORDER BY and LIMIT kept, and `db.read_scope` for page loads."""
+"""`db.fetch_many`: a page's independent selects in one round trip on PostgreSQL (psycopg's
+pipeline of prepared statements, each compiled once), one statement each on SQLite; the values
+as exact as a plain read, the selects' ORDER BY and LIMIT kept, errors raised as SQLAlchemy's,
+and `db.read_scope` for page loads."""
 
 from __future__ import annotations
 
@@ -64,23 +65,23 @@ def test_several_selects_come_back_by_name_exact_and_in_their_order(session, row
     assert all(not isinstance(c, float) for _p, c, _s in got["costs"])
     ((n, total),) = got["total"]
     assert (int(n), Decimal(total)) == (3, Decimal("15.9234567892"))
-    # dates and times: text on PostgreSQL, read the same by the rollups helpers
+    # dates and times as each driver gives them, read the same by the rollups helpers
     assert [(rollups.as_day(d), rollups.utc(t)) for d, t in got["markers"]] == [
         (date(2026, 3, 2), datetime(2026, 3, 3, tzinfo=UTC))
     ]
     assert got["empty"] == []
 
 
-def test_the_same_statements_fold_into_the_same_statement_once(session, rows):
+def test_each_statement_is_compiled_once(session, rows):
     if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("SQLite runs each select on its own")
-    statements = {"costs": COSTS, "total": TOTAL}
-    smplat_db.fetch_many(session, statements, {"day": rows})
-    assert smplat_db._batch(["costs", "total"], statements) is smplat_db._batch(["costs", "total"], dict(statements))
-    # another statement object under the same name is another batch, never a stale one
-    other = {"costs": select(DailyServiceStats.product_id).where(DailyServiceStats.day == DAY), "total": TOTAL}
-    assert smplat_db._batch(["costs", "total"], other) is not smplat_db._batch(["costs", "total"], statements)
-    assert smplat_db.fetch_many(session, other, {"day": rows})["costs"] != []
+        pytest.skip("SQLite runs each select through SQLAlchemy")
+    dialect = session.get_bind().dialect
+    smplat_db.fetch_many(session, {"costs": COSTS, "total": TOTAL}, {"day": rows})
+    assert smplat_db.native(COSTS, dialect) is smplat_db.native(COSTS, dialect)
+    # another statement object is compiled on its own, never mistaken for a stale one
+    other = select(DailyServiceStats.product_id).where(DailyServiceStats.day == DAY)
+    assert smplat_db.native(other, dialect) is not smplat_db.native(COSTS, dialect)
+    assert smplat_db.fetch_many(session, {"costs": other, "total": TOTAL}, {"day": rows})["costs"] != []
 
 
 def test_a_read_scope_reads_without_a_transaction(db_url, rows, count_queries):
@@ -121,3 +122,31 @@ def test_fixed_in_lists_repeated_names_percent_signs_and_run_time_lists(session,
 
     with pytest.raises(sa.exc.StatementError if not postgres else sa.exc.InvalidRequestError, match="day"):
         smplat_db.fetch_many(session, {"total": TOTAL}, {})
+
+
+def test_a_failing_statement_raises_as_sqlalchemy_does_and_the_connection_goes_on(db_url, rows):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite's sqrt(-1) is NULL, not an error")
+    failing = {"total": TOTAL, "bad": select(func.sqrt(sa.bindparam("minus", type_=sa.Float())))}
+    for scope in (smplat_db.read_scope, smplat_db.session_scope):
+        with pytest.raises(sa.exc.DataError, match="square root"), scope(db_url) as db:
+            smplat_db.fetch_many(db, failing, {"day": rows, "minus": -1.0})
+        with smplat_db.read_scope(db_url) as db:  # the pooled connection is usable again
+            assert smplat_db.fetch_many(db, {"total": TOTAL}, {"day": rows})["total"][0][0] == 3
+
+
+def test_a_read_scope_s_reads_share_one_snapshot(db_url):
+    """Outside a transaction the pipeline runs in one REPEATABLE READ, READ ONLY transaction:
+    the page's figures are of one moment (the same transaction start in every statement)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite reads in-process, one statement at a time")
+    statements = {
+        "started": select(func.now()),
+        "again": select(func.now().label("again")),
+        "isolation": select(func.current_setting("transaction_isolation")),
+        "read_only": select(func.current_setting("transaction_read_only")),
+    }
+    with smplat_db.read_scope(db_url) as db:
+        got = smplat_db.fetch_many(db, statements)
+    assert got["started"] == got["again"]
+    assert (got["isolation"], got["read_only"]) == ([("repeatable read",)], [("on",)])
