@@ -39,8 +39,9 @@ from smplat.services.rollups import utc
 
 
 def version_text(row: Any) -> str:
-    """A version row as text, the same whether it was read natively or, with a page's other
-    reads, through `db.fetch_many` (times as ISO text there): times in UTC ISO form."""
+    """A version row as text, the same however it was read (through SQLAlchemy's types, or with
+    a page's other reads by `db.fetch_many`, as the driver gives it: aware times on PostgreSQL,
+    stored text on SQLite): times in UTC ISO form."""
     out = []
     for value in row:
         if value is None:

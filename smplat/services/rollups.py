@@ -136,7 +136,8 @@ ROLLED = select(
 
 
 def rolled_from(row: Any) -> Rolled:
-    """The `ROLLED` select's row as a `Rolled` (native values or, from `db.fetch_many`, text)."""
+    """The `ROLLED` select's row as a `Rolled` (dates and times as SQLAlchemy or the driver give
+    them: objects, or SQLite's stored text)."""
     first, last, through, generation = row
     if first is None:
         return Rolled()
