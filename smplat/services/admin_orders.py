@@ -349,7 +349,8 @@ def change_percent(current: int, previous: int) -> float | None:
 TILES = ("awaiting", "stuck", "refills", "dead_letters", "providers", "failed_payments", "failed_webhooks")
 
 
-_TILES_BUILT: dict[tuple[int, ...], Any] = {}
+_TILES_BUILT: dict[tuple[int, ...], Any] = {}  # per set of promises (they change rarely)
+_TILES_KEPT = 32
 
 
 def _cut(hours: int) -> Any:
@@ -363,6 +364,8 @@ def tiles_statement(session: Session, promises: list[int]) -> Any:
     built = _TILES_BUILT.get(key)
     if built is not None:
         return built
+    if len(_TILES_BUILT) >= _TILES_KEPT:  # the oldest set goes (a statement is cheap to rebuild)
+        _TILES_BUILT.pop(next(iter(_TILES_BUILT)), None)
 
     def count(model: Any, *where: Any) -> Any:
         return select(func.count()).select_from(model).where(*where).scalar_subquery()
@@ -473,24 +476,20 @@ def home(session: Session, now: datetime | None = None, currency: str = "EUR") -
     }
 
 
-def _newest(column: Any) -> Any:
-    return select(func.max(column)).scalar_subquery()
-
-
 # what the home and the queue show may have changed when this row changes: only primary-key
 # maxima of append-mostly tables (an index lookup each, cheap at a million orders: every status
 # change, payment and operator action appends an order event, every provider call a fulfilment
 # attempt) and the newest change of the small providers and alerts tables
-VERSION = select(
-    _newest(Order.id),
-    _newest(OrderEvent.id),
-    _newest(Payment.id),
-    _newest(PaymentEvent.id),
-    _newest(FulfillmentAttempt.id),
-    _newest(Provider.updated_at),
-    _newest(AlertNotice.last_raised_at),
-    _newest(WebhookEvent.id),
-    _newest(Refill.id),
+VERSION = live.newest_of(
+    Order.id,
+    OrderEvent.id,
+    Payment.id,
+    PaymentEvent.id,
+    FulfillmentAttempt.id,
+    Provider.updated_at,
+    AlertNotice.last_raised_at,
+    WebhookEvent.id,
+    Refill.id,
 )
 
 

@@ -412,21 +412,17 @@ def period_figures(session: Session, now: datetime, days: int, currency: str = "
 # --- live -----------------------------------------------------------------------------------------
 
 
-def _newest(column: Any) -> Any:
-    return select(func.max(column)).scalar_subquery()
-
-
 # changes whenever an order, payment, attempt, webhook, visit or search does (index lookups:
 # the newest id or change of each)
-VERSION = select(
-    _newest(Order.id),
-    _newest(Order.updated_at),
-    _newest(Payment.updated_at),
-    _newest(FulfillmentAttempt.id),
-    _newest(WebhookEvent.id),
-    _newest(DailyCounter.updated_at),
-    _newest(SearchRecord.id),
-    _newest(ProviderOrder.updated_at),
+VERSION = live.newest_of(
+    Order.id,
+    Order.updated_at,
+    Payment.updated_at,
+    FulfillmentAttempt.id,
+    WebhookEvent.id,
+    DailyCounter.updated_at,
+    SearchRecord.id,
+    ProviderOrder.updated_at,
 )
 
 

@@ -67,6 +67,12 @@ def _newest(column: Any) -> Any:
     return select(func.max(column))
 
 
+def newest_of(*columns: Any) -> Any:
+    """A version statement: the newest value of each column (an index lookup each), one row;
+    built once per page (module level) and read alone or among a page's reads."""
+    return select(*(_newest(column).scalar_subquery() for column in columns))
+
+
 def order(session: Session, number: str) -> str:
     """One order's page: the order row (status, payment status, refunds), its lines (delivered,
     remains), its timeline (events: status, payment, note, message, refill; fulfilment attempts),
