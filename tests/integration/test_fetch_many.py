@@ -127,12 +127,14 @@ def test_fixed_in_lists_repeated_names_percent_signs_and_run_time_lists(session,
 def test_a_failing_statement_raises_as_sqlalchemy_does_and_the_connection_goes_on(db_url, rows):
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite's sqrt(-1) is NULL, not an error")
-    failing = {"total": TOTAL, "bad": select(func.sqrt(sa.bindparam("minus", type_=sa.Float())))}
-    for scope in (smplat_db.read_scope, smplat_db.session_scope):
-        with pytest.raises(sa.exc.DataError, match="square root"), scope(db_url) as db:
-            smplat_db.fetch_many(db, failing, {"day": rows, "minus": -1.0})
-        with smplat_db.read_scope(db_url) as db:  # the pooled connection is usable again
-            assert smplat_db.fetch_many(db, {"total": TOTAL}, {"day": rows})["total"][0][0] == 3
+    bad = select(func.sqrt(sa.bindparam("minus", type_=sa.Float())))
+    for failing in ({"total": TOTAL, "bad": bad}, {"bad": bad, "total": TOTAL}):  # after it: never prepared
+        for scope in (smplat_db.read_scope, smplat_db.session_scope):
+            with pytest.raises(sa.exc.DataError, match="square root"), scope(db_url) as db:
+                smplat_db.fetch_many(db, failing, {"day": rows, "minus": -1.0})
+            with smplat_db.read_scope(db_url) as db:  # the pooled connection is usable again
+                for _run in range(2):
+                    assert smplat_db.fetch_many(db, {"total": TOTAL}, {"day": rows})["total"][0][0] == 3
 
 
 def test_a_read_scope_s_reads_share_one_snapshot(db_url):
