@@ -61,8 +61,34 @@ def revenue_figure(series: list[dict[str, Any]], previous: list[dict[str, Any]])
     return _layout(fig, yaxis_title=CURRENCY, yaxis2={"overlaying": "y", "side": "right", "title": "orders"})
 
 
+def _empty(fig: go.Figure, message: str) -> go.Figure:
+    """A chart with nothing to draw says so, in place of empty axes."""
+    fig.update_layout(
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[
+            {
+                "text": message,
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"size": 14, "color": "#64748b"},
+            }
+        ],
+    )
+    return fig
+
+
 def funnel_figure(stages: list[tuple[str, int]]) -> go.Figure:
-    fig = go.Figure(go.Funnel(y=[s for s, _ in stages], x=[n for _, n in stages], textinfo="value+percent initial"))
+    """Each stage's count and its share of the first stage (visits); without visits (none
+    recorded: no analytics consent) the counts alone, never a share of nothing."""
+    first = stages[0][1] if stages else 0
+    text = [f"{n:,}" + (f" · {n / first:.0%}" if first else "") for _, n in stages]
+    fig = go.Figure(go.Funnel(y=[s for s, _ in stages], x=[n for _, n in stages], text=text, textinfo="text"))
+    if not any(n for _, n in stages):
+        _empty(fig, "No visits or orders in this period")
     return _layout(fig)
 
 
@@ -72,11 +98,15 @@ def providers_figure(rows: list[dict[str, Any]]) -> go.Figure:
     fig.add_bar(name="Succeeded", x=names, y=[r["succeeded"] for r in rows], marker_color="#16a34a")
     fig.add_bar(name="Failed", x=names, y=[r["failed"] for r in rows], marker_color="#dc2626")
     fig.add_bar(name="Other", x=names, y=[r["other"] for r in rows], marker_color="#94a3b8")
+    if not rows:
+        _empty(fig, "No provider calls in this period")
     return _layout(fig, barmode="stack")
 
 
 def share_figure(rows: list[dict[str, Any]]) -> go.Figure:
     fig = go.Figure(go.Pie(labels=[r["provider"] for r in rows], values=[r["orders"] for r in rows], hole=0.45))
+    if not any(r["orders"] for r in rows):
+        _empty(fig, "No orders placed with providers in this period")
     return _layout(fig)
 
 
@@ -86,11 +116,16 @@ def margin_figure(rows: list[dict[str, Any]], key: str) -> go.Figure:
     fig.add_bar(name="Revenue", x=names, y=[r["revenue_minor"] / 100 for r in rows], marker_color="#2563eb")
     fig.add_bar(name="Cost", x=names, y=[r["cost_minor"] / 100 for r in rows], marker_color="#f59e0b")
     fig.add_bar(name="Margin", x=names, y=[r["margin_minor"] / 100 for r in rows], marker_color="#16a34a")
+    if not rows:  # by provider: only what was placed with a provider has a provider
+        note = "No sales in this period" if key == "service" else "No orders placed with providers in this period"
+        return _layout(_empty(fig, note), barmode="group")
     return _layout(fig, barmode="group", yaxis_title=CURRENCY)
 
 
 def searches_figure(trending: list[dict[str, Any]]) -> go.Figure:
     fig = go.Figure(go.Bar(x=[t["count"] for t in trending], y=[t["query"] for t in trending], orientation="h"))
+    if not trending:
+        return _layout(_empty(fig, "No searches in this period"))
     return _layout(fig, yaxis={"autorange": "reversed"})
 
 
@@ -216,6 +251,15 @@ def _chart(title: str, figure: rx.Var, chart_id: str) -> rx.Component:
     )
 
 
+def _table_or_note(rows: rx.Var, table: rx.Component, title: str, note: str) -> rx.Component:
+    """The table, or (no rows in the period) its title and a line saying there are none."""
+    return rx.cond(
+        rows.length() > 0,
+        table,
+        card(rx.heading(title, size="4"), rx.text(note, size="2", color_scheme="gray"), width="100%"),
+    )
+
+
 def _query_list(title: str, rows: rx.Var, list_id: str) -> rx.Component:
     return card(
         rx.heading(title, size="4"),
@@ -283,23 +327,33 @@ def admin_analytics_page() -> rx.Component:
                     _chart("Margin by provider", s.provider_margin_chart, "analytics-margin-provider"),
                     **two,
                 ),
-                data_table(
-                    ["Service / provider", "Revenue", "Cost", "Margin", "%"],
+                _table_or_note(
                     s.margins,
-                    lambda r: [
-                        rx.table.row_header_cell(r["name"]),
-                        rx.table.cell(r["revenue"]),
-                        rx.table.cell(r["cost"]),
-                        rx.table.cell(r["margin"]),
-                        rx.table.cell(r["percent"]),
-                    ],
-                    "analytics-margins",
+                    data_table(
+                        ["Service / provider", "Revenue", "Cost", "Margin", "%"],
+                        s.margins,
+                        lambda r: [
+                            rx.table.row_header_cell(r["name"]),
+                            rx.table.cell(r["revenue"]),
+                            rx.table.cell(r["cost"]),
+                            rx.table.cell(r["margin"]),
+                            rx.table.cell(r["percent"]),
+                        ],
+                        "analytics-margins",
+                    ),
+                    "Margins",
+                    "No sales in this period.",
                 ),
-                data_table(
-                    ["Service", "Average completion time (orders of the period)"],
+                _table_or_note(
                     s.completion,
-                    lambda r: [rx.table.row_header_cell(r["service"]), rx.table.cell(r["average"])],
-                    "analytics-completion",
+                    data_table(
+                        ["Service", "Average completion time (orders of the period)"],
+                        s.completion,
+                        lambda r: [rx.table.row_header_cell(r["service"]), rx.table.cell(r["average"])],
+                        "analytics-completion",
+                    ),
+                    "Average completion time",
+                    "No orders completed in this period.",
                 ),
                 _chart("Most searched", s.searches_chart, "analytics-searches"),
                 rx.grid(
@@ -308,26 +362,36 @@ def admin_analytics_page() -> rx.Component:
                     **two,
                 ),
                 rx.grid(
-                    data_table(
-                        ["Payment", "Status", "Count", "Amount"],
+                    _table_or_note(
                         s.payments,
-                        lambda r: [
-                            rx.table.row_header_cell(r["kind"]),
-                            rx.table.cell(r["status"]),
-                            rx.table.cell(r["count"]),
-                            rx.table.cell(r["amount"]),
-                        ],
-                        "analytics-payments",
+                        data_table(
+                            ["Payment", "Status", "Count", "Amount"],
+                            s.payments,
+                            lambda r: [
+                                rx.table.row_header_cell(r["kind"]),
+                                rx.table.cell(r["status"]),
+                                rx.table.cell(r["count"]),
+                                rx.table.cell(r["amount"]),
+                            ],
+                            "analytics-payments",
+                        ),
+                        "Payments",
+                        "No payments in this period.",
                     ),
-                    data_table(
-                        ["Webhook", "Status", "Count"],
+                    _table_or_note(
                         s.webhooks,
-                        lambda r: [
-                            rx.table.row_header_cell(r["type"]),
-                            rx.table.cell(r["status"]),
-                            rx.table.cell(r["count"]),
-                        ],
-                        "analytics-webhooks",
+                        data_table(
+                            ["Webhook", "Status", "Count"],
+                            s.webhooks,
+                            lambda r: [
+                                rx.table.row_header_cell(r["type"]),
+                                rx.table.cell(r["status"]),
+                                rx.table.cell(r["count"]),
+                            ],
+                            "analytics-webhooks",
+                        ),
+                        "Webhooks",
+                        "No webhooks received in this period.",
                     ),
                     **two,
                 ),
