@@ -150,8 +150,8 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 def read_scope(url: str | None = None) -> Iterator[Session]:
     """A unit of work that only reads (a page's load): on PostgreSQL without a transaction, so
     no BEGIN and COMMIT round trips. Each statement reads its own snapshot, as every statement
-    of a READ COMMITTED transaction does anyway; never write in one (each write would commit
-    on its own)."""
+    of a READ COMMITTED transaction does anyway (a `fetch_many` round trip is one snapshot);
+    never write in one (each write would commit on its own)."""
     engine = get_engine(url)
     bind = engine
     if engine.dialect.name == "postgresql":

@@ -471,7 +471,7 @@ def home(session: Session, now: datetime | None = None, currency: str = "EUR") -
             for kind, message, at in extra["alerts"]
         ],
         "orders": order_service.recent_rows(extra["recent"]),
-        # read before the figures (in their round trip on PostgreSQL): the page's live version
+        # read before the figures (in the first round trip): the page's live version
         "version": live.version_text(first["version"][0]),
     }
 

@@ -6,7 +6,7 @@ Every aggregate is a GROUP BY in the database (a fixed number of statements howe
 checked by tests with counted statements). Whole days the `dashboard_rollup` job has rolled up
 are read from the daily roll-ups, the rest of a window (today so far, days not rolled up yet, a
 partial first day) from the raw tables, in the same statement (services/rollups.py); pass the
-`rolled` run (`rolled_days`) to save its lookup when calling several. Money is integer minor
+`rolled` run (`rollups.rolled_days`) to save its lookup when calling several. Money is integer minor
 units of one currency; a provider's charge (a decimal in major units) is converted with
 `to_minor`. Orders count from their creation (they are created when paid), in half-open
 windows [start, end).
@@ -32,7 +32,7 @@ from smplat.models.orders import Order, OrderItem, OrderStatus
 from smplat.models.payments import Payment, WebhookEvent
 from smplat.models.providers import ProviderOrder
 from smplat.services import live, rollups, search
-from smplat.services.rollups import Rolled, rolled_days  # noqa: F401 (callers read the rolled run here)
+from smplat.services.rollups import Rolled
 
 VISITS = "visits"
 PRODUCT_VIEWS = "product_views"

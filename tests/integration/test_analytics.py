@@ -175,7 +175,7 @@ def history(request, session):
 
 
 def test_revenue_orders_and_period_comparison(session, history, count_queries):
-    rolled = analytics.rolled_days(session)
+    rolled = rollups.rolled_days(session)
     with count_queries(session) as q:
         result = analytics.comparison(session, NOW, 7, rolled=rolled)
     assert q.count == 1
@@ -186,7 +186,7 @@ def test_revenue_orders_and_period_comparison(session, history, count_queries):
 
 
 def test_daily_series_fills_every_day(session, history, count_queries):
-    rolled = analytics.rolled_days(session)
+    rolled = rollups.rolled_days(session)
     with count_queries(session) as q:
         series = analytics.daily_series(session, *analytics.window(NOW, 7), rolled=rolled)
     assert q.count == 1
@@ -208,7 +208,7 @@ def test_conversion_funnel(session, history, count_queries):
 
 
 def test_margin_by_service_and_by_provider(session, history, count_queries):
-    rolled = analytics.rolled_days(session)
+    rolled = rollups.rolled_days(session)
     with count_queries(session) as q:
         by_service, by_provider = analytics.margins(session, *analytics.window(NOW, 7), rolled=rolled)
     assert q.count == (1 if session.get_bind().dialect.name == "postgresql" else 2)  # revenue, costs
@@ -246,7 +246,7 @@ def test_average_completion_time_over_the_last_completed_lines(session, history,
 
 def test_average_completion_time_of_the_period(session, history, count_queries):
     a, b = history["a"].id, history["b"].id
-    rolled = analytics.rolled_days(session)
+    rolled = rollups.rolled_days(session)
     with count_queries(session) as q:
         week = analytics.completion_by_service(session, *analytics.window(NOW, 7), rolled=rolled)
     assert q.count == 1
@@ -257,7 +257,7 @@ def test_average_completion_time_of_the_period(session, history, count_queries):
 
 
 def test_provider_activity_and_share(session, history, count_queries):
-    rolled = analytics.rolled_days(session)
+    rolled = rollups.rolled_days(session)
     with count_queries(session) as q:
         rows = analytics.provider_activity(session, *analytics.window(NOW, 7), rolled=rolled)
     assert q.count == 1
@@ -268,7 +268,7 @@ def test_provider_activity_and_share(session, history, count_queries):
 
 
 def test_payment_and_webhook_outcomes(session, history, count_queries):
-    rolled = analytics.rolled_days(session)
+    rolled = rollups.rolled_days(session)
     with count_queries(session) as q:
         outcomes = analytics.payment_outcomes(session, *analytics.window(NOW, 7), rolled=rolled)
     assert q.count == 1

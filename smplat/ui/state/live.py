@@ -91,8 +91,8 @@ class LiveState(rx.State, mixin=True):
 
     def _live_load(self) -> None:
         """Version first, data after (a change in between means one more reload, not a lost one).
-        A page whose refresh reads the version itself, before its data and in the same round
-        trip (`live_version_in_refresh`), returns it instead."""
+        A page whose refresh reads the version itself, before its data (in the round trip that
+        plans them: `live_version_in_refresh`), returns it instead."""
         if self.live_version_in_refresh:
             version = self._live_refresh()
             if not isinstance(version, str):

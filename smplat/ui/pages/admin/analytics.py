@@ -251,11 +251,11 @@ def _chart(title: str, figure: rx.Var, chart_id: str) -> rx.Component:
     )
 
 
-def _table_or_note(rows: rx.Var, table: rx.Component, title: str, note: str) -> rx.Component:
-    """The table, or (no rows in the period) its title and a line saying there are none."""
+def _table_or_note(headers: list[str], rows: rx.Var, render_row, table_id: str, title: str, note: str) -> rx.Component:
+    """`data_table`, or (no rows in the period) its title and a line saying there are none."""
     return rx.cond(
         rows.length() > 0,
-        table,
+        data_table(headers, rows, render_row, table_id),
         card(rx.heading(title, size="4"), rx.text(note, size="2", color_scheme="gray"), width="100%"),
     )
 
@@ -328,30 +328,24 @@ def admin_analytics_page() -> rx.Component:
                     **two,
                 ),
                 _table_or_note(
+                    ["Service / provider", "Revenue", "Cost", "Margin", "%"],
                     s.margins,
-                    data_table(
-                        ["Service / provider", "Revenue", "Cost", "Margin", "%"],
-                        s.margins,
-                        lambda r: [
-                            rx.table.row_header_cell(r["name"]),
-                            rx.table.cell(r["revenue"]),
-                            rx.table.cell(r["cost"]),
-                            rx.table.cell(r["margin"]),
-                            rx.table.cell(r["percent"]),
-                        ],
-                        "analytics-margins",
-                    ),
+                    lambda r: [
+                        rx.table.row_header_cell(r["name"]),
+                        rx.table.cell(r["revenue"]),
+                        rx.table.cell(r["cost"]),
+                        rx.table.cell(r["margin"]),
+                        rx.table.cell(r["percent"]),
+                    ],
+                    "analytics-margins",
                     "Margins",
                     "No sales in this period.",
                 ),
                 _table_or_note(
+                    ["Service", "Average completion time (orders of the period)"],
                     s.completion,
-                    data_table(
-                        ["Service", "Average completion time (orders of the period)"],
-                        s.completion,
-                        lambda r: [rx.table.row_header_cell(r["service"]), rx.table.cell(r["average"])],
-                        "analytics-completion",
-                    ),
+                    lambda r: [rx.table.row_header_cell(r["service"]), rx.table.cell(r["average"])],
+                    "analytics-completion",
                     "Average completion time",
                     "No orders completed in this period.",
                 ),
@@ -363,33 +357,27 @@ def admin_analytics_page() -> rx.Component:
                 ),
                 rx.grid(
                     _table_or_note(
+                        ["Payment", "Status", "Count", "Amount"],
                         s.payments,
-                        data_table(
-                            ["Payment", "Status", "Count", "Amount"],
-                            s.payments,
-                            lambda r: [
-                                rx.table.row_header_cell(r["kind"]),
-                                rx.table.cell(r["status"]),
-                                rx.table.cell(r["count"]),
-                                rx.table.cell(r["amount"]),
-                            ],
-                            "analytics-payments",
-                        ),
+                        lambda r: [
+                            rx.table.row_header_cell(r["kind"]),
+                            rx.table.cell(r["status"]),
+                            rx.table.cell(r["count"]),
+                            rx.table.cell(r["amount"]),
+                        ],
+                        "analytics-payments",
                         "Payments",
                         "No payments in this period.",
                     ),
                     _table_or_note(
+                        ["Webhook", "Status", "Count"],
                         s.webhooks,
-                        data_table(
-                            ["Webhook", "Status", "Count"],
-                            s.webhooks,
-                            lambda r: [
-                                rx.table.row_header_cell(r["type"]),
-                                rx.table.cell(r["status"]),
-                                rx.table.cell(r["count"]),
-                            ],
-                            "analytics-webhooks",
-                        ),
+                        lambda r: [
+                            rx.table.row_header_cell(r["type"]),
+                            rx.table.cell(r["status"]),
+                            rx.table.cell(r["count"]),
+                        ],
+                        "analytics-webhooks",
                         "Webhooks",
                         "No webhooks received in this period.",
                     ),
