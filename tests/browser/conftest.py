@@ -180,8 +180,11 @@ def live_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveShop]:
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait up to 15 s (Playwright's default is 5): on two busy cores the shop, its jobs
+    # process, the browser and the test share the machine, and an answer can take seconds.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium

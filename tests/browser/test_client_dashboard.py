@@ -41,10 +41,11 @@ def _fits_phone(tab, output_dir, name: str) -> None:
     assert width <= viewport, f"{name} scrolls sideways on a phone ({width}px > {viewport}px)"
 
 
-def _buy(tab, username: str, email: str | None) -> str:
+def _buy(tab, wait_for_app, username: str, email: str | None) -> str:
     """Buy 1,000 followers for `username` (a guest gives `email`; an account's cart may hold
     lines an earlier test left, so the order page is read through this line only)."""
     tab.goto("/services/instagram-followers")
+    wait_for_app(tab)  # typed before hydration, the field would be cleared
     tab.locator("#field-username").fill(username)
     tab.locator("#add-to-cart").click()
     expect(tab.locator("#view-cart")).to_be_visible()
@@ -100,7 +101,7 @@ def test_a_client_watches_an_order_deliver_live_refills_and_orders_again(
     # given the demo client, signed in, buys 1,000 followers for @dashlive
     sign_in(tab, "client@smplat.local", "client-demo-pass", next_path="/services/instagram-followers")
     expect(tab.locator("#product-title")).to_have_text("Instagram Followers")
-    number = _buy(tab, "@dashlive", None)
+    number = _buy(tab, wait_for_app, "@dashlive", None)
     # the success page links the account holder to the order page
     tab.get_by_role("link", name="Follow my order").click()
     expect(tab).to_have_url(re.compile(rf"/account/orders/{number}$"))
@@ -154,12 +155,14 @@ def test_a_client_watches_an_order_deliver_live_refills_and_orders_again(
     _shot(tab, output_dir, "client_order_again")
 
 
-def test_a_client_cancels_a_running_order_and_the_rest_is_refunded(page, live_shop, output_dir, sign_in, jobs) -> None:
+def test_a_client_cancels_a_running_order_and_the_rest_is_refunded(
+    page, live_shop, output_dir, sign_in, wait_for_app, jobs
+) -> None:
     tab = page
     tab.set_default_timeout(30_000)
     sign_in(tab, "client@smplat.local", "client-demo-pass", next_path="/services/instagram-followers")
     expect(tab.locator("#product-title")).to_have_text("Instagram Followers")
-    number = _buy(tab, "@dashcancel", None)
+    number = _buy(tab, wait_for_app, "@dashcancel", None)
     tab.get_by_role("link", name="Follow my order").click()
     expect(tab).to_have_url(re.compile(rf"/account/orders/{number}$"))
     line = tab.locator(".order-line", has_text="@dashcancel")
@@ -180,13 +183,13 @@ def test_a_client_cancels_a_running_order_and_the_rest_is_refunded(page, live_sh
     _shot(tab, output_dir, "client_order_canceled")
 
 
-def test_a_guest_follows_the_order_from_the_receipts_link(browser, live_shop, output_dir, jobs) -> None:
+def test_a_guest_follows_the_order_from_the_receipts_link(browser, live_shop, output_dir, wait_for_app, jobs) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_shop.url)
     context.set_default_timeout(30_000)
     tab = context.new_page()
     try:
         # given a guest who pays
-        number = _buy(tab, "@guestlive", "guest.tracker@example.test")
+        number = _buy(tab, wait_for_app, "@guestlive", "guest.tracker@example.test")
         # the success page's button opens the tracking page (not the sign-in form)
         tab.get_by_role("link", name="Follow my order").click()
         expect(tab).to_have_url(re.compile(r"/track/SMP-"))

@@ -38,7 +38,7 @@ def _fits_phone(page, output_dir, name: str) -> None:
     assert width <= viewport, f"{name} scrolls sideways on a phone ({width}px > {viewport}px)"
 
 
-def test_operator_pages_show_the_engine_at_work(page, live_shop, output_dir, monkeypatch, sign_in):
+def test_operator_pages_show_the_engine_at_work(page, live_shop, output_dir, monkeypatch, sign_in, wait_for_app):
     # given: the seeded provider pointed at a panel sandbox, two lines delivered, one dead letter
     monkeypatch.setenv("SMPLAT_FULFILLMENT_RECONCILE_DELAY_SECONDS", "1")
     reset_settings_cache()
@@ -106,6 +106,7 @@ def test_operator_pages_show_the_engine_at_work(page, live_shop, output_dir, mon
         page.screenshot(path=str(output_dir / "screenshots" / "admin_provider_dialect.png"), full_page=True)
 
         page.goto("/admin/catalog")
+        wait_for_app(page)
         page.locator("#routing-instagram-followers").click()
         expect(page.locator("#routing-preview-table")).to_contain_text("1,000 followers")
         expect(page.locator("#routing-preview-table")).to_contain_text("92.1 %")

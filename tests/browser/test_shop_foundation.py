@@ -43,8 +43,9 @@ def test_visitor_browses_home_services_and_a_product(page, db_session):
     expect(page.get_by_role("heading", name="Package size")).to_be_visible()
 
 
-def test_new_customer_signs_up_signs_out_and_signs_in(page, db_session, sign_in):
+def test_new_customer_signs_up_signs_out_and_signs_in(page, db_session, sign_in, wait_for_app):
     page.goto("/signup")
+    wait_for_app(page)
     page.locator("#full_name").fill("Robin Example")
     page.locator("#email").fill("robin@example.com")
     page.locator("#password").fill(NEW_PASSWORD)
@@ -71,9 +72,10 @@ def test_new_customer_signs_up_signs_out_and_signs_in(page, db_session, sign_in)
     expect(page.locator("#account-email")).to_have_text("robin@example.com")
 
 
-def test_sign_up_with_bad_input_shows_errors_and_creates_nothing(page, db_session):
+def test_sign_up_with_bad_input_shows_errors_and_creates_nothing(page, db_session, wait_for_app):
     before = count(db_session, User)
     page.goto("/signup")
+    wait_for_app(page)
     page.locator("#email").fill("client@smplat.local")
     page.locator("#password").fill(NEW_PASSWORD)
     page.locator("#signup-submit").click()
@@ -139,8 +141,9 @@ def test_admin_signs_in_and_reaches_the_admin(page, sign_in):
     expect(page.locator("#job-runs-table")).to_contain_text("manual")
 
 
-def test_password_reset_by_emailed_link(page, live_shop, sign_in):
+def test_password_reset_by_emailed_link(page, live_shop, sign_in, wait_for_app):
     page.goto("/forgot-password")
+    wait_for_app(page)
     page.locator("#email").fill("operator@smplat.local")
     page.locator("#forgot-submit").click()
     expect(page.locator("#form-notice")).to_contain_text("a reset link is on its way")
@@ -150,6 +153,7 @@ def test_password_reset_by_emailed_link(page, live_shop, sign_in):
     link = re.search(r"https?://\S+/reset-password\?token=[\w-]+", message.text).group(0)
 
     page.goto(link)
+    wait_for_app(page)
     page.locator("#password").fill("fresh-harbour-pass-9")
     page.locator("#password_confirm").fill("fresh-harbour-pass-9")
     page.locator("#reset-submit").click()
