@@ -76,6 +76,27 @@ def provider_services(session: Session, provider_id: int) -> list[dict[str, Any]
     ]
 
 
+def _item_row(item: OrderItem) -> dict[str, str | int]:
+    """An order line as bought (its snapshot): the summary, the delivery link and the customer's
+    fields; the link only when neither the summary nor a field already shows it."""
+    snapshot = item.snapshot or {}
+    summary = str(snapshot.get("summary", ""))
+    fields = pricing.describe_fields(snapshot.get("fields") or {}, snapshot.get("field_labels") or {})
+    link = str((snapshot.get("delivery") or {}).get("link", ""))
+    return {
+        "id": item.id,
+        "product": item.product_title,
+        "status": item.status,
+        "ordered": str(item.service_quantity),
+        "delivered": str(item.delivered_quantity),
+        "remains": "—" if item.remains is None else str(item.remains),
+        "summary": summary,
+        "link": "" if link in summary or link in fields else link,
+        "promise": receipts.delivery_text(snapshot),
+        "fields": fields,
+    }
+
+
 def order_detail(session: Session, number: str) -> dict[str, Any] | None:
     """An order with its items, provider orders (superseded ones marked) and its timeline: order
     events and every fulfilment attempt (provider request and answer), newest first, and its
@@ -138,24 +159,7 @@ def order_detail(session: Session, number: str) -> dict[str, Any] | None:
         "payment_status": order.payment_status,
         "customer": order.customer_email,
         "placed": _when(order.placed_at),
-        "items": [
-            {
-                "id": i.id,
-                "product": i.product_title,
-                "status": i.status,
-                "ordered": str(i.service_quantity),
-                "delivered": str(i.delivered_quantity),
-                "remains": "—" if i.remains is None else str(i.remains),
-                # the purchase snapshot as bought: the summary, the link and the customer's fields
-                "summary": str((i.snapshot or {}).get("summary", "")),
-                "link": str(((i.snapshot or {}).get("delivery") or {}).get("link", "")),
-                "promise": receipts.delivery_text(i.snapshot or {}),
-                "fields": pricing.describe_fields(
-                    (i.snapshot or {}).get("fields") or {}, (i.snapshot or {}).get("field_labels") or {}
-                ),
-            }
-            for i in items
-        ],
+        "items": [_item_row(i) for i in items],
         "provider_orders": [
             {
                 "id": po.id,

@@ -13,7 +13,7 @@ from smplat.models.audit import AuditLog
 from smplat.models.fulfillment import FulfillmentTask, TaskStatus
 from smplat.models.invoices import Invoice
 from smplat.models.orders import Order, OrderEvent, OrderItem, OrderStatus, PaymentStatus
-from smplat.services import admin_orders, audit
+from smplat.services import admin_orders, audit, operations
 from smplat.services.admin_orders import QueueFilters
 from smplat.services.money import format_money
 from smplat.ui.pages.admin.order import OrderDetailState  # imported at collection: registers the state
@@ -346,7 +346,6 @@ async def test_operator_refunds_half_through_the_sandbox_then_messages_the_custo
 def test_superseded_provider_orders_are_history_without_actions(db_url):
     from smplat.models.fulfillment import FulfillmentAttempt
     from smplat.models.providers import Provider, ProviderOrder, ProviderService
-    from smplat.services import operations
 
     with session_scope() as db:
         o = order(db, placed=NOW - timedelta(hours=1), charged=100)
@@ -384,6 +383,31 @@ def test_superseded_provider_orders_are_history_without_actions(db_url):
     assert [(p["id"], p["current"]) for p in detail["provider_orders"]] == [(ids[0], False), (ids[1], True)]
     attempts = [e["message"] for e in detail["events"] if e["kind"] == "provider submit"]
     assert attempts == ["Followers: submit → ok in 12 ms"] * 2
+
+
+def test_an_order_line_shows_its_link_once(db_url):
+    link = "https://instagram.com/p/once"
+    snapshots = [
+        {"summary": "500 likes", "delivery": {"link": link}},  # shown beside the fields
+        {
+            "summary": "500 likes",
+            "delivery": {"link": link},
+            "fields": {"link": link},
+            "field_labels": {"link": "Post link"},
+        },
+        {"summary": f"500 on {link}", "delivery": {"link": link}},
+    ]
+    with session_scope() as db:
+        o = order(db, placed=NOW, charged=300)  # its line holds no snapshot: nothing to show
+        for snapshot in snapshots:
+            db.add(
+                OrderItem(
+                    order_id=o.id, product_title="Likes", total_minor=100, unit_price_minor=100, snapshot=snapshot
+                )
+            )
+    with session_scope() as db:
+        items = operations.order_detail(db, o.number)["items"]
+    assert [(i["link"], i["fields"]) for i in items] == [("", ""), (link, ""), ("", f"Post link: {link}"), ("", "")]
 
 
 async def test_the_home_ticks_and_reloads_only_when_an_order_arrives(db_url):
