@@ -252,6 +252,7 @@ def order_rows(session: Session, orders: list[Order]) -> list[dict[str, Any]]:
                 "status_label": status_label(o.status),
                 "total": format_money(o.total_minor, o.currency),
                 "items": n,
+                "items_label": f"{n} item" if n == 1 else f"{n} items",
                 "placed_at": (o.placed_at or o.created_at).strftime("%Y-%m-%d %H:%M UTC"),
                 "percent": percent,
             }

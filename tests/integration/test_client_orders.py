@@ -44,6 +44,7 @@ def test_list_filters_search_and_pages_in_four_statements(session, shop, count_q
     assert total == 3
     assert [r["number"] for r in rows] == [o.number for o in reversed(orders)]  # newest first, only theirs
     assert {r["status_label"] for r in rows} == {"In progress"}
+    assert {r["items_label"] for r in rows} == {"1 item"}
     # search by part of the link or the order number
     rows, total = co.list_orders(session, client.id, co.OrderFilters(search="list-1"))
     assert ([r["number"] for r in rows], total) == ([orders[1].number], 1)

@@ -43,8 +43,8 @@ def order_cards(rows: rx.Var) -> rx.Component:
                         rx.text(
                             o["placed_at"].to(str)
                             + " · "
-                            + o["items"].to(str)
-                            + " item(s) · "
+                            + o["items_label"].to(str)
+                            + " · "
                             + o["status_label"].to(str),
                             size="1",
                             color_scheme="gray",

@@ -151,13 +151,18 @@ def admin_dead_letters_page() -> rx.Component:
         DeadLettersState.rows,
         lambda d: [
             rx.table.row_header_cell(
-                rx.link(d["order"], href=routes.ADMIN_ORDERS + "/" + d["order"].to(str), weight="medium")
+                rx.link(
+                    d["order"],
+                    href=routes.ADMIN_ORDERS + "/" + d["order"].to(str),
+                    weight="medium",
+                    white_space="nowrap",
+                )
             ),
             rx.table.cell(d["product"]),
             rx.table.cell(rx.badge(d["kind"], variant="outline")),
             rx.table.cell(d["attempts"].to(str)),
             rx.table.cell(rx.text(d["error"], size="1", color="var(--red-11)", max_width="22rem")),
-            rx.table.cell(d["updated"]),
+            rx.table.cell(rx.text(d["updated"], size="2", white_space="nowrap")),
             rx.table.cell(_dead_letter_actions(d)),
         ],
         "dead-letters-table",
