@@ -109,7 +109,7 @@ def _actions_form(row: rx.Var, *, held: bool) -> rx.Component:
                 name="external_order_id",
                 placeholder="Panel order id",
                 size="1",
-                width="7rem",
+                width="9rem",
                 id="panel-order-" + task_id,
             )
         ]
@@ -117,21 +117,26 @@ def _actions_form(row: rx.Var, *, held: bool) -> rx.Component:
         else []
     )
     return rx.form(
-        rx.hstack(
+        # stacked (the choice, a held task's panel id, then the reason and the button): the column
+        # stays narrow enough for the error beside it
+        rx.vstack(
             rx.el.input(type="hidden", name="task_id", value=task_id),
             action_select(choices, "action-" + task_id),
             *panel_id,
-            rx.input(
-                name="reason",
-                placeholder="Reason",
-                size="1",
-                width="10rem",
-                required=True,
-                id="reason-" + task_id,
+            rx.hstack(
+                rx.input(
+                    name="reason",
+                    placeholder="Reason",
+                    size="1",
+                    width="9rem",
+                    required=True,
+                    id="reason-" + task_id,
+                ),
+                rx.button("Apply", size="1", type="submit", id="apply-" + task_id),
+                spacing="2",
+                align="center",
             ),
-            rx.button("Apply", size="1", type="submit", id="apply-" + task_id),
             spacing="2",
-            align="center",
         ),
         on_submit=DeadLettersState.act,
         reset_on_submit=True,
@@ -147,7 +152,7 @@ def _actions_form(row: rx.Var, *, held: bool) -> rx.Component:
 )
 def admin_dead_letters_page() -> rx.Component:
     table = data_table(
-        ["Order", "Item", "Task", "Attempts", "Last error", "Since", "Action"],
+        ["Order", "Item", "Attempts", "Last error", "Since", "Action"],
         DeadLettersState.rows,
         lambda d: [
             rx.table.row_header_cell(
@@ -158,11 +163,12 @@ def admin_dead_letters_page() -> rx.Component:
                     white_space="nowrap",
                 )
             ),
-            rx.table.cell(d["product"]),
-            rx.table.cell(rx.badge(d["kind"], variant="outline")),
+            rx.table.cell(
+                rx.vstack(rx.text(d["product"]), rx.badge(d["kind"], variant="outline"), spacing="1", align="start")
+            ),
             rx.table.cell(d["attempts"].to(str)),
-            rx.table.cell(rx.text(d["error"], size="1", color="var(--red-11)", max_width="22rem")),
-            rx.table.cell(rx.text(d["updated"], size="2", white_space="nowrap")),
+            rx.table.cell(rx.text(d["error"], size="1", color="var(--red-11)", min_width="8rem", max_width="22rem")),
+            rx.table.cell(rx.text(d["updated"], size="2", width="6rem")),  # the date above the time
             rx.table.cell(_dead_letter_actions(d)),
         ],
         "dead-letters-table",
