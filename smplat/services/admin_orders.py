@@ -493,6 +493,19 @@ VERSION = live.newest_of(
 )
 
 
+def filter_choices(session: Session) -> dict[str, list[dict[str, str]]]:
+    """The queue's provider and product filters by the names operators know (the value is the
+    id the URL keeps), archived products included: their orders are still in the queue."""
+    found = smplat_db.fetch_many(
+        session,
+        {
+            "providers": select(Provider.id, Provider.name).order_by(Provider.name, Provider.id),
+            "products": select(Product.id, Product.title).order_by(Product.title, Product.id),
+        },
+    )
+    return {kind: [{"value": str(i), "label": name} for i, name in rows] for kind, rows in found.items()}
+
+
 def live_version(session: Session) -> str:
     """One statement that changes whenever anything the home or the queue shows may have
     (`VERSION`)."""

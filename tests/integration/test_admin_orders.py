@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from smplat.db import session_scope
@@ -408,6 +409,36 @@ def test_an_order_line_shows_its_link_once(db_url):
     with session_scope() as db:
         items = operations.order_detail(db, o.number)["items"]
     assert [(i["link"], i["fields"]) for i in items] == [("", ""), (link, ""), ("", f"Post link: {link}"), ("", "")]
+
+
+async def test_the_queue_filters_providers_and_products_by_name(db_url):
+    from smplat.models.accounts import Role
+    from smplat.models.catalog import Category, Product, ProductStatus
+    from smplat.models.providers import Provider
+    from smplat.ui.pages.admin.orders import OrderQueueState
+    from tests.security.helpers import make_user, session_cookie, tab
+
+    with session_scope() as db:
+        category = Category(slug="c", name="C")
+        db.add_all([category, Provider(name="Zeta Panel", slug="zeta", base_url="http://zeta.test/api/v2")])
+        db.add(Provider(name="Alpha Panel", slug="alpha", base_url="http://alpha.test/api/v2"))
+        db.flush()
+        likes = Product(category_id=category.id, slug="likes", title="Likes")
+        old = Product(category_id=category.id, slug="old", title="Archived views", status=ProductStatus.ARCHIVED.value)
+        db.add_all([likes, old])
+        db.flush()
+        mine, _other = order(db, placed=NOW, charged=100), order(db, placed=NOW, charged=200)
+        db.execute(sa.update(OrderItem).where(OrderItem.order_id == mine.id).values(product_id=likes.id))
+    cookie = session_cookie(make_user("ops@smplat.local", Role.OPERATOR))
+    queue = await tab(cookie, path="/admin/orders", query={"product": str(likes.id)}).get_state(OrderQueueState)
+    queue.load()
+    # the names an operator knows, sorted; an archived product's orders can still be found
+    assert [p["label"] for p in queue.providers] == ["Alpha Panel", "Zeta Panel"]
+    assert queue.products == [
+        {"value": str(old.id), "label": "Archived views"},
+        {"value": str(likes.id), "label": "Likes"},
+    ]
+    assert [r["number"] for r in queue.rows] == [mine.number]  # not the other order's
 
 
 async def test_the_home_ticks_and_reloads_only_when_an_order_arrives(db_url):

@@ -142,7 +142,8 @@ CASES: dict[str, tuple[Case, int | tuple[int, int]]] = {
     # yesterday and both periods, the tiles, the alerts and the newest orders (two round trips on
     # PostgreSQL, where a page's independent reads go as one statement: `db.fetch_many`)
     "admin dashboard": (Case("AdminHomeState", "load", "/admin", who="admin"), (8, 3)),
-    "admin orders": (Case("OrderQueueState", "load", "/admin/orders", who="admin"), 3),
+    # session (1), the filters' providers and products (one round trip on PostgreSQL), the page, the version
+    "admin orders": (Case("OrderQueueState", "load", "/admin/orders", who="admin"), (5, 4)),
     "admin catalog": (Case("AdminState", "load_catalog", "/admin/catalog", who="admin"), 5),
     "admin customers": (Case("AdminState", "load_customers", "/admin/customers", who="admin"), 2),
     # session (1), the page of accounts (1), their orders and spend grouped (1)

@@ -16,6 +16,17 @@ def operator_actor(state: AuthState) -> Actor:
     return Actor.staff(user.id, user.email, user.role, client_ip(state))
 
 
+# a native select the height and type size of Radix's size-1 inputs beside it
+COMPACT_SELECT = {
+    "height": "24px",
+    "font_size": "12px",
+    "border": "1px solid var(--gray-a7)",
+    "border_radius": "6px",
+    "padding": "0 6px",
+    "background": "var(--color-panel-solid)",
+}
+
+
 def action_select(
     choices: list[tuple[str, str]], select_id: rx.Var | str, default: rx.Var | str | None = None
 ) -> rx.Component:
@@ -27,14 +38,7 @@ def action_select(
         name="action",
         id=select_id,
         **extra,
-        style={
-            "height": "24px",
-            "font_size": "12px",
-            "border": "1px solid var(--gray-a7)",
-            "border_radius": "6px",
-            "padding": "0 6px",
-            "background": "var(--color-panel-solid)",
-        },
+        style=COMPACT_SELECT,
     )
 
 

@@ -28,7 +28,7 @@ from smplat.ui.components.common import (
     status_badge,
 )
 from smplat.ui.components.layout import admin_page
-from smplat.ui.pages.admin._actions import operator_actor
+from smplat.ui.pages.admin._actions import COMPACT_SELECT, operator_actor
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
 from smplat.ui.state.live import LiveState, live_ticker
@@ -49,6 +49,8 @@ class OrderQueueState(AuthState, LiveState):
     page_number: int = 1
     error: str = ""
     loaded: bool = False
+    providers: list[dict[str, str]] = []  # the provider and product filters' choices
+    products: list[dict[str, str]] = []
     _cursors: list[str] = []  # the cursor of each page shown so far ("" for the first)
     live_permission: ClassVar[Permission] = Permission.VIEW_ORDERS
 
@@ -76,6 +78,9 @@ class OrderQueueState(AuthState, LiveState):
         self.query = {k: v for k, v in filters.to_query().items() if k in FILTER_KEYS}
         self.sort, self.descending = filters.sort, filters.descending
         self.error, self.page_number, self._cursors = "", 1, [""]
+        with session_scope() as db:
+            choices = admin_orders.filter_choices(db)
+        self.providers, self.products = choices["providers"], choices["products"]
         self._live_load()
 
     @rx.event
@@ -144,6 +149,20 @@ def _select(name: str, choices: list[str]) -> rx.Component:
         id="filter-" + name,
         default_value=OrderQueueState.query.get(name, "all"),
         key=OrderQueueState.query.get(name, "all"),
+        style=COMPACT_SELECT,
+    )
+
+
+def _named_select(name: str, label: str, choices: rx.Var) -> rx.Component:
+    """A filter among named rows (providers, products): the name shown, the id sent."""
+    return rx.el.select(
+        rx.el.option("any " + label, value="all"),
+        rx.foreach(choices, lambda c: rx.el.option(c["label"], value=c["value"])),
+        name=name,
+        id="filter-" + name,
+        default_value=OrderQueueState.query.get(name, "all"),
+        key=OrderQueueState.query.get(name, "all").to(str) + OrderQueueState.loaded.to(str),
+        style={**COMPACT_SELECT, "max_width": "11rem"},
     )
 
 
@@ -176,24 +195,35 @@ def _check(name: str, label: str) -> rx.Component:
 
 
 def _filters_form() -> rx.Component:
+    def row(*children: rx.Component) -> rx.Component:
+        return rx.flex(*children, spacing="2", wrap="wrap", align="center")
+
     return rx.form(
-        rx.flex(
-            _text("q", "Order number, email or link", width="16rem"),
-            _select("status", [s.value for s in OrderStatus]),
-            _select("payment", [s.value for s in PaymentStatus]),
-            _text("customer", "Customer email"),
-            _text("provider", "Provider id", width="6rem"),
-            _text("product", "Product id", width="6rem"),
-            _text("from", "From", "date", "9rem"),
-            _text("to", "To", "date", "9rem"),
-            _check("dead", "dead letters"),
-            _check("stuck", "stuck"),
-            _check("awaiting", "awaiting placement"),
-            rx.button("Filter", size="1", type="submit", id="filter-submit"),
-            rx.link("Clear", href=routes.ADMIN_ORDERS, size="2"),
+        rx.vstack(
+            # what: the text search and the choices
+            row(
+                _text("q", "Order number, email or link", width="15rem"),
+                _select("status", [s.value for s in OrderStatus]),
+                _select("payment", [s.value for s in PaymentStatus]),
+                _named_select("provider", "provider", OrderQueueState.providers),
+                _named_select("product", "product", OrderQueueState.products),
+            ),
+            # who, when, and the work to do
+            row(
+                _text("customer", "Customer email", width="10rem"),
+                _text("from", "From", "date", "8rem"),
+                _text("to", "To", "date", "8rem"),
+                _check("dead", "dead letters"),
+                _check("stuck", "stuck"),
+                _check("awaiting", "awaiting placement"),
+                rx.hstack(  # together, wherever the row wraps
+                    rx.button("Filter", size="1", type="submit", id="filter-submit"),
+                    rx.link("Clear", href=routes.ADMIN_ORDERS, size="2"),
+                    spacing="2",
+                    align="center",
+                ),
+            ),
             spacing="2",
-            wrap="wrap",
-            align="center",
         ),
         on_submit=OrderQueueState.apply_filters,
         id="queue-filters",
