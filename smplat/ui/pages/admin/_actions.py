@@ -42,6 +42,14 @@ def action_select(
     )
 
 
+def reason_input(
+    input_id: rx.Var | str, *, width: str = "16rem", placeholder: str = "Reason (required)", required: bool = False
+) -> rx.Component:
+    """The reason an operator gives for an action (it goes on the timeline and in the audit log);
+    the service refuses a blank one with a clear error, `required` also stops the browser first."""
+    return rx.input(name="reason", placeholder=placeholder, size="1", width=width, required=required, id=input_id)
+
+
 def editor_draft_redirect(state: AuthState, tab: str):
     """An editor tab opened with a published (or archived) product's id opens (or reuses) its
     draft and moves there, so no tab ever edits what the storefront shows; None when the URL

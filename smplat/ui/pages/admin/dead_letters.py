@@ -20,7 +20,7 @@ from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import data_table, empty_state, form_alert, page_title
 from smplat.ui.components.layout import admin_page
-from smplat.ui.pages.admin._actions import action_select, operator_actor
+from smplat.ui.pages.admin._actions import action_select, operator_actor, reason_input
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
 from smplat.ui.state.live import LiveState, live_ticker
@@ -124,14 +124,7 @@ def _actions_form(row: rx.Var, *, held: bool) -> rx.Component:
             action_select(choices, "action-" + task_id),
             *panel_id,
             rx.hstack(
-                rx.input(
-                    name="reason",
-                    placeholder="Reason",
-                    size="1",
-                    width="9rem",
-                    required=True,
-                    id="reason-" + task_id,
-                ),
+                reason_input("reason-" + task_id, width="9rem", placeholder="Reason", required=True),
                 rx.button("Apply", size="1", type="submit", id="apply-" + task_id),
                 spacing="2",
                 align="center",

@@ -28,7 +28,7 @@ from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
 from smplat.ui.components.layout import admin_page
-from smplat.ui.pages.admin._actions import action_select, operator_actor
+from smplat.ui.pages.admin._actions import action_select, operator_actor, reason_input
 from smplat.ui.registry import page
 from smplat.ui.state.auth import AuthState, requires
 from smplat.ui.state.live import LiveState, live_ticker
@@ -199,14 +199,7 @@ def _provider_order_actions(po: rx.Var) -> rx.Component:
                 ],
                 "action-po-" + po["id"].to(str),
             ),
-            rx.input(
-                name="reason",
-                placeholder="Reason (required)",
-                size="1",
-                width="11rem",
-                required=True,
-                id="reason-po-" + po["id"].to(str),
-            ),
+            reason_input("reason-po-" + po["id"].to(str), width="11rem", required=True),
             rx.input(
                 name="run_at",
                 type="datetime-local",
@@ -264,7 +257,7 @@ def _order_actions(o: rx.Var) -> rx.Component:
                     default_value=o["status"].to(str),
                     key=o["status"].to(str),
                 ),
-                rx.input(name="reason", placeholder="Reason (required)", size="1", width="16rem", id="status-reason"),
+                reason_input("status-reason"),
                 button="Change status",
             ),
             _small_form(
@@ -296,7 +289,7 @@ def _order_actions(o: rx.Var) -> rx.Component:
             _small_form(
                 "retry-form",
                 OrderDetailState.retry_dead_letters,
-                rx.input(name="reason", placeholder="Reason (required)", size="1", width="16rem", id="retry-reason"),
+                reason_input("retry-reason"),
                 button="Retry dead letters",
             ),
             spacing="3",

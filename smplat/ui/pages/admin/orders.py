@@ -28,7 +28,7 @@ from smplat.ui.components.common import (
     status_badge,
 )
 from smplat.ui.components.layout import admin_page
-from smplat.ui.pages.admin._actions import COMPACT_SELECT, operator_actor
+from smplat.ui.pages.admin._actions import COMPACT_SELECT, operator_actor, reason_input
 from smplat.ui.registry import NavEntry, page
 from smplat.ui.state.auth import AuthState, requires
 from smplat.ui.state.live import LiveState, live_ticker
@@ -301,9 +301,7 @@ def admin_orders_page() -> rx.Component:
                 rx.form(
                     _table(),
                     rx.flex(
-                        rx.input(
-                            name="reason", placeholder="Reason for the retry", size="1", width="16rem", id="bulk-reason"
-                        ),
+                        reason_input("bulk-reason", placeholder="Reason for the retry"),
                         rx.button("Retry dead letters of ticked orders", size="1", type="submit", id="bulk-retry"),
                         rx.spacer(),
                         rx.button(
