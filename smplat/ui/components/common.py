@@ -112,9 +112,12 @@ def loading_block(label: str = "Loading…") -> rx.Component:
 
 
 def status_badge(status: rx.Var | str, label: rx.Var | str | None = None) -> rx.Component:
-    """A badge coloured by the stored `status`, reading `label` when given (a customer's words)."""
+    """A badge coloured by the stored `status`, reading `label` when given (a customer's words),
+    else the status in words ("partially refunded", not "partially_refunded")."""
+    if label is None:
+        label = status.replace("_", " ") if isinstance(status, str) else status.to(str).replace("_", " ")
     return rx.badge(
-        status if label is None else label,
+        label,
         color_scheme=rx.match(
             status,
             ("succeeded", "green"),
@@ -122,6 +125,7 @@ def status_badge(status: rx.Var | str, label: rx.Var | str | None = None) -> rx.
             ("completed", "green"),
             ("healthy", "green"),
             ("paid", "green"),
+            ("promoted", "green"),
             ("partially_delivered", "amber"),
             ("partial", "amber"),
             ("on_hold", "amber"),

@@ -28,7 +28,7 @@ from smplat.services.permissions import Permission
 from smplat.ui import routes
 from smplat.ui.components.common import card, data_table, empty_state, form_alert, page_title, status_badge
 from smplat.ui.components.layout import admin_page
-from smplat.ui.pages.admin._actions import action_select, operator_actor, reason_input
+from smplat.ui.pages.admin._actions import COMPACT_SELECT, action_select, operator_actor, reason_input
 from smplat.ui.registry import page
 from smplat.ui.state.auth import AuthState, requires
 from smplat.ui.state.live import LiveState, live_ticker
@@ -256,6 +256,7 @@ def _order_actions(o: rx.Var) -> rx.Component:
                     # starts at the order's status (keyed: re-drawn when the status changes)
                     default_value=o["status"].to(str),
                     key=o["status"].to(str),
+                    style=COMPACT_SELECT,
                 ),
                 reason_input("status-reason"),
                 button="Change status",

@@ -18,7 +18,7 @@ from smplat.services.errors import ServiceError
 from smplat.services.money import format_money
 from smplat.services.permissions import Permission
 from smplat.ui import routes
-from smplat.ui.components.common import card, data_table, empty_state, page_title, stat_card
+from smplat.ui.components.common import card, data_table, empty_state, page_title, stat_card, status_badge
 from smplat.ui.components.layout import admin_page
 from smplat.ui.pages.admin._actions import operator_actor
 from smplat.ui.registry import NavEntry, page
@@ -171,7 +171,7 @@ def _experiment_row(r: rx.Var) -> list[rx.Component]:
     return [
         rx.table.row_header_cell(r["experiment"]),
         rx.table.cell(r["product"]),
-        rx.table.cell(r["status"]),
+        rx.table.cell(status_badge(r["status"])),
         rx.table.cell(
             rx.hstack(
                 rx.text(r["variant"]),
@@ -245,7 +245,7 @@ def admin_sales_page() -> rx.Component:
             lambda r: [
                 rx.table.row_header_cell(r["id"].to(str)),
                 rx.table.cell(r["email"]),
-                rx.table.cell(r["status"]),
+                rx.table.cell(status_badge(r["status"])),
                 rx.table.cell(r["total"]),
                 rx.table.cell(r["lines"].to(str)),
                 rx.table.cell(r["created"]),
