@@ -26,6 +26,11 @@ class EmailDeliveryError(RuntimeError):
     """An email could not be handed to the SMTP server; the message is one line, secret-free."""
 
 
+class SmtpUnreachable(EmailDeliveryError):
+    """The SMTP server could not be reached at all (refused, timed out, host not found): no
+    other message will get through either until it is back."""
+
+
 class Mailer(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
@@ -116,7 +121,7 @@ class SmtpMailer:
                 return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             except (OSError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected) as exc:
                 if attempt >= self.connect_retries:
-                    raise EmailDeliveryError(self._describe(exc)) from None
+                    raise SmtpUnreachable(self._describe(exc)) from None
                 attempt += 1
                 logger.warning(
                     "SMTP %s: %s; retrying (%d/%d)", self.server, _reason(exc), attempt, self.connect_retries

@@ -18,11 +18,12 @@ from email.utils import formatdate, make_msgid, parseaddr
 
 from sqlmodel import Session
 
-from smplat.integrations.smtp import EmailDeliveryError, Mailer, SmtpMailer
+from smplat.integrations.smtp import EmailDeliveryError, Mailer, SmtpMailer, SmtpUnreachable
 from smplat.settings import Settings, get_settings
 
 __all__ = [
     "EmailDeliveryError",
+    "SmtpUnreachable",
     "build_message",
     "compose_email",
     "get_mailer",

@@ -628,29 +628,35 @@ def build_email(
 
 def send_one(session_factory, message_id: int, now: datetime, *, mailer=None) -> str:
     """Claim, send and record one row; returns sent, failed, retry or claimed_elsewhere."""
-    from smplat.services.email import EmailDeliveryError, get_mailer
+    return _send_one(session_factory, message_id, now, mailer=mailer)[0]
+
+
+def _send_one(session_factory, message_id: int, now: datetime, *, mailer=None) -> tuple[str, bool]:
+    """`send_one`'s outcome, and whether the mail server could not be reached at all."""
+    from smplat.services.email import EmailDeliveryError, SmtpUnreachable, get_mailer
 
     settings = get_settings()
     with session_factory() as session:
         if not claim(session, message_id, now, settings):
-            return "claimed_elsewhere"
+            return "claimed_elsewhere", False
     with session_factory() as session:
         row = session.get(NotificationMessage, message_id)
         try:
             message = build_email(row, settings, session)
         except ValueError as exc:  # a bad address never becomes good: no retry
             _finish(session, row, NotificationStatus.FAILED, now, error=str(exc))
-            return "failed"
+            return "failed", False
         attempts = row.attempts
     try:
         (mailer or get_mailer(settings)).send(message)
     except EmailDeliveryError as exc:
+        unreachable = isinstance(exc, SmtpUnreachable)
         with session_factory() as session:
             row = session.get(NotificationMessage, message_id)
             if attempts >= settings.notifications_max_attempts:
                 _finish(session, row, NotificationStatus.FAILED, now, error=str(exc))
                 logger.error("notification %s to %s failed for good: %s", message_id, row.recipient, exc)
-                return "failed"
+                return "failed", unreachable
             row.status = NotificationStatus.QUEUED.value
             row.next_attempt_at = now + _backoff(attempts, settings)
             row.claimed_until = None
@@ -660,12 +666,12 @@ def send_one(session_factory, message_id: int, now: datetime, *, mailer=None) ->
             logger.warning(
                 "notification %s: %s; attempt %d again at %s", message_id, exc, attempts + 1, row.next_attempt_at
             )
-        return "retry"
+        return "retry", unreachable
     with session_factory() as session:
         row = session.get(NotificationMessage, message_id)
         row.provider_message_id = str(message.get("Message-ID", ""))[:300]
         _finish(session, row, NotificationStatus.SENT, now)
-    return "sent"
+    return "sent", False
 
 
 def _finish(
@@ -685,7 +691,8 @@ def _finish(
 
 def send_due(session_factory, now: datetime, *, mailer=None, limit: int | None = None) -> dict[str, int]:
     """The jobs process's sender: every due row (queued and due, or claimed by a sender that
-    died), oldest first, each claimed before it is sent."""
+    died), oldest first, each claimed before it is sent. When the mail server cannot be reached
+    at all the run stops there: the rest stay queued (`deferred`) for the next run."""
     settings = get_settings()
     with session_factory() as session:
         ids = list(
@@ -696,9 +703,17 @@ def send_due(session_factory, now: datetime, *, mailer=None, limit: int | None =
                 .limit(limit or settings.notifications_batch_size)
             ).scalars()
         )
-    counts = {"sent": 0, "retry": 0, "failed": 0, "claimed_elsewhere": 0}
-    for message_id in ids:
-        counts[send_one(session_factory, message_id, now, mailer=mailer)] += 1
+    counts = {"sent": 0, "retry": 0, "failed": 0, "claimed_elsewhere": 0, "deferred": 0}
+    for index, message_id in enumerate(ids):
+        outcome, unreachable = _send_one(session_factory, message_id, now, mailer=mailer)
+        counts[outcome] += 1
+        if unreachable:
+            # the server is down: the rest would only wait for the same refusal (and hold up the
+            # jobs process, a stop included); they stay queued, untouched, for the next run
+            counts["deferred"] = len(ids) - index - 1
+            if counts["deferred"]:
+                logger.warning("mail server unreachable: %d due message(s) left for the next run", counts["deferred"])
+            break
     return counts
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -185,7 +186,7 @@ def test_a_receipt_reaches_the_customer_with_both_parts_and_a_link_to_their_orde
     counts = _send()
 
     # then one email each (receipt, invoice, welcome), logged as sent with the server's message id
-    assert counts == {"sent": 3, "retry": 0, "failed": 0, "claimed_elsewhere": 0}
+    assert counts == {"sent": 3, "retry": 0, "failed": 0, "claimed_elsewhere": 0, "deferred": 0}
     [mail] = [m for m in list_messages(sink.mailbox_dir) if "receipt" in m.subject]
     assert mail.subject == f"Your Test Shop receipt for order {order.number}"
     assert mail.to == [user.email] and mail.headers["From"] == "Test Shop <no-reply@shop.example>"
@@ -327,7 +328,13 @@ def test_a_message_is_retried_with_backoff_after_the_sink_was_down_and_sent_once
     assert (row.status, row.attempts) == ("queued", 1)
     assert row.next_attempt_at == now + timedelta(seconds=60)
     assert "connection refused" in row.last_error
-    assert _send(now + timedelta(seconds=30)) == {"sent": 0, "retry": 0, "failed": 0, "claimed_elsewhere": 0}
+    assert _send(now + timedelta(seconds=30)) == {
+        "sent": 0,
+        "retry": 0,
+        "failed": 0,
+        "claimed_elsewhere": 0,
+        "deferred": 0,
+    }
     assert _send(now + timedelta(seconds=61))["retry"] == 1
     (row,) = _rows(session)
     assert (row.attempts, row.next_attempt_at) == (2, now + timedelta(seconds=61 + 120))
@@ -340,6 +347,35 @@ def test_a_message_is_retried_with_backoff_after_the_sink_was_down_and_sent_once
     assert [(m.to, m.subject) for m in mails] == [([user.email], "Welcome to Test Shop")]
     (row,) = _rows(session)
     assert (row.status, row.attempts, row.last_error) == ("sent", 3, "")
+
+
+def test_while_the_server_is_down_a_run_tries_once_and_leaves_the_rest_queued(db_url, tmp_path, monkeypatch, session):
+    # given five messages queued and the SMTP server down
+    port = _free_port()
+    _point_at(monkeypatch, port, notifications_send_on_commit="false")
+    user = _customer(session)
+    for n in range(4):
+        notifications.notify(
+            session, K.SHOP_MESSAGE, user=user, context={"order": ORDER, "message": f"m{n}"}, event_key=f"down:{n}"
+        )
+    session.commit()
+    now = utcnow()
+
+    # when the sender runs: one connection attempt, the others untouched (a stop is not held up)
+    started = time.monotonic()
+    assert _send(now) == {"sent": 0, "retry": 1, "failed": 0, "claimed_elsewhere": 0, "deferred": 4}
+    assert time.monotonic() - started < 5
+    rows = _rows(session)
+    assert [(r.status, r.attempts) for r in rows] == [("queued", 1)] + [("queued", 0)] * 4
+    assert "connection refused" in rows[0].last_error and not any(r.last_error for r in rows[1:])
+
+    # then the server is back: every message goes out once, the first after its backoff
+    with SmtpSink("127.0.0.1", port, tmp_path / "mailbox") as back:
+        assert _send(now + timedelta(seconds=1))["sent"] == 4
+        assert _send(now + timedelta(seconds=61))["sent"] == 1
+        assert _send(now + timedelta(hours=5))["sent"] == 0
+        assert len(list_messages(back.mailbox_dir)) == 5
+    assert {r.status for r in _rows(session)} == {"sent"}
 
 
 def test_a_message_is_marked_failed_after_the_last_attempt(db_url, monkeypatch, session):
@@ -365,7 +401,10 @@ def test_the_job_records_a_run_that_gave_up_as_failed(db_url, monkeypatch, sessi
 
     run = run_job("send_notifications")
 
-    assert (run.outcome, run.counts) == ("failed", {"sent": 0, "retry": 0, "failed": 1, "claimed_elsewhere": 0})
+    assert (run.outcome, run.counts) == (
+        "failed",
+        {"sent": 0, "retry": 0, "failed": 1, "claimed_elsewhere": 0, "deferred": 0},
+    )
     (row,) = _rows(session)
     assert row.status == "failed" and "connection refused" in row.last_error
 
