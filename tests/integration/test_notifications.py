@@ -349,15 +349,19 @@ def test_a_message_is_retried_with_backoff_after_the_sink_was_down_and_sent_once
     assert (row.status, row.attempts, row.last_error) == ("sent", 3, "")
 
 
+def _shop_messages(db, user: User, count: int) -> None:
+    """Queue `count` messages from the shop to `user`: "m0", "m1", … (one event each)."""
+    for n in range(count):
+        notifications.notify(
+            db, K.SHOP_MESSAGE, user=user, context={"order": ORDER, "message": f"m{n}"}, event_key=f"m:{n}"
+        )
+
+
 def test_while_the_server_is_down_a_run_tries_once_and_leaves_the_rest_queued(db_url, tmp_path, monkeypatch, session):
     # given five messages queued and the SMTP server down
     port = _free_port()
     _point_at(monkeypatch, port, notifications_send_on_commit="false")
-    user = _customer(session)
-    for n in range(4):
-        notifications.notify(
-            session, K.SHOP_MESSAGE, user=user, context={"order": ORDER, "message": f"m{n}"}, event_key=f"down:{n}"
-        )
+    _shop_messages(session, _customer(session), 4)
     session.commit()
     now = utcnow()
 
@@ -411,11 +415,7 @@ def test_the_job_records_a_run_that_gave_up_as_failed(db_url, monkeypatch, sessi
 
 def test_two_senders_at_once_send_each_message_exactly_once(sink, session):
     # given 30 queued messages
-    user = _customer(session)
-    for n in range(30):
-        notifications.notify(
-            session, K.SHOP_MESSAGE, user=user, context={"order": ORDER, "message": f"m{n}"}, event_key=f"m:{n}"
-        )
+    _shop_messages(session, _customer(session), 30)
     session.commit()
     now = utcnow()
     results: list[dict] = []
