@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from smplat import db as smplat_db
 from smplat.models.base import UTCDateTime, utcnow
-from smplat.models.catalog import Product
+from smplat.models.catalog import Product, ProductStatus
 from smplat.models.fulfillment import FulfillmentAttempt, FulfillmentTask, TaskStatus
 from smplat.models.orders import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatus, PaymentStatus
 from smplat.models.payments import Payment, PaymentEvent, PaymentRowStatus, WebhookEvent, WebhookStatus
@@ -495,12 +495,14 @@ VERSION = live.newest_of(
 
 def filter_choices(session: Session) -> dict[str, list[dict[str, str]]]:
     """The queue's provider and product filters by the names operators know (the value is the
-    id the URL keeps), archived products included: their orders are still in the queue."""
+    id the URL keeps): archived products included (their orders are still in the queue), drafts
+    and editors' working copies not (a product with orders was published; a copy has none)."""
+    products = select(Product.id, Product.title).where(Product.status != ProductStatus.DRAFT.value)
     found = smplat_db.fetch_many(
         session,
         {
             "providers": select(Provider.id, Provider.name).order_by(Provider.name, Provider.id),
-            "products": select(Product.id, Product.title).order_by(Product.title, Product.id),
+            "products": products.order_by(Product.title, Product.id),
         },
     )
     return {kind: [{"value": str(i), "label": name} for i, name in rows] for kind, rows in found.items()}

@@ -423,16 +423,19 @@ async def test_the_queue_filters_providers_and_products_by_name(db_url):
         db.add_all([category, Provider(name="Zeta Panel", slug="zeta", base_url="http://zeta.test/api/v2")])
         db.add(Provider(name="Alpha Panel", slug="alpha", base_url="http://alpha.test/api/v2"))
         db.flush()
-        likes = Product(category_id=category.id, slug="likes", title="Likes")
+        likes = Product(category_id=category.id, slug="likes", title="Likes", status=ProductStatus.ACTIVE.value)
         old = Product(category_id=category.id, slug="old", title="Archived views", status=ProductStatus.ARCHIVED.value)
         db.add_all([likes, old])
         db.flush()
+        # an editor's working copy of Likes (a draft): never ordered, not offered twice
+        db.add(Product(category_id=category.id, slug="likes-draft", title="Likes", draft_of_id=likes.id))
         mine, _other = order(db, placed=NOW, charged=100), order(db, placed=NOW, charged=200)
         db.execute(sa.update(OrderItem).where(OrderItem.order_id == mine.id).values(product_id=likes.id))
     cookie = session_cookie(make_user("ops@smplat.local", Role.OPERATOR))
     queue = await tab(cookie, path="/admin/orders", query={"product": str(likes.id)}).get_state(OrderQueueState)
     queue.load()
-    # the names an operator knows, sorted; an archived product's orders can still be found
+    # the names an operator knows, sorted; an archived product's orders can still be found, a
+    # draft has none
     assert [p["label"] for p in queue.providers] == ["Alpha Panel", "Zeta Panel"]
     assert queue.products == [
         {"value": str(old.id), "label": "Archived views"},

@@ -141,28 +141,29 @@ class OrderQueueState(AuthState, LiveState):
         return rx.toast.success(f"{done} dead-lettered task(s) queued again.")
 
 
-def _select(name: str, choices: list[str]) -> rx.Component:
+def _filter_select(name: str, options: list[rx.Component], **style: str) -> rx.Component:
+    """A filter's select: "any <name>" first, keyed by the URL's value (re-drawn with it)."""
     return rx.el.select(
         rx.el.option("any " + name, value="all"),
-        *[rx.el.option(c.replace("_", " "), value=c) for c in choices],
+        *options,
         name=name,
         id="filter-" + name,
         default_value=OrderQueueState.query.get(name, "all"),
-        key=OrderQueueState.query.get(name, "all"),
-        style=COMPACT_SELECT,
+        # the choices of named rows arrive with the first load: drawn again then, value chosen
+        key=OrderQueueState.query.get(name, "all").to(str) + OrderQueueState.loaded.to(str),
+        style={**COMPACT_SELECT, **style},
     )
 
 
-def _named_select(name: str, label: str, choices: rx.Var) -> rx.Component:
+def _select(name: str, choices: list[str]) -> rx.Component:
+    """A filter among stored values (statuses)."""
+    return _filter_select(name, [rx.el.option(c.replace("_", " "), value=c) for c in choices])
+
+
+def _named_select(name: str, choices: rx.Var) -> rx.Component:
     """A filter among named rows (providers, products): the name shown, the id sent."""
-    return rx.el.select(
-        rx.el.option("any " + label, value="all"),
-        rx.foreach(choices, lambda c: rx.el.option(c["label"], value=c["value"])),
-        name=name,
-        id="filter-" + name,
-        default_value=OrderQueueState.query.get(name, "all"),
-        key=OrderQueueState.query.get(name, "all").to(str) + OrderQueueState.loaded.to(str),
-        style={**COMPACT_SELECT, "max_width": "11rem"},
+    return _filter_select(
+        name, [rx.foreach(choices, lambda c: rx.el.option(c["label"], value=c["value"]))], max_width="11rem"
     )
 
 
@@ -205,8 +206,8 @@ def _filters_form() -> rx.Component:
                 _text("q", "Order number, email or link", width="15rem"),
                 _select("status", [s.value for s in OrderStatus]),
                 _select("payment", [s.value for s in PaymentStatus]),
-                _named_select("provider", "provider", OrderQueueState.providers),
-                _named_select("product", "product", OrderQueueState.products),
+                _named_select("provider", OrderQueueState.providers),
+                _named_select("product", OrderQueueState.products),
             ),
             # who, when, and the work to do
             row(
